@@ -1,0 +1,97 @@
+//! The client record: what the authorization server knows about one OAuth client.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::UnixTime;
+use crate::secret::TokenHash;
+use crate::types::{ClientId, GrantType, RedirectUri, ScopeSet, TokenEndpointAuthMethod};
+
+/// Where a client record came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientSource {
+    /// Registered by an operator (`auth-server client add`, configuration).
+    Admin,
+    /// Registered through RFC 7591 dynamic client registration: self-asserted, untrusted.
+    Dynamic,
+    /// Resolved from a Client ID Metadata Document (SEP-991): self-asserted, untrusted.
+    MetadataDocument,
+}
+
+/// One stored client secret, as a SHA-256 hash, with an optional expiry so a rotated secret keeps
+/// working for an overlap window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientSecretHash {
+    /// SHA-256 of the secret (64 hex characters).
+    pub hash: String,
+    /// When this secret stops working, seconds since the epoch; `None` = never.
+    pub expires_at: Option<UnixTime>,
+}
+
+impl ClientSecretHash {
+    /// Is `secret` this secret, and still valid at `now`? Constant-time on the hash.
+    pub fn verify(&self, secret: &str, now: UnixTime) -> bool {
+        let fresh = self.expires_at.is_none_or(|exp| now < exp);
+        let matches = TokenHash::from_stored(&self.hash).is_some_and(|h| h.verify(secret));
+        fresh & matches
+    }
+}
+
+/// A registered client: the RFC 7591 §2 metadata the server acts on, plus bookkeeping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Client {
+    /// The `client_id`.
+    pub client_id: ClientId,
+    /// `client_name`, shown on the consent page; `None` shows the client_id host or id instead.
+    pub client_name: Option<String>,
+    /// Registered `redirect_uris`, matched exactly (RFC 6749 §3.1.2.3).
+    pub redirect_uris: Vec<RedirectUri>,
+    /// `grant_types` the client may use.
+    pub grant_types: Vec<GrantType>,
+    /// `token_endpoint_auth_method`: the one method this client authenticates with.
+    pub token_endpoint_auth_method: TokenEndpointAuthMethod,
+    /// Current and overlapping secrets (hashes) for `client_secret_basic` / `client_secret_post`.
+    #[serde(default)]
+    pub secrets: Vec<ClientSecretHash>,
+    /// Inline JWK Set (RFC 7517) for `private_key_jwt`.
+    pub jwks: Option<serde_json::Value>,
+    /// URL of the client's JWK Set for `private_key_jwt`.
+    pub jwks_uri: Option<String>,
+    /// Scopes the client may be granted; `None` = any scope of the target resource.
+    pub scope: Option<ScopeSet>,
+    /// `client_id_issued_at`, seconds since the epoch.
+    pub client_id_issued_at: UnixTime,
+    /// Where the record came from.
+    pub source: ClientSource,
+}
+
+impl Client {
+    /// True when the client authenticates with `none` (RFC 6749 §2.1 public client).
+    pub fn is_public(&self) -> bool {
+        self.token_endpoint_auth_method == TokenEndpointAuthMethod::None
+    }
+
+    /// True when the client may use `grant_type`.
+    pub fn allows_grant(&self, grant_type: &str) -> bool {
+        self.grant_types.iter().any(|g| g.as_str() == grant_type)
+    }
+
+    /// The registered redirect URI that `requested` matches, if any (exact, loopback port rule).
+    pub fn find_redirect_uri(&self, requested: &RedirectUri) -> Option<&RedirectUri> {
+        self.redirect_uris.iter().find(|r| requested.matches(r))
+    }
+
+    /// The name to display: `client_name`, else the host of a URL-shaped id, else the id.
+    pub fn display_name(&self) -> String {
+        if let Some(name) = &self.client_name {
+            return name.clone();
+        }
+        if self.client_id.is_metadata_document_url()
+            && let Ok(url) = url::Url::parse(self.client_id.as_str())
+            && let Some(host) = url.host_str()
+        {
+            return host.to_owned();
+        }
+        self.client_id.to_string()
+    }
+}

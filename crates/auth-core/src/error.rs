@@ -1,0 +1,282 @@
+//! The one OAuth error type of the project and its error codes.
+//!
+//! Every failure that reaches a client is an [`OAuthError`]: an [`ErrorCode`] (the wire string of
+//! RFC 6749 §5.2, §4.1.2.1, RFC 6750 §3.1, RFC 7591 §3.2.2, RFC 8707 §2), a public
+//! `error_description`, and a private `source` that is logged but never sent. The HTTP status is
+//! chosen here, once, by [`OAuthError::http_status`]; the HTTP layer only renders it.
+
+use std::fmt;
+
+/// An OAuth 2.x error code, as written on the wire.
+///
+/// Extension authors pick a variant; they never write wire strings themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// `invalid_request` (RFC 6749 §4.1.2.1, §5.2): malformed, missing or repeated parameter.
+    InvalidRequest,
+    /// `invalid_client` (RFC 6749 §5.2): client authentication failed. HTTP 401.
+    InvalidClient,
+    /// `invalid_grant` (RFC 6749 §5.2): code or refresh token invalid, expired, revoked or reused.
+    InvalidGrant,
+    /// `unauthorized_client` (RFC 6749 §5.2): the client may not use this grant type.
+    UnauthorizedClient,
+    /// `unsupported_grant_type` (RFC 6749 §5.2).
+    UnsupportedGrantType,
+    /// `unsupported_response_type` (RFC 6749 §4.1.2.1).
+    UnsupportedResponseType,
+    /// `invalid_scope` (RFC 6749 §5.2).
+    InvalidScope,
+    /// `invalid_target` (RFC 8707 §2): unknown, malformed or disallowed `resource`.
+    InvalidTarget,
+    /// `access_denied` (RFC 6749 §4.1.2.1): the resource owner declined.
+    AccessDenied,
+    /// `server_error` (RFC 6749 §4.1.2.1). HTTP 500 at the token endpoint.
+    ServerError,
+    /// `temporarily_unavailable` (RFC 6749 §4.1.2.1). HTTP 503.
+    TemporarilyUnavailable,
+    /// `invalid_redirect_uri` (RFC 7591 §3.2.2).
+    InvalidRedirectUri,
+    /// `invalid_client_metadata` (RFC 7591 §3.2.2).
+    InvalidClientMetadata,
+    /// `invalid_token` (RFC 6750 §3.1). HTTP 401.
+    InvalidToken,
+    /// `insufficient_scope` (RFC 6750 §3.1). HTTP 403.
+    InsufficientScope,
+    /// `unsupported_token_type` (RFC 7009 §2.2.1).
+    UnsupportedTokenType,
+    /// Too many requests from one source: HTTP 429 with the wire code `temporarily_unavailable`
+    /// (RFC 6749 §4.1.2.1 defines no closer code).
+    RateLimited,
+}
+
+impl ErrorCode {
+    /// The exact wire string of the code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::InvalidTarget => "invalid_target",
+            Self::AccessDenied => "access_denied",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable | Self::RateLimited => "temporarily_unavailable",
+            Self::InvalidRedirectUri => "invalid_redirect_uri",
+            Self::InvalidClientMetadata => "invalid_client_metadata",
+            Self::InvalidToken => "invalid_token",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::UnsupportedTokenType => "unsupported_token_type",
+        }
+    }
+
+    /// The HTTP status a JSON error response with this code carries (RFC 6749 §5.2, RFC 6750 §3.1).
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::InvalidClient | Self::InvalidToken => 401,
+            Self::InsufficientScope | Self::AccessDenied => 403,
+            Self::RateLimited => 429,
+            Self::ServerError => 500,
+            Self::TemporarilyUnavailable => 503,
+            _ => 400,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the client tried to authenticate, so a 401 `invalid_client` can carry the matching
+/// `WWW-Authenticate` challenge (RFC 6749 §5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChallengeHint {
+    /// No challenge header.
+    None,
+    /// The client used HTTP Basic: answer with `WWW-Authenticate: Basic realm="…"`.
+    Basic,
+}
+
+/// An OAuth error as sent to a client: code, public description, optional URI, and a private
+/// source kept for logs only.
+///
+/// `error_description` must never contain a secret; `source` may carry internal detail and is
+/// never serialised.
+#[derive(Debug)]
+pub struct OAuthError {
+    code: ErrorCode,
+    description: String,
+    uri: Option<String>,
+    challenge: ChallengeHint,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl OAuthError {
+    /// A new error with a human-readable, secret-free description.
+    pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+        Self {
+            code,
+            description: description.into(),
+            uri: None,
+            challenge: ChallengeHint::None,
+            source: None,
+        }
+    }
+
+    /// `invalid_request` with a description.
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, description)
+    }
+
+    /// `invalid_client`. The description is fixed so that an unknown client, a wrong secret and
+    /// a bad assertion read the same to the caller (RFC 6749 §5.2, house style).
+    pub fn invalid_client() -> Self {
+        Self::new(ErrorCode::InvalidClient, "client authentication failed")
+    }
+
+    /// `invalid_grant` with a description.
+    pub fn invalid_grant(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidGrant, description)
+    }
+
+    /// `invalid_scope` with a description.
+    pub fn invalid_scope(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidScope, description)
+    }
+
+    /// `invalid_target` with a description.
+    pub fn invalid_target(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidTarget, description)
+    }
+
+    /// `server_error`; the internal cause goes to `source` and is only logged.
+    pub fn server_error(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::new(
+            ErrorCode::ServerError,
+            "the server could not complete the request",
+        )
+        .with_source(source)
+    }
+
+    /// Attach the internal cause, for logs only.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// Attach an `error_uri`.
+    pub fn with_uri(mut self, uri: impl Into<String>) -> Self {
+        self.uri = Some(uri.into());
+        self
+    }
+
+    /// Set the challenge to send with a 401.
+    pub fn with_challenge(mut self, challenge: ChallengeHint) -> Self {
+        self.challenge = challenge;
+        self
+    }
+
+    /// The error code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The public `error_description`.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// The `error_uri`, if any.
+    pub fn uri(&self) -> Option<&str> {
+        self.uri.as_deref()
+    }
+
+    /// Which challenge header a 401 carries.
+    pub fn challenge(&self) -> ChallengeHint {
+        self.challenge
+    }
+
+    /// The HTTP status for a JSON error response.
+    pub fn http_status(&self) -> u16 {
+        self.code.http_status()
+    }
+
+    /// The internal cause, for logs.
+    pub fn internal_source(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        self.source.as_deref()
+    }
+
+    /// The JSON body of RFC 6749 §5.2: `{"error": …, "error_description": …, "error_uri"?: …}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut body = serde_json::Map::new();
+        body.insert("error".into(), self.code.as_str().into());
+        body.insert("error_description".into(), self.description.clone().into());
+        if let Some(uri) = &self.uri {
+            body.insert("error_uri".into(), uri.clone().into());
+        }
+        serde_json::Value::Object(body)
+    }
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.description)
+    }
+}
+
+impl std::error::Error for OAuthError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// A store operation failed (I/O, database, serialisation). Stores return this; it maps to
+/// `server_error` on the wire and its detail stays in logs.
+#[derive(Debug, thiserror::Error)]
+#[error("store error: {0}")]
+pub struct StoreError(pub String);
+
+impl StoreError {
+    /// Wrap any displayable backend error.
+    pub fn backend(err: impl fmt::Display) -> Self {
+        Self(err.to_string())
+    }
+}
+
+impl From<StoreError> for OAuthError {
+    fn from(err: StoreError) -> Self {
+        OAuthError::server_error(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_client_is_401() {
+        assert_eq!(OAuthError::invalid_client().http_status(), 401);
+    }
+
+    #[test]
+    fn json_body_has_exact_fields() {
+        let err = OAuthError::invalid_target("unknown resource");
+        assert_eq!(
+            err.to_json().to_string(),
+            r#"{"error":"invalid_target","error_description":"unknown resource"}"#
+        );
+    }
+
+    #[test]
+    fn server_error_hides_source() {
+        let err = OAuthError::server_error(StoreError("disk on fire".into()));
+        assert!(!err.to_json().to_string().contains("disk"));
+    }
+}

@@ -1,0 +1,78 @@
+//! Store traits, one per artifact, each with its contract in its doc comment and an in-memory
+//! implementation for tests and single-process use.
+//!
+//! Codes and refresh tokens are looked up by the SHA-256 hash of their value
+//! ([`crate::secret::TokenHash`]); the values themselves are never stored.
+
+mod clients;
+mod codes;
+mod consent;
+mod keys;
+mod refresh;
+mod replay;
+mod revocation;
+mod users;
+
+pub use clients::{ClientStore, MemoryClientStore};
+pub use codes::{
+    AuthorizationCode, AuthorizationCodeStore, CodeTake, MemoryAuthorizationCodeStore,
+};
+pub use consent::{ConsentStore, MemoryConsentStore};
+pub use keys::{MemorySigningKeyStore, SigningKeyStore, StoredSigningKey};
+pub use refresh::{
+    MemoryRefreshTokenStore, RefreshToken, RefreshTokenState, RefreshTokenStore, RevokedAccess,
+};
+pub use replay::{MemoryReplayCache, ReplayCache};
+pub use revocation::{AccessTokenDenylist, MemoryAccessTokenDenylist};
+pub use users::{MemoryUserStore, User, UserStore};
+
+use std::sync::Arc;
+
+/// Every store the authorization server needs, as trait objects.
+#[derive(Clone)]
+pub struct Stores {
+    /// Registered clients.
+    pub clients: Arc<dyn ClientStore>,
+    /// Authorization codes.
+    pub codes: Arc<dyn AuthorizationCodeStore>,
+    /// Refresh token families.
+    pub refresh_tokens: Arc<dyn RefreshTokenStore>,
+    /// `jti` replay cache.
+    pub replay: Arc<dyn ReplayCache>,
+    /// Revoked access token `jti`s.
+    pub denylist: Arc<dyn AccessTokenDenylist>,
+    /// Signing keys.
+    pub keys: Arc<dyn SigningKeyStore>,
+    /// Local users.
+    pub users: Arc<dyn UserStore>,
+    /// Remembered consent.
+    pub consent: Arc<dyn ConsentStore>,
+}
+
+impl Stores {
+    /// Fresh in-memory stores: for tests and throw-away servers. Nothing survives a restart.
+    pub fn in_memory() -> Self {
+        Self {
+            clients: Arc::new(MemoryClientStore::default()),
+            codes: Arc::new(MemoryAuthorizationCodeStore::default()),
+            refresh_tokens: Arc::new(MemoryRefreshTokenStore::default()),
+            replay: Arc::new(MemoryReplayCache::default()),
+            denylist: Arc::new(MemoryAccessTokenDenylist::default()),
+            keys: Arc::new(MemorySigningKeyStore::default()),
+            users: Arc::new(MemoryUserStore::default()),
+            consent: Arc::new(MemoryConsentStore::default()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Stores { .. }")
+    }
+}
+
+/// Lock a mutex, recovering the data if another thread panicked while holding it: the stores'
+/// invariants hold between statements, so the data is still consistent.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

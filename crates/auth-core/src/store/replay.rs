@@ -1,0 +1,52 @@
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use crate::clock::UnixTime;
+use crate::error::StoreError;
+
+use super::lock;
+
+/// Remembers single-use identifiers (`jti` of client assertions, RFC 7523 §3 item 7) until they
+/// expire.
+///
+/// Contract: `insert_once(key, expires_at, now)` returns `true` for the first insert of `key`
+/// and `false` for any later one while the earlier entry has not expired (`now < expires_at`).
+/// Of concurrent inserts of one key exactly one gets `true`.
+#[async_trait]
+pub trait ReplayCache: Send + Sync {
+    /// Record `key` until `expires_at`; `false` if it is already recorded.
+    async fn insert_once(
+        &self,
+        key: &str,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, StoreError>;
+}
+
+/// In-memory [`ReplayCache`]. Expired entries are swept as new ones arrive.
+#[derive(Debug, Default)]
+pub struct MemoryReplayCache(Mutex<HashMap<String, UnixTime>>);
+
+#[async_trait]
+impl ReplayCache for MemoryReplayCache {
+    async fn insert_once(
+        &self,
+        key: &str,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let mut map = lock(&self.0);
+        if map.len() > 10_000 {
+            map.retain(|_, exp| *exp > now);
+        }
+        match map.get(key) {
+            Some(exp) if *exp > now => Ok(false),
+            _ => {
+                map.insert(key.to_owned(), expires_at);
+                Ok(true)
+            }
+        }
+    }
+}

@@ -1,0 +1,36 @@
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use crate::clock::UnixTime;
+use crate::error::StoreError;
+
+use super::lock;
+
+/// Revoked access tokens, by `jti`, until they would have expired anyway (RFC 7009 §2, and the
+/// revocation that follows a replayed code or a reused refresh token).
+///
+/// Contract: after `deny(jti, exp)`, `is_denied(jti, now)` is `true` for every `now < exp`.
+#[async_trait]
+pub trait AccessTokenDenylist: Send + Sync {
+    /// Deny `jti` until `exp`.
+    async fn deny(&self, jti: &str, exp: UnixTime) -> Result<(), StoreError>;
+    /// Is `jti` denied at `now`?
+    async fn is_denied(&self, jti: &str, now: UnixTime) -> Result<bool, StoreError>;
+}
+
+/// In-memory [`AccessTokenDenylist`].
+#[derive(Debug, Default)]
+pub struct MemoryAccessTokenDenylist(Mutex<HashMap<String, UnixTime>>);
+
+#[async_trait]
+impl AccessTokenDenylist for MemoryAccessTokenDenylist {
+    async fn deny(&self, jti: &str, exp: UnixTime) -> Result<(), StoreError> {
+        lock(&self.0).insert(jti.to_owned(), exp);
+        Ok(())
+    }
+    async fn is_denied(&self, jti: &str, now: UnixTime) -> Result<bool, StoreError> {
+        Ok(lock(&self.0).get(jti).is_some_and(|exp| now < *exp))
+    }
+}
