@@ -25,6 +25,19 @@ impl FormParams {
     /// Parse an urlencoded body or query string. Errors (`invalid_request`): a repeated parameter
     /// other than `resource`, more than [`Self::MAX_PARAMS`] parameters.
     pub fn parse(input: &[u8]) -> Result<Self, OAuthError> {
+        let params = Self::parse_keeping_repeats(input)?;
+        if let Some(k) = params.repeated().next() {
+            return Err(OAuthError::invalid_request(format!(
+                "parameter {k} is repeated"
+            )));
+        }
+        Ok(params)
+    }
+
+    /// Parse, keeping repeated parameters so the caller can decide how to report them (the
+    /// authorization endpoint must know whether `client_id` and `redirect_uri` are trustworthy
+    /// before it may redirect an error). Errors: more than [`Self::MAX_PARAMS`] parameters.
+    pub fn parse_keeping_repeats(input: &[u8]) -> Result<Self, OAuthError> {
         let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut count = 0usize;
         for (k, v) in url::form_urlencoded::parse(input) {
@@ -38,14 +51,20 @@ impl FormParams {
             let entry = values.entry(k.into_owned()).or_default();
             entry.push(v.into_owned());
         }
-        for (k, v) in &values {
-            if v.len() > 1 && !REPEATABLE.contains(&k.as_str()) {
-                return Err(OAuthError::invalid_request(format!(
-                    "parameter {k} is repeated"
-                )));
-            }
-        }
         Ok(Self { values })
+    }
+
+    /// Names of parameters sent more than once that may not repeat.
+    pub fn repeated(&self) -> impl Iterator<Item = &str> {
+        self.values
+            .iter()
+            .filter(|(k, v)| v.len() > 1 && !REPEATABLE.contains(&k.as_str()))
+            .map(|(k, _)| k.as_str())
+    }
+
+    /// True when `name` was sent more than once.
+    pub fn is_repeated(&self, name: &str) -> bool {
+        self.values.get(name).is_some_and(|v| v.len() > 1)
     }
 
     /// Build from pairs (tests, internal callers). Same rules as [`FormParams::parse`].

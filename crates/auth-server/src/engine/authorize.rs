@@ -1,0 +1,307 @@
+//! The authorization endpoint (RFC 6749 §4.1.1, OAuth 2.1 §4.1.1, spec §2.2): validation in the
+//! order that decides whether an error may be redirected, consent bookkeeping, and code issue.
+
+use auth_core::pkce::is_valid_pkce_value;
+use auth_core::resource_server::ProtectedResource;
+use auth_core::store::AuthorizationCode;
+use auth_core::{
+    Client, ClientId, ErrorCode, FormParams, GrantType, OAuthError, RedirectUri, ScopeSet,
+    TokenHash, UnixTime,
+};
+
+use crate::server::AuthorizationServer;
+
+/// A validated authorization request: every check up to user authentication has passed.
+#[derive(Debug, Clone)]
+pub struct AuthorizationRequest {
+    /// The client.
+    pub client: Client,
+    /// Where the response goes: the requested URI (with its loopback port), or the single
+    /// registered one when the request omitted it.
+    pub redirect_uri: RedirectUri,
+    /// Whether the request carried `redirect_uri`.
+    pub redirect_uri_sent: bool,
+    /// `state`, echoed back exactly.
+    pub state: Option<String>,
+    /// The S256 `code_challenge`.
+    pub code_challenge: String,
+    /// The target resource (RFC 8707).
+    pub resource: ProtectedResource,
+    /// The scopes to grant, after the scope policy.
+    pub scope: ScopeSet,
+}
+
+/// Why an authorization request failed, and so how the failure is shown.
+#[derive(Debug)]
+pub enum AuthorizeError {
+    /// The client or redirect URI cannot be trusted: show an error page, never redirect
+    /// (OAuth 2.1 §4.1.2.1, spec AS-06).
+    Page(OAuthError),
+    /// Send the error to the client's redirect URI: `location` carries `error`,
+    /// `error_description`, `state` and `iss`.
+    Redirect {
+        /// The full redirect URL.
+        location: String,
+        /// The error, for logs.
+        error: OAuthError,
+    },
+}
+
+impl AuthorizationServer {
+    /// Validate an authorization request from its query string, in the order of spec §2.2.2.
+    pub async fn validate_authorization_request(
+        &self,
+        query: &[u8],
+    ) -> Result<AuthorizationRequest, AuthorizeError> {
+        let params = FormParams::parse_keeping_repeats(query).map_err(AuthorizeError::Page)?;
+        // 1. The client.
+        if params.is_repeated("client_id") {
+            return Err(AuthorizeError::Page(OAuthError::invalid_request(
+                "client_id is repeated",
+            )));
+        }
+        let client_id: ClientId = params
+            .get("client_id")
+            .ok_or_else(|| {
+                AuthorizeError::Page(OAuthError::invalid_request("client_id is missing"))
+            })?
+            .parse()
+            .map_err(|e: auth_core::ParseError| {
+                AuthorizeError::Page(OAuthError::invalid_request(e.0))
+            })?;
+        let client = self
+            .resolve_client(&client_id)
+            .await
+            .map_err(AuthorizeError::Page)?
+            .ok_or_else(|| {
+                AuthorizeError::Page(OAuthError::new(
+                    ErrorCode::InvalidClient,
+                    "unknown client_id",
+                ))
+            })?;
+        // 2. The redirect URI.
+        if params.is_repeated("redirect_uri") {
+            return Err(AuthorizeError::Page(OAuthError::invalid_request(
+                "redirect_uri is repeated",
+            )));
+        }
+        let (redirect_uri, redirect_uri_sent) = match params.get("redirect_uri") {
+            Some(raw) => {
+                let requested: RedirectUri = raw.parse().map_err(|e: auth_core::ParseError| {
+                    AuthorizeError::Page(OAuthError::invalid_request(e.0))
+                })?;
+                if client.find_redirect_uri(&requested).is_none() {
+                    return Err(AuthorizeError::Page(OAuthError::invalid_request(
+                        "redirect_uri is not registered for this client",
+                    )));
+                }
+                (requested, true)
+            }
+            None => match client.redirect_uris.as_slice() {
+                [only] => (only.clone(), false),
+                _ => {
+                    return Err(AuthorizeError::Page(OAuthError::invalid_request(
+                        "redirect_uri is required when the client has several",
+                    )));
+                }
+            },
+        };
+        let state = if params.is_repeated("state") {
+            None
+        } else {
+            params.get("state").map(str::to_owned)
+        };
+        let redirect_err =
+            |error: OAuthError| self.redirect_error(&redirect_uri, state.as_deref(), error);
+        // 3. From here on, errors are redirected.
+        if let Some(name) = params.repeated().next() {
+            return Err(redirect_err(OAuthError::invalid_request(format!(
+                "parameter {name} is repeated"
+            ))));
+        }
+        match params.get("response_type") {
+            Some("code") => {}
+            Some(other) => {
+                return Err(redirect_err(OAuthError::new(
+                    ErrorCode::UnsupportedResponseType,
+                    format!("response_type {other} is not supported; use code"),
+                )));
+            }
+            None => {
+                return Err(redirect_err(OAuthError::invalid_request(
+                    "response_type is missing",
+                )));
+            }
+        }
+        if !client.allows_grant(GrantType::AUTHORIZATION_CODE) {
+            return Err(redirect_err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                "this client may not use the authorization_code grant",
+            )));
+        }
+        let code_challenge = match params.get("code_challenge") {
+            Some(c) if is_valid_pkce_value(c) => c.to_owned(),
+            Some(_) => {
+                return Err(redirect_err(OAuthError::invalid_request(
+                    "code_challenge must be 43 to 128 characters of [A-Za-z0-9-._~]",
+                )));
+            }
+            None => {
+                return Err(redirect_err(OAuthError::invalid_request(
+                    "code_challenge is required (PKCE)",
+                )));
+            }
+        };
+        if params.get("code_challenge_method") != Some("S256") {
+            return Err(redirect_err(OAuthError::invalid_request(
+                "code_challenge_method must be S256",
+            )));
+        }
+        let resource = self
+            .inner
+            .settings
+            .resources
+            .select(params.get_all("resource"))
+            .map_err(&redirect_err)?
+            .clone();
+        let requested_scope = match params.get("scope") {
+            None => None,
+            Some(raw) => Some(
+                raw.parse::<ScopeSet>()
+                    .map_err(|e| redirect_err(OAuthError::invalid_scope(e.0)))?,
+            ),
+        };
+        let scope = self
+            .inner
+            .scope_policy
+            .grant(&client, &resource, requested_scope.as_ref())
+            .map_err(&redirect_err)?;
+        Ok(AuthorizationRequest {
+            client,
+            redirect_uri,
+            redirect_uri_sent,
+            state,
+            code_challenge,
+            resource,
+            scope,
+        })
+    }
+
+    /// The error redirect for a validated redirect URI: `error`, `error_description`, `state`
+    /// and `iss` (RFC 6749 §4.1.2.1, RFC 9207 §2).
+    pub fn redirect_error(
+        &self,
+        redirect_uri: &RedirectUri,
+        state: Option<&str>,
+        error: OAuthError,
+    ) -> AuthorizeError {
+        AuthorizeError::Redirect {
+            location: self.error_location(redirect_uri, state, &error),
+            error,
+        }
+    }
+
+    /// The URL of an error redirect to a validated `redirect_uri`.
+    pub fn error_location(
+        &self,
+        redirect_uri: &RedirectUri,
+        state: Option<&str>,
+        error: &OAuthError,
+    ) -> String {
+        let mut url = redirect_uri.url().clone();
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("error", error.code().as_str());
+            q.append_pair("error_description", error.description());
+            if let Some(state) = state {
+                q.append_pair("state", state);
+            }
+            q.append_pair("iss", self.inner.settings.issuer.as_str());
+        }
+        url.into()
+    }
+
+    /// The scopes of `request` that `sub` has not yet approved for this client and resource;
+    /// empty when no prompt is needed (spec SCOPE-AS-05). A request with no scopes at all
+    /// needs a first approval all the same.
+    pub async fn scopes_needing_consent(
+        &self,
+        sub: &str,
+        request: &AuthorizationRequest,
+    ) -> Result<Option<ScopeSet>, OAuthError> {
+        let granted = self
+            .inner
+            .stores
+            .consent
+            .granted(
+                sub,
+                request.client.client_id.as_str(),
+                request.resource.resource.as_str(),
+            )
+            .await?;
+        Ok(match granted {
+            None => Some(request.scope.clone()),
+            Some(g) => {
+                let missing = request.scope.difference(&g);
+                (!missing.is_empty()).then_some(missing)
+            }
+        })
+    }
+
+    /// The user approved: remember the consent, issue a code bound to the request, and return
+    /// the success redirect (`code`, `state`, `iss`; RFC 6749 §4.1.2, RFC 9207).
+    pub async fn approve(
+        &self,
+        request: &AuthorizationRequest,
+        sub: &str,
+        auth_time: UnixTime,
+    ) -> Result<String, OAuthError> {
+        let stores = &self.inner.stores;
+        stores
+            .consent
+            .grant(
+                sub,
+                request.client.client_id.as_str(),
+                request.resource.resource.as_str(),
+                &request.scope,
+            )
+            .await?;
+        let now = self.inner.clock.now();
+        let code = self.inner.secrets.token("ac_", 32);
+        stores
+            .codes
+            .insert(&AuthorizationCode {
+                code_hash: TokenHash::of(&code).as_str().to_owned(),
+                client_id: request.client.client_id.as_str().to_owned(),
+                redirect_uri: request.redirect_uri.as_str().to_owned(),
+                redirect_uri_sent: request.redirect_uri_sent,
+                code_challenge: request.code_challenge.clone(),
+                sub: sub.to_owned(),
+                scope: request.scope.to_string(),
+                resource: request.resource.resource.as_str().to_owned(),
+                auth_time,
+                expires_at: now + self.inner.settings.code_ttl as i64,
+            })
+            .await?;
+        tracing::info!(client_id = %request.client.client_id, sub = %sub, scope = %request.scope, "authorization code issued");
+        let mut url = request.redirect_uri.url().clone();
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("code", &code);
+            if let Some(state) = &request.state {
+                q.append_pair("state", state);
+            }
+            q.append_pair("iss", self.inner.settings.issuer.as_str());
+        }
+        Ok(url.into())
+    }
+
+    /// The user declined: the `access_denied` redirect.
+    pub fn deny(&self, request: &AuthorizationRequest) -> String {
+        self.error_location(
+            &request.redirect_uri,
+            request.state.as_deref(),
+            &OAuthError::new(ErrorCode::AccessDenied, "the user declined the request"),
+        )
+    }
+}

@@ -1,0 +1,89 @@
+//! Client resolution and authentication at the token, introspection and revocation endpoints
+//! (RFC 6749 §2.3, spec §2.3).
+
+use auth_core::ext::AuthContext;
+use auth_core::{ChallengeHint, Client, ClientId, FormParams, OAuthError};
+
+use crate::client_auth::extract_credentials;
+use crate::server::AuthorizationServer;
+
+/// How strict an endpoint is about the kind of client calling it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Callers {
+    /// Public clients (`none`) are accepted.
+    AnyClient,
+    /// Only clients that prove possession of a credential (introspection).
+    ConfidentialOnly,
+}
+
+impl AuthorizationServer {
+    /// Resolve a `client_id` through the registry's resolvers. `Ok(None)` when unknown.
+    pub async fn resolve_client(&self, client_id: &ClientId) -> Result<Option<Client>, OAuthError> {
+        match self.inner.registry.resolver_for(client_id) {
+            Some(resolver) => resolver.resolve(client_id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Authenticate the caller of `endpoint_url` from its `Authorization` header and form: exactly
+    /// one method, the client's registered one. Unknown client, wrong method and wrong secret all
+    /// give the same `invalid_client` (401, with a Basic challenge when Basic was tried).
+    pub(crate) async fn authenticate_client(
+        &self,
+        authorization: Option<&str>,
+        params: &FormParams,
+        endpoint_url: &str,
+        callers: Callers,
+    ) -> Result<Client, OAuthError> {
+        let credentials = extract_credentials(authorization, params)?
+            .ok_or_else(|| OAuthError::invalid_client())?;
+        let hint = if matches!(
+            credentials,
+            auth_core::ext::ClientCredentials::SecretBasic { .. }
+        ) {
+            ChallengeHint::Basic
+        } else {
+            ChallengeHint::None
+        };
+        let fail = || OAuthError::invalid_client().with_challenge(hint);
+        let client = self
+            .resolve_client(credentials.client_id())
+            .await
+            .map_err(|e| {
+                if e.code() == auth_core::ErrorCode::ServerError {
+                    e
+                } else {
+                    fail()
+                }
+            })?
+            .ok_or_else(fail)?;
+        if credentials.method() != client.token_endpoint_auth_method {
+            return Err(fail());
+        }
+        if callers == Callers::ConfidentialOnly && client.is_public() {
+            return Err(fail());
+        }
+        let authenticator = self
+            .inner
+            .registry
+            .authenticator(client.token_endpoint_auth_method)
+            .ok_or_else(fail)?;
+        let ctx = AuthContext {
+            issuer: &self.inner.settings.issuer,
+            endpoint_url,
+            now: self.inner.clock.now(),
+        };
+        authenticator
+            .authenticate(&client, &credentials, &ctx)
+            .await
+            .map_err(|e| {
+                if e.code() == auth_core::ErrorCode::ServerError {
+                    e
+                } else {
+                    tracing::info!(client_id = %client.client_id, reason = %e.internal_source().map(|s| s.to_string()).unwrap_or_default(), "client authentication failed");
+                    fail()
+                }
+            })?;
+        Ok(client)
+    }
+}

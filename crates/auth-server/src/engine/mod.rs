@@ -1,0 +1,10 @@
+//! Endpoint logic, free of HTTP types: each file is one endpoint's method on
+//! [`crate::AuthorizationServer`].
+
+pub mod authorize;
+mod client_authentication;
+pub mod introspect;
+pub mod metadata;
+pub mod register;
+pub mod revoke;
+pub mod token;

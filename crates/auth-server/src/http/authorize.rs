@@ -1,0 +1,367 @@
+//! The authorization endpoint and its login and consent pages (spec §2.2, §2.10).
+//!
+//! The original authorization query travels through the login and consent forms as a hidden
+//! field and is validated again on every step, so nothing the browser posts is trusted beyond
+//! the user's decision.
+
+use auth_core::{FormParams, OAuthError};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::SignedCookieJar;
+use minijinja::context;
+
+use super::AppState;
+use crate::engine::authorize::{AuthorizationRequest, AuthorizeError};
+use crate::web::pages::{html, redirect};
+use crate::web::password::verify_password;
+use crate::web::session::Session;
+
+/// `GET /authorize` (RFC 6749 §4.1.1).
+pub(super) async fn authorize(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let query = query.unwrap_or_default();
+    let request = match state
+        .server
+        .validate_authorization_request(query.as_bytes())
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return authorize_error(&state, e, StatusCode::FOUND),
+    };
+    let jar = state.web.sessions.jar(&headers);
+    let now = state.server.clock().now();
+    match state.web.sessions.read(&jar, now) {
+        Some(session) if session.sub.is_some() => {
+            proceed(&state, jar, &session, &request, &query, StatusCode::FOUND).await
+        }
+        existing => {
+            if state.server.settings().dangerous_dev_mode {
+                return dev_sign_in(&state, jar, &request, &query).await;
+            }
+            let session = existing.unwrap_or_else(|| new_session(&state, None, None, now));
+            let jar = state.web.sessions.write(jar, &session);
+            (jar, login_page(&state, &session, &request, &query, None)).into_response()
+        }
+    }
+}
+
+/// `POST /authorize/login`: check the CSRF token and the password, then start a new session
+/// (a fresh id, so a planted session cannot be promoted) and continue the request.
+pub(super) async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(form) = FormParams::parse(&body) else {
+        return error_page(&state, OAuthError::invalid_request("malformed form"));
+    };
+    let query = form.get("request").unwrap_or_default().to_owned();
+    let request = match state
+        .server
+        .validate_authorization_request(query.as_bytes())
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return authorize_error(&state, e, StatusCode::SEE_OTHER),
+    };
+    let jar = state.web.sessions.jar(&headers);
+    let now = state.server.clock().now();
+    let Some(session) = state.web.sessions.read(&jar, now) else {
+        return error_page(
+            &state,
+            OAuthError::invalid_request(
+                "the sign-in session expired; start again from the application",
+            ),
+        );
+    };
+    if !state
+        .web
+        .sessions
+        .check_csrf(&session, form.get("csrf_token").unwrap_or_default())
+    {
+        return error_page(&state, OAuthError::invalid_request("invalid CSRF token"));
+    }
+    let username = form.get("username").unwrap_or_default();
+    let password = form.get("password").unwrap_or_default();
+    if !state.web.login_limiter.check(&format!("user:{username}")) {
+        let page = login_page(
+            &state,
+            &session,
+            &request,
+            &query,
+            Some("Too many attempts. Wait a few minutes and try again."),
+        );
+        return (StatusCode::TOO_MANY_REQUESTS, page).into_response();
+    }
+    let user = match state.server.stores().users.get_by_username(username).await {
+        Ok(u) => u,
+        Err(e) => return error_page(&state, OAuthError::from(e)),
+    };
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let password = password.to_owned();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, hash.as_deref()))
+        .await
+        .unwrap_or(false);
+    let Some(user) = user.filter(|_| ok) else {
+        tracing::info!("sign-in failed");
+        let page = login_page(
+            &state,
+            &session,
+            &request,
+            &query,
+            Some("Wrong username or password."),
+        );
+        return (StatusCode::UNAUTHORIZED, page).into_response();
+    };
+    let session = new_session(&state, Some(&user.sub), Some(&user.username), now);
+    let jar = state.web.sessions.write(jar, &session);
+    tracing::info!(sub = %user.sub, "user signed in");
+    proceed(
+        &state,
+        jar,
+        &session,
+        &request,
+        &query,
+        StatusCode::SEE_OTHER,
+    )
+    .await
+}
+
+/// `POST /authorize/consent`: the user's decision.
+pub(super) async fn consent(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(form) = FormParams::parse(&body) else {
+        return error_page(&state, OAuthError::invalid_request("malformed form"));
+    };
+    let query = form.get("request").unwrap_or_default().to_owned();
+    let request = match state
+        .server
+        .validate_authorization_request(query.as_bytes())
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return authorize_error(&state, e, StatusCode::SEE_OTHER),
+    };
+    let jar = state.web.sessions.jar(&headers);
+    let now = state.server.clock().now();
+    let session = match state.web.sessions.read(&jar, now) {
+        Some(s) if s.sub.is_some() => s,
+        _ => {
+            return error_page(
+                &state,
+                OAuthError::invalid_request(
+                    "you are not signed in; start again from the application",
+                ),
+            );
+        }
+    };
+    if !state
+        .web
+        .sessions
+        .check_csrf(&session, form.get("csrf_token").unwrap_or_default())
+    {
+        return error_page(&state, OAuthError::invalid_request("invalid CSRF token"));
+    }
+    match form.get("decision") {
+        Some("approve") => issue(&state, &session, &request, StatusCode::SEE_OTHER).await,
+        Some("deny") => redirect(StatusCode::SEE_OTHER, &state.server.deny(&request)),
+        _ => error_page(
+            &state,
+            OAuthError::invalid_request("decision must be approve or deny"),
+        ),
+    }
+}
+
+/// A signed-in user: skip consent when every scope was approved before, else ask.
+async fn proceed(
+    state: &AppState,
+    jar: SignedCookieJar,
+    session: &Session,
+    request: &AuthorizationRequest,
+    query: &str,
+    status: StatusCode,
+) -> Response {
+    let sub = session.sub.as_deref().unwrap_or_default();
+    let needed = match state.server.scopes_needing_consent(sub, request).await {
+        Ok(n) => n,
+        Err(e) => return error_page(state, e),
+    };
+    let response = match needed {
+        Some(new_scopes) if !state.server.settings().dangerous_dev_mode => {
+            consent_page(state, session, request, query, &new_scopes)
+        }
+        _ => issue(state, session, request, status).await,
+    };
+    (jar, response).into_response()
+}
+
+async fn issue(
+    state: &AppState,
+    session: &Session,
+    request: &AuthorizationRequest,
+    status: StatusCode,
+) -> Response {
+    let sub = session.sub.as_deref().unwrap_or_default();
+    let auth_time = session.auth_time.unwrap_or(session.issued_at);
+    match state.server.approve(request, sub, auth_time).await {
+        Ok(location) => redirect(status, &location),
+        Err(e) => {
+            let location =
+                state
+                    .server
+                    .error_location(&request.redirect_uri, request.state.as_deref(), &e);
+            tracing::error!(error = %e, source = ?e.internal_source(), "issuing an authorization code failed");
+            redirect(status, &location)
+        }
+    }
+}
+
+async fn dev_sign_in(
+    state: &AppState,
+    jar: SignedCookieJar,
+    request: &AuthorizationRequest,
+    query: &str,
+) -> Response {
+    let user = match state
+        .server
+        .stores()
+        .users
+        .get_by_username(crate::DEV_USERNAME)
+        .await
+    {
+        Ok(Some(u)) => u,
+        Ok(None) => {
+            return error_page(
+                state,
+                OAuthError::invalid_request("the development user does not exist"),
+            );
+        }
+        Err(e) => return error_page(state, e.into()),
+    };
+    let now = state.server.clock().now();
+    let session = new_session(state, Some(&user.sub), Some(&user.username), now);
+    let jar = state.web.sessions.write(jar, &session);
+    tracing::warn!("development profile: signed in the development user without a password");
+    proceed(state, jar, &session, request, query, StatusCode::FOUND).await
+}
+
+fn new_session(state: &AppState, sub: Option<&str>, username: Option<&str>, now: i64) -> Session {
+    Session {
+        sid: state.server.secrets().token("", 16),
+        sub: sub.map(str::to_owned),
+        username: username.map(str::to_owned),
+        auth_time: sub.map(|_| now),
+        issued_at: now,
+    }
+}
+
+fn client_host(request: &AuthorizationRequest) -> String {
+    let id = request.client.client_id.as_str();
+    url::Url::parse(id)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| id.to_owned())
+}
+
+fn login_page(
+    state: &AppState,
+    session: &Session,
+    request: &AuthorizationRequest,
+    query: &str,
+    error: Option<&str>,
+) -> Response {
+    let issuer = &state.server.settings().issuer;
+    let body = state.web.templates.render(
+        "login.html",
+        context! {
+            action => issuer.endpoint("/authorize/login"),
+            csrf_token => state.web.sessions.csrf_token(session),
+            request => query,
+            client_name => request.client.display_name(),
+            client_host => client_host(request),
+            resource => request.resource.resource.as_str(),
+            error => error,
+        },
+    );
+    render(state, body, StatusCode::OK)
+}
+
+fn consent_page(
+    state: &AppState,
+    session: &Session,
+    request: &AuthorizationRequest,
+    query: &str,
+    new_scopes: &auth_core::ScopeSet,
+) -> Response {
+    let issuer = &state.server.settings().issuer;
+    let scopes: Vec<_> = request
+        .scope
+        .iter()
+        .map(|s| context! { name => s.as_str(), new => new_scopes.contains(s.as_str()) })
+        .collect();
+    let loopback_only = request.client.redirect_uris.iter().all(|r| r.is_loopback());
+    let body = state.web.templates.render(
+        "consent.html",
+        context! {
+            action => issuer.endpoint("/authorize/consent"),
+            csrf_token => state.web.sessions.csrf_token(session),
+            request => query,
+            client_name => request.client.display_name(),
+            client_host => client_host(request),
+            redirect_host => request.redirect_uri.host(),
+            loopback_only => loopback_only,
+            resource => request.resource.resource.as_str(),
+            scopes => scopes,
+            username => session.username.clone().unwrap_or_default(),
+        },
+    );
+    render(state, body, StatusCode::OK)
+}
+
+fn render(
+    state: &AppState,
+    body: Result<String, minijinja::Error>,
+    status: StatusCode,
+) -> Response {
+    match body {
+        Ok(b) => html(status, b),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            let _ = state;
+            html(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+        }
+    }
+}
+
+fn authorize_error(state: &AppState, error: AuthorizeError, status: StatusCode) -> Response {
+    match error {
+        AuthorizeError::Page(e) => error_page(state, e),
+        AuthorizeError::Redirect { location, error } => {
+            tracing::info!(error = %error, "authorization request refused");
+            redirect(status, &location)
+        }
+    }
+}
+
+/// The error page of an untrusted request: 400 (500 for server errors), never a redirect.
+fn error_page(state: &AppState, error: OAuthError) -> Response {
+    let status = if error.code() == auth_core::ErrorCode::ServerError {
+        tracing::error!(error = %error, source = ?error.internal_source(), "authorization page failed");
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        tracing::info!(error = %error, "authorization request shown as an error page");
+        StatusCode::BAD_REQUEST
+    };
+    let body = state.web.templates.render(
+        "error.html",
+        context! { error => error.code().as_str(), description => error.description() },
+    );
+    render(state, body, status)
+}

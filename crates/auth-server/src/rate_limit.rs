@@ -1,0 +1,79 @@
+//! A fixed-window request counter per key (e.g. per source address), on the injected clock.
+//!
+//! Used for the dynamic registration bound (spec SEC-06). In memory: each node counts its own
+//! traffic.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use auth_core::Clock;
+
+/// Allows at most `limit` events per key in each window of `window_secs` seconds.
+pub struct RateLimiter {
+    limit: u32,
+    window_secs: i64,
+    clock: Arc<dyn Clock>,
+    windows: Mutex<HashMap<String, (i64, u32)>>,
+}
+
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("limit", &self.limit)
+            .field("window_secs", &self.window_secs)
+            .finish()
+    }
+}
+
+impl RateLimiter {
+    /// A limiter of `limit` events per `window_secs` seconds per key.
+    pub fn new(limit: u32, window_secs: i64, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            limit,
+            window_secs: window_secs.max(1),
+            clock,
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Count one event for `key`; `false` when the key is over its limit in this window (the
+    /// event is then not counted).
+    pub fn check(&self, key: &str) -> bool {
+        let now = self.clock.now();
+        let window = now.div_euclid(self.window_secs);
+        let mut map = self
+            .windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() > 10_000 {
+            map.retain(|_, (w, _)| *w == window);
+        }
+        let entry = map.entry(key.to_owned()).or_insert((window, 0));
+        if entry.0 != window {
+            *entry = (window, 0);
+        }
+        if entry.1 >= self.limit {
+            return false;
+        }
+        entry.1 += 1;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use auth_core::FixedClock;
+
+    #[test]
+    fn limit_applies_per_key_and_resets_each_window() {
+        let clock = Arc::new(FixedClock::new(3600 * 10));
+        let rl = RateLimiter::new(2, 3600, clock.clone());
+        assert!(rl.check("a"));
+        assert!(rl.check("a"));
+        assert!(!rl.check("a"));
+        assert!(rl.check("b"));
+        clock.advance(3600);
+        assert!(rl.check("a"));
+    }
+}

@@ -1,0 +1,253 @@
+//! The authorization server engine and its builder.
+//!
+//! [`AuthorizationServer`] is cheap to clone (an `Arc`) and holds everything a request needs:
+//! settings, stores, the extension registry, the token issuer, the scope policy, the clock and
+//! the secret generator. Protocol logic lives in the `engine` and `grants` modules as methods and
+//! handlers free of HTTP types; the `http` module is thin glue.
+
+use std::sync::Arc;
+
+use auth_core::ext::{
+    Registry, RegistryError, ScopePolicy, ServerExtension, StrictScopePolicy, TokenIssuer,
+};
+use auth_core::secret::OsSecretGenerator;
+use auth_core::store::Stores;
+use auth_core::{Clock, SecretGenerator, SystemClock};
+
+use crate::client_auth::{
+    ClientJwksSource, ClientSecretAuthenticator, JwksSource, NoneAuthenticator,
+    PrivateKeyJwtAuthenticator,
+};
+use crate::grants::{AuthorizationCodeGrant, RefreshTokenGrant};
+use crate::keys::{JwtTokenIssuer, SigningKey};
+use crate::rate_limit::RateLimiter;
+use crate::resolver::StoreClientResolver;
+use crate::settings::ServerSettings;
+
+/// A wiring or start-up failure; the server refuses to start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Settings out of range.
+    #[error("invalid settings: {0}")]
+    Settings(String),
+    /// An extension or core part was registered twice, or similar.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The signing keys could not be loaded or created.
+    #[error("signing keys: {0}")]
+    Keys(String),
+    /// A store failed during start-up.
+    #[error(transparent)]
+    Store(#[from] auth_core::StoreError),
+}
+
+pub(crate) struct Inner {
+    pub(crate) settings: ServerSettings,
+    pub(crate) stores: Stores,
+    pub(crate) registry: Registry,
+    pub(crate) token_issuer: Arc<dyn TokenIssuer>,
+    pub(crate) scope_policy: Arc<dyn ScopePolicy>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) secrets: Arc<dyn SecretGenerator>,
+    pub(crate) registration_limiter: RateLimiter,
+}
+
+/// The OAuth 2.1 authorization server engine. Clone freely.
+#[derive(Clone)]
+pub struct AuthorizationServer {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for AuthorizationServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizationServer")
+            .field("issuer", &self.inner.settings.issuer)
+            .field("registry", &self.inner.registry)
+            .finish()
+    }
+}
+
+impl AuthorizationServer {
+    /// Start building a server with these settings and stores.
+    pub fn builder(settings: ServerSettings, stores: Stores) -> AuthorizationServerBuilder {
+        AuthorizationServerBuilder {
+            settings,
+            stores,
+            clock: Arc::new(SystemClock),
+            secrets: Arc::new(OsSecretGenerator::new()),
+            extensions: Vec::new(),
+            token_issuer: None,
+            scope_policy: Arc::new(StrictScopePolicy),
+            jwks_source: None,
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &ServerSettings {
+        &self.inner.settings
+    }
+
+    /// The stores.
+    pub fn stores(&self) -> &Stores {
+        &self.inner.stores
+    }
+
+    /// The extension registry.
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// The token issuer.
+    pub fn token_issuer(&self) -> &Arc<dyn TokenIssuer> {
+        &self.inner.token_issuer
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// The secret generator.
+    pub fn secrets(&self) -> &Arc<dyn SecretGenerator> {
+        &self.inner.secrets
+    }
+
+    /// The public JWK Set served at `/jwks` (RFC 7517 §5).
+    pub fn jwks(&self) -> serde_json::Value {
+        self.inner.token_issuer.jwks()
+    }
+}
+
+/// Builds an [`AuthorizationServer`]; [`AuthorizationServerBuilder::build`] rejects wiring
+/// mistakes.
+pub struct AuthorizationServerBuilder {
+    settings: ServerSettings,
+    stores: Stores,
+    clock: Arc<dyn Clock>,
+    secrets: Arc<dyn SecretGenerator>,
+    extensions: Vec<Box<dyn ServerExtension>>,
+    token_issuer: Option<Arc<dyn TokenIssuer>>,
+    scope_policy: Arc<dyn ScopePolicy>,
+    jwks_source: Option<Arc<dyn JwksSource>>,
+}
+
+impl std::fmt::Debug for AuthorizationServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizationServerBuilder")
+            .field("settings", &self.settings)
+            .field("extensions", &self.extensions.len())
+            .finish()
+    }
+}
+
+impl AuthorizationServerBuilder {
+    /// Use this clock (tests: [`auth_core::FixedClock`]).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Use this secret generator.
+    pub fn secrets(mut self, secrets: Arc<dyn SecretGenerator>) -> Self {
+        self.secrets = secrets;
+        self
+    }
+
+    /// Install an extension (grant handlers, authenticators, resolvers, metadata).
+    pub fn extension(mut self, extension: Box<dyn ServerExtension>) -> Self {
+        self.extensions.push(extension);
+        self
+    }
+
+    /// Use this token issuer instead of the ES256 JWT issuer over the key store.
+    pub fn token_issuer(mut self, issuer: Arc<dyn TokenIssuer>) -> Self {
+        self.token_issuer = Some(issuer);
+        self
+    }
+
+    /// Use this scope policy instead of [`StrictScopePolicy`].
+    pub fn scope_policy(mut self, policy: Arc<dyn ScopePolicy>) -> Self {
+        self.scope_policy = policy;
+        self
+    }
+
+    /// Use this source of client keys for `private_key_jwt` instead of [`ClientJwksSource`].
+    pub fn jwks_source(mut self, source: Arc<dyn JwksSource>) -> Self {
+        self.jwks_source = Some(source);
+        self
+    }
+
+    /// Install the core grants, authenticators and resolver, then the extensions; load (or
+    /// create, on first start) the signing key.
+    ///
+    /// # Errors
+    /// [`BuildError`] for bad settings, a part registered twice, or key/store failures.
+    pub async fn build(self) -> Result<AuthorizationServer, BuildError> {
+        self.settings.validate().map_err(BuildError::Settings)?;
+        let stores = self.stores;
+        let clock = self.clock;
+        let mut registry = Registry::new();
+        registry.add_grant(Arc::new(AuthorizationCodeGrant::new(stores.clone())))?;
+        registry.add_grant(Arc::new(RefreshTokenGrant::new(stores.clone())))?;
+        let jwks_source = self
+            .jwks_source
+            .unwrap_or_else(|| Arc::new(ClientJwksSource::new(clock.clone())));
+        registry.add_authenticator(Arc::new(NoneAuthenticator))?;
+        registry.add_authenticator(Arc::new(ClientSecretAuthenticator::basic()))?;
+        registry.add_authenticator(Arc::new(ClientSecretAuthenticator::post()))?;
+        registry.add_authenticator(Arc::new(PrivateKeyJwtAuthenticator::new(
+            stores.replay.clone(),
+            jwks_source,
+        )))?;
+        for ext in self.extensions {
+            let name = ext.name().to_owned();
+            tracing::info!(extension = %name, "installing extension");
+            ext.install(&mut registry)?;
+        }
+        // The store resolver answers for every id no extension claimed, so it goes last.
+        registry.add_resolver(Arc::new(StoreClientResolver::new(stores.clients.clone())));
+
+        let token_issuer = match self.token_issuer {
+            Some(t) => t,
+            None => {
+                let now = clock.now();
+                let mut keys = stores.keys.list().await?;
+                if !keys.iter().any(|k| k.retired_at.is_none()) {
+                    let key =
+                        SigningKey::generate(now).map_err(|e| BuildError::Keys(e.to_string()))?;
+                    stores.keys.rotate(&key, now).await?;
+                    tracing::info!(kid = %key.kid, "created the first signing key");
+                    keys = stores.keys.list().await?;
+                }
+                let max_ttl = self.settings.max_access_token_ttl() as i64;
+                Arc::new(
+                    JwtTokenIssuer::new(self.settings.issuer.clone(), &keys, now, max_ttl)
+                        .map_err(|e| BuildError::Keys(e.to_string()))?,
+                )
+            }
+        };
+        if self.settings.dangerous_dev_mode {
+            tracing::warn!(
+                "DEVELOPMENT PROFILE: the development user is signed in automatically and consent is skipped; never use this outside a developer machine"
+            );
+        }
+        let registration_limiter = RateLimiter::new(
+            self.settings.registration.max_per_source_per_hour,
+            3600,
+            clock.clone(),
+        );
+        Ok(AuthorizationServer {
+            inner: Arc::new(Inner {
+                settings: self.settings,
+                stores,
+                registry,
+                token_issuer,
+                scope_policy: self.scope_policy,
+                clock,
+                secrets: self.secrets,
+                registration_limiter,
+            }),
+        })
+    }
+}

@@ -1,0 +1,8 @@
+//! The server-rendered pages: login, consent and error, with the signed session cookie and CSRF
+//! tokens they share. The session is a separate concept so other pages (URL-mode elicitation
+//! "connect" pages) can reuse it.
+
+pub mod pages;
+pub mod password;
+pub mod session;
+pub mod templates;
