@@ -39,7 +39,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod client_auth;
+pub mod config;
 pub mod engine;
 pub mod grants;
 pub mod http;

@@ -1,0 +1,162 @@
+//! `auth-server serve`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use auth_core::store::{Stores, User};
+use auth_core::types::is_loopback_host;
+
+use crate::config::Config;
+use crate::http::HttpOptions;
+use crate::server::AuthorizationServer;
+use crate::web::password::hash_password;
+
+use super::ServeArgs;
+
+/// Load configuration, open the database, bind, print where to go next, and serve until
+/// Ctrl-C or SIGTERM.
+pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), String> {
+    let mut config = Config::load(config_path).map_err(|e| e.to_string())?;
+    if let Some(bind) = args.bind {
+        config.bind = bind;
+    }
+    if let Some(issuer) = args.issuer {
+        config.issuer = Some(issuer);
+    }
+    config.dev |= args.dev;
+    if config.dev && !config.bind.ip().is_loopback() {
+        return Err("--dev is refused on a non-loopback bind address".into());
+    }
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let issuer = config.issuer(bound).map_err(|e| e.to_string())?;
+    if issuer.is_insecure_loopback() && !bound.ip().is_loopback() {
+        return Err(format!(
+            "plain http is only allowed on loopback; {bound} is not loopback, so configure an https issuer (TLS terminated by a proxy)"
+        ));
+    }
+    let settings = config.settings(issuer.clone()).map_err(|e| e.to_string())?;
+    let stores = crate::storage::sqlite::open(&config.database)
+        .await
+        .map_err(|e| format!("database {}: {e}", config.database.display()))?;
+    if config.dev {
+        tracing::warn!(
+            "DEVELOPMENT PROFILE is on: anyone reaching this server is signed in as the development user"
+        );
+        ensure_dev_user(&stores).await?;
+    }
+    let server = AuthorizationServer::builder(settings, stores.clone())
+        .build()
+        .await
+        .map_err(|e| e.to_string())?;
+    let options = match &config.session_secret {
+        Some(s) if s.len() >= 32 => HttpOptions {
+            session_secret: s.as_bytes().to_vec(),
+        },
+        Some(_) => return Err("session_secret must be at least 32 characters".into()),
+        None => HttpOptions::random(),
+    };
+    let app = crate::http::router(server.clone(), options)?;
+    spawn_purge(server.clone());
+    print_banner(&server, bound, config.dev);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| e.to_string())
+}
+
+async fn ensure_dev_user(stores: &Stores) -> Result<(), String> {
+    let users = &stores.users;
+    if users
+        .get_by_username(crate::DEV_USERNAME)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_none()
+    {
+        // Nobody signs in with this password: the development profile signs the user in.
+        let password =
+            auth_core::SecretGenerator::token(&auth_core::secret::OsSecretGenerator::new(), "", 24);
+        users
+            .put(&User {
+                sub: "dev-user".into(),
+                username: crate::DEV_USERNAME.into(),
+                password_hash: hash_password(&password)?,
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn print_banner(server: &AuthorizationServer, bound: std::net::SocketAddr, dev: bool) {
+    let issuer = &server.settings().issuer;
+    let host_ok = issuer.url().host_str().is_some_and(is_loopback_host);
+    println!("mcp-auth authorization server listening on {bound}");
+    println!("issuer:   {issuer}");
+    println!("metadata: {}{}", issuer.origin(), issuer.metadata_path());
+    for r in server.settings().resources.all() {
+        println!("resource: {} (scopes: {})", r.resource, r.scopes_supported);
+    }
+    if dev {
+        println!(
+            "DEVELOPMENT PROFILE: sign-in and consent are automatic. Never expose this server."
+        );
+    }
+    println!();
+    println!("next steps:");
+    println!("  create a user:     echo 'a-long-password' | auth-server user add alice");
+    println!(
+        "  register a client: auth-server client add --name 'My app' --redirect-uri http://127.0.0.1:3000/callback --public"
+    );
+    println!("  point your MCP server's protected resource metadata at the issuer above");
+    if !host_ok {
+        println!("  (terminate TLS in front of this server: the issuer is https)");
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+}
+
+/// Every ten minutes, drop expired codes and refresh tokens.
+fn spawn_purge(server: AuthorizationServer) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            let now = server.clock().now();
+            let stores = server.stores();
+            if let Err(e) = stores.codes.purge(now).await {
+                tracing::warn!(error = %e, "purging authorization codes failed");
+            }
+            if let Err(e) = stores.refresh_tokens.purge(now).await {
+                tracing::warn!(error = %e, "purging refresh tokens failed");
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,284 @@
+//! Configuration: a TOML file with environment overrides (prefix `MCP_AUTH_`, `__` between
+//! nested keys), then command-line flags. Every field has a default, so no file is needed.
+//!
+//! ```toml
+//! issuer = "https://auth.example.com"
+//! bind = "0.0.0.0:9000"
+//! database = "/var/lib/mcp-auth/mcp-auth.db"
+//! default_resource = "https://mcp.example.com/mcp"
+//!
+//! [[resources]]
+//! resource = "https://mcp.example.com/mcp"
+//! scopes = ["mcp:basic", "files:read", "files:write"]
+//! default_scopes = ["mcp:basic"]
+//!
+//! [tokens]
+//! access_token_ttl = 900
+//!
+//! [registration]
+//! enabled = true
+//! max_per_source_per_hour = 20
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use auth_core::resource_server::{ProtectedResource, ResourceRegistry};
+use auth_core::{Issuer, ResourceUri, ScopeSet};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::settings::{RegistrationSettings, ServerSettings};
+
+/// A configuration problem; the message names the setting.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Issuer URL; default `http://` + the bound address. https unless the host is loopback.
+    pub issuer: Option<String>,
+    /// Listen address, default `127.0.0.1:9000`. Port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// SQLite database file, default `mcp-auth.db` in the working directory.
+    pub database: PathBuf,
+    /// Development profile (see `--dev`).
+    pub dev: bool,
+    /// Master secret of the session cookie (at least 32 characters). Random per start when
+    /// absent, which signs everyone out on restart.
+    pub session_secret: Option<String>,
+    /// Resource used when an authorization request omits `resource` (spec §10 A4).
+    pub default_resource: Option<String>,
+    /// Protected resources (MCP servers) tokens may be issued for.
+    pub resources: Vec<ResourceConfig>,
+    /// Token lifetimes.
+    pub tokens: TokenConfig,
+    /// Dynamic client registration.
+    pub registration: RegistrationConfig,
+}
+
+/// One protected resource.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceConfig {
+    /// Canonical URI of the MCP server, e.g. `https://mcp.example.com/mcp`.
+    pub resource: String,
+    /// Every scope valid for it.
+    pub scopes: Vec<String>,
+    /// Scopes granted when a request names none (SEP-835).
+    #[serde(default)]
+    pub default_scopes: Vec<String>,
+    /// Access token lifetime for this resource, seconds.
+    pub access_token_ttl: Option<u64>,
+}
+
+/// Token lifetimes, all in seconds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenConfig {
+    /// Access token lifetime (1 to 3600; default 900).
+    pub access_token_ttl: u64,
+    /// Authorization code lifetime (1 to 600; default 120).
+    pub code_ttl: u64,
+    /// Refresh token idle lifetime (default 14 days).
+    pub refresh_idle_ttl: u64,
+    /// Refresh token family absolute lifetime (default 90 days).
+    pub refresh_absolute_ttl: u64,
+    /// Login session lifetime (default 12 hours).
+    pub session_ttl: u64,
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        Self {
+            access_token_ttl: 900,
+            code_ttl: 120,
+            refresh_idle_ttl: 14 * 24 * 3600,
+            refresh_absolute_ttl: 90 * 24 * 3600,
+            session_ttl: 12 * 3600,
+        }
+    }
+}
+
+/// Dynamic client registration (RFC 7591).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrationConfig {
+    /// Serve `/register` (default true).
+    pub enabled: bool,
+    /// Registrations accepted per source address per hour (default 20).
+    pub max_per_source_per_hour: u32,
+}
+
+impl Default for RegistrationConfig {
+    fn default() -> Self {
+        let d = RegistrationSettings::default();
+        Self {
+            enabled: d.enabled,
+            max_per_source_per_hour: d.max_per_source_per_hour,
+        }
+    }
+}
+
+/// The resource configured when none is: a local MCP server, for a first run.
+pub const DEFAULT_RESOURCE: &str = "http://127.0.0.1:8080/mcp";
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            bind: SocketAddr::from(([127, 0, 0, 1], 9000)),
+            database: PathBuf::from("mcp-auth.db"),
+            dev: false,
+            session_secret: None,
+            default_resource: Some(DEFAULT_RESOURCE.into()),
+            resources: vec![ResourceConfig {
+                resource: DEFAULT_RESOURCE.into(),
+                scopes: vec!["mcp:basic".into(), "mcp:tools".into()],
+                default_scopes: vec!["mcp:basic".into()],
+                access_token_ttl: None,
+            }],
+            tokens: TokenConfig::default(),
+            registration: RegistrationConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Load the defaults, then `path` (if given; it must exist), then `MCP_AUTH_*` variables.
+    ///
+    /// # Errors
+    /// A missing file, TOML syntax, an unknown key, or a value of the wrong type.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = path {
+            if !path.exists() {
+                return Err(ConfigError(format!("{} does not exist", path.display())));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment
+            .merge(Env::prefixed("MCP_AUTH_").split("__"))
+            .extract()
+            .map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// The issuer: the configured one, or `http://` + `bound` (the address actually bound).
+    ///
+    /// # Errors
+    /// An issuer that is not https on a non-loopback host, or has a query or fragment.
+    pub fn issuer(&self, bound: SocketAddr) -> Result<Issuer, ConfigError> {
+        let raw = self
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"));
+        raw.parse()
+            .map_err(|e: auth_core::ParseError| ConfigError(format!("issuer: {e}")))
+    }
+
+    /// The engine settings for `issuer`.
+    ///
+    /// # Errors
+    /// A malformed resource or scope, a default resource that is not configured.
+    pub fn settings(&self, issuer: Issuer) -> Result<ServerSettings, ConfigError> {
+        let mut resources = Vec::with_capacity(self.resources.len());
+        for r in &self.resources {
+            let resource: ResourceUri =
+                r.resource.parse().map_err(|e: auth_core::ParseError| {
+                    ConfigError(format!("resource {}: {e}", r.resource))
+                })?;
+            resources.push(ProtectedResource {
+                resource,
+                scopes_supported: scope_set(&r.scopes, &r.resource)?,
+                default_scopes: scope_set(&r.default_scopes, &r.resource)?,
+                access_token_ttl: r.access_token_ttl,
+            });
+        }
+        let default_resource = self
+            .default_resource
+            .as_deref()
+            .map(|d| {
+                d.parse::<ResourceUri>()
+                    .map_err(|e| ConfigError(format!("default_resource: {e}")))
+            })
+            .transpose()?;
+        let registry = ResourceRegistry::new(resources, default_resource).map_err(ConfigError)?;
+        let mut settings = ServerSettings::new(issuer, registry);
+        settings.access_token_ttl = self.tokens.access_token_ttl;
+        settings.code_ttl = self.tokens.code_ttl;
+        settings.refresh_idle_ttl = self.tokens.refresh_idle_ttl;
+        settings.refresh_absolute_ttl = self.tokens.refresh_absolute_ttl;
+        settings.session_ttl = self.tokens.session_ttl;
+        settings.registration = RegistrationSettings {
+            enabled: self.registration.enabled,
+            max_per_source_per_hour: self.registration.max_per_source_per_hour,
+        };
+        settings.dangerous_dev_mode = self.dev;
+        settings.validate().map_err(ConfigError)?;
+        Ok(settings)
+    }
+}
+
+fn scope_set(scopes: &[String], resource: &str) -> Result<ScopeSet, ConfigError> {
+    if scopes.is_empty() {
+        return Ok(ScopeSet::new());
+    }
+    scopes
+        .join(" ")
+        .parse()
+        .map_err(|e: auth_core::ParseError| ConfigError(format!("scopes of {resource}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_make_a_loopback_issuer() {
+        let c = Config::default();
+        let issuer = c.issuer(c.bind).unwrap();
+        assert_eq!(issuer.as_str(), "http://127.0.0.1:9000");
+        let s = c.settings(issuer).unwrap();
+        assert_eq!(s.resources.all().len(), 1);
+    }
+
+    #[test]
+    fn plain_http_issuer_off_loopback_is_refused() {
+        let c = Config {
+            issuer: Some("http://auth.example.com".into()),
+            ..Config::default()
+        };
+        assert!(c.issuer(c.bind).is_err());
+    }
+
+    #[test]
+    fn file_then_environment_override() {
+        let dir = std::env::temp_dir().join(format!("mcp-auth-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(
+            &path,
+            "issuer = \"https://auth.example.com\"\n[tokens]\naccess_token_ttl = 600\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&path)).unwrap();
+        assert_eq!(c.issuer.as_deref(), Some("https://auth.example.com"));
+        assert_eq!(c.tokens.access_token_ttl, 600);
+        assert_eq!(c.tokens.code_ttl, 120);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn unknown_key_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("mcp-auth-config-u-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(&path, "isuer = \"typo\"\n").unwrap();
+        assert!(Config::load(Some(&path)).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
