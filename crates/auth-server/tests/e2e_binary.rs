@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, CsrfToken, PkceCodeChallenge, RedirectUrl,
-    RefreshToken, RequestTokenError, Scope, TokenResponse, TokenUrl,
+    AuthUrl, AuthorizationCode, ClientId, CsrfToken, PkceCodeChallenge, RedirectUrl, RefreshToken,
+    RequestTokenError, Scope, TokenResponse, TokenUrl,
 };
 
 const RESOURCE: &str = "http://127.0.0.1:8080/mcp";
@@ -59,7 +59,13 @@ default_scopes = ["mcp:basic"]
 
 fn add_user(config: &Path, username: &str, password: &str) {
     let mut child = Command::new(bin())
-        .args(["--config", config.to_str().unwrap(), "user", "add", username])
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "user",
+            "add",
+            username,
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -114,7 +120,10 @@ fn http_client() -> reqwest::Client {
 /// The value of a hidden input, HTML-unescaped.
 fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("{name} in page")) + marker.len();
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("{name} in page"))
+        + marker.len();
     let end = start + html[start..].find('"').unwrap();
     html[start..end]
         .replace("&#x2f;", "/")
@@ -133,7 +142,10 @@ fn query_param(url: &str, name: &str) -> Vec<String> {
         .collect()
 }
 
-fn oauth_client(base: &str, client_id: &str) -> oauth2::Client<
+fn oauth_client(
+    base: &str,
+    client_id: &str,
+) -> oauth2::Client<
     oauth2::basic::BasicErrorResponse,
     oauth2::basic::BasicTokenResponse,
     oauth2::basic::BasicTokenIntrospectionResponse,
@@ -152,7 +164,12 @@ fn oauth_client(base: &str, client_id: &str) -> oauth2::Client<
 }
 
 /// Runs the browser part of one authorization: returns the code. Signs in when the page asks.
-async fn authorize(browser: &reqwest::Client, base: &str, client_id: &str, challenge: PkceCodeChallenge) -> String {
+async fn authorize(
+    browser: &reqwest::Client,
+    base: &str,
+    client_id: &str,
+    challenge: PkceCodeChallenge,
+) -> String {
     let client = oauth_client(base, client_id);
     let (url, state) = client
         .authorize_url(CsrfToken::new_random)
@@ -167,26 +184,43 @@ async fn authorize(browser: &reqwest::Client, base: &str, client_id: &str, chall
             302 | 303 => {
                 let location = res.headers()["location"].to_str().unwrap().to_owned();
                 if location.starts_with(REDIRECT) {
-                    assert_eq!(query_param(&location, "state"), vec![state.secret().clone()]);
+                    assert_eq!(
+                        query_param(&location, "state"),
+                        vec![state.secret().clone()]
+                    );
                     assert_eq!(query_param(&location, "iss"), vec![base.to_owned()]);
                     let codes = query_param(&location, "code");
                     assert_eq!(codes.len(), 1, "exactly one code in {location}");
                     return codes[0].clone();
                 }
-                let next = if location.starts_with("http") { location } else { format!("{base}{location}") };
+                let next = if location.starts_with("http") {
+                    location
+                } else {
+                    format!("{base}{location}")
+                };
                 res = browser.get(next).send().await.unwrap();
             }
             200 => {
                 let headers = res.headers().clone();
                 let html = res.text().await.unwrap();
                 assert_eq!(headers["x-frame-options"], "DENY");
-                assert!(headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+                assert!(
+                    headers["content-security-policy"]
+                        .to_str()
+                        .unwrap()
+                        .contains("frame-ancestors 'none'")
+                );
                 let csrf = hidden(&html, "csrf_token");
                 let request = hidden(&html, "request");
                 res = if html.contains("name=\"password\"") {
                     browser
                         .post(format!("{base}/authorize/login"))
-                        .form(&[("csrf_token", csrf.as_str()), ("request", &request), ("username", "alice"), ("password", "correct horse battery")])
+                        .form(&[
+                            ("csrf_token", csrf.as_str()),
+                            ("request", &request),
+                            ("username", "alice"),
+                            ("password", "correct horse battery"),
+                        ])
                         .send()
                         .await
                         .unwrap()
@@ -195,7 +229,11 @@ async fn authorize(browser: &reqwest::Client, base: &str, client_id: &str, chall
                     assert!(html.contains("mcp:tools"), "consent names the scopes");
                     browser
                         .post(format!("{base}/authorize/consent"))
-                        .form(&[("csrf_token", csrf.as_str()), ("request", &request), ("decision", "approve")])
+                        .form(&[
+                            ("csrf_token", csrf.as_str()),
+                            ("request", &request),
+                            ("decision", "approve"),
+                        ])
                         .send()
                         .await
                         .unwrap()
@@ -219,7 +257,9 @@ async fn verify_jwt(base: &str, token: &str) -> serde_json::Value {
     let header = jsonwebtoken::decode_header(token).unwrap();
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
     assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
-    let jwk = jwks.find(header.kid.as_deref().unwrap()).expect("kid published");
+    let jwk = jwks
+        .find(header.kid.as_deref().unwrap())
+        .expect("kid published");
     let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
     validation.set_audience(&[RESOURCE]);
@@ -230,7 +270,10 @@ async fn verify_jwt(base: &str, token: &str) -> serde_json::Value {
 }
 
 fn assert_invalid_grant<E: std::error::Error + 'static>(
-    result: Result<oauth2::basic::BasicTokenResponse, RequestTokenError<E, oauth2::basic::BasicErrorResponse>>,
+    result: Result<
+        oauth2::basic::BasicTokenResponse,
+        RequestTokenError<E, oauth2::basic::BasicErrorResponse>,
+    >,
 ) {
     match result {
         Err(RequestTokenError::ServerResponse(e)) => {
@@ -306,7 +349,12 @@ async fn full_flow_against_the_real_binary() {
             .await,
     );
     // ... and revoked what the first redemption issued: its refresh token no longer works.
-    assert_invalid_grant(oauth.exchange_refresh_token(&first_refresh).request_async(&http).await);
+    assert_invalid_grant(
+        oauth
+            .exchange_refresh_token(&first_refresh)
+            .request_async(&http)
+            .await,
+    );
 
     // A second authorization: consent is remembered, so the browser goes straight back.
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -325,13 +373,26 @@ async fn full_flow_against_the_real_binary() {
         .request_async(&http)
         .await
         .expect("refresh");
-    let refresh_b = rotated.refresh_token().expect("rotated refresh token").clone();
+    let refresh_b = rotated
+        .refresh_token()
+        .expect("rotated refresh token")
+        .clone();
     assert_ne!(refresh_a.secret(), refresh_b.secret());
     verify_jwt(&base, rotated.access_token().secret()).await;
 
     // Reusing the spent token fails and revokes the family: refresh_b dies too.
-    assert_invalid_grant(oauth.exchange_refresh_token(&refresh_a).request_async(&http).await);
-    assert_invalid_grant(oauth.exchange_refresh_token(&refresh_b).request_async(&http).await);
+    assert_invalid_grant(
+        oauth
+            .exchange_refresh_token(&refresh_a)
+            .request_async(&http)
+            .await,
+    );
+    assert_invalid_grant(
+        oauth
+            .exchange_refresh_token(&refresh_b)
+            .request_async(&http)
+            .await,
+    );
 
     // A third authorization whose refresh token must survive a restart.
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -343,7 +404,9 @@ async fn full_flow_against_the_real_binary() {
         .await
         .unwrap();
     let survivor = tokens.refresh_token().unwrap().clone();
-    let kid_before = jsonwebtoken::decode_header(tokens.access_token().secret()).unwrap().kid;
+    let kid_before = jsonwebtoken::decode_header(tokens.access_token().secret())
+        .unwrap()
+        .kid;
     drop(server);
 
     let server = start(&config);
@@ -354,8 +417,13 @@ async fn full_flow_against_the_real_binary() {
         .request_async(&http)
         .await
         .expect("the refresh token and client survived the restart");
-    let kid_after = jsonwebtoken::decode_header(after.access_token().secret()).unwrap().kid;
-    assert_eq!(kid_before, kid_after, "the signing key survived the restart");
+    let kid_after = jsonwebtoken::decode_header(after.access_token().secret())
+        .unwrap()
+        .kid;
+    assert_eq!(
+        kid_before, kid_after,
+        "the signing key survived the restart"
+    );
     // The user survived too: a fresh browser signs in again.
     let (challenge, _) = PkceCodeChallenge::new_random_sha256();
     let code = authorize(&browser_fresh(), &base, &client_id, challenge).await;
