@@ -383,7 +383,8 @@ mod tests {
     fn two_methods_are_invalid_request() {
         let jwt = assertion(serde_json::json!({"sub": "c1"}));
         let header = basic("c1:s");
-        let cases: [(Option<&str>, Vec<(&str, &str)>); 3] = [
+        type Case<'a> = (Option<&'a str>, Vec<(&'a str, &'a str)>);
+        let cases: [Case<'_>; 3] = [
             (Some(&header), vec![("client_secret", "s")]),
             (
                 Some(&header),

@@ -13,6 +13,7 @@
 //! Every authentication failure is `invalid_client` with the same description; the reason is
 //! attached as an [`AuthFailure`] source, for logs only.
 
+mod assertion_claims;
 mod client_secret;
 mod credentials;
 mod failure;

@@ -6,21 +6,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use auth_core::client::Client;
-use auth_core::clock::UnixTime;
 use auth_core::error::OAuthError;
 use auth_core::ext::{AuthContext, ClientAuthenticator, ClientCredentials};
 use auth_core::store::ReplayCache;
 use auth_core::types::TokenEndpointAuthMethod;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde::Deserialize;
 
+use super::assertion_claims::{AssertionClaims, SKEW_SECS, check_claims};
 use super::{AuthFailure, JwksSource};
-
-/// Allowed clock skew, in seconds.
-const SKEW_SECS: i64 = 60;
-/// Longest assertion lifetime (`exp - iat`), in seconds (spec §2.3.1 item 4).
-const MAX_LIFETIME_SECS: i64 = 300;
 
 /// The accepted assertion algorithms, as advertised and as jsonwebtoken names them. Never `none`,
 /// never `HS*` (a shared secret cannot prove key possession).
@@ -67,44 +61,6 @@ impl std::fmt::Debug for PrivateKeyJwtAuthenticator {
         f.debug_struct("PrivateKeyJwtAuthenticator")
             .finish_non_exhaustive()
     }
-}
-
-/// `aud`: one string or an array of strings (RFC 7519 §4.1.3).
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Audience {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl Audience {
-    fn contains_any(&self, accepted: &[&str]) -> bool {
-        match self {
-            Self::One(a) => accepted.contains(&a.as_str()),
-            Self::Many(list) => list.iter().any(|a| accepted.contains(&a.as_str())),
-        }
-    }
-}
-
-/// The assertion claims this authenticator reads. NumericDates may be fractional (RFC 7519 §2).
-#[derive(Deserialize)]
-struct AssertionClaims {
-    iss: Option<String>,
-    sub: Option<String>,
-    aud: Option<Audience>,
-    exp: Option<serde_json::Number>,
-    iat: Option<serde_json::Number>,
-    nbf: Option<serde_json::Number>,
-    jti: Option<String>,
-}
-
-/// A NumericDate as whole seconds (fractions dropped); `None` when out of range.
-fn seconds(n: &serde_json::Number) -> Option<UnixTime> {
-    n.as_i64().or_else(|| {
-        n.as_f64()
-            .filter(|f| f.is_finite() && f.abs() < 1e15)
-            .map(|f| f.floor() as i64)
-    })
 }
 
 /// The key type (`kty`) the algorithm needs, as a predicate on JWK parameters.
@@ -173,62 +129,6 @@ fn select_key<'a>(
         ));
     }
     Ok(key)
-}
-
-/// Steps 4–6: the claims, against the client and the clock. Returns `(jti, exp)`.
-fn check_claims(
-    claims: AssertionClaims,
-    client: &Client,
-    ctx: &AuthContext<'_>,
-) -> Result<(String, UnixTime), OAuthError> {
-    let fail = AuthFailure::invalid_client;
-    let client_id = client.client_id.as_str();
-    if claims.iss.as_deref() != Some(client_id) || claims.sub.as_deref() != Some(client_id) {
-        return Err(fail("iss and sub must both be the client_id"));
-    }
-
-    let issuer = ctx.issuer.as_str();
-    let issuer_slash = format!("{issuer}/");
-    let accepted = [issuer, issuer_slash.as_str(), ctx.endpoint_url];
-    if !claims.aud.is_some_and(|aud| aud.contains_any(&accepted)) {
-        return Err(fail("aud does not name this server"));
-    }
-
-    let now = ctx.now;
-    let exp = claims
-        .exp
-        .as_ref()
-        .and_then(seconds)
-        .ok_or_else(|| fail("exp missing"))?;
-    if exp <= now - SKEW_SECS {
-        return Err(fail("assertion expired"));
-    }
-    match claims.iat {
-        Some(iat) => {
-            let iat = seconds(&iat).ok_or_else(|| fail("iat malformed"))?;
-            if iat > now + SKEW_SECS {
-                return Err(fail("iat in the future"));
-            }
-            if exp - iat > MAX_LIFETIME_SECS {
-                return Err(fail("assertion lifetime exceeds 300 s"));
-            }
-        }
-        None if exp - now > MAX_LIFETIME_SECS + SKEW_SECS => {
-            return Err(fail("assertion lifetime exceeds 300 s"));
-        }
-        None => {}
-    }
-    if let Some(nbf) = claims.nbf {
-        let nbf = seconds(&nbf).ok_or_else(|| fail("nbf malformed"))?;
-        if nbf > now + SKEW_SECS {
-            return Err(fail("assertion not yet valid"));
-        }
-    }
-    let jti = claims
-        .jti
-        .filter(|j| !j.is_empty())
-        .ok_or_else(|| fail("jti missing"))?;
-    Ok((jti, exp))
 }
 
 #[async_trait]
@@ -314,6 +214,7 @@ impl ClientAuthenticator for PrivateKeyJwtAuthenticator {
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use auth_core::clock::UnixTime;
     use auth_core::error::ErrorCode;
     use auth_core::secret::Secret;
     use auth_core::store::MemoryReplayCache;
@@ -420,11 +321,13 @@ mod tests {
         }
     }
 
-    fn assert_invalid_client(result: Result<(), OAuthError>) {
+    /// `invalid_client` with the fixed description, and `reason` only in the logged source.
+    fn assert_invalid_client(result: Result<(), OAuthError>, reason: &str) {
         let err = result.unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidClient);
         assert_eq!(err.description(), "client authentication failed");
-        assert!(err.internal_source().is_some());
+        let logged = err.internal_source().unwrap().to_string();
+        assert!(logged.contains(reason), "{logged:?} lacks {reason:?}");
     }
 
     #[tokio::test]
@@ -460,14 +363,14 @@ mod tests {
         let f = fixture();
         let assertion = f.assertion(&claims());
         f.run(assertion.clone()).await.unwrap();
-        assert_invalid_client(f.run(assertion).await);
+        assert_invalid_client(f.run(assertion).await, "already used");
     }
 
     #[tokio::test]
     async fn rejected_assertion_does_not_use_up_its_jti() {
         let f = fixture();
         let bad = with(claims(), "aud", json!("https://other.example"));
-        assert_invalid_client(f.run(f.assertion(&bad)).await);
+        assert_invalid_client(f.run(f.assertion(&bad)).await, "aud does not name");
         f.run(f.assertion(&claims())).await.unwrap();
     }
 
@@ -477,7 +380,7 @@ mod tests {
         let assertion = f.assertion(&claims());
         f.run(assertion.clone()).await.unwrap();
         // exp = NOW + 120; the assertion is still acceptable until exp + 60.
-        assert_invalid_client(f.run_at(assertion, NOW + 120 + 59).await);
+        assert_invalid_client(f.run_at(assertion, NOW + 120 + 59).await, "already used");
     }
 
     #[tokio::test]
@@ -488,7 +391,7 @@ mod tests {
             "exp",
             json!(NOW - 60),
         );
-        assert_invalid_client(f.run(f.assertion(&c)).await);
+        assert_invalid_client(f.run(f.assertion(&c)).await, "expired");
         // Within the 60 s skew it still passes.
         let c = with(
             with(claims(), "iat", json!(NOW - 300)),
@@ -502,9 +405,9 @@ mod tests {
     async fn lifetime_over_300_seconds_is_invalid_client() {
         let f = fixture();
         let c = with(claims(), "exp", json!(NOW + 301));
-        assert_invalid_client(f.run(f.assertion(&c)).await);
+        assert_invalid_client(f.run(f.assertion(&c)).await, "exceeds 300");
         let no_iat = with(with(claims(), "iat", Value::Null), "exp", json!(NOW + 361));
-        assert_invalid_client(f.run(f.assertion(&no_iat)).await);
+        assert_invalid_client(f.run(f.assertion(&no_iat)).await, "exceeds 300");
         let no_iat_ok = with(with(claims(), "iat", Value::Null), "exp", json!(NOW + 360));
         f.run(f.assertion(&no_iat_ok)).await.unwrap();
     }
@@ -513,7 +416,7 @@ mod tests {
     async fn missing_exp_is_invalid_client() {
         let f = fixture();
         let c = with(claims(), "exp", Value::Null);
-        assert_invalid_client(f.run(f.assertion(&c)).await);
+        assert_invalid_client(f.run(f.assertion(&c)).await, "exp missing");
     }
 
     #[tokio::test]
@@ -524,9 +427,9 @@ mod tests {
             "exp",
             json!(NOW + 200),
         );
-        assert_invalid_client(f.run(f.assertion(&c)).await);
+        assert_invalid_client(f.run(f.assertion(&c)).await, "iat in the future");
         let c = with(claims(), "nbf", json!(NOW + 61));
-        assert_invalid_client(f.run(f.assertion(&c)).await);
+        assert_invalid_client(f.run(f.assertion(&c)).await, "not yet valid");
     }
 
     #[tokio::test]
@@ -534,7 +437,7 @@ mod tests {
         let f = fixture();
         for aud in [json!("https://auth.acme.test.evil"), json!([]), Value::Null] {
             let c = with(claims(), "aud", aud);
-            assert_invalid_client(f.run(f.assertion(&c)).await);
+            assert_invalid_client(f.run(f.assertion(&c)).await, "aud does not name");
         }
     }
 
@@ -542,21 +445,24 @@ mod tests {
     async fn iss_differing_from_sub_is_invalid_client() {
         let f = fixture();
         let c = with(claims(), "iss", json!("c2"));
-        assert_invalid_client(f.run(f.assertion(&c)).await);
+        assert_invalid_client(f.run(f.assertion(&c)).await, "iss and sub");
     }
 
     #[tokio::test]
     async fn missing_jti_is_invalid_client() {
         let f = fixture();
         let c = with(claims(), "jti", Value::Null);
-        assert_invalid_client(f.run(f.assertion(&c)).await);
+        assert_invalid_client(f.run(f.assertion(&c)).await, "jti missing");
     }
 
     #[tokio::test]
     async fn alg_none_is_refused_before_key_lookup() {
         let f = fixture();
         let h = json!({"alg": "none", "kid": f.key.kid()});
-        assert_invalid_client(f.run(format!("{}.{}.", b64(&h), b64(&claims()))).await);
+        assert_invalid_client(
+            f.run(format!("{}.{}.", b64(&h), b64(&claims()))).await,
+            "assertion header",
+        );
         assert_eq!(f.jwks.lookups.load(Ordering::SeqCst), 0);
     }
 
@@ -570,7 +476,7 @@ mod tests {
             ring::hmac::Key::new(ring::hmac::HMAC_SHA256, f.key.coordinates().0.as_bytes());
         let tag = ring::hmac::sign(&mac_key, input.as_bytes());
         let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()));
-        assert_invalid_client(f.run(token).await);
+        assert_invalid_client(f.run(token).await, "HS256");
         assert_eq!(f.jwks.lookups.load(Ordering::SeqCst), 0);
     }
 
@@ -578,7 +484,10 @@ mod tests {
     async fn unknown_kid_is_invalid_client() {
         let f = fixture();
         let h = json!({"alg": "ES256", "kid": "no-such-key"});
-        assert_invalid_client(f.run(sign(&f.key, &h, &claims())).await);
+        assert_invalid_client(
+            f.run(sign(&f.key, &h, &claims())).await,
+            "no client key with kid",
+        );
     }
 
     #[tokio::test]
@@ -586,7 +495,10 @@ mod tests {
         let f = fixture();
         let other = new_key();
         // The other key claims the registered key's kid.
-        assert_invalid_client(f.run(sign(&other, &header(&f.key), &claims())).await);
+        assert_invalid_client(
+            f.run(sign(&other, &header(&f.key), &claims())).await,
+            "InvalidSignature",
+        );
     }
 
     #[tokio::test]
@@ -596,7 +508,10 @@ mod tests {
         jwk["alg"] = json!("ES384");
         let mut f = fixture_with(json!({"keys": [jwk]}));
         f.key = key;
-        assert_invalid_client(f.run(f.assertion(&claims())).await);
+        assert_invalid_client(
+            f.run(f.assertion(&claims())).await,
+            "client key is for ES384",
+        );
     }
 
     #[test]

@@ -394,7 +394,7 @@ mod tests {
 
         let after =
             JwtTokenIssuer::new(issuer(), &keys, NOW - 100 + MAX_LIFETIME, MAX_LIFETIME).unwrap();
-        assert_eq!(kids(&after), [new.kid.clone()]);
+        assert_eq!(kids(&after), [new.kid]);
         assert_eq!(after.next_change_at(), None);
     }
 
