@@ -162,7 +162,12 @@ impl Config {
             figment = figment.merge(Toml::file(path));
         }
         figment
-            .merge(Env::prefixed("MCP_AUTH_").split("__"))
+            .merge(
+                Env::prefixed("MCP_AUTH_")
+                    // MCP_AUTH_LOG and MCP_AUTH_CONFIG configure the process, not the server.
+                    .filter(|key| key != "log" && key != "config")
+                    .split("__"),
+            )
             .extract()
             .map_err(|e| ConfigError(e.to_string()))
     }

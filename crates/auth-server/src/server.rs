@@ -37,6 +37,9 @@ pub enum BuildError {
     /// The signing keys could not be loaded or created.
     #[error("signing keys: {0}")]
     Keys(String),
+    /// The HTTP client for client key sets could not be created.
+    #[error("HTTP client: {0}")]
+    HttpClient(String),
     /// A store failed during start-up.
     #[error(transparent)]
     Store(#[from] auth_core::StoreError),
@@ -190,9 +193,13 @@ impl AuthorizationServerBuilder {
         let mut registry = Registry::new();
         registry.add_grant(Arc::new(AuthorizationCodeGrant::new(stores.clone())))?;
         registry.add_grant(Arc::new(RefreshTokenGrant::new(stores.clone())))?;
-        let jwks_source = self
-            .jwks_source
-            .unwrap_or_else(|| Arc::new(ClientJwksSource::new(clock.clone())));
+        let jwks_source: Arc<dyn JwksSource> = match self.jwks_source {
+            Some(source) => source,
+            None => Arc::new(
+                ClientJwksSource::new(clock.clone())
+                    .map_err(|e| BuildError::HttpClient(e.to_string()))?,
+            ),
+        };
         registry.add_authenticator(Arc::new(NoneAuthenticator))?;
         registry.add_authenticator(Arc::new(ClientSecretAuthenticator::basic()))?;
         registry.add_authenticator(Arc::new(ClientSecretAuthenticator::post()))?;

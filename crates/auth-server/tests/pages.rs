@@ -45,8 +45,9 @@ async fn pages_forbid_framing() {
 async fn consent_page_shows_who_and_what() {
     let h = Harness::new().await;
     let (_, consent) = sign_in(&h, &authorize_query("&scope=mcp%3Atools")).await;
+    let text = consent.body.replace("&#x2f;", "/");
     for needle in ["public-client name", "127.0.0.1", "mcp:tools", RESOURCE] {
-        assert!(consent.body.contains(needle), "{needle} in consent page");
+        assert!(text.contains(needle), "{needle} in consent page");
     }
 }
 

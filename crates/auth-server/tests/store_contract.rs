@@ -40,14 +40,10 @@ impl SqliteDb {
     }
 }
 
-/// Expand each check into `memory` and `sqlite` tests in a module named for the rule. With
-/// `memory_ignore = "why"`, the in-memory run is ignored with that reason.
+/// Expand each check into `memory` and `sqlite` tests in a module named for the rule.
 macro_rules! contract {
     ($check:ident) => {
         contract!(@tests $check, );
-    };
-    ($check:ident, memory_ignore = $why:literal) => {
-        contract!(@tests $check, #[ignore = $why]);
     };
     (@tests $check:ident, $(#[$memory_attr:meta])?) => {
         mod $check {
@@ -591,10 +587,7 @@ async fn user_put_replaces_by_username(s: &Stores) {
     );
 }
 
-contract!(
-    user_put_keeps_sub,
-    memory_ignore = "MemoryUserStore::put replaces the sub with the one given"
-);
+contract!(user_put_keeps_sub);
 async fn user_put_keeps_sub(s: &Stores) {
     s.users.put(&user("alice", "sub-a", "$old")).await.unwrap();
     s.users

@@ -27,7 +27,9 @@ pub struct MemoryAccessTokenDenylist(Mutex<HashMap<String, UnixTime>>);
 #[async_trait]
 impl AccessTokenDenylist for MemoryAccessTokenDenylist {
     async fn deny(&self, jti: &str, exp: UnixTime) -> Result<(), StoreError> {
-        lock(&self.0).insert(jti.to_owned(), exp);
+        let mut map = lock(&self.0);
+        let entry = map.entry(jti.to_owned()).or_insert(exp);
+        *entry = (*entry).max(exp);
         Ok(())
     }
     async fn is_denied(&self, jti: &str, now: UnixTime) -> Result<bool, StoreError> {

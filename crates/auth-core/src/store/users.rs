@@ -52,7 +52,12 @@ impl UserStore for MemoryUserStore {
         Ok(lock(&self.0).get(username).cloned())
     }
     async fn put(&self, user: &User) -> Result<(), StoreError> {
-        lock(&self.0).insert(user.username.clone(), user.clone());
+        let mut map = lock(&self.0);
+        let mut user = user.clone();
+        if let Some(existing) = map.get(&user.username) {
+            user.sub = existing.sub.clone();
+        }
+        map.insert(user.username.clone(), user);
         Ok(())
     }
     async fn list(&self) -> Result<Vec<User>, StoreError> {

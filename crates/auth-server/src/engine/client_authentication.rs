@@ -35,8 +35,8 @@ impl AuthorizationServer {
         endpoint_url: &str,
         callers: Callers,
     ) -> Result<Client, OAuthError> {
-        let credentials = extract_credentials(authorization, params)?
-            .ok_or_else(|| OAuthError::invalid_client())?;
+        let credentials =
+            extract_credentials(authorization, params)?.ok_or_else(OAuthError::invalid_client)?;
         let hint = if matches!(
             credentials,
             auth_core::ext::ClientCredentials::SecretBasic { .. }

@@ -154,7 +154,7 @@ impl Harness {
             .put(&User {
                 sub: "user-1".into(),
                 username: "alice".into(),
-                password_hash: auth_server::web::password::hash_password(PASSWORD).unwrap(),
+                password_hash: password_hash(),
             })
             .await
             .unwrap();
@@ -265,6 +265,13 @@ impl Harness {
         assert_eq!(res.status, StatusCode::OK, "{}", res.body);
         res.json()
     }
+}
+
+/// Alice's password hash, computed once: Argon2 is slow by design.
+fn password_hash() -> String {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| auth_server::web::password::hash_password(PASSWORD).unwrap())
+        .clone()
 }
 
 pub fn redeem_body(client_id: &str, code: &str) -> String {
