@@ -628,6 +628,7 @@ async fn inconsistent_registration_is_invalid_client_metadata() {
         serde_json::json!({"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "private_key_jwt"}),
         serde_json::json!({"redirect_uris": ["https://a.example/cb"], "scope": "unknown:scope"}),
         serde_json::json!({"redirect_uris": ["https://a.example/cb"], "grant_types": ["implicit"]}),
+        serde_json::json!({"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://keys.example/jwks"}),
     ] {
         let res = h.post_json("/register", &body).await;
         assert_eq!(res.status, StatusCode::BAD_REQUEST, "{body}");

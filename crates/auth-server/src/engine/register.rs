@@ -23,7 +23,8 @@ impl AuthorizationServer {
     ///
     /// Errors (HTTP 400 unless noted): `invalid_redirect_uri` (missing, not https or loopback
     /// http, fragment), `invalid_client_metadata` (bad JSON, unsupported method or grant,
-    /// inconsistent grant and response types, `jwks` with `jwks_uri`, unknown scope),
+    /// inconsistent grant and response types, any `jwks_uri` (keys must be sent inline as
+    /// `jwks`), unknown scope),
     /// `temporarily_unavailable` with 429 when the source is over its bound, `invalid_request`
     /// when registration is turned off.
     pub async fn register(
@@ -187,10 +188,12 @@ impl AuthorizationServer {
         {
             return Err(metadata_error("jwks must be a JWK Set with a keys array"));
         }
-        if let Some(uri) = &req.jwks_uri
-            && !uri.starts_with("https://")
-        {
-            return Err(metadata_error("jwks_uri must be an https URL"));
+        if req.jwks_uri.is_some() {
+            // Fetching a URL named by an anonymous registrant needs the SSRF-hardened fetcher;
+            // until then self-registered clients send their keys inline.
+            return Err(metadata_error(
+                "jwks_uri is not accepted in dynamic registration; send the keys as jwks",
+            ));
         }
         let client_id: ClientId = self
             .inner
