@@ -38,9 +38,10 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
         ));
     }
     let settings = config.settings(issuer.clone()).map_err(|e| e.to_string())?;
-    let stores = crate::storage::sqlite::open(&config.database)
+    let pool = crate::storage::sqlite::open_pool(&config.database)
         .await
         .map_err(|e| format!("database {}: {e}", config.database.display()))?;
+    let stores = crate::storage::sqlite::stores_from_pool(pool.clone());
     if config.dev {
         tracing::warn!(
             "DEVELOPMENT PROFILE is on: anyone reaching this server is signed in as the development user"
@@ -59,7 +60,7 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
         None => HttpOptions::random(),
     };
     let app = crate::http::router(server.clone(), options)?;
-    spawn_purge(server.clone());
+    spawn_purge(server.clone(), pool);
     print_banner(&server, bound, config.dev);
     axum::serve(
         listener,
@@ -121,8 +122,8 @@ fn print_banner(server: &AuthorizationServer, bound: std::net::SocketAddr, dev: 
     let _ = std::io::stdout().flush();
 }
 
-/// Every ten minutes, drop expired codes and refresh tokens.
-fn spawn_purge(server: AuthorizationServer) {
+/// Every ten minutes, drop expired codes, refresh tokens, replay-cache entries and denials.
+fn spawn_purge(server: AuthorizationServer, pool: sqlx::SqlitePool) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
@@ -134,6 +135,9 @@ fn spawn_purge(server: AuthorizationServer) {
             }
             if let Err(e) = stores.refresh_tokens.purge(now).await {
                 tracing::warn!(error = %e, "purging refresh tokens failed");
+            }
+            if let Err(e) = crate::storage::sqlite::purge_expired(&pool, now).await {
+                tracing::warn!(error = %e, "purging the replay cache and denylist failed");
             }
         }
     });
