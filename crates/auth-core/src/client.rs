@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixTime;
 use crate::secret::TokenHash;
-use crate::types::{ClientId, GrantType, RedirectUri, ScopeSet, TokenEndpointAuthMethod};
+use crate::types::{
+    ClientId, GrantType, RedirectUri, ResourceUri, ScopeSet, TokenEndpointAuthMethod,
+};
 
 /// Where a client record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +61,10 @@ pub struct Client {
     pub jwks_uri: Option<String>,
     /// Scopes the client may be granted; `None` = any scope of the target resource.
     pub scope: Option<ScopeSet>,
+    /// Protected resources the client may get tokens for (RFC 8707); `None` = any configured
+    /// resource.
+    #[serde(default)]
+    pub resources: Option<Vec<ResourceUri>>,
     /// `client_id_issued_at`, seconds since the epoch.
     pub client_id_issued_at: UnixTime,
     /// Where the record came from.
@@ -74,6 +80,13 @@ impl Client {
     /// True when the client may use `grant_type`.
     pub fn allows_grant(&self, grant_type: &str) -> bool {
         self.grant_types.iter().any(|g| g.as_str() == grant_type)
+    }
+
+    /// True when the client may get tokens for `resource`.
+    pub fn allows_resource(&self, resource: &ResourceUri) -> bool {
+        self.resources
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|r| r == resource))
     }
 
     /// The registered redirect URI that `requested` matches, if any (exact, loopback port rule).

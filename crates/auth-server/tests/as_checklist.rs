@@ -692,3 +692,14 @@ async fn two_client_auth_methods_are_invalid_request() {
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
     assert_eq!(res.error(), "invalid_request");
 }
+
+/// AS-13: a resource outside the client's allowed list is `invalid_target`.
+#[tokio::test]
+async fn resource_outside_the_clients_list_is_invalid_target() {
+    let h = Harness::new().await;
+    let mut c = client("one-resource", auth_core::TokenEndpointAuthMethod::None, None);
+    c.resources = Some(vec![OTHER_RESOURCE.parse().unwrap()]);
+    h.stores.clients.put(&c).await.unwrap();
+    let res = h.get(&authorize_query("").replace(PUBLIC, "one-resource")).await;
+    assert_eq!(query_of(&res.location(), "error"), vec!["invalid_target"]);
+}

@@ -93,6 +93,7 @@ fn client(id: &str) -> Client {
         jwks_uri: None,
         scope: Some(scopes("mcp:basic files:read")),
         client_id_issued_at: 1_700_000_000,
+        resources: None,
         source: ClientSource::Dynamic,
     }
 }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use auth_core::secret::OsSecretGenerator;
 use auth_core::store::{Stores, User};
 use auth_core::{
-    Client, ClientId, ClientSecretHash, ClientSource, Clock, GrantType, RedirectUri, ScopeSet,
-    SecretGenerator, SystemClock, TokenEndpointAuthMethod, TokenHash,
+    Client, ClientId, ClientSecretHash, ClientSource, Clock, GrantType, RedirectUri, ResourceUri,
+    ScopeSet, SecretGenerator, SystemClock, TokenEndpointAuthMethod, TokenHash,
 };
 use clap::Args;
 
@@ -33,6 +33,9 @@ pub struct ClientAddArgs {
     /// Allowed scopes, space-separated. Default: any scope of the target resource.
     #[arg(long)]
     pub scope: Option<String>,
+    /// A protected resource the client may get tokens for (repeat for several). Default: any.
+    #[arg(long = "resource")]
+    pub resources: Vec<String>,
     /// A public client (token_endpoint_auth_method none), for native and browser apps.
     #[arg(long, conflicts_with_all = ["auth_method", "jwks", "jwks_uri"])]
     pub public: bool,
@@ -172,6 +175,19 @@ async fn client_add(stores: &Stores, args: ClientAddArgs) -> Result<(), String> 
     {
         return Err("private_key_jwt needs --jwks or --jwks-uri".into());
     }
+    let resources = if args.resources.is_empty() {
+        None
+    } else {
+        Some(
+            args.resources
+                .iter()
+                .map(|r| {
+                    r.parse::<ResourceUri>()
+                        .map_err(|e| format!("--resource {r}: {e}"))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+    };
     let scope = args
         .scope
         .as_deref()
@@ -200,6 +216,7 @@ async fn client_add(stores: &Stores, args: ClientAddArgs) -> Result<(), String> 
         jwks_uri: args.jwks_uri,
         scope,
         client_id_issued_at: SystemClock.now(),
+        resources,
         source: ClientSource::Admin,
     };
     stores

@@ -28,6 +28,7 @@ pub fn client(client_id: &str, method: TokenEndpointAuthMethod) -> Client {
         jwks_uri: None,
         scope: None,
         client_id_issued_at: NOW - 86_400,
+        resources: None,
         source: ClientSource::Admin,
     }
 }

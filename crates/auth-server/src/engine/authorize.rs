@@ -164,6 +164,11 @@ impl AuthorizationServer {
             .select(params.get_all("resource"))
             .map_err(&redirect_err)?
             .clone();
+        if !client.allows_resource(&resource.resource) {
+            return Err(redirect_err(OAuthError::invalid_target(
+                "this client may not get tokens for that resource",
+            )));
+        }
         let requested_scope = match params.get("scope") {
             None => None,
             Some(raw) => Some(

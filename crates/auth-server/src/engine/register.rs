@@ -212,6 +212,7 @@ impl AuthorizationServer {
             jwks_uri: req.jwks_uri.clone(),
             scope,
             client_id_issued_at: self.inner.clock.now(),
+            resources: None,
             source: ClientSource::Dynamic,
         })
     }

@@ -87,6 +87,7 @@ pub fn client(id: &str, method: TokenEndpointAuthMethod, secret: Option<&str>) -
         jwks_uri: None,
         scope: None,
         client_id_issued_at: NOW,
+        resources: None,
         source: ClientSource::Admin,
     }
 }
