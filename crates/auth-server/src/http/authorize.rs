@@ -49,6 +49,57 @@ pub(super) async fn authorize(
     }
 }
 
+/// A sign-in or consent POST after the common checks: the form parsed, the authorization
+/// request it carries validated again, the session read and its CSRF token matched.
+struct FormStep {
+    form: FormParams,
+    query: String,
+    request: AuthorizationRequest,
+    jar: SignedCookieJar,
+    session: Session,
+    now: i64,
+}
+
+async fn form_step(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<FormStep, Response> {
+    let form = FormParams::parse(body)
+        .map_err(|_| error_page(state, OAuthError::invalid_request("malformed form")))?;
+    let query = form.get("request").unwrap_or_default().to_owned();
+    let request = state
+        .server
+        .validate_authorization_request(query.as_bytes())
+        .await
+        .map_err(|e| authorize_error(state, e, StatusCode::SEE_OTHER))?;
+    let jar = state.web.sessions.jar(headers);
+    let now = state.server.clock().now();
+    let session = state.web.sessions.read(&jar, now).ok_or_else(|| {
+        error_page(
+            state,
+            OAuthError::invalid_request(
+                "the sign-in session expired; start again from the application",
+            ),
+        )
+    })?;
+    let csrf = form.get("csrf_token").unwrap_or_default();
+    if !state.web.sessions.check_csrf(&session, csrf) {
+        return Err(error_page(
+            state,
+            OAuthError::invalid_request("invalid CSRF token"),
+        ));
+    }
+    Ok(FormStep {
+        form,
+        query,
+        request,
+        jar,
+        session,
+        now,
+    })
+}
+
 /// `POST /authorize/login`: check the CSRF token and the password, then start a new session
 /// (a fresh id, so a planted session cannot be promoted) and continue the request.
 pub(super) async fn login(
@@ -56,45 +107,23 @@ pub(super) async fn login(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let Ok(form) = FormParams::parse(&body) else {
-        return error_page(&state, OAuthError::invalid_request("malformed form"));
+    let step = match form_step(&state, &headers, &body).await {
+        Ok(s) => s,
+        Err(res) => return res,
     };
-    let query = form.get("request").unwrap_or_default().to_owned();
-    let request = match state
-        .server
-        .validate_authorization_request(query.as_bytes())
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => return authorize_error(&state, e, StatusCode::SEE_OTHER),
-    };
-    let jar = state.web.sessions.jar(&headers);
-    let now = state.server.clock().now();
-    let Some(session) = state.web.sessions.read(&jar, now) else {
-        return error_page(
-            &state,
-            OAuthError::invalid_request(
-                "the sign-in session expired; start again from the application",
-            ),
-        );
-    };
-    if !state
-        .web
-        .sessions
-        .check_csrf(&session, form.get("csrf_token").unwrap_or_default())
-    {
-        return error_page(&state, OAuthError::invalid_request("invalid CSRF token"));
-    }
+    let FormStep {
+        form,
+        query,
+        request,
+        jar,
+        session,
+        now,
+    } = step;
     let username = form.get("username").unwrap_or_default();
     let password = form.get("password").unwrap_or_default();
     if !state.web.login_limiter.check(&format!("user:{username}")) {
-        let page = login_page(
-            &state,
-            &session,
-            &request,
-            &query,
-            Some("Too many attempts. Wait a few minutes and try again."),
-        );
+        let message = "Too many attempts. Wait a few minutes and try again.";
+        let page = login_page(&state, &session, &request, &query, Some(message));
         return (StatusCode::TOO_MANY_REQUESTS, page).into_response();
     }
     let user = match state.server.stores().users.get_by_username(username).await {
@@ -108,13 +137,8 @@ pub(super) async fn login(
         .unwrap_or(false);
     let Some(user) = user.filter(|_| ok) else {
         tracing::info!("sign-in failed");
-        let page = login_page(
-            &state,
-            &session,
-            &request,
-            &query,
-            Some("Wrong username or password."),
-        );
+        let message = "Wrong username or password.";
+        let page = login_page(&state, &session, &request, &query, Some(message));
         return (StatusCode::UNAUTHORIZED, page).into_response();
     };
     let session = new_session(&state, Some(&user.sub), Some(&user.username), now);
@@ -137,41 +161,19 @@ pub(super) async fn consent(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let Ok(form) = FormParams::parse(&body) else {
-        return error_page(&state, OAuthError::invalid_request("malformed form"));
+    let step = match form_step(&state, &headers, &body).await {
+        Ok(s) => s,
+        Err(res) => return res,
     };
-    let query = form.get("request").unwrap_or_default().to_owned();
-    let request = match state
-        .server
-        .validate_authorization_request(query.as_bytes())
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => return authorize_error(&state, e, StatusCode::SEE_OTHER),
-    };
-    let jar = state.web.sessions.jar(&headers);
-    let now = state.server.clock().now();
-    let session = match state.web.sessions.read(&jar, now) {
-        Some(s) if s.sub.is_some() => s,
-        _ => {
-            return error_page(
-                &state,
-                OAuthError::invalid_request(
-                    "you are not signed in; start again from the application",
-                ),
-            );
-        }
-    };
-    if !state
-        .web
-        .sessions
-        .check_csrf(&session, form.get("csrf_token").unwrap_or_default())
-    {
-        return error_page(&state, OAuthError::invalid_request("invalid CSRF token"));
+    if step.session.sub.is_none() {
+        return error_page(
+            &state,
+            OAuthError::invalid_request("you are not signed in; start again from the application"),
+        );
     }
-    match form.get("decision") {
-        Some("approve") => issue(&state, &session, &request, StatusCode::SEE_OTHER).await,
-        Some("deny") => redirect(StatusCode::SEE_OTHER, &state.server.deny(&request)),
+    match step.form.get("decision") {
+        Some("approve") => issue(&state, &step.session, &step.request, StatusCode::SEE_OTHER).await,
+        Some("deny") => redirect(StatusCode::SEE_OTHER, &state.server.deny(&step.request)),
         _ => error_page(
             &state,
             OAuthError::invalid_request("decision must be approve or deny"),

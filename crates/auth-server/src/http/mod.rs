@@ -68,6 +68,13 @@ impl HttpOptions {
     }
 }
 
+impl AppState {
+    /// `error` as a response, with this server's issuer as the Basic realm.
+    pub(crate) fn api_error(&self, error: auth_core::OAuthError) -> ApiError {
+        ApiError::new(error, self.server.settings().issuer.as_str())
+    }
+}
+
 /// Build the router for `server`.
 ///
 /// # Errors
