@@ -1,6 +1,7 @@
 //! [`CimdResolver`]: URL rules, policy, cache, one fetch in flight per URL, validation.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -36,6 +37,7 @@ pub enum CimdBuildError {
     HttpClient(String),
 }
 
+/// One fetch in flight, shared by every request waiting for that URL.
 type Flight = Shared<BoxFuture<'static, Result<ClientMetadataDocument, CimdError>>>;
 
 struct Inner {
@@ -50,7 +52,8 @@ struct Inner {
     validation: ValidationOptions,
     addresses: AddressPolicy,
     allow_ip_literal_hosts: bool,
-    in_flight: Mutex<HashMap<String, Flight>>,
+    in_flight: Mutex<HashMap<String, (u64, Flight)>>,
+    next_flight: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -122,21 +125,29 @@ impl CimdResolver {
         let flight = {
             let mut flights = lock(&inner.in_flight);
             match flights.get(&key) {
-                Some(flight) => flight.clone(),
+                Some((_, flight)) => flight.clone(),
                 None => {
-                    let refresh = Arc::clone(inner).refresh(client_id.clone(), url, host, cached);
-                    let flight = refresh.boxed().shared();
-                    flights.insert(key.clone(), flight.clone());
+                    let generation = inner.next_flight.fetch_add(1, Ordering::Relaxed);
+                    let task = tokio::spawn(Arc::clone(inner).refresh_and_land(
+                        client_id.clone(),
+                        url,
+                        host,
+                        cached,
+                        generation,
+                    ));
+                    let flight = async move {
+                        task.await.unwrap_or_else(|e| {
+                            Err(CimdError::Transport(format!("fetch task failed: {e}")))
+                        })
+                    }
+                    .boxed()
+                    .shared();
+                    flights.insert(key, (generation, flight.clone()));
                     flight
                 }
             }
         };
-        let result = flight.clone().await;
-        let mut flights = lock(&inner.in_flight);
-        if flights.get(&key).is_some_and(|f| f.ptr_eq(&flight)) {
-            flights.remove(&key);
-        }
-        result
+        flight.await
     }
 
     /// True when `client_id` is a metadata-document URL whose host is on the trusted list (and
@@ -162,6 +173,11 @@ impl CimdResolver {
     #[cfg(test)]
     pub(crate) fn handed_out(&self) -> Vec<std::net::SocketAddr> {
         lock(&self.inner.fetcher.resolver.handed_out).clone()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn flights_in_progress(&self) -> usize {
+        lock(&self.inner.in_flight).len()
     }
 }
 
@@ -200,6 +216,27 @@ impl Inner {
             key.to_owned(),
             (now + self.negative_ttl as i64, err.clone()),
         );
+    }
+
+    /// Run [`Self::refresh`] as its own task, so a fetch completes (and fills the cache) even
+    /// when every request waiting on it has gone, then retire the flight.
+    async fn refresh_and_land(
+        self: Arc<Self>,
+        client_id: ClientId,
+        url: Url,
+        host: String,
+        cached: Option<CachedDocument>,
+        generation: u64,
+    ) -> Result<ClientMetadataDocument, CimdError> {
+        let key = client_id.as_str().to_owned();
+        let result = Arc::clone(&self)
+            .refresh(client_id, url, host, cached)
+            .await;
+        let mut flights = lock(&self.in_flight);
+        if flights.get(&key).is_some_and(|(g, _)| *g == generation) {
+            flights.remove(&key);
+        }
+        result
     }
 
     /// The one fetch for a URL: rate limit, conditional GET, validation, caching.
@@ -577,6 +614,7 @@ impl CimdResolverBuilder {
                 addresses,
                 allow_ip_literal_hosts: self.allow_ip_literal_hosts,
                 in_flight: Mutex::new(HashMap::new()),
+                next_flight: AtomicU64::new(0),
             }),
         })
     }

@@ -420,6 +420,28 @@ async fn concurrent_requests_for_one_url_cause_one_fetch() {
         assert_eq!(r.unwrap().client_name.as_deref(), Some("Shared"));
     }
     assert_eq!(fx.hits(), 1);
+    assert_eq!(resolver.flights_in_progress(), 0);
+}
+
+/// Spec §3.6: a fetch whose only requester went away still completes, fills the cache, and
+/// is not repeated.
+#[tokio::test]
+async fn abandoned_fetch_still_fills_the_cache() {
+    use futures_util::FutureExt;
+    let fx = Fixture::new().await;
+    fx.serve_doc("Patient", "max-age=600");
+    let resolver = fx.resolver();
+    let client_id = fx.id();
+    assert!(
+        resolver
+            .resolve_document(&client_id)
+            .now_or_never()
+            .is_none()
+    );
+    let doc = resolver.resolve_document(&client_id).await.unwrap();
+    assert_eq!(doc.client_name.as_deref(), Some("Patient"));
+    assert_eq!(fx.hits(), 1);
+    assert_eq!(resolver.flights_in_progress(), 0);
 }
 
 /// CIMD-14: with `max-age=600` a request within 600 s uses the cache; after expiry it
