@@ -28,13 +28,13 @@ pub enum UrlError {
     /// `user:pass@` is present.
     #[error("client_id URL must not contain userinfo")]
     Userinfo,
-    /// A `?query` is present (spec §3.2: SHOULD NOT; refused [OURS]).
+    /// A `?query` is present (spec §3.2: SHOULD NOT; refused, our choice).
     #[error("client_id URL must not contain a query")]
     Query,
     /// A `.` or `..` path segment, raw or percent-encoded.
     #[error("client_id URL must not contain . or .. path segments")]
     DotSegment,
-    /// The host is an IP literal and IP-literal hosts are not allowed (spec §3.2 [OURS]).
+    /// The host is an IP literal and IP-literal hosts are not allowed (spec §3.2, our choice).
     #[error("client_id URL host must be a DNS name")]
     IpLiteralHost,
 }

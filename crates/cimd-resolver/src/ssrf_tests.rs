@@ -82,43 +82,56 @@ fn id(s: &str) -> ClientId {
     s.parse().unwrap()
 }
 
+/// One name per blocked range (v4 and v6, embedded forms, cloud metadata): (name, address,
+/// range).
+const BLOCKED: &[(&str, &str, &str)] = &[
+    ("loop4.test", "127.0.0.1", "127.0.0.0/8"),
+    ("loop6.test", "::1", "::1/128"),
+    ("unspec.test", "0.0.0.0", "0.0.0.0/8"),
+    ("ten.test", "10.1.2.3", "10.0.0.0/8"),
+    ("rfc1918b.test", "172.20.0.1", "172.16.0.0/12"),
+    ("rfc1918c.test", "192.168.1.10", "192.168.0.0/16"),
+    ("cgnat.test", "100.64.0.1", "100.64.0.0/10"),
+    ("linklocal.test", "169.254.10.10", "169.254.0.0/16"),
+    ("metadata.test", "169.254.169.254", "169.254.0.0/16"),
+    ("azure.test", "168.63.129.16", "168.63.129.16/32"),
+    ("alibaba.test", "100.100.100.200", "100.64.0.0/10"),
+    ("doc1.test", "192.0.2.1", "192.0.2.0/24"),
+    ("doc2.test", "198.51.100.1", "198.51.100.0/24"),
+    ("doc3.test", "203.0.113.1", "203.0.113.0/24"),
+    ("bench.test", "198.18.0.1", "198.18.0.0/15"),
+    ("multicast.test", "224.0.0.251", "224.0.0.0/4"),
+    ("reserved.test", "240.0.0.1", "240.0.0.0/4"),
+    ("bcast.test", "255.255.255.255", "240.0.0.0/4"),
+    ("ula.test", "fd00::1", "fc00::/7"),
+    ("aws6.test", "fd00:ec2::254", "fc00::/7"),
+    ("ll6.test", "fe80::1", "fe80::/10"),
+    ("mc6.test", "ff02::1", "ff00::/8"),
+    ("doc6.test", "2001:db8::1", "2001:db8::/32"),
+    ("mapped.test", "::ffff:10.0.0.1", "10.0.0.0/8"),
+    (
+        "mappedmeta.test",
+        "::ffff:169.254.169.254",
+        "169.254.0.0/16",
+    ),
+    ("nat64.test", "64:ff9b::c0a8:0101", "192.168.0.0/16"),
+    ("sixtofour.test", "2002:7f00:0001::", "127.0.0.0/8"),
+    ("oracle.test", "192.0.0.192", "192.0.0.0/24"),
+    ("relay.test", "192.88.99.1", "192.88.99.0/24"),
+    ("mappedloop.test", "::ffff:127.0.0.1", "127.0.0.0/8"),
+    ("unspec6.test", "::", "::/128"),
+    ("discard6.test", "100::1", "100::/64"),
+    ("teredo.test", "2001::1", "2001::/23"),
+    ("sitelocal.test", "fec0::1", "fec0::/10"),
+    ("localnat64.test", "64:ff9b:1::1", "64:ff9b:1::/48"),
+    ("doc6b.test", "3fff::1", "3fff::/20"),
+];
+
 /// CIMD-11: a DNS name resolving into any blocked range, v4 or v6, is refused and nothing is
 /// handed to the connector.
 #[tokio::test]
 async fn names_resolving_to_blocked_ranges_are_never_connected() {
-    let cases: &[(&str, &str, &str)] = &[
-        ("loop4.test", "127.0.0.1", "127.0.0.0/8"),
-        ("loop6.test", "::1", "::1/128"),
-        ("unspec.test", "0.0.0.0", "0.0.0.0/8"),
-        ("ten.test", "10.1.2.3", "10.0.0.0/8"),
-        ("rfc1918b.test", "172.20.0.1", "172.16.0.0/12"),
-        ("rfc1918c.test", "192.168.1.10", "192.168.0.0/16"),
-        ("cgnat.test", "100.64.0.1", "100.64.0.0/10"),
-        ("linklocal.test", "169.254.10.10", "169.254.0.0/16"),
-        ("metadata.test", "169.254.169.254", "169.254.0.0/16"),
-        ("azure.test", "168.63.129.16", "168.63.129.16/32"),
-        ("alibaba.test", "100.100.100.200", "100.64.0.0/10"),
-        ("doc1.test", "192.0.2.1", "192.0.2.0/24"),
-        ("doc2.test", "198.51.100.1", "198.51.100.0/24"),
-        ("doc3.test", "203.0.113.1", "203.0.113.0/24"),
-        ("bench.test", "198.18.0.1", "198.18.0.0/15"),
-        ("multicast.test", "224.0.0.251", "224.0.0.0/4"),
-        ("reserved.test", "240.0.0.1", "240.0.0.0/4"),
-        ("bcast.test", "255.255.255.255", "240.0.0.0/4"),
-        ("ula.test", "fd00::1", "fc00::/7"),
-        ("aws6.test", "fd00:ec2::254", "fc00::/7"),
-        ("ll6.test", "fe80::1", "fe80::/10"),
-        ("mc6.test", "ff02::1", "ff00::/8"),
-        ("doc6.test", "2001:db8::1", "2001:db8::/32"),
-        ("mapped.test", "::ffff:10.0.0.1", "10.0.0.0/8"),
-        (
-            "mappedmeta.test",
-            "::ffff:169.254.169.254",
-            "169.254.0.0/16",
-        ),
-        ("nat64.test", "64:ff9b::c0a8:0101", "192.168.0.0/16"),
-        ("sixtofour.test", "2002:7f00:0001::", "127.0.0.0/8"),
-    ];
+    let cases = BLOCKED;
     let table: Vec<(&str, Vec<&str>)> = cases.iter().map(|(h, a, _)| (*h, vec![*a])).collect();
     let entries: Vec<(&str, &[&str])> = table.iter().map(|(h, a)| (*h, a.as_slice())).collect();
     let dns = FakeDns::new(&entries);
@@ -152,6 +165,40 @@ async fn names_resolving_to_blocked_ranges_are_never_connected() {
             .map(|(h, _, _)| h.to_string())
             .collect::<Vec<_>>()
     );
+    assert_eq!(resolver.handed_out(), vec![]);
+}
+
+/// CIMD-11: a URL whose host is an IP literal in any blocked range is refused before any
+/// lookup or connection, even with IP-literal hosts allowed.
+#[tokio::test]
+async fn ip_literals_in_every_blocked_range_are_refused_without_io() {
+    let dns = FakeDns::new(&[]);
+    let resolver = CimdResolver::builder()
+        .dns_lookup(dns.clone())
+        .allow_ip_literal_hosts(true)
+        .build()
+        .unwrap();
+    for (_, addr, range) in BLOCKED {
+        let ip: std::net::IpAddr = addr.parse().unwrap();
+        let host = match ip {
+            std::net::IpAddr::V4(_) => addr.to_string(),
+            std::net::IpAddr::V6(_) => format!("[{addr}]"),
+        };
+        let err = resolver
+            .resolve_document(&id(&format!("https://{host}/client.json")))
+            .await
+            .unwrap_err();
+        match err {
+            CimdError::BlockedAddress {
+                addr: a, range: r, ..
+            } => {
+                assert_eq!(a, ip, "{addr}");
+                assert_eq!(r.range, *range, "{addr}");
+            }
+            other => panic!("{addr}: expected BlockedAddress, got {other:?}"),
+        }
+    }
+    assert_eq!(dns.asked(), Vec::<String>::new());
     assert_eq!(resolver.handed_out(), vec![]);
 }
 

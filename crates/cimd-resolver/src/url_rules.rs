@@ -7,7 +7,7 @@ use url::{Host, Url};
 use crate::address::AddressPolicy;
 use crate::error::{CimdError, UrlError};
 
-/// Longest accepted `client_id` URL, in bytes (spec §3.2 [OURS]).
+/// Longest accepted `client_id` URL, in bytes (spec §3.2, our choice).
 pub const MAX_URL_LEN: usize = 2048;
 
 /// Check a `client_id` URL against spec §3.2 without any network I/O.
