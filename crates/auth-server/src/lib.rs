@@ -39,6 +39,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cimd;
 pub mod cli;
 pub mod client_auth;
 pub mod config;

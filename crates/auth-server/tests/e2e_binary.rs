@@ -302,6 +302,7 @@ async fn full_flow_against_the_real_binary() {
         .await
         .unwrap();
     assert_eq!(meta["issuer"], base.as_str());
+    assert_eq!(meta["client_id_metadata_document_supported"], true);
 
     // Dynamic registration of a public client.
     let reg = http

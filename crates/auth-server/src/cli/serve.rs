@@ -48,10 +48,17 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
         );
         ensure_dev_user(&stores).await?;
     }
-    let server = AuthorizationServer::builder(settings, stores.clone())
-        .build()
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut builder = AuthorizationServer::builder(settings, stores.clone());
+    let clock: std::sync::Arc<dyn auth_core::Clock> = std::sync::Arc::new(auth_core::SystemClock);
+    if let Some(cimd) =
+        crate::cimd::from_config(&config.cimd, bound.ip().is_loopback(), clock.clone())?
+    {
+        let jwks = crate::client_auth::ClientJwksSource::with_http_client(cimd.http_client, clock);
+        builder = builder
+            .extension(cimd.extension)
+            .jwks_source(std::sync::Arc::new(jwks));
+    }
+    let server = builder.build().await.map_err(|e| e.to_string())?;
     let options = match &config.session_secret {
         Some(s) if s.len() >= 32 => HttpOptions {
             session_secret: s.as_bytes().to_vec(),

@@ -319,6 +319,8 @@ fn consent_page(
             client_host => client_host(request),
             redirect_host => request.redirect_uri.host(),
             loopback_only => loopback_only,
+            metadata_document => request.client.client_id.is_metadata_document_url(),
+            self_registered => request.client.source == auth_core::ClientSource::Dynamic,
             resource => request.resource.resource.as_str(),
             scopes => scopes,
             username => session.username.clone().unwrap_or_default(),
