@@ -697,9 +697,15 @@ async fn two_client_auth_methods_are_invalid_request() {
 #[tokio::test]
 async fn resource_outside_the_clients_list_is_invalid_target() {
     let h = Harness::new().await;
-    let mut c = client("one-resource", auth_core::TokenEndpointAuthMethod::None, None);
+    let mut c = client(
+        "one-resource",
+        auth_core::TokenEndpointAuthMethod::None,
+        None,
+    );
     c.resources = Some(vec![OTHER_RESOURCE.parse().unwrap()]);
     h.stores.clients.put(&c).await.unwrap();
-    let res = h.get(&authorize_query("").replace(PUBLIC, "one-resource")).await;
+    let res = h
+        .get(&authorize_query("").replace(PUBLIC, "one-resource"))
+        .await;
     assert_eq!(query_of(&res.location(), "error"), vec!["invalid_target"]);
 }
