@@ -102,7 +102,7 @@ impl KeyCache {
     ) -> Result<Self, ConfigError> {
         let mut snapshot = Snapshot::default();
         if let JwksSource::Static(doc) = &trusted.source {
-            snapshot = parse_jwks(doc, &allowed);
+            snapshot = parse_jwks(doc, &allowed).map_err(ConfigError::Validator)?;
             snapshot.fetched_at = Some(UnixTime::MAX);
             if snapshot.keys.is_empty() && snapshot.only.is_none() {
                 return Err(ConfigError::Validator(format!(
@@ -190,7 +190,7 @@ impl KeyCache {
             .get_json(&jwks_uri)
             .await
             .map_err(RefreshError::Failed)?;
-        let mut snap = parse_jwks(&doc, &self.allowed);
+        let mut snap = parse_jwks(&doc, &self.allowed).map_err(RefreshError::Failed)?;
         snap.fetched_at = Some(now);
         snap.jwks_uri = Some(jwks_uri);
         let snap = Arc::new(snap);
@@ -277,15 +277,15 @@ fn pinned_algorithm(jwk: &Jwk) -> Option<Algorithm> {
     (alg.family() == family && curve_fits).then_some(alg)
 }
 
-/// Build the verification keys of a JWKS document; unusable keys are skipped.
-fn parse_jwks(doc: &serde_json::Value, allowed: &[Algorithm]) -> Snapshot {
+/// Build the verification keys of a JWKS document; unusable keys are skipped. A document
+/// without a `keys` array is an error (a failed fetch, not an empty set).
+fn parse_jwks(doc: &serde_json::Value, allowed: &[Algorithm]) -> Result<Snapshot, String> {
     let mut snap = Snapshot::default();
     let mut usable = Vec::new();
     let entries = doc
         .get("keys")
         .and_then(|k| k.as_array())
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+        .ok_or_else(|| "JWKS has no keys array".to_owned())?;
     for entry in entries {
         let Ok(jwk) = serde_json::from_value::<Jwk>(entry.clone()) else {
             continue;
@@ -305,5 +305,5 @@ fn parse_jwks(doc: &serde_json::Value, allowed: &[Algorithm]) -> Snapshot {
     if usable.len() == 1 {
         snap.only = usable.pop();
     }
-    snap
+    Ok(snap)
 }
