@@ -58,6 +58,32 @@ pub struct AuthorizationServerMetadata {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
+/// Protected resource metadata (RFC 9728 §2), as served at
+/// `/.well-known/oauth-protected-resource` followed by the resource path (RFC 9728 §3.1).
+/// Optional fields are omitted when empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ProtectedResourceMetadata {
+    /// `resource`: the canonical resource URI, identical to the URI the document is found from
+    /// (RFC 9728 §3.3).
+    pub resource: String,
+    /// `authorization_servers`: issuer identifiers, each byte-identical to that AS's metadata
+    /// `issuer` (MCP requires at least one).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub authorization_servers: Vec<String>,
+    /// `scopes_supported`: the baseline scopes (SEP-835), never `offline_access`.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub scopes_supported: Vec<String>,
+    /// `bearer_methods_supported`: `["header"]` (RFC 6750 §2.1 only).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub bearer_methods_supported: Vec<String>,
+    /// `resource_name`: human-readable name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_name: Option<String>,
+    /// `resource_documentation`: URL of human-readable documentation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_documentation: Option<String>,
+}
+
 /// A successful access token response (RFC 6749 §5.1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenResponse {
