@@ -42,6 +42,7 @@ echo "== provisioning mcp-auth"
 cat > "$SCRATCH/auth.toml" <<TOML
 bind = "127.0.0.1:$OUR_PORT"
 database = "$SCRATCH/auth.db"
+default_resource = "$RESOURCE_URL"
 
 [[resources]]
 resource = "$RESOURCE_URL"
@@ -56,6 +57,7 @@ SECRET="$(sed -n 's/^client_secret: //p' <<<"$out")"
 out="$("$BIN" client add --name bench-jwt --grant client_credentials --scope mcp:tools --resource "$RESOURCE_URL" --jwks "$SCRATCH/jwks.json")"
 JWT_ID="$(sed -n 's/^client_id: //p' <<<"$out")"
 AUTH="Basic $(printf '%s:%s' "$SECRET_ID" "$SECRET" | base64 -w0)"
+export AUTH
 "$BIN" client list
 
 start_ours() {
@@ -110,7 +112,7 @@ for round in $(seq 1 "$ROUNDS"); do
   echo "== round $round: mcp-auth (client_secret_basic)"
   start_ours
   check "$OUR_PORT" "$AUTH" "grant_type=client_credentials&scope=mcp%3Atools&resource=$RESOURCE_ENC"
-  R_SECRET+=("$(AUTH="$AUTH" measure "$OUR_PORT" "$ROOT/bench/token_cc_secret.lua")"); echo "   ${R_SECRET[-1]}"
+  R_SECRET+=("$(measure "$OUR_PORT" "$ROOT/bench/token_cc_secret.lua")"); echo "   ${R_SECRET[-1]}"
 
   echo "== round $round: mcp-auth (private_key_jwt)"
   "$TOOL" sign "$SCRATCH" "$JWT_ID" "http://127.0.0.1:$OUR_PORT" 400000
