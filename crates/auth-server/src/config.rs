@@ -61,6 +61,8 @@ pub struct Config {
     pub registration: RegistrationConfig,
     /// Client ID Metadata Documents (SEP-991).
     pub cimd: CimdConfig,
+    /// Enable the client credentials extension (SEP-1046) for machine clients (default false).
+    pub client_credentials: bool,
 }
 
 /// Client ID Metadata Documents: URL-shaped `client_id`s whose metadata the server fetches.
@@ -192,6 +194,7 @@ impl Default for Config {
             tokens: TokenConfig::default(),
             registration: RegistrationConfig::default(),
             cimd: CimdConfig::default(),
+            client_credentials: false,
         }
     }
 }

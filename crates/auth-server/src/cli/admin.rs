@@ -68,19 +68,36 @@ pub(super) async fn client(config_path: Option<&Path>, cmd: ClientCommand) -> Re
             if clients.is_empty() {
                 println!("no clients");
             }
+            let now = SystemClock.now();
             for c in clients {
-                let grants: Vec<_> = c.grant_types.iter().map(|g| g.to_string()).collect();
+                println!("{}", client_line(&c, now));
+            }
+            Ok(())
+        }
+        ClientCommand::RotateSecret { client_id, overlap } => {
+            let id: ClientId = client_id.parse().map_err(|e: auth_core::ParseError| e.0)?;
+            let mut client = stores
+                .clients
+                .get(&id)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no client {id}"))?;
+            let secret = OsSecretGenerator::new().token("cs_", 32);
+            let now = SystemClock.now();
+            rotate_secret(&mut client, &secret, now, overlap)?;
+            stores
+                .clients
+                .put(&client)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("client_id: {id}");
+            println!("client_secret: {secret}");
+            println!("(the secret is shown once; only its hash is stored)");
+            let old = client.secrets.len() - 1;
+            if old > 0 {
                 println!(
-                    "{}\t{}\t{}\t{}\t{}",
-                    c.client_id,
-                    c.client_name.as_deref().unwrap_or("-"),
-                    c.token_endpoint_auth_method,
-                    grants.join(","),
-                    c.redirect_uris
-                        .iter()
-                        .map(|r| r.to_string())
-                        .collect::<Vec<_>>()
-                        .join(",")
+                    "{old} previous secret(s) stay valid until {} (unix time)",
+                    now.saturating_add(i64::try_from(overlap).unwrap_or(i64::MAX))
                 );
             }
             Ok(())
@@ -116,6 +133,69 @@ pub(super) async fn client(config_path: Option<&Path>, cmd: ClientCommand) -> Re
             Ok(())
         }
     }
+}
+
+/// One line of `client list`: id, name, method, grants, redirect URIs, allowed scopes, resources,
+/// and how many secrets are valid at `now`. Never a secret or a secret hash.
+fn client_line(c: &Client, now: auth_core::UnixTime) -> String {
+    let join = |items: Vec<String>| {
+        if items.is_empty() {
+            "-".to_owned()
+        } else {
+            items.join(",")
+        }
+    };
+    let live = c
+        .secrets
+        .iter()
+        .filter(|s| s.expires_at.is_none_or(|exp| now < exp))
+        .count();
+    format!(
+        "{}\t{}\t{}\t{}\t{}\tscope={}\tresources={}\tsecrets={live}",
+        c.client_id,
+        c.client_name.as_deref().unwrap_or("-"),
+        c.token_endpoint_auth_method,
+        join(c.grant_types.iter().map(|g| g.to_string()).collect()),
+        join(c.redirect_uris.iter().map(|r| r.to_string()).collect()),
+        c.scope
+            .as_ref()
+            .map_or_else(|| "*".to_owned(), |s| s.to_string().replace(' ', ",")),
+        c.resources.as_ref().map_or_else(
+            || "*".to_owned(),
+            |list| join(list.iter().map(|r| r.to_string()).collect())
+        ),
+    )
+}
+
+/// Rotate a confidential client's secret: `new_secret` (stored as its SHA-256 hash) becomes a
+/// non-expiring secret; every previous secret expires at `now + overlap` seconds at the latest;
+/// secrets expired by then are dropped (with `overlap` = 0, every previous secret is dropped).
+///
+/// # Errors
+/// The client does not authenticate with a secret (`client_secret_basic`/`client_secret_post`).
+fn rotate_secret(
+    client: &mut Client,
+    new_secret: &str,
+    now: auth_core::UnixTime,
+    overlap: u64,
+) -> Result<(), String> {
+    if !client.token_endpoint_auth_method.uses_secret() {
+        return Err(format!(
+            "client {} authenticates with {}, not a secret",
+            client.client_id, client.token_endpoint_auth_method
+        ));
+    }
+    let until = now.saturating_add(i64::try_from(overlap).unwrap_or(i64::MAX));
+    client.secrets.retain_mut(|s| {
+        let exp = s.expires_at.map_or(until, |e| e.min(until));
+        s.expires_at = Some(exp);
+        now < exp
+    });
+    client.secrets.push(ClientSecretHash {
+        hash: TokenHash::of(new_secret).as_str().to_owned(),
+        expires_at: None,
+    });
+    Ok(())
 }
 
 async fn client_add(stores: &Stores, args: ClientAddArgs) -> Result<(), String> {
@@ -309,5 +389,87 @@ pub(super) async fn keys(config_path: Option<&Path>, cmd: KeysCommand) -> Result
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn machine() -> Client {
+        Client {
+            client_id: "svc-reporter".parse().unwrap(),
+            client_name: Some("Reporter".into()),
+            redirect_uris: vec![],
+            grant_types: vec![GrantType::new(GrantType::CLIENT_CREDENTIALS)],
+            token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
+            secrets: vec![ClientSecretHash {
+                hash: TokenHash::of("old-secret").as_str().to_owned(),
+                expires_at: None,
+            }],
+            jwks: None,
+            jwks_uri: None,
+            scope: Some("mcp:basic reports:read".parse().unwrap()),
+            resources: Some(vec!["https://mcp.example.com/mcp".parse().unwrap()]),
+            client_id_issued_at: NOW,
+            source: ClientSource::Admin,
+        }
+    }
+
+    #[test]
+    fn rotated_secret_overlaps_then_old_one_expires() {
+        let mut c = machine();
+        rotate_secret(&mut c, "new-secret", NOW, 3600).unwrap();
+        assert_eq!(c.secrets.len(), 2);
+        let works = |s: &str, at: i64| c.secrets.iter().any(|h| h.verify(s, at));
+        assert!(works("old-secret", NOW + 3599));
+        assert!(!works("old-secret", NOW + 3600));
+        assert!(works("new-secret", NOW + 100_000));
+    }
+
+    #[test]
+    fn rotation_drops_expired_secrets() {
+        let mut c = machine();
+        rotate_secret(&mut c, "second", NOW, 60).unwrap();
+        rotate_secret(&mut c, "third", NOW + 61, 60).unwrap();
+        assert_eq!(c.secrets.len(), 2, "the first secret had expired");
+        assert!(c.secrets.iter().any(|h| h.verify("second", NOW + 62)));
+        assert!(c.secrets.iter().any(|h| h.verify("third", NOW + 62)));
+    }
+
+    #[test]
+    fn rotation_with_zero_overlap_keeps_only_the_new_secret() {
+        let mut c = machine();
+        rotate_secret(&mut c, "new-secret", NOW, 0).unwrap();
+        assert_eq!(c.secrets.len(), 1);
+        assert!(c.secrets[0].verify("new-secret", NOW));
+    }
+
+    #[test]
+    fn rotation_never_extends_an_earlier_expiry() {
+        let mut c = machine();
+        c.secrets[0].expires_at = Some(NOW + 10);
+        rotate_secret(&mut c, "new-secret", NOW, 3600).unwrap();
+        assert_eq!(c.secrets[0].expires_at, Some(NOW + 10));
+    }
+
+    #[test]
+    fn key_clients_have_no_secret_to_rotate() {
+        let mut c = machine();
+        c.token_endpoint_auth_method = TokenEndpointAuthMethod::PrivateKeyJwt;
+        assert!(rotate_secret(&mut c, "x", NOW, 60).is_err());
+    }
+
+    #[test]
+    fn client_list_line_never_shows_a_secret() {
+        let c = machine();
+        let line = client_line(&c, NOW);
+        assert_eq!(
+            line,
+            "svc-reporter\tReporter\tclient_secret_basic\tclient_credentials\t-\tscope=mcp:basic,reports:read\tresources=https://mcp.example.com/mcp\tsecrets=1"
+        );
+        assert!(!line.contains(&c.secrets[0].hash));
     }
 }

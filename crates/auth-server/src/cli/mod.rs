@@ -49,6 +49,11 @@ pub struct ServeArgs {
     /// is skipped. Refused on a non-loopback address.
     #[arg(long)]
     pub dev: bool,
+    /// Enable the client_credentials extension (SEP-1046, machine-to-machine clients); the same
+    /// as `client_credentials = true` in the configuration (or
+    /// `MCP_AUTH_CLIENT_CREDENTIALS=true`). Off by default (spec EXT-04).
+    #[arg(long)]
+    pub client_credentials: bool,
 }
 
 /// `client` subcommands.
@@ -62,6 +67,15 @@ pub enum ClientCommand {
     Remove {
         /// The client_id.
         client_id: String,
+    },
+    /// Give a confidential client a new secret, printed once. The current secrets keep working
+    /// for the overlap window, then stop; secrets already expired are dropped.
+    RotateSecret {
+        /// The client_id.
+        client_id: String,
+        /// How long the previous secrets stay valid, in seconds (0 = stop now).
+        #[arg(long, default_value_t = 3600)]
+        overlap: u64,
     },
 }
 

@@ -24,6 +24,7 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
         config.issuer = Some(issuer);
     }
     config.dev |= args.dev;
+    config.client_credentials |= args.client_credentials;
     if config.dev && !config.bind.ip().is_loopback() {
         return Err("--dev is refused on a non-loopback bind address".into());
     }
@@ -58,6 +59,11 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
             .extension(cimd.extension)
             .jwks_source(std::sync::Arc::new(jwks));
     }
+    if config.client_credentials {
+        builder = builder.extension(Box::new(
+            ext_client_credentials::ClientCredentialsExtension::new(),
+        ));
+    }
     let server = builder.build().await.map_err(|e| e.to_string())?;
     let options = match &config.session_secret {
         Some(s) if s.len() >= 32 => HttpOptions {
@@ -68,7 +74,7 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
     };
     let app = crate::http::router(server.clone(), options)?;
     spawn_purge(server.clone(), pool);
-    print_banner(&server, bound, config.dev);
+    print_banner(&server, bound, config.dev, config.client_credentials);
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -101,7 +107,12 @@ async fn ensure_dev_user(stores: &Stores) -> Result<(), String> {
     Ok(())
 }
 
-fn print_banner(server: &AuthorizationServer, bound: std::net::SocketAddr, dev: bool) {
+fn print_banner(
+    server: &AuthorizationServer,
+    bound: std::net::SocketAddr,
+    dev: bool,
+    client_credentials: bool,
+) {
     let issuer = &server.settings().issuer;
     let host_ok = issuer.url().host_str().is_some_and(is_loopback_host);
     println!("mcp-auth authorization server listening on {bound}");
@@ -121,6 +132,11 @@ fn print_banner(server: &AuthorizationServer, bound: std::net::SocketAddr, dev: 
     println!(
         "  register a client: auth-server client add --name 'My app' --redirect-uri http://127.0.0.1:3000/callback --public"
     );
+    if client_credentials {
+        println!(
+            "  register a machine client: auth-server client add --name 'Reporter' --grant client_credentials --scope 'mcp:basic' --resource <resource>"
+        );
+    }
     println!("  point your MCP server's protected resource metadata at the issuer above");
     if !host_ok {
         println!("  (terminate TLS in front of this server: the issuer is https)");

@@ -106,11 +106,10 @@ impl AuthorizationServer {
             if self.inner.registry.grant(g.as_str()).is_none() {
                 return Err(metadata_error(format!("grant type {g} is not supported")));
             }
-            if method == TokenEndpointAuthMethod::None
-                && g.as_str() == GrantType::CLIENT_CREDENTIALS
-            {
+            if g.as_str() == GrantType::CLIENT_CREDENTIALS {
+                // Machine clients act as themselves; an anonymous registrant may not mint one.
                 return Err(metadata_error(
-                    "a public client cannot use client_credentials",
+                    "client_credentials clients are provisioned by an operator, not registered dynamically",
                 ));
             }
         }
