@@ -139,6 +139,9 @@ pub struct TokenConfig {
     pub refresh_absolute_ttl: u64,
     /// Login session lifetime (default 12 hours).
     pub session_ttl: u64,
+    /// How long a client record is cached in memory (default 1; 0 = off). Client removal or
+    /// secret rotation by the admin commands reaches a running server at most this much later.
+    pub client_cache_ttl: u64,
 }
 
 impl Default for TokenConfig {
@@ -149,6 +152,7 @@ impl Default for TokenConfig {
             refresh_idle_ttl: 14 * 24 * 3600,
             refresh_absolute_ttl: 90 * 24 * 3600,
             session_ttl: 12 * 3600,
+            client_cache_ttl: 1,
         }
     }
 }
@@ -269,6 +273,7 @@ impl Config {
         settings.refresh_idle_ttl = self.tokens.refresh_idle_ttl;
         settings.refresh_absolute_ttl = self.tokens.refresh_absolute_ttl;
         settings.session_ttl = self.tokens.session_ttl;
+        settings.client_cache_ttl = self.tokens.client_cache_ttl;
         settings.registration = RegistrationSettings {
             enabled: self.registration.enabled,
             max_per_source_per_hour: self.registration.max_per_source_per_hour,

@@ -213,7 +213,11 @@ impl AuthorizationServerBuilder {
             ext.install(&mut registry)?;
         }
         // The store resolver answers for every id no extension claimed, so it goes last.
-        registry.add_resolver(Arc::new(StoreClientResolver::new(stores.clients.clone())));
+        registry.add_resolver(Arc::new(StoreClientResolver::with_cache(
+            stores.clients.clone(),
+            clock.clone(),
+            self.settings.client_cache_ttl,
+        )));
 
         let token_issuer = match self.token_issuer {
             Some(t) => t,

@@ -39,6 +39,9 @@ pub struct ServerSettings {
     pub refresh_absolute_ttl: u64,
     /// Login session lifetime, seconds (default 12 hours).
     pub session_ttl: u64,
+    /// How long a registered client's record is cached in memory, seconds (default 0 = off).
+    /// A change made by another process (the admin commands) is seen at most this much later.
+    pub client_cache_ttl: u64,
     /// Dynamic registration policy.
     pub registration: RegistrationSettings,
     /// Development profile: the fixed development user is signed in automatically and consent is
@@ -57,6 +60,7 @@ impl ServerSettings {
             refresh_idle_ttl: 14 * 24 * 3600,
             refresh_absolute_ttl: 90 * 24 * 3600,
             session_ttl: 12 * 3600,
+            client_cache_ttl: 0,
             registration: RegistrationSettings::default(),
             dangerous_dev_mode: false,
         }
