@@ -1,0 +1,228 @@
+//! # protected-mcp-server
+//!
+//! An example MCP server built on [rmcp](https://docs.rs/rmcp)'s streamable HTTP transport and
+//! protected by [`resource_server`]: every request to `/mcp` needs a bearer token issued by the
+//! configured authorization server (the mcp-auth `auth-server`), whose keys are discovered from
+//! its RFC 8414 metadata. The RFC 9728 protected resource metadata is served at
+//! `/.well-known/oauth-protected-resource/mcp`.
+//!
+//! Two tools, with different scope requirements (spec §4, SEP-835):
+//!
+//! | tool | scopes needed |
+//! |---|---|
+//! | `echo` | [`BASELINE_SCOPE`] (`mcp:tools`), needed by every request |
+//! | `delete_item` | [`BASELINE_SCOPE`] and [`DELETE_SCOPE`] (`files:write`) |
+//!
+//! A token holding only `mcp:tools` gets `403 insufficient_scope` with
+//! `scope="files:write mcp:tools"` when it calls `delete_item`; the client re-authorizes with
+//! that set and retries. The authorization server must know both scopes for this server's URL:
+//!
+//! ```toml
+//! [[resources]]
+//! resource = "http://127.0.0.1:8080/mcp"
+//! scopes = ["mcp:basic", "mcp:tools", "files:write"]
+//! default_scopes = ["mcp:tools"]
+//! ```
+//!
+//! ## Example
+//!
+//! ```
+//! use protected_mcp_server::{AppOptions, app};
+//!
+//! # fn main() -> Result<(), protected_mcp_server::AppError> {
+//! let router: axum::Router = app(AppOptions::new(
+//!     "http://127.0.0.1:9000",
+//!     "http://127.0.0.1:8080/mcp",
+//! ))?;
+//! # let _ = router;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! No cargo features.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::sync::Arc;
+
+use axum::Router;
+use resource_server::{
+    BearerAuthLayer, ConfigError, JwtValidator, Principal, ResourceServerConfig, ScopePolicy,
+    cors_layer, metadata_router,
+};
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{ServerCapabilities, ServerConfig};
+use rmcp::service::RequestContext;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{RoleServer, ServerHandler, tool, tool_handler, tool_router};
+
+/// The scope every request needs (published as PRM `scopes_supported`, named in 401 challenges).
+pub const BASELINE_SCOPE: &str = "mcp:tools";
+
+/// The extra scope the `delete_item` tool needs.
+pub const DELETE_SCOPE: &str = "files:write";
+
+/// What [`app`] needs to know.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AppOptions {
+    /// The authorization server's issuer, exactly as in its metadata (e.g.
+    /// `http://127.0.0.1:9000`). Its signing keys are discovered from its RFC 8414 metadata.
+    pub issuer: String,
+    /// The public URL of the MCP endpoint, what clients are configured with (e.g.
+    /// `http://127.0.0.1:8080/mcp`): the token audience and the PRM `resource`. Its path must be
+    /// `/mcp`.
+    pub public_url: String,
+}
+
+impl AppOptions {
+    /// Options for an MCP endpoint at `public_url` trusting tokens from `issuer`.
+    pub fn new(issuer: impl Into<String>, public_url: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            public_url: public_url.into(),
+        }
+    }
+}
+
+/// A wiring mistake found when building the app.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppError {
+    /// The resource server configuration was refused.
+    #[error("resource server configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// The public URL does not parse, or its path is not `/mcp`.
+    #[error("public URL {0:?} must be an absolute URL whose path is /mcp")]
+    PublicUrl(String),
+}
+
+/// The scope policy of this server: [`BASELINE_SCOPE`] for every request, and
+/// [`DELETE_SCOPE`] in addition for `tools/call` of `delete_item`.
+///
+/// # Errors
+/// Never with these constants; the builder checks scope syntax.
+pub fn scope_policy() -> Result<ScopePolicy, ConfigError> {
+    ScopePolicy::builder()
+        .baseline(BASELINE_SCOPE)
+        .tool("delete_item", DELETE_SCOPE)
+        .build()
+}
+
+/// The whole HTTP application: the MCP endpoint at `/mcp` behind [`BearerAuthLayer`], the
+/// protected resource metadata route outside it, and CORS outside both.
+///
+/// # Errors
+/// [`AppError`] for a bad issuer or public URL.
+pub fn app(options: AppOptions) -> Result<Router, AppError> {
+    let public = url::Url::parse(&options.public_url)
+        .map_err(|_| AppError::PublicUrl(options.public_url.clone()))?;
+    if public.path() != "/mcp" {
+        return Err(AppError::PublicUrl(options.public_url));
+    }
+    let config = ResourceServerConfig::builder(&options.public_url)
+        .authorization_server(&options.issuer)
+        .policy(scope_policy()?)
+        .resource_name("mcp-auth example server")
+        .build()?;
+    // Keys come from the issuer's RFC 8414 metadata (`JwksSource::Discover`, the default).
+    let validator = JwtValidator::builder(&config).build()?;
+    let mut allowed_hosts = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    if let Some(host) = public.host_str() {
+        allowed_hosts.push(host.trim_matches(['[', ']']).to_owned());
+    }
+    let mcp = StreamableHttpService::new(
+        || Ok(ExampleServer::new()),
+        Arc::new(LocalSessionManager::default()),
+        StreamableHttpServerConfig::default().with_allowed_hosts(allowed_hosts),
+    );
+    Ok(Router::new()
+        .nest_service("/mcp", mcp)
+        .layer(BearerAuthLayer::new(config.clone(), validator))
+        .merge(metadata_router(&config))
+        .layer(cors_layer()))
+}
+
+/// Arguments of the `echo` tool.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+pub struct EchoRequest {
+    /// The text to send back.
+    pub text: String,
+}
+
+/// Arguments of the `delete_item` tool.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+pub struct DeleteItemRequest {
+    /// The identifier of the item to delete.
+    pub id: String,
+}
+
+/// The MCP server: its tools and their handlers.
+#[derive(Debug, Clone)]
+pub struct ExampleServer {
+    tool_router: ToolRouter<Self>,
+}
+
+impl Default for ExampleServer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ExampleServer {
+    /// A server with the `echo` and `delete_item` tools.
+    pub fn new() -> Self {
+        Self {
+            tool_router: Self::tool_router(),
+        }
+    }
+}
+
+/// The caller the bearer layer authenticated, from the HTTP request the tool call came in.
+fn caller(context: &RequestContext<RoleServer>) -> String {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Principal>())
+        .map_or_else(|| "unknown".to_owned(), |p| p.subject.clone())
+}
+
+#[tool_router]
+impl ExampleServer {
+    /// Send the text back. Needs `mcp:tools`.
+    #[tool(description = "Send the text back, prefixed with the caller's subject")]
+    fn echo(
+        &self,
+        Parameters(EchoRequest { text }): Parameters<EchoRequest>,
+        context: RequestContext<RoleServer>,
+    ) -> String {
+        format!("{}: {text}", caller(&context))
+    }
+
+    /// Pretend to delete an item. Needs `mcp:tools` and `files:write`.
+    #[tool(description = "Delete an item (needs the files:write scope)")]
+    fn delete_item(
+        &self,
+        Parameters(DeleteItemRequest { id }): Parameters<DeleteItemRequest>,
+        context: RequestContext<RoleServer>,
+    ) -> String {
+        let sub = caller(&context);
+        tracing::info!(%sub, %id, "item deleted");
+        format!("deleted {id} for {sub}")
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for ExampleServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_instructions("An example MCP server protected by mcp-auth's resource-server")
+    }
+}
