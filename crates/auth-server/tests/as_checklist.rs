@@ -709,3 +709,30 @@ async fn resource_outside_the_clients_list_is_invalid_target() {
         .await;
     assert_eq!(query_of(&res.location(), "error"), vec!["invalid_target"]);
 }
+
+/// SEP-835 step-up: a dynamically registered client is not limited to the `scope` it registered
+/// with (the registration is self-asserted); it may later ask for more of the resource's scopes.
+#[tokio::test]
+async fn registered_scope_does_not_block_step_up() {
+    let h = Harness::new().await;
+    let res = h
+        .post_json(
+            "/register",
+            &serde_json::json!({
+                "redirect_uris": [REDIRECT],
+                "token_endpoint_auth_method": "none",
+                "scope": "mcp:tools"
+            }),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED);
+    assert_eq!(res.json()["scope"], "mcp:tools");
+    let id = res.json()["client_id"].as_str().unwrap().to_owned();
+    let q = authorize_query("&scope=mcp%3Atools%20files%3Awrite").replace(PUBLIC, &id);
+    let res = h.get(&q).await;
+    assert_eq!(
+        res.status,
+        StatusCode::OK,
+        "the sign-in page, not an error redirect"
+    );
+}

@@ -166,29 +166,40 @@ async fn rmcp_client_authorizes_calls_tools_and_steps_up_on_insufficient_scope()
         let required = insufficient.get_required_scope().unwrap().to_owned();
         assert_eq!(required, "files:write mcp:tools");
 
-        // Step-up (SEP-835): a new authorization asking for the union of the granted and the
-        // challenged scopes. It is a new session, with a new registration: the authorization
-        // server limits a registered client to the `scope` it registered with, and rmcp
-        // registers with the scopes of its first request, so rmcp's in-place
-        // `request_scope_upgrade` would be refused with `invalid_scope`.
-        let mut union = manager.lock().await.get_current_scopes().await;
-        for s in required.split_whitespace() {
-            if !union.iter().any(|u| u == s) {
-                union.push(s.to_owned());
-            }
-        }
-        let upgraded = authorize(
-            &servers,
-            insufficient.www_authenticate_header.clone(),
-            &union,
-            "mcp:tools files:write",
-        )
-        .await;
-        let mut granted = upgraded.get_current_scopes().await;
+        // Step-up (SEP-835) in place: rmcp asks for the union of the granted and the challenged
+        // scopes with the same client registration; the running MCP session carries on with the
+        // new token.
+        let upgrade_url = manager
+            .lock()
+            .await
+            .request_scope_upgrade(&required)
+            .await
+            .unwrap();
+        let scope_asked: Vec<String> = url::Url::parse(&upgrade_url)
+            .unwrap()
+            .query_pairs()
+            .filter(|(k, _)| k == "scope")
+            .map(|(_, v)| v.into_owned())
+            .collect();
+        assert_eq!(scope_asked.len(), 1);
+        let mut asked: Vec<&str> = scope_asked[0].split(' ').collect();
+        asked.sort_unstable();
+        assert_eq!(asked, vec!["files:write", "mcp:tools"]);
+        let callback = browse(&upgrade_url).await;
+        let parsed = AuthorizationCallback::from_redirect_url(&callback).unwrap();
+        manager
+            .lock()
+            .await
+            .exchange_code_for_token_with_issuer(
+                &parsed.code,
+                &parsed.csrf_token,
+                parsed.issuer.as_deref(),
+            )
+            .await
+            .unwrap();
+        let mut granted = manager.lock().await.get_current_scopes().await;
         granted.sort();
         assert_eq!(granted, vec!["files:write", "mcp:tools"]);
-        // The running MCP session carries on with the new token.
-        *manager.lock().await = upgraded;
 
         let deleted = client
             .call_tool(call("delete_item", "id", "item-7"))

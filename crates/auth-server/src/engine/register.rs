@@ -46,8 +46,12 @@ impl AuthorizationServer {
         }
         let req: ClientRegistrationRequest = serde_json::from_slice(body)
             .map_err(|e| metadata_error(format!("the body is not valid client metadata: {e}")))?;
-        let client = self.validate_registration(&req)?;
-        let mut client = client;
+        let mut client = self.validate_registration(&req)?;
+        // The registered `scope` is echoed but not kept as a ceiling: a self-registered client
+        // could register again with any scope, so the ceiling would protect nothing, and it
+        // would break step-up (SEP-835) for clients that register with their first scopes only.
+        // What a user actually grants is decided on the consent page.
+        let registered_scope = client.scope.take();
         let secret = if client.token_endpoint_auth_method.uses_secret() {
             let value = self.inner.secrets.token("cs_", 32);
             client.secrets = vec![ClientSecretHash {
@@ -76,7 +80,7 @@ impl AuthorizationServer {
                 }
             }),
             client_name: client.client_name.clone(),
-            scope: client.scope.as_ref().map(|s| s.to_string()),
+            scope: registered_scope.as_ref().map(|s| s.to_string()),
             jwks_uri: client.jwks_uri.clone(),
             jwks: client.jwks.clone(),
         })
