@@ -28,6 +28,8 @@ pub struct Servers {
     pub issuer: String,
     /// The MCP endpoint, `http://127.0.0.1:PORT/mcp`.
     pub mcp_url: String,
+    /// The authorization server's stores, to provision clients directly.
+    pub stores: Stores,
 }
 
 impl Servers {
@@ -76,6 +78,7 @@ pub async fn start(
         .build()
         .await
         .unwrap();
+    let stores = server.stores().clone();
     let as_app = auth_server::router(server, HttpOptions::random()).unwrap();
     tokio::spawn(async move {
         axum::serve(
@@ -87,7 +90,11 @@ pub async fn start(
 
     let mcp_app = app(AppOptions::new(issuer.clone(), mcp_url.clone())).unwrap();
     tokio::spawn(async move { axum::serve(mcp_listener, mcp_app).await });
-    Servers { issuer, mcp_url }
+    Servers {
+        issuer,
+        mcp_url,
+        stores,
+    }
 }
 
 /// The user agent's part: open the authorization URL (the development profile signs the
