@@ -63,6 +63,8 @@ pub struct Config {
     pub cimd: CimdConfig,
     /// Enable the client credentials extension (SEP-1046) for machine clients (default false).
     pub client_credentials: bool,
+    /// Bounds on failed client authentications.
+    pub client_auth: ClientAuthConfig,
 }
 
 /// Client ID Metadata Documents: URL-shaped `client_id`s whose metadata the server fetches.
@@ -167,6 +169,23 @@ pub struct RegistrationConfig {
     pub max_per_source_per_hour: u32,
 }
 
+/// Bounds on failed client authentications.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientAuthConfig {
+    /// Failed authentications allowed per client id, and per source address, each minute
+    /// (default 20); past it that key gets 429 until the minute ends.
+    pub max_failures_per_minute: u32,
+}
+
+impl Default for ClientAuthConfig {
+    fn default() -> Self {
+        Self {
+            max_failures_per_minute: 20,
+        }
+    }
+}
+
 impl Default for RegistrationConfig {
     fn default() -> Self {
         let d = RegistrationSettings::default();
@@ -199,6 +218,7 @@ impl Default for Config {
             registration: RegistrationConfig::default(),
             cimd: CimdConfig::default(),
             client_credentials: false,
+            client_auth: ClientAuthConfig::default(),
         }
     }
 }
@@ -279,6 +299,7 @@ impl Config {
             max_per_source_per_hour: self.registration.max_per_source_per_hour,
         };
         settings.dangerous_dev_mode = self.dev;
+        settings.client_auth_failures_per_minute = self.client_auth.max_failures_per_minute;
         settings.validate().map_err(ConfigError)?;
         Ok(settings)
     }

@@ -36,6 +36,17 @@ impl RateLimiter {
         }
     }
 
+    /// True when `key` has used up its limit in the current window. Counts nothing.
+    pub fn exceeded(&self, key: &str) -> bool {
+        let window = self.clock.now().div_euclid(self.window_secs);
+        let map = self
+            .windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(key)
+            .is_some_and(|(w, count)| *w == window && *count >= self.limit)
+    }
+
     /// Count one event for `key`; `false` when the key is over its limit in this window (the
     /// event is then not counted).
     pub fn check(&self, key: &str) -> bool {
@@ -75,5 +86,17 @@ mod tests {
         assert!(rl.check("b"));
         clock.advance(3600);
         assert!(rl.check("a"));
+    }
+
+    #[test]
+    fn exceeded_reports_without_counting() {
+        let clock = Arc::new(FixedClock::new(0));
+        let rl = RateLimiter::new(1, 60, clock.clone());
+        assert!(!rl.exceeded("a"));
+        assert!(!rl.exceeded("a"));
+        assert!(rl.check("a"));
+        assert!(rl.exceeded("a"));
+        clock.advance(60);
+        assert!(!rl.exceeded("a"));
     }
 }

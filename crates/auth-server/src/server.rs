@@ -54,6 +54,7 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) secrets: Arc<dyn SecretGenerator>,
     pub(crate) registration_limiter: RateLimiter,
+    pub(crate) auth_failure_limiter: RateLimiter,
 }
 
 /// The OAuth 2.1 authorization server engine. Clone freely.
@@ -248,6 +249,11 @@ impl AuthorizationServerBuilder {
             3600,
             clock.clone(),
         );
+        let auth_failure_limiter = RateLimiter::new(
+            self.settings.client_auth_failures_per_minute,
+            60,
+            clock.clone(),
+        );
         Ok(AuthorizationServer {
             inner: Arc::new(Inner {
                 settings: self.settings,
@@ -258,6 +264,7 @@ impl AuthorizationServerBuilder {
                 clock,
                 secrets: self.secrets,
                 registration_limiter,
+                auth_failure_limiter,
             }),
         })
     }

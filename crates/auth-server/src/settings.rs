@@ -44,6 +44,10 @@ pub struct ServerSettings {
     pub client_cache_ttl: u64,
     /// Dynamic registration policy.
     pub registration: RegistrationSettings,
+    /// Failed client authentications allowed per client id, and per source address, each
+    /// minute; past it the token, introspection and revocation endpoints answer 429 for that key
+    /// until the minute ends (spec CC-14, SEC-06). Default 20.
+    pub client_auth_failures_per_minute: u32,
     /// Development profile: the fixed development user is signed in automatically and consent is
     /// approved without a prompt. Refused on a non-loopback issuer.
     pub dangerous_dev_mode: bool,
@@ -62,6 +66,7 @@ impl ServerSettings {
             session_ttl: 12 * 3600,
             client_cache_ttl: 0,
             registration: RegistrationSettings::default(),
+            client_auth_failures_per_minute: 20,
             dangerous_dev_mode: false,
         }
     }

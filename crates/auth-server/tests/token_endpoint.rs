@@ -292,3 +292,43 @@ async fn jwks_publishes_the_signing_key() {
         "no private parts"
     );
 }
+
+/// CC-14, SEC-06: failed client authentications are bounded per client id; past the bound the
+/// client gets 429 `temporarily_unavailable` (even with the right secret) until the minute ends.
+#[tokio::test]
+async fn failed_client_authentications_are_rate_limited() {
+    let mut s = settings(ISSUER);
+    s.client_auth_failures_per_minute = 3;
+    let h = Harness::with_settings(s).await;
+    let body = "grant_type=refresh_token&refresh_token=x";
+    for _ in 0..3 {
+        let res = h
+            .post_form("/token", body, Some(&basic(BASIC, "wrong")))
+            .await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    }
+    let res = h
+        .post_form("/token", body, Some(&basic(BASIC, BASIC_SECRET)))
+        .await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.error(), "temporarily_unavailable");
+    let other = h
+        .post_form("/token", body, Some(&basic(POST, "wrong")))
+        .await;
+    assert_eq!(
+        other.status,
+        StatusCode::UNAUTHORIZED,
+        "other clients are not affected"
+    );
+    h.clock.advance(60);
+    let res = h
+        .post_form("/token", body, Some(&basic(BASIC, BASIC_SECRET)))
+        .await;
+    assert_eq!(
+        res.status,
+        StatusCode::BAD_REQUEST,
+        "authenticated again: {}",
+        res.body
+    );
+    assert_eq!(res.error(), "invalid_grant");
+}

@@ -1,8 +1,8 @@
 //! Client resolution and authentication at the token, introspection and revocation endpoints
 //! (RFC 6749 §2.3, spec §2.3).
 
-use auth_core::ext::AuthContext;
-use auth_core::{ChallengeHint, Client, ClientId, FormParams, OAuthError};
+use auth_core::ext::{AuthContext, ClientCredentials};
+use auth_core::{ChallengeHint, Client, ClientId, ErrorCode, FormParams, OAuthError};
 
 use crate::client_auth::extract_credentials;
 use crate::server::AuthorizationServer;
@@ -28,34 +28,72 @@ impl AuthorizationServer {
     /// Authenticate the caller of `endpoint_url` from its `Authorization` header and form: exactly
     /// one method, the client's registered one. Unknown client, wrong method and wrong secret all
     /// give the same `invalid_client` (401, with a Basic challenge when Basic was tried).
+    ///
+    /// Failures are counted per client id and per `source` address; a key over
+    /// `client_auth_failures_per_minute` gets 429 `temporarily_unavailable` until the minute
+    /// ends, without its credentials being checked (spec CC-14).
     pub(crate) async fn authenticate_client(
         &self,
         authorization: Option<&str>,
         params: &FormParams,
         endpoint_url: &str,
         callers: Callers,
+        source: Option<&str>,
     ) -> Result<Client, OAuthError> {
         let credentials =
             extract_credentials(authorization, params)?.ok_or_else(OAuthError::invalid_client)?;
-        let hint = if matches!(
-            credentials,
-            auth_core::ext::ClientCredentials::SecretBasic { .. }
-        ) {
+        let limiter = &self.inner.auth_failure_limiter;
+        let keys = [
+            Some(format!("client:{}", credentials.client_id())),
+            source.map(|s| format!("source:{s}")),
+        ];
+        if keys.iter().flatten().any(|k| limiter.exceeded(k)) {
+            return Err(OAuthError::new(
+                ErrorCode::RateLimited,
+                "too many failed client authentications; try again in a minute",
+            ));
+        }
+        let result = self
+            .check_credentials(&credentials, endpoint_url, callers)
+            .await;
+        if let Err(e) = &result
+            && e.code() == ErrorCode::InvalidClient
+        {
+            for key in keys.iter().flatten() {
+                limiter.check(key);
+            }
+        }
+        result
+    }
+
+    async fn check_credentials(
+        &self,
+        credentials: &ClientCredentials,
+        endpoint_url: &str,
+        callers: Callers,
+    ) -> Result<Client, OAuthError> {
+        let hint = if matches!(credentials, ClientCredentials::SecretBasic { .. }) {
             ChallengeHint::Basic
         } else {
             ChallengeHint::None
         };
         let fail = || OAuthError::invalid_client().with_challenge(hint);
+        let keep_server_errors = |e: OAuthError| {
+            if e.code() == ErrorCode::ServerError {
+                e
+            } else {
+                tracing::info!(
+                    client_id = %credentials.client_id(),
+                    reason = %e.internal_source().map(|s| s.to_string()).unwrap_or_default(),
+                    "client authentication failed"
+                );
+                fail()
+            }
+        };
         let client = self
             .resolve_client(credentials.client_id())
             .await
-            .map_err(|e| {
-                if e.code() == auth_core::ErrorCode::ServerError {
-                    e
-                } else {
-                    fail()
-                }
-            })?
+            .map_err(keep_server_errors)?
             .ok_or_else(fail)?;
         if credentials.method() != client.token_endpoint_auth_method {
             return Err(fail());
@@ -74,16 +112,9 @@ impl AuthorizationServer {
             now: self.inner.clock.now(),
         };
         authenticator
-            .authenticate(&client, &credentials, &ctx)
+            .authenticate(&client, credentials, &ctx)
             .await
-            .map_err(|e| {
-                if e.code() == auth_core::ErrorCode::ServerError {
-                    e
-                } else {
-                    tracing::info!(client_id = %client.client_id, reason = %e.internal_source().map(|s| s.to_string()).unwrap_or_default(), "client authentication failed");
-                    fail()
-                }
-            })?;
+            .map_err(keep_server_errors)?;
         Ok(client)
     }
 }

@@ -5,6 +5,7 @@ use auth_core::wire::IntrospectionResponse;
 use auth_core::{FormParams, OAuthError, TokenHash};
 
 use super::client_authentication::Callers;
+use super::token::ClientRequest;
 use crate::server::AuthorizationServer;
 
 impl AuthorizationServer {
@@ -15,13 +16,18 @@ impl AuthorizationServer {
     /// Errors: `invalid_request` (malformed form, missing `token`), `invalid_client` (401).
     pub async fn introspect(
         &self,
-        authorization: Option<&str>,
-        body: &[u8],
+        request: ClientRequest<'_>,
     ) -> Result<IntrospectionResponse, OAuthError> {
-        let params = FormParams::parse(body)?;
+        let params = FormParams::parse(request.body)?;
         let endpoint = self.inner.settings.issuer.endpoint("/introspect");
         let caller = self
-            .authenticate_client(authorization, &params, &endpoint, Callers::ConfidentialOnly)
+            .authenticate_client(
+                request.authorization,
+                &params,
+                &endpoint,
+                Callers::ConfidentialOnly,
+                request.source,
+            )
             .await?;
         let token = params.require("token")?;
         let now = self.inner.clock.now();

@@ -3,6 +3,7 @@
 use auth_core::{FormParams, OAuthError, TokenHash};
 
 use super::client_authentication::Callers;
+use super::token::ClientRequest;
 use crate::grants::deny_all;
 use crate::server::AuthorizationServer;
 
@@ -13,11 +14,17 @@ impl AuthorizationServer {
     /// 200 either way (RFC 7009 §2.2).
     ///
     /// Errors: `invalid_request` (malformed form, missing `token`), `invalid_client` (401).
-    pub async fn revoke(&self, authorization: Option<&str>, body: &[u8]) -> Result<(), OAuthError> {
-        let params = FormParams::parse(body)?;
+    pub async fn revoke(&self, request: ClientRequest<'_>) -> Result<(), OAuthError> {
+        let params = FormParams::parse(request.body)?;
         let endpoint = self.inner.settings.issuer.endpoint("/revoke");
         let client = self
-            .authenticate_client(authorization, &params, &endpoint, Callers::AnyClient)
+            .authenticate_client(
+                request.authorization,
+                &params,
+                &endpoint,
+                Callers::AnyClient,
+                request.source,
+            )
             .await?;
         let token = params.require("token")?;
         let now = self.inner.clock.now();

@@ -13,13 +13,16 @@ use tracing::Instrument;
 use super::client_authentication::Callers;
 use crate::server::AuthorizationServer;
 
-/// A token request as it arrived: the `Authorization` header (if any) and the raw form body.
+/// A back-channel request as it arrived at the token, introspection or revocation endpoint:
+/// the `Authorization` header (if any), the raw form body and the caller's address.
 #[derive(Debug, Clone, Copy)]
-pub struct TokenRequest<'a> {
+pub struct ClientRequest<'a> {
     /// The `Authorization` header value.
     pub authorization: Option<&'a str>,
     /// The `application/x-www-form-urlencoded` body.
     pub body: &'a [u8],
+    /// The caller's address, for counting failed authentications; `None` when unknown.
+    pub source: Option<&'a str>,
 }
 
 impl AuthorizationServer {
@@ -28,7 +31,7 @@ impl AuthorizationServer {
     /// Errors: `invalid_request` (malformed or repeated parameters, two client authentication
     /// methods), `unsupported_grant_type`, `invalid_client` (401), `unauthorized_client`, and
     /// whatever the grant handler decides (`invalid_grant`, `invalid_scope`, `invalid_target`).
-    pub async fn token(&self, request: TokenRequest<'_>) -> Result<TokenResponse, OAuthError> {
+    pub async fn token(&self, request: ClientRequest<'_>) -> Result<TokenResponse, OAuthError> {
         let params = FormParams::parse(request.body)?;
         let grant_type = params.require("grant_type")?;
         let handler = self
@@ -49,6 +52,7 @@ impl AuthorizationServer {
                 &params,
                 &token_endpoint,
                 Callers::AnyClient,
+                request.source,
             )
             .await?;
         let span =

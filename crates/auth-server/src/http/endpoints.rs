@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, AppState, no_store_json};
-use crate::engine::token::TokenRequest;
+use crate::engine::token::ClientRequest;
 
 /// A form POST as the engine needs it: the `Authorization` header and the raw body. As an
 /// extractor it refuses (with `invalid_request`) a content type other than
@@ -18,6 +18,17 @@ use crate::engine::token::TokenRequest;
 pub(super) struct FormPost {
     authorization: Option<String>,
     body: Bytes,
+    source: Option<String>,
+}
+
+impl FormPost {
+    fn request(&self) -> ClientRequest<'_> {
+        ClientRequest {
+            authorization: self.authorization.as_deref(),
+            body: &self.body,
+            source: self.source.as_deref(),
+        }
+    }
 }
 
 impl FromRequest<AppState> for FormPost {
@@ -32,6 +43,7 @@ impl FromRequest<AppState> for FormPost {
             )));
         }
         let authorization = authorization_header(headers).map_err(|e| state.api_error(e))?;
+        let source = source_address(&req);
         let body = Bytes::from_request(req, state).await.map_err(|_| {
             state.api_error(OAuthError::invalid_request(
                 "the request body is too large or unreadable",
@@ -40,8 +52,16 @@ impl FromRequest<AppState> for FormPost {
         Ok(Self {
             authorization,
             body,
+            source,
         })
     }
+}
+
+/// The peer's IP address, when the server was started with connection info.
+fn source_address(req: &Request) -> Option<String> {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
 }
 
 fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
@@ -74,13 +94,9 @@ pub(super) async fn token(
     State(state): State<AppState>,
     form: FormPost,
 ) -> Result<Response, ApiError> {
-    let request = TokenRequest {
-        authorization: form.authorization.as_deref(),
-        body: &form.body,
-    };
     let res = state
         .server
-        .token(request)
+        .token(form.request())
         .await
         .map_err(|e| state.api_error(e))?;
     Ok(no_store_json(StatusCode::OK, res))
@@ -93,7 +109,7 @@ pub(super) async fn introspect(
 ) -> Result<Response, ApiError> {
     let res = state
         .server
-        .introspect(form.authorization.as_deref(), &form.body)
+        .introspect(form.request())
         .await
         .map_err(|e| state.api_error(e))?;
     Ok(no_store_json(StatusCode::OK, res))
@@ -106,7 +122,7 @@ pub(super) async fn revoke(
 ) -> Result<Response, ApiError> {
     state
         .server
-        .revoke(form.authorization.as_deref(), &form.body)
+        .revoke(form.request())
         .await
         .map_err(|e| state.api_error(e))?;
     Ok(no_store_json(StatusCode::OK, serde_json::json!({})))
@@ -117,11 +133,7 @@ pub(super) async fn register(
     State(state): State<AppState>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let source = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let source = source_address(&req).unwrap_or_else(|| "unknown".into());
     if !content_type_is(req.headers(), "application/json") {
         return Err(state.api_error(OAuthError::new(
             auth_core::ErrorCode::InvalidClientMetadata,
