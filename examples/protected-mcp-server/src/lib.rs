@@ -219,10 +219,19 @@ impl ExampleServer {
     }
 }
 
+/// The MCP extension identifier of OAuth client credentials (SEP-1046), advertised in the
+/// server's capabilities.
+pub const CLIENT_CREDENTIALS_EXTENSION: &str = "io.modelcontextprotocol/oauth-client-credentials";
+
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for ExampleServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        // Spec CC-15: machine clients (SEP-1046) may authenticate to this server.
+        let mut extensions = rmcp::model::ExtensionCapabilities::new();
+        extensions.insert(CLIENT_CREDENTIALS_EXTENSION.to_owned(), Default::default());
+        let mut capabilities = ServerCapabilities::builder().enable_tools().build();
+        capabilities.extensions = Some(extensions);
+        ServerConfig::new(capabilities)
             .with_instructions("An example MCP server protected by mcp-auth's resource-server")
     }
 }

@@ -55,6 +55,10 @@ async fn echo_as_machine(servers: &Servers, config: ClientCredentialsConfig) -> 
         StreamableHttpClientTransportConfig::with_uri(servers.mcp_url.clone()),
     );
     let client = ().serve(transport).await.unwrap();
+    // CC-15: the server advertises the client credentials extension.
+    let info = client.peer_info().expect("the server answered initialize");
+    let extensions = info.capabilities.extensions.clone().unwrap_or_default();
+    assert!(extensions.contains_key(protected_mcp_server::CLIENT_CREDENTIALS_EXTENSION));
     let mut args = serde_json::Map::new();
     args.insert("text".into(), "hello".into());
     let result = client
