@@ -13,6 +13,7 @@
 //! | [`ext`] | `GrantHandler`, `ClientResolver`, `ClientAuthenticator`, `ScopePolicy`, `TokenIssuer`, `ServerExtension` and the `Registry` |
 //! | [`store`] | one trait per stored artifact, plus in-memory implementations |
 //! | [`clock`], [`secret`] | injected time and randomness; secrets that never print |
+//! | [`rate_limit`] | the fixed-window counter behind every rate limit |
 //!
 //! No cargo features.
 //!
@@ -61,6 +62,7 @@ pub mod error;
 pub mod ext;
 pub mod params;
 pub mod pkce;
+pub mod rate_limit;
 pub mod resource_server;
 pub mod secret;
 pub mod store;

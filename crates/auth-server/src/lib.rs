@@ -47,7 +47,6 @@ pub mod engine;
 pub mod grants;
 pub mod http;
 pub mod keys;
-pub mod rate_limit;
 pub mod resolver;
 pub mod server;
 pub mod settings;

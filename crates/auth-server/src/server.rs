@@ -20,9 +20,9 @@ use crate::client_auth::{
 };
 use crate::grants::{AuthorizationCodeGrant, RefreshTokenGrant};
 use crate::keys::{JwtTokenIssuer, SigningKey};
-use crate::rate_limit::RateLimiter;
 use crate::resolver::StoreClientResolver;
 use crate::settings::ServerSettings;
+use auth_core::rate_limit::RateLimiter;
 
 /// A wiring or start-up failure; the server refuses to start.
 #[derive(Debug, thiserror::Error)]

@@ -1,10 +1,10 @@
 //! Operator policy: host allow and deny lists, trusted hosts, and the per-host fetch rate limit
 //! (spec §3.3, CIMD-UI-5, SEC-06).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
-use auth_core::{Clock, UnixTime};
+use auth_core::Clock;
+use auth_core::rate_limit::RateLimiter;
 
 /// A host pattern: an exact host name (`app.example.com`) or a wildcard that matches every
 /// subdomain but not the name itself (`*.example.com`). Compared case-insensitively.
@@ -50,44 +50,17 @@ impl HostPolicy {
 }
 
 /// At most `limit` fetches per host in each fixed window of `window` seconds of the injected
-/// clock.
-pub(crate) struct FetchRateLimiter {
-    limit: u32,
-    window: i64,
-    clock: Arc<dyn Clock>,
-    counts: Mutex<HashMap<String, (UnixTime, u32)>>,
-}
+/// clock. Hosts compare case-insensitively.
+pub(crate) struct FetchRateLimiter(RateLimiter);
 
 impl FetchRateLimiter {
-    /// Most hosts tracked before windows that have ended are swept.
-    const SWEEP_ABOVE: usize = 4096;
-
     pub(crate) fn new(limit: u32, window: i64, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            limit,
-            window: window.max(1),
-            clock,
-            counts: Mutex::new(HashMap::new()),
-        }
+        Self(RateLimiter::new(limit, window, clock))
     }
 
     /// Count one fetch for `host`; false when its window's budget is spent.
     pub(crate) fn try_acquire(&self, host: &str) -> bool {
-        let now = self.clock.now();
-        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
-        if counts.len() > Self::SWEEP_ABOVE {
-            let window = self.window;
-            counts.retain(|_, (start, _)| now - *start < window);
-        }
-        let entry = counts.entry(host.to_ascii_lowercase()).or_insert((now, 0));
-        if now - entry.0 >= self.window {
-            *entry = (now, 0);
-        }
-        if entry.1 >= self.limit {
-            return false;
-        }
-        entry.1 += 1;
-        true
+        self.0.check(&host.to_ascii_lowercase())
     }
 }
 

@@ -19,10 +19,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::cors::{Any, CorsLayer};
 
-use crate::rate_limit::RateLimiter;
 use crate::server::AuthorizationServer;
 use crate::web::session::SessionCodec;
 use crate::web::templates::Templates;
+use auth_core::rate_limit::RateLimiter;
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

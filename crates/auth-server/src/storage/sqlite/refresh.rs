@@ -88,6 +88,36 @@ fn revoked(rows: Vec<RevokedRow>) -> Vec<RevokedAccess> {
         .collect()
 }
 
+impl SqliteRefreshTokenStore {
+    /// In one write transaction: record the families selected by `record_families` as revoked,
+    /// then mark their tokens revoked with `revoke_tokens`; both statements bind `key` once.
+    /// Returns the access tokens issued with the revoked tokens.
+    async fn revoke(
+        &self,
+        record_families: &str,
+        revoke_tokens: &str,
+        key: &str,
+    ) -> Result<Vec<RevokedAccess>, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::backend)?;
+        sqlx::query(record_families)
+            .bind(key)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::backend)?;
+        let rows: Vec<RevokedRow> = sqlx::query_as(revoke_tokens)
+            .bind(key)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::backend)?;
+        tx.commit().await.map_err(StoreError::backend)?;
+        Ok(revoked(rows))
+    }
+}
+
 #[async_trait]
 impl RefreshTokenStore for SqliteRefreshTokenStore {
     async fn insert(&self, token: &RefreshToken) -> Result<bool, StoreError> {
@@ -141,57 +171,26 @@ impl RefreshTokenStore for SqliteRefreshTokenStore {
     }
 
     async fn revoke_family(&self, family_id: &str) -> Result<Vec<RevokedAccess>, StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StoreError::backend)?;
-        sqlx::query(
+        self.revoke(
             "INSERT OR IGNORE INTO revoked_refresh_families (family_id, family_expires_at) \
-             VALUES (?, (SELECT MAX(family_expires_at) FROM refresh_tokens WHERE family_id = ?))",
-        )
-        .bind(family_id)
-        .bind(family_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::backend)?;
-        let rows: Vec<RevokedRow> = sqlx::query_as(
+             VALUES (?1, (SELECT MAX(family_expires_at) FROM refresh_tokens WHERE family_id = ?1))",
             "UPDATE refresh_tokens SET state = 'revoked' WHERE family_id = ? \
              RETURNING access_jti, access_exp",
+            family_id,
         )
-        .bind(family_id)
-        .fetch_all(&mut *tx)
         .await
-        .map_err(StoreError::backend)?;
-        tx.commit().await.map_err(StoreError::backend)?;
-        Ok(revoked(rows))
     }
 
     async fn revoke_client(&self, client_id: &str) -> Result<Vec<RevokedAccess>, StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StoreError::backend)?;
-        sqlx::query(
+        self.revoke(
             "INSERT OR IGNORE INTO revoked_refresh_families (family_id, family_expires_at) \
              SELECT family_id, MAX(family_expires_at) FROM refresh_tokens WHERE client_id = ? \
              GROUP BY family_id",
-        )
-        .bind(client_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::backend)?;
-        let rows: Vec<RevokedRow> = sqlx::query_as(
             "UPDATE refresh_tokens SET state = 'revoked' WHERE client_id = ? \
              RETURNING access_jti, access_exp",
+            client_id,
         )
-        .bind(client_id)
-        .fetch_all(&mut *tx)
         .await
-        .map_err(StoreError::backend)?;
-        tx.commit().await.map_err(StoreError::backend)?;
-        Ok(revoked(rows))
     }
 
     async fn purge(&self, now: UnixTime) -> Result<u64, StoreError> {

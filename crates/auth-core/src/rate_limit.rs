@@ -1,12 +1,11 @@
-//! A fixed-window request counter per key (e.g. per source address), on the injected clock.
-//!
-//! Used for the dynamic registration bound (spec SEC-06). In memory: each node counts its own
-//! traffic.
+//! A fixed-window event counter per key (a source address, a client id, a host), on the
+//! injected clock: the rate limits of spec SEC-06 (registrations, failed client
+//! authentications, metadata document fetches). In memory: each node counts its own traffic.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use auth_core::Clock;
+use crate::clock::Clock;
 
 /// Allows at most `limit` events per key in each window of `window_secs` seconds.
 pub struct RateLimiter {
@@ -74,7 +73,7 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use auth_core::FixedClock;
+    use crate::clock::FixedClock;
 
     #[test]
     fn limit_applies_per_key_and_resets_each_window() {
