@@ -106,6 +106,56 @@ async fn rmcp_client_secret_gets_a_token_and_calls_a_tool() {
     .expect("the flow finished in time");
 }
 
+/// Issue 5: mcp-auth's own token provider (`ext_client_credentials::provider`) discovers the
+/// authorization server from the example server's protected resource metadata, gets a token,
+/// and an MCP client using that token calls a tool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_token_provider_gets_a_token_that_calls_a_tool() {
+    tokio::time::timeout(FLOW_TIMEOUT, async {
+        let servers =
+            support::start(|b| b.extension(Box::new(ClientCredentialsExtension::new()))).await;
+        let mut client = machine_client(
+            &servers,
+            "m2m-provider",
+            TokenEndpointAuthMethod::ClientSecretBasic,
+        );
+        client.secrets = vec![ClientSecretHash {
+            hash: TokenHash::of(SECRET).as_str().to_owned(),
+            expires_at: None,
+        }];
+        servers.stores.clients.put(&client).await.unwrap();
+        let provider = ext_client_credentials::provider::TokenProvider::builder(
+            servers.mcp_url.clone(),
+            ext_client_credentials::provider::ClientAuth::secret_basic("m2m-provider", SECRET),
+        )
+        .scope("mcp:tools")
+        .discover()
+        .await
+        .unwrap();
+        let token = provider.access_token().await.unwrap();
+        let transport = StreamableHttpClientTransport::from_config(
+            StreamableHttpClientTransportConfig::with_uri(servers.mcp_url.clone())
+                .auth_header(token.expose().to_owned()),
+        );
+        let mcp = ().serve(transport).await.unwrap();
+        let mut args = serde_json::Map::new();
+        args.insert("text".into(), "hello".into());
+        let result = mcp
+            .call_tool(CallToolRequestParams::new("echo").with_arguments(args))
+            .await
+            .unwrap();
+        mcp.cancel().await.unwrap();
+        let text: String = result
+            .content
+            .iter()
+            .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+            .collect();
+        assert_eq!(text, "m2m-provider: hello");
+    })
+    .await
+    .expect("the flow finished in time");
+}
+
 /// CC-05, CC-06: rmcp with an ES256 `private_key_jwt` assertion gets a token and calls a tool.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rmcp_private_key_jwt_gets_a_token_and_calls_a_tool() {
