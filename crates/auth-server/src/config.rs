@@ -78,7 +78,8 @@ pub struct CimdConfig {
     pub allow_hosts: Vec<String>,
     /// Hosts (or `*.domain` patterns) whose documents are never fetched.
     pub deny_hosts: Vec<String>,
-    /// Hosts whose clients are trusted (reported to policy; consent is still shown).
+    /// Hosts whose clients are trusted: after sign-in their requests are approved without a
+    /// consent prompt.
     pub trusted_hosts: Vec<String>,
     /// Shortest time a fetched document is cached, seconds (default 60).
     pub min_cache_ttl: u64,

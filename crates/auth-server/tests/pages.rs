@@ -196,3 +196,55 @@ async fn session_cookie_attributes() {
     }
     assert!(!set.contains("Domain"));
 }
+
+/// A resolver that answers for one client id and trusts it, as an operator-trusted metadata
+/// document host would.
+struct TrustedResolver;
+
+#[async_trait::async_trait]
+impl auth_core::ext::ClientResolver for TrustedResolver {
+    fn handles(&self, client_id: &auth_core::ClientId) -> bool {
+        client_id.as_str() == "trusted-client"
+    }
+    async fn resolve(
+        &self,
+        _client_id: &auth_core::ClientId,
+    ) -> Result<Option<auth_core::Client>, auth_core::OAuthError> {
+        Ok(Some(client(
+            "trusted-client",
+            auth_core::TokenEndpointAuthMethod::None,
+            None,
+        )))
+    }
+    fn is_trusted(&self, _client_id: &auth_core::ClientId) -> bool {
+        true
+    }
+}
+
+struct TrustedClients;
+
+impl auth_core::ext::ServerExtension for TrustedClients {
+    fn name(&self) -> &str {
+        "trusted-clients"
+    }
+    fn install(
+        self: Box<Self>,
+        registry: &mut auth_core::ext::Registry,
+    ) -> Result<(), auth_core::ext::RegistryError> {
+        registry.add_resolver(std::sync::Arc::new(TrustedResolver));
+        Ok(())
+    }
+}
+
+/// A client its resolver trusts (CIMD trusted hosts) is approved after sign-in without a
+/// consent prompt; other clients still get the prompt.
+#[tokio::test]
+async fn trusted_client_skips_the_consent_prompt() {
+    let h = Harness::build(settings(ISSUER), |b| b.extension(Box::new(TrustedClients))).await;
+    let (_, res) = sign_in(&h, &authorize_query("").replace(PUBLIC, "trusted-client")).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert!(res.location().query_pairs().any(|(k, _)| k == "code"));
+    let (_, other) = sign_in(&h, &authorize_query("")).await;
+    assert_eq!(other.status, StatusCode::OK);
+    assert!(other.body.contains("decision"));
+}

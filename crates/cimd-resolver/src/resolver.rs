@@ -339,6 +339,10 @@ impl ClientResolver for CimdResolver {
         let document = self.resolve_document(client_id).await?;
         Ok(Some(document.to_client(self.inner.clock.now())))
     }
+
+    fn is_trusted(&self, client_id: &ClientId) -> bool {
+        CimdResolver::is_trusted(self, client_id)
+    }
 }
 
 /// Builds a [`CimdResolver`]. Defaults (spec §3.3, §3.6):

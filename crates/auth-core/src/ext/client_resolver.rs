@@ -15,4 +15,11 @@ pub trait ClientResolver: Send + Sync {
     /// The client, `Ok(None)` when unknown. A failure to fetch or validate a metadata document is
     /// an `Err` (`invalid_client`), never a redirect.
     async fn resolve(&self, client_id: &ClientId) -> Result<Option<Client>, OAuthError>;
+
+    /// True when operator policy trusts `client_id` enough that the user's consent may be
+    /// approved without a prompt (e.g. metadata documents on an operator-listed host). No I/O.
+    /// Default: `false`.
+    fn is_trusted(&self, _client_id: &ClientId) -> bool {
+        false
+    }
 }

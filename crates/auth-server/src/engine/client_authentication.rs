@@ -25,6 +25,15 @@ impl AuthorizationServer {
         }
     }
 
+    /// True when the resolver answering for `client_id` trusts it by operator policy, so the
+    /// consent prompt may be skipped.
+    pub fn is_trusted_client(&self, client_id: &ClientId) -> bool {
+        self.inner
+            .registry
+            .resolver_for(client_id)
+            .is_some_and(|r| r.is_trusted(client_id))
+    }
+
     /// Authenticate the caller of `endpoint_url` from its `Authorization` header and form: exactly
     /// one method, the client's registered one. Unknown client, wrong method and wrong secret all
     /// give the same `invalid_client` (401, with a Basic challenge when Basic was tried).

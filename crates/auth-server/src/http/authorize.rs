@@ -195,8 +195,10 @@ async fn proceed(
         Ok(n) => n,
         Err(e) => return error_page(state, e),
     };
+    let auto_approve = state.server.settings().dangerous_dev_mode
+        || state.server.is_trusted_client(&request.client.client_id);
     let response = match needed {
-        Some(new_scopes) if !state.server.settings().dangerous_dev_mode => {
+        Some(new_scopes) if !auto_approve => {
             consent_page(state, session, request, query, &new_scopes)
         }
         _ => issue(state, session, request, status).await,

@@ -120,9 +120,19 @@ impl Harness {
     }
 
     pub async fn with_settings(settings: ServerSettings) -> Self {
+        Self::build(settings, |b| b).await
+    }
+
+    /// A harness whose server builder `customize` may extend (extensions, plug-ins).
+    pub async fn build(
+        settings: ServerSettings,
+        customize: impl FnOnce(
+            auth_server::AuthorizationServerBuilder,
+        ) -> auth_server::AuthorizationServerBuilder,
+    ) -> Self {
         let stores = Stores::in_memory();
         let clock = Arc::new(FixedClock::new(NOW));
-        let server = AuthorizationServer::builder(settings, stores.clone())
+        let server = customize(AuthorizationServer::builder(settings, stores.clone()))
             .clock(clock.clone())
             .secrets(Arc::new(SequentialSecretGenerator::default()))
             .build()
