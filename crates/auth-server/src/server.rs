@@ -5,7 +5,7 @@
 //! the secret generator. Protocol logic lives in the `engine` and `grants` modules as methods and
 //! handlers free of HTTP types; the `http` module is thin glue.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use auth_core::ext::{
     Registry, RegistryError, ScopePolicy, ServerExtension, StrictScopePolicy, TokenIssuer,
@@ -49,7 +49,8 @@ pub(crate) struct Inner {
     pub(crate) settings: ServerSettings,
     pub(crate) stores: Stores,
     pub(crate) registry: Registry,
-    pub(crate) token_issuer: Arc<dyn TokenIssuer>,
+    /// The current issuer; swapped by [`AuthorizationServer::reload_signing_keys`].
+    pub(crate) token_issuer: RwLock<IssuerSlot>,
     pub(crate) scope_policy: Arc<dyn ScopePolicy>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) secrets: Arc<dyn SecretGenerator>,
@@ -103,8 +104,58 @@ impl AuthorizationServer {
     }
 
     /// The token issuer.
-    pub fn token_issuer(&self) -> &Arc<dyn TokenIssuer> {
-        &self.inner.token_issuer
+    pub fn token_issuer(&self) -> Arc<dyn TokenIssuer> {
+        self.inner
+            .token_issuer
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .issuer
+            .clone()
+    }
+
+    /// Re-read the signing keys from the key store and swap in a token issuer built from them,
+    /// so a `keys rotate` done by another process, and the end of a retired key's publication,
+    /// take effect without a restart. Returns `true` when the signing key changed. Does nothing
+    /// (returns `false`) when the builder was given its own token issuer.
+    ///
+    /// # Errors
+    /// [`BuildError::Keys`] when the stored keys cannot be loaded (the current issuer stays),
+    /// [`BuildError::Store`] when the store fails.
+    pub async fn reload_signing_keys(&self) -> Result<bool, BuildError> {
+        let store_kid = self
+            .inner
+            .token_issuer
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .store_kid
+            .clone();
+        let Some(old_kid) = store_kid else {
+            return Ok(false);
+        };
+        let settings = &self.inner.settings;
+        let keys = self.inner.stores.keys.list().await?;
+        let fresh = JwtTokenIssuer::new(
+            settings.issuer.clone(),
+            &keys,
+            self.inner.clock.now(),
+            settings.max_access_token_ttl() as i64,
+        )
+        .map_err(|e| BuildError::Keys(e.to_string()))?;
+        let new_kid = fresh.current_kid().to_owned();
+        let rotated = new_kid != old_kid;
+        let mut slot = self
+            .inner
+            .token_issuer
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if rotated || slot.issuer.jwks() != fresh.jwks() {
+            *slot = IssuerSlot {
+                issuer: Arc::new(fresh),
+                store_kid: Some(new_kid.clone()),
+            };
+            tracing::info!(kid = %new_kid, rotated, "signing keys reloaded");
+        }
+        Ok(rotated)
     }
 
     /// The clock.
@@ -119,8 +170,15 @@ impl AuthorizationServer {
 
     /// The public JWK Set served at `/jwks` (RFC 7517 §5).
     pub fn jwks(&self) -> serde_json::Value {
-        self.inner.token_issuer.jwks()
+        self.token_issuer().jwks()
     }
+}
+
+/// The token issuer in use, and the `kid` it signs with when it is the built-in JWT issuer over
+/// the key store.
+pub(crate) struct IssuerSlot {
+    pub(crate) issuer: Arc<dyn TokenIssuer>,
+    pub(crate) store_kid: Option<String>,
 }
 
 /// Builds an [`AuthorizationServer`]; [`AuthorizationServerBuilder::build`] rejects wiring
@@ -221,7 +279,10 @@ impl AuthorizationServerBuilder {
         )));
 
         let token_issuer = match self.token_issuer {
-            Some(t) => t,
+            Some(issuer) => IssuerSlot {
+                issuer,
+                store_kid: None,
+            },
             None => {
                 let now = clock.now();
                 let mut keys = stores.keys.list().await?;
@@ -233,10 +294,12 @@ impl AuthorizationServerBuilder {
                     keys = stores.keys.list().await?;
                 }
                 let max_ttl = self.settings.max_access_token_ttl() as i64;
-                Arc::new(
-                    JwtTokenIssuer::new(self.settings.issuer.clone(), &keys, now, max_ttl)
-                        .map_err(|e| BuildError::Keys(e.to_string()))?,
-                )
+                let issuer = JwtTokenIssuer::new(self.settings.issuer.clone(), &keys, now, max_ttl)
+                    .map_err(|e| BuildError::Keys(e.to_string()))?;
+                IssuerSlot {
+                    store_kid: Some(issuer.current_kid().to_owned()),
+                    issuer: Arc::new(issuer),
+                }
             }
         };
         if self.settings.dangerous_dev_mode {
@@ -259,7 +322,7 @@ impl AuthorizationServerBuilder {
                 settings: self.settings,
                 stores,
                 registry,
-                token_issuer,
+                token_issuer: RwLock::new(token_issuer),
                 scope_policy: self.scope_policy,
                 clock,
                 secrets: self.secrets,

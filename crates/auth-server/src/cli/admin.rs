@@ -374,7 +374,7 @@ pub(super) async fn keys(config_path: Option<&Path>, cmd: KeysCommand) -> Result
                 .await
                 .map_err(|e| e.to_string())?;
             println!(
-                "new signing key {} ({}); restart the server to sign with it",
+                "new signing key {} ({}); a running server signs with it within a minute",
                 key.kid, key.alg
             );
             Ok(())

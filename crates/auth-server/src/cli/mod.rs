@@ -95,8 +95,8 @@ pub enum UserCommand {
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Create a new signing key and retire the current one. The retired key stays published
-    /// until the tokens it signed have expired. A running server picks up the new key when it
-    /// restarts.
+    /// until the tokens it signed have expired. A running server picks up the new key within a
+    /// minute.
     Rotate,
     /// List signing keys.
     List,

@@ -74,6 +74,7 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
     };
     let app = crate::http::router(server.clone(), options)?;
     spawn_purge(server.clone(), pool);
+    spawn_key_reload(server.clone());
     print_banner(&server, bound, config.dev, config.client_credentials);
     axum::serve(
         listener,
@@ -143,6 +144,21 @@ fn print_banner(
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();
+}
+
+/// Every minute, pick up signing keys rotated by `auth-server keys rotate` and drop retired keys
+/// whose tokens have all expired from the JWKS.
+fn spawn_key_reload(server: AuthorizationServer) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = server.reload_signing_keys().await {
+                tracing::warn!(error = %e, "reloading the signing keys failed; keeping the current ones");
+            }
+        }
+    });
 }
 
 /// Every ten minutes, drop expired codes, refresh tokens, replay-cache entries and denials.

@@ -31,7 +31,7 @@ impl AuthorizationServer {
             .await?;
         let token = params.require("token")?;
         let now = self.inner.clock.now();
-        if let Some(claims) = self.inner.token_issuer.verify(token) {
+        if let Some(claims) = self.token_issuer().verify(token) {
             if claims.exp <= now
                 || self
                     .inner

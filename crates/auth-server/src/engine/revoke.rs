@@ -38,7 +38,7 @@ impl AuthorizationServer {
             tracing::info!(client_id = %client.client_id, family = %rt.family_id, "refresh token family revoked");
             return Ok(());
         }
-        if let Some(claims) = self.inner.token_issuer.verify(token)
+        if let Some(claims) = self.token_issuer().verify(token)
             && claims.client_id == client.client_id.as_str()
             && claims.exp > now
         {

@@ -113,7 +113,7 @@ impl AuthorizationServer {
             auth_time: decision.auth_time,
             extra: decision.extra_claims.clone(),
         };
-        let access_token = self.inner.token_issuer.issue(&claims)?;
+        let access_token = self.token_issuer().issue(&claims)?;
         let family = match &decision.refresh {
             RefreshPolicy::None => None,
             RefreshPolicy::NewFamily if client.allows_grant("refresh_token") => Some((
