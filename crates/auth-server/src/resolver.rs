@@ -120,6 +120,11 @@ mod tests {
         }
     }
 
+    /// The `client_name` of the record `resolver` answers for `id`.
+    async fn name_of(resolver: &StoreClientResolver, id: &ClientId) -> Option<String> {
+        resolver.resolve(id).await.unwrap().unwrap().client_name
+    }
+
     #[tokio::test]
     async fn cached_record_is_served_until_the_ttl_then_reread() {
         let store = Arc::new(MemoryClientStore::default());
@@ -127,39 +132,12 @@ mod tests {
         let resolver = StoreClientResolver::with_cache(store.clone(), clock.clone(), 2);
         let id: ClientId = "c1".parse().unwrap();
         store.put(&client("c1", "old")).await.unwrap();
-        assert_eq!(
-            resolver
-                .resolve(&id)
-                .await
-                .unwrap()
-                .unwrap()
-                .client_name
-                .as_deref(),
-            Some("old")
-        );
+        assert_eq!(name_of(&resolver, &id).await.as_deref(), Some("old"));
         store.put(&client("c1", "new")).await.unwrap();
         clock.advance(1);
-        assert_eq!(
-            resolver
-                .resolve(&id)
-                .await
-                .unwrap()
-                .unwrap()
-                .client_name
-                .as_deref(),
-            Some("old")
-        );
+        assert_eq!(name_of(&resolver, &id).await.as_deref(), Some("old"));
         clock.advance(1);
-        assert_eq!(
-            resolver
-                .resolve(&id)
-                .await
-                .unwrap()
-                .unwrap()
-                .client_name
-                .as_deref(),
-            Some("new")
-        );
+        assert_eq!(name_of(&resolver, &id).await.as_deref(), Some("new"));
     }
 
     #[tokio::test]
@@ -183,16 +161,7 @@ mod tests {
         store.put(&client("c1", "a")).await.unwrap();
         resolver.resolve(&id).await.unwrap();
         store.put(&client("c1", "b")).await.unwrap();
-        assert_eq!(
-            resolver
-                .resolve(&id)
-                .await
-                .unwrap()
-                .unwrap()
-                .client_name
-                .as_deref(),
-            Some("b")
-        );
+        assert_eq!(name_of(&resolver, &id).await.as_deref(), Some("b"));
     }
 
     #[test]
