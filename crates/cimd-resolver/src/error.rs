@@ -61,6 +61,11 @@ pub enum DocumentError {
     /// `client_name` is missing (spec A9, strict by default).
     #[error("client metadata document must have a client_name")]
     MissingClientName,
+    /// `client_name` is too long or holds control, format (bidirectional, zero-width) or
+    /// separator characters (issue-8 rule shared with dynamic registration,
+    /// [`auth_core::types::check_client_name`]). The message says which.
+    #[error("{0} in the client metadata document")]
+    InvalidClientName(String),
     /// A member has the wrong JSON type.
     #[error("member {0} of the client metadata document has the wrong type")]
     WrongType(&'static str),

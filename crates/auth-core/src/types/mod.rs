@@ -2,6 +2,7 @@
 
 mod auth_method;
 mod client_id;
+mod client_name;
 mod grant_type;
 mod issuer;
 mod redirect_uri;
@@ -10,6 +11,7 @@ mod scope;
 
 pub use auth_method::TokenEndpointAuthMethod;
 pub use client_id::ClientId;
+pub use client_name::{MAX_CLIENT_NAME_CHARS, check_client_name};
 pub use grant_type::GrantType;
 pub use issuer::Issuer;
 pub use redirect_uri::RedirectUri;

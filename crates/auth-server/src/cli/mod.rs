@@ -49,6 +49,11 @@ pub struct ServeArgs {
     /// is skipped. Refused on a non-loopback address.
     #[arg(long)]
     pub dev: bool,
+    /// With `--dev`: start even though the database holds users other than the development
+    /// user. Without it, `--dev` refuses such a database, because the development profile signs
+    /// anyone in without a password.
+    #[arg(long, requires = "dev")]
+    pub dev_allow_existing_db: bool,
     /// Enable the client_credentials extension (SEP-1046, machine-to-machine clients); the same
     /// as `client_credentials = true` in the configuration (or
     /// `MCP_AUTH_CLIENT_CREDENTIALS=true`). Off by default (spec EXT-04).

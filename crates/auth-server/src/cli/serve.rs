@@ -47,6 +47,8 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
         tracing::warn!(
             "DEVELOPMENT PROFILE is on: anyone reaching this server is signed in as the development user"
         );
+        let users = stores.users.list().await.map_err(|e| e.to_string())?;
+        check_dev_database(&users, args.dev_allow_existing_db)?;
         ensure_dev_user(&stores).await?;
     }
     let mut builder = AuthorizationServer::builder(settings, stores.clone());
@@ -83,6 +85,22 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
     .with_graceful_shutdown(shutdown_signal())
     .await
     .map_err(|e| e.to_string())
+}
+
+/// The development profile signs every visitor in without a password, so it refuses a database
+/// that holds real users (anyone but the development user) unless the operator says
+/// `--dev-allow-existing-db` (issue #8 item 6).
+fn check_dev_database(users: &[User], allow_existing: bool) -> Result<(), String> {
+    let real = users
+        .iter()
+        .filter(|u| u.username != crate::DEV_USERNAME)
+        .count();
+    if real > 0 && !allow_existing {
+        return Err(format!(
+            "--dev refuses a database with {real} real user(s): the development profile signs anyone in without a password; use another database, or pass --dev-allow-existing-db"
+        ));
+    }
+    Ok(())
 }
 
 async fn ensure_dev_user(stores: &Stores) -> Result<(), String> {

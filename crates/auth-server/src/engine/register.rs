@@ -8,8 +8,6 @@ use auth_core::{
 
 use crate::server::AuthorizationServer;
 
-/// Longest accepted `client_name`, in characters.
-const MAX_CLIENT_NAME: usize = 200;
 /// Most redirect URIs in one registration.
 const MAX_REDIRECT_URIS: usize = 20;
 
@@ -157,12 +155,8 @@ impl AuthorizationServer {
                 "redirect_uris is required for the authorization_code grant",
             ));
         }
-        if let Some(name) = &req.client_name
-            && (name.chars().count() > MAX_CLIENT_NAME || name.chars().any(char::is_control))
-        {
-            return Err(metadata_error(
-                "client_name is too long or has control characters",
-            ));
+        if let Some(name) = &req.client_name {
+            auth_core::types::check_client_name(name).map_err(|e| metadata_error(e.0))?;
         }
         let scope = match &req.scope {
             None => None,
