@@ -39,9 +39,16 @@ async fn client_name_with_bidi_override_is_invalid_client_metadata() {
 #[tokio::test]
 async fn client_name_with_isolate_or_zero_width_is_invalid_client_metadata() {
     let h = Harness::new().await;
-    for c in ['\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}', '\u{200B}', '\u{FEFF}'] {
+    for c in [
+        '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}', '\u{200B}', '\u{FEFF}',
+    ] {
         let res = register_named(&h, &format!("App{c}Name")).await;
-        assert_eq!(res.status, StatusCode::BAD_REQUEST, "U+{:04X}", u32::from(c));
+        assert_eq!(
+            res.status,
+            StatusCode::BAD_REQUEST,
+            "U+{:04X}",
+            u32::from(c)
+        );
         assert_eq!(res.error(), "invalid_client_metadata");
     }
 }

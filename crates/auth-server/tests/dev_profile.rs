@@ -25,7 +25,13 @@ fn write_config(dir: &Path) -> PathBuf {
 
 fn add_user(config: &Path, username: &str) {
     let mut child = Command::new(bin())
-        .args(["--config", config.to_str().unwrap(), "user", "add", username])
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "user",
+            "add",
+            username,
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -61,7 +67,11 @@ fn dev_profile_refuses_a_database_with_real_users() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path());
     add_user(&config, "alice");
-    let Output { status, stdout, stderr } = serve_dev(&config, &[]).output().unwrap();
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = serve_dev(&config, &[]).output().unwrap();
     assert_eq!(status.code(), Some(1));
     assert!(!String::from_utf8_lossy(&stdout).contains("listening on"));
     assert_eq!(
@@ -107,7 +117,12 @@ fn allow_existing_db_requires_dev() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path());
     let out = Command::new(bin())
-        .args(["--config", config.to_str().unwrap(), "serve", "--dev-allow-existing-db"])
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "serve",
+            "--dev-allow-existing-db",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

@@ -80,22 +80,38 @@ mod tests {
             '\u{FEFF}',
             '\u{E0041}',
         ] {
-            assert!(check_client_name(&format!("App{c}")).is_err(), "U+{:04X}", u32::from(c));
+            assert!(
+                check_client_name(&format!("App{c}")).is_err(),
+                "U+{:04X}",
+                u32::from(c)
+            );
         }
     }
 
     /// Control characters, line and paragraph separators and private-use code points are refused.
     #[test]
     fn controls_separators_and_private_use_are_refused() {
-        for c in ['\u{0}', '\n', '\t', '\u{7F}', '\u{85}', '\u{2028}', '\u{2029}', '\u{E000}'] {
-            assert!(check_client_name(&format!("App{c}x")).is_err(), "U+{:04X}", u32::from(c));
+        for c in [
+            '\u{0}', '\n', '\t', '\u{7F}', '\u{85}', '\u{2028}', '\u{2029}', '\u{E000}',
+        ] {
+            assert!(
+                check_client_name(&format!("App{c}x")).is_err(),
+                "U+{:04X}",
+                u32::from(c)
+            );
         }
     }
 
     /// Ordinary names in any script, with spaces, punctuation and emoji, are accepted.
     #[test]
     fn ordinary_names_in_any_script_are_accepted() {
-        for name in ["Claude Desktop", "Éditeur (bêta)", "日本語クライアント", "عميل", "Tool 🚀 v2.1"] {
+        for name in [
+            "Claude Desktop",
+            "Éditeur (bêta)",
+            "日本語クライアント",
+            "عميل",
+            "Tool 🚀 v2.1",
+        ] {
             assert_eq!(check_client_name(name), Ok(()), "{name}");
         }
     }
