@@ -113,6 +113,7 @@ pub struct OAuthError {
     description: String,
     uri: Option<String>,
     challenge: ChallengeHint,
+    retry_after: Option<u64>,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
@@ -124,6 +125,7 @@ impl OAuthError {
             description: description.into(),
             uri: None,
             challenge: ChallengeHint::None,
+            retry_after: None,
             source: None,
         }
     }
@@ -181,6 +183,19 @@ impl OAuthError {
         self
     }
 
+    /// Mark the error as a rate-limit refusal: HTTP 429 (RFC 6585 §4) with `Retry-After: seconds`
+    /// (RFC 9110 §10.2.3), whatever the code. Lets a rate-limited answer keep an RFC 6749 §5.2
+    /// code a client understands (`invalid_request`) instead of `temporarily_unavailable`.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    /// Seconds the client should wait before trying again, when this is a rate-limit refusal.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
+
     /// The error code.
     pub fn code(&self) -> ErrorCode {
         self.code
@@ -201,9 +216,14 @@ impl OAuthError {
         self.challenge
     }
 
-    /// The HTTP status for a JSON error response.
+    /// The HTTP status for a JSON error response: 429 for a rate-limit refusal
+    /// ([`OAuthError::with_retry_after`]), else the code's status.
     pub fn http_status(&self) -> u16 {
-        self.code.http_status()
+        if self.retry_after.is_some() {
+            429
+        } else {
+            self.code.http_status()
+        }
     }
 
     /// The internal cause, for logs.
@@ -272,6 +292,15 @@ mod tests {
             err.to_json().to_string(),
             r#"{"error":"invalid_target","error_description":"unknown resource"}"#
         );
+    }
+
+    #[test]
+    fn retry_after_makes_any_code_a_429() {
+        let err = OAuthError::invalid_request("slow down").with_retry_after(30);
+        assert_eq!(err.http_status(), 429);
+        assert_eq!(err.retry_after(), Some(30));
+        assert_eq!(err.code(), ErrorCode::InvalidRequest);
+        assert_eq!(OAuthError::invalid_request("x").retry_after(), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! | [`wire`] | RFC 8414 metadata, RFC 6749 §5.1 token response, RFC 7662 introspection, RFC 7591 registration |
 //! | [`ext`] | `GrantHandler`, `ClientResolver`, `ClientAuthenticator`, `ScopePolicy`, `TokenIssuer`, `ServerExtension` and the `Registry` |
 //! | [`store`] | one trait per stored artifact, plus in-memory implementations |
+//! | [`ecdsa`] | low-S normalisation and checks for JWS ES256/ES384 signatures |
 //! | [`clock`], [`secret`] | injected time and randomness; secrets that never print |
 //! | [`rate_limit`] | the fixed-window counter behind every rate limit |
 //!
@@ -58,6 +59,7 @@
 
 pub mod client;
 pub mod clock;
+pub mod ecdsa;
 pub mod error;
 pub mod ext;
 pub mod params;

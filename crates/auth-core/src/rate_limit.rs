@@ -46,6 +46,41 @@ impl RateLimiter {
             .is_some_and(|(w, count)| *w == window && *count >= self.limit)
     }
 
+    /// Events counted for `key` in the current window (0 when none).
+    pub fn count(&self, key: &str) -> u32 {
+        let window = self.clock.now().div_euclid(self.window_secs);
+        let map = self
+            .windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(key)
+            .filter(|(w, _)| *w == window)
+            .map_or(0, |(_, count)| *count)
+    }
+
+    /// Seconds until the current window ends and every key starts again from zero: the value of
+    /// a `Retry-After` header (RFC 9110 §10.2.3). Between 1 and `window_secs`.
+    pub fn retry_after(&self) -> u64 {
+        let into = self.clock.now().rem_euclid(self.window_secs);
+        u64::try_from(self.window_secs - into).unwrap_or(1).max(1)
+    }
+
+    /// Take back one event counted for `key` by [`RateLimiter::check`] in the current window (an
+    /// attempt reserved up front that turned out not to count, such as a successful sign-in).
+    /// Does nothing when the window has ended since, or nothing is counted.
+    pub fn refund(&self, key: &str) {
+        let window = self.clock.now().div_euclid(self.window_secs);
+        let mut map = self
+            .windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((w, count)) = map.get_mut(key)
+            && *w == window
+        {
+            *count = count.saturating_sub(1);
+        }
+    }
+
     /// Count one event for `key`; `false` when the key is over its limit in this window (the
     /// event is then not counted).
     pub fn check(&self, key: &str) -> bool {
@@ -84,6 +119,36 @@ mod tests {
         assert!(!rl.check("a"));
         assert!(rl.check("b"));
         clock.advance(3600);
+        assert!(rl.check("a"));
+    }
+
+    #[test]
+    fn retry_after_is_the_rest_of_the_window() {
+        let clock = Arc::new(FixedClock::new(120 + 15));
+        let rl = RateLimiter::new(1, 60, clock.clone());
+        assert_eq!(rl.retry_after(), 45);
+        clock.advance(44);
+        assert_eq!(rl.retry_after(), 1);
+        clock.advance(1);
+        assert_eq!(rl.retry_after(), 60);
+    }
+
+    #[test]
+    fn refund_takes_back_one_event_of_the_current_window() {
+        let clock = Arc::new(FixedClock::new(0));
+        let rl = RateLimiter::new(2, 60, clock.clone());
+        assert!(rl.check("a"));
+        assert!(rl.check("a"));
+        assert_eq!(rl.count("a"), 2);
+        rl.refund("a");
+        assert_eq!(rl.count("a"), 1);
+        assert!(rl.check("a"));
+        assert!(!rl.check("a"));
+        rl.refund("b");
+        assert_eq!(rl.count("b"), 0);
+        clock.advance(60);
+        rl.refund("a");
+        assert_eq!(rl.count("a"), 0);
         assert!(rl.check("a"));
     }
 

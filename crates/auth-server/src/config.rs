@@ -11,6 +11,7 @@
 //! resource = "https://mcp.example.com/mcp"
 //! scopes = ["mcp:basic", "files:read", "files:write"]
 //! default_scopes = ["mcp:basic"]
+//! introspection_clients = ["mcp-server"]   # may introspect this resource's tokens
 //!
 //! [tokens]
 //! access_token_ttl = 900
@@ -20,11 +21,12 @@
 //! max_per_source_per_hour = 20
 //! ```
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use auth_core::resource_server::{ProtectedResource, ResourceRegistry};
-use auth_core::{Issuer, ResourceUri, ScopeSet};
+use auth_core::{ClientId, Issuer, ResourceUri, ScopeSet};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -65,6 +67,13 @@ pub struct Config {
     pub client_credentials: bool,
     /// Bounds on failed client authentications.
     pub client_auth: ClientAuthConfig,
+    /// Sign-in limits and password hashing bounds (issue #8 items 2, 3).
+    pub signin: crate::limits::SignInSettings,
+    /// Proxies whose forwarding headers are believed: networks (`10.0.0.0/8`) or addresses.
+    /// Default none: the source address is the socket peer.
+    pub trusted_proxies: Vec<String>,
+    /// Request read timeouts.
+    pub http: crate::limits::HttpConfig,
 }
 
 /// Client ID Metadata Documents: URL-shaped `client_id`s whose metadata the server fetches.
@@ -126,6 +135,11 @@ pub struct ResourceConfig {
     pub default_scopes: Vec<String>,
     /// Access token lifetime for this resource, seconds.
     pub access_token_ttl: Option<u64>,
+    /// Client ids of this resource's server: the clients that may introspect access tokens
+    /// issued for it (RFC 7662 §4). Other callers can introspect only tokens issued to
+    /// themselves. Default: none.
+    #[serde(default)]
+    pub introspection_clients: Vec<String>,
 }
 
 /// Token lifetimes, all in seconds.
@@ -174,15 +188,23 @@ pub struct RegistrationConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClientAuthConfig {
-    /// Failed authentications allowed per client id, and per source address, each minute
-    /// (default 20); past it that key gets 429 until the minute ends.
+    /// Failed authentications allowed per (client id, source address) pair each minute
+    /// (default 20); past it that pair gets 429 until the minute ends.
     pub max_failures_per_minute: u32,
+    /// Failed authentications per minute over all clients and sources past which each further
+    /// failure is answered after `backstop_delay_ms` (default 600).
+    pub backstop_failures_per_minute: u32,
+    /// That delay, milliseconds (default 1000).
+    pub backstop_delay_ms: u64,
 }
 
 impl Default for ClientAuthConfig {
     fn default() -> Self {
+        let backstop = crate::limits::ClientAuthBackstop::default();
         Self {
             max_failures_per_minute: 20,
+            backstop_failures_per_minute: backstop.failures_per_minute,
+            backstop_delay_ms: backstop.delay_ms,
         }
     }
 }
@@ -214,12 +236,16 @@ impl Default for Config {
                 scopes: vec!["mcp:basic".into(), "mcp:tools".into()],
                 default_scopes: vec!["mcp:basic".into()],
                 access_token_ttl: None,
+                introspection_clients: Vec::new(),
             }],
             tokens: TokenConfig::default(),
             registration: RegistrationConfig::default(),
             cimd: CimdConfig::default(),
             client_credentials: false,
             client_auth: ClientAuthConfig::default(),
+            signin: crate::limits::SignInSettings::default(),
+            trusted_proxies: Vec::new(),
+            http: crate::limits::HttpConfig::default(),
         }
     }
 }
@@ -267,11 +293,24 @@ impl Config {
     /// A malformed resource or scope, a default resource that is not configured.
     pub fn settings(&self, issuer: Issuer) -> Result<ServerSettings, ConfigError> {
         let mut resources = Vec::with_capacity(self.resources.len());
+        let mut introspection_clients = BTreeMap::new();
         for r in &self.resources {
             let resource: ResourceUri =
                 r.resource.parse().map_err(|e: auth_core::ParseError| {
                     ConfigError(format!("resource {}: {e}", r.resource))
                 })?;
+            if !r.introspection_clients.is_empty() {
+                let clients = r
+                    .introspection_clients
+                    .iter()
+                    .map(|c| {
+                        c.parse::<ClientId>().map_err(|e| {
+                            ConfigError(format!("introspection_clients of {}: {e}", r.resource))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                introspection_clients.insert(resource.clone(), clients);
+            }
             resources.push(ProtectedResource {
                 resource,
                 scopes_supported: scope_set(&r.scopes, &r.resource)?,
@@ -301,6 +340,15 @@ impl Config {
         };
         settings.dangerous_dev_mode = self.dev;
         settings.client_auth_failures_per_minute = self.client_auth.max_failures_per_minute;
+        settings.client_auth_backstop = crate::limits::ClientAuthBackstop {
+            failures_per_minute: self.client_auth.backstop_failures_per_minute,
+            delay_ms: self.client_auth.backstop_delay_ms,
+        };
+        settings.signin = self.signin.clone();
+        settings.trusted_proxies =
+            crate::limits::parse_trusted_proxies(&self.trusted_proxies).map_err(ConfigError)?;
+        settings.http = self.http.into();
+        settings.introspection_clients = introspection_clients;
         settings.validate().map_err(ConfigError)?;
         Ok(settings)
     }
@@ -352,6 +400,41 @@ mod tests {
         assert_eq!(c.issuer.as_deref(), Some("https://auth.example.com"));
         assert_eq!(c.tokens.access_token_ttl, 600);
         assert_eq!(c.tokens.code_ttl, 120);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Issue #8 items 2, 3, 6: the new settings are read from the file.
+    #[test]
+    fn limits_and_trusted_proxies_are_read_from_the_file() {
+        let dir = std::env::temp_dir().join(format!("mcp-auth-config-l-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(
+            &path,
+            "trusted_proxies = [\"10.0.0.0/8\", \"192.0.2.1\"]\n[signin]\nmax_failures_per_user = 4\nhash_threads = 1\n[http]\nheader_read_timeout = 3\n[client_auth]\nbackstop_delay_ms = 10\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&path)).unwrap();
+        let s = c.settings(c.issuer(c.bind).unwrap()).unwrap();
+        assert_eq!(
+            s.trusted_proxies
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["10.0.0.0/8", "192.0.2.1/32"]
+        );
+        assert_eq!(s.signin.max_failures_per_user, 4);
+        assert_eq!(s.signin.hash_threads, 1);
+        assert_eq!(s.signin.window_secs, 300);
+        assert_eq!(
+            s.http.header_read_timeout,
+            std::time::Duration::from_secs(3)
+        );
+        assert_eq!(s.http.body_read_timeout, std::time::Duration::from_secs(30));
+        assert_eq!(s.client_auth_backstop.delay_ms, 10);
+        std::fs::write(&path, "trusted_proxies = [\"example.com\"]\n").unwrap();
+        let c = Config::load(Some(&path)).unwrap();
+        assert!(c.settings(c.issuer(c.bind).unwrap()).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -47,13 +47,15 @@ pub mod engine;
 pub mod grants;
 pub mod http;
 pub mod keys;
+pub mod limits;
 pub mod resolver;
 pub mod server;
 pub mod settings;
 pub mod storage;
 pub mod web;
 
-pub use http::{HttpOptions, router};
+pub use http::{HttpOptions, router, serve};
+pub use limits::{ClientAuthBackstop, HttpLimits, SignInSettings};
 pub use server::{AuthorizationServer, AuthorizationServerBuilder, BuildError};
 pub use settings::{RegistrationSettings, ServerSettings};
 

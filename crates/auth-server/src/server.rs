@@ -15,7 +15,7 @@ use auth_core::store::Stores;
 use auth_core::{Clock, SecretGenerator, SystemClock};
 
 use crate::client_auth::{
-    ClientJwksSource, ClientSecretAuthenticator, JwksSource, NoneAuthenticator,
+    ClientAuthThrottle, ClientJwksSource, ClientSecretAuthenticator, JwksSource, NoneAuthenticator,
     PrivateKeyJwtAuthenticator,
 };
 use crate::grants::{AuthorizationCodeGrant, RefreshTokenGrant};
@@ -55,7 +55,7 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) secrets: Arc<dyn SecretGenerator>,
     pub(crate) registration_limiter: RateLimiter,
-    pub(crate) auth_failure_limiter: RateLimiter,
+    pub(crate) auth_throttle: ClientAuthThrottle,
 }
 
 /// The OAuth 2.1 authorization server engine. Clone freely.
@@ -312,9 +312,9 @@ impl AuthorizationServerBuilder {
             3600,
             clock.clone(),
         );
-        let auth_failure_limiter = RateLimiter::new(
+        let auth_throttle = ClientAuthThrottle::new(
             self.settings.client_auth_failures_per_minute,
-            60,
+            &self.settings.client_auth_backstop,
             clock.clone(),
         );
         Ok(AuthorizationServer {
@@ -327,7 +327,7 @@ impl AuthorizationServerBuilder {
                 clock,
                 secrets: self.secrets,
                 registration_limiter,
-                auth_failure_limiter,
+                auth_throttle,
             }),
         })
     }

@@ -1,8 +1,10 @@
 //! Engine settings: lifetimes, registration policy, profile. Built from configuration by the
 //! binary, or directly by embedders.
 
-use auth_core::Issuer;
+use std::collections::BTreeMap;
+
 use auth_core::resource_server::ResourceRegistry;
+use auth_core::{ClientId, Issuer, ResourceUri};
 
 /// Dynamic client registration (RFC 7591) policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,13 +46,29 @@ pub struct ServerSettings {
     pub client_cache_ttl: u64,
     /// Dynamic registration policy.
     pub registration: RegistrationSettings,
-    /// Failed client authentications allowed per client id, and per source address, each
-    /// minute; past it the token, introspection and revocation endpoints answer 429 for that key
-    /// until the minute ends (spec CC-14, SEC-06). Default 20.
+    /// Failed client authentications allowed per (client id, source address) pair each minute;
+    /// past it the token, introspection and revocation endpoints answer that pair `429`
+    /// `invalid_request` with `Retry-After` until the minute ends, without checking its
+    /// credentials (spec CC-14, SEC-06; issue #8 item 3). Default 20.
     pub client_auth_failures_per_minute: u32,
+    /// The global backstop on failed client authentications: slows, never refuses.
+    pub client_auth_backstop: crate::limits::ClientAuthBackstop,
+    /// Sign-in limits and password hashing bounds.
+    pub signin: crate::limits::SignInSettings,
+    /// Proxies whose forwarding headers (`X-Forwarded-For`, `Forwarded`, `X-Forwarded-Proto`)
+    /// are believed, as networks (`10.0.0.0/8`; one address is a `/32` or `/128`). Empty (the
+    /// default): a request's source address is the socket peer, and forwarding headers never
+    /// vouch for anything. See [`crate::http::source`].
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Request read timeouts.
+    pub http: crate::limits::HttpLimits,
     /// Development profile: the fixed development user is signed in automatically and consent is
     /// approved without a prompt. Refused on a non-loopback issuer.
     pub dangerous_dev_mode: bool,
+    /// The clients of each resource's server (RFC 7662 §4): `introspection_clients[R]` may
+    /// introspect access tokens whose `aud` is `R`. Any other caller reads `{"active":false}`
+    /// for a token not issued to it. Every key must be a configured resource. Default: empty.
+    pub introspection_clients: BTreeMap<ResourceUri, Vec<ClientId>>,
 }
 
 impl ServerSettings {
@@ -67,14 +85,20 @@ impl ServerSettings {
             client_cache_ttl: 0,
             registration: RegistrationSettings::default(),
             client_auth_failures_per_minute: 20,
+            client_auth_backstop: crate::limits::ClientAuthBackstop::default(),
+            signin: crate::limits::SignInSettings::default(),
+            trusted_proxies: Vec::new(),
+            http: crate::limits::HttpLimits::default(),
             dangerous_dev_mode: false,
+            introspection_clients: BTreeMap::new(),
         }
     }
 
     /// Check the settings; the message names the offending setting.
     ///
     /// # Errors
-    /// A lifetime out of range, or the development profile on a non-loopback issuer.
+    /// A lifetime out of range, introspection clients for a resource that is not configured, or
+    /// the development profile on a non-loopback issuer.
     pub fn validate(&self) -> Result<(), String> {
         if self.access_token_ttl == 0 || self.access_token_ttl > 3600 {
             return Err("access_token_ttl must be between 1 and 3600 seconds".into());
@@ -95,6 +119,21 @@ impl ServerSettings {
                 ));
             }
         }
+        if let Some(r) = self
+            .introspection_clients
+            .keys()
+            .find(|r| self.resources.get(r).is_none())
+        {
+            return Err(format!(
+                "introspection_clients names {r}, which is not a configured resource"
+            ));
+        }
+        crate::limits::validate(
+            &self.signin,
+            self.client_auth_failures_per_minute,
+            &self.client_auth_backstop,
+            &self.http,
+        )?;
         if self.dangerous_dev_mode && !self.issuer.is_insecure_loopback() {
             let host = self.issuer.url().host_str().unwrap_or("");
             if !auth_core::types::is_loopback_host(host) {
@@ -112,5 +151,13 @@ impl ServerSettings {
             .iter()
             .filter_map(|r| r.access_token_ttl)
             .fold(self.access_token_ttl, u64::max)
+    }
+
+    /// True when `client_id` is configured as a client of the server of `resource` (an access
+    /// token's `aud`), and so may introspect that resource's tokens (RFC 7662 §4).
+    pub fn is_introspection_client(&self, client_id: &ClientId, resource: &str) -> bool {
+        self.introspection_clients
+            .iter()
+            .any(|(r, clients)| r.as_str() == resource && clients.contains(client_id))
     }
 }

@@ -293,8 +293,9 @@ async fn jwks_publishes_the_signing_key() {
     );
 }
 
-/// CC-14, SEC-06: failed client authentications are bounded per client id; past the bound the
-/// client gets 429 `temporarily_unavailable` (even with the right secret) until the minute ends.
+/// CC-14, SEC-06: failed client authentications are bounded per (client id, source) pair; past
+/// the bound the pair gets 429 `invalid_request` with `Retry-After` (even with the right secret)
+/// until the minute ends (issue #8 item 3 changed the code from `temporarily_unavailable`).
 #[tokio::test]
 async fn failed_client_authentications_are_rate_limited() {
     let mut s = settings(ISSUER);
@@ -311,7 +312,8 @@ async fn failed_client_authentications_are_rate_limited() {
         .post_form("/token", body, Some(&basic(BASIC, BASIC_SECRET)))
         .await;
     assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(res.error(), "temporarily_unavailable");
+    assert_eq!(res.error(), "invalid_request");
+    assert_eq!(res.header("retry-after"), "60");
     let other = h
         .post_form("/token", body, Some(&basic(POST, "wrong")))
         .await;

@@ -144,7 +144,11 @@ impl ClientMetadataDocument {
             Some(s) => Some(s.parse().map_err(|_| DocumentError::InvalidScope)?),
         };
         let client_name = match optional_str(&doc, "client_name")? {
-            Some(name) if !name.trim().is_empty() => Some(name.to_owned()),
+            Some(name) if !name.trim().is_empty() => {
+                auth_core::types::check_client_name(name)
+                    .map_err(|e| DocumentError::InvalidClientName(e.0))?;
+                Some(name.to_owned())
+            }
             _ if options.lenient_client_name => None,
             _ => return Err(DocumentError::MissingClientName),
         };
@@ -385,6 +389,32 @@ mod tests {
         assert!(validate(with("redirect_uris", json!(["http://[::1]/cb"]))).is_ok());
     }
 
+    /// Issue #8 item 5: a redirect URI a parser would read differently from its string (a
+    /// backslash, whitespace or control characters, non-ASCII, userinfo) is refused, so the
+    /// string compared is the string redirected to.
+    #[test]
+    fn redirect_uris_read_differently_by_parsers_are_refused() {
+        for bad in [
+            "http://127.0.0.1:3000\\@evil.example/cb",
+            "https://app.example.com\\cb",
+            "http://127.0.0.1:3000/c\tb",
+            "http://127.0.0.1:3000/cb\n",
+            " https://app.example.com/cb",
+            "https://app.example.com/caf\u{e9}",
+            "http://@127.0.0.1:3000/cb",
+            "https://user@app.example.com/cb",
+        ] {
+            assert_eq!(
+                validate(with(
+                    "redirect_uris",
+                    json!(["https://app.example.com/ok", bad])
+                )),
+                Err(DocumentError::InvalidRedirectUri(bad.to_owned())),
+                "{bad:?}"
+            );
+        }
+    }
+
     /// CIMD-13: `client_secret` and `client_secret_expires_at` are refused.
     #[test]
     fn client_secret_members_are_refused() {
@@ -470,6 +500,28 @@ mod tests {
             ClientMetadataDocument::validate(doc.to_string().as_bytes(), &id(), &lenient).unwrap();
         assert_eq!(parsed.client_name, None);
         assert_eq!(parsed.to_client(0).display_name(), "app.example.com");
+    }
+
+    /// Issue #8 item 6: a `client_name` with a bidirectional override (or another format
+    /// character) is refused, even under the lenient name switch.
+    #[test]
+    fn client_name_with_bidi_control_is_refused() {
+        let lenient = ValidationOptions {
+            lenient_client_name: true,
+            ..ValidationOptions::default()
+        };
+        for c in ['\u{202E}', '\u{2067}', '\u{200B}'] {
+            let mut doc = base();
+            doc["client_name"] = json!(format!("Acme{c}moc.elgoog"));
+            let expected = DocumentError::InvalidClientName(format!(
+                "client_name contains the control or format character U+{:04X}",
+                u32::from(c)
+            ));
+            assert_eq!(validate(doc.clone()), Err(expected.clone()));
+            let parsed =
+                ClientMetadataDocument::validate(doc.to_string().as_bytes(), &id(), &lenient);
+            assert_eq!(parsed.err(), Some(expected));
+        }
     }
 
     /// Spec §3.4: grant and response types are limited to what the server supports.

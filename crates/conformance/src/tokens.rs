@@ -6,6 +6,7 @@
 //! its public JWK.
 
 use auth_core::clock::UnixTime;
+use auth_core::ecdsa::{Curve, negate_s};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ring::rand::SystemRandom;
@@ -80,17 +81,39 @@ impl TestKey {
         pem
     }
 
-    /// `header.payload.signature`, signed with this key (ES256, raw `r || s` signature).
+    /// `header.payload.signature`, signed with this key (ES256, raw `r || s` signature, with
+    /// `s` normalised to the low half of the group order so that strict verifiers accept it).
     ///
     /// # Errors
     /// [`KitError::Crypto`] if signing fails.
     pub fn sign(&self, header: &Value, payload: &Value) -> Result<String, KitError> {
+        self.sign_with_s(header, payload, false)
+    }
+
+    /// As [`Self::sign`], but with the other valid `s` of the same signature, `n - s`, above
+    /// half the group order: the malleated twin of a good signature (a "high-S" ECDSA
+    /// signature), which only a verifier requiring low `S` refuses.
+    ///
+    /// # Errors
+    /// [`KitError::Crypto`] if signing fails.
+    pub fn sign_high_s(&self, header: &Value, payload: &Value) -> Result<String, KitError> {
+        self.sign_with_s(header, payload, true)
+    }
+
+    fn sign_with_s(&self, header: &Value, payload: &Value, high: bool) -> Result<String, KitError> {
         let input = format!("{}.{}", segment(header), segment(payload));
         let sig = self
             .pair
             .sign(&self.rng, input.as_bytes())
             .map_err(|_| KitError::Crypto("signing failed"))?;
-        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref())))
+        let mut raw = sig.as_ref().to_vec();
+        if raw.len() != 64 {
+            return Err(KitError::Crypto("unexpected signature length"));
+        }
+        if auth_core::ecdsa::is_low_s(Curve::P256, &raw) == high {
+            negate_s(Curve::P256, &mut raw);
+        }
+        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(&raw)))
     }
 }
 
@@ -134,11 +157,15 @@ pub enum Defect {
     /// A valid-looking ES256 token signed by a key that is not in the JWKS, under the trusted
     /// key's `kid` (spec RS-09).
     UntrustedKey,
+    /// No `iat` claim (REQUIRED by RFC 9068 §2.2).
+    MissingIat,
+    /// No `jti` claim (REQUIRED by RFC 9068 §2.2).
+    MissingJti,
 }
 
 impl Defect {
     /// Every defect, in declaration order.
-    pub const ALL: [Defect; 8] = [
+    pub const ALL: [Defect; 10] = [
         Defect::WrongAudience,
         Defect::Expired,
         Defect::MissingExp,
@@ -147,6 +174,8 @@ impl Defect {
         Defect::AlgNone,
         Defect::Hs256WithPublicKey,
         Defect::UntrustedKey,
+        Defect::MissingIat,
+        Defect::MissingJti,
     ];
 }
 
@@ -231,6 +260,15 @@ impl<'k> TokenMinter<'k> {
         self.key.sign(&self.header(), &self.claims(scope))
     }
 
+    /// A token an RFC 9068 resource server accepts, except one that requires low-S ECDSA
+    /// signatures: the same claims signed with the high `s` ([`TestKey::sign_high_s`]).
+    ///
+    /// # Errors
+    /// [`KitError::Crypto`] if signing fails.
+    pub fn valid_high_s(&self, scope: &str) -> Result<String, KitError> {
+        self.key.sign_high_s(&self.header(), &self.claims(scope))
+    }
+
     /// A token with these exact `claims` and a good header.
     ///
     /// # Errors
@@ -255,6 +293,15 @@ impl<'k> TokenMinter<'k> {
             Defect::MissingExp => {
                 if let Some(map) = claims.as_object_mut() {
                     map.remove("exp");
+                }
+            }
+            Defect::MissingIat | Defect::MissingJti => {
+                if let Some(map) = claims.as_object_mut() {
+                    map.remove(if defect == Defect::MissingIat {
+                        "iat"
+                    } else {
+                        "jti"
+                    });
                 }
             }
             Defect::WrongIssuer => claims["iss"] = "https://evil.example".into(),
@@ -283,6 +330,7 @@ impl<'k> TokenMinter<'k> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use auth_core::ecdsa::is_low_s;
 
     fn decode(token: &str, index: usize) -> Value {
         let part = token.split('.').nth(index).unwrap_or_default();
@@ -315,6 +363,25 @@ mod tests {
         let token = minter.broken(Defect::AlgNone, "").unwrap();
         assert!(token.ends_with('.'));
         assert_eq!(decode(&token, 0)["alg"], "none");
+    }
+
+    fn sig_of(token: &str) -> Vec<u8> {
+        URL_SAFE_NO_PAD
+            .decode(token.rsplit('.').next().unwrap_or_default())
+            .unwrap()
+    }
+
+    #[test]
+    fn signatures_are_low_s_and_high_s_twins_are_high() {
+        let key = TestKey::generate("k1").unwrap();
+        let minter = TokenMinter::new(&key, "https://as.example", "https://mcp.example/mcp", 1000);
+        for _ in 0..16 {
+            assert!(is_low_s(Curve::P256, &sig_of(&minter.valid("a").unwrap())));
+            assert!(!is_low_s(
+                Curve::P256,
+                &sig_of(&minter.valid_high_s("a").unwrap())
+            ));
+        }
     }
 
     #[test]

@@ -14,6 +14,10 @@ pub const WELL_KNOWN_PRM: &str = "/.well-known/oauth-protected-resource";
 /// Default cap on an inspected request body, bytes (1 MiB).
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
+/// Most bytes of body the layer reads from a request without a valid token (8 KiB), and only
+/// when the body's size is known beforehand to be at most this (issue #8 item 6).
+pub const UNAUTHENTICATED_BODY_LIMIT: usize = 8 * 1024;
+
 /// A wiring mistake found at start-up.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -83,7 +87,9 @@ impl ResourceServerConfig {
         }
     }
 
-    /// The canonical resource URI (RFC 8707 §2): PRM `resource` and the accepted `aud`.
+    /// The canonical resource URI (RFC 8707 §2): PRM `resource` and the accepted `aud`. The
+    /// public URL is canonicalised once, at build time (scheme and host lowercased, a default
+    /// port dropped; path and query as written); a token's `aud` must equal it exactly.
     pub fn resource(&self) -> &ResourceUri {
         &self.resource
     }
@@ -93,7 +99,8 @@ impl ResourceServerConfig {
         &self.origin
     }
 
-    /// The audiences a token may carry: the resource, plus the origin with
+    /// The audiences a token may carry, compared exactly (no case folding, no trailing-slash
+    /// tolerance; issue #8 item 6): the resource, plus the origin with
     /// [`RootMetadata::Origin`] (spec §10 A1).
     pub fn accepted_audiences(&self) -> Vec<String> {
         let mut out = vec![self.resource.as_str().to_owned()];
@@ -211,7 +218,9 @@ impl ResourceServerConfigBuilder {
         self
     }
 
-    /// Cap on an inspected request body, bytes (default 1 MiB); larger bodies get 413.
+    /// Cap on an inspected request body of an authenticated request, bytes (default 1 MiB);
+    /// larger bodies get 413. Unauthenticated bodies are read only up to
+    /// [`UNAUTHENTICATED_BODY_LIMIT`].
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
         self

@@ -9,6 +9,7 @@ use auth_core::ScopeSet;
 use http::StatusCode;
 
 use crate::challenge::{BearerError, Challenge};
+use crate::rpc::OperationError;
 
 /// Why a token was refused. Every variant is answered with 401 `error="invalid_token"`
 /// (RFC 6750 §3.1); the `Display` text is the public `error_description` and never contains the
@@ -46,10 +47,11 @@ pub enum TokenError {
     /// No `exp` (REQUIRED by RFC 9068 §2.2).
     #[error("token has no expiry")]
     MissingExpiry,
-    /// `nbf` or `iat` is in the future beyond the leeway.
+    /// `nbf` or `iat` is in the future beyond the leeway, or `nbf` is not a number.
     #[error("token is not yet valid")]
     NotYetValid,
-    /// A REQUIRED claim (`sub`, `client_id`, `iss`) is missing or not a string.
+    /// A REQUIRED claim is missing or of the wrong type: `sub`, `client_id`, `iss`, `jti` (not
+    /// a string) or `iat` (not a number) (RFC 9068 §2.2).
     #[error("token lacks the {0} claim")]
     MissingClaim(&'static str),
     /// `scope` is not an RFC 6749 §3.3 scope string.
@@ -105,6 +107,31 @@ pub enum AuthError {
     /// The request body could not be read: 400 `invalid_request`.
     #[error("request body could not be read")]
     BodyUnreadable,
+    /// The JSON-RPC body cannot be read the way the MCP server will read it, or names a method
+    /// the scope policy refuses: 400 `invalid_request` (issue #8 item 1).
+    #[error(transparent)]
+    Operation(#[from] OperationError),
+    /// A header that decides how the request is read is given more than once (`Content-Type`,
+    /// `Mcp-Session-Id`): 400 `invalid_request`.
+    #[error("more than one {0} header")]
+    RepeatedHeader(&'static str),
+    /// `Mcp-Session-Id` is not 1 to 128 visible ASCII characters (MCP streamable HTTP
+    /// transport): 400 `invalid_request`.
+    #[error("malformed Mcp-Session-Id header")]
+    MalformedSessionId,
+    /// The `Mcp-Session-Id` was not created for this principal through this layer, or has
+    /// expired: 404, as for a terminated session (MCP security best practices, session
+    /// hijacking; spec RS-19).
+    #[error("session not found")]
+    SessionNotFound,
+    /// An `initialize` of a principal that already holds the most open sessions allowed: 429.
+    #[error(
+        "too many open MCP sessions for this user and client; end one with DELETE or wait for it to expire"
+    )]
+    TooManySessions,
+    /// The layer holds the most sessions it may track: 503 `temporarily_unavailable`.
+    #[error("too many open MCP sessions on this server")]
+    SessionCapacity,
     /// The token was refused: 401 `invalid_token`.
     #[error(transparent)]
     InvalidToken(#[from] TokenError),
@@ -136,12 +163,17 @@ impl AuthError {
             Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
             Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::SessionCapacity => StatusCode::SERVICE_UNAVAILABLE,
+            Self::SessionNotFound => StatusCode::NOT_FOUND,
+            Self::TooManySessions => StatusCode::TOO_MANY_REQUESTS,
             Self::TokenInQuery
             | Self::TokenInBody
             | Self::SeveralCredentials
             | Self::MalformedHeader
-            | Self::BodyUnreadable => StatusCode::BAD_REQUEST,
+            | Self::BodyUnreadable
+            | Self::Operation(_)
+            | Self::RepeatedHeader(_)
+            | Self::MalformedSessionId => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -152,12 +184,14 @@ impl AuthError {
             Self::MissingToken => "unauthorized",
             Self::InvalidToken(_) => BearerError::InvalidToken.as_str(),
             Self::InsufficientScope { .. } => BearerError::InsufficientScope.as_str(),
-            Self::Unavailable => "temporarily_unavailable",
+            Self::Unavailable | Self::SessionCapacity => "temporarily_unavailable",
+            Self::SessionNotFound => "session_not_found",
+            Self::TooManySessions => "too_many_sessions",
             _ => BearerError::InvalidRequest.as_str(),
         }
     }
 
-    /// The `WWW-Authenticate` challenge, or `None` for 413 and 503.
+    /// The `WWW-Authenticate` challenge, or `None` for 404, 413, 429 and 503.
     ///
     /// `resource_metadata` is the PRM URL; `scope` is what the 401 advertises (baseline ∪
     /// operation scopes, spec §10 A3) or, for a 403, the §4.3 challenge set.
@@ -175,7 +209,11 @@ impl AuthError {
                     .description(self.to_string())
                     .scope(scope.clone()),
             ),
-            Self::BodyTooLarge(_) | Self::Unavailable => None,
+            Self::BodyTooLarge(_)
+            | Self::Unavailable
+            | Self::SessionNotFound
+            | Self::TooManySessions
+            | Self::SessionCapacity => None,
             _ => Some(
                 base.error(BearerError::InvalidRequest)
                     .description(self.to_string()),

@@ -12,7 +12,9 @@
 //! | [`config`] | [`ResourceServerConfig`]: public MCP URL, trusted issuers, policy, metadata options |
 //! | [`layer`] | [`BearerAuthLayer`], [`cors_layer`] |
 //! | [`validator`] | [`TokenValidator`], [`JwtValidator`], [`IntrospectionValidator`] |
-//! | [`policy`] | [`ScopePolicy`]: baseline, per-route, per-tool/resource/prompt scopes, hierarchies |
+//! | [`policy`] | [`ScopePolicy`]: baseline, per-route, per-tool/resource/prompt scopes, hierarchies, [`OtherMethods`] |
+//! | [`rpc`] | [`McpOperation`]: the one field of a JSON-RPC body that decides its scopes, read fail-closed |
+//! | [`session`] | [`SessionBinding`]: MCP sessions bound to the principal that created them |
 //! | [`challenge`] | [`Challenge`]: the one `WWW-Authenticate` formatter |
 //! | [`metadata`] | [`metadata_router`] |
 //! | [`error`] | [`AuthError`], [`TokenError`], [`ValidationError`] and their one mapping to HTTP |
@@ -31,7 +33,7 @@
 //! ```
 //! use axum::{Router, routing::post};
 //! use resource_server::{
-//!     BearerAuthLayer, JwtValidator, Principal, ResourceServerConfig, ScopePolicy,
+//!     BearerAuthLayer, JwtValidator, OtherMethods, Principal, ResourceServerConfig, ScopePolicy,
 //!     cors_layer, metadata_router,
 //! };
 //!
@@ -40,6 +42,7 @@
 //!     .baseline("mcp:basic")
 //!     .tool("delete_repo", "repo:write")
 //!     .implies("repo:write", "repo:read")
+//!     .other_methods(OtherMethods::Refuse) // the default: unknown JSON-RPC methods get 400
 //!     .build()?;
 //! let config = ResourceServerConfig::builder("https://mcp.example.com/mcp")
 //!     .authorization_server("https://auth.example.com")
@@ -71,6 +74,8 @@ pub mod layer;
 pub mod metadata;
 pub mod policy;
 pub mod principal;
+pub mod rpc;
+pub mod session;
 pub mod validator;
 
 pub use challenge::{BearerError, Challenge};
@@ -78,8 +83,10 @@ pub use config::{ConfigError, ResourceServerConfig, RootMetadata};
 pub use error::{AuthError, TokenError, ValidationError};
 pub use layer::{BearerAuth, BearerAuthLayer, cors_layer};
 pub use metadata::metadata_router;
-pub use policy::{McpOperation, ScopePolicy};
+pub use policy::{McpOperation, OtherMethods, ScopePolicy};
 pub use principal::Principal;
+pub use rpc::OperationError;
+pub use session::SessionBinding;
 pub use validator::{
     IntrospectionValidator, JwksSource, JwtValidator, TokenValidator, TrustedIssuer,
 };

@@ -6,80 +6,67 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use auth_core::{Scope, ScopeSet};
 use http::Method;
-use serde::Deserialize;
 
 use crate::config::ConfigError;
+pub use crate::rpc::{McpOperation, OperationError};
 
-/// One MCP operation named by a JSON-RPC request body (MCP 2025-11-25 schema).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum McpOperation {
-    /// `tools/call` of the tool `params.name`.
-    CallTool(String),
-    /// `resources/read` (or `subscribe`/`unsubscribe`) of `params.uri`.
-    ReadResource(String),
-    /// `prompts/get` of `params.name`.
-    GetPrompt(String),
-    /// Any other method, e.g. `tools/list`.
-    Method(String),
-}
+/// The MCP methods (client to server, revisions 2025-11-25 and 2026-07-28) whose dispatch does
+/// not depend on a name: they need the baseline plus any [`ScopePolicyBuilder::method`] rule.
+/// `tools/call`, `prompts/get` and `resources/read`/`subscribe`/`unsubscribe` are decided by
+/// their name; every other method is an *other method* ([`OtherMethods`]).
+pub const STANDARD_METHODS: [&str; 20] = [
+    "initialize",
+    "ping",
+    "server/discover",
+    "tools/list",
+    "resources/list",
+    "resources/templates/list",
+    "prompts/list",
+    "completion/complete",
+    "logging/setLevel",
+    "subscriptions/listen",
+    "tasks/get",
+    "tasks/list",
+    "tasks/result",
+    "tasks/cancel",
+    "tasks/update",
+    "notifications/initialized",
+    "notifications/cancelled",
+    "notifications/progress",
+    "notifications/roots/list_changed",
+    "notifications/tasks/status",
+];
 
-#[derive(Deserialize)]
-struct RpcParams {
-    name: Option<String>,
-    uri: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct RpcMessage {
-    method: Option<String>,
-    #[serde(default)]
-    params: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RpcBody {
-    One(RpcMessage),
-    Batch(Vec<RpcMessage>),
-}
-
-impl McpOperation {
-    /// The operations of a JSON-RPC body (one message or a batch). Responses and notifications
-    /// without `method` name none; a body that is not JSON-RPC yields an empty list (the MCP
-    /// layer answers it).
-    pub fn parse_body(body: &[u8]) -> Vec<McpOperation> {
-        let messages = match serde_json::from_slice::<RpcBody>(body) {
-            Ok(RpcBody::One(m)) => vec![m],
-            Ok(RpcBody::Batch(ms)) => ms,
-            Err(_) => return Vec::new(),
-        };
-        messages
-            .into_iter()
-            .filter_map(|m| {
-                let method = m.method?;
-                let params = m
-                    .params
-                    .and_then(|p| serde_json::from_value::<RpcParams>(p).ok());
-                let name = params.as_ref().and_then(|p| p.name.clone());
-                let uri = params.and_then(|p| p.uri);
-                Some(match (method.as_str(), name, uri) {
-                    ("tools/call", Some(n), _) => McpOperation::CallTool(n),
-                    ("prompts/get", Some(n), _) => McpOperation::GetPrompt(n),
-                    (
-                        "resources/read" | "resources/subscribe" | "resources/unsubscribe",
-                        _,
-                        Some(u),
-                    ) => McpOperation::ReadResource(u),
-                    _ => McpOperation::Method(method),
-                })
-            })
-            .collect()
-    }
+/// What a JSON-RPC method that the policy does not know needs: one that is neither in
+/// [`STANDARD_METHODS`], nor decided by a name (`tools/call`, `prompts/get`,
+/// `resources/read`/`subscribe`/`unsubscribe`), nor named by a [`ScopePolicyBuilder::method`]
+/// rule. Such a method might be dispatched on something the layer does not read, so the
+/// baseline alone is never assumed unless chosen here (issue #8 item 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OtherMethods {
+    /// Refuse the request with `400 invalid_request` ([`OperationError::UnknownMethod`]). The
+    /// default.
+    #[default]
+    Refuse,
+    /// Require every scope any rule of the policy names (baseline, routes, methods, tools,
+    /// resources, prompts): a fully privileged token may call extension methods.
+    RequireAllScopes,
+    /// Require only the baseline (and route) scopes. Choose it only for an MCP server that
+    /// answers methods it does not implement with "method not found" and never dispatches a
+    /// custom method on a tool, prompt or resource name.
+    BaselineOnly,
 }
 
 /// Scope requirements and hierarchy. Build with [`ScopePolicy::builder`].
+///
+/// The default policy requires nothing and refuses other methods ([`OtherMethods::Refuse`]).
 #[derive(Debug, Clone, Default)]
 pub struct ScopePolicy {
+    other_methods: OtherMethods,
+    /// Every scope a rule names (not the hierarchy): what [`OtherMethods::RequireAllScopes`]
+    /// requires.
+    all_rules: ScopeSet,
     baseline: ScopeSet,
     routes: Vec<(Option<Method>, String, ScopeSet)>,
     methods: BTreeMap<String, ScopeSet>,
@@ -110,9 +97,23 @@ impl ScopePolicy {
         &self.known
     }
 
+    /// How methods the policy does not know are treated.
+    pub fn other_methods(&self) -> OtherMethods {
+        self.other_methods
+    }
+
     /// The scopes a request needs: baseline ∪ the longest matching route prefix ∪ each
     /// operation's scopes (the method's, then the tool's, resource's or prompt's).
-    pub fn required(&self, method: &Method, path: &str, operations: &[McpOperation]) -> ScopeSet {
+    ///
+    /// # Errors
+    /// [`OperationError::UnknownMethod`] for a method the policy does not know when it refuses
+    /// other methods ([`OtherMethods::Refuse`]).
+    pub fn requirement(
+        &self,
+        method: &Method,
+        path: &str,
+        operations: &[McpOperation],
+    ) -> Result<ScopeSet, OperationError> {
         let mut required = self.baseline.clone();
         if let Some((_, _, s)) = self
             .routes
@@ -133,12 +134,27 @@ impl ScopePolicy {
             };
             if let Some(s) = self.methods.get(method_name) {
                 required = required.union(s);
+            } else if matches!(op, McpOperation::Method(_))
+                && !STANDARD_METHODS.contains(&method_name)
+            {
+                match self.other_methods {
+                    OtherMethods::Refuse => return Err(OperationError::UnknownMethod),
+                    OtherMethods::RequireAllScopes => required = required.union(&self.all_rules),
+                    OtherMethods::BaselineOnly => {}
+                }
             }
             if let Some(s) = specific {
                 required = required.union(s);
             }
         }
-        required
+        Ok(required)
+    }
+
+    /// As [`Self::requirement`], failing closed: a refused method requires every scope any rule
+    /// names.
+    pub fn required(&self, method: &Method, path: &str, operations: &[McpOperation]) -> ScopeSet {
+        self.requirement(method, path, operations)
+            .unwrap_or_else(|_| self.baseline.union(&self.all_rules))
     }
 
     /// `granted` plus everything its scopes imply.
@@ -194,6 +210,7 @@ fn path_matches(path: &str, prefix: &str) -> bool {
 /// (RFC 6749 §3.3); they are parsed in [`ScopePolicyBuilder::build`].
 #[derive(Debug, Default)]
 pub struct ScopePolicyBuilder {
+    other_methods: OtherMethods,
     baseline: String,
     routes: Vec<(Option<Method>, String, String)>,
     methods: Vec<(String, String)>,
@@ -239,6 +256,15 @@ impl ScopePolicyBuilder {
     /// `prompts/get` of `prompt` needs `scopes`.
     pub fn prompt(mut self, prompt: &str, scopes: &str) -> Self {
         self.prompts.push((prompt.to_owned(), scopes.to_owned()));
+        self
+    }
+
+    /// How JSON-RPC methods the policy does not know are treated (default
+    /// [`OtherMethods::Refuse`]): a method is known when it is in [`STANDARD_METHODS`], is
+    /// decided by a name (`tools/call`, `prompts/get`, `resources/read`/`subscribe`/
+    /// `unsubscribe`), or has a [`Self::method`] rule.
+    pub fn other_methods(mut self, rule: OtherMethods) -> Self {
+        self.other_methods = rule;
         self
     }
 
@@ -291,6 +317,14 @@ impl ScopePolicyBuilder {
         let resources = map(self.resources)?;
         let prompts = map(self.prompts)?;
         let direct = map(self.implies)?;
+        let mut all_rules = baseline.clone();
+        for set in routes.iter().map(|(_, _, s)| s).chain(
+            [&methods, &tools, &resources, &prompts]
+                .into_iter()
+                .flat_map(|m| m.values()),
+        ) {
+            all_rules = all_rules.union(set);
+        }
         let mut direct_scopes: BTreeMap<Scope, BTreeSet<Scope>> = BTreeMap::new();
         for (k, v) in direct {
             let k: Scope = k
@@ -318,6 +352,8 @@ impl ScopePolicyBuilder {
             implies.insert(start.clone(), seen.into_iter().collect());
         }
         Ok(ScopePolicy {
+            other_methods: self.other_methods,
+            all_rules,
             baseline,
             routes,
             methods,
@@ -342,17 +378,70 @@ mod tests {
         }
     }
 
-    #[test]
-    fn tools_call_body_names_the_tool() {
-        let ops = McpOperation::parse_body(
-            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_repo","arguments":{}}}"#,
-        );
-        assert_eq!(ops, vec![McpOperation::CallTool("delete_repo".into())]);
+    fn other_method_policy(rule: Option<OtherMethods>) -> ScopePolicy {
+        let mut b = ScopePolicy::builder()
+            .baseline("b")
+            .tool("delete", "files:write")
+            .prompt("p", "prompts:read")
+            .method("vendor/configured", "vendor");
+        if let Some(rule) = rule {
+            b = b.other_methods(rule);
+        }
+        b.build().unwrap()
     }
 
+    fn call(p: &ScopePolicy, method: &str) -> Result<ScopeSet, OperationError> {
+        p.requirement(
+            &Method::POST,
+            "/mcp",
+            &[McpOperation::Method(method.to_owned())],
+        )
+    }
+
+    /// Issue #8 item 1: a method the policy does not know is refused by default.
     #[test]
-    fn non_json_body_names_no_operation() {
-        assert_eq!(McpOperation::parse_body(b"not json"), vec![]);
+    fn other_methods_are_refused_by_default() {
+        let p = other_method_policy(None);
+        assert_eq!(p.other_methods(), OtherMethods::Refuse);
+        assert_eq!(
+            call(&p, "vendor/unknown"),
+            Err(OperationError::UnknownMethod)
+        );
+        assert_eq!(
+            p.required(
+                &Method::POST,
+                "/mcp",
+                &[McpOperation::Method("vendor/unknown".into())]
+            ),
+            set("b files:write prompts:read vendor"),
+            "the infallible form fails closed"
+        );
+    }
+
+    /// Issue #8 item 1: standard and configured methods are known.
+    #[test]
+    fn standard_and_configured_methods_are_known() {
+        let p = other_method_policy(None);
+        assert_eq!(call(&p, "tools/list"), Ok(set("b")));
+        assert_eq!(call(&p, "initialize"), Ok(set("b")));
+        assert_eq!(call(&p, "vendor/configured"), Ok(set("b vendor")));
+    }
+
+    /// Issue #8 item 1: `RequireAllScopes` requires every scope a rule names.
+    #[test]
+    fn other_methods_may_require_every_rule_scope() {
+        let p = other_method_policy(Some(OtherMethods::RequireAllScopes));
+        assert_eq!(
+            call(&p, "vendor/unknown"),
+            Ok(set("b files:write prompts:read vendor"))
+        );
+    }
+
+    /// Issue #8 item 1: `BaselineOnly` is an explicit choice.
+    #[test]
+    fn other_methods_may_need_only_the_baseline_when_chosen() {
+        let p = other_method_policy(Some(OtherMethods::BaselineOnly));
+        assert_eq!(call(&p, "vendor/unknown"), Ok(set("b")));
     }
 
     #[test]

@@ -338,15 +338,15 @@ async fn token_in_form_body_is_400_invalid_request() {
 async fn every_method_is_authenticated_regardless_of_session() {
     let f = fixture().await;
     let token = f.minter().valid("mcp:basic").unwrap();
-    let mut ok = tools_list(Some(&token));
-    ok.headers_mut()
-        .insert("mcp-session-id", "s-1".parse().unwrap());
+    let created = f.send(initialize(Some(&token))).await;
+    let session = session_of(&created);
+    let ok = in_session(tools_list(Some(&token)), &session);
     assert_eq!(f.send(ok).await.status(), StatusCode::OK);
     for method in ["GET", "DELETE", "POST"] {
         let req = Request::builder()
             .method(method)
             .uri("/mcp")
-            .header("mcp-session-id", "s-1")
+            .header("mcp-session-id", &session)
             .header("accept", "text/event-stream")
             .body(Body::empty())
             .unwrap();
@@ -375,18 +375,43 @@ async fn token_is_never_forwarded() {
     }
 }
 
-/// RS-16: an uppercase scheme/host and default port in `aud` are accepted after normalisation.
+/// RS-16, as overridden by issue #8 item 6: the configured resource is canonicalised once at
+/// build time (uppercase scheme and host, default port), and a token `aud` must equal that
+/// canonical string exactly.
 #[tokio::test]
-async fn uppercase_audience_is_accepted_after_normalisation() {
+async fn configured_resource_is_canonicalised_at_build_time() {
+    let config = resource_server::ResourceServerConfig::builder("HTTPS://MCP.ACME.TEST:443/mcp")
+        .authorization_server("https://auth.acme.test")
+        .build()
+        .unwrap();
+    assert_eq!(config.resource().as_str(), RESOURCE);
+    assert_eq!(config.accepted_audiences(), vec![RESOURCE.to_owned()]);
+}
+
+/// Issue #8 item 6 (overrides RS-16 for token `aud`): an `aud` that differs from the canonical
+/// resource only in case, default port or a trailing slash is refused.
+#[tokio::test]
+async fn audience_is_compared_exactly() {
     let f = fixture().await;
-    let m = f.minter();
-    let mut claims = m.claims("mcp:basic");
-    claims["aud"] = "HTTPS://MCP.ACME.TEST:443/mcp".into();
-    let token = m.with_claims(&claims).unwrap();
-    assert_eq!(
-        f.send(tools_list(Some(&token))).await.status(),
-        StatusCode::OK
-    );
+    for aud in [
+        "HTTPS://MCP.ACME.TEST:443/mcp",
+        "https://MCP.acme.test/mcp",
+        "https://mcp.acme.test:443/mcp",
+        "https://mcp.acme.test/mcp/",
+        "https://mcp.acme.test/MCP",
+    ] {
+        let m = f.minter();
+        let mut claims = m.claims("mcp:basic");
+        claims["aud"] = aud.into();
+        let token = m.with_claims(&claims).unwrap();
+        let resp = f.send(tools_list(Some(&token))).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{aud}");
+        assert_eq!(
+            challenge(&resp).unwrap(),
+            invalid_token("token audience mismatch"),
+            "{aud}"
+        );
+    }
 }
 
 /// RS-17: the challenge `resource_metadata` URL is https.
@@ -395,6 +420,22 @@ async fn challenge_resource_metadata_is_https() {
     let f = fixture().await;
     assert_eq!(f.config.metadata_url(), PRM_URL);
     assert!(f.config.metadata_url().starts_with("https://"));
+}
+
+/// RS-19: a session created by one principal is refused (404) for another.
+#[tokio::test]
+async fn session_of_another_principal_is_404() {
+    let f = fixture().await;
+    let alice = f.minter().subject("alice").valid("mcp:basic").unwrap();
+    let bob = f.minter().subject("bob").valid("mcp:basic").unwrap();
+    let session = session_of(&f.send(initialize(Some(&alice))).await);
+    let resp = f.send(in_session(tools_list(Some(&bob)), &session)).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(challenge(&resp), None);
+    assert_eq!(
+        text(resp).await,
+        error_body("session_not_found", "session not found")
+    );
 }
 
 /// RS-19: session state keys combine identity and session id.

@@ -15,7 +15,15 @@
 //!
 //! A token holding only `mcp:tools` gets `403 insufficient_scope` with
 //! `scope="files:write mcp:tools"` when it calls `delete_item`; the client re-authorizes with
-//! that set and retries. The authorization server must know both scopes for this server's URL:
+//! that set and retries. A `tools/call` whose `params.name` cannot be read (missing, not a
+//! string, given twice) gets `400 invalid_request`, and so does a JSON-RPC method the policy
+//! does not know ([`OtherMethods::Refuse`], stated explicitly in [`scope_policy`]).
+//!
+//! Sessions are bounded, since users copy this example: an MCP session belongs to the
+//! (`iss`, `sub`, `client_id`) whose `initialize` created it (another principal gets `404`);
+//! one principal holds at most [`MAX_SESSIONS_PER_PRINCIPAL`] open sessions (then `429`), the
+//! server [`MAX_SESSIONS`] (then `503`); a session with no request for
+//! [`SESSION_IDLE_TIMEOUT`] is closed by rmcp and forgotten by the bearer layer. The authorization server must know both scopes for this server's URL:
 //!
 //! ```toml
 //! [[resources]]
@@ -45,11 +53,13 @@
 #![warn(missing_docs)]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use resource_server::config::DEFAULT_BODY_LIMIT;
 use resource_server::{
-    BearerAuthLayer, ConfigError, JwtValidator, Principal, ResourceServerConfig, ScopePolicy,
-    cors_layer, metadata_router,
+    BearerAuthLayer, ConfigError, JwtValidator, OtherMethods, Principal, ResourceServerConfig,
+    ScopePolicy, SessionBinding, cors_layer, metadata_router,
 };
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
@@ -65,6 +75,18 @@ pub const BASELINE_SCOPE: &str = "mcp:tools";
 /// The extra scope the `delete_item` tool needs.
 pub const DELETE_SCOPE: &str = "files:write";
 
+/// A session with no request for this long is closed (rmcp's `keep_alive`) and forgotten by
+/// the bearer layer: 300 s.
+pub const SESSION_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Most open MCP sessions of one (`iss`, `sub`, `client_id`): 8. One more `initialize` gets
+/// `429 too_many_sessions`.
+pub const MAX_SESSIONS_PER_PRINCIPAL: usize = 8;
+
+/// Most open MCP sessions of the server: 1,000 (rmcp holds about 57 KB per session). One more
+/// `initialize` gets `503`.
+pub const MAX_SESSIONS: usize = 1_000;
+
 /// What [`app`] needs to know.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -76,6 +98,12 @@ pub struct AppOptions {
     /// `http://127.0.0.1:8080/mcp`): the token audience and the PRM `resource`. Its path must be
     /// `/mcp`.
     pub public_url: String,
+    /// Idle sessions are closed after this long (default [`SESSION_IDLE_TIMEOUT`]).
+    pub session_idle_timeout: Duration,
+    /// Open sessions per principal (default [`MAX_SESSIONS_PER_PRINCIPAL`]).
+    pub max_sessions_per_principal: usize,
+    /// Open sessions in all (default [`MAX_SESSIONS`]).
+    pub max_sessions: usize,
 }
 
 impl AppOptions {
@@ -84,6 +112,9 @@ impl AppOptions {
         Self {
             issuer: issuer.into(),
             public_url: public_url.into(),
+            session_idle_timeout: SESSION_IDLE_TIMEOUT,
+            max_sessions_per_principal: MAX_SESSIONS_PER_PRINCIPAL,
+            max_sessions: MAX_SESSIONS,
         }
     }
 }
@@ -101,7 +132,8 @@ pub enum AppError {
 }
 
 /// The scope policy of this server: [`BASELINE_SCOPE`] for every request, and
-/// [`DELETE_SCOPE`] in addition for `tools/call` of `delete_item`.
+/// [`DELETE_SCOPE`] in addition for `tools/call` of `delete_item`. JSON-RPC methods outside
+/// the MCP standard set are refused ([`OtherMethods::Refuse`], the default, written out).
 ///
 /// # Errors
 /// Never with these constants; the builder checks scope syntax.
@@ -109,6 +141,7 @@ pub fn scope_policy() -> Result<ScopePolicy, ConfigError> {
     ScopePolicy::builder()
         .baseline(BASELINE_SCOPE)
         .tool("delete_item", DELETE_SCOPE)
+        .other_methods(OtherMethods::Refuse)
         .build()
 }
 
@@ -118,6 +151,16 @@ pub fn scope_policy() -> Result<ScopePolicy, ConfigError> {
 /// # Errors
 /// [`AppError`] for a bad issuer or public URL.
 pub fn app(options: AppOptions) -> Result<Router, AppError> {
+    app_with_session_manager(options).map(|(router, _)| router)
+}
+
+/// As [`app`], also returning rmcp's session manager (to watch the open sessions).
+///
+/// # Errors
+/// [`AppError`] for a bad issuer or public URL.
+pub fn app_with_session_manager(
+    options: AppOptions,
+) -> Result<(Router, Arc<LocalSessionManager>), AppError> {
     let public = url::Url::parse(&options.public_url)
         .map_err(|_| AppError::PublicUrl(options.public_url.clone()))?;
     if public.path() != "/mcp" {
@@ -129,7 +172,8 @@ pub fn app(options: AppOptions) -> Result<Router, AppError> {
         .resource_name("mcp-auth example server")
         .build()?;
     // Keys come from the issuer's RFC 8414 metadata (`JwksSource::Discover`, the default).
-    let validator = JwtValidator::builder(&config).build()?;
+    // The mcp-auth authorization server signs with low `S`: refuse malleated signatures.
+    let validator = JwtValidator::builder(&config).require_low_s(true).build()?;
     let mut allowed_hosts = vec![
         "localhost".to_owned(),
         "127.0.0.1".to_owned(),
@@ -138,16 +182,29 @@ pub fn app(options: AppOptions) -> Result<Router, AppError> {
     if let Some(host) = public.host_str() {
         allowed_hosts.push(host.trim_matches(['[', ']']).to_owned());
     }
+    // rmcp closes a session after `keep_alive` without activity; the bearer layer forgets it
+    // after the same time, caps sessions per principal and in all, and refuses a session id
+    // to any principal but its creator.
+    let mut sessions = LocalSessionManager::default();
+    sessions.session_config.keep_alive = Some(options.session_idle_timeout);
+    let sessions = Arc::new(sessions);
+    let binding = SessionBinding::default()
+        .idle_timeout(options.session_idle_timeout)
+        .max_sessions_per_principal(options.max_sessions_per_principal)
+        .max_sessions(options.max_sessions);
     let mcp = StreamableHttpService::new(
         || Ok(ExampleServer::new()),
-        Arc::new(LocalSessionManager::default()),
-        StreamableHttpServerConfig::default().with_allowed_hosts(allowed_hosts),
+        sessions.clone(),
+        StreamableHttpServerConfig::default()
+            .with_allowed_hosts(allowed_hosts)
+            .with_max_request_body_bytes(DEFAULT_BODY_LIMIT),
     );
-    Ok(Router::new()
+    let router = Router::new()
         .nest_service("/mcp", mcp)
-        .layer(BearerAuthLayer::new(config.clone(), validator))
+        .layer(BearerAuthLayer::new(config.clone(), validator).session_binding(binding))
         .merge(metadata_router(&config))
-        .layer(cors_layer()))
+        .layer(cors_layer());
+    Ok((router, sessions))
 }
 
 /// Arguments of the `echo` tool.

@@ -78,13 +78,11 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
     spawn_purge(server.clone(), pool);
     spawn_key_reload(server.clone());
     print_banner(&server, bound, config.dev, config.client_credentials);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|e| e.to_string())
+    // HTTP/1.1 with the header read timeout and connection info (issue #8 item 6).
+    let header_read_timeout = server.settings().http.header_read_timeout;
+    crate::http::serve(listener, app, header_read_timeout, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// The development profile signs every visitor in without a password, so it refuses a database

@@ -25,7 +25,7 @@ mod test_support;
 
 pub use client_secret::ClientSecretAuthenticator;
 pub use credentials::{CLIENT_ASSERTION_TYPE_JWT_BEARER, extract_credentials};
-pub use failure::AuthFailure;
+pub use failure::{AuthFailure, ClientAuthThrottle};
 pub use jwks_source::{ClientJwksSource, JwksSource};
 pub use none::NoneAuthenticator;
 pub use private_key_jwt::PrivateKeyJwtAuthenticator;

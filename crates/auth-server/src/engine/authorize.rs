@@ -5,8 +5,8 @@ use auth_core::pkce::is_valid_pkce_value;
 use auth_core::resource_server::ProtectedResource;
 use auth_core::store::AuthorizationCode;
 use auth_core::{
-    Client, ClientId, ErrorCode, FormParams, GrantType, OAuthError, RedirectUri, ScopeSet,
-    TokenHash, UnixTime,
+    Client, ClientId, ClientSource, ErrorCode, FormParams, GrantType, OAuthError, RedirectUri,
+    ScopeSet, TokenHash, UnixTime,
 };
 
 use crate::server::AuthorizationServer;
@@ -34,8 +34,9 @@ pub struct AuthorizationRequest {
 /// Why an authorization request failed, and so how the failure is shown.
 #[derive(Debug)]
 pub enum AuthorizeError {
-    /// The client or redirect URI cannot be trusted: show an error page, never redirect
-    /// (OAuth 2.1 §4.1.2.1, spec AS-06).
+    /// Show an error page on the server, never redirect: the client or redirect URI cannot be
+    /// trusted (OAuth 2.1 §4.1.2.1, spec AS-06), or the client is not vetted for error
+    /// redirects (RFC 9700 §4.11.2, [`AuthorizationServer::may_redirect_errors`]).
     Page(OAuthError),
     /// Send the error to the client's redirect URI: `location` carries `error`,
     /// `error_description`, `state` and `iss`.
@@ -47,14 +48,106 @@ pub enum AuthorizeError {
     },
 }
 
+/// The checks after the redirect URI is matched: what they produce.
+struct CheckedParameters {
+    code_challenge: String,
+    resource: ProtectedResource,
+    scope: ScopeSet,
+}
+
 impl AuthorizationServer {
-    /// Validate an authorization request from its query string, in the order of spec §2.2.2.
+    /// Validate an authorization request with no user signed in: the same as
+    /// [`AuthorizationServer::validate_authorization_request_for`] with `sub = None`.
     pub async fn validate_authorization_request(
         &self,
         query: &[u8],
     ) -> Result<AuthorizationRequest, AuthorizeError> {
+        self.validate_authorization_request_for(query, None).await
+    }
+
+    /// Validate an authorization request from its query string, in the order of spec §2.2.2,
+    /// for the signed-in user `sub` (`None` before sign-in).
+    ///
+    /// Errors before the redirect URI is matched (unknown client, unregistered or malformed
+    /// `redirect_uri`) are always [`AuthorizeError::Page`] (spec AS-06). Errors after it are
+    /// [`AuthorizeError::Redirect`] only when [`AuthorizationServer::may_redirect_errors`] says
+    /// the client is vetted; for an unvetted client they are a `Page` as well (RFC 9700
+    /// §4.11.2, issue #8 item 4), so the server cannot be used as an open redirector.
+    pub async fn validate_authorization_request_for(
+        &self,
+        query: &[u8],
+        sub: Option<&str>,
+    ) -> Result<AuthorizationRequest, AuthorizeError> {
         let params = FormParams::parse_keeping_repeats(query).map_err(AuthorizeError::Page)?;
         // 1. The client.
+        let client = self.authorization_client(&params).await?;
+        // 2. The redirect URI.
+        let (redirect_uri, redirect_uri_sent) = matched_redirect_uri(&client, &params)?;
+        let state = if params.is_repeated("state") {
+            None
+        } else {
+            params.get("state").map(str::to_owned)
+        };
+        // 3. From here on, errors are redirected if the client is vetted.
+        let error = match self.check_parameters(&params, &client) {
+            Ok(checked) => {
+                return Ok(AuthorizationRequest {
+                    client,
+                    redirect_uri,
+                    redirect_uri_sent,
+                    state,
+                    code_challenge: checked.code_challenge,
+                    resource: checked.resource,
+                    scope: checked.scope,
+                });
+            }
+            Err(error) => error,
+        };
+        if self.may_redirect_errors(&client, sub).await {
+            return Err(self.redirect_error(&redirect_uri, state.as_deref(), error));
+        }
+        tracing::info!(
+            client_id = %client.client_id,
+            "error of a client not vetted for error redirects shown on the server's page"
+        );
+        Err(AuthorizeError::Page(error))
+    }
+
+    /// May errors of an authorization request from `client` be redirected to its redirect URI
+    /// (RFC 9700 §4.11.2, issue #8 item 4)? True for a client the operator provisioned
+    /// ([`ClientSource::Admin`]) or whose resolver the operator trusts
+    /// ([`AuthorizationServer::is_trusted_client`], e.g. a metadata document host listed in
+    /// `cimd.trusted_hosts`); and, once `sub` is signed in, for a client `sub` has approved
+    /// before (for any configured resource). False for a dynamically registered or metadata
+    /// document client otherwise, and when the consent store cannot be read (fail closed).
+    pub async fn may_redirect_errors(&self, client: &Client, sub: Option<&str>) -> bool {
+        if client.source == ClientSource::Admin || self.is_trusted_client(&client.client_id) {
+            return true;
+        }
+        let Some(sub) = sub else {
+            return false;
+        };
+        for resource in self.inner.settings.resources.all() {
+            match self
+                .inner
+                .stores
+                .consent
+                .granted(sub, client.client_id.as_str(), resource.resource.as_str())
+                .await
+            {
+                Ok(Some(_)) => return true,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "reading consents failed; error shown on the page");
+                    return false;
+                }
+            }
+        }
+        false
+    }
+
+    /// Step 1: the client, resolved from a single `client_id`. Every error is a page.
+    async fn authorization_client(&self, params: &FormParams) -> Result<Client, AuthorizeError> {
         if params.is_repeated("client_id") {
             return Err(AuthorizeError::Page(OAuthError::invalid_request(
                 "client_id is repeated",
@@ -69,8 +162,7 @@ impl AuthorizationServer {
             .map_err(|e: auth_core::ParseError| {
                 AuthorizeError::Page(OAuthError::invalid_request(e.0))
             })?;
-        let client = self
-            .resolve_client(&client_id)
+        self.resolve_client(&client_id)
             .await
             .map_err(AuthorizeError::Page)?
             .ok_or_else(|| {
@@ -78,114 +170,77 @@ impl AuthorizationServer {
                     ErrorCode::InvalidClient,
                     "unknown client_id",
                 ))
-            })?;
-        // 2. The redirect URI.
-        if params.is_repeated("redirect_uri") {
-            return Err(AuthorizeError::Page(OAuthError::invalid_request(
-                "redirect_uri is repeated",
-            )));
-        }
-        let (redirect_uri, redirect_uri_sent) = match params.get("redirect_uri") {
-            Some(raw) => {
-                let requested: RedirectUri = raw.parse().map_err(|e: auth_core::ParseError| {
-                    AuthorizeError::Page(OAuthError::invalid_request(e.0))
-                })?;
-                if client.find_redirect_uri(&requested).is_none() {
-                    return Err(AuthorizeError::Page(OAuthError::invalid_request(
-                        "redirect_uri is not registered for this client",
-                    )));
-                }
-                (requested, true)
-            }
-            None => match client.redirect_uris.as_slice() {
-                [only] => (only.clone(), false),
-                _ => {
-                    return Err(AuthorizeError::Page(OAuthError::invalid_request(
-                        "redirect_uri is required when the client has several",
-                    )));
-                }
-            },
-        };
-        let state = if params.is_repeated("state") {
-            None
-        } else {
-            params.get("state").map(str::to_owned)
-        };
-        let redirect_err =
-            |error: OAuthError| self.redirect_error(&redirect_uri, state.as_deref(), error);
-        // 3. From here on, errors are redirected.
+            })
+    }
+
+    /// Step 3: every check after the redirect URI is matched, in order.
+    fn check_parameters(
+        &self,
+        params: &FormParams,
+        client: &Client,
+    ) -> Result<CheckedParameters, OAuthError> {
         if let Some(name) = params.repeated().next() {
-            return Err(redirect_err(OAuthError::invalid_request(format!(
+            return Err(OAuthError::invalid_request(format!(
                 "parameter {name} is repeated"
-            ))));
+            )));
         }
         match params.get("response_type") {
             Some("code") => {}
             Some(other) => {
-                return Err(redirect_err(OAuthError::new(
+                return Err(OAuthError::new(
                     ErrorCode::UnsupportedResponseType,
                     format!("response_type {other} is not supported; use code"),
-                )));
+                ));
             }
-            None => {
-                return Err(redirect_err(OAuthError::invalid_request(
-                    "response_type is missing",
-                )));
-            }
+            None => return Err(OAuthError::invalid_request("response_type is missing")),
         }
         if !client.allows_grant(GrantType::AUTHORIZATION_CODE) {
-            return Err(redirect_err(OAuthError::new(
+            return Err(OAuthError::new(
                 ErrorCode::UnauthorizedClient,
                 "this client may not use the authorization_code grant",
-            )));
+            ));
         }
         let code_challenge = match params.get("code_challenge") {
             Some(c) if is_valid_pkce_value(c) => c.to_owned(),
             Some(_) => {
-                return Err(redirect_err(OAuthError::invalid_request(
+                return Err(OAuthError::invalid_request(
                     "code_challenge must be 43 to 128 characters of [A-Za-z0-9-._~]",
-                )));
+                ));
             }
             None => {
-                return Err(redirect_err(OAuthError::invalid_request(
+                return Err(OAuthError::invalid_request(
                     "code_challenge is required (PKCE)",
-                )));
+                ));
             }
         };
         if params.get("code_challenge_method") != Some("S256") {
-            return Err(redirect_err(OAuthError::invalid_request(
+            return Err(OAuthError::invalid_request(
                 "code_challenge_method must be S256",
-            )));
+            ));
         }
         let resource = self
             .inner
             .settings
             .resources
-            .select(params.get_all("resource"))
-            .map_err(&redirect_err)?
+            .select(params.get_all("resource"))?
             .clone();
         if !client.allows_resource(&resource.resource) {
-            return Err(redirect_err(OAuthError::invalid_target(
+            return Err(OAuthError::invalid_target(
                 "this client may not get tokens for that resource",
-            )));
+            ));
         }
         let requested_scope = match params.get("scope") {
             None => None,
             Some(raw) => Some(
                 raw.parse::<ScopeSet>()
-                    .map_err(|e| redirect_err(OAuthError::invalid_scope(e.0)))?,
+                    .map_err(|e| OAuthError::invalid_scope(e.0))?,
             ),
         };
         let scope = self
             .inner
             .scope_policy
-            .grant(&client, &resource, requested_scope.as_ref())
-            .map_err(&redirect_err)?;
-        Ok(AuthorizationRequest {
-            client,
-            redirect_uri,
-            redirect_uri_sent,
-            state,
+            .grant(client, &resource, requested_scope.as_ref())?;
+        Ok(CheckedParameters {
             code_challenge,
             resource,
             scope,
@@ -206,24 +261,21 @@ impl AuthorizationServer {
         }
     }
 
-    /// The URL of an error redirect to a validated `redirect_uri`.
+    /// The URL of an error redirect to a validated `redirect_uri`: its raw string (the one that
+    /// was compared) with the parameters appended.
     pub fn error_location(
         &self,
         redirect_uri: &RedirectUri,
         state: Option<&str>,
         error: &OAuthError,
     ) -> String {
-        let mut url = redirect_uri.url().clone();
-        {
-            let mut q = url.query_pairs_mut();
-            q.append_pair("error", error.code().as_str());
-            q.append_pair("error_description", error.description());
-            if let Some(state) = state {
-                q.append_pair("state", state);
-            }
-            q.append_pair("iss", self.inner.settings.issuer.as_str());
-        }
-        url.into()
+        let mut pairs = vec![
+            ("error", error.code().as_str()),
+            ("error_description", error.description()),
+        ];
+        pairs.extend(state.map(|s| ("state", s)));
+        pairs.push(("iss", self.inner.settings.issuer.as_str()));
+        redirect_uri.with_parameters(pairs)
     }
 
     /// The scopes of `request` that `sub` has not yet approved for this client and resource;
@@ -289,16 +341,10 @@ impl AuthorizationServer {
             })
             .await?;
         tracing::info!(client_id = %request.client.client_id, sub = %sub, scope = %request.scope, "authorization code issued");
-        let mut url = request.redirect_uri.url().clone();
-        {
-            let mut q = url.query_pairs_mut();
-            q.append_pair("code", &code);
-            if let Some(state) = &request.state {
-                q.append_pair("state", state);
-            }
-            q.append_pair("iss", self.inner.settings.issuer.as_str());
-        }
-        Ok(url.into())
+        let mut pairs = vec![("code", code.as_str())];
+        pairs.extend(request.state.as_deref().map(|s| ("state", s)));
+        pairs.push(("iss", self.inner.settings.issuer.as_str()));
+        Ok(request.redirect_uri.with_parameters(pairs))
     }
 
     /// The user declined: the `access_denied` redirect.
@@ -308,5 +354,38 @@ impl AuthorizationServer {
             request.state.as_deref(),
             &OAuthError::new(ErrorCode::AccessDenied, "the user declined the request"),
         )
+    }
+}
+
+/// Step 2: the redirect URI, matched against the client's registered ones (exact, RFC 8252 §7.3
+/// loopback port rule; [`RedirectUri`] refuses strings a parser would read differently). Every
+/// error is a page (spec AS-06). Returns the URI to respond to and whether the request sent it.
+fn matched_redirect_uri(
+    client: &Client,
+    params: &FormParams,
+) -> Result<(RedirectUri, bool), AuthorizeError> {
+    if params.is_repeated("redirect_uri") {
+        return Err(AuthorizeError::Page(OAuthError::invalid_request(
+            "redirect_uri is repeated",
+        )));
+    }
+    match params.get("redirect_uri") {
+        Some(raw) => {
+            let requested: RedirectUri = raw.parse().map_err(|e: auth_core::ParseError| {
+                AuthorizeError::Page(OAuthError::invalid_request(e.0))
+            })?;
+            if client.find_redirect_uri(&requested).is_none() {
+                return Err(AuthorizeError::Page(OAuthError::invalid_request(
+                    "redirect_uri is not registered for this client",
+                )));
+            }
+            Ok((requested, true))
+        }
+        None => match client.redirect_uris.as_slice() {
+            [only] => Ok((only.clone(), false)),
+            _ => Err(AuthorizeError::Page(OAuthError::invalid_request(
+                "redirect_uri is required when the client has several",
+            ))),
+        },
     }
 }

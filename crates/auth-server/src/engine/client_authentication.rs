@@ -38,9 +38,10 @@ impl AuthorizationServer {
     /// one method, the client's registered one. Unknown client, wrong method and wrong secret all
     /// give the same `invalid_client` (401, with a Basic challenge when Basic was tried).
     ///
-    /// Failures are counted per client id and per `source` address; a key over
-    /// `client_auth_failures_per_minute` gets 429 `temporarily_unavailable` until the minute
-    /// ends, without its credentials being checked (spec CC-14).
+    /// Failures are counted per (client id, `source` address) pair; a pair over
+    /// `client_auth_failures_per_minute` gets 429 `invalid_request` with `Retry-After` until the
+    /// minute ends, without its credentials being checked; past the global backstop failures are
+    /// answered late (spec CC-14; issue #8 item 3, see [`crate::client_auth::ClientAuthThrottle`]).
     pub(crate) async fn authenticate_client(
         &self,
         authorization: Option<&str>,
@@ -51,25 +52,18 @@ impl AuthorizationServer {
     ) -> Result<Client, OAuthError> {
         let credentials =
             extract_credentials(authorization, params)?.ok_or_else(OAuthError::invalid_client)?;
-        let limiter = &self.inner.auth_failure_limiter;
-        let keys = [
-            Some(format!("client:{}", credentials.client_id())),
-            source.map(|s| format!("source:{s}")),
-        ];
-        if keys.iter().flatten().any(|k| limiter.exceeded(k)) {
-            return Err(OAuthError::new(
-                ErrorCode::RateLimited,
-                "too many failed client authentications; try again in a minute",
-            ));
-        }
+        let throttle = &self.inner.auth_throttle;
+        let client_id = credentials.client_id().as_str();
+        throttle.admit(client_id, source)?;
         let result = self
             .check_credentials(&credentials, endpoint_url, callers)
             .await;
         if let Err(e) = &result
             && e.code() == ErrorCode::InvalidClient
         {
-            for key in keys.iter().flatten() {
-                limiter.check(key);
+            let delay = throttle.failed(client_id, source);
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
             }
         }
         result

@@ -9,8 +9,11 @@ use super::token::ClientRequest;
 use crate::server::AuthorizationServer;
 
 impl AuthorizationServer {
-    /// Introspect `token` (RFC 7662 §2.1). The caller must authenticate as a confidential client.
-    /// Unknown, expired, revoked and foreign refresh tokens are all `{"active":false}`; the reason
+    /// Introspect `token` (RFC 7662 §2.1). The caller must authenticate as a confidential client,
+    /// and may read only tokens meant for it (RFC 7662 §4, issue #8 item 6): an access token
+    /// issued to it, or one whose `aud` is a resource it is configured as the server of
+    /// ([`crate::ServerSettings::introspection_clients`]); a refresh token only when issued to
+    /// it. Unknown, expired, revoked and foreign tokens are all `{"active":false}`; the reason
     /// is never revealed.
     ///
     /// Errors: `invalid_request` (malformed form, missing `token`), `invalid_client` (401).
@@ -32,7 +35,13 @@ impl AuthorizationServer {
         let token = params.require("token")?;
         let now = self.inner.clock.now();
         if let Some(claims) = self.token_issuer().verify(token) {
-            if claims.exp <= now
+            let meant_for_caller = claims.client_id == caller.client_id.as_str()
+                || self
+                    .inner
+                    .settings
+                    .is_introspection_client(&caller.client_id, &claims.aud);
+            if !meant_for_caller
+                || claims.exp <= now
                 || self
                     .inner
                     .stores

@@ -37,10 +37,12 @@ impl AuthorizationServer {
             ));
         }
         if !self.inner.registration_limiter.check(source) {
+            let wait = self.inner.registration_limiter.retry_after();
             return Err(OAuthError::new(
                 ErrorCode::RateLimited,
                 "too many registrations from this source; try again later",
-            ));
+            )
+            .with_retry_after(wait));
         }
         let req: ClientRegistrationRequest = serde_json::from_slice(body)
             .map_err(|e| metadata_error(format!("the body is not valid client metadata: {e}")))?;

@@ -12,9 +12,10 @@ use axum_extra::extract::cookie::SignedCookieJar;
 use minijinja::context;
 
 use super::AppState;
+use super::source::SourceAddress;
 use crate::engine::authorize::{AuthorizationRequest, AuthorizeError};
-use crate::web::pages::{html, redirect};
-use crate::web::password::verify_password;
+use crate::web::pages::{html, html_with_form_redirect, redirect};
+use crate::web::password::PasswordError;
 use crate::web::session::Session;
 
 /// `GET /authorize` (RFC 6749 §4.1.1).
@@ -24,17 +25,18 @@ pub(super) async fn authorize(
     RawQuery(query): RawQuery,
 ) -> Response {
     let query = query.unwrap_or_default();
+    let jar = state.web.sessions.jar(&headers);
+    let now = state.server.clock().now();
+    let session = state.web.sessions.read(&jar, now);
     let request = match state
         .server
-        .validate_authorization_request(query.as_bytes())
+        .validate_authorization_request_for(query.as_bytes(), signed_in(session.as_ref()))
         .await
     {
         Ok(r) => r,
         Err(e) => return authorize_error(&state, e, StatusCode::FOUND),
     };
-    let jar = state.web.sessions.jar(&headers);
-    let now = state.server.clock().now();
-    match state.web.sessions.read(&jar, now) {
+    match session {
         Some(session) if session.sub.is_some() => {
             proceed(&state, jar, &session, &request, &query, StatusCode::FOUND).await
         }
@@ -68,14 +70,15 @@ async fn form_step(
     let form = FormParams::parse(body)
         .map_err(|_| error_page(state, OAuthError::invalid_request("malformed form")))?;
     let query = form.get("request").unwrap_or_default().to_owned();
-    let request = state
-        .server
-        .validate_authorization_request(query.as_bytes())
-        .await
-        .map_err(|e| authorize_error(state, e, StatusCode::SEE_OTHER))?;
     let jar = state.web.sessions.jar(headers);
     let now = state.server.clock().now();
-    let session = state.web.sessions.read(&jar, now).ok_or_else(|| {
+    let session = state.web.sessions.read(&jar, now);
+    let request = state
+        .server
+        .validate_authorization_request_for(query.as_bytes(), signed_in(session.as_ref()))
+        .await
+        .map_err(|e| authorize_error(state, e, StatusCode::SEE_OTHER))?;
+    let session = session.ok_or_else(|| {
         error_page(
             state,
             OAuthError::invalid_request(
@@ -102,8 +105,14 @@ async fn form_step(
 
 /// `POST /authorize/login`: check the CSRF token and the password, then start a new session
 /// (a fresh id, so a planted session cannot be promoted) and continue the request.
+///
+/// Sign-in limits ([`crate::limits::SignInSettings`]): a source, (username, source) pair or
+/// username over its limit gets `429` with `Retry-After` and no password check; a check that
+/// finds the hashing pool busy gets `429` with `Retry-After: 1`; a check that fails inside (a
+/// panic, an unreadable stored hash) is a `500`, never "wrong password" (issue #8 items 2, 3).
 pub(super) async fn login(
     State(state): State<AppState>,
+    axum::Extension(source): axum::Extension<SourceAddress>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -121,26 +130,46 @@ pub(super) async fn login(
     } = step;
     let username = form.get("username").unwrap_or_default();
     let password = form.get("password").unwrap_or_default();
-    if !state.web.login_limiter.check(&format!("user:{username}")) {
-        let message = "Too many attempts. Wait a few minutes and try again.";
-        let page = login_page(&state, &session, &request, &query, Some(message));
-        return (StatusCode::TOO_MANY_REQUESTS, page).into_response();
-    }
+    let limits = &state.web.signin_limits;
+    let attempt = match limits.begin(username, &source.rate_key()) {
+        Ok(a) => a,
+        Err(retry_after) => {
+            tracing::info!("sign-in refused: too many failed attempts");
+            let message = "Too many failed sign-ins. Wait a few minutes and try again.";
+            let page = login_page(&state, &session, &request, &query, Some(message));
+            return too_many_requests(page, retry_after);
+        }
+    };
     let user = match state.server.stores().users.get_by_username(username).await {
         Ok(u) => u,
-        Err(e) => return error_page(&state, OAuthError::from(e)),
+        Err(e) => {
+            limits.not_a_failure(attempt);
+            return error_page(&state, OAuthError::from(e));
+        }
     };
     let hash = user.as_ref().map(|u| u.password_hash.clone());
-    let password = password.to_owned();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, hash.as_deref()))
-        .await
-        .unwrap_or(false);
+    let ok = match state.web.hashes.verify(password.to_owned(), hash).await {
+        Ok(ok) => ok,
+        Err(PasswordError::Busy) => {
+            limits.not_a_failure(attempt);
+            tracing::warn!("sign-in refused: every password-check slot is busy");
+            let message = "The server is busy. Try again in a moment.";
+            let page = login_page(&state, &session, &request, &query, Some(message));
+            return too_many_requests(page, 1);
+        }
+        Err(e) => {
+            limits.not_a_failure(attempt);
+            return error_page(&state, OAuthError::server_error(e));
+        }
+    };
     let Some(user) = user.filter(|_| ok) else {
+        let _counted_as_a_failure = attempt;
         tracing::info!("sign-in failed");
         let message = "Wrong username or password.";
         let page = login_page(&state, &session, &request, &query, Some(message));
         return (StatusCode::UNAUTHORIZED, page).into_response();
     };
+    limits.not_a_failure(attempt);
     let session = new_session(&state, Some(&user.sub), Some(&user.username), now);
     let jar = state.web.sessions.write(jar, &session);
     tracing::info!(sub = %user.sub, "user signed in");
@@ -153,6 +182,16 @@ pub(super) async fn login(
         StatusCode::SEE_OTHER,
     )
     .await
+}
+
+/// `page` as a `429 Too Many Requests` with `Retry-After: retry_after` (seconds).
+fn too_many_requests(page: Response, retry_after: u64) -> Response {
+    let mut res = (StatusCode::TOO_MANY_REQUESTS, page).into_response();
+    res.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(retry_after),
+    );
+    res
 }
 
 /// `POST /authorize/consent`: the user's decision.
@@ -256,6 +295,12 @@ async fn dev_sign_in(
     proceed(state, jar, &session, request, query, StatusCode::FOUND).await
 }
 
+/// The signed-in user of `session`, if any: decides whether errors of a self-registered client
+/// may be redirected (RFC 9700 §4.11.2).
+fn signed_in(session: Option<&Session>) -> Option<&str> {
+    session.and_then(|s| s.sub.as_deref())
+}
+
 fn new_session(state: &AppState, sub: Option<&str>, username: Option<&str>, now: i64) -> Session {
     Session {
         sid: state.server.secrets().token("", 16),
@@ -294,7 +339,7 @@ fn login_page(
             error => error,
         },
     );
-    render(state, body, StatusCode::OK)
+    render_form(state, body, &request.redirect_uri)
 }
 
 fn consent_page(
@@ -328,7 +373,20 @@ fn consent_page(
             username => session.username.clone().unwrap_or_default(),
         },
     );
-    render(state, body, StatusCode::OK)
+    render_form(state, body, &request.redirect_uri)
+}
+
+/// A page whose form POST may be answered by a redirect to `redirect_uri` (sign-in, consent):
+/// `form-action` allows that origin too (issue #8 item 6).
+fn render_form(
+    state: &AppState,
+    body: Result<String, minijinja::Error>,
+    redirect_uri: &auth_core::RedirectUri,
+) -> Response {
+    match body {
+        Ok(b) => html_with_form_redirect(StatusCode::OK, b, redirect_uri),
+        Err(e) => render(state, Err(e), StatusCode::OK),
+    }
 }
 
 fn render(

@@ -1,10 +1,8 @@
 //! Token, introspection, revocation, registration, JWKS and metadata routes.
 
-use std::net::SocketAddr;
-
 use auth_core::OAuthError;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -57,11 +55,14 @@ impl FromRequest<AppState> for FormPost {
     }
 }
 
-/// The peer's IP address, when the server was started with connection info.
+/// The caller's source address as a rate-limit key, resolved by the router's forwarding
+/// middleware from the socket peer and, for a trusted proxy, its forwarding headers
+/// ([`super::source`]); `None` when the server runs without connection info.
 fn source_address(req: &Request) -> Option<String> {
     req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+        .get::<super::source::SourceAddress>()
+        .filter(|s| s.0.is_some())
+        .map(super::source::SourceAddress::rate_key)
 }
 
 fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {

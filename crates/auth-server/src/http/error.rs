@@ -6,7 +6,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 /// An [`OAuthError`] as a JSON error response: the status from its code, `Cache-Control:
-/// no-store`, and `WWW-Authenticate: Basic realm="…"` on a 401 after a Basic attempt (AS-19).
+/// no-store`, `WWW-Authenticate: Basic realm="…"` on a 401 after a Basic attempt (AS-19), and
+/// `Retry-After: seconds` on a rate-limit refusal (429).
 #[derive(Debug)]
 pub struct ApiError {
     error: OAuthError,
@@ -37,6 +38,9 @@ impl IntoResponse for ApiError {
         let h = res.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if let Some(seconds) = e.retry_after() {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if status == StatusCode::UNAUTHORIZED && e.challenge() == ChallengeHint::Basic {
             let realm = self.realm.replace(['"', '\\'], "");
             if let Ok(v) = HeaderValue::from_str(&format!("Basic realm=\"{realm}\"")) {

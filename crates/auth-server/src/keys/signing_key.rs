@@ -130,15 +130,23 @@ impl SigningKey {
         })
     }
 
-    /// Sign `message` (the JWS signing input), returning the 64-byte `R‖S` signature.
+    /// Sign `message` (the JWS signing input), returning the 64-byte `R‖S` signature with `S`
+    /// in the low half of the group order, so verifiers that refuse malleable (high-S)
+    /// signatures accept it ([`auth_core::ecdsa`]).
     ///
     /// # Errors
-    /// [`KeyError::Sign`] when the random number generator fails.
+    /// [`KeyError::Sign`] when the random number generator fails or the signature is not 64
+    /// bytes.
     pub fn sign(&self, rng: &dyn SecureRandom, message: &[u8]) -> Result<Vec<u8>, KeyError> {
-        self.key_pair
+        let mut sig = self
+            .key_pair
             .sign(rng, message)
             .map(|sig| sig.as_ref().to_vec())
-            .map_err(|_| KeyError::Sign)
+            .map_err(|_| KeyError::Sign)?;
+        if !auth_core::ecdsa::normalize_low_s(auth_core::ecdsa::Curve::P256, &mut sig) {
+            return Err(KeyError::Sign);
+        }
+        Ok(sig)
     }
 }
 
@@ -235,6 +243,20 @@ mod tests {
             SigningKey::from_stored(&stored),
             Err(KeyError::UnsupportedAlgorithm { .. })
         ));
+    }
+
+    /// Issue #8 item 6: every signature is low-S, so resource servers may refuse malleated ones.
+    #[test]
+    fn signatures_are_low_s() {
+        let key = SigningKey::from_stored(&SigningKey::generate(1).unwrap()).unwrap();
+        let rng = ring::rand::SystemRandom::new();
+        for i in 0..64u8 {
+            let sig = key.sign(&rng, &[i]).unwrap();
+            assert!(auth_core::ecdsa::is_low_s(
+                auth_core::ecdsa::Curve::P256,
+                &sig
+            ));
+        }
     }
 
     #[test]

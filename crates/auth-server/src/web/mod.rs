@@ -5,4 +5,5 @@
 pub mod pages;
 pub mod password;
 pub mod session;
+pub mod signin_limits;
 pub mod templates;

@@ -111,7 +111,12 @@ pub fn settings(issuer: &str) -> ServerSettings {
         None,
     )
     .unwrap();
-    ServerSettings::new(issuer.parse().unwrap(), resources)
+    let mut settings = ServerSettings::new(issuer.parse().unwrap(), resources);
+    // BASIC plays the MCP server's own client: it may introspect RESOURCE's access tokens.
+    settings
+        .introspection_clients
+        .insert(RESOURCE.parse().unwrap(), vec![BASIC.parse().unwrap()]);
+    settings
 }
 
 impl Harness {

@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
 
-use super::{TokenValidator, normalize_audience};
+use super::TokenValidator;
 use crate::config::{ConfigError, ResourceServerConfig};
 use crate::error::{TokenError, Unavailable, ValidationError};
 use crate::principal::Principal;
@@ -23,7 +23,7 @@ const MAX_CACHE_ENTRIES: usize = 10_000;
 /// (RFC 7662 §2), authenticating with `client_secret_basic` (RFC 6749 §2.3.1).
 ///
 /// A response must have `"active": true`, an `aud` (string or array) containing this resource
-/// (a missing `aud` is refused unless allowed, spec §10 A25), an `iss` (when present) among the
+/// exactly (the canonical string of [`ResourceServerConfig::resource`]; a missing `aud` is refused unless allowed, spec §10 A25), an `iss` (when present) among the
 /// trusted issuers, an `exp` (when present) in the future, and `sub` and `client_id`. Positive
 /// results are cached, keyed by the SHA-256 of the token, until
 /// `min(exp, now + max_cache)` (default `max_cache` 60 s); failures are never cached.
@@ -93,9 +93,9 @@ impl IntrospectionValidator {
         cache.insert(key, (until, principal.clone()));
     }
 
+    /// Exact comparison with the canonical resource (issue #8 item 6).
     fn audience_matches(&self, aud: &str) -> bool {
         self.audiences.iter().any(|a| a == aud)
-            || normalize_audience(aud).is_some_and(|n| self.audiences.contains(&n))
     }
 
     fn check(&self, body: Map<String, Value>, now: UnixTime) -> Result<Principal, TokenError> {

@@ -4,14 +4,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use auth_core::ecdsa::{Curve, is_low_s};
 use auth_core::{Clock, ScopeSet, SystemClock};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
+use super::TokenValidator;
 use super::jwks::{CacheTiming, JwksSource, KeyCache, TrustedIssuer};
-use super::{TokenValidator, normalize_audience};
 use crate::config::{ConfigError, ResourceServerConfig};
 use crate::error::{TokenError, ValidationError};
 use crate::principal::Principal;
@@ -21,14 +22,19 @@ use crate::principal::Principal;
 /// In order: three-segment JWS; header `typ` `at+jwt` or `application/at+jwt` (case-insensitive);
 /// header `alg` in the allow-list (default `ES256`, `RS256`; never `none` or `HS*`); `iss` one of
 /// the trusted issuers (exact string); key by `kid`, whose pinned algorithm must equal `alg`;
-/// signature; `aud` (string or array) containing this resource after normalisation; `exp`
-/// required with `now < exp + leeway`; `nbf` and `iat` not after `now + leeway`; `sub` and
-/// `client_id` present; `scope` parsed (missing = empty). Leeway defaults to 60 s.
+/// signature (with [`JwtValidatorBuilder::require_low_s`], an ECDSA `s` above half the group
+/// order is refused); `aud` (string or array) containing this resource exactly, compared with
+/// the canonical string of [`ResourceServerConfig::resource`] (no case folding, no
+/// trailing-slash tolerance); `exp` required with `now < exp + leeway`; `iat` required (a
+/// number) and `nbf` (when present, a number) not after `now + leeway`; `sub`, `client_id` and
+/// `jti` present as strings (RFC 9068 §2.2); `scope` parsed (missing = empty). Leeway defaults
+/// to 60 s.
 pub struct JwtValidator {
     issuers: Vec<KeyCache>,
     audiences: Vec<String>,
     allowed: Vec<Algorithm>,
     leeway: i64,
+    low_s: bool,
     clock: Arc<dyn Clock>,
 }
 
@@ -67,6 +73,7 @@ impl JwtValidator {
             audiences: config.accepted_audiences(),
             allowed: vec![Algorithm::ES256, Algorithm::RS256],
             leeway: 60,
+            low_s: false,
             clock: Arc::new(SystemClock),
             timing: CacheTiming {
                 refresh_after: 300,
@@ -98,16 +105,22 @@ impl JwtValidator {
         if now >= exp.saturating_add(self.leeway) {
             return Err(TokenError::Expired);
         }
-        for name in ["nbf", "iat"] {
-            if let Some(t) = numeric(&claims, name)
-                && t > now.saturating_add(self.leeway)
-            {
-                return Err(TokenError::NotYetValid);
-            }
+        let iat = numeric(&claims, "iat").ok_or(TokenError::MissingClaim("iat"))?;
+        let nbf = match claims.get("nbf") {
+            None => None,
+            Some(_) => Some(numeric(&claims, "nbf").ok_or(TokenError::NotYetValid)?),
+        };
+        if [Some(iat), nbf]
+            .into_iter()
+            .flatten()
+            .any(|t| t > now.saturating_add(self.leeway))
+        {
+            return Err(TokenError::NotYetValid);
         }
         let subject = string(&claims, "sub").ok_or(TokenError::MissingClaim("sub"))?;
         let client_id =
             string(&claims, "client_id").ok_or(TokenError::MissingClaim("client_id"))?;
+        let token_id = string(&claims, "jti").ok_or(TokenError::MissingClaim("jti"))?;
         let scopes = match claims.get("scope") {
             None => ScopeSet::new(),
             Some(Value::String(s)) if s.is_empty() => ScopeSet::new(),
@@ -120,16 +133,14 @@ impl JwtValidator {
             client_id,
             scopes,
             expires_at: exp,
-            token_id: string(&claims, "jti"),
+            token_id: Some(token_id),
             claims,
         })
     }
 
+    /// Exact comparison with the canonical resource (issue #8 item 6).
     fn audience_matches(&self, aud: &str) -> bool {
-        if self.audiences.iter().any(|a| a == aud) {
-            return true;
-        }
-        normalize_audience(aud).is_some_and(|n| self.audiences.contains(&n))
+        self.audiences.iter().any(|a| a == aud)
     }
 }
 
@@ -140,6 +151,19 @@ fn numeric(claims: &Map<String, Value>, name: &str) -> Option<i64> {
 
 fn string(claims: &Map<String, Value>, name: &str) -> Option<String> {
     claims.get(name)?.as_str().map(str::to_owned)
+}
+
+/// For ES256/ES384 (RFC 7518 §3.4, `R || S`): true when `S ≤ (n - 1) / 2`. Other algorithms
+/// have no such rule and pass.
+fn low_s(signature: &str, alg: Algorithm) -> bool {
+    let curve = match alg {
+        Algorithm::ES256 => Curve::P256,
+        Algorithm::ES384 => Curve::P384,
+        _ => return true,
+    };
+    URL_SAFE_NO_PAD
+        .decode(signature)
+        .is_ok_and(|raw| is_low_s(curve, &raw))
 }
 
 fn typ_ok(typ: Option<&str>) -> bool {
@@ -185,6 +209,9 @@ impl TokenValidator for JwtValidator {
         if key.alg != header.alg {
             return Err(TokenError::DisallowedAlgorithm.into());
         }
+        if self.low_s && !low_s(sig, key.alg) {
+            return Err(TokenError::BadSignature.into());
+        }
         let message_len = h.len() + 1 + p.len();
         let verified =
             jsonwebtoken::crypto::verify(sig, &token.as_bytes()[..message_len], &key.key, key.alg)
@@ -203,6 +230,7 @@ pub struct JwtValidatorBuilder {
     audiences: Vec<String>,
     allowed: Vec<Algorithm>,
     leeway: i64,
+    low_s: bool,
     clock: Arc<dyn Clock>,
     timing: CacheTiming,
     http: Option<reqwest::Client>,
@@ -232,6 +260,17 @@ impl JwtValidatorBuilder {
     /// is refused by [`Self::build`].
     pub fn allowed_algorithms(mut self, algs: &[Algorithm]) -> Self {
         self.allowed = algs.to_vec();
+        self
+    }
+
+    /// Refuse ES256/ES384 signatures whose `S` is above half the group order, so that a token
+    /// has one valid signature (ECDSA malleability, [`auth_core::ecdsa`]). Off by default:
+    /// RFC 7518 §3.4 does not require low-S, and many signers (Java's JCA, .NET, Go's
+    /// `crypto/ecdsa`, ring) do not normalise `S`, so about half of their valid tokens would be
+    /// refused. The mcp-auth authorization server signs every token with low `S`: turn this on
+    /// when every trusted issuer does.
+    pub fn require_low_s(mut self, on: bool) -> Self {
+        self.low_s = on;
         self
     }
 
@@ -315,6 +354,7 @@ impl JwtValidatorBuilder {
             audiences: self.audiences,
             allowed: self.allowed,
             leeway: self.leeway,
+            low_s: self.low_s,
             clock: self.clock,
         })
     }

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use auth_core::FixedClock;
@@ -13,7 +14,7 @@ use http::{HeaderMap, Request, Response};
 use http_body_util::BodyExt;
 use resource_server::{
     BearerAuthLayer, JwtValidator, Principal, ResourceServerConfig, RootMetadata, ScopePolicy,
-    cors_layer, metadata_router,
+    SessionBinding, cors_layer, metadata_router,
 };
 use tower::ServiceExt;
 
@@ -35,16 +36,37 @@ pub fn policy() -> ScopePolicy {
         .tool("delete_repo", "repo:write")
         .tool("sync_repo", "repo:read repo:write")
         .implies("repo:admin", "repo:write")
+        .prompt("release_notes", "repo:read")
+        .resource("repo://secrets", "repo:admin")
         .build()
         .unwrap()
 }
 
-async fn handler(principal: Principal, headers: HeaderMap) -> String {
-    format!(
+/// Session ids handed out by the fixture's MCP stand-in.
+static SESSIONS: AtomicU64 = AtomicU64::new(1);
+
+/// The MCP stand-in: answers with the caller; an `initialize` without `Mcp-Session-Id` creates a
+/// session (`Mcp-Session-Id: s-N` on the response), a `DELETE` ends one (202).
+async fn handler(
+    principal: Principal,
+    method: http::Method,
+    headers: HeaderMap,
+    body: String,
+) -> Response<Body> {
+    let text = format!(
         "sub={} authorization={}",
         principal.subject,
         headers.contains_key(http::header::AUTHORIZATION)
-    )
+    );
+    let mut resp = Response::new(Body::from(text));
+    if method == http::Method::DELETE {
+        *resp.status_mut() = http::StatusCode::ACCEPTED;
+    } else if !headers.contains_key("mcp-session-id") && body.contains(r#""method":"initialize""#) {
+        let id = format!("s-{}", SESSIONS.fetch_add(1, Ordering::SeqCst));
+        resp.headers_mut()
+            .insert("mcp-session-id", id.parse().unwrap());
+    }
+    resp
 }
 
 pub async fn fixture() -> Fixture {
@@ -70,7 +92,16 @@ pub async fn fixture_with(root: RootMetadata) -> Fixture {
         .unwrap();
     let app = Router::new()
         .route("/mcp", post(handler).get(handler).delete(handler))
-        .layer(BearerAuthLayer::new(config.clone(), validator))
+        .layer(
+            BearerAuthLayer::new(config.clone(), validator)
+                .clock(clock.clone())
+                .session_binding(
+                    SessionBinding::default()
+                        .max_sessions_per_principal(2)
+                        .max_sessions(3)
+                        .idle_timeout(Duration::from_secs(300)),
+                ),
+        )
         .merge(metadata_router(&config))
         .layer(cors_layer());
     Fixture {
@@ -116,6 +147,43 @@ pub fn call_tool(token: Option<&str>, tool: &str) -> Request<Body> {
 
 pub fn tools_list(token: Option<&str>) -> Request<Body> {
     post_rpc(token, rpc("tools/list", serde_json::json!({})))
+}
+
+pub fn initialize(token: Option<&str>) -> Request<Body> {
+    post_rpc(
+        token,
+        rpc(
+            "initialize",
+            serde_json::json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}),
+        ),
+    )
+}
+
+/// `req` with `Mcp-Session-Id: id`.
+pub fn in_session(mut req: Request<Body>, id: &str) -> Request<Body> {
+    req.headers_mut()
+        .insert("mcp-session-id", id.parse().unwrap());
+    req
+}
+
+/// The session the response created.
+pub fn session_of(resp: &Response<Body>) -> String {
+    resp.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The exact JSON body of a refusal.
+pub fn error_body(code: &str, description: &str) -> String {
+    serde_json::json!({"error": code, "error_description": description}).to_string()
+}
+
+/// The exact 400 `invalid_request` challenge with this description.
+pub fn invalid_request(description: &str) -> String {
+    format!(
+        r#"Bearer error="invalid_request", error_description="{description}", resource_metadata="{PRM_URL}""#
+    )
 }
 
 pub fn challenge(resp: &Response<Body>) -> Option<String> {

@@ -5,12 +5,14 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::resource_server::{ProtectedResource, ResourceRegistry};
 use auth_core::store::{Stores, User};
 use auth_server::{AuthorizationServerBuilder, HttpOptions, ServerSettings};
-use protected_mcp_server::{AppOptions, app};
+use protected_mcp_server::{AppOptions, app_with_session_manager};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use tokio::net::TcpListener;
 
 /// Every scope the authorization server knows for the example server.
@@ -30,6 +32,8 @@ pub struct Servers {
     pub mcp_url: String,
     /// The authorization server's stores, to provision clients directly.
     pub stores: Stores,
+    /// The example server's rmcp session manager.
+    pub sessions: Arc<LocalSessionManager>,
 }
 
 impl Servers {
@@ -43,6 +47,14 @@ impl Servers {
 /// Start both servers. `customize` may add extensions to the authorization server.
 pub async fn start(
     customize: impl FnOnce(AuthorizationServerBuilder) -> AuthorizationServerBuilder,
+) -> Servers {
+    start_with(customize, |o| o).await
+}
+
+/// As [`start`], with the example server's options adjusted by `options`.
+pub async fn start_with(
+    customize: impl FnOnce(AuthorizationServerBuilder) -> AuthorizationServerBuilder,
+    options: impl FnOnce(AppOptions) -> AppOptions,
 ) -> Servers {
     // The example's public URL must be known before the AS settings name it as a resource.
     let mcp_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -88,12 +100,15 @@ pub async fn start(
         .await
     });
 
-    let mcp_app = app(AppOptions::new(issuer.clone(), mcp_url.clone())).unwrap();
+    let (mcp_app, sessions) =
+        app_with_session_manager(options(AppOptions::new(issuer.clone(), mcp_url.clone())))
+            .unwrap();
     tokio::spawn(async move { axum::serve(mcp_listener, mcp_app).await });
     Servers {
         issuer,
         mcp_url,
         stores,
+        sessions,
     }
 }
 

@@ -1,0 +1,284 @@
+//! Abuse limits of the authorization server (issue #8 items 2, 3 and 6; spec CC-14, SEC-06):
+//! sign-in attempts and the password hashing they cost, failed client authentications, and
+//! request read timeouts. Part of [`crate::ServerSettings`].
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Bounds on sign-in attempts at `POST /authorize/login` and on the Argon2id password checks they
+/// cost (issue #8 items 2 and 3; spec SEC-06).
+///
+/// Failed sign-ins are counted in fixed windows of `window_secs` seconds, per source address, per
+/// (username, source address) pair and per username. An attempt is counted when it starts and
+/// taken back when it succeeds, so successful sign-ins never count, and concurrent attempts
+/// cannot overrun a limit. Past a source or pair limit that source (or pair) gets `429` with
+/// `Retry-After` until the window ends, without a password check. Past the per-username limit,
+/// only sources that have no failures in the window may still try that username: a user whose
+/// name is being guessed elsewhere can still sign in from a clean address.
+/// In the configuration file this is the `[signin]` section, with these field names as keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignInSettings {
+    /// Length of a counting window, seconds (default 300).
+    pub window_secs: u64,
+    /// Failed sign-ins allowed from one source address per window, whatever the username
+    /// (default 20).
+    pub max_failures_per_source: u32,
+    /// Failed sign-ins allowed for one username from one source address per window (default 5).
+    pub max_failures_per_user_and_source: u32,
+    /// Failed sign-ins for one username, from all sources, per window; past it only sources with
+    /// no failures in the window may try that username (default 10).
+    pub max_failures_per_user: u32,
+    /// Password checks in flight at once (running or queued on the hashing threads); `0` means
+    /// twice the number of CPU cores (the default).
+    pub max_concurrent_hashes: usize,
+    /// Threads that run password checks; `0` means the number of CPU cores (the default). Memory
+    /// for hashing is bounded by this many times 19 MiB (Argon2id's `m = 19456` KiB).
+    pub hash_threads: usize,
+    /// How long a sign-in waits for a free password-check slot before it gets `429` with
+    /// `Retry-After: 1`, milliseconds (default 1000; at most 60000).
+    pub hash_wait_ms: u64,
+}
+
+impl Default for SignInSettings {
+    fn default() -> Self {
+        Self {
+            window_secs: 300,
+            max_failures_per_source: 20,
+            max_failures_per_user_and_source: 5,
+            max_failures_per_user: 10,
+            max_concurrent_hashes: 0,
+            hash_threads: 0,
+            hash_wait_ms: 1000,
+        }
+    }
+}
+
+impl SignInSettings {
+    /// The hashing threads to start: `hash_threads`, or the number of CPU cores when it is 0.
+    pub fn effective_hash_threads(&self) -> usize {
+        match self.hash_threads {
+            0 => cores(),
+            n => n,
+        }
+    }
+
+    /// The password checks allowed in flight: `max_concurrent_hashes`, or twice the number of
+    /// CPU cores when it is 0.
+    pub fn effective_max_concurrent_hashes(&self) -> usize {
+        match self.max_concurrent_hashes {
+            0 => 2 * cores(),
+            n => n,
+        }
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+/// The global backstop on failed client authentications at `/token`, `/introspect` and
+/// `/revoke` (issue #8 item 3). The per-(client, source) bound is
+/// [`crate::ServerSettings::client_auth_failures_per_minute`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAuthBackstop {
+    /// Failed authentications per minute, all clients and sources together, past which every
+    /// further failure is answered only after `delay_ms` (default 600). It slows attackers that
+    /// spread over many addresses; it never refuses anyone, and a correct credential is never
+    /// delayed.
+    pub failures_per_minute: u32,
+    /// The delay added to a failed authentication past the backstop, milliseconds (default 1000).
+    pub delay_ms: u64,
+}
+
+impl Default for ClientAuthBackstop {
+    fn default() -> Self {
+        Self {
+            failures_per_minute: 600,
+            delay_ms: 1000,
+        }
+    }
+}
+
+/// Time limits on reading a request (issue #8 item 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Longest time to receive a request's header section, counted from when the connection
+    /// starts waiting for it: a new connection, or a kept-alive one after its previous response
+    /// (so it is also the idle limit of a kept-alive connection). Past it the connection is
+    /// closed. Default 10 s. Applied by [`crate::http::serve`].
+    pub header_read_timeout: Duration,
+    /// Longest time to receive a whole request body, counted from when the server starts reading
+    /// it. Past it the answer is `408 Request Timeout` and the connection is closed. Default
+    /// 30 s.
+    pub body_read_timeout: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The `[http]` section of the configuration file: [`HttpLimits`] in whole seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// [`HttpLimits::header_read_timeout`], seconds (default 10).
+    pub header_read_timeout: u64,
+    /// [`HttpLimits::body_read_timeout`], seconds (default 30).
+    pub body_read_timeout: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        let d = HttpLimits::default();
+        Self {
+            header_read_timeout: d.header_read_timeout.as_secs(),
+            body_read_timeout: d.body_read_timeout.as_secs(),
+        }
+    }
+}
+
+impl From<HttpConfig> for HttpLimits {
+    fn from(c: HttpConfig) -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(c.header_read_timeout),
+            body_read_timeout: Duration::from_secs(c.body_read_timeout),
+        }
+    }
+}
+
+/// Parse the `trusted_proxies` setting: networks in CIDR form (`10.0.0.0/8`, `fd00::/8`) or
+/// single addresses (a `/32` or `/128`).
+///
+/// # Errors
+/// The first entry that is neither, named in the message.
+pub fn parse_trusted_proxies(entries: &[String]) -> Result<Vec<ipnet::IpNet>, String> {
+    entries
+        .iter()
+        .map(|e| {
+            let text = e.trim();
+            text.parse::<ipnet::IpNet>()
+                .map(|n| n.trunc())
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    format!("trusted_proxies: {e:?} is not an address or a network like 10.0.0.0/8")
+                })
+        })
+        .collect()
+}
+
+/// Check the limits; the message names the offending setting.
+pub(crate) fn validate(
+    signin: &SignInSettings,
+    client_auth_failures_per_minute: u32,
+    backstop: &ClientAuthBackstop,
+    http: &HttpLimits,
+) -> Result<(), String> {
+    if signin.window_secs == 0
+        || signin.max_failures_per_source == 0
+        || signin.max_failures_per_user_and_source == 0
+        || signin.max_failures_per_user == 0
+    {
+        return Err("signin.window and the signin.max_failures_* limits must be positive".into());
+    }
+    if signin.hash_wait_ms > 60_000 {
+        return Err("signin.hash_wait_ms must be at most 60000".into());
+    }
+    if client_auth_failures_per_minute == 0 || backstop.failures_per_minute == 0 {
+        return Err(
+            "client_auth.max_failures_per_minute and client_auth.backstop_failures_per_minute must be positive"
+                .into(),
+        );
+    }
+    if backstop.delay_ms > 60_000 {
+        return Err("client_auth.backstop_delay_ms must be at most 60000".into());
+    }
+    if http.header_read_timeout.is_zero() || http.body_read_timeout.is_zero() {
+        return Err("http.header_read_timeout and http.body_read_timeout must be positive".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_zero_limits_are_refused() {
+        let ok = validate(
+            &SignInSettings::default(),
+            20,
+            &ClientAuthBackstop::default(),
+            &HttpLimits::default(),
+        );
+        assert_eq!(ok, Ok(()));
+        let zero = SignInSettings {
+            max_failures_per_user: 0,
+            ..SignInSettings::default()
+        };
+        assert!(
+            validate(
+                &zero,
+                20,
+                &ClientAuthBackstop::default(),
+                &HttpLimits::default()
+            )
+            .is_err()
+        );
+        let no_timeout = HttpLimits {
+            header_read_timeout: Duration::ZERO,
+            ..HttpLimits::default()
+        };
+        assert!(
+            validate(
+                &SignInSettings::default(),
+                20,
+                &ClientAuthBackstop::default(),
+                &no_timeout
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_are_networks_or_addresses() {
+        let nets =
+            parse_trusted_proxies(&["10.0.0.0/8".into(), "192.0.2.7".into(), "fd00::/8".into()])
+                .unwrap();
+        assert_eq!(
+            nets.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["10.0.0.0/8", "192.0.2.7/32", "fd00::/8"]
+        );
+        assert_eq!(
+            parse_trusted_proxies(&["10.0.0.0/33".into()]),
+            Err(
+                "trusted_proxies: \"10.0.0.0/33\" is not an address or a network like 10.0.0.0/8"
+                    .into()
+            )
+        );
+        assert!(parse_trusted_proxies(&["proxy.internal".into()]).is_err());
+    }
+
+    #[test]
+    fn zero_means_derived_from_the_cores() {
+        let s = SignInSettings::default();
+        assert!(s.effective_hash_threads() >= 1);
+        assert_eq!(
+            s.effective_max_concurrent_hashes(),
+            2 * s.effective_hash_threads()
+        );
+        let fixed = SignInSettings {
+            hash_threads: 3,
+            max_concurrent_hashes: 5,
+            ..SignInSettings::default()
+        };
+        assert_eq!(fixed.effective_hash_threads(), 3);
+        assert_eq!(fixed.effective_max_concurrent_hashes(), 5);
+    }
+}
