@@ -17,7 +17,7 @@ the peak RSS, and the RSS 1, 5, 10 and 30 s after the burst.
 Loopback only; bounded in count (860 sign-ins) and time (every request times out after 60 s,
 the whole run is abandoned after 600 s); the server is stopped at the end.
 
-    cargo build --release -p auth-server
+    cargo build --release -p mcp-auth-server
     python3 bench/signin_load.py [--bin target/release/auth-server]
 """
 

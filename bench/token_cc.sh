@@ -29,8 +29,8 @@ command -v node >/dev/null || { echo "node is required for the peer" >&2; exit 1
 [ -d "$PEER_SRC" ] || { echo "peer not found at $PEER_SRC" >&2; exit 1; }
 
 echo "== building auth-server (release) and the assertion tool"
-(cd "$ROOT" && cargo build --release -q -p auth-server \
-  && cargo build --release -q -p ext-client-credentials --features client --example cc_assertions)
+(cd "$ROOT" && cargo build --release -q -p mcp-auth-server \
+  && cargo build --release -q -p mcp-auth-ext-client-credentials --features client --example cc_assertions)
 BIN="$ROOT/target/release/auth-server"
 TOOL="$ROOT/target/release/examples/cc_assertions"
 

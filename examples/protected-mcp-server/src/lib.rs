@@ -1,7 +1,7 @@
 //! # protected-mcp-server
 //!
 //! An example MCP server built on [rmcp](https://docs.rs/rmcp)'s streamable HTTP transport and
-//! protected by [`resource_server`]: every request to `/mcp` needs a bearer token issued by the
+//! protected by [`mcp_auth_resource_server`]: every request to `/mcp` needs a bearer token issued by the
 //! configured authorization server (the mcp-auth `auth-server`), whose keys are discovered from
 //! its RFC 8414 metadata. The RFC 9728 protected resource metadata is served at
 //! `/.well-known/oauth-protected-resource/mcp`.
@@ -56,8 +56,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use resource_server::config::DEFAULT_BODY_LIMIT;
-use resource_server::{
+use mcp_auth_resource_server::config::DEFAULT_BODY_LIMIT;
+use mcp_auth_resource_server::{
     BearerAuthLayer, ConfigError, JwtValidator, OtherMethods, Principal, ResourceServerConfig,
     ScopePolicy, SessionBinding, cors_layer, metadata_router,
 };

@@ -7,10 +7,10 @@ mod support;
 
 use std::time::Duration;
 
-use auth_core::{
+use mcp_auth_core::{
     Client, ClientSecretHash, ClientSource, GrantType, TokenEndpointAuthMethod, TokenHash,
 };
-use ext_client_credentials::ClientCredentialsExtension;
+use mcp_auth_ext_client_credentials::ClientCredentialsExtension;
 use protected_mcp_server::{AppOptions, MAX_SESSIONS_PER_PRINCIPAL};
 use support::{FLOW_TIMEOUT, Servers};
 

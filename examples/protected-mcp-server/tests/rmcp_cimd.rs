@@ -9,8 +9,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use auth_server::client_auth::ClientJwksSource;
-use cimd_resolver::{CimdExtension, CimdResolver, DnsLookup};
+use mcp_auth_cimd_resolver::{CimdExtension, CimdResolver, DnsLookup};
+use mcp_auth_server::client_auth::ClientJwksSource;
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::service::ClientInitializeError;
@@ -146,7 +146,7 @@ async fn rmcp_client_with_a_metadata_document_url_authorizes_and_calls_a_tool() 
             .unwrap();
         let jwks = ClientJwksSource::with_http_client(
             resolver.http_client(),
-            Arc::new(auth_core::SystemClock),
+            Arc::new(mcp_auth_core::SystemClock),
         );
         let servers = support::start(move |builder| {
             builder

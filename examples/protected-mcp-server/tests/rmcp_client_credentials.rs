@@ -4,12 +4,12 @@
 
 mod support;
 
-use auth_core::{
-    Client, ClientSecretHash, ClientSource, GrantType, TokenEndpointAuthMethod, TokenHash,
-};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use ext_client_credentials::ClientCredentialsExtension;
+use mcp_auth_core::{
+    Client, ClientSecretHash, ClientSource, GrantType, TokenEndpointAuthMethod, TokenHash,
+};
+use mcp_auth_ext_client_credentials::ClientCredentialsExtension;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
@@ -106,7 +106,7 @@ async fn rmcp_client_secret_gets_a_token_and_calls_a_tool() {
     .expect("the flow finished in time");
 }
 
-/// Issue 5: mcp-auth's own token provider (`ext_client_credentials::provider`) discovers the
+/// Issue 5: mcp-auth's own token provider (`mcp_auth_ext_client_credentials::provider`) discovers the
 /// authorization server from the example server's protected resource metadata, gets a token,
 /// and an MCP client using that token calls a tool.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,9 +124,12 @@ async fn own_token_provider_gets_a_token_that_calls_a_tool() {
             expires_at: None,
         }];
         servers.stores.clients.put(&client).await.unwrap();
-        let provider = ext_client_credentials::provider::TokenProvider::builder(
+        let provider = mcp_auth_ext_client_credentials::provider::TokenProvider::builder(
             servers.mcp_url.clone(),
-            ext_client_credentials::provider::ClientAuth::secret_basic("m2m-provider", SECRET),
+            mcp_auth_ext_client_credentials::provider::ClientAuth::secret_basic(
+                "m2m-provider",
+                SECRET,
+            ),
         )
         .scope("mcp:tools")
         .discover()

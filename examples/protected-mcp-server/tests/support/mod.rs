@@ -8,9 +8,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::resource_server::{ProtectedResource, ResourceRegistry};
-use auth_core::store::{Stores, User};
-use auth_server::{AuthorizationServerBuilder, HttpOptions, ServerSettings};
+use mcp_auth_core::protected_resource::{ProtectedResource, ResourceRegistry};
+use mcp_auth_core::store::{Stores, User};
+use mcp_auth_server::{AuthorizationServerBuilder, HttpOptions, ServerSettings};
 use protected_mcp_server::{AppOptions, app_with_session_manager};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use tokio::net::TcpListener;
@@ -80,18 +80,20 @@ pub async fn start_with(
         .users
         .put(&User {
             sub: "dev-user".into(),
-            username: auth_server::DEV_USERNAME.into(),
-            password_hash: auth_server::web::password::hash_password("unused dev password")
+            username: mcp_auth_server::DEV_USERNAME.into(),
+            password_hash: mcp_auth_server::web::password::hash_password("unused dev password")
                 .unwrap(),
         })
         .await
         .unwrap();
-    let server = customize(auth_server::AuthorizationServer::builder(settings, stores))
-        .build()
-        .await
-        .unwrap();
+    let server = customize(mcp_auth_server::AuthorizationServer::builder(
+        settings, stores,
+    ))
+    .build()
+    .await
+    .unwrap();
     let stores = server.stores().clone();
-    let as_app = auth_server::router(server, HttpOptions::random()).unwrap();
+    let as_app = mcp_auth_server::router(server, HttpOptions::random()).unwrap();
     tokio::spawn(async move {
         axum::serve(
             as_listener,

@@ -1,0 +1,243 @@
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::types::{ClientId, TokenEndpointAuthMethod};
+
+use super::{ClientAuthenticator, ClientResolver, GrantHandler};
+
+/// A wiring mistake found while installing extensions; the server refuses to start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// Two handlers claim one `grant_type`.
+    #[error("grant type {0} is registered twice")]
+    DuplicateGrant(String),
+    /// Two authenticators claim one method.
+    #[error("client authentication method {0} is registered twice")]
+    DuplicateAuthenticator(String),
+    /// An extension tried to set a metadata member the core owns, or one already set.
+    #[error("metadata member {0} is already set")]
+    DuplicateMetadata(String),
+    /// An extension's own check failed.
+    #[error("extension {0}: {1}")]
+    Extension(String, String),
+}
+
+/// Everything the token endpoint dispatches on. Built once at start-up, read-only afterwards.
+#[derive(Default, Clone)]
+pub struct Registry {
+    grants: BTreeMap<String, Arc<dyn GrantHandler>>,
+    authenticators: BTreeMap<TokenEndpointAuthMethod, Arc<dyn ClientAuthenticator>>,
+    resolvers: Vec<Arc<dyn ClientResolver>>,
+    metadata: serde_json::Map<String, serde_json::Value>,
+    extensions: BTreeSet<String>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("grants", &self.grants.keys().collect::<Vec<_>>())
+            .field(
+                "authenticators",
+                &self.authenticators.keys().collect::<Vec<_>>(),
+            )
+            .field("resolvers", &self.resolvers.len())
+            .field("metadata", &self.metadata)
+            .field("extensions", &self.extensions)
+            .finish()
+    }
+}
+
+/// The members of RFC 8414 metadata the core generates; extensions may not set them directly.
+const CORE_METADATA: &[&str] = &[
+    "issuer",
+    "authorization_endpoint",
+    "token_endpoint",
+    "jwks_uri",
+    "registration_endpoint",
+    "grant_types_supported",
+    "token_endpoint_auth_methods_supported",
+    "token_endpoint_auth_signing_alg_values_supported",
+    "response_types_supported",
+    "code_challenge_methods_supported",
+    "scopes_supported",
+];
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add a grant handler for its `grant_type`.
+    ///
+    /// # Errors
+    /// [`RegistryError::DuplicateGrant`] when the grant type already has a handler.
+    pub fn add_grant(&mut self, handler: Arc<dyn GrantHandler>) -> Result<(), RegistryError> {
+        let key = handler.grant_type().to_owned();
+        if self.grants.contains_key(&key) {
+            return Err(RegistryError::DuplicateGrant(key));
+        }
+        self.grants.insert(key, handler);
+        Ok(())
+    }
+
+    /// Add a client authenticator for its method.
+    ///
+    /// # Errors
+    /// [`RegistryError::DuplicateAuthenticator`] when the method already has one.
+    pub fn add_authenticator(
+        &mut self,
+        authenticator: Arc<dyn ClientAuthenticator>,
+    ) -> Result<(), RegistryError> {
+        let method = authenticator.method();
+        if self.authenticators.contains_key(&method) {
+            return Err(RegistryError::DuplicateAuthenticator(method.to_string()));
+        }
+        self.authenticators.insert(method, authenticator);
+        Ok(())
+    }
+
+    /// Add a client resolver. Resolvers added earlier are asked first.
+    pub fn add_resolver(&mut self, resolver: Arc<dyn ClientResolver>) {
+        self.resolvers.push(resolver);
+    }
+
+    /// Add a member to the AS metadata document (e.g. `client_id_metadata_document_supported`).
+    ///
+    /// # Errors
+    /// [`RegistryError::DuplicateMetadata`] for a core-generated member or one already set.
+    pub fn add_metadata(
+        &mut self,
+        name: &str,
+        value: serde_json::Value,
+    ) -> Result<(), RegistryError> {
+        if CORE_METADATA.contains(&name) || self.metadata.contains_key(name) {
+            return Err(RegistryError::DuplicateMetadata(name.to_owned()));
+        }
+        self.metadata.insert(name.to_owned(), value);
+        Ok(())
+    }
+
+    /// Declare an MCP extension identifier (SEP-2133), e.g.
+    /// `io.modelcontextprotocol/oauth-client-credentials`.
+    pub fn add_extension_id(&mut self, id: &str) {
+        self.extensions.insert(id.to_owned());
+    }
+
+    /// The handler for `grant_type`.
+    pub fn grant(&self, grant_type: &str) -> Option<&Arc<dyn GrantHandler>> {
+        self.grants.get(grant_type)
+    }
+
+    /// The authenticator for `method`.
+    pub fn authenticator(
+        &self,
+        method: TokenEndpointAuthMethod,
+    ) -> Option<&Arc<dyn ClientAuthenticator>> {
+        self.authenticators.get(&method)
+    }
+
+    /// The first resolver that handles `client_id`.
+    pub fn resolver_for(&self, client_id: &ClientId) -> Option<&Arc<dyn ClientResolver>> {
+        self.resolvers.iter().find(|r| r.handles(client_id))
+    }
+
+    /// Every registered `grant_type`, sorted: `grant_types_supported`.
+    pub fn grant_types(&self) -> Vec<String> {
+        self.grants.keys().cloned().collect()
+    }
+
+    /// Every registered method, sorted: `token_endpoint_auth_methods_supported`.
+    pub fn auth_methods(&self) -> Vec<String> {
+        self.authenticators
+            .keys()
+            .map(|m| m.as_str().to_owned())
+            .collect()
+    }
+
+    /// The union of the authenticators' signing algorithms:
+    /// `token_endpoint_auth_signing_alg_values_supported`.
+    pub fn signing_alg_values(&self) -> Vec<String> {
+        let set: BTreeSet<String> = self
+            .authenticators
+            .values()
+            .flat_map(|a| a.signing_alg_values())
+            .collect();
+        set.into_iter().collect()
+    }
+
+    /// Extension-contributed metadata members.
+    pub fn metadata(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.metadata
+    }
+
+    /// Declared MCP extension identifiers, sorted.
+    pub fn extension_ids(&self) -> Vec<String> {
+        self.extensions.iter().cloned().collect()
+    }
+}
+
+/// A server extension: installs grant handlers, authenticators, resolvers and metadata.
+///
+/// ```
+/// use mcp_auth_core::ext::{Registry, RegistryError, ServerExtension};
+///
+/// struct Branding;
+/// impl ServerExtension for Branding {
+///     fn name(&self) -> &str { "branding" }
+///     fn install(self: Box<Self>, reg: &mut Registry) -> Result<(), RegistryError> {
+///         reg.add_metadata("service_documentation", "https://docs.example.com".into())
+///     }
+/// }
+///
+/// let mut reg = Registry::new();
+/// Box::new(Branding).install(&mut reg).unwrap();
+/// assert!(reg.metadata().contains_key("service_documentation"));
+/// ```
+pub trait ServerExtension: Send {
+    /// A short name for logs and errors.
+    fn name(&self) -> &str;
+
+    /// Add this extension's parts to the registry.
+    ///
+    /// # Errors
+    /// Any [`RegistryError`]; the server then refuses to start.
+    fn install(self: Box<Self>, registry: &mut Registry) -> Result<(), RegistryError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::OAuthError;
+    use crate::ext::{GrantContext, GrantDecision};
+    use async_trait::async_trait;
+
+    struct Dummy;
+    #[async_trait]
+    impl GrantHandler for Dummy {
+        fn grant_type(&self) -> &str {
+            "urn:example:dummy"
+        }
+        async fn decide(&self, _ctx: &GrantContext<'_>) -> Result<GrantDecision, OAuthError> {
+            Err(OAuthError::invalid_grant("dummy"))
+        }
+    }
+
+    #[test]
+    fn grant_registered_twice_is_an_error() {
+        let mut reg = Registry::new();
+        reg.add_grant(Arc::new(Dummy)).unwrap();
+        assert_eq!(
+            reg.add_grant(Arc::new(Dummy)).unwrap_err(),
+            RegistryError::DuplicateGrant("urn:example:dummy".into())
+        );
+        assert_eq!(reg.grant_types(), vec!["urn:example:dummy".to_owned()]);
+    }
+
+    #[test]
+    fn core_metadata_cannot_be_overridden() {
+        let mut reg = Registry::new();
+        assert!(reg.add_metadata("issuer", "x".into()).is_err());
+    }
+}

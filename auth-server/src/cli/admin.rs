@@ -1,0 +1,479 @@
+//! The admin commands: clients, users, signing keys. They work on the database named by the
+//! configuration, and may run while the server runs (SQLite WAL).
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use mcp_auth_core::secret::OsSecretGenerator;
+use mcp_auth_core::store::{Stores, User};
+use mcp_auth_core::{
+    Client, ClientId, ClientSecretHash, ClientSource, Clock, GrantType, RedirectUri, ResourceUri,
+    ScopeSet, SecretGenerator, SystemClock, TokenEndpointAuthMethod, TokenHash,
+};
+
+use crate::config::Config;
+use crate::keys::SigningKey;
+use crate::web::password::hash_password;
+
+use super::{ClientCommand, KeysCommand, UserCommand};
+
+/// Options of `client add`.
+#[derive(Debug, Args)]
+pub struct ClientAddArgs {
+    /// Display name shown on the consent page.
+    #[arg(long)]
+    pub name: String,
+    /// A redirect URI (repeat for several): https, or http on a loopback host.
+    #[arg(long = "redirect-uri")]
+    pub redirect_uris: Vec<String>,
+    /// A grant type (repeat for several). Default: authorization_code and refresh_token.
+    #[arg(long = "grant")]
+    pub grants: Vec<String>,
+    /// Allowed scopes, space-separated. Default: any scope of the target resource.
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// A protected resource the client may get tokens for (repeat for several). Default: any.
+    #[arg(long = "resource")]
+    pub resources: Vec<String>,
+    /// A public client (token_endpoint_auth_method none), for native and browser apps.
+    #[arg(long, conflicts_with_all = ["auth_method", "jwks", "jwks_uri"])]
+    pub public: bool,
+    /// client_secret_basic (default for confidential clients), client_secret_post or
+    /// private_key_jwt.
+    #[arg(long = "auth-method")]
+    pub auth_method: Option<String>,
+    /// JWK Set file with the client's public keys (private_key_jwt).
+    #[arg(long)]
+    pub jwks: Option<PathBuf>,
+    /// URL of the client's JWK Set (private_key_jwt), https.
+    #[arg(long = "jwks-uri", conflicts_with = "jwks")]
+    pub jwks_uri: Option<String>,
+}
+
+async fn open(config_path: Option<&Path>) -> Result<(Config, Stores), String> {
+    let config = Config::load(config_path).map_err(|e| e.to_string())?;
+    let stores = crate::storage::sqlite::open(&config.database)
+        .await
+        .map_err(|e| format!("database {}: {e}", config.database.display()))?;
+    Ok((config, stores))
+}
+
+pub(super) async fn client(config_path: Option<&Path>, cmd: ClientCommand) -> Result<(), String> {
+    let (_, stores) = open(config_path).await?;
+    match cmd {
+        ClientCommand::Add(args) => client_add(&stores, args).await,
+        ClientCommand::List => {
+            let clients = stores.clients.list().await.map_err(|e| e.to_string())?;
+            if clients.is_empty() {
+                println!("no clients");
+            }
+            let now = SystemClock.now();
+            for c in clients {
+                println!("{}", client_line(&c, now));
+            }
+            Ok(())
+        }
+        ClientCommand::RotateSecret { client_id, overlap } => {
+            let id: ClientId = client_id
+                .parse()
+                .map_err(|e: mcp_auth_core::ParseError| e.0)?;
+            let mut client = stores
+                .clients
+                .get(&id)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no client {id}"))?;
+            let secret = OsSecretGenerator::new().token("cs_", 32);
+            let now = SystemClock.now();
+            rotate_secret(&mut client, &secret, now, overlap)?;
+            stores
+                .clients
+                .put(&client)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("client_id: {id}");
+            println!("client_secret: {secret}");
+            println!("(the secret is shown once; only its hash is stored)");
+            let old = client.secrets.len() - 1;
+            if old > 0 {
+                println!(
+                    "{old} previous secret(s) stay valid until {} (unix time)",
+                    now.saturating_add(i64::try_from(overlap).unwrap_or(i64::MAX))
+                );
+            }
+            Ok(())
+        }
+        ClientCommand::Remove { client_id } => {
+            let id: ClientId = client_id
+                .parse()
+                .map_err(|e: mcp_auth_core::ParseError| e.0)?;
+            if !stores
+                .clients
+                .delete(&id)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!("no client {id}"));
+            }
+            let revoked = stores
+                .refresh_tokens
+                .revoke_client(id.as_str())
+                .await
+                .map_err(|e| e.to_string())?;
+            for r in &revoked {
+                stores
+                    .denylist
+                    .deny(&r.jti, r.exp)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            stores
+                .consent
+                .revoke_client(id.as_str())
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("removed {id}; revoked {} refresh tokens", revoked.len());
+            Ok(())
+        }
+    }
+}
+
+/// One line of `client list`: id, name, method, grants, redirect URIs, allowed scopes, resources,
+/// and how many secrets are valid at `now`. Never a secret or a secret hash.
+fn client_line(c: &Client, now: mcp_auth_core::UnixTime) -> String {
+    let join = |items: Vec<String>| {
+        if items.is_empty() {
+            "-".to_owned()
+        } else {
+            items.join(",")
+        }
+    };
+    let live = c
+        .secrets
+        .iter()
+        .filter(|s| s.expires_at.is_none_or(|exp| now < exp))
+        .count();
+    format!(
+        "{}\t{}\t{}\t{}\t{}\tscope={}\tresources={}\tsecrets={live}",
+        c.client_id,
+        c.client_name.as_deref().unwrap_or("-"),
+        c.token_endpoint_auth_method,
+        join(c.grant_types.iter().map(|g| g.to_string()).collect()),
+        join(c.redirect_uris.iter().map(|r| r.to_string()).collect()),
+        c.scope
+            .as_ref()
+            .map_or_else(|| "*".to_owned(), |s| s.to_string().replace(' ', ",")),
+        c.resources.as_ref().map_or_else(
+            || "*".to_owned(),
+            |list| join(list.iter().map(|r| r.to_string()).collect())
+        ),
+    )
+}
+
+/// Rotate a confidential client's secret: `new_secret` (stored as its SHA-256 hash) becomes a
+/// non-expiring secret; every previous secret expires at `now + overlap` seconds at the latest;
+/// secrets expired by then are dropped (with `overlap` = 0, every previous secret is dropped).
+///
+/// # Errors
+/// The client does not authenticate with a secret (`client_secret_basic`/`client_secret_post`).
+fn rotate_secret(
+    client: &mut Client,
+    new_secret: &str,
+    now: mcp_auth_core::UnixTime,
+    overlap: u64,
+) -> Result<(), String> {
+    if !client.token_endpoint_auth_method.uses_secret() {
+        return Err(format!(
+            "client {} authenticates with {}, not a secret",
+            client.client_id, client.token_endpoint_auth_method
+        ));
+    }
+    let until = now.saturating_add(i64::try_from(overlap).unwrap_or(i64::MAX));
+    client.secrets.retain_mut(|s| {
+        let exp = s.expires_at.map_or(until, |e| e.min(until));
+        s.expires_at = Some(exp);
+        now < exp
+    });
+    client.secrets.push(ClientSecretHash {
+        hash: TokenHash::of(new_secret).as_str().to_owned(),
+        expires_at: None,
+    });
+    Ok(())
+}
+
+async fn client_add(stores: &Stores, args: ClientAddArgs) -> Result<(), String> {
+    let method: TokenEndpointAuthMethod = if args.public {
+        TokenEndpointAuthMethod::None
+    } else if let Some(m) = &args.auth_method {
+        m.parse().map_err(|e: mcp_auth_core::ParseError| e.0)?
+    } else if args.jwks.is_some() || args.jwks_uri.is_some() {
+        TokenEndpointAuthMethod::PrivateKeyJwt
+    } else {
+        TokenEndpointAuthMethod::ClientSecretBasic
+    };
+    let grants: Vec<GrantType> = if args.grants.is_empty() {
+        vec![GrantType::authorization_code(), GrantType::refresh_token()]
+    } else {
+        args.grants.iter().map(GrantType::new).collect()
+    };
+    let mut redirect_uris = Vec::new();
+    for raw in &args.redirect_uris {
+        let uri: RedirectUri = raw.parse().map_err(|e: mcp_auth_core::ParseError| e.0)?;
+        uri.check_registrable().map_err(|e| e.0)?;
+        redirect_uris.push(uri);
+    }
+    if grants
+        .iter()
+        .any(|g| g.as_str() == GrantType::AUTHORIZATION_CODE)
+        && redirect_uris.is_empty()
+    {
+        return Err("the authorization_code grant needs at least one --redirect-uri".into());
+    }
+    if method == TokenEndpointAuthMethod::None
+        && grants
+            .iter()
+            .any(|g| g.as_str() == GrantType::CLIENT_CREDENTIALS)
+    {
+        return Err("a public client cannot use client_credentials".into());
+    }
+    let jwks = match &args.jwks {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let value: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            if !value.get("keys").is_some_and(serde_json::Value::is_array) {
+                return Err(format!("{} is not a JWK Set", path.display()));
+            }
+            Some(value)
+        }
+        None => None,
+    };
+    if let Some(uri) = &args.jwks_uri
+        && !uri.starts_with("https://")
+    {
+        return Err("--jwks-uri must be an https URL".into());
+    }
+    if method == TokenEndpointAuthMethod::PrivateKeyJwt && jwks.is_none() && args.jwks_uri.is_none()
+    {
+        return Err("private_key_jwt needs --jwks or --jwks-uri".into());
+    }
+    let resources = if args.resources.is_empty() {
+        None
+    } else {
+        Some(
+            args.resources
+                .iter()
+                .map(|r| {
+                    r.parse::<ResourceUri>()
+                        .map_err(|e| format!("--resource {r}: {e}"))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+    };
+    let scope = args
+        .scope
+        .as_deref()
+        .map(|s| s.parse::<ScopeSet>().map_err(|e| e.0))
+        .transpose()?;
+    let secrets = OsSecretGenerator::new();
+    let client_id: ClientId = secrets
+        .token("mcp_", 16)
+        .parse()
+        .map_err(|e: mcp_auth_core::ParseError| e.0)?;
+    let secret = method.uses_secret().then(|| secrets.token("cs_", 32));
+    let client = Client {
+        client_id: client_id.clone(),
+        client_name: Some(args.name),
+        redirect_uris,
+        grant_types: grants,
+        token_endpoint_auth_method: method,
+        secrets: secret
+            .iter()
+            .map(|s| ClientSecretHash {
+                hash: TokenHash::of(s).as_str().to_owned(),
+                expires_at: None,
+            })
+            .collect(),
+        jwks,
+        jwks_uri: args.jwks_uri,
+        scope,
+        client_id_issued_at: SystemClock.now(),
+        resources,
+        source: ClientSource::Admin,
+    };
+    stores
+        .clients
+        .put(&client)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("client_id: {client_id}");
+    println!("token_endpoint_auth_method: {method}");
+    if let Some(s) = secret {
+        println!("client_secret: {s}");
+        println!("(the secret is shown once; only its hash is stored)");
+    }
+    Ok(())
+}
+
+pub(super) async fn user(config_path: Option<&Path>, cmd: UserCommand) -> Result<(), String> {
+    let (_, stores) = open(config_path).await?;
+    match cmd {
+        UserCommand::Add { username } => {
+            if username.is_empty() || username.len() > 128 || username.chars().any(char::is_control)
+            {
+                return Err("the username must be 1 to 128 printable characters".into());
+            }
+            let mut password = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .map_err(|e| e.to_string())?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            if password.chars().count() < 8 {
+                return Err(
+                    "the password (first line of standard input) must be at least 8 characters"
+                        .into(),
+                );
+            }
+            let existing = stores
+                .users
+                .get_by_username(&username)
+                .await
+                .map_err(|e| e.to_string())?;
+            let sub = existing
+                .map(|u| u.sub)
+                .unwrap_or_else(|| OsSecretGenerator::new().token("usr_", 12));
+            stores
+                .users
+                .put(&User {
+                    sub: sub.clone(),
+                    username: username.clone(),
+                    password_hash: hash_password(password)?,
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("user {username} saved (sub {sub})");
+            Ok(())
+        }
+        UserCommand::List => {
+            for u in stores.users.list().await.map_err(|e| e.to_string())? {
+                println!("{}\t{}", u.username, u.sub);
+            }
+            Ok(())
+        }
+    }
+}
+
+pub(super) async fn keys(config_path: Option<&Path>, cmd: KeysCommand) -> Result<(), String> {
+    let (_, stores) = open(config_path).await?;
+    let now = SystemClock.now();
+    match cmd {
+        KeysCommand::Rotate => {
+            let key = SigningKey::generate(now).map_err(|e| e.to_string())?;
+            stores
+                .keys
+                .rotate(&key, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "new signing key {} ({}); a running server signs with it within a minute",
+                key.kid, key.alg
+            );
+            Ok(())
+        }
+        KeysCommand::List => {
+            for k in stores.keys.list().await.map_err(|e| e.to_string())? {
+                let state = match k.retired_at {
+                    None => "current".to_owned(),
+                    Some(t) => format!("retired at {t}"),
+                };
+                println!("{}\t{}\tcreated {}\t{state}", k.kid, k.alg, k.created_at);
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn machine() -> Client {
+        Client {
+            client_id: "svc-reporter".parse().unwrap(),
+            client_name: Some("Reporter".into()),
+            redirect_uris: vec![],
+            grant_types: vec![GrantType::new(GrantType::CLIENT_CREDENTIALS)],
+            token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
+            secrets: vec![ClientSecretHash {
+                hash: TokenHash::of("old-secret").as_str().to_owned(),
+                expires_at: None,
+            }],
+            jwks: None,
+            jwks_uri: None,
+            scope: Some("mcp:basic reports:read".parse().unwrap()),
+            resources: Some(vec!["https://mcp.example.com/mcp".parse().unwrap()]),
+            client_id_issued_at: NOW,
+            source: ClientSource::Admin,
+        }
+    }
+
+    #[test]
+    fn rotated_secret_overlaps_then_old_one_expires() {
+        let mut c = machine();
+        rotate_secret(&mut c, "new-secret", NOW, 3600).unwrap();
+        assert_eq!(c.secrets.len(), 2);
+        let works = |s: &str, at: i64| c.secrets.iter().any(|h| h.verify(s, at));
+        assert!(works("old-secret", NOW + 3599));
+        assert!(!works("old-secret", NOW + 3600));
+        assert!(works("new-secret", NOW + 100_000));
+    }
+
+    #[test]
+    fn rotation_drops_expired_secrets() {
+        let mut c = machine();
+        rotate_secret(&mut c, "second", NOW, 60).unwrap();
+        rotate_secret(&mut c, "third", NOW + 61, 60).unwrap();
+        assert_eq!(c.secrets.len(), 2, "the first secret had expired");
+        assert!(c.secrets.iter().any(|h| h.verify("second", NOW + 62)));
+        assert!(c.secrets.iter().any(|h| h.verify("third", NOW + 62)));
+    }
+
+    #[test]
+    fn rotation_with_zero_overlap_keeps_only_the_new_secret() {
+        let mut c = machine();
+        rotate_secret(&mut c, "new-secret", NOW, 0).unwrap();
+        assert_eq!(c.secrets.len(), 1);
+        assert!(c.secrets[0].verify("new-secret", NOW));
+    }
+
+    #[test]
+    fn rotation_never_extends_an_earlier_expiry() {
+        let mut c = machine();
+        c.secrets[0].expires_at = Some(NOW + 10);
+        rotate_secret(&mut c, "new-secret", NOW, 3600).unwrap();
+        assert_eq!(c.secrets[0].expires_at, Some(NOW + 10));
+    }
+
+    #[test]
+    fn key_clients_have_no_secret_to_rotate() {
+        let mut c = machine();
+        c.token_endpoint_auth_method = TokenEndpointAuthMethod::PrivateKeyJwt;
+        assert!(rotate_secret(&mut c, "x", NOW, 60).is_err());
+    }
+
+    #[test]
+    fn client_list_line_never_shows_a_secret() {
+        let c = machine();
+        let line = client_line(&c, NOW);
+        assert_eq!(
+            line,
+            "svc-reporter\tReporter\tclient_secret_basic\tclient_credentials\t-\tscope=mcp:basic,reports:read\tresources=https://mcp.example.com/mcp\tsecrets=1"
+        );
+        assert!(!line.contains(&c.secrets[0].hash));
+    }
+}

@@ -1,0 +1,225 @@
+//! `auth-server serve`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use mcp_auth_core::store::{Stores, User};
+use mcp_auth_core::types::is_loopback_host;
+
+use crate::config::Config;
+use crate::http::HttpOptions;
+use crate::server::AuthorizationServer;
+use crate::web::password::hash_password;
+
+use super::ServeArgs;
+
+/// Load configuration, open the database, bind, print where to go next, and serve until
+/// Ctrl-C or SIGTERM.
+pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), String> {
+    let mut config = Config::load(config_path).map_err(|e| e.to_string())?;
+    if let Some(bind) = args.bind {
+        config.bind = bind;
+    }
+    if let Some(issuer) = args.issuer {
+        config.issuer = Some(issuer);
+    }
+    config.dev |= args.dev;
+    config.client_credentials |= args.client_credentials;
+    if config.dev && !config.bind.ip().is_loopback() {
+        return Err("--dev is refused on a non-loopback bind address".into());
+    }
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let issuer = config.issuer(bound).map_err(|e| e.to_string())?;
+    if issuer.is_insecure_loopback() && !bound.ip().is_loopback() {
+        return Err(format!(
+            "plain http is only allowed on loopback; {bound} is not loopback, so configure an https issuer (TLS terminated by a proxy)"
+        ));
+    }
+    let settings = config.settings(issuer.clone()).map_err(|e| e.to_string())?;
+    let pool = crate::storage::sqlite::open_pool(&config.database)
+        .await
+        .map_err(|e| format!("database {}: {e}", config.database.display()))?;
+    let stores = crate::storage::sqlite::stores_from_pool(pool.clone());
+    if config.dev {
+        tracing::warn!(
+            "DEVELOPMENT PROFILE is on: anyone reaching this server is signed in as the development user"
+        );
+        let users = stores.users.list().await.map_err(|e| e.to_string())?;
+        check_dev_database(&users, args.dev_allow_existing_db)?;
+        ensure_dev_user(&stores).await?;
+    }
+    let mut builder = AuthorizationServer::builder(settings, stores.clone());
+    let clock: std::sync::Arc<dyn mcp_auth_core::Clock> =
+        std::sync::Arc::new(mcp_auth_core::SystemClock);
+    if let Some(cimd) =
+        crate::cimd::from_config(&config.cimd, bound.ip().is_loopback(), clock.clone())?
+    {
+        let jwks = crate::client_auth::ClientJwksSource::with_http_client(cimd.http_client, clock);
+        builder = builder
+            .extension(cimd.extension)
+            .jwks_source(std::sync::Arc::new(jwks));
+    }
+    if config.client_credentials {
+        builder = builder.extension(Box::new(
+            mcp_auth_ext_client_credentials::ClientCredentialsExtension::new(),
+        ));
+    }
+    let server = builder.build().await.map_err(|e| e.to_string())?;
+    let options = match &config.session_secret {
+        Some(s) if s.len() >= 32 => HttpOptions {
+            session_secret: s.as_bytes().to_vec(),
+        },
+        Some(_) => return Err("session_secret must be at least 32 characters".into()),
+        None => HttpOptions::random(),
+    };
+    let app = crate::http::router(server.clone(), options)?;
+    spawn_purge(server.clone(), pool);
+    spawn_key_reload(server.clone());
+    print_banner(&server, bound, config.dev, config.client_credentials);
+    // HTTP/1.1 with the header read timeout and connection info (issue #8 item 6).
+    let header_read_timeout = server.settings().http.header_read_timeout;
+    crate::http::serve(listener, app, header_read_timeout, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The development profile signs every visitor in without a password, so it refuses a database
+/// that holds real users (anyone but the development user) unless the operator says
+/// `--dev-allow-existing-db` (issue #8 item 6).
+fn check_dev_database(users: &[User], allow_existing: bool) -> Result<(), String> {
+    let real = users
+        .iter()
+        .filter(|u| u.username != crate::DEV_USERNAME)
+        .count();
+    if real > 0 && !allow_existing {
+        return Err(format!(
+            "--dev refuses a database with {real} real user(s): the development profile signs anyone in without a password; use another database, or pass --dev-allow-existing-db"
+        ));
+    }
+    Ok(())
+}
+
+async fn ensure_dev_user(stores: &Stores) -> Result<(), String> {
+    let users = &stores.users;
+    if users
+        .get_by_username(crate::DEV_USERNAME)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_none()
+    {
+        // Nobody signs in with this password: the development profile signs the user in.
+        let password = mcp_auth_core::SecretGenerator::token(
+            &mcp_auth_core::secret::OsSecretGenerator::new(),
+            "",
+            24,
+        );
+        users
+            .put(&User {
+                sub: "dev-user".into(),
+                username: crate::DEV_USERNAME.into(),
+                password_hash: hash_password(&password)?,
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn print_banner(
+    server: &AuthorizationServer,
+    bound: std::net::SocketAddr,
+    dev: bool,
+    client_credentials: bool,
+) {
+    let issuer = &server.settings().issuer;
+    let host_ok = issuer.url().host_str().is_some_and(is_loopback_host);
+    println!("mcp-auth authorization server listening on {bound}");
+    println!("issuer:   {issuer}");
+    println!("metadata: {}{}", issuer.origin(), issuer.metadata_path());
+    for r in server.settings().resources.all() {
+        println!("resource: {} (scopes: {})", r.resource, r.scopes_supported);
+    }
+    if dev {
+        println!(
+            "DEVELOPMENT PROFILE: sign-in and consent are automatic. Never expose this server."
+        );
+    }
+    println!();
+    println!("next steps:");
+    println!("  create a user:     echo 'a-long-password' | auth-server user add alice");
+    println!(
+        "  register a client: auth-server client add --name 'My app' --redirect-uri http://127.0.0.1:3000/callback --public"
+    );
+    if client_credentials {
+        println!(
+            "  register a machine client: auth-server client add --name 'Reporter' --grant client_credentials --scope 'mcp:basic' --resource <resource>"
+        );
+    }
+    println!("  point your MCP server's protected resource metadata at the issuer above");
+    if !host_ok {
+        println!("  (terminate TLS in front of this server: the issuer is https)");
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+}
+
+/// Every minute, pick up signing keys rotated by `auth-server keys rotate` and drop retired keys
+/// whose tokens have all expired from the JWKS.
+fn spawn_key_reload(server: AuthorizationServer) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = server.reload_signing_keys().await {
+                tracing::warn!(error = %e, "reloading the signing keys failed; keeping the current ones");
+            }
+        }
+    });
+}
+
+/// Every ten minutes, drop expired codes, refresh tokens, replay-cache entries and denials.
+fn spawn_purge(server: AuthorizationServer, pool: sqlx::SqlitePool) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            let now = server.clock().now();
+            let stores = server.stores();
+            if let Err(e) = stores.codes.purge(now).await {
+                tracing::warn!(error = %e, "purging authorization codes failed");
+            }
+            if let Err(e) = stores.refresh_tokens.purge(now).await {
+                tracing::warn!(error = %e, "purging refresh tokens failed");
+            }
+            if let Err(e) = crate::storage::sqlite::purge_expired(&pool, now).await {
+                tracing::warn!(error = %e, "purging the replay cache and denylist failed");
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,450 @@
+//! Configuration: a TOML file with environment overrides (prefix `MCP_AUTH_`, `__` between
+//! nested keys), then command-line flags. Every field has a default, so no file is needed.
+//!
+//! ```toml
+//! issuer = "https://auth.example.com"
+//! bind = "0.0.0.0:9000"
+//! database = "/var/lib/mcp-auth/mcp-auth.db"
+//! default_resource = "https://mcp.example.com/mcp"
+//!
+//! [[resources]]
+//! resource = "https://mcp.example.com/mcp"
+//! scopes = ["mcp:basic", "files:read", "files:write"]
+//! default_scopes = ["mcp:basic"]
+//! introspection_clients = ["mcp-server"]   # may introspect this resource's tokens
+//!
+//! [tokens]
+//! access_token_ttl = 900
+//!
+//! [registration]
+//! enabled = true
+//! max_per_source_per_hour = 20
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use mcp_auth_core::protected_resource::{ProtectedResource, ResourceRegistry};
+use mcp_auth_core::{ClientId, Issuer, ResourceUri, ScopeSet};
+use serde::{Deserialize, Serialize};
+
+use crate::settings::{RegistrationSettings, ServerSettings};
+
+/// A configuration problem; the message names the setting.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Issuer URL; default `http://` + the bound address. https unless the host is loopback.
+    pub issuer: Option<String>,
+    /// Listen address, default `127.0.0.1:9000`. Port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// SQLite database file, default `mcp-auth.db` in the working directory.
+    pub database: PathBuf,
+    /// Development profile (see `--dev`).
+    pub dev: bool,
+    /// Master secret of the session cookie (at least 32 characters). Random per start when
+    /// absent, which signs everyone out on restart.
+    pub session_secret: Option<String>,
+    /// Resource used when an authorization request omits `resource` (spec §10 A4).
+    pub default_resource: Option<String>,
+    /// Protected resources (MCP servers) tokens may be issued for.
+    pub resources: Vec<ResourceConfig>,
+    /// Token lifetimes.
+    pub tokens: TokenConfig,
+    /// Dynamic client registration.
+    pub registration: RegistrationConfig,
+    /// Client ID Metadata Documents (SEP-991).
+    pub cimd: CimdConfig,
+    /// Enable the client credentials extension (SEP-1046) for machine clients (default false).
+    pub client_credentials: bool,
+    /// Bounds on failed client authentications.
+    pub client_auth: ClientAuthConfig,
+    /// Sign-in limits and password hashing bounds (issue #8 items 2, 3).
+    pub signin: crate::limits::SignInSettings,
+    /// Proxies whose forwarding headers are believed: networks (`10.0.0.0/8`) or addresses.
+    /// Default none: the source address is the socket peer.
+    pub trusted_proxies: Vec<String>,
+    /// Request read timeouts.
+    pub http: crate::limits::HttpConfig,
+}
+
+/// Client ID Metadata Documents: URL-shaped `client_id`s whose metadata the server fetches.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CimdConfig {
+    /// Accept URL-shaped client ids and advertise `client_id_metadata_document_supported`
+    /// (default true).
+    pub enabled: bool,
+    /// When non-empty, only these hosts (or `*.domain` patterns) may serve documents.
+    pub allow_hosts: Vec<String>,
+    /// Hosts (or `*.domain` patterns) whose documents are never fetched.
+    pub deny_hosts: Vec<String>,
+    /// Hosts whose clients are trusted: after sign-in their requests are approved without a
+    /// consent prompt.
+    pub trusted_hosts: Vec<String>,
+    /// Shortest time a fetched document is cached, seconds (default 60).
+    pub min_cache_ttl: u64,
+    /// Longest time a fetched document is cached, seconds (default 86400).
+    pub max_cache_ttl: u64,
+    /// Fetches allowed per host per minute (default 10).
+    pub fetches_per_host_per_minute: u32,
+    /// Show the client_id host when a document has no `client_name`, instead of refusing it.
+    pub lenient_client_name: bool,
+    /// Testing only: allow documents on loopback hosts. Refused unless the server itself is
+    /// bound to a loopback address; logs a warning.
+    pub insecure_allow_loopback: bool,
+    /// Testing only: a PEM file of an extra root certificate to trust for document fetches.
+    pub insecure_ca_file: Option<PathBuf>,
+}
+
+impl Default for CimdConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            allow_hosts: Vec::new(),
+            deny_hosts: Vec::new(),
+            trusted_hosts: Vec::new(),
+            min_cache_ttl: 60,
+            max_cache_ttl: 86_400,
+            fetches_per_host_per_minute: 10,
+            lenient_client_name: false,
+            insecure_allow_loopback: false,
+            insecure_ca_file: None,
+        }
+    }
+}
+
+/// One protected resource.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceConfig {
+    /// Canonical URI of the MCP server, e.g. `https://mcp.example.com/mcp`.
+    pub resource: String,
+    /// Every scope valid for it.
+    pub scopes: Vec<String>,
+    /// Scopes granted when a request names none (SEP-835).
+    #[serde(default)]
+    pub default_scopes: Vec<String>,
+    /// Access token lifetime for this resource, seconds.
+    pub access_token_ttl: Option<u64>,
+    /// Client ids of this resource's server: the clients that may introspect access tokens
+    /// issued for it (RFC 7662 §4). Other callers can introspect only tokens issued to
+    /// themselves. Default: none.
+    #[serde(default)]
+    pub introspection_clients: Vec<String>,
+}
+
+/// Token lifetimes, all in seconds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenConfig {
+    /// Access token lifetime (1 to 3600; default 900).
+    pub access_token_ttl: u64,
+    /// Authorization code lifetime (1 to 600; default 120).
+    pub code_ttl: u64,
+    /// Refresh token idle lifetime (default 14 days).
+    pub refresh_idle_ttl: u64,
+    /// Refresh token family absolute lifetime (default 90 days).
+    pub refresh_absolute_ttl: u64,
+    /// Login session lifetime (default 12 hours).
+    pub session_ttl: u64,
+    /// How long a client record is cached in memory (default 1; 0 = off). Client removal or
+    /// secret rotation by the admin commands reaches a running server at most this much later.
+    pub client_cache_ttl: u64,
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        Self {
+            access_token_ttl: 900,
+            code_ttl: 120,
+            refresh_idle_ttl: 14 * 24 * 3600,
+            refresh_absolute_ttl: 90 * 24 * 3600,
+            session_ttl: 12 * 3600,
+            client_cache_ttl: 1,
+        }
+    }
+}
+
+/// Dynamic client registration (RFC 7591).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrationConfig {
+    /// Serve `/register` (default true).
+    pub enabled: bool,
+    /// Registrations accepted per source address per hour (default 20).
+    pub max_per_source_per_hour: u32,
+}
+
+/// Bounds on failed client authentications.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientAuthConfig {
+    /// Failed authentications allowed per (client id, source address) pair each minute
+    /// (default 20); past it that pair gets 429 until the minute ends.
+    pub max_failures_per_minute: u32,
+    /// Failed authentications per minute over all clients and sources past which each further
+    /// failure is answered after `backstop_delay_ms` (default 600).
+    pub backstop_failures_per_minute: u32,
+    /// That delay, milliseconds (default 1000).
+    pub backstop_delay_ms: u64,
+}
+
+impl Default for ClientAuthConfig {
+    fn default() -> Self {
+        let backstop = crate::limits::ClientAuthBackstop::default();
+        Self {
+            max_failures_per_minute: 20,
+            backstop_failures_per_minute: backstop.failures_per_minute,
+            backstop_delay_ms: backstop.delay_ms,
+        }
+    }
+}
+
+impl Default for RegistrationConfig {
+    fn default() -> Self {
+        let d = RegistrationSettings::default();
+        Self {
+            enabled: d.enabled,
+            max_per_source_per_hour: d.max_per_source_per_hour,
+        }
+    }
+}
+
+/// The resource configured when none is: a local MCP server, for a first run.
+pub const DEFAULT_RESOURCE: &str = "http://127.0.0.1:8080/mcp";
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            bind: SocketAddr::from(([127, 0, 0, 1], 9000)),
+            database: PathBuf::from("mcp-auth.db"),
+            dev: false,
+            session_secret: None,
+            default_resource: Some(DEFAULT_RESOURCE.into()),
+            resources: vec![ResourceConfig {
+                resource: DEFAULT_RESOURCE.into(),
+                scopes: vec!["mcp:basic".into(), "mcp:tools".into()],
+                default_scopes: vec!["mcp:basic".into()],
+                access_token_ttl: None,
+                introspection_clients: Vec::new(),
+            }],
+            tokens: TokenConfig::default(),
+            registration: RegistrationConfig::default(),
+            cimd: CimdConfig::default(),
+            client_credentials: false,
+            client_auth: ClientAuthConfig::default(),
+            signin: crate::limits::SignInSettings::default(),
+            trusted_proxies: Vec::new(),
+            http: crate::limits::HttpConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Load the defaults, then `path` (if given; it must exist), then `MCP_AUTH_*` variables.
+    ///
+    /// # Errors
+    /// A missing file, TOML syntax, an unknown key, or a value of the wrong type.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = path {
+            if !path.exists() {
+                return Err(ConfigError(format!("{} does not exist", path.display())));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment
+            .merge(
+                Env::prefixed("MCP_AUTH_")
+                    // MCP_AUTH_LOG and MCP_AUTH_CONFIG configure the process, not the server.
+                    .filter(|key| key != "log" && key != "config")
+                    .split("__"),
+            )
+            .extract()
+            .map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// The issuer: the configured one, or `http://` + `bound` (the address actually bound).
+    ///
+    /// # Errors
+    /// An issuer that is not https on a non-loopback host, or has a query or fragment.
+    pub fn issuer(&self, bound: SocketAddr) -> Result<Issuer, ConfigError> {
+        let raw = self
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"));
+        raw.parse()
+            .map_err(|e: mcp_auth_core::ParseError| ConfigError(format!("issuer: {e}")))
+    }
+
+    /// The engine settings for `issuer`.
+    ///
+    /// # Errors
+    /// A malformed resource or scope, a default resource that is not configured.
+    pub fn settings(&self, issuer: Issuer) -> Result<ServerSettings, ConfigError> {
+        let mut resources = Vec::with_capacity(self.resources.len());
+        let mut introspection_clients = BTreeMap::new();
+        for r in &self.resources {
+            let resource: ResourceUri =
+                r.resource.parse().map_err(|e: mcp_auth_core::ParseError| {
+                    ConfigError(format!("resource {}: {e}", r.resource))
+                })?;
+            if !r.introspection_clients.is_empty() {
+                let clients = r
+                    .introspection_clients
+                    .iter()
+                    .map(|c| {
+                        c.parse::<ClientId>().map_err(|e| {
+                            ConfigError(format!("introspection_clients of {}: {e}", r.resource))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                introspection_clients.insert(resource.clone(), clients);
+            }
+            resources.push(ProtectedResource {
+                resource,
+                scopes_supported: scope_set(&r.scopes, &r.resource)?,
+                default_scopes: scope_set(&r.default_scopes, &r.resource)?,
+                access_token_ttl: r.access_token_ttl,
+            });
+        }
+        let default_resource = self
+            .default_resource
+            .as_deref()
+            .map(|d| {
+                d.parse::<ResourceUri>()
+                    .map_err(|e| ConfigError(format!("default_resource: {e}")))
+            })
+            .transpose()?;
+        let registry = ResourceRegistry::new(resources, default_resource).map_err(ConfigError)?;
+        let mut settings = ServerSettings::new(issuer, registry);
+        settings.access_token_ttl = self.tokens.access_token_ttl;
+        settings.code_ttl = self.tokens.code_ttl;
+        settings.refresh_idle_ttl = self.tokens.refresh_idle_ttl;
+        settings.refresh_absolute_ttl = self.tokens.refresh_absolute_ttl;
+        settings.session_ttl = self.tokens.session_ttl;
+        settings.client_cache_ttl = self.tokens.client_cache_ttl;
+        settings.registration = RegistrationSettings {
+            enabled: self.registration.enabled,
+            max_per_source_per_hour: self.registration.max_per_source_per_hour,
+        };
+        settings.dangerous_dev_mode = self.dev;
+        settings.client_auth_failures_per_minute = self.client_auth.max_failures_per_minute;
+        settings.client_auth_backstop = crate::limits::ClientAuthBackstop {
+            failures_per_minute: self.client_auth.backstop_failures_per_minute,
+            delay_ms: self.client_auth.backstop_delay_ms,
+        };
+        settings.signin = self.signin.clone();
+        settings.trusted_proxies =
+            crate::limits::parse_trusted_proxies(&self.trusted_proxies).map_err(ConfigError)?;
+        settings.http = self.http.into();
+        settings.introspection_clients = introspection_clients;
+        settings.validate().map_err(ConfigError)?;
+        Ok(settings)
+    }
+}
+
+fn scope_set(scopes: &[String], resource: &str) -> Result<ScopeSet, ConfigError> {
+    if scopes.is_empty() {
+        return Ok(ScopeSet::new());
+    }
+    scopes
+        .join(" ")
+        .parse()
+        .map_err(|e: mcp_auth_core::ParseError| ConfigError(format!("scopes of {resource}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_make_a_loopback_issuer() {
+        let c = Config::default();
+        let issuer = c.issuer(c.bind).unwrap();
+        assert_eq!(issuer.as_str(), "http://127.0.0.1:9000");
+        let s = c.settings(issuer).unwrap();
+        assert_eq!(s.resources.all().len(), 1);
+    }
+
+    #[test]
+    fn plain_http_issuer_off_loopback_is_refused() {
+        let c = Config {
+            issuer: Some("http://auth.example.com".into()),
+            ..Config::default()
+        };
+        assert!(c.issuer(c.bind).is_err());
+    }
+
+    #[test]
+    fn file_then_environment_override() {
+        let dir = std::env::temp_dir().join(format!("mcp-auth-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(
+            &path,
+            "issuer = \"https://auth.example.com\"\n[tokens]\naccess_token_ttl = 600\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&path)).unwrap();
+        assert_eq!(c.issuer.as_deref(), Some("https://auth.example.com"));
+        assert_eq!(c.tokens.access_token_ttl, 600);
+        assert_eq!(c.tokens.code_ttl, 120);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Issue #8 items 2, 3, 6: the new settings are read from the file.
+    #[test]
+    fn limits_and_trusted_proxies_are_read_from_the_file() {
+        let dir = std::env::temp_dir().join(format!("mcp-auth-config-l-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(
+            &path,
+            "trusted_proxies = [\"10.0.0.0/8\", \"192.0.2.1\"]\n[signin]\nmax_failures_per_user = 4\nhash_threads = 1\n[http]\nheader_read_timeout = 3\n[client_auth]\nbackstop_delay_ms = 10\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&path)).unwrap();
+        let s = c.settings(c.issuer(c.bind).unwrap()).unwrap();
+        assert_eq!(
+            s.trusted_proxies
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["10.0.0.0/8", "192.0.2.1/32"]
+        );
+        assert_eq!(s.signin.max_failures_per_user, 4);
+        assert_eq!(s.signin.hash_threads, 1);
+        assert_eq!(s.signin.window_secs, 300);
+        assert_eq!(
+            s.http.header_read_timeout,
+            std::time::Duration::from_secs(3)
+        );
+        assert_eq!(s.http.body_read_timeout, std::time::Duration::from_secs(30));
+        assert_eq!(s.client_auth_backstop.delay_ms, 10);
+        std::fs::write(&path, "trusted_proxies = [\"example.com\"]\n").unwrap();
+        let c = Config::load(Some(&path)).unwrap();
+        assert!(c.settings(c.issuer(c.bind).unwrap()).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn unknown_key_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("mcp-auth-config-u-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(&path, "isuer = \"typo\"\n").unwrap();
+        assert!(Config::load(Some(&path)).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,391 @@
+//! The authorization endpoint (RFC 6749 §4.1.1, OAuth 2.1 §4.1.1, spec §2.2): validation in the
+//! order that decides whether an error may be redirected, consent bookkeeping, and code issue.
+
+use mcp_auth_core::pkce::is_valid_pkce_value;
+use mcp_auth_core::protected_resource::ProtectedResource;
+use mcp_auth_core::store::AuthorizationCode;
+use mcp_auth_core::{
+    Client, ClientId, ClientSource, ErrorCode, FormParams, GrantType, OAuthError, RedirectUri,
+    ScopeSet, TokenHash, UnixTime,
+};
+
+use crate::server::AuthorizationServer;
+
+/// A validated authorization request: every check up to user authentication has passed.
+#[derive(Debug, Clone)]
+pub struct AuthorizationRequest {
+    /// The client.
+    pub client: Client,
+    /// Where the response goes: the requested URI (with its loopback port), or the single
+    /// registered one when the request omitted it.
+    pub redirect_uri: RedirectUri,
+    /// Whether the request carried `redirect_uri`.
+    pub redirect_uri_sent: bool,
+    /// `state`, echoed back exactly.
+    pub state: Option<String>,
+    /// The S256 `code_challenge`.
+    pub code_challenge: String,
+    /// The target resource (RFC 8707).
+    pub resource: ProtectedResource,
+    /// The scopes to grant, after the scope policy.
+    pub scope: ScopeSet,
+}
+
+/// Why an authorization request failed, and so how the failure is shown.
+#[derive(Debug)]
+pub enum AuthorizeError {
+    /// Show an error page on the server, never redirect: the client or redirect URI cannot be
+    /// trusted (OAuth 2.1 §4.1.2.1, spec AS-06), or the client is not vetted for error
+    /// redirects (RFC 9700 §4.11.2, [`AuthorizationServer::may_redirect_errors`]).
+    Page(OAuthError),
+    /// Send the error to the client's redirect URI: `location` carries `error`,
+    /// `error_description`, `state` and `iss`.
+    Redirect {
+        /// The full redirect URL.
+        location: String,
+        /// The error, for logs.
+        error: OAuthError,
+    },
+}
+
+/// The checks after the redirect URI is matched: what they produce.
+struct CheckedParameters {
+    code_challenge: String,
+    resource: ProtectedResource,
+    scope: ScopeSet,
+}
+
+impl AuthorizationServer {
+    /// Validate an authorization request with no user signed in: the same as
+    /// [`AuthorizationServer::validate_authorization_request_for`] with `sub = None`.
+    pub async fn validate_authorization_request(
+        &self,
+        query: &[u8],
+    ) -> Result<AuthorizationRequest, AuthorizeError> {
+        self.validate_authorization_request_for(query, None).await
+    }
+
+    /// Validate an authorization request from its query string, in the order of spec §2.2.2,
+    /// for the signed-in user `sub` (`None` before sign-in).
+    ///
+    /// Errors before the redirect URI is matched (unknown client, unregistered or malformed
+    /// `redirect_uri`) are always [`AuthorizeError::Page`] (spec AS-06). Errors after it are
+    /// [`AuthorizeError::Redirect`] only when [`AuthorizationServer::may_redirect_errors`] says
+    /// the client is vetted; for an unvetted client they are a `Page` as well (RFC 9700
+    /// §4.11.2, issue #8 item 4), so the server cannot be used as an open redirector.
+    pub async fn validate_authorization_request_for(
+        &self,
+        query: &[u8],
+        sub: Option<&str>,
+    ) -> Result<AuthorizationRequest, AuthorizeError> {
+        let params = FormParams::parse_keeping_repeats(query).map_err(AuthorizeError::Page)?;
+        // 1. The client.
+        let client = self.authorization_client(&params).await?;
+        // 2. The redirect URI.
+        let (redirect_uri, redirect_uri_sent) = matched_redirect_uri(&client, &params)?;
+        let state = if params.is_repeated("state") {
+            None
+        } else {
+            params.get("state").map(str::to_owned)
+        };
+        // 3. From here on, errors are redirected if the client is vetted.
+        let error = match self.check_parameters(&params, &client) {
+            Ok(checked) => {
+                return Ok(AuthorizationRequest {
+                    client,
+                    redirect_uri,
+                    redirect_uri_sent,
+                    state,
+                    code_challenge: checked.code_challenge,
+                    resource: checked.resource,
+                    scope: checked.scope,
+                });
+            }
+            Err(error) => error,
+        };
+        if self.may_redirect_errors(&client, sub).await {
+            return Err(self.redirect_error(&redirect_uri, state.as_deref(), error));
+        }
+        tracing::info!(
+            client_id = %client.client_id,
+            "error of a client not vetted for error redirects shown on the server's page"
+        );
+        Err(AuthorizeError::Page(error))
+    }
+
+    /// May errors of an authorization request from `client` be redirected to its redirect URI
+    /// (RFC 9700 §4.11.2, issue #8 item 4)? True for a client the operator provisioned
+    /// ([`ClientSource::Admin`]) or whose resolver the operator trusts
+    /// ([`AuthorizationServer::is_trusted_client`], e.g. a metadata document host listed in
+    /// `cimd.trusted_hosts`); and, once `sub` is signed in, for a client `sub` has approved
+    /// before (for any configured resource). False for a dynamically registered or metadata
+    /// document client otherwise, and when the consent store cannot be read (fail closed).
+    pub async fn may_redirect_errors(&self, client: &Client, sub: Option<&str>) -> bool {
+        if client.source == ClientSource::Admin || self.is_trusted_client(&client.client_id) {
+            return true;
+        }
+        let Some(sub) = sub else {
+            return false;
+        };
+        for resource in self.inner.settings.resources.all() {
+            match self
+                .inner
+                .stores
+                .consent
+                .granted(sub, client.client_id.as_str(), resource.resource.as_str())
+                .await
+            {
+                Ok(Some(_)) => return true,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "reading consents failed; error shown on the page");
+                    return false;
+                }
+            }
+        }
+        false
+    }
+
+    /// Step 1: the client, resolved from a single `client_id`. Every error is a page.
+    async fn authorization_client(&self, params: &FormParams) -> Result<Client, AuthorizeError> {
+        if params.is_repeated("client_id") {
+            return Err(AuthorizeError::Page(OAuthError::invalid_request(
+                "client_id is repeated",
+            )));
+        }
+        let client_id: ClientId = params
+            .get("client_id")
+            .ok_or_else(|| {
+                AuthorizeError::Page(OAuthError::invalid_request("client_id is missing"))
+            })?
+            .parse()
+            .map_err(|e: mcp_auth_core::ParseError| {
+                AuthorizeError::Page(OAuthError::invalid_request(e.0))
+            })?;
+        self.resolve_client(&client_id)
+            .await
+            .map_err(AuthorizeError::Page)?
+            .ok_or_else(|| {
+                AuthorizeError::Page(OAuthError::new(
+                    ErrorCode::InvalidClient,
+                    "unknown client_id",
+                ))
+            })
+    }
+
+    /// Step 3: every check after the redirect URI is matched, in order.
+    fn check_parameters(
+        &self,
+        params: &FormParams,
+        client: &Client,
+    ) -> Result<CheckedParameters, OAuthError> {
+        if let Some(name) = params.repeated().next() {
+            return Err(OAuthError::invalid_request(format!(
+                "parameter {name} is repeated"
+            )));
+        }
+        match params.get("response_type") {
+            Some("code") => {}
+            Some(other) => {
+                return Err(OAuthError::new(
+                    ErrorCode::UnsupportedResponseType,
+                    format!("response_type {other} is not supported; use code"),
+                ));
+            }
+            None => return Err(OAuthError::invalid_request("response_type is missing")),
+        }
+        if !client.allows_grant(GrantType::AUTHORIZATION_CODE) {
+            return Err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                "this client may not use the authorization_code grant",
+            ));
+        }
+        let code_challenge = match params.get("code_challenge") {
+            Some(c) if is_valid_pkce_value(c) => c.to_owned(),
+            Some(_) => {
+                return Err(OAuthError::invalid_request(
+                    "code_challenge must be 43 to 128 characters of [A-Za-z0-9-._~]",
+                ));
+            }
+            None => {
+                return Err(OAuthError::invalid_request(
+                    "code_challenge is required (PKCE)",
+                ));
+            }
+        };
+        if params.get("code_challenge_method") != Some("S256") {
+            return Err(OAuthError::invalid_request(
+                "code_challenge_method must be S256",
+            ));
+        }
+        let resource = self
+            .inner
+            .settings
+            .resources
+            .select(params.get_all("resource"))?
+            .clone();
+        if !client.allows_resource(&resource.resource) {
+            return Err(OAuthError::invalid_target(
+                "this client may not get tokens for that resource",
+            ));
+        }
+        let requested_scope = match params.get("scope") {
+            None => None,
+            Some(raw) => Some(
+                raw.parse::<ScopeSet>()
+                    .map_err(|e| OAuthError::invalid_scope(e.0))?,
+            ),
+        };
+        let scope = self
+            .inner
+            .scope_policy
+            .grant(client, &resource, requested_scope.as_ref())?;
+        Ok(CheckedParameters {
+            code_challenge,
+            resource,
+            scope,
+        })
+    }
+
+    /// The error redirect for a validated redirect URI: `error`, `error_description`, `state`
+    /// and `iss` (RFC 6749 §4.1.2.1, RFC 9207 §2).
+    pub fn redirect_error(
+        &self,
+        redirect_uri: &RedirectUri,
+        state: Option<&str>,
+        error: OAuthError,
+    ) -> AuthorizeError {
+        AuthorizeError::Redirect {
+            location: self.error_location(redirect_uri, state, &error),
+            error,
+        }
+    }
+
+    /// The URL of an error redirect to a validated `redirect_uri`: its raw string (the one that
+    /// was compared) with the parameters appended.
+    pub fn error_location(
+        &self,
+        redirect_uri: &RedirectUri,
+        state: Option<&str>,
+        error: &OAuthError,
+    ) -> String {
+        let mut pairs = vec![
+            ("error", error.code().as_str()),
+            ("error_description", error.description()),
+        ];
+        pairs.extend(state.map(|s| ("state", s)));
+        pairs.push(("iss", self.inner.settings.issuer.as_str()));
+        redirect_uri.with_parameters(pairs)
+    }
+
+    /// The scopes of `request` that `sub` has not yet approved for this client and resource;
+    /// empty when no prompt is needed (spec SCOPE-AS-05). A request with no scopes at all
+    /// needs a first approval all the same.
+    pub async fn scopes_needing_consent(
+        &self,
+        sub: &str,
+        request: &AuthorizationRequest,
+    ) -> Result<Option<ScopeSet>, OAuthError> {
+        let granted = self
+            .inner
+            .stores
+            .consent
+            .granted(
+                sub,
+                request.client.client_id.as_str(),
+                request.resource.resource.as_str(),
+            )
+            .await?;
+        Ok(match granted {
+            None => Some(request.scope.clone()),
+            Some(g) => {
+                let missing = request.scope.difference(&g);
+                (!missing.is_empty()).then_some(missing)
+            }
+        })
+    }
+
+    /// The user approved: remember the consent, issue a code bound to the request, and return
+    /// the success redirect (`code`, `state`, `iss`; RFC 6749 §4.1.2, RFC 9207).
+    pub async fn approve(
+        &self,
+        request: &AuthorizationRequest,
+        sub: &str,
+        auth_time: UnixTime,
+    ) -> Result<String, OAuthError> {
+        let stores = &self.inner.stores;
+        stores
+            .consent
+            .grant(
+                sub,
+                request.client.client_id.as_str(),
+                request.resource.resource.as_str(),
+                &request.scope,
+            )
+            .await?;
+        let now = self.inner.clock.now();
+        let code = self.inner.secrets.token("ac_", 32);
+        stores
+            .codes
+            .insert(&AuthorizationCode {
+                code_hash: TokenHash::of(&code).as_str().to_owned(),
+                client_id: request.client.client_id.as_str().to_owned(),
+                redirect_uri: request.redirect_uri.as_str().to_owned(),
+                redirect_uri_sent: request.redirect_uri_sent,
+                code_challenge: request.code_challenge.clone(),
+                sub: sub.to_owned(),
+                scope: request.scope.to_string(),
+                resource: request.resource.resource.as_str().to_owned(),
+                auth_time,
+                expires_at: now + self.inner.settings.code_ttl as i64,
+            })
+            .await?;
+        tracing::info!(client_id = %request.client.client_id, sub = %sub, scope = %request.scope, "authorization code issued");
+        let mut pairs = vec![("code", code.as_str())];
+        pairs.extend(request.state.as_deref().map(|s| ("state", s)));
+        pairs.push(("iss", self.inner.settings.issuer.as_str()));
+        Ok(request.redirect_uri.with_parameters(pairs))
+    }
+
+    /// The user declined: the `access_denied` redirect.
+    pub fn deny(&self, request: &AuthorizationRequest) -> String {
+        self.error_location(
+            &request.redirect_uri,
+            request.state.as_deref(),
+            &OAuthError::new(ErrorCode::AccessDenied, "the user declined the request"),
+        )
+    }
+}
+
+/// Step 2: the redirect URI, matched against the client's registered ones (exact, RFC 8252 §7.3
+/// loopback port rule; [`RedirectUri`] refuses strings a parser would read differently). Every
+/// error is a page (spec AS-06). Returns the URI to respond to and whether the request sent it.
+fn matched_redirect_uri(
+    client: &Client,
+    params: &FormParams,
+) -> Result<(RedirectUri, bool), AuthorizeError> {
+    if params.is_repeated("redirect_uri") {
+        return Err(AuthorizeError::Page(OAuthError::invalid_request(
+            "redirect_uri is repeated",
+        )));
+    }
+    match params.get("redirect_uri") {
+        Some(raw) => {
+            let requested: RedirectUri = raw.parse().map_err(|e: mcp_auth_core::ParseError| {
+                AuthorizeError::Page(OAuthError::invalid_request(e.0))
+            })?;
+            if client.find_redirect_uri(&requested).is_none() {
+                return Err(AuthorizeError::Page(OAuthError::invalid_request(
+                    "redirect_uri is not registered for this client",
+                )));
+            }
+            Ok((requested, true))
+        }
+        None => match client.redirect_uris.as_slice() {
+            [only] => Ok((only.clone(), false)),
+            _ => Err(AuthorizeError::Page(OAuthError::invalid_request(
+                "redirect_uri is required when the client has several",
+            ))),
+        },
+    }
+}

@@ -1,0 +1,123 @@
+//! Client resolution and authentication at the token, introspection and revocation endpoints
+//! (RFC 6749 §2.3, spec §2.3).
+
+use mcp_auth_core::ext::{AuthContext, ClientCredentials};
+use mcp_auth_core::{ChallengeHint, Client, ClientId, ErrorCode, FormParams, OAuthError};
+
+use crate::client_auth::extract_credentials;
+use crate::server::AuthorizationServer;
+
+/// How strict an endpoint is about the kind of client calling it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Callers {
+    /// Public clients (`none`) are accepted.
+    AnyClient,
+    /// Only clients that prove possession of a credential (introspection).
+    ConfidentialOnly,
+}
+
+impl AuthorizationServer {
+    /// Resolve a `client_id` through the registry's resolvers. `Ok(None)` when unknown.
+    pub async fn resolve_client(&self, client_id: &ClientId) -> Result<Option<Client>, OAuthError> {
+        match self.inner.registry.resolver_for(client_id) {
+            Some(resolver) => resolver.resolve(client_id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// True when the resolver answering for `client_id` trusts it by operator policy, so the
+    /// consent prompt may be skipped.
+    pub fn is_trusted_client(&self, client_id: &ClientId) -> bool {
+        self.inner
+            .registry
+            .resolver_for(client_id)
+            .is_some_and(|r| r.is_trusted(client_id))
+    }
+
+    /// Authenticate the caller of `endpoint_url` from its `Authorization` header and form: exactly
+    /// one method, the client's registered one. Unknown client, wrong method and wrong secret all
+    /// give the same `invalid_client` (401, with a Basic challenge when Basic was tried).
+    ///
+    /// Failures are counted per (client id, `source` address) pair; a pair over
+    /// `client_auth_failures_per_minute` gets 429 `invalid_request` with `Retry-After` until the
+    /// minute ends, without its credentials being checked; past the global backstop failures are
+    /// answered late (spec CC-14; issue #8 item 3, see [`crate::client_auth::ClientAuthThrottle`]).
+    pub(crate) async fn authenticate_client(
+        &self,
+        authorization: Option<&str>,
+        params: &FormParams,
+        endpoint_url: &str,
+        callers: Callers,
+        source: Option<&str>,
+    ) -> Result<Client, OAuthError> {
+        let credentials =
+            extract_credentials(authorization, params)?.ok_or_else(OAuthError::invalid_client)?;
+        let throttle = &self.inner.auth_throttle;
+        let client_id = credentials.client_id().as_str();
+        throttle.admit(client_id, source)?;
+        let result = self
+            .check_credentials(&credentials, endpoint_url, callers)
+            .await;
+        if let Err(e) = &result
+            && e.code() == ErrorCode::InvalidClient
+        {
+            let delay = throttle.failed(client_id, source);
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+        }
+        result
+    }
+
+    async fn check_credentials(
+        &self,
+        credentials: &ClientCredentials,
+        endpoint_url: &str,
+        callers: Callers,
+    ) -> Result<Client, OAuthError> {
+        let hint = if matches!(credentials, ClientCredentials::SecretBasic { .. }) {
+            ChallengeHint::Basic
+        } else {
+            ChallengeHint::None
+        };
+        let fail = || OAuthError::invalid_client().with_challenge(hint);
+        let keep_server_errors = |e: OAuthError| {
+            if e.code() == ErrorCode::ServerError {
+                e
+            } else {
+                tracing::info!(
+                    client_id = %credentials.client_id(),
+                    reason = %e.internal_source().map(|s| s.to_string()).unwrap_or_default(),
+                    "client authentication failed"
+                );
+                fail()
+            }
+        };
+        let client = self
+            .resolve_client(credentials.client_id())
+            .await
+            .map_err(keep_server_errors)?
+            .ok_or_else(fail)?;
+        if credentials.method() != client.token_endpoint_auth_method {
+            return Err(fail());
+        }
+        if callers == Callers::ConfidentialOnly && client.is_public() {
+            return Err(fail());
+        }
+        let authenticator = self
+            .inner
+            .registry
+            .authenticator(client.token_endpoint_auth_method)
+            .ok_or_else(fail)?;
+        let ctx = AuthContext {
+            issuer: &self.inner.settings.issuer,
+            endpoint_url,
+            now: self.inner.clock.now(),
+        };
+        authenticator
+            .authenticate(&client, credentials, &ctx)
+            .await
+            .map_err(keep_server_errors)?;
+        Ok(client)
+    }
+}

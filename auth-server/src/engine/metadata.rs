@@ -1,0 +1,54 @@
+//! Authorization server metadata (RFC 8414 §2), generated from the registry so that it cannot
+//! drift from behaviour.
+
+use mcp_auth_core::wire::AuthorizationServerMetadata;
+
+use crate::server::AuthorizationServer;
+
+impl AuthorizationServer {
+    /// The metadata document served at `/.well-known/oauth-authorization-server[/path]` and at the
+    /// OIDC discovery location. `issuer` is byte-identical to the configured issuer (AS-01).
+    pub fn metadata(&self) -> AuthorizationServerMetadata {
+        let s = &self.inner.settings;
+        let reg = &self.inner.registry;
+        let confidential_methods: Vec<String> = reg
+            .auth_methods()
+            .into_iter()
+            .filter(|m| m != "none")
+            .collect();
+        let mut extra = reg.metadata().clone();
+        let ids = reg.extension_ids();
+        if !ids.is_empty() {
+            extra.insert("extensions_supported".into(), serde_json::json!(ids));
+        }
+        AuthorizationServerMetadata {
+            issuer: s.issuer.as_str().to_owned(),
+            authorization_endpoint: s.issuer.endpoint("/authorize"),
+            token_endpoint: s.issuer.endpoint("/token"),
+            jwks_uri: Some(s.issuer.endpoint("/jwks")),
+            registration_endpoint: s
+                .registration
+                .enabled
+                .then(|| s.issuer.endpoint("/register")),
+            scopes_supported: s
+                .resources
+                .all_scopes()
+                .iter()
+                .map(|x| x.to_string())
+                .collect(),
+            response_types_supported: vec!["code".into()],
+            response_modes_supported: vec!["query".into()],
+            grant_types_supported: reg.grant_types(),
+            token_endpoint_auth_methods_supported: reg.auth_methods(),
+            token_endpoint_auth_signing_alg_values_supported: reg.signing_alg_values(),
+            introspection_endpoint: Some(s.issuer.endpoint("/introspect")),
+            introspection_endpoint_auth_methods_supported: confidential_methods,
+            revocation_endpoint: Some(s.issuer.endpoint("/revoke")),
+            revocation_endpoint_auth_methods_supported: reg.auth_methods(),
+            code_challenge_methods_supported: vec!["S256".into()],
+            authorization_response_iss_parameter_supported: true,
+            client_id_metadata_document_supported: None,
+            extra,
+        }
+    }
+}

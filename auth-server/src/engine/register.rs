@@ -1,0 +1,218 @@
+//! Dynamic client registration (RFC 7591), open by default, with a per-source hourly bound.
+
+use mcp_auth_core::wire::{ClientRegistrationRequest, ClientRegistrationResponse};
+use mcp_auth_core::{
+    Client, ClientId, ClientSecretHash, ClientSource, ErrorCode, GrantType, OAuthError,
+    RedirectUri, ScopeSet, TokenEndpointAuthMethod, TokenHash,
+};
+
+use crate::server::AuthorizationServer;
+
+/// Most redirect URIs in one registration.
+const MAX_REDIRECT_URIS: usize = 20;
+
+fn metadata_error(msg: impl Into<String>) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidClientMetadata, msg)
+}
+
+impl AuthorizationServer {
+    /// Register a client (RFC 7591 §3.1) from its JSON metadata. `source` identifies the caller
+    /// for the hourly bound (its IP address).
+    ///
+    /// Errors (HTTP 400 unless noted): `invalid_redirect_uri` (missing, not https or loopback
+    /// http, fragment), `invalid_client_metadata` (bad JSON, unsupported method or grant,
+    /// inconsistent grant and response types, any `jwks_uri` (keys must be sent inline as
+    /// `jwks`), unknown scope),
+    /// `temporarily_unavailable` with 429 when the source is over its bound, `invalid_request`
+    /// when registration is turned off.
+    pub async fn register(
+        &self,
+        source: &str,
+        body: &[u8],
+    ) -> Result<ClientRegistrationResponse, OAuthError> {
+        let settings = &self.inner.settings;
+        if !settings.registration.enabled {
+            return Err(OAuthError::invalid_request(
+                "dynamic client registration is turned off",
+            ));
+        }
+        if !self.inner.registration_limiter.check(source) {
+            let wait = self.inner.registration_limiter.retry_after();
+            return Err(OAuthError::new(
+                ErrorCode::RateLimited,
+                "too many registrations from this source; try again later",
+            )
+            .with_retry_after(wait));
+        }
+        let req: ClientRegistrationRequest = serde_json::from_slice(body)
+            .map_err(|e| metadata_error(format!("the body is not valid client metadata: {e}")))?;
+        let mut client = self.validate_registration(&req)?;
+        // The registered `scope` is echoed but not kept as a ceiling: a self-registered client
+        // could register again with any scope, so the ceiling would protect nothing, and it
+        // would break step-up (SEP-835) for clients that register with their first scopes only.
+        // What a user actually grants is decided on the consent page.
+        let registered_scope = client.scope.take();
+        let secret = if client.token_endpoint_auth_method.uses_secret() {
+            let value = self.inner.secrets.token("cs_", 32);
+            client.secrets = vec![ClientSecretHash {
+                hash: TokenHash::of(&value).as_str().to_owned(),
+                expires_at: None,
+            }];
+            Some(value)
+        } else {
+            None
+        };
+        self.inner.stores.clients.put(&client).await?;
+        tracing::info!(client_id = %client.client_id, method = %client.token_endpoint_auth_method, "client registered");
+        Ok(ClientRegistrationResponse {
+            client_id: client.client_id.to_string(),
+            client_secret_expires_at: secret.as_ref().map(|_| 0),
+            client_secret: secret,
+            client_id_issued_at: client.client_id_issued_at,
+            redirect_uris: client.redirect_uris.iter().map(|r| r.to_string()).collect(),
+            token_endpoint_auth_method: client.token_endpoint_auth_method.to_string(),
+            grant_types: client.grant_types.iter().map(|g| g.to_string()).collect(),
+            response_types: req.response_types.clone().unwrap_or_else(|| {
+                if client.allows_grant(GrantType::AUTHORIZATION_CODE) {
+                    vec!["code".into()]
+                } else {
+                    vec![]
+                }
+            }),
+            client_name: client.client_name.clone(),
+            scope: registered_scope.as_ref().map(|s| s.to_string()),
+            jwks_uri: client.jwks_uri.clone(),
+            jwks: client.jwks.clone(),
+        })
+    }
+
+    fn validate_registration(&self, req: &ClientRegistrationRequest) -> Result<Client, OAuthError> {
+        let method: TokenEndpointAuthMethod = req
+            .token_endpoint_auth_method
+            .as_deref()
+            .unwrap_or("client_secret_basic")
+            .parse()
+            .map_err(|e: mcp_auth_core::ParseError| metadata_error(e.0))?;
+        if self.inner.registry.authenticator(method).is_none() {
+            return Err(metadata_error(format!("{method} is not supported")));
+        }
+        let grant_types: Vec<GrantType> = req
+            .grant_types
+            .clone()
+            .unwrap_or_else(|| vec![GrantType::AUTHORIZATION_CODE.into()])
+            .into_iter()
+            .map(GrantType::new)
+            .collect();
+        if grant_types.is_empty() {
+            return Err(metadata_error("grant_types must not be empty"));
+        }
+        for g in &grant_types {
+            if self.inner.registry.grant(g.as_str()).is_none() {
+                return Err(metadata_error(format!("grant type {g} is not supported")));
+            }
+            if g.as_str() == GrantType::CLIENT_CREDENTIALS {
+                // Machine clients act as themselves; an anonymous registrant may not mint one.
+                return Err(metadata_error(
+                    "client_credentials clients are provisioned by an operator, not registered dynamically",
+                ));
+            }
+        }
+        let uses_code = grant_types
+            .iter()
+            .any(|g| g.as_str() == GrantType::AUTHORIZATION_CODE);
+        let response_types = req.response_types.clone().unwrap_or_else(|| {
+            if uses_code {
+                vec!["code".into()]
+            } else {
+                vec![]
+            }
+        });
+        match (uses_code, response_types.as_slice()) {
+            (true, [code]) if code == "code" => {}
+            (false, []) => {}
+            _ => {
+                return Err(metadata_error(
+                    "response_types must be [\"code\"] exactly when grant_types has authorization_code",
+                ));
+            }
+        }
+        if req.redirect_uris.len() > MAX_REDIRECT_URIS {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidRedirectUri,
+                "too many redirect_uris",
+            ));
+        }
+        let mut redirect_uris = Vec::with_capacity(req.redirect_uris.len());
+        for raw in &req.redirect_uris {
+            let uri: RedirectUri = raw.parse().map_err(|e: mcp_auth_core::ParseError| {
+                OAuthError::new(ErrorCode::InvalidRedirectUri, e.0)
+            })?;
+            uri.check_registrable()
+                .map_err(|e| OAuthError::new(ErrorCode::InvalidRedirectUri, e.0))?;
+            redirect_uris.push(uri);
+        }
+        if uses_code && redirect_uris.is_empty() {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidRedirectUri,
+                "redirect_uris is required for the authorization_code grant",
+            ));
+        }
+        if let Some(name) = &req.client_name {
+            mcp_auth_core::types::check_client_name(name).map_err(|e| metadata_error(e.0))?;
+        }
+        let scope = match &req.scope {
+            None => None,
+            Some(raw) => {
+                let set: ScopeSet = raw
+                    .parse()
+                    .map_err(|e: mcp_auth_core::ParseError| metadata_error(e.0))?;
+                let known = self.inner.settings.resources.all_scopes();
+                if let Some(unknown) = set.difference(&known).iter().next() {
+                    return Err(metadata_error(format!("scope {unknown} is not supported")));
+                }
+                Some(set)
+            }
+        };
+        match (method, &req.jwks, &req.jwks_uri) {
+            (_, Some(_), Some(_)) => {
+                return Err(metadata_error("jwks and jwks_uri are mutually exclusive"));
+            }
+            (TokenEndpointAuthMethod::PrivateKeyJwt, None, None) => {
+                return Err(metadata_error("private_key_jwt needs jwks or jwks_uri"));
+            }
+            _ => {}
+        }
+        if let Some(jwks) = &req.jwks
+            && !jwks.get("keys").is_some_and(serde_json::Value::is_array)
+        {
+            return Err(metadata_error("jwks must be a JWK Set with a keys array"));
+        }
+        if req.jwks_uri.is_some() {
+            // Fetching a URL named by an anonymous registrant needs the SSRF-hardened fetcher;
+            // until then self-registered clients send their keys inline.
+            return Err(metadata_error(
+                "jwks_uri is not accepted in dynamic registration; send the keys as jwks",
+            ));
+        }
+        let client_id: ClientId = self
+            .inner
+            .secrets
+            .token("mcp_", 16)
+            .parse()
+            .map_err(|e: mcp_auth_core::ParseError| OAuthError::server_error(e))?;
+        Ok(Client {
+            client_id,
+            client_name: req.client_name.clone(),
+            redirect_uris,
+            grant_types,
+            token_endpoint_auth_method: method,
+            secrets: vec![],
+            jwks: req.jwks.clone(),
+            jwks_uri: req.jwks_uri.clone(),
+            scope,
+            client_id_issued_at: self.inner.clock.now(),
+            resources: None,
+            source: ClientSource::Dynamic,
+        })
+    }
+}

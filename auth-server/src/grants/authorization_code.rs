@@ -1,0 +1,141 @@
+//! The `authorization_code` grant (RFC 6749 §4.1.3, OAuth 2.1 §4.1.3, RFC 7636 §4.6).
+
+use async_trait::async_trait;
+use mcp_auth_core::ext::{GrantContext, GrantDecision, GrantHandler, IssuedTokens, RefreshPolicy};
+use mcp_auth_core::pkce::verify_s256;
+use mcp_auth_core::store::{CodeTake, RevokedAccess, Stores};
+use mcp_auth_core::{GrantType, OAuthError, ResourceUri, ScopeSet, TokenHash};
+
+use super::deny_all;
+
+/// Redeems authorization codes: single use, PKCE S256, exact `redirect_uri`, resource binding.
+/// A second redemption is refused and revokes what the first one issued (OAuth 2.1 §4.1.3).
+pub struct AuthorizationCodeGrant {
+    stores: Stores,
+}
+
+impl AuthorizationCodeGrant {
+    /// A handler over the server's stores.
+    pub fn new(stores: Stores) -> Self {
+        Self { stores }
+    }
+
+    async fn revoke_replayed(
+        &self,
+        issued: Option<IssuedTokens>,
+        now: i64,
+    ) -> Result<(), OAuthError> {
+        let Some(issued) = issued else {
+            return Ok(());
+        };
+        let mut revoked = vec![RevokedAccess {
+            jti: issued.access_jti.clone(),
+            exp: issued.access_exp,
+        }];
+        if let Some(family) = &issued.refresh_family {
+            revoked.extend(self.stores.refresh_tokens.revoke_family(family).await?);
+        }
+        deny_all(&self.stores, &revoked, now).await
+    }
+}
+
+#[async_trait]
+impl GrantHandler for AuthorizationCodeGrant {
+    fn grant_type(&self) -> &str {
+        GrantType::AUTHORIZATION_CODE
+    }
+
+    async fn decide(&self, ctx: &GrantContext<'_>) -> Result<GrantDecision, OAuthError> {
+        let code = ctx.params.require("code")?;
+        let code_hash = TokenHash::of(code);
+        let record = match self.stores.codes.take(code_hash.as_str(), ctx.now).await? {
+            CodeTake::Fresh(record) => record,
+            CodeTake::Missing => {
+                return Err(OAuthError::invalid_grant(
+                    "the authorization code is invalid or expired",
+                ));
+            }
+            CodeTake::Replayed { client_id, issued } => {
+                if client_id == ctx.client.client_id.as_str() {
+                    tracing::warn!(client_id = %client_id, "authorization code replayed; revoking what it issued");
+                    self.revoke_replayed(issued, ctx.now).await?;
+                }
+                return Err(OAuthError::invalid_grant(
+                    "the authorization code was already used",
+                ));
+            }
+        };
+        if record.client_id != ctx.client.client_id.as_str() {
+            return Err(OAuthError::invalid_grant(
+                "the authorization code was issued to another client",
+            ));
+        }
+        let verifier = ctx.params.get("code_verifier").ok_or_else(|| {
+            OAuthError::invalid_grant("code_verifier is required (PKCE, RFC 7636)")
+        })?;
+        if !verify_s256(verifier, &record.code_challenge) {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier does not match the code_challenge",
+            ));
+        }
+        match ctx.params.get("redirect_uri") {
+            Some(sent) if sent != record.redirect_uri => {
+                return Err(OAuthError::invalid_grant(
+                    "redirect_uri differs from the authorization request",
+                ));
+            }
+            None if record.redirect_uri_sent => {
+                return Err(OAuthError::invalid_grant(
+                    "redirect_uri is required because the authorization request had one",
+                ));
+            }
+            _ => {}
+        }
+        let bound: ResourceUri = record
+            .resource
+            .parse()
+            .map_err(|_| OAuthError::invalid_grant("the code's resource is no longer valid"))?;
+        for requested in ctx.params.get_all("resource") {
+            let requested: Result<ResourceUri, _> = requested.parse();
+            if requested.as_ref().ok() != Some(&bound) {
+                return Err(OAuthError::invalid_target(
+                    "resource must be the resource the code was issued for",
+                ));
+            }
+        }
+        let resource = ctx
+            .resources
+            .get(&bound)
+            .ok_or_else(|| OAuthError::invalid_target("the code's resource is no longer served"))?
+            .clone();
+        let scope: ScopeSet = if record.scope.is_empty() {
+            ScopeSet::new()
+        } else {
+            record
+                .scope
+                .parse()
+                .map_err(|_| OAuthError::invalid_grant("the code's scope is malformed"))?
+        };
+        Ok(GrantDecision {
+            subject: record.sub,
+            resource,
+            scope,
+            refresh: RefreshPolicy::NewFamily,
+            auth_time: Some(record.auth_time),
+            extra_claims: serde_json::Map::new(),
+        })
+    }
+
+    async fn issued(
+        &self,
+        ctx: &GrantContext<'_>,
+        issued: &IssuedTokens,
+    ) -> Result<(), OAuthError> {
+        let code = ctx.params.require("code")?;
+        self.stores
+            .codes
+            .record_issued(TokenHash::of(code).as_str(), issued)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,115 @@
+//! The `refresh_token` grant (RFC 6749 §6, OAuth 2.1 §4.3) with rotation for every client.
+
+use async_trait::async_trait;
+use mcp_auth_core::ext::{GrantContext, GrantDecision, GrantHandler, RefreshPolicy};
+use mcp_auth_core::store::{RefreshTokenState, Stores};
+use mcp_auth_core::{GrantType, OAuthError, ResourceUri, ScopeSet, TokenHash};
+
+use super::deny_all;
+
+/// Exchanges a refresh token for a new access token and a new refresh token of the same family.
+/// Presenting a rotated-out token revokes the family and its access tokens (OAuth 2.1 §4.3.1);
+/// `scope` and `resource` may only narrow what was granted.
+pub struct RefreshTokenGrant {
+    stores: Stores,
+}
+
+impl RefreshTokenGrant {
+    /// A handler over the server's stores.
+    pub fn new(stores: Stores) -> Self {
+        Self { stores }
+    }
+
+    async fn revoke_family(&self, family_id: &str, now: i64) -> Result<(), OAuthError> {
+        let revoked = self.stores.refresh_tokens.revoke_family(family_id).await?;
+        deny_all(&self.stores, &revoked, now).await
+    }
+}
+
+fn reused() -> OAuthError {
+    OAuthError::invalid_grant("the refresh token was already used; its grant is revoked")
+}
+
+#[async_trait]
+impl GrantHandler for RefreshTokenGrant {
+    fn grant_type(&self) -> &str {
+        GrantType::REFRESH_TOKEN
+    }
+
+    async fn decide(&self, ctx: &GrantContext<'_>) -> Result<GrantDecision, OAuthError> {
+        let value = ctx.params.require("refresh_token")?;
+        let hash = TokenHash::of(value);
+        let invalid =
+            || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
+        let record = self
+            .stores
+            .refresh_tokens
+            .get(hash.as_str())
+            .await?
+            .ok_or_else(invalid)?;
+        if record.client_id != ctx.client.client_id.as_str() {
+            return Err(invalid());
+        }
+        match record.state {
+            RefreshTokenState::Active => {}
+            RefreshTokenState::Revoked => return Err(invalid()),
+            RefreshTokenState::Spent => {
+                tracing::warn!(client_id = %record.client_id, family = %record.family_id, "refresh token reused; revoking its family");
+                self.revoke_family(&record.family_id, ctx.now).await?;
+                return Err(reused());
+            }
+        }
+        if ctx.now >= record.expires_at || ctx.now >= record.family_expires_at {
+            return Err(invalid());
+        }
+        let granted: ScopeSet = if record.scope.is_empty() {
+            ScopeSet::new()
+        } else {
+            record.scope.parse().map_err(|_| invalid())?
+        };
+        let scope = match ctx.params.get("scope") {
+            None => granted,
+            Some(raw) => {
+                let asked: ScopeSet = raw
+                    .parse()
+                    .map_err(|e: mcp_auth_core::ParseError| OAuthError::invalid_scope(e.0))?;
+                if !asked.is_subset(&granted) {
+                    return Err(OAuthError::invalid_scope(
+                        "a refresh may not add scopes that were not granted",
+                    ));
+                }
+                asked
+            }
+        };
+        let bound: ResourceUri = record.resource.parse().map_err(|_| invalid())?;
+        for requested in ctx.params.get_all("resource") {
+            let requested: Result<ResourceUri, _> = requested.parse();
+            if requested.as_ref().ok() != Some(&bound) {
+                return Err(OAuthError::invalid_target(
+                    "resource must be the resource the refresh token was issued for",
+                ));
+            }
+        }
+        let resource = ctx
+            .resources
+            .get(&bound)
+            .ok_or_else(|| OAuthError::invalid_target("the resource is no longer served"))?
+            .clone();
+        if !self.stores.refresh_tokens.spend(hash.as_str()).await? {
+            // Another request spent it between our read and now: that is reuse too.
+            self.revoke_family(&record.family_id, ctx.now).await?;
+            return Err(reused());
+        }
+        Ok(GrantDecision {
+            subject: record.sub,
+            resource,
+            scope,
+            refresh: RefreshPolicy::Rotate {
+                family_id: record.family_id,
+                family_expires_at: record.family_expires_at,
+            },
+            auth_time: record.auth_time,
+            extra_claims: serde_json::Map::new(),
+        })
+    }
+}

@@ -1,0 +1,245 @@
+//! HTTP routes: thin glue from axum to the engine.
+//!
+//! Routes live under the issuer's path; the RFC 8414 metadata is also served at the
+//! path-inserted well-known URL on the origin root.
+
+mod authorize;
+#[cfg(test)]
+mod busy_tests;
+mod endpoints;
+mod error;
+mod listen;
+pub mod source;
+
+pub use error::ApiError;
+pub use listen::serve;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http_body_util::BodyExt;
+use tower_http::cors::{Any, CorsLayer};
+
+use crate::server::AuthorizationServer;
+use crate::web::password::HashPool;
+use crate::web::session::SessionCodec;
+use crate::web::signin_limits::SignInLimits;
+use crate::web::templates::Templates;
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What the HTTP layer adds to the engine: templates, the session codec, the sign-in limits and
+/// the password hashing pool.
+pub(crate) struct WebContext {
+    pub(crate) templates: Templates,
+    pub(crate) sessions: SessionCodec,
+    pub(crate) signin_limits: SignInLimits,
+    pub(crate) hashes: HashPool,
+}
+
+/// Shared state of every route.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) server: AuthorizationServer,
+    pub(crate) web: Arc<WebContext>,
+}
+
+/// Options of the HTTP layer.
+#[derive(Clone)]
+pub struct HttpOptions {
+    /// Master secret for the session cookie and CSRF tokens, at least 32 bytes. Sessions survive
+    /// a restart only when this is fixed; a random one is fine for a single node.
+    pub session_secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for HttpOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HttpOptions { session_secret: [redacted] }")
+    }
+}
+
+impl HttpOptions {
+    /// Options with a fresh random session secret.
+    pub fn random() -> Self {
+        let mut secret = vec![0u8; 64];
+        if ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret).is_err() {
+            panic!("operating system random number generator failed");
+        }
+        Self {
+            session_secret: secret,
+        }
+    }
+}
+
+impl AppState {
+    /// `error` as a response, with this server's issuer as the Basic realm.
+    pub(crate) fn api_error(&self, error: mcp_auth_core::OAuthError) -> ApiError {
+        ApiError::new(error, self.server.settings().issuer.as_str())
+    }
+}
+
+/// Build the router for `server`.
+///
+/// Every request first has its source address and protocol resolved from the socket peer and,
+/// for a trusted proxy, the forwarding headers ([`source`]); then its body is read within
+/// [`crate::limits::HttpLimits::body_read_timeout`]. Serve it with [`serve`] (header read
+/// timeout, connection info); without connection info every caller shares one source address.
+///
+/// # Errors
+/// A message when the options are unusable (short session secret), a template fails to load, or
+/// the password hashing threads cannot start.
+pub fn router(server: AuthorizationServer, options: HttpOptions) -> Result<Router, String> {
+    router_with_context(server, options).map(|(router, _)| router)
+}
+
+/// [`router`], also returning the HTTP layer's context (tests hold its hashing slots).
+pub(crate) fn router_with_context(
+    server: AuthorizationServer,
+    options: HttpOptions,
+) -> Result<(Router, Arc<WebContext>), String> {
+    if options.session_secret.len() < 32 {
+        return Err("the session secret must be at least 32 bytes".into());
+    }
+    let issuer = server.settings().issuer.clone();
+    let signin = server.settings().signin.clone();
+    let secure = !issuer.is_insecure_loopback();
+    let web = WebContext {
+        templates: Templates::load().map_err(|e| e.to_string())?,
+        sessions: SessionCodec::new(
+            &options.session_secret,
+            secure,
+            server.settings().session_ttl,
+        ),
+        signin_limits: SignInLimits::new(&signin, server.clock().clone()),
+        hashes: HashPool::new(
+            signin.effective_hash_threads(),
+            signin.effective_max_concurrent_hashes(),
+            Duration::from_millis(signin.hash_wait_ms),
+        )
+        .map_err(|e| format!("cannot start the password hashing threads: {e}"))?,
+    };
+    let web = Arc::new(web);
+    let state = AppState {
+        server: server.clone(),
+        web: Arc::clone(&web),
+    };
+    let public = Router::new()
+        .route("/jwks", get(endpoints::jwks))
+        .route("/token", post(endpoints::token))
+        .route("/introspect", post(endpoints::introspect))
+        .route("/revoke", post(endpoints::revoke))
+        .route("/register", post(endpoints::register))
+        .layer(
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods(Any)
+                .allow_headers(Any)
+                .expose_headers([header::WWW_AUTHENTICATE]),
+        );
+    let pages = Router::new()
+        .route("/authorize", get(authorize::authorize))
+        .route("/authorize/login", post(authorize::login))
+        .route("/authorize/consent", post(authorize::consent));
+    let mut under_issuer = public.merge(pages);
+    if !issuer.path().is_empty() {
+        under_issuer = Router::new().nest(issuer.path(), under_issuer);
+    }
+    let discovery = Router::new()
+        .route(&issuer.metadata_path(), get(endpoints::metadata))
+        .route(
+            &issuer.openid_configuration_path(),
+            get(endpoints::metadata),
+        )
+        .layer(CorsLayer::new().allow_origin(Any).allow_methods(Any));
+    let router = discovery
+        .merge(under_issuer)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            read_body_in_time,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), forwarding))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state);
+    Ok((router, web))
+}
+
+/// Resolve the request's source address (put into its extensions as a
+/// [`source::SourceAddress`]) and refuse, with `400 invalid_request`, requests whose forwarding
+/// headers cannot be believed or that are reported as (or, from a trusted proxy, not shown to
+/// be) https when the issuer is https (spec AS-20, SEC-01; issue #8 items 3 and 6).
+async fn forwarding(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let settings = state.server.settings();
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let require_https = !settings.issuer.is_insecure_loopback();
+    match source::resolve(
+        peer,
+        req.headers(),
+        &settings.trusted_proxies,
+        require_https,
+    ) {
+        Ok(source) => {
+            req.extensions_mut().insert(source);
+            next.run(req).await
+        }
+        Err(e) => {
+            tracing::info!(error = %e, peer = ?peer, "forwarding headers refused");
+            let err = mcp_auth_core::OAuthError::invalid_request(e.to_string());
+            ApiError::new(err, settings.issuer.as_str()).into_response()
+        }
+    }
+}
+
+/// Read the whole body (at most [`MAX_BODY_BYTES`]) within the body read timeout before the
+/// route runs: `408` when it is late, `400 invalid_request` when it is too large or unreadable;
+/// the connection is closed after either (issue #8 item 6).
+async fn read_body_in_time(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let limit = state.server.settings().http.body_read_timeout;
+    let (parts, body) = req.into_parts();
+    let limited = http_body_util::Limited::new(body, MAX_BODY_BYTES);
+    let refuse = |status: StatusCode, description: &str| {
+        let err = mcp_auth_core::OAuthError::invalid_request(description);
+        let mut res = no_store_json(status, err.to_json());
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        res
+    };
+    match tokio::time::timeout(limit, limited.collect()).await {
+        Ok(Ok(collected)) => {
+            let req = Request::from_parts(parts, Body::from(collected.to_bytes()));
+            next.run(req).await
+        }
+        Ok(Err(_)) => refuse(
+            StatusCode::BAD_REQUEST,
+            "the request body is too large or unreadable",
+        ),
+        Err(_) => {
+            tracing::info!("request body not received within the body read timeout");
+            refuse(
+                StatusCode::REQUEST_TIMEOUT,
+                "the request body did not arrive in time",
+            )
+        }
+    }
+}
+
+/// JSON with `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1).
+pub(crate) fn no_store_json(status: StatusCode, body: impl serde::Serialize) -> Response {
+    let mut res = (status, axum::Json(body)).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    res
+}

@@ -1,0 +1,334 @@
+//! The authorization server engine and its builder.
+//!
+//! [`AuthorizationServer`] is cheap to clone (an `Arc`) and holds everything a request needs:
+//! settings, stores, the extension registry, the token issuer, the scope policy, the clock and
+//! the secret generator. Protocol logic lives in the `engine` and `grants` modules as methods and
+//! handlers free of HTTP types; the `http` module is thin glue.
+
+use std::sync::{Arc, RwLock};
+
+use mcp_auth_core::ext::{
+    Registry, RegistryError, ScopePolicy, ServerExtension, StrictScopePolicy, TokenIssuer,
+};
+use mcp_auth_core::secret::OsSecretGenerator;
+use mcp_auth_core::store::Stores;
+use mcp_auth_core::{Clock, SecretGenerator, SystemClock};
+
+use crate::client_auth::{
+    ClientAuthThrottle, ClientJwksSource, ClientSecretAuthenticator, JwksSource, NoneAuthenticator,
+    PrivateKeyJwtAuthenticator,
+};
+use crate::grants::{AuthorizationCodeGrant, RefreshTokenGrant};
+use crate::keys::{JwtTokenIssuer, SigningKey};
+use crate::resolver::StoreClientResolver;
+use crate::settings::ServerSettings;
+use mcp_auth_core::rate_limit::RateLimiter;
+
+/// A wiring or start-up failure; the server refuses to start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Settings out of range.
+    #[error("invalid settings: {0}")]
+    Settings(String),
+    /// An extension or core part was registered twice, or similar.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The signing keys could not be loaded or created.
+    #[error("signing keys: {0}")]
+    Keys(String),
+    /// The HTTP client for client key sets could not be created.
+    #[error("HTTP client: {0}")]
+    HttpClient(String),
+    /// A store failed during start-up.
+    #[error(transparent)]
+    Store(#[from] mcp_auth_core::StoreError),
+}
+
+pub(crate) struct Inner {
+    pub(crate) settings: ServerSettings,
+    pub(crate) stores: Stores,
+    pub(crate) registry: Registry,
+    /// The current issuer; swapped by [`AuthorizationServer::reload_signing_keys`].
+    pub(crate) token_issuer: RwLock<IssuerSlot>,
+    pub(crate) scope_policy: Arc<dyn ScopePolicy>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) secrets: Arc<dyn SecretGenerator>,
+    pub(crate) registration_limiter: RateLimiter,
+    pub(crate) auth_throttle: ClientAuthThrottle,
+}
+
+/// The OAuth 2.1 authorization server engine. Clone freely.
+#[derive(Clone)]
+pub struct AuthorizationServer {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for AuthorizationServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizationServer")
+            .field("issuer", &self.inner.settings.issuer)
+            .field("registry", &self.inner.registry)
+            .finish()
+    }
+}
+
+impl AuthorizationServer {
+    /// Start building a server with these settings and stores.
+    pub fn builder(settings: ServerSettings, stores: Stores) -> AuthorizationServerBuilder {
+        AuthorizationServerBuilder {
+            settings,
+            stores,
+            clock: Arc::new(SystemClock),
+            secrets: Arc::new(OsSecretGenerator::new()),
+            extensions: Vec::new(),
+            token_issuer: None,
+            scope_policy: Arc::new(StrictScopePolicy),
+            jwks_source: None,
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &ServerSettings {
+        &self.inner.settings
+    }
+
+    /// The stores.
+    pub fn stores(&self) -> &Stores {
+        &self.inner.stores
+    }
+
+    /// The extension registry.
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// The token issuer.
+    pub fn token_issuer(&self) -> Arc<dyn TokenIssuer> {
+        self.inner
+            .token_issuer
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .issuer
+            .clone()
+    }
+
+    /// Re-read the signing keys from the key store and swap in a token issuer built from them,
+    /// so a `keys rotate` done by another process, and the end of a retired key's publication,
+    /// take effect without a restart. Returns `true` when the signing key changed. Does nothing
+    /// (returns `false`) when the builder was given its own token issuer.
+    ///
+    /// # Errors
+    /// [`BuildError::Keys`] when the stored keys cannot be loaded (the current issuer stays),
+    /// [`BuildError::Store`] when the store fails.
+    pub async fn reload_signing_keys(&self) -> Result<bool, BuildError> {
+        let store_kid = self
+            .inner
+            .token_issuer
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .store_kid
+            .clone();
+        let Some(old_kid) = store_kid else {
+            return Ok(false);
+        };
+        let settings = &self.inner.settings;
+        let keys = self.inner.stores.keys.list().await?;
+        let fresh = JwtTokenIssuer::new(
+            settings.issuer.clone(),
+            &keys,
+            self.inner.clock.now(),
+            settings.max_access_token_ttl() as i64,
+        )
+        .map_err(|e| BuildError::Keys(e.to_string()))?;
+        let new_kid = fresh.current_kid().to_owned();
+        let rotated = new_kid != old_kid;
+        let mut slot = self
+            .inner
+            .token_issuer
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if rotated || slot.issuer.jwks() != fresh.jwks() {
+            *slot = IssuerSlot {
+                issuer: Arc::new(fresh),
+                store_kid: Some(new_kid.clone()),
+            };
+            tracing::info!(kid = %new_kid, rotated, "signing keys reloaded");
+        }
+        Ok(rotated)
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// The secret generator.
+    pub fn secrets(&self) -> &Arc<dyn SecretGenerator> {
+        &self.inner.secrets
+    }
+
+    /// The public JWK Set served at `/jwks` (RFC 7517 §5).
+    pub fn jwks(&self) -> serde_json::Value {
+        self.token_issuer().jwks()
+    }
+}
+
+/// The token issuer in use, and the `kid` it signs with when it is the built-in JWT issuer over
+/// the key store.
+pub(crate) struct IssuerSlot {
+    pub(crate) issuer: Arc<dyn TokenIssuer>,
+    pub(crate) store_kid: Option<String>,
+}
+
+/// Builds an [`AuthorizationServer`]; [`AuthorizationServerBuilder::build`] rejects wiring
+/// mistakes.
+pub struct AuthorizationServerBuilder {
+    settings: ServerSettings,
+    stores: Stores,
+    clock: Arc<dyn Clock>,
+    secrets: Arc<dyn SecretGenerator>,
+    extensions: Vec<Box<dyn ServerExtension>>,
+    token_issuer: Option<Arc<dyn TokenIssuer>>,
+    scope_policy: Arc<dyn ScopePolicy>,
+    jwks_source: Option<Arc<dyn JwksSource>>,
+}
+
+impl std::fmt::Debug for AuthorizationServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizationServerBuilder")
+            .field("settings", &self.settings)
+            .field("extensions", &self.extensions.len())
+            .finish()
+    }
+}
+
+impl AuthorizationServerBuilder {
+    /// Use this clock (tests: [`mcp_auth_core::FixedClock`]).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Use this secret generator.
+    pub fn secrets(mut self, secrets: Arc<dyn SecretGenerator>) -> Self {
+        self.secrets = secrets;
+        self
+    }
+
+    /// Install an extension (grant handlers, authenticators, resolvers, metadata).
+    pub fn extension(mut self, extension: Box<dyn ServerExtension>) -> Self {
+        self.extensions.push(extension);
+        self
+    }
+
+    /// Use this token issuer instead of the ES256 JWT issuer over the key store.
+    pub fn token_issuer(mut self, issuer: Arc<dyn TokenIssuer>) -> Self {
+        self.token_issuer = Some(issuer);
+        self
+    }
+
+    /// Use this scope policy instead of [`StrictScopePolicy`].
+    pub fn scope_policy(mut self, policy: Arc<dyn ScopePolicy>) -> Self {
+        self.scope_policy = policy;
+        self
+    }
+
+    /// Use this source of client keys for `private_key_jwt` instead of [`ClientJwksSource`].
+    pub fn jwks_source(mut self, source: Arc<dyn JwksSource>) -> Self {
+        self.jwks_source = Some(source);
+        self
+    }
+
+    /// Install the core grants, authenticators and resolver, then the extensions; load (or
+    /// create, on first start) the signing key.
+    ///
+    /// # Errors
+    /// [`BuildError`] for bad settings, a part registered twice, or key/store failures.
+    pub async fn build(self) -> Result<AuthorizationServer, BuildError> {
+        self.settings.validate().map_err(BuildError::Settings)?;
+        let stores = self.stores;
+        let clock = self.clock;
+        let mut registry = Registry::new();
+        registry.add_grant(Arc::new(AuthorizationCodeGrant::new(stores.clone())))?;
+        registry.add_grant(Arc::new(RefreshTokenGrant::new(stores.clone())))?;
+        let jwks_source: Arc<dyn JwksSource> = match self.jwks_source {
+            Some(source) => source,
+            None => Arc::new(
+                ClientJwksSource::new(clock.clone())
+                    .map_err(|e| BuildError::HttpClient(e.to_string()))?,
+            ),
+        };
+        registry.add_authenticator(Arc::new(NoneAuthenticator))?;
+        registry.add_authenticator(Arc::new(ClientSecretAuthenticator::basic()))?;
+        registry.add_authenticator(Arc::new(ClientSecretAuthenticator::post()))?;
+        registry.add_authenticator(Arc::new(PrivateKeyJwtAuthenticator::new(
+            stores.replay.clone(),
+            jwks_source,
+        )))?;
+        for ext in self.extensions {
+            let name = ext.name().to_owned();
+            tracing::info!(extension = %name, "installing extension");
+            ext.install(&mut registry)?;
+        }
+        // The store resolver answers for every id no extension claimed, so it goes last.
+        registry.add_resolver(Arc::new(StoreClientResolver::with_cache(
+            stores.clients.clone(),
+            clock.clone(),
+            self.settings.client_cache_ttl,
+        )));
+
+        let token_issuer = match self.token_issuer {
+            Some(issuer) => IssuerSlot {
+                issuer,
+                store_kid: None,
+            },
+            None => {
+                let now = clock.now();
+                let mut keys = stores.keys.list().await?;
+                if !keys.iter().any(|k| k.retired_at.is_none()) {
+                    let key =
+                        SigningKey::generate(now).map_err(|e| BuildError::Keys(e.to_string()))?;
+                    stores.keys.rotate(&key, now).await?;
+                    tracing::info!(kid = %key.kid, "created the first signing key");
+                    keys = stores.keys.list().await?;
+                }
+                let max_ttl = self.settings.max_access_token_ttl() as i64;
+                let issuer = JwtTokenIssuer::new(self.settings.issuer.clone(), &keys, now, max_ttl)
+                    .map_err(|e| BuildError::Keys(e.to_string()))?;
+                IssuerSlot {
+                    store_kid: Some(issuer.current_kid().to_owned()),
+                    issuer: Arc::new(issuer),
+                }
+            }
+        };
+        if self.settings.dangerous_dev_mode {
+            tracing::warn!(
+                "DEVELOPMENT PROFILE: the development user is signed in automatically and consent is skipped; never use this outside a developer machine"
+            );
+        }
+        let registration_limiter = RateLimiter::new(
+            self.settings.registration.max_per_source_per_hour,
+            3600,
+            clock.clone(),
+        );
+        let auth_throttle = ClientAuthThrottle::new(
+            self.settings.client_auth_failures_per_minute,
+            &self.settings.client_auth_backstop,
+            clock.clone(),
+        );
+        Ok(AuthorizationServer {
+            inner: Arc::new(Inner {
+                settings: self.settings,
+                stores,
+                registry,
+                token_issuer: RwLock::new(token_issuer),
+                scope_policy: self.scope_policy,
+                clock,
+                secrets: self.secrets,
+                registration_limiter,
+                auth_throttle,
+            }),
+        })
+    }
+}

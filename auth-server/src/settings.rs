@@ -1,0 +1,163 @@
+//! Engine settings: lifetimes, registration policy, profile. Built from configuration by the
+//! binary, or directly by embedders.
+
+use std::collections::BTreeMap;
+
+use mcp_auth_core::protected_resource::ResourceRegistry;
+use mcp_auth_core::{ClientId, Issuer, ResourceUri};
+
+/// Dynamic client registration (RFC 7591) policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationSettings {
+    /// Serve `/register` and advertise `registration_endpoint`.
+    pub enabled: bool,
+    /// Most registrations accepted from one source address per hour.
+    pub max_per_source_per_hour: u32,
+}
+
+impl Default for RegistrationSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_per_source_per_hour: 20,
+        }
+    }
+}
+
+/// Everything the engine needs to know that is not a store or a plug-in.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// The issuer identifier (RFC 8414 §2), used byte for byte everywhere.
+    pub issuer: Issuer,
+    /// Protected resources (RFC 8707) and the optional default resource.
+    pub resources: ResourceRegistry,
+    /// Access token lifetime, seconds (default 900; spec AS-18 caps it at 3600).
+    pub access_token_ttl: u64,
+    /// Authorization code lifetime, seconds (default 120; at most 600, OAuth 2.1 §4.1.2).
+    pub code_ttl: u64,
+    /// Refresh token idle lifetime, seconds (default 14 days).
+    pub refresh_idle_ttl: u64,
+    /// Refresh token family absolute lifetime, seconds (default 90 days).
+    pub refresh_absolute_ttl: u64,
+    /// Login session lifetime, seconds (default 12 hours).
+    pub session_ttl: u64,
+    /// How long a registered client's record is cached in memory, seconds (default 0 = off).
+    /// A change made by another process (the admin commands) is seen at most this much later.
+    pub client_cache_ttl: u64,
+    /// Dynamic registration policy.
+    pub registration: RegistrationSettings,
+    /// Failed client authentications allowed per (client id, source address) pair each minute;
+    /// past it the token, introspection and revocation endpoints answer that pair `429`
+    /// `invalid_request` with `Retry-After` until the minute ends, without checking its
+    /// credentials (spec CC-14, SEC-06; issue #8 item 3). Default 20.
+    pub client_auth_failures_per_minute: u32,
+    /// The global backstop on failed client authentications: slows, never refuses.
+    pub client_auth_backstop: crate::limits::ClientAuthBackstop,
+    /// Sign-in limits and password hashing bounds.
+    pub signin: crate::limits::SignInSettings,
+    /// Proxies whose forwarding headers (`X-Forwarded-For`, `Forwarded`, `X-Forwarded-Proto`)
+    /// are believed, as networks (`10.0.0.0/8`; one address is a `/32` or `/128`). Empty (the
+    /// default): a request's source address is the socket peer, and forwarding headers never
+    /// vouch for anything. See [`crate::http::source`].
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Request read timeouts.
+    pub http: crate::limits::HttpLimits,
+    /// Development profile: the fixed development user is signed in automatically and consent is
+    /// approved without a prompt. Refused on a non-loopback issuer.
+    pub dangerous_dev_mode: bool,
+    /// The clients of each resource's server (RFC 7662 §4): `introspection_clients[R]` may
+    /// introspect access tokens whose `aud` is `R`. Any other caller reads `{"active":false}`
+    /// for a token not issued to it. Every key must be a configured resource. Default: empty.
+    pub introspection_clients: BTreeMap<ResourceUri, Vec<ClientId>>,
+}
+
+impl ServerSettings {
+    /// Settings with the defaults for `issuer` and `resources`.
+    pub fn new(issuer: Issuer, resources: ResourceRegistry) -> Self {
+        Self {
+            issuer,
+            resources,
+            access_token_ttl: 900,
+            code_ttl: 120,
+            refresh_idle_ttl: 14 * 24 * 3600,
+            refresh_absolute_ttl: 90 * 24 * 3600,
+            session_ttl: 12 * 3600,
+            client_cache_ttl: 0,
+            registration: RegistrationSettings::default(),
+            client_auth_failures_per_minute: 20,
+            client_auth_backstop: crate::limits::ClientAuthBackstop::default(),
+            signin: crate::limits::SignInSettings::default(),
+            trusted_proxies: Vec::new(),
+            http: crate::limits::HttpLimits::default(),
+            dangerous_dev_mode: false,
+            introspection_clients: BTreeMap::new(),
+        }
+    }
+
+    /// Check the settings; the message names the offending setting.
+    ///
+    /// # Errors
+    /// A lifetime out of range, introspection clients for a resource that is not configured, or
+    /// the development profile on a non-loopback issuer.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.access_token_ttl == 0 || self.access_token_ttl > 3600 {
+            return Err("access_token_ttl must be between 1 and 3600 seconds".into());
+        }
+        if self.code_ttl == 0 || self.code_ttl > 600 {
+            return Err("code_ttl must be between 1 and 600 seconds".into());
+        }
+        if self.refresh_idle_ttl == 0 || self.refresh_idle_ttl > self.refresh_absolute_ttl {
+            return Err(
+                "refresh_idle_ttl must be positive and at most refresh_absolute_ttl".into(),
+            );
+        }
+        for r in self.resources.all() {
+            if r.access_token_ttl.is_some_and(|t| t == 0 || t > 3600) {
+                return Err(format!(
+                    "access_token_ttl of {} must be between 1 and 3600 seconds",
+                    r.resource
+                ));
+            }
+        }
+        if let Some(r) = self
+            .introspection_clients
+            .keys()
+            .find(|r| self.resources.get(r).is_none())
+        {
+            return Err(format!(
+                "introspection_clients names {r}, which is not a configured resource"
+            ));
+        }
+        crate::limits::validate(
+            &self.signin,
+            self.client_auth_failures_per_minute,
+            &self.client_auth_backstop,
+            &self.http,
+        )?;
+        if self.dangerous_dev_mode && !self.issuer.is_insecure_loopback() {
+            let host = self.issuer.url().host_str().unwrap_or("");
+            if !mcp_auth_core::types::is_loopback_host(host) {
+                return Err("the development profile is only allowed on a loopback issuer".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The longest access token lifetime of any resource, seconds: how long a retired signing
+    /// key stays published.
+    pub fn max_access_token_ttl(&self) -> u64 {
+        self.resources
+            .all()
+            .iter()
+            .filter_map(|r| r.access_token_ttl)
+            .fold(self.access_token_ttl, u64::max)
+    }
+
+    /// True when `client_id` is configured as a client of the server of `resource` (an access
+    /// token's `aud`), and so may introspect that resource's tokens (RFC 7662 §4).
+    pub fn is_introspection_client(&self, client_id: &ClientId, resource: &str) -> bool {
+        self.introspection_clients
+            .iter()
+            .any(|(r, clients)| r.as_str() == resource && clients.contains(client_id))
+    }
+}

@@ -1,0 +1,70 @@
+//! [`ClientStore`] over SQLite: each client record is one JSON document keyed by `client_id`.
+
+use async_trait::async_trait;
+use mcp_auth_core::store::ClientStore;
+use mcp_auth_core::{Client, ClientId, StoreError};
+use sqlx::SqlitePool;
+
+/// Registered clients in the `clients` table, each stored whole as JSON (`serde_json` of
+/// [`Client`]). `list` is ordered by `client_id` bytes, the order of [`ClientId`]'s `Ord`.
+#[derive(Debug, Clone)]
+pub struct SqliteClientStore {
+    pool: SqlitePool,
+}
+
+impl SqliteClientStore {
+    /// A store over a migrated pool (see [`super::open_pool`]).
+    pub fn new(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+}
+
+/// Decode one stored record.
+fn decode(record: &str) -> Result<Client, StoreError> {
+    serde_json::from_str(record).map_err(StoreError::backend)
+}
+
+#[async_trait]
+impl ClientStore for SqliteClientStore {
+    async fn get(&self, client_id: &ClientId) -> Result<Option<Client>, StoreError> {
+        let record: Option<String> =
+            sqlx::query_scalar("SELECT record FROM clients WHERE client_id = ?")
+                .bind(client_id.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::backend)?;
+        record.as_deref().map(decode).transpose()
+    }
+
+    async fn put(&self, client: &Client) -> Result<(), StoreError> {
+        let record = serde_json::to_string(client).map_err(StoreError::backend)?;
+        sqlx::query(
+            "INSERT INTO clients (client_id, record) VALUES (?, ?) \
+             ON CONFLICT (client_id) DO UPDATE SET record = excluded.record",
+        )
+        .bind(client.client_id.as_str())
+        .bind(record)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::backend)?;
+        Ok(())
+    }
+
+    async fn delete(&self, client_id: &ClientId) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM clients WHERE client_id = ?")
+            .bind(client_id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list(&self) -> Result<Vec<Client>, StoreError> {
+        let records: Vec<String> =
+            sqlx::query_scalar("SELECT record FROM clients ORDER BY client_id")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::backend)?;
+        records.iter().map(|r| decode(r)).collect()
+    }
+}

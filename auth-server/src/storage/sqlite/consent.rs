@@ -1,0 +1,100 @@
+//! [`ConsentStore`] over SQLite.
+
+use async_trait::async_trait;
+use mcp_auth_core::store::ConsentStore;
+use mcp_auth_core::{Scope, ScopeSet, StoreError};
+use sqlx::SqlitePool;
+
+/// Remembered consent in the `consents` table: one row per (sub, client_id, resource) with the
+/// approved scopes as a JSON array of scope tokens (an array rather than the space-separated
+/// form, so a union of more than [`ScopeSet::MAX_TOKENS`] scopes still reads back).
+///
+/// `grant` reads, unions and writes inside one `BEGIN IMMEDIATE` transaction, so concurrent
+/// grants never lose each other's scopes.
+#[derive(Debug, Clone)]
+pub struct SqliteConsentStore {
+    pool: SqlitePool,
+}
+
+impl SqliteConsentStore {
+    /// A store over a migrated pool (see [`super::open_pool`]).
+    pub fn new(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+}
+
+fn decode(json: &str) -> Result<ScopeSet, StoreError> {
+    let scopes: Vec<Scope> = serde_json::from_str(json).map_err(StoreError::backend)?;
+    Ok(scopes.into_iter().collect())
+}
+
+fn encode(scopes: &ScopeSet) -> Result<String, StoreError> {
+    serde_json::to_string(&scopes.iter().collect::<Vec<_>>()).map_err(StoreError::backend)
+}
+
+const SELECT: &str = "SELECT scopes FROM consents WHERE sub = ? AND client_id = ? AND resource = ?";
+
+#[async_trait]
+impl ConsentStore for SqliteConsentStore {
+    async fn granted(
+        &self,
+        sub: &str,
+        client_id: &str,
+        resource: &str,
+    ) -> Result<Option<ScopeSet>, StoreError> {
+        let json: Option<String> = sqlx::query_scalar(SELECT)
+            .bind(sub)
+            .bind(client_id)
+            .bind(resource)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::backend)?;
+        json.as_deref().map(decode).transpose()
+    }
+
+    async fn grant(
+        &self,
+        sub: &str,
+        client_id: &str,
+        resource: &str,
+        scopes: &ScopeSet,
+    ) -> Result<(), StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::backend)?;
+        let existing: Option<String> = sqlx::query_scalar(SELECT)
+            .bind(sub)
+            .bind(client_id)
+            .bind(resource)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::backend)?;
+        let union = match existing.as_deref() {
+            Some(json) => decode(json)?.union(scopes),
+            None => scopes.clone(),
+        };
+        sqlx::query(
+            "INSERT INTO consents (sub, client_id, resource, scopes) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (sub, client_id, resource) DO UPDATE SET scopes = excluded.scopes",
+        )
+        .bind(sub)
+        .bind(client_id)
+        .bind(resource)
+        .bind(encode(&union)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::backend)?;
+        tx.commit().await.map_err(StoreError::backend)
+    }
+
+    async fn revoke_client(&self, client_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM consents WHERE client_id = ?")
+            .bind(client_id)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(())
+    }
+}

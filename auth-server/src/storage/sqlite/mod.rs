@@ -1,0 +1,126 @@
+//! The SQLite backend: every `mcp_auth_core::store` trait over one database file.
+//!
+//! [`open`] creates the file if needed (mode 0600 on unix: it holds private signing keys), puts it
+//! in WAL mode with `synchronous=NORMAL`, foreign keys on and a 5 s busy timeout, runs the
+//! embedded migrations (`auth-server/migrations/`), and returns a [`Stores`] whose every
+//! member is the SQLite implementation.
+//!
+//! Single-use rules are enforced by single statements (`UPDATE … RETURNING`, conditional
+//! `INSERT`, upserts with a `WHERE`), never by a read followed by a write on another statement,
+//! so they hold across connections and processes. Read-modify-write transactions start with
+//! `BEGIN IMMEDIATE` so they take the write lock before reading.
+//!
+//! Times are `INTEGER` seconds since the Unix epoch.
+
+mod clients;
+mod codes;
+mod consent;
+mod keys;
+mod refresh;
+mod replay;
+mod revocation;
+mod users;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcp_auth_core::StoreError;
+use mcp_auth_core::UnixTime;
+use mcp_auth_core::store::Stores;
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+pub use clients::SqliteClientStore;
+pub use codes::SqliteAuthorizationCodeStore;
+pub use consent::SqliteConsentStore;
+pub use keys::SqliteSigningKeyStore;
+pub use refresh::SqliteRefreshTokenStore;
+pub use replay::SqliteReplayCache;
+pub use revocation::SqliteAccessTokenDenylist;
+pub use users::SqliteUserStore;
+
+/// Connections in the pool. SQLite has one writer at a time; the rest serve concurrent reads.
+const MAX_CONNECTIONS: u32 = 8;
+
+/// How long a statement waits for another connection's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Open (creating if missing) the database at `path`, migrate it, and return stores backed by it.
+///
+/// # Errors
+/// A [`StoreError`] when the file cannot be created or opened, or a migration fails (for
+/// instance a database written by a newer version).
+pub async fn open(path: &Path) -> Result<Stores, StoreError> {
+    Ok(stores_from_pool(open_pool(path).await?))
+}
+
+/// Open (creating if missing) the database at `path`, configure and migrate it, and return the
+/// connection pool. For callers that need the pool itself, e.g. for [`purge_expired`].
+///
+/// A missing file is created with mode 0600 on unix; an existing file keeps its mode.
+///
+/// # Errors
+/// A [`StoreError`] when the file cannot be created or opened, or a migration fails.
+pub async fn open_pool(path: &Path) -> Result<SqlitePool, StoreError> {
+    create_private_file(path).await?;
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(BUSY_TIMEOUT);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(MAX_CONNECTIONS)
+        .connect_with(options)
+        .await
+        .map_err(StoreError::backend)?;
+    sqlx::migrate!("./migrations")
+        .run(&pool)
+        .await
+        .map_err(StoreError::backend)?;
+    Ok(pool)
+}
+
+/// Stores over an already opened and migrated pool (see [`open_pool`]).
+pub fn stores_from_pool(pool: SqlitePool) -> Stores {
+    Stores {
+        clients: Arc::new(SqliteClientStore::new(pool.clone())),
+        codes: Arc::new(SqliteAuthorizationCodeStore::new(pool.clone())),
+        refresh_tokens: Arc::new(SqliteRefreshTokenStore::new(pool.clone())),
+        replay: Arc::new(SqliteReplayCache::new(pool.clone())),
+        denylist: Arc::new(SqliteAccessTokenDenylist::new(pool.clone())),
+        keys: Arc::new(SqliteSigningKeyStore::new(pool.clone())),
+        users: Arc::new(SqliteUserStore::new(pool.clone())),
+        consent: Arc::new(SqliteConsentStore::new(pool)),
+    }
+}
+
+/// Delete replay-cache entries and denylisted access tokens that expired at or before `now`
+/// (seconds since the Unix epoch); returns how many rows went. The store traits have no purge
+/// for these two, so a periodic task calls this.
+///
+/// # Errors
+/// A [`StoreError`] when a statement fails.
+pub async fn purge_expired(pool: &SqlitePool, now: UnixTime) -> Result<u64, StoreError> {
+    let replay = replay::purge(pool, now).await?;
+    let denied = revocation::purge(pool, now).await?;
+    Ok(replay + denied)
+}
+
+/// Create `path` as an empty file readable only by its owner, unless it exists.
+async fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    match options.open(path).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::backend(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
+    }
+}

@@ -1,0 +1,218 @@
+//! [`RefreshTokenStore`] over SQLite: token rows plus a table of revoked families.
+
+use async_trait::async_trait;
+use mcp_auth_core::store::{RefreshToken, RefreshTokenState, RefreshTokenStore, RevokedAccess};
+use mcp_auth_core::{StoreError, UnixTime};
+use sqlx::SqlitePool;
+
+/// Refresh tokens in the `refresh_tokens` table (keyed by `token_hash`), and the families that
+/// were revoked in `revoked_refresh_families`.
+///
+/// - `insert` is one `INSERT … SELECT … WHERE NOT EXISTS (revoked family)`, so an insert racing
+///   a revocation either lands before it (and is revoked with the family) or stores nothing.
+///   Inserting a `token_hash` that already exists is an error, never a replacement.
+/// - `spend` is one conditional `UPDATE` from `active` to `spent`.
+/// - `revoke_family` / `revoke_client` run in one `BEGIN IMMEDIATE` transaction.
+/// - `purge` also forgets revoked families whose absolute expiry has passed: no token of such a
+///   family can be used any more, so refusing inserts into it no longer matters.
+#[derive(Debug, Clone)]
+pub struct SqliteRefreshTokenStore {
+    pool: SqlitePool,
+}
+
+impl SqliteRefreshTokenStore {
+    /// A store over a migrated pool (see [`super::open_pool`]).
+    pub fn new(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+}
+
+/// The columns of a [`RefreshToken`], as read back.
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    token_hash: String,
+    family_id: String,
+    client_id: String,
+    sub: String,
+    scope: String,
+    resource: String,
+    auth_time: Option<i64>,
+    issued_at: i64,
+    expires_at: i64,
+    family_expires_at: i64,
+    access_jti: String,
+    access_exp: i64,
+    state: String,
+}
+
+impl TryFrom<TokenRow> for RefreshToken {
+    type Error = StoreError;
+
+    fn try_from(r: TokenRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            token_hash: r.token_hash,
+            family_id: r.family_id,
+            client_id: r.client_id,
+            sub: r.sub,
+            scope: r.scope,
+            resource: r.resource,
+            auth_time: r.auth_time,
+            issued_at: r.issued_at,
+            expires_at: r.expires_at,
+            family_expires_at: r.family_expires_at,
+            access_jti: r.access_jti,
+            access_exp: r.access_exp,
+            state: parse_state(&r.state)?,
+        })
+    }
+}
+
+/// The stored spelling of a state (the same as its serde name).
+fn parse_state(s: &str) -> Result<RefreshTokenState, StoreError> {
+    match s {
+        "active" => Ok(RefreshTokenState::Active),
+        "spent" => Ok(RefreshTokenState::Spent),
+        "revoked" => Ok(RefreshTokenState::Revoked),
+        other => Err(StoreError::backend(format!(
+            "unknown refresh token state {other:?}"
+        ))),
+    }
+}
+
+/// `(access_jti, access_exp)` rows returned by a revocation.
+type RevokedRow = (String, i64);
+
+fn revoked(rows: Vec<RevokedRow>) -> Vec<RevokedAccess> {
+    rows.into_iter()
+        .map(|(jti, exp)| RevokedAccess { jti, exp })
+        .collect()
+}
+
+impl SqliteRefreshTokenStore {
+    /// In one write transaction: record the families selected by `record_families` as revoked,
+    /// then mark their tokens revoked with `revoke_tokens`; both statements bind `key` once.
+    /// Returns the access tokens issued with the revoked tokens.
+    async fn revoke(
+        &self,
+        record_families: &str,
+        revoke_tokens: &str,
+        key: &str,
+    ) -> Result<Vec<RevokedAccess>, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::backend)?;
+        sqlx::query(record_families)
+            .bind(key)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::backend)?;
+        let rows: Vec<RevokedRow> = sqlx::query_as(revoke_tokens)
+            .bind(key)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::backend)?;
+        tx.commit().await.map_err(StoreError::backend)?;
+        Ok(revoked(rows))
+    }
+}
+
+#[async_trait]
+impl RefreshTokenStore for SqliteRefreshTokenStore {
+    async fn insert(&self, token: &RefreshToken) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, family_id, client_id, sub, scope, resource, \
+             auth_time, issued_at, expires_at, family_expires_at, access_jti, access_exp, state) \
+             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active' \
+             WHERE NOT EXISTS (SELECT 1 FROM revoked_refresh_families WHERE family_id = ?)",
+        )
+        .bind(&token.token_hash)
+        .bind(&token.family_id)
+        .bind(&token.client_id)
+        .bind(&token.sub)
+        .bind(&token.scope)
+        .bind(&token.resource)
+        .bind(token.auth_time)
+        .bind(token.issued_at)
+        .bind(token.expires_at)
+        .bind(token.family_expires_at)
+        .bind(&token.access_jti)
+        .bind(token.access_exp)
+        .bind(&token.family_id)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn get(&self, token_hash: &str) -> Result<Option<RefreshToken>, StoreError> {
+        let row: Option<TokenRow> = sqlx::query_as(
+            "SELECT token_hash, family_id, client_id, sub, scope, resource, auth_time, \
+             issued_at, expires_at, family_expires_at, access_jti, access_exp, state \
+             FROM refresh_tokens WHERE token_hash = ?",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::backend)?;
+        row.map(RefreshToken::try_from).transpose()
+    }
+
+    async fn spend(&self, token_hash: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE refresh_tokens SET state = 'spent' WHERE token_hash = ? AND state = 'active'",
+        )
+        .bind(token_hash)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn revoke_family(&self, family_id: &str) -> Result<Vec<RevokedAccess>, StoreError> {
+        self.revoke(
+            "INSERT OR IGNORE INTO revoked_refresh_families (family_id, family_expires_at) \
+             VALUES (?1, (SELECT MAX(family_expires_at) FROM refresh_tokens WHERE family_id = ?1))",
+            "UPDATE refresh_tokens SET state = 'revoked' WHERE family_id = ? \
+             RETURNING access_jti, access_exp",
+            family_id,
+        )
+        .await
+    }
+
+    async fn revoke_client(&self, client_id: &str) -> Result<Vec<RevokedAccess>, StoreError> {
+        self.revoke(
+            "INSERT OR IGNORE INTO revoked_refresh_families (family_id, family_expires_at) \
+             SELECT family_id, MAX(family_expires_at) FROM refresh_tokens WHERE client_id = ? \
+             GROUP BY family_id",
+            "UPDATE refresh_tokens SET state = 'revoked' WHERE client_id = ? \
+             RETURNING access_jti, access_exp",
+            client_id,
+        )
+        .await
+    }
+
+    async fn purge(&self, now: UnixTime) -> Result<u64, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::backend)?;
+        let done = sqlx::query("DELETE FROM refresh_tokens WHERE family_expires_at < ?")
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::backend)?;
+        sqlx::query(
+            "DELETE FROM revoked_refresh_families \
+             WHERE family_expires_at IS NOT NULL AND family_expires_at < ?",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::backend)?;
+        tx.commit().await.map_err(StoreError::backend)?;
+        Ok(done.rows_affected())
+    }
+}

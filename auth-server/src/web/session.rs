@@ -1,0 +1,170 @@
+//! The login session: a signed cookie holding a random session id, the user's `sub` once signed
+//! in, and the time of sign-in; plus CSRF tokens derived from the session id.
+//!
+//! On an https issuer the cookie is `__Host-mcp_auth_session` (`Secure`, `Path=/`, no `Domain`);
+//! on a loopback http issuer it is `mcp_auth_session` without `Secure`. Always `HttpOnly` and
+//! `SameSite=Lax` (spec §2.10).
+
+use axum::http::HeaderMap;
+use axum_extra::extract::cookie::{Cookie, Key, SameSite, SignedCookieJar};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+
+use mcp_auth_core::UnixTime;
+use mcp_auth_core::secret::constant_time_eq;
+
+/// What the session cookie carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// Random session id (128 bits); CSRF tokens are derived from it.
+    pub sid: String,
+    /// The signed-in user, if any.
+    pub sub: Option<String>,
+    /// The signed-in user's login name, for display.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// When the user signed in, seconds since the epoch.
+    pub auth_time: Option<UnixTime>,
+    /// When the cookie was made, seconds since the epoch.
+    pub issued_at: UnixTime,
+}
+
+/// Reads and writes the session cookie and derives CSRF tokens.
+#[derive(Clone)]
+pub struct SessionCodec {
+    key: Key,
+    csrf_key: ring::hmac::Key,
+    cookie_name: &'static str,
+    secure: bool,
+    ttl: u64,
+}
+
+impl std::fmt::Debug for SessionCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionCodec")
+            .field("cookie_name", &self.cookie_name)
+            .field("secure", &self.secure)
+            .finish()
+    }
+}
+
+impl SessionCodec {
+    /// A codec from a master secret of at least 32 bytes; `secure` for https issuers; `ttl`
+    /// seconds of session life.
+    pub fn new(master_secret: &[u8], secure: bool, ttl: u64) -> Self {
+        // Two independent keys from the master secret: SHA-512 gives the 64 bytes the cookie
+        // signer wants; HMAC under a label gives the CSRF key.
+        let cookie_material = ring::digest::digest(&ring::digest::SHA512, master_secret);
+        let key = Key::from(cookie_material.as_ref());
+        let master = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, master_secret);
+        let csrf_material = ring::hmac::sign(&master, b"mcp-auth csrf key");
+        let csrf_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, csrf_material.as_ref());
+        Self {
+            key,
+            csrf_key,
+            cookie_name: if secure {
+                "__Host-mcp_auth_session"
+            } else {
+                "mcp_auth_session"
+            },
+            secure,
+            ttl,
+        }
+    }
+
+    /// The cookie name in use.
+    pub fn cookie_name(&self) -> &'static str {
+        self.cookie_name
+    }
+
+    /// The signed cookie jar of a request.
+    pub fn jar(&self, headers: &HeaderMap) -> SignedCookieJar {
+        SignedCookieJar::from_headers(headers, self.key.clone())
+    }
+
+    /// The session in `jar`, if its signature verifies and it is not older than the session
+    /// lifetime at `now`.
+    pub fn read(&self, jar: &SignedCookieJar, now: UnixTime) -> Option<Session> {
+        let cookie = jar.get(self.cookie_name)?;
+        let bytes = URL_SAFE_NO_PAD.decode(cookie.value()).ok()?;
+        let session: Session = serde_json::from_slice(&bytes).ok()?;
+        (now >= session.issued_at && now - session.issued_at < self.ttl as i64).then_some(session)
+    }
+
+    /// `jar` with `session` written into it.
+    pub fn write(&self, jar: SignedCookieJar, session: &Session) -> SignedCookieJar {
+        let value = URL_SAFE_NO_PAD.encode(serde_json::to_vec(session).unwrap_or_default());
+        let mut cookie = Cookie::new(self.cookie_name, value);
+        cookie.set_path("/");
+        cookie.set_http_only(true);
+        cookie.set_secure(self.secure);
+        cookie.set_same_site(SameSite::Lax);
+        // A browser-session cookie: the lifetime is enforced on read from `issued_at`.
+        jar.add(cookie)
+    }
+
+    /// The CSRF token of a session: HMAC-SHA256 of its id, base64url.
+    pub fn csrf_token(&self, session: &Session) -> String {
+        let tag = ring::hmac::sign(&self.csrf_key, format!("csrf:{}", session.sid).as_bytes());
+        URL_SAFE_NO_PAD.encode(tag.as_ref())
+    }
+
+    /// Does `token` belong to `session`? Constant-time.
+    pub fn check_csrf(&self, session: &Session, token: &str) -> bool {
+        constant_time_eq(&self.csrf_token(session), token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(now: i64) -> Session {
+        Session {
+            sid: "s1".into(),
+            sub: Some("u1".into()),
+            username: Some("alice".into()),
+            auth_time: Some(now),
+            issued_at: now,
+        }
+    }
+
+    #[test]
+    fn written_session_reads_back_and_expires() {
+        let codec = SessionCodec::new(&[7u8; 64], true, 100);
+        let jar = codec.write(codec.jar(&HeaderMap::new()), &session(1000));
+        assert_eq!(codec.read(&jar, 1050), Some(session(1000)));
+        assert_eq!(codec.read(&jar, 1100), None);
+    }
+
+    #[test]
+    fn unsigned_cookie_is_ignored() {
+        let codec = SessionCodec::new(&[7u8; 64], false, 100);
+        let mut headers = HeaderMap::new();
+        let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&session(1000)).unwrap());
+        headers.insert(
+            "cookie",
+            format!("mcp_auth_session={forged}").parse().unwrap(),
+        );
+        assert_eq!(codec.read(&codec.jar(&headers), 1000), None);
+    }
+
+    #[test]
+    fn csrf_token_is_bound_to_the_session() {
+        let codec = SessionCodec::new(&[7u8; 64], false, 100);
+        let a = session(0);
+        let mut b = session(0);
+        b.sid = "s2".into();
+        assert!(codec.check_csrf(&a, &codec.csrf_token(&a)));
+        assert!(!codec.check_csrf(&b, &codec.csrf_token(&a)));
+    }
+
+    #[test]
+    fn secure_codec_uses_host_prefix() {
+        assert_eq!(
+            SessionCodec::new(&[1u8; 64], true, 1).cookie_name(),
+            "__Host-mcp_auth_session"
+        );
+    }
+}

@@ -1,0 +1,779 @@
+//! The store contracts of `mcp_auth_core::store`, checked once and run against every backend: the
+//! in-memory stores and the SQLite stores over a fresh file.
+//!
+//! Each check is an async fn taking `&Stores`; [`contract!`] expands it into a module with one
+//! `memory` and one `sqlite` test. Times are plain integers; nothing sleeps.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use mcp_auth_core::ext::IssuedTokens;
+use mcp_auth_core::store::{
+    AuthorizationCode, CodeTake, RefreshToken, RefreshTokenState, RevokedAccess, StoredSigningKey,
+    Stores, User,
+};
+use mcp_auth_core::{
+    Client, ClientId, ClientSecretHash, ClientSource, GrantType, ScopeSet, Secret,
+};
+use mcp_auth_core::{TokenEndpointAuthMethod, TokenHash};
+use mcp_auth_server::storage::sqlite;
+use tempfile::TempDir;
+use tokio::task::JoinSet;
+
+/// Concurrent attempts in the race tests.
+const RACERS: usize = 16;
+
+/// A fresh SQLite database in its own temporary directory.
+struct SqliteDb {
+    _dir: TempDir,
+    path: PathBuf,
+}
+
+impl SqliteDb {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("auth.db");
+        Self { _dir: dir, path }
+    }
+
+    async fn stores(&self) -> Stores {
+        sqlite::open(&self.path).await.expect("open sqlite stores")
+    }
+}
+
+/// Expand each check into `memory` and `sqlite` tests in a module named for the rule.
+macro_rules! contract {
+    ($check:ident) => {
+        contract!(@tests $check, );
+    };
+    (@tests $check:ident, $(#[$memory_attr:meta])?) => {
+        mod $check {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$memory_attr])?
+            async fn memory() {
+                super::$check(&mcp_auth_core::store::Stores::in_memory()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = super::SqliteDb::new();
+                super::$check(&db.stores().await).await;
+            }
+        }
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test values
+
+fn hash(value: &str) -> String {
+    TokenHash::of(value).as_str().to_owned()
+}
+
+fn scopes(s: &str) -> ScopeSet {
+    s.parse().expect("scope set")
+}
+
+fn client(id: &str) -> Client {
+    Client {
+        client_id: id.parse::<ClientId>().expect("client id"),
+        client_name: Some(format!("Client {id}")),
+        redirect_uris: vec!["https://app.example/cb".parse().expect("redirect uri")],
+        grant_types: vec![
+            GrantType::new(GrantType::AUTHORIZATION_CODE),
+            GrantType::new(GrantType::REFRESH_TOKEN),
+        ],
+        token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
+        secrets: vec![ClientSecretHash {
+            hash: hash("s3cret"),
+            expires_at: Some(2_000_000_000),
+        }],
+        jwks: Some(
+            serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "x": "x", "y": "y"}]}),
+        ),
+        jwks_uri: None,
+        scope: Some(scopes("mcp:basic files:read")),
+        client_id_issued_at: 1_700_000_000,
+        resources: None,
+        source: ClientSource::Dynamic,
+    }
+}
+
+fn code(value: &str, expires_at: i64) -> AuthorizationCode {
+    AuthorizationCode {
+        code_hash: hash(value),
+        client_id: "client-1".to_owned(),
+        redirect_uri: "https://app.example/cb".to_owned(),
+        redirect_uri_sent: true,
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned(),
+        sub: "user-1".to_owned(),
+        scope: "mcp:basic".to_owned(),
+        resource: "https://mcp.example/mcp".to_owned(),
+        auth_time: expires_at - 600,
+        expires_at,
+    }
+}
+
+fn issued(jti: &str, family: Option<&str>) -> IssuedTokens {
+    IssuedTokens {
+        access_jti: jti.to_owned(),
+        access_exp: 5_000,
+        refresh_family: family.map(str::to_owned),
+    }
+}
+
+fn refresh(value: &str, family: &str, client_id: &str) -> RefreshToken {
+    RefreshToken {
+        token_hash: hash(value),
+        family_id: family.to_owned(),
+        client_id: client_id.to_owned(),
+        sub: "user-1".to_owned(),
+        scope: "mcp:basic files:read".to_owned(),
+        resource: "https://mcp.example/mcp".to_owned(),
+        auth_time: Some(900),
+        issued_at: 1_000,
+        expires_at: 2_000,
+        family_expires_at: 10_000,
+        access_jti: format!("jti-{value}"),
+        access_exp: 1_300,
+        state: RefreshTokenState::Active,
+    }
+}
+
+fn signing_key(kid: &str, created_at: i64) -> StoredSigningKey {
+    StoredSigningKey {
+        kid: kid.to_owned(),
+        alg: "ES256".to_owned(),
+        private_pkcs8: Secret::new(format!("pkcs8-of-{kid}")),
+        created_at,
+        retired_at: None,
+    }
+}
+
+fn user(username: &str, sub: &str, password_hash: &str) -> User {
+    User {
+        sub: sub.to_owned(),
+        username: username.to_owned(),
+        password_hash: password_hash.to_owned(),
+    }
+}
+
+fn jtis(revoked: &[RevokedAccess]) -> BTreeSet<(String, i64)> {
+    revoked.iter().map(|r| (r.jti.clone(), r.exp)).collect()
+}
+
+fn client_id(id: &str) -> ClientId {
+    id.parse().expect("client id")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients
+
+contract!(client_put_get_delete_list);
+async fn client_put_get_delete_list(s: &Stores) {
+    let (a, b) = (client("client-a"), client("client-b"));
+    s.clients.put(&b).await.unwrap();
+    s.clients.put(&a).await.unwrap();
+    assert_eq!(s.clients.get(&a.client_id).await.unwrap(), Some(a.clone()));
+    assert_eq!(s.clients.list().await.unwrap(), vec![a.clone(), b.clone()]);
+
+    let mut renamed = a.clone();
+    renamed.client_name = Some("Renamed".to_owned());
+    renamed.scope = None;
+    s.clients.put(&renamed).await.unwrap();
+    assert_eq!(s.clients.get(&a.client_id).await.unwrap(), Some(renamed));
+
+    assert!(s.clients.delete(&a.client_id).await.unwrap());
+    assert!(!s.clients.delete(&a.client_id).await.unwrap());
+    assert_eq!(s.clients.get(&a.client_id).await.unwrap(), None);
+    assert_eq!(s.clients.list().await.unwrap(), vec![b]);
+}
+
+contract!(unknown_client_is_none);
+async fn unknown_client_is_none(s: &Stores) {
+    assert_eq!(s.clients.get(&client_id("nobody")).await.unwrap(), None);
+    assert!(s.clients.list().await.unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Authorization codes
+
+contract!(code_take_is_single_use);
+async fn code_take_is_single_use(s: &Stores) {
+    let c = code("code-1", 1_600);
+    s.codes.insert(&c).await.unwrap();
+    assert_eq!(
+        s.codes.take(&c.code_hash, 1_000).await.unwrap(),
+        CodeTake::Fresh(c.clone())
+    );
+    assert_eq!(
+        s.codes.take(&c.code_hash, 1_001).await.unwrap(),
+        CodeTake::Replayed {
+            client_id: "client-1".to_owned(),
+            issued: None
+        }
+    );
+}
+
+contract!(concurrent_takes_yield_one_fresh);
+async fn concurrent_takes_yield_one_fresh(s: &Stores) {
+    let c = code("code-race", 1_600);
+    s.codes.insert(&c).await.unwrap();
+    let mut set = JoinSet::new();
+    for _ in 0..RACERS {
+        let codes = Arc::clone(&s.codes);
+        let h = c.code_hash.clone();
+        set.spawn(async move { codes.take(&h, 1_000).await.unwrap() });
+    }
+    let outcomes = set.join_all().await;
+    let fresh = outcomes
+        .iter()
+        .filter(|o| matches!(o, CodeTake::Fresh(_)))
+        .count();
+    let replayed = outcomes
+        .iter()
+        .filter(|o| matches!(o, CodeTake::Replayed { .. }))
+        .count();
+    assert_eq!((fresh, replayed), (1, RACERS - 1));
+}
+
+contract!(expired_code_is_missing);
+async fn expired_code_is_missing(s: &Stores) {
+    let c = code("code-old", 1_600);
+    s.codes.insert(&c).await.unwrap();
+    assert_eq!(
+        s.codes.take(&c.code_hash, 1_600).await.unwrap(),
+        CodeTake::Missing
+    );
+}
+
+contract!(unknown_code_is_missing);
+async fn unknown_code_is_missing(s: &Stores) {
+    assert_eq!(
+        s.codes.take(&hash("never-issued"), 1_000).await.unwrap(),
+        CodeTake::Missing
+    );
+}
+
+contract!(replayed_code_reports_what_was_issued);
+async fn replayed_code_reports_what_was_issued(s: &Stores) {
+    let (with_refresh, without) = (code("code-r", 1_600), code("code-n", 1_600));
+    for c in [&with_refresh, &without] {
+        s.codes.insert(c).await.unwrap();
+        assert!(matches!(
+            s.codes.take(&c.code_hash, 1_000).await.unwrap(),
+            CodeTake::Fresh(_)
+        ));
+    }
+    let first = issued("jti-1", Some("family-1"));
+    let second = issued("jti-2", None);
+    s.codes
+        .record_issued(&with_refresh.code_hash, &first)
+        .await
+        .unwrap();
+    s.codes
+        .record_issued(&without.code_hash, &second)
+        .await
+        .unwrap();
+    // Replays are recognised even after the code's expiry.
+    assert_eq!(
+        s.codes.take(&with_refresh.code_hash, 2_000).await.unwrap(),
+        CodeTake::Replayed {
+            client_id: "client-1".to_owned(),
+            issued: Some(first)
+        }
+    );
+    assert_eq!(
+        s.codes.take(&without.code_hash, 1_001).await.unwrap(),
+        CodeTake::Replayed {
+            client_id: "client-1".to_owned(),
+            issued: Some(second)
+        }
+    );
+}
+
+contract!(spent_codes_are_kept_an_hour_past_expiry);
+async fn spent_codes_are_kept_an_hour_past_expiry(s: &Stores) {
+    let c = code("code-p", 1_600);
+    s.codes.insert(&c).await.unwrap();
+    s.codes.take(&c.code_hash, 1_000).await.unwrap();
+    assert_eq!(s.codes.purge(1_600 + 3_600).await.unwrap(), 0);
+    assert!(matches!(
+        s.codes.take(&c.code_hash, 1_600 + 3_600).await.unwrap(),
+        CodeTake::Replayed { .. }
+    ));
+    assert_eq!(s.codes.purge(1_600 + 3_601).await.unwrap(), 1);
+    assert_eq!(
+        s.codes.take(&c.code_hash, 1_600 + 3_601).await.unwrap(),
+        CodeTake::Missing
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Refresh tokens
+
+contract!(inserted_refresh_token_reads_back_active);
+async fn inserted_refresh_token_reads_back_active(s: &Stores) {
+    let t = refresh("rt-1", "family-1", "client-1");
+    let mut odd = refresh("rt-2", "family-1", "client-1");
+    odd.state = RefreshTokenState::Spent;
+    odd.auth_time = None;
+    assert!(s.refresh_tokens.insert(&t).await.unwrap());
+    assert!(s.refresh_tokens.insert(&odd).await.unwrap());
+    assert_eq!(s.refresh_tokens.get(&t.token_hash).await.unwrap(), Some(t));
+    let back = s.refresh_tokens.get(&odd.token_hash).await.unwrap();
+    odd.state = RefreshTokenState::Active;
+    assert_eq!(back, Some(odd));
+    assert_eq!(s.refresh_tokens.get(&hash("rt-none")).await.unwrap(), None);
+}
+
+contract!(spent_refresh_token_cannot_be_spent_again);
+async fn spent_refresh_token_cannot_be_spent_again(s: &Stores) {
+    let t = refresh("rt-1", "family-1", "client-1");
+    s.refresh_tokens.insert(&t).await.unwrap();
+    assert!(s.refresh_tokens.spend(&t.token_hash).await.unwrap());
+    assert!(!s.refresh_tokens.spend(&t.token_hash).await.unwrap());
+    let stored = s.refresh_tokens.get(&t.token_hash).await.unwrap().unwrap();
+    assert_eq!(stored.state, RefreshTokenState::Spent);
+    assert!(!s.refresh_tokens.spend(&hash("rt-none")).await.unwrap());
+}
+
+contract!(concurrent_spends_yield_one_success);
+async fn concurrent_spends_yield_one_success(s: &Stores) {
+    let t = refresh("rt-race", "family-1", "client-1");
+    s.refresh_tokens.insert(&t).await.unwrap();
+    let mut set = JoinSet::new();
+    for _ in 0..RACERS {
+        let store = Arc::clone(&s.refresh_tokens);
+        let h = t.token_hash.clone();
+        set.spawn(async move { store.spend(&h).await.unwrap() });
+    }
+    let wins = set.join_all().await.into_iter().filter(|w| *w).count();
+    assert_eq!(wins, 1);
+}
+
+contract!(insert_into_revoked_family_fails);
+async fn insert_into_revoked_family_fails(s: &Stores) {
+    let first = refresh("rt-1", "family-1", "client-1");
+    s.refresh_tokens.insert(&first).await.unwrap();
+    s.refresh_tokens.revoke_family("family-1").await.unwrap();
+    let next = refresh("rt-2", "family-1", "client-1");
+    assert!(!s.refresh_tokens.insert(&next).await.unwrap());
+    assert_eq!(s.refresh_tokens.get(&next.token_hash).await.unwrap(), None);
+}
+
+contract!(insert_into_family_revoked_before_any_token_fails);
+async fn insert_into_family_revoked_before_any_token_fails(s: &Stores) {
+    assert!(
+        s.refresh_tokens
+            .revoke_family("family-x")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let t = refresh("rt-1", "family-x", "client-1");
+    assert!(!s.refresh_tokens.insert(&t).await.unwrap());
+    assert_eq!(s.refresh_tokens.get(&t.token_hash).await.unwrap(), None);
+}
+
+contract!(revoke_family_returns_access_jtis);
+async fn revoke_family_returns_access_jtis(s: &Stores) {
+    let (a, b) = (
+        refresh("rt-a", "family-1", "client-1"),
+        refresh("rt-b", "family-1", "client-1"),
+    );
+    let other = refresh("rt-c", "family-2", "client-1");
+    for t in [&a, &b, &other] {
+        s.refresh_tokens.insert(t).await.unwrap();
+    }
+    s.refresh_tokens.spend(&a.token_hash).await.unwrap();
+    let revoked = s.refresh_tokens.revoke_family("family-1").await.unwrap();
+    assert_eq!(
+        jtis(&revoked),
+        BTreeSet::from([
+            ("jti-rt-a".to_owned(), 1_300),
+            ("jti-rt-b".to_owned(), 1_300)
+        ])
+    );
+    for t in [&a, &b] {
+        let stored = s.refresh_tokens.get(&t.token_hash).await.unwrap().unwrap();
+        assert_eq!(stored.state, RefreshTokenState::Revoked);
+    }
+    let untouched = s.refresh_tokens.get(&other.token_hash).await.unwrap();
+    assert_eq!(untouched.unwrap().state, RefreshTokenState::Active);
+}
+
+contract!(revoked_refresh_token_cannot_be_spent);
+async fn revoked_refresh_token_cannot_be_spent(s: &Stores) {
+    let t = refresh("rt-1", "family-1", "client-1");
+    s.refresh_tokens.insert(&t).await.unwrap();
+    s.refresh_tokens.revoke_family("family-1").await.unwrap();
+    assert!(!s.refresh_tokens.spend(&t.token_hash).await.unwrap());
+}
+
+contract!(revoke_client_revokes_all_its_families);
+async fn revoke_client_revokes_all_its_families(s: &Stores) {
+    let mine = [
+        refresh("rt-1", "family-1", "client-1"),
+        refresh("rt-2", "family-2", "client-1"),
+    ];
+    let theirs = refresh("rt-3", "family-3", "client-2");
+    for t in mine.iter().chain([&theirs]) {
+        s.refresh_tokens.insert(t).await.unwrap();
+    }
+    let revoked = s.refresh_tokens.revoke_client("client-1").await.unwrap();
+    assert_eq!(
+        jtis(&revoked),
+        BTreeSet::from([
+            ("jti-rt-1".to_owned(), 1_300),
+            ("jti-rt-2".to_owned(), 1_300)
+        ])
+    );
+    assert!(
+        !s.refresh_tokens
+            .insert(&refresh("rt-4", "family-2", "client-1"))
+            .await
+            .unwrap()
+    );
+    let untouched = s.refresh_tokens.get(&theirs.token_hash).await.unwrap();
+    assert_eq!(untouched.unwrap().state, RefreshTokenState::Active);
+}
+
+contract!(insert_racing_revocation_never_leaves_an_active_token);
+async fn insert_racing_revocation_never_leaves_an_active_token(s: &Stores) {
+    let mut set = JoinSet::new();
+    for i in 0..RACERS {
+        let store = Arc::clone(&s.refresh_tokens);
+        set.spawn(async move {
+            let family = format!("family-{i}");
+            let t = refresh(&format!("rt-{i}"), &family, "client-1");
+            let (inserted, _) = tokio::join!(store.insert(&t), store.revoke_family(&family));
+            let stored = store.get(&t.token_hash).await.unwrap();
+            (inserted.unwrap(), stored.map(|t| t.state))
+        });
+    }
+    for (inserted, state) in set.join_all().await {
+        match inserted {
+            true => assert_eq!(state, Some(RefreshTokenState::Revoked)),
+            false => assert_eq!(state, None),
+        }
+    }
+}
+
+contract!(refresh_purge_drops_expired_families);
+async fn refresh_purge_drops_expired_families(s: &Stores) {
+    let old = refresh("rt-old", "family-1", "client-1");
+    let mut young = refresh("rt-young", "family-2", "client-1");
+    young.family_expires_at = 20_000;
+    s.refresh_tokens.insert(&old).await.unwrap();
+    s.refresh_tokens.insert(&young).await.unwrap();
+    assert_eq!(s.refresh_tokens.purge(10_000).await.unwrap(), 0);
+    assert_eq!(s.refresh_tokens.purge(10_001).await.unwrap(), 1);
+    assert_eq!(s.refresh_tokens.get(&old.token_hash).await.unwrap(), None);
+    assert!(
+        s.refresh_tokens
+            .get(&young.token_hash)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replay cache and denylist
+
+contract!(replay_cache_accepts_key_once);
+async fn replay_cache_accepts_key_once(s: &Stores) {
+    assert!(s.replay.insert_once("jti-1", 200, 100).await.unwrap());
+    assert!(!s.replay.insert_once("jti-1", 300, 150).await.unwrap());
+    assert!(!s.replay.insert_once("jti-1", 300, 199).await.unwrap());
+    assert!(s.replay.insert_once("jti-2", 200, 150).await.unwrap());
+}
+
+contract!(replay_cache_reuses_expired_key);
+async fn replay_cache_reuses_expired_key(s: &Stores) {
+    assert!(s.replay.insert_once("jti-1", 200, 100).await.unwrap());
+    assert!(s.replay.insert_once("jti-1", 400, 200).await.unwrap());
+    // The reuse recorded the new expiry.
+    assert!(!s.replay.insert_once("jti-1", 500, 399).await.unwrap());
+}
+
+contract!(concurrent_replay_inserts_yield_one_first);
+async fn concurrent_replay_inserts_yield_one_first(s: &Stores) {
+    let mut set = JoinSet::new();
+    for _ in 0..RACERS {
+        let replay = Arc::clone(&s.replay);
+        set.spawn(async move { replay.insert_once("jti-race", 200, 100).await.unwrap() });
+    }
+    let firsts = set.join_all().await.into_iter().filter(|f| *f).count();
+    assert_eq!(firsts, 1);
+}
+
+contract!(denylist_expires);
+async fn denylist_expires(s: &Stores) {
+    s.denylist.deny("jti-1", 200).await.unwrap();
+    assert!(s.denylist.is_denied("jti-1", 100).await.unwrap());
+    assert!(s.denylist.is_denied("jti-1", 199).await.unwrap());
+    assert!(!s.denylist.is_denied("jti-1", 200).await.unwrap());
+    assert!(!s.denylist.is_denied("jti-2", 100).await.unwrap());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signing keys
+
+contract!(key_rotation_retires_previous);
+async fn key_rotation_retires_previous(s: &Stores) {
+    assert!(s.keys.list().await.unwrap().is_empty());
+    s.keys.rotate(&signing_key("k1", 100), 100).await.unwrap();
+    s.keys.rotate(&signing_key("k2", 200), 200).await.unwrap();
+    let mut k1 = signing_key("k1", 100);
+    k1.retired_at = Some(200);
+    assert_eq!(
+        s.keys.list().await.unwrap(),
+        vec![k1, signing_key("k2", 200)]
+    );
+}
+
+contract!(rotated_in_key_is_current_whatever_it_says);
+async fn rotated_in_key_is_current_whatever_it_says(s: &Stores) {
+    let mut k = signing_key("k1", 100);
+    k.retired_at = Some(50);
+    s.keys.rotate(&k, 100).await.unwrap();
+    let listed = s.keys.list().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].retired_at, None);
+}
+
+contract!(key_purge_drops_only_long_retired_keys);
+async fn key_purge_drops_only_long_retired_keys(s: &Stores) {
+    for (kid, t) in [("k1", 100), ("k2", 200), ("k3", 300)] {
+        s.keys.rotate(&signing_key(kid, t), t).await.unwrap();
+    }
+    // k1 retired at 200, k2 at 300, k3 current.
+    assert_eq!(s.keys.purge_retired(200).await.unwrap(), 0);
+    assert_eq!(s.keys.purge_retired(250).await.unwrap(), 1);
+    let kids: Vec<String> = s
+        .keys
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
+    assert_eq!(kids, ["k2", "k3"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users
+
+contract!(users_are_found_by_exact_username_and_listed_in_order);
+async fn users_are_found_by_exact_username_and_listed_in_order(s: &Stores) {
+    let (bob, alice) = (user("bob", "sub-b", "$h-b"), user("alice", "sub-a", "$h-a"));
+    s.users.put(&bob).await.unwrap();
+    s.users.put(&alice).await.unwrap();
+    assert_eq!(
+        s.users.get_by_username("bob").await.unwrap(),
+        Some(bob.clone())
+    );
+    assert_eq!(s.users.get_by_username("Bob").await.unwrap(), None);
+    assert_eq!(s.users.list().await.unwrap(), vec![alice, bob]);
+}
+
+contract!(user_put_replaces_by_username);
+async fn user_put_replaces_by_username(s: &Stores) {
+    s.users.put(&user("alice", "sub-a", "$old")).await.unwrap();
+    s.users.put(&user("alice", "sub-a", "$new")).await.unwrap();
+    assert_eq!(
+        s.users.list().await.unwrap(),
+        vec![user("alice", "sub-a", "$new")]
+    );
+}
+
+contract!(user_put_keeps_sub);
+async fn user_put_keeps_sub(s: &Stores) {
+    s.users.put(&user("alice", "sub-a", "$old")).await.unwrap();
+    s.users
+        .put(&user("alice", "sub-other", "$new"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.users.get_by_username("alice").await.unwrap(),
+        Some(user("alice", "sub-a", "$new"))
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consent
+
+const RESOURCE: &str = "https://mcp.example/mcp";
+
+contract!(consent_grants_accumulate);
+async fn consent_grants_accumulate(s: &Stores) {
+    let c = &s.consent;
+    assert_eq!(c.granted("u", "client-1", RESOURCE).await.unwrap(), None);
+    c.grant("u", "client-1", RESOURCE, &scopes("a b"))
+        .await
+        .unwrap();
+    c.grant("u", "client-1", RESOURCE, &scopes("b c"))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.granted("u", "client-1", RESOURCE).await.unwrap(),
+        Some(scopes("a b c"))
+    );
+}
+
+contract!(consent_is_per_user_client_and_resource);
+async fn consent_is_per_user_client_and_resource(s: &Stores) {
+    let c = &s.consent;
+    c.grant("u", "client-1", RESOURCE, &scopes("a"))
+        .await
+        .unwrap();
+    assert_eq!(c.granted("v", "client-1", RESOURCE).await.unwrap(), None);
+    assert_eq!(c.granted("u", "client-2", RESOURCE).await.unwrap(), None);
+    let other = "https://other.example/mcp";
+    assert_eq!(c.granted("u", "client-1", other).await.unwrap(), None);
+}
+
+contract!(consent_revoke_client_forgets_its_grants);
+async fn consent_revoke_client_forgets_its_grants(s: &Stores) {
+    let c = &s.consent;
+    c.grant("u", "client-1", RESOURCE, &scopes("a"))
+        .await
+        .unwrap();
+    c.grant("v", "client-1", RESOURCE, &scopes("a"))
+        .await
+        .unwrap();
+    c.grant("u", "client-2", RESOURCE, &scopes("b"))
+        .await
+        .unwrap();
+    c.revoke_client("client-1").await.unwrap();
+    assert_eq!(c.granted("u", "client-1", RESOURCE).await.unwrap(), None);
+    assert_eq!(c.granted("v", "client-1", RESOURCE).await.unwrap(), None);
+    assert_eq!(
+        c.granted("u", "client-2", RESOURCE).await.unwrap(),
+        Some(scopes("b"))
+    );
+}
+
+contract!(concurrent_consent_grants_lose_nothing);
+async fn concurrent_consent_grants_lose_nothing(s: &Stores) {
+    let mut set = JoinSet::new();
+    for i in 0..RACERS {
+        let consent = Arc::clone(&s.consent);
+        set.spawn(async move {
+            let scope = scopes(&format!("scope-{i}"));
+            consent
+                .grant("u", "client-1", RESOURCE, &scope)
+                .await
+                .unwrap();
+        });
+    }
+    set.join_all().await;
+    let all: ScopeSet = (0..RACERS)
+        .map(|i| {
+            format!("scope-{i}")
+                .parse::<mcp_auth_core::Scope>()
+                .expect("scope")
+        })
+        .collect();
+    assert_eq!(
+        s.consent.granted("u", "client-1", RESOURCE).await.unwrap(),
+        Some(all)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQLite only: durability and the file itself
+
+/// Open, let `fill` write, close the pool, and reopen the same file.
+async fn reopened(path: &Path, fill: impl AsyncFnOnce(&Stores)) -> Stores {
+    let pool = sqlite::open_pool(path).await.unwrap();
+    fill(&sqlite::stores_from_pool(pool.clone())).await;
+    pool.close().await;
+    sqlite::open(path).await.unwrap()
+}
+
+#[tokio::test]
+async fn restart_loses_no_client_user_key_or_refresh_token() {
+    let db = SqliteDb::new();
+    let t = refresh("rt-1", "family-1", "client-a");
+    let s = reopened(&db.path, async |s| {
+        s.clients.put(&client("client-a")).await.unwrap();
+        s.users.put(&user("alice", "sub-a", "$h")).await.unwrap();
+        s.keys.rotate(&signing_key("k1", 100), 100).await.unwrap();
+        s.refresh_tokens.insert(&t).await.unwrap();
+    })
+    .await;
+    assert_eq!(
+        s.clients.get(&client_id("client-a")).await.unwrap(),
+        Some(client("client-a"))
+    );
+    assert_eq!(
+        s.users.get_by_username("alice").await.unwrap(),
+        Some(user("alice", "sub-a", "$h"))
+    );
+    assert_eq!(s.keys.list().await.unwrap(), vec![signing_key("k1", 100)]);
+    assert_eq!(s.refresh_tokens.get(&t.token_hash).await.unwrap(), Some(t));
+}
+
+#[tokio::test]
+async fn restart_keeps_spent_codes_spent_and_revoked_families_revoked() {
+    let db = SqliteDb::new();
+    let c = code("code-1", 1_600);
+    let s = reopened(&db.path, async |s| {
+        s.codes.insert(&c).await.unwrap();
+        s.codes.take(&c.code_hash, 1_000).await.unwrap();
+        s.refresh_tokens.revoke_family("family-1").await.unwrap();
+    })
+    .await;
+    assert!(matches!(
+        s.codes.take(&c.code_hash, 1_001).await.unwrap(),
+        CodeTake::Replayed { .. }
+    ));
+    let t = refresh("rt-1", "family-1", "client-1");
+    assert!(!s.refresh_tokens.insert(&t).await.unwrap());
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn database_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = SqliteDb::new();
+    db.stores().await;
+    let mode = std::fs::metadata(&db.path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[tokio::test]
+async fn purge_expired_drops_stale_replay_and_denylist_rows() {
+    let db = SqliteDb::new();
+    let pool = sqlite::open_pool(&db.path).await.unwrap();
+    let s = sqlite::stores_from_pool(pool.clone());
+    s.replay.insert_once("jti-old", 100, 50).await.unwrap();
+    s.replay.insert_once("jti-new", 300, 50).await.unwrap();
+    s.denylist.deny("jti-old", 100).await.unwrap();
+    s.denylist.deny("jti-new", 300).await.unwrap();
+    assert_eq!(sqlite::purge_expired(&pool, 100).await.unwrap(), 2);
+    assert!(!s.replay.insert_once("jti-new", 400, 200).await.unwrap());
+    assert!(s.denylist.is_denied("jti-new", 200).await.unwrap());
+}
+
+#[tokio::test]
+async fn denying_twice_keeps_the_later_expiry() {
+    let db = SqliteDb::new();
+    let s = db.stores().await;
+    s.denylist.deny("jti-1", 300).await.unwrap();
+    s.denylist.deny("jti-1", 200).await.unwrap();
+    assert!(s.denylist.is_denied("jti-1", 250).await.unwrap());
+}
+
+#[tokio::test]
+async fn opening_twice_migrates_once() {
+    let db = SqliteDb::new();
+    let first = sqlite::open_pool(&db.path).await.unwrap();
+    first.close().await;
+    let s = db.stores().await;
+    assert!(s.clients.list().await.unwrap().is_empty());
+}

@@ -1,0 +1,58 @@
+//! # mcp-auth-conformance
+//!
+//! Test kit for MCP authorization (first piece): mint RFC 9068 access tokens that a resource
+//! server should accept, mint deliberately broken ones it must refuse, and publish the test key
+//! as a JWKS from a tiny authorization server on a loopback port, so an MCP server's own tests
+//! can exercise its token checks in a few lines.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`tokens`] | [`TestKey`] (ES256), [`TokenMinter`], [`Defect`] (wrong `aud`, expired, missing `exp`, wrong `iss`, wrong `typ`, `alg: none`, HS256 keyed with the public key, untrusted key) |
+//! | [`jwks_server`] | [`TestAuthServer`]: RFC 8414 metadata and a JWKS on `127.0.0.1:0` |
+//!
+//! No cargo features. Standards: [RFC 9068](https://www.rfc-editor.org/rfc/rfc9068),
+//! [RFC 7515](https://www.rfc-editor.org/rfc/rfc7515),
+//! [RFC 7517](https://www.rfc-editor.org/rfc/rfc7517),
+//! [RFC 8414](https://www.rfc-editor.org/rfc/rfc8414),
+//! [RFC 8725](https://www.rfc-editor.org/rfc/rfc8725).
+//!
+//! ## Example
+//!
+//! ```
+//! use mcp_auth_conformance::{Defect, TestAuthServer, TestKey};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), mcp_auth_conformance::KitError> {
+//! let key = TestKey::generate("test-key-1")?;
+//! let auth = TestAuthServer::start(&[&key]).await?;
+//! let minter = auth.minter(&key, "http://127.0.0.1:3000/mcp", 1_767_225_600);
+//!
+//! let good = minter.valid("mcp:basic")?;
+//! let expired = minter.broken(Defect::Expired, "mcp:basic")?;
+//! assert_eq!(good.split('.').count(), 3);
+//! assert_ne!(good, expired);
+//! assert!(auth.jwks_uri().starts_with("http://127.0.0.1:"));
+//! # Ok(())
+//! # }
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod jwks_server;
+pub mod tokens;
+
+pub use jwks_server::TestAuthServer;
+pub use tokens::{Defect, TestKey, TokenMinter, jwks_of};
+
+/// A failure of the test kit itself (not of the system under test).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KitError {
+    /// Key generation or signing failed.
+    #[error("crypto: {0}")]
+    Crypto(&'static str),
+    /// A socket could not be bound or read.
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}

@@ -1,0 +1,198 @@
+//! `private_key_jwt` client assertions (RFC 7523 §2.2 and §3) signed with an ES256 key.
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use mcp_auth_core::UnixTime;
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+
+use super::ProviderError;
+
+/// A P-256 private key for ES256 client assertions (RFC 7518 §3.4). `Debug` never prints the
+/// key.
+pub struct Es256Key {
+    pair: EcdsaKeyPair,
+    kid: Option<String>,
+    rng: SystemRandom,
+}
+
+impl std::fmt::Debug for Es256Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Es256Key")
+            .field("kid", &self.kid)
+            .field("key", &"[redacted]")
+            .finish()
+    }
+}
+
+impl Es256Key {
+    /// The key from a PKCS#8 v1/v2 DER document (RFC 5208, RFC 5958).
+    ///
+    /// # Errors
+    /// [`ProviderError::Key`] when it is not a P-256 PKCS#8 key.
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, ProviderError> {
+        let rng = SystemRandom::new();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der, &rng)
+            .map_err(|e| ProviderError::Key(format!("not a P-256 PKCS#8 key: {e}")))?;
+        Ok(Self {
+            pair,
+            kid: None,
+            rng,
+        })
+    }
+
+    /// The key from a PEM `-----BEGIN PRIVATE KEY-----` document (RFC 7468 §10).
+    ///
+    /// # Errors
+    /// [`ProviderError::Key`] when there is no PKCS#8 PEM block or it is not a P-256 key.
+    pub fn from_pkcs8_pem(pem: &str) -> Result<Self, ProviderError> {
+        let body = pem
+            .split("-----BEGIN PRIVATE KEY-----")
+            .nth(1)
+            .and_then(|rest| rest.split("-----END PRIVATE KEY-----").next())
+            .ok_or_else(|| ProviderError::Key("no PRIVATE KEY PEM block".into()))?;
+        let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+        let der = STANDARD
+            .decode(b64)
+            .map_err(|e| ProviderError::Key(format!("PEM body: {e}")))?;
+        Self::from_pkcs8_der(&der)
+    }
+
+    /// A new random key, returned with its PKCS#8 DER encoding (to store it).
+    ///
+    /// # Errors
+    /// [`ProviderError::Key`] when the system random generator fails.
+    pub fn generate() -> Result<(Self, Vec<u8>), ProviderError> {
+        let rng = SystemRandom::new();
+        let der = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .map_err(|e| ProviderError::Key(e.to_string()))?;
+        let key = Self::from_pkcs8_der(der.as_ref())?;
+        Ok((key, der.as_ref().to_vec()))
+    }
+
+    /// Name the key: assertions carry this `kid` header (RFC 7515 §4.1.4), and
+    /// [`Es256Key::public_jwk`] includes it.
+    pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
+        self.kid = Some(kid.into());
+        self
+    }
+
+    /// The public key as a JWK (RFC 7517, RFC 7518 §6.2) with `alg: ES256` and `use: sig`, for
+    /// registering the client (`auth-server client add --jwks`).
+    pub fn public_jwk(&self) -> serde_json::Value {
+        let point = self.pair.public_key().as_ref();
+        let mut jwk = serde_json::json!({
+            "kty": "EC",
+            "crv": "P-256",
+            "alg": "ES256",
+            "use": "sig",
+            "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+            "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
+        });
+        if let Some(kid) = &self.kid {
+            jwk["kid"] = serde_json::Value::String(kid.clone());
+        }
+        jwk
+    }
+
+    /// A compact client assertion (RFC 7523 §3): header `{"alg":"ES256","typ":"JWT"[,"kid"]}`,
+    /// claims `iss` = `sub` = `client_id`, `aud` = `audience` (the AS issuer), `iat` = `now`,
+    /// `exp` = `now + lifetime_secs`, `jti` = 128 random bits, base64url.
+    ///
+    /// # Errors
+    /// [`ProviderError::Key`] when randomness or signing fails.
+    pub fn assertion(
+        &self,
+        client_id: &str,
+        audience: &str,
+        now: UnixTime,
+        lifetime_secs: i64,
+    ) -> Result<String, ProviderError> {
+        let mut jti = [0u8; 16];
+        self.rng
+            .fill(&mut jti)
+            .map_err(|e| ProviderError::Key(format!("random jti: {e}")))?;
+        let mut header = serde_json::json!({"alg": "ES256", "typ": "JWT"});
+        if let Some(kid) = &self.kid {
+            header["kid"] = serde_json::Value::String(kid.clone());
+        }
+        let claims = serde_json::json!({
+            "iss": client_id,
+            "sub": client_id,
+            "aud": audience,
+            "iat": now,
+            "exp": now.saturating_add(lifetime_secs),
+            "jti": URL_SAFE_NO_PAD.encode(jti),
+        });
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = self
+            .pair
+            .sign(&self.rng, input.as_bytes())
+            .map_err(|e| ProviderError::Key(format!("signing: {e}")))?;
+        Ok(format!(
+            "{input}.{}",
+            URL_SAFE_NO_PAD.encode(signature.as_ref())
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(token: &str, i: usize) -> serde_json::Value {
+        let p = token.split('.').nth(i).unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn assertion_names_the_client_the_issuer_and_a_fresh_jti() {
+        let (key, _) = Es256Key::generate().unwrap();
+        let key = key.with_kid("k1");
+        let a = key
+            .assertion("svc", "https://auth.example.com", 1000, 60)
+            .unwrap();
+        let b = key
+            .assertion("svc", "https://auth.example.com", 1000, 60)
+            .unwrap();
+        assert_eq!(
+            part(&a, 0),
+            serde_json::json!({"alg": "ES256", "typ": "JWT", "kid": "k1"})
+        );
+        let claims = part(&a, 1);
+        assert_eq!(claims["iss"], "svc");
+        assert_eq!(claims["sub"], "svc");
+        assert_eq!(claims["aud"], "https://auth.example.com");
+        assert_eq!(claims["iat"], 1000);
+        assert_eq!(claims["exp"], 1060);
+        assert_ne!(claims["jti"], part(&b, 1)["jti"]);
+        assert_eq!(
+            URL_SAFE_NO_PAD
+                .decode(claims["jti"].as_str().unwrap())
+                .unwrap()
+                .len(),
+            16
+        );
+    }
+
+    #[test]
+    fn pem_and_der_give_the_same_key() {
+        let (key, der) = Es256Key::generate().unwrap();
+        let pem = format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            STANDARD.encode(&der)
+        );
+        let again = Es256Key::from_pkcs8_pem(&pem).unwrap();
+        assert_eq!(key.public_jwk(), again.public_jwk());
+    }
+
+    #[test]
+    fn debug_never_prints_the_key() {
+        let (key, _) = Es256Key::generate().unwrap();
+        assert!(format!("{key:?}").contains("[redacted]"));
+    }
+}

@@ -1,0 +1,557 @@
+//! The bearer token [`tower::Layer`], shaped like tower-http's async authorization layer:
+//! configuration behind an `Arc`, failures answered as responses, the principal put into request
+//! extensions.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use mcp_auth_core::{Clock, ScopeSet, SystemClock};
+use tower::{Layer, Service};
+
+use crate::config::{ResourceServerConfig, UNAUTHENTICATED_BODY_LIMIT};
+use crate::error::AuthError;
+use crate::policy::McpOperation;
+use crate::session::{Owner, Reservation, SessionBinding, SessionBook};
+use crate::validator::TokenValidator;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+struct Shared {
+    config: ResourceServerConfig,
+    validator: Arc<dyn TokenValidator>,
+    clock: Arc<dyn Clock>,
+    binding: Option<SessionBinding>,
+    sessions: Option<Arc<SessionBook>>,
+}
+
+/// Requires a valid bearer token (RFC 6750 §2.1, header only) with enough scope on every request.
+///
+/// Per request, in order:
+/// 1. `access_token` in the query → 400 `invalid_request`; several `Authorization` headers or a
+///    `Bearer` value that is not one token68 → 400 `invalid_request`.
+/// 2. No token (or a non-Bearer scheme) → 401 with `resource_metadata` and `scope`; a token the
+///    validator refuses → 401 `invalid_token`; validation unavailable → 503. **The body of a
+///    request without a valid token is read only when its size is known to be at most
+///    [`UNAUTHENTICATED_BODY_LIMIT`] bytes** (8 KiB), to name the operation's scopes in the
+///    challenge and to answer a form body carrying `access_token` with 400 `invalid_request`
+///    (RS-13); a larger or unsized body is never read, and the 401 names the baseline scopes
+///    (issue #8 item 6).
+/// 3. The body of an authenticated request is buffered (at most
+///    [`ResourceServerConfig::body_limit`] bytes, else 413) and passed on intact. A form body
+///    with `access_token` → 400. A body that is declared `application/json`, or that starts
+///    with `{` or `[` whatever its `Content-Type`, is read as one JSON-RPC message
+///    ([`McpOperation::parse_body`]); a body that cannot be read the way an MCP server would
+///    read it (not JSON, a batch, a repeated member, a tool, prompt or resource name missing or
+///    of the wrong type) → 400 `invalid_request`, never the baseline (**fail closed**, issue #8
+///    item 1). A repeated `Content-Type` → 400.
+/// 4. The scopes are those of [`crate::ScopePolicy::requirement`]; a method the policy refuses
+///    ([`crate::policy::OtherMethods`]) → 400. Too little scope → 403 `insufficient_scope` with
+///    the §4.3 scope set.
+/// 5. **Session binding** (on by default, [`SessionBinding`]): a request carrying an
+///    `Mcp-Session-Id` the layer did not see created for this principal (`iss`, `sub`,
+///    `client_id`), or whose record expired, → 404, the answer for a terminated session (spec
+///    RS-19, MCP security best practices "Session Hijacking"); an `initialize` past the
+///    per-principal cap → 429 `too_many_sessions`, past the total cap → 503. The session id of
+///    an `initialize` response is recorded for its principal.
+/// 6. Otherwise the [`crate::Principal`] goes into the request extensions, `Authorization` is
+///    removed (unless configured otherwise), and the inner service runs.
+///
+/// Every method is authenticated (GET streams and DELETE included); a session never replaces
+/// the token.
+#[derive(Clone)]
+pub struct BearerAuthLayer {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for BearerAuthLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BearerAuthLayer")
+            .field("resource", self.shared.config.resource())
+            .field("session_binding", &self.shared.binding)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BearerAuthLayer {
+    /// A layer for `config` validating tokens with `validator`, with session binding on
+    /// ([`SessionBinding::default`]) and the system clock.
+    pub fn new(config: ResourceServerConfig, validator: impl TokenValidator) -> Self {
+        Self::with_shared_validator(config, Arc::new(validator))
+    }
+
+    /// As [`Self::new`], with a validator shared elsewhere.
+    pub fn with_shared_validator(
+        config: ResourceServerConfig,
+        validator: Arc<dyn TokenValidator>,
+    ) -> Self {
+        Self::assemble(
+            config,
+            validator,
+            Arc::new(SystemClock),
+            Some(SessionBinding::default()),
+        )
+    }
+
+    fn assemble(
+        config: ResourceServerConfig,
+        validator: Arc<dyn TokenValidator>,
+        clock: Arc<dyn Clock>,
+        binding: Option<SessionBinding>,
+    ) -> Self {
+        let sessions = binding.map(|b| Arc::new(SessionBook::new(b, clock.clone())));
+        Self {
+            shared: Arc::new(Shared {
+                config,
+                validator,
+                clock,
+                binding,
+                sessions,
+            }),
+        }
+    }
+
+    /// Bind MCP sessions to their principal with these limits (on by default with
+    /// [`SessionBinding::default`]). Call before the layer is used: the records start empty.
+    pub fn session_binding(self, binding: SessionBinding) -> Self {
+        let s = &self.shared;
+        Self::assemble(
+            s.config.clone(),
+            s.validator.clone(),
+            s.clock.clone(),
+            Some(binding),
+        )
+    }
+
+    /// Pass `Mcp-Session-Id` on unchecked: any holder of a valid token can then use another
+    /// principal's session. Only for an MCP server that binds sessions itself; logs a warning.
+    pub fn insecure_disable_session_binding(self) -> Self {
+        tracing::warn!("MCP session binding is off: a session id works for any valid token");
+        let s = &self.shared;
+        Self::assemble(s.config.clone(), s.validator.clone(), s.clock.clone(), None)
+    }
+
+    /// The clock for session expiry (default the system clock).
+    pub fn clock(self, clock: Arc<dyn Clock>) -> Self {
+        let s = &self.shared;
+        Self::assemble(s.config.clone(), s.validator.clone(), clock, s.binding)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ResourceServerConfig {
+        &self.shared.config
+    }
+}
+
+impl<S> Layer<S> for BearerAuthLayer {
+    type Service = BearerAuth<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        BearerAuth {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// The service made by [`BearerAuthLayer`].
+#[derive(Clone)]
+pub struct BearerAuth<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> std::fmt::Debug for BearerAuth<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BearerAuth").finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for BearerAuth<S>
+where
+    S: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ReqBody::Error: Into<BoxError>,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            match shared.authorize(req).await {
+                Ok((req, session)) => {
+                    let resp = inner.call(req).await?;
+                    session.finish(resp.status(), resp.headers());
+                    Ok(resp.map(Body::new))
+                }
+                Err(rejection) => Ok(rejection),
+            }
+        })
+    }
+}
+
+/// What the layer does with the response, for session binding.
+enum SessionStep {
+    /// Binding off.
+    Off,
+    /// The request carried a session id of its principal.
+    Known {
+        book: Arc<SessionBook>,
+        id: String,
+        delete: bool,
+    },
+    /// The request carried no session id: a session it creates is recorded for `owner`.
+    Fresh {
+        book: Arc<SessionBook>,
+        owner: Owner,
+        reservation: Option<Reservation>,
+    },
+}
+
+impl SessionStep {
+    fn finish(self, status: StatusCode, headers: &HeaderMap) {
+        match self {
+            Self::Off => {}
+            Self::Known { book, id, delete } => {
+                if status == StatusCode::NOT_FOUND || (delete && status.is_success()) {
+                    book.forget(&id);
+                }
+            }
+            Self::Fresh {
+                book,
+                owner,
+                reservation,
+            } => {
+                let created = crate::session::created_session_id(headers);
+                match reservation {
+                    Some(r) => r.complete(created.as_deref()),
+                    None => {
+                        if let Some(id) = created {
+                            book.record(&id, &owner);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Shared {
+    async fn authorize<B>(
+        &self,
+        req: Request<B>,
+    ) -> Result<(Request<Body>, SessionStep), Response<Body>>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let policy = self.config.policy();
+        let (mut parts, body) = req.into_parts();
+        let baseline = policy.baseline();
+        if parts.uri.query().is_some_and(query_has_token) {
+            return Err(self.reject(AuthError::TokenInQuery, baseline));
+        }
+        let token = extract_token(&parts.headers).map_err(|e| self.reject(e, baseline))?;
+        let Some(token) = token else {
+            return Err(self
+                .unauthenticated(AuthError::MissingToken, &parts, body)
+                .await);
+        };
+        let principal = match self.validator.validate(token).await {
+            Ok(p) => p,
+            Err(e) => {
+                let e = AuthError::from(e);
+                if e == AuthError::Unavailable {
+                    return Err(self.reject(e, baseline));
+                }
+                return Err(self.unauthenticated(e, &parts, body).await);
+            }
+        };
+
+        let bytes = self
+            .read_body(&parts.headers, body, self.config.body_limit())
+            .await
+            .map_err(|e| self.reject(e, baseline))?;
+        let operation =
+            operation_of(&parts.headers, &bytes).map_err(|e| self.reject(e, baseline))?;
+        let required = policy
+            .requirement(&parts.method, parts.uri.path(), operation.as_slice())
+            .map_err(|e| self.reject(e.into(), baseline))?;
+        if let Err((missing, challenge)) = policy.check(&principal.scopes, &required) {
+            tracing::info!(
+                required = %required,
+                granted = %principal.scopes,
+                missing = %missing,
+                sub = %principal.subject,
+                client_id = %principal.client_id,
+                "scope elevation required"
+            );
+            return Err(self.reject(AuthError::InsufficientScope { missing }, &challenge));
+        }
+        let session = self
+            .session_step(&parts, &principal, operation.as_ref())
+            .map_err(|e| self.reject(e, baseline))?;
+        if self.config.strip_authorization() {
+            parts.headers.remove(AUTHORIZATION);
+        }
+        parts.extensions.insert(principal);
+        Ok((Request::from_parts(parts, Body::from(bytes)), session))
+    }
+
+    /// The 401 (or 400 for a small form body carrying `access_token`) of a request without a
+    /// valid token. The body is read only when its size is known to be small.
+    async fn unauthenticated<B>(&self, error: AuthError, parts: &Parts, body: B) -> Response<Body>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let policy = self.config.policy();
+        let route_only = policy.required(&parts.method, parts.uri.path(), &[]);
+        let limit = UNAUTHENTICATED_BODY_LIMIT.min(self.config.body_limit());
+        let small = body.size_hint().upper().is_some_and(|n| n <= limit as u64);
+        let mut scope = route_only.clone();
+        if small && let Ok(bytes) = self.read_body(&parts.headers, body, limit).await {
+            match operation_of(&parts.headers, &bytes) {
+                Err(AuthError::TokenInBody) => {
+                    return self.reject(AuthError::TokenInBody, policy.baseline());
+                }
+                Ok(op) => {
+                    scope = policy
+                        .requirement(&parts.method, parts.uri.path(), op.as_slice())
+                        .unwrap_or(route_only);
+                }
+                Err(_) => {}
+            }
+        }
+        self.reject(error, &policy.minimal(&scope))
+    }
+
+    fn session_step(
+        &self,
+        parts: &Parts,
+        principal: &crate::Principal,
+        operation: Option<&McpOperation>,
+    ) -> Result<SessionStep, AuthError> {
+        let Some(book) = &self.sessions else {
+            return Ok(SessionStep::Off);
+        };
+        let owner = Owner::of(principal);
+        if let Some(id) = crate::session::session_id(&parts.headers)? {
+            book.check(&id, &owner)?;
+            return Ok(SessionStep::Known {
+                book: book.clone(),
+                id,
+                delete: parts.method == Method::DELETE,
+            });
+        }
+        let reservation = match operation {
+            Some(McpOperation::Method(m)) if m == "initialize" => {
+                Some(book.reserve(owner.clone())?)
+            }
+            _ => None,
+        };
+        Ok(SessionStep::Fresh {
+            book: book.clone(),
+            owner,
+            reservation,
+        })
+    }
+
+    async fn read_body<B>(
+        &self,
+        headers: &HeaderMap,
+        body: B,
+        limit: usize,
+    ) -> Result<Bytes, AuthError>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let declared = headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|l| l > limit as u64) {
+            return Err(AuthError::BodyTooLarge(limit));
+        }
+        match Limited::new(body, limit).collect().await {
+            Ok(c) => Ok(c.to_bytes()),
+            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+                Err(AuthError::BodyTooLarge(limit))
+            }
+            Err(_) => Err(AuthError::BodyUnreadable),
+        }
+    }
+
+    /// The one place a refusal becomes an HTTP response.
+    fn reject(&self, error: AuthError, scope: &ScopeSet) -> Response<Body> {
+        let body = serde_json::json!({
+            "error": error.code(),
+            "error_description": error.to_string(),
+        });
+        let mut resp = Response::new(Body::from(body.to_string()));
+        *resp.status_mut() = error.status();
+        let headers = resp.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(challenge) = error.challenge(self.config.metadata_url(), scope)
+            && let Ok(v) = HeaderValue::from_str(&challenge.to_header_value())
+        {
+            headers.insert(WWW_AUTHENTICATE, v);
+        }
+        resp
+    }
+}
+
+/// The MCP operation of a buffered body (see [`BearerAuthLayer`] step 3).
+///
+/// # Errors
+/// [`AuthError::RepeatedHeader`] for several `Content-Type`s, [`AuthError::TokenInBody`] for a
+/// form body with `access_token`, [`AuthError::Operation`] for a JSON body that cannot be read.
+fn operation_of(headers: &HeaderMap, body: &[u8]) -> Result<Option<McpOperation>, AuthError> {
+    let mut types = headers.get_all(CONTENT_TYPE).iter();
+    let content_type = types.next();
+    if types.next().is_some() {
+        return Err(AuthError::RepeatedHeader("Content-Type"));
+    }
+    let essence = content_type
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_default()
+        .trim();
+    if essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") && form_has_token(body) {
+        return Err(AuthError::TokenInBody);
+    }
+    if essence.eq_ignore_ascii_case("application/json") || looks_like_json(body) {
+        return Ok(McpOperation::parse_body(body)?);
+    }
+    Ok(None)
+}
+
+/// True when the first byte after whitespace (and a UTF-8 byte order mark) opens a JSON object
+/// or array: such a body is read as JSON-RPC whatever its `Content-Type`, since an MCP server
+/// might.
+fn looks_like_json(body: &[u8]) -> bool {
+    let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
+    matches!(
+        body.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{' | b'[')
+    )
+}
+
+fn query_has_token(query: &str) -> bool {
+    url::form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == "access_token")
+}
+
+fn form_has_token(body: &[u8]) -> bool {
+    url::form_urlencoded::parse(body).any(|(k, _)| k == "access_token")
+}
+
+/// The bearer token of the `Authorization` header (RFC 6750 §2.1): `Ok(None)` when absent or
+/// another scheme; `Ok(Some(""))` for a bare `Bearer`.
+fn extract_token(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(AuthError::SeveralCredentials);
+    }
+    let value = value.to_str().map_err(|_| AuthError::MalformedHeader)?;
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(None);
+    }
+    if rest.is_empty() {
+        return Ok(Some(""));
+    }
+    if !is_token68(rest) {
+        return Err(AuthError::MalformedHeader);
+    }
+    Ok(Some(rest))
+}
+
+/// RFC 7235 §2.1 `token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_token68(s: &str) -> bool {
+    let body = s.trim_end_matches('=');
+    !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}
+
+/// A CORS layer for browser-based MCP clients: any origin, the MCP methods and request headers,
+/// and `WWW-Authenticate` (plus `Mcp-Session-Id`) exposed so a browser client can read the
+/// challenge. Put it *outside* the bearer layer so preflights are answered before
+/// authentication.
+pub fn cors_layer() -> tower_http::cors::CorsLayer {
+    use http::HeaderName;
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_headers([
+            AUTHORIZATION,
+            CONTENT_TYPE,
+            http::header::ACCEPT,
+            HeaderName::from_static("mcp-session-id"),
+            HeaderName::from_static("mcp-protocol-version"),
+            HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([WWW_AUTHENTICATE, HeaderName::from_static("mcp-session-id")])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert_eq!(
+            extract_token(&headers(&["bEaReR abc.def-_~+/=="])),
+            Ok(Some("abc.def-_~+/=="))
+        );
+    }
+
+    #[test]
+    fn two_spaces_or_two_tokens_are_malformed() {
+        assert_eq!(
+            extract_token(&headers(&["Bearer  abc"])),
+            Err(AuthError::MalformedHeader)
+        );
+        assert_eq!(
+            extract_token(&headers(&["Bearer a, Bearer b"])),
+            Err(AuthError::MalformedHeader)
+        );
+    }
+
+    #[test]
+    fn other_scheme_counts_as_no_token() {
+        assert_eq!(extract_token(&headers(&["Basic dTpw"])), Ok(None));
+    }
+}

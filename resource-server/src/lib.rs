@@ -1,0 +1,92 @@
+//! # mcp-auth-resource-server
+//!
+//! What an MCP server embeds to accept OAuth 2.1 access tokens: a tower [`BearerAuthLayer`]
+//! that takes the bearer token from the `Authorization` header only, validates it (RFC 9068
+//! JWTs against cached JWKS, or RFC 7662 introspection), checks the scopes the route and the
+//! MCP operation need, answers failures with exact RFC 6750 / RFC 9728 challenges, and puts the
+//! [`Principal`] into request extensions for the [`Principal`] extractor. It also serves the
+//! RFC 9728 protected resource metadata ([`metadata_router`]).
+//!
+//! | module | what |
+//! |---|---|
+//! | [`config`] | [`ResourceServerConfig`]: public MCP URL, trusted issuers, policy, metadata options |
+//! | [`layer`] | [`BearerAuthLayer`], [`cors_layer`] |
+//! | [`validator`] | [`TokenValidator`], [`JwtValidator`], [`IntrospectionValidator`] |
+//! | [`policy`] | [`ScopePolicy`]: baseline, per-route, per-tool/resource/prompt scopes, hierarchies, [`OtherMethods`] |
+//! | [`rpc`] | [`McpOperation`]: the one field of a JSON-RPC body that decides its scopes, read fail-closed |
+//! | [`session`] | [`SessionBinding`]: MCP sessions bound to the principal that created them |
+//! | [`challenge`] | [`Challenge`]: the one `WWW-Authenticate` formatter |
+//! | [`metadata`] | [`metadata_router`] |
+//! | [`error`] | [`AuthError`], [`TokenError`], [`ValidationError`] and their one mapping to HTTP |
+//!
+//! No cargo features.
+//!
+//! Standards: [RFC 6750](https://www.rfc-editor.org/rfc/rfc6750),
+//! [RFC 9068](https://www.rfc-editor.org/rfc/rfc9068),
+//! [RFC 7662](https://www.rfc-editor.org/rfc/rfc7662),
+//! [RFC 9728](https://www.rfc-editor.org/rfc/rfc9728),
+//! [RFC 8707](https://www.rfc-editor.org/rfc/rfc8707),
+//! [RFC 8725](https://www.rfc-editor.org/rfc/rfc8725).
+//!
+//! ## Example
+//!
+//! ```
+//! use axum::{Router, routing::post};
+//! use mcp_auth_resource_server::{
+//!     BearerAuthLayer, JwtValidator, OtherMethods, Principal, ResourceServerConfig, ScopePolicy,
+//!     cors_layer, metadata_router,
+//! };
+//!
+//! # fn main() -> Result<(), mcp_auth_resource_server::config::ConfigError> {
+//! let policy = ScopePolicy::builder()
+//!     .baseline("mcp:basic")
+//!     .tool("delete_repo", "repo:write")
+//!     .implies("repo:write", "repo:read")
+//!     .other_methods(OtherMethods::Refuse) // the default: unknown JSON-RPC methods get 400
+//!     .build()?;
+//! let config = ResourceServerConfig::builder("https://mcp.example.com/mcp")
+//!     .authorization_server("https://auth.example.com")
+//!     .policy(policy)
+//!     .build()?;
+//! let validator = JwtValidator::builder(&config).build()?;
+//! let layer = BearerAuthLayer::new(config.clone(), validator);
+//!
+//! async fn mcp(principal: Principal) -> String {
+//!     format!("hello {}", principal.subject)
+//! }
+//! let app: Router = Router::new()
+//!     .route("/mcp", post(mcp).get(mcp).delete(mcp))
+//!     .layer(layer)
+//!     .merge(metadata_router(&config))
+//!     .layer(cors_layer());
+//! # let _ = app;
+//! # Ok(())
+//! # }
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod challenge;
+pub mod config;
+pub mod error;
+pub mod layer;
+pub mod metadata;
+pub mod policy;
+pub mod principal;
+pub mod rpc;
+pub mod session;
+pub mod validator;
+
+pub use challenge::{BearerError, Challenge};
+pub use config::{ConfigError, ResourceServerConfig, RootMetadata};
+pub use error::{AuthError, TokenError, ValidationError};
+pub use layer::{BearerAuth, BearerAuthLayer, cors_layer};
+pub use metadata::metadata_router;
+pub use policy::{McpOperation, OtherMethods, ScopePolicy};
+pub use principal::Principal;
+pub use rpc::OperationError;
+pub use session::SessionBinding;
+pub use validator::{
+    IntrospectionValidator, JwksSource, JwtValidator, TokenValidator, TrustedIssuer,
+};
