@@ -15,8 +15,11 @@
 //! | [`ecdsa`] | low-S normalisation and checks for JWS ES256/ES384 signatures |
 //! | [`clock`], [`secret`] | injected time and randomness; secrets that never print |
 //! | [`rate_limit`] | the fixed-window counter behind every rate limit |
+//! | `jose` (feature `jose`) | JWK Set parsing, key selection, the algorithm allow-list, a JWKS cache over an injected fetcher |
 //!
-//! No cargo features.
+//! | cargo feature | default | what |
+//! |---|---|---|
+//! | `jose` | off | the `jose` module, with jsonwebtoken and tokio's `sync` |
 //!
 //! Standards: [RFC 6749](https://www.rfc-editor.org/rfc/rfc6749),
 //! [OAuth 2.1 draft 13](https://datatracker.ietf.org/doc/draft-ietf-oauth-v2-1/13/),
@@ -62,6 +65,8 @@ pub mod clock;
 pub mod ecdsa;
 pub mod error;
 pub mod ext;
+#[cfg(feature = "jose")]
+pub mod jose;
 pub mod params;
 pub mod pkce;
 pub mod protected_resource;

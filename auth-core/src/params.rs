@@ -5,14 +5,35 @@
 //! [`FormParams::get_all`].
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use crate::error::OAuthError;
+use crate::secret::Redacted;
 
 /// Parsed form or query parameters. Parameters sent with an empty value are treated as absent
 /// (RFC 6749 §3.1).
-#[derive(Debug, Clone, Default)]
+///
+/// `Debug` prints every parameter name, but the values only of [`FormParams::PUBLIC`] names;
+/// every other value (`code`, `code_verifier`, `refresh_token`, `client_secret`,
+/// `client_assertion`, `password`, `csrf_token`, `assertion`, `subject_token`, …) is
+/// `[redacted]`, so a form can be logged without leaking a secret.
+#[derive(Clone, Default)]
 pub struct FormParams {
     values: BTreeMap<String, Vec<String>>,
+}
+
+impl fmt::Debug for FormParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        for (name, values) in &self.values {
+            if Self::PUBLIC.contains(&name.as_str()) {
+                map.entry(name, values);
+            } else {
+                map.entry(name, &Redacted);
+            }
+        }
+        map.finish()
+    }
 }
 
 /// Parameters that may legitimately appear more than once.
@@ -21,6 +42,25 @@ const REPEATABLE: &[&str] = &["resource"];
 impl FormParams {
     /// Most parameters accepted in one request.
     pub const MAX_PARAMS: usize = 64;
+
+    /// Parameters whose values `Debug` shows: they are never secret. Any other value is
+    /// printed as `[redacted]` (fail closed: a parameter nobody listed is treated as a secret).
+    pub const PUBLIC: &'static [&'static str] = &[
+        "grant_type",
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "resource",
+        "audience",
+        "code_challenge_method",
+        "client_assertion_type",
+        "token_type_hint",
+        "requested_token_type",
+        "subject_token_type",
+        "actor_token_type",
+        "decision",
+    ];
 
     /// Parse an urlencoded body or query string. Errors (`invalid_request`): a repeated parameter
     /// other than `resource`, more than [`Self::MAX_PARAMS`] parameters.
@@ -117,6 +157,16 @@ mod tests {
     fn resource_may_repeat() {
         let p = FormParams::parse(b"resource=a&resource=b").unwrap();
         assert_eq!(p.get_all("resource").len(), 2);
+    }
+
+    #[test]
+    fn debug_shows_public_values_and_redacts_the_rest() {
+        let p = FormParams::parse(b"grant_type=authorization_code&code=ac_s3cr3t&client_id=c1")
+            .unwrap();
+        assert_eq!(
+            format!("{p:?}"),
+            r#"{"client_id": ["c1"], "code": [redacted], "grant_type": ["authorization_code"]}"#
+        );
     }
 
     #[test]

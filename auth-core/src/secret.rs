@@ -12,9 +12,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::rand::{SecureRandom, SystemRandom};
 use subtle::ConstantTimeEq;
 
-/// A secret value (code, refresh token, client secret, password). `Debug` prints `[redacted]`,
-/// there is no `Display`, and the value is read only through [`Secret::expose`].
-#[derive(Clone, PartialEq, Eq)]
+/// A secret value (code, refresh token, client secret, session id, password). `Debug` prints
+/// `[redacted]`, there is no `Display` and no `Serialize`, and the value is read only through
+/// [`Secret::expose`]. Equality is constant-time. It deserializes from a JSON or TOML string
+/// (configuration files), so a configured secret is a `Secret` from the moment it is read.
+#[derive(Clone, Eq)]
 pub struct Secret(String);
 
 impl Secret {
@@ -37,6 +39,42 @@ impl Secret {
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret([redacted])")
+    }
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        constant_time_eq(&self.0, &other.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self)
+    }
+}
+
+/// Stands in for a secret in a hand-written `Debug`: prints `[redacted]`.
+///
+/// ```
+/// use mcp_auth_core::secret::Redacted;
+/// assert_eq!(format!("{:?}", Redacted), "[redacted]");
+/// assert_eq!(format!("{:?}", Redacted::option(&Some("s3cr3t"))), "Some([redacted])");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Redacted;
+
+impl Redacted {
+    /// `Some(Redacted)` when `value` holds something, `None` otherwise: shows whether an
+    /// optional secret is present without showing it.
+    pub fn option<T>(value: &Option<T>) -> Option<Redacted> {
+        value.as_ref().map(|_| Redacted)
+    }
+}
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
     }
 }
 
@@ -89,11 +127,19 @@ impl fmt::Debug for TokenHash {
     }
 }
 
-/// Makes random values: codes, tokens, secrets, `jti`s, CSRF tokens. Injected so tests can use a
-/// deterministic one.
+/// Makes random values: codes, refresh tokens, client secrets and session ids (as [`Secret`]s),
+/// and public identifiers (`client_id`s, `jti`s, refresh token family ids). Injected so tests can
+/// use a deterministic one.
 pub trait SecretGenerator: Send + Sync {
-    /// `bytes` random bytes encoded as unpadded base64url, with `prefix` in front.
-    fn token(&self, prefix: &str, bytes: usize) -> String;
+    /// A secret of `bytes` random bytes (256 bits for codes, tokens and client secrets: 32),
+    /// encoded as unpadded base64url, with `prefix` in front (e.g. `ac_`, `rt_`, `cs_`).
+    fn secret(&self, prefix: &str, bytes: usize) -> Secret;
+
+    /// A random identifier that is not a secret (it is shown, logged or put in a token):
+    /// `bytes` random bytes as unpadded base64url with `prefix` in front.
+    fn identifier(&self, prefix: &str, bytes: usize) -> String {
+        self.secret(prefix, bytes).0
+    }
 }
 
 /// The production generator: the operating system CSPRNG through `ring`.
@@ -118,14 +164,14 @@ impl Default for OsSecretGenerator {
 }
 
 impl SecretGenerator for OsSecretGenerator {
-    fn token(&self, prefix: &str, bytes: usize) -> String {
+    fn secret(&self, prefix: &str, bytes: usize) -> Secret {
         let mut buf = vec![0u8; bytes];
         // `SystemRandom::fill` only fails when the OS has no entropy source at all; there is no
         // safe way to continue then.
         if self.rng.fill(&mut buf).is_err() {
             panic!("operating system random number generator failed");
         }
-        format!("{prefix}{}", URL_SAFE_NO_PAD.encode(&buf))
+        Secret(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(&buf)))
     }
 }
 
@@ -136,9 +182,9 @@ pub struct SequentialSecretGenerator {
 }
 
 impl SecretGenerator for SequentialSecretGenerator {
-    fn token(&self, prefix: &str, _bytes: usize) -> String {
+    fn secret(&self, prefix: &str, _bytes: usize) -> Secret {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        format!("{prefix}test{n:016}")
+        Secret(format!("{prefix}test{n:016}"))
     }
 }
 
@@ -160,6 +206,21 @@ mod tests {
     }
 
     #[test]
+    fn secret_deserializes_from_a_string_and_compares_by_value() {
+        let s: Secret = serde_json::from_str("\"hunter2\"").unwrap();
+        assert_eq!(s.expose(), "hunter2");
+        assert_eq!(s, Secret::new("hunter2"));
+        assert_ne!(s, Secret::new("hunter3"));
+    }
+
+    #[test]
+    fn identifiers_come_from_the_same_generator() {
+        let g = SequentialSecretGenerator::default();
+        assert_eq!(g.identifier("mcp_", 16), "mcp_test0000000000000000");
+        assert_eq!(g.secret("cs_", 32).expose(), "cs_test0000000000000001");
+    }
+
+    #[test]
     fn hash_is_sha256_hex() {
         assert_eq!(
             TokenHash::of("abc").as_str(),
@@ -171,8 +232,9 @@ mod tests {
 
     #[test]
     fn os_tokens_have_256_bits() {
-        let t = OsSecretGenerator::new().token("rt_", 32);
-        assert_eq!(t.len(), 3 + 43);
-        assert_ne!(t, OsSecretGenerator::new().token("rt_", 32));
+        let t = OsSecretGenerator::new().secret("rt_", 32);
+        assert_eq!(t.expose().len(), 3 + 43);
+        assert!(t.expose().starts_with("rt_"));
+        assert_ne!(t, OsSecretGenerator::new().secret("rt_", 32));
     }
 }

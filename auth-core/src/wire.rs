@@ -1,7 +1,11 @@
 //! Wire types: RFC 8414 metadata, RFC 9728 protected resource metadata, token responses
 //! (RFC 6749 §5.1), RFC 7662 introspection responses, RFC 7591 registration.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
+
+use crate::secret::Redacted;
 
 /// Authorization server metadata (RFC 8414 §2), as served at
 /// `/.well-known/oauth-authorization-server`. Optional fields are omitted when `None`.
@@ -50,10 +54,9 @@ pub struct AuthorizationServerMetadata {
     pub code_challenge_methods_supported: Vec<String>,
     /// `authorization_response_iss_parameter_supported` (RFC 9207 §3).
     pub authorization_response_iss_parameter_supported: bool,
-    /// `client_id_metadata_document_supported` (SEP-991), when a CIMD resolver is installed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_id_metadata_document_supported: Option<bool>,
-    /// Further members contributed by extensions through the registry.
+    /// Further members contributed by extensions through the registry (e.g.
+    /// `client_id_metadata_document_supported` from the CIMD extension, SEP-991) and
+    /// `extensions_supported` (SEP-2133), generated from the declared extension identifiers.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
@@ -84,12 +87,14 @@ pub struct ProtectedResourceMetadata {
     pub resource_documentation: Option<String>,
 }
 
-/// A successful access token response (RFC 6749 §5.1).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A successful access token response (RFC 6749 §5.1). `Debug` prints `[redacted]` for
+/// `access_token` and `refresh_token`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenResponse {
     /// `access_token`.
     pub access_token: String,
-    /// `token_type`: always `Bearer`.
+    /// `token_type`: `Bearer`, or `N_A` for a token that is not an access token (RFC 8693
+    /// §2.2.1).
     pub token_type: String,
     /// `expires_in`, seconds.
     pub expires_in: u64,
@@ -98,6 +103,10 @@ pub struct TokenResponse {
     /// `refresh_token`, when one is issued.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// Members a grant added beyond RFC 6749 §5.1 (e.g. RFC 8693 `issued_token_type`); never
+    /// one of the members above (see `ext::ResponseMembers`). Empty for the core grants.
+    #[serde(flatten, default)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// An RFC 7662 §2.2 introspection response. An inactive token is exactly `{"active":false}`.
@@ -173,8 +182,8 @@ pub struct ClientRegistrationRequest {
     pub application_type: Option<String>,
 }
 
-/// RFC 7591 §3.2.1 registration response.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// RFC 7591 §3.2.1 registration response. `Debug` prints `[redacted]` for `client_secret`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClientRegistrationResponse {
     /// `client_id`: random, never starting with `https://`.
     pub client_id: String,
@@ -206,4 +215,39 @@ pub struct ClientRegistrationResponse {
     /// `jwks`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jwks: Option<serde_json::Value>,
+}
+
+impl fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &Redacted)
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field("refresh_token", &Redacted::option(&self.refresh_token))
+            .field("extra", &self.extra.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl fmt::Debug for ClientRegistrationResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientRegistrationResponse")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &Redacted::option(&self.client_secret))
+            .field("client_id_issued_at", &self.client_id_issued_at)
+            .field("client_secret_expires_at", &self.client_secret_expires_at)
+            .field("redirect_uris", &self.redirect_uris)
+            .field(
+                "token_endpoint_auth_method",
+                &self.token_endpoint_auth_method,
+            )
+            .field("grant_types", &self.grant_types)
+            .field("response_types", &self.response_types)
+            .field("client_name", &self.client_name)
+            .field("scope", &self.scope)
+            .field("jwks_uri", &self.jwks_uri)
+            .field("jwks", &self.jwks)
+            .finish()
+    }
 }

@@ -19,6 +19,9 @@
 //! [registration]
 //! enabled = true
 //! max_per_source_per_hour = 20
+//!
+//! [extensions.client_credentials]   # each extension reads its own section
+//! enabled = true
 //! ```
 
 use std::collections::BTreeMap;
@@ -27,19 +30,21 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use mcp_auth_core::ext::ExtensionSection;
 use mcp_auth_core::protected_resource::{ProtectedResource, ResourceRegistry};
-use mcp_auth_core::{ClientId, Issuer, ResourceUri, ScopeSet};
+use mcp_auth_core::{ClientId, Issuer, ResourceUri, ScopeSet, Secret};
 use serde::{Deserialize, Serialize};
 
-use crate::settings::{RegistrationSettings, ServerSettings};
+use crate::settings::{RegistrationSettings, ServerSettings, defaults};
 
 /// A configuration problem; the message names the setting.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
 pub struct ConfigError(pub String);
 
-/// The whole configuration file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The whole configuration file. `Debug` prints `[redacted]` for `session_secret` and only the
+/// names of the `[extensions.<name>]` sections (an extension's section may hold its secrets).
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Issuer URL; default `http://` + the bound address. https unless the host is loopback.
@@ -51,8 +56,10 @@ pub struct Config {
     /// Development profile (see `--dev`).
     pub dev: bool,
     /// Master secret of the session cookie (at least 32 characters). Random per start when
-    /// absent, which signs everyone out on restart.
-    pub session_secret: Option<String>,
+    /// absent, which signs everyone out on restart. A [`Secret`]: `Debug` prints `[redacted]`,
+    /// and it is never serialized back out.
+    #[serde(skip_serializing)]
+    pub session_secret: Option<Secret>,
     /// Resource used when an authorization request omits `resource` (spec §10 A4).
     pub default_resource: Option<String>,
     /// Protected resources (MCP servers) tokens may be issued for.
@@ -63,8 +70,13 @@ pub struct Config {
     pub registration: RegistrationConfig,
     /// Client ID Metadata Documents (SEP-991).
     pub cimd: CimdConfig,
-    /// Enable the client credentials extension (SEP-1046) for machine clients (default false).
+    /// Shorthand for `[extensions.client_credentials] enabled = true` (SEP-1046, machine
+    /// clients; default false).
     pub client_credentials: bool,
+    /// Per-extension sections `[extensions.<name>]`, each read by its extension's own crate
+    /// (`MCP_AUTH_EXTENSIONS__<NAME>__<KEY>` overrides a key). An extension is on when its
+    /// section says `enabled = true`; a section no compiled-in extension reads is an error.
+    pub extensions: BTreeMap<String, serde_json::Value>,
     /// Bounds on failed client authentications.
     pub client_auth: ClientAuthConfig,
     /// Sign-in limits and password hashing bounds (issue #8 items 2, 3).
@@ -74,6 +86,48 @@ pub struct Config {
     pub trusted_proxies: Vec<String>,
     /// Request read timeouts.
     pub http: crate::limits::HttpConfig,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured without `..`, so a new field cannot be left out by accident.
+        let Config {
+            issuer,
+            bind,
+            database,
+            dev,
+            session_secret,
+            default_resource,
+            resources,
+            tokens,
+            registration,
+            cimd,
+            client_credentials,
+            extensions,
+            client_auth,
+            signin,
+            trusted_proxies,
+            http,
+        } = self;
+        f.debug_struct("Config")
+            .field("issuer", issuer)
+            .field("bind", bind)
+            .field("database", database)
+            .field("dev", dev)
+            .field("session_secret", session_secret)
+            .field("default_resource", default_resource)
+            .field("resources", resources)
+            .field("tokens", tokens)
+            .field("registration", registration)
+            .field("cimd", cimd)
+            .field("client_credentials", client_credentials)
+            .field("extensions", &extensions.keys().collect::<Vec<_>>())
+            .field("client_auth", client_auth)
+            .field("signin", signin)
+            .field("trusted_proxies", trusted_proxies)
+            .field("http", http)
+            .finish()
+    }
 }
 
 /// Client ID Metadata Documents: URL-shaped `client_id`s whose metadata the server fetches.
@@ -164,12 +218,12 @@ pub struct TokenConfig {
 impl Default for TokenConfig {
     fn default() -> Self {
         Self {
-            access_token_ttl: 900,
-            code_ttl: 120,
-            refresh_idle_ttl: 14 * 24 * 3600,
-            refresh_absolute_ttl: 90 * 24 * 3600,
-            session_ttl: 12 * 3600,
-            client_cache_ttl: 1,
+            access_token_ttl: defaults::ACCESS_TOKEN_TTL,
+            code_ttl: defaults::CODE_TTL,
+            refresh_idle_ttl: defaults::REFRESH_IDLE_TTL,
+            refresh_absolute_ttl: defaults::REFRESH_ABSOLUTE_TTL,
+            session_ttl: defaults::SESSION_TTL,
+            client_cache_ttl: defaults::CLIENT_CACHE_TTL,
         }
     }
 }
@@ -202,7 +256,7 @@ impl Default for ClientAuthConfig {
     fn default() -> Self {
         let backstop = crate::limits::ClientAuthBackstop::default();
         Self {
-            max_failures_per_minute: 20,
+            max_failures_per_minute: defaults::CLIENT_AUTH_FAILURES_PER_MINUTE,
             backstop_failures_per_minute: backstop.failures_per_minute,
             backstop_delay_ms: backstop.delay_ms,
         }
@@ -218,6 +272,10 @@ impl Default for RegistrationConfig {
         }
     }
 }
+
+/// The section the `client_credentials = true` shorthand (and `serve --client-credentials`)
+/// turns on.
+pub const CLIENT_CREDENTIALS_SECTION: &str = "client_credentials";
 
 /// The resource configured when none is: a local MCP server, for a first run.
 pub const DEFAULT_RESOURCE: &str = "http://127.0.0.1:8080/mcp";
@@ -242,6 +300,7 @@ impl Default for Config {
             registration: RegistrationConfig::default(),
             cimd: CimdConfig::default(),
             client_credentials: false,
+            extensions: BTreeMap::new(),
             client_auth: ClientAuthConfig::default(),
             signin: crate::limits::SignInSettings::default(),
             trusted_proxies: Vec::new(),
@@ -285,6 +344,24 @@ impl Config {
             .unwrap_or_else(|| format!("http://{bound}"));
         raw.parse()
             .map_err(|e: mcp_auth_core::ParseError| ConfigError(format!("issuer: {e}")))
+    }
+
+    /// The `[extensions.<name>]` sections, with the `client_credentials = true` shorthand
+    /// applied (it sets `enabled = true` in `[extensions.client_credentials]`).
+    pub fn extension_sections(&self) -> Vec<ExtensionSection> {
+        let mut sections = self.extensions.clone();
+        if self.client_credentials {
+            let section = sections
+                .entry(CLIENT_CREDENTIALS_SECTION.to_owned())
+                .or_insert_with(|| serde_json::json!({}));
+            if let Some(table) = section.as_object_mut() {
+                table.insert("enabled".into(), serde_json::Value::Bool(true));
+            }
+        }
+        sections
+            .into_iter()
+            .map(|(name, value)| ExtensionSection::new(name, value))
+            .collect()
     }
 
     /// The engine settings for `issuer`.
@@ -377,6 +454,39 @@ mod tests {
         assert_eq!(s.resources.all().len(), 1);
     }
 
+    /// Issue #9 §5: one table of defaults. The settings an empty configuration file gives are
+    /// exactly the engine's own defaults.
+    #[test]
+    fn configuration_defaults_are_the_engine_defaults() {
+        let c = Config::default();
+        let issuer = c.issuer(c.bind).unwrap();
+        let from_config = c.settings(issuer.clone()).unwrap();
+        let engine = ServerSettings::new(issuer, from_config.resources.clone());
+        assert_eq!(from_config.access_token_ttl, engine.access_token_ttl);
+        assert_eq!(from_config.code_ttl, engine.code_ttl);
+        assert_eq!(from_config.refresh_idle_ttl, engine.refresh_idle_ttl);
+        assert_eq!(
+            from_config.refresh_absolute_ttl,
+            engine.refresh_absolute_ttl
+        );
+        assert_eq!(from_config.session_ttl, engine.session_ttl);
+        assert_eq!(from_config.client_cache_ttl, engine.client_cache_ttl);
+        assert_eq!(from_config.client_cache_ttl, 1);
+        assert_eq!(from_config.registration, engine.registration);
+        assert_eq!(
+            from_config.client_auth_failures_per_minute,
+            engine.client_auth_failures_per_minute
+        );
+        assert_eq!(
+            from_config.client_auth_backstop,
+            engine.client_auth_backstop
+        );
+        assert_eq!(from_config.signin, engine.signin);
+        assert_eq!(from_config.http, engine.http);
+        assert_eq!(from_config.trusted_proxies, engine.trusted_proxies);
+        assert_eq!(from_config.dangerous_dev_mode, engine.dangerous_dev_mode);
+    }
+
     #[test]
     fn plain_http_issuer_off_loopback_is_refused() {
         let c = Config {
@@ -435,6 +545,34 @@ mod tests {
         std::fs::write(&path, "trusted_proxies = [\"example.com\"]\n").unwrap();
         let c = Config::load(Some(&path)).unwrap();
         assert!(c.settings(c.issuer(c.bind).unwrap()).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Issue #9: `[extensions.<name>]` sections are read from the file and overridden by
+    /// `MCP_AUTH_EXTENSIONS__<NAME>__<KEY>`; `client_credentials = true` is a shorthand.
+    #[test]
+    fn extension_sections_come_from_the_file_and_the_shorthand() {
+        let dir = std::env::temp_dir().join(format!("mcp-auth-config-x-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(
+            &path,
+            "[extensions.client_credentials]\nenabled = false\nrequire_resource = true\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&path)).unwrap();
+        let sections = c.extension_sections();
+        assert_eq!(sections.len(), 1);
+        assert_eq!(sections[0].name(), "client_credentials");
+        assert!(!sections[0].enabled());
+        assert_eq!(sections[0].value()["require_resource"], true);
+        let shorthand = Config {
+            client_credentials: true,
+            ..c
+        };
+        let sections = shorthand.extension_sections();
+        assert!(sections[0].enabled());
+        assert_eq!(sections[0].value()["require_resource"], true);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -34,7 +34,11 @@
 //! # });
 //! ```
 //!
-//! No cargo features.
+//! ## Cargo features
+//!
+//! | feature | default | adds |
+//! |---|---|---|
+//! | `ext-client-credentials` | yes | the `client_credentials` extension (SEP-1046) in [`extensions::factories`] |
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -44,6 +48,7 @@ pub mod cli;
 pub mod client_auth;
 pub mod config;
 pub mod engine;
+pub mod extensions;
 pub mod grants;
 pub mod http;
 pub mod keys;

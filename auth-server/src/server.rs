@@ -15,8 +15,8 @@ use mcp_auth_core::store::Stores;
 use mcp_auth_core::{Clock, SecretGenerator, SystemClock};
 
 use crate::client_auth::{
-    ClientAuthThrottle, ClientJwksSource, ClientSecretAuthenticator, JwksSource, NoneAuthenticator,
-    PrivateKeyJwtAuthenticator,
+    ClientAuthThrottle, ClientJwksSource, ClientKeySource, ClientSecretAuthenticator,
+    NoneAuthenticator, PrivateKeyJwtAuthenticator,
 };
 use crate::grants::{AuthorizationCodeGrant, RefreshTokenGrant};
 use crate::keys::{JwtTokenIssuer, SigningKey};
@@ -43,6 +43,9 @@ pub enum BuildError {
     /// A store failed during start-up.
     #[error(transparent)]
     Store(#[from] mcp_auth_core::StoreError),
+    /// The password hashing threads could not start.
+    #[error("cannot start the password hashing threads: {0}")]
+    Threads(String),
 }
 
 pub(crate) struct Inner {
@@ -56,6 +59,8 @@ pub(crate) struct Inner {
     pub(crate) secrets: Arc<dyn SecretGenerator>,
     pub(crate) registration_limiter: RateLimiter,
     pub(crate) auth_throttle: ClientAuthThrottle,
+    /// Sign-in limits and the password hashing pool.
+    pub(crate) sign_in: crate::engine::sign_in::SignInGuard,
 }
 
 /// The OAuth 2.1 authorization server engine. Clone freely.
@@ -84,7 +89,7 @@ impl AuthorizationServer {
             extensions: Vec::new(),
             token_issuer: None,
             scope_policy: Arc::new(StrictScopePolicy),
-            jwks_source: None,
+            client_keys: None,
         }
     }
 
@@ -191,7 +196,7 @@ pub struct AuthorizationServerBuilder {
     extensions: Vec<Box<dyn ServerExtension>>,
     token_issuer: Option<Arc<dyn TokenIssuer>>,
     scope_policy: Arc<dyn ScopePolicy>,
-    jwks_source: Option<Arc<dyn JwksSource>>,
+    client_keys: Option<Arc<dyn ClientKeySource>>,
 }
 
 impl std::fmt::Debug for AuthorizationServerBuilder {
@@ -235,16 +240,20 @@ impl AuthorizationServerBuilder {
     }
 
     /// Use this source of client keys for `private_key_jwt` instead of [`ClientJwksSource`].
-    pub fn jwks_source(mut self, source: Arc<dyn JwksSource>) -> Self {
-        self.jwks_source = Some(source);
+    pub fn client_key_source(mut self, source: Arc<dyn ClientKeySource>) -> Self {
+        self.client_keys = Some(source);
         self
     }
 
-    /// Install the core grants, authenticators and resolver, then the extensions; load (or
-    /// create, on first start) the signing key.
+    /// Install the core grants, authenticators and resolver, then the extensions; check the
+    /// whole registry once ([`Registry::validate`]); load (or create, on first start) the
+    /// signing key.
     ///
     /// # Errors
-    /// [`BuildError`] for bad settings, a part registered twice, or key/store failures.
+    /// [`BuildError`] for bad settings, a part registered twice, a wiring mistake found by
+    /// [`Registry::validate`] (a grant accepting a client authentication method without
+    /// authenticator, an advertised `none`/`HS*` algorithm, metadata naming an unhandled grant
+    /// or method), or key/store failures.
     pub async fn build(self) -> Result<AuthorizationServer, BuildError> {
         self.settings.validate().map_err(BuildError::Settings)?;
         let stores = self.stores;
@@ -252,7 +261,7 @@ impl AuthorizationServerBuilder {
         let mut registry = Registry::new();
         registry.add_grant(Arc::new(AuthorizationCodeGrant::new(stores.clone())))?;
         registry.add_grant(Arc::new(RefreshTokenGrant::new(stores.clone())))?;
-        let jwks_source: Arc<dyn JwksSource> = match self.jwks_source {
+        let client_keys: Arc<dyn ClientKeySource> = match self.client_keys {
             Some(source) => source,
             None => Arc::new(
                 ClientJwksSource::new(clock.clone())
@@ -264,7 +273,7 @@ impl AuthorizationServerBuilder {
         registry.add_authenticator(Arc::new(ClientSecretAuthenticator::post()))?;
         registry.add_authenticator(Arc::new(PrivateKeyJwtAuthenticator::new(
             stores.replay.clone(),
-            jwks_source,
+            client_keys,
         )))?;
         for ext in self.extensions {
             let name = ext.name().to_owned();
@@ -277,6 +286,9 @@ impl AuthorizationServerBuilder {
             clock.clone(),
             self.settings.client_cache_ttl,
         )));
+        // Once every extension is in: no grant accepts a method without authenticator, no
+        // unsafe algorithm is advertised, no metadata member lists what nothing handles.
+        registry.validate()?;
 
         let token_issuer = match self.token_issuer {
             Some(issuer) => IssuerSlot {
@@ -317,6 +329,9 @@ impl AuthorizationServerBuilder {
             &self.settings.client_auth_backstop,
             clock.clone(),
         );
+        let sign_in =
+            crate::engine::sign_in::SignInGuard::new(&self.settings.signin, clock.clone())
+                .map_err(|e| BuildError::Threads(e.to_string()))?;
         Ok(AuthorizationServer {
             inner: Arc::new(Inner {
                 settings: self.settings,
@@ -328,6 +343,7 @@ impl AuthorizationServerBuilder {
                 secrets: self.secrets,
                 registration_limiter,
                 auth_throttle,
+                sign_in,
             }),
         })
     }

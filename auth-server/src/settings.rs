@@ -6,6 +6,32 @@ use std::collections::BTreeMap;
 use mcp_auth_core::protected_resource::ResourceRegistry;
 use mcp_auth_core::{ClientId, Issuer, ResourceUri};
 
+/// The one table of defaults: [`ServerSettings::new`] and the configuration file
+/// (`crate::config`) both read them, so an embedder and the binary start from the same values.
+/// (The sign-in, client-authentication backstop and HTTP timeout defaults are the `Default`s of
+/// the [`crate::limits`] types, which both use as well.)
+pub mod defaults {
+    /// `tokens.access_token_ttl`: access token lifetime, seconds (spec AS-18 caps it at 3600).
+    pub const ACCESS_TOKEN_TTL: u64 = 900;
+    /// `tokens.code_ttl`: authorization code lifetime, seconds (OAuth 2.1 §4.1.2: at most 600).
+    pub const CODE_TTL: u64 = 120;
+    /// `tokens.refresh_idle_ttl`: refresh token idle lifetime, seconds (14 days).
+    pub const REFRESH_IDLE_TTL: u64 = 14 * 24 * 3600;
+    /// `tokens.refresh_absolute_ttl`: refresh token family lifetime, seconds (90 days).
+    pub const REFRESH_ABSOLUTE_TTL: u64 = 90 * 24 * 3600;
+    /// `tokens.session_ttl`: sign-in session lifetime, seconds (12 hours).
+    pub const SESSION_TTL: u64 = 12 * 3600;
+    /// `tokens.client_cache_ttl`: seconds a client record stays cached in memory (0 = off).
+    pub const CLIENT_CACHE_TTL: u64 = 1;
+    /// `registration.enabled`: serve `/register` (RFC 7591).
+    pub const REGISTRATION_ENABLED: bool = true;
+    /// `registration.max_per_source_per_hour`: registrations per source address per hour.
+    pub const REGISTRATIONS_PER_SOURCE_PER_HOUR: u32 = 20;
+    /// `client_auth.max_failures_per_minute`: failed client authentications per (client id,
+    /// source address) pair per minute (spec CC-14).
+    pub const CLIENT_AUTH_FAILURES_PER_MINUTE: u32 = 20;
+}
+
 /// Dynamic client registration (RFC 7591) policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistrationSettings {
@@ -18,8 +44,8 @@ pub struct RegistrationSettings {
 impl Default for RegistrationSettings {
     fn default() -> Self {
         Self {
-            enabled: true,
-            max_per_source_per_hour: 20,
+            enabled: defaults::REGISTRATION_ENABLED,
+            max_per_source_per_hour: defaults::REGISTRATIONS_PER_SOURCE_PER_HOUR,
         }
     }
 }
@@ -41,7 +67,7 @@ pub struct ServerSettings {
     pub refresh_absolute_ttl: u64,
     /// Login session lifetime, seconds (default 12 hours).
     pub session_ttl: u64,
-    /// How long a registered client's record is cached in memory, seconds (default 0 = off).
+    /// How long a registered client's record is cached in memory, seconds (default 1; 0 = off).
     /// A change made by another process (the admin commands) is seen at most this much later.
     pub client_cache_ttl: u64,
     /// Dynamic registration policy.
@@ -77,14 +103,14 @@ impl ServerSettings {
         Self {
             issuer,
             resources,
-            access_token_ttl: 900,
-            code_ttl: 120,
-            refresh_idle_ttl: 14 * 24 * 3600,
-            refresh_absolute_ttl: 90 * 24 * 3600,
-            session_ttl: 12 * 3600,
-            client_cache_ttl: 0,
+            access_token_ttl: defaults::ACCESS_TOKEN_TTL,
+            code_ttl: defaults::CODE_TTL,
+            refresh_idle_ttl: defaults::REFRESH_IDLE_TTL,
+            refresh_absolute_ttl: defaults::REFRESH_ABSOLUTE_TTL,
+            session_ttl: defaults::SESSION_TTL,
+            client_cache_ttl: defaults::CLIENT_CACHE_TTL,
             registration: RegistrationSettings::default(),
-            client_auth_failures_per_minute: 20,
+            client_auth_failures_per_minute: defaults::CLIENT_AUTH_FAILURES_PER_MINUTE,
             client_auth_backstop: crate::limits::ClientAuthBackstop::default(),
             signin: crate::limits::SignInSettings::default(),
             trusted_proxies: Vec::new(),

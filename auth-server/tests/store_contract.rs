@@ -108,8 +108,8 @@ fn code(value: &str, expires_at: i64) -> AuthorizationCode {
         redirect_uri_sent: true,
         code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned(),
         sub: "user-1".to_owned(),
-        scope: "mcp:basic".to_owned(),
-        resource: "https://mcp.example/mcp".to_owned(),
+        scope: "mcp:basic".parse().unwrap(),
+        resource: "https://mcp.example/mcp".parse().unwrap(),
         auth_time: expires_at - 600,
         expires_at,
     }
@@ -129,8 +129,8 @@ fn refresh(value: &str, family: &str, client_id: &str) -> RefreshToken {
         family_id: family.to_owned(),
         client_id: client_id.to_owned(),
         sub: "user-1".to_owned(),
-        scope: "mcp:basic files:read".to_owned(),
-        resource: "https://mcp.example/mcp".to_owned(),
+        scope: "mcp:basic files:read".parse().unwrap(),
+        resource: "https://mcp.example/mcp".parse().unwrap(),
         auth_time: Some(900),
         issued_at: 1_000,
         expires_at: 2_000,
@@ -328,6 +328,23 @@ async fn inserted_refresh_token_reads_back_active(s: &Stores) {
     assert_eq!(s.refresh_tokens.get(&hash("rt-none")).await.unwrap(), None);
 }
 
+contract!(records_with_no_scope_read_back_as_the_empty_set);
+async fn records_with_no_scope_read_back_as_the_empty_set(s: &Stores) {
+    let mut c = code("code-empty", 1_600);
+    c.scope = ScopeSet::new();
+    s.codes.insert(&c).await.unwrap();
+    assert_eq!(
+        s.codes.take(&c.code_hash, 1_000).await.unwrap(),
+        CodeTake::Fresh(c.clone())
+    );
+    let mut t = refresh("rt-empty", "family-empty", "client-1");
+    t.scope = ScopeSet::new();
+    assert!(s.refresh_tokens.insert(&t).await.unwrap());
+    let back = s.refresh_tokens.get(&t.token_hash).await.unwrap().unwrap();
+    assert!(back.scope.is_empty());
+    assert_eq!(back.resource.as_str(), "https://mcp.example/mcp");
+}
+
 contract!(spent_refresh_token_cannot_be_spent_again);
 async fn spent_refresh_token_cannot_be_spent_again(s: &Stores) {
     let t = refresh("rt-1", "family-1", "client-1");
@@ -510,6 +527,19 @@ async fn concurrent_replay_inserts_yield_one_first(s: &Stores) {
     assert_eq!(firsts, 1);
 }
 
+contract!(purge_drops_only_expired_replay_and_denylist_entries);
+async fn purge_drops_only_expired_replay_and_denylist_entries(s: &Stores) {
+    s.replay.insert_once("jti-old", 100, 50).await.unwrap();
+    s.replay.insert_once("jti-new", 300, 50).await.unwrap();
+    s.denylist.deny("jti-old", 100).await.unwrap();
+    s.denylist.deny("jti-new", 300).await.unwrap();
+    assert_eq!(s.replay.purge(100).await.unwrap(), 1);
+    assert_eq!(s.denylist.purge(100).await.unwrap(), 1);
+    assert_eq!(s.replay.purge(100).await.unwrap(), 0);
+    assert!(!s.replay.insert_once("jti-new", 400, 200).await.unwrap());
+    assert!(s.denylist.is_denied("jti-new", 200).await.unwrap());
+}
+
 contract!(denylist_expires);
 async fn denylist_expires(s: &Stores) {
     s.denylist.deny("jti-1", 200).await.unwrap();
@@ -606,20 +636,23 @@ async fn user_put_keeps_sub(s: &Stores) {
 // ---------------------------------------------------------------------------------------------
 // Consent
 
-const RESOURCE: &str = "https://mcp.example/mcp";
+/// The consent tests' resource.
+fn resource() -> mcp_auth_core::ResourceUri {
+    "https://mcp.example/mcp".parse().unwrap()
+}
 
 contract!(consent_grants_accumulate);
 async fn consent_grants_accumulate(s: &Stores) {
     let c = &s.consent;
-    assert_eq!(c.granted("u", "client-1", RESOURCE).await.unwrap(), None);
-    c.grant("u", "client-1", RESOURCE, &scopes("a b"))
+    assert_eq!(c.granted("u", "client-1", &resource()).await.unwrap(), None);
+    c.grant("u", "client-1", &resource(), &scopes("a b"))
         .await
         .unwrap();
-    c.grant("u", "client-1", RESOURCE, &scopes("b c"))
+    c.grant("u", "client-1", &resource(), &scopes("b c"))
         .await
         .unwrap();
     assert_eq!(
-        c.granted("u", "client-1", RESOURCE).await.unwrap(),
+        c.granted("u", "client-1", &resource()).await.unwrap(),
         Some(scopes("a b c"))
     );
 }
@@ -627,32 +660,32 @@ async fn consent_grants_accumulate(s: &Stores) {
 contract!(consent_is_per_user_client_and_resource);
 async fn consent_is_per_user_client_and_resource(s: &Stores) {
     let c = &s.consent;
-    c.grant("u", "client-1", RESOURCE, &scopes("a"))
+    c.grant("u", "client-1", &resource(), &scopes("a"))
         .await
         .unwrap();
-    assert_eq!(c.granted("v", "client-1", RESOURCE).await.unwrap(), None);
-    assert_eq!(c.granted("u", "client-2", RESOURCE).await.unwrap(), None);
-    let other = "https://other.example/mcp";
-    assert_eq!(c.granted("u", "client-1", other).await.unwrap(), None);
+    assert_eq!(c.granted("v", "client-1", &resource()).await.unwrap(), None);
+    assert_eq!(c.granted("u", "client-2", &resource()).await.unwrap(), None);
+    let other = "https://other.example/mcp".parse().unwrap();
+    assert_eq!(c.granted("u", "client-1", &other).await.unwrap(), None);
 }
 
 contract!(consent_revoke_client_forgets_its_grants);
 async fn consent_revoke_client_forgets_its_grants(s: &Stores) {
     let c = &s.consent;
-    c.grant("u", "client-1", RESOURCE, &scopes("a"))
+    c.grant("u", "client-1", &resource(), &scopes("a"))
         .await
         .unwrap();
-    c.grant("v", "client-1", RESOURCE, &scopes("a"))
+    c.grant("v", "client-1", &resource(), &scopes("a"))
         .await
         .unwrap();
-    c.grant("u", "client-2", RESOURCE, &scopes("b"))
+    c.grant("u", "client-2", &resource(), &scopes("b"))
         .await
         .unwrap();
     c.revoke_client("client-1").await.unwrap();
-    assert_eq!(c.granted("u", "client-1", RESOURCE).await.unwrap(), None);
-    assert_eq!(c.granted("v", "client-1", RESOURCE).await.unwrap(), None);
+    assert_eq!(c.granted("u", "client-1", &resource()).await.unwrap(), None);
+    assert_eq!(c.granted("v", "client-1", &resource()).await.unwrap(), None);
     assert_eq!(
-        c.granted("u", "client-2", RESOURCE).await.unwrap(),
+        c.granted("u", "client-2", &resource()).await.unwrap(),
         Some(scopes("b"))
     );
 }
@@ -665,7 +698,7 @@ async fn concurrent_consent_grants_lose_nothing(s: &Stores) {
         set.spawn(async move {
             let scope = scopes(&format!("scope-{i}"));
             consent
-                .grant("u", "client-1", RESOURCE, &scope)
+                .grant("u", "client-1", &resource(), &scope)
                 .await
                 .unwrap();
         });
@@ -679,7 +712,10 @@ async fn concurrent_consent_grants_lose_nothing(s: &Stores) {
         })
         .collect();
     assert_eq!(
-        s.consent.granted("u", "client-1", RESOURCE).await.unwrap(),
+        s.consent
+            .granted("u", "client-1", &resource())
+            .await
+            .unwrap(),
         Some(all)
     );
 }
@@ -744,20 +780,6 @@ async fn database_file_is_private() {
     db.stores().await;
     let mode = std::fs::metadata(&db.path).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
-}
-
-#[tokio::test]
-async fn purge_expired_drops_stale_replay_and_denylist_rows() {
-    let db = SqliteDb::new();
-    let pool = sqlite::open_pool(&db.path).await.unwrap();
-    let s = sqlite::stores_from_pool(pool.clone());
-    s.replay.insert_once("jti-old", 100, 50).await.unwrap();
-    s.replay.insert_once("jti-new", 300, 50).await.unwrap();
-    s.denylist.deny("jti-old", 100).await.unwrap();
-    s.denylist.deny("jti-new", 300).await.unwrap();
-    assert_eq!(sqlite::purge_expired(&pool, 100).await.unwrap(), 2);
-    assert!(!s.replay.insert_once("jti-new", 400, 200).await.unwrap());
-    assert!(s.denylist.is_denied("jti-new", 200).await.unwrap());
 }
 
 #[tokio::test]

@@ -9,8 +9,13 @@
 //! |---|---|
 //! | [`tokens`] | [`TestKey`] (ES256), [`TokenMinter`], [`Defect`] (wrong `aud`, expired, missing `exp`, wrong `iss`, wrong `typ`, `alg: none`, HS256 keyed with the public key, untrusted key) |
 //! | [`jwks_server`] | [`TestAuthServer`]: RFC 8414 metadata and a JWKS on `127.0.0.1:0` |
+//! | `server` | `InProcessServer`: a real `mcp-auth-server` in the test's process (in-memory stores, fixed clock, deterministic secrets), driven through its router; feature `server` |
 //!
-//! No cargo features. Standards: [RFC 9068](https://www.rfc-editor.org/rfc/rfc9068),
+//! | cargo feature | default | what |
+//! |---|---|---|
+//! | `server` | off | the `server` module; pulls in `mcp-auth-server` (sqlx, axum), so the token-minting kit stays light without it |
+//!
+//! Standards: [RFC 9068](https://www.rfc-editor.org/rfc/rfc9068),
 //! [RFC 7515](https://www.rfc-editor.org/rfc/rfc7515),
 //! [RFC 7517](https://www.rfc-editor.org/rfc/rfc7517),
 //! [RFC 8414](https://www.rfc-editor.org/rfc/rfc8414),
@@ -40,6 +45,8 @@
 #![warn(missing_docs)]
 
 pub mod jwks_server;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod tokens;
 
 pub use jwks_server::TestAuthServer;
@@ -55,4 +62,7 @@ pub enum KitError {
     /// A socket could not be bound or read.
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    /// The in-process authorization server could not be built (feature `server`).
+    #[error("server fixture: {0}")]
+    Server(String),
 }

@@ -1,11 +1,24 @@
 //! The `client_credentials` grant (RFC 6749 §4.4, SEP-1046; spec §5 CC-01…CC-12).
 
 use async_trait::async_trait;
-use mcp_auth_core::ext::{GrantContext, GrantDecision, GrantHandler, RefreshPolicy};
-use mcp_auth_core::protected_resource::ProtectedResource;
-use mcp_auth_core::{Client, ClientSource, GrantType, OAuthError, ScopeSet};
+use mcp_auth_core::ext::{
+    ClientAuthPolicy, GrantContext, GrantDecision, GrantHandler, OmittedScope, ResourceHint,
+    ScopeCeiling,
+};
+use mcp_auth_core::{
+    Client, ClientSource, GrantType, OAuthError, ScopeSet, TokenEndpointAuthMethod,
+};
 
 use crate::error::GrantError;
+
+/// The client authentication methods a `client_credentials` client may use (spec CC-02, CC-03,
+/// CC-07, §10 A11): both secret transports, because real clients differ, and `private_key_jwt`
+/// (RECOMMENDED).
+pub const AUTH_METHODS: [TokenEndpointAuthMethod; 3] = [
+    TokenEndpointAuthMethod::ClientSecretBasic,
+    TokenEndpointAuthMethod::ClientSecretPost,
+    TokenEndpointAuthMethod::PrivateKeyJwt,
+];
 
 /// What happens when a request omits `resource` (RFC 8707 §2, spec §2.5 and CC-09).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -21,29 +34,32 @@ pub enum ResourcePolicy {
 
 /// Decides `client_credentials` token requests: a machine client gets a token for itself.
 ///
-/// The engine has already authenticated the client with its registered method
-/// (`client_secret_basic`, `client_secret_post` or `private_key_jwt`, spec CC-02, CC-06, CC-07)
-/// and checked that its record lists `client_credentials` (`unauthorized_client` otherwise).
-/// This handler then, in order:
+/// The grant states its rules; the engine applies them, the same way for every grant:
 ///
-/// 1. refuses public clients (`token_endpoint_auth_method: none`) with `unauthorized_client`,
-///    even when their record lists the grant (spec CC-08);
-/// 2. refuses clients that were not registered by an operator (dynamic registration, metadata
-///    documents) with `unauthorized_client`, unless
+/// 1. client authentication ([`GrantHandler::client_authentication`]): confidential clients
+///    only, with one of [`AUTH_METHODS`]; a public client (`token_endpoint_auth_method: none`)
+///    is `unauthorized_client` even when its record lists the grant (spec CC-02, CC-06, CC-07,
+///    CC-08). The record must also list `client_credentials` (`unauthorized_client`).
+/// 2. The handler refuses clients that were not registered by an operator (dynamic
+///    registration, metadata documents) with `unauthorized_client`, unless
 ///    [`ClientCredentialsGrant::dangerous_allow_self_registered_clients`] was called (spec §5.1:
-///    machine clients are pre-registered out of band);
-/// 3. chooses the resource: the one `resource` parameter, or per [`ResourcePolicy`] when it is
-///    absent; unknown, malformed, repeated, missing, or outside the client's `resources` list →
-///    `invalid_target` (spec CC-09);
-/// 4. chooses the scopes (spec CC-10):
+///    machine clients are pre-registered out of band). A malformed `scope` is `invalid_scope`.
+/// 3. Resource ([`ResourceHint::Request`]): the one `resource` parameter, or per
+///    [`ResourcePolicy`] when it is absent; unknown, malformed, repeated, missing, or outside the
+///    client's `resources` list → `invalid_target` (spec CC-09).
+/// 4. Scopes ([`ScopeCeiling::ClientAllowance`] with [`OmittedScope::DefaultsElseAllowance`],
+///    spec CC-10):
 ///    - `scope` sent: every scope must be defined for the resource and, when the client has a
-///      `scope` list, be in it; else `invalid_scope` naming the first offender. Granted as asked.
-///    - `scope` omitted: the resource's default scopes ∩ the client's allowed scopes; when that is
-///      empty, the client's allowed scopes ∩ the resource's scopes (a machine client provisioned
-///      only for non-default scopes still gets them). A client without a `scope` list gets the
-///      resource's default scopes. An empty result is `invalid_scope`.
-/// 5. decides `sub` = `client_id` (spec CC-12; the issuer adds `client_id`), no refresh token
-///    ([`RefreshPolicy::None`], RFC 6749 §4.4.3, spec CC-11), no `auth_time`.
+///      `scope` list, be in it; else `invalid_scope` naming the first offender (the server's
+///      scope policy). Granted as asked.
+///    - `scope` omitted (or empty): the resource's default scopes ∩ the client's allowed
+///      scopes; when that is empty, the client's allowed scopes ∩ the resource's scopes (a
+///      machine client provisioned only for non-default scopes still gets them). A client
+///      without a `scope` list gets the resource's default scopes. An empty result is
+///      `invalid_scope`.
+/// 5. `sub` = `client_id` (spec CC-12; the issuer adds `client_id`), no refresh token
+///    ([`mcp_auth_core::ext::RefreshPolicy::None`], RFC 6749 §4.4.3, spec CC-11), no
+///    `auth_time`.
 #[derive(Debug, Clone, Default)]
 pub struct ClientCredentialsGrant {
     resource_policy: ResourcePolicy,
@@ -80,86 +96,38 @@ impl ClientCredentialsGrant {
     }
 
     fn check_client(&self, client: &Client) -> Result<(), GrantError> {
-        if client.is_public() {
-            return Err(GrantError::PublicClient);
-        }
         if client.source != ClientSource::Admin && !self.allow_self_registered {
             return Err(GrantError::NotOperatorRegistered);
         }
         Ok(())
     }
-
-    fn choose_resource<'a>(
-        &self,
-        ctx: &GrantContext<'a>,
-    ) -> Result<&'a ProtectedResource, OAuthError> {
-        let values = ctx.params.get_all("resource");
-        if values.is_empty() && self.resource_policy == ResourcePolicy::Require {
-            return Err(GrantError::ResourceRequired.into());
-        }
-        let resource = ctx.resources.select(values)?;
-        if !ctx.client.allows_resource(&resource.resource) {
-            return Err(GrantError::ResourceNotAllowed(resource.resource.to_string()).into());
-        }
-        Ok(resource)
-    }
-}
-
-/// Step 4 of [`ClientCredentialsGrant`]: the granted scopes.
-///
-/// # Errors
-/// [`GrantError::ScopeUnknown`], [`GrantError::ScopeNotAllowed`], [`GrantError::NoScope`].
-pub fn grant_scopes(
-    client: &Client,
-    resource: &ProtectedResource,
-    requested: Option<&ScopeSet>,
-) -> Result<ScopeSet, GrantError> {
-    let granted = match requested.filter(|r| !r.is_empty()) {
-        Some(requested) => {
-            if let Some(unknown) = requested
-                .difference(&resource.scopes_supported)
-                .iter()
-                .next()
-            {
-                return Err(GrantError::ScopeUnknown {
-                    scope: unknown.to_string(),
-                    resource: resource.resource.to_string(),
-                });
-            }
-            if let Some(allowed) = &client.scope
-                && let Some(denied) = requested.difference(allowed).iter().next()
-            {
-                return Err(GrantError::ScopeNotAllowed(denied.to_string()));
-            }
-            requested.clone()
-        }
-        None => match &client.scope {
-            Some(allowed) => {
-                let defaults = resource.default_scopes.intersection(allowed);
-                if defaults.is_empty() {
-                    allowed.intersection(&resource.scopes_supported)
-                } else {
-                    defaults
-                }
-            }
-            None => resource.default_scopes.clone(),
-        },
-    };
-    if granted.is_empty() {
-        return Err(GrantError::NoScope(resource.resource.to_string()));
-    }
-    Ok(granted)
 }
 
 #[async_trait]
 impl GrantHandler for ClientCredentialsGrant {
-    fn grant_type(&self) -> &str {
-        GrantType::CLIENT_CREDENTIALS
+    fn grant_type(&self) -> GrantType {
+        GrantType::new(GrantType::CLIENT_CREDENTIALS)
+    }
+
+    /// Confidential clients only, with [`AUTH_METHODS`] (spec CC-02, CC-03, CC-07, CC-08).
+    fn client_authentication(&self) -> ClientAuthPolicy {
+        ClientAuthPolicy::Required(AUTH_METHODS.to_vec())
+    }
+
+    /// Spec §5.1: machine clients are provisioned by an operator; a client registering itself
+    /// may not list the grant (whatever [`Self::dangerous_allow_self_registered_clients`] says).
+    fn check_client_source(&self, source: ClientSource) -> Result<(), String> {
+        match source {
+            ClientSource::Admin => Ok(()),
+            _ => Err(
+                "client_credentials clients are provisioned by an operator, not registered dynamically"
+                    .into(),
+            ),
+        }
     }
 
     async fn decide(&self, ctx: &GrantContext<'_>) -> Result<GrantDecision, OAuthError> {
         self.check_client(ctx.client)?;
-        let resource = self.choose_resource(ctx)?;
         let requested = ctx
             .params
             .get("scope")
@@ -167,23 +135,27 @@ impl GrantHandler for ClientCredentialsGrant {
                 s.parse::<ScopeSet>()
                     .map_err(|e| OAuthError::invalid_scope(format!("malformed scope: {}", e.0)))
             })
-            .transpose()?;
-        let scope = grant_scopes(ctx.client, resource, requested.as_ref())?;
-        Ok(GrantDecision {
-            subject: ctx.client.client_id.as_str().to_owned(),
-            resource: resource.clone(),
-            scope,
-            refresh: RefreshPolicy::None,
-            auth_time: None,
-            extra_claims: serde_json::Map::new(),
-        })
+            .transpose()?
+            .filter(|r| !r.is_empty());
+        let mut decision = GrantDecision::new(
+            ctx.client.client_id.as_str(),
+            ResourceHint::Request {
+                required: self.resource_policy == ResourcePolicy::Require,
+            },
+            ScopeCeiling::ClientAllowance {
+                when_omitted: OmittedScope::DefaultsElseAllowance,
+            },
+        );
+        decision.requested_scope = requested;
+        Ok(decision)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use mcp_auth_core::protected_resource::ResourceRegistry;
-    use mcp_auth_core::{ErrorCode, FormParams, Issuer, TokenEndpointAuthMethod};
+    use mcp_auth_core::ext::RefreshPolicy;
+    use mcp_auth_core::protected_resource::{ProtectedResource, ResourceRegistry};
+    use mcp_auth_core::{ErrorCode, FormParams, Issuer};
 
     use super::*;
 
@@ -220,15 +192,10 @@ mod tests {
         grant: &ClientCredentialsGrant,
         client: &Client,
         form: &str,
-        default_resource: bool,
     ) -> Result<GrantDecision, OAuthError> {
         let params = FormParams::parse(form.as_bytes()).unwrap();
         let issuer: Issuer = "https://auth.example.com".parse().unwrap();
-        let resources = ResourceRegistry::new(
-            vec![resource()],
-            default_resource.then(|| RESOURCE.parse().unwrap()),
-        )
-        .unwrap();
+        let resources = ResourceRegistry::new(vec![resource()], None).unwrap();
         let ctx = GrantContext {
             client,
             params: &params,
@@ -239,90 +206,60 @@ mod tests {
         grant.decide(&ctx).await
     }
 
-    fn scopes(s: &str) -> ScopeSet {
-        s.parse().unwrap()
-    }
-
-    /// CC-10: no scope asked → the resource defaults the client is allowed.
-    #[test]
-    fn omitted_scope_is_resource_defaults_within_allowance() {
-        let got = grant_scopes(&machine(Some("mcp:basic reports:read")), &resource(), None);
-        assert_eq!(got.unwrap(), scopes("mcp:basic"));
-    }
-
-    /// CC-10: a client allowed none of the defaults gets its allowance within the resource.
-    #[test]
-    fn omitted_scope_without_allowed_defaults_is_the_allowance() {
-        let got = grant_scopes(&machine(Some("reports:read other:x")), &resource(), None);
-        assert_eq!(got.unwrap(), scopes("reports:read"));
-    }
-
-    /// CC-10: a client without a scope list gets the resource defaults.
-    #[test]
-    fn omitted_scope_without_client_list_is_resource_defaults() {
-        let got = grant_scopes(&machine(None), &resource(), None);
-        assert_eq!(got.unwrap(), scopes("mcp:basic"));
-    }
-
-    /// CC-10: nothing grantable is `invalid_scope`.
-    #[test]
-    fn omitted_scope_with_nothing_grantable_is_no_scope() {
-        let got = grant_scopes(&machine(Some("other:x")), &resource(), None);
-        assert_eq!(got.unwrap_err(), GrantError::NoScope(RESOURCE.into()));
-    }
-
-    /// CC-10: a requested scope beyond the allowance is refused.
-    #[test]
-    fn requested_scope_outside_allowance_is_refused() {
-        let got = grant_scopes(
-            &machine(Some("mcp:basic")),
-            &resource(),
-            Some(&scopes("mcp:basic mcp:tools")),
-        );
-        assert_eq!(
-            got.unwrap_err(),
-            GrantError::ScopeNotAllowed("mcp:tools".into())
-        );
-    }
-
-    /// CC-10: a requested scope the resource does not define is refused.
-    #[test]
-    fn requested_scope_unknown_to_resource_is_refused() {
-        let got = grant_scopes(&machine(None), &resource(), Some(&scopes("admin")));
-        assert!(matches!(got, Err(GrantError::ScopeUnknown { .. })));
-    }
-
-    /// CC-11, CC-12: `sub` is the client, no refresh token.
+    /// CC-10, CC-11, CC-12: `sub` is the client, no refresh token, the client's allowance with
+    /// the fallback for an omitted scope, the resource from the request.
     #[tokio::test]
     async fn decision_is_for_the_client_without_refresh() {
         let d = decide(
             &ClientCredentialsGrant::new(),
             &machine(None),
-            &format!("grant_type=client_credentials&resource={RESOURCE}"),
-            false,
+            "grant_type=client_credentials&scope=",
         )
         .await
         .unwrap();
         assert_eq!(d.subject, "svc-reporter");
         assert_eq!(d.refresh, RefreshPolicy::None);
-        assert_eq!(d.resource.resource.as_str(), RESOURCE);
         assert_eq!(d.auth_time, None);
+        assert_eq!(d.requested_scope, None);
+        assert_eq!(d.resource, ResourceHint::Request { required: false });
+        assert_eq!(
+            d.scope_ceiling,
+            ScopeCeiling::ClientAllowance {
+                when_omitted: OmittedScope::DefaultsElseAllowance
+            }
+        );
     }
 
-    /// CC-08: a public client is refused even when its record lists the grant.
+    /// CC-09: `ResourcePolicy::Require` asks the engine to require `resource`.
     #[tokio::test]
-    async fn public_client_is_unauthorized_client() {
-        let mut c = machine(None);
-        c.token_endpoint_auth_method = TokenEndpointAuthMethod::None;
+    async fn require_policy_requires_the_resource() {
+        let grant = ClientCredentialsGrant::new().with_resource_policy(ResourcePolicy::Require);
+        let d = decide(&grant, &machine(None), "grant_type=client_credentials")
+            .await
+            .unwrap();
+        assert_eq!(d.resource, ResourceHint::Request { required: true });
+    }
+
+    /// CC-10: a malformed scope is `invalid_scope`.
+    #[tokio::test]
+    async fn malformed_scope_is_invalid_scope() {
         let err = decide(
             &ClientCredentialsGrant::new(),
-            &c,
-            &format!("grant_type=client_credentials&resource={RESOURCE}"),
-            false,
+            &machine(None),
+            "grant_type=client_credentials&scope=%22bad%22",
         )
         .await
         .unwrap_err();
-        assert_eq!(err.code(), ErrorCode::UnauthorizedClient);
+        assert_eq!(err.code(), ErrorCode::InvalidScope);
+    }
+
+    /// CC-08: the grant's policy refuses public clients, and names its methods.
+    #[test]
+    fn public_clients_are_outside_the_authentication_policy() {
+        let policy = ClientCredentialsGrant::new().client_authentication();
+        assert!(!policy.permits(TokenEndpointAuthMethod::None));
+        assert!(policy.permits(TokenEndpointAuthMethod::PrivateKeyJwt));
+        assert_eq!(policy.methods(), AUTH_METHODS.to_vec());
     }
 
     /// §5.1: self-registered clients are refused unless dangerously allowed.
@@ -331,56 +268,19 @@ mod tests {
         let mut c = machine(None);
         c.source = ClientSource::Dynamic;
         let form = format!("grant_type=client_credentials&resource={RESOURCE}");
-        let err = decide(&ClientCredentialsGrant::new(), &c, &form, false)
+        let err = decide(&ClientCredentialsGrant::new(), &c, &form)
             .await
             .unwrap_err();
         assert_eq!(err.code(), ErrorCode::UnauthorizedClient);
         let allowed = ClientCredentialsGrant::new().dangerous_allow_self_registered_clients();
-        assert!(decide(&allowed, &c, &form, false).await.is_ok());
+        assert!(decide(&allowed, &c, &form).await.is_ok());
     }
 
-    /// CC-09: with the server default, a missing resource uses it.
-    #[tokio::test]
-    async fn missing_resource_uses_the_server_default() {
-        let d = decide(
-            &ClientCredentialsGrant::new(),
-            &machine(None),
-            "grant_type=client_credentials",
-            true,
-        )
-        .await
-        .unwrap();
-        assert_eq!(d.resource.resource.as_str(), RESOURCE);
-    }
-
-    /// CC-09: `ResourcePolicy::Require` ignores the server default.
-    #[tokio::test]
-    async fn missing_resource_is_invalid_target_when_required() {
-        let grant = ClientCredentialsGrant::new().with_resource_policy(ResourcePolicy::Require);
-        let err = decide(
-            &grant,
-            &machine(None),
-            "grant_type=client_credentials",
-            true,
-        )
-        .await
-        .unwrap_err();
-        assert_eq!(err.code(), ErrorCode::InvalidTarget);
-    }
-
-    /// CC-09: a resource outside the client's list is `invalid_target`.
-    #[tokio::test]
-    async fn resource_outside_client_list_is_invalid_target() {
-        let mut c = machine(None);
-        c.resources = Some(vec!["https://other.example.com/mcp".parse().unwrap()]);
-        let err = decide(
-            &ClientCredentialsGrant::new(),
-            &c,
-            &format!("grant_type=client_credentials&resource={RESOURCE}"),
-            false,
-        )
-        .await
-        .unwrap_err();
-        assert_eq!(err.code(), ErrorCode::InvalidTarget);
+    /// §5.1: registration refuses the grant for every source but the operator.
+    #[test]
+    fn only_operators_provision_machine_clients() {
+        let g = ClientCredentialsGrant::new().dangerous_allow_self_registered_clients();
+        assert_eq!(g.check_client_source(ClientSource::Admin), Ok(()));
+        assert!(g.check_client_source(ClientSource::Dynamic).is_err());
     }
 }

@@ -6,8 +6,9 @@
 //!
 //! | part | what |
 //! |---|---|
-//! | [`ClientCredentialsGrant`] | the grant handler: confidential, operator-registered clients only; `resource` checked (`invalid_target`); scopes limited to the client's allowance (`invalid_scope`); `sub` = `client_id`; no refresh token |
+//! | [`ClientCredentialsGrant`] | the grant handler: states its rules (confidential clients with [`AUTH_METHODS`], operator-registered only; `resource` from the request; scopes within the client's allowance) for the engine to apply; `sub` = `client_id`; no refresh token |
 //! | [`ClientCredentialsExtension`] | the [`mcp_auth_core::ext::ServerExtension`] that installs the grant and the extension identifier |
+//! | [`ClientCredentialsFactory`], [`ClientCredentialsConfig`] | the `[extensions.client_credentials]` configuration section and the factory the `auth-server` binary lists |
 //! | `provider` (feature `client`) | a token provider for Rust programs: discovery from protected resource metadata, a token cache, `client_secret_basic` / `client_secret_post` / `private_key_jwt` |
 //!
 //! Client authentication itself (secrets, `private_key_jwt` assertions with their replay cache)
@@ -69,5 +70,8 @@ mod grant;
 pub mod provider;
 
 pub use error::GrantError;
-pub use extension::{AUTH_METHODS, ClientCredentialsExtension, EXTENSION_ID};
-pub use grant::{ClientCredentialsGrant, ResourcePolicy, grant_scopes};
+pub use extension::{
+    ClientCredentialsConfig, ClientCredentialsExtension, ClientCredentialsFactory, EXTENSION_ID,
+    NAME,
+};
+pub use grant::{AUTH_METHODS, ClientCredentialsGrant, ResourcePolicy};

@@ -9,17 +9,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
-use mcp_auth_core::protected_resource::{ProtectedResource, ResourceRegistry};
-use mcp_auth_core::store::Stores;
-use mcp_auth_core::{
-    Client, ClientSecretHash, ClientSource, Clock, FixedClock, GrantType, SystemClock,
-    TokenEndpointAuthMethod, TokenHash,
-};
+use mcp_auth_conformance::server::{InProcessServer, client, resources, settings};
+use mcp_auth_core::{Client, Clock, FixedClock, GrantType, SystemClock, TokenEndpointAuthMethod};
 use mcp_auth_ext_client_credentials::ClientCredentialsExtension;
 use mcp_auth_ext_client_credentials::provider::{
     ClientAuth, Es256Key, ProviderError, TokenProvider,
 };
-use mcp_auth_server::{AuthorizationServer, HttpOptions, ServerSettings, router};
 use serde_json::{Value, json};
 
 const SECRET: &str = "machine-secret-0123456789abcdef";
@@ -70,27 +65,12 @@ async fn mcp(State(rs): State<Rs>, headers: HeaderMap) -> Result<Json<Value>, St
 }
 
 fn machine(id: &str, method: TokenEndpointAuthMethod) -> Client {
-    Client {
-        client_id: id.parse().unwrap(),
-        client_name: None,
-        redirect_uris: vec![],
-        grant_types: vec![GrantType::new(GrantType::CLIENT_CREDENTIALS)],
-        token_endpoint_auth_method: method,
-        secrets: if method.uses_secret() {
-            vec![ClientSecretHash {
-                hash: TokenHash::of(SECRET).as_str().to_owned(),
-                expires_at: None,
-            }]
-        } else {
-            vec![]
-        },
-        jwks: None,
-        jwks_uri: None,
-        scope: Some("mcp:basic reports:read".parse().unwrap()),
-        resources: None,
-        client_id_issued_at: 0,
-        source: ClientSource::Admin,
-    }
+    let secret = method.uses_secret().then_some(SECRET);
+    let mut c = client(id, method, secret, &[GrantType::CLIENT_CREDENTIALS], &[]);
+    c.client_name = None;
+    c.scope = Some("mcp:basic reports:read".parse().unwrap());
+    c.client_id_issued_at = 0;
+    c
 }
 
 /// Start the AS and the protected resource on loopback ports; register `svc-basic`,
@@ -103,25 +83,17 @@ async fn world(key: &Es256Key) -> World {
     let issuer = format!("http://{as_addr}");
     let resource = format!("http://{rs_addr}/mcp");
 
-    let clock = Arc::new(FixedClock::new(SystemClock.now()));
-    let resources = ResourceRegistry::new(
-        vec![ProtectedResource {
-            resource: resource.parse().unwrap(),
-            scopes_supported: "mcp:basic mcp:tools reports:read".parse().unwrap(),
-            default_scopes: "mcp:basic".parse().unwrap(),
-            access_token_ttl: None,
-        }],
+    let registry = resources(
+        &[(&resource, "mcp:basic mcp:tools reports:read", "mcp:basic")],
         None,
     )
     .unwrap();
-    let stores = Stores::in_memory();
-    let server = AuthorizationServer::builder(
-        ServerSettings::new(issuer.parse().unwrap(), resources),
-        stores.clone(),
+    // The clock is fixed at the real time: the resource checks `exp` against its own clock.
+    let kit = InProcessServer::start_at(
+        settings(&issuer, registry).unwrap(),
+        SystemClock.now(),
+        |b| b.extension(Box::new(ClientCredentialsExtension::new())),
     )
-    .clock(clock.clone())
-    .extension(Box::new(ClientCredentialsExtension::new()))
-    .build()
     .await
     .unwrap();
     let mut jwt = machine("svc-jwt", TokenEndpointAuthMethod::PrivateKeyJwt);
@@ -131,17 +103,10 @@ async fn world(key: &Es256Key) -> World {
         machine("svc-post", TokenEndpointAuthMethod::ClientSecretPost),
         jwt,
     ] {
-        stores.clients.put(&c).await.unwrap();
+        kit.stores.clients.put(&c).await.unwrap();
     }
-    let app = router(server, HttpOptions::random()).unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            as_listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
+    kit.serve(as_listener);
+    let clock = kit.clock.clone();
 
     let rs = Rs {
         issuer: issuer.clone(),

@@ -1,30 +1,25 @@
 //! `client_credentials` at the token endpoint of an in-memory `auth-server` with the extension
 //! installed, driven through the router with `tower::ServiceExt::oneshot` (spec §5, CC-xx).
 
-use std::sync::Arc;
-
-use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode};
+use axum::http::{Request, StatusCode};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use mcp_auth_core::protected_resource::{ProtectedResource, ResourceRegistry};
-use mcp_auth_core::secret::SequentialSecretGenerator;
-use mcp_auth_core::store::Stores;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use mcp_auth_conformance::server::{
+    FIXED_NOW as NOW, InProcessServer, TestResponse as Res, basic, client, enc, resources,
+    settings as kit_settings,
+};
 use mcp_auth_core::{
-    Client, ClientSecretHash, ClientSource, FixedClock, GrantType, TokenEndpointAuthMethod,
-    TokenHash,
+    Client, ClientSecretHash, ClientSource, GrantType, TokenEndpointAuthMethod, TokenHash,
 };
 use mcp_auth_ext_client_credentials::{ClientCredentialsExtension, EXTENSION_ID};
-use mcp_auth_server::{AuthorizationServer, HttpOptions, ServerSettings, router};
+use mcp_auth_server::ServerSettings;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 const ISSUER: &str = "https://auth.example.com";
 const RESOURCE: &str = "https://mcp.example.com/mcp";
 const OTHER_RESOURCE: &str = "https://other.example.com/mcp";
-const NOW: i64 = 1_800_000_000;
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// Confidential machine client, `client_secret_basic`, allowed `mcp:basic reports:read`.
@@ -41,81 +36,34 @@ const PUBLIC: &str = "public-with-cc";
 const CODE_ONLY: &str = "web-app";
 const CODE_ONLY_SECRET: &str = "web-secret-0123456789abcdef";
 
+/// The conformance kit's in-process server with the extension installed and the machine
+/// clients above provisioned; derefs to [`InProcessServer`] (`stores`, `clock`, `send`, …).
 struct Harness {
-    app: Router,
-    clock: Arc<FixedClock>,
-    stores: Stores,
+    kit: InProcessServer,
     key: Vec<u8>,
 }
 
-struct Res {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Res {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-    fn error(&self) -> String {
-        self.json()["error"].as_str().unwrap_or_default().to_owned()
-    }
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().unwrap())
-    }
-    /// The claims of the issued access token, unverified.
-    fn claims(&self) -> Value {
-        let token = self.json()["access_token"].as_str().unwrap().to_owned();
-        let payload = token.split('.').nth(1).unwrap();
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+impl std::ops::Deref for Harness {
+    type Target = InProcessServer;
+    fn deref(&self) -> &InProcessServer {
+        &self.kit
     }
 }
 
 fn machine(id: &str, method: TokenEndpointAuthMethod, secret: Option<&str>) -> Client {
-    Client {
-        client_id: id.parse().unwrap(),
-        client_name: Some(format!("{id} name")),
-        redirect_uris: vec![],
-        grant_types: vec![GrantType::new(GrantType::CLIENT_CREDENTIALS)],
-        token_endpoint_auth_method: method,
-        secrets: secret
-            .map(|s| {
-                vec![ClientSecretHash {
-                    hash: TokenHash::of(s).as_str().to_owned(),
-                    expires_at: None,
-                }]
-            })
-            .unwrap_or_default(),
-        jwks: None,
-        jwks_uri: None,
-        scope: None,
-        resources: None,
-        client_id_issued_at: NOW,
-        source: ClientSource::Admin,
-    }
+    client(id, method, secret, &[GrantType::CLIENT_CREDENTIALS], &[])
 }
 
 fn settings(default_resource: bool) -> ServerSettings {
-    let resources = ResourceRegistry::new(
-        vec![
-            ProtectedResource {
-                resource: RESOURCE.parse().unwrap(),
-                scopes_supported: "mcp:basic mcp:tools reports:read".parse().unwrap(),
-                default_scopes: "mcp:basic".parse().unwrap(),
-                access_token_ttl: None,
-            },
-            ProtectedResource {
-                resource: OTHER_RESOURCE.parse().unwrap(),
-                scopes_supported: "mcp:basic".parse().unwrap(),
-                default_scopes: "mcp:basic".parse().unwrap(),
-                access_token_ttl: None,
-            },
+    let registry = resources(
+        &[
+            (RESOURCE, "mcp:basic mcp:tools reports:read", "mcp:basic"),
+            (OTHER_RESOURCE, "mcp:basic", "mcp:basic"),
         ],
-        default_resource.then(|| RESOURCE.parse().unwrap()),
+        default_resource.then_some(RESOURCE),
     )
     .unwrap();
-    ServerSettings::new(ISSUER.parse().unwrap(), resources)
+    kit_settings(ISSUER, registry).unwrap()
 }
 
 /// A P-256 key (PKCS#8) and its public JWK with `kid` `k1`.
@@ -139,21 +87,10 @@ impl Harness {
     }
 
     async fn with_settings(settings: ServerSettings) -> Self {
-        let stores = Stores::in_memory();
-        let clock = Arc::new(FixedClock::new(NOW));
-        let server = AuthorizationServer::builder(settings, stores.clone())
-            .clock(clock.clone())
-            .secrets(Arc::new(SequentialSecretGenerator::default()))
-            .extension(Box::new(ClientCredentialsExtension::new()))
-            .build()
-            .await
-            .unwrap();
-        let app = router(
-            server,
-            HttpOptions {
-                session_secret: vec![9u8; 64],
-            },
-        )
+        let kit = InProcessServer::start(settings, |b| {
+            b.extension(Box::new(ClientCredentialsExtension::new()))
+        })
+        .await
         .unwrap();
         let (key, jwk) = client_key();
         let mut basic = machine(
@@ -182,38 +119,9 @@ impl Harness {
             machine(PUBLIC, TokenEndpointAuthMethod::None, None),
             code_only,
         ] {
-            stores.clients.put(&c).await.unwrap();
+            kit.stores.clients.put(&c).await.unwrap();
         }
-        Self {
-            app,
-            clock,
-            stores,
-            key,
-        }
-    }
-
-    async fn send(&self, req: Request<Body>) -> Res {
-        let res = self.app.clone().oneshot(req).await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        Res {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
-    }
-
-    async fn token(&self, body: &str, authorization: Option<&str>) -> Res {
-        let mut req =
-            Request::post("/token").header("content-type", "application/x-www-form-urlencoded");
-        if let Some(a) = authorization {
-            req = req.header("authorization", a);
-        }
-        self.send(req.body(Body::from(body.to_owned())).unwrap())
-            .await
+        Self { kit, key }
     }
 
     /// `grant_type=client_credentials` with `extra`, over Basic as [`BASIC`].
@@ -254,17 +162,6 @@ fn claims(jti: &str) -> Value {
     json!({"iss": JWT, "sub": JWT, "aud": ISSUER, "iat": NOW, "exp": NOW + 60, "jti": jti})
 }
 
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-fn basic(id: &str, secret: &str) -> String {
-    format!(
-        "Basic {}",
-        STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
-    )
-}
-
 fn unsigned(header: &Value, claims: &Value) -> String {
     format!(
         "{}.{}.",
@@ -281,13 +178,13 @@ fn assert_invalid_client_without_challenge(res: &Res) {
         res.json()["error_description"],
         "client authentication failed"
     );
-    assert_eq!(res.header("www-authenticate"), None);
+    assert_eq!(res.header_value("www-authenticate"), None);
 }
 
 fn assert_oauth_error(res: &Res, status: StatusCode, code: &str) {
     assert_eq!(res.status, status, "{}", res.body);
     assert_eq!(res.error(), code, "{}", res.body);
-    assert_eq!(res.header("cache-control"), Some("no-store"));
+    assert_eq!(res.header_value("cache-control"), Some("no-store"));
 }
 
 // ---------------------------------------------------------------- metadata
@@ -342,12 +239,12 @@ async fn basic_secret_gets_a_token_for_the_client() {
         ))
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    assert_eq!(res.header("cache-control"), Some("no-store"));
+    assert_eq!(res.header_value("cache-control"), Some("no-store"));
     let body = res.json();
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["scope"], "reports:read");
     assert!(body.get("refresh_token").is_none(), "{body}");
-    let claims = res.claims();
+    let claims = res.access_token_claims();
     assert_eq!(claims["sub"], BASIC);
     assert_eq!(claims["client_id"], BASIC);
     assert_eq!(claims["aud"], RESOURCE);
@@ -370,7 +267,7 @@ async fn post_secret_gets_a_token_for_the_client() {
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert!(res.json().get("refresh_token").is_none());
-    let claims = res.claims();
+    let claims = res.access_token_claims();
     assert_eq!(claims["sub"], POST);
     assert_eq!(claims["aud"], RESOURCE);
     assert_eq!(claims["scope"], "mcp:basic");
@@ -384,7 +281,7 @@ async fn private_key_jwt_gets_a_token_for_the_client() {
     let res = h.jwt_token(&h.assertion(&claims("j-1"))).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert!(res.json().get("refresh_token").is_none());
-    let claims = res.claims();
+    let claims = res.access_token_claims();
     assert_eq!(claims["sub"], JWT);
     assert_eq!(claims["client_id"], JWT);
     assert_eq!(claims["aud"], RESOURCE);
@@ -405,7 +302,7 @@ async fn omitted_resource_uses_the_server_default() {
     let h = Harness::with_settings(settings(true)).await;
     let res = h.basic_token("").await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    assert_eq!(res.claims()["aud"], RESOURCE);
+    assert_eq!(res.access_token_claims()["aud"], RESOURCE);
 }
 
 // ---------------------------------------------------------------- client authentication
@@ -422,7 +319,7 @@ async fn wrong_basic_secret_is_401_invalid_client_with_basic_challenge() {
         .await;
     assert_oauth_error(&res, StatusCode::UNAUTHORIZED, "invalid_client");
     assert_eq!(
-        res.header("www-authenticate"),
+        res.header_value("www-authenticate"),
         Some("Basic realm=\"https://auth.example.com\"")
     );
 }

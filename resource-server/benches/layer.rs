@@ -13,7 +13,8 @@ use http::Request;
 use mcp_auth_conformance::{TestKey, TokenMinter, jwks_of};
 use mcp_auth_core::FixedClock;
 use mcp_auth_resource_server::{
-    BearerAuthLayer, JwksSource, JwtValidator, ResourceServerConfig, ScopePolicy, TokenValidator,
+    BearerAuthLayer, JwksSource, JwtValidator, ResourceServerConfig, ScopeRequirements,
+    TokenValidator,
 };
 use tower::ServiceExt;
 
@@ -43,7 +44,7 @@ fn bench(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let key = TestKey::generate("k1").expect("key");
-    let policy = ScopePolicy::builder()
+    let policy = ScopeRequirements::builder()
         .baseline("mcp:basic")
         .tool("read_file", "files:read")
         .build()

@@ -6,7 +6,7 @@ use mcp_auth_core::wire::ProtectedResourceMetadata;
 use mcp_auth_core::{Issuer, ResourceUri};
 use url::Url;
 
-use crate::policy::ScopePolicy;
+use crate::policy::ScopeRequirements;
 
 /// The RFC 9728 §3 well-known prefix.
 pub const WELL_KNOWN_PRM: &str = "/.well-known/oauth-protected-resource";
@@ -63,7 +63,7 @@ pub struct ResourceServerConfig {
     resource: ResourceUri,
     origin: String,
     authorization_servers: Vec<Issuer>,
-    policy: ScopePolicy,
+    policy: ScopeRequirements,
     root_metadata: RootMetadata,
     metadata_url: String,
     metadata_path: String,
@@ -79,7 +79,7 @@ impl ResourceServerConfig {
         ResourceServerConfigBuilder {
             public_url: public_url.to_owned(),
             authorization_servers: Vec::new(),
-            policy: ScopePolicy::default(),
+            policy: ScopeRequirements::default(),
             root_metadata: RootMetadata::Off,
             resource_name: None,
             body_limit: DEFAULT_BODY_LIMIT,
@@ -116,7 +116,7 @@ impl ResourceServerConfig {
     }
 
     /// The scope policy.
-    pub fn policy(&self) -> &ScopePolicy {
+    pub fn policy(&self) -> &ScopeRequirements {
         &self.policy
     }
 
@@ -185,7 +185,7 @@ impl ResourceServerConfig {
 pub struct ResourceServerConfigBuilder {
     public_url: String,
     authorization_servers: Vec<String>,
-    policy: ScopePolicy,
+    policy: ScopeRequirements,
     root_metadata: RootMetadata,
     resource_name: Option<String>,
     body_limit: usize,
@@ -201,7 +201,7 @@ impl ResourceServerConfigBuilder {
     }
 
     /// The scope policy (default: no requirements).
-    pub fn policy(mut self, policy: ScopePolicy) -> Self {
+    pub fn policy(mut self, policy: ScopeRequirements) -> Self {
         self.policy = policy;
         self
     }

@@ -52,7 +52,7 @@ struct Shared {
 ///    read it (not JSON, a batch, a repeated member, a tool, prompt or resource name missing or
 ///    of the wrong type) → 400 `invalid_request`, never the baseline (**fail closed**, issue #8
 ///    item 1). A repeated `Content-Type` → 400.
-/// 4. The scopes are those of [`crate::ScopePolicy::requirement`]; a method the policy refuses
+/// 4. The scopes are those of [`crate::ScopeRequirements::requirement`]; a method the policy refuses
 ///    ([`crate::policy::OtherMethods`]) → 400. Too little scope → 403 `insufficient_scope` with
 ///    the §4.3 scope set.
 /// 5. **Session binding** (on by default, [`SessionBinding`]): a request carrying an

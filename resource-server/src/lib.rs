@@ -12,7 +12,7 @@
 //! | [`config`] | [`ResourceServerConfig`]: public MCP URL, trusted issuers, policy, metadata options |
 //! | [`layer`] | [`BearerAuthLayer`], [`cors_layer`] |
 //! | [`validator`] | [`TokenValidator`], [`JwtValidator`], [`IntrospectionValidator`] |
-//! | [`policy`] | [`ScopePolicy`]: baseline, per-route, per-tool/resource/prompt scopes, hierarchies, [`OtherMethods`] |
+//! | [`policy`] | [`ScopeRequirements`]: baseline, per-route, per-tool/resource/prompt scopes, hierarchies, [`OtherMethods`] |
 //! | [`rpc`] | [`McpOperation`]: the one field of a JSON-RPC body that decides its scopes, read fail-closed |
 //! | [`session`] | [`SessionBinding`]: MCP sessions bound to the principal that created them |
 //! | [`challenge`] | [`Challenge`]: the one `WWW-Authenticate` formatter |
@@ -33,12 +33,12 @@
 //! ```
 //! use axum::{Router, routing::post};
 //! use mcp_auth_resource_server::{
-//!     BearerAuthLayer, JwtValidator, OtherMethods, Principal, ResourceServerConfig, ScopePolicy,
+//!     BearerAuthLayer, JwtValidator, OtherMethods, Principal, ResourceServerConfig, ScopeRequirements,
 //!     cors_layer, metadata_router,
 //! };
 //!
 //! # fn main() -> Result<(), mcp_auth_resource_server::config::ConfigError> {
-//! let policy = ScopePolicy::builder()
+//! let policy = ScopeRequirements::builder()
 //!     .baseline("mcp:basic")
 //!     .tool("delete_repo", "repo:write")
 //!     .implies("repo:write", "repo:read")
@@ -83,7 +83,7 @@ pub use config::{ConfigError, ResourceServerConfig, RootMetadata};
 pub use error::{AuthError, TokenError, ValidationError};
 pub use layer::{BearerAuth, BearerAuthLayer, cors_layer};
 pub use metadata::metadata_router;
-pub use policy::{McpOperation, OtherMethods, ScopePolicy};
+pub use policy::{McpOperation, OtherMethods, ScopeRequirements};
 pub use principal::Principal;
 pub use rpc::OperationError;
 pub use session::SessionBinding;

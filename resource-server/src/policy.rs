@@ -11,7 +11,7 @@ use crate::config::ConfigError;
 pub use crate::rpc::{McpOperation, OperationError};
 
 /// The MCP methods (client to server, revisions 2025-11-25 and 2026-07-28) whose dispatch does
-/// not depend on a name: they need the baseline plus any [`ScopePolicyBuilder::method`] rule.
+/// not depend on a name: they need the baseline plus any [`ScopeRequirementsBuilder::method`] rule.
 /// `tools/call`, `prompts/get` and `resources/read`/`subscribe`/`unsubscribe` are decided by
 /// their name; every other method is an *other method* ([`OtherMethods`]).
 pub const STANDARD_METHODS: [&str; 20] = [
@@ -39,7 +39,7 @@ pub const STANDARD_METHODS: [&str; 20] = [
 
 /// What a JSON-RPC method that the policy does not know needs: one that is neither in
 /// [`STANDARD_METHODS`], nor decided by a name (`tools/call`, `prompts/get`,
-/// `resources/read`/`subscribe`/`unsubscribe`), nor named by a [`ScopePolicyBuilder::method`]
+/// `resources/read`/`subscribe`/`unsubscribe`), nor named by a [`ScopeRequirementsBuilder::method`]
 /// rule. Such a method might be dispatched on something the layer does not read, so the
 /// baseline alone is never assumed unless chosen here (issue #8 item 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -58,11 +58,14 @@ pub enum OtherMethods {
     BaselineOnly,
 }
 
-/// Scope requirements and hierarchy. Build with [`ScopePolicy::builder`].
+/// Scope requirements and hierarchy: which scopes each request to the MCP server needs. Build
+/// with [`ScopeRequirements::builder`]. (The authorization server's counterpart,
+/// `mcp_auth_core::ext::ScopePolicy`, decides which scopes to *grant*; this type decides which
+/// scopes a request *needs*.)
 ///
 /// The default policy requires nothing and refuses other methods ([`OtherMethods::Refuse`]).
 #[derive(Debug, Clone, Default)]
-pub struct ScopePolicy {
+pub struct ScopeRequirements {
     other_methods: OtherMethods,
     /// Every scope a rule names (not the hierarchy): what [`OtherMethods::RequireAllScopes`]
     /// requires.
@@ -81,10 +84,10 @@ pub struct ScopePolicy {
 /// Scope names refused in configuration: AS-only or wildcard scopes (SCOPE-05, SCOPE-09).
 const REFUSED: [&str; 3] = ["offline_access", "*", "all"];
 
-impl ScopePolicy {
+impl ScopeRequirements {
     /// A builder with no requirements.
-    pub fn builder() -> ScopePolicyBuilder {
-        ScopePolicyBuilder::default()
+    pub fn builder() -> ScopeRequirementsBuilder {
+        ScopeRequirementsBuilder::default()
     }
 
     /// The baseline scopes: required for every request, published as PRM `scopes_supported`.
@@ -206,10 +209,10 @@ fn path_matches(path: &str, prefix: &str) -> bool {
             && (prefix.ends_with('/') || path[prefix.len()..].starts_with('/')))
 }
 
-/// Builder of a [`ScopePolicy`]. Scope arguments are space-separated scope strings
-/// (RFC 6749 §3.3); they are parsed in [`ScopePolicyBuilder::build`].
+/// Builder of a [`ScopeRequirements`]. Scope arguments are space-separated scope strings
+/// (RFC 6749 §3.3); they are parsed in [`ScopeRequirementsBuilder::build`].
 #[derive(Debug, Default)]
-pub struct ScopePolicyBuilder {
+pub struct ScopeRequirementsBuilder {
     other_methods: OtherMethods,
     baseline: String,
     routes: Vec<(Option<Method>, String, String)>,
@@ -220,7 +223,7 @@ pub struct ScopePolicyBuilder {
     implies: Vec<(String, String)>,
 }
 
-impl ScopePolicyBuilder {
+impl ScopeRequirementsBuilder {
     /// Scopes every request needs (published as PRM `scopes_supported`).
     pub fn baseline(mut self, scopes: &str) -> Self {
         self.baseline = scopes.to_owned();
@@ -280,7 +283,7 @@ impl ScopePolicyBuilder {
     /// # Errors
     /// [`ConfigError::Scope`] for a malformed scope string, or for `offline_access`, `*` or
     /// `all` anywhere (spec SCOPE-05, SCOPE-09).
-    pub fn build(self) -> Result<ScopePolicy, ConfigError> {
+    pub fn build(self) -> Result<ScopeRequirements, ConfigError> {
         let mut known = ScopeSet::new();
         let mut parse = |s: &str| -> Result<ScopeSet, ConfigError> {
             let set = if s.is_empty() {
@@ -351,7 +354,7 @@ impl ScopePolicyBuilder {
             seen.remove(start);
             implies.insert(start.clone(), seen.into_iter().collect());
         }
-        Ok(ScopePolicy {
+        Ok(ScopeRequirements {
             other_methods: self.other_methods,
             all_rules,
             baseline,
@@ -378,8 +381,8 @@ mod tests {
         }
     }
 
-    fn other_method_policy(rule: Option<OtherMethods>) -> ScopePolicy {
-        let mut b = ScopePolicy::builder()
+    fn other_method_policy(rule: Option<OtherMethods>) -> ScopeRequirements {
+        let mut b = ScopeRequirements::builder()
             .baseline("b")
             .tool("delete", "files:write")
             .prompt("p", "prompts:read")
@@ -390,7 +393,7 @@ mod tests {
         b.build().unwrap()
     }
 
-    fn call(p: &ScopePolicy, method: &str) -> Result<ScopeSet, OperationError> {
+    fn call(p: &ScopeRequirements, method: &str) -> Result<ScopeSet, OperationError> {
         p.requirement(
             &Method::POST,
             "/mcp",
@@ -446,7 +449,7 @@ mod tests {
 
     #[test]
     fn hierarchy_is_transitive() {
-        let p = ScopePolicy::builder()
+        let p = ScopeRequirements::builder()
             .implies("admin", "write")
             .implies("write", "read")
             .build()
@@ -456,7 +459,7 @@ mod tests {
 
     #[test]
     fn offline_access_is_refused_in_configuration() {
-        let err = ScopePolicy::builder()
+        let err = ScopeRequirements::builder()
             .baseline("mcp:basic offline_access")
             .build()
             .unwrap_err();
@@ -468,7 +471,7 @@ mod tests {
 
     #[test]
     fn longest_route_prefix_wins() {
-        let p = ScopePolicy::builder()
+        let p = ScopeRequirements::builder()
             .baseline("b")
             .route(None, "/admin", "admin")
             .route(Some(Method::DELETE), "/admin/users", "users:delete")

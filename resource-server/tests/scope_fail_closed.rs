@@ -7,7 +7,7 @@ mod common;
 use axum::body::Body;
 use common::*;
 use http::{Request, StatusCode};
-use mcp_auth_resource_server::{McpOperation, OperationError, ScopePolicy};
+use mcp_auth_resource_server::{McpOperation, OperationError, ScopeRequirements};
 use proptest::prelude::*;
 
 /// The 403 of a `mcp:basic` token calling `delete_repo`.
@@ -291,7 +291,7 @@ proptest! {
             r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{{}}}}}"#,
             rendered.join(",")
         );
-        let policy: ScopePolicy = policy();
+        let policy: ScopeRequirements = policy();
         let outcome = McpOperation::parse_body(body.as_bytes()).and_then(|op| {
             policy.requirement(&http::Method::POST, "/mcp", op.as_slice())
         });

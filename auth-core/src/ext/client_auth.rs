@@ -9,7 +9,7 @@ use crate::types::{ClientId, Issuer, TokenEndpointAuthMethod};
 /// The credentials one token-endpoint request presented (RFC 6749 §2.3). The server collects
 /// exactly one method per request; two are `invalid_request`.
 #[derive(Debug, Clone)]
-pub enum ClientCredentials {
+pub enum PresentedCredentials {
     /// `none`: only a `client_id` in the body.
     None {
         /// The claimed client.
@@ -38,7 +38,7 @@ pub enum ClientCredentials {
     },
 }
 
-impl ClientCredentials {
+impl PresentedCredentials {
     /// The claimed `client_id`.
     pub fn client_id(&self) -> &ClientId {
         match self {
@@ -89,7 +89,7 @@ pub trait ClientAuthenticator: Send + Sync {
     async fn authenticate(
         &self,
         client: &Client,
-        credentials: &ClientCredentials,
+        credentials: &PresentedCredentials,
         ctx: &AuthContext<'_>,
     ) -> Result<(), OAuthError>;
 }

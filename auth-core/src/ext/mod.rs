@@ -4,16 +4,29 @@
 //! yields the same token shape. Advertised metadata lists are generated from the registry, so
 //! metadata cannot drift from behaviour.
 
+mod claims;
 mod client_auth;
 mod client_resolver;
+mod extension_config;
 mod grant;
+mod policy;
 mod registry;
 mod scope_policy;
 mod token_issuer;
 
-pub use client_auth::{AuthContext, ClientAuthenticator, ClientCredentials};
+pub use claims::{
+    ClaimError, ExtraClaims, RESERVED_CLAIMS, RESERVED_RESPONSE_MEMBERS, ResponseMembers,
+    ResponseTokenType,
+};
+pub use client_auth::{AuthContext, ClientAuthenticator, PresentedCredentials};
 pub use client_resolver::ClientResolver;
-pub use grant::{GrantContext, GrantDecision, GrantHandler, IssuedTokens, RefreshPolicy};
+pub use extension_config::{ExtensionConfigError, ExtensionFactory, ExtensionSection};
+pub use grant::{
+    ClientAuthPolicy, GrantContext, GrantDecision, GrantHandler, IssuedTokens, RefreshPolicy,
+};
+pub use policy::{
+    BoundBy, OmittedScope, PolicyError, ResourceHint, ScopeCeiling, resolve_resource, resolve_scope,
+};
 pub use registry::{Registry, RegistryError, ServerExtension};
 pub use scope_policy::{ScopePolicy, StrictScopePolicy};
-pub use token_issuer::{AccessTokenClaims, TokenIssuer};
+pub use token_issuer::{AccessTokenClaims, TokenIssuer, TokenProfile};

@@ -21,6 +21,27 @@ pub enum RegistryError {
     /// An extension's own check failed.
     #[error("extension {0}: {1}")]
     Extension(String, String),
+    /// A grant's [`super::ClientAuthPolicy`] names a method no authenticator checks.
+    #[error("grant type {grant} accepts {method}, but no authenticator checks it")]
+    MissingAuthenticator {
+        /// The grant type.
+        grant: String,
+        /// The method.
+        method: String,
+    },
+    /// An authenticator advertises an algorithm that must never be accepted (`none`, or HMAC,
+    /// whose key a public-key registry does not have; RFC 8725 §3.1, §3.2).
+    #[error("signing algorithm {0} must not be advertised")]
+    UnsafeAlgorithm(String),
+    /// An extension's metadata member lists a grant type or method the registry has no handler
+    /// or authenticator for.
+    #[error("metadata member {member} lists {value}, which nothing handles")]
+    Unhandled {
+        /// The member.
+        member: String,
+        /// The listed value.
+        value: String,
+    },
 }
 
 /// Everything the token endpoint dispatches on. Built once at start-up, read-only afterwards.
@@ -61,6 +82,14 @@ const CORE_METADATA: &[&str] = &[
     "response_types_supported",
     "code_challenge_methods_supported",
     "scopes_supported",
+    "response_modes_supported",
+    "introspection_endpoint",
+    "introspection_endpoint_auth_methods_supported",
+    "revocation_endpoint",
+    "revocation_endpoint_auth_methods_supported",
+    "authorization_response_iss_parameter_supported",
+    // Generated from `add_extension_id`, so one extension cannot overwrite another's.
+    "extensions_supported",
 ];
 
 impl Registry {
@@ -74,7 +103,7 @@ impl Registry {
     /// # Errors
     /// [`RegistryError::DuplicateGrant`] when the grant type already has a handler.
     pub fn add_grant(&mut self, handler: Arc<dyn GrantHandler>) -> Result<(), RegistryError> {
-        let key = handler.grant_type().to_owned();
+        let key = handler.grant_type().as_str().to_owned();
         if self.grants.contains_key(&key) {
             return Err(RegistryError::DuplicateGrant(key));
         }
@@ -141,6 +170,59 @@ impl Registry {
     /// The first resolver that handles `client_id`.
     pub fn resolver_for(&self, client_id: &ClientId) -> Option<&Arc<dyn ClientResolver>> {
         self.resolvers.iter().find(|r| r.handles(client_id))
+    }
+
+    /// Every grant handler, by `grant_type`.
+    pub fn grants(&self) -> impl Iterator<Item = &Arc<dyn GrantHandler>> {
+        self.grants.values()
+    }
+
+    /// Check the whole registry once every extension has installed; `build()` calls it.
+    ///
+    /// # Errors
+    /// [`RegistryError::MissingAuthenticator`] when a grant's client-authentication policy
+    /// names a method without authenticator; [`RegistryError::UnsafeAlgorithm`] when an
+    /// advertised signing algorithm is `none` or `HS*`; [`RegistryError::Unhandled`] when an
+    /// extension's `*grant_types*` or `*auth_methods*` metadata member lists something the
+    /// registry does not handle.
+    pub fn validate(&self) -> Result<(), RegistryError> {
+        for (grant, handler) in &self.grants {
+            for method in handler.client_authentication().methods() {
+                if !self.authenticators.contains_key(&method) {
+                    return Err(RegistryError::MissingAuthenticator {
+                        grant: grant.clone(),
+                        method: method.to_string(),
+                    });
+                }
+            }
+        }
+        if let Some(weak) = self
+            .signing_alg_values()
+            .into_iter()
+            .find(|a| a.eq_ignore_ascii_case("none") || a.to_ascii_uppercase().starts_with("HS"))
+        {
+            return Err(RegistryError::UnsafeAlgorithm(weak));
+        }
+        let methods = self.auth_methods();
+        for (member, value) in &self.metadata {
+            let known: Vec<String> = if member.contains("grant_types") {
+                self.grants.keys().cloned().collect()
+            } else if member.contains("auth_methods") {
+                methods.clone()
+            } else {
+                continue;
+            };
+            for listed in value.as_array().into_iter().flatten() {
+                let listed = listed.as_str().unwrap_or_default();
+                if !known.iter().any(|k| k == listed) {
+                    return Err(RegistryError::Unhandled {
+                        member: member.clone(),
+                        value: listed.to_owned(),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every registered `grant_type`, sorted: `grant_types_supported`.
@@ -210,14 +292,18 @@ pub trait ServerExtension: Send {
 mod tests {
     use super::*;
     use crate::error::OAuthError;
-    use crate::ext::{GrantContext, GrantDecision};
+    use crate::ext::{ClientAuthPolicy, GrantContext, GrantDecision};
+    use crate::types::GrantType;
     use async_trait::async_trait;
 
     struct Dummy;
     #[async_trait]
     impl GrantHandler for Dummy {
-        fn grant_type(&self) -> &str {
-            "urn:example:dummy"
+        fn grant_type(&self) -> GrantType {
+            GrantType::new("urn:example:dummy")
+        }
+        fn client_authentication(&self) -> ClientAuthPolicy {
+            ClientAuthPolicy::Required(vec![TokenEndpointAuthMethod::PrivateKeyJwt])
         }
         async fn decide(&self, _ctx: &GrantContext<'_>) -> Result<GrantDecision, OAuthError> {
             Err(OAuthError::invalid_grant("dummy"))
@@ -239,5 +325,43 @@ mod tests {
     fn core_metadata_cannot_be_overridden() {
         let mut reg = Registry::new();
         assert!(reg.add_metadata("issuer", "x".into()).is_err());
+        assert_eq!(
+            reg.add_metadata("extensions_supported", serde_json::json!(["x"])),
+            Err(RegistryError::DuplicateMetadata(
+                "extensions_supported".into()
+            ))
+        );
+    }
+
+    /// Issue #9: a grant accepting a method no authenticator checks fails validation.
+    #[test]
+    fn grant_method_without_authenticator_fails_validation() {
+        let mut reg = Registry::new();
+        reg.add_grant(Arc::new(Dummy)).unwrap();
+        assert_eq!(
+            reg.validate(),
+            Err(RegistryError::MissingAuthenticator {
+                grant: "urn:example:dummy".into(),
+                method: "private_key_jwt".into()
+            })
+        );
+    }
+
+    /// Issue #9: extension metadata may not list a grant nothing handles.
+    #[test]
+    fn metadata_listing_an_unhandled_grant_fails_validation() {
+        let mut reg = Registry::new();
+        reg.add_metadata(
+            "dpop_grant_types_supported",
+            serde_json::json!(["authorization_code"]),
+        )
+        .unwrap();
+        assert_eq!(
+            reg.validate(),
+            Err(RegistryError::Unhandled {
+                member: "dpop_grant_types_supported".into(),
+                value: "authorization_code".into()
+            })
+        );
     }
 }

@@ -3,6 +3,8 @@ use serde::{Deserialize, Serialize};
 use crate::clock::UnixTime;
 use crate::error::OAuthError;
 
+use super::claims::ExtraClaims;
+
 /// The claims of an RFC 9068 JWT access token (§2.2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccessTokenClaims {
@@ -25,9 +27,41 @@ pub struct AccessTokenClaims {
     /// `auth_time`, when a user authenticated.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub auth_time: Option<UnixTime>,
-    /// Further claims from the grant decision.
+    /// `resource` (RFC 8707): the resource URI, when `aud` names something else (an ID-JAG's
+    /// `aud` is the resource's authorization server).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub resource: Option<String>,
+    /// Further claims from the grant decision; never a registered name, so a token never
+    /// carries two `aud` (or `iss`, `exp`, …) keys.
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub extra: ExtraClaims,
+}
+
+/// The kind of JWT a grant asks the issuer for. Every profile is signed by the same keys and
+/// published in the same JWK Set; only the header `typ` and the audience differ.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenProfile {
+    /// An RFC 9068 JWT access token: `typ: at+jwt`, `aud` = the resource.
+    #[default]
+    AccessToken,
+    /// An Identity Assertion JWT Authorization Grant (ID-JAG, SEP-990):
+    /// `typ: oauth-id-jag+jwt`, `aud` = `audience` (the issuer of the resource's authorization
+    /// server), and a `resource` claim naming the resource. Never accepted as an access token.
+    IdJag {
+        /// The `aud`: the issuer identifier of the authorization server that redeems it.
+        audience: String,
+    },
+}
+
+impl TokenProfile {
+    /// The JWS header `typ` (RFC 7515 §4.1.9): `at+jwt` or `oauth-id-jag+jwt`.
+    pub fn typ(&self) -> &'static str {
+        match self {
+            Self::AccessToken => "at+jwt",
+            Self::IdJag { .. } => "oauth-id-jag+jwt",
+        }
+    }
 }
 
 /// Mints access tokens and publishes the keys to check them. Only the issuer mints; grant
@@ -35,6 +69,23 @@ pub struct AccessTokenClaims {
 pub trait TokenIssuer: Send + Sync {
     /// Sign `claims` into a compact JWT (header `typ: at+jwt`, `alg`, `kid`).
     fn issue(&self, claims: &AccessTokenClaims) -> Result<String, OAuthError>;
+
+    /// Sign `claims` as a JWT of `profile` (header `typ` = [`TokenProfile::typ`]) with the same
+    /// keys. Default: [`TokenIssuer::issue`] for [`TokenProfile::AccessToken`], `server_error`
+    /// for any other profile.
+    ///
+    /// # Errors
+    /// `server_error` when the profile is not supported or signing fails.
+    fn issue_profile(
+        &self,
+        profile: &TokenProfile,
+        claims: &AccessTokenClaims,
+    ) -> Result<String, OAuthError> {
+        match profile {
+            TokenProfile::AccessToken => self.issue(claims),
+            other => Err(OAuthError::server_error(UnsupportedProfile(other.typ()))),
+        }
+    }
 
     /// Verify a token this issuer minted (signature, `typ`, `iss`; not expiry). `None` when it is
     /// not one of ours. Used by introspection and revocation.
@@ -45,4 +96,56 @@ pub trait TokenIssuer: Send + Sync {
 
     /// The JWS `alg` of the current signing key, e.g. `ES256`.
     fn signing_alg(&self) -> &str;
+}
+
+/// A token issuer was asked for a profile it cannot mint.
+#[derive(Debug, thiserror::Error)]
+#[error("this token issuer cannot mint {0} tokens")]
+struct UnsupportedProfile(&'static str);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims() -> AccessTokenClaims {
+        AccessTokenClaims {
+            iss: "https://auth.example.com".into(),
+            sub: "alice".into(),
+            aud: "https://mcp.example.com/mcp".into(),
+            client_id: "c".into(),
+            scope: "mcp:basic".into(),
+            iat: 1,
+            exp: 2,
+            jti: "j".into(),
+            auth_time: None,
+            resource: None,
+            extra: ExtraClaims::new(),
+        }
+    }
+
+    /// Issue #9: extra claims can never add a second `aud` to the signed payload.
+    #[test]
+    fn a_token_payload_never_carries_two_aud_keys() {
+        let mut c = claims();
+        assert!(
+            c.extra
+                .insert("aud", "https://evil.example".into())
+                .is_err()
+        );
+        c.extra.insert("tenant", "acme".into()).unwrap();
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(json.matches("\"aud\"").count(), 1, "{json}");
+        assert_eq!(json.matches("\"tenant\"").count(), 1, "{json}");
+        let back: AccessTokenClaims = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn profiles_name_their_typ() {
+        assert_eq!(TokenProfile::AccessToken.typ(), "at+jwt");
+        let jag = TokenProfile::IdJag {
+            audience: "https://as.example.com".into(),
+        };
+        assert_eq!(jag.typ(), "oauth-id-jag+jwt");
+    }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::UnixTime;
 use crate::error::StoreError;
 use crate::ext::IssuedTokens;
+use crate::types::{ResourceUri, ScopeSet};
 
 use super::lock;
 
@@ -26,10 +27,10 @@ pub struct AuthorizationCode {
     pub code_challenge: String,
     /// The user (`sub`).
     pub sub: String,
-    /// Granted scopes, space-separated.
-    pub scope: String,
-    /// The canonical resource the code is for.
-    pub resource: String,
+    /// Granted scopes (stored space-separated; empty when none).
+    pub scope: ScopeSet,
+    /// The canonical resource the code is for (RFC 8707).
+    pub resource: ResourceUri,
     /// When the user authenticated.
     pub auth_time: UnixTime,
     /// Expiry, seconds since the epoch (≤ 10 minutes after issue, OAuth 2.1 §4.1.2).

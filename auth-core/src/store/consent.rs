@@ -4,11 +4,12 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::error::StoreError;
-use crate::types::ScopeSet;
+use crate::types::{ResourceUri, ScopeSet};
 
 use super::lock;
 
-/// Remembered consent, per (user, client, resource): the scopes the user has approved.
+/// Remembered consent, per (user, client, resource): the scopes the user has approved. The
+/// resource is the canonical [`ResourceUri`] (RFC 8707), compared by its string.
 ///
 /// Contract: `grant` adds scopes to what is remembered (union); `granted` returns the union of
 /// everything granted for the triple, or `None` if nothing was; `revoke_client` forgets every
@@ -20,14 +21,14 @@ pub trait ConsentStore: Send + Sync {
         &self,
         sub: &str,
         client_id: &str,
-        resource: &str,
+        resource: &ResourceUri,
     ) -> Result<Option<ScopeSet>, StoreError>;
     /// Remember approval of `scopes`.
     async fn grant(
         &self,
         sub: &str,
         client_id: &str,
-        resource: &str,
+        resource: &ResourceUri,
         scopes: &ScopeSet,
     ) -> Result<(), StoreError>;
     /// Forget every consent given to `client_id`.
@@ -46,19 +47,27 @@ impl ConsentStore for MemoryConsentStore {
         &self,
         sub: &str,
         client_id: &str,
-        resource: &str,
+        resource: &ResourceUri,
     ) -> Result<Option<ScopeSet>, StoreError> {
-        let key = (sub.to_owned(), client_id.to_owned(), resource.to_owned());
+        let key = (
+            sub.to_owned(),
+            client_id.to_owned(),
+            resource.as_str().to_owned(),
+        );
         Ok(lock(&self.0).get(&key).cloned())
     }
     async fn grant(
         &self,
         sub: &str,
         client_id: &str,
-        resource: &str,
+        resource: &ResourceUri,
         scopes: &ScopeSet,
     ) -> Result<(), StoreError> {
-        let key = (sub.to_owned(), client_id.to_owned(), resource.to_owned());
+        let key = (
+            sub.to_owned(),
+            client_id.to_owned(),
+            resource.as_str().to_owned(),
+        );
         let mut map = lock(&self.0);
         let entry = map.entry(key).or_default();
         *entry = entry.union(scopes);

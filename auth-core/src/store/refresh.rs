@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixTime;
 use crate::error::StoreError;
+use crate::types::{ResourceUri, ScopeSet};
 
 use super::lock;
 
@@ -32,10 +33,11 @@ pub struct RefreshToken {
     pub client_id: String,
     /// The user.
     pub sub: String,
-    /// Granted scopes, space-separated; a refresh may only narrow them.
-    pub scope: String,
-    /// The canonical resource; a refresh may not change it.
-    pub resource: String,
+    /// Granted scopes (stored space-separated; empty when none); a refresh may only narrow
+    /// them.
+    pub scope: ScopeSet,
+    /// The canonical resource (RFC 8707); a refresh may not change it.
+    pub resource: ResourceUri,
     /// When the user authenticated.
     pub auth_time: Option<UnixTime>,
     /// When this token was issued.

@@ -13,7 +13,8 @@ use super::lock;
 ///
 /// Contract: `insert_once(key, expires_at, now)` returns `true` for the first insert of `key`
 /// and `false` for any later one while the earlier entry has not expired (`now < expires_at`).
-/// Of concurrent inserts of one key exactly one gets `true`.
+/// Of concurrent inserts of one key exactly one gets `true`. `purge(now)` deletes the entries
+/// that expired at or before `now` and returns how many; it never makes a live key reusable.
 #[async_trait]
 pub trait ReplayCache: Send + Sync {
     /// Record `key` until `expires_at`; `false` if it is already recorded.
@@ -23,6 +24,10 @@ pub trait ReplayCache: Send + Sync {
         expires_at: UnixTime,
         now: UnixTime,
     ) -> Result<bool, StoreError>;
+
+    /// Delete entries whose `expires_at <= now` (seconds since the epoch); returns how many.
+    /// The server calls it periodically.
+    async fn purge(&self, now: UnixTime) -> Result<u64, StoreError>;
 }
 
 /// In-memory [`ReplayCache`]. Expired entries are swept as new ones arrive.
@@ -48,5 +53,12 @@ impl ReplayCache for MemoryReplayCache {
                 Ok(true)
             }
         }
+    }
+
+    async fn purge(&self, now: UnixTime) -> Result<u64, StoreError> {
+        let mut map = lock(&self.0);
+        let before = map.len();
+        map.retain(|_, exp| *exp > now);
+        Ok((before - map.len()) as u64)
     }
 }

@@ -12,12 +12,17 @@ use super::lock;
 /// revocation that follows a replayed code or a reused refresh token).
 ///
 /// Contract: after `deny(jti, exp)`, `is_denied(jti, now)` is `true` for every `now < exp`.
+/// `purge(now)` deletes denials with `exp <= now` (no longer needed: the token has expired) and
+/// returns how many.
 #[async_trait]
 pub trait AccessTokenDenylist: Send + Sync {
     /// Deny `jti` until `exp`.
     async fn deny(&self, jti: &str, exp: UnixTime) -> Result<(), StoreError>;
     /// Is `jti` denied at `now`?
     async fn is_denied(&self, jti: &str, now: UnixTime) -> Result<bool, StoreError>;
+    /// Delete denials whose `exp <= now` (seconds since the epoch); returns how many. The
+    /// server calls it periodically.
+    async fn purge(&self, now: UnixTime) -> Result<u64, StoreError>;
 }
 
 /// In-memory [`AccessTokenDenylist`].
@@ -34,5 +39,11 @@ impl AccessTokenDenylist for MemoryAccessTokenDenylist {
     }
     async fn is_denied(&self, jti: &str, now: UnixTime) -> Result<bool, StoreError> {
         Ok(lock(&self.0).get(jti).is_some_and(|exp| now < *exp))
+    }
+    async fn purge(&self, now: UnixTime) -> Result<u64, StoreError> {
+        let mut map = lock(&self.0);
+        let before = map.len();
+        map.retain(|_, exp| *exp > now);
+        Ok((before - map.len()) as u64)
     }
 }

@@ -12,7 +12,12 @@ use mcp_auth_core::{
     ScopeSet, SecretGenerator, SystemClock, TokenEndpointAuthMethod, TokenHash,
 };
 
+use std::sync::Arc;
+
+use mcp_auth_core::ext::{ExtensionSection, Registry};
+
 use crate::config::Config;
+use crate::grants::{AuthorizationCodeGrant, RefreshTokenGrant};
 use crate::keys::SigningKey;
 use crate::web::password::hash_password;
 
@@ -60,9 +65,12 @@ async fn open(config_path: Option<&Path>) -> Result<(Config, Stores), String> {
 }
 
 pub(super) async fn client(config_path: Option<&Path>, cmd: ClientCommand) -> Result<(), String> {
-    let (_, stores) = open(config_path).await?;
+    let (config, stores) = open(config_path).await?;
     match cmd {
-        ClientCommand::Add(args) => client_add(&stores, args).await,
+        ClientCommand::Add(args) => {
+            let grants = grant_handlers(&config, &stores)?;
+            client_add(&stores, &grants, args).await
+        }
         ClientCommand::List => {
             let clients = stores.clients.list().await.map_err(|e| e.to_string())?;
             if clients.is_empty() {
@@ -84,16 +92,16 @@ pub(super) async fn client(config_path: Option<&Path>, cmd: ClientCommand) -> Re
                 .await
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("no client {id}"))?;
-            let secret = OsSecretGenerator::new().token("cs_", 32);
+            let secret = OsSecretGenerator::new().secret("cs_", 32);
             let now = SystemClock.now();
-            rotate_secret(&mut client, &secret, now, overlap)?;
+            rotate_secret(&mut client, secret.expose(), now, overlap)?;
             stores
                 .clients
                 .put(&client)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("client_id: {id}");
-            println!("client_secret: {secret}");
+            println!("client_secret: {}", secret.expose());
             println!("(the secret is shown once; only its hash is stored)");
             let old = client.secrets.len() - 1;
             if old > 0 {
@@ -202,7 +210,65 @@ fn rotate_secret(
     Ok(())
 }
 
-async fn client_add(stores: &Stores, args: ClientAddArgs) -> Result<(), String> {
+/// The grant handlers whose rules `client add` follows: the core grants, and every compiled-in
+/// extension's, configured by its `[extensions.<name>]` section, or by its defaults when the
+/// configuration has none (a machine client may be provisioned before the extension is on).
+fn grant_handlers(config: &Config, stores: &Stores) -> Result<Registry, String> {
+    let mut registry = Registry::new();
+    registry
+        .add_grant(Arc::new(AuthorizationCodeGrant::new(stores.clone())))
+        .map_err(|e| e.to_string())?;
+    registry
+        .add_grant(Arc::new(RefreshTokenGrant::new(stores.clone())))
+        .map_err(|e| e.to_string())?;
+    let configured = config.extension_sections();
+    for factory in crate::extensions::factories() {
+        let section = configured
+            .iter()
+            .find(|s| s.name() == factory.name())
+            .cloned()
+            .unwrap_or_else(|| ExtensionSection::new(factory.name(), serde_json::json!({})));
+        factory
+            .create(&section)
+            .map_err(|e| e.to_string())?
+            .install(&mut registry)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(registry)
+}
+
+/// Each grant's own rules for an operator-registered client authenticating with `method`
+/// ([`GrantHandler::check_client_source`], [`GrantHandler::client_authentication`]). A grant
+/// no handler knows is stored as given.
+///
+/// [`GrantHandler::check_client_source`]: mcp_auth_core::ext::GrantHandler::check_client_source
+/// [`GrantHandler::client_authentication`]: mcp_auth_core::ext::GrantHandler::client_authentication
+fn check_grant_rules(
+    handlers: &Registry,
+    grants: &[GrantType],
+    method: TokenEndpointAuthMethod,
+) -> Result<(), String> {
+    for grant in grants {
+        let Some(handler) = handlers.grant(grant.as_str()) else {
+            continue;
+        };
+        handler.check_client_source(ClientSource::Admin)?;
+        if !handler.client_authentication().permits(method) {
+            return Err(if method == TokenEndpointAuthMethod::None {
+                format!("a public client cannot use {grant}")
+            } else {
+                format!("a {method} client cannot use {grant}")
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn client_add(
+    stores: &Stores,
+    handlers: &Registry,
+    args: ClientAddArgs,
+) -> Result<(), String> {
     let method: TokenEndpointAuthMethod = if args.public {
         TokenEndpointAuthMethod::None
     } else if let Some(m) = &args.auth_method {
@@ -230,13 +296,7 @@ async fn client_add(stores: &Stores, args: ClientAddArgs) -> Result<(), String> 
     {
         return Err("the authorization_code grant needs at least one --redirect-uri".into());
     }
-    if method == TokenEndpointAuthMethod::None
-        && grants
-            .iter()
-            .any(|g| g.as_str() == GrantType::CLIENT_CREDENTIALS)
-    {
-        return Err("a public client cannot use client_credentials".into());
-    }
+    check_grant_rules(handlers, &grants, method)?;
     let jwks = match &args.jwks {
         Some(path) => {
             let text =
@@ -279,10 +339,10 @@ async fn client_add(stores: &Stores, args: ClientAddArgs) -> Result<(), String> 
         .transpose()?;
     let secrets = OsSecretGenerator::new();
     let client_id: ClientId = secrets
-        .token("mcp_", 16)
+        .identifier("mcp_", 16)
         .parse()
         .map_err(|e: mcp_auth_core::ParseError| e.0)?;
-    let secret = method.uses_secret().then(|| secrets.token("cs_", 32));
+    let secret = method.uses_secret().then(|| secrets.secret("cs_", 32));
     let client = Client {
         client_id: client_id.clone(),
         client_name: Some(args.name),
@@ -292,7 +352,7 @@ async fn client_add(stores: &Stores, args: ClientAddArgs) -> Result<(), String> 
         secrets: secret
             .iter()
             .map(|s| ClientSecretHash {
-                hash: TokenHash::of(s).as_str().to_owned(),
+                hash: s.hash().as_str().to_owned(),
                 expires_at: None,
             })
             .collect(),
@@ -311,7 +371,7 @@ async fn client_add(stores: &Stores, args: ClientAddArgs) -> Result<(), String> 
     println!("client_id: {client_id}");
     println!("token_endpoint_auth_method: {method}");
     if let Some(s) = secret {
-        println!("client_secret: {s}");
+        println!("client_secret: {}", s.expose());
         println!("(the secret is shown once; only its hash is stored)");
     }
     Ok(())
@@ -344,7 +404,7 @@ pub(super) async fn user(config_path: Option<&Path>, cmd: UserCommand) -> Result
                 .map_err(|e| e.to_string())?;
             let sub = existing
                 .map(|u| u.sub)
-                .unwrap_or_else(|| OsSecretGenerator::new().token("usr_", 12));
+                .unwrap_or_else(|| OsSecretGenerator::new().identifier("usr_", 12));
             stores
                 .users
                 .put(&User {
@@ -420,6 +480,28 @@ mod tests {
             client_id_issued_at: NOW,
             source: ClientSource::Admin,
         }
+    }
+
+    /// Issue #9: `client add` follows each grant's own rules.
+    #[cfg(feature = "ext-client-credentials")]
+    #[test]
+    fn client_add_rules_come_from_the_grant_handlers() {
+        let stores = Stores::in_memory();
+        let handlers = grant_handlers(&Config::default(), &stores).unwrap();
+        let cc = [GrantType::new(GrantType::CLIENT_CREDENTIALS)];
+        assert_eq!(
+            check_grant_rules(&handlers, &cc, TokenEndpointAuthMethod::None),
+            Err("a public client cannot use client_credentials".to_owned())
+        );
+        assert_eq!(
+            check_grant_rules(&handlers, &cc, TokenEndpointAuthMethod::PrivateKeyJwt),
+            Ok(())
+        );
+        let code = [GrantType::authorization_code()];
+        assert_eq!(
+            check_grant_rules(&handlers, &code, TokenEndpointAuthMethod::None),
+            Ok(())
+        );
     }
 
     #[test]

@@ -54,9 +54,10 @@ pub struct ServeArgs {
     /// anyone in without a password.
     #[arg(long, requires = "dev")]
     pub dev_allow_existing_db: bool,
-    /// Enable the client_credentials extension (SEP-1046, machine-to-machine clients); the same
-    /// as `client_credentials = true` in the configuration (or
-    /// `MCP_AUTH_CLIENT_CREDENTIALS=true`). Off by default (spec EXT-04).
+    /// Enable the client_credentials extension (SEP-1046, machine-to-machine clients): a
+    /// shorthand for `[extensions.client_credentials] enabled = true` in the configuration (also
+    /// `client_credentials = true`, or `MCP_AUTH_CLIENT_CREDENTIALS=true`). Off by default (spec
+    /// EXT-04).
     #[arg(long)]
     pub client_credentials: bool,
 }

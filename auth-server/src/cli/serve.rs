@@ -42,7 +42,7 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
     let pool = crate::storage::sqlite::open_pool(&config.database)
         .await
         .map_err(|e| format!("database {}: {e}", config.database.display()))?;
-    let stores = crate::storage::sqlite::stores_from_pool(pool.clone());
+    let stores = crate::storage::sqlite::stores_from_pool(pool);
     if config.dev {
         tracing::warn!(
             "DEVELOPMENT PROFILE is on: anyone reaching this server is signed in as the development user"
@@ -60,25 +60,26 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
         let jwks = crate::client_auth::ClientJwksSource::with_http_client(cimd.http_client, clock);
         builder = builder
             .extension(cimd.extension)
-            .jwks_source(std::sync::Arc::new(jwks));
+            .client_key_source(std::sync::Arc::new(jwks));
     }
-    if config.client_credentials {
-        builder = builder.extension(Box::new(
-            mcp_auth_ext_client_credentials::ClientCredentialsExtension::new(),
-        ));
+    for extension in crate::extensions::from_sections(
+        &crate::extensions::factories(),
+        &config.extension_sections(),
+    )? {
+        builder = builder.extension(extension);
     }
     let server = builder.build().await.map_err(|e| e.to_string())?;
     let options = match &config.session_secret {
-        Some(s) if s.len() >= 32 => HttpOptions {
-            session_secret: s.as_bytes().to_vec(),
+        Some(s) if s.expose().len() >= 32 => HttpOptions {
+            session_secret: s.expose().as_bytes().to_vec(),
         },
         Some(_) => return Err("session_secret must be at least 32 characters".into()),
         None => HttpOptions::random(),
     };
     let app = crate::http::router(server.clone(), options)?;
-    spawn_purge(server.clone(), pool);
+    spawn_purge(server.clone());
     spawn_key_reload(server.clone());
-    print_banner(&server, bound, config.dev, config.client_credentials);
+    print_banner(&server, bound, config.dev);
     // HTTP/1.1 with the header read timeout and connection info (issue #8 item 6).
     let header_read_timeout = server.settings().http.header_read_timeout;
     crate::http::serve(listener, app, header_read_timeout, shutdown_signal())
@@ -111,7 +112,7 @@ async fn ensure_dev_user(stores: &Stores) -> Result<(), String> {
         .is_none()
     {
         // Nobody signs in with this password: the development profile signs the user in.
-        let password = mcp_auth_core::SecretGenerator::token(
+        let password = mcp_auth_core::SecretGenerator::secret(
             &mcp_auth_core::secret::OsSecretGenerator::new(),
             "",
             24,
@@ -120,7 +121,7 @@ async fn ensure_dev_user(stores: &Stores) -> Result<(), String> {
             .put(&User {
                 sub: "dev-user".into(),
                 username: crate::DEV_USERNAME.into(),
-                password_hash: hash_password(&password)?,
+                password_hash: hash_password(password.expose())?,
             })
             .await
             .map_err(|e| e.to_string())?;
@@ -128,12 +129,7 @@ async fn ensure_dev_user(stores: &Stores) -> Result<(), String> {
     Ok(())
 }
 
-fn print_banner(
-    server: &AuthorizationServer,
-    bound: std::net::SocketAddr,
-    dev: bool,
-    client_credentials: bool,
-) {
+fn print_banner(server: &AuthorizationServer, bound: std::net::SocketAddr, dev: bool) {
     let issuer = &server.settings().issuer;
     let host_ok = issuer.url().host_str().is_some_and(is_loopback_host);
     println!("mcp-auth authorization server listening on {bound}");
@@ -153,7 +149,11 @@ fn print_banner(
     println!(
         "  register a client: auth-server client add --name 'My app' --redirect-uri http://127.0.0.1:3000/callback --public"
     );
-    if client_credentials {
+    if server
+        .registry()
+        .grant(mcp_auth_core::GrantType::CLIENT_CREDENTIALS)
+        .is_some()
+    {
         println!(
             "  register a machine client: auth-server client add --name 'Reporter' --grant client_credentials --scope 'mcp:basic' --resource <resource>"
         );
@@ -181,8 +181,9 @@ fn spawn_key_reload(server: AuthorizationServer) {
     });
 }
 
-/// Every ten minutes, drop expired codes, refresh tokens, replay-cache entries and denials.
-fn spawn_purge(server: AuthorizationServer, pool: sqlx::SqlitePool) {
+/// Every ten minutes, drop expired codes, refresh tokens, replay-cache entries and denials,
+/// through the store traits (whatever the backend).
+fn spawn_purge(server: AuthorizationServer) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
@@ -195,8 +196,11 @@ fn spawn_purge(server: AuthorizationServer, pool: sqlx::SqlitePool) {
             if let Err(e) = stores.refresh_tokens.purge(now).await {
                 tracing::warn!(error = %e, "purging refresh tokens failed");
             }
-            if let Err(e) = crate::storage::sqlite::purge_expired(&pool, now).await {
-                tracing::warn!(error = %e, "purging the replay cache and denylist failed");
+            if let Err(e) = stores.replay.purge(now).await {
+                tracing::warn!(error = %e, "purging the replay cache failed");
+            }
+            if let Err(e) = stores.denylist.purge(now).await {
+                tracing::warn!(error = %e, "purging the access token denylist failed");
             }
         }
     });

@@ -5,6 +5,7 @@ use mcp_auth_core::client::Client;
 use mcp_auth_core::clock::UnixTime;
 use mcp_auth_core::error::OAuthError;
 use mcp_auth_core::ext::AuthContext;
+use mcp_auth_core::jose::{Audience, numeric_date};
 use serde::Deserialize;
 
 use super::AuthFailure;
@@ -13,23 +14,6 @@ use super::AuthFailure;
 pub(super) const SKEW_SECS: i64 = 60;
 /// Longest assertion lifetime (`exp - iat`), in seconds (spec §2.3.1 item 4).
 const MAX_LIFETIME_SECS: i64 = 300;
-
-/// `aud`: one string or an array of strings (RFC 7519 §4.1.3).
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Audience {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl Audience {
-    fn contains_any(&self, accepted: &[&str]) -> bool {
-        match self {
-            Self::One(a) => accepted.contains(&a.as_str()),
-            Self::Many(list) => list.iter().any(|a| accepted.contains(&a.as_str())),
-        }
-    }
-}
 
 /// The assertion claims this authenticator reads. NumericDates may be fractional (RFC 7519 §2).
 #[derive(Deserialize)]
@@ -41,15 +25,6 @@ pub(super) struct AssertionClaims {
     iat: Option<serde_json::Number>,
     nbf: Option<serde_json::Number>,
     jti: Option<String>,
-}
-
-/// A NumericDate as whole seconds (fractions dropped); `None` when out of range.
-fn seconds(n: &serde_json::Number) -> Option<UnixTime> {
-    n.as_i64().or_else(|| {
-        n.as_f64()
-            .filter(|f| f.is_finite() && f.abs() < 1e15)
-            .map(|f| f.floor() as i64)
-    })
 }
 
 /// Steps 4–6: the claims, against the client and the clock. Returns `(jti, exp)`.
@@ -75,14 +50,14 @@ pub(super) fn check_claims(
     let exp = claims
         .exp
         .as_ref()
-        .and_then(seconds)
+        .and_then(numeric_date)
         .ok_or_else(|| fail("exp missing"))?;
     if exp <= now - SKEW_SECS {
         return Err(fail("assertion expired"));
     }
     match claims.iat {
         Some(iat) => {
-            let iat = seconds(&iat).ok_or_else(|| fail("iat malformed"))?;
+            let iat = numeric_date(&iat).ok_or_else(|| fail("iat malformed"))?;
             if iat > now + SKEW_SECS {
                 return Err(fail("iat in the future"));
             }
@@ -96,7 +71,7 @@ pub(super) fn check_claims(
         None => {}
     }
     if let Some(nbf) = claims.nbf {
-        let nbf = seconds(&nbf).ok_or_else(|| fail("nbf malformed"))?;
+        let nbf = numeric_date(&nbf).ok_or_else(|| fail("nbf malformed"))?;
         if nbf > now + SKEW_SECS {
             return Err(fail("assertion not yet valid"));
         }

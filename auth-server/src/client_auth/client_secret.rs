@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use mcp_auth_core::client::Client;
 use mcp_auth_core::error::OAuthError;
-use mcp_auth_core::ext::{AuthContext, ClientAuthenticator, ClientCredentials};
+use mcp_auth_core::ext::{AuthContext, ClientAuthenticator, PresentedCredentials};
 use mcp_auth_core::types::TokenEndpointAuthMethod;
 
 use super::AuthFailure;
@@ -53,17 +53,17 @@ impl ClientAuthenticator for ClientSecretAuthenticator {
     async fn authenticate(
         &self,
         client: &Client,
-        credentials: &ClientCredentials,
+        credentials: &PresentedCredentials,
         ctx: &AuthContext<'_>,
     ) -> Result<(), OAuthError> {
         let (client_id, secret) = match (self.method, credentials) {
             (
                 TokenEndpointAuthMethod::ClientSecretBasic,
-                ClientCredentials::SecretBasic { client_id, secret },
+                PresentedCredentials::SecretBasic { client_id, secret },
             )
             | (
                 TokenEndpointAuthMethod::ClientSecretPost,
-                ClientCredentials::SecretPost { client_id, secret },
+                PresentedCredentials::SecretPost { client_id, secret },
             ) => (client_id, secret),
             _ => return Err(self.fail("credentials are not of the authenticator's method")),
         };
@@ -89,15 +89,15 @@ mod tests {
     use super::*;
     use crate::client_auth::test_support::{NOW, client, ctx, issuer, secret_hash};
 
-    fn basic(secret: &str) -> ClientCredentials {
-        ClientCredentials::SecretBasic {
+    fn basic(secret: &str) -> PresentedCredentials {
+        PresentedCredentials::SecretBasic {
             client_id: "c1".parse().unwrap(),
             secret: Secret::new(secret),
         }
     }
 
-    fn post(secret: &str) -> ClientCredentials {
-        ClientCredentials::SecretPost {
+    fn post(secret: &str) -> PresentedCredentials {
+        PresentedCredentials::SecretPost {
             client_id: "c1".parse().unwrap(),
             secret: Secret::new(secret),
         }

@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
 use mcp_auth_core::error::OAuthError;
-use mcp_auth_core::ext::ClientCredentials;
+use mcp_auth_core::ext::PresentedCredentials;
 use mcp_auth_core::params::FormParams;
 use mcp_auth_core::secret::Secret;
 use mcp_auth_core::types::ClientId;
@@ -26,14 +26,14 @@ const BASIC_BASE64: GeneralPurpose = GeneralPurpose::new(
 /// form body.
 ///
 /// - `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))` →
-///   [`ClientCredentials::SecretBasic`]; both parts are form-url-decoded (`+` is a space). A body
+///   [`PresentedCredentials::SecretBasic`]; both parts are form-url-decoded (`+` is a space). A body
 ///   `client_id`, if present, must equal the Basic user.
-/// - `client_id` + `client_secret` in the body → [`ClientCredentials::SecretPost`].
+/// - `client_id` + `client_secret` in the body → [`PresentedCredentials::SecretPost`].
 /// - `client_assertion_type` = [`CLIENT_ASSERTION_TYPE_JWT_BEARER`] + `client_assertion` →
-///   [`ClientCredentials::JwtAssertion`]; the client is the assertion's `sub`, read *without*
+///   [`PresentedCredentials::JwtAssertion`]; the client is the assertion's `sub`, read *without*
 ///   checking the signature (the authenticator does that). A body `client_id`, if present, must
 ///   equal it.
-/// - only `client_id` → [`ClientCredentials::None`].
+/// - only `client_id` → [`PresentedCredentials::None`].
 /// - nothing that names a client → `Ok(None)`.
 ///
 /// # Errors
@@ -47,7 +47,7 @@ const BASIC_BASE64: GeneralPurpose = GeneralPurpose::new(
 pub fn extract_credentials(
     authorization: Option<&str>,
     params: &FormParams,
-) -> Result<Option<ClientCredentials>, OAuthError> {
+) -> Result<Option<PresentedCredentials>, OAuthError> {
     let basic = authorization.map(parse_basic).transpose()?;
     let body_client_id = params
         .get("client_id")
@@ -75,13 +75,16 @@ pub fn extract_credentials(
                 "client_id does not match the Authorization header",
             ));
         }
-        return Ok(Some(ClientCredentials::SecretBasic { client_id, secret }));
+        return Ok(Some(PresentedCredentials::SecretBasic {
+            client_id,
+            secret,
+        }));
     }
 
     if let Some(secret) = secret {
         let client_id = body_client_id
             .ok_or_else(|| OAuthError::invalid_request("client_secret requires client_id"))?;
-        return Ok(Some(ClientCredentials::SecretPost {
+        return Ok(Some(PresentedCredentials::SecretPost {
             client_id,
             secret: Secret::new(secret),
         }));
@@ -105,13 +108,13 @@ pub fn extract_credentials(
                 "client_id does not match the client_assertion subject",
             ));
         }
-        return Ok(Some(ClientCredentials::JwtAssertion {
+        return Ok(Some(PresentedCredentials::JwtAssertion {
             client_id,
             assertion: Secret::new(assertion),
         }));
     }
 
-    Ok(body_client_id.map(|client_id| ClientCredentials::None { client_id }))
+    Ok(body_client_id.map(|client_id| PresentedCredentials::None { client_id }))
 }
 
 /// Parse `Authorization: Basic …` (RFC 7617 §2, RFC 6749 §2.3.1).
@@ -228,7 +231,7 @@ mod tests {
     #[test]
     fn basic_header_is_secret_basic() {
         let got = extract_credentials(Some(&basic("c1:s3cret")), &params(&[])).unwrap();
-        let Some(ClientCredentials::SecretBasic { client_id, secret }) = got else {
+        let Some(PresentedCredentials::SecretBasic { client_id, secret }) = got else {
             panic!("expected SecretBasic, got {got:?}");
         };
         assert_eq!(client_id.as_str(), "c1");
@@ -241,7 +244,7 @@ mod tests {
     fn basic_with_url_encoded_colon_in_id_decodes_right() {
         let header = basic("urn%3Aacme%3Aclient:pa%2Bss+word%3A");
         let got = extract_credentials(Some(&header), &params(&[])).unwrap();
-        let Some(ClientCredentials::SecretBasic { client_id, secret }) = got else {
+        let Some(PresentedCredentials::SecretBasic { client_id, secret }) = got else {
             panic!("expected SecretBasic, got {got:?}");
         };
         assert_eq!(client_id.as_str(), "urn:acme:client");
@@ -281,7 +284,7 @@ mod tests {
             &params(&[("client_id", "c1"), ("client_secret", "s")]),
         )
         .unwrap();
-        let Some(ClientCredentials::SecretPost { client_id, secret }) = got else {
+        let Some(PresentedCredentials::SecretPost { client_id, secret }) = got else {
             panic!("expected SecretPost, got {got:?}");
         };
         assert_eq!(client_id.as_str(), "c1");
@@ -298,7 +301,7 @@ mod tests {
     fn client_id_alone_is_none_method() {
         let got = extract_credentials(None, &params(&[("client_id", "pub_1")])).unwrap();
         assert!(
-            matches!(got, Some(ClientCredentials::None { client_id }) if client_id.as_str() == "pub_1")
+            matches!(got, Some(PresentedCredentials::None { client_id }) if client_id.as_str() == "pub_1")
         );
     }
 
@@ -320,7 +323,7 @@ mod tests {
             ]),
         )
         .unwrap();
-        let Some(ClientCredentials::JwtAssertion {
+        let Some(PresentedCredentials::JwtAssertion {
             client_id,
             assertion,
         }) = got
@@ -417,7 +420,7 @@ mod tests {
         let ok = extract_credentials(Some(&basic("c1:s")), &params(&[("client_id", "c1")]));
         assert!(matches!(
             ok,
-            Ok(Some(ClientCredentials::SecretBasic { .. }))
+            Ok(Some(PresentedCredentials::SecretBasic { .. }))
         ));
     }
 }

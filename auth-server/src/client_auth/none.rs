@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use mcp_auth_core::client::Client;
 use mcp_auth_core::error::OAuthError;
-use mcp_auth_core::ext::{AuthContext, ClientAuthenticator, ClientCredentials};
+use mcp_auth_core::ext::{AuthContext, ClientAuthenticator, PresentedCredentials};
 use mcp_auth_core::types::TokenEndpointAuthMethod;
 
 use super::AuthFailure;
@@ -23,12 +23,12 @@ impl ClientAuthenticator for NoneAuthenticator {
     async fn authenticate(
         &self,
         client: &Client,
-        credentials: &ClientCredentials,
+        credentials: &PresentedCredentials,
         _ctx: &AuthContext<'_>,
     ) -> Result<(), OAuthError> {
         match credentials {
-            ClientCredentials::None { client_id } if *client_id == client.client_id => Ok(()),
-            ClientCredentials::None { .. } => Err(AuthFailure::invalid_client(
+            PresentedCredentials::None { client_id } if *client_id == client.client_id => Ok(()),
+            PresentedCredentials::None { .. } => Err(AuthFailure::invalid_client(
                 "client_id does not match the resolved client",
             )),
             _ => Err(AuthFailure::invalid_client(
@@ -46,7 +46,7 @@ mod tests {
     #[tokio::test]
     async fn none_credentials_for_the_client_pass() {
         let client = client("pub_1", TokenEndpointAuthMethod::None);
-        let creds = ClientCredentials::None {
+        let creds = PresentedCredentials::None {
             client_id: "pub_1".parse().unwrap(),
         };
         let iss = issuer();
@@ -61,7 +61,7 @@ mod tests {
     #[tokio::test]
     async fn other_client_id_is_invalid_client() {
         let client = client("pub_1", TokenEndpointAuthMethod::None);
-        let creds = ClientCredentials::None {
+        let creds = PresentedCredentials::None {
             client_id: "pub_2".parse().unwrap(),
         };
         let iss = issuer();

@@ -1,29 +1,28 @@
 //! `private_key_jwt`: the client signs a JWT assertion with its private key (RFC 7523 §2.2 and
 //! §3, spec §2.3.1).
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use mcp_auth_core::client::Client;
 use mcp_auth_core::error::OAuthError;
-use mcp_auth_core::ext::{AuthContext, ClientAuthenticator, ClientCredentials};
+use mcp_auth_core::ext::{AuthContext, ClientAuthenticator, PresentedCredentials};
+use mcp_auth_core::jose::jsonwebtoken::Algorithm;
+use mcp_auth_core::jose::{CompactJws, algorithm_name};
 use mcp_auth_core::store::ReplayCache;
 use mcp_auth_core::types::TokenEndpointAuthMethod;
 
 use super::assertion_claims::{AssertionClaims, SKEW_SECS, check_claims};
-use super::{AuthFailure, JwksSource};
+use super::{AuthFailure, ClientKeySource};
 
-/// The accepted assertion algorithms, as advertised and as jsonwebtoken names them. Never `none`,
+/// The accepted assertion algorithms, in the advertised order. Never `none` (not expressible),
 /// never `HS*` (a shared secret cannot prove key possession).
-const ALGORITHMS: [(&str, Algorithm); 5] = [
-    ("ES256", Algorithm::ES256),
-    ("ES384", Algorithm::ES384),
-    ("EdDSA", Algorithm::EdDSA),
-    ("PS256", Algorithm::PS256),
-    ("RS256", Algorithm::RS256),
+const ALGORITHMS: [Algorithm; 5] = [
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+    Algorithm::PS256,
+    Algorithm::RS256,
 ];
 
 /// Checks `private_key_jwt` client assertions.
@@ -32,9 +31,9 @@ const ALGORITHMS: [(&str, Algorithm); 5] = [
 ///
 /// 1. header `alg` is one of [`ClientAuthenticator::signing_alg_values`]; `none` and `HS*` are
 ///    refused before any key is looked up;
-/// 2. the key: the client's key with the header `kid`, or, without a `kid`, the only key of the
-///    algorithm's key type; its `alg`, if set, equals the header `alg`; its `use`, if set, is
-///    `sig`; an EC key's curve matches the algorithm;
+/// 2. the key ([`mcp_auth_core::jose::KeySet::select`]): the client's key with the header
+///    `kid`, or, without a `kid`, the only key fitting the algorithm; its key type and curve fit
+///    the algorithm, its `alg`, if set, equals the header `alg`, its `use`, if set, is `sig`;
 /// 3. the signature verifies;
 /// 4. `iss` == `sub` == the client's `client_id`;
 /// 5. `aud` (string or array) contains the issuer (with or without a trailing `/`) or the
@@ -46,13 +45,13 @@ const ALGORITHMS: [(&str, Algorithm); 5] = [
 ///    assertion does not use up its `jti` (spec AS-24).
 pub struct PrivateKeyJwtAuthenticator {
     replay: Arc<dyn ReplayCache>,
-    jwks: Arc<dyn JwksSource>,
+    keys: Arc<dyn ClientKeySource>,
 }
 
 impl PrivateKeyJwtAuthenticator {
-    /// An authenticator recording `jti`s in `replay` and taking client keys from `jwks`.
-    pub fn new(replay: Arc<dyn ReplayCache>, jwks: Arc<dyn JwksSource>) -> Self {
-        Self { replay, jwks }
+    /// An authenticator recording `jti`s in `replay` and taking client keys from `keys`.
+    pub fn new(replay: Arc<dyn ReplayCache>, keys: Arc<dyn ClientKeySource>) -> Self {
+        Self { replay, keys }
     }
 }
 
@@ -61,74 +60,6 @@ impl std::fmt::Debug for PrivateKeyJwtAuthenticator {
         f.debug_struct("PrivateKeyJwtAuthenticator")
             .finish_non_exhaustive()
     }
-}
-
-/// The key type (`kty`) the algorithm needs, as a predicate on JWK parameters.
-fn key_fits(alg: Algorithm, params: &AlgorithmParameters) -> bool {
-    match (alg, params) {
-        (Algorithm::ES256, AlgorithmParameters::EllipticCurve(ec)) => {
-            ec.curve == EllipticCurve::P256
-        }
-        (Algorithm::ES384, AlgorithmParameters::EllipticCurve(ec)) => {
-            ec.curve == EllipticCurve::P384
-        }
-        (Algorithm::EdDSA, AlgorithmParameters::OctetKeyPair(okp)) => {
-            okp.curve == EllipticCurve::Ed25519
-        }
-        (Algorithm::PS256 | Algorithm::RS256, AlgorithmParameters::RSA(_)) => true,
-        _ => false,
-    }
-}
-
-/// The key for `alg` and `kid` in `set` (step 2 above).
-fn select_key<'a>(
-    set: &'a JwkSet,
-    alg: Algorithm,
-    alg_name: &str,
-    kid: Option<&str>,
-) -> Result<&'a Jwk, OAuthError> {
-    let key = match kid {
-        Some(kid) => set
-            .find(kid)
-            .ok_or_else(|| AuthFailure::invalid_client(format!("no client key with kid {kid}")))?,
-        None => {
-            let mut fitting = set.keys.iter().filter(|k| key_fits(alg, &k.algorithm));
-            match (fitting.next(), fitting.next()) {
-                (Some(only), None) => only,
-                (None, _) => {
-                    return Err(AuthFailure::invalid_client(format!(
-                        "no client key for {alg_name}"
-                    )));
-                }
-                (Some(_), Some(_)) => {
-                    return Err(AuthFailure::invalid_client(format!(
-                        "several client keys for {alg_name} and no kid"
-                    )));
-                }
-            }
-        }
-    };
-    if !key_fits(alg, &key.algorithm) {
-        return Err(AuthFailure::invalid_client(format!(
-            "client key type does not fit {alg_name}"
-        )));
-    }
-    if let Some(key_alg) = key.common.key_algorithm
-        && key_alg.to_string() != alg_name
-    {
-        return Err(AuthFailure::invalid_client(format!(
-            "client key is for {key_alg}, assertion uses {alg_name}"
-        )));
-    }
-    if matches!(
-        key.common.public_key_use,
-        Some(ref u) if *u != PublicKeyUse::Signature
-    ) {
-        return Err(AuthFailure::invalid_client(
-            "client key is not a signing key",
-        ));
-    }
-    Ok(key)
 }
 
 #[async_trait]
@@ -140,17 +71,17 @@ impl ClientAuthenticator for PrivateKeyJwtAuthenticator {
     fn signing_alg_values(&self) -> Vec<String> {
         ALGORITHMS
             .iter()
-            .map(|(name, _)| (*name).to_owned())
+            .map(|alg| algorithm_name(*alg).to_owned())
             .collect()
     }
 
     async fn authenticate(
         &self,
         client: &Client,
-        credentials: &ClientCredentials,
+        credentials: &PresentedCredentials,
         ctx: &AuthContext<'_>,
     ) -> Result<(), OAuthError> {
-        let ClientCredentials::JwtAssertion {
+        let PresentedCredentials::JwtAssertion {
             client_id,
             assertion,
         } = credentials
@@ -164,36 +95,33 @@ impl ClientAuthenticator for PrivateKeyJwtAuthenticator {
                 "assertion sub does not match the resolved client",
             ));
         }
-        let assertion = assertion.expose();
 
         // 1. Algorithm, before any key lookup.
-        let header = jsonwebtoken::decode_header(assertion)
-            .map_err(|e| AuthFailure::invalid_client(format!("assertion header: {e}")))?;
-        let (alg_name, alg) = ALGORITHMS
-            .iter()
-            .copied()
-            .find(|(_, a)| *a == header.alg)
-            .ok_or_else(|| {
-                AuthFailure::invalid_client(format!("alg {:?} not accepted", header.alg))
-            })?;
+        let jws = CompactJws::parse(assertion.expose())
+            .map_err(|e| AuthFailure::invalid_client(format!("assertion: {e}")))?;
+        let alg = jws.alg();
+        if !ALGORITHMS.contains(&alg) {
+            return Err(AuthFailure::invalid_client(format!(
+                "alg {} not accepted",
+                algorithm_name(alg)
+            )));
+        }
 
         // 2. Key.
-        let set = self.jwks.keys_for(client).await?;
-        let jwk = select_key(&set, alg, alg_name, header.kid.as_deref())?;
-        let key = DecodingKey::from_jwk(jwk)
-            .map_err(|e| AuthFailure::invalid_client(format!("client key unusable: {e}")))?;
+        let key = self.keys.key_for(client, jws.kid(), alg).await?;
 
         // 3. Signature (claims are checked below against the injected clock).
-        let mut validation = Validation::new(alg);
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.required_spec_claims = HashSet::new();
-        let data = jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &validation)
-            .map_err(|e| AuthFailure::invalid_client(format!("assertion rejected: {e}")))?;
+        if !jws.verify(&key) {
+            return Err(AuthFailure::invalid_client(
+                "assertion signature does not verify",
+            ));
+        }
+        let claims: AssertionClaims = jws
+            .claims()
+            .map_err(|e| AuthFailure::invalid_client(format!("assertion: {e}")))?;
 
         // 4–6. Claims.
-        let (jti, exp) = check_claims(data.claims, client, ctx)?;
+        let (jti, exp) = check_claims(claims, client, ctx)?;
 
         // 7. Replay, last.
         let replay_key = format!("pkjwt:{}:{jti}", client.client_id);
@@ -218,6 +146,7 @@ mod tests {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use mcp_auth_core::clock::UnixTime;
     use mcp_auth_core::error::ErrorCode;
+    use mcp_auth_core::jose::{AllowedAlgorithms, KeySet, VerifyingKey};
     use mcp_auth_core::secret::Secret;
     use mcp_auth_core::store::MemoryReplayCache;
     use ring::rand::SystemRandom;
@@ -234,10 +163,17 @@ mod tests {
     }
 
     #[async_trait]
-    impl JwksSource for FixedJwks {
-        async fn keys_for(&self, _client: &Client) -> Result<JwkSet, OAuthError> {
+    impl ClientKeySource for FixedJwks {
+        async fn key_for(
+            &self,
+            _client: &Client,
+            kid: Option<&str>,
+            alg: Algorithm,
+        ) -> Result<Arc<VerifyingKey>, OAuthError> {
             self.lookups.fetch_add(1, Ordering::SeqCst);
-            Ok(serde_json::from_value(self.set.clone()).unwrap())
+            KeySet::from_json(&self.set)
+                .and_then(|set| set.select(kid, alg))
+                .map_err(crate::client_auth::client_keys::key_failure)
         }
     }
 
@@ -306,7 +242,7 @@ mod tests {
 
         async fn run_at(&self, assertion: String, now: UnixTime) -> Result<(), OAuthError> {
             let client = client("c1", TokenEndpointAuthMethod::PrivateKeyJwt);
-            let creds = ClientCredentials::JwtAssertion {
+            let creds = PresentedCredentials::JwtAssertion {
                 client_id: "c1".parse().unwrap(),
                 assertion: Secret::new(assertion),
             };
@@ -461,7 +397,7 @@ mod tests {
         let h = json!({"alg": "none", "kid": f.key.kid()});
         assert_invalid_client(
             f.run(format!("{}.{}.", b64(&h), b64(&claims()))).await,
-            "assertion header",
+            "assertion: JWS header",
         );
         assert_eq!(f.jwks.lookups.load(Ordering::SeqCst), 0);
     }
@@ -486,7 +422,7 @@ mod tests {
         let h = json!({"alg": "ES256", "kid": "no-such-key"});
         assert_invalid_client(
             f.run(sign(&f.key, &h, &claims())).await,
-            "no client key with kid",
+            "client key: no key with kid no-such-key",
         );
     }
 
@@ -497,7 +433,7 @@ mod tests {
         // The other key claims the registered key's kid.
         assert_invalid_client(
             f.run(sign(&other, &header(&f.key), &claims())).await,
-            "InvalidSignature",
+            "assertion signature does not verify",
         );
     }
 
@@ -510,7 +446,7 @@ mod tests {
         f.key = key;
         assert_invalid_client(
             f.run(f.assertion(&claims())).await,
-            "client key is for ES384",
+            "client key: key is for ES384, the JWS uses ES256",
         );
     }
 
@@ -522,5 +458,17 @@ mod tests {
             ["ES256", "ES384", "EdDSA", "PS256", "RS256"]
         );
         assert_eq!(f.auth.method(), TokenEndpointAuthMethod::PrivateKeyJwt);
+        assert!(AllowedAlgorithms::new(&ALGORITHMS).is_ok());
+    }
+
+    #[tokio::test]
+    async fn key_of_another_type_is_invalid_client() {
+        // An RS256 assertion naming the client's EC key.
+        let f = fixture();
+        let h = json!({"alg": "RS256", "kid": f.key.kid()});
+        assert_invalid_client(
+            f.run(format!("{}.{}.c2ln", b64(&h), b64(&claims()))).await,
+            "client key: key type does not fit RS256",
+        );
     }
 }

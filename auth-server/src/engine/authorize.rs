@@ -1,15 +1,21 @@
 //! The authorization endpoint (RFC 6749 §4.1.1, OAuth 2.1 §4.1.1, spec §2.2): validation in the
 //! order that decides whether an error may be redirected, consent bookkeeping, and code issue.
 
-use mcp_auth_core::pkce::is_valid_pkce_value;
 use mcp_auth_core::protected_resource::ProtectedResource;
 use mcp_auth_core::store::AuthorizationCode;
 use mcp_auth_core::{
-    Client, ClientId, ClientSource, ErrorCode, FormParams, GrantType, OAuthError, RedirectUri,
-    ScopeSet, TokenHash, UnixTime,
+    Client, ClientId, ClientSource, ErrorCode, FormParams, OAuthError, RedirectUri, ScopeSet,
+    UnixTime,
 };
 
 use crate::server::AuthorizationServer;
+
+mod steps;
+
+use steps::{
+    client_may_use_authorization_code, code_response_type, matched_redirect_uri,
+    no_repeated_parameters, pkce_challenge, single_state,
+};
 
 /// A validated authorization request: every check up to user authentication has passed.
 #[derive(Debug, Clone)]
@@ -79,38 +85,45 @@ impl AuthorizationServer {
         sub: Option<&str>,
     ) -> Result<AuthorizationRequest, AuthorizeError> {
         let params = FormParams::parse_keeping_repeats(query).map_err(AuthorizeError::Page)?;
-        // 1. The client.
+        // 1. The client, 2. the redirect URI: every error is a page.
         let client = self.authorization_client(&params).await?;
-        // 2. The redirect URI.
         let (redirect_uri, redirect_uri_sent) = matched_redirect_uri(&client, &params)?;
-        let state = if params.is_repeated("state") {
-            None
-        } else {
-            params.get("state").map(str::to_owned)
-        };
-        // 3. From here on, errors are redirected if the client is vetted.
-        let error = match self.check_parameters(&params, &client) {
-            Ok(checked) => {
-                return Ok(AuthorizationRequest {
-                    client,
-                    redirect_uri,
-                    redirect_uri_sent,
-                    state,
-                    code_challenge: checked.code_challenge,
-                    resource: checked.resource,
-                    scope: checked.scope,
-                });
-            }
-            Err(error) => error,
-        };
-        if self.may_redirect_errors(&client, sub).await {
-            return Err(self.redirect_error(&redirect_uri, state.as_deref(), error));
+        let state = single_state(&params);
+        // 3. The rest: errors are redirected if the client is vetted.
+        match self.check_parameters(&params, &client) {
+            Ok(checked) => Ok(AuthorizationRequest {
+                client,
+                redirect_uri,
+                redirect_uri_sent,
+                state,
+                code_challenge: checked.code_challenge,
+                resource: checked.resource,
+                scope: checked.scope,
+            }),
+            Err(error) => Err(self
+                .refusal(&client, &redirect_uri, state.as_deref(), sub, error)
+                .await),
+        }
+    }
+
+    /// How an error found after the redirect URI was matched is shown: redirected to it when
+    /// [`AuthorizationServer::may_redirect_errors`] says the client is vetted, else a page.
+    async fn refusal(
+        &self,
+        client: &Client,
+        redirect_uri: &RedirectUri,
+        state: Option<&str>,
+        sub: Option<&str>,
+        error: OAuthError,
+    ) -> AuthorizeError {
+        if self.may_redirect_errors(client, sub).await {
+            return self.redirect_error(redirect_uri, state, error);
         }
         tracing::info!(
             client_id = %client.client_id,
             "error of a client not vetted for error redirects shown on the server's page"
         );
-        Err(AuthorizeError::Page(error))
+        AuthorizeError::Page(error)
     }
 
     /// May errors of an authorization request from `client` be redirected to its redirect URI
@@ -132,7 +145,7 @@ impl AuthorizationServer {
                 .inner
                 .stores
                 .consent
-                .granted(sub, client.client_id.as_str(), resource.resource.as_str())
+                .granted(sub, client.client_id.as_str(), &resource.resource)
                 .await
             {
                 Ok(Some(_)) => return true,
@@ -173,51 +186,33 @@ impl AuthorizationServer {
             })
     }
 
-    /// Step 3: every check after the redirect URI is matched, in order.
+    /// Step 3: every check after the redirect URI is matched, in order: no repeated parameter,
+    /// the response type, the client's grant, PKCE, the resource, the scope.
     fn check_parameters(
         &self,
         params: &FormParams,
         client: &Client,
     ) -> Result<CheckedParameters, OAuthError> {
-        if let Some(name) = params.repeated().next() {
-            return Err(OAuthError::invalid_request(format!(
-                "parameter {name} is repeated"
-            )));
-        }
-        match params.get("response_type") {
-            Some("code") => {}
-            Some(other) => {
-                return Err(OAuthError::new(
-                    ErrorCode::UnsupportedResponseType,
-                    format!("response_type {other} is not supported; use code"),
-                ));
-            }
-            None => return Err(OAuthError::invalid_request("response_type is missing")),
-        }
-        if !client.allows_grant(GrantType::AUTHORIZATION_CODE) {
-            return Err(OAuthError::new(
-                ErrorCode::UnauthorizedClient,
-                "this client may not use the authorization_code grant",
-            ));
-        }
-        let code_challenge = match params.get("code_challenge") {
-            Some(c) if is_valid_pkce_value(c) => c.to_owned(),
-            Some(_) => {
-                return Err(OAuthError::invalid_request(
-                    "code_challenge must be 43 to 128 characters of [A-Za-z0-9-._~]",
-                ));
-            }
-            None => {
-                return Err(OAuthError::invalid_request(
-                    "code_challenge is required (PKCE)",
-                ));
-            }
-        };
-        if params.get("code_challenge_method") != Some("S256") {
-            return Err(OAuthError::invalid_request(
-                "code_challenge_method must be S256",
-            ));
-        }
+        no_repeated_parameters(params)?;
+        code_response_type(params)?;
+        client_may_use_authorization_code(client)?;
+        let code_challenge = pkce_challenge(params)?;
+        let resource = self.requested_resource(params, client)?;
+        let scope = self.granted_scope(params, client, &resource)?;
+        Ok(CheckedParameters {
+            code_challenge,
+            resource,
+            scope,
+        })
+    }
+
+    /// Step 3e: the `resource` (RFC 8707 §2), or the default resource when it is omitted; the
+    /// client must be allowed to get tokens for it (`invalid_target`).
+    fn requested_resource(
+        &self,
+        params: &FormParams,
+        client: &Client,
+    ) -> Result<ProtectedResource, OAuthError> {
         let resource = self
             .inner
             .settings
@@ -229,22 +224,27 @@ impl AuthorizationServer {
                 "this client may not get tokens for that resource",
             ));
         }
-        let requested_scope = match params.get("scope") {
-            None => None,
-            Some(raw) => Some(
+        Ok(resource)
+    }
+
+    /// Step 3f: the scopes to grant, from the requested `scope` (or the resource's defaults when
+    /// it is omitted, SEP-835) through the configured scope policy (`invalid_scope`).
+    fn granted_scope(
+        &self,
+        params: &FormParams,
+        client: &Client,
+        resource: &ProtectedResource,
+    ) -> Result<ScopeSet, OAuthError> {
+        let requested_scope = params
+            .get("scope")
+            .map(|raw| {
                 raw.parse::<ScopeSet>()
-                    .map_err(|e| OAuthError::invalid_scope(e.0))?,
-            ),
-        };
-        let scope = self
-            .inner
+                    .map_err(|e| OAuthError::invalid_scope(e.0))
+            })
+            .transpose()?;
+        self.inner
             .scope_policy
-            .grant(client, &resource, requested_scope.as_ref())?;
-        Ok(CheckedParameters {
-            code_challenge,
-            resource,
-            scope,
-        })
+            .grant(client, resource, requested_scope.as_ref())
     }
 
     /// The error redirect for a validated redirect URI: `error`, `error_description`, `state`
@@ -293,7 +293,7 @@ impl AuthorizationServer {
             .granted(
                 sub,
                 request.client.client_id.as_str(),
-                request.resource.resource.as_str(),
+                &request.resource.resource,
             )
             .await?;
         Ok(match granted {
@@ -319,29 +319,29 @@ impl AuthorizationServer {
             .grant(
                 sub,
                 request.client.client_id.as_str(),
-                request.resource.resource.as_str(),
+                &request.resource.resource,
                 &request.scope,
             )
             .await?;
         let now = self.inner.clock.now();
-        let code = self.inner.secrets.token("ac_", 32);
+        let code = self.inner.secrets.secret("ac_", 32);
         stores
             .codes
             .insert(&AuthorizationCode {
-                code_hash: TokenHash::of(&code).as_str().to_owned(),
+                code_hash: code.hash().as_str().to_owned(),
                 client_id: request.client.client_id.as_str().to_owned(),
                 redirect_uri: request.redirect_uri.as_str().to_owned(),
                 redirect_uri_sent: request.redirect_uri_sent,
                 code_challenge: request.code_challenge.clone(),
                 sub: sub.to_owned(),
-                scope: request.scope.to_string(),
-                resource: request.resource.resource.as_str().to_owned(),
+                scope: request.scope.clone(),
+                resource: request.resource.resource.clone(),
                 auth_time,
                 expires_at: now + self.inner.settings.code_ttl as i64,
             })
             .await?;
         tracing::info!(client_id = %request.client.client_id, sub = %sub, scope = %request.scope, "authorization code issued");
-        let mut pairs = vec![("code", code.as_str())];
+        let mut pairs = vec![("code", code.expose())];
         pairs.extend(request.state.as_deref().map(|s| ("state", s)));
         pairs.push(("iss", self.inner.settings.issuer.as_str()));
         Ok(request.redirect_uri.with_parameters(pairs))
@@ -354,38 +354,5 @@ impl AuthorizationServer {
             request.state.as_deref(),
             &OAuthError::new(ErrorCode::AccessDenied, "the user declined the request"),
         )
-    }
-}
-
-/// Step 2: the redirect URI, matched against the client's registered ones (exact, RFC 8252 §7.3
-/// loopback port rule; [`RedirectUri`] refuses strings a parser would read differently). Every
-/// error is a page (spec AS-06). Returns the URI to respond to and whether the request sent it.
-fn matched_redirect_uri(
-    client: &Client,
-    params: &FormParams,
-) -> Result<(RedirectUri, bool), AuthorizeError> {
-    if params.is_repeated("redirect_uri") {
-        return Err(AuthorizeError::Page(OAuthError::invalid_request(
-            "redirect_uri is repeated",
-        )));
-    }
-    match params.get("redirect_uri") {
-        Some(raw) => {
-            let requested: RedirectUri = raw.parse().map_err(|e: mcp_auth_core::ParseError| {
-                AuthorizeError::Page(OAuthError::invalid_request(e.0))
-            })?;
-            if client.find_redirect_uri(&requested).is_none() {
-                return Err(AuthorizeError::Page(OAuthError::invalid_request(
-                    "redirect_uri is not registered for this client",
-                )));
-            }
-            Ok((requested, true))
-        }
-        None => match client.redirect_uris.as_slice() {
-            [only] => Ok((only.clone(), false)),
-            _ => Err(AuthorizeError::Page(OAuthError::invalid_request(
-                "redirect_uri is required when the client has several",
-            ))),
-        },
     }
 }

@@ -1,7 +1,7 @@
 //! Client resolution and authentication at the token, introspection and revocation endpoints
 //! (RFC 6749 §2.3, spec §2.3).
 
-use mcp_auth_core::ext::{AuthContext, ClientCredentials};
+use mcp_auth_core::ext::{AuthContext, PresentedCredentials};
 use mcp_auth_core::{ChallengeHint, Client, ClientId, ErrorCode, FormParams, OAuthError};
 
 use crate::client_auth::extract_credentials;
@@ -71,11 +71,11 @@ impl AuthorizationServer {
 
     async fn check_credentials(
         &self,
-        credentials: &ClientCredentials,
+        credentials: &PresentedCredentials,
         endpoint_url: &str,
         callers: Callers,
     ) -> Result<Client, OAuthError> {
-        let hint = if matches!(credentials, ClientCredentials::SecretBasic { .. }) {
+        let hint = if matches!(credentials, PresentedCredentials::SecretBasic { .. }) {
             ChallengeHint::Basic
         } else {
             ChallengeHint::None

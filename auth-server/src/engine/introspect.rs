@@ -74,13 +74,13 @@ impl AuthorizationServer {
             {
                 Ok(IntrospectionResponse {
                     active: true,
-                    scope: Some(rt.scope),
+                    scope: Some(rt.scope.to_string()),
                     client_id: Some(rt.client_id),
                     token_type: Some("refresh_token".into()),
                     exp: Some(rt.expires_at),
                     iat: Some(rt.issued_at),
                     sub: Some(rt.sub),
-                    aud: Some(rt.resource),
+                    aud: Some(rt.resource.as_str().to_owned()),
                     iss: Some(self.inner.settings.issuer.as_str().to_owned()),
                     jti: None,
                 })

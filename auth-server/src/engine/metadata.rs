@@ -47,7 +47,6 @@ impl AuthorizationServer {
             revocation_endpoint_auth_methods_supported: reg.auth_methods(),
             code_challenge_methods_supported: vec!["S256".into()],
             authorization_response_iss_parameter_supported: true,
-            client_id_metadata_document_supported: None,
             extra,
         }
     }

@@ -3,8 +3,10 @@
 
 pub mod authorize;
 mod client_authentication;
+pub mod consent;
 pub mod introspect;
 pub mod metadata;
 pub mod register;
 pub mod revoke;
+pub mod sign_in;
 pub mod token;

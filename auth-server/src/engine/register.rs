@@ -3,7 +3,7 @@
 use mcp_auth_core::wire::{ClientRegistrationRequest, ClientRegistrationResponse};
 use mcp_auth_core::{
     Client, ClientId, ClientSecretHash, ClientSource, ErrorCode, GrantType, OAuthError,
-    RedirectUri, ScopeSet, TokenEndpointAuthMethod, TokenHash,
+    RedirectUri, ScopeSet, TokenEndpointAuthMethod,
 };
 
 use crate::server::AuthorizationServer;
@@ -53,12 +53,12 @@ impl AuthorizationServer {
         // What a user actually grants is decided on the consent page.
         let registered_scope = client.scope.take();
         let secret = if client.token_endpoint_auth_method.uses_secret() {
-            let value = self.inner.secrets.token("cs_", 32);
+            let value = self.inner.secrets.secret("cs_", 32);
             client.secrets = vec![ClientSecretHash {
-                hash: TokenHash::of(&value).as_str().to_owned(),
+                hash: value.hash().as_str().to_owned(),
                 expires_at: None,
             }];
-            Some(value)
+            Some(value.expose().to_owned())
         } else {
             None
         };
@@ -86,118 +86,25 @@ impl AuthorizationServer {
         })
     }
 
+    /// Check the request step by step (each step below names its rule) and build the client
+    /// record, without secrets yet.
     fn validate_registration(&self, req: &ClientRegistrationRequest) -> Result<Client, OAuthError> {
-        let method: TokenEndpointAuthMethod = req
-            .token_endpoint_auth_method
-            .as_deref()
-            .unwrap_or("client_secret_basic")
-            .parse()
-            .map_err(|e: mcp_auth_core::ParseError| metadata_error(e.0))?;
-        if self.inner.registry.authenticator(method).is_none() {
-            return Err(metadata_error(format!("{method} is not supported")));
-        }
-        let grant_types: Vec<GrantType> = req
-            .grant_types
-            .clone()
-            .unwrap_or_else(|| vec![GrantType::AUTHORIZATION_CODE.into()])
-            .into_iter()
-            .map(GrantType::new)
-            .collect();
-        if grant_types.is_empty() {
-            return Err(metadata_error("grant_types must not be empty"));
-        }
-        for g in &grant_types {
-            if self.inner.registry.grant(g.as_str()).is_none() {
-                return Err(metadata_error(format!("grant type {g} is not supported")));
-            }
-            if g.as_str() == GrantType::CLIENT_CREDENTIALS {
-                // Machine clients act as themselves; an anonymous registrant may not mint one.
-                return Err(metadata_error(
-                    "client_credentials clients are provisioned by an operator, not registered dynamically",
-                ));
-            }
-        }
+        let method = self.registration_method(req)?;
+        let grant_types = self.registration_grants(req, method)?;
         let uses_code = grant_types
             .iter()
             .any(|g| g.as_str() == GrantType::AUTHORIZATION_CODE);
-        let response_types = req.response_types.clone().unwrap_or_else(|| {
-            if uses_code {
-                vec!["code".into()]
-            } else {
-                vec![]
-            }
-        });
-        match (uses_code, response_types.as_slice()) {
-            (true, [code]) if code == "code" => {}
-            (false, []) => {}
-            _ => {
-                return Err(metadata_error(
-                    "response_types must be [\"code\"] exactly when grant_types has authorization_code",
-                ));
-            }
-        }
-        if req.redirect_uris.len() > MAX_REDIRECT_URIS {
-            return Err(OAuthError::new(
-                ErrorCode::InvalidRedirectUri,
-                "too many redirect_uris",
-            ));
-        }
-        let mut redirect_uris = Vec::with_capacity(req.redirect_uris.len());
-        for raw in &req.redirect_uris {
-            let uri: RedirectUri = raw.parse().map_err(|e: mcp_auth_core::ParseError| {
-                OAuthError::new(ErrorCode::InvalidRedirectUri, e.0)
-            })?;
-            uri.check_registrable()
-                .map_err(|e| OAuthError::new(ErrorCode::InvalidRedirectUri, e.0))?;
-            redirect_uris.push(uri);
-        }
-        if uses_code && redirect_uris.is_empty() {
-            return Err(OAuthError::new(
-                ErrorCode::InvalidRedirectUri,
-                "redirect_uris is required for the authorization_code grant",
-            ));
-        }
+        check_response_types(req, uses_code)?;
+        let redirect_uris = registration_redirect_uris(req, uses_code)?;
         if let Some(name) = &req.client_name {
             mcp_auth_core::types::check_client_name(name).map_err(|e| metadata_error(e.0))?;
         }
-        let scope = match &req.scope {
-            None => None,
-            Some(raw) => {
-                let set: ScopeSet = raw
-                    .parse()
-                    .map_err(|e: mcp_auth_core::ParseError| metadata_error(e.0))?;
-                let known = self.inner.settings.resources.all_scopes();
-                if let Some(unknown) = set.difference(&known).iter().next() {
-                    return Err(metadata_error(format!("scope {unknown} is not supported")));
-                }
-                Some(set)
-            }
-        };
-        match (method, &req.jwks, &req.jwks_uri) {
-            (_, Some(_), Some(_)) => {
-                return Err(metadata_error("jwks and jwks_uri are mutually exclusive"));
-            }
-            (TokenEndpointAuthMethod::PrivateKeyJwt, None, None) => {
-                return Err(metadata_error("private_key_jwt needs jwks or jwks_uri"));
-            }
-            _ => {}
-        }
-        if let Some(jwks) = &req.jwks
-            && !jwks.get("keys").is_some_and(serde_json::Value::is_array)
-        {
-            return Err(metadata_error("jwks must be a JWK Set with a keys array"));
-        }
-        if req.jwks_uri.is_some() {
-            // Fetching a URL named by an anonymous registrant needs the SSRF-hardened fetcher;
-            // until then self-registered clients send their keys inline.
-            return Err(metadata_error(
-                "jwks_uri is not accepted in dynamic registration; send the keys as jwks",
-            ));
-        }
+        let scope = self.registration_scope(req)?;
+        check_registration_keys(req, method)?;
         let client_id: ClientId = self
             .inner
             .secrets
-            .token("mcp_", 16)
+            .identifier("mcp_", 16)
             .parse()
             .map_err(|e: mcp_auth_core::ParseError| OAuthError::server_error(e))?;
         Ok(Client {
@@ -215,4 +122,161 @@ impl AuthorizationServer {
             source: ClientSource::Dynamic,
         })
     }
+}
+
+impl AuthorizationServer {
+    /// `token_endpoint_auth_method` (default `client_secret_basic`, RFC 7591 §2): a method this
+    /// server has an authenticator for.
+    fn registration_method(
+        &self,
+        req: &ClientRegistrationRequest,
+    ) -> Result<TokenEndpointAuthMethod, OAuthError> {
+        let method: TokenEndpointAuthMethod = req
+            .token_endpoint_auth_method
+            .as_deref()
+            .unwrap_or("client_secret_basic")
+            .parse()
+            .map_err(|e: mcp_auth_core::ParseError| metadata_error(e.0))?;
+        if self.inner.registry.authenticator(method).is_none() {
+            return Err(metadata_error(format!("{method} is not supported")));
+        }
+        Ok(method)
+    }
+
+    /// `grant_types` (default `["authorization_code"]`): not empty; each served by a handler
+    /// that lets a client register itself for it ([`GrantHandler::check_client_source`]) with
+    /// `method` ([`GrantHandler::client_authentication`]).
+    ///
+    /// [`GrantHandler::check_client_source`]: mcp_auth_core::ext::GrantHandler::check_client_source
+    /// [`GrantHandler::client_authentication`]: mcp_auth_core::ext::GrantHandler::client_authentication
+    fn registration_grants(
+        &self,
+        req: &ClientRegistrationRequest,
+        method: TokenEndpointAuthMethod,
+    ) -> Result<Vec<GrantType>, OAuthError> {
+        let grant_types: Vec<GrantType> = req
+            .grant_types
+            .clone()
+            .unwrap_or_else(|| vec![GrantType::AUTHORIZATION_CODE.into()])
+            .into_iter()
+            .map(GrantType::new)
+            .collect();
+        if grant_types.is_empty() {
+            return Err(metadata_error("grant_types must not be empty"));
+        }
+        for g in &grant_types {
+            let Some(handler) = self.inner.registry.grant(g.as_str()) else {
+                return Err(metadata_error(format!("grant type {g} is not supported")));
+            };
+            handler
+                .check_client_source(ClientSource::Dynamic)
+                .map_err(metadata_error)?;
+            if !handler.client_authentication().permits(method) {
+                return Err(metadata_error(format!(
+                    "grant type {g} cannot be used with {method}"
+                )));
+            }
+        }
+        Ok(grant_types)
+    }
+
+    /// `scope`: well-formed, and every scope defined by some protected resource.
+    fn registration_scope(
+        &self,
+        req: &ClientRegistrationRequest,
+    ) -> Result<Option<ScopeSet>, OAuthError> {
+        let Some(raw) = &req.scope else {
+            return Ok(None);
+        };
+        let set: ScopeSet = raw
+            .parse()
+            .map_err(|e: mcp_auth_core::ParseError| metadata_error(e.0))?;
+        let known = self.inner.settings.resources.all_scopes();
+        if let Some(unknown) = set.difference(&known).iter().next() {
+            return Err(metadata_error(format!("scope {unknown} is not supported")));
+        }
+        Ok(Some(set))
+    }
+}
+
+/// `response_types` must be `["code"]` exactly when the grants include `authorization_code`,
+/// and empty otherwise (RFC 7591 §2.1).
+fn check_response_types(
+    req: &ClientRegistrationRequest,
+    uses_code: bool,
+) -> Result<(), OAuthError> {
+    let response_types = req.response_types.clone().unwrap_or_else(|| {
+        if uses_code {
+            vec!["code".into()]
+        } else {
+            vec![]
+        }
+    });
+    match (uses_code, response_types.as_slice()) {
+        (true, [code]) if code == "code" => Ok(()),
+        (false, []) => Ok(()),
+        _ => Err(metadata_error(
+            "response_types must be [\"code\"] exactly when grant_types has authorization_code",
+        )),
+    }
+}
+
+/// `redirect_uris`: at most [`MAX_REDIRECT_URIS`], each registrable (https, or http on
+/// loopback; no fragment), at least one for `authorization_code` (`invalid_redirect_uri`).
+fn registration_redirect_uris(
+    req: &ClientRegistrationRequest,
+    uses_code: bool,
+) -> Result<Vec<RedirectUri>, OAuthError> {
+    if req.redirect_uris.len() > MAX_REDIRECT_URIS {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidRedirectUri,
+            "too many redirect_uris",
+        ));
+    }
+    let mut redirect_uris = Vec::with_capacity(req.redirect_uris.len());
+    for raw in &req.redirect_uris {
+        let uri: RedirectUri = raw.parse().map_err(|e: mcp_auth_core::ParseError| {
+            OAuthError::new(ErrorCode::InvalidRedirectUri, e.0)
+        })?;
+        uri.check_registrable()
+            .map_err(|e| OAuthError::new(ErrorCode::InvalidRedirectUri, e.0))?;
+        redirect_uris.push(uri);
+    }
+    if uses_code && redirect_uris.is_empty() {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidRedirectUri,
+            "redirect_uris is required for the authorization_code grant",
+        ));
+    }
+    Ok(redirect_uris)
+}
+
+/// `jwks` / `jwks_uri`: not both; one of them for `private_key_jwt`; `jwks` a JWK Set; no
+/// `jwks_uri` from an anonymous registrant.
+fn check_registration_keys(
+    req: &ClientRegistrationRequest,
+    method: TokenEndpointAuthMethod,
+) -> Result<(), OAuthError> {
+    match (method, &req.jwks, &req.jwks_uri) {
+        (_, Some(_), Some(_)) => {
+            return Err(metadata_error("jwks and jwks_uri are mutually exclusive"));
+        }
+        (TokenEndpointAuthMethod::PrivateKeyJwt, None, None) => {
+            return Err(metadata_error("private_key_jwt needs jwks or jwks_uri"));
+        }
+        _ => {}
+    }
+    if let Some(jwks) = &req.jwks
+        && !jwks.get("keys").is_some_and(serde_json::Value::is_array)
+    {
+        return Err(metadata_error("jwks must be a JWK Set with a keys array"));
+    }
+    if req.jwks_uri.is_some() {
+        // Fetching a URL named by an anonymous registrant needs the SSRF-hardened fetcher;
+        // until then self-registered clients send their keys inline.
+        return Err(metadata_error(
+            "jwks_uri is not accepted in dynamic registration; send the keys as jwks",
+        ));
+    }
+    Ok(())
 }

@@ -2,11 +2,15 @@
 //! grant handler, mint.
 
 use mcp_auth_core::ext::{
-    AccessTokenClaims, GrantContext, GrantDecision, GrantHandler, IssuedTokens, RefreshPolicy,
+    AccessTokenClaims, ClientAuthPolicy, GrantContext, GrantDecision, GrantHandler, IssuedTokens,
+    RefreshPolicy, TokenProfile, resolve_resource, resolve_scope,
 };
+use mcp_auth_core::protected_resource::ProtectedResource;
 use mcp_auth_core::store::{RefreshToken, RefreshTokenState};
 use mcp_auth_core::wire::TokenResponse;
-use mcp_auth_core::{Client, ErrorCode, FormParams, OAuthError, TokenHash};
+use mcp_auth_core::{
+    Client, ErrorCode, FormParams, GrantType, OAuthError, ScopeSet, TokenEndpointAuthMethod,
+};
 
 use tracing::Instrument;
 
@@ -14,8 +18,9 @@ use super::client_authentication::Callers;
 use crate::server::AuthorizationServer;
 
 /// A back-channel request as it arrived at the token, introspection or revocation endpoint:
-/// the `Authorization` header (if any), the raw form body and the caller's address.
-#[derive(Debug, Clone, Copy)]
+/// the `Authorization` header (if any), the raw form body and the caller's address. `Debug`
+/// prints `[redacted]` for the header and the body (they carry secrets, codes and tokens).
+#[derive(Clone, Copy)]
 pub struct ClientRequest<'a> {
     /// The `Authorization` header value.
     pub authorization: Option<&'a str>,
@@ -25,12 +30,30 @@ pub struct ClientRequest<'a> {
     pub source: Option<&'a str>,
 }
 
+impl std::fmt::Debug for ClientRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use mcp_auth_core::secret::Redacted;
+        f.debug_struct("ClientRequest")
+            .field("authorization", &Redacted::option(&self.authorization))
+            .field("body", &Redacted)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
 impl AuthorizationServer {
     /// Handle one token request.
     ///
+    /// Steps: parse; find the handler; authenticate the client; check the client may use the
+    /// grant (its record and the grant's [`ClientAuthPolicy`]); the handler decides; the engine
+    /// applies the scope policy and resource rules to the decision ([`resolve_resource`],
+    /// [`resolve_scope`]); the handler commits; the issuer mints the decision's
+    /// [`TokenProfile`].
+    ///
     /// Errors: `invalid_request` (malformed or repeated parameters, two client authentication
-    /// methods), `unsupported_grant_type`, `invalid_client` (401), `unauthorized_client`, and
-    /// whatever the grant handler decides (`invalid_grant`, `invalid_scope`, `invalid_target`).
+    /// methods), `unsupported_grant_type`, `invalid_client` (401), `unauthorized_client`,
+    /// `invalid_target` and `invalid_scope` (the engine's rules, for every grant), and whatever
+    /// the grant handler decides (`invalid_grant`, …).
     pub async fn token(&self, request: ClientRequest<'_>) -> Result<TokenResponse, OAuthError> {
         let params = FormParams::parse(request.body)?;
         let grant_type = params.require("grant_type")?;
@@ -75,6 +98,7 @@ impl AuthorizationServer {
                 format!("this client may not use the {grant_type} grant"),
             ));
         }
+        check_client_authentication(client, grant_type, &handler.client_authentication())?;
         let ctx = GrantContext {
             client,
             params,
@@ -83,41 +107,70 @@ impl AuthorizationServer {
             now: self.inner.clock.now(),
         };
         let decision = handler.decide(&ctx).await?;
-        self.issue(client, decision, handler, &ctx).await
+        // Scope policy and resource rules, for every grant, in this one place (spec §2.3 step 7).
+        let resource = resolve_resource(&decision.resource, client, params, ctx.resources)?;
+        let scope = resolve_scope(
+            self.inner.scope_policy.as_ref(),
+            client,
+            resource,
+            decision.requested_scope.as_ref(),
+            &decision.scope_ceiling,
+        )?;
+        handler.commit(&ctx, &decision).await?;
+        self.issue(client, decision, resource, scope, handler, &ctx)
+            .await
     }
 
-    /// Mint the access token and, by the decision's policy, a refresh token; then tell the
-    /// handler what was issued.
+    /// Mint the token the decision's profile names and, by the decision's policy, a refresh
+    /// token; then tell the handler what was issued.
     async fn issue(
         &self,
         client: &Client,
         decision: GrantDecision,
+        resource: &ProtectedResource,
+        scope: ScopeSet,
         handler: &dyn GrantHandler,
         ctx: &GrantContext<'_>,
     ) -> Result<TokenResponse, OAuthError> {
         let settings = &self.inner.settings;
         let now = ctx.now;
-        let ttl = decision
-            .resource
+        let ttl = resource
             .access_token_ttl
             .unwrap_or(settings.access_token_ttl);
+        let (aud, resource_claim) = match &decision.profile {
+            TokenProfile::IdJag { audience } => {
+                if decision.refresh != RefreshPolicy::None {
+                    return Err(OAuthError::server_error(ProfileError(
+                        "an ID-JAG is never issued with a refresh token",
+                    )));
+                }
+                (
+                    audience.clone(),
+                    Some(resource.resource.as_str().to_owned()),
+                )
+            }
+            _ => (resource.resource.as_str().to_owned(), None),
+        };
         let claims = AccessTokenClaims {
             iss: settings.issuer.as_str().to_owned(),
             sub: decision.subject.clone(),
-            aud: decision.resource.resource.as_str().to_owned(),
+            aud,
             client_id: client.client_id.as_str().to_owned(),
-            scope: decision.scope.to_string(),
+            scope: scope.to_string(),
             iat: now,
             exp: now + ttl as i64,
-            jti: self.inner.secrets.token("", 16),
+            jti: self.inner.secrets.identifier("", 16),
             auth_time: decision.auth_time,
+            resource: resource_claim,
             extra: decision.extra_claims.clone(),
         };
-        let access_token = self.token_issuer().issue(&claims)?;
+        let access_token = self
+            .token_issuer()
+            .issue_profile(&decision.profile, &claims)?;
         let family = match &decision.refresh {
             RefreshPolicy::None => None,
-            RefreshPolicy::NewFamily if client.allows_grant("refresh_token") => Some((
-                self.inner.secrets.token("fam_", 16),
+            RefreshPolicy::NewFamily if client.allows_grant(GrantType::REFRESH_TOKEN) => Some((
+                self.inner.secrets.identifier("fam_", 16),
                 now + settings.refresh_absolute_ttl as i64,
             )),
             RefreshPolicy::NewFamily => None,
@@ -128,14 +181,14 @@ impl AuthorizationServer {
         };
         let mut refresh_token = None;
         if let Some((family_id, family_expires_at)) = &family {
-            let value = self.inner.secrets.token("rt_", 32);
+            let value = self.inner.secrets.secret("rt_", 32);
             let record = RefreshToken {
-                token_hash: TokenHash::of(&value).as_str().to_owned(),
+                token_hash: value.hash().as_str().to_owned(),
                 family_id: family_id.clone(),
                 client_id: client.client_id.as_str().to_owned(),
                 sub: decision.subject.clone(),
-                scope: decision.scope.to_string(),
-                resource: decision.resource.resource.as_str().to_owned(),
+                scope: scope.clone(),
+                resource: resource.resource.clone(),
                 auth_time: decision.auth_time,
                 issued_at: now,
                 expires_at: (now + settings.refresh_idle_ttl as i64).min(*family_expires_at),
@@ -152,7 +205,7 @@ impl AuthorizationServer {
                     .await?;
                 return Err(OAuthError::invalid_grant("the grant was revoked"));
             }
-            refresh_token = Some(value);
+            refresh_token = Some(value.expose().to_owned());
         }
         handler
             .issued(
@@ -164,13 +217,38 @@ impl AuthorizationServer {
                 },
             )
             .await?;
-        tracing::info!(jti = %claims.jti, aud = %claims.aud, scope = %claims.scope, "access token issued");
+        tracing::info!(jti = %claims.jti, aud = %claims.aud, scope = %claims.scope, typ = decision.profile.typ(), "token issued");
         Ok(TokenResponse {
             access_token,
-            token_type: "Bearer".into(),
+            token_type: decision.response.token_type.as_str().to_owned(),
             expires_in: ttl,
             scope: claims.scope,
             refresh_token,
+            extra: decision.response.into_map(),
         })
     }
 }
+
+/// A grant's [`ClientAuthPolicy`], enforced before it decides: a client outside it is
+/// `unauthorized_client` (RFC 6749 §5.2).
+fn check_client_authentication(
+    client: &Client,
+    grant_type: &str,
+    policy: &ClientAuthPolicy,
+) -> Result<(), OAuthError> {
+    let method = client.token_endpoint_auth_method;
+    if policy.permits(method) {
+        return Ok(());
+    }
+    let description = if method == TokenEndpointAuthMethod::None {
+        format!("public clients may not use the {grant_type} grant")
+    } else {
+        format!("clients authenticating with {method} may not use the {grant_type} grant")
+    };
+    Err(OAuthError::new(ErrorCode::UnauthorizedClient, description))
+}
+
+/// A grant asked for something the issuer will not mint; a wiring mistake (`server_error`).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct ProfileError(&'static str);

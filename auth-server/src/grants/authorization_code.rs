@@ -1,10 +1,13 @@
 //! The `authorization_code` grant (RFC 6749 §4.1.3, OAuth 2.1 §4.1.3, RFC 7636 §4.6).
 
 use async_trait::async_trait;
-use mcp_auth_core::ext::{GrantContext, GrantDecision, GrantHandler, IssuedTokens, RefreshPolicy};
+use mcp_auth_core::ext::{
+    BoundBy, GrantContext, GrantDecision, GrantHandler, IssuedTokens, RefreshPolicy, ResourceHint,
+    ScopeCeiling,
+};
 use mcp_auth_core::pkce::verify_s256;
 use mcp_auth_core::store::{CodeTake, RevokedAccess, Stores};
-use mcp_auth_core::{GrantType, OAuthError, ResourceUri, ScopeSet, TokenHash};
+use mcp_auth_core::{GrantType, OAuthError, TokenHash};
 
 use super::deny_all;
 
@@ -41,8 +44,8 @@ impl AuthorizationCodeGrant {
 
 #[async_trait]
 impl GrantHandler for AuthorizationCodeGrant {
-    fn grant_type(&self) -> &str {
-        GrantType::AUTHORIZATION_CODE
+    fn grant_type(&self) -> GrantType {
+        GrantType::authorization_code()
     }
 
     async fn decide(&self, ctx: &GrantContext<'_>) -> Result<GrantDecision, OAuthError> {
@@ -91,39 +94,19 @@ impl GrantHandler for AuthorizationCodeGrant {
             }
             _ => {}
         }
-        let bound: ResourceUri = record
-            .resource
-            .parse()
-            .map_err(|_| OAuthError::invalid_grant("the code's resource is no longer valid"))?;
-        for requested in ctx.params.get_all("resource") {
-            let requested: Result<ResourceUri, _> = requested.parse();
-            if requested.as_ref().ok() != Some(&bound) {
-                return Err(OAuthError::invalid_target(
-                    "resource must be the resource the code was issued for",
-                ));
-            }
-        }
-        let resource = ctx
-            .resources
-            .get(&bound)
-            .ok_or_else(|| OAuthError::invalid_target("the code's resource is no longer served"))?
-            .clone();
-        let scope: ScopeSet = if record.scope.is_empty() {
-            ScopeSet::new()
-        } else {
-            record
-                .scope
-                .parse()
-                .map_err(|_| OAuthError::invalid_grant("the code's scope is malformed"))?
-        };
-        Ok(GrantDecision {
-            subject: record.sub,
-            resource,
-            scope,
-            refresh: RefreshPolicy::NewFamily,
-            auth_time: Some(record.auth_time),
-            extra_claims: serde_json::Map::new(),
-        })
+        // Scope and resource were fixed at consent: the engine only checks that any `resource`
+        // sent names the bound one and that it is still served.
+        let mut decision = GrantDecision::new(
+            record.sub,
+            ResourceHint::Bound {
+                resource: record.resource,
+                by: BoundBy::AuthorizationCode,
+            },
+            ScopeCeiling::Granted(record.scope),
+        );
+        decision.refresh = RefreshPolicy::NewFamily;
+        decision.auth_time = Some(record.auth_time);
+        Ok(decision)
     }
 
     async fn issued(

@@ -1,9 +1,11 @@
 //! The `refresh_token` grant (RFC 6749 §6, OAuth 2.1 §4.3) with rotation for every client.
 
 use async_trait::async_trait;
-use mcp_auth_core::ext::{GrantContext, GrantDecision, GrantHandler, RefreshPolicy};
+use mcp_auth_core::ext::{
+    BoundBy, GrantContext, GrantDecision, GrantHandler, RefreshPolicy, ResourceHint, ScopeCeiling,
+};
 use mcp_auth_core::store::{RefreshTokenState, Stores};
-use mcp_auth_core::{GrantType, OAuthError, ResourceUri, ScopeSet, TokenHash};
+use mcp_auth_core::{GrantType, OAuthError, ScopeSet, TokenHash};
 
 use super::deny_all;
 
@@ -32,8 +34,8 @@ fn reused() -> OAuthError {
 
 #[async_trait]
 impl GrantHandler for RefreshTokenGrant {
-    fn grant_type(&self) -> &str {
-        GrantType::REFRESH_TOKEN
+    fn grant_type(&self) -> GrantType {
+        GrantType::refresh_token()
     }
 
     async fn decide(&self, ctx: &GrantContext<'_>) -> Result<GrantDecision, OAuthError> {
@@ -62,54 +64,47 @@ impl GrantHandler for RefreshTokenGrant {
         if ctx.now >= record.expires_at || ctx.now >= record.family_expires_at {
             return Err(invalid());
         }
-        let granted: ScopeSet = if record.scope.is_empty() {
-            ScopeSet::new()
-        } else {
-            record.scope.parse().map_err(|_| invalid())?
+        let requested = ctx
+            .params
+            .get("scope")
+            .map(|raw| {
+                raw.parse::<ScopeSet>()
+                    .map_err(|e: mcp_auth_core::ParseError| OAuthError::invalid_scope(e.0))
+            })
+            .transpose()?;
+        // A refresh can only narrow: the engine checks `scope` against what was granted and any
+        // `resource` against the bound one; `commit` then spends the presented token.
+        let mut decision = GrantDecision::new(
+            record.sub,
+            ResourceHint::Bound {
+                resource: record.resource,
+                by: BoundBy::RefreshToken,
+            },
+            ScopeCeiling::Granted(record.scope),
+        );
+        decision.requested_scope = requested;
+        decision.refresh = RefreshPolicy::Rotate {
+            family_id: record.family_id,
+            family_expires_at: record.family_expires_at,
         };
-        let scope = match ctx.params.get("scope") {
-            None => granted,
-            Some(raw) => {
-                let asked: ScopeSet = raw
-                    .parse()
-                    .map_err(|e: mcp_auth_core::ParseError| OAuthError::invalid_scope(e.0))?;
-                if !asked.is_subset(&granted) {
-                    return Err(OAuthError::invalid_scope(
-                        "a refresh may not add scopes that were not granted",
-                    ));
-                }
-                asked
-            }
+        decision.auth_time = record.auth_time;
+        Ok(decision)
+    }
+
+    async fn commit(
+        &self,
+        ctx: &GrantContext<'_>,
+        decision: &GrantDecision,
+    ) -> Result<(), OAuthError> {
+        let RefreshPolicy::Rotate { family_id, .. } = &decision.refresh else {
+            return Ok(());
         };
-        let bound: ResourceUri = record.resource.parse().map_err(|_| invalid())?;
-        for requested in ctx.params.get_all("resource") {
-            let requested: Result<ResourceUri, _> = requested.parse();
-            if requested.as_ref().ok() != Some(&bound) {
-                return Err(OAuthError::invalid_target(
-                    "resource must be the resource the refresh token was issued for",
-                ));
-            }
-        }
-        let resource = ctx
-            .resources
-            .get(&bound)
-            .ok_or_else(|| OAuthError::invalid_target("the resource is no longer served"))?
-            .clone();
+        let hash = TokenHash::of(ctx.params.require("refresh_token")?);
         if !self.stores.refresh_tokens.spend(hash.as_str()).await? {
             // Another request spent it between our read and now: that is reuse too.
-            self.revoke_family(&record.family_id, ctx.now).await?;
+            self.revoke_family(family_id, ctx.now).await?;
             return Err(reused());
         }
-        Ok(GrantDecision {
-            subject: record.sub,
-            resource,
-            scope,
-            refresh: RefreshPolicy::Rotate {
-                family_id: record.family_id,
-                family_expires_at: record.family_expires_at,
-            },
-            auth_time: record.auth_time,
-            extra_claims: serde_json::Map::new(),
-        })
+        Ok(())
     }
 }

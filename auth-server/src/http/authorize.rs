@@ -8,14 +8,15 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::SignedCookieJar;
-use mcp_auth_core::{FormParams, OAuthError};
+use mcp_auth_core::{FormParams, OAuthError, Secret};
 use minijinja::context;
 
 use super::AppState;
 use super::source::SourceAddress;
 use crate::engine::authorize::{AuthorizationRequest, AuthorizeError};
+use crate::engine::consent::{ConsentAnswer, ConsentStep};
+use crate::engine::sign_in::{SignInError, SignedInUser};
 use crate::web::pages::{html, html_with_form_redirect, redirect};
-use crate::web::password::PasswordError;
 use crate::web::session::Session;
 
 /// `GET /authorize` (RFC 6749 §4.1.1).
@@ -40,11 +41,14 @@ pub(super) async fn authorize(
         Some(session) if session.sub.is_some() => {
             proceed(&state, jar, &session, &request, &query, StatusCode::FOUND).await
         }
-        existing => {
-            if state.server.settings().dangerous_dev_mode {
-                return dev_sign_in(&state, jar, &request, &query).await;
+        _ if state.server.settings().dangerous_dev_mode => match state.server.dev_sign_in().await {
+            Ok(user) => {
+                start_session(&state, jar, &user, &request, &query, StatusCode::FOUND).await
             }
-            let session = existing.unwrap_or_else(|| new_session(&state, None, None, now));
+            Err(e) => error_page(&state, e),
+        },
+        existing => {
+            let session = existing.unwrap_or_else(|| anonymous_session(&state, now));
             let jar = state.web.sessions.write(jar, &session);
             (jar, login_page(&state, &session, &request, &query, None)).into_response()
         }
@@ -59,7 +63,6 @@ struct FormStep {
     request: AuthorizationRequest,
     jar: SignedCookieJar,
     session: Session,
-    now: i64,
 }
 
 async fn form_step(
@@ -71,8 +74,7 @@ async fn form_step(
         .map_err(|_| error_page(state, OAuthError::invalid_request("malformed form")))?;
     let query = form.get("request").unwrap_or_default().to_owned();
     let jar = state.web.sessions.jar(headers);
-    let now = state.server.clock().now();
-    let session = state.web.sessions.read(&jar, now);
+    let session = state.web.sessions.read(&jar, state.server.clock().now());
     let request = state
         .server
         .validate_authorization_request_for(query.as_bytes(), signed_in(session.as_ref()))
@@ -99,17 +101,13 @@ async fn form_step(
         request,
         jar,
         session,
-        now,
     })
 }
 
-/// `POST /authorize/login`: check the CSRF token and the password, then start a new session
-/// (a fresh id, so a planted session cannot be promoted) and continue the request.
-///
-/// Sign-in limits ([`crate::limits::SignInSettings`]): a source, (username, source) pair or
-/// username over its limit gets `429` with `Retry-After` and no password check; a check that
-/// finds the hashing pool busy gets `429` with `Retry-After: 1`; a check that fails inside (a
-/// panic, an unreadable stored hash) is a `500`, never "wrong password" (issue #8 items 2, 3).
+/// `POST /authorize/login`: check the CSRF token, then sign in
+/// ([`AuthorizationServer::sign_in`](crate::AuthorizationServer::sign_in): limits, user store,
+/// password pool), start a new session (a fresh id, so a planted session cannot be promoted) and
+/// continue the request. See [`sign_in_refused`] for the pages of a refusal.
 pub(super) async fn login(
     State(state): State<AppState>,
     axum::Extension(source): axum::Extension<SourceAddress>,
@@ -120,68 +118,50 @@ pub(super) async fn login(
         Ok(s) => s,
         Err(res) => return res,
     };
-    let FormStep {
-        form,
-        query,
-        request,
-        jar,
-        session,
-        now,
-    } = step;
-    let username = form.get("username").unwrap_or_default();
-    let password = form.get("password").unwrap_or_default();
-    let limits = &state.web.signin_limits;
-    let attempt = match limits.begin(username, &source.rate_key()) {
-        Ok(a) => a,
-        Err(retry_after) => {
-            tracing::info!("sign-in refused: too many failed attempts");
-            let message = "Too many failed sign-ins. Wait a few minutes and try again.";
-            let page = login_page(&state, &session, &request, &query, Some(message));
-            return too_many_requests(page, retry_after);
+    let username = step.form.get("username").unwrap_or_default();
+    let password = Secret::new(step.form.get("password").unwrap_or_default());
+    match state
+        .server
+        .sign_in(username, password, &source.rate_key())
+        .await
+    {
+        Ok(user) => {
+            let (jar, request, query) = (step.jar, &step.request, &step.query);
+            start_session(&state, jar, &user, request, query, StatusCode::SEE_OTHER).await
         }
+        Err(e) => sign_in_refused(&state, &step, e),
+    }
+}
+
+/// The login page again after a refused sign-in: `401` for wrong credentials; `429` with
+/// `Retry-After` for a limit ([`crate::limits::SignInSettings`]) or a busy hashing pool
+/// (`Retry-After: 1`); an error page (`500`) for an internal failure, never "wrong password"
+/// (issue #8 items 2, 3).
+fn sign_in_refused(state: &AppState, step: &FormStep, error: SignInError) -> Response {
+    let page = |message| {
+        login_page(
+            state,
+            &step.session,
+            &step.request,
+            &step.query,
+            Some(message),
+        )
     };
-    let user = match state.server.stores().users.get_by_username(username).await {
-        Ok(u) => u,
-        Err(e) => {
-            limits.not_a_failure(attempt);
-            return error_page(&state, OAuthError::from(e));
+    match error {
+        SignInError::WrongCredentials => (
+            StatusCode::UNAUTHORIZED,
+            page("Wrong username or password."),
+        )
+            .into_response(),
+        SignInError::TooManyFailures { retry_after } => too_many_requests(
+            page("Too many failed sign-ins. Wait a few minutes and try again."),
+            retry_after,
+        ),
+        SignInError::Busy => {
+            too_many_requests(page("The server is busy. Try again in a moment."), 1)
         }
-    };
-    let hash = user.as_ref().map(|u| u.password_hash.clone());
-    let ok = match state.web.hashes.verify(password.to_owned(), hash).await {
-        Ok(ok) => ok,
-        Err(PasswordError::Busy) => {
-            limits.not_a_failure(attempt);
-            tracing::warn!("sign-in refused: every password-check slot is busy");
-            let message = "The server is busy. Try again in a moment.";
-            let page = login_page(&state, &session, &request, &query, Some(message));
-            return too_many_requests(page, 1);
-        }
-        Err(e) => {
-            limits.not_a_failure(attempt);
-            return error_page(&state, OAuthError::server_error(e));
-        }
-    };
-    let Some(user) = user.filter(|_| ok) else {
-        let _counted_as_a_failure = attempt;
-        tracing::info!("sign-in failed");
-        let message = "Wrong username or password.";
-        let page = login_page(&state, &session, &request, &query, Some(message));
-        return (StatusCode::UNAUTHORIZED, page).into_response();
-    };
-    limits.not_a_failure(attempt);
-    let session = new_session(&state, Some(&user.sub), Some(&user.username), now);
-    let jar = state.web.sessions.write(jar, &session);
-    tracing::info!(sub = %user.sub, "user signed in");
-    proceed(
-        &state,
-        jar,
-        &session,
-        &request,
-        &query,
-        StatusCode::SEE_OTHER,
-    )
-    .await
+        SignInError::Internal(e) => error_page(state, e),
+    }
 }
 
 /// `page` as a `429 Too Many Requests` with `Retry-After: retry_after` (seconds).
@@ -194,7 +174,8 @@ fn too_many_requests(page: Response, retry_after: u64) -> Response {
     res
 }
 
-/// `POST /authorize/consent`: the user's decision.
+/// `POST /authorize/consent`: the user's decision, carried out by
+/// [`AuthorizationServer::consent_decision`](crate::AuthorizationServer::consent_decision).
 pub(super) async fn consent(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -204,23 +185,35 @@ pub(super) async fn consent(
         Ok(s) => s,
         Err(res) => return res,
     };
-    if step.session.sub.is_none() {
-        return error_page(
+    let Some(sub) = step.session.sub.as_deref() else {
+        let e =
+            OAuthError::invalid_request("you are not signed in; start again from the application");
+        return error_page(&state, e);
+    };
+    let answer = match ConsentAnswer::parse(step.form.get("decision")) {
+        Ok(a) => a,
+        Err(e) => return error_page(&state, e),
+    };
+    let auth_time = auth_time(&step.session);
+    match state
+        .server
+        .consent_decision(&step.request, sub, auth_time, Some(answer))
+        .await
+    {
+        Ok(next) => consent_step(
             &state,
-            OAuthError::invalid_request("you are not signed in; start again from the application"),
-        );
-    }
-    match step.form.get("decision") {
-        Some("approve") => issue(&state, &step.session, &step.request, StatusCode::SEE_OTHER).await,
-        Some("deny") => redirect(StatusCode::SEE_OTHER, &state.server.deny(&step.request)),
-        _ => error_page(
-            &state,
-            OAuthError::invalid_request("decision must be approve or deny"),
+            &step.session,
+            &step.request,
+            &step.query,
+            next,
+            StatusCode::SEE_OTHER,
         ),
+        Err(e) => error_page(&state, e),
     }
 }
 
-/// A signed-in user: skip consent when every scope was approved before, else ask.
+/// A signed-in user: the engine's consent decision, as the consent page or a redirect, with the
+/// session cookie in `jar`.
 async fn proceed(
     state: &AppState,
     jar: SignedCookieJar,
@@ -230,85 +223,77 @@ async fn proceed(
     status: StatusCode,
 ) -> Response {
     let sub = session.sub.as_deref().unwrap_or_default();
-    let needed = match state.server.scopes_needing_consent(sub, request).await {
-        Ok(n) => n,
-        Err(e) => return error_page(state, e),
-    };
-    let auto_approve = state.server.settings().dangerous_dev_mode
-        || state.server.is_trusted_client(&request.client.client_id);
-    let response = match needed {
-        Some(new_scopes) if !auto_approve => {
-            consent_page(state, session, request, query, &new_scopes)
-        }
-        _ => issue(state, session, request, status).await,
-    };
-    (jar, response).into_response()
-}
-
-async fn issue(
-    state: &AppState,
-    session: &Session,
-    request: &AuthorizationRequest,
-    status: StatusCode,
-) -> Response {
-    let sub = session.sub.as_deref().unwrap_or_default();
-    let auth_time = session.auth_time.unwrap_or(session.issued_at);
-    match state.server.approve(request, sub, auth_time).await {
-        Ok(location) => redirect(status, &location),
-        Err(e) => {
-            let location =
-                state
-                    .server
-                    .error_location(&request.redirect_uri, request.state.as_deref(), &e);
-            tracing::error!(error = %e, source = ?e.internal_source(), "issuing an authorization code failed");
-            redirect(status, &location)
-        }
+    match state
+        .server
+        .consent_decision(request, sub, auth_time(session), None)
+        .await
+    {
+        Ok(next) => (
+            jar,
+            consent_step(state, session, request, query, next, status),
+        )
+            .into_response(),
+        Err(e) => error_page(state, e),
     }
 }
 
-async fn dev_sign_in(
+/// Start a session for `user` (a fresh session id) and continue the request.
+async fn start_session(
     state: &AppState,
     jar: SignedCookieJar,
+    user: &SignedInUser,
     request: &AuthorizationRequest,
     query: &str,
+    status: StatusCode,
 ) -> Response {
-    let user = match state
-        .server
-        .stores()
-        .users
-        .get_by_username(crate::DEV_USERNAME)
-        .await
-    {
-        Ok(Some(u)) => u,
-        Ok(None) => {
-            return error_page(
-                state,
-                OAuthError::invalid_request("the development user does not exist"),
-            );
-        }
-        Err(e) => return error_page(state, e.into()),
+    let session = Session {
+        sid: state.server.secrets().secret("", 16),
+        sub: Some(user.sub.clone()),
+        username: Some(user.username.clone()),
+        auth_time: Some(user.auth_time),
+        issued_at: user.auth_time,
     };
-    let now = state.server.clock().now();
-    let session = new_session(state, Some(&user.sub), Some(&user.username), now);
     let jar = state.web.sessions.write(jar, &session);
-    tracing::warn!("development profile: signed in the development user without a password");
-    proceed(state, jar, &session, request, query, StatusCode::FOUND).await
+    proceed(state, jar, &session, request, query, status).await
+}
+
+/// A session with nobody signed in yet, for the login form's CSRF token.
+fn anonymous_session(state: &AppState, now: i64) -> Session {
+    Session {
+        sid: state.server.secrets().secret("", 16),
+        sub: None,
+        username: None,
+        auth_time: None,
+        issued_at: now,
+    }
+}
+
+/// When the session's user signed in (the cookie's issue time for older cookies).
+fn auth_time(session: &Session) -> i64 {
+    session.auth_time.unwrap_or(session.issued_at)
+}
+
+/// The page or redirect of a [`ConsentStep`].
+fn consent_step(
+    state: &AppState,
+    session: &Session,
+    request: &AuthorizationRequest,
+    query: &str,
+    next: ConsentStep,
+    status: StatusCode,
+) -> Response {
+    match next {
+        ConsentStep::Ask { new_scopes } => {
+            consent_page(state, session, request, query, &new_scopes)
+        }
+        ConsentStep::Redirect(location) => redirect(status, &location),
+    }
 }
 
 /// The signed-in user of `session`, if any: decides whether errors of a self-registered client
 /// may be redirected (RFC 9700 §4.11.2).
 fn signed_in(session: Option<&Session>) -> Option<&str> {
     session.and_then(|s| s.sub.as_deref())
-}
-
-fn new_session(state: &AppState, sub: Option<&str>, username: Option<&str>, now: i64) -> Session {
-    Session {
-        sid: state.server.secrets().token("", 16),
-        sub: sub.map(str::to_owned),
-        username: username.map(str::to_owned),
-        auth_time: sub.map(|_| now),
-        issued_at: now,
-    }
 }
 
 fn client_host(request: &AuthorizationRequest) -> String {

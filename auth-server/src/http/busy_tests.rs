@@ -1,5 +1,5 @@
 //! The sign-in form when every password-check slot is taken (issue #8 item 2). In-crate
-//! because the test holds the router's hashing slots itself.
+//! because the test holds the engine's hashing slots itself.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use crate::{AuthorizationServer, HttpOptions};
 const REDIRECT: &str = "http://127.0.0.1/callback";
 const RESOURCE: &str = "https://mcp.example.com/mcp";
 
-async fn app() -> (axum::Router, Arc<super::WebContext>) {
+async fn app() -> (axum::Router, AuthorizationServer) {
     let resources = ResourceRegistry::new(
         vec![ProtectedResource {
             resource: RESOURCE.parse().unwrap(),
@@ -66,13 +66,14 @@ async fn app() -> (axum::Router, Arc<super::WebContext>) {
         .build()
         .await
         .unwrap();
-    super::router_with_context(
-        server,
+    let router = super::router(
+        server.clone(),
         HttpOptions {
             session_secret: vec![7u8; 64],
         },
     )
-    .unwrap()
+    .unwrap();
+    (router, server)
 }
 
 fn enc(s: &str) -> String {
@@ -96,7 +97,7 @@ fn hidden(html: &str, name: &str) -> String {
 /// gets `429` with `Retry-After: 1` and the form again; it is not counted as a failure.
 #[tokio::test]
 async fn busy_password_checks_answer_429_with_retry_after() {
-    let (app, web) = app().await;
+    let (app, server) = app().await;
     let query = format!(
         "/authorize?response_type=code&client_id=public-client&redirect_uri={}&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&resource={}&state=xyz",
         enc(REDIRECT),
@@ -127,10 +128,13 @@ async fn busy_password_checks_answer_429_with_retry_after() {
 
     let (release, held) = std::sync::mpsc::channel::<()>();
     let holder = {
-        let web = Arc::clone(&web);
-        tokio::spawn(async move { web.hashes.run(move || held.recv().is_ok()).await })
+        let server = server.clone();
+        tokio::spawn(async move {
+            let hashes = &server.inner.sign_in.hashes;
+            hashes.run(move || held.recv().is_ok()).await
+        })
     };
-    while web.hashes.free_slots() != 0 {
+    while server.inner.sign_in.hashes.free_slots() != 0 {
         tokio::task::yield_now().await;
     }
     let peer: SocketAddr = "127.0.0.2:40000".parse().unwrap();
@@ -156,5 +160,5 @@ async fn busy_password_checks_answer_429_with_retry_after() {
     assert!(body.contains("name=\"password\""));
     release.send(()).unwrap();
     assert_eq!(holder.await.unwrap(), Ok(true));
-    assert_eq!(web.signin_limits.failures_from("127.0.0.2"), 0);
+    assert_eq!(server.inner.sign_in.limits.failures_from("127.0.0.2"), 0);
 }

@@ -16,7 +16,6 @@ pub use listen::serve;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -29,21 +28,17 @@ use http_body_util::BodyExt;
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::server::AuthorizationServer;
-use crate::web::password::HashPool;
 use crate::web::session::SessionCodec;
-use crate::web::signin_limits::SignInLimits;
 use crate::web::templates::Templates;
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// What the HTTP layer adds to the engine: templates, the session codec, the sign-in limits and
-/// the password hashing pool.
+/// What the HTTP layer adds to the engine: templates and the session codec. (The sign-in limits
+/// and the password hashing pool belong to the engine: [`AuthorizationServer::sign_in`].)
 pub(crate) struct WebContext {
     pub(crate) templates: Templates,
     pub(crate) sessions: SessionCodec,
-    pub(crate) signin_limits: SignInLimits,
-    pub(crate) hashes: HashPool,
 }
 
 /// Shared state of every route.
@@ -95,22 +90,12 @@ impl AppState {
 /// timeout, connection info); without connection info every caller shares one source address.
 ///
 /// # Errors
-/// A message when the options are unusable (short session secret), a template fails to load, or
-/// the password hashing threads cannot start.
+/// A message when the options are unusable (short session secret) or a template fails to load.
 pub fn router(server: AuthorizationServer, options: HttpOptions) -> Result<Router, String> {
-    router_with_context(server, options).map(|(router, _)| router)
-}
-
-/// [`router`], also returning the HTTP layer's context (tests hold its hashing slots).
-pub(crate) fn router_with_context(
-    server: AuthorizationServer,
-    options: HttpOptions,
-) -> Result<(Router, Arc<WebContext>), String> {
     if options.session_secret.len() < 32 {
         return Err("the session secret must be at least 32 bytes".into());
     }
     let issuer = server.settings().issuer.clone();
-    let signin = server.settings().signin.clone();
     let secure = !issuer.is_insecure_loopback();
     let web = WebContext {
         templates: Templates::load().map_err(|e| e.to_string())?,
@@ -119,18 +104,10 @@ pub(crate) fn router_with_context(
             secure,
             server.settings().session_ttl,
         ),
-        signin_limits: SignInLimits::new(&signin, server.clock().clone()),
-        hashes: HashPool::new(
-            signin.effective_hash_threads(),
-            signin.effective_max_concurrent_hashes(),
-            Duration::from_millis(signin.hash_wait_ms),
-        )
-        .map_err(|e| format!("cannot start the password hashing threads: {e}"))?,
     };
-    let web = Arc::new(web);
     let state = AppState {
         server: server.clone(),
-        web: Arc::clone(&web),
+        web: Arc::new(web),
     };
     let public = Router::new()
         .route("/jwks", get(endpoints::jwks))
@@ -169,7 +146,7 @@ pub(crate) fn router_with_context(
         .layer(middleware::from_fn_with_state(state.clone(), forwarding))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state);
-    Ok((router, web))
+    Ok(router)
 }
 
 /// Resolve the request's source address (put into its extensions as a

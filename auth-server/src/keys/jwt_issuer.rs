@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use mcp_auth_core::clock::UnixTime;
 use mcp_auth_core::error::OAuthError;
-use mcp_auth_core::ext::{AccessTokenClaims, TokenIssuer};
+use mcp_auth_core::ext::{AccessTokenClaims, TokenIssuer, TokenProfile};
 use mcp_auth_core::store::StoredSigningKey;
 use mcp_auth_core::types::Issuer;
 use ring::rand::SystemRandom;
@@ -123,6 +123,30 @@ impl JwtTokenIssuer {
     }
 }
 
+impl JwtTokenIssuer {
+    /// Compact JWS of `header_segment` (already base64url) and `claims` with the current key.
+    fn sign(&self, header_segment: &str, claims: &AccessTokenClaims) -> Result<String, OAuthError> {
+        if claims.iss != self.issuer.as_str() {
+            return Err(OAuthError::server_error(KeyError::WrongIssuer(
+                claims.iss.clone(),
+            )));
+        }
+        let payload = serde_json::to_vec(claims)
+            .map_err(|e| OAuthError::server_error(KeyError::Claims(e.to_string())))?;
+        let mut token = String::with_capacity(header_segment.len() + payload.len() * 4 / 3 + 90);
+        token.push_str(header_segment);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
+        let signature = self
+            .current
+            .sign(&self.rng, token.as_bytes())
+            .map_err(OAuthError::server_error)?;
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+        Ok(token)
+    }
+}
+
 fn publish(key: &SigningKey) -> Result<PublishedKey, KeyError> {
     let (x, y) = key.coordinates();
     let decoding =
@@ -143,25 +167,26 @@ impl TokenIssuer for JwtTokenIssuer {
     /// Errors: `server_error` when `claims.iss` is not this issuer, the claims do not serialise,
     /// or signing fails.
     fn issue(&self, claims: &AccessTokenClaims) -> Result<String, OAuthError> {
-        if claims.iss != self.issuer.as_str() {
-            return Err(OAuthError::server_error(KeyError::WrongIssuer(
-                claims.iss.clone(),
-            )));
+        self.sign(&self.header_segment, claims)
+    }
+
+    /// As [`TokenIssuer::issue`], with header `typ` = [`TokenProfile::typ`]: the same key, `alg`
+    /// and `kid`. [`TokenIssuer::verify`] accepts only `at+jwt`, so a token of another profile
+    /// (an ID-JAG) is never taken for an access token.
+    fn issue_profile(
+        &self,
+        profile: &TokenProfile,
+        claims: &AccessTokenClaims,
+    ) -> Result<String, OAuthError> {
+        if *profile == TokenProfile::AccessToken {
+            return self.issue(claims);
         }
-        let payload = serde_json::to_vec(claims)
-            .map_err(|e| OAuthError::server_error(KeyError::Claims(e.to_string())))?;
-        let mut token =
-            String::with_capacity(self.header_segment.len() + payload.len() * 4 / 3 + 90);
-        token.push_str(&self.header_segment);
-        token.push('.');
-        URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
-        let signature = self
-            .current
-            .sign(&self.rng, token.as_bytes())
-            .map_err(OAuthError::server_error)?;
-        token.push('.');
-        URL_SAFE_NO_PAD.encode_string(signature, &mut token);
-        Ok(token)
+        let header = serde_json::json!({
+            "alg": SigningKey::ALG,
+            "typ": profile.typ(),
+            "kid": self.current.kid(),
+        });
+        self.sign(&URL_SAFE_NO_PAD.encode(header.to_string()), claims)
     }
 
     /// The claims of a token this issuer minted: header `typ` exactly `at+jwt`, `alg` `ES256`, a
@@ -215,8 +240,8 @@ mod tests {
     }
 
     fn claims() -> AccessTokenClaims {
-        let mut extra = serde_json::Map::new();
-        extra.insert("acr".into(), "urn:example:pwd".into());
+        let mut extra = mcp_auth_core::ext::ExtraClaims::new();
+        extra.insert("acr", "urn:example:pwd".into()).unwrap();
         AccessTokenClaims {
             iss: "https://auth.acme.test".into(),
             sub: "u_8f31".into(),
@@ -227,6 +252,7 @@ mod tests {
             exp: NOW + 900,
             jti: "at_6c0e1b1f".into(),
             auth_time: Some(NOW - 10),
+            resource: None,
             extra,
         }
     }

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use mcp_auth_core::Secret;
 
 /// A PHC string of a password nobody knows, with the same parameters as [`hash_password`]'s
 /// (`m = 19456`, `t = 2`, `p = 1`), checked when the username is unknown so that the answer
@@ -128,10 +129,10 @@ impl HashPool {
     /// internal errors.
     pub async fn verify(
         &self,
-        password: String,
+        password: Secret,
         stored: Option<String>,
     ) -> Result<bool, PasswordError> {
-        self.run(move || verify_password(&password, stored.as_deref()))
+        self.run(move || verify_password(password.expose(), stored.as_deref()))
             .await?
     }
 
@@ -205,6 +206,21 @@ mod tests {
         assert_eq!(dummy.hash.unwrap().len(), real.hash.unwrap().len());
     }
 
+    /// Issue #9 §4: `DUMMY_HASH` parses, and checking a password against it runs the whole
+    /// Argon2id computation: the library answers "password mismatch" (`Error::Password`), which
+    /// it can only say after hashing the password with the dummy's salt and parameters and
+    /// comparing. Any other error (unreadable string, bad parameters, bad output length) would
+    /// come before the hashing, and unknown users would be answered faster than known ones.
+    #[test]
+    fn dummy_hash_parses_and_an_unknown_user_costs_a_full_check() {
+        let dummy = PasswordHash::new(DUMMY_HASH).expect("DUMMY_HASH must parse");
+        assert_eq!(
+            Argon2::default().verify_password(b"any password", &dummy),
+            Err(argon2::password_hash::Error::Password)
+        );
+        assert_eq!(verify_password("any password", None), Ok(false));
+    }
+
     /// Issue #8 item 2: an unreadable stored hash is an error, never "wrong password".
     #[test]
     fn unreadable_stored_hash_is_an_error_not_a_wrong_password() {
@@ -251,7 +267,7 @@ mod tests {
             tokio::task::yield_now().await;
         }
         assert_eq!(
-            pool.verify("pw".into(), None).await,
+            pool.verify(Secret::new("pw"), None).await,
             Err(PasswordError::Busy)
         );
         release_tx.send(()).unwrap();

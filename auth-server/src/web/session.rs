@@ -11,14 +11,21 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
-use mcp_auth_core::UnixTime;
 use mcp_auth_core::secret::constant_time_eq;
+use mcp_auth_core::{Secret, UnixTime};
 
-/// What the session cookie carries.
+/// The session id goes into the signed cookie as a plain string.
+fn serialize_secret<S: serde::Serializer>(secret: &Secret, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(secret.expose())
+}
+
+/// What the session cookie carries. `Debug` prints `[redacted]` for the session id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
-    /// Random session id (128 bits); CSRF tokens are derived from it.
-    pub sid: String,
+    /// Random session id (128 bits); CSRF tokens are derived from it. Written into the signed
+    /// cookie, never printed.
+    #[serde(serialize_with = "serialize_secret")]
+    pub sid: Secret,
     /// The signed-in user, if any.
     pub sub: Option<String>,
     /// The signed-in user's login name, for display.
@@ -106,7 +113,10 @@ impl SessionCodec {
 
     /// The CSRF token of a session: HMAC-SHA256 of its id, base64url.
     pub fn csrf_token(&self, session: &Session) -> String {
-        let tag = ring::hmac::sign(&self.csrf_key, format!("csrf:{}", session.sid).as_bytes());
+        let tag = ring::hmac::sign(
+            &self.csrf_key,
+            format!("csrf:{}", session.sid.expose()).as_bytes(),
+        );
         URL_SAFE_NO_PAD.encode(tag.as_ref())
     }
 
@@ -122,7 +132,7 @@ mod tests {
 
     fn session(now: i64) -> Session {
         Session {
-            sid: "s1".into(),
+            sid: Secret::new("s1"),
             sub: Some("u1".into()),
             username: Some("alice".into()),
             auth_time: Some(now),
@@ -155,7 +165,7 @@ mod tests {
         let codec = SessionCodec::new(&[7u8; 64], false, 100);
         let a = session(0);
         let mut b = session(0);
-        b.sid = "s2".into();
+        b.sid = Secret::new("s2");
         assert!(codec.check_csrf(&a, &codec.csrf_token(&a)));
         assert!(!codec.check_csrf(&b, &codec.csrf_token(&a)));
     }

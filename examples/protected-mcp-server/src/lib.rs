@@ -59,7 +59,7 @@ use axum::Router;
 use mcp_auth_resource_server::config::DEFAULT_BODY_LIMIT;
 use mcp_auth_resource_server::{
     BearerAuthLayer, ConfigError, JwtValidator, OtherMethods, Principal, ResourceServerConfig,
-    ScopePolicy, SessionBinding, cors_layer, metadata_router,
+    ScopeRequirements, SessionBinding, cors_layer, metadata_router,
 };
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
@@ -137,8 +137,8 @@ pub enum AppError {
 ///
 /// # Errors
 /// Never with these constants; the builder checks scope syntax.
-pub fn scope_policy() -> Result<ScopePolicy, ConfigError> {
-    ScopePolicy::builder()
+pub fn scope_policy() -> Result<ScopeRequirements, ConfigError> {
+    ScopeRequirements::builder()
         .baseline(BASELINE_SCOPE)
         .tool("delete_item", DELETE_SCOPE)
         .other_methods(OtherMethods::Refuse)

@@ -151,7 +151,7 @@ async fn rmcp_client_with_a_metadata_document_url_authorizes_and_calls_a_tool() 
         let servers = support::start(move |builder| {
             builder
                 .extension(Box::new(CimdExtension::new(resolver)))
-                .jwks_source(Arc::new(jwks))
+                .client_key_source(Arc::new(jwks))
         })
         .await;
 

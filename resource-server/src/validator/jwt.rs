@@ -8,11 +8,14 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use mcp_auth_core::ecdsa::{Curve, is_low_s};
+use mcp_auth_core::jose::{
+    AllowedAlgorithms, CacheTiming, CompactJws, JwksCache, KeyError, numeric_date_value,
+};
 use mcp_auth_core::{Clock, ScopeSet, SystemClock};
 use serde_json::{Map, Value};
 
 use super::TokenValidator;
-use super::jwks::{CacheTiming, JwksSource, KeyCache, TrustedIssuer};
+use super::jwks::{HttpFetcher, IssuerKeys, JwksSource, TrustedIssuer};
 use crate::config::{ConfigError, ResourceServerConfig};
 use crate::error::{TokenError, ValidationError};
 use crate::principal::Principal;
@@ -21,7 +24,8 @@ use crate::principal::Principal;
 ///
 /// In order: three-segment JWS; header `typ` `at+jwt` or `application/at+jwt` (case-insensitive);
 /// header `alg` in the allow-list (default `ES256`, `RS256`; never `none` or `HS*`); `iss` one of
-/// the trusted issuers (exact string); key by `kid`, whose pinned algorithm must equal `alg`;
+/// the trusted issuers (exact string); the key ([`mcp_auth_core::jose::KeySet::select`]): by
+/// `kid`, else the only key fitting `alg`, its key type and stated `alg` fitting the header `alg`;
 /// signature (with [`JwtValidatorBuilder::require_low_s`], an ECDSA `s` above half the group
 /// order is refused); `aud` (string or array) containing this resource exactly, compared with
 /// the canonical string of [`ResourceServerConfig::resource`] (no case folding, no
@@ -30,9 +34,10 @@ use crate::principal::Principal;
 /// `jti` present as strings (RFC 9068 §2.2); `scope` parsed (missing = empty). Leeway defaults
 /// to 60 s.
 pub struct JwtValidator {
-    issuers: Vec<KeyCache>,
+    issuers: Vec<IssuerKeys>,
+    cache: JwksCache,
     audiences: Vec<String>,
-    allowed: Vec<Algorithm>,
+    allowed: AllowedAlgorithms,
     leeway: i64,
     low_s: bool,
     clock: Arc<dyn Clock>,
@@ -46,7 +51,7 @@ impl std::fmt::Debug for JwtValidator {
                 &self
                     .issuers
                     .iter()
-                    .map(KeyCache::issuer)
+                    .map(IssuerKeys::issuer)
                     .collect::<Vec<_>>(),
             )
             .field("audiences", &self.audiences)
@@ -75,11 +80,7 @@ impl JwtValidator {
             leeway: 60,
             low_s: false,
             clock: Arc::new(SystemClock),
-            timing: CacheTiming {
-                refresh_after: 300,
-                max_stale: 3600,
-                min_refetch_interval: 30,
-            },
+            timing: CacheTiming::default(),
             http: None,
         }
     }
@@ -145,8 +146,7 @@ impl JwtValidator {
 }
 
 fn numeric(claims: &Map<String, Value>, name: &str) -> Option<i64> {
-    let v = claims.get(name)?;
-    v.as_i64().or_else(|| v.as_f64().map(|f| f as i64))
+    numeric_date_value(claims.get(name)?)
 }
 
 fn string(claims: &Map<String, Value>, name: &str) -> Option<String> {
@@ -178,48 +178,32 @@ impl TokenValidator for JwtValidator {
         if token.is_empty() {
             return Err(TokenError::Empty.into());
         }
-        let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(sig), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(TokenError::Malformed.into());
-        };
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
-        if !typ_ok(header.typ.as_deref()) {
+        let jws = CompactJws::parse(token).map_err(|_| TokenError::Malformed)?;
+        if !typ_ok(jws.typ()) {
             return Err(TokenError::WrongType.into());
         }
-        if !self.allowed.contains(&header.alg) {
+        let alg = jws.alg();
+        if !self.allowed.contains(alg) {
             return Err(TokenError::DisallowedAlgorithm.into());
         }
-        let payload = URL_SAFE_NO_PAD
-            .decode(p)
-            .map_err(|_| TokenError::Malformed)?;
-        let claims: Map<String, Value> =
-            serde_json::from_slice(&payload).map_err(|_| TokenError::Malformed)?;
+        let claims: Map<String, Value> = jws.claims().map_err(|_| TokenError::Malformed)?;
         let iss = claims
             .get("iss")
             .and_then(Value::as_str)
             .ok_or(TokenError::MissingClaim("iss"))?;
-        let cache = self
+        let issuer_keys = self
             .issuers
             .iter()
             .find(|c| c.issuer() == iss)
             .ok_or(TokenError::UntrustedIssuer)?;
-        let key = cache.key(header.kid.as_deref()).await?;
-        if key.alg != header.alg {
-            return Err(TokenError::DisallowedAlgorithm.into());
-        }
-        if self.low_s && !low_s(sig, key.alg) {
+        let key = issuer_keys.key(&self.cache, jws.kid(), alg).await?;
+        if self.low_s && !low_s(jws.signature(), alg) {
             return Err(TokenError::BadSignature.into());
         }
-        let message_len = h.len() + 1 + p.len();
-        let verified =
-            jsonwebtoken::crypto::verify(sig, &token.as_bytes()[..message_len], &key.key, key.alg)
-                .unwrap_or(false);
-        if !verified {
+        if !jws.verify(&key) {
             return Err(TokenError::BadSignature.into());
         }
-        let issuer = cache.issuer().to_owned();
+        let issuer = issuer_keys.issuer().to_owned();
         Ok(self.check_claims(claims, &issuer)?)
     }
 }
@@ -317,18 +301,12 @@ impl JwtValidatorBuilder {
     /// [`ConfigError::Validator`] for an `HS*` algorithm, an empty allow-list, or a static JWKS
     /// without a usable key; [`ConfigError::NoAuthorizationServer`] with no issuer.
     pub fn build(self) -> Result<JwtValidator, ConfigError> {
-        if self.allowed.is_empty() {
-            return Err(ConfigError::Validator("no algorithm allowed".into()));
-        }
-        if self
-            .allowed
-            .iter()
-            .any(|a| a.family() == jsonwebtoken::AlgorithmFamily::Hmac)
-        {
-            return Err(ConfigError::Validator(
+        let allowed = AllowedAlgorithms::new(&self.allowed).map_err(|e| match e {
+            KeyError::DisallowedAlgorithm(_) => ConfigError::Validator(
                 "HS* algorithms are never accepted with JWKS keys (RFC 8725 §3.1)".into(),
-            ));
-        }
+            ),
+            other => ConfigError::Validator(other.to_string()),
+        })?;
         if self.issuers.is_empty() {
             return Err(ConfigError::NoAuthorizationServer);
         }
@@ -339,20 +317,15 @@ impl JwtValidatorBuilder {
         let issuers = self
             .issuers
             .into_iter()
-            .map(|t| {
-                KeyCache::new(
-                    t,
-                    http.clone(),
-                    self.clock.clone(),
-                    self.timing,
-                    self.allowed.clone(),
-                )
-            })
+            .map(|t| IssuerKeys::new(t, &allowed))
             .collect::<Result<Vec<_>, _>>()?;
+        let cache = JwksCache::new(Arc::new(HttpFetcher { http }), self.clock.clone())
+            .with_timing(self.timing);
         Ok(JwtValidator {
             issuers,
+            cache,
             audiences: self.audiences,
-            allowed: self.allowed,
+            allowed,
             leeway: self.leeway,
             low_s: self.low_s,
             clock: self.clock,

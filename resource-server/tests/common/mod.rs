@@ -13,8 +13,8 @@ use http_body_util::BodyExt;
 use mcp_auth_conformance::{TestAuthServer, TestKey, TokenMinter};
 use mcp_auth_core::FixedClock;
 use mcp_auth_resource_server::{
-    BearerAuthLayer, JwtValidator, Principal, ResourceServerConfig, RootMetadata, ScopePolicy,
-    SessionBinding, cors_layer, metadata_router,
+    BearerAuthLayer, JwtValidator, Principal, ResourceServerConfig, RootMetadata,
+    ScopeRequirements, SessionBinding, cors_layer, metadata_router,
 };
 use tower::ServiceExt;
 
@@ -30,8 +30,8 @@ pub struct Fixture {
     pub app: Router,
 }
 
-pub fn policy() -> ScopePolicy {
-    ScopePolicy::builder()
+pub fn policy() -> ScopeRequirements {
+    ScopeRequirements::builder()
         .baseline("mcp:basic")
         .tool("delete_repo", "repo:write")
         .tool("sync_repo", "repo:read repo:write")

@@ -41,20 +41,22 @@ struct CodeRow {
     expires_at: i64,
 }
 
-impl From<CodeRow> for AuthorizationCode {
-    fn from(r: CodeRow) -> Self {
-        Self {
+impl TryFrom<CodeRow> for AuthorizationCode {
+    type Error = StoreError;
+
+    fn try_from(r: CodeRow) -> Result<Self, StoreError> {
+        Ok(Self {
             code_hash: r.code_hash,
             client_id: r.client_id,
             redirect_uri: r.redirect_uri,
             redirect_uri_sent: r.redirect_uri_sent,
             code_challenge: r.code_challenge,
             sub: r.sub,
-            scope: r.scope,
-            resource: r.resource,
+            scope: super::columns::stored_scope(&r.scope)?,
+            resource: super::columns::stored_resource(&r.resource)?,
             auth_time: r.auth_time,
             expires_at: r.expires_at,
-        }
+        })
     }
 }
 
@@ -82,8 +84,8 @@ impl AuthorizationCodeStore for SqliteAuthorizationCodeStore {
         .bind(code.redirect_uri_sent)
         .bind(&code.code_challenge)
         .bind(&code.sub)
-        .bind(&code.scope)
-        .bind(&code.resource)
+        .bind(code.scope.to_string())
+        .bind(code.resource.as_str())
         .bind(code.auth_time)
         .bind(code.expires_at)
         .execute(&self.pool)
@@ -105,7 +107,7 @@ impl AuthorizationCodeStore for SqliteAuthorizationCodeStore {
         .await
         .map_err(StoreError::backend)?;
         if let Some(row) = fresh {
-            return Ok(CodeTake::Fresh(row.into()));
+            return Ok(CodeTake::Fresh(row.try_into()?));
         }
         // Not spendable: either spent before (a replay), or absent or expired. `spent` never goes
         // back to 0, so this read cannot contradict the failed update.

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use mcp_auth_core::store::ConsentStore;
-use mcp_auth_core::{Scope, ScopeSet, StoreError};
+use mcp_auth_core::{ResourceUri, Scope, ScopeSet, StoreError};
 use sqlx::SqlitePool;
 
 /// Remembered consent in the `consents` table: one row per (sub, client_id, resource) with the
@@ -40,12 +40,12 @@ impl ConsentStore for SqliteConsentStore {
         &self,
         sub: &str,
         client_id: &str,
-        resource: &str,
+        resource: &ResourceUri,
     ) -> Result<Option<ScopeSet>, StoreError> {
         let json: Option<String> = sqlx::query_scalar(SELECT)
             .bind(sub)
             .bind(client_id)
-            .bind(resource)
+            .bind(resource.as_str())
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::backend)?;
@@ -56,7 +56,7 @@ impl ConsentStore for SqliteConsentStore {
         &self,
         sub: &str,
         client_id: &str,
-        resource: &str,
+        resource: &ResourceUri,
         scopes: &ScopeSet,
     ) -> Result<(), StoreError> {
         let mut tx = self
@@ -67,7 +67,7 @@ impl ConsentStore for SqliteConsentStore {
         let existing: Option<String> = sqlx::query_scalar(SELECT)
             .bind(sub)
             .bind(client_id)
-            .bind(resource)
+            .bind(resource.as_str())
             .fetch_optional(&mut *tx)
             .await
             .map_err(StoreError::backend)?;
@@ -81,7 +81,7 @@ impl ConsentStore for SqliteConsentStore {
         )
         .bind(sub)
         .bind(client_id)
-        .bind(resource)
+        .bind(resource.as_str())
         .bind(encode(&union)?)
         .execute(&mut *tx)
         .await

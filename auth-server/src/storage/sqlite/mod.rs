@@ -14,6 +14,7 @@
 
 mod clients;
 mod codes;
+mod columns;
 mod consent;
 mod keys;
 mod refresh;
@@ -26,7 +27,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mcp_auth_core::StoreError;
-use mcp_auth_core::UnixTime;
 use mcp_auth_core::store::Stores;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -56,7 +56,7 @@ pub async fn open(path: &Path) -> Result<Stores, StoreError> {
 }
 
 /// Open (creating if missing) the database at `path`, configure and migrate it, and return the
-/// connection pool. For callers that need the pool itself, e.g. for [`purge_expired`].
+/// connection pool. For callers that need the pool itself.
 ///
 /// A missing file is created with mode 0600 on unix; an existing file keeps its mode.
 ///
@@ -95,18 +95,6 @@ pub fn stores_from_pool(pool: SqlitePool) -> Stores {
         users: Arc::new(SqliteUserStore::new(pool.clone())),
         consent: Arc::new(SqliteConsentStore::new(pool)),
     }
-}
-
-/// Delete replay-cache entries and denylisted access tokens that expired at or before `now`
-/// (seconds since the Unix epoch); returns how many rows went. The store traits have no purge
-/// for these two, so a periodic task calls this.
-///
-/// # Errors
-/// A [`StoreError`] when a statement fails.
-pub async fn purge_expired(pool: &SqlitePool, now: UnixTime) -> Result<u64, StoreError> {
-    let replay = replay::purge(pool, now).await?;
-    let denied = revocation::purge(pool, now).await?;
-    Ok(replay + denied)
 }
 
 /// Create `path` as an empty file readable only by its owner, unless it exists.

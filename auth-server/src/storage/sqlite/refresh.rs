@@ -54,8 +54,8 @@ impl TryFrom<TokenRow> for RefreshToken {
             family_id: r.family_id,
             client_id: r.client_id,
             sub: r.sub,
-            scope: r.scope,
-            resource: r.resource,
+            scope: super::columns::stored_scope(&r.scope)?,
+            resource: super::columns::stored_resource(&r.resource)?,
             auth_time: r.auth_time,
             issued_at: r.issued_at,
             expires_at: r.expires_at,
@@ -131,8 +131,8 @@ impl RefreshTokenStore for SqliteRefreshTokenStore {
         .bind(&token.family_id)
         .bind(&token.client_id)
         .bind(&token.sub)
-        .bind(&token.scope)
-        .bind(&token.resource)
+        .bind(token.scope.to_string())
+        .bind(token.resource.as_str())
         .bind(token.auth_time)
         .bind(token.issued_at)
         .bind(token.expires_at)

@@ -14,7 +14,7 @@ const PURGE_EVERY: u64 = 256;
 ///
 /// `insert_once` is one `INSERT … ON CONFLICT DO UPDATE … WHERE expires_at <= now`: it changes a
 /// row only when the key is new or its earlier entry has expired, and that change is the "first".
-/// Expired rows are deleted every 256 inserts, and by [`super::purge_expired`].
+/// Expired rows are deleted every 256 inserts, and by [`ReplayCache::purge`].
 #[derive(Debug)]
 pub struct SqliteReplayCache {
     pool: SqlitePool,
@@ -64,5 +64,9 @@ impl ReplayCache for SqliteReplayCache {
         .await
         .map_err(StoreError::backend)?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn purge(&self, now: UnixTime) -> Result<u64, StoreError> {
+        purge(&self.pool, now).await
     }
 }

@@ -7,7 +7,7 @@ use sqlx::SqlitePool;
 
 /// Denied access token `jti`s in the `access_token_denylist` table, each with the `exp` until
 /// which it is denied. Denying a `jti` twice keeps the later `exp`, so a denial is never
-/// shortened. Expired rows are deleted by [`super::purge_expired`].
+/// shortened. Expired rows are deleted by [`AccessTokenDenylist::purge`].
 #[derive(Debug, Clone)]
 pub struct SqliteAccessTokenDenylist {
     pool: SqlitePool,
@@ -18,16 +18,6 @@ impl SqliteAccessTokenDenylist {
     pub fn new(pool: SqlitePool) -> Self {
         Self { pool }
     }
-}
-
-/// Delete denials whose `exp` is at or before `now`; returns how many.
-pub(super) async fn purge(pool: &SqlitePool, now: UnixTime) -> Result<u64, StoreError> {
-    let done = sqlx::query("DELETE FROM access_token_denylist WHERE exp <= ?")
-        .bind(now)
-        .execute(pool)
-        .await
-        .map_err(StoreError::backend)?;
-    Ok(done.rows_affected())
 }
 
 #[async_trait]
@@ -54,5 +44,15 @@ impl AccessTokenDenylist for SqliteAccessTokenDenylist {
         .fetch_one(&self.pool)
         .await
         .map_err(StoreError::backend)
+    }
+
+    /// Delete denials whose `exp` is at or before `now`; returns how many.
+    async fn purge(&self, now: UnixTime) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM access_token_denylist WHERE exp <= ?")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(done.rows_affected())
     }
 }

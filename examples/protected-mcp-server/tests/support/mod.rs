@@ -1,16 +1,16 @@
-//! Shared end-to-end fixtures: the mcp-auth authorization server in-process (development
-//! profile, in-memory stores) and the example MCP server, both on 127.0.0.1 port 0, plus the
+//! Shared end-to-end fixtures: the mcp-auth authorization server in-process (the conformance
+//! kit's `InProcessServer`: development profile, in-memory stores) and the example MCP server, both on 127.0.0.1 port 0, plus the
 //! "browser" step of the authorization code flow.
 
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcp_auth_core::protected_resource::{ProtectedResource, ResourceRegistry};
+use mcp_auth_conformance::server::{InProcessServer, resources, settings as kit_settings};
 use mcp_auth_core::store::{Stores, User};
-use mcp_auth_server::{AuthorizationServerBuilder, HttpOptions, ServerSettings};
+use mcp_auth_core::{Clock, SystemClock};
+use mcp_auth_server::AuthorizationServerBuilder;
 use protected_mcp_server::{AppOptions, app_with_session_manager};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use tokio::net::TcpListener;
@@ -63,20 +63,14 @@ pub async fn start_with(
     let as_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let issuer = format!("http://{}", as_listener.local_addr().unwrap());
 
-    let resources = ResourceRegistry::new(
-        vec![ProtectedResource {
-            resource: mcp_url.parse().unwrap(),
-            scopes_supported: AS_SCOPES.parse().unwrap(),
-            default_scopes: DEFAULT_SCOPES.parse().unwrap(),
-            access_token_ttl: None,
-        }],
-        None,
-    )
-    .unwrap();
-    let mut settings = ServerSettings::new(issuer.parse().unwrap(), resources);
+    let registry = resources(&[(&mcp_url, AS_SCOPES, DEFAULT_SCOPES)], None).unwrap();
+    let mut settings = kit_settings(&issuer, registry).unwrap();
     settings.dangerous_dev_mode = true;
-    let stores = Stores::in_memory();
-    stores
+    // The clock is fixed at the real time: the example server checks `exp` against its own.
+    let kit = InProcessServer::start_at(settings, SystemClock.now(), customize)
+        .await
+        .unwrap();
+    kit.stores
         .users
         .put(&User {
             sub: "dev-user".into(),
@@ -86,21 +80,8 @@ pub async fn start_with(
         })
         .await
         .unwrap();
-    let server = customize(mcp_auth_server::AuthorizationServer::builder(
-        settings, stores,
-    ))
-    .build()
-    .await
-    .unwrap();
-    let stores = server.stores().clone();
-    let as_app = mcp_auth_server::router(server, HttpOptions::random()).unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            as_listener,
-            as_app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-    });
+    kit.serve(as_listener);
+    let stores = kit.stores.clone();
 
     let (mcp_app, sessions) =
         app_with_session_manager(options(AppOptions::new(issuer.clone(), mcp_url.clone())))

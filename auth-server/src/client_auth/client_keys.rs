@@ -1,66 +1,78 @@
 //! Where a `private_key_jwt` client's public keys come from: its inline `jwks` or its
-//! `jwks_uri` (RFC 7591 §2, spec §2.3.1 item 6, §3.7).
+//! `jwks_uri` (RFC 7591 §2, spec §2.3.1 item 6, §3.7), through the one JWKS module
+//! ([`mcp_auth_core::jose`]).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use jsonwebtoken::jwk::{Jwk, JwkSet};
 use mcp_auth_core::client::Client;
-use mcp_auth_core::clock::{Clock, UnixTime};
+use mcp_auth_core::clock::Clock;
 use mcp_auth_core::error::OAuthError;
+use mcp_auth_core::jose::jsonwebtoken::Algorithm;
+use mcp_auth_core::jose::{
+    CacheTiming, FetchError, JwksCache, JwksFetcher, KeySet, KeySource, VerifyingKey,
+};
 use mcp_auth_core::types::is_loopback_host;
 
 use super::AuthFailure;
 
-/// The public keys of a client, for checking its assertions.
+/// The public keys of clients, for checking their `private_key_jwt` assertions.
+///
+/// (Named `ClientKeySource` so as not to be confused with the resource server's
+/// `JwksSource`, which says where a trusted issuer's keys come from.)
 #[async_trait]
-pub trait JwksSource: Send + Sync {
-    /// The client's JWK Set (RFC 7517 §5). Members that are not usable JWKs are left out.
+pub trait ClientKeySource: Send + Sync {
+    /// The key of `client` that verifies an assertion whose header has `alg` and `kid`
+    /// ([`KeySet::select`]: by `kid`, else the only key fitting `alg`; key type, the key's `alg`
+    /// and `use` must fit).
     ///
     /// # Errors
-    /// `invalid_client` when the client has no keys or they cannot be obtained; the reason is the
-    /// logged source only.
-    async fn keys_for(&self, client: &Client) -> Result<JwkSet, OAuthError>;
+    /// `invalid_client` when the client has no keys, they cannot be obtained, or none fits; the
+    /// reason is the logged source only.
+    async fn key_for(
+        &self,
+        client: &Client,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<Arc<VerifyingKey>, OAuthError>;
 }
 
-/// One fetched set and when it was fetched.
-struct Cached {
-    fetched_at: UnixTime,
-    keys: JwkSet,
+/// `invalid_client` with a key-selection or fetch failure as its logged reason.
+pub(super) fn key_failure(e: impl std::fmt::Display) -> OAuthError {
+    AuthFailure::invalid_client(format!("client key: {e}"))
 }
 
-/// The default [`JwksSource`]: the client's inline `jwks` if it has one, else a fetch of its
-/// `jwks_uri`.
+/// The default [`ClientKeySource`]: the client's inline `jwks` if it has one, else its
+/// `jwks_uri` through a [`JwksCache`].
 ///
-/// Fetches use one shared HTTP client: `GET` with `Accept: application/json`, no redirects
-/// followed, no proxy, connect timeout 2 s, total timeout 5 s, the body read up to
-/// [`Self::MAX_BODY_BYTES`] and abandoned beyond, only status 200 with a JSON content type
-/// (`application/json` or `application/…+json`) accepted. Only `https` URLs are fetched, unless
-/// [`Self::insecure_allow_http_loopback`] also allows `http` to a loopback host. A fetched set is
-/// cached per URL for [`Self::CACHE_TTL_SECS`] seconds of the injected clock.
+/// Fetches ([`HttpJwksFetcher`]) use one shared HTTP client: `GET` with
+/// `Accept: application/json`, no redirects followed, no proxy, connect timeout 2 s, total
+/// timeout 5 s, the body read up to [`Self::MAX_BODY_BYTES`] and abandoned beyond, only status
+/// 200 with a JSON content type (`application/json` or `application/…+json`) accepted. Only
+/// `https` URLs are fetched, unless [`Self::insecure_allow_http_loopback`] also allows `http` to
+/// a loopback host. A fetched set is used for [`Self::CACHE_TTL_SECS`] seconds of the injected
+/// clock and never after (no stale keys); an unknown `kid` refetches it, and fetches of one URL
+/// happen at most once per [`Self::MIN_REFETCH_INTERVAL_SECS`].
 ///
 /// This type does not resolve and screen addresses (spec §3.3 SSRF rules); pass a guarded client
 /// with [`Self::with_http_client`] where `jwks_uri` values are untrusted.
 pub struct ClientJwksSource {
-    http: reqwest::Client,
-    clock: Arc<dyn Clock>,
-    cache: Mutex<HashMap<String, Cached>>,
+    cache: JwksCache,
     allow_http_loopback: bool,
 }
 
 impl ClientJwksSource {
     /// How long a fetched set is reused, in seconds.
     pub const CACHE_TTL_SECS: i64 = 300;
+    /// Least time between two fetches of one `jwks_uri`, in seconds.
+    pub const MIN_REFETCH_INTERVAL_SECS: i64 = 30;
     /// Largest accepted `jwks_uri` response body, in bytes.
     pub const MAX_BODY_BYTES: usize = 64 * 1024;
     /// Connect timeout of a fetch.
     pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
     /// Total timeout of a fetch.
     pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(5);
-    /// Most cached URLs before expired entries are swept.
-    const SWEEP_ABOVE: usize = 1024;
 
     /// A source with its own HTTP client (no redirects, no proxy, the timeouts above).
     ///
@@ -78,10 +90,13 @@ impl ClientJwksSource {
 
     /// A source using `http`, which the caller has configured (it should not follow redirects).
     pub fn with_http_client(http: reqwest::Client, clock: Arc<dyn Clock>) -> Self {
+        let fetcher = Arc::new(HttpJwksFetcher::new(http, Self::MAX_BODY_BYTES));
         Self {
-            http,
-            clock,
-            cache: Mutex::new(HashMap::new()),
+            cache: JwksCache::new(fetcher, clock).with_timing(CacheTiming {
+                refresh_after: Self::CACHE_TTL_SECS,
+                max_stale: Self::CACHE_TTL_SECS,
+                min_refetch_interval: Self::MIN_REFETCH_INTERVAL_SECS,
+            }),
             allow_http_loopback: false,
         }
     }
@@ -94,29 +109,83 @@ impl ClientJwksSource {
         self
     }
 
-    fn cache(&self) -> MutexGuard<'_, HashMap<String, Cached>> {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn check_url(&self, uri: &str) -> Result<reqwest::Url, OAuthError> {
+    fn check_url(&self, uri: &str) -> Result<(), OAuthError> {
         let url = reqwest::Url::parse(uri)
             .map_err(|_| AuthFailure::invalid_client("jwks_uri is not a URL"))?;
         let host = url.host_str().unwrap_or_default();
         match url.scheme() {
-            "https" if !host.is_empty() => Ok(url),
-            "http" if self.allow_http_loopback && is_loopback_host(host) => Ok(url),
+            "https" if !host.is_empty() => Ok(()),
+            "http" if self.allow_http_loopback && is_loopback_host(host) => Ok(()),
             _ => Err(AuthFailure::invalid_client(format!(
                 "jwks_uri {uri} is not an https URL"
             ))),
         }
     }
+}
 
-    async fn fetch(&self, url: reqwest::Url) -> Result<JwkSet, OAuthError> {
-        let fail =
-            |reason: String| AuthFailure::invalid_client(format!("jwks_uri {url}: {reason}"));
+#[async_trait]
+impl ClientKeySource for ClientJwksSource {
+    async fn key_for(
+        &self,
+        client: &Client,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<Arc<VerifyingKey>, OAuthError> {
+        if let Some(inline) = &client.jwks {
+            return KeySet::from_json(inline)
+                .and_then(|set| set.select(kid, alg))
+                .map_err(key_failure);
+        }
+        let Some(uri) = &client.jwks_uri else {
+            return Err(AuthFailure::invalid_client(
+                "client has neither jwks nor jwks_uri",
+            ));
+        };
+        self.check_url(uri)?;
+        self.cache
+            .key(&KeySource::JwksUri(uri.clone()), kid, alg)
+            .await
+            .map_err(key_failure)
+    }
+}
+
+impl std::fmt::Debug for ClientJwksSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientJwksSource")
+            .field("allow_http_loopback", &self.allow_http_loopback)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A [`JwksFetcher`] over a reqwest client the caller configured (for `jwks_uri`s of untrusted
+/// clients: the SSRF-guarded client of `cimd-resolver`, [`crate::cimd::CimdWiring`]).
+///
+/// `GET` with `Accept: application/json`; only status 200 with a JSON content type is
+/// accepted; the body is read up to a size limit and abandoned beyond it. Redirects are not
+/// followed if the client does not follow them.
+#[derive(Debug, Clone)]
+pub struct HttpJwksFetcher {
+    http: reqwest::Client,
+    max_body_bytes: usize,
+}
+
+impl HttpJwksFetcher {
+    /// A fetcher using `http`, accepting bodies of at most `max_body_bytes` bytes.
+    pub fn new(http: reqwest::Client, max_body_bytes: usize) -> Self {
+        Self {
+            http,
+            max_body_bytes,
+        }
+    }
+}
+
+#[async_trait]
+impl JwksFetcher for HttpJwksFetcher {
+    async fn fetch(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+        let fail = |reason: String| FetchError(reason);
         let mut response = self
             .http
-            .get(url.clone())
+            .get(url)
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
@@ -134,7 +203,7 @@ impl ClientJwksSource {
         }
         if response
             .content_length()
-            .is_some_and(|len| len > Self::MAX_BODY_BYTES as u64)
+            .is_some_and(|len| len > self.max_body_bytes as u64)
         {
             return Err(fail("body too large".to_owned()));
         }
@@ -144,56 +213,12 @@ impl ClientJwksSource {
             .await
             .map_err(|e| fail(format!("reading body failed: {e}")))?
         {
-            if body.len() + chunk.len() > Self::MAX_BODY_BYTES {
+            if body.len() + chunk.len() > self.max_body_bytes {
                 return Err(fail("body too large".to_owned()));
             }
             body.extend_from_slice(&chunk);
         }
-        let value: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|e| fail(format!("body is not JSON: {e}")))?;
-        parse_jwk_set(&value)
-    }
-}
-
-#[async_trait]
-impl JwksSource for ClientJwksSource {
-    async fn keys_for(&self, client: &Client) -> Result<JwkSet, OAuthError> {
-        if let Some(inline) = &client.jwks {
-            return parse_jwk_set(inline);
-        }
-        let Some(uri) = &client.jwks_uri else {
-            return Err(AuthFailure::invalid_client(
-                "client has neither jwks nor jwks_uri",
-            ));
-        };
-        let url = self.check_url(uri)?;
-        let now = self.clock.now();
-        if let Some(hit) = self.cache().get(uri)
-            && now - hit.fetched_at < Self::CACHE_TTL_SECS
-        {
-            return Ok(hit.keys.clone());
-        }
-        let keys = self.fetch(url).await?;
-        let mut cache = self.cache();
-        if cache.len() >= Self::SWEEP_ABOVE {
-            cache.retain(|_, c| now - c.fetched_at < Self::CACHE_TTL_SECS);
-        }
-        cache.insert(
-            uri.clone(),
-            Cached {
-                fetched_at: now,
-                keys: keys.clone(),
-            },
-        );
-        Ok(keys)
-    }
-}
-
-impl std::fmt::Debug for ClientJwksSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientJwksSource")
-            .field("allow_http_loopback", &self.allow_http_loopback)
-            .finish_non_exhaustive()
+        Ok(body)
     }
 }
 
@@ -207,20 +232,6 @@ fn is_json_media_type(content_type: &str) -> bool {
         .to_ascii_lowercase();
     essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
-}
-
-/// A JWK Set from JSON: `{"keys":[…]}`; members that do not parse as a JWK are skipped (RFC 7517
-/// §5: implementations SHOULD ignore keys they do not understand).
-fn parse_jwk_set(value: &serde_json::Value) -> Result<JwkSet, OAuthError> {
-    let members = value
-        .get("keys")
-        .and_then(serde_json::Value::as_array)
-        .ok_or_else(|| AuthFailure::invalid_client("JWK Set has no keys array"))?;
-    let keys = members
-        .iter()
-        .filter_map(|k| serde_json::from_value::<Jwk>(k.clone()).ok())
-        .collect();
-    Ok(JwkSet { keys })
 }
 
 #[cfg(test)]
@@ -238,6 +249,14 @@ mod tests {
     fn jwks_json() -> serde_json::Value {
         let key = SigningKey::from_stored(&SigningKey::generate(NOW).unwrap()).unwrap();
         serde_json::json!({"keys": [key.public_jwk(), {"kty": "unknown-kind"}]})
+    }
+
+    /// The key of `c` for an ES256 assertion without `kid`.
+    async fn es256_key(
+        source: &ClientJwksSource,
+        c: &Client,
+    ) -> Result<Arc<VerifyingKey>, OAuthError> {
+        source.key_for(c, None, Algorithm::ES256).await
     }
 
     fn pkjwt_client() -> Client {
@@ -273,14 +292,13 @@ mod tests {
         let mut c = pkjwt_client();
         c.jwks = Some(jwks_json());
         c.jwks_uri = Some("https://unreachable.invalid/jwks.json".into());
-        let set = source.keys_for(&c).await.unwrap();
-        assert_eq!(set.keys.len(), 1);
+        es256_key(&source, &c).await.unwrap();
     }
 
     #[tokio::test]
     async fn client_without_keys_is_invalid_client() {
         let source = ClientJwksSource::new(Arc::new(FixedClock::new(NOW))).unwrap();
-        let err = source.keys_for(&pkjwt_client()).await.unwrap_err();
+        let err = es256_key(&source, &pkjwt_client()).await.unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidClient);
     }
 
@@ -290,7 +308,7 @@ mod tests {
         let source = ClientJwksSource::new(Arc::new(FixedClock::new(NOW))).unwrap();
         let mut c = pkjwt_client();
         c.jwks_uri = Some(uri);
-        let err = source.keys_for(&c).await.unwrap_err();
+        let err = es256_key(&source, &c).await.unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidClient);
         assert_eq!(err.description(), "client authentication failed");
         assert_eq!(hits.load(Ordering::SeqCst), 0);
@@ -319,16 +337,39 @@ mod tests {
         let mut c = pkjwt_client();
         c.jwks_uri = Some(uri);
 
-        let set = source.keys_for(&c).await.unwrap();
-        assert_eq!(set.keys.len(), 1);
+        es256_key(&source, &c).await.unwrap();
         assert_eq!(hits.load(Ordering::SeqCst), 1);
 
         clock.advance(ClientJwksSource::CACHE_TTL_SECS - 1);
-        source.keys_for(&c).await.unwrap();
+        es256_key(&source, &c).await.unwrap();
         assert_eq!(hits.load(Ordering::SeqCst), 1);
 
         clock.advance(1);
-        source.keys_for(&c).await.unwrap();
+        es256_key(&source, &c).await.unwrap();
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn unknown_kid_refetches_the_jwks_uri_at_most_every_30_seconds() {
+        let (uri, hits) = serve(jwks_json()).await;
+        let clock = Arc::new(FixedClock::new(NOW));
+        let source = ClientJwksSource::new(clock.clone())
+            .unwrap()
+            .insecure_allow_http_loopback();
+        let mut c = pkjwt_client();
+        c.jwks_uri = Some(uri);
+        es256_key(&source, &c).await.unwrap();
+        let unknown = || source.key_for(&c, Some("rotated-in"), Algorithm::ES256);
+
+        clock.advance(ClientJwksSource::MIN_REFETCH_INTERVAL_SECS - 1);
+        let err = unknown().await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidClient);
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+
+        clock.advance(1);
+        unknown().await.unwrap_err();
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+        unknown().await.unwrap_err();
         assert_eq!(hits.load(Ordering::SeqCst), 2);
     }
 
@@ -341,7 +382,7 @@ mod tests {
             .insecure_allow_http_loopback();
         let mut c = pkjwt_client();
         c.jwks_uri = Some(uri);
-        let err = source.keys_for(&c).await.unwrap_err();
+        let err = es256_key(&source, &c).await.unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidClient);
     }
 

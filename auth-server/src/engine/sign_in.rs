@@ -1,0 +1,160 @@
+//! Sign-in on the login page (spec §2.10, SEC-06; issue #8 items 2 and 3): the sign-in limits,
+//! the user store and the password hashing pool, behind one engine method. The HTTP layer only
+//! turns the outcome into a page.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcp_auth_core::{Clock, OAuthError, Secret, UnixTime};
+
+use crate::limits::SignInSettings;
+use crate::server::AuthorizationServer;
+use crate::web::password::{HashPool, PasswordError};
+use crate::web::signin_limits::SignInLimits;
+
+/// What sign-in needs besides the stores: the failure counters and the password hashing pool.
+/// One per server, built with it.
+#[derive(Debug)]
+pub(crate) struct SignInGuard {
+    pub(crate) limits: SignInLimits,
+    pub(crate) hashes: HashPool,
+}
+
+impl SignInGuard {
+    /// Counters for `settings` on `clock`, and a pool with the configured threads and bounds.
+    ///
+    /// # Errors
+    /// The operating system refused to start a hashing thread.
+    pub(crate) fn new(settings: &SignInSettings, clock: Arc<dyn Clock>) -> std::io::Result<Self> {
+        Ok(Self {
+            limits: SignInLimits::new(settings, clock),
+            hashes: HashPool::new(
+                settings.effective_hash_threads(),
+                settings.effective_max_concurrent_hashes(),
+                Duration::from_millis(settings.hash_wait_ms),
+            )?,
+        })
+    }
+}
+
+/// A user who has just proved who they are: the session to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedInUser {
+    /// The user's `sub`.
+    pub sub: String,
+    /// The login name, for display.
+    pub username: String,
+    /// When the user signed in, seconds since the epoch.
+    pub auth_time: UnixTime,
+}
+
+/// Why a sign-in did not succeed. Only [`SignInError::WrongCredentials`] means the username or
+/// password was wrong; every other variant was decided without (or despite) the password check.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignInError {
+    /// Unknown username or wrong password (the two read the same): `401` and the form again.
+    #[error("wrong username or password")]
+    WrongCredentials,
+    /// The source, the (username, source) pair or the username is over its limit: `429` with
+    /// `Retry-After: retry_after` (seconds to the window's end); no password was checked.
+    #[error("too many failed sign-ins")]
+    TooManyFailures {
+        /// Seconds until the counting window ends.
+        retry_after: u64,
+    },
+    /// Every password-check slot stayed taken for the whole wait: `429` with `Retry-After: 1`.
+    #[error("every password-check slot is busy")]
+    Busy,
+    /// The user store or the password check failed inside: an error page (`500` for
+    /// `server_error`), never "wrong password".
+    #[error(transparent)]
+    Internal(OAuthError),
+}
+
+impl AuthorizationServer {
+    /// Check `username` and `password` from `source` (a [`crate::http::source::SourceAddress`]
+    /// rate key) against the sign-in limits and the user store.
+    ///
+    /// An attempt counts as a failure from the moment it starts, so a burst cannot overrun a
+    /// limit, and is taken back unless the password was wrong. An unknown username is checked
+    /// against a dummy hash of the same cost ([`crate::web::password::verify_password`]).
+    ///
+    /// # Errors
+    /// [`SignInError`]: wrong credentials, a limit reached, the hashing pool busy, or an internal
+    /// failure (store, unreadable stored hash, a panic in the check).
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password: Secret,
+        source: &str,
+    ) -> Result<SignedInUser, SignInError> {
+        let guard = &self.inner.sign_in;
+        let attempt = guard
+            .limits
+            .begin(username, source)
+            .map_err(|retry_after| {
+                tracing::info!("sign-in refused: too many failed attempts");
+                SignInError::TooManyFailures { retry_after }
+            })?;
+        let user = match self.inner.stores.users.get_by_username(username).await {
+            Ok(u) => u,
+            Err(e) => {
+                guard.limits.not_a_failure(attempt);
+                return Err(SignInError::Internal(OAuthError::from(e)));
+            }
+        };
+        let hash = user.as_ref().map(|u| u.password_hash.clone());
+        let ok = match guard.hashes.verify(password, hash).await {
+            Ok(ok) => ok,
+            Err(PasswordError::Busy) => {
+                guard.limits.not_a_failure(attempt);
+                tracing::warn!("sign-in refused: every password-check slot is busy");
+                return Err(SignInError::Busy);
+            }
+            Err(e) => {
+                guard.limits.not_a_failure(attempt);
+                return Err(SignInError::Internal(OAuthError::server_error(e)));
+            }
+        };
+        let Some(user) = user.filter(|_| ok) else {
+            let _counted_as_a_failure = attempt;
+            tracing::info!("sign-in failed");
+            return Err(SignInError::WrongCredentials);
+        };
+        guard.limits.not_a_failure(attempt);
+        tracing::info!(sub = %user.sub, "user signed in");
+        Ok(SignedInUser {
+            sub: user.sub,
+            username: user.username,
+            auth_time: self.inner.clock.now(),
+        })
+    }
+
+    /// The development profile's sign-in: the fixed development user ([`crate::DEV_USERNAME`]),
+    /// without a password. Logs a warning each time.
+    ///
+    /// # Errors
+    /// `invalid_request` when the development profile is off or the development user does not
+    /// exist; the store's error when it fails.
+    pub async fn dev_sign_in(&self) -> Result<SignedInUser, OAuthError> {
+        if !self.inner.settings.dangerous_dev_mode {
+            return Err(OAuthError::invalid_request(
+                "the development profile is off",
+            ));
+        }
+        let user = self
+            .inner
+            .stores
+            .users
+            .get_by_username(crate::DEV_USERNAME)
+            .await?
+            .ok_or_else(|| OAuthError::invalid_request("the development user does not exist"))?;
+        tracing::warn!("development profile: signed in the development user without a password");
+        Ok(SignedInUser {
+            sub: user.sub,
+            username: user.username,
+            auth_time: self.inner.clock.now(),
+        })
+    }
+}

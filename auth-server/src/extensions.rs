@@ -1,0 +1,107 @@
+//! The extensions the `auth-server` binary knows: one list of factories, each behind a
+//! default-on cargo feature. Each factory reads its own `[extensions.<name>]` section of the
+//! configuration ([`mcp_auth_core::ext::ExtensionFactory`]).
+//!
+//! **To add an extension crate** (e.g. `ext-xaa`): in `auth-server/Cargo.toml`, add it as an
+//! optional dependency and a default-on feature `ext-<name> = ["dep:<crate>"]`; then add ONE
+//! line to [`factories`]. Nothing else in `auth-server` changes: the crate's grant states its
+//! client-authentication policy, registration rules, scope ceiling and resource hint, and the
+//! engine, `/register`, `client add`, metadata and the start-up checks follow from the registry.
+
+use mcp_auth_core::ext::{ExtensionFactory, ExtensionSection, ServerExtension};
+
+/// Every extension factory compiled into this binary.
+pub fn factories() -> Vec<Box<dyn ExtensionFactory>> {
+    vec![
+        #[cfg(feature = "ext-client-credentials")]
+        Box::new(mcp_auth_ext_client_credentials::ClientCredentialsFactory),
+    ]
+}
+
+/// The extensions `sections` turn on (`enabled = true`), made by the factory of each section's
+/// name, in section-name order.
+///
+/// # Errors
+/// A section whose name no factory in `factories` reads (a typo, or an extension not compiled
+/// in), a section without an `enabled` key, or a malformed enabled section; the message names
+/// the section.
+pub fn from_sections(
+    factories: &[Box<dyn ExtensionFactory>],
+    sections: &[ExtensionSection],
+) -> Result<Vec<Box<dyn ServerExtension>>, String> {
+    let mut extensions = Vec::new();
+    for section in sections {
+        let Some(factory) = factories.iter().find(|f| f.name() == section.name()) else {
+            let known: Vec<&str> = factories.iter().map(|f| f.name()).collect();
+            return Err(format!(
+                "[extensions.{}]: no such extension in this build (known: {})",
+                section.name(),
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ));
+        };
+        if section.value().get("enabled").is_none() {
+            // Also catches a misspelt `enabled`, which would otherwise leave the extension off
+            // without a word.
+            return Err(format!(
+                "[extensions.{}]: say `enabled = true` or `enabled = false`",
+                section.name()
+            ));
+        }
+        if section.enabled() {
+            extensions.push(factory.create(section).map_err(|e| e.to_string())?);
+        }
+    }
+    Ok(extensions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_section_is_an_error() {
+        let sections = [ExtensionSection::new(
+            "clinet_credentials",
+            serde_json::json!({"enabled": true}),
+        )];
+        let err = from_sections(&factories(), &sections).err().unwrap();
+        assert!(
+            err.starts_with("[extensions.clinet_credentials]: no such extension in this build"),
+            "{err}"
+        );
+    }
+
+    #[cfg(feature = "ext-client-credentials")]
+    #[test]
+    fn a_section_must_say_whether_it_is_enabled() {
+        let typo = [ExtensionSection::new(
+            "client_credentials",
+            serde_json::json!({"enabld": true}),
+        )];
+        assert_eq!(
+            from_sections(&factories(), &typo).err().unwrap(),
+            "[extensions.client_credentials]: say `enabled = true` or `enabled = false`"
+        );
+    }
+
+    #[cfg(feature = "ext-client-credentials")]
+    #[test]
+    fn only_enabled_sections_make_extensions() {
+        let off = [ExtensionSection::new(
+            "client_credentials",
+            serde_json::json!({"enabled": false}),
+        )];
+        assert!(from_sections(&factories(), &off).unwrap().is_empty());
+        let on = [ExtensionSection::new(
+            "client_credentials",
+            serde_json::json!({"enabled": true}),
+        )];
+        let made = from_sections(&factories(), &on).unwrap();
+        assert_eq!(made.len(), 1);
+        assert_eq!(made[0].name(), "client_credentials");
+    }
+}
