@@ -4,6 +4,7 @@
 pub mod authorize;
 mod client_authentication;
 pub mod consent;
+pub mod health;
 pub mod introspect;
 pub mod metadata;
 pub mod register;

@@ -8,6 +8,7 @@ mod authorize;
 mod busy_tests;
 mod endpoints;
 mod error;
+mod health;
 mod listen;
 pub mod source;
 
@@ -145,6 +146,10 @@ pub fn router(server: AuthorizationServer, options: HttpOptions) -> Result<Route
         ))
         .layer(middleware::from_fn_with_state(state.clone(), forwarding))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Probes reach these on the node's own address: added after the layers above, so the
+        // forwarding and https checks do not apply to them.
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .with_state(state);
     Ok(router)
 }
