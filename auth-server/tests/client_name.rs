@@ -61,3 +61,43 @@ async fn client_name_in_a_right_to_left_script_is_accepted() {
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     assert_eq!(res.json()["client_name"], "عميل البريد");
 }
+
+async fn register_raw(h: &Harness, body: &str) -> common::TestResponse {
+    let req = axum::http::Request::post("/register")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_owned()))
+        .unwrap();
+    h.send(req).await
+}
+
+/// A `client_name` of the wrong type is `invalid_client_metadata`, and nothing is stored.
+#[tokio::test]
+async fn client_name_of_the_wrong_type_is_invalid_client_metadata() {
+    let h = Harness::new().await;
+    let before = h.stores.clients.list().await.unwrap().len();
+    for name in ["42", r#"["App"]"#, r#"{"en":"App"}"#] {
+        let body = format!(
+            r#"{{"client_name":{name},"redirect_uris":["http://127.0.0.1:33418/callback"],"token_endpoint_auth_method":"none"}}"#
+        );
+        let res = register_raw(&h, &body).await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{name}: {}", res.body);
+        assert_eq!(res.error(), "invalid_client_metadata", "{name}");
+    }
+    assert_eq!(h.stores.clients.list().await.unwrap().len(), before);
+}
+
+/// A `client_name` given twice (readers could disagree on which one counts) is refused, and
+/// nothing is stored.
+#[tokio::test]
+async fn client_name_given_twice_is_invalid_client_metadata() {
+    let h = Harness::new().await;
+    let before = h.stores.clients.list().await.unwrap().len();
+    let res = register_raw(
+        &h,
+        r#"{"client_name":"Good App","client_name":"Evil App","redirect_uris":["http://127.0.0.1:33418/callback"],"token_endpoint_auth_method":"none"}"#,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+    assert_eq!(res.error(), "invalid_client_metadata");
+    assert_eq!(h.stores.clients.list().await.unwrap().len(), before);
+}
