@@ -15,6 +15,7 @@
 //! | [`ecdsa`] | low-S normalisation and checks for JWS ES256/ES384 signatures |
 //! | [`clock`], [`secret`] | injected time and randomness; secrets that never print |
 //! | [`rate_limit`] | the fixed-window counter behind every rate limit |
+//! | [`vault`] | AES-256-GCM sealing of third-party tokens under a rotating keyring, bound to (`iss`, `sub`, connection) |
 //! | `jose` (feature `jose`) | JWK Set parsing, key selection, the algorithm allow-list, a JWKS cache over an injected fetcher |
 //!
 //! | cargo feature | default | what |
@@ -74,6 +75,7 @@ pub mod rate_limit;
 pub mod secret;
 pub mod store;
 pub mod types;
+pub mod vault;
 pub mod wire;
 
 pub use client::{Client, ClientSecretHash, ClientSource};

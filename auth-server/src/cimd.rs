@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use mcp_auth_cimd_resolver::{CimdExtension, CimdResolver};
+use mcp_auth_cimd_resolver::CimdResolver;
 use mcp_auth_core::Clock;
 use mcp_auth_core::ext::ServerExtension;
 
@@ -45,6 +45,9 @@ pub fn from_config(
     }
     let mut builder = CimdResolver::builder()
         .clock(clock)
+        .cache(Arc::new(crate::metrics::cimd::CountingCimdCache::new(
+            Arc::new(mcp_auth_cimd_resolver::InMemoryCimdCache::new()),
+        )))
         .cache_ttl_bounds(config.min_cache_ttl, config.max_cache_ttl)
         .fetch_rate_limit(config.fetches_per_host_per_minute, 60)
         .lenient_client_name(config.lenient_client_name)
@@ -66,7 +69,7 @@ pub fn from_config(
     let resolver = builder.build().map_err(|e| format!("cimd: {e}"))?;
     let http_client = resolver.http_client();
     Ok(Some(CimdWiring {
-        extension: Box::new(CimdExtension::new(resolver)),
+        extension: Box::new(crate::metrics::cimd::CountingCimdExtension::new(resolver)),
         http_client,
     }))
 }
@@ -108,7 +111,15 @@ mod tests {
             .unwrap()
             .unwrap();
         let mut registry = mcp_auth_core::ext::Registry::new();
-        wiring.extension.install(&mut registry).unwrap();
+        wiring
+            .extension
+            .install(
+                &mut registry,
+                &mcp_auth_core::ext::ExtensionServices::in_memory(
+                    "https://as.example.com".parse().unwrap(),
+                ),
+            )
+            .unwrap();
         assert_eq!(
             registry.metadata()["client_id_metadata_document_supported"],
             serde_json::Value::Bool(true)

@@ -51,8 +51,15 @@ pub struct Config {
     pub issuer: Option<String>,
     /// Listen address, default `127.0.0.1:9000`. Port 0 picks a free port.
     pub bind: SocketAddr,
-    /// SQLite database file, default `mcp-auth.db` in the working directory.
+    /// The database: a SQLite file path (default `mcp-auth.db` in the working directory), or a
+    /// `postgres://user@host:port/dbname` URL, which selects PostgreSQL so that several nodes
+    /// share their state (also `MCP_AUTH_DATABASE`). See `crate::storage::open`.
     pub database: PathBuf,
+    /// With PostgreSQL: the most connections one node opens (default 10).
+    pub database_pool_size: u32,
+    /// How often every node reads the signing keys again to pick up a rotation made by
+    /// `auth-server keys rotate` or another node, in seconds (default 60, at least 1).
+    pub key_reload_interval: u64,
     /// Development profile (see `--dev`).
     pub dev: bool,
     /// Master secret of the session cookie (at least 32 characters). Random per start when
@@ -73,6 +80,10 @@ pub struct Config {
     /// Shorthand for `[extensions.client_credentials] enabled = true` (SEP-1046, machine
     /// clients; default false).
     pub client_credentials: bool,
+    /// OpenID Connect sign-in (OIDC Core §3.1): an authorization request with the `openid`
+    /// scope also gets an ID token; discovery lists the OpenID Connect members. Default false;
+    /// the Cross App Access IdP role (`[extensions.xaa_idp]`) turns it on by itself.
+    pub openid_connect: bool,
     /// Per-extension sections `[extensions.<name>]`, each read by its extension's own crate
     /// (`MCP_AUTH_EXTENSIONS__<NAME>__<KEY>` overrides a key). An extension is on when its
     /// section says `enabled = true`; a section no compiled-in extension reads is an error.
@@ -86,7 +97,50 @@ pub struct Config {
     pub trusted_proxies: Vec<String>,
     /// Request read timeouts.
     pub http: crate::limits::HttpConfig,
+    /// Log format: `text` (human-readable, the default) or `json` (one JSON object per line,
+    /// with the span fields). Also `MCP_AUTH_LOG_FORMAT`.
+    pub log_format: LogFormat,
+    /// Prometheus metrics (`[metrics]`); off unless `bind` is set.
+    pub metrics: MetricsConfig,
+    /// On SIGTERM or Ctrl-C, how long requests in flight may take to finish before the process
+    /// exits anyway, in seconds (default 30).
+    pub shutdown_grace_period: u64,
+    /// Branding of the sign-in, consent and error pages.
+    pub ui: UiConfig,
+    /// Descriptions of scopes shown on the consent page, by scope name (`[scopes]`
+    /// `"files:read" = "Read your files"`); a resource's `scope_descriptions` wins.
+    pub scopes: BTreeMap<String, String>,
 }
+
+/// The format of the log lines on standard error.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines (tracing-subscriber's default format).
+    #[default]
+    Text,
+    /// One JSON object per event, with the fields of the spans it is in (`request_id`,
+    /// `grant_type`, `client_id`).
+    Json,
+}
+
+/// `[metrics]`: a separate listener serving `GET /metrics` in the Prometheus text format.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Listen address of the metrics listener, e.g. `127.0.0.1:9464` (also
+    /// `MCP_AUTH_METRICS_BIND`). Metrics are off when absent.
+    pub bind: Option<SocketAddr>,
+    /// Label `mcp_auth_tokens_issued_total` with the `client_id` (default false: one series
+    /// per client; turn on only with a bounded number of clients).
+    pub client_id_labels: bool,
+}
+
+/// Default of [`Config::key_reload_interval`], seconds.
+pub const DEFAULT_KEY_RELOAD_INTERVAL: u64 = 60;
+
+/// Default of [`Config::shutdown_grace_period`], seconds.
+pub const DEFAULT_SHUTDOWN_GRACE_PERIOD: u64 = 30;
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -95,6 +149,8 @@ impl std::fmt::Debug for Config {
             issuer,
             bind,
             database,
+            database_pool_size,
+            key_reload_interval,
             dev,
             session_secret,
             default_resource,
@@ -103,16 +159,27 @@ impl std::fmt::Debug for Config {
             registration,
             cimd,
             client_credentials,
+            openid_connect,
             extensions,
             client_auth,
             signin,
             trusted_proxies,
             http,
+            log_format,
+            metrics,
+            shutdown_grace_period,
+            ui,
+            scopes,
         } = self;
         f.debug_struct("Config")
             .field("issuer", issuer)
             .field("bind", bind)
-            .field("database", database)
+            .field(
+                "database",
+                &crate::storage::Database::from_config_value(database),
+            )
+            .field("database_pool_size", database_pool_size)
+            .field("key_reload_interval", key_reload_interval)
             .field("dev", dev)
             .field("session_secret", session_secret)
             .field("default_resource", default_resource)
@@ -121,11 +188,17 @@ impl std::fmt::Debug for Config {
             .field("registration", registration)
             .field("cimd", cimd)
             .field("client_credentials", client_credentials)
+            .field("openid_connect", openid_connect)
             .field("extensions", &extensions.keys().collect::<Vec<_>>())
             .field("client_auth", client_auth)
             .field("signin", signin)
             .field("trusted_proxies", trusted_proxies)
             .field("http", http)
+            .field("log_format", log_format)
+            .field("metrics", metrics)
+            .field("shutdown_grace_period", shutdown_grace_period)
+            .field("ui", ui)
+            .field("scopes", scopes)
             .finish()
     }
 }
@@ -194,6 +267,59 @@ pub struct ResourceConfig {
     /// themselves. Default: none.
     #[serde(default)]
     pub introspection_clients: Vec<String>,
+    /// Descriptions of this resource's scopes shown on the consent page, by scope name; they
+    /// win over the global `[scopes]` table.
+    #[serde(default)]
+    pub scope_descriptions: BTreeMap<String, String>,
+}
+
+/// Branding of the pages (`[ui]`). Checked at start-up: a bad value stops the server.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    /// Name shown in the page header and titles (default `mcp-auth`).
+    pub product_name: Option<String>,
+    /// A local `.png`, `.svg`, `.jpg`/`.jpeg` or `.webp` file of at most 512 KiB, read at start
+    /// and served by the server at `/ui/logo`. Never a URL.
+    pub logo_path: Option<PathBuf>,
+    /// Colour of the primary button: `#rgb` or `#rrggbb`.
+    pub primary_color: Option<String>,
+    /// A directory whose `base.html`, `login.html`, `consent.html` or `error.html` override the
+    /// shipped templates of that name.
+    pub templates_dir: Option<PathBuf>,
+}
+
+impl UiConfig {
+    /// The checked branding, with `descriptions` as the scope descriptions.
+    ///
+    /// # Errors
+    /// The first unusable setting ([`crate::web::ui::UiError`]).
+    pub fn settings(
+        &self,
+        descriptions: crate::web::ui::ScopeDescriptions,
+    ) -> Result<crate::web::ui::UiSettings, crate::web::ui::UiError> {
+        use crate::web::ui::{Logo, UiSettings};
+        let mut ui = UiSettings {
+            scope_descriptions: descriptions,
+            ..UiSettings::default()
+        };
+        if let Some(name) = &self.product_name {
+            UiSettings::check_product_name(name)?;
+            ui.product_name = name.trim().to_owned();
+        }
+        ui.logo = self.logo_path.as_deref().map(Logo::load).transpose()?;
+        ui.primary_color = self.primary_color.as_deref().map(str::parse).transpose()?;
+        if let Some(dir) = &self.templates_dir {
+            if !dir.is_dir() {
+                return Err(crate::web::ui::UiError::Templates {
+                    path: dir.display().to_string(),
+                    message: "not a readable directory".into(),
+                });
+            }
+            ui.templates_dir = Some(dir.clone());
+        }
+        Ok(ui)
+    }
 }
 
 /// Token lifetimes, all in seconds.
@@ -286,6 +412,8 @@ impl Default for Config {
             issuer: None,
             bind: SocketAddr::from(([127, 0, 0, 1], 9000)),
             database: PathBuf::from("mcp-auth.db"),
+            database_pool_size: crate::storage::postgres::DEFAULT_POOL_SIZE,
+            key_reload_interval: DEFAULT_KEY_RELOAD_INTERVAL,
             dev: false,
             session_secret: None,
             default_resource: Some(DEFAULT_RESOURCE.into()),
@@ -295,16 +423,23 @@ impl Default for Config {
                 default_scopes: vec!["mcp:basic".into()],
                 access_token_ttl: None,
                 introspection_clients: Vec::new(),
+                scope_descriptions: BTreeMap::new(),
             }],
             tokens: TokenConfig::default(),
             registration: RegistrationConfig::default(),
             cimd: CimdConfig::default(),
             client_credentials: false,
+            openid_connect: false,
             extensions: BTreeMap::new(),
             client_auth: ClientAuthConfig::default(),
             signin: crate::limits::SignInSettings::default(),
             trusted_proxies: Vec::new(),
             http: crate::limits::HttpConfig::default(),
+            log_format: LogFormat::default(),
+            metrics: MetricsConfig::default(),
+            shutdown_grace_period: DEFAULT_SHUTDOWN_GRACE_PERIOD,
+            ui: UiConfig::default(),
+            scopes: BTreeMap::new(),
         }
     }
 }
@@ -327,6 +462,14 @@ impl Config {
                 Env::prefixed("MCP_AUTH_")
                     // MCP_AUTH_LOG and MCP_AUTH_CONFIG configure the process, not the server.
                     .filter(|key| key != "log" && key != "config")
+                    // MCP_AUTH_METRICS_BIND, the documented short form of MCP_AUTH_METRICS__BIND.
+                    .map(|key| {
+                        if key == "metrics_bind" {
+                            "metrics.bind".into()
+                        } else {
+                            key.into()
+                        }
+                    })
                     .split("__"),
             )
             .extract()
@@ -416,6 +559,7 @@ impl Config {
             max_per_source_per_hour: self.registration.max_per_source_per_hour,
         };
         settings.dangerous_dev_mode = self.dev;
+        settings.openid_connect = self.openid_connect;
         settings.client_auth_failures_per_minute = self.client_auth.max_failures_per_minute;
         settings.client_auth_backstop = crate::limits::ClientAuthBackstop {
             failures_per_minute: self.client_auth.backstop_failures_per_minute,
@@ -426,8 +570,30 @@ impl Config {
             crate::limits::parse_trusted_proxies(&self.trusted_proxies).map_err(ConfigError)?;
         settings.http = self.http.into();
         settings.introspection_clients = introspection_clients;
+        settings.ui = self.ui_settings()?;
         settings.validate().map_err(ConfigError)?;
         Ok(settings)
+    }
+}
+
+impl Config {
+    /// The pages' branding and scope descriptions (`[ui]`, `[scopes]`, each resource's
+    /// `scope_descriptions`), checked; the logo file is read here.
+    ///
+    /// # Errors
+    /// A URL or unusable file as `ui.logo_path`, a malformed `ui.primary_color`, a missing
+    /// `ui.templates_dir`, an empty product name or scope description.
+    pub fn ui_settings(&self) -> Result<crate::web::ui::UiSettings, ConfigError> {
+        let mut descriptions = crate::web::ui::ScopeDescriptions::new(self.scopes.clone())
+            .map_err(|e| ConfigError(e.to_string()))?;
+        for r in &self.resources {
+            descriptions = descriptions
+                .with_resource(&r.resource, r.scope_descriptions.clone())
+                .map_err(|e| ConfigError(format!("resource {}: {e}", r.resource)))?;
+        }
+        self.ui
+            .settings(descriptions)
+            .map_err(|e| ConfigError(e.to_string()))
     }
 }
 
@@ -576,12 +742,96 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// Issue 14: `[ui]`, `[scopes]` and a resource's `scope_descriptions` are read from the
+    /// file; the resource's description wins.
+    #[test]
+    fn ui_and_scope_descriptions_are_read_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let logo = dir.path().join("logo.png");
+        std::fs::write(&logo, b"\x89PNG\r\n\x1a\n....").unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[[resources]]\nresource = \"https://mcp.example.com/mcp\"\nscopes = [\"files:write\", \"files:read\"]\nscope_descriptions = {{ \"files:write\" = \"Create, change and delete your files\" }}\n[scopes]\n\"files:read\" = \"Read your files\"\n\"files:write\" = \"Write\"\n[ui]\nproduct_name = \"Acme\"\nprimary_color = \"#0B6E4F\"\nlogo_path = {:?}\n",
+                logo.display().to_string()
+            ),
+        )
+        .unwrap();
+        let c = Config {
+            default_resource: None,
+            ..Config::load(Some(&path)).unwrap()
+        };
+        let s = c.settings(c.issuer(c.bind).unwrap()).unwrap();
+        let d = &s.ui.scope_descriptions;
+        let r = "https://mcp.example.com/mcp";
+        assert_eq!(
+            d.describe(r, "files:write"),
+            Some("Create, change and delete your files")
+        );
+        assert_eq!(d.describe(r, "files:read"), Some("Read your files"));
+        assert_eq!(d.describe(r, "mcp:basic"), None);
+        assert_eq!(s.ui.product_name, "Acme");
+        assert_eq!(s.ui.primary_color.as_ref().unwrap().as_str(), "#0b6e4f");
+        assert_eq!(s.ui.logo.as_ref().unwrap().content_type(), "image/png");
+    }
+
+    /// Issue 14: a remote logo or a colour that is not `#rgb`/`#rrggbb` stops the start.
+    #[test]
+    fn remote_logo_and_bad_colour_are_startup_errors() {
+        let remote = Config {
+            ui: UiConfig {
+                logo_path: Some("https://cdn.example.com/logo.png".into()),
+                ..UiConfig::default()
+            },
+            ..Config::default()
+        };
+        let e = remote.settings(remote.issuer(remote.bind).unwrap());
+        assert!(e.unwrap_err().to_string().contains("ui.logo_path"));
+        let colour = Config {
+            ui: UiConfig {
+                primary_color: Some("red; background: url(x)".into()),
+                ..UiConfig::default()
+            },
+            ..Config::default()
+        };
+        let e = colour.settings(colour.issuer(colour.bind).unwrap());
+        assert!(e.unwrap_err().to_string().contains("ui.primary_color"));
+    }
+
     #[test]
     fn unknown_key_is_an_error() {
         let dir = std::env::temp_dir().join(format!("mcp-auth-config-u-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("c.toml");
         std::fs::write(&path, "isuer = \"typo\"\n").unwrap();
+        assert!(Config::load(Some(&path)).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Issue 14: `log_format`, `[metrics]` and `shutdown_grace_period` are read from the file;
+    /// metrics are off and the grace period is 30 s by default.
+    #[test]
+    fn operations_settings_are_read_from_the_file() {
+        let d = Config::default();
+        assert_eq!(d.log_format, LogFormat::Text);
+        assert_eq!(d.metrics.bind, None);
+        assert!(!d.metrics.client_id_labels);
+        assert_eq!(d.shutdown_grace_period, 30);
+        let dir = std::env::temp_dir().join(format!("mcp-auth-config-ops-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(
+            &path,
+            "log_format = \"json\"\nshutdown_grace_period = 5\n[metrics]\nbind = \"127.0.0.1:9464\"\nclient_id_labels = true\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&path)).unwrap();
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.shutdown_grace_period, 5);
+        assert_eq!(c.metrics.bind, Some("127.0.0.1:9464".parse().unwrap()));
+        assert!(c.metrics.client_id_labels);
+        std::fs::write(&path, "log_format = \"xml\"\n").unwrap();
         assert!(Config::load(Some(&path)).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -15,6 +15,10 @@ pub fn factories() -> Vec<Box<dyn ExtensionFactory>> {
     vec![
         #[cfg(feature = "ext-client-credentials")]
         Box::new(mcp_auth_ext_client_credentials::ClientCredentialsFactory),
+        #[cfg(feature = "ext-xaa")]
+        Box::new(mcp_auth_ext_xaa::redeem::XaaFactory),
+        #[cfg(feature = "ext-xaa")]
+        Box::new(mcp_auth_ext_xaa::idp::IdpFactory),
     ]
 }
 

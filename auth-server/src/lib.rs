@@ -53,6 +53,7 @@ pub mod grants;
 pub mod http;
 pub mod keys;
 pub mod limits;
+pub mod metrics;
 pub mod resolver;
 pub mod server;
 pub mod settings;

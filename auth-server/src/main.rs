@@ -2,6 +2,9 @@
 
 #![forbid(unsafe_code)]
 
+use clap::Parser;
+use mcp_auth_server::cli::{self, Cli};
+use mcp_auth_server::config::LogFormat;
 use tracing_subscriber::EnvFilter;
 
 /// jemalloc, built with its background thread on: freed memory goes back to the operating
@@ -13,11 +16,22 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("MCP_AUTH_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    std::process::exit(mcp_auth_server::cli::run().await);
+    // The command line and the log format come first, so that every log line, including those
+    // of loading the configuration, has the chosen format.
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_from_env("MCP_AUTH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    match cli::log_format(&cli) {
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init(),
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init(),
+    }
+    std::process::exit(cli::execute(cli).await);
 }

@@ -83,13 +83,13 @@ impl ClientResolver for StoreClientResolver {
 
     async fn resolve(&self, client_id: &ClientId) -> Result<Option<Client>, OAuthError> {
         if self.cache_ttl == 0 {
-            return Ok(self.clients.get(client_id).await?);
+            return Ok(crate::metrics::timed("client_get", self.clients.get(client_id)).await?);
         }
         let now = self.clock.now();
         if let Some(client) = self.cached(client_id, now) {
             return Ok(Some(client));
         }
-        let found = self.clients.get(client_id).await?;
+        let found = crate::metrics::timed("client_get", self.clients.get(client_id)).await?;
         if let Some(client) = &found {
             self.remember(client, now);
         }

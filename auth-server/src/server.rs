@@ -8,7 +8,8 @@
 use std::sync::{Arc, RwLock};
 
 use mcp_auth_core::ext::{
-    Registry, RegistryError, ScopePolicy, ServerExtension, StrictScopePolicy, TokenIssuer,
+    ExtensionServices, LocalKeys, Registry, RegistryError, ScopePolicy, ServerExtension,
+    StrictScopePolicy, TokenIssuer,
 };
 use mcp_auth_core::secret::OsSecretGenerator;
 use mcp_auth_core::store::Stores;
@@ -53,7 +54,7 @@ pub(crate) struct Inner {
     pub(crate) stores: Stores,
     pub(crate) registry: Registry,
     /// The current issuer; swapped by [`AuthorizationServer::reload_signing_keys`].
-    pub(crate) token_issuer: RwLock<IssuerSlot>,
+    pub(crate) token_issuer: Arc<RwLock<IssuerSlot>>,
     pub(crate) scope_policy: Arc<dyn ScopePolicy>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) secrets: Arc<dyn SecretGenerator>,
@@ -186,6 +187,20 @@ pub(crate) struct IssuerSlot {
     pub(crate) store_kid: Option<String>,
 }
 
+/// The published keys of the issuer in the slot, for extensions ([`LocalKeys`]); follows key
+/// reloads.
+struct SlotKeys(Arc<RwLock<IssuerSlot>>);
+
+impl LocalKeys for SlotKeys {
+    fn jwks(&self) -> serde_json::Value {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .issuer
+            .jwks()
+    }
+}
+
 /// Builds an [`AuthorizationServer`]; [`AuthorizationServerBuilder::build`] rejects wiring
 /// mistakes.
 pub struct AuthorizationServerBuilder {
@@ -259,6 +274,9 @@ impl AuthorizationServerBuilder {
         let stores = self.stores;
         let clock = self.clock;
         let mut registry = Registry::new();
+        if self.settings.openid_connect {
+            registry.enable_openid_connect();
+        }
         registry.add_grant(Arc::new(AuthorizationCodeGrant::new(stores.clone())))?;
         registry.add_grant(Arc::new(RefreshTokenGrant::new(stores.clone())))?;
         let client_keys: Arc<dyn ClientKeySource> = match self.client_keys {
@@ -275,21 +293,6 @@ impl AuthorizationServerBuilder {
             stores.replay.clone(),
             client_keys,
         )))?;
-        for ext in self.extensions {
-            let name = ext.name().to_owned();
-            tracing::info!(extension = %name, "installing extension");
-            ext.install(&mut registry)?;
-        }
-        // The store resolver answers for every id no extension claimed, so it goes last.
-        registry.add_resolver(Arc::new(StoreClientResolver::with_cache(
-            stores.clients.clone(),
-            clock.clone(),
-            self.settings.client_cache_ttl,
-        )));
-        // Once every extension is in: no grant accepts a method without authenticator, no
-        // unsafe algorithm is advertised, no metadata member lists what nothing handles.
-        registry.validate()?;
-
         let token_issuer = match self.token_issuer {
             Some(issuer) => IssuerSlot {
                 issuer,
@@ -314,6 +317,30 @@ impl AuthorizationServerBuilder {
                 }
             }
         };
+        let token_issuer = Arc::new(RwLock::new(token_issuer));
+        let services = ExtensionServices {
+            issuer: self.settings.issuer.clone(),
+            clock: clock.clone(),
+            replay: stores.replay.clone(),
+            refresh_tokens: stores.refresh_tokens.clone(),
+            local_keys: Arc::new(SlotKeys(token_issuer.clone())),
+            development: self.settings.dangerous_dev_mode,
+        };
+        for ext in self.extensions {
+            let name = ext.name().to_owned();
+            tracing::info!(extension = %name, "installing extension");
+            ext.install(&mut registry, &services)?;
+        }
+        // The store resolver answers for every id no extension claimed, so it goes last.
+        registry.add_resolver(Arc::new(StoreClientResolver::with_cache(
+            stores.clients.clone(),
+            clock.clone(),
+            self.settings.client_cache_ttl,
+        )));
+        // Once every extension is in: no grant accepts a method without authenticator, no
+        // unsafe algorithm is advertised, no metadata member lists what nothing handles.
+        registry.validate()?;
+
         if self.settings.dangerous_dev_mode {
             tracing::warn!(
                 "DEVELOPMENT PROFILE: the development user is signed in automatically and consent is skipped; never use this outside a developer machine"
@@ -337,7 +364,7 @@ impl AuthorizationServerBuilder {
                 settings: self.settings,
                 stores,
                 registry,
-                token_issuer: RwLock::new(token_issuer),
+                token_issuer,
                 scope_policy: self.scope_policy,
                 clock,
                 secrets: self.secrets,

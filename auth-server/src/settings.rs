@@ -91,10 +91,17 @@ pub struct ServerSettings {
     /// Development profile: the fixed development user is signed in automatically and consent is
     /// approved without a prompt. Refused on a non-loopback issuer.
     pub dangerous_dev_mode: bool,
+    /// OpenID Connect sign-in: ID tokens for requests with the `openid` scope (OIDC Core
+    /// §3.1). Extensions may also turn it on ([`mcp_auth_core::ext::Registry::enable_openid_connect`]).
+    /// Default false.
+    pub openid_connect: bool,
     /// The clients of each resource's server (RFC 7662 §4): `introspection_clients[R]` may
     /// introspect access tokens whose `aud` is `R`. Any other caller reads `{"active":false}`
     /// for a token not issued to it. Every key must be a configured resource. Default: empty.
     pub introspection_clients: BTreeMap<ResourceUri, Vec<ClientId>>,
+    /// Branding of the pages and descriptions of scopes (`[ui]`, `[scopes]`); default: the
+    /// shipped look, product name `mcp-auth`, no descriptions.
+    pub ui: crate::web::ui::UiSettings,
 }
 
 impl ServerSettings {
@@ -116,7 +123,9 @@ impl ServerSettings {
             trusted_proxies: Vec::new(),
             http: crate::limits::HttpLimits::default(),
             dangerous_dev_mode: false,
+            openid_connect: false,
             introspection_clients: BTreeMap::new(),
+            ui: crate::web::ui::UiSettings::default(),
         }
     }
 

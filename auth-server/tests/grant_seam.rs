@@ -78,6 +78,7 @@ impl GrantHandler for ExchangeGrant {
             .map_err(OAuthError::server_error)?;
         d.profile = TokenProfile::IdJag {
             audience: RESOURCE_AS.into(),
+            client_id: ctx.client.client_id.as_str().to_owned(),
         };
         d.response.token_type = ResponseTokenType::NotApplicable;
         d.response
@@ -93,7 +94,11 @@ impl ServerExtension for ExchangeExtension {
     fn name(&self) -> &str {
         "test_exchange"
     }
-    fn install(self: Box<Self>, registry: &mut Registry) -> Result<(), RegistryError> {
+    fn install(
+        self: Box<Self>,
+        registry: &mut Registry,
+        _services: &mcp_auth_core::ext::ExtensionServices,
+    ) -> Result<(), RegistryError> {
         registry.add_grant(Arc::new(ExchangeGrant))
     }
 }
@@ -242,18 +247,20 @@ async fn a_grant_returns_response_members_and_another_token_profile() {
     assert_eq!(server.token_issuer().verify(token), None);
 }
 
-/// The grant's client-authentication policy is enforced before it decides.
+/// The grant's client-authentication policy is enforced before it decides: a public client
+/// where authentication is required is `invalid_client`, a confidential client with another
+/// method `unauthorized_client`.
 #[tokio::test]
-async fn clients_outside_the_grants_policy_are_unauthorized_client() {
+async fn clients_outside_the_grants_policy_are_refused() {
     let server = server().await;
     let form = format!("resource={}", urlencode(RESOURCE));
     let err = exchange(&server, None, &format!("client_id=public-app&{form}"))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), ErrorCode::UnauthorizedClient);
+    assert_eq!(err.code(), ErrorCode::InvalidClient);
     assert_eq!(
         err.description(),
-        format!("public clients may not use the {GRANT} grant")
+        format!("the {GRANT} grant requires client authentication; public clients may not use it")
     );
     let err = exchange(
         &server,
@@ -322,7 +329,11 @@ async fn build_checks_the_registry_after_every_extension() {
         fn name(&self) -> &str {
             "advertises"
         }
-        fn install(self: Box<Self>, registry: &mut Registry) -> Result<(), RegistryError> {
+        fn install(
+            self: Box<Self>,
+            registry: &mut Registry,
+            _services: &mcp_auth_core::ext::ExtensionServices,
+        ) -> Result<(), RegistryError> {
             registry.add_metadata(
                 "example_grant_types_supported",
                 json!(["urn:example:nothing"]),

@@ -230,6 +230,7 @@ impl mcp_auth_core::ext::ServerExtension for TrustedClients {
     fn install(
         self: Box<Self>,
         registry: &mut mcp_auth_core::ext::Registry,
+        _services: &mcp_auth_core::ext::ExtensionServices,
     ) -> Result<(), mcp_auth_core::ext::RegistryError> {
         registry.add_resolver(std::sync::Arc::new(TrustedResolver));
         Ok(())

@@ -11,7 +11,7 @@ use common::*;
 use mcp_auth_core::ext::{ClientResolver, Registry, RegistryError, ServerExtension};
 use mcp_auth_core::{Client, ClientId, ClientSource, OAuthError, TokenEndpointAuthMethod};
 
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// Assert `res` is the server's own HTML error page naming `error`, with no `Location`.
@@ -122,7 +122,11 @@ impl ServerExtension for Documents {
     fn name(&self) -> &str {
         "test-documents"
     }
-    fn install(self: Box<Self>, registry: &mut Registry) -> Result<(), RegistryError> {
+    fn install(
+        self: Box<Self>,
+        registry: &mut Registry,
+        _services: &mcp_auth_core::ext::ExtensionServices,
+    ) -> Result<(), RegistryError> {
         registry.add_resolver(Arc::new(DocumentResolver {
             trusted: self.trusted,
         }));
@@ -433,7 +437,7 @@ async fn login_page_form_action_allows_self_and_the_redirect_origin() {
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(
         res.header("content-security-policy"),
-        "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; \
+        "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; \
          form-action 'self' http://127.0.0.1:3000; frame-ancestors 'none'"
     );
 }
@@ -452,7 +456,7 @@ async fn consent_page_form_action_allows_self_and_the_redirect_origin() {
     assert!(consent.body.contains("decision"));
     assert_eq!(
         consent.header("content-security-policy"),
-        "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; \
+        "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; \
          form-action 'self' http://127.0.0.1:4711; frame-ancestors 'none'"
     );
 }

@@ -1,8 +1,10 @@
 //! The store contracts of `mcp_auth_core::store`, checked once and run against every backend: the
-//! in-memory stores and the SQLite stores over a fresh file.
+//! in-memory stores, the SQLite stores over a fresh file, and the PostgreSQL stores in a fresh
+//! schema of the database at `DATABASE_URL` (default for local runs:
+//! `postgres://postgres@127.0.0.1:5432/test`; a loopback server only).
 //!
 //! Each check is an async fn taking `&Stores`; [`contract!`] expands it into a module with one
-//! `memory` and one `sqlite` test. Times are plain integers; nothing sleeps.
+//! `memory`, one `sqlite` and one `postgres` test. Times are plain integers; nothing sleeps.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -42,6 +44,9 @@ impl SqliteDb {
     }
 }
 
+#[path = "pg_schema/mod.rs"]
+mod pg;
+
 /// Expand each check into `memory` and `sqlite` tests in a module named for the rule.
 macro_rules! contract {
     ($check:ident) => {
@@ -59,6 +64,24 @@ macro_rules! contract {
             async fn sqlite() {
                 let db = super::SqliteDb::new();
                 super::$check(&db.stores().await).await;
+            }
+
+            /// The SQLite stores as the server opens them (replay cache with a front and
+            /// group commit).
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite_server() {
+                let db = super::SqliteDb::new();
+                let stores = mcp_auth_server::storage::open_sqlite(&db.path)
+                    .await
+                    .expect("open sqlite stores");
+                super::$check(&stores).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let db = super::pg::PgSchema::new().await;
+                super::$check(&db.stores().await).await;
+                db.drop().await;
             }
         }
     };
@@ -112,6 +135,8 @@ fn code(value: &str, expires_at: i64) -> AuthorizationCode {
         resource: "https://mcp.example/mcp".parse().unwrap(),
         auth_time: expires_at - 600,
         expires_at,
+        openid: true,
+        nonce: Some("n-0S6_WzA2Mj".to_owned()),
     }
 }
 
@@ -798,4 +823,326 @@ async fn opening_twice_migrates_once() {
     first.close().await;
     let s = db.stores().await;
     assert!(s.clients.list().await.unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admin commands (issue 14): user removal, a user's consents, a user's refresh tokens
+
+contract!(user_delete_returns_the_removed_user);
+async fn user_delete_returns_the_removed_user(s: &Stores) {
+    s.users.put(&user("alice", "sub-a", "$h-a")).await.unwrap();
+    s.users.put(&user("bob", "sub-b", "$h-b")).await.unwrap();
+    assert_eq!(
+        s.users.delete("alice").await.unwrap(),
+        Some(user("alice", "sub-a", "$h-a"))
+    );
+    assert_eq!(s.users.get_by_username("alice").await.unwrap(), None);
+    assert_eq!(s.users.delete("alice").await.unwrap(), None);
+    assert_eq!(
+        s.users.list().await.unwrap(),
+        vec![user("bob", "sub-b", "$h-b")]
+    );
+    // The name may be created again, with a new subject.
+    s.users.put(&user("alice", "sub-a2", "$h")).await.unwrap();
+    assert_eq!(
+        s.users.get_by_username("alice").await.unwrap().unwrap().sub,
+        "sub-a2"
+    );
+}
+
+contract!(consent_list_for_user_is_sorted_and_only_theirs);
+async fn consent_list_for_user_is_sorted_and_only_theirs(s: &Stores) {
+    let c = &s.consent;
+    let other: mcp_auth_core::ResourceUri = "https://a.example/mcp".parse().unwrap();
+    c.grant("u", "client-2", &resource(), &scopes("b"))
+        .await
+        .unwrap();
+    c.grant("u", "client-1", &resource(), &scopes("a"))
+        .await
+        .unwrap();
+    c.grant("u", "client-1", &other, &scopes("x"))
+        .await
+        .unwrap();
+    c.grant("v", "client-1", &resource(), &scopes("z"))
+        .await
+        .unwrap();
+    let listed: Vec<(String, String, String)> = c
+        .list_for_user("u")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| (g.client_id, g.resource.to_string(), g.scopes.to_string()))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (
+                "client-1".into(),
+                "https://a.example/mcp".into(),
+                "x".into()
+            ),
+            (
+                "client-1".into(),
+                "https://mcp.example/mcp".into(),
+                "a".into()
+            ),
+            (
+                "client-2".into(),
+                "https://mcp.example/mcp".into(),
+                "b".into()
+            ),
+        ]
+    );
+    assert!(c.list_for_user("nobody").await.unwrap().is_empty());
+}
+
+contract!(consent_revoke_user_forgets_only_that_users_grants);
+async fn consent_revoke_user_forgets_only_that_users_grants(s: &Stores) {
+    let c = &s.consent;
+    for (sub, client) in [("u", "client-1"), ("u", "client-2"), ("v", "client-1")] {
+        c.grant(sub, client, &resource(), &scopes("a"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(c.revoke_user("u", Some("client-1")).await.unwrap(), 1);
+    assert_eq!(c.granted("u", "client-1", &resource()).await.unwrap(), None);
+    assert!(
+        c.granted("u", "client-2", &resource())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(c.revoke_user("u", None).await.unwrap(), 1);
+    assert!(c.list_for_user("u").await.unwrap().is_empty());
+    assert_eq!(
+        c.granted("v", "client-1", &resource()).await.unwrap(),
+        Some(scopes("a"))
+    );
+    assert_eq!(c.revoke_user("u", None).await.unwrap(), 0);
+}
+
+contract!(revoke_subject_revokes_only_that_users_families);
+async fn revoke_subject_revokes_only_that_users_families(s: &Stores) {
+    let r = &s.refresh_tokens;
+    let mut other_user = refresh("rt-v", "fam-v", "client-1");
+    other_user.sub = "user-2".into();
+    r.insert(&refresh("rt-1", "fam-1", "client-1"))
+        .await
+        .unwrap();
+    r.insert(&refresh("rt-2", "fam-2", "client-2"))
+        .await
+        .unwrap();
+    r.insert(&other_user).await.unwrap();
+    let revoked = r.revoke_subject("user-1", Some("client-1")).await.unwrap();
+    assert_eq!(jtis(&revoked), BTreeSet::from([("jti-rt-1".into(), 1_300)]));
+    let state = |v: &'static str| async move {
+        s.refresh_tokens.get(&hash(v)).await.unwrap().unwrap().state
+    };
+    assert_eq!(state("rt-1").await, RefreshTokenState::Revoked);
+    assert_eq!(state("rt-2").await, RefreshTokenState::Active);
+    // A revoked family takes no new token.
+    assert!(
+        !r.insert(&refresh("rt-1b", "fam-1", "client-1"))
+            .await
+            .unwrap()
+    );
+    let revoked = r.revoke_subject("user-1", None).await.unwrap();
+    assert!(jtis(&revoked).contains(&("jti-rt-2".into(), 1_300)));
+    assert_eq!(state("rt-2").await, RefreshTokenState::Revoked);
+    assert_eq!(state("rt-v").await, RefreshTokenState::Active);
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL only: several nodes (pools) on one schema
+
+/// Two nodes: two independent pools (as two `auth-server` processes have) on one schema.
+async fn two_nodes(db: &pg::PgSchema) -> (Stores, Stores) {
+    (db.stores().await, db.stores().await)
+}
+
+/// Several nodes starting together migrate the schema once (advisory lock) and all come up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_nodes_starting_together_migrate_once() {
+    let db = pg::PgSchema::new().await;
+    let mut set = JoinSet::new();
+    for _ in 0..4 {
+        let url = db.url().to_owned();
+        set.spawn(async move { mcp_auth_server::storage::postgres::open(&url, 2).await });
+    }
+    for opened in set.join_all().await {
+        let s = opened.expect("every node opens");
+        assert!(s.clients.list().await.unwrap().is_empty());
+    }
+    db.drop().await;
+}
+
+/// A code raced by 16 takes spread over two nodes is fresh exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_code_taken_on_two_nodes_is_fresh_once() {
+    let db = pg::PgSchema::new().await;
+    let (a, b) = two_nodes(&db).await;
+    let c = code("code-two-nodes", 1_600);
+    a.codes.insert(&c).await.unwrap();
+    let mut set = JoinSet::new();
+    for i in 0..RACERS {
+        let codes = Arc::clone(if i % 2 == 0 { &a.codes } else { &b.codes });
+        let h = c.code_hash.clone();
+        set.spawn(async move { codes.take(&h, 1_000).await.unwrap() });
+    }
+    let fresh = set
+        .join_all()
+        .await
+        .iter()
+        .filter(|o| matches!(o, CodeTake::Fresh(_)))
+        .count();
+    assert_eq!(fresh, 1);
+    db.drop().await;
+}
+
+/// A `jti` raced by 16 inserts spread over two nodes is first exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_jti_inserted_on_two_nodes_is_first_once() {
+    let db = pg::PgSchema::new().await;
+    let (a, b) = two_nodes(&db).await;
+    let mut set = JoinSet::new();
+    for i in 0..RACERS {
+        let replay = Arc::clone(if i % 2 == 0 { &a.replay } else { &b.replay });
+        set.spawn(async move { replay.insert_once("jti-two-nodes", 200, 100).await.unwrap() });
+    }
+    let firsts = set.join_all().await.into_iter().filter(|f| *f).count();
+    assert_eq!(firsts, 1);
+    db.drop().await;
+}
+
+/// A rotation on one node racing a family revocation on the other never leaves an active token
+/// in a revoked family (the per-family advisory lock).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_rotation_on_one_node_racing_revocation_on_the_other() {
+    let db = pg::PgSchema::new().await;
+    let (a, b) = two_nodes(&db).await;
+    let mut set = JoinSet::new();
+    for i in 0..RACERS {
+        let (ins, rev) = (Arc::clone(&a.refresh_tokens), Arc::clone(&b.refresh_tokens));
+        set.spawn(async move {
+            let (family, client) = (format!("family-{i}"), format!("client-{i}"));
+            let first = refresh(&format!("rt-{i}-0"), &family, &client);
+            assert!(ins.insert(&first).await.unwrap());
+            assert!(ins.spend(&first.token_hash).await.unwrap());
+            let next = refresh(&format!("rt-{i}-1"), &family, &client);
+            let (inserted, _) = tokio::join!(ins.insert(&next), rev.revoke_client(&client));
+            let stored = rev.get(&next.token_hash).await.unwrap();
+            (inserted.unwrap(), stored.map(|t| t.state))
+        });
+    }
+    for (inserted, state) in set.join_all().await {
+        match inserted {
+            true => assert_ne!(state, Some(RefreshTokenState::Active)),
+            false => assert_eq!(state, None),
+        }
+    }
+    db.drop().await;
+}
+
+/// What one node wrote is there for a node that starts later (a restart).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restart_loses_nothing() {
+    let db = pg::PgSchema::new().await;
+    let t = refresh("rt-1", "family-1", "client-a");
+    let c = code("code-1", 1_600);
+    {
+        let s = db.stores().await;
+        s.clients.put(&client("client-a")).await.unwrap();
+        s.keys.rotate(&signing_key("k1", 100), 100).await.unwrap();
+        s.refresh_tokens.insert(&t).await.unwrap();
+        s.codes.insert(&c).await.unwrap();
+        s.codes.take(&c.code_hash, 1_000).await.unwrap();
+        s.refresh_tokens.revoke_family("family-2").await.unwrap();
+    }
+    let s = db.stores().await;
+    assert_eq!(
+        s.clients.get(&client_id("client-a")).await.unwrap(),
+        Some(client("client-a"))
+    );
+    assert_eq!(s.keys.list().await.unwrap(), vec![signing_key("k1", 100)]);
+    assert_eq!(s.refresh_tokens.get(&t.token_hash).await.unwrap(), Some(t));
+    assert!(matches!(
+        s.codes.take(&c.code_hash, 1_001).await.unwrap(),
+        CodeTake::Replayed { .. }
+    ));
+    let late = refresh("rt-2", "family-2", "client-1");
+    assert!(!s.refresh_tokens.insert(&late).await.unwrap());
+    db.drop().await;
+}
+
+/// Two nodes rotating keys at once leave exactly one current key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_concurrent_key_rotations_leave_one_current_key() {
+    let db = pg::PgSchema::new().await;
+    let (a, b) = two_nodes(&db).await;
+    let mut set = JoinSet::new();
+    for i in 0..8 {
+        let keys = Arc::clone(if i % 2 == 0 { &a.keys } else { &b.keys });
+        set.spawn(async move {
+            keys.rotate(&signing_key(&format!("k{i}"), 100 + i), 100 + i)
+                .await
+                .unwrap()
+        });
+    }
+    set.join_all().await;
+    let keys = a.keys.list().await.unwrap();
+    assert_eq!(keys.len(), 8);
+    assert_eq!(keys.iter().filter(|k| k.retired_at.is_none()).count(), 1);
+    db.drop().await;
+}
+
+/// The PostgreSQL token vault: upsert by slot (last write wins), lookups, ordered lists, delete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_vault_entries_upsert_list_and_delete() {
+    use mcp_auth_core::store::{SealedEntry, VaultStore};
+    let db = pg::PgSchema::new().await;
+    let pool = mcp_auth_server::storage::postgres::open_pool(db.url(), 2)
+        .await
+        .unwrap();
+    let vault = mcp_auth_server::storage::postgres::PgVaultStore::new(pool);
+    let entry = |sub: &str, connection: &str, at: i64| SealedEntry {
+        iss: "https://idp.example".into(),
+        sub: sub.into(),
+        connection: connection.into(),
+        key_id: "v1".into(),
+        nonce: vec![1; 12],
+        ciphertext: vec![at as u8; 20],
+        updated_at: at,
+    };
+    vault.put(&entry("u1", "github", 1)).await.unwrap();
+    vault.put(&entry("u1", "drive", 2)).await.unwrap();
+    vault.put(&entry("u2", "github", 3)).await.unwrap();
+    vault.put(&entry("u1", "github", 4)).await.unwrap();
+    assert_eq!(
+        vault
+            .get("https://idp.example", "u1", "github")
+            .await
+            .unwrap(),
+        Some(entry("u1", "github", 4))
+    );
+    assert_eq!(
+        vault
+            .list_for_subject("https://idp.example", "u1")
+            .await
+            .unwrap(),
+        vec![entry("u1", "drive", 2), entry("u1", "github", 4)]
+    );
+    assert_eq!(vault.list().await.unwrap().len(), 3);
+    assert!(
+        vault
+            .delete("https://idp.example", "u1", "github")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !vault
+            .delete("https://idp.example", "u1", "github")
+            .await
+            .unwrap()
+    );
+    db.drop().await;
 }

@@ -34,7 +34,11 @@ impl ServerExtension for CimdExtension {
     /// # Errors
     /// [`RegistryError::DuplicateMetadata`] when the metadata member is already set (the
     /// extension was installed twice).
-    fn install(self: Box<Self>, registry: &mut Registry) -> Result<(), RegistryError> {
+    fn install(
+        self: Box<Self>,
+        registry: &mut Registry,
+        _services: &mcp_auth_core::ext::ExtensionServices,
+    ) -> Result<(), RegistryError> {
         registry.add_metadata(METADATA_MEMBER, serde_json::Value::Bool(true))?;
         registry.add_resolver(Arc::new(self.resolver));
         Ok(())
@@ -46,13 +50,17 @@ mod tests {
     use super::*;
     use mcp_auth_core::ClientId;
 
+    fn services() -> mcp_auth_core::ext::ExtensionServices {
+        mcp_auth_core::ext::ExtensionServices::in_memory("https://as.example.com".parse().unwrap())
+    }
+
     /// CIMD-01: installing adds the metadata flag and a resolver for URL-shaped ids only.
     #[test]
     fn install_advertises_support_and_resolves_url_ids() {
         let resolver = CimdResolver::builder().build().unwrap();
         let mut registry = Registry::new();
         Box::new(CimdExtension::new(resolver.clone()))
-            .install(&mut registry)
+            .install(&mut registry, &services())
             .unwrap();
         assert_eq!(
             registry.metadata().get(METADATA_MEMBER),
@@ -62,7 +70,7 @@ mod tests {
         let plain: ClientId = "dcr_abc".parse().unwrap();
         assert!(registry.resolver_for(&url).is_some());
         assert!(registry.resolver_for(&plain).is_none());
-        let twice = Box::new(CimdExtension::new(resolver)).install(&mut registry);
+        let twice = Box::new(CimdExtension::new(resolver)).install(&mut registry, &services());
         assert_eq!(
             twice,
             Err(RegistryError::DuplicateMetadata(METADATA_MEMBER.into()))

@@ -110,6 +110,33 @@ impl reqwest::dns::Resolve for GuardedResolver {
     }
 }
 
+/// A reqwest client for `GET`s of other untrusted `https` URLs (e.g. a trusted identity
+/// provider's JWK Set) under the same SSRF rules as metadata documents (spec §3.3): no
+/// redirects, no proxy, `https` only, the given connect and total timeouts, and the screening
+/// DNS resolver, which refuses a name if any of its addresses is special-use
+/// ([`crate::special_use_range`]: loopback, private, link-local, …) and connects only to the
+/// addresses it checked.
+///
+/// It does not bound body sizes (read bodies in chunks and stop at a limit), and IP-literal hosts
+/// never reach its resolver: callers refuse special-use IP literals first.
+///
+/// # Errors
+/// The reqwest error if the client cannot be built (e.g. no TLS backend).
+pub fn guarded_http_client(
+    connect_timeout: Duration,
+    total_timeout: Duration,
+) -> Result<reqwest::Client, reqwest::Error> {
+    Fetcher::new(FetchSettings {
+        connect_timeout,
+        total_timeout,
+        max_body_bytes: 65_536,
+        addresses: AddressPolicy::default(),
+        lookup: Arc::new(SystemLookup),
+        extra_roots: Vec::new(),
+    })
+    .map(|f| f.http)
+}
+
 /// Settings of the fetch client.
 #[derive(Clone)]
 pub(crate) struct FetchSettings {

@@ -33,7 +33,7 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use mcp_auth_core::ext::{Registry, ServerExtension};
+//! use mcp_auth_core::ext::{ExtensionServices, Registry, ServerExtension};
 //! use mcp_auth_core::{ClientId, ErrorCode, OAuthError, SystemClock};
 //! use mcp_auth_cimd_resolver::{CimdError, CimdExtension, CimdResolver, UrlError};
 //!
@@ -55,7 +55,7 @@
 //!
 //! // Install into an authorization server's registry.
 //! let mut registry = Registry::new();
-//! Box::new(CimdExtension::new(resolver)).install(&mut registry).unwrap();
+//! Box::new(CimdExtension::new(resolver)).install(&mut registry, &ExtensionServices::in_memory("https://as.example.com".parse().unwrap())).unwrap();
 //! assert_eq!(registry.metadata()["client_id_metadata_document_supported"], true);
 //! # });
 //! ```
@@ -69,6 +69,7 @@ mod document;
 mod error;
 mod extension;
 mod fetch;
+mod json_get;
 mod policy;
 mod resolver;
 mod url_rules;
@@ -78,7 +79,8 @@ pub use cache::{CacheBounds, CachedDocument, CimdCache, InMemoryCimdCache};
 pub use document::{ClientMetadataDocument, ValidationOptions};
 pub use error::{CimdError, DocumentError, UrlError};
 pub use extension::{CimdExtension, METADATA_MEMBER};
-pub use fetch::{DnsLookup, SystemLookup};
+pub use fetch::{DnsLookup, SystemLookup, guarded_http_client};
+pub use json_get::{get_json, is_json_media_type};
 pub use resolver::{CimdBuildError, CimdResolver, CimdResolverBuilder};
 pub use url_rules::MAX_URL_LEN;
 

@@ -50,7 +50,17 @@ impl TestAuthServer {
     /// # Errors
     /// [`KitError::Io`] if the socket cannot be bound.
     pub async fn start(keys: &[&TestKey]) -> Result<Self, KitError> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::start_on(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), keys).await
+    }
+
+    /// [`TestAuthServer::start`] on `addr` (e.g. a fixed loopback port that a resource server
+    /// under test was told to trust before this server started). The issuer is
+    /// `http://<bound address>`.
+    ///
+    /// # Errors
+    /// [`KitError::Io`] if the socket cannot be bound.
+    pub async fn start_on(addr: SocketAddr, keys: &[&TestKey]) -> Result<Self, KitError> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let issuer = format!("http://{addr}");
         let shared = Arc::new(Shared::default());

@@ -10,9 +10,13 @@
 //! | [`tokens`] | [`TestKey`] (ES256), [`TokenMinter`], [`Defect`] (wrong `aud`, expired, missing `exp`, wrong `iss`, wrong `typ`, `alg: none`, HS256 keyed with the public key, untrusted key) |
 //! | [`jwks_server`] | [`TestAuthServer`]: RFC 8414 metadata and a JWKS on `127.0.0.1:0` |
 //! | `server` | `InProcessServer`: a real `mcp-auth-server` in the test's process (in-memory stores, fixed clock, deterministic secrets), driven through its router; feature `server` |
+//! | [`guide`] | how-tos with examples: test that my MCP server rejects an expired token; run my MCP server's tests against a real AS in-process |
+//! | [`mock_idp`] | [`MockIdp`]: a mock enterprise IdP (metadata + JWKS on loopback) signing ID-JAGs and ID tokens with chosen claims and defects |
+//! | `check` | the black-box checker behind the `mcp-auth-conformance` binary, and `CimdHost` (Client ID Metadata Documents over https on loopback, with an `rcgen` CA); feature `cli` |
 //!
 //! | cargo feature | default | what |
 //! |---|---|---|
+//! | `cli` | on | the `check` module, `CimdHost` and the `mcp-auth-conformance` binary; pulls in reqwest, clap, rcgen, rustls (turn default features off to keep only the token-minting kit) |
 //! | `server` | off | the `server` module; pulls in `mcp-auth-server` (sqlx, axum), so the token-minting kit stays light without it |
 //!
 //! Standards: [RFC 9068](https://www.rfc-editor.org/rfc/rfc9068),
@@ -44,12 +48,19 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "cli")]
+pub mod check;
+pub mod guide;
 pub mod jwks_server;
+pub mod mock_idp;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod tokens;
 
+#[cfg(feature = "cli")]
+pub use check::cimd_host::CimdHost;
 pub use jwks_server::TestAuthServer;
+pub use mock_idp::MockIdp;
 pub use tokens::{Defect, TestKey, TokenMinter, jwks_of};
 
 /// A failure of the test kit itself (not of the system under test).

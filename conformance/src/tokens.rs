@@ -25,6 +25,7 @@ const P256_SPKI_PREFIX: [u8; 26] = [
 pub struct TestKey {
     kid: String,
     pair: EcdsaKeyPair,
+    pkcs8: Vec<u8>,
     rng: SystemRandom,
 }
 
@@ -42,8 +43,16 @@ impl TestKey {
         Ok(Self {
             kid: kid.into(),
             pair,
+            pkcs8: pkcs8.as_ref().to_vec(),
             rng,
         })
+    }
+
+    /// The private key as a PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), e.g. for a
+    /// `private_key_jwt` test client (`mcp-auth-conformance keygen`). A test key only: it
+    /// signs whatever the test asks.
+    pub fn private_key_pem(&self) -> String {
+        pem("PRIVATE KEY", &self.pkcs8)
     }
 
     /// The key id, as put in the JWS header `kid` and the JWK `kid`.
@@ -71,14 +80,7 @@ impl TestKey {
     pub fn public_key_pem(&self) -> String {
         let mut der = P256_SPKI_PREFIX.to_vec();
         der.extend_from_slice(self.pair.public_key().as_ref());
-        let b64 = STANDARD.encode(der);
-        let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
-        for chunk in b64.as_bytes().chunks(64) {
-            pem.push_str(&String::from_utf8_lossy(chunk));
-            pem.push('\n');
-        }
-        pem.push_str("-----END PUBLIC KEY-----\n");
-        pem
+        pem("PUBLIC KEY", &der)
     }
 
     /// `header.payload.signature`, signed with this key (ES256, raw `r || s` signature, with
@@ -123,6 +125,18 @@ impl std::fmt::Debug for TestKey {
             .field("kid", &self.kid)
             .finish_non_exhaustive()
     }
+}
+
+/// `der` as PEM with `label` (RFC 7468), 64 characters a line.
+fn pem(label: &str, der: &[u8]) -> String {
+    let b64 = STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
 }
 
 /// `{"keys":[…]}` (RFC 7517 §5) holding the public JWKs of `keys`.

@@ -63,7 +63,11 @@ impl ServerExtension for ClientCredentialsExtension {
         NAME
     }
 
-    fn install(self: Box<Self>, registry: &mut Registry) -> Result<(), RegistryError> {
+    fn install(
+        self: Box<Self>,
+        registry: &mut Registry,
+        _services: &mcp_auth_core::ext::ExtensionServices,
+    ) -> Result<(), RegistryError> {
         registry.add_grant(Arc::new(self.grant))?;
         registry.add_extension_id(EXTENSION_ID);
         Ok(())
@@ -132,11 +136,15 @@ mod tests {
     use super::*;
     use mcp_auth_core::ext::GrantHandler;
 
+    fn services() -> mcp_auth_core::ext::ExtensionServices {
+        mcp_auth_core::ext::ExtensionServices::in_memory("https://as.example.com".parse().unwrap())
+    }
+
     #[test]
     fn install_adds_the_grant_and_the_extension_id() {
         let mut reg = Registry::new();
         Box::new(ClientCredentialsExtension::new())
-            .install(&mut reg)
+            .install(&mut reg, &services())
             .unwrap();
         assert_eq!(reg.grant_types(), vec!["client_credentials".to_owned()]);
         assert_eq!(reg.extension_ids(), vec![EXTENSION_ID.to_owned()]);
@@ -147,7 +155,7 @@ mod tests {
     fn install_without_authenticators_fails_validation() {
         let mut reg = Registry::new();
         Box::new(ClientCredentialsExtension::new())
-            .install(&mut reg)
+            .install(&mut reg, &services())
             .unwrap();
         assert_eq!(
             reg.validate(),

@@ -369,9 +369,11 @@ async fn rotated_out_secret_stops_at_the_end_of_the_overlap() {
     assert_eq!(new.status, StatusCode::OK, "{}", new.body);
 }
 
-/// CC-08: a public client whose record even lists the grant gets `unauthorized_client`.
+/// CC-08: a public client whose record even lists the grant presents no client
+/// authentication, which the grant requires: `invalid_client` (401; RFC 6749 §5.2 "no client
+/// authentication included").
 #[tokio::test]
-async fn public_client_is_unauthorized_client() {
+async fn public_client_is_invalid_client() {
     let h = Harness::new().await;
     let res = h
         .token(
@@ -382,10 +384,11 @@ async fn public_client_is_unauthorized_client() {
             None,
         )
         .await;
-    assert_oauth_error(&res, StatusCode::BAD_REQUEST, "unauthorized_client");
+    assert_oauth_error(&res, StatusCode::UNAUTHORIZED, "invalid_client");
 }
 
-/// CC-08: a public client without the grant in its record gets `unauthorized_client` too.
+/// CC-08: a public client without the grant in its record gets `unauthorized_client` (its
+/// record is checked first).
 #[tokio::test]
 async fn public_client_without_the_grant_is_unauthorized_client() {
     let h = Harness::new().await;

@@ -103,6 +103,20 @@ pub struct GrantDecision {
     pub profile: TokenProfile,
     /// Extra token response members and the response `token_type`.
     pub response: ResponseMembers,
+    /// The token's lifetime in seconds when the grant sets it (an ID-JAG: 300 s, SEP-990 §6.4);
+    /// `None` for the resource's access token lifetime. Never longer than that lifetime for
+    /// an access token.
+    pub lifetime: Option<u64>,
+    /// Also issue an OpenID Connect ID token to the client (OIDC Core §3.1.3.3), when the
+    /// authorization request asked for `openid`.
+    pub id_token: Option<IdTokenRequest>,
+}
+
+/// What an authorization request asked of the ID token (OIDC Core §3.1.2.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdTokenRequest {
+    /// The request's `nonce`, echoed in the ID token.
+    pub nonce: Option<String>,
 }
 
 impl GrantDecision {
@@ -119,6 +133,8 @@ impl GrantDecision {
             extra_claims: ExtraClaims::new(),
             profile: TokenProfile::AccessToken,
             response: ResponseMembers::new(),
+            lifetime: None,
+            id_token: None,
         }
     }
 }

@@ -12,6 +12,7 @@ mod grant;
 mod policy;
 mod registry;
 mod scope_policy;
+mod services;
 mod token_issuer;
 
 pub use claims::{
@@ -22,11 +23,13 @@ pub use client_auth::{AuthContext, ClientAuthenticator, PresentedCredentials};
 pub use client_resolver::ClientResolver;
 pub use extension_config::{ExtensionConfigError, ExtensionFactory, ExtensionSection};
 pub use grant::{
-    ClientAuthPolicy, GrantContext, GrantDecision, GrantHandler, IssuedTokens, RefreshPolicy,
+    ClientAuthPolicy, GrantContext, GrantDecision, GrantHandler, IdTokenRequest, IssuedTokens,
+    RefreshPolicy,
 };
 pub use policy::{
     BoundBy, OmittedScope, PolicyError, ResourceHint, ScopeCeiling, resolve_resource, resolve_scope,
 };
 pub use registry::{Registry, RegistryError, ServerExtension};
 pub use scope_policy::{ScopePolicy, StrictScopePolicy};
-pub use token_issuer::{AccessTokenClaims, TokenIssuer, TokenProfile};
+pub use services::{ExtensionServices, LocalKeys};
+pub use token_issuer::{AccessTokenClaims, IdTokenClaims, TokenIssuer, TokenProfile};

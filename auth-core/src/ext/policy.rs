@@ -40,6 +40,15 @@ pub enum ResourceHint {
         /// What fixed it.
         by: BoundBy,
     },
+    /// A resource this server does not serve: the token is for another authorization server's
+    /// resource (an ID-JAG, SEP-990 §6.4), and the grant handler has checked it against its own
+    /// policy. Only with [`ScopeCeiling::Granted`] (the scopes are the handler's to decide) and
+    /// a profile other than the access token; the engine refuses anything else as a wiring
+    /// mistake (`server_error`).
+    Foreign {
+        /// The resource, as it goes into the token's `resource` claim.
+        resource: ResourceUri,
+    },
 }
 
 /// What limits the scopes of a decision.
@@ -157,8 +166,15 @@ pub fn resolve_resource<'a>(
                 .get(resource)
                 .ok_or_else(|| PolicyError::ResourceNotServed(*by).into())
         }
+        ResourceHint::Foreign { .. } => Err(OAuthError::server_error(ForeignResource)),
     }
 }
+
+/// A foreign resource has no [`ProtectedResource`] here; the engine handles
+/// [`ResourceHint::Foreign`] itself.
+#[derive(Debug, thiserror::Error)]
+#[error("a foreign resource is not resolved against this server's resources")]
+struct ForeignResource;
 
 /// The scopes a decision's token carries, for `resource`.
 ///

@@ -52,6 +52,7 @@ pub struct Registry {
     resolvers: Vec<Arc<dyn ClientResolver>>,
     metadata: serde_json::Map<String, serde_json::Value>,
     extensions: BTreeSet<String>,
+    openid_connect: bool,
 }
 
 impl std::fmt::Debug for Registry {
@@ -90,6 +91,10 @@ const CORE_METADATA: &[&str] = &[
     "authorization_response_iss_parameter_supported",
     // Generated from `add_extension_id`, so one extension cannot overwrite another's.
     "extensions_supported",
+    // OpenID Connect Discovery members, generated when OpenID Connect is on.
+    "subject_types_supported",
+    "id_token_signing_alg_values_supported",
+    "claims_supported",
 ];
 
 impl Registry {
@@ -125,6 +130,19 @@ impl Registry {
         }
         self.authenticators.insert(method, authenticator);
         Ok(())
+    }
+
+    /// Turn on OpenID Connect sign-in (OIDC Core §3.1): an authorization request whose `scope`
+    /// holds `openid` gets an ID token from the token endpoint, and the discovery documents list
+    /// the OpenID Connect members. Extensions that issue assertions about signed-in users (the
+    /// Cross App Access IdP role) turn it on; so does the configuration.
+    pub fn enable_openid_connect(&mut self) {
+        self.openid_connect = true;
+    }
+
+    /// Whether OpenID Connect sign-in is on ([`Self::enable_openid_connect`]).
+    pub fn openid_connect(&self) -> bool {
+        self.openid_connect
     }
 
     /// Add a client resolver. Resolvers added earlier are asked first.
@@ -263,29 +281,36 @@ impl Registry {
 /// A server extension: installs grant handlers, authenticators, resolvers and metadata.
 ///
 /// ```
-/// use mcp_auth_core::ext::{Registry, RegistryError, ServerExtension};
+/// use mcp_auth_core::ext::{ExtensionServices, Registry, RegistryError, ServerExtension};
+/// use mcp_auth_core::types::Issuer;
 ///
 /// struct Branding;
 /// impl ServerExtension for Branding {
 ///     fn name(&self) -> &str { "branding" }
-///     fn install(self: Box<Self>, reg: &mut Registry) -> Result<(), RegistryError> {
+///     fn install(self: Box<Self>, reg: &mut Registry, _: &ExtensionServices) -> Result<(), RegistryError> {
 ///         reg.add_metadata("service_documentation", "https://docs.example.com".into())
 ///     }
 /// }
 ///
 /// let mut reg = Registry::new();
-/// Box::new(Branding).install(&mut reg).unwrap();
+/// let services = ExtensionServices::in_memory("https://auth.example.com".parse::<Issuer>().unwrap());
+/// Box::new(Branding).install(&mut reg, &services).unwrap();
 /// assert!(reg.metadata().contains_key("service_documentation"));
 /// ```
 pub trait ServerExtension: Send {
     /// A short name for logs and errors.
     fn name(&self) -> &str;
 
-    /// Add this extension's parts to the registry.
+    /// Add this extension's parts to the registry. `services` are the server's own stores and
+    /// keys, which the extension's handlers may keep ([`super::ExtensionServices`]).
     ///
     /// # Errors
     /// Any [`RegistryError`]; the server then refuses to start.
-    fn install(self: Box<Self>, registry: &mut Registry) -> Result<(), RegistryError>;
+    fn install(
+        self: Box<Self>,
+        registry: &mut Registry,
+        services: &super::ExtensionServices,
+    ) -> Result<(), RegistryError>;
 }
 
 #[cfg(test)]

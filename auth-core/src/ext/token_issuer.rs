@@ -51,6 +51,9 @@ pub enum TokenProfile {
     IdJag {
         /// The `aud`: the issuer identifier of the authorization server that redeems it.
         audience: String,
+        /// The `client_id` claim: the client's identifier *at that authorization server*
+        /// (SEP-990 §6.4), which may differ from its identifier here.
+        client_id: String,
     },
 }
 
@@ -87,6 +90,17 @@ pub trait TokenIssuer: Send + Sync {
         }
     }
 
+    /// Sign an OpenID Connect ID token (OIDC Core §2; header `typ: JWT`) with the current key.
+    /// Default: `server_error` (an issuer without ID tokens).
+    ///
+    /// # Errors
+    /// `server_error` when ID tokens are not supported, `claims.iss` is not this issuer, or
+    /// signing fails.
+    fn issue_id_token(&self, claims: &IdTokenClaims) -> Result<String, OAuthError> {
+        let _ = claims;
+        Err(OAuthError::server_error(UnsupportedProfile("ID")))
+    }
+
     /// Verify a token this issuer minted (signature, `typ`, `iss`; not expiry). `None` when it is
     /// not one of ours. Used by introspection and revocation.
     fn verify(&self, token: &str) -> Option<AccessTokenClaims>;
@@ -96,6 +110,30 @@ pub trait TokenIssuer: Send + Sync {
 
     /// The JWS `alg` of the current signing key, e.g. `ES256`.
     fn signing_alg(&self) -> &str;
+}
+
+/// The claims of an OpenID Connect ID token (OIDC Core §2, §3.1.3.3). All times are seconds
+/// since the epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdTokenClaims {
+    /// The issuer (this server).
+    pub iss: String,
+    /// The user.
+    pub sub: String,
+    /// The client the token is for (its `client_id`).
+    pub aud: String,
+    /// Expiry.
+    pub exp: UnixTime,
+    /// Issued at.
+    pub iat: UnixTime,
+    /// When the user authenticated.
+    pub auth_time: UnixTime,
+    /// The authorization request's `nonce`, echoed; absent when the request had none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// A unique identifier of this ID token. (No `at_hash`: ID tokens come only from the token
+    /// endpoint, where it is optional, OIDC Core §3.1.3.6.)
+    pub jti: String,
 }
 
 /// A token issuer was asked for a profile it cannot mint.
@@ -145,6 +183,7 @@ mod tests {
         assert_eq!(TokenProfile::AccessToken.typ(), "at+jwt");
         let jag = TokenProfile::IdJag {
             audience: "https://as.example.com".into(),
+            client_id: "https://app.example.com/client.json".into(),
         };
         assert_eq!(jag.typ(), "oauth-id-jag+jwt");
     }

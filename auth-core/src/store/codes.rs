@@ -35,6 +35,13 @@ pub struct AuthorizationCode {
     pub auth_time: UnixTime,
     /// Expiry, seconds since the epoch (≤ 10 minutes after issue, OAuth 2.1 §4.1.2).
     pub expires_at: UnixTime,
+    /// Whether the request asked for an OpenID Connect ID token (`openid` in its `scope`, with
+    /// OpenID Connect on); then `nonce` is the request's `nonce`.
+    #[serde(default)]
+    pub openid: bool,
+    /// The request's `nonce` (OIDC Core §3.1.2.1), echoed in the ID token.
+    #[serde(default)]
+    pub nonce: Option<String>,
 }
 
 /// The outcome of [`AuthorizationCodeStore::take`].

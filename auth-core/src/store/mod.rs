@@ -12,12 +12,13 @@ mod refresh;
 mod replay;
 mod revocation;
 mod users;
+mod vault;
 
 pub use clients::{ClientStore, MemoryClientStore};
 pub use codes::{
     AuthorizationCode, AuthorizationCodeStore, CodeTake, MemoryAuthorizationCodeStore,
 };
-pub use consent::{ConsentStore, MemoryConsentStore};
+pub use consent::{Consent, ConsentStore, MemoryConsentStore};
 pub use keys::{MemorySigningKeyStore, SigningKeyStore, StoredSigningKey};
 pub use refresh::{
     MemoryRefreshTokenStore, RefreshToken, RefreshTokenState, RefreshTokenStore, RevokedAccess,
@@ -25,6 +26,7 @@ pub use refresh::{
 pub use replay::{MemoryReplayCache, ReplayCache};
 pub use revocation::{AccessTokenDenylist, MemoryAccessTokenDenylist};
 pub use users::{MemoryUserStore, User, UserStore};
+pub use vault::{MemoryVaultStore, SealedEntry, VaultStore};
 
 use std::sync::Arc;
 

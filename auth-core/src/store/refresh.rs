@@ -73,6 +73,8 @@ pub struct RevokedAccess {
 /// - `revoke_family` marks every token of the family `Revoked` and returns the access tokens
 ///   issued with them; later `insert`s into the family fail.
 /// - `revoke_client` does the same for every family of one client.
+/// - `revoke_subject` does the same for every family of one user (`sub`), or of one user with
+///   one client.
 #[async_trait]
 pub trait RefreshTokenStore: Send + Sync {
     /// Store a new active token.
@@ -85,6 +87,13 @@ pub trait RefreshTokenStore: Send + Sync {
     async fn revoke_family(&self, family_id: &str) -> Result<Vec<RevokedAccess>, StoreError>;
     /// Revoke every family of a client (client removal).
     async fn revoke_client(&self, client_id: &str) -> Result<Vec<RevokedAccess>, StoreError>;
+    /// Revoke every family of the user `sub` (user removal, consent revocation); only those
+    /// issued to `client_id` when it is given.
+    async fn revoke_subject(
+        &self,
+        sub: &str,
+        client_id: Option<&str>,
+    ) -> Result<Vec<RevokedAccess>, StoreError>;
     /// Drop tokens whose family expired before `now`; returns how many.
     async fn purge(&self, now: UnixTime) -> Result<u64, StoreError>;
 }
@@ -153,6 +162,17 @@ impl RefreshTokenStore for MemoryRefreshTokenStore {
     async fn revoke_client(&self, client_id: &str) -> Result<Vec<RevokedAccess>, StoreError> {
         let mut inner = lock(&self.0);
         Ok(revoke_where(&mut inner, |t| t.client_id == client_id))
+    }
+
+    async fn revoke_subject(
+        &self,
+        sub: &str,
+        client_id: Option<&str>,
+    ) -> Result<Vec<RevokedAccess>, StoreError> {
+        let mut inner = lock(&self.0);
+        Ok(revoke_where(&mut inner, |t| {
+            t.sub == sub && client_id.is_none_or(|c| t.client_id == c)
+        }))
     }
 
     async fn purge(&self, now: UnixTime) -> Result<u64, StoreError> {

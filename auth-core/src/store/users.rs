@@ -31,7 +31,9 @@ impl std::fmt::Debug for User {
 /// Local users.
 ///
 /// Contract: usernames are unique; `put` inserts or replaces by `username`, keeping `sub`
-/// stable; lookups are exact.
+/// stable; lookups are exact; `delete` removes the user and returns the removed record (`None`
+/// when there was no such user), after which the username may be created again (with a new
+/// `sub` chosen by the caller).
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// The user with this login name.
@@ -40,6 +42,9 @@ pub trait UserStore: Send + Sync {
     async fn put(&self, user: &User) -> Result<(), StoreError>;
     /// Every user, sorted by username.
     async fn list(&self) -> Result<Vec<User>, StoreError>;
+    /// Remove the user with this login name; returns the removed record, or `None` when there
+    /// was none. The caller revokes what the user's `sub` holds (refresh tokens, consents).
+    async fn delete(&self, username: &str) -> Result<Option<User>, StoreError>;
 }
 
 /// In-memory [`UserStore`].
@@ -62,5 +67,8 @@ impl UserStore for MemoryUserStore {
     }
     async fn list(&self) -> Result<Vec<User>, StoreError> {
         Ok(lock(&self.0).values().cloned().collect())
+    }
+    async fn delete(&self, username: &str) -> Result<Option<User>, StoreError> {
+        Ok(lock(&self.0).remove(username))
     }
 }

@@ -21,7 +21,7 @@ use crate::grants::{AuthorizationCodeGrant, RefreshTokenGrant};
 use crate::keys::SigningKey;
 use crate::web::password::hash_password;
 
-use super::{ClientCommand, KeysCommand, UserCommand};
+use super::{ClientCommand, ConsentCommand, KeysCommand, UserCommand};
 
 /// Options of `client add`.
 #[derive(Debug, Args)]
@@ -58,9 +58,7 @@ pub struct ClientAddArgs {
 
 async fn open(config_path: Option<&Path>) -> Result<(Config, Stores), String> {
     let config = Config::load(config_path).map_err(|e| e.to_string())?;
-    let stores = crate::storage::sqlite::open(&config.database)
-        .await
-        .map_err(|e| format!("database {}: {e}", config.database.display()))?;
+    let stores = crate::storage::open(&config).await?;
     Ok((config, stores))
 }
 
@@ -71,14 +69,37 @@ pub(super) async fn client(config_path: Option<&Path>, cmd: ClientCommand) -> Re
             let grants = grant_handlers(&config, &stores)?;
             client_add(&stores, &grants, args).await
         }
-        ClientCommand::List => {
+        ClientCommand::List { json } => {
             let clients = stores.clients.list().await.map_err(|e| e.to_string())?;
+            let now = SystemClock.now();
+            if json {
+                let all: Vec<_> = clients.iter().map(|c| client_json(c, now)).collect();
+                println!("{}", serde_json::Value::Array(all));
+                return Ok(());
+            }
             if clients.is_empty() {
                 println!("no clients");
             }
-            let now = SystemClock.now();
             for c in clients {
                 println!("{}", client_line(&c, now));
+            }
+            Ok(())
+        }
+        ClientCommand::Show { client_id, json } => {
+            let id: ClientId = client_id
+                .parse()
+                .map_err(|e: mcp_auth_core::ParseError| e.0)?;
+            let client = stores
+                .clients
+                .get(&id)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no client {id}"))?;
+            let value = client_json(&client, SystemClock.now());
+            if json {
+                println!("{value}");
+            } else {
+                print!("{}", readable(&value));
             }
             Ok(())
         }
@@ -179,6 +200,90 @@ fn client_line(c: &Client, now: mcp_auth_core::UnixTime) -> String {
     )
 }
 
+/// A client's registration as JSON, for `client list --json` and `client show`: everything but
+/// its secrets and their hashes, of which only the number valid at `now` is shown
+/// (`valid_secrets`).
+fn client_json(c: &Client, now: mcp_auth_core::UnixTime) -> serde_json::Value {
+    let live = c
+        .secrets
+        .iter()
+        .filter(|s| s.expires_at.is_none_or(|exp| now < exp))
+        .count();
+    serde_json::json!({
+        "client_id": c.client_id.as_str(),
+        "client_name": c.client_name,
+        "token_endpoint_auth_method": c.token_endpoint_auth_method.as_str(),
+        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "redirect_uris": c.redirect_uris.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+        "scope": c.scope.as_ref().map(|s| s.to_string()),
+        "resources": c.resources.as_ref().map(|list| list.iter().map(|r| r.to_string()).collect::<Vec<_>>()),
+        "jwks_uri": c.jwks_uri,
+        "has_jwks": c.jwks.is_some(),
+        "client_id_issued_at": c.client_id_issued_at,
+        "source": c.source,
+        "valid_secrets": live,
+    })
+}
+
+/// A JSON object as `key: value` lines (arrays comma-separated, null as `-`).
+fn readable(value: &serde_json::Value) -> String {
+    let mut out = String::new();
+    if let Some(map) = value.as_object() {
+        for (k, v) in map {
+            let text = match v {
+                serde_json::Value::Null => "-".to_owned(),
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Array(items) => items
+                    .iter()
+                    .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                other => other.to_string(),
+            };
+            out.push_str(&format!("{k}: {text}\n"));
+        }
+    }
+    out
+}
+
+/// The first line of standard input as a new password: at least 8 characters.
+fn read_password() -> Result<String, String> {
+    let mut password = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut password)
+        .map_err(|e| e.to_string())?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    if password.chars().count() < 8 {
+        return Err(
+            "the password (first line of standard input) must be at least 8 characters".into(),
+        );
+    }
+    Ok(password.to_owned())
+}
+
+/// Revoke the refresh tokens `sub` holds (for `client_id` only when given) and deny the access
+/// tokens issued with them; returns how many refresh tokens were revoked.
+async fn revoke_user_tokens(
+    stores: &Stores,
+    sub: &str,
+    client_id: Option<&str>,
+) -> Result<usize, String> {
+    let revoked = stores
+        .refresh_tokens
+        .revoke_subject(sub, client_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    for r in &revoked {
+        stores
+            .denylist
+            .deny(&r.jti, r.exp)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(revoked.len())
+}
+
 /// Rotate a confidential client's secret: `new_secret` (stored as its SHA-256 hash) becomes a
 /// non-expiring secret; every previous secret expires at `now + overlap` seconds at the latest;
 /// secrets expired by then are dropped (with `overlap` = 0, every previous secret is dropped).
@@ -222,16 +327,28 @@ fn grant_handlers(config: &Config, stores: &Stores) -> Result<Registry, String> 
         .add_grant(Arc::new(RefreshTokenGrant::new(stores.clone())))
         .map_err(|e| e.to_string())?;
     let configured = config.extension_sections();
+    // Only the grants' rules are read here; the services are what a running server would lend,
+    // over the same stores, with no local keys.
+    let issuer = config.issuer(config.bind).map_err(|e| e.to_string())?;
+    let mut services = mcp_auth_core::ext::ExtensionServices::in_memory(issuer);
+    services.replay = stores.replay.clone();
+    services.refresh_tokens = stores.refresh_tokens.clone();
+    services.development = config.dev;
     for factory in crate::extensions::factories() {
-        let section = configured
-            .iter()
-            .find(|s| s.name() == factory.name())
-            .cloned()
-            .unwrap_or_else(|| ExtensionSection::new(factory.name(), serde_json::json!({})));
-        factory
-            .create(&section)
-            .map_err(|e| e.to_string())?
-            .install(&mut registry)
+        let extension = match configured.iter().find(|s| s.name() == factory.name()) {
+            Some(section) => factory.create(section).map_err(|e| e.to_string())?,
+            // Unconfigured: its defaults, when it has defaults for every setting; otherwise
+            // its grants are unknown here and stored as given.
+            None => {
+                let defaults = ExtensionSection::new(factory.name(), serde_json::json!({}));
+                match factory.create(&defaults) {
+                    Ok(extension) => extension,
+                    Err(_) => continue,
+                }
+            }
+        };
+        extension
+            .install(&mut registry, &services)
             .map_err(|e| e.to_string())?;
     }
     Ok(registry)
@@ -385,18 +502,7 @@ pub(super) async fn user(config_path: Option<&Path>, cmd: UserCommand) -> Result
             {
                 return Err("the username must be 1 to 128 printable characters".into());
             }
-            let mut password = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut password)
-                .map_err(|e| e.to_string())?;
-            let password = password.trim_end_matches(['\r', '\n']);
-            if password.chars().count() < 8 {
-                return Err(
-                    "the password (first line of standard input) must be at least 8 characters"
-                        .into(),
-                );
-            }
+            let password = read_password()?;
             let existing = stores
                 .users
                 .get_by_username(&username)
@@ -410,11 +516,46 @@ pub(super) async fn user(config_path: Option<&Path>, cmd: UserCommand) -> Result
                 .put(&User {
                     sub: sub.clone(),
                     username: username.clone(),
-                    password_hash: hash_password(password)?,
+                    password_hash: hash_password(&password)?,
                 })
                 .await
                 .map_err(|e| e.to_string())?;
             println!("user {username} saved (sub {sub})");
+            Ok(())
+        }
+        UserCommand::Passwd { username } => {
+            let user = stores
+                .users
+                .get_by_username(&username)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no user {username}"))?;
+            let password = read_password()?;
+            stores
+                .users
+                .put(&User {
+                    password_hash: hash_password(&password)?,
+                    ..user
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("password of {username} changed");
+            Ok(())
+        }
+        UserCommand::Remove { username } => {
+            let user = stores
+                .users
+                .delete(&username)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no user {username}"))?;
+            let tokens = revoke_user_tokens(&stores, &user.sub, None).await?;
+            let consents = stores
+                .consent
+                .revoke_user(&user.sub, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("removed {username}; revoked {tokens} refresh tokens and {consents} consents");
             Ok(())
         }
         UserCommand::List => {
@@ -424,6 +565,74 @@ pub(super) async fn user(config_path: Option<&Path>, cmd: UserCommand) -> Result
             Ok(())
         }
     }
+}
+
+pub(super) async fn consent(config_path: Option<&Path>, cmd: ConsentCommand) -> Result<(), String> {
+    let (_, stores) = open(config_path).await?;
+    match cmd {
+        ConsentCommand::List(args) => {
+            let sub = user_sub(&stores, &args.user).await?;
+            let consents: Vec<_> = stores
+                .consent
+                .list_for_user(&sub)
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .filter(|c| {
+                    args.client
+                        .as_deref()
+                        .is_none_or(|want| c.client_id == want)
+                })
+                .collect();
+            if args.json {
+                let all: Vec<_> = consents
+                    .iter()
+                    .map(|c| {
+                        serde_json::json!({
+                            "client_id": c.client_id,
+                            "resource": c.resource.as_str(),
+                            "scope": c.scopes.to_string(),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(all));
+                return Ok(());
+            }
+            if consents.is_empty() {
+                println!("no consents");
+            }
+            for c in consents {
+                println!("{}\t{}\t{}", c.client_id, c.resource, c.scopes);
+            }
+            Ok(())
+        }
+        ConsentCommand::Revoke(args) => {
+            let sub = user_sub(&stores, &args.user).await?;
+            let client = args.client.as_deref();
+            let forgotten = stores
+                .consent
+                .revoke_user(&sub, client)
+                .await
+                .map_err(|e| e.to_string())?;
+            let tokens = revoke_user_tokens(&stores, &sub, client).await?;
+            println!(
+                "revoked {forgotten} consents and {tokens} refresh tokens of {}",
+                args.user
+            );
+            Ok(())
+        }
+    }
+}
+
+/// The subject id of the local user `username`.
+async fn user_sub(stores: &Stores, username: &str) -> Result<String, String> {
+    Ok(stores
+        .users
+        .get_by_username(username)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no user {username}"))?
+        .sub)
 }
 
 pub(super) async fn keys(config_path: Option<&Path>, cmd: KeysCommand) -> Result<(), String> {

@@ -34,6 +34,13 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Inspect and revoke the consents users gave to clients.
+    #[command(subcommand)]
+    Consent(ConsentCommand),
+    /// Create or upgrade the database schema (SQLite file or PostgreSQL) and exit. `serve` does
+    /// the same at start; run this once before starting several nodes on a new PostgreSQL
+    /// database or release.
+    Migrate,
 }
 
 /// Options of `serve`.
@@ -67,8 +74,23 @@ pub struct ServeArgs {
 pub enum ClientCommand {
     /// Register a client. A confidential client's secret is printed once.
     Add(admin::ClientAddArgs),
-    /// List clients (never their secrets).
-    List,
+    /// List clients (never their secrets or secret hashes). Changes nothing.
+    ///
+    /// One tab-separated line per client (id, name, authentication method, grants, redirect
+    /// URIs, scope, resources, number of valid secrets), or with --json a JSON array of objects.
+    List {
+        /// Print a JSON array instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one client's registration (never its secrets or secret hashes). Changes nothing.
+    Show {
+        /// The client_id.
+        client_id: String,
+        /// Print a JSON object instead of `key: value` lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove a client and revoke its refresh tokens.
     Remove {
         /// The client_id.
@@ -93,8 +115,57 @@ pub enum UserCommand {
         /// Login name.
         username: String,
     },
-    /// List local users.
+    /// List local users. Changes nothing.
     List,
+    /// Remove a local user. Also revokes every refresh token issued to the user (and denies the
+    /// access tokens issued with them) and forgets every consent the user gave.
+    Remove {
+        /// Login name.
+        username: String,
+    },
+    /// Set a local user's password, read from standard input (first line, at least 8
+    /// characters; an empty line is refused). Changes only the stored password hash; existing
+    /// sessions and tokens stay valid.
+    Passwd {
+        /// Login name.
+        username: String,
+    },
+}
+
+/// `consent` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConsentCommand {
+    /// List the consents a user gave (client, resource, scopes). Changes nothing.
+    List(ConsentListArgs),
+    /// Revoke the consents a user gave, to every client or to one (--client): the user is
+    /// asked again next time, and the refresh tokens the user holds for those clients are
+    /// revoked (with the access tokens issued with them).
+    Revoke(ConsentRevokeArgs),
+}
+
+/// Options of `consent list`.
+#[derive(Debug, Args)]
+pub struct ConsentListArgs {
+    /// The user's login name.
+    #[arg(long)]
+    pub user: String,
+    /// Only the consents given to this client_id.
+    #[arg(long)]
+    pub client: Option<String>,
+    /// Print a JSON array of `{client_id, resource, scope}` instead of tab-separated lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `consent revoke`.
+#[derive(Debug, Args)]
+pub struct ConsentRevokeArgs {
+    /// The user's login name.
+    #[arg(long)]
+    pub user: String,
+    /// Only the consents given to (and refresh tokens issued to) this client_id.
+    #[arg(long)]
+    pub client: Option<String>,
 }
 
 /// `keys` subcommands.
@@ -110,13 +181,36 @@ pub enum KeysCommand {
 
 /// Parse the command line and run it. Returns the process exit code.
 pub async fn run() -> i32 {
-    let cli = Cli::parse();
+    execute(Cli::parse()).await
+}
+
+/// The log format the command line's configuration asks for: `MCP_AUTH_LOG_FORMAT` (`json` or
+/// `text`) when set, else `log_format` of the configuration file (and environment); the
+/// human-readable format when neither says, or the configuration cannot be read (the command
+/// then reports why).
+pub fn log_format(cli: &Cli) -> crate::config::LogFormat {
+    use crate::config::LogFormat;
+    match std::env::var("MCP_AUTH_LOG_FORMAT").ok().as_deref() {
+        Some(v) if v.eq_ignore_ascii_case("json") => return LogFormat::Json,
+        Some(v) if v.eq_ignore_ascii_case("text") => return LogFormat::Text,
+        _ => {}
+    }
+    crate::config::Config::load(cli.config.as_deref())
+        .map(|c| c.log_format)
+        .unwrap_or_default()
+}
+
+/// Run a parsed command line. Returns the process exit code: 0 on success, 1 after printing
+/// the error on standard error.
+pub async fn execute(cli: Cli) -> i32 {
     let result = match cli.command {
         None => serve::serve(cli.config.as_deref(), ServeArgs::default()).await,
         Some(Command::Serve(args)) => serve::serve(cli.config.as_deref(), args).await,
         Some(Command::Client(cmd)) => admin::client(cli.config.as_deref(), cmd).await,
         Some(Command::User(cmd)) => admin::user(cli.config.as_deref(), cmd).await,
         Some(Command::Keys(cmd)) => admin::keys(cli.config.as_deref(), cmd).await,
+        Some(Command::Consent(cmd)) => admin::consent(cli.config.as_deref(), cmd).await,
+        Some(Command::Migrate) => migrate(cli.config.as_deref()).await,
     };
     match result {
         Ok(()) => 0,
@@ -125,4 +219,15 @@ pub async fn run() -> i32 {
             1
         }
     }
+}
+
+/// `auth-server migrate`: run the configured database's migrations and exit.
+async fn migrate(config_path: Option<&std::path::Path>) -> Result<(), String> {
+    let config = crate::config::Config::load(config_path).map_err(|e| e.to_string())?;
+    crate::storage::migrate(&config).await?;
+    println!(
+        "database {} is up to date",
+        crate::storage::Database::from_config(&config)
+    );
+    Ok(())
 }

@@ -14,7 +14,8 @@ use crate::web::password::hash_password;
 use super::ServeArgs;
 
 /// Load configuration, open the database, bind, print where to go next, and serve until
-/// Ctrl-C or SIGTERM.
+/// Ctrl-C or SIGTERM; then stop accepting, let the requests in flight finish for at most
+/// `shutdown_grace_period` seconds, and return.
 pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), String> {
     let mut config = Config::load(config_path).map_err(|e| e.to_string())?;
     if let Some(bind) = args.bind {
@@ -39,10 +40,8 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
         ));
     }
     let settings = config.settings(issuer.clone()).map_err(|e| e.to_string())?;
-    let pool = crate::storage::sqlite::open_pool(&config.database)
-        .await
-        .map_err(|e| format!("database {}: {e}", config.database.display()))?;
-    let stores = crate::storage::sqlite::stores_from_pool(pool);
+    crate::storage::check_shared_configuration(&config)?;
+    let stores = crate::storage::open(&config).await?;
     if config.dev {
         tracing::warn!(
             "DEVELOPMENT PROFILE is on: anyone reaching this server is signed in as the development user"
@@ -77,14 +76,49 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
         None => HttpOptions::random(),
     };
     let app = crate::http::router(server.clone(), options)?;
+    if let Some(bind) = config.metrics.bind {
+        let handle = crate::metrics::install(crate::metrics::MetricsOptions {
+            client_id_labels: config.metrics.client_id_labels,
+        })?;
+        let metrics_bound = crate::metrics::serve(bind, handle).await?;
+        println!("metrics:  http://{metrics_bound}/metrics");
+    }
     spawn_purge(server.clone());
-    spawn_key_reload(server.clone());
+    spawn_key_reload(
+        server.clone(),
+        Duration::from_secs(config.key_reload_interval.max(1)),
+    );
+    let stop = shutdown_signal();
     print_banner(&server, bound, config.dev);
     // HTTP/1.1 with the header read timeout and connection info (issue #8 item 6).
     let header_read_timeout = server.settings().http.header_read_timeout;
-    crate::http::serve(listener, app, header_read_timeout, shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())
+    let grace = Duration::from_secs(config.shutdown_grace_period);
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        stop.await;
+        let _ = stopping_tx.send(());
+    };
+    let serving = crate::http::serve(listener, app, header_read_timeout, signal);
+    let grace_over = async move {
+        if stopping_rx.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = serving => {
+            tracing::info!("stopped");
+            result.map_err(|e| e.to_string())
+        }
+        () = grace_over => {
+            tracing::warn!(
+                grace_period_secs = grace.as_secs(),
+                "requests still in flight at the end of the shutdown grace period; exiting"
+            );
+            Ok(())
+        }
+    }
 }
 
 /// The development profile signs every visitor in without a password, so it refuses a database
@@ -166,11 +200,12 @@ fn print_banner(server: &AuthorizationServer, bound: std::net::SocketAddr, dev: 
     let _ = std::io::stdout().flush();
 }
 
-/// Every minute, pick up signing keys rotated by `auth-server keys rotate` and drop retired keys
-/// whose tokens have all expired from the JWKS.
-fn spawn_key_reload(server: AuthorizationServer) {
+/// Every `interval` (`key_reload_interval`, default a minute), pick up signing keys rotated by
+/// `auth-server keys rotate` (or another node) and drop retired keys whose tokens have all
+/// expired from the JWKS.
+fn spawn_key_reload(server: AuthorizationServer, interval: Duration) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        let mut tick = tokio::time::interval(interval);
         tick.tick().await;
         loop {
             tick.tick().await;
@@ -206,24 +241,33 @@ fn spawn_purge(server: AuthorizationServer) {
     });
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// A future that completes on SIGTERM or SIGINT (Ctrl-C). The handlers are registered when this
+/// is called, not when the future is first polled, so a signal that arrives right after the
+/// banner is printed is never lost (the default action would kill the process instead of a
+/// graceful stop).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let registered = {
+        use tokio::signal::unix::{SignalKind, signal};
+        signal(SignalKind::terminate()).and_then(|t| Ok((t, signal(SignalKind::interrupt())?)))
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    async move {
+        #[cfg(unix)]
+        match registered {
+            Ok((mut term, mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = int.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down: no new connections; finishing the requests in flight");
     }
-    tracing::info!("shutting down");
 }

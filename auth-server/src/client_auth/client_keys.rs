@@ -182,56 +182,19 @@ impl HttpJwksFetcher {
 #[async_trait]
 impl JwksFetcher for HttpJwksFetcher {
     async fn fetch(&self, url: &str) -> Result<Vec<u8>, FetchError> {
-        let fail = |reason: String| FetchError(reason);
-        let mut response = self
-            .http
-            .get(url)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|e| fail(format!("request failed: {e}")))?;
-        if response.status() != reqwest::StatusCode::OK {
-            return Err(fail(format!("status {}", response.status())));
-        }
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if !is_json_media_type(content_type) {
-            return Err(fail(format!("content type {content_type:?} is not JSON")));
-        }
-        if response
-            .content_length()
-            .is_some_and(|len| len > self.max_body_bytes as u64)
-        {
-            return Err(fail("body too large".to_owned()));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| fail(format!("reading body failed: {e}")))?
-        {
-            if body.len() + chunk.len() > self.max_body_bytes {
-                return Err(fail("body too large".to_owned()));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+        let result = self.fetch_counted(url).await;
+        crate::metrics::jwks_fetch(result.is_ok());
+        result
     }
 }
 
-/// `application/json` or `application/<x>+json`, parameters allowed (spec §3.3).
-fn is_json_media_type(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+impl HttpJwksFetcher {
+    /// [`JwksFetcher::fetch`], before counting it ([`crate::metrics::jwks_fetch`]).
+    async fn fetch_counted(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+        mcp_auth_cimd_resolver::get_json(&self.http, url, self.max_body_bytes)
+            .await
+            .map_err(FetchError)
+    }
 }
 
 #[cfg(test)]
@@ -384,15 +347,5 @@ mod tests {
         c.jwks_uri = Some(uri);
         let err = es256_key(&source, &c).await.unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidClient);
-    }
-
-    #[test]
-    fn json_media_types_are_recognised() {
-        assert!(is_json_media_type("application/json"));
-        assert!(is_json_media_type(
-            "application/jwk-set+json; charset=utf-8"
-        ));
-        assert!(!is_json_media_type("text/html"));
-        assert!(!is_json_media_type(""));
     }
 }

@@ -86,6 +86,7 @@ impl ClientAuthThrottle {
     pub fn admit(&self, client_id: &str, source: Option<&str>) -> Result<(), OAuthError> {
         if self.per_pair.exceeded(&Self::pair_key(client_id, source)) {
             let wait = self.per_pair.retry_after();
+            crate::metrics::rate_limited("client_auth");
             return Err(OAuthError::invalid_request(format!(
                 "too many failed client authentications for this client from this address; try again in {wait} seconds"
             ))

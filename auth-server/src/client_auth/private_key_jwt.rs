@@ -125,10 +125,12 @@ impl ClientAuthenticator for PrivateKeyJwtAuthenticator {
 
         // 7. Replay, last.
         let replay_key = format!("pkjwt:{}:{jti}", client.client_id);
-        let first_use = self
-            .replay
-            .insert_once(&replay_key, exp.saturating_add(SKEW_SECS), ctx.now)
-            .await?;
+        let first_use = crate::metrics::timed(
+            "replay_insert_once",
+            self.replay
+                .insert_once(&replay_key, exp.saturating_add(SKEW_SECS), ctx.now),
+        )
+        .await?;
         if !first_use {
             return Err(AuthFailure::invalid_client(
                 "assertion jti was already used",

@@ -1,6 +1,7 @@
 //! The authorization endpoint (RFC 6749 §4.1.1, OAuth 2.1 §4.1.1, spec §2.2): validation in the
 //! order that decides whether an error may be redirected, consent bookkeeping, and code issue.
 
+use mcp_auth_core::ext::IdTokenRequest;
 use mcp_auth_core::protected_resource::ProtectedResource;
 use mcp_auth_core::store::AuthorizationCode;
 use mcp_auth_core::{
@@ -35,6 +36,10 @@ pub struct AuthorizationRequest {
     pub resource: ProtectedResource,
     /// The scopes to grant, after the scope policy.
     pub scope: ScopeSet,
+    /// With OpenID Connect on and `openid` in the request's `scope`: the ID token the token
+    /// endpoint issues with the access token (OIDC Core §3.1.2.1). `openid` is not in
+    /// [`Self::scope`]: it names no permission at the resource.
+    pub id_token: Option<IdTokenRequest>,
 }
 
 /// Why an authorization request failed, and so how the failure is shown.
@@ -59,6 +64,7 @@ struct CheckedParameters {
     code_challenge: String,
     resource: ProtectedResource,
     scope: ScopeSet,
+    id_token: Option<IdTokenRequest>,
 }
 
 impl AuthorizationServer {
@@ -99,6 +105,7 @@ impl AuthorizationServer {
                 code_challenge: checked.code_challenge,
                 resource: checked.resource,
                 scope: checked.scope,
+                id_token: checked.id_token,
             }),
             Err(error) => Err(self
                 .refusal(&client, &redirect_uri, state.as_deref(), sub, error)
@@ -198,11 +205,16 @@ impl AuthorizationServer {
         client_may_use_authorization_code(client)?;
         let code_challenge = pkce_challenge(params)?;
         let resource = self.requested_resource(params, client)?;
-        let scope = self.granted_scope(params, client, &resource)?;
+        let (requested, id_token) = self.requested_scope(params)?;
+        let scope = self
+            .inner
+            .scope_policy
+            .grant(client, &resource, requested.as_ref())?;
         Ok(CheckedParameters {
             code_challenge,
             resource,
             scope,
+            id_token,
         })
     }
 
@@ -227,24 +239,32 @@ impl AuthorizationServer {
         Ok(resource)
     }
 
-    /// Step 3f: the scopes to grant, from the requested `scope` (or the resource's defaults when
-    /// it is omitted, SEP-835) through the configured scope policy (`invalid_scope`).
-    fn granted_scope(
+    /// Step 3f: the requested `scope` (`invalid_scope` when malformed); the engine's scope
+    /// policy then grants from it (or from the resource's defaults when it is omitted,
+    /// SEP-835). With OpenID Connect on, `openid` is taken out and becomes the ID token request,
+    /// with the request's `nonce` (OIDC Core §3.1.2.1); a request naming only `openid` gets the
+    /// resource's default scopes. Without OpenID Connect, `openid` is a scope like any other.
+    fn requested_scope(
         &self,
         params: &FormParams,
-        client: &Client,
-        resource: &ProtectedResource,
-    ) -> Result<ScopeSet, OAuthError> {
-        let requested_scope = params
-            .get("scope")
-            .map(|raw| {
-                raw.parse::<ScopeSet>()
-                    .map_err(|e| OAuthError::invalid_scope(e.0))
-            })
-            .transpose()?;
-        self.inner
-            .scope_policy
-            .grant(client, resource, requested_scope.as_ref())
+    ) -> Result<(Option<ScopeSet>, Option<IdTokenRequest>), OAuthError> {
+        let Some(raw) = params.get("scope") else {
+            return Ok((None, None));
+        };
+        let requested: ScopeSet = raw
+            .parse()
+            .map_err(|e: mcp_auth_core::ParseError| OAuthError::invalid_scope(e.0))?;
+        if !self.inner.registry.openid_connect() || !requested.contains(OPENID) {
+            return Ok((Some(requested), None));
+        }
+        let nonce = params.get("nonce").map(checked_nonce).transpose()?;
+        let rest: ScopeSet = requested
+            .iter()
+            .filter(|s| s.as_str() != OPENID)
+            .cloned()
+            .collect();
+        let rest = (!rest.is_empty()).then_some(rest);
+        Ok((rest, Some(IdTokenRequest { nonce })))
     }
 
     /// The error redirect for a validated redirect URI: `error`, `error_description`, `state`
@@ -338,6 +358,8 @@ impl AuthorizationServer {
                 resource: request.resource.resource.clone(),
                 auth_time,
                 expires_at: now + self.inner.settings.code_ttl as i64,
+                openid: request.id_token.is_some(),
+                nonce: request.id_token.as_ref().and_then(|r| r.nonce.clone()),
             })
             .await?;
         tracing::info!(client_id = %request.client.client_id, sub = %sub, scope = %request.scope, "authorization code issued");
@@ -355,4 +377,24 @@ impl AuthorizationServer {
             &OAuthError::new(ErrorCode::AccessDenied, "the user declined the request"),
         )
     }
+}
+
+/// The OpenID Connect scope (OIDC Core §3.1.2.1).
+const OPENID: &str = "openid";
+
+/// Longest accepted `nonce`, in bytes.
+const MAX_NONCE_LEN: usize = 255;
+
+/// A `nonce` goes into a signed token as it is: at most [`MAX_NONCE_LEN`] bytes of visible
+/// ASCII, or `invalid_request`.
+fn checked_nonce(nonce: &str) -> Result<String, OAuthError> {
+    if nonce.is_empty()
+        || nonce.len() > MAX_NONCE_LEN
+        || !nonce.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(OAuthError::invalid_request(format!(
+            "nonce must be 1 to {MAX_NONCE_LEN} visible ASCII characters"
+        )));
+    }
+    Ok(nonce.to_owned())
 }

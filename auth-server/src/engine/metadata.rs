@@ -21,6 +21,38 @@ impl AuthorizationServer {
         if !ids.is_empty() {
             extra.insert("extensions_supported".into(), serde_json::json!(ids));
         }
+        let mut scopes_supported: Vec<String> = s
+            .resources
+            .all_scopes()
+            .iter()
+            .map(|x| x.to_string())
+            .collect();
+        if reg.openid_connect() {
+            // OpenID Connect Discovery 1.0 §3: the members a relying party needs to check ID
+            // tokens; `openid` is a scope of the sign-in, not of a resource.
+            scopes_supported.insert(0, "openid".to_owned());
+            extra.insert(
+                "subject_types_supported".into(),
+                serde_json::json!(["public"]),
+            );
+            extra.insert(
+                "id_token_signing_alg_values_supported".into(),
+                serde_json::json!([self.token_issuer().signing_alg()]),
+            );
+            extra.insert(
+                "claims_supported".into(),
+                serde_json::json!([
+                    "iss",
+                    "sub",
+                    "aud",
+                    "exp",
+                    "iat",
+                    "auth_time",
+                    "nonce",
+                    "jti"
+                ]),
+            );
+        }
         AuthorizationServerMetadata {
             issuer: s.issuer.as_str().to_owned(),
             authorization_endpoint: s.issuer.endpoint("/authorize"),
@@ -30,12 +62,7 @@ impl AuthorizationServer {
                 .registration
                 .enabled
                 .then(|| s.issuer.endpoint("/register")),
-            scopes_supported: s
-                .resources
-                .all_scopes()
-                .iter()
-                .map(|x| x.to_string())
-                .collect(),
+            scopes_supported,
             response_types_supported: vec!["code".into()],
             response_modes_supported: vec!["query".into()],
             grant_types_supported: reg.grant_types(),

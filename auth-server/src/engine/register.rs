@@ -38,6 +38,7 @@ impl AuthorizationServer {
         }
         if !self.inner.registration_limiter.check(source) {
             let wait = self.inner.registration_limiter.retry_after();
+            crate::metrics::rate_limited("registration");
             return Err(OAuthError::new(
                 ErrorCode::RateLimited,
                 "too many registrations from this source; try again later",

@@ -95,6 +95,7 @@ impl AuthorizationServer {
             .begin(username, source)
             .map_err(|retry_after| {
                 tracing::info!("sign-in refused: too many failed attempts");
+                crate::metrics::rate_limited("signin");
                 SignInError::TooManyFailures { retry_after }
             })?;
         let user = match self.inner.stores.users.get_by_username(username).await {
@@ -120,10 +121,12 @@ impl AuthorizationServer {
         let Some(user) = user.filter(|_| ok) else {
             let _counted_as_a_failure = attempt;
             tracing::info!("sign-in failed");
+            crate::metrics::sign_in(false);
             return Err(SignInError::WrongCredentials);
         };
         guard.limits.not_a_failure(attempt);
         tracing::info!(sub = %user.sub, "user signed in");
+        crate::metrics::sign_in(true);
         Ok(SignedInUser {
             sub: user.sub,
             username: user.username,

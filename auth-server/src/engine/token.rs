@@ -2,14 +2,15 @@
 //! grant handler, mint.
 
 use mcp_auth_core::ext::{
-    AccessTokenClaims, ClientAuthPolicy, GrantContext, GrantDecision, GrantHandler, IssuedTokens,
-    RefreshPolicy, TokenProfile, resolve_resource, resolve_scope,
+    AccessTokenClaims, ClientAuthPolicy, GrantContext, GrantDecision, GrantHandler, IdTokenClaims,
+    IssuedTokens, PolicyError, RefreshPolicy, ResourceHint, ScopeCeiling, TokenProfile,
+    resolve_resource, resolve_scope,
 };
-use mcp_auth_core::protected_resource::ProtectedResource;
 use mcp_auth_core::store::{RefreshToken, RefreshTokenState};
 use mcp_auth_core::wire::TokenResponse;
 use mcp_auth_core::{
-    Client, ErrorCode, FormParams, GrantType, OAuthError, ScopeSet, TokenEndpointAuthMethod,
+    Client, ErrorCode, FormParams, GrantType, OAuthError, ResourceUri, ScopeSet,
+    TokenEndpointAuthMethod,
 };
 
 use tracing::Instrument;
@@ -108,6 +109,46 @@ impl AuthorizationServer {
         };
         let decision = handler.decide(&ctx).await?;
         // Scope policy and resource rules, for every grant, in this one place (spec §2.3 step 7).
+        let target = self.target(&decision, client, params, &ctx)?;
+        handler.commit(&ctx, &decision).await?;
+        self.issue(client, decision, target, handler, &ctx).await
+    }
+
+    /// The audience resource, lifetime and scopes of a decision, by the engine's rules
+    /// ([`resolve_resource`], [`resolve_scope`]); a [`ResourceHint::Foreign`] resource only for
+    /// a non-access-token profile, with the handler's granted scopes as the ceiling.
+    fn target(
+        &self,
+        decision: &GrantDecision,
+        client: &Client,
+        params: &FormParams,
+        ctx: &GrantContext<'_>,
+    ) -> Result<Target, OAuthError> {
+        let settings = &self.inner.settings;
+        if let ResourceHint::Foreign { resource } = &decision.resource {
+            let ScopeCeiling::Granted(granted) = &decision.scope_ceiling else {
+                return Err(OAuthError::server_error(ProfileError(
+                    "a foreign resource needs the handler's granted scopes",
+                )));
+            };
+            if decision.profile == TokenProfile::AccessToken
+                || decision.refresh != RefreshPolicy::None
+            {
+                return Err(OAuthError::server_error(ProfileError(
+                    "only an assertion without refresh token may name a foreign resource",
+                )));
+            }
+            let scope = match &decision.requested_scope {
+                None => granted.clone(),
+                Some(asked) if asked.is_subset(granted) => asked.clone(),
+                Some(_) => return Err(PolicyError::ScopeWidened.into()),
+            };
+            return Ok(Target {
+                resource: resource.clone(),
+                ttl: decision.lifetime.unwrap_or(settings.access_token_ttl),
+                scope,
+            });
+        }
         let resource = resolve_resource(&decision.resource, client, params, ctx.resources)?;
         let scope = resolve_scope(
             self.inner.scope_policy.as_ref(),
@@ -116,46 +157,62 @@ impl AuthorizationServer {
             decision.requested_scope.as_ref(),
             &decision.scope_ceiling,
         )?;
-        handler.commit(&ctx, &decision).await?;
-        self.issue(client, decision, resource, scope, handler, &ctx)
-            .await
+        let resource_ttl = resource
+            .access_token_ttl
+            .unwrap_or(settings.access_token_ttl);
+        Ok(Target {
+            resource: resource.resource.clone(),
+            ttl: decision
+                .lifetime
+                .map_or(resource_ttl, |t| t.min(resource_ttl)),
+            scope,
+        })
     }
 
     /// Mint the token the decision's profile names and, by the decision's policy, a refresh
-    /// token; then tell the handler what was issued.
+    /// token and an ID token; then tell the handler what was issued.
     async fn issue(
         &self,
         client: &Client,
         decision: GrantDecision,
-        resource: &ProtectedResource,
-        scope: ScopeSet,
+        target: Target,
         handler: &dyn GrantHandler,
         ctx: &GrantContext<'_>,
     ) -> Result<TokenResponse, OAuthError> {
         let settings = &self.inner.settings;
         let now = ctx.now;
-        let ttl = resource
-            .access_token_ttl
-            .unwrap_or(settings.access_token_ttl);
-        let (aud, resource_claim) = match &decision.profile {
-            TokenProfile::IdJag { audience } => {
-                if decision.refresh != RefreshPolicy::None {
+        let Target {
+            resource,
+            ttl,
+            scope,
+        } = target;
+        let (aud, client_id, resource_claim) = match &decision.profile {
+            TokenProfile::IdJag {
+                audience,
+                client_id,
+            } => {
+                if decision.refresh != RefreshPolicy::None || decision.id_token.is_some() {
                     return Err(OAuthError::server_error(ProfileError(
-                        "an ID-JAG is never issued with a refresh token",
+                        "an ID-JAG is never issued with a refresh token or an ID token",
                     )));
                 }
                 (
                     audience.clone(),
-                    Some(resource.resource.as_str().to_owned()),
+                    client_id.clone(),
+                    Some(resource.as_str().to_owned()),
                 )
             }
-            _ => (resource.resource.as_str().to_owned(), None),
+            _ => (
+                resource.as_str().to_owned(),
+                client.client_id.as_str().to_owned(),
+                None,
+            ),
         };
         let claims = AccessTokenClaims {
             iss: settings.issuer.as_str().to_owned(),
             sub: decision.subject.clone(),
             aud,
-            client_id: client.client_id.as_str().to_owned(),
+            client_id,
             scope: scope.to_string(),
             iat: now,
             exp: now + ttl as i64,
@@ -188,7 +245,7 @@ impl AuthorizationServer {
                 client_id: client.client_id.as_str().to_owned(),
                 sub: decision.subject.clone(),
                 scope: scope.clone(),
-                resource: resource.resource.clone(),
+                resource: resource.clone(),
                 auth_time: decision.auth_time,
                 issued_at: now,
                 expires_at: (now + settings.refresh_idle_ttl as i64).min(*family_expires_at),
@@ -197,7 +254,12 @@ impl AuthorizationServer {
                 access_exp: claims.exp,
                 state: RefreshTokenState::Active,
             };
-            if !self.inner.stores.refresh_tokens.insert(&record).await? {
+            if !crate::metrics::timed(
+                "refresh_insert",
+                self.inner.stores.refresh_tokens.insert(&record),
+            )
+            .await?
+            {
                 self.inner
                     .stores
                     .denylist
@@ -217,20 +279,41 @@ impl AuthorizationServer {
                 },
             )
             .await?;
+        let token_type = decision.response.token_type.as_str().to_owned();
+        let mut extra = decision.response.into_map();
+        if let Some(request) = &decision.id_token {
+            let id_token = self.token_issuer().issue_id_token(&IdTokenClaims {
+                iss: settings.issuer.as_str().to_owned(),
+                sub: decision.subject.clone(),
+                aud: client.client_id.as_str().to_owned(),
+                exp: now + ttl as i64,
+                iat: now,
+                auth_time: decision.auth_time.unwrap_or(now),
+                nonce: request.nonce.clone(),
+                jti: self.inner.secrets.identifier("", 16),
+            })?;
+            extra.insert("id_token".to_owned(), id_token.into());
+        }
+        crate::metrics::token_issued(
+            ctx.params.get("grant_type").unwrap_or("-"),
+            client.token_endpoint_auth_method.as_str(),
+            client.client_id.as_str(),
+        );
         tracing::info!(jti = %claims.jti, aud = %claims.aud, scope = %claims.scope, typ = decision.profile.typ(), "token issued");
         Ok(TokenResponse {
             access_token,
-            token_type: decision.response.token_type.as_str().to_owned(),
+            token_type,
             expires_in: ttl,
             scope: claims.scope,
             refresh_token,
-            extra: decision.response.into_map(),
+            extra,
         })
     }
 }
 
 /// A grant's [`ClientAuthPolicy`], enforced before it decides: a client outside it is
-/// `unauthorized_client` (RFC 6749 §5.2).
+/// `unauthorized_client` (RFC 6749 §5.2); a public client where the policy requires client
+/// authentication is `invalid_client` (401).
 fn check_client_authentication(
     client: &Client,
     grant_type: &str,
@@ -240,12 +323,32 @@ fn check_client_authentication(
     if policy.permits(method) {
         return Ok(());
     }
+    if method == TokenEndpointAuthMethod::None && matches!(policy, ClientAuthPolicy::Required(_)) {
+        // No client authentication at all where the grant requires it: `invalid_client`
+        // (RFC 6749 §5.2 "no client authentication included"; SEP-990 V3, CC-08).
+        return Err(OAuthError::new(
+            ErrorCode::InvalidClient,
+            format!(
+                "the {grant_type} grant requires client authentication; public clients may not use it"
+            ),
+        ));
+    }
     let description = if method == TokenEndpointAuthMethod::None {
         format!("public clients may not use the {grant_type} grant")
     } else {
         format!("clients authenticating with {method} may not use the {grant_type} grant")
     };
     Err(OAuthError::new(ErrorCode::UnauthorizedClient, description))
+}
+
+/// Where a decision's token goes, for how long, with which scopes.
+struct Target {
+    /// The audience resource (an access token's `aud`, an ID-JAG's `resource` claim).
+    resource: ResourceUri,
+    /// Lifetime, seconds.
+    ttl: u64,
+    /// The granted scopes.
+    scope: ScopeSet,
 }
 
 /// A grant asked for something the issuer will not mint; a wiring mistake (`server_error`).

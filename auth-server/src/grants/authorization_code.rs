@@ -51,7 +51,11 @@ impl GrantHandler for AuthorizationCodeGrant {
     async fn decide(&self, ctx: &GrantContext<'_>) -> Result<GrantDecision, OAuthError> {
         let code = ctx.params.require("code")?;
         let code_hash = TokenHash::of(code);
-        let record = match self.stores.codes.take(code_hash.as_str(), ctx.now).await? {
+        let taken = crate::metrics::timed(
+            "code_take",
+            self.stores.codes.take(code_hash.as_str(), ctx.now),
+        );
+        let record = match taken.await? {
             CodeTake::Fresh(record) => record,
             CodeTake::Missing => {
                 return Err(OAuthError::invalid_grant(
@@ -106,6 +110,11 @@ impl GrantHandler for AuthorizationCodeGrant {
         );
         decision.refresh = RefreshPolicy::NewFamily;
         decision.auth_time = Some(record.auth_time);
+        if record.openid {
+            decision.id_token = Some(mcp_auth_core::ext::IdTokenRequest {
+                nonce: record.nonce.clone(),
+            });
+        }
         Ok(decision)
     }
 

@@ -100,7 +100,12 @@ impl GrantHandler for RefreshTokenGrant {
             return Ok(());
         };
         let hash = TokenHash::of(ctx.params.require("refresh_token")?);
-        if !self.stores.refresh_tokens.spend(hash.as_str()).await? {
+        if !crate::metrics::timed(
+            "refresh_spend",
+            self.stores.refresh_tokens.spend(hash.as_str()),
+        )
+        .await?
+        {
             // Another request spent it between our read and now: that is reuse too.
             self.revoke_family(family_id, ctx.now).await?;
             return Err(reused());

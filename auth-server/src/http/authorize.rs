@@ -335,10 +335,18 @@ fn consent_page(
     new_scopes: &mcp_auth_core::ScopeSet,
 ) -> Response {
     let issuer = &state.server.settings().issuer;
+    let descriptions = &state.server.settings().ui.scope_descriptions;
+    let resource = request.resource.resource.as_str();
     let scopes: Vec<_> = request
         .scope
         .iter()
-        .map(|s| context! { name => s.as_str(), new => new_scopes.contains(s.as_str()) })
+        .map(|s| {
+            context! {
+                name => s.as_str(),
+                description => descriptions.describe(resource, s.as_str()),
+                new => new_scopes.contains(s.as_str()),
+            }
+        })
         .collect();
     let loopback_only = request.client.redirect_uris.iter().all(|r| r.is_loopback());
     let body = state.web.templates.render(
@@ -410,7 +418,11 @@ fn error_page(state: &AppState, error: OAuthError) -> Response {
     };
     let body = state.web.templates.render(
         "error.html",
-        context! { error => error.code().as_str(), description => error.description() },
+        context! {
+            error => error.code().as_str(),
+            description => error.description(),
+            request_id => crate::web::pages::current_request_id(),
+        },
     );
     render(state, body, status)
 }

@@ -24,9 +24,50 @@ impl ApiError {
     }
 }
 
+/// Seconds a client is asked to wait (`Retry-After`) when the database is unreachable.
+pub const DATABASE_RETRY_AFTER: u64 = 5;
+
+/// Whether `error` is a store failure because the database could not be reached (the
+/// PostgreSQL backend's [`crate::storage::postgres::UNAVAILABLE`] errors: connection refused or
+/// lost, pool acquire timeout).
+pub fn is_database_unavailable(error: &OAuthError) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = error
+        .internal_source()
+        .map(|s| s as &(dyn std::error::Error + 'static));
+    while let Some(s) = source {
+        if let Some(store) = s.downcast_ref::<mcp_auth_core::StoreError>() {
+            return store.0.starts_with(crate::storage::postgres::UNAVAILABLE);
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// `503 temporarily_unavailable` with `Retry-After` (RFC 6749 §4.1.2.1, RFC 9110 §15.6.4) for a
+/// request that failed because the database is unreachable: the client should retry, possibly
+/// at another node.
+fn database_unavailable() -> Response {
+    let error = OAuthError::new(
+        ErrorCode::TemporarilyUnavailable,
+        "the authorization server cannot reach its database; try again shortly",
+    );
+    let mut res = (StatusCode::SERVICE_UNAVAILABLE, Json(error.to_json())).into_response();
+    res.extensions_mut()
+        .insert(crate::metrics::http::OAuthErrorCode(error.code().as_str()));
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    h.insert(header::RETRY_AFTER, HeaderValue::from(DATABASE_RETRY_AFTER));
+    res
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let e = &self.error;
+        if is_database_unavailable(e) {
+            tracing::warn!(error = %e, source = ?e.internal_source(), "database unreachable; answering 503");
+            return database_unavailable();
+        }
         if e.code() == ErrorCode::ServerError {
             tracing::error!(error = %e, source = ?e.internal_source(), "request failed");
         } else {
@@ -35,6 +76,8 @@ impl IntoResponse for ApiError {
         let status =
             StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut res = (status, Json(e.to_json())).into_response();
+        res.extensions_mut()
+            .insert(crate::metrics::http::OAuthErrorCode(e.code().as_str()));
         let h = res.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));

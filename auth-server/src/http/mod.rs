@@ -10,6 +10,7 @@ mod endpoints;
 mod error;
 mod health;
 mod listen;
+pub mod request_id;
 pub mod source;
 
 pub use error::ApiError;
@@ -40,6 +41,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub(crate) struct WebContext {
     pub(crate) templates: Templates,
     pub(crate) sessions: SessionCodec,
+    /// The stylesheet and logo the pages load (issue 14).
+    pub(crate) ui: crate::web::ui::UiAssets,
 }
 
 /// Shared state of every route.
@@ -98,8 +101,18 @@ pub fn router(server: AuthorizationServer, options: HttpOptions) -> Result<Route
     }
     let issuer = server.settings().issuer.clone();
     let secure = !issuer.is_insecure_loopback();
+    let ui = crate::web::ui::UiAssets::new(&server.settings().ui);
+    let branding = crate::web::templates::Branding {
+        product_name: server.settings().ui.product_name.clone(),
+        stylesheet_url: issuer.endpoint(&ui.stylesheet_path()),
+        logo_url: ui.logo_path().map(|p| issuer.endpoint(&p)),
+    };
+    let templates =
+        Templates::with_overrides(server.settings().ui.templates_dir.as_deref(), &branding)
+            .map_err(|e| e.to_string())?;
     let web = WebContext {
-        templates: Templates::load().map_err(|e| e.to_string())?,
+        templates,
+        ui,
         sessions: SessionCodec::new(
             &options.session_secret,
             secure,
@@ -126,7 +139,10 @@ pub fn router(server: AuthorizationServer, options: HttpOptions) -> Result<Route
     let pages = Router::new()
         .route("/authorize", get(authorize::authorize))
         .route("/authorize/login", post(authorize::login))
-        .route("/authorize/consent", post(authorize::consent));
+        .route("/authorize/consent", post(authorize::consent))
+        .layer(middleware::from_fn(crate::web::pages::with_request_id))
+        .route(crate::web::ui::STYLESHEET_PATH, get(stylesheet))
+        .route(crate::web::ui::LOGO_PATH, get(logo));
     let mut under_issuer = public.merge(pages);
     if !issuer.path().is_empty() {
         under_issuer = Router::new().nest(issuer.path(), under_issuer);
@@ -150,8 +166,21 @@ pub fn router(server: AuthorizationServer, options: HttpOptions) -> Result<Route
         // forwarding and https checks do not apply to them.
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        // Outermost: every request, probes included, is counted and gets a request id.
+        .layer(middleware::from_fn(crate::metrics::http::track))
+        .layer(middleware::from_fn(request_id::assign))
         .with_state(state);
     Ok(router)
+}
+
+/// `GET /ui/style.css`: the pages' stylesheet ([`crate::web::ui`]).
+async fn stylesheet(State(state): State<AppState>) -> Response {
+    state.web.ui.stylesheet_response()
+}
+
+/// `GET /ui/logo`: the configured logo, or `404`.
+async fn logo(State(state): State<AppState>) -> Response {
+    state.web.ui.logo_response()
 }
 
 /// Resolve the request's source address (put into its extensions as a

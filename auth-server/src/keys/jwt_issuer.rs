@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use mcp_auth_core::clock::UnixTime;
 use mcp_auth_core::error::OAuthError;
-use mcp_auth_core::ext::{AccessTokenClaims, TokenIssuer, TokenProfile};
+use mcp_auth_core::ext::{AccessTokenClaims, IdTokenClaims, TokenIssuer, TokenProfile};
 use mcp_auth_core::store::StoredSigningKey;
 use mcp_auth_core::types::Issuer;
 use ring::rand::SystemRandom;
@@ -126,9 +126,19 @@ impl JwtTokenIssuer {
 impl JwtTokenIssuer {
     /// Compact JWS of `header_segment` (already base64url) and `claims` with the current key.
     fn sign(&self, header_segment: &str, claims: &AccessTokenClaims) -> Result<String, OAuthError> {
-        if claims.iss != self.issuer.as_str() {
+        self.sign_as(header_segment, &claims.iss, claims)
+    }
+
+    /// As [`Self::sign`] for any claims set whose `iss` is `iss`.
+    fn sign_as(
+        &self,
+        header_segment: &str,
+        iss: &str,
+        claims: &impl serde::Serialize,
+    ) -> Result<String, OAuthError> {
+        if iss != self.issuer.as_str() {
             return Err(OAuthError::server_error(KeyError::WrongIssuer(
-                claims.iss.clone(),
+                iss.to_owned(),
             )));
         }
         let payload = serde_json::to_vec(claims)
@@ -187,6 +197,21 @@ impl TokenIssuer for JwtTokenIssuer {
             "kid": self.current.kid(),
         });
         self.sign(&URL_SAFE_NO_PAD.encode(header.to_string()), claims)
+    }
+
+    /// An OpenID Connect ID token: header `typ: JWT`, the current key's `alg` and `kid`
+    /// (OIDC Core §2). [`TokenIssuer::verify`] never accepts it as an access token.
+    fn issue_id_token(&self, claims: &IdTokenClaims) -> Result<String, OAuthError> {
+        let header = serde_json::json!({
+            "alg": SigningKey::ALG,
+            "typ": "JWT",
+            "kid": self.current.kid(),
+        });
+        self.sign_as(
+            &URL_SAFE_NO_PAD.encode(header.to_string()),
+            &claims.iss,
+            claims,
+        )
     }
 
     /// The claims of a token this issuer minted: header `typ` exactly `at+jwt`, `alg` `ES256`, a

@@ -3,5 +3,187 @@
 //! | backend | module |
 //! |---|---|
 //! | SQLite (one file, WAL) | [`sqlite`] |
+//! | PostgreSQL (shared by several nodes) | [`postgres`] |
+//!
+//! [`open`] picks one from the configuration's `database`: a `postgres://` (or
+//! `postgresql://`) URL selects PostgreSQL, anything else is a SQLite file path.
 
+pub mod postgres;
+pub mod replay_front;
 pub mod sqlite;
+pub mod sqlite_replay_batch;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use mcp_auth_core::StoreError;
+use mcp_auth_core::store::Stores;
+
+use crate::config::Config;
+
+/// The database a configuration names: its `database` value, read as a PostgreSQL URL when it
+/// starts with `postgres://` or `postgresql://`, else as a SQLite file path. `Debug` hides a
+/// password in the URL.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL (libpq form, e.g. `postgres://mcp@db.internal:5432/mcp_auth`).
+    Postgres(String),
+}
+
+impl Database {
+    /// Classify a configured `database` value.
+    pub fn from_config_value(value: &Path) -> Self {
+        match value.to_str() {
+            Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
+                Self::Postgres(s.to_owned())
+            }
+            _ => Self::Sqlite(value.to_owned()),
+        }
+    }
+
+    /// The configured database.
+    pub fn from_config(config: &Config) -> Self {
+        Self::from_config_value(&config.database)
+    }
+
+    /// Whether several nodes may share it (PostgreSQL).
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+}
+
+impl std::fmt::Display for Database {
+    /// The file path, or the URL with any password replaced by `***`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "{}", path.display()),
+            Self::Postgres(url) => match url::Url::parse(url) {
+                Ok(mut u) => {
+                    if u.password().is_some() {
+                        let _ = u.set_password(Some("***"));
+                    }
+                    write!(f, "{u}")
+                }
+                Err(_) => f.write_str("postgres://[unparseable URL]"),
+            },
+        }
+    }
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "\"{self}\"")
+    }
+}
+
+/// Open the configured database (SQLite file or PostgreSQL URL, see [`Database`]), run its
+/// migrations, and return the stores over it. With PostgreSQL the pool holds at most
+/// `database_pool_size` connections.
+///
+/// # Errors
+/// A message naming the database (never its password) when it cannot be opened or migrated.
+pub async fn open(config: &Config) -> Result<Stores, String> {
+    let db = Database::from_config(config);
+    match &db {
+        Database::Sqlite(path) => open_sqlite(path).await,
+        Database::Postgres(url) => postgres::open(url, config.database_pool_size).await,
+    }
+    .map_err(|e| format!("database {db}: {e}"))
+}
+
+/// The SQLite stores of the server: [`sqlite::open`], with the replay cache behind a
+/// [`replay_front::FrontedReplayCache`] (in-memory front, claims written in batches of one
+/// transaction each).
+///
+/// # Errors
+/// As [`sqlite::open_pool`].
+pub async fn open_sqlite(path: &Path) -> Result<Stores, StoreError> {
+    let pool = sqlite::open_pool(path).await?;
+    let mut stores = sqlite::stores_from_pool(pool.clone());
+    stores.replay = Arc::new(replay_front::FrontedReplayCache::new(Arc::new(
+        sqlite_replay_batch::SqliteReplayBatchWriter::new(pool),
+    )));
+    Ok(stores)
+}
+
+/// Run the configured database's migrations and nothing else (`auth-server migrate`).
+///
+/// # Errors
+/// As [`open`].
+pub async fn migrate(config: &Config) -> Result<(), String> {
+    let db = Database::from_config(config);
+    match &db {
+        Database::Sqlite(path) => sqlite::open_pool(path).await.map(drop),
+        Database::Postgres(url) => postgres::open_pool(url, 1).await.map(drop),
+    }
+    .map_err(|e| format!("database {db}: {e}"))
+}
+
+/// Refuse a configuration that cannot be shared by several nodes while its database is:
+/// with PostgreSQL, `session_secret` must be set (every node must verify the session cookies
+/// the others set; a random per-node secret would sign users out whenever the load balancer
+/// switches nodes).
+///
+/// # Errors
+/// A message naming the missing setting.
+pub fn check_shared_configuration(config: &Config) -> Result<(), String> {
+    if Database::from_config(config).is_shared() && config.session_secret.is_none() {
+        return Err(
+            "session_secret is required with a PostgreSQL database: every node must share it (set session_secret or MCP_AUTH_SESSION_SECRET, at least 32 characters)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_postgres_url_selects_postgres_and_anything_else_is_a_sqlite_path() {
+        for url in [
+            "postgres://u@127.0.0.1/db",
+            "postgresql://u@127.0.0.1:5433/db",
+        ] {
+            assert!(Database::from_config_value(Path::new(url)).is_shared());
+        }
+        for path in [
+            "mcp-auth.db",
+            "/var/lib/mcp-auth/postgres://x",
+            "./postgres",
+        ] {
+            assert_eq!(
+                Database::from_config_value(Path::new(path)),
+                Database::Sqlite(PathBuf::from(path))
+            );
+        }
+    }
+
+    #[test]
+    fn the_password_of_a_database_url_is_never_shown() {
+        let db = Database::from_config_value(Path::new("postgres://mcp:hunter2@db:5432/auth"));
+        assert_eq!(db.to_string(), "postgres://mcp:***@db:5432/auth");
+        assert!(!format!("{db:?}").contains("hunter2"));
+        let config = Config {
+            database: PathBuf::from("postgres://mcp:hunter2@db:5432/auth"),
+            ..Config::default()
+        };
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn postgres_without_session_secret_is_refused() {
+        let mut config = Config {
+            database: PathBuf::from("postgres://mcp@127.0.0.1/auth"),
+            ..Config::default()
+        };
+        let err = check_shared_configuration(&config).unwrap_err();
+        assert!(err.contains("session_secret"), "{err}");
+        config.session_secret = Some(mcp_auth_core::Secret::new("x".repeat(32)));
+        assert!(check_shared_configuration(&config).is_ok());
+        assert!(check_shared_configuration(&Config::default()).is_ok());
+    }
+}

@@ -1,9 +1,11 @@
 //! The server-rendered pages: login, consent and error, with the signed session cookie and CSRF
 //! tokens they share. The session is a separate concept so other pages (URL-mode elicitation
-//! "connect" pages) can reuse it.
+//! "connect" pages) can reuse it. [`ui`] holds the branding (product name, logo, primary colour,
+//! template overrides) and the scope descriptions the consent page shows.
 
 pub mod pages;
 pub mod password;
 pub mod session;
 pub mod signin_limits;
 pub mod templates;
+pub mod ui;

@@ -6,10 +6,54 @@ use axum::response::{IntoResponse, Response};
 use mcp_auth_core::RedirectUri;
 use url::Host;
 
-/// `Content-Security-Policy` of every page: nothing loads but inline styles, forms post only to
-/// the server itself, and no framing.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
-     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/// `Content-Security-Policy` of every page: nothing loads but the server's own stylesheet and
+/// images ([`crate::web::ui`]), no script at all, forms post only to the server itself, and no
+/// framing.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; \
+     img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Longest request id shown on a page, characters.
+const MAX_REQUEST_ID_CHARS: usize = 128;
+
+tokio::task_local! {
+    static REQUEST_ID: Option<String>;
+}
+
+/// Middleware of the pages: makes the request's id (the
+/// [`RequestId`](crate::http::request_id::RequestId) the request id layer put into its
+/// extensions, else its `X-Request-Id` header) available to [`current_request_id`] while the
+/// page is made, so error pages can show it. Only ids of at most 128 letters, digits, `-`, `_`,
+/// `.` and `:` are shown.
+pub async fn with_request_id(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let id = req
+        .extensions()
+        .get::<crate::http::request_id::RequestId>()
+        .map(|r| r.0.as_str())
+        .or_else(|| {
+            req.headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+        })
+        .filter(|v| is_showable_request_id(v))
+        .map(str::to_owned);
+    REQUEST_ID.scope(id, next.run(req)).await
+}
+
+/// The id of the request whose page is being made, when [`with_request_id`] found one.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok().flatten()
+}
+
+fn is_showable_request_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_REQUEST_ID_CHARS
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
 
 /// An HTML page with the security headers and [`CONTENT_SECURITY_POLICY`].
 pub fn html(status: StatusCode, body: String) -> Response {
@@ -118,17 +162,17 @@ mod tests {
     fn form_action_allows_self_and_the_redirect_origin() {
         assert_eq!(
             policy("http://127.0.0.1:3000/callback?x=1"),
-            "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; \
+            "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; \
              form-action 'self' http://127.0.0.1:3000; frame-ancestors 'none'"
         );
         assert_eq!(
             policy("https://App.Example.com/cb"),
-            "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; \
+            "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; \
              form-action 'self' https://app.example.com; frame-ancestors 'none'"
         );
         assert_eq!(
             policy("http://[::1]:8080/cb"),
-            "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; \
+            "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; \
              form-action 'self' http://[::1]:8080; frame-ancestors 'none'"
         );
     }

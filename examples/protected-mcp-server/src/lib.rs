@@ -280,12 +280,22 @@ impl ExampleServer {
 /// server's capabilities.
 pub const CLIENT_CREDENTIALS_EXTENSION: &str = "io.modelcontextprotocol/oauth-client-credentials";
 
+/// The MCP extension identifier of Enterprise-Managed Authorization (Cross App Access,
+/// SEP-990 EMA-M4), advertised in the server's capabilities: clients may get tokens for this
+/// server with an ID-JAG from their enterprise IdP.
+pub const ENTERPRISE_MANAGED_AUTHORIZATION_EXTENSION: &str =
+    "io.modelcontextprotocol/enterprise-managed-authorization";
+
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for ExampleServer {
     fn get_info(&self) -> ServerConfig {
         // Spec CC-15: machine clients (SEP-1046) may authenticate to this server.
         let mut extensions = rmcp::model::ExtensionCapabilities::new();
         extensions.insert(CLIENT_CREDENTIALS_EXTENSION.to_owned(), Default::default());
+        extensions.insert(
+            ENTERPRISE_MANAGED_AUTHORIZATION_EXTENSION.to_owned(),
+            Default::default(),
+        );
         let mut capabilities = ServerCapabilities::builder().enable_tools().build();
         capabilities.extensions = Some(extensions);
         ServerConfig::new(capabilities)

@@ -19,6 +19,9 @@ pub struct Discovery {
     pub token_endpoint: String,
     /// `token_endpoint_auth_methods_supported`, empty when not advertised.
     pub auth_methods: Vec<String>,
+    /// `authorization_grant_profiles_supported` (e.g. the ID-JAG profile of Cross App Access),
+    /// empty when not advertised.
+    pub grant_profiles: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -36,6 +39,8 @@ struct AuthorizationServerMetadata {
     grant_types_supported: Vec<String>,
     #[serde(default)]
     token_endpoint_auth_methods_supported: Vec<String>,
+    #[serde(default)]
+    authorization_grant_profiles_supported: Vec<String>,
 }
 
 /// `url` parsed, absolute, without fragment, and `https` — or `http` on a loopback host.
@@ -105,6 +110,20 @@ pub async fn discover(
     http: &reqwest::Client,
     resource_url: &str,
 ) -> Result<Discovery, ProviderError> {
+    discover_for_grant(http, resource_url, "client_credentials").await
+}
+
+/// [`discover`] for a client of another grant: the authorization server must list
+/// `grant_type` (e.g. `urn:ietf:params:oauth:grant-type:jwt-bearer`) in
+/// `grant_types_supported`.
+///
+/// # Errors
+/// As [`discover`].
+pub async fn discover_for_grant(
+    http: &reqwest::Client,
+    resource_url: &str,
+    grant_type: &str,
+) -> Result<Discovery, ProviderError> {
     let resource = checked_url(resource_url)?;
     let prm: ProtectedResourceMetadata =
         fetch(http, &well_known_url(&resource, "oauth-protected-resource")).await?;
@@ -130,14 +149,10 @@ pub async fn discover(
             asm.issuer
         )));
     }
-    if !asm
-        .grant_types_supported
-        .iter()
-        .any(|g| g == "client_credentials")
-    {
-        return Err(ProviderError::Unsupported(
-            "the client_credentials grant".into(),
-        ));
+    if !asm.grant_types_supported.iter().any(|g| g == grant_type) {
+        return Err(ProviderError::Unsupported(format!(
+            "the {grant_type} grant"
+        )));
     }
     let token_endpoint = asm
         .token_endpoint
@@ -148,6 +163,7 @@ pub async fn discover(
         issuer: asm.issuer,
         token_endpoint,
         auth_methods: asm.token_endpoint_auth_methods_supported,
+        grant_profiles: asm.authorization_grant_profiles_supported,
     })
 }
 

@@ -47,7 +47,7 @@ use reqwest::header::HeaderValue;
 use tokio::sync::Mutex;
 
 pub use assertion::Es256Key;
-pub use discovery::{Discovery, discover, well_known_url};
+pub use discovery::{Discovery, discover, discover_for_grant, well_known_url};
 pub use error::ProviderError;
 
 /// `client_assertion_type` for `private_key_jwt` (RFC 7523 §2.2).

@@ -39,6 +39,8 @@ struct CodeRow {
     resource: String,
     auth_time: i64,
     expires_at: i64,
+    openid: bool,
+    nonce: Option<String>,
 }
 
 impl TryFrom<CodeRow> for AuthorizationCode {
@@ -56,6 +58,8 @@ impl TryFrom<CodeRow> for AuthorizationCode {
             resource: super::columns::stored_resource(&r.resource)?,
             auth_time: r.auth_time,
             expires_at: r.expires_at,
+            openid: r.openid,
+            nonce: r.nonce,
         })
     }
 }
@@ -75,8 +79,8 @@ impl AuthorizationCodeStore for SqliteAuthorizationCodeStore {
     async fn insert(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, \
-             redirect_uri_sent, code_challenge, sub, scope, resource, auth_time, expires_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             redirect_uri_sent, code_challenge, sub, scope, resource, auth_time, expires_at, openid, \
+             nonce) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&code.code_hash)
         .bind(&code.client_id)
@@ -88,6 +92,8 @@ impl AuthorizationCodeStore for SqliteAuthorizationCodeStore {
         .bind(code.resource.as_str())
         .bind(code.auth_time)
         .bind(code.expires_at)
+        .bind(code.openid)
+        .bind(code.nonce.as_deref())
         .execute(&self.pool)
         .await
         .map_err(StoreError::backend)?;
@@ -99,7 +105,7 @@ impl AuthorizationCodeStore for SqliteAuthorizationCodeStore {
             "UPDATE authorization_codes SET spent = 1 \
              WHERE code_hash = ? AND spent = 0 AND expires_at > ? \
              RETURNING code_hash, client_id, redirect_uri, redirect_uri_sent, code_challenge, \
-             sub, scope, resource, auth_time, expires_at",
+             sub, scope, resource, auth_time, expires_at, openid, nonce",
         )
         .bind(code_hash)
         .bind(now)

@@ -1,7 +1,7 @@
 //! [`ConsentStore`] over SQLite.
 
 use async_trait::async_trait;
-use mcp_auth_core::store::ConsentStore;
+use mcp_auth_core::store::{Consent, ConsentStore};
 use mcp_auth_core::{ResourceUri, Scope, ScopeSet, StoreError};
 use sqlx::SqlitePool;
 
@@ -96,5 +96,38 @@ impl ConsentStore for SqliteConsentStore {
             .await
             .map_err(StoreError::backend)?;
         Ok(())
+    }
+
+    async fn list_for_user(&self, sub: &str) -> Result<Vec<Consent>, StoreError> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT client_id, resource, scopes FROM consents WHERE sub = ? \
+             ORDER BY client_id, resource",
+        )
+        .bind(sub)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::backend)?;
+        rows.into_iter()
+            .map(|(client_id, resource, scopes)| {
+                Ok(Consent {
+                    client_id,
+                    resource: resource
+                        .parse()
+                        .map_err(|e: mcp_auth_core::ParseError| StoreError::backend(e.0))?,
+                    scopes: decode(&scopes)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_user(&self, sub: &str, client_id: Option<&str>) -> Result<u64, StoreError> {
+        let done =
+            sqlx::query("DELETE FROM consents WHERE sub = ?1 AND (?2 IS NULL OR client_id = ?2)")
+                .bind(sub)
+                .bind(client_id)
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::backend)?;
+        Ok(done.rows_affected())
     }
 }

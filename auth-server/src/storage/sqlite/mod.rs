@@ -21,6 +21,7 @@ mod refresh;
 mod replay;
 mod revocation;
 mod users;
+mod vault;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -39,6 +40,7 @@ pub use refresh::SqliteRefreshTokenStore;
 pub use replay::SqliteReplayCache;
 pub use revocation::SqliteAccessTokenDenylist;
 pub use users::SqliteUserStore;
+pub use vault::SqliteVaultStore;
 
 /// Connections in the pool. SQLite has one writer at a time; the rest serve concurrent reads.
 const MAX_CONNECTIONS: u32 = 8;

@@ -193,6 +193,39 @@ impl RefreshTokenStore for SqliteRefreshTokenStore {
         .await
     }
 
+    async fn revoke_subject(
+        &self,
+        sub: &str,
+        client_id: Option<&str>,
+    ) -> Result<Vec<RevokedAccess>, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::backend)?;
+        sqlx::query(
+            "INSERT OR IGNORE INTO revoked_refresh_families (family_id, family_expires_at) \
+             SELECT family_id, MAX(family_expires_at) FROM refresh_tokens \
+             WHERE sub = ?1 AND (?2 IS NULL OR client_id = ?2) GROUP BY family_id",
+        )
+        .bind(sub)
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::backend)?;
+        let rows: Vec<RevokedRow> = sqlx::query_as(
+            "UPDATE refresh_tokens SET state = 'revoked' \
+             WHERE sub = ?1 AND (?2 IS NULL OR client_id = ?2) RETURNING access_jti, access_exp",
+        )
+        .bind(sub)
+        .bind(client_id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(StoreError::backend)?;
+        tx.commit().await.map_err(StoreError::backend)?;
+        Ok(revoked(rows))
+    }
+
     async fn purge(&self, now: UnixTime) -> Result<u64, StoreError> {
         let mut tx = self
             .pool

@@ -74,4 +74,15 @@ impl UserStore for SqliteUserStore {
                 .map_err(StoreError::backend)?;
         Ok(rows.into_iter().map(User::from).collect())
     }
+
+    async fn delete(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let row: Option<UserRow> = sqlx::query_as(
+            "DELETE FROM users WHERE username = ? RETURNING sub, username, password_hash",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::backend)?;
+        Ok(row.map(User::from))
+    }
 }

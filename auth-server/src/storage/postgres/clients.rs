@@ -1,0 +1,70 @@
+//! [`ClientStore`] over PostgreSQL: each client record is one JSON document keyed by `client_id`.
+
+use async_trait::async_trait;
+use mcp_auth_core::store::ClientStore;
+use mcp_auth_core::{Client, ClientId, StoreError};
+use sqlx::PgPool;
+
+/// Registered clients in the `clients` table, each stored whole as JSON (`serde_json` of
+/// [`Client`]). `list` is ordered by `client_id` bytes, the order of [`ClientId`]'s `Ord`.
+#[derive(Debug, Clone)]
+pub struct PgClientStore {
+    pool: PgPool,
+}
+
+impl PgClientStore {
+    /// A store over a migrated pool (see [`super::open_pool`]).
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+/// Decode one stored record.
+fn decode(record: &str) -> Result<Client, StoreError> {
+    serde_json::from_str(record).map_err(StoreError::backend)
+}
+
+#[async_trait]
+impl ClientStore for PgClientStore {
+    async fn get(&self, client_id: &ClientId) -> Result<Option<Client>, StoreError> {
+        let record: Option<String> =
+            sqlx::query_scalar("SELECT record FROM clients WHERE client_id = $1")
+                .bind(client_id.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(super::db_error)?;
+        record.as_deref().map(decode).transpose()
+    }
+
+    async fn put(&self, client: &Client) -> Result<(), StoreError> {
+        let record = serde_json::to_string(client).map_err(StoreError::backend)?;
+        sqlx::query(
+            "INSERT INTO clients (client_id, record) VALUES ($1, $2) \
+             ON CONFLICT (client_id) DO UPDATE SET record = excluded.record",
+        )
+        .bind(client.client_id.as_str())
+        .bind(record)
+        .execute(&self.pool)
+        .await
+        .map_err(super::db_error)?;
+        Ok(())
+    }
+
+    async fn delete(&self, client_id: &ClientId) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM clients WHERE client_id = $1")
+            .bind(client_id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(super::db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list(&self) -> Result<Vec<Client>, StoreError> {
+        let records: Vec<String> =
+            sqlx::query_scalar("SELECT record FROM clients ORDER BY client_id")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(super::db_error)?;
+        records.iter().map(|r| decode(r)).collect()
+    }
+}

@@ -1,0 +1,176 @@
+//! [`AuthorizationCodeStore`] over PostgreSQL, with single use enforced by one
+//! `UPDATE … WHERE spent = false RETURNING`.
+
+use async_trait::async_trait;
+use mcp_auth_core::ext::IssuedTokens;
+use mcp_auth_core::store::{AuthorizationCode, AuthorizationCodeStore, CodeTake};
+use mcp_auth_core::{StoreError, UnixTime};
+use sqlx::PgPool;
+
+use super::db_error;
+
+/// How long a code record is kept after its expiry, in seconds, so that replays of spent codes
+/// are still recognised (the contract's "one hour").
+const SPENT_CODE_GRACE: i64 = 3600;
+
+/// Authorization codes in the `authorization_codes` table, keyed by `code_hash`.
+///
+/// `take` spends a code with a single conditional `UPDATE … RETURNING`. Under READ COMMITTED a
+/// concurrent `UPDATE` of the same row (from any connection or node) waits for the first to
+/// commit, then re-checks `spent = false` against the committed row and changes nothing, so
+/// exactly one take sees the code fresh.
+#[derive(Debug, Clone)]
+pub struct PgAuthorizationCodeStore {
+    pool: PgPool,
+}
+
+impl PgAuthorizationCodeStore {
+    /// A store over a migrated pool (see [`super::open_pool`]).
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+/// The columns of an [`AuthorizationCode`], as read back.
+#[derive(sqlx::FromRow)]
+struct CodeRow {
+    code_hash: String,
+    client_id: String,
+    redirect_uri: String,
+    redirect_uri_sent: bool,
+    code_challenge: String,
+    sub: String,
+    scope: String,
+    resource: String,
+    auth_time: i64,
+    expires_at: i64,
+    openid: bool,
+    nonce: Option<String>,
+}
+
+impl TryFrom<CodeRow> for AuthorizationCode {
+    type Error = StoreError;
+
+    fn try_from(r: CodeRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            code_hash: r.code_hash,
+            client_id: r.client_id,
+            redirect_uri: r.redirect_uri,
+            redirect_uri_sent: r.redirect_uri_sent,
+            code_challenge: r.code_challenge,
+            sub: r.sub,
+            scope: super::columns::stored_scope(&r.scope)?,
+            resource: super::columns::stored_resource(&r.resource)?,
+            auth_time: r.auth_time,
+            expires_at: r.expires_at,
+            openid: r.openid,
+            nonce: r.nonce,
+        })
+    }
+}
+
+/// What a lookup of a code that could not be spent finds.
+#[derive(sqlx::FromRow)]
+struct SpentRow {
+    spent: bool,
+    client_id: String,
+    issued_access_jti: Option<String>,
+    issued_access_exp: Option<i64>,
+    issued_refresh_family: Option<String>,
+}
+
+#[async_trait]
+impl AuthorizationCodeStore for PgAuthorizationCodeStore {
+    async fn insert(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, \
+             redirect_uri_sent, code_challenge, sub, scope, resource, auth_time, expires_at, openid, \
+             nonce) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(&code.code_hash)
+        .bind(&code.client_id)
+        .bind(&code.redirect_uri)
+        .bind(code.redirect_uri_sent)
+        .bind(&code.code_challenge)
+        .bind(&code.sub)
+        .bind(code.scope.to_string())
+        .bind(code.resource.as_str())
+        .bind(code.auth_time)
+        .bind(code.expires_at)
+        .bind(code.openid)
+        .bind(code.nonce.as_deref())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn take(&self, code_hash: &str, now: UnixTime) -> Result<CodeTake, StoreError> {
+        let fresh: Option<CodeRow> = sqlx::query_as(
+            "UPDATE authorization_codes SET spent = true \
+             WHERE code_hash = $1 AND spent = false AND expires_at > $2 \
+             RETURNING code_hash, client_id, redirect_uri, redirect_uri_sent, code_challenge, \
+             sub, scope, resource, auth_time, expires_at, openid, nonce",
+        )
+        .bind(code_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        if let Some(row) = fresh {
+            return Ok(CodeTake::Fresh(row.try_into()?));
+        }
+        // Not spendable: either spent before (a replay), or absent or expired. `spent` never goes
+        // back to false, so this read cannot contradict the failed update.
+        let seen: Option<SpentRow> = sqlx::query_as(
+            "SELECT spent, client_id, issued_access_jti, issued_access_exp, \
+             issued_refresh_family FROM authorization_codes WHERE code_hash = $1",
+        )
+        .bind(code_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(match seen {
+            Some(row) if row.spent => CodeTake::Replayed {
+                client_id: row.client_id,
+                issued: match (row.issued_access_jti, row.issued_access_exp) {
+                    (Some(access_jti), Some(access_exp)) => Some(IssuedTokens {
+                        access_jti,
+                        access_exp,
+                        refresh_family: row.issued_refresh_family,
+                    }),
+                    _ => None,
+                },
+            },
+            _ => CodeTake::Missing,
+        })
+    }
+
+    async fn record_issued(
+        &self,
+        code_hash: &str,
+        issued: &IssuedTokens,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE authorization_codes SET issued_access_jti = $1, issued_access_exp = $2, \
+             issued_refresh_family = $3 WHERE code_hash = $4",
+        )
+        .bind(&issued.access_jti)
+        .bind(issued.access_exp)
+        .bind(issued.refresh_family.as_deref())
+        .bind(code_hash)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn purge(&self, now: UnixTime) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM authorization_codes WHERE expires_at < $1")
+            .bind(now.saturating_sub(SPENT_CODE_GRACE))
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected())
+    }
+}

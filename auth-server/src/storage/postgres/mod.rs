@@ -1,0 +1,191 @@
+//! The PostgreSQL backend: every `mcp_auth_core::store` trait over one shared database, so that
+//! several stateless `auth-server` nodes can serve the same clients, users and tokens.
+//!
+//! [`open`] connects a pool (at most `pool_size` connections, a short acquire timeout so that a
+//! node that lost the database fails fast instead of hanging), runs the embedded migrations
+//! (`auth-server/migrations_postgres/`) under a session advisory lock so that several nodes
+//! starting together do not race, and returns a [`Stores`] whose every member is the PostgreSQL
+//! implementation. The tables live in the connection's `search_path` (by default `public`);
+//! `?options=-c%20search_path%3Dname` in the URL selects another schema.
+//!
+//! Single-use rules hold across connections and nodes under the default READ COMMITTED
+//! isolation because each one is a single statement: `UPDATE … WHERE spent = false RETURNING`
+//! for codes, `UPDATE … WHERE state = 'active'` for refresh tokens, `INSERT … ON CONFLICT` for
+//! the replay cache. A concurrent `UPDATE` of the same row waits for the first to commit and then
+//! re-checks its `WHERE` clause, so exactly one caller sees the row change. Where a rule spans
+//! rows (a token inserted into a family while another node revokes it; key rotation), the
+//! transaction first takes a lock (see [`refresh`] and [`keys`]).
+//!
+//! Times are `BIGINT` seconds since the Unix epoch.
+
+mod clients;
+mod codes;
+mod columns;
+mod consent;
+mod keys;
+mod refresh;
+mod replay;
+mod revocation;
+mod users;
+mod vault;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcp_auth_core::StoreError;
+use mcp_auth_core::store::Stores;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use super::replay_front::FrontedReplayCache;
+
+pub use clients::PgClientStore;
+pub use codes::PgAuthorizationCodeStore;
+pub use consent::PgConsentStore;
+pub use keys::PgSigningKeyStore;
+pub use refresh::PgRefreshTokenStore;
+pub use replay::PgReplayCache;
+pub use revocation::PgAccessTokenDenylist;
+pub use users::PgUserStore;
+pub use vault::PgVaultStore;
+
+/// Default number of connections in a node's pool (`database_pool_size`).
+pub const DEFAULT_POOL_SIZE: u32 = 10;
+
+/// How long a request waits for a pooled connection (or a new connection to be made) before
+/// its store call fails. Short, so that a node that lost the database answers `503` quickly
+/// rather than holding requests.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The first key of the two-key advisory locks this backend takes (ASCII `mcau`). The second
+/// key names what is locked: a refresh token family ([`refresh`]) or the migrations.
+pub(crate) const LOCK_CLASS: i32 = 0x6d63_6175;
+
+/// The second key of the migration lock.
+const MIGRATION_LOCK: i32 = 0;
+
+/// The prefix of every [`StoreError`] this backend returns when it cannot reach the database
+/// (connection refused or lost, pool acquire timeout): the HTTP layer answers those with `503`
+/// and `Retry-After` rather than `500`.
+pub const UNAVAILABLE: &str = "database unavailable";
+
+/// Map a sqlx error to a [`StoreError`]; connection-level failures start with [`UNAVAILABLE`].
+pub(crate) fn db_error(err: sqlx::Error) -> StoreError {
+    match &err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Tls(_) => StoreError(format!("{UNAVAILABLE}: {err}")),
+        sqlx::Error::Database(db)
+            if db.code().is_some_and(|c| {
+                // Class 08 (connection exception), 57P01..57P03 (admin shutdown, crash
+                // shutdown, cannot connect now).
+                c.starts_with("08") || c == "57P01" || c == "57P02" || c == "57P03"
+            }) =>
+        {
+            StoreError(format!("{UNAVAILABLE}: {err}"))
+        }
+        _ => StoreError::backend(err),
+    }
+}
+
+/// Connect to the database at `url` (`postgres://…`), migrate it, and return stores backed by
+/// it, with at most `pool_size` connections.
+///
+/// # Errors
+/// A [`StoreError`] when the URL is invalid, the database cannot be reached, or a migration
+/// fails (for instance a database migrated by a newer version).
+pub async fn open(url: &str, pool_size: u32) -> Result<Stores, StoreError> {
+    Ok(stores_from_pool(open_pool(url, pool_size).await?))
+}
+
+/// Connect a pool to `url` and migrate the database; for callers that need the pool itself.
+///
+/// # Errors
+/// As [`open`].
+pub async fn open_pool(url: &str, pool_size: u32) -> Result<PgPool, StoreError> {
+    let pool = connect(url, pool_size).await?;
+    migrate(&pool).await?;
+    Ok(pool)
+}
+
+/// Connect a pool to `url` without migrating. The pool connects lazily after the first
+/// connection, and a connection is tested before reuse, so a node recovers by itself when the
+/// database comes back.
+///
+/// # Errors
+/// A [`StoreError`] when the URL is invalid or the first connection fails.
+pub async fn connect(url: &str, pool_size: u32) -> Result<PgPool, StoreError> {
+    let options: PgConnectOptions = url.parse().map_err(|e: sqlx::Error| {
+        StoreError(format!("invalid PostgreSQL URL: {}", redact_error(&e)))
+    })?;
+    let options = options.application_name("mcp-auth");
+    PgPoolOptions::new()
+        .max_connections(pool_size.max(1))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .test_before_acquire(true)
+        .connect_with(options)
+        .await
+        .map_err(db_error)
+}
+
+/// The message of a URL parse error, which never repeats the URL (it may hold a password).
+fn redact_error(err: &sqlx::Error) -> String {
+    match err {
+        sqlx::Error::Configuration(_) => "malformed connection string".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// Run the embedded migrations (`auth-server/migrations_postgres/`) on `pool`'s schema, holding
+/// a session advisory lock (keyed by the schema) for the whole run, so that nodes starting
+/// together migrate once and the others wait, then find nothing to do.
+///
+/// # Errors
+/// A [`StoreError`] when the database cannot be reached or a migration fails.
+pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await.map_err(db_error)?;
+    sqlx::query("SELECT pg_advisory_lock($1, $2 # hashtext(current_schema()))")
+        .bind(LOCK_CLASS)
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    let mut migrator = sqlx::migrate!("./migrations_postgres");
+    // Our lock is per schema; sqlx's own is per database.
+    migrator.set_locking(false);
+    let result = migrator
+        .run_direct(&mut *conn)
+        .await
+        .map_err(StoreError::backend);
+    let unlocked = sqlx::query("SELECT pg_advisory_unlock($1, $2 # hashtext(current_schema()))")
+        .bind(LOCK_CLASS)
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error);
+    if unlocked.is_err() {
+        // The lock is held by this session: drop the connection rather than return it locked.
+        conn.detach();
+    }
+    result?;
+    unlocked.map(|_| ())
+}
+
+/// Stores over an already connected and migrated pool (see [`open_pool`]). The replay cache is
+/// [`PgReplayCache`] behind a [`FrontedReplayCache`] (in-memory front, group commit).
+pub fn stores_from_pool(pool: PgPool) -> Stores {
+    Stores {
+        clients: Arc::new(PgClientStore::new(pool.clone())),
+        codes: Arc::new(PgAuthorizationCodeStore::new(pool.clone())),
+        refresh_tokens: Arc::new(PgRefreshTokenStore::new(pool.clone())),
+        replay: Arc::new(FrontedReplayCache::new(Arc::new(PgReplayCache::new(
+            pool.clone(),
+        )))),
+        denylist: Arc::new(PgAccessTokenDenylist::new(pool.clone())),
+        keys: Arc::new(PgSigningKeyStore::new(pool.clone())),
+        users: Arc::new(PgUserStore::new(pool.clone())),
+        consent: Arc::new(PgConsentStore::new(pool)),
+    }
+}

@@ -1,0 +1,88 @@
+//! [`UserStore`] over PostgreSQL.
+
+use async_trait::async_trait;
+use mcp_auth_core::StoreError;
+use mcp_auth_core::store::{User, UserStore};
+use sqlx::PgPool;
+
+/// Local users in the `users` table, keyed by `username`; `sub` is unique too.
+///
+/// `put` of an existing username replaces the password hash and keeps the stored `sub`,
+/// whatever `sub` the new record carries: a subject id never changes once issued. Putting a new
+/// username with a `sub` another user already has is an error.
+#[derive(Debug, Clone)]
+pub struct PgUserStore {
+    pool: PgPool,
+}
+
+impl PgUserStore {
+    /// A store over a migrated pool (see [`super::open_pool`]).
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+/// The columns of a [`User`], as read back.
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    sub: String,
+    username: String,
+    password_hash: String,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        Self {
+            sub: r.sub,
+            username: r.username,
+            password_hash: r.password_hash,
+        }
+    }
+}
+
+#[async_trait]
+impl UserStore for PgUserStore {
+    async fn get_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let row: Option<UserRow> =
+            sqlx::query_as("SELECT sub, username, password_hash FROM users WHERE username = $1")
+                .bind(username)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(super::db_error)?;
+        Ok(row.map(User::from))
+    }
+
+    async fn put(&self, user: &User) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO users (username, sub, password_hash) VALUES ($1, $2, $3) \
+             ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash",
+        )
+        .bind(&user.username)
+        .bind(&user.sub)
+        .bind(&user.password_hash)
+        .execute(&self.pool)
+        .await
+        .map_err(super::db_error)?;
+        Ok(())
+    }
+
+    async fn list(&self) -> Result<Vec<User>, StoreError> {
+        let rows: Vec<UserRow> =
+            sqlx::query_as("SELECT sub, username, password_hash FROM users ORDER BY username")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(super::db_error)?;
+        Ok(rows.into_iter().map(User::from).collect())
+    }
+
+    async fn delete(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let row: Option<UserRow> = sqlx::query_as(
+            "DELETE FROM users WHERE username = $1 RETURNING sub, username, password_hash",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(super::db_error)?;
+        Ok(row.map(User::from))
+    }
+}

@@ -1,0 +1,123 @@
+//! [`VaultStore`] over PostgreSQL: one row per (`iss`, `sub`, connection), upserted.
+
+use async_trait::async_trait;
+use mcp_auth_core::StoreError;
+use mcp_auth_core::store::{SealedEntry, VaultStore};
+use sqlx::PgPool;
+
+/// Sealed vault entries in the `vault_entries` table.
+#[derive(Debug, Clone)]
+pub struct PgVaultStore {
+    pool: PgPool,
+}
+
+impl PgVaultStore {
+    /// A store over a migrated pool (see [`super::open_pool`]).
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    iss: String,
+    sub: String,
+    connection: String,
+    key_id: String,
+    nonce: Vec<u8>,
+    ciphertext: Vec<u8>,
+    updated_at: i64,
+}
+
+impl From<EntryRow> for SealedEntry {
+    fn from(r: EntryRow) -> Self {
+        Self {
+            iss: r.iss,
+            sub: r.sub,
+            connection: r.connection,
+            key_id: r.key_id,
+            nonce: r.nonce,
+            ciphertext: r.ciphertext,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+const COLUMNS: &str = "iss, sub, connection, key_id, nonce, ciphertext, updated_at";
+
+#[async_trait]
+impl VaultStore for PgVaultStore {
+    async fn put(&self, entry: &SealedEntry) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO vault_entries (iss, sub, connection, key_id, nonce, ciphertext, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (iss, sub, connection) DO UPDATE SET key_id = excluded.key_id, \
+             nonce = excluded.nonce, ciphertext = excluded.ciphertext, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(&entry.iss)
+        .bind(&entry.sub)
+        .bind(&entry.connection)
+        .bind(&entry.key_id)
+        .bind(&entry.nonce)
+        .bind(&entry.ciphertext)
+        .bind(entry.updated_at)
+        .execute(&self.pool)
+        .await
+        .map_err(super::db_error)?;
+        Ok(())
+    }
+
+    async fn get(
+        &self,
+        iss: &str,
+        sub: &str,
+        connection: &str,
+    ) -> Result<Option<SealedEntry>, StoreError> {
+        let row: Option<EntryRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM vault_entries WHERE iss = $1 AND sub = $2 AND connection = $3"
+        ))
+        .bind(iss)
+        .bind(sub)
+        .bind(connection)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(super::db_error)?;
+        Ok(row.map(SealedEntry::from))
+    }
+
+    async fn delete(&self, iss: &str, sub: &str, connection: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM vault_entries WHERE iss = $1 AND sub = $2 AND connection = $3",
+        )
+        .bind(iss)
+        .bind(sub)
+        .bind(connection)
+        .execute(&self.pool)
+        .await
+        .map_err(super::db_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn list_for_subject(&self, iss: &str, sub: &str) -> Result<Vec<SealedEntry>, StoreError> {
+        let rows: Vec<EntryRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM vault_entries WHERE iss = $1 AND sub = $2 ORDER BY connection"
+        ))
+        .bind(iss)
+        .bind(sub)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(super::db_error)?;
+        Ok(rows.into_iter().map(SealedEntry::from).collect())
+    }
+
+    async fn list(&self) -> Result<Vec<SealedEntry>, StoreError> {
+        let rows: Vec<EntryRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM vault_entries ORDER BY iss, sub, connection"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(super::db_error)?;
+        Ok(rows.into_iter().map(SealedEntry::from).collect())
+    }
+}

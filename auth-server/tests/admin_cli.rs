@@ -1,0 +1,305 @@
+//! Issue 14: the admin commands, run through the binary on a configuration in a temporary
+//! directory: `client list --json`, `client show`, `user remove`, `user passwd`,
+//! `consent list|revoke`, and their `--help` texts.
+
+mod binary;
+
+use binary::Setup;
+use mcp_auth_core::store::{RefreshToken, RefreshTokenState, Stores};
+use mcp_auth_core::{ResourceUri, TokenHash};
+
+/// Values of `key: value` lines.
+fn field<'a>(out: &'a str, key: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+        .unwrap_or_else(|| panic!("{key} in {out}"))
+}
+
+/// A confidential client: its id and the secret printed once.
+fn add_confidential(setup: &Setup) -> (String, String) {
+    let out = setup.ok(
+        &[
+            "client",
+            "add",
+            "--name",
+            "Reporting app",
+            "--redirect-uri",
+            "http://127.0.0.1:7777/callback",
+        ],
+        "",
+    );
+    (
+        field(&out, "client_id").to_owned(),
+        field(&out, "client_secret").to_owned(),
+    )
+}
+
+async fn stores(setup: &Setup) -> Stores {
+    mcp_auth_server::storage::sqlite::open(&setup.dir.path().join("auth.db"))
+        .await
+        .unwrap()
+}
+
+fn resource() -> ResourceUri {
+    binary::RESOURCE.parse().unwrap()
+}
+
+fn refresh(value: &str, sub: &str, client_id: &str) -> RefreshToken {
+    RefreshToken {
+        token_hash: TokenHash::of(value).as_str().to_owned(),
+        family_id: format!("fam-{value}"),
+        client_id: client_id.to_owned(),
+        sub: sub.to_owned(),
+        scope: "mcp:basic".parse().unwrap(),
+        resource: resource(),
+        auth_time: None,
+        issued_at: 1_000,
+        expires_at: 4_000_000_000,
+        family_expires_at: 4_000_000_000,
+        access_jti: format!("jti-{value}"),
+        access_exp: 4_000_000_000,
+        state: RefreshTokenState::Active,
+    }
+}
+
+fn sub_of(setup: &Setup, username: &str) -> String {
+    let out = setup.ok(&["user", "list"], "");
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{username}\t")))
+        .unwrap_or_else(|| panic!("{username} in {out}"))
+        .to_owned()
+}
+
+/// `client list --json` and `client show` describe clients without their secrets or secret
+/// hashes.
+#[test]
+fn client_list_json_and_show_never_print_secrets() {
+    let setup = Setup::new("");
+    let (id, secret) = add_confidential(&setup);
+    let hash = TokenHash::of(&secret).as_str().to_owned();
+
+    let list = setup.ok(&["client", "list", "--json"], "");
+    let all: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0]["client_id"], id.as_str());
+    assert_eq!(all[0]["client_name"], "Reporting app");
+    assert_eq!(all[0]["token_endpoint_auth_method"], "client_secret_basic");
+    assert_eq!(all[0]["valid_secrets"], 1);
+    assert_eq!(all[0]["source"], "admin");
+
+    let show_json = setup.ok(&["client", "show", &id, "--json"], "");
+    let one: serde_json::Value = serde_json::from_str(&show_json).unwrap();
+    assert_eq!(one, all[0]);
+    let show = setup.ok(&["client", "show", &id], "");
+    assert_eq!(field(&show, "client_id"), id);
+    assert_eq!(
+        field(&show, "redirect_uris"),
+        "http://127.0.0.1:7777/callback"
+    );
+
+    for out in [&list, &show_json, &show] {
+        assert!(!out.contains(&secret), "{out}");
+        assert!(!out.contains(&hash), "{out}");
+    }
+    let missing = setup.run(&["client", "show", "no-such-client"], "");
+    assert!(!missing.status.success());
+}
+
+/// `user passwd` replaces the password hash (keeping the subject) from the first line of
+/// standard input; it refuses an empty or short password and an unknown user.
+#[tokio::test]
+async fn user_passwd_sets_a_new_password_from_stdin() {
+    let setup = Setup::new("");
+    setup.ok(&["user", "add", "alice"], "first-password\n");
+    let before = stores(&setup)
+        .await
+        .users
+        .get_by_username("alice")
+        .await
+        .unwrap()
+        .unwrap();
+
+    let empty = setup.run(&["user", "passwd", "alice"], "\n");
+    assert!(!empty.status.success());
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("at least 8 characters"));
+    let unknown = setup.run(&["user", "passwd", "mallory"], "second-password\n");
+    assert!(!unknown.status.success());
+
+    setup.ok(&["user", "passwd", "alice"], "second-password\nignored\n");
+    let after = stores(&setup)
+        .await
+        .users
+        .get_by_username("alice")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.sub, before.sub);
+    assert_ne!(after.password_hash, before.password_hash);
+    let verify = mcp_auth_server::web::password::verify_password;
+    assert!(verify("second-password", Some(&after.password_hash)).unwrap());
+    assert!(!verify("first-password", Some(&after.password_hash)).unwrap());
+}
+
+/// `consent list` shows a user's consents; `consent revoke --client` forgets those given to one
+/// client and revokes the user's refresh tokens for it, leaving the rest.
+#[tokio::test]
+async fn consent_list_and_revoke_for_one_client() {
+    let setup = Setup::new("");
+    setup.ok(&["user", "add", "alice"], "alice-password\n");
+    setup.ok(&["user", "add", "bob"], "bob-password\n");
+    let (alice, bob) = (sub_of(&setup, "alice"), sub_of(&setup, "bob"));
+    {
+        let s = stores(&setup).await;
+        for (sub, client) in [(&alice, "app-1"), (&alice, "app-2"), (&bob, "app-1")] {
+            s.consent
+                .grant(sub, client, &resource(), &"mcp:basic".parse().unwrap())
+                .await
+                .unwrap();
+            let value = format!("{sub}-{client}");
+            assert!(
+                s.refresh_tokens
+                    .insert(&refresh(&value, sub, client))
+                    .await
+                    .unwrap()
+            );
+        }
+    }
+
+    let listed = setup.ok(&["consent", "list", "--user", "alice", "--json"], "");
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(
+        listed,
+        serde_json::json!([
+            { "client_id": "app-1", "resource": binary::RESOURCE, "scope": "mcp:basic" },
+            { "client_id": "app-2", "resource": binary::RESOURCE, "scope": "mcp:basic" },
+        ])
+    );
+    let text = setup.ok(
+        &["consent", "list", "--user", "alice", "--client", "app-2"],
+        "",
+    );
+    assert_eq!(text, format!("app-2\t{}\tmcp:basic\n", binary::RESOURCE));
+
+    let out = setup.ok(
+        &["consent", "revoke", "--user", "alice", "--client", "app-1"],
+        "",
+    );
+    assert_eq!(out, "revoked 1 consents and 1 refresh tokens of alice\n");
+
+    let s = stores(&setup).await;
+    assert_eq!(
+        s.consent
+            .granted(&alice, "app-1", &resource())
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        s.consent
+            .granted(&alice, "app-2", &resource())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        s.consent
+            .granted(&bob, "app-1", &resource())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let state = |value: String| {
+        let s = s.clone();
+        async move {
+            s.refresh_tokens
+                .get(TokenHash::of(&value).as_str())
+                .await
+                .unwrap()
+                .unwrap()
+                .state
+        }
+    };
+    assert_eq!(
+        state(format!("{alice}-app-1")).await,
+        RefreshTokenState::Revoked
+    );
+    assert_eq!(
+        state(format!("{alice}-app-2")).await,
+        RefreshTokenState::Active
+    );
+    assert_eq!(
+        state(format!("{bob}-app-1")).await,
+        RefreshTokenState::Active
+    );
+    assert!(
+        s.denylist
+            .is_denied(&format!("jti-{alice}-app-1"), 1_000)
+            .await
+            .unwrap()
+    );
+}
+
+/// `user remove` deletes the user, revokes every refresh token it holds and forgets its
+/// consents; other users keep theirs.
+#[tokio::test]
+async fn user_remove_revokes_tokens_and_consents() {
+    let setup = Setup::new("");
+    setup.ok(&["user", "add", "alice"], "alice-password\n");
+    setup.ok(&["user", "add", "bob"], "bob-password\n");
+    let (alice, bob) = (sub_of(&setup, "alice"), sub_of(&setup, "bob"));
+    {
+        let s = stores(&setup).await;
+        for (sub, client) in [(&alice, "app-1"), (&alice, "app-2"), (&bob, "app-1")] {
+            s.consent
+                .grant(sub, client, &resource(), &"mcp:basic".parse().unwrap())
+                .await
+                .unwrap();
+            s.refresh_tokens
+                .insert(&refresh(&format!("{sub}-{client}"), sub, client))
+                .await
+                .unwrap();
+        }
+    }
+    let out = setup.ok(&["user", "remove", "alice"], "");
+    assert_eq!(
+        out,
+        "removed alice; revoked 2 refresh tokens and 2 consents\n"
+    );
+    let s = stores(&setup).await;
+    assert_eq!(s.users.get_by_username("alice").await.unwrap(), None);
+    assert!(s.consent.list_for_user(&alice).await.unwrap().is_empty());
+    assert_eq!(s.consent.list_for_user(&bob).await.unwrap().len(), 1);
+    for client in ["app-1", "app-2"] {
+        let t = s
+            .refresh_tokens
+            .get(TokenHash::of(&format!("{alice}-{client}")).as_str())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.state, RefreshTokenState::Revoked);
+    }
+    let again = setup.run(&["user", "remove", "alice"], "");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no user alice"));
+}
+
+/// Each new command's `--help` says what it does and what it changes.
+#[test]
+fn help_texts_say_what_each_command_changes() {
+    let setup = Setup::new("");
+    for (args, expected) in [
+        (&["client", "list", "--help"][..], "Changes nothing"),
+        (&["client", "show", "--help"][..], "never its secrets"),
+        (
+            &["user", "remove", "--help"][..],
+            "revokes every refresh token",
+        ),
+        (&["user", "passwd", "--help"][..], "standard input"),
+        (&["consent", "list", "--help"][..], "Changes nothing"),
+        (&["consent", "revoke", "--help"][..], "refresh tokens"),
+    ] {
+        let out = setup.ok(args, "");
+        assert!(out.contains(expected), "{args:?}: {out}");
+    }
+}

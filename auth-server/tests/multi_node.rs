@@ -1,0 +1,718 @@
+//! Two stateless `auth-server` processes on one PostgreSQL schema (issue 13): everything a node
+//! needs comes from the database or the shared configuration, and the single-use rules hold
+//! across nodes. Both processes run the real binary on loopback ports with the same issuer (as
+//! behind a load balancer) and the same `session_secret`; the test talks to each node directly.
+//!
+//! Needs `DATABASE_URL` (a loopback PostgreSQL server; CI's `.ci/run` sets it): without it the
+//! tests fail with a message saying so.
+
+#[path = "pg_schema/mod.rs"]
+mod pg;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+
+const RESOURCE: &str = "http://127.0.0.1:8080/mcp";
+const REDIRECT: &str = "http://127.0.0.1:7777/callback";
+/// The issuer both nodes share: the address a load balancer would have (nothing listens there;
+/// the test talks to the nodes' own ports).
+const ISSUER: &str = "http://127.0.0.1:9";
+const SESSION_SECRET: &str = "multi-node-test-session-secret-0123456789";
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// One running node; killed (SIGKILL) when dropped.
+struct Node {
+    child: Child,
+    base: String,
+}
+
+impl Node {
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_auth-server")
+}
+
+/// A configuration for the nodes of `db`: PostgreSQL, shared issuer and session secret, keys
+/// reloaded every second, the development profile (automatic sign-in) and client_credentials.
+fn write_config(dir: &Path, db: &pg::PgSchema) -> PathBuf {
+    write_config_for(dir, db.url())
+}
+
+/// [`write_config`] with the database URL `url`.
+fn write_config_for(dir: &Path, url: &str) -> PathBuf {
+    let path = dir.join("auth.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"bind = "127.0.0.1:0"
+issuer = "{ISSUER}"
+database = "{url}"
+database_pool_size = 4
+key_reload_interval = 1
+session_secret = "{SESSION_SECRET}"
+client_credentials = true
+default_resource = "{RESOURCE}"
+
+[[resources]]
+resource = "{RESOURCE}"
+scopes = ["mcp:basic", "mcp:tools"]
+default_scopes = ["mcp:basic"]
+"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// Start a node with `--dev` and wait for its "listening" line.
+fn start(config: &Path) -> Node {
+    let mut child = Command::new(bin())
+        .args(["--config", config.to_str().unwrap(), "serve", "--dev"])
+        .env("MCP_AUTH_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut addr = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("mcp-auth authorization server listening on ") {
+            addr = Some(rest.trim().to_owned());
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    let addr = addr.expect("the node printed its address");
+    Node {
+        child,
+        base: format!("http://{addr}"),
+    }
+}
+
+/// Run an admin command against the shared database; returns its standard output.
+fn admin(config: &Path, args: &[&str]) -> String {
+    let out = Command::new(bin())
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("MCP_AUTH_LOG", "error")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "auth-server {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// A PKCE pair (RFC 7636 §4.1, §4.2): (verifier, S256 challenge).
+fn pkce() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).unwrap();
+    let verifier = URL_SAFE_NO_PAD.encode(bytes);
+    let challenge = URL_SAFE_NO_PAD.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        verifier.as_bytes(),
+    ));
+    (verifier, challenge)
+}
+
+/// Register a public client through `/register` at `base` (RFC 7591).
+async fn register_public_client(base: &str) -> String {
+    let res = http()
+        .post(format!("{base}/register"))
+        .json(&serde_json::json!({
+            "client_name": "Multi-node client",
+            "redirect_uris": [REDIRECT],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let body: serde_json::Value = res.json().await.unwrap();
+    body["client_id"].as_str().unwrap().to_owned()
+}
+
+/// An authorization at `base` with the development profile (signed in, no consent page):
+/// returns (code, verifier).
+async fn authorize(base: &str, client_id: &str) -> (String, String) {
+    let (verifier, challenge) = pkce();
+    let browser = http();
+    let mut url = url::Url::parse(&format!("{base}/authorize")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("scope", "mcp:basic mcp:tools")
+        .append_pair("state", "s1")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("resource", RESOURCE);
+    let mut next = url.to_string();
+    for _ in 0..5 {
+        let res = browser.get(&next).send().await.unwrap();
+        let status = res.status().as_u16();
+        assert!(
+            matches!(status, 302 | 303),
+            "unexpected {status}: {}",
+            res.text().await.unwrap()
+        );
+        let location = res.headers()["location"].to_str().unwrap().to_owned();
+        if location.starts_with(REDIRECT) {
+            let code = url::Url::parse(&location)
+                .unwrap()
+                .query_pairs()
+                .find(|(k, _)| k == "code")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_else(|| panic!("no code in {location}"));
+            return (code, verifier);
+        }
+        // Relative locations are on the node itself; absolute ones name the shared issuer.
+        next = match location.strip_prefix(ISSUER) {
+            Some(path) => format!("{base}{path}"),
+            None if location.starts_with('/') => format!("{base}{location}"),
+            None => location,
+        };
+    }
+    panic!("the authorization did not finish");
+}
+
+/// POST a form to `{base}/token`; returns (status, JSON body).
+async fn token(base: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let res = http()
+        .post(format!("{base}/token"))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap())
+}
+
+async fn redeem(
+    base: &str,
+    client_id: &str,
+    code: &str,
+    verifier: &str,
+) -> (u16, serde_json::Value) {
+    token(
+        base,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("code_verifier", verifier),
+            ("redirect_uri", REDIRECT),
+            ("client_id", client_id),
+            ("resource", RESOURCE),
+        ],
+    )
+    .await
+}
+
+async fn refresh(base: &str, client_id: &str, refresh_token: &str) -> (u16, serde_json::Value) {
+    token(
+        base,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", client_id),
+        ],
+    )
+    .await
+}
+
+/// Both nodes of one schema.
+struct Cluster {
+    _dir: tempfile::TempDir,
+    config: PathBuf,
+    a: Node,
+    b: Node,
+    db: Option<pg::PgSchema>,
+}
+
+impl Cluster {
+    async fn start() -> Self {
+        let db = pg::PgSchema::new().await;
+        let dir = tempfile::tempdir().unwrap();
+        let config = write_config(dir.path(), &db);
+        admin(&config, &["migrate"]);
+        let a = start(&config);
+        let b = start(&config);
+        Self {
+            _dir: dir,
+            config,
+            a,
+            b,
+            db: Some(db),
+        }
+    }
+
+    async fn stop(mut self) {
+        self.a.kill();
+        self.b.kill();
+        if let Some(db) = self.db.take() {
+            db.drop().await;
+        }
+    }
+}
+
+/// A code issued through node A is redeemed at node B, for a client registered at A a moment
+/// before; a refresh token rotated at A and then reused at B revokes the family (OAuth 2.1
+/// §4.3.1), so the token A issued by the rotation stops working too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_from_a_redeems_at_b_and_refresh_reuse_at_b_revokes_the_family() {
+    let cluster = Cluster::start().await;
+    let (a, b) = (cluster.a.base.clone(), cluster.b.base.clone());
+
+    let client_id = register_public_client(&a).await;
+    let (code, verifier) = authorize(&a, &client_id).await;
+    let (status, tokens) = redeem(&b, &client_id, &code, &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    let first = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let (status, rotated) = refresh(&a, &client_id, &first).await;
+    assert_eq!(status, 200, "{rotated}");
+    let second = rotated["refresh_token"].as_str().unwrap().to_owned();
+    let (status, body) = refresh(&b, &client_id, &first).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (status, body) = refresh(&a, &client_id, &second).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "the reuse at B revoked the family A rotated"
+    );
+    // The code is spent for A too.
+    let (status, body) = redeem(&a, &client_id, &code, &verifier).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    cluster.stop().await;
+}
+
+/// A `private_key_jwt` client assertion accepted at node A is refused at node B: the replay
+/// cache is shared (RFC 7523 §3 item 7).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_assertion_used_at_a_is_refused_at_b() {
+    let cluster = Cluster::start().await;
+    let (a, b) = (cluster.a.base.clone(), cluster.b.base.clone());
+
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let pair =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    let point = pair.public_key().as_ref();
+    let jwks = serde_json::json!({"keys": [{
+        "kty": "EC", "crv": "P-256", "kid": "k1", "alg": "ES256", "use": "sig",
+        "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+        "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
+    }]});
+    let jwks_path = cluster._dir.path().join("client-jwks.json");
+    std::fs::write(&jwks_path, jwks.to_string()).unwrap();
+    let out = admin(
+        &cluster.config,
+        &[
+            "client",
+            "add",
+            "--name",
+            "Machine",
+            "--grant",
+            "client_credentials",
+            "--auth-method",
+            "private_key_jwt",
+            "--jwks",
+            jwks_path.to_str().unwrap(),
+            "--scope",
+            "mcp:basic",
+            "--resource",
+            RESOURCE,
+        ],
+    );
+    let client_id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("client_id:").map(|s| s.trim().to_owned()))
+        .unwrap_or_else(|| panic!("client_id in {out}"));
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some("k1".into());
+    let claims = serde_json::json!({
+        "iss": client_id, "sub": client_id, "aud": ISSUER, "jti": "jti-multi-node-1",
+        "iat": now, "exp": now + 120,
+    });
+    let assertion = jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_ec_der(pkcs8.as_ref()),
+    )
+    .unwrap();
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("scope", "mcp:basic"),
+        ("resource", RESOURCE),
+        ("client_assertion_type", ASSERTION_TYPE),
+        ("client_assertion", assertion.as_str()),
+    ];
+    let (status, body) = token(&a, &form).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = token(&b, &form).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{body}"
+    );
+    cluster.stop().await;
+}
+
+/// The `kid` of the access tokens a node signs.
+async fn signing_kid(base: &str, client_id: &str) -> String {
+    let (code, verifier) = authorize(base, client_id).await;
+    let (status, tokens) = redeem(base, client_id, &code, &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    jsonwebtoken::decode_header(tokens["access_token"].as_str().unwrap())
+        .unwrap()
+        .kid
+        .unwrap()
+}
+
+/// A key rotated by `auth-server keys rotate` is published and used for signing by both nodes
+/// within their reload interval (one second here, a minute by default).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_rotated_by_the_cli_is_used_by_both_nodes() {
+    let cluster = Cluster::start().await;
+    let (a, b) = (cluster.a.base.clone(), cluster.b.base.clone());
+    let client_id = register_public_client(&a).await;
+    let before = signing_kid(&a, &client_id).await;
+    assert_eq!(
+        signing_kid(&b, &client_id).await,
+        before,
+        "one key for both"
+    );
+
+    admin(&cluster.config, &["keys", "rotate"]);
+    let mut seen = (false, false);
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if !seen.0 {
+            seen.0 = signing_kid(&a, &client_id).await != before;
+        }
+        if !seen.1 {
+            seen.1 = signing_kid(&b, &client_id).await != before;
+        }
+        if seen == (true, true) {
+            break;
+        }
+    }
+    assert_eq!(seen, (true, true), "both nodes sign with the rotated key");
+    let kid_a = signing_kid(&a, &client_id).await;
+    assert_eq!(signing_kid(&b, &client_id).await, kid_a);
+    let jwks: serde_json::Value = http()
+        .get(format!("{b}/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|k| k["kid"].as_str())
+        .collect();
+    assert!(kids.contains(&kid_a.as_str()) && kids.contains(&before.as_str()));
+    cluster.stop().await;
+}
+
+/// Node A is killed (SIGKILL) while it issues codes and tokens: every code and refresh token
+/// it handed out before dying works at node B.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_a_mid_load_loses_nothing_b_needs() {
+    let mut cluster = Cluster::start().await;
+    let (a, b) = (cluster.a.base.clone(), cluster.b.base.clone());
+    let client_id = register_public_client(&a).await;
+
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let (a, client_id, tx) = (a.clone(), client_id.clone(), tx.clone());
+        workers.spawn(async move {
+            for round in 0usize.. {
+                // Until A dies: any failure (connection refused or reset) ends the worker.
+                let Ok((code, verifier)) = authorize_or_fail(a.clone(), client_id.clone()).await
+                else {
+                    return;
+                };
+                // Redeem half of the codes at A (their refresh tokens must work at B), keep the
+                // others for B.
+                if round % 2 == 0 {
+                    match redeem_or_fail(&a, &client_id, &code, &verifier).await {
+                        Ok(refresh_token) => {
+                            let _ = tx.send(Handed::Refresh(refresh_token));
+                        }
+                        Err(()) => return,
+                    }
+                } else {
+                    let _ = tx.send(Handed::Code(code, verifier));
+                }
+            }
+        });
+    }
+    drop(tx);
+    let mut handed = Vec::new();
+    while handed.len() < 12 {
+        handed.push(rx.recv().await.expect("node A hands out codes and tokens"));
+    }
+    cluster.a.kill();
+    workers.join_all().await;
+    while let Ok(h) = rx.try_recv() {
+        handed.push(h);
+    }
+    for h in handed {
+        match h {
+            Handed::Code(code, verifier) => {
+                let (status, body) = redeem(&b, &client_id, &code, &verifier).await;
+                assert_eq!(status, 200, "a code A handed out works at B: {body}");
+            }
+            Handed::Refresh(token) => {
+                let (status, body) = refresh(&b, &client_id, &token).await;
+                assert_eq!(
+                    status, 200,
+                    "a refresh token A handed out works at B: {body}"
+                );
+            }
+        }
+    }
+    cluster.stop().await;
+}
+
+/// What node A handed to a client before it died.
+enum Handed {
+    Code(String, String),
+    Refresh(String),
+}
+
+/// [`authorize`], but an error instead of a panic when the node is gone.
+async fn authorize_or_fail(base: String, client_id: String) -> Result<(String, String), ()> {
+    tokio::spawn(async move { authorize(&base, &client_id).await })
+        .await
+        .map_err(|_| ())
+}
+
+/// Redeem at a node that may be dying: the refresh token, or an error when no answer came.
+async fn redeem_or_fail(
+    base: &str,
+    client_id: &str,
+    code: &str,
+    verifier: &str,
+) -> Result<String, ()> {
+    let res = http()
+        .post(format!("{base}/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("code_verifier", verifier),
+            ("redirect_uri", REDIRECT),
+            ("client_id", client_id),
+            ("resource", RESOURCE),
+        ])
+        .send()
+        .await
+        .map_err(|_| ())?;
+    let body: serde_json::Value = res.json().await.map_err(|_| ())?;
+    body["refresh_token"].as_str().map(str::to_owned).ok_or(())
+}
+
+/// With PostgreSQL a node refuses to start without `session_secret`: nodes must share it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_without_session_secret_is_refused() {
+    let db = pg::PgSchema::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("auth.toml");
+    std::fs::write(
+        &config,
+        format!("bind = \"127.0.0.1:0\"\ndatabase = \"{}\"\n", db.url()),
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .env("MCP_AUTH_LOG", "error")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("session_secret is required"), "{stderr}");
+    db.drop().await;
+}
+
+/// A loopback TCP proxy in front of the PostgreSQL server: stopping it is "the node lost the
+/// database" (every connection through it is cut, new ones are refused), starting it again on
+/// the same port is "the database is back".
+struct DbProxy {
+    port: u16,
+    upstream: String,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl DbProxy {
+    async fn start(upstream: String) -> Self {
+        let mut proxy = Self {
+            port: 0,
+            upstream,
+            task: None,
+        };
+        proxy.resume().await;
+        proxy
+    }
+
+    /// Listen (again) on the proxy's port and forward every connection upstream.
+    async fn resume(&mut self) {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_reuseaddr(true).unwrap();
+        socket
+            .bind(std::net::SocketAddr::from(([127, 0, 0, 1], self.port)))
+            .unwrap();
+        let listener = socket.listen(64).unwrap();
+        self.port = listener.local_addr().unwrap().port();
+        let upstream = self.upstream.clone();
+        self.task = Some(tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                conns.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    /// Cut every connection and stop listening.
+    async fn stop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+/// The database URL of `db` with its host and port replaced by the proxy's.
+fn via_proxy(db: &pg::PgSchema, port: u16) -> String {
+    let mut url = url::Url::parse(db.url()).unwrap();
+    url.set_host(Some("127.0.0.1")).unwrap();
+    url.set_port(Some(port)).unwrap();
+    url.to_string()
+}
+
+/// A node that loses the database answers `503 temporarily_unavailable` with `Retry-After`
+/// (and `/readyz` fails) instead of hanging or answering 500, and serves again by itself once
+/// the database is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_loses_the_database_answers_503_and_recovers() {
+    let db = pg::PgSchema::new().await;
+    let upstream = {
+        let u = url::Url::parse(db.url()).unwrap();
+        format!("{}:{}", u.host_str().unwrap(), u.port().unwrap_or(5432))
+    };
+    let mut proxy = DbProxy::start(upstream).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config_for(dir.path(), &via_proxy(&db, proxy.port));
+    let config_path = config.clone();
+    let mut node = tokio::task::spawn_blocking(move || {
+        admin(&config_path, &["migrate"]);
+        start(&config_path)
+    })
+    .await
+    .unwrap();
+    let base = node.base.clone();
+    let client_id = register_public_client(&base).await;
+    let ready = http().get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+
+    proxy.stop().await;
+    let res = http()
+        .post(format!("{base}/register"))
+        .json(&serde_json::json!({
+            "redirect_uris": [REDIRECT],
+            "token_endpoint_auth_method": "none"
+        }))
+        .send()
+        .await
+        .expect("an answer, not a hang");
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "5");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    let (status, body) = refresh(&base, &client_id, "no-such-token").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("temporarily_unavailable"))
+    );
+    let ready = http().get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+
+    proxy.resume().await;
+    let mut recovered = false;
+    for _ in 0..60 {
+        let res = http().get(format!("{base}/readyz")).send().await.unwrap();
+        if res.status() == 200 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        recovered,
+        "/readyz is ready again once the database is back"
+    );
+    let (status, body) = refresh(&base, &client_id, "no-such-token").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "the store answers again: {body}"
+    );
+    node.kill();
+    proxy.stop().await;
+    db.drop().await;
+}

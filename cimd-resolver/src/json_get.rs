@@ -1,0 +1,84 @@
+//! [`get_json`]: one bounded `GET` of a JSON document (a JWK Set, RFC 8414 or OpenID Connect
+//! metadata), shared by every fetcher of keys and metadata in the workspace.
+
+/// `GET url` with `http` and `Accept: application/json`: the body of a `200` response with a
+/// JSON content type (`application/json` or `application/<x>+json`, parameters allowed), read
+/// up to `max_body_bytes` bytes and abandoned beyond. Redirects, proxies and timeouts are the
+/// client's configuration: give it a client that does not follow redirects (e.g.
+/// [`crate::guarded_http_client`]).
+///
+/// # Errors
+/// A reason for the logs: the transport error, another status, another content type, a body
+/// over the limit.
+pub async fn get_json(
+    http: &reqwest::Client,
+    url: &str,
+    max_body_bytes: usize,
+) -> Result<Vec<u8>, String> {
+    let mut response = http
+        .get(url)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| format!("request failed: {e}"))?;
+    if response.status() != reqwest::StatusCode::OK {
+        return Err(format!("status {}", response.status()));
+    }
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !is_json_media_type(content_type) {
+        return Err(format!("content type {content_type:?} is not JSON"));
+    }
+    if response
+        .content_length()
+        .is_some_and(|len| len > max_body_bytes as u64)
+    {
+        return Err("body too large".to_owned());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| format!("reading body failed: {e}"))?
+    {
+        if body.len() + chunk.len() > max_body_bytes {
+            return Err("body too large".to_owned());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// `application/json` or `application/<x>+json`, parameters allowed, any case.
+pub fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_media_types() {
+        for ok in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/jwk-set+json",
+        ] {
+            assert!(is_json_media_type(ok), "{ok}");
+        }
+        for bad in ["text/html", "application/jsonx", "json", "", "text/json"] {
+            assert!(!is_json_media_type(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! The black-box checker behind the `mcp-auth-conformance` binary (cargo feature `cli`): checks
+//! any MCP authorization server and protected MCP server from the outside, over HTTP, with
+//! positive and negative cases, and reports each check under the ID of our spec notes
+//! (`AS-05`, `RS-12`, `CC-07`, `EMA-05`, …) and the official conformance suite's ID where one
+//! exists (`authorization-server-metadata`, `authorization-code-grant`, `resource-as-*`).
+//!
+//! | module | what |
+//! |---|---|
+//! | [`report`] | [`Outcome`] (pass, fail, skip, warn), [`Report`]: table, JSON, JUnit, exit code |
+//! | [`http`] | the recording client: every [`http::Exchange`] is kept for the report, secrets redacted |
+//! | [`browser`] | the headless code flow: redirects, cookie jar, sign-in and consent forms |
+//! | [`as_checks`] | RFC 8414 metadata, authorization code + PKCE, redirect URI, `resource`, `iss`, code replay, refresh rotation, `Cache-Control`, DCR, CIMD |
+//! | [`rs_checks`] | 401 challenge, RFC 9728 metadata, `invalid_token` per defect, 403 `insufficient_scope`, audience |
+//! | [`cc_checks`] | the `client_credentials` grant with each client authentication method |
+//! | [`xaa_checks`] | Enterprise-Managed Authorization: ID-JAG redemption with the [`crate::MockIdp`] |
+//! | [`cimd_host`] | serves Client ID Metadata Documents over https on loopback ([`crate::CimdHost`]) |
+
+pub mod as_checks;
+pub mod browser;
+pub mod cc_checks;
+pub mod cimd_host;
+pub mod http;
+pub mod report;
+pub mod rs_checks;
+pub mod xaa_checks;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::Value;
+
+pub use report::{CheckId, CheckResult, Outcome, Report};
+
+use http::{Exchange, Http};
+
+/// The MCP authorization revision whose expectations apply where 2025-11-25 and 2026-07-28
+/// differ (the delta notes §1-§6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SpecVersion {
+    /// 2025-11-25: RFC 9207 `iss` is a SHOULD.
+    V2025_11_25,
+    /// 2026-07-28 (default): `iss` on every authorization response is a SHOULD, and a MUST once
+    /// the metadata advertises `authorization_response_iss_parameter_supported` (AS-R2-01/02);
+    /// the OpenID discovery document, if served, must carry the same `issuer` (AS-R2-05).
+    #[default]
+    V2026_07_28,
+}
+
+impl std::str::FromStr for SpecVersion {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "2025-11-25" => Ok(Self::V2025_11_25),
+            "2026-07-28" => Ok(Self::V2026_07_28),
+            other => Err(format!(
+                "unknown spec version {other:?}: use 2025-11-25 or 2026-07-28"
+            )),
+        }
+    }
+}
+
+/// An authorization server's metadata document, as fetched.
+#[derive(Debug, Clone)]
+pub struct Metadata {
+    /// The document.
+    pub doc: Value,
+    /// The exchange that fetched it.
+    pub exchange: Exchange,
+    /// Whether it came from `/.well-known/openid-configuration` because the RFC 8414 URL had none.
+    pub from_oidc: bool,
+}
+
+impl Metadata {
+    /// String member `key`.
+    pub fn str(&self, key: &str) -> Option<&str> {
+        self.doc.get(key).and_then(Value::as_str)
+    }
+
+    /// Whether array member `key` contains `value`; `None` when the member is absent.
+    pub fn lists(&self, key: &str, value: &str) -> Option<bool> {
+        self.doc
+            .get(key)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().any(|v| v.as_str() == Some(value)))
+    }
+
+    /// `grant_types_supported` contains `grant` (absent means `authorization_code` and
+    /// `implicit`, RFC 8414 §2).
+    pub fn supports_grant(&self, grant: &str) -> bool {
+        self.lists("grant_types_supported", grant)
+            .unwrap_or(matches!(grant, "authorization_code" | "implicit"))
+    }
+}
+
+/// The RFC 8414 §3 metadata URL of `issuer` (path insertion) and the OpenID Connect Discovery
+/// URL (path appended), or `None` when `issuer` is not an absolute URL.
+pub fn metadata_urls(issuer: &str) -> Option<(String, String)> {
+    let u = url::Url::parse(issuer).ok()?;
+    let origin = u.origin().ascii_serialization();
+    let path = u.path().trim_end_matches('/');
+    Some((
+        format!("{origin}/.well-known/oauth-authorization-server{path}"),
+        format!("{origin}{path}/.well-known/openid-configuration"),
+    ))
+}
+
+/// Fetch the metadata of `issuer`: the RFC 8414 document, or, when that URL has none, the
+/// OpenID Connect discovery document (MCP clients try both).
+///
+/// # Errors
+/// The exchange of the RFC 8414 URL when neither document is a JSON object.
+pub async fn fetch_metadata(http: &Http, issuer: &str) -> Result<Metadata, Box<Exchange>> {
+    let Some((oauth, oidc)) = metadata_urls(issuer) else {
+        let mut ex = http.get(issuer, &[]).await;
+        ex.status = 0;
+        ex.body = format!("the issuer {issuer:?} is not an absolute URL");
+        return Err(Box::new(ex));
+    };
+    let ex = http.get(&oauth, &[("accept", "application/json")]).await;
+    if let Some(doc) = ex.json().filter(|d| ex.status == 200 && d.is_object()) {
+        return Ok(Metadata {
+            doc,
+            exchange: ex,
+            from_oidc: false,
+        });
+    }
+    let alt = http.get(&oidc, &[("accept", "application/json")]).await;
+    if let Some(doc) = alt.json().filter(|d| alt.status == 200 && d.is_object()) {
+        return Ok(Metadata {
+            doc,
+            exchange: alt,
+            from_oidc: true,
+        });
+    }
+    Err(Box::new(ex))
+}
+
+/// The `(header, claims)` of a compact JWS, unverified; `None` when `token` is not one (an
+/// opaque token).
+pub fn jwt_parts(token: &str) -> Option<(Value, Value)> {
+    let mut parts = token.split('.');
+    let (h, c, _s) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let decode = |p: &str| -> Option<Value> {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).ok()?).ok()
+    };
+    Some((decode(h)?, decode(c)?))
+}
+
+/// Whether the JWT claim `aud` (a string or an array) contains `resource`.
+pub fn aud_contains(claims: &Value, resource: &str) -> bool {
+    match claims.get("aud") {
+        Some(Value::String(s)) => s == resource,
+        Some(Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(resource)),
+        _ => false,
+    }
+}
+
+/// A resource URI that no authorization server has registered (for `invalid_target` checks).
+pub const UNKNOWN_RESOURCE: &str = "https://unknown-resource.mcp-auth-conformance.invalid/mcp";
+
+/// A scope no authorization server defines (for `invalid_scope` checks).
+pub const UNKNOWN_SCOPE: &str = "mcp-auth-conformance:not-a-scope";
+
+/// The verdict on a token request that asked for [`UNKNOWN_SCOPE`]: `invalid_scope` passes; a
+/// token whose granted scope (the response's `scope`, else the JWT's `scope` claim) leaves it
+/// out is a warning (RFC 6749 §3.3 lets the AS narrow; our notes require `invalid_scope`; a
+/// response that omits `scope` says, by RFC 6749 §5.1, that it granted what was asked); a
+/// token that grants it fails.
+pub fn judge_scope_refusal(ex: &Exchange) -> (Outcome, String) {
+    let body = ex.json().unwrap_or(Value::Null);
+    if ex.status == 400 && body["error"] == "invalid_scope" {
+        return (Outcome::Pass, "400 invalid_scope".into());
+    }
+    if ex.status != 200 {
+        return (
+            Outcome::Fail,
+            format!(
+                "{} {} (expected 400 invalid_scope)",
+                ex.status, body["error"]
+            ),
+        );
+    }
+    let in_response = body["scope"].as_str().map(str::to_owned);
+    let in_token = body["access_token"]
+        .as_str()
+        .and_then(jwt_parts)
+        .and_then(|(_, c)| c["scope"].as_str().map(str::to_owned));
+    let granted = in_response.clone().or(in_token);
+    let has = |s: &Option<String>| {
+        s.as_deref()
+            .is_some_and(|s| s.split(' ').any(|x| x == UNKNOWN_SCOPE))
+    };
+    if has(&granted) {
+        return (
+            Outcome::Fail,
+            format!("200 and the unknown scope was granted ({granted:?})"),
+        );
+    }
+    let note = if in_response.is_none() {
+        "; the response omits `scope`, which RFC 6749 §5.1 reads as \"granted as requested\""
+    } else {
+        ""
+    };
+    (
+        Outcome::Warn,
+        format!(
+            "200 with the unknown scope dropped (granted {granted:?}) instead of invalid_scope{note}"
+        ),
+    )
+}

@@ -1,0 +1,130 @@
+//! The HTTP pieces both legs share: URL rules and form posts to a token endpoint (discovery
+//! is the shared one of `mcp-auth-ext-client-credentials`).
+
+use std::time::Duration;
+
+use mcp_auth_core::types::is_loopback_host;
+use url::Url;
+
+use super::XaaClientError;
+
+/// Largest response body read, bytes.
+const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// The default HTTP client: no redirects, connect timeout 5 s, total timeout 30 s.
+///
+/// # Errors
+/// [`XaaClientError::Request`] when the client cannot be built.
+pub fn default_http_client() -> Result<reqwest::Client, XaaClientError> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| XaaClientError::Request(e.to_string()))
+}
+
+/// `url` parsed, absolute, without fragment, and `https` — or `http` on a loopback host.
+///
+/// # Errors
+/// [`XaaClientError::InvalidUrl`].
+pub(crate) fn checked_url(url: &str) -> Result<Url, XaaClientError> {
+    let invalid = || XaaClientError::InvalidUrl(url.to_owned());
+    let parsed = Url::parse(url).map_err(|_| invalid())?;
+    let secure = match parsed.scheme() {
+        "https" => true,
+        "http" => parsed.host_str().is_some_and(is_loopback_host),
+        _ => false,
+    };
+    if !secure || parsed.fragment().is_some() || parsed.host_str().is_none() {
+        return Err(invalid());
+    }
+    Ok(parsed)
+}
+
+async fn read_body(mut res: reqwest::Response) -> Result<Vec<u8>, String> {
+    if res
+        .content_length()
+        .is_some_and(|len| len > MAX_BODY_BYTES as u64)
+    {
+        return Err("body too large".into());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err("body too large".into());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// `POST` `form` to the token endpoint `url` (with `authorization` when given) and read the
+/// JSON answer: the object on 200, [`XaaClientError::Refused`] for an RFC 6749 §5.2 error.
+pub(crate) async fn post_token_form(
+    http: &reqwest::Client,
+    url: &str,
+    endpoint: &'static str,
+    form: &[(&'static str, String)],
+    authorization: Option<String>,
+) -> Result<serde_json::Map<String, serde_json::Value>, XaaClientError> {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str())))
+        .finish();
+    let mut req = http
+        .post(url)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .header(reqwest::header::ACCEPT, "application/json")
+        .body(body);
+    if let Some(a) = authorization {
+        let mut value = reqwest::header::HeaderValue::from_str(&a).map_err(|_| {
+            XaaClientError::Request("client credentials are not a header value".into())
+        })?;
+        value.set_sensitive(true);
+        req = req.header(reqwest::header::AUTHORIZATION, value);
+    }
+    let res = req
+        .send()
+        .await
+        .map_err(|e| XaaClientError::Request(format!("{endpoint}: {e}")))?;
+    let status = res.status();
+    let body = read_body(res)
+        .await
+        .map_err(|e| XaaClientError::Request(format!("{endpoint}: {e}")))?;
+    let json: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&body).map_err(|_| {
+            XaaClientError::Request(format!("{endpoint}: status {status}, not a JSON object"))
+        })?;
+    if status == reqwest::StatusCode::OK {
+        return Ok(json);
+    }
+    match json.get("error").and_then(|e| e.as_str()) {
+        Some(error) => Err(XaaClientError::Refused {
+            endpoint,
+            error: error.to_owned(),
+            description: json
+                .get("error_description")
+                .and_then(|d| d.as_str())
+                .map(str::to_owned),
+        }),
+        None => Err(XaaClientError::Request(format!(
+            "{endpoint}: status {status} without an OAuth error"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_is_only_for_loopback() {
+        assert!(checked_url("http://127.0.0.1:8080/token").is_ok());
+        assert!(checked_url("https://idp.example.com/token").is_ok());
+        assert!(checked_url("http://idp.example.com/token").is_err());
+        assert!(checked_url("https://idp.example.com/token#x").is_err());
+    }
+}
