@@ -10,6 +10,7 @@
 
 pub mod postgres;
 pub mod replay_front;
+mod rows;
 pub mod sqlite;
 pub mod sqlite_replay_batch;
 

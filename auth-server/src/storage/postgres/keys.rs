@@ -2,10 +2,12 @@
 
 use async_trait::async_trait;
 use mcp_auth_core::store::{SigningKeyStore, StoredSigningKey};
-use mcp_auth_core::{Secret, StoreError, UnixTime};
+use mcp_auth_core::{StoreError, UnixTime};
 use sqlx::PgPool;
 
 use super::db_error;
+
+use crate::storage::rows::KeyRow;
 
 /// Signing keys in the `signing_keys` table, in insertion order (oldest first). The private key
 /// is stored as given (PKCS#8 DER, base64url): grant the database role to the nodes only.
@@ -23,28 +25,6 @@ impl PgSigningKeyStore {
     /// A store over a migrated pool (see [`super::open_pool`]).
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
-    }
-}
-
-/// The columns of a [`StoredSigningKey`], as read back.
-#[derive(sqlx::FromRow)]
-struct KeyRow {
-    kid: String,
-    alg: String,
-    private_pkcs8: String,
-    created_at: i64,
-    retired_at: Option<i64>,
-}
-
-impl From<KeyRow> for StoredSigningKey {
-    fn from(r: KeyRow) -> Self {
-        Self {
-            kid: r.kid,
-            alg: r.alg,
-            private_pkcs8: Secret::new(r.private_pkcs8),
-            created_at: r.created_at,
-            retired_at: r.retired_at,
-        }
     }
 }
 

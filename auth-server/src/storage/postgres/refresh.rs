@@ -2,11 +2,13 @@
 //! per-family advisory lock that orders inserts against revocations.
 
 use async_trait::async_trait;
-use mcp_auth_core::store::{RefreshToken, RefreshTokenState, RefreshTokenStore, RevokedAccess};
+use mcp_auth_core::store::{RefreshToken, RefreshTokenStore, RevokedAccess};
 use mcp_auth_core::{StoreError, UnixTime};
 use sqlx::{PgPool, Postgres, Transaction};
 
 use super::{LOCK_CLASS, db_error};
+
+use crate::storage::rows::{RevokedRow, TokenRow, revoked};
 
 /// Refresh tokens in the `refresh_tokens` table (keyed by `token_hash`), and the families that
 /// were revoked in `revoked_refresh_families`.
@@ -40,67 +42,6 @@ impl PgRefreshTokenStore {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
     }
-}
-
-/// The columns of a [`RefreshToken`], as read back.
-#[derive(sqlx::FromRow)]
-struct TokenRow {
-    token_hash: String,
-    family_id: String,
-    client_id: String,
-    sub: String,
-    scope: String,
-    resource: String,
-    auth_time: Option<i64>,
-    issued_at: i64,
-    expires_at: i64,
-    family_expires_at: i64,
-    access_jti: String,
-    access_exp: i64,
-    state: String,
-}
-
-impl TryFrom<TokenRow> for RefreshToken {
-    type Error = StoreError;
-
-    fn try_from(r: TokenRow) -> Result<Self, StoreError> {
-        Ok(Self {
-            token_hash: r.token_hash,
-            family_id: r.family_id,
-            client_id: r.client_id,
-            sub: r.sub,
-            scope: super::columns::stored_scope(&r.scope)?,
-            resource: super::columns::stored_resource(&r.resource)?,
-            auth_time: r.auth_time,
-            issued_at: r.issued_at,
-            expires_at: r.expires_at,
-            family_expires_at: r.family_expires_at,
-            access_jti: r.access_jti,
-            access_exp: r.access_exp,
-            state: parse_state(&r.state)?,
-        })
-    }
-}
-
-/// The stored spelling of a state (the same as its serde name).
-fn parse_state(s: &str) -> Result<RefreshTokenState, StoreError> {
-    match s {
-        "active" => Ok(RefreshTokenState::Active),
-        "spent" => Ok(RefreshTokenState::Spent),
-        "revoked" => Ok(RefreshTokenState::Revoked),
-        other => Err(StoreError::backend(format!(
-            "unknown refresh token state {other:?}"
-        ))),
-    }
-}
-
-/// `(access_jti, access_exp)` rows returned by a revocation.
-type RevokedRow = (String, i64);
-
-fn revoked(rows: Vec<RevokedRow>) -> Vec<RevokedAccess> {
-    rows.into_iter()
-        .map(|(jti, exp)| RevokedAccess { jti, exp })
-        .collect()
 }
 
 /// Take the advisory lock of one family for the rest of the transaction.

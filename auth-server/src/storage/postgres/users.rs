@@ -5,6 +5,8 @@ use mcp_auth_core::StoreError;
 use mcp_auth_core::store::{User, UserStore};
 use sqlx::PgPool;
 
+use crate::storage::rows::UserRow;
+
 /// Local users in the `users` table, keyed by `username`; `sub` is unique too.
 ///
 /// `put` of an existing username replaces the password hash and keeps the stored `sub`,
@@ -19,24 +21,6 @@ impl PgUserStore {
     /// A store over a migrated pool (see [`super::open_pool`]).
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
-    }
-}
-
-/// The columns of a [`User`], as read back.
-#[derive(sqlx::FromRow)]
-struct UserRow {
-    sub: String,
-    username: String,
-    password_hash: String,
-}
-
-impl From<UserRow> for User {
-    fn from(r: UserRow) -> Self {
-        Self {
-            sub: r.sub,
-            username: r.username,
-            password_hash: r.password_hash,
-        }
     }
 }
 

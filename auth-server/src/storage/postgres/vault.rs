@@ -5,6 +5,8 @@ use mcp_auth_core::StoreError;
 use mcp_auth_core::store::{SealedEntry, VaultStore};
 use sqlx::PgPool;
 
+use crate::storage::rows::EntryRow;
+
 /// Sealed vault entries in the `vault_entries` table.
 #[derive(Debug, Clone)]
 pub struct PgVaultStore {
@@ -15,31 +17,6 @@ impl PgVaultStore {
     /// A store over a migrated pool (see [`super::open_pool`]).
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct EntryRow {
-    iss: String,
-    sub: String,
-    connection: String,
-    key_id: String,
-    nonce: Vec<u8>,
-    ciphertext: Vec<u8>,
-    updated_at: i64,
-}
-
-impl From<EntryRow> for SealedEntry {
-    fn from(r: EntryRow) -> Self {
-        Self {
-            iss: r.iss,
-            sub: r.sub,
-            connection: r.connection,
-            key_id: r.key_id,
-            nonce: r.nonce,
-            ciphertext: r.ciphertext,
-            updated_at: r.updated_at,
-        }
     }
 }
 

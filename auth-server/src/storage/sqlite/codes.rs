@@ -6,6 +6,8 @@ use mcp_auth_core::store::{AuthorizationCode, AuthorizationCodeStore, CodeTake};
 use mcp_auth_core::{StoreError, UnixTime};
 use sqlx::SqlitePool;
 
+use crate::storage::rows::{CodeRow, SpentRow};
+
 /// How long a code record is kept after its expiry, in seconds, so that replays of spent codes
 /// are still recognised (the contract's "one hour").
 const SPENT_CODE_GRACE: i64 = 3600;
@@ -24,54 +26,6 @@ impl SqliteAuthorizationCodeStore {
     pub fn new(pool: SqlitePool) -> Self {
         Self { pool }
     }
-}
-
-/// The columns of an [`AuthorizationCode`], as read back.
-#[derive(sqlx::FromRow)]
-struct CodeRow {
-    code_hash: String,
-    client_id: String,
-    redirect_uri: String,
-    redirect_uri_sent: bool,
-    code_challenge: String,
-    sub: String,
-    scope: String,
-    resource: String,
-    auth_time: i64,
-    expires_at: i64,
-    openid: bool,
-    nonce: Option<String>,
-}
-
-impl TryFrom<CodeRow> for AuthorizationCode {
-    type Error = StoreError;
-
-    fn try_from(r: CodeRow) -> Result<Self, StoreError> {
-        Ok(Self {
-            code_hash: r.code_hash,
-            client_id: r.client_id,
-            redirect_uri: r.redirect_uri,
-            redirect_uri_sent: r.redirect_uri_sent,
-            code_challenge: r.code_challenge,
-            sub: r.sub,
-            scope: super::columns::stored_scope(&r.scope)?,
-            resource: super::columns::stored_resource(&r.resource)?,
-            auth_time: r.auth_time,
-            expires_at: r.expires_at,
-            openid: r.openid,
-            nonce: r.nonce,
-        })
-    }
-}
-
-/// What a lookup of a code that could not be spent finds.
-#[derive(sqlx::FromRow)]
-struct SpentRow {
-    spent: bool,
-    client_id: String,
-    issued_access_jti: Option<String>,
-    issued_access_exp: Option<i64>,
-    issued_refresh_family: Option<String>,
 }
 
 #[async_trait]

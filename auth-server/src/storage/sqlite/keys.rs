@@ -2,8 +2,10 @@
 
 use async_trait::async_trait;
 use mcp_auth_core::store::{SigningKeyStore, StoredSigningKey};
-use mcp_auth_core::{Secret, StoreError, UnixTime};
+use mcp_auth_core::{StoreError, UnixTime};
 use sqlx::SqlitePool;
+
+use crate::storage::rows::KeyRow;
 
 /// Signing keys in the `signing_keys` table, in insertion order (oldest first). The private key
 /// is stored as given (PKCS#8 DER, base64url), so the database file must stay private: [`super::open`]
@@ -20,28 +22,6 @@ impl SqliteSigningKeyStore {
     /// A store over a migrated pool (see [`super::open_pool`]).
     pub fn new(pool: SqlitePool) -> Self {
         Self { pool }
-    }
-}
-
-/// The columns of a [`StoredSigningKey`], as read back.
-#[derive(sqlx::FromRow)]
-struct KeyRow {
-    kid: String,
-    alg: String,
-    private_pkcs8: String,
-    created_at: i64,
-    retired_at: Option<i64>,
-}
-
-impl From<KeyRow> for StoredSigningKey {
-    fn from(r: KeyRow) -> Self {
-        Self {
-            kid: r.kid,
-            alg: r.alg,
-            private_pkcs8: Secret::new(r.private_pkcs8),
-            created_at: r.created_at,
-            retired_at: r.retired_at,
-        }
     }
 }
 

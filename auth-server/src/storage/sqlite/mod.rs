@@ -14,7 +14,6 @@
 
 mod clients;
 mod codes;
-mod columns;
 mod consent;
 mod keys;
 mod refresh;

@@ -1,0 +1,235 @@
+//! The rows both SQL backends read back, and the protocol values parsed from their columns:
+//! SQLite and PostgreSQL store the same column types and text forms, so one set of `FromRow`
+//! types serves both.
+
+use mcp_auth_core::store::{
+    AuthorizationCode, RefreshToken, RefreshTokenState, RevokedAccess, SealedEntry,
+    StoredSigningKey, User,
+};
+use mcp_auth_core::{ResourceUri, Scope, ScopeSet, Secret, StoreError};
+
+/// A stored scope column (space-separated, empty for none) read back as a [`ScopeSet`]. Every
+/// token is checked again; the [`ScopeSet::MAX_TOKENS`] bound of a request parameter does not
+/// apply to what was stored.
+///
+/// # Errors
+/// A [`StoreError`] when a token is not a valid scope (the row was not written by this crate).
+pub(crate) fn stored_scope(column: &str) -> Result<ScopeSet, StoreError> {
+    column
+        .split(' ')
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse::<Scope>()
+                .map_err(|e| StoreError::backend(format!("stored scope: {}", e.0)))
+        })
+        .collect()
+}
+
+/// A stored resource column read back as a [`ResourceUri`].
+///
+/// # Errors
+/// A [`StoreError`] when it is not a valid resource URI.
+pub(crate) fn stored_resource(column: &str) -> Result<ResourceUri, StoreError> {
+    column.parse().map_err(|e: mcp_auth_core::ParseError| {
+        StoreError::backend(format!("stored resource: {}", e.0))
+    })
+}
+
+/// The columns of an [`AuthorizationCode`], as read back.
+#[derive(sqlx::FromRow)]
+pub(crate) struct CodeRow {
+    pub(crate) code_hash: String,
+    pub(crate) client_id: String,
+    pub(crate) redirect_uri: String,
+    pub(crate) redirect_uri_sent: bool,
+    pub(crate) code_challenge: String,
+    pub(crate) sub: String,
+    pub(crate) scope: String,
+    pub(crate) resource: String,
+    pub(crate) auth_time: i64,
+    pub(crate) expires_at: i64,
+    pub(crate) openid: bool,
+    pub(crate) nonce: Option<String>,
+}
+
+impl TryFrom<CodeRow> for AuthorizationCode {
+    type Error = StoreError;
+
+    fn try_from(r: CodeRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            code_hash: r.code_hash,
+            client_id: r.client_id,
+            redirect_uri: r.redirect_uri,
+            redirect_uri_sent: r.redirect_uri_sent,
+            code_challenge: r.code_challenge,
+            sub: r.sub,
+            scope: stored_scope(&r.scope)?,
+            resource: stored_resource(&r.resource)?,
+            auth_time: r.auth_time,
+            expires_at: r.expires_at,
+            openid: r.openid,
+            nonce: r.nonce,
+        })
+    }
+}
+
+/// What a lookup of a code that could not be spent finds.
+#[derive(sqlx::FromRow)]
+pub(crate) struct SpentRow {
+    pub(crate) spent: bool,
+    pub(crate) client_id: String,
+    pub(crate) issued_access_jti: Option<String>,
+    pub(crate) issued_access_exp: Option<i64>,
+    pub(crate) issued_refresh_family: Option<String>,
+}
+
+/// The columns of a [`StoredSigningKey`], as read back.
+#[derive(sqlx::FromRow)]
+pub(crate) struct KeyRow {
+    pub(crate) kid: String,
+    pub(crate) alg: String,
+    private_pkcs8: String,
+    pub(crate) created_at: i64,
+    pub(crate) retired_at: Option<i64>,
+}
+
+impl From<KeyRow> for StoredSigningKey {
+    fn from(r: KeyRow) -> Self {
+        Self {
+            kid: r.kid,
+            alg: r.alg,
+            private_pkcs8: Secret::new(r.private_pkcs8),
+            created_at: r.created_at,
+            retired_at: r.retired_at,
+        }
+    }
+}
+
+/// The columns of a [`RefreshToken`], as read back.
+#[derive(sqlx::FromRow)]
+pub(crate) struct TokenRow {
+    pub(crate) token_hash: String,
+    pub(crate) family_id: String,
+    pub(crate) client_id: String,
+    pub(crate) sub: String,
+    pub(crate) scope: String,
+    pub(crate) resource: String,
+    pub(crate) auth_time: Option<i64>,
+    pub(crate) issued_at: i64,
+    pub(crate) expires_at: i64,
+    pub(crate) family_expires_at: i64,
+    pub(crate) access_jti: String,
+    pub(crate) access_exp: i64,
+    pub(crate) state: String,
+}
+
+impl TryFrom<TokenRow> for RefreshToken {
+    type Error = StoreError;
+
+    fn try_from(r: TokenRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            token_hash: r.token_hash,
+            family_id: r.family_id,
+            client_id: r.client_id,
+            sub: r.sub,
+            scope: stored_scope(&r.scope)?,
+            resource: stored_resource(&r.resource)?,
+            auth_time: r.auth_time,
+            issued_at: r.issued_at,
+            expires_at: r.expires_at,
+            family_expires_at: r.family_expires_at,
+            access_jti: r.access_jti,
+            access_exp: r.access_exp,
+            state: parse_state(&r.state)?,
+        })
+    }
+}
+
+/// The stored spelling of a state (the same as its serde name).
+pub(crate) fn parse_state(s: &str) -> Result<RefreshTokenState, StoreError> {
+    match s {
+        "active" => Ok(RefreshTokenState::Active),
+        "spent" => Ok(RefreshTokenState::Spent),
+        "revoked" => Ok(RefreshTokenState::Revoked),
+        other => Err(StoreError::backend(format!(
+            "unknown refresh token state {other:?}"
+        ))),
+    }
+}
+
+/// `(access_jti, access_exp)` rows returned by a revocation.
+pub(crate) type RevokedRow = (String, i64);
+
+/// The access tokens to deny, from the rows a revocation returned.
+pub(crate) fn revoked(rows: Vec<RevokedRow>) -> Vec<RevokedAccess> {
+    rows.into_iter()
+        .map(|(jti, exp)| RevokedAccess { jti, exp })
+        .collect()
+}
+
+/// The columns of a [`User`], as read back.
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    pub(crate) sub: String,
+    pub(crate) username: String,
+    pub(crate) password_hash: String,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        Self {
+            sub: r.sub,
+            username: r.username,
+            password_hash: r.password_hash,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct EntryRow {
+    pub(crate) iss: String,
+    pub(crate) sub: String,
+    pub(crate) connection: String,
+    pub(crate) key_id: String,
+    pub(crate) nonce: Vec<u8>,
+    pub(crate) ciphertext: Vec<u8>,
+    pub(crate) updated_at: i64,
+}
+
+impl From<EntryRow> for SealedEntry {
+    fn from(r: EntryRow) -> Self {
+        Self {
+            iss: r.iss,
+            sub: r.sub,
+            connection: r.connection,
+            key_id: r.key_id,
+            nonce: r.nonce,
+            ciphertext: r.ciphertext,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_scope_reads_back_what_display_wrote() {
+        let set: ScopeSet = "mcp:tools files:read".parse().unwrap();
+        assert_eq!(stored_scope(&set.to_string()).unwrap(), set);
+        assert_eq!(stored_scope("").unwrap(), ScopeSet::new());
+        assert!(stored_scope("bad\"scope").is_err());
+    }
+
+    #[test]
+    fn stored_resource_is_parsed_again() {
+        assert_eq!(
+            stored_resource("https://mcp.example.com/mcp")
+                .unwrap()
+                .as_str(),
+            "https://mcp.example.com/mcp"
+        );
+        assert!(stored_resource("not a uri").is_err());
+    }
+}
