@@ -34,6 +34,21 @@ pub fn from_config(
     bound_to_loopback: bool,
     clock: Arc<dyn Clock>,
 ) -> Result<Option<CimdWiring>, String> {
+    from_config_with_cache(config, bound_to_loopback, clock, None)
+}
+
+/// [`from_config`], keeping validated documents in `shared_cache` when given (PostgreSQL:
+/// [`crate::storage::postgres::PgCimdCache`], so one node's fetch serves every node) instead of
+/// this node's memory.
+///
+/// # Errors
+/// As [`from_config`].
+pub fn from_config_with_cache(
+    config: &CimdConfig,
+    bound_to_loopback: bool,
+    clock: Arc<dyn Clock>,
+    shared_cache: Option<Arc<dyn mcp_auth_cimd_resolver::CimdCache>>,
+) -> Result<Option<CimdWiring>, String> {
     if !config.enabled {
         return Ok(None);
     }
@@ -46,7 +61,8 @@ pub fn from_config(
     let mut builder = CimdResolver::builder()
         .clock(clock)
         .cache(Arc::new(crate::metrics::cimd::CountingCimdCache::new(
-            Arc::new(mcp_auth_cimd_resolver::InMemoryCimdCache::new()),
+            shared_cache
+                .unwrap_or_else(|| Arc::new(mcp_auth_cimd_resolver::InMemoryCimdCache::new())),
         )))
         .cache_ttl_bounds(config.min_cache_ttl, config.max_cache_ttl)
         .fetch_rate_limit(config.fetches_per_host_per_minute, 60)

@@ -92,6 +92,8 @@ pub struct Config {
     pub client_auth: ClientAuthConfig,
     /// Sign-in limits and password hashing bounds (issue #8 items 2, 3).
     pub signin: crate::limits::SignInSettings,
+    /// Hits of the connect pages per source address (issue 11, ELIC-18).
+    pub connect_pages: crate::limits::ConnectPageLimits,
     /// Proxies whose forwarding headers are believed: networks (`10.0.0.0/8`) or addresses.
     /// Default none: the source address is the socket peer.
     pub trusted_proxies: Vec<String>,
@@ -110,6 +112,11 @@ pub struct Config {
     /// Descriptions of scopes shown on the consent page, by scope name (`[scopes]`
     /// `"files:read" = "Read your files"`); a resource's `scope_descriptions` wins.
     pub scopes: BTreeMap<String, String>,
+    /// The token vault's keys (`[vault]`): required when `[[connections]]` exist.
+    pub vault: VaultConfig,
+    /// Third-party connections (`[[connections]]`, issue 11): accounts users connect so that
+    /// MCP servers can get their third-party credential by token exchange at `/connect/token`.
+    pub connections: Vec<ConnectionConfig>,
 }
 
 /// The format of the log lines on standard error.
@@ -163,6 +170,7 @@ impl std::fmt::Debug for Config {
             extensions,
             client_auth,
             signin,
+            connect_pages,
             trusted_proxies,
             http,
             log_format,
@@ -170,6 +178,8 @@ impl std::fmt::Debug for Config {
             shutdown_grace_period,
             ui,
             scopes,
+            vault,
+            connections,
         } = self;
         f.debug_struct("Config")
             .field("issuer", issuer)
@@ -192,6 +202,7 @@ impl std::fmt::Debug for Config {
             .field("extensions", &extensions.keys().collect::<Vec<_>>())
             .field("client_auth", client_auth)
             .field("signin", signin)
+            .field("connect_pages", connect_pages)
             .field("trusted_proxies", trusted_proxies)
             .field("http", http)
             .field("log_format", log_format)
@@ -199,6 +210,8 @@ impl std::fmt::Debug for Config {
             .field("shutdown_grace_period", shutdown_grace_period)
             .field("ui", ui)
             .field("scopes", scopes)
+            .field("vault", vault)
+            .field("connections", connections)
             .finish()
     }
 }
@@ -271,6 +284,91 @@ pub struct ResourceConfig {
     /// win over the global `[scopes]` table.
     #[serde(default)]
     pub scope_descriptions: BTreeMap<String, String>,
+    /// Client ids acting as this resource's MCP server at `POST /connect/token`: they may
+    /// exchange access tokens issued for this resource for the users' third-party credentials
+    /// (issue 11). Each must be a confidential client. Default: none.
+    #[serde(default)]
+    pub server_clients: Vec<String>,
+}
+
+/// `[vault]`: the keys of the token vault (AES-256-GCM, issue 11). `Debug` prints the key ids
+/// only; the keys are never serialized back out.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaultConfig {
+    /// The current key: standard base64 of 32 random bytes (also `MCP_AUTH_VAULT__KEY`).
+    /// Required when `[[connections]]` exist; it seals every new entry.
+    #[serde(skip_serializing)]
+    pub key: Option<Secret>,
+    /// The current key's id, stored with each entry (default `k1`).
+    pub key_id: String,
+    /// Earlier keys by id (`old_keys = { k0 = "<base64>" }`): they only open entries sealed
+    /// before a rotation; an entry opened with one is sealed again under the current key.
+    #[serde(skip_serializing)]
+    pub old_keys: BTreeMap<String, Secret>,
+}
+
+impl Default for VaultConfig {
+    fn default() -> Self {
+        Self {
+            key: None,
+            key_id: DEFAULT_VAULT_KEY_ID.to_owned(),
+            old_keys: BTreeMap::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for VaultConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultConfig")
+            .field("key", &mcp_auth_core::secret::Redacted::option(&self.key))
+            .field("key_id", &self.key_id)
+            .field("old_keys", &self.old_keys.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Default of [`VaultConfig::key_id`].
+pub const DEFAULT_VAULT_KEY_ID: &str = "k1";
+
+/// One `[[connections]]` entry: a third party whose credential users connect (issue 11,
+/// spec §7.4). Checked at start by [`Config::settings`]; see `crate::connections`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionConfig {
+    /// The connection's name, `[a-z0-9_-]{1,32}`: the `audience` of `/connect/token`.
+    pub name: String,
+    /// Shown to users on the connect and connections pages.
+    pub display_name: String,
+    /// `oauth` (default): authorization code + PKCE at the third party; `api_key`: the user
+    /// types a secret into a form.
+    #[serde(default)]
+    pub kind: crate::connections::ConnectionKind,
+    /// The third party's issuer: its endpoints come from RFC 8414 metadata, else OpenID
+    /// Connect discovery, with `issuer` checked equal. Or give the endpoints below.
+    pub issuer: Option<String>,
+    /// The third party's authorization endpoint (instead of discovery).
+    pub authorization_endpoint: Option<String>,
+    /// The third party's token endpoint (instead of discovery).
+    pub token_endpoint: Option<String>,
+    /// The third party's RFC 7009 revocation endpoint (optional).
+    pub revocation_endpoint: Option<String>,
+    /// This server's client id at the third party (oauth).
+    pub client_id: Option<String>,
+    /// This server's client secret at the third party (oauth; sent with HTTP Basic).
+    #[serde(skip_serializing)]
+    pub client_secret: Option<Secret>,
+    /// Scopes asked of the third party (oauth).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// RFC 8707 `resource` sent to the third party (optional, an absolute URL).
+    pub resource_indicator: Option<String>,
+    /// The MCP servers (`[[resources]]` entries) that may use this connection.
+    pub resources: Vec<String>,
+    /// Allow a plain-http third party on a loopback host (tests, development). Default false:
+    /// every third-party URL is https.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
 }
 
 /// Branding of the pages (`[ui]`). Checked at start-up: a bad value stops the server.
@@ -424,6 +522,7 @@ impl Default for Config {
                 access_token_ttl: None,
                 introspection_clients: Vec::new(),
                 scope_descriptions: BTreeMap::new(),
+                server_clients: Vec::new(),
             }],
             tokens: TokenConfig::default(),
             registration: RegistrationConfig::default(),
@@ -433,6 +532,7 @@ impl Default for Config {
             extensions: BTreeMap::new(),
             client_auth: ClientAuthConfig::default(),
             signin: crate::limits::SignInSettings::default(),
+            connect_pages: crate::limits::ConnectPageLimits::default(),
             trusted_proxies: Vec::new(),
             http: crate::limits::HttpConfig::default(),
             log_format: LogFormat::default(),
@@ -440,6 +540,8 @@ impl Default for Config {
             shutdown_grace_period: DEFAULT_SHUTDOWN_GRACE_PERIOD,
             ui: UiConfig::default(),
             scopes: BTreeMap::new(),
+            vault: VaultConfig::default(),
+            connections: Vec::new(),
         }
     }
 }
@@ -514,6 +616,7 @@ impl Config {
     pub fn settings(&self, issuer: Issuer) -> Result<ServerSettings, ConfigError> {
         let mut resources = Vec::with_capacity(self.resources.len());
         let mut introspection_clients = BTreeMap::new();
+        let mut server_clients = BTreeMap::new();
         for r in &self.resources {
             let resource: ResourceUri =
                 r.resource.parse().map_err(|e: mcp_auth_core::ParseError| {
@@ -530,6 +633,18 @@ impl Config {
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 introspection_clients.insert(resource.clone(), clients);
+            }
+            if !r.server_clients.is_empty() {
+                let clients = r
+                    .server_clients
+                    .iter()
+                    .map(|c| {
+                        c.parse::<ClientId>().map_err(|e| {
+                            ConfigError(format!("server_clients of {}: {e}", r.resource))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                server_clients.insert(resource.clone(), clients);
             }
             resources.push(ProtectedResource {
                 resource,
@@ -566,17 +681,177 @@ impl Config {
             delay_ms: self.client_auth.backstop_delay_ms,
         };
         settings.signin = self.signin.clone();
+        settings.connect_pages = self.connect_pages.clone();
         settings.trusted_proxies =
             crate::limits::parse_trusted_proxies(&self.trusted_proxies).map_err(ConfigError)?;
         settings.http = self.http.into();
         settings.introspection_clients = introspection_clients;
+        settings.server_clients = server_clients;
         settings.ui = self.ui_settings()?;
+        self.check_connections()?;
         settings.validate().map_err(ConfigError)?;
         Ok(settings)
     }
 }
 
 impl Config {
+    /// The vault keyring of `[vault]`: the current key first, then `old_keys`; `None` when no
+    /// key is configured.
+    ///
+    /// # Errors
+    /// A key that is not base64 of 32 bytes, a bad or repeated key id (the message names the
+    /// setting, never the key).
+    pub fn vault_keyring(&self) -> Result<Option<mcp_auth_core::vault::VaultKeyring>, ConfigError> {
+        let Some(key) = &self.vault.key else {
+            if !self.vault.old_keys.is_empty() {
+                return Err(ConfigError("vault.old_keys given without vault.key".into()));
+            }
+            return Ok(None);
+        };
+        let mut keys: Vec<(&str, &Secret)> = vec![(self.vault.key_id.as_str(), key)];
+        keys.extend(self.vault.old_keys.iter().map(|(id, k)| (id.as_str(), k)));
+        mcp_auth_core::vault::VaultKeyring::new(&keys)
+            .map(Some)
+            .map_err(|e| ConfigError(format!("vault: {e}")))
+    }
+
+    /// Check `[vault]`, `[[connections]]` and `server_clients` (issue 11). Called by
+    /// [`Config::settings`], so a bad entry stops the start.
+    ///
+    /// # Errors
+    /// Connections without `vault.key`; a name not `[a-z0-9_-]{1,32}` or given twice; a
+    /// connection's `resources` empty or naming no configured `[[resources]]` entry, or one
+    /// without `server_clients`; an oauth connection without `client_id`, `client_secret`, or
+    /// `issuer` / both endpoints; a third-party URL that is not https (plain http only with
+    /// `allow_insecure_http` on a loopback host); an api_key connection with oauth settings.
+    pub fn check_connections(&self) -> Result<(), ConfigError> {
+        let keyring = self.vault_keyring()?;
+        if !self.connections.is_empty() && keyring.is_none() {
+            return Err(ConfigError(
+                "[[connections]] are configured but the vault has no key: set vault.key (or MCP_AUTH_VAULT__KEY) to the base64 of 32 random bytes".into(),
+            ));
+        }
+        let mut configured: Vec<ResourceUri> = Vec::new();
+        for r in &self.resources {
+            if let Ok(uri) = r.resource.parse::<ResourceUri>() {
+                configured.push(uri);
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for c in &self.connections {
+            let name = &c.name;
+            if !crate::connections::is_valid_name(name) {
+                return Err(ConfigError(format!(
+                    "connection name {name:?} must be 1 to 32 of a-z, 0-9, _ and -"
+                )));
+            }
+            if !seen.insert(name.clone()) {
+                return Err(ConfigError(format!(
+                    "connection {name} is configured twice"
+                )));
+            }
+            let bad = |what: String| ConfigError(format!("connection {name}: {what}"));
+            if c.display_name.trim().is_empty() || c.display_name.chars().count() > 100 {
+                return Err(bad("display_name must be 1 to 100 characters".into()));
+            }
+            if c.resources.is_empty() {
+                return Err(bad(
+                    "resources must name at least one [[resources]] entry".into()
+                ));
+            }
+            for r in &c.resources {
+                let uri: ResourceUri = r
+                    .parse()
+                    .map_err(|e: mcp_auth_core::ParseError| bad(format!("resource {r}: {e}")))?;
+                let Some(entry) = self
+                    .resources
+                    .iter()
+                    .zip(configured.iter())
+                    .find(|(_, u)| **u == uri)
+                    .map(|(e, _)| e)
+                else {
+                    return Err(bad(format!(
+                        "resource {r} is not a configured [[resources]] entry"
+                    )));
+                };
+                if entry.server_clients.is_empty() {
+                    return Err(bad(format!(
+                        "resource {r} has no server_clients: list the client id of its MCP server"
+                    )));
+                }
+            }
+            let url = |field: &str, value: &str| -> Result<url::Url, ConfigError> {
+                crate::connections::check_third_party_url(value, c.allow_insecure_http)
+                    .map_err(|e| bad(format!("{field}: {e}")))
+            };
+            if let Some(r) = &c.resource_indicator {
+                let u = url::Url::parse(r).map_err(|e| bad(format!("resource_indicator: {e}")))?;
+                if u.fragment().is_some() {
+                    return Err(bad("resource_indicator must not have a fragment".into()));
+                }
+            }
+            match c.kind {
+                crate::connections::ConnectionKind::ApiKey => {
+                    if c.issuer.is_some()
+                        || c.authorization_endpoint.is_some()
+                        || c.token_endpoint.is_some()
+                        || c.revocation_endpoint.is_some()
+                        || c.client_id.is_some()
+                        || c.client_secret.is_some()
+                        || !c.scopes.is_empty()
+                        || c.resource_indicator.is_some()
+                    {
+                        return Err(bad(
+                            "an api_key connection takes no issuer, endpoints, client_id, client_secret, scopes or resource_indicator".into(),
+                        ));
+                    }
+                }
+                crate::connections::ConnectionKind::OAuth => {
+                    if c.client_id.as_deref().is_none_or(|s| s.trim().is_empty()) {
+                        return Err(bad("client_id is required".into()));
+                    }
+                    if c.client_secret
+                        .as_ref()
+                        .is_none_or(|s| s.expose().is_empty())
+                    {
+                        return Err(bad("client_secret is required".into()));
+                    }
+                    if let Some(i) = &c.issuer {
+                        let u = url("issuer", i)?;
+                        if u.query().is_some() {
+                            return Err(bad("issuer must not have a query".into()));
+                        }
+                    }
+                    match (&c.authorization_endpoint, &c.token_endpoint) {
+                        (Some(a), Some(t)) => {
+                            url("authorization_endpoint", a)?;
+                            url("token_endpoint", t)?;
+                        }
+                        (None, None) if c.issuer.is_some() => {}
+                        _ => {
+                            return Err(bad(
+                                "give issuer (for discovery) or both authorization_endpoint and token_endpoint".into(),
+                            ));
+                        }
+                    }
+                    if let Some(r) = &c.revocation_endpoint {
+                        url("revocation_endpoint", r)?;
+                    }
+                    for s in &c.scopes {
+                        if s.is_empty()
+                            || !s
+                                .bytes()
+                                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+                        {
+                            return Err(bad(format!("scope {s:?} is not a valid scope token")));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The pages' branding and scope descriptions (`[ui]`, `[scopes]`, each resource's
     /// `scope_descriptions`), checked; the logo file is read here.
     ///
@@ -648,6 +923,7 @@ mod tests {
             engine.client_auth_backstop
         );
         assert_eq!(from_config.signin, engine.signin);
+        assert_eq!(from_config.connect_pages, engine.connect_pages);
         assert_eq!(from_config.http, engine.http);
         assert_eq!(from_config.trusted_proxies, engine.trusted_proxies);
         assert_eq!(from_config.dangerous_dev_mode, engine.dangerous_dev_mode);
@@ -687,7 +963,7 @@ mod tests {
         let path = dir.join("c.toml");
         std::fs::write(
             &path,
-            "trusted_proxies = [\"10.0.0.0/8\", \"192.0.2.1\"]\n[signin]\nmax_failures_per_user = 4\nhash_threads = 1\n[http]\nheader_read_timeout = 3\n[client_auth]\nbackstop_delay_ms = 10\n",
+            "trusted_proxies = [\"10.0.0.0/8\", \"192.0.2.1\"]\n[signin]\nmax_failures_per_user = 4\nhash_threads = 1\n[http]\nheader_read_timeout = 3\n[client_auth]\nbackstop_delay_ms = 10\n[connect_pages]\nmax_hits_per_source_per_minute = 7\n",
         )
         .unwrap();
         let c = Config::load(Some(&path)).unwrap();
@@ -708,7 +984,15 @@ mod tests {
         );
         assert_eq!(s.http.body_read_timeout, std::time::Duration::from_secs(30));
         assert_eq!(s.client_auth_backstop.delay_ms, 10);
+        assert_eq!(s.connect_pages.max_hits_per_source_per_minute, 7);
         std::fs::write(&path, "trusted_proxies = [\"example.com\"]\n").unwrap();
+        let c = Config::load(Some(&path)).unwrap();
+        assert!(c.settings(c.issuer(c.bind).unwrap()).is_err());
+        std::fs::write(
+            &path,
+            "[connect_pages]\nmax_hits_per_source_per_minute = 0\n",
+        )
+        .unwrap();
         let c = Config::load(Some(&path)).unwrap();
         assert!(c.settings(c.issuer(c.bind).unwrap()).is_err());
         std::fs::remove_dir_all(&dir).unwrap();

@@ -1,6 +1,7 @@
 //! Abuse limits of the authorization server (issue #8 items 2, 3 and 6; spec CC-14, SEC-06):
-//! sign-in attempts and the password hashing they cost, failed client authentications, and
-//! request read timeouts. Part of [`crate::ServerSettings`].
+//! sign-in attempts and the password hashing they cost, failed client authentications, request
+//! read timeouts, and hits of the connect pages (issue 11, ELIC-18). Part of
+//! [`crate::ServerSettings`].
 
 use std::time::Duration;
 
@@ -76,6 +77,42 @@ impl SignInSettings {
 
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+/// The per-source bound on hits of the connect pages of URL-mode elicitations
+/// (`GET`/`POST /connect/{id}` and `GET /connect/callback`; issue 11, spec §7.3 ELIC-18).
+///
+/// Every hit is counted, per source address ([`crate::http::source`]), in fixed windows of one
+/// minute, before the page looks anything up. Past the limit the source gets a `429` page with
+/// `Retry-After` (seconds until the minute ends) and nothing is read or changed. Counted in
+/// every node's memory, or in the shared counters when the server has them
+/// ([`crate::limits_shared`]). In the configuration file this is the `[connect_pages]` section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectPageLimits {
+    /// Hits allowed from one source address per minute (default 60; must be positive).
+    pub max_hits_per_source_per_minute: u32,
+}
+
+impl Default for ConnectPageLimits {
+    fn default() -> Self {
+        Self {
+            max_hits_per_source_per_minute: 60,
+        }
+    }
+}
+
+impl ConnectPageLimits {
+    /// Check the limit.
+    ///
+    /// # Errors
+    /// A zero limit, naming the setting.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_hits_per_source_per_minute == 0 {
+            return Err("connect_pages.max_hits_per_source_per_minute must be positive".into());
+        }
+        Ok(())
+    }
 }
 
 /// The global backstop on failed client authentications at `/token`, `/introspect` and
@@ -243,6 +280,20 @@ mod tests {
                 &no_timeout
             )
             .is_err()
+        );
+    }
+
+    #[test]
+    fn connect_page_limit_defaults_to_60_and_must_be_positive() {
+        let d = ConnectPageLimits::default();
+        assert_eq!(d.max_hits_per_source_per_minute, 60);
+        assert_eq!(d.validate(), Ok(()));
+        let zero = ConnectPageLimits {
+            max_hits_per_source_per_minute: 0,
+        };
+        assert_eq!(
+            zero.validate(),
+            Err("connect_pages.max_hits_per_source_per_minute must be positive".into())
         );
     }
 

@@ -21,9 +21,9 @@ use crate::client_auth::{
 };
 use crate::grants::{AuthorizationCodeGrant, RefreshTokenGrant};
 use crate::keys::{JwtTokenIssuer, SigningKey};
+use crate::limits_shared::{Limiter, SharedCounters};
 use crate::resolver::StoreClientResolver;
 use crate::settings::ServerSettings;
-use mcp_auth_core::rate_limit::RateLimiter;
 
 /// A wiring or start-up failure; the server refuses to start.
 #[derive(Debug, thiserror::Error)]
@@ -58,10 +58,16 @@ pub(crate) struct Inner {
     pub(crate) scope_policy: Arc<dyn ScopePolicy>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) secrets: Arc<dyn SecretGenerator>,
-    pub(crate) registration_limiter: RateLimiter,
+    pub(crate) registration_limiter: Limiter,
+    /// Hits of the connect pages per source address (ELIC-18).
+    pub(crate) connect_page_limiter: Limiter,
     pub(crate) auth_throttle: ClientAuthThrottle,
     /// Sign-in limits and the password hashing pool.
     pub(crate) sign_in: crate::engine::sign_in::SignInGuard,
+    /// Third-party connections, when configured (issue 11).
+    pub(crate) connections: Option<Arc<crate::connections::Connections>>,
+    /// The rate-limit counters shared by every node, when configured.
+    pub(crate) shared_counters: Option<Arc<dyn SharedCounters>>,
 }
 
 /// The OAuth 2.1 authorization server engine. Clone freely.
@@ -91,6 +97,8 @@ impl AuthorizationServer {
             token_issuer: None,
             scope_policy: Arc::new(StrictScopePolicy),
             client_keys: None,
+            connections: None,
+            shared_counters: None,
         }
     }
 
@@ -174,6 +182,31 @@ impl AuthorizationServer {
         &self.inner.secrets
     }
 
+    /// The third-party connections (issue 11), when configured.
+    pub fn connections(&self) -> Option<&Arc<crate::connections::Connections>> {
+        self.inner.connections.as_ref()
+    }
+
+    /// Count one hit of a connect page (`/connect/{id}`, `/connect/callback`) from the source
+    /// with rate-limit key `source` ([`crate::http::source::SourceAddress::rate_key`]); spec
+    /// §7.3 ELIC-18. `Err(seconds)` when the source is over
+    /// [`crate::limits::ConnectPageLimits::max_hits_per_source_per_minute`] this minute: the
+    /// hit is refused (not counted) and may be retried after that many seconds (1 to 60).
+    pub(crate) async fn connect_page_hit(&self, source: &str) -> Result<(), u64> {
+        let limiter = &self.inner.connect_page_limiter;
+        if limiter.check(source).await {
+            Ok(())
+        } else {
+            crate::metrics::rate_limited("connect_page");
+            Err(limiter.retry_after())
+        }
+    }
+
+    /// The rate-limit counters shared by every node, when configured (for their purge).
+    pub fn shared_counters(&self) -> Option<&Arc<dyn SharedCounters>> {
+        self.inner.shared_counters.as_ref()
+    }
+
     /// The public JWK Set served at `/jwks` (RFC 7517 §5).
     pub fn jwks(&self) -> serde_json::Value {
         self.token_issuer().jwks()
@@ -212,6 +245,8 @@ pub struct AuthorizationServerBuilder {
     token_issuer: Option<Arc<dyn TokenIssuer>>,
     scope_policy: Arc<dyn ScopePolicy>,
     client_keys: Option<Arc<dyn ClientKeySource>>,
+    connections: Option<Arc<crate::connections::Connections>>,
+    shared_counters: Option<Arc<dyn SharedCounters>>,
 }
 
 impl std::fmt::Debug for AuthorizationServerBuilder {
@@ -258,6 +293,27 @@ impl AuthorizationServerBuilder {
     pub fn client_key_source(mut self, source: Arc<dyn ClientKeySource>) -> Self {
         self.client_keys = Some(source);
         self
+    }
+
+    /// Serve these third-party connections (issue 11): the connect pages, `/connections` and
+    /// `/connect/token` use them.
+    pub fn connections(mut self, connections: Arc<crate::connections::Connections>) -> Self {
+        self.connections = Some(connections);
+        self
+    }
+
+    /// Count failed client authentications, registrations per source and sign-in failures in
+    /// `counters`, shared by every node (PostgreSQL: [`crate::storage::postgres::PgSharedCounters`]),
+    /// instead of in each node's memory. See [`crate::limits_shared`].
+    pub fn shared_counters(mut self, counters: Arc<dyn SharedCounters>) -> Self {
+        self.shared_counters = Some(counters);
+        self
+    }
+
+    /// The stores the server will use (to build [`crate::connections::Connections`] over
+    /// `stores().vault`).
+    pub fn stores(&self) -> &Stores {
+        &self.stores
     }
 
     /// Install the core grants, authenticators and resolver, then the extensions; check the
@@ -346,19 +402,31 @@ impl AuthorizationServerBuilder {
                 "DEVELOPMENT PROFILE: the development user is signed in automatically and consent is skipped; never use this outside a developer machine"
             );
         }
-        let registration_limiter = RateLimiter::new(
+        let shared = self.shared_counters;
+        let registration_limiter = Limiter::new(
             self.settings.registration.max_per_source_per_hour,
             3600,
             clock.clone(),
-        );
+        )
+        .shared(shared.clone(), "registration");
+        let connect_page_limiter = Limiter::new(
+            self.settings.connect_pages.max_hits_per_source_per_minute,
+            60,
+            clock.clone(),
+        )
+        .shared(shared.clone(), "connect_page");
         let auth_throttle = ClientAuthThrottle::new(
             self.settings.client_auth_failures_per_minute,
             &self.settings.client_auth_backstop,
             clock.clone(),
+            shared.clone(),
         );
-        let sign_in =
-            crate::engine::sign_in::SignInGuard::new(&self.settings.signin, clock.clone())
-                .map_err(|e| BuildError::Threads(e.to_string()))?;
+        let sign_in = crate::engine::sign_in::SignInGuard::new(
+            &self.settings.signin,
+            clock.clone(),
+            shared.clone(),
+        )
+        .map_err(|e| BuildError::Threads(e.to_string()))?;
         Ok(AuthorizationServer {
             inner: Arc::new(Inner {
                 settings: self.settings,
@@ -369,8 +437,11 @@ impl AuthorizationServerBuilder {
                 clock,
                 secrets: self.secrets,
                 registration_limiter,
+                connect_page_limiter,
                 auth_throttle,
                 sign_in,
+                connections: self.connections,
+                shared_counters: shared,
             }),
         })
     }

@@ -81,6 +81,8 @@ pub struct ServerSettings {
     pub client_auth_backstop: crate::limits::ClientAuthBackstop,
     /// Sign-in limits and password hashing bounds.
     pub signin: crate::limits::SignInSettings,
+    /// Hits of the connect pages allowed per source address (ELIC-18).
+    pub connect_pages: crate::limits::ConnectPageLimits,
     /// Proxies whose forwarding headers (`X-Forwarded-For`, `Forwarded`, `X-Forwarded-Proto`)
     /// are believed, as networks (`10.0.0.0/8`; one address is a `/32` or `/128`). Empty (the
     /// default): a request's source address is the socket peer, and forwarding headers never
@@ -99,6 +101,10 @@ pub struct ServerSettings {
     /// introspect access tokens whose `aud` is `R`. Any other caller reads `{"active":false}`
     /// for a token not issued to it. Every key must be a configured resource. Default: empty.
     pub introspection_clients: BTreeMap<ResourceUri, Vec<ClientId>>,
+    /// The clients acting as each resource's MCP server at `POST /connect/token` (issue 11):
+    /// `server_clients[R]` may exchange access tokens whose `aud` is `R` for the users'
+    /// third-party credentials. Every key must be a configured resource. Default: empty.
+    pub server_clients: BTreeMap<ResourceUri, Vec<ClientId>>,
     /// Branding of the pages and descriptions of scopes (`[ui]`, `[scopes]`); default: the
     /// shipped look, product name `mcp-auth`, no descriptions.
     pub ui: crate::web::ui::UiSettings,
@@ -120,11 +126,13 @@ impl ServerSettings {
             client_auth_failures_per_minute: defaults::CLIENT_AUTH_FAILURES_PER_MINUTE,
             client_auth_backstop: crate::limits::ClientAuthBackstop::default(),
             signin: crate::limits::SignInSettings::default(),
+            connect_pages: crate::limits::ConnectPageLimits::default(),
             trusted_proxies: Vec::new(),
             http: crate::limits::HttpLimits::default(),
             dangerous_dev_mode: false,
             openid_connect: false,
             introspection_clients: BTreeMap::new(),
+            server_clients: BTreeMap::new(),
             ui: crate::web::ui::UiSettings::default(),
         }
     }
@@ -163,12 +171,22 @@ impl ServerSettings {
                 "introspection_clients names {r}, which is not a configured resource"
             ));
         }
+        if let Some(r) = self
+            .server_clients
+            .keys()
+            .find(|r| self.resources.get(r).is_none())
+        {
+            return Err(format!(
+                "server_clients names {r}, which is not a configured resource"
+            ));
+        }
         crate::limits::validate(
             &self.signin,
             self.client_auth_failures_per_minute,
             &self.client_auth_backstop,
             &self.http,
         )?;
+        self.connect_pages.validate()?;
         if self.dangerous_dev_mode && !self.issuer.is_insecure_loopback() {
             let host = self.issuer.url().host_str().unwrap_or("");
             if !mcp_auth_core::types::is_loopback_host(host) {
@@ -186,6 +204,14 @@ impl ServerSettings {
             .iter()
             .filter_map(|r| r.access_token_ttl)
             .fold(self.access_token_ttl, u64::max)
+    }
+
+    /// True when `client_id` is listed in `server_clients` of `resource` (an access token's
+    /// `aud`), and so may ask `/connect/token` for the credentials of that token's user.
+    pub fn is_server_client(&self, client_id: &ClientId, resource: &ResourceUri) -> bool {
+        self.server_clients
+            .get(resource)
+            .is_some_and(|clients| clients.contains(client_id))
     }
 
     /// True when `client_id` is configured as a client of the server of `resource` (an access

@@ -645,9 +645,76 @@ fn via_proxy(db: &pg::PgSchema, port: u16) -> String {
     url.to_string()
 }
 
+/// The query of an authorization request of `client_id` for [`RESOURCE`].
+fn authorization_query(client_id: &str) -> String {
+    let (_, challenge) = pkce();
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("scope", "mcp:basic")
+        .append_pair("state", "s1")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("resource", RESOURCE)
+        .finish()
+}
+
+/// Assert that `res` is the `503` HTML error page of a lost database: `Retry-After: 5`, an
+/// HTML body naming `temporarily_unavailable`, no redirect, no internal detail.
+async fn assert_database_page(what: &str, res: reqwest::Response) {
+    assert_eq!(res.status(), 503, "{what}");
+    assert_eq!(res.headers()["retry-after"], "5", "{what}");
+    assert!(res.headers().get("location").is_none(), "{what}");
+    let content_type = res.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(
+        content_type.starts_with("text/html"),
+        "{what}: {content_type}"
+    );
+    let body = res.text().await.unwrap();
+    assert!(body.contains("temporarily_unavailable"), "{what}: {body}");
+    for leak in [
+        "database unavailable:",
+        "sqlx",
+        "refused",
+        "pool timed out",
+        "error communicating",
+    ] {
+        assert!(!body.contains(leak), "{what} shows {leak:?}: {body}");
+    }
+}
+
+/// The three authorization page routes with the database gone (issue 13 leftover 1): `GET
+/// /authorize`, `POST /authorize/login` and `POST /authorize/consent` answer the `503` page
+/// for a request of a client this node has not resolved yet (each route validates the request
+/// again, which reads the client from the store, before anything else).
+async fn authorization_pages_answer_503(base: &str, browser: &reqwest::Client, query: &str) {
+    let res = browser
+        .get(format!("{base}/authorize?{query}"))
+        .send()
+        .await
+        .expect("an answer, not a hang");
+    assert_database_page("GET /authorize", res).await;
+    let login: &[(&str, &str)] = &[("username", "alice"), ("password", "pw")];
+    let consent: &[(&str, &str)] = &[("decision", "approve")];
+    for (path, extra) in [("/authorize/login", login), ("/authorize/consent", consent)] {
+        let mut form = vec![("request", query), ("csrf_token", "x")];
+        form.extend_from_slice(extra);
+        let res = browser
+            .post(format!("{base}{path}"))
+            .form(&form)
+            .send()
+            .await
+            .expect("an answer, not a hang");
+        assert_database_page(&format!("POST {path}"), res).await;
+    }
+}
+
 /// A node that loses the database answers `503 temporarily_unavailable` with `Retry-After`
-/// (and `/readyz` fails) instead of hanging or answering 500, and serves again by itself once
-/// the database is back.
+/// (and `/readyz` fails) instead of hanging or answering 500 — the JSON endpoints with a JSON
+/// error, the authorization pages (`GET /authorize`, `POST /authorize/login`, `POST
+/// /authorize/consent`) with an HTML page, for a signed-in browser and a new one alike — and
+/// serves again by itself once the database is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_that_loses_the_database_answers_503_and_recovers() {
     let db = pg::PgSchema::new().await;
@@ -669,8 +736,28 @@ async fn a_node_that_loses_the_database_answers_503_and_recovers() {
     let client_id = register_public_client(&base).await;
     let ready = http().get(format!("{base}/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
+    // A browser that signed in and authorized this client before the loss (its session, and
+    // the client in the node's cache if caching is on, survive the loss).
+    let signed_in = http();
+    let query = authorization_query(&client_id);
+    let res = signed_in
+        .get(format!("{base}/authorize?{query}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302, "dev profile: signed in and redirected");
+    let fresh_client = register_public_client(&base).await;
 
     proxy.stop().await;
+    // Signed in: the consent decision reads the store (whether or not the client is cached).
+    let res = signed_in
+        .get(format!("{base}/authorize?{query}"))
+        .send()
+        .await
+        .expect("an answer, not a hang");
+    assert_database_page("GET /authorize (signed in)", res).await;
+    // A client never resolved by this node: every route must read it first.
+    authorization_pages_answer_503(&base, &http(), &authorization_query(&fresh_client)).await;
     let res = http()
         .post(format!("{base}/register"))
         .json(&serde_json::json!({
@@ -714,5 +801,51 @@ async fn a_node_that_loses_the_database_answers_503_and_recovers() {
     );
     node.kill();
     proxy.stop().await;
+    db.drop().await;
+}
+
+/// Issue 13 (rate-limit counters shared across nodes): `auth-server serve` on PostgreSQL counts
+/// registrations per source in the shared database, so with `max_per_source_per_hour = 2` one
+/// registration at each node uses the source's allowance at both (`429` with `Retry-After`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registrations_at_both_nodes_share_the_per_source_limit() {
+    // Not across an hour's end (the window would start again between the requests).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    if 3600 - now % 3600 < 10 {
+        tokio::time::sleep(Duration::from_secs(12)).await;
+    }
+    let db = pg::PgSchema::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &db);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[registration]\nmax_per_source_per_hour = 2\n");
+    std::fs::write(&config, text).unwrap();
+    let config_path = config.clone();
+    let (mut a, mut b) = tokio::task::spawn_blocking(move || {
+        admin(&config_path, &["migrate"]);
+        (start(&config_path), start(&config_path))
+    })
+    .await
+    .unwrap();
+    register_public_client(&a.base).await;
+    register_public_client(&b.base).await;
+    for base in [&a.base, &b.base] {
+        let res = http()
+            .post(format!("{base}/register"))
+            .json(&serde_json::json!({
+                "redirect_uris": [REDIRECT],
+                "token_endpoint_auth_method": "none"
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 429, "{base}");
+        assert!(res.headers().contains_key("retry-after"));
+    }
+    a.kill();
+    b.kill();
     db.drop().await;
 }

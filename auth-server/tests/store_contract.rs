@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use mcp_auth_core::ext::IssuedTokens;
 use mcp_auth_core::store::{
-    AuthorizationCode, CodeTake, RefreshToken, RefreshTokenState, RevokedAccess, StoredSigningKey,
-    Stores, User,
+    AuthorizationCode, CodeTake, ElicitationBinding, ElicitationStatus, PendingElicitation,
+    RefreshToken, RefreshTokenState, RevokedAccess, SealedEntry, StoredSigningKey, Stores, User,
 };
 use mcp_auth_core::{
     Client, ClientId, ClientSecretHash, ClientSource, GrantType, ScopeSet, Secret,
@@ -1095,16 +1095,11 @@ async fn postgres_concurrent_key_rotations_leave_one_current_key() {
     db.drop().await;
 }
 
-/// The PostgreSQL token vault: upsert by slot (last write wins), lookups, ordered lists, delete.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_vault_entries_upsert_list_and_delete() {
-    use mcp_auth_core::store::{SealedEntry, VaultStore};
-    let db = pg::PgSchema::new().await;
-    let pool = mcp_auth_server::storage::postgres::open_pool(db.url(), 2)
-        .await
-        .unwrap();
-    let vault = mcp_auth_server::storage::postgres::PgVaultStore::new(pool);
-    let entry = |sub: &str, connection: &str, at: i64| SealedEntry {
+// ---------------------------------------------------------------------------------------------
+// Token vault (issue 11): every backend, through `Stores` as the server opens them
+
+fn sealed(sub: &str, connection: &str, at: i64) -> SealedEntry {
+    SealedEntry {
         iss: "https://idp.example".into(),
         sub: sub.into(),
         connection: connection.into(),
@@ -1112,37 +1107,715 @@ async fn postgres_vault_entries_upsert_list_and_delete() {
         nonce: vec![1; 12],
         ciphertext: vec![at as u8; 20],
         updated_at: at,
-    };
-    vault.put(&entry("u1", "github", 1)).await.unwrap();
-    vault.put(&entry("u1", "drive", 2)).await.unwrap();
-    vault.put(&entry("u2", "github", 3)).await.unwrap();
-    vault.put(&entry("u1", "github", 4)).await.unwrap();
+    }
+}
+
+contract!(vault_entries_upsert_list_and_delete);
+/// ELIC-CB-04: the vault is keyed by (iss, sub, connection): upsert by slot (last write wins),
+/// lookups, a user's entries ordered by connection, every entry, delete of one slot.
+async fn vault_entries_upsert_list_and_delete(s: &Stores) {
+    let vault = &s.vault;
+    const ISS: &str = "https://idp.example";
+    assert_eq!(vault.get(ISS, "u1", "github").await.unwrap(), None);
+    vault.put(&sealed("u1", "github", 1)).await.unwrap();
+    vault.put(&sealed("u1", "drive", 2)).await.unwrap();
+    vault.put(&sealed("u2", "github", 3)).await.unwrap();
+    vault.put(&sealed("u1", "github", 4)).await.unwrap();
     assert_eq!(
-        vault
-            .get("https://idp.example", "u1", "github")
-            .await
-            .unwrap(),
-        Some(entry("u1", "github", 4))
+        vault.get(ISS, "u1", "github").await.unwrap(),
+        Some(sealed("u1", "github", 4))
     );
     assert_eq!(
         vault
-            .list_for_subject("https://idp.example", "u1")
+            .get("https://other.example", "u1", "github")
             .await
             .unwrap(),
-        vec![entry("u1", "drive", 2), entry("u1", "github", 4)]
+        None
+    );
+    assert_eq!(
+        vault.list_for_subject(ISS, "u1").await.unwrap(),
+        vec![sealed("u1", "drive", 2), sealed("u1", "github", 4)]
     );
     assert_eq!(vault.list().await.unwrap().len(), 3);
+    assert!(vault.delete(ISS, "u1", "github").await.unwrap());
+    assert!(!vault.delete(ISS, "u1", "github").await.unwrap());
+    assert_eq!(vault.get(ISS, "u1", "github").await.unwrap(), None);
+    assert!(vault.get(ISS, "u2", "github").await.unwrap().is_some());
+}
+
+contract!(vault_replace_and_delete_if_compare_the_sealing);
+/// ELIC-CB-04 (the vault slot is the user's): `replace(old, new)` writes only while the slot
+/// still holds exactly `old`, compared by key id, nonce and ciphertext (`updated_at` is not
+/// compared); it never fills an empty slot and refuses a `new` of another slot; `delete_if(old)`
+/// removes only that exact entry. Neither touches another user's slot holding the same bytes.
+async fn vault_replace_and_delete_if_compare_the_sealing(s: &Stores) {
+    let vault = &s.vault;
+    const ISS: &str = "https://idp.example";
+    let a = sealed("u1", "github", 1);
+    let b = sealed("u1", "github", 2);
+    let c = sealed("u1", "github", 3);
+    // An empty slot stays empty.
+    assert!(!vault.replace(&a, &b).await.unwrap());
+    assert!(!vault.delete_if(&a).await.unwrap());
+    assert_eq!(vault.get(ISS, "u1", "github").await.unwrap(), None);
+    vault.put(&a).await.unwrap();
+    // Same bytes in another user's slot: never the target.
+    vault.put(&sealed("u2", "github", 1)).await.unwrap();
+    // Any difference in key id, nonce or ciphertext: nothing written.
+    let mut other_key = a.clone();
+    other_key.key_id = "v2".into();
+    let mut other_nonce = a.clone();
+    other_nonce.nonce[11] ^= 1;
+    let mut other_ciphertext = a.clone();
+    other_ciphertext.ciphertext[19] ^= 1;
+    for stale in [&other_key, &other_nonce, &other_ciphertext] {
+        assert!(!vault.replace(stale, &b).await.unwrap(), "{stale:?}");
+        assert!(!vault.delete_if(stale).await.unwrap(), "{stale:?}");
+        assert_eq!(
+            vault.get(ISS, "u1", "github").await.unwrap(),
+            Some(a.clone())
+        );
+    }
+    // `new` for another slot: refused, nothing written anywhere.
+    assert!(vault.replace(&a, &sealed("u3", "github", 9)).await.is_err());
+    assert_eq!(
+        vault.get(ISS, "u1", "github").await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(vault.get(ISS, "u3", "github").await.unwrap(), None);
+    // `updated_at` is not part of the comparison; the whole new entry is stored.
+    let mut a_later = a.clone();
+    a_later.updated_at = 99;
+    assert!(vault.replace(&a_later, &b).await.unwrap());
+    assert_eq!(
+        vault.get(ISS, "u1", "github").await.unwrap(),
+        Some(b.clone())
+    );
+    // `a` is gone: a second replace from it loses, and so does delete_if.
+    assert!(!vault.replace(&a, &c).await.unwrap());
+    assert!(!vault.delete_if(&a).await.unwrap());
+    assert_eq!(
+        vault.get(ISS, "u1", "github").await.unwrap(),
+        Some(b.clone())
+    );
+    assert!(vault.delete_if(&b).await.unwrap());
+    assert!(!vault.delete_if(&b).await.unwrap());
+    assert_eq!(vault.get(ISS, "u1", "github").await.unwrap(), None);
+    assert_eq!(
+        vault.get(ISS, "u2", "github").await.unwrap(),
+        Some(sealed("u2", "github", 1))
+    );
+}
+
+contract!(vault_replace_race_has_exactly_one_winner);
+/// ELIC-CB-04: [`RACERS`] concurrent `replace` calls from the same `old`, each with its own
+/// `new`: exactly one returns `true` and the slot holds that one's entry; then [`RACERS`]
+/// concurrent `delete_if` of it: exactly one deletes.
+async fn vault_replace_race_has_exactly_one_winner(s: &Stores) {
+    const ISS: &str = "https://idp.example";
+    let old = sealed("u1", "github", 1);
+    s.vault.put(&old).await.unwrap();
+    let mut set = JoinSet::new();
+    for i in 0..RACERS {
+        let vault = Arc::clone(&s.vault);
+        let old = old.clone();
+        let mut new = sealed("u1", "github", 100 + i as i64);
+        new.nonce = vec![i as u8 + 2; 12];
+        set.spawn(async move { (vault.replace(&old, &new).await.unwrap(), new) });
+    }
+    let outcomes = set.join_all().await;
+    let winners: Vec<&SealedEntry> = outcomes
+        .iter()
+        .filter(|(won, _)| *won)
+        .map(|(_, new)| new)
+        .collect();
+    assert_eq!(winners.len(), 1, "{outcomes:?}");
+    let stored = s.vault.get(ISS, "u1", "github").await.unwrap().unwrap();
+    assert_eq!(&stored, winners[0]);
+    let mut set = JoinSet::new();
+    for _ in 0..RACERS {
+        let vault = Arc::clone(&s.vault);
+        let stored = stored.clone();
+        set.spawn(async move { vault.delete_if(&stored).await.unwrap() });
+    }
+    let deleted = set.join_all().await.into_iter().filter(|d| *d).count();
+    assert_eq!(deleted, 1);
+    assert_eq!(s.vault.get(ISS, "u1", "github").await.unwrap(), None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pending elicitations (issue 11)
+
+const E_ISS: &str = "https://auth.example";
+
+fn mcp_resource() -> mcp_auth_core::ResourceUri {
+    "http://127.0.0.1:8080/mcp".parse().unwrap()
+}
+
+/// A pending elicitation for alice / mcp-client / calendar / [`mcp_resource`], created at
+/// `created_at` and expiring 900 s later.
+fn elicitation(id: &str, created_at: i64) -> PendingElicitation {
+    PendingElicitation {
+        id: id.to_owned(),
+        iss: E_ISS.to_owned(),
+        sub: "alice".to_owned(),
+        client_id: "mcp-client".to_owned(),
+        connection: "calendar".to_owned(),
+        resource: mcp_resource(),
+        requested_by: "calendar-mcp".to_owned(),
+        status: ElicitationStatus::Pending,
+        created_at,
+        expires_at: created_at + 900,
+        state_hash: None,
+        code_verifier: None,
+        finished_at: None,
+    }
+}
+
+fn alice_binding(resource: &mcp_auth_core::ResourceUri) -> ElicitationBinding<'_> {
+    ElicitationBinding {
+        iss: E_ISS,
+        sub: "alice",
+        client_id: "mcp-client",
+        connection: "calendar",
+        resource,
+    }
+}
+
+fn state(value: &str) -> TokenHash {
+    TokenHash::of(value)
+}
+
+contract!(elicitation_insert_get_and_conflict);
+/// ELIC-08: an elicitation reads back exactly as stored (every field, including a state hash,
+/// the PKCE verifier and `finished_at`); an unknown id is `None`; inserting an id that exists
+/// is an error and leaves the first entry unchanged.
+async fn elicitation_insert_get_and_conflict(s: &Stores) {
+    let e = &s.elicitations;
+    let plain = elicitation("el-1", 1_000);
+    e.insert(&plain).await.unwrap();
+    let mut full = elicitation("el-2", 1_000);
+    full.status = ElicitationStatus::InProgress;
+    full.state_hash = Some(state("st-full"));
+    full.code_verifier = Some(Secret::new("verifier-full"));
+    full.finished_at = Some(1_010);
+    e.insert(&full).await.unwrap();
+    assert_eq!(e.get("el-1").await.unwrap(), Some(plain.clone()));
+    let got = e.get("el-2").await.unwrap().unwrap();
+    assert_eq!(got, full);
+    assert_eq!(got.code_verifier.unwrap().expose(), "verifier-full");
+    assert_eq!(e.get("el-unknown").await.unwrap(), None);
+    let mut clash = elicitation("el-1", 2_000);
+    clash.sub = "mallory".into();
+    assert!(e.insert(&clash).await.is_err());
+    assert_eq!(e.get("el-1").await.unwrap(), Some(plain));
+}
+
+contract!(elicitation_find_open_picks_newest_of_exact_binding);
+/// ELIC-07, ELIC-R2-10: `find_open` returns the newest open, unexpired elicitation of exactly
+/// (iss, sub, client_id, connection, resource) — never one that differs in any of them (case
+/// included), an expired or a finished one — with ties on `created_at` broken by the greater
+/// id; `count_open_for_subject` counts the user's open, unexpired ones across bindings.
+async fn elicitation_find_open_picks_newest_of_exact_binding(s: &Stores) {
+    let e = &s.elicitations;
+    let now = 1_500;
+    e.insert(&elicitation("old", 1_000)).await.unwrap();
+    e.insert(&elicitation("tie-a", 1_100)).await.unwrap();
+    e.insert(&elicitation("tie-b", 1_100)).await.unwrap();
+    // Newer, but each differs from the binding in one field.
+    type Change = fn(&mut PendingElicitation);
+    let variants: [(&str, Change); 6] = [
+        ("o-iss", |x| x.iss = "https://other.example".into()),
+        ("o-sub", |x| x.sub = "Alice".into()),
+        ("o-client", |x| x.client_id = "other-client".into()),
+        ("o-conn", |x| x.connection = "crm".into()),
+        ("o-res", |x| {
+            x.resource = "http://127.0.0.1:8080/mcp2".parse().unwrap()
+        }),
+        ("o-res-case", |x| {
+            x.resource = "http://127.0.0.1:8080/MCP".parse().unwrap()
+        }),
+    ];
+    for (id, change) in variants {
+        let mut x = elicitation(id, 1_400);
+        change(&mut x);
+        e.insert(&x).await.unwrap();
+    }
+    // Newer and exactly bound, but expired at `now` (expires_at == now) or finished.
+    let mut expired = elicitation("expired", 1_450);
+    expired.expires_at = now;
+    e.insert(&expired).await.unwrap();
+    let mut done = elicitation("done", 1_460);
+    done.status = ElicitationStatus::Completed;
+    done.finished_at = Some(1_470);
+    e.insert(&done).await.unwrap();
+    let mut failed = elicitation("failed", 1_461);
+    failed.status = ElicitationStatus::Failed;
+    e.insert(&failed).await.unwrap();
+    let mut cancelled = elicitation("cancelled", 1_462);
+    cancelled.status = ElicitationStatus::Cancelled;
+    e.insert(&cancelled).await.unwrap();
+
+    let r = mcp_resource();
+    let found = e.find_open(&alice_binding(&r), now).await.unwrap().unwrap();
+    assert_eq!(found.id, "tie-b");
+    assert_eq!(found, elicitation("tie-b", 1_100));
+    // In progress is still open.
     assert!(
-        vault
-            .delete("https://idp.example", "u1", "github")
+        e.begin("old", &state("s-old"), &Secret::new("v"), now)
             .await
             .unwrap()
     );
     assert!(
-        !vault
-            .delete("https://idp.example", "u1", "github")
+        e.finish("tie-b", ElicitationStatus::Cancelled, now)
             .await
             .unwrap()
     );
+    let found = e.find_open(&alice_binding(&r), now).await.unwrap().unwrap();
+    assert_eq!(found.id, "tie-a");
+    assert!(
+        e.finish("tie-a", ElicitationStatus::Failed, now)
+            .await
+            .unwrap()
+    );
+    let found = e.find_open(&alice_binding(&r), now).await.unwrap().unwrap();
+    assert_eq!(
+        (found.id.as_str(), found.status),
+        ("old", ElicitationStatus::InProgress)
+    );
+    // Once it expires nothing is open for the binding.
+    assert_eq!(e.find_open(&alice_binding(&r), 1_900).await.unwrap(), None);
+    let nobody = ElicitationBinding {
+        sub: "bob",
+        ..alice_binding(&r)
+    };
+    assert_eq!(e.find_open(&nobody, now).await.unwrap(), None);
+
+    // alice at `now`: old, o-client, o-conn, o-res, o-res-case (not o-iss, o-sub, expired,
+    // finished ones, tie-a, tie-b).
+    assert_eq!(
+        e.count_open_for_subject(E_ISS, "alice", now).await.unwrap(),
+        5
+    );
+    assert_eq!(
+        e.count_open_for_subject(E_ISS, "Alice", now).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        e.count_open_for_subject("https://other.example", "alice", now)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        e.count_open_for_subject(E_ISS, "bob", now).await.unwrap(),
+        0
+    );
+    // All of them expired by 1_000 + 900 / 1_400 + 900.
+    assert_eq!(
+        e.count_open_for_subject(E_ISS, "alice", 2_300)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+contract!(elicitation_begin_replaces_state);
+/// ELIC-CB-03: `begin` moves an open elicitation to in progress with a state and verifier; a
+/// second `begin` replaces them, and the earlier state no longer works. `begin` on an unknown,
+/// finished or expired elicitation changes nothing and returns false.
+async fn elicitation_begin_replaces_state(s: &Stores) {
+    let e = &s.elicitations;
+    e.insert(&elicitation("el", 1_000)).await.unwrap();
+    assert!(
+        e.begin("el", &state("s1"), &Secret::new("v1"), 1_010)
+            .await
+            .unwrap()
+    );
+    let got = e.get("el").await.unwrap().unwrap();
+    assert_eq!(got.status, ElicitationStatus::InProgress);
+    assert_eq!(got.state_hash, Some(state("s1")));
+    assert_eq!(got.code_verifier, Some(Secret::new("v1")));
+    assert!(
+        e.begin("el", &state("s2"), &Secret::new("v2"), 1_020)
+            .await
+            .unwrap()
+    );
+    let got = e.get("el").await.unwrap().unwrap();
+    assert_eq!(got.state_hash, Some(state("s2")));
+    assert_eq!(got.code_verifier, Some(Secret::new("v2")));
+    assert_eq!(e.take_state(&state("s1"), 1_030).await.unwrap(), None);
+    assert!(e.take_state(&state("s2"), 1_030).await.unwrap().is_some());
+    // Unknown, expired, finished.
+    assert!(
+        !e.begin("nope", &state("s3"), &Secret::new("v3"), 1_040)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !e.begin("el", &state("s3"), &Secret::new("v3"), 1_900)
+            .await
+            .unwrap()
+    );
+    assert!(
+        e.finish("el", ElicitationStatus::Completed, 1_050)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !e.begin("el", &state("s4"), &Secret::new("v4"), 1_060)
+            .await
+            .unwrap()
+    );
+    let got = e.get("el").await.unwrap().unwrap();
+    assert_eq!(got.status, ElicitationStatus::Completed);
+    assert_eq!((got.state_hash, got.code_verifier), (None, None));
+    assert_eq!(e.take_state(&state("s4"), 1_070).await.unwrap(), None);
+}
+
+contract!(elicitation_take_state_is_single_use);
+/// ELIC-CB-03, ELIC-R2-07: `take_state` returns the entry as it was (state and verifier
+/// included) once, then clears both; a second take, an unknown state, or the state of a
+/// pending (never begun) entry finds nothing.
+async fn elicitation_take_state_is_single_use(s: &Stores) {
+    let e = &s.elicitations;
+    e.insert(&elicitation("el", 1_000)).await.unwrap();
+    let mut pending = elicitation("pending", 1_000);
+    pending.state_hash = Some(state("never-begun"));
+    e.insert(&pending).await.unwrap();
+    assert!(
+        e.begin("el", &state("s1"), &Secret::new("v1"), 1_010)
+            .await
+            .unwrap()
+    );
+    let taken = e.take_state(&state("s1"), 1_020).await.unwrap().unwrap();
+    let mut expected = elicitation("el", 1_000);
+    expected.status = ElicitationStatus::InProgress;
+    expected.state_hash = Some(state("s1"));
+    expected.code_verifier = Some(Secret::new("v1"));
+    assert_eq!(taken, expected);
+    assert_eq!(taken.code_verifier.unwrap().expose(), "v1");
+    let after = e.get("el").await.unwrap().unwrap();
+    assert_eq!(after.status, ElicitationStatus::InProgress);
+    assert_eq!((after.state_hash, after.code_verifier), (None, None));
+    assert_eq!(e.take_state(&state("s1"), 1_021).await.unwrap(), None);
+    assert_eq!(e.take_state(&state("unknown"), 1_021).await.unwrap(), None);
+    assert_eq!(
+        e.take_state(&state("never-begun"), 1_021).await.unwrap(),
+        None
+    );
+}
+
+contract!(elicitation_concurrent_take_state_has_one_winner);
+/// ELIC-CB-03, ELIC-R2-07: 16 concurrent takes of one state: exactly one gets the entry (with
+/// its verifier).
+async fn elicitation_concurrent_take_state_has_one_winner(s: &Stores) {
+    s.elicitations
+        .insert(&elicitation("el", 1_000))
+        .await
+        .unwrap();
+    assert!(
+        s.elicitations
+            .begin("el", &state("race"), &Secret::new("v-race"), 1_010)
+            .await
+            .unwrap()
+    );
+    let mut set = JoinSet::new();
+    for _ in 0..RACERS {
+        let store = Arc::clone(&s.elicitations);
+        set.spawn(async move { store.take_state(&state("race"), 1_020).await.unwrap() });
+    }
+    let winners: Vec<PendingElicitation> = set.join_all().await.into_iter().flatten().collect();
+    assert_eq!(winners.len(), 1);
+    assert_eq!(winners[0].id, "el");
+    assert_eq!(winners[0].code_verifier, Some(Secret::new("v-race")));
+}
+
+contract!(elicitation_expired_is_not_actionable);
+/// ELIC-17, ELIC-CB-03: at `expires_at` an elicitation is no longer actionable: not found open,
+/// not counted, cannot begin, and its outstanding state cannot be spent; `finish` still records
+/// the outcome (it ignores expiry), once.
+async fn elicitation_expired_is_not_actionable(s: &Stores) {
+    let e = &s.elicitations;
+    e.insert(&elicitation("el", 1_000)).await.unwrap();
+    let at = 1_900; // expires_at
+    assert!(
+        e.begin("el", &state("s1"), &Secret::new("v1"), at - 1)
+            .await
+            .unwrap()
+    );
+    let r = mcp_resource();
+    assert!(
+        e.find_open(&alice_binding(&r), at - 1)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(e.find_open(&alice_binding(&r), at).await.unwrap(), None);
+    assert_eq!(
+        e.count_open_for_subject(E_ISS, "alice", at - 1)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        e.count_open_for_subject(E_ISS, "alice", at).await.unwrap(),
+        0
+    );
+    assert!(
+        !e.begin("el", &state("s2"), &Secret::new("v2"), at)
+            .await
+            .unwrap()
+    );
+    assert_eq!(e.take_state(&state("s1"), at).await.unwrap(), None);
+    // Nothing changed by the refused steps.
+    let got = e.get("el").await.unwrap().unwrap();
+    assert_eq!(got.state_hash, Some(state("s1")));
+    assert_eq!(got.status, ElicitationStatus::InProgress);
+    assert!(
+        e.finish("el", ElicitationStatus::Failed, at + 5)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !e.finish("el", ElicitationStatus::Completed, at + 6)
+            .await
+            .unwrap()
+    );
+    let got = e.get("el").await.unwrap().unwrap();
+    assert_eq!(got.status, ElicitationStatus::Failed);
+    assert_eq!(got.finished_at, Some(at + 5));
+}
+
+contract!(elicitation_finish_only_from_open_states);
+/// ELIC-17: `finish` moves only an open (pending or in progress) elicitation, only to
+/// completed, failed or cancelled; it stamps `finished_at` and clears state and verifier. An
+/// open-status argument, an unknown id, or a second finish returns false and changes nothing.
+async fn elicitation_finish_only_from_open_states(s: &Stores) {
+    let e = &s.elicitations;
+    e.insert(&elicitation("a", 1_000)).await.unwrap();
+    e.insert(&elicitation("b", 1_000)).await.unwrap();
+    assert!(
+        !e.finish("a", ElicitationStatus::Pending, 1_010)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !e.finish("a", ElicitationStatus::InProgress, 1_010)
+            .await
+            .unwrap()
+    );
+    assert_eq!(e.get("a").await.unwrap(), Some(elicitation("a", 1_000)));
+    assert!(
+        !e.finish("nope", ElicitationStatus::Completed, 1_010)
+            .await
+            .unwrap()
+    );
+    // From pending.
+    assert!(
+        e.finish("a", ElicitationStatus::Cancelled, 1_020)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !e.finish("a", ElicitationStatus::Completed, 1_030)
+            .await
+            .unwrap()
+    );
+    let got = e.get("a").await.unwrap().unwrap();
+    assert_eq!(
+        (got.status, got.finished_at),
+        (ElicitationStatus::Cancelled, Some(1_020))
+    );
+    // From in progress: state and verifier cleared, the state is dead.
+    assert!(
+        e.begin("b", &state("sb"), &Secret::new("vb"), 1_040)
+            .await
+            .unwrap()
+    );
+    assert!(
+        e.finish("b", ElicitationStatus::Completed, 1_050)
+            .await
+            .unwrap()
+    );
+    let got = e.get("b").await.unwrap().unwrap();
+    assert_eq!(got.status, ElicitationStatus::Completed);
+    assert_eq!(got.finished_at, Some(1_050));
+    assert_eq!((got.state_hash, got.code_verifier), (None, None));
+    assert_eq!(e.take_state(&state("sb"), 1_060).await.unwrap(), None);
+    assert!(
+        !e.finish("b", ElicitationStatus::Failed, 1_070)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        e.get("b").await.unwrap().unwrap().status,
+        ElicitationStatus::Completed
+    );
+}
+
+contract!(elicitation_purge_drops_entries_expired_a_day_ago);
+/// ELIC-17: `purge_expired` deletes entries expired a day (`ELICITATION_RETENTION`) or more
+/// before `now`, whatever their status, and keeps the others.
+async fn elicitation_purge_drops_entries_expired_a_day_ago(s: &Stores) {
+    use mcp_auth_core::store::ELICITATION_RETENTION;
+    let e = &s.elicitations;
+    e.insert(&elicitation("early", 1_000)).await.unwrap(); // expires 1_900
+    e.insert(&elicitation("later", 2_000)).await.unwrap(); // expires 2_900
+    assert!(
+        e.finish("later", ElicitationStatus::Completed, 2_010)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        e.purge_expired(1_900 + ELICITATION_RETENTION - 1)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(e.get("early").await.unwrap().is_some());
+    assert_eq!(
+        e.purge_expired(1_900 + ELICITATION_RETENTION)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(e.get("early").await.unwrap(), None);
+    assert!(e.get("later").await.unwrap().is_some());
+    assert_eq!(
+        e.purge_expired(2_900 + ELICITATION_RETENTION)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(e.get("later").await.unwrap(), None);
+}
+
+/// ELIC-CB-03, ELIC-R2-07 on PostgreSQL: a state raced by 16 takes spread over two nodes is
+/// spent exactly once, and what one node began the other sees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_elicitation_state_taken_on_two_nodes_once() {
+    let db = pg::PgSchema::new().await;
+    let (a, b) = two_nodes(&db).await;
+    a.elicitations
+        .insert(&elicitation("el", 1_000))
+        .await
+        .unwrap();
+    assert!(
+        b.elicitations
+            .begin("el", &state("race"), &Secret::new("v"), 1_010)
+            .await
+            .unwrap()
+    );
+    let mut set = JoinSet::new();
+    for i in 0..RACERS {
+        let store = Arc::clone(if i % 2 == 0 {
+            &a.elicitations
+        } else {
+            &b.elicitations
+        });
+        set.spawn(async move { store.take_state(&state("race"), 1_020).await.unwrap() });
+    }
+    let winners = set.join_all().await.into_iter().flatten().count();
+    assert_eq!(winners, 1);
+    db.drop().await;
+}
+
+/// SQLite: elicitations survive a restart (ELIC-08: durable, not tied to a process).
+#[tokio::test]
+async fn restart_keeps_elicitations() {
+    let db = SqliteDb::new();
+    let s = reopened(&db.path, async |s| {
+        s.elicitations
+            .insert(&elicitation("el", 1_000))
+            .await
+            .unwrap();
+        assert!(
+            s.elicitations
+                .begin("el", &state("s"), &Secret::new("v"), 1_010)
+                .await
+                .unwrap()
+        );
+    })
+    .await;
+    let got = s
+        .elicitations
+        .take_state(&state("s"), 1_020)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.code_verifier, Some(Secret::new("v")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL only: the CIMD document cache shared by nodes (issue 13)
+
+fn cached_document(
+    client_id: &str,
+    etag: &str,
+    expires_at: i64,
+) -> mcp_auth_cimd_resolver::CachedDocument {
+    let document: mcp_auth_cimd_resolver::ClientMetadataDocument =
+        serde_json::from_value(serde_json::json!({
+            "client_id": client_id,
+            "client_name": "Shared Client",
+            "redirect_uris": ["http://127.0.0.1:3000/cb"],
+            "grant_types": ["authorization_code"],
+            "token_endpoint_auth_method": "none",
+            "jwks": null, "jwks_uri": null, "scope": "mcp:basic",
+            "client_uri": null, "logo_uri": null, "tos_uri": null, "policy_uri": null
+        }))
+        .expect("document");
+    mcp_auth_cimd_resolver::CachedDocument {
+        document,
+        etag: Some(etag.to_owned()),
+        fetched_at: expires_at - 300,
+        expires_at,
+    }
+}
+
+/// A document one node cached is what another node reads (one fetch serves all), stale or
+/// fresh; a put replaces it; remove forgets it; a row that does not parse back reads as a miss
+/// (fetched and validated again, never trusted); purge drops entries stale for over a day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cimd_cache_is_shared_by_nodes() {
+    use mcp_auth_cimd_resolver::CimdCache;
+    use mcp_auth_server::storage::postgres::{PgCimdCache, STALE_CIMD_RETENTION, open_pool};
+    let db = pg::PgSchema::new().await;
+    let pool_a = open_pool(db.url(), 2).await.unwrap();
+    let a = PgCimdCache::new(pool_a.clone());
+    let b = PgCimdCache::new(open_pool(db.url(), 2).await.unwrap());
+    let url = "https://app.example/client.json";
+    assert_eq!(b.get(url).await.unwrap(), None);
+    a.put(url, cached_document(url, "\"v1\"", 2_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        b.get(url).await.unwrap(),
+        Some(cached_document(url, "\"v1\"", 2_000))
+    );
+    b.put(url, cached_document(url, "\"v2\"", 3_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        a.get(url).await.unwrap(),
+        Some(cached_document(url, "\"v2\"", 3_000))
+    );
+    let other = "https://other.example/client.json";
+    a.put(other, cached_document(other, "\"o\"", 1_000))
+        .await
+        .unwrap();
+    assert_eq!(a.purge(1_000 + STALE_CIMD_RETENTION).await.unwrap(), 0);
+    assert_eq!(a.purge(1_001 + STALE_CIMD_RETENTION).await.unwrap(), 1);
+    assert_eq!(b.get(other).await.unwrap(), None);
+    assert!(b.get(url).await.unwrap().is_some());
+    b.remove(url).await.unwrap();
+    assert_eq!(a.get(url).await.unwrap(), None);
+    sqlx::query("INSERT INTO cimd_cache (url, entry, expires_at) VALUES ($1, '{\"not\":1}', 9)")
+        .bind(url)
+        .execute(&pool_a)
+        .await
+        .unwrap();
+    assert_eq!(a.get(url).await.unwrap(), None);
     db.drop().await;
 }

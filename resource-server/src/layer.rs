@@ -62,7 +62,16 @@ struct Shared {
 ///    per-principal cap → 429 `too_many_sessions`, past the total cap → 503. The session id of
 ///    an `initialize` response is recorded for its principal.
 /// 6. Otherwise the [`crate::Principal`] goes into the request extensions, `Authorization` is
-///    removed (unless configured otherwise), and the inner service runs.
+///    removed (unless configured otherwise), and the inner service runs. With feature
+///    `elicitation`, the token also goes into the extensions as a redacted
+///    `elicitation::SubjectToken` (for `ConnectionVault`'s token exchange only), with the
+///    `elicitation::RequestFacts` of the body.
+/// 7. With feature `elicitation`, the `200` `application/json` or `text/event-stream` response
+///    of a 2026-07-28 `tools/call` (`MCP-Protocol-Version` header or `_meta` protocol version)
+///    loses `params.elicitationId` where it is `""` in the URL-mode `elicitation/create`
+///    entries of an `input_required` result (delta 2026-07-28 §9, ELIC-R2-02; rmcp 3.9 always
+///    writes the field). Its `Content-Length` is dropped; JSON bodies and SSE events over
+///    1 MiB, and everything else, pass byte for byte.
 ///
 /// Every method is authenticated (GET streams and DELETE included); a session never replaces
 /// the token.
@@ -197,10 +206,20 @@ where
         let shared = self.shared.clone();
         Box::pin(async move {
             match shared.authorize(req).await {
-                Ok((req, session)) => {
+                Ok((req, session, strip)) => {
                     let resp = inner.call(req).await?;
                     session.finish(resp.status(), resp.headers());
-                    Ok(resp.map(Body::new))
+                    let resp = resp.map(Body::new);
+                    #[cfg(feature = "elicitation")]
+                    if strip {
+                        // ELIC-R2-02: no empty `elicitationId` on the 2026-07-28 wire.
+                        return Ok(
+                            crate::elicitation::wire::strip_elicitation_ids(resp).map(Body::new)
+                        );
+                    }
+                    #[cfg(not(feature = "elicitation"))]
+                    let _ = strip;
+                    Ok(resp)
                 }
                 Err(rejection) => Ok(rejection),
             }
@@ -258,7 +277,7 @@ impl Shared {
     async fn authorize<B>(
         &self,
         req: Request<B>,
-    ) -> Result<(Request<Body>, SessionStep), Response<Body>>
+    ) -> Result<(Request<Body>, SessionStep, bool), Response<Body>>
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
@@ -309,11 +328,33 @@ impl Shared {
         let session = self
             .session_step(&parts, &principal, operation.as_ref())
             .map_err(|e| self.reject(e, baseline))?;
+        #[cfg(feature = "elicitation")]
+        {
+            // Feature `elicitation`: the token, for the vault's token exchange only, and the
+            // request facts a sealed `requestState` is bound to.
+            parts
+                .extensions
+                .insert(crate::elicitation::SubjectToken::new(token));
+            let session = crate::session::session_id(&parts.headers).ok().flatten();
+            if let Some(facts) = crate::elicitation::RequestFacts::from_body(&bytes, session) {
+                parts.extensions.insert(facts);
+            }
+        }
+        // Feature `elicitation`: the response of a 2026-07-28 `tools/call` loses rmcp's empty
+        // `elicitationId`s (ELIC-R2-02, `elicitation::wire`).
+        #[cfg(feature = "elicitation")]
+        let strip = crate::elicitation::wire::is_r2_tool_call(&parts.headers, &bytes);
+        #[cfg(not(feature = "elicitation"))]
+        let strip = false;
         if self.config.strip_authorization() {
             parts.headers.remove(AUTHORIZATION);
         }
         parts.extensions.insert(principal);
-        Ok((Request::from_parts(parts, Body::from(bytes)), session))
+        Ok((
+            Request::from_parts(parts, Body::from(bytes)),
+            session,
+            strip,
+        ))
     }
 
     /// The 401 (or 400 for a small form body carrying `access_token`) of a request without a

@@ -18,8 +18,10 @@
 //! | [`challenge`] | [`Challenge`]: the one `WWW-Authenticate` formatter |
 //! | [`metadata`] | [`metadata_router`] |
 //! | [`error`] | [`AuthError`], [`TokenError`], [`ValidationError`] and their one mapping to HTTP |
+//! | `elicitation` | (feature `elicitation`) `ConnectionVault`: third-party credentials for tool handlers via the authorization server, URL-mode elicitation answers |
 //!
-//! No cargo features.
+//! Cargo feature `elicitation` (off by default): the layer also keeps the validated token for
+//! the token exchange of [`elicitation::ConnectionVault`], built on rmcp's server types.
 //!
 //! Standards: [RFC 6750](https://www.rfc-editor.org/rfc/rfc6750),
 //! [RFC 9068](https://www.rfc-editor.org/rfc/rfc9068),
@@ -69,6 +71,8 @@
 
 pub mod challenge;
 pub mod config;
+#[cfg(feature = "elicitation")]
+pub mod elicitation;
 pub mod error;
 pub mod layer;
 pub mod metadata;

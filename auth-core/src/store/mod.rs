@@ -7,6 +7,7 @@
 mod clients;
 mod codes;
 mod consent;
+mod elicitations;
 mod keys;
 mod refresh;
 mod replay;
@@ -19,6 +20,10 @@ pub use codes::{
     AuthorizationCode, AuthorizationCodeStore, CodeTake, MemoryAuthorizationCodeStore,
 };
 pub use consent::{Consent, ConsentStore, MemoryConsentStore};
+pub use elicitations::{
+    ELICITATION_RETENTION, ElicitationBinding, ElicitationStatus, ElicitationStore,
+    MemoryElicitationStore, PendingElicitation,
+};
 pub use keys::{MemorySigningKeyStore, SigningKeyStore, StoredSigningKey};
 pub use refresh::{
     MemoryRefreshTokenStore, RefreshToken, RefreshTokenState, RefreshTokenStore, RevokedAccess,
@@ -49,6 +54,10 @@ pub struct Stores {
     pub users: Arc<dyn UserStore>,
     /// Remembered consent.
     pub consent: Arc<dyn ConsentStore>,
+    /// Pending URL-mode elicitations (SEP-1036).
+    pub elicitations: Arc<dyn ElicitationStore>,
+    /// The token vault: users' sealed third-party credentials.
+    pub vault: Arc<dyn VaultStore>,
 }
 
 impl Stores {
@@ -63,6 +72,8 @@ impl Stores {
             keys: Arc::new(MemorySigningKeyStore::default()),
             users: Arc::new(MemoryUserStore::default()),
             consent: Arc::new(MemoryConsentStore::default()),
+            elicitations: Arc::new(MemoryElicitationStore::default()),
+            vault: Arc::new(MemoryVaultStore::default()),
         }
     }
 }

@@ -42,16 +42,56 @@ impl std::fmt::Debug for SealedEntry {
     }
 }
 
+impl SealedEntry {
+    /// True when `self` and `other` are the same sealing of the same slot: equal (`iss`, `sub`,
+    /// connection), key id, nonce and ciphertext. `updated_at` is not compared. This is the
+    /// comparison of [`VaultStore::replace`] and [`VaultStore::delete_if`].
+    pub fn same_sealing(&self, other: &SealedEntry) -> bool {
+        self.same_slot(other)
+            && self.key_id == other.key_id
+            && self.nonce == other.nonce
+            && self.ciphertext == other.ciphertext
+    }
+
+    /// True when `self` and `other` belong to the same (`iss`, `sub`, connection).
+    pub fn same_slot(&self, other: &SealedEntry) -> bool {
+        self.iss == other.iss && self.sub == other.sub && self.connection == other.connection
+    }
+}
+
 /// The token vault's entries, one per (`iss`, `sub`, connection).
 ///
 /// Contract: `put` inserts or replaces the entry of its slot (last write wins); `get` returns
 /// it; `delete` removes it and says whether there was one; `list_for_subject` returns a user's
 /// entries ordered by connection; `list` returns every entry ordered by (`iss`, `sub`,
 /// connection).
+///
+/// The conditional writes are compare-and-swap on one slot, atomic against every other write
+/// of the store (one SQL statement, or under the memory store's mutex): `replace(old, new)`
+/// stores `new` only when the slot still holds exactly `old` ([`SealedEntry::same_sealing`]:
+/// key id, nonce and ciphertext; `updated_at` is not compared) and answers whether it did; an
+/// empty slot is never filled by it. `delete_if(old)` removes the slot's entry only when it is
+/// still exactly `old`. Of any number of concurrent `replace` calls from the same `old`,
+/// exactly one returns `true`. They let a refresh that raced with a removal, a reconnect or
+/// another node's refresh lose instead of undoing the other write.
 #[async_trait]
 pub trait VaultStore: Send + Sync {
     /// Insert or replace the entry of `entry`'s slot.
     async fn put(&self, entry: &SealedEntry) -> Result<(), StoreError>;
+    /// Store `new` in place of `old` when the slot still holds exactly `old` (compared by key
+    /// id, nonce and ciphertext); `true` when it did, `false` when the slot holds something
+    /// else or nothing (then nothing is written).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the backend fails, or when `new` is not for `old`'s slot (nothing
+    /// is written).
+    async fn replace(&self, old: &SealedEntry, new: &SealedEntry) -> Result<bool, StoreError>;
+    /// Remove the slot's entry when it is still exactly `old` (key id, nonce, ciphertext);
+    /// `true` when it did.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the backend fails.
+    async fn delete_if(&self, old: &SealedEntry) -> Result<bool, StoreError>;
     /// The entry of a slot.
     async fn get(
         &self,
@@ -85,6 +125,36 @@ impl VaultStore for MemoryVaultStore {
             entry.clone(),
         );
         Ok(())
+    }
+
+    async fn replace(&self, old: &SealedEntry, new: &SealedEntry) -> Result<bool, StoreError> {
+        if !old.same_slot(new) {
+            return Err(StoreError(
+                "vault replace: the new entry is for another slot".into(),
+            ));
+        }
+        let mut map = lock(&self.0);
+        match map.get_mut(&slot(&old.iss, &old.sub, &old.connection)) {
+            Some(current) if current.same_sealing(old) => {
+                *current = new.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn delete_if(&self, old: &SealedEntry) -> Result<bool, StoreError> {
+        let mut map = lock(&self.0);
+        let key = slot(&old.iss, &old.sub, &old.connection);
+        if map
+            .get(&key)
+            .is_some_and(|current| current.same_sealing(old))
+        {
+            map.remove(&key);
+            Ok(true)
+        } else {
+            Ok(false)
+        }
     }
 
     async fn get(

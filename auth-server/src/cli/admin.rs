@@ -21,7 +21,7 @@ use crate::grants::{AuthorizationCodeGrant, RefreshTokenGrant};
 use crate::keys::SigningKey;
 use crate::web::password::hash_password;
 
-use super::{ClientCommand, ConsentCommand, KeysCommand, UserCommand};
+use super::{ClientCommand, ConnectionsCommand, ConsentCommand, KeysCommand, UserCommand};
 
 /// Options of `client add`.
 #[derive(Debug, Args)]
@@ -619,6 +619,76 @@ pub(super) async fn consent(config_path: Option<&Path>, cmd: ConsentCommand) -> 
                 "revoked {forgotten} consents and {tokens} refresh tokens of {}",
                 args.user
             );
+            Ok(())
+        }
+    }
+}
+
+/// `connections list|revoke`: the vault's entries of every user (or one subject); revoke one
+/// (RFC 7009 at the third party when the configuration has the connection and the vault key,
+/// best effort; then the entry is deleted).
+pub(super) async fn connections(
+    config_path: Option<&Path>,
+    cmd: ConnectionsCommand,
+) -> Result<(), String> {
+    let (config, stores) = open(config_path).await?;
+    match cmd {
+        ConnectionsCommand::List { subject } => {
+            let entries = stores.vault.list().await.map_err(|e| e.to_string())?;
+            let entries: Vec<_> = entries
+                .into_iter()
+                .filter(|e| subject.as_deref().is_none_or(|s| e.sub == s))
+                .collect();
+            if entries.is_empty() {
+                println!("no connections");
+            }
+            for e in entries {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    e.iss,
+                    e.sub,
+                    e.connection,
+                    e.key_id,
+                    crate::web::connect::rfc3339(e.updated_at)
+                );
+            }
+            Ok(())
+        }
+        ConnectionsCommand::Revoke {
+            subject,
+            connection,
+        } => {
+            let entries = stores.vault.list().await.map_err(|e| e.to_string())?;
+            let slots: Vec<_> = entries
+                .into_iter()
+                .filter(|e| e.sub == subject && e.connection == connection)
+                .collect();
+            if slots.is_empty() {
+                return Err(format!("{subject} has no connection {connection}"));
+            }
+            let issuer = config.issuer(config.bind).map_err(|e| e.to_string())?;
+            let service = crate::connections::Connections::from_config(
+                &config,
+                &issuer,
+                stores.vault.clone(),
+            )
+            .map_err(|e| e.to_string())?;
+            for e in slots {
+                let removed = match &service {
+                    Some(c) => c
+                        .remove(&e.iss, &e.sub, &e.connection)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                    None => stores
+                        .vault
+                        .delete(&e.iss, &e.sub, &e.connection)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                };
+                if removed {
+                    println!("revoked {} of {} ({})", e.connection, e.sub, e.iss);
+                }
+            }
             Ok(())
         }
     }

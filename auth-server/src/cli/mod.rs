@@ -37,6 +37,9 @@ pub enum Command {
     /// Inspect and revoke the consents users gave to clients.
     #[command(subcommand)]
     Consent(ConsentCommand),
+    /// Inspect and revoke users' third-party connections (the token vault, issue 11).
+    #[command(subcommand)]
+    Connections(ConnectionsCommand),
     /// Create or upgrade the database schema (SQLite file or PostgreSQL) and exit. `serve` does
     /// the same at start; run this once before starting several nodes on a new PostgreSQL
     /// database or release.
@@ -168,6 +171,28 @@ pub struct ConsentRevokeArgs {
     pub client: Option<String>,
 }
 
+/// `connections` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConnectionsCommand {
+    /// List the vault's entries: one tab-separated line per entry (iss, sub, connection, key
+    /// id, updated as RFC 3339). Never prints a credential. Changes nothing.
+    List {
+        /// Only the entries of this subject (`sub`).
+        #[arg(long)]
+        subject: Option<String>,
+    },
+    /// Remove a user's connection: revoke its tokens at the third party when it offers RFC 7009
+    /// (best effort, needs the vault key), then delete the entry.
+    Revoke {
+        /// The user's subject (`sub`).
+        #[arg(long)]
+        subject: String,
+        /// The connection's name.
+        #[arg(long)]
+        connection: String,
+    },
+}
+
 /// `keys` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -210,6 +235,7 @@ pub async fn execute(cli: Cli) -> i32 {
         Some(Command::User(cmd)) => admin::user(cli.config.as_deref(), cmd).await,
         Some(Command::Keys(cmd)) => admin::keys(cli.config.as_deref(), cmd).await,
         Some(Command::Consent(cmd)) => admin::consent(cli.config.as_deref(), cmd).await,
+        Some(Command::Connections(cmd)) => admin::connections(cli.config.as_deref(), cmd).await,
         Some(Command::Migrate) => migrate(cli.config.as_deref()).await,
     };
     match result {

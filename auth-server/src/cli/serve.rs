@@ -51,11 +51,32 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
         ensure_dev_user(&stores).await?;
     }
     let mut builder = AuthorizationServer::builder(settings, stores.clone());
+    // PostgreSQL: rate-limit counters and the CIMD cache shared by every node.
+    let shared_pool = crate::storage::shared_pool(&config).await?;
+    if let Some(pool) = &shared_pool {
+        builder = builder.shared_counters(std::sync::Arc::new(
+            crate::storage::postgres::PgSharedCounters::new(pool.clone()),
+        ));
+    }
+    let cimd_cache = shared_pool
+        .map(|pool| std::sync::Arc::new(crate::storage::postgres::PgCimdCache::new(pool)));
+    let connections =
+        crate::connections::Connections::from_config(&config, &issuer, stores.vault.clone())
+            .map_err(|e| e.to_string())?
+            .map(std::sync::Arc::new);
+    if let Some(c) = &connections {
+        builder = builder.connections(c.clone());
+    }
     let clock: std::sync::Arc<dyn mcp_auth_core::Clock> =
         std::sync::Arc::new(mcp_auth_core::SystemClock);
-    if let Some(cimd) =
-        crate::cimd::from_config(&config.cimd, bound.ip().is_loopback(), clock.clone())?
-    {
+    if let Some(cimd) = crate::cimd::from_config_with_cache(
+        &config.cimd,
+        bound.ip().is_loopback(),
+        clock.clone(),
+        cimd_cache
+            .clone()
+            .map(|c| c as std::sync::Arc<dyn mcp_auth_cimd_resolver::CimdCache>),
+    )? {
         let jwks = crate::client_auth::ClientJwksSource::with_http_client(cimd.http_client, clock);
         builder = builder
             .extension(cimd.extension)
@@ -83,7 +104,12 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
         let metrics_bound = crate::metrics::serve(bind, handle).await?;
         println!("metrics:  http://{metrics_bound}/metrics");
     }
-    spawn_purge(server.clone());
+    if let Some(c) = connections {
+        // Discover the third parties' endpoints now, so the first connect page is quick; a
+        // failure is retried on first use.
+        tokio::spawn(async move { c.warm_up().await });
+    }
+    spawn_purge(server.clone(), cimd_cache);
     spawn_key_reload(
         server.clone(),
         Duration::from_secs(config.key_reload_interval.max(1)),
@@ -218,7 +244,10 @@ fn spawn_key_reload(server: AuthorizationServer, interval: Duration) {
 
 /// Every ten minutes, drop expired codes, refresh tokens, replay-cache entries and denials,
 /// through the store traits (whatever the backend).
-fn spawn_purge(server: AuthorizationServer) {
+fn spawn_purge(
+    server: AuthorizationServer,
+    cimd_cache: Option<std::sync::Arc<crate::storage::postgres::PgCimdCache>>,
+) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
@@ -236,6 +265,19 @@ fn spawn_purge(server: AuthorizationServer) {
             }
             if let Err(e) = stores.denylist.purge(now).await {
                 tracing::warn!(error = %e, "purging the access token denylist failed");
+            }
+            if let Err(e) = stores.elicitations.purge_expired(now).await {
+                tracing::warn!(error = %e, "purging expired elicitations failed");
+            }
+            if let Some(counters) = server.shared_counters()
+                && let Err(e) = counters.purge(now).await
+            {
+                tracing::warn!(error = %e, "purging the shared rate-limit counters failed");
+            }
+            if let Some(cache) = &cimd_cache
+                && let Err(e) = cache.purge(now).await
+            {
+                tracing::warn!(error = %e, "purging the shared metadata document cache failed");
             }
         }
     });

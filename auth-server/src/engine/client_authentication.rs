@@ -54,14 +54,14 @@ impl AuthorizationServer {
             extract_credentials(authorization, params)?.ok_or_else(OAuthError::invalid_client)?;
         let throttle = &self.inner.auth_throttle;
         let client_id = credentials.client_id().as_str();
-        throttle.admit(client_id, source)?;
+        throttle.admit(client_id, source).await?;
         let result = self
             .check_credentials(&credentials, endpoint_url, callers)
             .await;
         if let Err(e) = &result
             && e.code() == ErrorCode::InvalidClient
         {
-            let delay = throttle.failed(client_id, source);
+            let delay = throttle.failed(client_id, source).await;
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }

@@ -36,7 +36,7 @@ impl AuthorizationServer {
                 "dynamic client registration is turned off",
             ));
         }
-        if !self.inner.registration_limiter.check(source) {
+        if !self.inner.registration_limiter.check(source).await {
             let wait = self.inner.registration_limiter.retry_after();
             crate::metrics::rate_limited("registration");
             return Err(OAuthError::new(

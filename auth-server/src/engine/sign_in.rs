@@ -21,13 +21,18 @@ pub(crate) struct SignInGuard {
 }
 
 impl SignInGuard {
-    /// Counters for `settings` on `clock`, and a pool with the configured threads and bounds.
+    /// Counters for `settings` on `clock` (in `shared` when given, see
+    /// [`crate::limits_shared`]), and a pool with the configured threads and bounds.
     ///
     /// # Errors
     /// The operating system refused to start a hashing thread.
-    pub(crate) fn new(settings: &SignInSettings, clock: Arc<dyn Clock>) -> std::io::Result<Self> {
+    pub(crate) fn new(
+        settings: &SignInSettings,
+        clock: Arc<dyn Clock>,
+        shared: Option<Arc<dyn crate::limits_shared::SharedCounters>>,
+    ) -> std::io::Result<Self> {
         Ok(Self {
-            limits: SignInLimits::new(settings, clock),
+            limits: SignInLimits::new(settings, clock, shared),
             hashes: HashPool::new(
                 settings.effective_hash_threads(),
                 settings.effective_max_concurrent_hashes(),
@@ -93,6 +98,7 @@ impl AuthorizationServer {
         let attempt = guard
             .limits
             .begin(username, source)
+            .await
             .map_err(|retry_after| {
                 tracing::info!("sign-in refused: too many failed attempts");
                 crate::metrics::rate_limited("signin");
@@ -101,7 +107,7 @@ impl AuthorizationServer {
         let user = match self.inner.stores.users.get_by_username(username).await {
             Ok(u) => u,
             Err(e) => {
-                guard.limits.not_a_failure(attempt);
+                guard.limits.not_a_failure(attempt).await;
                 return Err(SignInError::Internal(OAuthError::from(e)));
             }
         };
@@ -109,12 +115,12 @@ impl AuthorizationServer {
         let ok = match guard.hashes.verify(password, hash).await {
             Ok(ok) => ok,
             Err(PasswordError::Busy) => {
-                guard.limits.not_a_failure(attempt);
+                guard.limits.not_a_failure(attempt).await;
                 tracing::warn!("sign-in refused: every password-check slot is busy");
                 return Err(SignInError::Busy);
             }
             Err(e) => {
-                guard.limits.not_a_failure(attempt);
+                guard.limits.not_a_failure(attempt).await;
                 return Err(SignInError::Internal(OAuthError::server_error(e)));
             }
         };
@@ -124,7 +130,7 @@ impl AuthorizationServer {
             crate::metrics::sign_in(false);
             return Err(SignInError::WrongCredentials);
         };
-        guard.limits.not_a_failure(attempt);
+        guard.limits.not_a_failure(attempt).await;
         tracing::info!(sub = %user.sub, "user signed in");
         crate::metrics::sign_in(true);
         Ok(SignedInUser {

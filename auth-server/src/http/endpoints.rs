@@ -20,7 +20,7 @@ pub(super) struct FormPost {
 }
 
 impl FormPost {
-    fn request(&self) -> ClientRequest<'_> {
+    pub(super) fn request(&self) -> ClientRequest<'_> {
         ClientRequest {
             authorization: self.authorization.as_deref(),
             body: &self.body,

@@ -6,6 +6,8 @@
 mod authorize;
 #[cfg(test)]
 mod busy_tests;
+mod connect_api;
+mod connect_pages;
 mod endpoints;
 mod error;
 mod health;
@@ -129,6 +131,7 @@ pub fn router(server: AuthorizationServer, options: HttpOptions) -> Result<Route
         .route("/introspect", post(endpoints::introspect))
         .route("/revoke", post(endpoints::revoke))
         .route("/register", post(endpoints::register))
+        .merge(connect_api::routes())
         .layer(
             CorsLayer::new()
                 .allow_origin(Any)
@@ -140,6 +143,17 @@ pub fn router(server: AuthorizationServer, options: HttpOptions) -> Result<Route
         .route("/authorize", get(authorize::authorize))
         .route("/authorize/login", post(authorize::login))
         .route("/authorize/consent", post(authorize::consent))
+        .route(
+            "/login",
+            get(connect_pages::login_form).post(connect_pages::login),
+        )
+        .route("/connect/callback", get(connect_pages::callback))
+        .route(
+            "/connect/{id}",
+            get(connect_pages::connect_page).post(connect_pages::connect_decision),
+        )
+        .route("/connections", get(connect_pages::list))
+        .route("/connections/{name}/remove", post(connect_pages::remove))
         .layer(middleware::from_fn(crate::web::pages::with_request_id))
         .route(crate::web::ui::STYLESHEET_PATH, get(stylesheet))
         .route(crate::web::ui::LOGO_PATH, get(logo));

@@ -121,7 +121,7 @@ pub const ALL: &[MetricInfo] = &[
         name: RATE_LIMITED,
         kind: Kind::Counter,
         labels: &["limiter"],
-        help: "Requests refused by a rate limit, by limiter (signin, client_auth, registration).",
+        help: "Requests refused by a rate limit, by limiter (signin, client_auth, registration, connect_page).",
     },
     MetricInfo {
         name: STORE_OPERATION_DURATION,

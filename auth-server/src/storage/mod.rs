@@ -94,6 +94,28 @@ pub async fn open(config: &Config) -> Result<Stores, String> {
     .map_err(|e| format!("database {db}: {e}"))
 }
 
+/// Connections of [`shared_pool`].
+pub const SHARED_POOL_SIZE: u32 = 4;
+
+/// For PostgreSQL, a second small pool ([`SHARED_POOL_SIZE`] connections) over the configured
+/// database for what the nodes share besides the stores: the rate-limit counters
+/// ([`postgres::PgSharedCounters`], see [`crate::limits_shared`]) and the CIMD document cache
+/// ([`postgres::PgCimdCache`]). `None` for SQLite, whose single node keeps them in memory. Call
+/// after [`open`] (which migrates).
+///
+/// # Errors
+/// A message naming the database (never its password) when it cannot be reached.
+pub async fn shared_pool(config: &Config) -> Result<Option<sqlx::PgPool>, String> {
+    let db = Database::from_config(config);
+    match &db {
+        Database::Sqlite(_) => Ok(None),
+        Database::Postgres(url) => postgres::connect(url, SHARED_POOL_SIZE)
+            .await
+            .map(Some)
+            .map_err(|e| format!("database {db}: {e}")),
+    }
+}
+
 /// The SQLite stores of the server: [`sqlite::open`], with the replay cache behind a
 /// [`replay_front::FrontedReplayCache`] (in-memory front, claims written in batches of one
 /// transaction each).

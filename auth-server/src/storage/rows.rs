@@ -3,10 +3,10 @@
 //! types serves both.
 
 use mcp_auth_core::store::{
-    AuthorizationCode, RefreshToken, RefreshTokenState, RevokedAccess, SealedEntry,
-    StoredSigningKey, User,
+    AuthorizationCode, ElicitationStatus, PendingElicitation, RefreshToken, RefreshTokenState,
+    RevokedAccess, SealedEntry, StoredSigningKey, User,
 };
-use mcp_auth_core::{ResourceUri, Scope, ScopeSet, Secret, StoreError};
+use mcp_auth_core::{ResourceUri, Scope, ScopeSet, Secret, StoreError, TokenHash};
 
 /// A stored scope column (space-separated, empty for none) read back as a [`ScopeSet`]. Every
 /// token is checked again; the [`ScopeSet::MAX_TOKENS`] bound of a request parameter does not
@@ -207,6 +207,63 @@ impl From<EntryRow> for SealedEntry {
             ciphertext: r.ciphertext,
             updated_at: r.updated_at,
         }
+    }
+}
+
+/// The columns of a [`PendingElicitation`], in the order of [`ElicitationRow`]'s fields, for
+/// `SELECT` and `RETURNING` lists.
+pub(crate) const ELICITATION_COLUMNS: &str = "id, iss, sub, client_id, connection, resource, \
+     requested_by, status, created_at, expires_at, state_hash, code_verifier, finished_at";
+
+/// The columns of a [`PendingElicitation`], as read back. No `Debug`: it holds the PKCE
+/// `code_verifier`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ElicitationRow {
+    pub(crate) id: String,
+    pub(crate) iss: String,
+    pub(crate) sub: String,
+    pub(crate) client_id: String,
+    pub(crate) connection: String,
+    pub(crate) resource: String,
+    pub(crate) requested_by: String,
+    pub(crate) status: String,
+    pub(crate) created_at: i64,
+    pub(crate) expires_at: i64,
+    pub(crate) state_hash: Option<String>,
+    pub(crate) code_verifier: Option<String>,
+    pub(crate) finished_at: Option<i64>,
+}
+
+impl TryFrom<ElicitationRow> for PendingElicitation {
+    type Error = StoreError;
+
+    /// # Errors
+    /// A [`StoreError`] when the status, resource or state hash column holds something this
+    /// crate does not write (the messages name the column, never its value).
+    fn try_from(r: ElicitationRow) -> Result<Self, StoreError> {
+        let status = ElicitationStatus::parse(&r.status)
+            .ok_or_else(|| StoreError::backend("stored elicitation status is unknown"))?;
+        let state_hash = match r.state_hash {
+            Some(h) => Some(TokenHash::from_stored(&h).ok_or_else(|| {
+                StoreError::backend("stored elicitation state hash is malformed")
+            })?),
+            None => None,
+        };
+        Ok(Self {
+            id: r.id,
+            iss: r.iss,
+            sub: r.sub,
+            client_id: r.client_id,
+            connection: r.connection,
+            resource: stored_resource(&r.resource)?,
+            requested_by: r.requested_by,
+            status,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            state_hash,
+            code_verifier: r.code_verifier.map(Secret::new),
+            finished_at: r.finished_at,
+        })
     }
 }
 

@@ -1,20 +1,22 @@
 //! Sign-in attempt limits (issue #8 items 2 and 3; spec SEC-06): failures per source address,
 //! per (username, source) pair and per username, in fixed windows on the injected clock. The
-//! rules are in [`crate::limits::SignInSettings`].
+//! rules are in [`crate::limits::SignInSettings`]. The counts are per node in memory, or shared
+//! by every node when the server has [`SharedCounters`] (PostgreSQL, see
+//! [`crate::limits_shared`]); a shared counter that fails does not limit.
 
 use std::sync::Arc;
 
-use mcp_auth_core::rate_limit::RateLimiter;
 use mcp_auth_core::{Clock, TokenHash};
 
 use crate::limits::SignInSettings;
+use crate::limits_shared::{Limiter, SharedCounters};
 
 /// The three failure counters of sign-in.
 #[derive(Debug)]
 pub struct SignInLimits {
-    per_source: RateLimiter,
-    per_pair: RateLimiter,
-    per_user: RateLimiter,
+    per_source: Limiter,
+    per_pair: Limiter,
+    per_user: Limiter,
 }
 
 /// An attempt in progress: it counts as a failure until [`SignInLimits::not_a_failure`] takes it
@@ -28,17 +30,25 @@ pub struct Attempt {
 }
 
 impl SignInLimits {
-    /// Counters for `settings`, on `clock`.
-    pub fn new(settings: &SignInSettings, clock: Arc<dyn Clock>) -> Self {
-        let window = i64::try_from(settings.window_secs).unwrap_or(i64::MAX);
+    /// Counters for `settings`, on `clock`; in `shared` when given (keys `signin_source:…`,
+    /// `signin_pair:…`, `signin_user:…`, user names hashed), else in memory.
+    pub fn new(
+        settings: &SignInSettings,
+        clock: Arc<dyn Clock>,
+        shared: Option<Arc<dyn SharedCounters>>,
+    ) -> Self {
+        let window = settings.window_secs;
         Self {
-            per_source: RateLimiter::new(settings.max_failures_per_source, window, clock.clone()),
-            per_pair: RateLimiter::new(
+            per_source: Limiter::new(settings.max_failures_per_source, window, clock.clone())
+                .shared(shared.clone(), "signin_source"),
+            per_pair: Limiter::new(
                 settings.max_failures_per_user_and_source,
                 window,
                 clock.clone(),
-            ),
-            per_user: RateLimiter::new(settings.max_failures_per_user, window, clock),
+            )
+            .shared(shared.clone(), "signin_pair"),
+            per_user: Limiter::new(settings.max_failures_per_user, window, clock)
+                .shared(shared, "signin_user"),
         }
     }
 
@@ -50,24 +60,24 @@ impl SignInLimits {
     /// The seconds until the window ends (for `Retry-After`) when the source, the pair, or (for
     /// a source that already failed in this window) the username is over its limit. Nothing is
     /// counted then.
-    pub fn begin(&self, username: &str, source: &str) -> Result<Attempt, u64> {
+    pub async fn begin(&self, username: &str, source: &str) -> Result<Attempt, u64> {
         let refused = || self.per_source.retry_after();
         let user = TokenHash::of(username).as_str().to_owned();
         let pair = format!("{user} {source}");
-        if self.per_source.exceeded(source) || self.per_pair.exceeded(&pair) {
+        if self.per_source.exceeded(source).await || self.per_pair.exceeded(&pair).await {
             return Err(refused());
         }
-        if self.per_user.exceeded(&user) && self.per_source.count(source) > 0 {
+        if self.per_user.exceeded(&user).await && self.per_source.count(source).await > 0 {
             return Err(refused());
         }
-        if !self.per_source.check(source) {
+        if !self.per_source.check(source).await {
             return Err(refused());
         }
-        if !self.per_pair.check(&pair) {
-            self.per_source.refund(source);
+        if !self.per_pair.check(&pair).await {
+            self.per_source.refund(source).await;
             return Err(refused());
         }
-        let user = self.per_user.check(&user).then_some(user);
+        let user = self.per_user.check(&user).await.then_some(user);
         Ok(Attempt {
             source: source.to_owned(),
             pair,
@@ -78,16 +88,16 @@ impl SignInLimits {
     /// Failures (and attempts in progress) counted for `source` in this window.
     #[cfg(test)]
     pub(crate) fn failures_from(&self, source: &str) -> u32 {
-        self.per_source.count(source)
+        self.per_source.local_count(source)
     }
 
     /// Take back an attempt that did not fail: a successful sign-in, or one that could not be
     /// checked (the server was busy or failed).
-    pub fn not_a_failure(&self, attempt: Attempt) {
-        self.per_source.refund(&attempt.source);
-        self.per_pair.refund(&attempt.pair);
+    pub async fn not_a_failure(&self, attempt: Attempt) {
+        self.per_source.refund(&attempt.source).await;
+        self.per_pair.refund(&attempt.pair).await;
         if let Some(user) = &attempt.user {
-            self.per_user.refund(user);
+            self.per_user.refund(user).await;
         }
     }
 }
@@ -105,53 +115,56 @@ mod tests {
             max_failures_per_user: 3,
             ..SignInSettings::default()
         };
-        SignInLimits::new(&settings, clock)
+        SignInLimits::new(&settings, clock, None)
     }
 
-    fn fail(l: &SignInLimits, user: &str, source: &str) {
-        let _counted = l.begin(user, source).unwrap();
+    async fn fail(l: &SignInLimits, user: &str, source: &str) {
+        let _counted = l.begin(user, source).await.unwrap();
     }
 
-    #[test]
-    fn pair_limit_refuses_that_pair_only() {
+    #[tokio::test]
+    async fn pair_limit_refuses_that_pair_only() {
         let l = limits(Arc::new(FixedClock::new(0)));
-        fail(&l, "alice", "a");
-        fail(&l, "alice", "a");
-        assert_eq!(l.begin("alice", "a").unwrap_err(), 300);
-        assert!(l.begin("alice", "b").is_ok());
+        fail(&l, "alice", "a").await;
+        fail(&l, "alice", "a").await;
+        assert_eq!(l.begin("alice", "a").await.unwrap_err(), 300);
+        assert!(l.begin("alice", "b").await.is_ok());
     }
 
-    #[test]
-    fn successes_do_not_count() {
+    #[tokio::test]
+    async fn successes_do_not_count() {
         let l = limits(Arc::new(FixedClock::new(0)));
         for _ in 0..10 {
-            let a = l.begin("alice", "a").unwrap();
-            l.not_a_failure(a);
+            let a = l.begin("alice", "a").await.unwrap();
+            l.not_a_failure(a).await;
         }
-        fail(&l, "alice", "a");
-        assert!(l.begin("alice", "a").is_ok());
+        fail(&l, "alice", "a").await;
+        assert!(l.begin("alice", "a").await.is_ok());
     }
 
-    #[test]
-    fn user_over_limit_refuses_only_sources_with_failures() {
+    #[tokio::test]
+    async fn user_over_limit_refuses_only_sources_with_failures() {
         let l = limits(Arc::new(FixedClock::new(0)));
-        fail(&l, "alice", "a");
-        fail(&l, "alice", "b");
-        fail(&l, "alice", "c");
-        fail(&l, "bob", "d");
-        assert_eq!(l.begin("alice", "d").unwrap_err(), 300);
-        assert!(l.begin("alice", "e").is_ok(), "a clean source may try");
+        fail(&l, "alice", "a").await;
+        fail(&l, "alice", "b").await;
+        fail(&l, "alice", "c").await;
+        fail(&l, "bob", "d").await;
+        assert_eq!(l.begin("alice", "d").await.unwrap_err(), 300);
+        assert!(
+            l.begin("alice", "e").await.is_ok(),
+            "a clean source may try"
+        );
     }
 
-    #[test]
-    fn window_end_clears_the_limits() {
+    #[tokio::test]
+    async fn window_end_clears_the_limits() {
         let clock = Arc::new(FixedClock::new(0));
         let l = limits(clock.clone());
-        fail(&l, "alice", "a");
-        fail(&l, "alice", "a");
+        fail(&l, "alice", "a").await;
+        fail(&l, "alice", "a").await;
         clock.advance(299);
-        assert_eq!(l.begin("alice", "a").unwrap_err(), 1);
+        assert_eq!(l.begin("alice", "a").await.unwrap_err(), 1);
         clock.advance(1);
-        assert!(l.begin("alice", "a").is_ok());
+        assert!(l.begin("alice", "a").await.is_ok());
     }
 }

@@ -13,11 +13,28 @@ use serde::Serialize;
 use super::ui::{DEFAULT_PRODUCT_NAME, STYLESHEET_PATH, UiError};
 
 /// The shipped templates: `(name, source)`.
-pub const SHIPPED: [(&str, &str); 4] = [
+pub const SHIPPED: [(&str, &str); 8] = [
     ("base.html", include_str!("../../templates/base.html")),
     ("login.html", include_str!("../../templates/login.html")),
     ("consent.html", include_str!("../../templates/consent.html")),
     ("error.html", include_str!("../../templates/error.html")),
+    // The connect pages of URL-mode elicitation (issue 11).
+    (
+        "connect_login.html",
+        include_str!("../../templates/connect_login.html"),
+    ),
+    (
+        "connect_consent.html",
+        include_str!("../../templates/connect_consent.html"),
+    ),
+    (
+        "connect_message.html",
+        include_str!("../../templates/connect_message.html"),
+    ),
+    (
+        "connections.html",
+        include_str!("../../templates/connections.html"),
+    ),
 ];
 
 /// What the pages show around their content: the globals of every template.

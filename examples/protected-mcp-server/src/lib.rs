@@ -6,12 +6,19 @@
 //! its RFC 8414 metadata. The RFC 9728 protected resource metadata is served at
 //! `/.well-known/oauth-protected-resource/mcp`.
 //!
-//! Two tools, with different scope requirements (spec §4, SEP-835):
+//! Tools, with different scope requirements (spec §4, SEP-835):
 //!
 //! | tool | scopes needed |
 //! |---|---|
 //! | `echo` | [`BASELINE_SCOPE`] (`mcp:tools`), needed by every request |
 //! | `delete_item` | [`BASELINE_SCOPE`] and [`DELETE_SCOPE`] (`files:write`) |
+//! | `list_events` | [`BASELINE_SCOPE`]; offered only with [`ConnectionOptions`]: the user's `calendar` connection, from the authorization server's vault (issue 11) |
+//!
+//! `list_events` gets the caller's `calendar` credential with
+//! [`mcp_auth_resource_server::elicitation::ConnectionVault`] and GETs
+//! `{calendar_api_url}/events` with it; a user who has not connected the calendar gets a
+//! URL-mode elicitation (2025-11-25 `-32042`, 2026-07-28 `InputRequiredResult`). The binary
+//! `calendar-api` ([`calendar_api()`]) is that third-party API.
 //!
 //! A token holding only `mcp:tools` gets `403 insufficient_scope` with
 //! `scope="files:write mcp:tools"` when it calls `delete_item`; the client re-authorizes with
@@ -52,6 +59,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod calendar_api;
+pub mod connections;
+
+pub use calendar_api::{CalendarApiOptions, calendar_api};
+pub use connections::{CALENDAR_CONNECTION, ConnectionOptions};
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -63,11 +76,15 @@ use mcp_auth_resource_server::{
 };
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{ServerCapabilities, ServerConfig};
+use rmcp::model::{
+    CallToolResponse, CallToolResult, ContentBlock, ServerCapabilities, ServerConfig,
+};
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use rmcp::{RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
+
+use crate::connections::Calendar;
 
 /// The scope every request needs (published as PRM `scopes_supported`, named in 401 challenges).
 pub const BASELINE_SCOPE: &str = "mcp:tools";
@@ -104,6 +121,8 @@ pub struct AppOptions {
     pub max_sessions_per_principal: usize,
     /// Open sessions in all (default [`MAX_SESSIONS`]).
     pub max_sessions: usize,
+    /// Third-party connections (default none: no `list_events` tool).
+    pub connections: Option<ConnectionOptions>,
 }
 
 impl AppOptions {
@@ -115,7 +134,14 @@ impl AppOptions {
             session_idle_timeout: SESSION_IDLE_TIMEOUT,
             max_sessions_per_principal: MAX_SESSIONS_PER_PRINCIPAL,
             max_sessions: MAX_SESSIONS,
+            connections: None,
         }
+    }
+
+    /// With the `calendar` connection and the `list_events` tool.
+    pub fn with_connections(mut self, connections: ConnectionOptions) -> Self {
+        self.connections = Some(connections);
+        self
     }
 }
 
@@ -192,8 +218,11 @@ pub fn app_with_session_manager(
         .idle_timeout(options.session_idle_timeout)
         .max_sessions_per_principal(options.max_sessions_per_principal)
         .max_sessions(options.max_sessions);
+    let calendar = options
+        .connections
+        .map(|c| Calendar::new(&options.issuer, c));
     let mcp = StreamableHttpService::new(
-        || Ok(ExampleServer::new()),
+        move || Ok(ExampleServer::with_calendar(calendar.clone())),
         sessions.clone(),
         StreamableHttpServerConfig::default()
             .with_allowed_hosts(allowed_hosts)
@@ -225,6 +254,7 @@ pub struct DeleteItemRequest {
 #[derive(Debug, Clone)]
 pub struct ExampleServer {
     tool_router: ToolRouter<Self>,
+    calendar: Option<Calendar>,
 }
 
 impl Default for ExampleServer {
@@ -236,10 +266,31 @@ impl Default for ExampleServer {
 impl ExampleServer {
     /// A server with the `echo` and `delete_item` tools.
     pub fn new() -> Self {
+        Self::with_calendar(None)
+    }
+
+    /// With `Some`, also the `list_events` tool.
+    fn with_calendar(calendar: Option<Calendar>) -> Self {
+        let mut tool_router = Self::tool_router();
+        if calendar.is_none() {
+            tool_router.remove_route("list_events");
+        }
         Self {
-            tool_router: Self::tool_router(),
+            tool_router,
+            calendar,
         }
     }
+}
+
+/// A tool result holding one text; `is_error` sets `isError`.
+fn tool_text(is_error: bool, text: impl Into<String>) -> Result<CallToolResponse, ErrorData> {
+    let content = vec![ContentBlock::text(text.into())];
+    let result = if is_error {
+        CallToolResult::error(content)
+    } else {
+        CallToolResult::success(content)
+    };
+    Ok(result.into())
 }
 
 /// The caller the bearer layer authenticated, from the HTTP request the tool call came in.
@@ -273,6 +324,26 @@ impl ExampleServer {
         let sub = caller(&context);
         tracing::info!(%sub, %id, "item deleted");
         format!("deleted {id} for {sub}")
+    }
+
+    /// The caller's calendar events, with their `calendar` connection. Needs `mcp:tools`.
+    #[tool(description = "List my calendar events (connects my calendar account first)")]
+    async fn list_events(
+        &self,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let Some(cal) = &self.calendar else {
+            return Err(ErrorData::internal_error("no calendar", None));
+        };
+        let token = match cal.vault.credential(&ctx, CALENDAR_CONNECTION).await {
+            Ok(t) => t,
+            Err(e) => return e.into_response(),
+        };
+        let req = cal.http.get(&cal.events_url).bearer_auth(token.expose());
+        match req.send().await.and_then(|r| r.error_for_status()) {
+            Ok(events) => tool_text(false, events.text().await.unwrap_or_default()),
+            Err(_) => tool_text(true, "The calendar API did not answer."),
+        }
     }
 }
 

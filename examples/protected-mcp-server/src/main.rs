@@ -3,6 +3,11 @@
 //! ```sh
 //! cargo run -p protected-mcp-server -- --issuer http://127.0.0.1:9000 --bind 127.0.0.1:8080
 //! ```
+//!
+//! The `list_events` tool (the user's `calendar` connection, issue 11) is on when
+//! `MCP_CONNECT_CLIENT_ID` is set; then `MCP_CONNECT_CLIENT_SECRET`, `MCP_REQUEST_STATE_KEY`
+//! (base64 of 32 random bytes, e.g. `openssl rand -base64 32`) and `MCP_CALENDAR_API_URL`
+//! (e.g. `http://127.0.0.1:9200/api`) are required too.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -11,7 +16,9 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use protected_mcp_server::{AppOptions, app};
+use mcp_auth_core::Secret;
+use mcp_auth_resource_server::elicitation::RequestStateKey;
+use protected_mcp_server::{AppOptions, ConnectionOptions, app};
 
 /// An example MCP server protected by OAuth 2.1 bearer tokens from an mcp-auth authorization
 /// server.
@@ -28,6 +35,47 @@ struct Args {
     /// terminates TLS in front of this server.
     #[arg(long, env = "MCP_PUBLIC_URL")]
     public_url: Option<String>,
+    /// This server's confidential client at the authorization server, for its connection
+    /// vault (`/connect/token`); listed in the resource's `server_clients`. Turns on
+    /// `list_events`.
+    #[arg(long, env = "MCP_CONNECT_CLIENT_ID")]
+    connect_client_id: Option<String>,
+    /// That client's secret (environment only: never on the command line).
+    #[arg(skip = std::env::var("MCP_CONNECT_CLIENT_SECRET").ok())]
+    connect_client_secret: Option<String>,
+    /// Base64 of the 32-byte key sealing 2026-07-28 `requestState` (environment only).
+    #[arg(skip = std::env::var("MCP_REQUEST_STATE_KEY").ok())]
+    request_state_key: Option<String>,
+    /// The calendar API's base URL; `list_events` GETs `{url}/events`.
+    #[arg(long, env = "MCP_CALENDAR_API_URL")]
+    calendar_api_url: Option<String>,
+}
+
+/// The connection options from the arguments, when `MCP_CONNECT_CLIENT_ID` is set.
+fn connections(args: &Args) -> Result<Option<ConnectionOptions>, String> {
+    let Some(client_id) = args.connect_client_id.clone() else {
+        return Ok(None);
+    };
+    let secret = args
+        .connect_client_secret
+        .clone()
+        .filter(|s| !s.is_empty())
+        .ok_or("MCP_CONNECT_CLIENT_SECRET is required with MCP_CONNECT_CLIENT_ID")?;
+    let key = args
+        .request_state_key
+        .as_deref()
+        .and_then(RequestStateKey::from_base64)
+        .ok_or("MCP_REQUEST_STATE_KEY must be base64 of 32 bytes")?;
+    let api = args
+        .calendar_api_url
+        .clone()
+        .ok_or("MCP_CALENDAR_API_URL is required with MCP_CONNECT_CLIENT_ID")?;
+    Ok(Some(ConnectionOptions::new(
+        client_id,
+        Secret::new(secret),
+        key,
+        api,
+    )))
 }
 
 #[tokio::main]
@@ -53,14 +101,22 @@ async fn run(args: Args) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let calendar = connections(&args)?;
     let public_url = args
         .public_url
         .unwrap_or_else(|| format!("http://{bound}/mcp"));
-    let router =
-        app(AppOptions::new(args.issuer.clone(), public_url.clone())).map_err(|e| e.to_string())?;
+    let mut options = AppOptions::new(args.issuer.clone(), public_url.clone());
+    let with_calendar = calendar.is_some();
+    if let Some(c) = calendar {
+        options = options.with_connections(c);
+    }
+    let router = app(options).map_err(|e| e.to_string())?;
     println!("protected MCP server listening on {bound}");
     println!("MCP endpoint:      {public_url}");
     println!("authorization server: {}", args.issuer);
+    if with_calendar {
+        println!("list_events:       on (calendar connection)");
+    }
     axum::serve(listener, router)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -18,9 +18,12 @@
 //!
 //! Times are `BIGINT` seconds since the Unix epoch.
 
+mod cimd_cache;
 mod clients;
 mod codes;
 mod consent;
+mod counters;
+mod elicitations;
 mod keys;
 mod refresh;
 mod replay;
@@ -38,9 +41,12 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::replay_front::FrontedReplayCache;
 
+pub use cimd_cache::{PgCimdCache, STALE_CIMD_RETENTION};
 pub use clients::PgClientStore;
 pub use codes::PgAuthorizationCodeStore;
 pub use consent::PgConsentStore;
+pub use counters::PgSharedCounters;
+pub use elicitations::PgElicitationStore;
 pub use keys::PgSigningKeyStore;
 pub use refresh::PgRefreshTokenStore;
 pub use replay::PgReplayCache;
@@ -185,6 +191,8 @@ pub fn stores_from_pool(pool: PgPool) -> Stores {
         denylist: Arc::new(PgAccessTokenDenylist::new(pool.clone())),
         keys: Arc::new(PgSigningKeyStore::new(pool.clone())),
         users: Arc::new(PgUserStore::new(pool.clone())),
-        consent: Arc::new(PgConsentStore::new(pool)),
+        consent: Arc::new(PgConsentStore::new(pool.clone())),
+        elicitations: Arc::new(PgElicitationStore::new(pool.clone())),
+        vault: Arc::new(PgVaultStore::new(pool)),
     }
 }

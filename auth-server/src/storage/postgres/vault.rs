@@ -1,4 +1,6 @@
-//! [`VaultStore`] over PostgreSQL: one row per (`iss`, `sub`, connection), upserted.
+//! [`VaultStore`] over PostgreSQL: one row per (`iss`, `sub`, connection), upserted;
+//! conditional replace and delete are single statements compared on key id, nonce and
+//! ciphertext.
 
 use async_trait::async_trait;
 use mcp_auth_core::StoreError;
@@ -43,6 +45,52 @@ impl VaultStore for PgVaultStore {
         .await
         .map_err(super::db_error)?;
         Ok(())
+    }
+
+    /// One `UPDATE` conditioned on the stored key id, nonce and ciphertext.
+    async fn replace(&self, old: &SealedEntry, new: &SealedEntry) -> Result<bool, StoreError> {
+        if !old.same_slot(new) {
+            return Err(StoreError(
+                "vault replace: the new entry is for another slot".into(),
+            ));
+        }
+        let done = sqlx::query(
+            "UPDATE vault_entries SET key_id = $1, nonce = $2, ciphertext = $3, updated_at = $4 \
+             WHERE iss = $5 AND sub = $6 AND connection = $7 \
+             AND key_id = $8 AND nonce = $9 AND ciphertext = $10",
+        )
+        .bind(&new.key_id)
+        .bind(&new.nonce)
+        .bind(&new.ciphertext)
+        .bind(new.updated_at)
+        .bind(&old.iss)
+        .bind(&old.sub)
+        .bind(&old.connection)
+        .bind(&old.key_id)
+        .bind(&old.nonce)
+        .bind(&old.ciphertext)
+        .execute(&self.pool)
+        .await
+        .map_err(super::db_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// One `DELETE` conditioned on the stored key id, nonce and ciphertext.
+    async fn delete_if(&self, old: &SealedEntry) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM vault_entries WHERE iss = $1 AND sub = $2 AND connection = $3 \
+             AND key_id = $4 AND nonce = $5 AND ciphertext = $6",
+        )
+        .bind(&old.iss)
+        .bind(&old.sub)
+        .bind(&old.connection)
+        .bind(&old.key_id)
+        .bind(&old.nonce)
+        .bind(&old.ciphertext)
+        .execute(&self.pool)
+        .await
+        .map_err(super::db_error)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn get(

@@ -15,6 +15,7 @@
 mod clients;
 mod codes;
 mod consent;
+mod elicitations;
 mod keys;
 mod refresh;
 mod replay;
@@ -34,6 +35,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 pub use clients::SqliteClientStore;
 pub use codes::SqliteAuthorizationCodeStore;
 pub use consent::SqliteConsentStore;
+pub use elicitations::SqliteElicitationStore;
 pub use keys::SqliteSigningKeyStore;
 pub use refresh::SqliteRefreshTokenStore;
 pub use replay::SqliteReplayCache;
@@ -94,7 +96,9 @@ pub fn stores_from_pool(pool: SqlitePool) -> Stores {
         denylist: Arc::new(SqliteAccessTokenDenylist::new(pool.clone())),
         keys: Arc::new(SqliteSigningKeyStore::new(pool.clone())),
         users: Arc::new(SqliteUserStore::new(pool.clone())),
-        consent: Arc::new(SqliteConsentStore::new(pool)),
+        consent: Arc::new(SqliteConsentStore::new(pool.clone())),
+        elicitations: Arc::new(SqliteElicitationStore::new(pool.clone())),
+        vault: Arc::new(SqliteVaultStore::new(pool)),
     }
 }
 

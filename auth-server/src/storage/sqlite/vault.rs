@@ -1,4 +1,6 @@
-//! [`VaultStore`] over SQLite: one row per (`iss`, `sub`, connection), upserted.
+//! [`VaultStore`] over SQLite: one row per (`iss`, `sub`, connection), upserted;
+//! conditional replace and delete are single statements compared on key id, nonce and
+//! ciphertext.
 
 use async_trait::async_trait;
 use mcp_auth_core::StoreError;
@@ -43,6 +45,52 @@ impl VaultStore for SqliteVaultStore {
         .await
         .map_err(StoreError::backend)?;
         Ok(())
+    }
+
+    /// One `UPDATE` conditioned on the stored key id, nonce and ciphertext.
+    async fn replace(&self, old: &SealedEntry, new: &SealedEntry) -> Result<bool, StoreError> {
+        if !old.same_slot(new) {
+            return Err(StoreError(
+                "vault replace: the new entry is for another slot".into(),
+            ));
+        }
+        let done = sqlx::query(
+            "UPDATE vault_entries SET key_id = ?, nonce = ?, ciphertext = ?, updated_at = ? \
+             WHERE iss = ? AND sub = ? AND connection = ? \
+             AND key_id = ? AND nonce = ? AND ciphertext = ?",
+        )
+        .bind(&new.key_id)
+        .bind(&new.nonce)
+        .bind(&new.ciphertext)
+        .bind(new.updated_at)
+        .bind(&old.iss)
+        .bind(&old.sub)
+        .bind(&old.connection)
+        .bind(&old.key_id)
+        .bind(&old.nonce)
+        .bind(&old.ciphertext)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// One `DELETE` conditioned on the stored key id, nonce and ciphertext.
+    async fn delete_if(&self, old: &SealedEntry) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM vault_entries WHERE iss = ? AND sub = ? AND connection = ? \
+             AND key_id = ? AND nonce = ? AND ciphertext = ?",
+        )
+        .bind(&old.iss)
+        .bind(&old.sub)
+        .bind(&old.connection)
+        .bind(&old.key_id)
+        .bind(&old.nonce)
+        .bind(&old.ciphertext)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::backend)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn get(

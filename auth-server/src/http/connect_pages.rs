@@ -1,0 +1,818 @@
+//! The browser pages of third-party connections (issue 11, spec §7.4, §7.5): the connect page
+//! of a URL-mode elicitation (`/connect/{id}`), the callback from the third party
+//! (`/connect/callback`), the user's connections (`/connections`) and a stand-alone sign-in
+//! page (`/login?return_to=…`). Thin glue: the decisions are in [`crate::web::connect`] and
+//! [`crate::connections`].
+//!
+//! Every page carries the security headers of the sign-in and consent pages. No token, code,
+//! state, verifier or API key is ever written into a page, a URL of ours, or a log line
+//! (ELIC-14, ELIC-CB-08).
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::SignedCookieJar;
+use mcp_auth_core::store::{ElicitationStatus, PendingElicitation};
+use mcp_auth_core::{FormParams, Secret, TokenHash};
+use minijinja::context;
+
+use super::AppState;
+use super::source::SourceAddress;
+use crate::connections::{Connection, ConnectionError, ConnectionKind, Connections};
+use crate::engine::sign_in::SignInError;
+use crate::web::connect::{LinkState, Viewer, check_return_to, is_elicitation_id, link_state};
+use crate::web::pages::{html, html_with_form_redirect, redirect};
+use crate::web::session::Session;
+
+/// A page saying `heading` and `message` with `status`.
+fn message(state: &AppState, status: StatusCode, heading: &str, message: &str) -> Response {
+    let body = state.web.templates.render(
+        "connect_message.html",
+        context! {
+            heading => heading,
+            message => message,
+            request_id => crate::web::pages::current_request_id(),
+        },
+    );
+    render(body, status)
+}
+
+fn render(body: Result<String, minijinja::Error>, status: StatusCode) -> Response {
+    match body {
+        Ok(b) => html(status, b),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            html(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+        }
+    }
+}
+
+fn not_found(state: &AppState) -> Response {
+    message(
+        state,
+        StatusCode::NOT_FOUND,
+        "Link not found",
+        "This link is not valid. Go back to your app and try again.",
+    )
+}
+
+fn gone(state: &AppState, link: LinkState) -> Response {
+    let text = if link == LinkState::Expired {
+        "This link has expired. Go back to your app and try again."
+    } else {
+        "This link was already used. Go back to your app."
+    };
+    message(state, StatusCode::GONE, "Link no longer valid", text)
+}
+
+fn other_account(state: &AppState) -> Response {
+    message(
+        state,
+        StatusCode::FORBIDDEN,
+        "Wrong account",
+        "This link was created for a different account. Sign in with the account you use in your app, or go back to your app.",
+    )
+}
+
+/// The callback came back without the sign-in session that started it (it expired, or the
+/// browser dropped it): refused like another account, with a message that says so.
+fn signed_out(state: &AppState) -> Response {
+    message(
+        state,
+        StatusCode::FORBIDDEN,
+        "Signed out",
+        "Your sign-in ended before the account was connected. Go back to your app and try again.",
+    )
+}
+
+fn server_error(state: &AppState, error: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %error, "connect page failed");
+    message(
+        state,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "The request could not be completed. Try again in a moment.",
+    )
+}
+
+fn third_party_unreachable(state: &AppState, c: &Connection, e: &ConnectionError) -> Response {
+    tracing::warn!(connection = %c.name, error = %e, "third party unusable");
+    message(
+        state,
+        StatusCode::BAD_GATEWAY,
+        "Cannot reach the service",
+        &format!(
+            "{} cannot be reached right now. Try again in a moment.",
+            c.display_name
+        ),
+    )
+}
+
+fn bad_request(state: &AppState, text: &str) -> Response {
+    message(
+        state,
+        StatusCode::BAD_REQUEST,
+        "This request cannot be completed",
+        text,
+    )
+}
+
+/// Count this hit of a connect page from `source` (spec §7.3 ELIC-18, before anything is looked
+/// up); past [`crate::limits::ConnectPageLimits`] a `429` page with `Retry-After` (seconds).
+async fn count_hit(state: &AppState, source: &SourceAddress) -> Result<(), Response> {
+    let Err(retry_after) = state.server.connect_page_hit(&source.rate_key()).await else {
+        return Ok(());
+    };
+    tracing::info!("too many connect page hits from one source; refused");
+    let mut res = message(
+        state,
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many requests",
+        "Too many requests from your network. Wait a minute and try again.",
+    );
+    res.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(retry_after),
+    );
+    Err(res)
+}
+
+/// The connections, when configured (else the pages answer `404`).
+fn connections(state: &AppState) -> Option<std::sync::Arc<Connections>> {
+    state.server.connections().cloned()
+}
+
+fn new_session(state: &AppState, now: i64) -> Session {
+    Session {
+        sid: state.server.secrets().secret("", 16),
+        sub: None,
+        username: None,
+        auth_time: None,
+        issued_at: now,
+    }
+}
+
+/// The signed-in session of the request, if any.
+fn signed_in(state: &AppState, jar: &SignedCookieJar) -> Option<Session> {
+    state
+        .web
+        .sessions
+        .read(jar, state.server.clock().now())
+        .filter(|s| s.sub.is_some())
+}
+
+/// `303`/`302` to the sign-in page, which comes back to `return_to`.
+fn to_login(state: &AppState, return_to: &str) -> Response {
+    let issuer = &state.server.settings().issuer;
+    let q: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+    redirect(
+        StatusCode::FOUND,
+        &issuer.endpoint(&format!("/login?return_to={q}")),
+    )
+}
+
+/// The path of a connect page under the issuer, for `return_to`.
+fn connect_path(state: &AppState, id: &str) -> String {
+    format!("{}/connect/{id}", state.server.settings().issuer.path())
+}
+
+fn login_page(
+    state: &AppState,
+    session: &Session,
+    return_to: &str,
+    error: Option<&str>,
+) -> Response {
+    let issuer = &state.server.settings().issuer;
+    let body = state.web.templates.render(
+        "connect_login.html",
+        context! {
+            action => issuer.endpoint("/login"),
+            csrf_token => state.web.sessions.csrf_token(session),
+            return_to => return_to,
+            error => error,
+        },
+    );
+    render(body, StatusCode::OK)
+}
+
+/// `GET /login?return_to=…`: the sign-in page of the connect and connections pages. The
+/// return path must be a connect or connections page of this server ([`check_return_to`]);
+/// anything else is a `400` page.
+pub(super) async fn login_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let issuer = &state.server.settings().issuer;
+    let Ok(params) = FormParams::parse(query.unwrap_or_default().as_bytes()) else {
+        return bad_request(&state, "Malformed request.");
+    };
+    let Some(return_to) = params
+        .get("return_to")
+        .and_then(|r| check_return_to(issuer, r))
+    else {
+        return bad_request(&state, "This sign-in link is not valid.");
+    };
+    let jar = state.web.sessions.jar(&headers);
+    if signed_in(&state, &jar).is_some() {
+        return redirect(
+            StatusCode::FOUND,
+            &format!("{}{return_to}", issuer.origin()),
+        );
+    }
+    let now = state.server.clock().now();
+    let session = state
+        .web
+        .sessions
+        .read(&jar, now)
+        .unwrap_or_else(|| new_session(&state, now));
+    let jar = state.web.sessions.write(jar, &session);
+    (jar, login_page(&state, &session, &return_to, None)).into_response()
+}
+
+/// `POST /login`: CSRF, sign in (the engine's limits apply), a fresh session, `303` back to
+/// `return_to` (checked again).
+pub(super) async fn login(
+    State(state): State<AppState>,
+    axum::Extension(source): axum::Extension<SourceAddress>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let issuer = &state.server.settings().issuer;
+    let Ok(form) = FormParams::parse(&body) else {
+        return bad_request(&state, "Malformed form.");
+    };
+    let Some(return_to) = form
+        .get("return_to")
+        .and_then(|r| check_return_to(issuer, r))
+    else {
+        return bad_request(&state, "This sign-in link is not valid.");
+    };
+    let jar = state.web.sessions.jar(&headers);
+    let now = state.server.clock().now();
+    let Some(session) = state.web.sessions.read(&jar, now) else {
+        return bad_request(&state, "The sign-in session expired; open the link again.");
+    };
+    if !state
+        .web
+        .sessions
+        .check_csrf(&session, form.get("csrf_token").unwrap_or_default())
+    {
+        return bad_request(&state, "Invalid CSRF token.");
+    }
+    let username = form.get("username").unwrap_or_default();
+    let password = Secret::new(form.get("password").unwrap_or_default());
+    match state
+        .server
+        .sign_in(username, password, &source.rate_key())
+        .await
+    {
+        Ok(user) => {
+            let fresh = Session {
+                sid: state.server.secrets().secret("", 16),
+                sub: Some(user.sub.clone()),
+                username: Some(user.username.clone()),
+                auth_time: Some(user.auth_time),
+                issued_at: user.auth_time,
+            };
+            let jar = state.web.sessions.write(jar, &fresh);
+            let to = format!("{}{return_to}", issuer.origin());
+            (jar, redirect(StatusCode::SEE_OTHER, &to)).into_response()
+        }
+        Err(SignInError::WrongCredentials) => {
+            let page = login_page(
+                &state,
+                &session,
+                &return_to,
+                Some("Wrong username or password."),
+            );
+            (StatusCode::UNAUTHORIZED, page).into_response()
+        }
+        Err(SignInError::TooManyFailures { retry_after }) => {
+            let page = login_page(
+                &state,
+                &session,
+                &return_to,
+                Some("Too many failed sign-ins. Wait a few minutes and try again."),
+            );
+            let mut res = (StatusCode::TOO_MANY_REQUESTS, page).into_response();
+            res.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_after),
+            );
+            res
+        }
+        Err(SignInError::Busy) => {
+            let page = login_page(
+                &state,
+                &session,
+                &return_to,
+                Some("The server is busy. Try again."),
+            );
+            let mut res = (StatusCode::TOO_MANY_REQUESTS, page).into_response();
+            res.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+            res
+        }
+        Err(SignInError::Internal(e)) => server_error(&state, &e),
+    }
+}
+
+/// The elicitation of `id` with its connection, when the link may be acted on by the signed-in
+/// owner; otherwise the page to answer with (`404`, `410`, sign-in redirect, `403`).
+struct Link<'a> {
+    elicitation: PendingElicitation,
+    connection: &'a Connection,
+    session: Session,
+    jar: SignedCookieJar,
+}
+
+async fn open_link<'a>(
+    state: &AppState,
+    connections: &'a Connections,
+    headers: &HeaderMap,
+    id: &str,
+    is_get: bool,
+) -> Result<Link<'a>, Response> {
+    if !is_elicitation_id(id) {
+        return Err(not_found(state));
+    }
+    let now = state.server.clock().now();
+    let found = state
+        .server
+        .stores()
+        .elicitations
+        .get(id)
+        .await
+        .map_err(|e| server_error(state, &e))?;
+    match link_state(found.as_ref(), now) {
+        LinkState::Unknown => return Err(not_found(state)),
+        LinkState::Open => {}
+        other => return Err(gone(state, other)),
+    }
+    let Some(elicitation) = found else {
+        return Err(not_found(state));
+    };
+    let jar = state.web.sessions.jar(headers);
+    let session = signed_in(state, &jar);
+    let issuer = &state.server.settings().issuer;
+    match crate::web::connect::viewer(
+        issuer,
+        session.as_ref().and_then(|s| s.sub.as_deref()),
+        &elicitation,
+    ) {
+        Viewer::NotSignedIn if is_get => return Err(to_login(state, &connect_path(state, id))),
+        Viewer::NotSignedIn => {
+            return Err(bad_request(
+                state,
+                "You are not signed in; open the link again.",
+            ));
+        }
+        Viewer::OtherAccount => {
+            tracing::info!("connect link opened by another account; refused");
+            return Err(other_account(state));
+        }
+        Viewer::Owner => {}
+    }
+    let Some(connection) = connections.get(&elicitation.connection) else {
+        return Err(gone(state, LinkState::Finished));
+    };
+    let Some(session) = session else {
+        return Err(not_found(state));
+    };
+    Ok(Link {
+        elicitation,
+        connection,
+        session,
+        jar,
+    })
+}
+
+fn consent_page(
+    state: &AppState,
+    link: &Link<'_>,
+    form_redirect: Option<&mcp_auth_core::RedirectUri>,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let issuer = &state.server.settings().issuer;
+    let body = state.web.templates.render(
+        "connect_consent.html",
+        context! {
+            action => issuer.endpoint(&format!("/connect/{}", link.elicitation.id)),
+            csrf_token => state.web.sessions.csrf_token(&link.session),
+            display_name => link.connection.display_name.as_str(),
+            kind => link.connection.kind.as_str(),
+            scopes => link.connection.scopes.clone(),
+            resource => link.elicitation.resource.as_str(),
+            username => link.session.username.clone().unwrap_or_default(),
+            error => error,
+        },
+    );
+    match (body, form_redirect) {
+        (Ok(b), Some(to)) => html_with_form_redirect(status, b, to),
+        (body, _) => render(body, status),
+    }
+}
+
+/// `GET /connect/{id}`: the connect page of an elicitation (consent for oauth connections, a
+/// secret form for api_key ones). Unknown → `404`; expired or finished → `410`; not signed in
+/// → sign-in, then back; another user → `403`, no redirect. Nothing changes. Over the
+/// per-source limit → `429` with `Retry-After` (ELIC-18).
+pub(super) async fn connect_page(
+    State(state): State<AppState>,
+    axum::Extension(source): axum::Extension<SourceAddress>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(connections) = connections(&state) else {
+        return not_found(&state);
+    };
+    if let Err(res) = count_hit(&state, &source).await {
+        return res;
+    }
+    let link = match open_link(&state, &connections, &headers, &id, true).await {
+        Ok(l) => l,
+        Err(res) => return res,
+    };
+    // The approve POST answers with a redirect to the third party: its origin must be
+    // allowed by `form-action` (browsers enforce it on redirects after a form submission).
+    let target = if link.connection.kind == ConnectionKind::OAuth {
+        match connections.endpoints(link.connection).await {
+            Ok(e) => e.authorization_endpoint.as_str().parse().ok(),
+            Err(e) => return third_party_unreachable(&state, link.connection, &e),
+        }
+    } else {
+        None
+    };
+    let res = consent_page(&state, &link, target.as_ref(), None, StatusCode::OK);
+    (link.jar, res).into_response()
+}
+
+/// `POST /connect/{id}`: the user's decision, after the CSRF and identity checks again.
+/// `cancel` → cancelled; `approve` on an oauth connection → a fresh single-use `state` and
+/// PKCE verifier bound to the elicitation, `303` to the third party (ELIC-CB-07); on an
+/// api_key connection → the key (1 to 4096 visible characters) sealed into the vault,
+/// completed, done page. Over the per-source limit → `429` with `Retry-After`, nothing changes
+/// (ELIC-18).
+pub(super) async fn connect_decision(
+    State(state): State<AppState>,
+    axum::Extension(source): axum::Extension<SourceAddress>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(connections) = connections(&state) else {
+        return not_found(&state);
+    };
+    if let Err(res) = count_hit(&state, &source).await {
+        return res;
+    }
+    let link = match open_link(&state, &connections, &headers, &id, false).await {
+        Ok(l) => l,
+        Err(res) => return res,
+    };
+    let Ok(form) = FormParams::parse(&body) else {
+        return bad_request(&state, "Malformed form.");
+    };
+    if !state
+        .web
+        .sessions
+        .check_csrf(&link.session, form.get("csrf_token").unwrap_or_default())
+    {
+        return bad_request(&state, "Invalid CSRF token.");
+    }
+    let now = state.server.clock().now();
+    let elicitations = &state.server.stores().elicitations;
+    let e = &link.elicitation;
+    match form.get("decision") {
+        Some("cancel") => {
+            match elicitations
+                .finish(&e.id, ElicitationStatus::Cancelled, now)
+                .await
+            {
+                Ok(_) => connections.completion.finished(),
+                Err(err) => return server_error(&state, &err),
+            }
+            message(
+                &state,
+                StatusCode::OK,
+                "Cancelled",
+                &format!(
+                    "{} was not connected. You can close this page and return to your app.",
+                    link.connection.display_name
+                ),
+            )
+        }
+        Some("approve") => match link.connection.kind {
+            ConnectionKind::OAuth => approve_oauth(&state, &connections, &link, now).await,
+            ConnectionKind::ApiKey => {
+                let key = form.get("api_key").unwrap_or_default();
+                if !crate::connections::is_valid_api_key(key) {
+                    return consent_page(
+                        &state,
+                        &link,
+                        None,
+                        Some("Enter the key: 1 to 4096 characters, without spaces."),
+                        StatusCode::BAD_REQUEST,
+                    );
+                }
+                let key = Secret::new(key);
+                if let Err(err) = connections
+                    .store_api_key(&e.iss, &e.sub, &e.connection, &key, now)
+                    .await
+                {
+                    return server_error(&state, &err);
+                }
+                match elicitations
+                    .finish(&e.id, ElicitationStatus::Completed, now)
+                    .await
+                {
+                    Ok(_) => connections.completion.finished(),
+                    Err(err) => return server_error(&state, &err),
+                }
+                tracing::info!(connection = %e.connection, "api key connected");
+                done(&state, link.connection)
+            }
+        },
+        _ => bad_request(&state, "Choose Approve or Cancel."),
+    }
+}
+
+async fn approve_oauth(
+    state: &AppState,
+    connections: &Connections,
+    link: &Link<'_>,
+    now: i64,
+) -> Response {
+    // 256 bits from the server's generator; only its hash is stored.
+    let oauth_state = state.server.secrets().secret("", 32);
+    let start = match connections
+        .start_authorization(link.connection, &oauth_state)
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => return third_party_unreachable(state, link.connection, &e),
+    };
+    match state
+        .server
+        .stores()
+        .elicitations
+        .begin(
+            &link.elicitation.id,
+            &TokenHash::of(oauth_state.expose()),
+            &start.code_verifier,
+            now,
+        )
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return gone(state, LinkState::Finished),
+        Err(e) => return server_error(state, &e),
+    }
+    tracing::info!(connection = %link.connection.name, "sending the user to the third party");
+    redirect(StatusCode::SEE_OTHER, start.url.as_str())
+}
+
+fn done(state: &AppState, connection: &Connection) -> Response {
+    message(
+        state,
+        StatusCode::OK,
+        "Done — return to your app",
+        &format!(
+            "Your {} account is connected. You can close this page and return to your app.",
+            connection.display_name
+        ),
+    )
+}
+
+/// `GET /connect/callback?code&state[&iss]` or `?error&state`: the third party's answer
+/// (RFC 6749 §4.1.2, RFC 9207). The `state` is spent first (missing, unknown, reused or expired
+/// → `400`, nothing stored, ELIC-CB-03); the signed-in user must be the elicitation's (else
+/// `403`, nothing stored); `iss` must equal the connection's issuer when present, and be present
+/// when the third party says it sends it; `error` → failed; else the code is redeemed and the
+/// tokens sealed into the vault (ELIC-CB-04), completed, done page. The token response never
+/// reaches the page, a URL or a log (ELIC-CB-08). Over the per-source limit → `429` with
+/// `Retry-After` before the state is looked at (ELIC-18); a repeated parameter → `400` before
+/// the state is looked at (RFC 6749 §4.1.2: each at most once).
+pub(super) async fn callback(
+    State(state): State<AppState>,
+    axum::Extension(source): axum::Extension<SourceAddress>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let Some(connections) = connections(&state) else {
+        return not_found(&state);
+    };
+    if let Err(res) = count_hit(&state, &source).await {
+        return res;
+    }
+    let Ok(params) = FormParams::parse(query.unwrap_or_default().as_bytes()) else {
+        return bad_request(&state, "Malformed answer from the service.");
+    };
+    let Some(oauth_state) = params.get("state") else {
+        return bad_request(
+            &state,
+            "The answer from the service has no state. Start again from your app.",
+        );
+    };
+    let jar = state.web.sessions.jar(&headers);
+    let Some(session) = signed_in(&state, &jar) else {
+        return signed_out(&state);
+    };
+    let now = state.server.clock().now();
+    let elicitations = &state.server.stores().elicitations;
+    let taken = match elicitations
+        .take_state(&TokenHash::of(oauth_state), now)
+        .await
+    {
+        Ok(t) => t,
+        Err(e) => return server_error(&state, &e),
+    };
+    let Some(e) = taken else {
+        tracing::info!("connect callback with an unknown, used or expired state");
+        return bad_request(
+            &state,
+            "This answer is not valid, was already used, or has expired. Start again from your app.",
+        );
+    };
+    let issuer = &state.server.settings().issuer;
+    if crate::web::connect::viewer(issuer, session.sub.as_deref(), &e) != Viewer::Owner {
+        tracing::info!("connect callback for another account; refused");
+        return other_account(&state);
+    }
+    let Some(connection) = connections.get(&e.connection) else {
+        return gone(&state, LinkState::Finished);
+    };
+    let endpoints = match connections.endpoints(connection).await {
+        Ok(x) => x,
+        Err(err) => return third_party_unreachable(&state, connection, &err),
+    };
+    match (params.get("iss"), connection.issuer_str()) {
+        (Some(got), Some(want)) if got == want => {}
+        (Some(_), _) => {
+            tracing::warn!(connection = %connection.name, "connect callback with a wrong iss (RFC 9207); refused");
+            return bad_request(&state, "The answer came from an unexpected service.");
+        }
+        (None, _) if endpoints.iss_parameter_supported => {
+            tracing::warn!(connection = %connection.name, "connect callback without iss (RFC 9207); refused");
+            return bad_request(&state, "The answer from the service is incomplete.");
+        }
+        (None, _) => {}
+    }
+    if let Some(error) = params.get("error") {
+        let error = if error
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            error
+        } else {
+            "invalid"
+        };
+        tracing::info!(connection = %connection.name, error = %error, "the third party refused the authorization");
+        let text = if error == "access_denied" {
+            format!(
+                "Access to {} was not granted. Return to your app.",
+                connection.display_name
+            )
+        } else {
+            format!(
+                "{} did not grant access. Return to your app and try again.",
+                connection.display_name
+            )
+        };
+        return failed(&state, &connections, &e.id, now, &text).await;
+    }
+    let (Some(code), Some(verifier)) = (params.get("code"), e.code_verifier.as_ref()) else {
+        let text = format!(
+            "{} answered without a code. Return to your app and try again.",
+            connection.display_name
+        );
+        return failed(&state, &connections, &e.id, now, &text).await;
+    };
+    if let Err(err) = connections
+        .finish_authorization(&e.iss, &e.sub, connection, code, verifier, now)
+        .await
+    {
+        tracing::warn!(connection = %connection.name, error = %err, "code redemption at the third party failed");
+        let text = format!(
+            "Connecting {} failed. Return to your app and try again.",
+            connection.display_name
+        );
+        return failed(&state, &connections, &e.id, now, &text).await;
+    }
+    match elicitations
+        .finish(&e.id, ElicitationStatus::Completed, now)
+        .await
+    {
+        Ok(_) => connections.completion.finished(),
+        Err(err) => return server_error(&state, &err),
+    }
+    tracing::info!(connection = %connection.name, "third-party account connected");
+    done(&state, connection)
+}
+
+/// Record the elicitation `id` as failed, wake the waiters, and show `text` (`502`).
+async fn failed(
+    state: &AppState,
+    connections: &Connections,
+    id: &str,
+    now: i64,
+    text: &str,
+) -> Response {
+    let elicitations = &state.server.stores().elicitations;
+    match elicitations
+        .finish(id, ElicitationStatus::Failed, now)
+        .await
+    {
+        Ok(_) => connections.completion.finished(),
+        Err(err) => return server_error(state, &err),
+    }
+    message(state, StatusCode::BAD_GATEWAY, "Not connected", text)
+}
+
+/// `GET /connections`: the signed-in user's connections (sign-in first), each with a
+/// CSRF-protected Remove button.
+pub(super) async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(connections) = connections(&state) else {
+        return not_found(&state);
+    };
+    let issuer = &state.server.settings().issuer;
+    let jar = state.web.sessions.jar(&headers);
+    let Some(session) = signed_in(&state, &jar) else {
+        return to_login(&state, &format!("{}/connections", issuer.path()));
+    };
+    let sub = session.sub.as_deref().unwrap_or_default();
+    let entries = match connections
+        .vault()
+        .store()
+        .list_for_subject(issuer.as_str(), sub)
+        .await
+    {
+        Ok(e) => e,
+        Err(e) => return server_error(&state, &e),
+    };
+    let rows: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            let display = connections
+                .get(&e.connection)
+                .map_or(e.connection.as_str(), |c| c.display_name.as_str());
+            context! {
+                name => e.connection.as_str(),
+                display_name => display,
+                connected_since => crate::web::connect::rfc3339(e.updated_at),
+                remove_action => issuer.endpoint(&format!("/connections/{}/remove", e.connection)),
+            }
+        })
+        .collect();
+    let body = state.web.templates.render(
+        "connections.html",
+        context! {
+            username => session.username.clone().unwrap_or_default(),
+            csrf_token => state.web.sessions.csrf_token(&session),
+            connections => rows,
+        },
+    );
+    render(body, StatusCode::OK)
+}
+
+/// `POST /connections/{name}/remove`: CSRF, then revoke at the third party (RFC 7009, best
+/// effort, refresh token first) and delete from the vault; `303` back to `/connections`.
+pub(super) async fn remove(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(connections) = connections(&state) else {
+        return not_found(&state);
+    };
+    let issuer = &state.server.settings().issuer;
+    let jar = state.web.sessions.jar(&headers);
+    let Some(session) = signed_in(&state, &jar) else {
+        return bad_request(&state, "You are not signed in.");
+    };
+    let Ok(form) = FormParams::parse(&body) else {
+        return bad_request(&state, "Malformed form.");
+    };
+    if !state
+        .web
+        .sessions
+        .check_csrf(&session, form.get("csrf_token").unwrap_or_default())
+    {
+        return bad_request(&state, "Invalid CSRF token.");
+    }
+    if !crate::connections::is_valid_name(&name) {
+        return not_found(&state);
+    }
+    let sub = session.sub.as_deref().unwrap_or_default();
+    match connections.remove(issuer.as_str(), sub, &name).await {
+        Ok(true) => tracing::info!(connection = %name, "connection removed by its user"),
+        Ok(false) => {}
+        Err(e) => return server_error(&state, &e),
+    }
+    redirect(StatusCode::SEE_OTHER, &issuer.endpoint("/connections"))
+}

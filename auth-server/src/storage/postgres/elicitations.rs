@@ -1,0 +1,203 @@
+//! [`ElicitationStore`] over PostgreSQL: one row per elicitation in the `elicitations` table,
+//! shared by every node.
+
+use async_trait::async_trait;
+use mcp_auth_core::store::{
+    ELICITATION_RETENTION, ElicitationBinding, ElicitationStatus, ElicitationStore,
+    PendingElicitation,
+};
+use mcp_auth_core::{Secret, StoreError, TokenHash, UnixTime};
+use sqlx::PgPool;
+
+use super::db_error;
+
+use crate::storage::rows::{ELICITATION_COLUMNS, ElicitationRow};
+
+/// Pending elicitations in the `elicitations` table (migration `0003_elicitations.sql`).
+///
+/// Every state change is one conditional `UPDATE` guarded by status (and expiry where the
+/// contract says so). Under READ COMMITTED a concurrent `UPDATE` of the same row (from any
+/// connection or node) waits for the first to commit, then re-checks its `WHERE` against the
+/// committed row, so exactly one caller sees the row change:
+/// - `begin`: `UPDATE … WHERE id = $ AND status IN (open) AND expires_at > now`;
+/// - `take_state`: one `UPDATE … FROM (SELECT … WHERE state_hash = $ AND status =
+///   'in_progress' AND expires_at > now FOR UPDATE) old … RETURNING`, which clears the state
+///   and verifier and returns the verifier as it was (the locked sub-select is re-checked after
+///   a concurrent spend, and then finds nothing);
+/// - `finish`: `UPDATE … WHERE id = $ AND status IN (open)`.
+///
+/// Indexes: the exact binding plus `created_at` (`find_open`, and `count_open_for_subject` by
+/// its `iss, sub` prefix), a unique partial index on `state_hash`, and `expires_at` (purge).
+/// The `code_verifier` column is a secret: no error or log here carries it.
+#[derive(Debug, Clone)]
+pub struct PgElicitationStore {
+    pool: PgPool,
+}
+
+impl PgElicitationStore {
+    /// A store over a migrated pool (see [`super::open_pool`]).
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+#[async_trait]
+impl ElicitationStore for PgElicitationStore {
+    async fn insert(&self, e: &PendingElicitation) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO elicitations ({ELICITATION_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ))
+        .bind(&e.id)
+        .bind(&e.iss)
+        .bind(&e.sub)
+        .bind(&e.client_id)
+        .bind(&e.connection)
+        .bind(e.resource.as_str())
+        .bind(&e.requested_by)
+        .bind(e.status.as_str())
+        .bind(e.created_at)
+        .bind(e.expires_at)
+        .bind(e.state_hash.as_ref().map(TokenHash::as_str))
+        .bind(e.code_verifier.as_ref().map(Secret::expose))
+        .bind(e.finished_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<PendingElicitation>, StoreError> {
+        let row: Option<ElicitationRow> = sqlx::query_as(&format!(
+            "SELECT {ELICITATION_COLUMNS} FROM elicitations WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        row.map(PendingElicitation::try_from).transpose()
+    }
+
+    async fn find_open(
+        &self,
+        b: &ElicitationBinding<'_>,
+        now: UnixTime,
+    ) -> Result<Option<PendingElicitation>, StoreError> {
+        let row: Option<ElicitationRow> = sqlx::query_as(&format!(
+            "SELECT {ELICITATION_COLUMNS} FROM elicitations \
+             WHERE iss = $1 AND sub = $2 AND client_id = $3 AND connection = $4 AND resource = $5 \
+             AND status IN ('pending', 'in_progress') AND expires_at > $6 \
+             ORDER BY created_at DESC, id DESC LIMIT 1"
+        ))
+        .bind(b.iss)
+        .bind(b.sub)
+        .bind(b.client_id)
+        .bind(b.connection)
+        .bind(b.resource.as_str())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        row.map(PendingElicitation::try_from).transpose()
+    }
+
+    async fn count_open_for_subject(
+        &self,
+        iss: &str,
+        sub: &str,
+        now: UnixTime,
+    ) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM elicitations WHERE iss = $1 AND sub = $2 \
+             AND status IN ('pending', 'in_progress') AND expires_at > $3",
+        )
+        .bind(iss)
+        .bind(sub)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn begin(
+        &self,
+        id: &str,
+        state_hash: &TokenHash,
+        code_verifier: &Secret,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE elicitations SET status = 'in_progress', state_hash = $1, code_verifier = $2 \
+             WHERE id = $3 AND status IN ('pending', 'in_progress') AND expires_at > $4",
+        )
+        .bind(state_hash.as_str())
+        .bind(code_verifier.expose())
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn take_state(
+        &self,
+        state_hash: &TokenHash,
+        now: UnixTime,
+    ) -> Result<Option<PendingElicitation>, StoreError> {
+        let row: Option<ElicitationRow> = sqlx::query_as(
+            "UPDATE elicitations AS e SET state_hash = NULL, code_verifier = NULL \
+             FROM (SELECT id, code_verifier FROM elicitations \
+                   WHERE state_hash = $1 AND status = 'in_progress' AND expires_at > $2 \
+                   FOR UPDATE) AS old \
+             WHERE e.id = old.id AND e.state_hash = $1 \
+             RETURNING e.id, e.iss, e.sub, e.client_id, e.connection, e.resource, \
+             e.requested_by, e.status, e.created_at, e.expires_at, e.state_hash, \
+             old.code_verifier AS code_verifier, e.finished_at",
+        )
+        .bind(state_hash.as_str())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        // RETURNING shows the new, cleared `state_hash`: put back the one that was spent.
+        let mut before = PendingElicitation::try_from(row)?;
+        before.state_hash = Some(state_hash.clone());
+        Ok(Some(before))
+    }
+
+    async fn finish(
+        &self,
+        id: &str,
+        status: ElicitationStatus,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        if status.is_open() {
+            return Ok(false);
+        }
+        let done = sqlx::query(
+            "UPDATE elicitations SET status = $1, finished_at = $2, state_hash = NULL, \
+             code_verifier = NULL WHERE id = $3 AND status IN ('pending', 'in_progress')",
+        )
+        .bind(status.as_str())
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM elicitations WHERE expires_at <= $1")
+            .bind(now.saturating_sub(ELICITATION_RETENTION))
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,207 @@
+//! [`ElicitationStore`] over SQLite: one row per elicitation in the `elicitations` table.
+
+use async_trait::async_trait;
+use mcp_auth_core::store::{
+    ELICITATION_RETENTION, ElicitationBinding, ElicitationStatus, ElicitationStore,
+    PendingElicitation,
+};
+use mcp_auth_core::{Secret, StoreError, TokenHash, UnixTime};
+use sqlx::SqlitePool;
+
+use crate::storage::rows::{ELICITATION_COLUMNS, ElicitationRow};
+
+/// Pending elicitations in the `elicitations` table (migration `0004_elicitations.sql`).
+///
+/// Every state change is one conditional `UPDATE` guarded by status (and expiry where the
+/// contract says so), so of concurrent callers on any connection or process exactly one sees
+/// the row change:
+/// - `begin`: `UPDATE … WHERE id = ? AND status IN (open) AND expires_at > now`;
+/// - `take_state`: `UPDATE … SET state_hash = NULL WHERE state_hash = ? AND status =
+///   'in_progress' AND expires_at > now RETURNING …` spends the state and reads back the
+///   verifier, then the verifier is cleared, both in one `BEGIN IMMEDIATE` transaction (SQLite's
+///   `RETURNING` sees only new values);
+/// - `finish`: `UPDATE … WHERE id = ? AND status IN (open)`.
+///
+/// Indexes: the exact binding plus `created_at` (`find_open`, and `count_open_for_subject` by
+/// its `iss, sub` prefix), a unique partial index on `state_hash`, and `expires_at` (purge).
+/// The `code_verifier` column is a secret: no error or log here carries it.
+#[derive(Debug, Clone)]
+pub struct SqliteElicitationStore {
+    pool: SqlitePool,
+}
+
+impl SqliteElicitationStore {
+    /// A store over a migrated pool (see [`super::open_pool`]).
+    pub fn new(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+}
+
+#[async_trait]
+impl ElicitationStore for SqliteElicitationStore {
+    async fn insert(&self, e: &PendingElicitation) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO elicitations ({ELICITATION_COLUMNS}) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(&e.id)
+        .bind(&e.iss)
+        .bind(&e.sub)
+        .bind(&e.client_id)
+        .bind(&e.connection)
+        .bind(e.resource.as_str())
+        .bind(&e.requested_by)
+        .bind(e.status.as_str())
+        .bind(e.created_at)
+        .bind(e.expires_at)
+        .bind(e.state_hash.as_ref().map(TokenHash::as_str))
+        .bind(e.code_verifier.as_ref().map(Secret::expose))
+        .bind(e.finished_at)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::backend)?;
+        Ok(())
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<PendingElicitation>, StoreError> {
+        let row: Option<ElicitationRow> = sqlx::query_as(&format!(
+            "SELECT {ELICITATION_COLUMNS} FROM elicitations WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::backend)?;
+        row.map(PendingElicitation::try_from).transpose()
+    }
+
+    async fn find_open(
+        &self,
+        b: &ElicitationBinding<'_>,
+        now: UnixTime,
+    ) -> Result<Option<PendingElicitation>, StoreError> {
+        let row: Option<ElicitationRow> = sqlx::query_as(&format!(
+            "SELECT {ELICITATION_COLUMNS} FROM elicitations \
+             WHERE iss = ? AND sub = ? AND client_id = ? AND connection = ? AND resource = ? \
+             AND status IN ('pending', 'in_progress') AND expires_at > ? \
+             ORDER BY created_at DESC, id DESC LIMIT 1"
+        ))
+        .bind(b.iss)
+        .bind(b.sub)
+        .bind(b.client_id)
+        .bind(b.connection)
+        .bind(b.resource.as_str())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::backend)?;
+        row.map(PendingElicitation::try_from).transpose()
+    }
+
+    async fn count_open_for_subject(
+        &self,
+        iss: &str,
+        sub: &str,
+        now: UnixTime,
+    ) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM elicitations WHERE iss = ? AND sub = ? \
+             AND status IN ('pending', 'in_progress') AND expires_at > ?",
+        )
+        .bind(iss)
+        .bind(sub)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::backend)?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn begin(
+        &self,
+        id: &str,
+        state_hash: &TokenHash,
+        code_verifier: &Secret,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE elicitations SET status = 'in_progress', state_hash = ?, code_verifier = ? \
+             WHERE id = ? AND status IN ('pending', 'in_progress') AND expires_at > ?",
+        )
+        .bind(state_hash.as_str())
+        .bind(code_verifier.expose())
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn take_state(
+        &self,
+        state_hash: &TokenHash,
+        now: UnixTime,
+    ) -> Result<Option<PendingElicitation>, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::backend)?;
+        // The single-use step: only one caller sees this row change. `state_hash` in the
+        // RETURNING list is NULL (new value); the caller's hash is put back below.
+        let row: Option<ElicitationRow> = sqlx::query_as(&format!(
+            "UPDATE elicitations SET state_hash = NULL \
+             WHERE state_hash = ? AND status = 'in_progress' AND expires_at > ? \
+             RETURNING {ELICITATION_COLUMNS}"
+        ))
+        .bind(state_hash.as_str())
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::backend)?;
+        let Some(row) = row else {
+            tx.commit().await.map_err(StoreError::backend)?;
+            return Ok(None);
+        };
+        sqlx::query("UPDATE elicitations SET code_verifier = NULL WHERE id = ?")
+            .bind(&row.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::backend)?;
+        tx.commit().await.map_err(StoreError::backend)?;
+        let mut before = PendingElicitation::try_from(row)?;
+        before.state_hash = Some(state_hash.clone());
+        Ok(Some(before))
+    }
+
+    async fn finish(
+        &self,
+        id: &str,
+        status: ElicitationStatus,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        if status.is_open() {
+            return Ok(false);
+        }
+        let done = sqlx::query(
+            "UPDATE elicitations SET status = ?, finished_at = ?, state_hash = NULL, \
+             code_verifier = NULL WHERE id = ? AND status IN ('pending', 'in_progress')",
+        )
+        .bind(status.as_str())
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM elicitations WHERE expires_at <= ?")
+            .bind(now.saturating_sub(ELICITATION_RETENTION))
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,154 @@
+//! The decisions of the connect pages (issue 11, spec §7.4, §7.5), free of HTTP types: which
+//! return paths the sign-in page may send the browser back to, whether a link may be acted on,
+//! and whether the signed-in user is the one the elicitation was created for (ELIC-12, ELIC-13,
+//! ELIC-CB-02).
+
+use mcp_auth_core::store::PendingElicitation;
+use mcp_auth_core::{Issuer, UnixTime};
+
+/// Longest elicitation id accepted in a path, characters.
+pub const MAX_ELICITATION_ID_CHARS: usize = 128;
+
+/// Whether `id` can be an elicitation id: 1 to [`MAX_ELICITATION_ID_CHARS`] URL-safe
+/// characters (`A-Z a-z 0-9 - _`). Anything else is unknown without a store lookup.
+pub fn is_elicitation_id(id: &str) -> bool {
+    (1..=MAX_ELICITATION_ID_CHARS).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Where the stand-alone sign-in page may send the browser back to: only the connect page of
+/// an elicitation (`{issuer path}/connect/{id}`) or the connections page
+/// (`{issuer path}/connections`), as a path on this server. Everything else (absolute URLs,
+/// `//host`, backslashes, queries, other paths, `/connect/callback`) is refused with `None`
+/// (fail closed: no open redirect).
+pub fn check_return_to(issuer: &Issuer, return_to: &str) -> Option<String> {
+    let base = issuer.path();
+    let rest = return_to.strip_prefix(base)?;
+    if rest == "/connections" {
+        return Some(return_to.to_owned());
+    }
+    let id = rest.strip_prefix("/connect/")?;
+    (is_elicitation_id(id) && id != "callback" && id != "token" && id != "status")
+        .then(|| return_to.to_owned())
+}
+
+/// What a link's elicitation allows at `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    /// No such elicitation (`404`).
+    Unknown,
+    /// Expired (`410`, ELIC-17).
+    Expired,
+    /// Completed, failed or cancelled already (`410`).
+    Finished,
+    /// Open: the user may act on it.
+    Open,
+}
+
+/// The [`LinkState`] of `elicitation` at `now`.
+pub fn link_state(elicitation: Option<&PendingElicitation>, now: UnixTime) -> LinkState {
+    match elicitation {
+        None => LinkState::Unknown,
+        Some(e) if e.is_expired(now) => LinkState::Expired,
+        Some(e) if !e.status.is_open() => LinkState::Finished,
+        Some(_) => LinkState::Open,
+    }
+}
+
+/// Who is looking at a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewer {
+    /// Nobody is signed in: sign in first, then come back (ELIC-CB-01).
+    NotSignedIn,
+    /// Signed in as another user than the elicitation's: `403`, no redirect, nothing changes
+    /// (ELIC-12, ELIC-13, ELIC-CB-02).
+    OtherAccount,
+    /// The elicitation's own user.
+    Owner,
+}
+
+/// Compare the session's user (`session_sub`, signed in at this server `issuer`) with the
+/// elicitation's (`iss`, `sub`): both must be equal. The session is the only source of the
+/// viewer's identity; nothing in the request (query parameters, form fields) is consulted.
+pub fn viewer(issuer: &Issuer, session_sub: Option<&str>, e: &PendingElicitation) -> Viewer {
+    match session_sub {
+        None => Viewer::NotSignedIn,
+        Some(sub) if e.iss == issuer.as_str() && e.sub == sub => Viewer::Owner,
+        Some(_) => Viewer::OtherAccount,
+    }
+}
+
+/// `unix` seconds as an RFC 3339 UTC date and time, e.g. `2027-01-15T08:00:00Z`.
+pub fn rfc3339(unix: UnixTime) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        (secs % 3600) / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issuer(s: &str) -> Issuer {
+        s.parse().unwrap()
+    }
+
+    /// The sign-in page sends the browser back only to a connect or connections page of this
+    /// server.
+    #[test]
+    fn return_to_is_a_local_connect_path_only() {
+        let i = issuer("https://auth.example.com");
+        assert_eq!(
+            check_return_to(&i, "/connect/abcDEF-_12").as_deref(),
+            Some("/connect/abcDEF-_12")
+        );
+        assert_eq!(
+            check_return_to(&i, "/connections").as_deref(),
+            Some("/connections")
+        );
+        for bad in [
+            "https://evil.example/connect/x",
+            "//evil.example/connect/x",
+            "/\\evil.example",
+            "/connect/",
+            "/connect/a/b",
+            "/connect/a?x=1",
+            "/connect/callback",
+            "/authorize",
+            "connect/abc",
+            "/connect/a%2fb",
+            "",
+        ] {
+            assert_eq!(check_return_to(&i, bad), None, "{bad}");
+        }
+        let with_path = issuer("https://auth.example.com/tenant");
+        assert_eq!(
+            check_return_to(&with_path, "/tenant/connect/abc").as_deref(),
+            Some("/tenant/connect/abc")
+        );
+        assert_eq!(check_return_to(&with_path, "/connect/abc"), None);
+    }
+
+    #[test]
+    fn rfc3339_formats_utc() {
+        assert_eq!(rfc3339(1_800_000_000), "2027-01-15T08:00:00Z");
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+    }
+}
