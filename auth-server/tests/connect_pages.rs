@@ -73,48 +73,14 @@ fn oauth_config(tp: &ThirdParty) -> ConnectionConfig {
 }
 
 fn api_key_config() -> ConnectionConfig {
-    ConnectionConfig {
-        name: "crm".into(),
-        display_name: "Example CRM".into(),
-        kind: ConnectionKind::ApiKey,
-        issuer: None,
-        authorization_endpoint: None,
-        token_endpoint: None,
-        revocation_endpoint: None,
-        client_id: None,
-        client_secret: None,
-        scopes: vec![],
-        resource_indicator: None,
-        resources: vec![RESOURCE.into()],
-        allow_insecure_http: false,
-    }
+    api_key_connection("crm", "Example CRM")
 }
 
 /// Our server, with the `calendar` (oauth at `tp`) and `crm` (api_key) connections, alice
 /// (`user-1`) and bob (`user-2`).
 async fn our_server(tp: &ThirdParty) -> (Harness, Arc<Connections>) {
-    let slot: Arc<Mutex<Option<Arc<Connections>>>> = Arc::default();
-    let out = slot.clone();
-    let cfg = oauth_config(tp);
-    let h = Harness::build(settings(ISSUER), move |b| {
-        let keyring = VaultKeyring::new(&[("k1", &Secret::new(KEY))]).unwrap();
-        let list = vec![
-            Connection::from_config(&cfg).unwrap(),
-            Connection::from_config(&api_key_config()).unwrap(),
-        ];
-        let c = Arc::new(
-            Connections::new(
-                &ISSUER.parse().unwrap(),
-                list,
-                keyring,
-                b.stores().vault.clone(),
-            )
-            .unwrap(),
-        );
-        *out.lock().unwrap() = Some(c.clone());
-        b.connections(c)
-    })
-    .await;
+    let (h, c) =
+        Harness::with_connections(settings(ISSUER), vec![oauth_config(tp), api_key_config()]).await;
     h.stores
         .users
         .put(&User {
@@ -124,7 +90,6 @@ async fn our_server(tp: &ThirdParty) -> (Harness, Arc<Connections>) {
         })
         .await
         .unwrap();
-    let c = slot.lock().unwrap().clone().unwrap();
     (h, c)
 }
 

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
@@ -14,34 +14,14 @@ use mcp_auth_core::ext::{AccessTokenClaims, ExtraClaims};
 use mcp_auth_core::store::{ElicitationStatus, PendingElicitation};
 use mcp_auth_core::vault::VaultKeyring;
 use mcp_auth_core::{Secret, TokenEndpointAuthMethod};
-use mcp_auth_server::config::ConnectionConfig;
-use mcp_auth_server::connections::{Connection, ConnectionKind, Connections};
+use mcp_auth_server::connections::Connections;
 
 /// The MCP server's own confidential client, registered for the token-exchange grant.
 const SERVER: &str = "calendar-mcp";
 const SERVER_SECRET: &str = "calendar-mcp-secret-0123456789";
-const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 const API_KEY_TYPE: &str = "urn:mcp-auth:token-type:api-key";
-
-fn crm() -> ConnectionConfig {
-    ConnectionConfig {
-        name: "crm".into(),
-        display_name: "Example CRM".into(),
-        kind: ConnectionKind::ApiKey,
-        issuer: None,
-        authorization_endpoint: None,
-        token_endpoint: None,
-        revocation_endpoint: None,
-        client_id: None,
-        client_secret: None,
-        scopes: vec![],
-        resource_indicator: None,
-        resources: vec![RESOURCE.into()],
-        allow_insecure_http: false,
-    }
-}
 
 /// Our server with the `crm` connection for [`RESOURCE`], whose server's clients are [`SERVER`]
 /// (registered for the token-exchange grant) and [`BASIC`] (not registered for it).
@@ -51,24 +31,8 @@ async fn server() -> (Harness, Arc<Connections>) {
         RESOURCE.parse().unwrap(),
         vec![SERVER.parse().unwrap(), BASIC.parse().unwrap()],
     );
-    let slot: Arc<Mutex<Option<Arc<Connections>>>> = Arc::default();
-    let out = slot.clone();
-    let h = Harness::build(settings, move |b| {
-        let keyring = VaultKeyring::new(&[("k1", &Secret::new(KEY))]).unwrap();
-        let list = vec![Connection::from_config(&crm()).unwrap()];
-        let c = Arc::new(
-            Connections::new(
-                &ISSUER.parse().unwrap(),
-                list,
-                keyring,
-                b.stores().vault.clone(),
-            )
-            .unwrap(),
-        );
-        *out.lock().unwrap() = Some(c.clone());
-        b.connections(c)
-    })
-    .await;
+    let (h, c) =
+        Harness::with_connections(settings, vec![api_key_connection("crm", "Example CRM")]).await;
     h.stores
         .clients
         .put(&mcp_auth_conformance::server::client(
@@ -80,7 +44,6 @@ async fn server() -> (Harness, Arc<Connections>) {
         ))
         .await
         .unwrap();
-    let c = slot.lock().unwrap().clone().unwrap();
     (h, c)
 }
 

@@ -194,3 +194,70 @@ pub fn hidden(html: &str, name: &str) -> String {
         .replace("&gt;", ">")
         .replace("&amp;", "&")
 }
+
+/// The vault key of [`Harness::with_connections`]: 32 bytes, base64, id `k1`.
+pub const VAULT_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// An `api_key` connection named `name` for [`RESOURCE`].
+pub fn api_key_connection(
+    name: &str,
+    display_name: &str,
+) -> mcp_auth_server::config::ConnectionConfig {
+    mcp_auth_server::config::ConnectionConfig {
+        name: name.into(),
+        display_name: display_name.into(),
+        kind: mcp_auth_server::connections::ConnectionKind::ApiKey,
+        issuer: None,
+        authorization_endpoint: None,
+        token_endpoint: None,
+        revocation_endpoint: None,
+        client_id: None,
+        client_secret: None,
+        scopes: vec![],
+        resource_indicator: None,
+        resources: vec![RESOURCE.into()],
+        allow_insecure_http: false,
+    }
+}
+
+impl Harness {
+    /// A harness whose server has `connections` (vault key [`VAULT_KEY`] as `k1`, over the
+    /// server's own vault store), and those connections.
+    pub async fn with_connections(
+        settings: ServerSettings,
+        connections: Vec<mcp_auth_server::config::ConnectionConfig>,
+    ) -> (
+        Self,
+        std::sync::Arc<mcp_auth_server::connections::Connections>,
+    ) {
+        use mcp_auth_server::connections::{Connection, Connections};
+        let slot: std::sync::Arc<std::sync::Mutex<Option<std::sync::Arc<Connections>>>> =
+            std::sync::Arc::default();
+        let out = slot.clone();
+        let h = Self::build(settings, move |b| {
+            let keyring = mcp_auth_core::vault::VaultKeyring::new(&[(
+                "k1",
+                &mcp_auth_core::Secret::new(VAULT_KEY),
+            )])
+            .unwrap();
+            let list = connections
+                .iter()
+                .map(|c| Connection::from_config(c).unwrap())
+                .collect();
+            let c = std::sync::Arc::new(
+                Connections::new(
+                    &ISSUER.parse().unwrap(),
+                    list,
+                    keyring,
+                    b.stores().vault.clone(),
+                )
+                .unwrap(),
+            );
+            *out.lock().unwrap() = Some(c.clone());
+            b.connections(c)
+        })
+        .await;
+        let c = slot.lock().unwrap().clone().unwrap();
+        (h, c)
+    }
+}
