@@ -84,6 +84,6 @@ pub use error::{ChallengeHint, ErrorCode, OAuthError, StoreError};
 pub use params::FormParams;
 pub use secret::{Secret, SecretGenerator, TokenHash};
 pub use types::{
-    ClientId, GrantType, Issuer, ParseError, RedirectUri, ResourceUri, Scope, ScopeSet,
-    TokenEndpointAuthMethod,
+    ClientId, GrantType, Issuer, MAX_USERNAME_CHARS, ParseError, RedirectUri, ResourceUri, Scope,
+    ScopeSet, TokenEndpointAuthMethod, normalize_username,
 };

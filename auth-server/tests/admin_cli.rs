@@ -5,7 +5,7 @@
 mod binary;
 
 use binary::Setup;
-use mcp_auth_core::store::{RefreshToken, RefreshTokenState, Stores};
+use mcp_auth_core::store::{RefreshToken, RefreshTokenState, SealedEntry, Stores};
 use mcp_auth_core::{ResourceUri, TokenHash};
 
 /// Values of `key: value` lines.
@@ -240,8 +240,9 @@ async fn consent_list_and_revoke_for_one_client() {
     );
 }
 
-/// `user remove` deletes the user, revokes every refresh token it holds and forgets its
-/// consents; other users keep theirs.
+/// `user remove` deletes the user (which ends its sessions), revokes every refresh token it
+/// holds, forgets its consents and deletes its third-party connections from the vault (issue
+/// 19 §1); other users keep theirs.
 #[tokio::test]
 async fn user_remove_revokes_tokens_and_consents() {
     let setup = Setup::new("");
@@ -260,16 +261,36 @@ async fn user_remove_revokes_tokens_and_consents() {
                 .await
                 .unwrap();
         }
+        for (sub, connection) in [(&alice, "calendar"), (&alice, "files"), (&bob, "calendar")] {
+            s.vault
+                .put(&SealedEntry {
+                    iss: "http://127.0.0.1:9000".into(),
+                    sub: sub.clone(),
+                    connection: connection.into(),
+                    key_id: "k1".into(),
+                    nonce: vec![0; 12],
+                    ciphertext: vec![1; 32],
+                    updated_at: 1_000,
+                })
+                .await
+                .unwrap();
+        }
     }
     let out = setup.ok(&["user", "remove", "alice"], "");
-    assert_eq!(
-        out,
-        "removed alice; revoked 2 refresh tokens and 2 consents\n"
+    assert!(
+        out.ends_with(
+            "removed alice; ended their sessions; revoked 2 refresh tokens, 2 consents and 2 \
+             third-party connections\n"
+        ),
+        "{out}"
     );
     let s = stores(&setup).await;
     assert_eq!(s.users.get_by_username("alice").await.unwrap(), None);
     assert!(s.consent.list_for_user(&alice).await.unwrap().is_empty());
     assert_eq!(s.consent.list_for_user(&bob).await.unwrap().len(), 1);
+    let left: Vec<_> = s.vault.list().await.unwrap();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].sub, bob);
     for client in ["app-1", "app-2"] {
         let t = s
             .refresh_tokens

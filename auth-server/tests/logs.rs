@@ -107,3 +107,37 @@ async fn log_format_is_read_from_the_configuration_file() {
         );
     }
 }
+
+/// Rule "a configuration file holding secrets that other users can read gets a start-up
+/// warning naming the file and its mode" (issue 19 §7); none once it is `0600`.
+#[cfg(unix)]
+#[test]
+fn world_readable_secret_config_is_warned_about_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let setup = Setup::new("session_secret = \"config-mode-test-secret-0123456789abcdef\"");
+    let path = setup.path().to_owned();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let server = Server::start(&setup, &[]);
+    let expected = format!(
+        "the configuration file {} holds secrets and is readable by other users (mode 0644)",
+        path.display()
+    );
+    assert!(
+        server.wait_for_stderr(Duration::from_secs(5), |l| l.contains(&expected)),
+        "{:?}",
+        server.stderr.lock().unwrap()
+    );
+    drop(server);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let server = Server::start(&setup, &[]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !server
+            .stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("readable by other users")),
+        "no warning at 0600"
+    );
+}

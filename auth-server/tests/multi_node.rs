@@ -3,8 +3,8 @@
 //! across nodes. Both processes run the real binary on loopback ports with the same issuer (as
 //! behind a load balancer) and the same `session_secret`; the test talks to each node directly.
 //!
-//! Needs `DATABASE_URL` (a loopback PostgreSQL server; CI's `.ci/run` sets it): without it the
-//! tests fail with a message saying so.
+//! Needs a loopback PostgreSQL server at `DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`).
 
 #[path = "pg_schema/mod.rs"]
 mod pg;

@@ -89,6 +89,7 @@ fn every_type_holding_a_secret_prints_it_redacted() {
         username: Some("alice".into()),
         auth_time: Some(1),
         issued_at: 1,
+        generation: 0,
     };
     assert_redacted("Session", format!("{session:?}"));
 

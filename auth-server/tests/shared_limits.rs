@@ -5,7 +5,8 @@
 //! spread over the two nodes reach the limits together. The same runs without shared counters
 //! show each node counting alone (so the tests can fail).
 //!
-//! Needs `DATABASE_URL` (a loopback PostgreSQL server; CI's `.ci/run` sets it).
+//! Needs a loopback PostgreSQL server at `DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`).
 
 #[path = "pg_schema/mod.rs"]
 mod pg;

@@ -28,6 +28,7 @@ async fn right_password_signs_in_the_user_at_the_current_time() {
             sub: "user-1".into(),
             username: "alice".into(),
             auth_time: NOW,
+            session_generation: 0,
         }
     );
 }

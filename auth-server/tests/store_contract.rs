@@ -826,6 +826,48 @@ async fn opening_twice_migrates_once() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Session generations (issue 19 §1): ending a user's sessions, on every backend
+
+contract!(session_generation_counts_ended_sessions);
+/// Rule "a session is valid only while its user exists and its generation is current": a new
+/// user starts at 0; `end_sessions` increments it (and only that user's); `put` of the same
+/// username (a password change) keeps it; a removed user has none, and a user created again
+/// under the same name starts afresh under a new `sub`.
+async fn session_generation_counts_ended_sessions(s: &Stores) {
+    s.users.put(&user("alice", "sub-a", "$h-a")).await.unwrap();
+    s.users.put(&user("bob", "sub-b", "$h-b")).await.unwrap();
+    assert_eq!(s.users.session_generation("sub-a").await.unwrap(), Some(0));
+    assert_eq!(s.users.session_generation("sub-x").await.unwrap(), None);
+    assert!(s.users.end_sessions("sub-a").await.unwrap());
+    assert!(s.users.end_sessions("sub-a").await.unwrap());
+    assert!(!s.users.end_sessions("sub-x").await.unwrap());
+    assert_eq!(s.users.session_generation("sub-a").await.unwrap(), Some(2));
+    assert_eq!(s.users.session_generation("sub-b").await.unwrap(), Some(0));
+    s.users.put(&user("alice", "sub-a", "$new")).await.unwrap();
+    assert_eq!(s.users.session_generation("sub-a").await.unwrap(), Some(2));
+    s.users.delete("alice").await.unwrap();
+    assert_eq!(s.users.session_generation("sub-a").await.unwrap(), None);
+    s.users.put(&user("alice", "sub-a2", "$h")).await.unwrap();
+    assert_eq!(s.users.session_generation("sub-a2").await.unwrap(), Some(0));
+}
+
+contract!(end_sessions_races_lose_no_increment);
+/// 16 concurrent `end_sessions` of one user: every increment counts (one atomic statement).
+async fn end_sessions_races_lose_no_increment(s: &Stores) {
+    s.users.put(&user("alice", "sub-a", "$h")).await.unwrap();
+    let racers: Vec<_> = (0..16)
+        .map(|_| {
+            let users = s.users.clone();
+            tokio::spawn(async move { users.end_sessions("sub-a").await.unwrap() })
+        })
+        .collect();
+    for r in racers {
+        assert!(r.await.unwrap());
+    }
+    assert_eq!(s.users.session_generation("sub-a").await.unwrap(), Some(16));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Admin commands (issue 14): user removal, a user's consents, a user's refresh tokens
 
 contract!(user_delete_returns_the_removed_user);

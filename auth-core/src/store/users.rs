@@ -34,10 +34,24 @@ impl std::fmt::Debug for User {
 /// stable; lookups are exact; `delete` removes the user and returns the removed record (`None`
 /// when there was no such user), after which the username may be created again (with a new
 /// `sub` chosen by the caller).
+///
+/// Each user has a **session generation**, a counter that starts at `0` when the user is
+/// created. A sign-in session records the generation it was started under and is valid only
+/// while the user exists and the counter is unchanged: [`UserStore::end_sessions`] increments
+/// it (a password change, an operator ending a user's sessions), which ends every session of
+/// that user on every node that reads the same store. `put` of an existing username leaves
+/// the counter as it is; `delete` removes it with the user (a user created again under the same
+/// name has a new `sub`, so no old session names it).
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// The user with this login name.
     async fn get_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
+    /// The current session generation of the user whose `sub` this is, or `None` when no user
+    /// has that `sub` (removed, or never existed).
+    async fn session_generation(&self, sub: &str) -> Result<Option<u64>, StoreError>;
+    /// End every session of the user whose `sub` this is: increment its session generation in
+    /// one atomic statement. Returns `false` when no user has that `sub`.
+    async fn end_sessions(&self, sub: &str) -> Result<bool, StoreError>;
     /// Insert or replace by `username`.
     async fn put(&self, user: &User) -> Result<(), StoreError>;
     /// Every user, sorted by username.
@@ -47,28 +61,46 @@ pub trait UserStore: Send + Sync {
     async fn delete(&self, username: &str) -> Result<Option<User>, StoreError>;
 }
 
-/// In-memory [`UserStore`].
+/// In-memory [`UserStore`]: users by username, each with its session generation.
 #[derive(Debug, Default)]
-pub struct MemoryUserStore(Mutex<BTreeMap<String, User>>);
+pub struct MemoryUserStore(Mutex<BTreeMap<String, (User, u64)>>);
 
 #[async_trait]
 impl UserStore for MemoryUserStore {
     async fn get_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
-        Ok(lock(&self.0).get(username).cloned())
+        Ok(lock(&self.0).get(username).map(|(u, _)| u.clone()))
+    }
+    async fn session_generation(&self, sub: &str) -> Result<Option<u64>, StoreError> {
+        Ok(lock(&self.0)
+            .values()
+            .find(|(u, _)| u.sub == sub)
+            .map(|(_, generation)| *generation))
+    }
+    async fn end_sessions(&self, sub: &str) -> Result<bool, StoreError> {
+        let mut map = lock(&self.0);
+        match map.values_mut().find(|(u, _)| u.sub == sub) {
+            Some((_, generation)) => {
+                *generation += 1;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
     async fn put(&self, user: &User) -> Result<(), StoreError> {
         let mut map = lock(&self.0);
         let mut user = user.clone();
-        if let Some(existing) = map.get(&user.username) {
+        let mut generation = 0;
+        if let Some((existing, g)) = map.get(&user.username) {
             user.sub = existing.sub.clone();
+            generation = *g;
         }
-        map.insert(user.username.clone(), user);
+        map.insert(user.username.clone(), (user, generation));
         Ok(())
     }
     async fn list(&self) -> Result<Vec<User>, StoreError> {
-        Ok(lock(&self.0).values().cloned().collect())
+        Ok(lock(&self.0).values().map(|(u, _)| u.clone()).collect())
     }
     async fn delete(&self, username: &str) -> Result<Option<User>, StoreError> {
-        Ok(lock(&self.0).remove(username))
+        Ok(lock(&self.0).remove(username).map(|(u, _)| u))
     }
 }

@@ -39,7 +39,7 @@ pub fn check_client_name(name: &str) -> Result<(), ParseError> {
     Ok(())
 }
 
-fn is_displayable(c: char) -> bool {
+pub(super) fn is_displayable(c: char) -> bool {
     !matches!(
         c.general_category(),
         GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator

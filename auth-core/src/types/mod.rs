@@ -8,6 +8,7 @@ mod issuer;
 mod redirect_uri;
 mod resource;
 mod scope;
+mod username;
 
 pub use auth_method::TokenEndpointAuthMethod;
 pub use client_id::ClientId;
@@ -17,6 +18,7 @@ pub use issuer::Issuer;
 pub use redirect_uri::RedirectUri;
 pub use resource::ResourceUri;
 pub use scope::{Scope, ScopeSet};
+pub use username::{MAX_USERNAME_CHARS, normalize_username};
 
 /// A value that failed to parse as a protocol type. The message is safe to show to clients.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -495,13 +495,11 @@ async fn client_add(
 }
 
 pub(super) async fn user(config_path: Option<&Path>, cmd: UserCommand) -> Result<(), String> {
-    let (_, stores) = open(config_path).await?;
+    let (config, stores) = open(config_path).await?;
     match cmd {
         UserCommand::Add { username } => {
-            if username.is_empty() || username.len() > 128 || username.chars().any(char::is_control)
-            {
-                return Err("the username must be 1 to 128 printable characters".into());
-            }
+            let username =
+                mcp_auth_core::normalize_username(&username).map_err(|e| e.to_string())?;
             let password = read_password()?;
             let existing = stores
                 .users
@@ -524,6 +522,7 @@ pub(super) async fn user(config_path: Option<&Path>, cmd: UserCommand) -> Result
             Ok(())
         }
         UserCommand::Passwd { username } => {
+            let username = lookup_name(&username);
             let user = stores
                 .users
                 .get_by_username(&username)
@@ -531,6 +530,7 @@ pub(super) async fn user(config_path: Option<&Path>, cmd: UserCommand) -> Result
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("no user {username}"))?;
             let password = read_password()?;
+            let sub = user.sub.clone();
             stores
                 .users
                 .put(&User {
@@ -539,10 +539,18 @@ pub(super) async fn user(config_path: Option<&Path>, cmd: UserCommand) -> Result
                 })
                 .await
                 .map_err(|e| e.to_string())?;
-            println!("password of {username} changed");
+            stores
+                .users
+                .end_sessions(&sub)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("password of {username} changed; every session of {username} ended");
             Ok(())
         }
         UserCommand::Remove { username } => {
+            let username = lookup_name(&username);
+            // Deleting the record ends every session at once: a session is valid only while
+            // its user exists (`UserStore::session_generation`), checked on every request.
             let user = stores
                 .users
                 .delete(&username)
@@ -555,7 +563,19 @@ pub(super) async fn user(config_path: Option<&Path>, cmd: UserCommand) -> Result
                 .revoke_user(&user.sub, None)
                 .await
                 .map_err(|e| e.to_string())?;
-            println!("removed {username}; revoked {tokens} refresh tokens and {consents} consents");
+            let entries: Vec<_> = stores
+                .vault
+                .list()
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .filter(|e| e.sub == user.sub)
+                .collect();
+            let connections = revoke_connections(&config, &stores, entries).await?;
+            println!(
+                "removed {username}; ended their sessions; revoked {tokens} refresh tokens, \
+                 {consents} consents and {connections} third-party connections"
+            );
             Ok(())
         }
         UserCommand::List => {
@@ -666,39 +686,59 @@ pub(super) async fn connections(
             if slots.is_empty() {
                 return Err(format!("{subject} has no connection {connection}"));
             }
-            let issuer = config.issuer(config.bind).map_err(|e| e.to_string())?;
-            let service = crate::connections::Connections::from_config(
-                &config,
-                &issuer,
-                stores.vault.clone(),
-            )
-            .map_err(|e| e.to_string())?;
-            for e in slots {
-                let removed = match &service {
-                    Some(c) => c
-                        .remove(&e.iss, &e.sub, &e.connection)
-                        .await
-                        .map_err(|e| e.to_string())?,
-                    None => stores
-                        .vault
-                        .delete(&e.iss, &e.sub, &e.connection)
-                        .await
-                        .map_err(|e| e.to_string())?,
-                };
-                if removed {
-                    println!("revoked {} of {} ({})", e.connection, e.sub, e.iss);
-                }
-            }
+            revoke_connections(&config, &stores, slots).await?;
             Ok(())
         }
     }
+}
+
+/// Revoke each of `entries` at its third party (RFC 7009, best effort, when the configuration
+/// has the connection and the vault key) and delete it from the vault; prints each one removed
+/// and returns how many were.
+async fn revoke_connections(
+    config: &Config,
+    stores: &Stores,
+    entries: Vec<mcp_auth_core::store::SealedEntry>,
+) -> Result<usize, String> {
+    if entries.is_empty() {
+        return Ok(0);
+    }
+    let issuer = config.issuer(config.bind).map_err(|e| e.to_string())?;
+    let service =
+        crate::connections::Connections::from_config(config, &issuer, stores.vault.clone())
+            .map_err(|e| e.to_string())?;
+    let mut count = 0;
+    for e in entries {
+        let removed = match &service {
+            Some(c) => c
+                .remove(&e.iss, &e.sub, &e.connection)
+                .await
+                .map_err(|e| e.to_string())?,
+            None => stores
+                .vault
+                .delete(&e.iss, &e.sub, &e.connection)
+                .await
+                .map_err(|e| e.to_string())?,
+        };
+        if removed {
+            count += 1;
+            println!("revoked {} of {} ({})", e.connection, e.sub, e.iss);
+        }
+    }
+    Ok(count)
+}
+
+/// The stored form of a login name given to a command that looks a user up: NFKC, as `user add`
+/// stores it; a name that cannot be normalized is looked up as given (and not found).
+fn lookup_name(raw: &str) -> String {
+    mcp_auth_core::normalize_username(raw).unwrap_or_else(|_| raw.to_owned())
 }
 
 /// The subject id of the local user `username`.
 async fn user_sub(stores: &Stores, username: &str) -> Result<String, String> {
     Ok(stores
         .users
-        .get_by_username(username)
+        .get_by_username(&lookup_name(username))
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no user {username}"))?

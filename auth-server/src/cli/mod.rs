@@ -1,6 +1,7 @@
 //! The `auth-server` command line: `serve` (the default) and the admin commands.
 
 mod admin;
+mod secret_file;
 mod serve;
 
 use std::net::SocketAddr;
@@ -114,21 +115,26 @@ pub enum ClientCommand {
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Create or update a local user. The password is read from standard input (first line).
+    /// The name is stored in Unicode NFKC form (lookalikes such as fullwidth letters are the same
+    /// name); leading or trailing whitespace and control or format characters are refused.
     Add {
         /// Login name.
         username: String,
     },
     /// List local users. Changes nothing.
     List,
-    /// Remove a local user. Also revokes every refresh token issued to the user (and denies the
-    /// access tokens issued with them) and forgets every consent the user gave.
+    /// Remove a local user. Ends every sign-in session of the user at once (on every node),
+    /// revokes every refresh token issued to the user (and denies the access tokens issued with
+    /// them), forgets every consent the user gave, and removes the user's third-party
+    /// connections from the vault (revoked at the third party first, RFC 7009, where it
+    /// supports revocation).
     Remove {
         /// Login name.
         username: String,
     },
     /// Set a local user's password, read from standard input (first line, at least 8
-    /// characters; an empty line is refused). Changes only the stored password hash; existing
-    /// sessions and tokens stay valid.
+    /// characters; an empty line is refused), and ends every sign-in session of the user at once
+    /// (on every node). Tokens already issued stay valid.
     Passwd {
         /// Login name.
         username: String,

@@ -18,6 +18,9 @@ use super::ServeArgs;
 /// `shutdown_grace_period` seconds, and return.
 pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result<(), String> {
     let mut config = Config::load(config_path).map_err(|e| e.to_string())?;
+    if let Some(warning) = config_path.and_then(super::secret_file::warning) {
+        tracing::warn!("{warning}");
+    }
     if let Some(bind) = args.bind {
         config.bind = bind;
     }

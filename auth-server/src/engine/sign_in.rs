@@ -51,6 +51,9 @@ pub struct SignedInUser {
     pub username: String,
     /// When the user signed in, seconds since the epoch.
     pub auth_time: UnixTime,
+    /// The user's session generation at sign-in, recorded in the session
+    /// ([`mcp_auth_core::store::UserStore::session_generation`]).
+    pub session_generation: u64,
 }
 
 /// Why a sign-in did not succeed. Only [`SignInError::WrongCredentials`] means the username or
@@ -104,7 +107,11 @@ impl AuthorizationServer {
                 crate::metrics::rate_limited("signin");
                 SignInError::TooManyFailures { retry_after }
             })?;
-        let user = match self.inner.stores.users.get_by_username(username).await {
+        // Stored names are NFKC (`user add`); a typed name is looked up in the same form. One
+        // that cannot be a stored name is looked up as typed, so it costs the same and fails.
+        let lookup =
+            mcp_auth_core::normalize_username(username).unwrap_or_else(|_| username.to_owned());
+        let user = match self.inner.stores.users.get_by_username(&lookup).await {
             Ok(u) => u,
             Err(e) => {
                 guard.limits.not_a_failure(attempt).await;
@@ -131,12 +138,19 @@ impl AuthorizationServer {
             return Err(SignInError::WrongCredentials);
         };
         guard.limits.not_a_failure(attempt).await;
+        let session_generation = match self.current_generation(&user.sub).await {
+            Ok(Some(generation)) => generation,
+            // Removed between the lookup and now: as if it had never existed.
+            Ok(None) => return Err(SignInError::WrongCredentials),
+            Err(e) => return Err(SignInError::Internal(e)),
+        };
         tracing::info!(sub = %user.sub, "user signed in");
         crate::metrics::sign_in(true);
         Ok(SignedInUser {
             sub: user.sub,
             username: user.username,
             auth_time: self.inner.clock.now(),
+            session_generation,
         })
     }
 
@@ -159,11 +173,31 @@ impl AuthorizationServer {
             .get_by_username(crate::DEV_USERNAME)
             .await?
             .ok_or_else(|| OAuthError::invalid_request("the development user does not exist"))?;
+        let session_generation = self
+            .current_generation(&user.sub)
+            .await?
+            .ok_or_else(|| OAuthError::invalid_request("the development user does not exist"))?;
         tracing::warn!("development profile: signed in the development user without a password");
         Ok(SignedInUser {
             sub: user.sub,
             username: user.username,
             auth_time: self.inner.clock.now(),
+            session_generation,
         })
+    }
+
+    /// Whether a session started for the user `sub` under `generation` still counts as signed
+    /// in: the user exists and its session generation is unchanged (not removed, no password
+    /// change, no operator action since). Asked of the store on every request that uses a
+    /// session, with no cache, so a removal ends the user's sessions on every node at once.
+    ///
+    /// # Errors
+    /// The store's failure (the pages answer `503`); never `true` on an error.
+    pub async fn session_is_current(&self, sub: &str, generation: u64) -> Result<bool, OAuthError> {
+        Ok(self.current_generation(sub).await? == Some(generation))
+    }
+
+    async fn current_generation(&self, sub: &str) -> Result<Option<u64>, OAuthError> {
+        Ok(self.inner.stores.users.session_generation(sub).await?)
     }
 }

@@ -29,7 +29,10 @@ pub(super) async fn authorize(
     let query = query.unwrap_or_default();
     let jar = state.web.sessions.jar(&headers);
     let now = state.server.clock().now();
-    let session = state.web.sessions.read(&jar, now);
+    let session = match state.session(&jar).await {
+        Ok(s) => s,
+        Err(e) => return error_page(&state, e),
+    };
     let request = match state
         .server
         .validate_authorization_request_for(query.as_bytes(), signed_in(session.as_ref()))
@@ -75,7 +78,10 @@ async fn form_step(
         .map_err(|_| error_page(state, OAuthError::invalid_request("malformed form")))?;
     let query = form.get("request").unwrap_or_default().to_owned();
     let jar = state.web.sessions.jar(headers);
-    let session = state.web.sessions.read(&jar, state.server.clock().now());
+    let session = state
+        .session(&jar)
+        .await
+        .map_err(|e| error_page(state, e))?;
     let request = state
         .server
         .validate_authorization_request_for(query.as_bytes(), signed_in(session.as_ref()))
@@ -253,6 +259,7 @@ async fn start_session(
         username: Some(user.username.clone()),
         auth_time: Some(user.auth_time),
         issued_at: user.auth_time,
+        generation: user.session_generation,
     };
     let jar = state.web.sessions.write(jar, &session);
     proceed(state, jar, &session, request, query, status).await
@@ -266,6 +273,7 @@ fn anonymous_session(state: &AppState, now: i64) -> Session {
         username: None,
         auth_time: None,
         issued_at: now,
+        generation: 0,
     }
 }
 

@@ -149,16 +149,17 @@ fn new_session(state: &AppState, now: i64) -> Session {
         username: None,
         auth_time: None,
         issued_at: now,
+        generation: 0,
     }
 }
 
-/// The signed-in session of the request, if any.
-fn signed_in(state: &AppState, jar: &SignedCookieJar) -> Option<Session> {
+/// The signed-in session of the request, if any (its user checked in the store:
+/// [`AppState::signed_in_session`]); a failing store is an error page.
+async fn signed_in(state: &AppState, jar: &SignedCookieJar) -> Result<Option<Session>, Response> {
     state
-        .web
-        .sessions
-        .read(jar, state.server.clock().now())
-        .filter(|s| s.sub.is_some())
+        .signed_in_session(jar)
+        .await
+        .map_err(|e| server_error(state, &e))
 }
 
 /// `303`/`302` to the sign-in page, which comes back to `return_to`.
@@ -214,7 +215,11 @@ pub(super) async fn login_form(
         return bad_request(&state, "This sign-in link is not valid.");
     };
     let jar = state.web.sessions.jar(&headers);
-    if signed_in(&state, &jar).is_some() {
+    let current = match signed_in(&state, &jar).await {
+        Ok(current) => current,
+        Err(res) => return res,
+    };
+    if current.is_some() {
         return redirect(
             StatusCode::FOUND,
             &format!("{}{return_to}", issuer.origin()),
@@ -225,6 +230,7 @@ pub(super) async fn login_form(
         .web
         .sessions
         .read(&jar, now)
+        .map(Session::signed_out)
         .unwrap_or_else(|| new_session(&state, now));
     let jar = state.web.sessions.write(jar, &session);
     (jar, login_page(&state, &session, &return_to, None)).into_response()
@@ -274,6 +280,7 @@ pub(super) async fn login(
                 username: Some(user.username.clone()),
                 auth_time: Some(user.auth_time),
                 issued_at: user.auth_time,
+                generation: user.session_generation,
             };
             let jar = state.web.sessions.write(jar, &fresh);
             let to = format!("{}{return_to}", issuer.origin());
@@ -356,7 +363,7 @@ async fn open_link<'a>(
         return Err(not_found(state));
     };
     let jar = state.web.sessions.jar(headers);
-    let session = signed_in(state, &jar);
+    let session = signed_in(state, &jar).await?;
     let issuer = &state.server.settings().issuer;
     match crate::web::connect::viewer(
         issuer,
@@ -619,7 +626,11 @@ pub(super) async fn callback(
         );
     };
     let jar = state.web.sessions.jar(&headers);
-    let Some(session) = signed_in(&state, &jar) else {
+    let session = match signed_in(&state, &jar).await {
+        Ok(session) => session,
+        Err(res) => return res,
+    };
+    let Some(session) = session else {
         return signed_out(&state);
     };
     let now = state.server.clock().now();
@@ -741,7 +752,11 @@ pub(super) async fn list(State(state): State<AppState>, headers: HeaderMap) -> R
     };
     let issuer = &state.server.settings().issuer;
     let jar = state.web.sessions.jar(&headers);
-    let Some(session) = signed_in(&state, &jar) else {
+    let session = match signed_in(&state, &jar).await {
+        Ok(session) => session,
+        Err(res) => return res,
+    };
+    let Some(session) = session else {
         return to_login(&state, &format!("{}/connections", issuer.path()));
     };
     let sub = session.sub.as_deref().unwrap_or_default();
@@ -792,7 +807,11 @@ pub(super) async fn remove(
     };
     let issuer = &state.server.settings().issuer;
     let jar = state.web.sessions.jar(&headers);
-    let Some(session) = signed_in(&state, &jar) else {
+    let session = match signed_in(&state, &jar).await {
+        Ok(session) => session,
+        Err(res) => return res,
+    };
+    let Some(session) = session else {
         return bad_request(&state, "You are not signed in.");
     };
     let Ok(form) = FormParams::parse(&body) else {

@@ -12,6 +12,7 @@ mod endpoints;
 mod error;
 mod health;
 mod listen;
+mod live_session;
 pub mod request_id;
 pub mod source;
 

@@ -1,5 +1,11 @@
 //! The login session: a signed cookie holding a random session id, the user's `sub` once signed
-//! in, and the time of sign-in; plus CSRF tokens derived from the session id.
+//! in, the time of sign-in and the user's session generation; plus CSRF tokens derived from the
+//! session id.
+//!
+//! The cookie alone never proves a user is signed in: the HTTP layer reads it through
+//! `AppState::session`, which also asks the user store whether the user still exists and
+//! still has the session generation the cookie names (removing a user or changing their
+//! password ends every session at once, on every node).
 //!
 //! On an https issuer the cookie is `__Host-mcp_auth_session` (`Secure`, `Path=/`, no `Domain`);
 //! on a loopback http issuer it is `mcp_auth_session` without `Secure`. Always `HttpOnly` and
@@ -35,6 +41,26 @@ pub struct Session {
     pub auth_time: Option<UnixTime>,
     /// When the cookie was made, seconds since the epoch.
     pub issued_at: UnixTime,
+    /// The user's session generation when they signed in
+    /// ([`mcp_auth_core::store::UserStore::session_generation`]): the session counts as signed
+    /// in only while the user exists and the store still has this value. `0` for cookies
+    /// written before the field existed (the generation every user starts with).
+    #[serde(default)]
+    pub generation: u64,
+}
+
+impl Session {
+    /// This session with nobody signed in: the same id (so the CSRF token of an open form
+    /// stays valid), no user.
+    pub fn signed_out(self) -> Self {
+        Self {
+            sub: None,
+            username: None,
+            auth_time: None,
+            generation: 0,
+            ..self
+        }
+    }
 }
 
 /// Reads and writes the session cookie and derives CSRF tokens.
@@ -137,6 +163,7 @@ mod tests {
             username: Some("alice".into()),
             auth_time: Some(now),
             issued_at: now,
+            generation: 0,
         }
     }
 

@@ -36,6 +36,27 @@ impl UserStore for PgUserStore {
         Ok(row.map(User::from))
     }
 
+    async fn session_generation(&self, sub: &str) -> Result<Option<u64>, StoreError> {
+        let row: Option<(i64,)> =
+            sqlx::query_as("SELECT session_generation FROM users WHERE sub = $1")
+                .bind(sub)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(super::db_error)?;
+        Ok(row.map(|(g,)| u64::try_from(g).unwrap_or(u64::MAX)))
+    }
+
+    async fn end_sessions(&self, sub: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE users SET session_generation = session_generation + 1 WHERE sub = $1",
+        )
+        .bind(sub)
+        .execute(&self.pool)
+        .await
+        .map_err(super::db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn put(&self, user: &User) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO users (username, sub, password_hash) VALUES ($1, $2, $3) \
