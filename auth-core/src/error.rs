@@ -257,23 +257,92 @@ impl std::error::Error for OAuthError {
     }
 }
 
-/// A store operation failed (I/O, database, serialisation). Stores return this; it maps to
-/// `server_error` on the wire and its detail stays in logs.
-#[derive(Debug, thiserror::Error)]
-#[error("store error: {0}")]
-pub struct StoreError(pub String);
+/// A store operation failed. Stores return this; its detail stays in logs, never on the wire.
+///
+/// The variant says what kind of failure it was, so that the HTTP layer can answer in one
+/// place: every store failure is `503 temporarily_unavailable` with `Retry-After` (the request
+/// was fine, the server's storage was not), logged as a warning for [`StoreError::Unavailable`]
+/// and as an error for the others. The text of a variant is the backend's message; it never
+/// holds a secret, a token, a code or a password (backends map their errors with the
+/// constructors below and pass no bound values).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store could not be reached or did not answer in time: connection refused or lost,
+    /// no pooled connection free, the call's deadline passed, the database busy or locked by
+    /// another writer. Retrying later (or at another node) may succeed.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A write collided with existing data (a duplicate key, an entry for another slot).
+    #[error("store conflict: {0}")]
+    Conflict(String),
+    /// A record the operation needed does not exist.
+    #[error("store record not found: {0}")]
+    NotFound(String),
+    /// Stored data could not be read back (an unparseable row, an unknown stored value).
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    /// Any other failure of the backend.
+    #[error("store error: {0}")]
+    Backend(String),
+}
 
 impl StoreError {
-    /// Wrap any displayable backend error.
+    /// [`StoreError::Backend`] from any displayable backend error.
     pub fn backend(err: impl fmt::Display) -> Self {
-        Self(err.to_string())
+        Self::Backend(err.to_string())
+    }
+
+    /// [`StoreError::Unavailable`]: the store could not be reached or did not answer in time.
+    pub fn unavailable(err: impl fmt::Display) -> Self {
+        Self::Unavailable(err.to_string())
+    }
+
+    /// [`StoreError::Conflict`]: a write collided with existing data.
+    pub fn conflict(err: impl fmt::Display) -> Self {
+        Self::Conflict(err.to_string())
+    }
+
+    /// [`StoreError::NotFound`]: a record the operation needed does not exist.
+    pub fn not_found(err: impl fmt::Display) -> Self {
+        Self::NotFound(err.to_string())
+    }
+
+    /// [`StoreError::Corrupt`]: stored data could not be read back.
+    pub fn corrupt(err: impl fmt::Display) -> Self {
+        Self::Corrupt(err.to_string())
+    }
+
+    /// Whether the store could not be reached or did not answer in time (a transient outage,
+    /// as opposed to a fault of the store's data or code).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
     }
 }
 
+/// A store failure on a request path: `temporarily_unavailable` (RFC 6749 §4.1.2.1, §5.2;
+/// HTTP 503) with a fixed description; the [`StoreError`] is the private source, for logs.
 impl From<StoreError> for OAuthError {
     fn from(err: StoreError) -> Self {
-        OAuthError::server_error(err)
+        OAuthError::new(ErrorCode::TemporarilyUnavailable, STORE_UNAVAILABLE).with_source(err)
     }
+}
+
+/// The public description of every store failure.
+pub const STORE_UNAVAILABLE: &str =
+    "the authorization server cannot reach its storage; try again in a moment";
+
+/// The first [`StoreError`] in `error` or its chain of sources, if any: how the HTTP layer
+/// recognises a request that failed because the store did.
+pub fn store_error_in<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a StoreError> {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(store) = e.downcast_ref::<StoreError>() {
+            return Some(store);
+        }
+        next = e.source();
+    }
+    None
 }
 
 #[cfg(test)]
@@ -305,7 +374,28 @@ mod tests {
 
     #[test]
     fn server_error_hides_source() {
-        let err = OAuthError::server_error(StoreError("disk on fire".into()));
+        let err = OAuthError::server_error(StoreError::backend("disk on fire"));
         assert!(!err.to_json().to_string().contains("disk"));
+    }
+
+    #[test]
+    fn store_failure_is_temporarily_unavailable_without_details() {
+        let err = OAuthError::from(StoreError::unavailable("connection refused at 10.0.0.5"));
+        assert_eq!(err.code(), ErrorCode::TemporarilyUnavailable);
+        assert_eq!(err.http_status(), 503);
+        assert_eq!(
+            err.to_json().to_string(),
+            r#"{"error":"temporarily_unavailable","error_description":"the authorization server cannot reach its storage; try again in a moment"}"#
+        );
+    }
+
+    #[test]
+    fn a_store_error_is_found_through_wrapping_errors() {
+        let err = OAuthError::server_error(OAuthError::from(StoreError::corrupt("bad row")));
+        assert_eq!(
+            store_error_in(&err),
+            Some(&StoreError::Corrupt("bad row".into()))
+        );
+        assert_eq!(store_error_in(&OAuthError::invalid_client()), None);
     }
 }

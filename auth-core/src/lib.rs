@@ -80,7 +80,9 @@ pub mod wire;
 
 pub use client::{Client, ClientSecretHash, ClientSource};
 pub use clock::{Clock, FixedClock, SystemClock, UnixTime};
-pub use error::{ChallengeHint, ErrorCode, OAuthError, StoreError};
+pub use error::{
+    ChallengeHint, ErrorCode, OAuthError, STORE_UNAVAILABLE, StoreError, store_error_in,
+};
 pub use params::FormParams;
 pub use secret::{Secret, SecretGenerator, TokenHash};
 pub use types::{

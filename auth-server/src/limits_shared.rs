@@ -299,16 +299,16 @@ mod tests {
     #[async_trait]
     impl SharedCounters for Down {
         async fn hit(&self, _: &str, _: u64, _: UnixTime) -> Result<u64, StoreError> {
-            Err(StoreError("database unavailable: gone".into()))
+            Err(StoreError::unavailable("gone"))
         }
         async fn count(&self, _: &str, _: u64, _: UnixTime) -> Result<u64, StoreError> {
-            Err(StoreError("database unavailable: gone".into()))
+            Err(StoreError::unavailable("gone"))
         }
         async fn refund(&self, _: &str, _: u64, _: UnixTime) -> Result<(), StoreError> {
-            Err(StoreError("database unavailable: gone".into()))
+            Err(StoreError::unavailable("gone"))
         }
         async fn purge(&self, _: UnixTime) -> Result<u64, StoreError> {
-            Err(StoreError("database unavailable: gone".into()))
+            Err(StoreError::unavailable("gone"))
         }
     }
 

@@ -428,7 +428,7 @@ async fn elic_cb_03_bad_state_is_refused_and_nothing_is_stored() {
 }
 
 /// ELIC-CB-02 at the callback: a valid state arriving in another user's browser stores
-/// nothing (403), and the state is spent.
+/// nothing (403); the elicitation stays in progress.
 #[tokio::test]
 async fn elic_cb_02_callback_in_another_session_stores_nothing() {
     let tp = third_party().await;
@@ -444,6 +444,104 @@ async fn elic_cb_02_callback_in_another_session_stores_nothing() {
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert!(h.stores.vault.list().await.unwrap().is_empty());
     assert_eq!(status(&h, ELIC).await, ElicitationStatus::InProgress);
+}
+
+/// Issue 19 §6: a callback refused because it arrived in another user's browser (403), or in a
+/// browser nobody is signed in to (403), does not spend the state: the owner's genuine callback
+/// afterwards connects. Then the state is spent: a replay is refused (400).
+#[tokio::test]
+async fn a_callback_refused_for_another_user_leaves_the_state_to_its_owner() {
+    let tp = third_party().await;
+    let (h, _) = our_server(&tp).await;
+    seed(&h, &pending(ELIC, "user-1", "calendar")).await;
+    let alice = sign_in(&h, "alice", PASSWORD).await;
+    let bob = sign_in(&h, "bob", BOB_PASSWORD).await;
+    let back = third_party_approves(&tp, &approve(&h, &alice, ELIC).await).await;
+    let res = h.get_with_cookie(&callback_path(&back), &bob).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert!(res.body.contains("different account"), "{}", res.body);
+    let res = h.get(&callback_path(&back)).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let res = h.get_with_cookie(&callback_path(&back), &alice).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert!(res.body.contains("Done — return to your app"));
+    assert_eq!(status(&h, ELIC).await, ElicitationStatus::Completed);
+    assert_eq!(h.stores.vault.list().await.unwrap().len(), 1);
+    let res = h.get_with_cookie(&callback_path(&back), &alice).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert!(res.body.contains("already used"), "{}", res.body);
+    assert_eq!(h.stores.vault.list().await.unwrap().len(), 1);
+}
+
+/// Issue 19 §6: a callback refused for a wrong `iss` (RFC 9207 mix-up, 400), or for a missing
+/// one while the third party sends it (400), does not spend the state: the owner's genuine
+/// callback afterwards connects. Then the state is spent: a replay is refused (400).
+#[tokio::test]
+async fn a_callback_refused_for_a_wrong_iss_leaves_the_state_to_its_owner() {
+    let tp = third_party().await;
+    let (h, _) = our_server(&tp).await;
+    seed(&h, &pending(ELIC, "user-1", "calendar")).await;
+    let alice = sign_in(&h, "alice", PASSWORD).await;
+    let back = third_party_approves(&tp, &approve(&h, &alice, ELIC).await).await;
+    let q: std::collections::HashMap<String, String> = back.query_pairs().into_owned().collect();
+    for (iss, text) in [
+        (Some("https://evil.example"), "unexpected service"),
+        (None, "incomplete"),
+    ] {
+        let mut uri = format!(
+            "/connect/callback?code={}&state={}",
+            enc(&q["code"]),
+            enc(&q["state"])
+        );
+        if let Some(iss) = iss {
+            uri.push_str(&format!("&iss={}", enc(iss)));
+        }
+        let res = h.get_with_cookie(&uri, &alice).await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{iss:?}");
+        assert!(res.body.contains(text), "{}", res.body);
+    }
+    assert!(h.stores.vault.list().await.unwrap().is_empty());
+    let res = h.get_with_cookie(&callback_path(&back), &alice).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(status(&h, ELIC).await, ElicitationStatus::Completed);
+    assert_eq!(h.stores.vault.list().await.unwrap().len(), 1);
+    let res = h.get_with_cookie(&callback_path(&back), &alice).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert!(res.body.contains("already used"), "{}", res.body);
+}
+
+/// Issue 19 §6, ELIC-CB-03: the state is still single-use when it is spent only after the
+/// checks: 16 copies of the owner's genuine callback at once connect exactly once (one `200`,
+/// fifteen `400`, one vault entry).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_genuine_callbacks_connect_exactly_once() {
+    use tower::ServiceExt;
+    let tp = third_party().await;
+    let (h, _) = our_server(&tp).await;
+    seed(&h, &pending(ELIC, "user-1", "calendar")).await;
+    let alice = sign_in(&h, "alice", PASSWORD).await;
+    let back = third_party_approves(&tp, &approve(&h, &alice, ELIC).await).await;
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let (app, uri, cookie) = (h.app.clone(), callback_path(&back), alice.clone());
+        set.spawn(async move {
+            let req = axum::http::Request::builder()
+                .uri(uri)
+                .header("cookie", cookie)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            app.oneshot(req).await.unwrap().status()
+        });
+    }
+    let statuses = set.join_all().await;
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::BAD_REQUEST)
+        .count();
+    assert_eq!((ok, refused), (1, 15), "{statuses:?}");
+    assert_eq!(status(&h, ELIC).await, ElicitationStatus::Completed);
+    assert_eq!(h.stores.vault.list().await.unwrap().len(), 1);
 }
 
 /// Every log line of this test binary (all tests, both servers), from a global subscriber
@@ -597,7 +695,7 @@ async fn third_party_error_and_wrong_iss_store_nothing() {
         enc(&q["code"]),
         enc(&q["state"])
     );
-    // The state was spent by the refused answer.
+    // Without iss although the third party advertises it: refused too.
     assert_eq!(
         h.get_with_cookie(&missing_iss, &alice).await.status,
         StatusCode::BAD_REQUEST
@@ -1111,7 +1209,7 @@ async fn callback_odd_shapes_are_refused_and_store_nothing() {
     let (h, _) = our_server(&tp).await;
     seed(&h, &pending(ELIC, "user-1", "calendar")).await;
     let alice = sign_in(&h, "alice", PASSWORD).await;
-    // An iss with a trailing slash: refused, nothing stored (this spends the state).
+    // An iss with a trailing slash: refused, nothing stored, the state not spent.
     let back = third_party_approves(&tp, &approve(&h, &alice, ELIC).await).await;
     let (code, state, iss) = (
         query_param(&back, "code"),
@@ -1119,14 +1217,6 @@ async fn callback_odd_shapes_are_refused_and_store_nothing() {
         query_param(&back, "iss"),
     );
     assert_eq!(iss, tp.issuer);
-    let q = |extra: &str| {
-        format!(
-            "/connect/callback?code={}&state={}&iss={}{extra}",
-            enc(&code),
-            enc(&state),
-            enc(&iss)
-        )
-    };
     let slash = format!(
         "/connect/callback?code={}&state={}&iss={}",
         enc(&code),
@@ -1138,9 +1228,15 @@ async fn callback_odd_shapes_are_refused_and_store_nothing() {
     assert!(h.stores.vault.list().await.unwrap().is_empty());
     assert_eq!(status(&h, ELIC).await, ElicitationStatus::InProgress);
     assert_eq!(
-        h.get_with_cookie(&q(""), &alice).await.status,
-        StatusCode::BAD_REQUEST,
-        "a refused answer spends its state"
+        h.stores
+            .elicitations
+            .get(ELIC)
+            .await
+            .unwrap()
+            .unwrap()
+            .state_hash,
+        Some(mcp_auth_core::TokenHash::of(&state)),
+        "a refused answer leaves its state to the owner"
     );
     // A fresh authorization, with the odd shapes around its genuine answer.
     let authorize = approve(&h, &alice, ELIC).await;

@@ -12,8 +12,9 @@ use std::sync::Arc;
 
 use mcp_auth_core::ext::IssuedTokens;
 use mcp_auth_core::store::{
-    AuthorizationCode, CodeTake, ElicitationBinding, ElicitationStatus, PendingElicitation,
-    RefreshToken, RefreshTokenState, RevokedAccess, SealedEntry, StoredSigningKey, Stores, User,
+    AuthorizationCode, CodeTake, ElicitationBinding, ElicitationStatus, ElicitationStore,
+    PendingElicitation, RefreshToken, RefreshTokenState, RevokedAccess, SealedEntry,
+    StoredSigningKey, Stores, User,
 };
 use mcp_auth_core::{
     Client, ClientId, ClientSecretHash, ClientSource, GrantType, ScopeSet, Secret,
@@ -1462,6 +1463,19 @@ async fn elicitation_find_open_picks_newest_of_exact_binding(s: &Stores) {
     );
 }
 
+/// A callback's use of a state: look it up, then spend it; the entry when this call spent it.
+async fn take(
+    e: &Arc<dyn ElicitationStore>,
+    state_hash: &TokenHash,
+    now: i64,
+) -> Option<PendingElicitation> {
+    let found = e.find_state(state_hash, now).await.unwrap()?;
+    e.spend_state(&found.id, state_hash, now)
+        .await
+        .unwrap()
+        .then_some(found)
+}
+
 contract!(elicitation_begin_replaces_state);
 /// ELIC-CB-03: `begin` moves an open elicitation to in progress with a state and verifier; a
 /// second `begin` replaces them, and the earlier state no longer works. `begin` on an unknown,
@@ -1486,8 +1500,8 @@ async fn elicitation_begin_replaces_state(s: &Stores) {
     let got = e.get("el").await.unwrap().unwrap();
     assert_eq!(got.state_hash, Some(state("s2")));
     assert_eq!(got.code_verifier, Some(Secret::new("v2")));
-    assert_eq!(e.take_state(&state("s1"), 1_030).await.unwrap(), None);
-    assert!(e.take_state(&state("s2"), 1_030).await.unwrap().is_some());
+    assert_eq!(take(e, &state("s1"), 1_030).await, None);
+    assert!(take(e, &state("s2"), 1_030).await.is_some());
     // Unknown, expired, finished.
     assert!(
         !e.begin("nope", &state("s3"), &Secret::new("v3"), 1_040)
@@ -1512,14 +1526,15 @@ async fn elicitation_begin_replaces_state(s: &Stores) {
     let got = e.get("el").await.unwrap().unwrap();
     assert_eq!(got.status, ElicitationStatus::Completed);
     assert_eq!((got.state_hash, got.code_verifier), (None, None));
-    assert_eq!(e.take_state(&state("s4"), 1_070).await.unwrap(), None);
+    assert_eq!(take(e, &state("s4"), 1_070).await, None);
 }
 
-contract!(elicitation_take_state_is_single_use);
-/// ELIC-CB-03, ELIC-R2-07: `take_state` returns the entry as it was (state and verifier
-/// included) once, then clears both; a second take, an unknown state, or the state of a
-/// pending (never begun) entry finds nothing.
-async fn elicitation_take_state_is_single_use(s: &Stores) {
+contract!(elicitation_state_is_found_without_being_spent);
+/// Issue 19 §6: `find_state` returns the entry holding an outstanding state as it is (state and
+/// verifier included) and changes nothing, however often it is asked, so a callback refused
+/// after the look-up (another user, a wrong `iss`) leaves the state to its owner. An unknown
+/// state, or the state of a pending (never begun) entry, finds nothing.
+async fn elicitation_state_is_found_without_being_spent(s: &Stores) {
     let e = &s.elicitations;
     e.insert(&elicitation("el", 1_000)).await.unwrap();
     let mut pending = elicitation("pending", 1_000);
@@ -1530,28 +1545,60 @@ async fn elicitation_take_state_is_single_use(s: &Stores) {
             .await
             .unwrap()
     );
-    let taken = e.take_state(&state("s1"), 1_020).await.unwrap().unwrap();
     let mut expected = elicitation("el", 1_000);
     expected.status = ElicitationStatus::InProgress;
     expected.state_hash = Some(state("s1"));
     expected.code_verifier = Some(Secret::new("v1"));
-    assert_eq!(taken, expected);
-    assert_eq!(taken.code_verifier.unwrap().expose(), "v1");
-    let after = e.get("el").await.unwrap().unwrap();
-    assert_eq!(after.status, ElicitationStatus::InProgress);
-    assert_eq!((after.state_hash, after.code_verifier), (None, None));
-    assert_eq!(e.take_state(&state("s1"), 1_021).await.unwrap(), None);
-    assert_eq!(e.take_state(&state("unknown"), 1_021).await.unwrap(), None);
+    for at in [1_020, 1_021] {
+        let found = e.find_state(&state("s1"), at).await.unwrap();
+        assert_eq!(found.as_ref(), Some(&expected));
+    }
+    assert_eq!(e.get("el").await.unwrap(), Some(expected));
+    assert_eq!(e.find_state(&state("unknown"), 1_021).await.unwrap(), None);
     assert_eq!(
-        e.take_state(&state("never-begun"), 1_021).await.unwrap(),
+        e.find_state(&state("never-begun"), 1_021).await.unwrap(),
         None
     );
 }
 
-contract!(elicitation_concurrent_take_state_has_one_winner);
-/// ELIC-CB-03, ELIC-R2-07: 16 concurrent takes of one state: exactly one gets the entry (with
-/// its verifier).
-async fn elicitation_concurrent_take_state_has_one_winner(s: &Stores) {
+contract!(elicitation_state_is_spent_once);
+/// ELIC-CB-03, ELIC-R2-07: `spend_state` clears the state and verifier of the entry that holds
+/// it, once: a second spend, a spend naming another entry, an unknown state, or the state of a
+/// pending (never begun) entry changes nothing and returns false; a spent state is found no
+/// more.
+async fn elicitation_state_is_spent_once(s: &Stores) {
+    let e = &s.elicitations;
+    e.insert(&elicitation("el", 1_000)).await.unwrap();
+    e.insert(&elicitation("other", 1_000)).await.unwrap();
+    let mut pending = elicitation("pending", 1_000);
+    pending.state_hash = Some(state("never-begun"));
+    e.insert(&pending).await.unwrap();
+    assert!(
+        e.begin("el", &state("s1"), &Secret::new("v1"), 1_010)
+            .await
+            .unwrap()
+    );
+    assert!(!e.spend_state("other", &state("s1"), 1_020).await.unwrap());
+    assert!(!e.spend_state("el", &state("unknown"), 1_020).await.unwrap());
+    assert!(
+        !e.spend_state("pending", &state("never-begun"), 1_020)
+            .await
+            .unwrap()
+    );
+    assert!(e.find_state(&state("s1"), 1_020).await.unwrap().is_some());
+    assert!(e.spend_state("el", &state("s1"), 1_020).await.unwrap());
+    let after = e.get("el").await.unwrap().unwrap();
+    assert_eq!(after.status, ElicitationStatus::InProgress);
+    assert_eq!((after.state_hash, after.code_verifier), (None, None));
+    assert!(!e.spend_state("el", &state("s1"), 1_021).await.unwrap());
+    assert_eq!(e.find_state(&state("s1"), 1_021).await.unwrap(), None);
+    assert_eq!(take(e, &state("s1"), 1_021).await, None);
+}
+
+contract!(elicitation_concurrent_spend_state_has_one_winner);
+/// ELIC-CB-03, ELIC-R2-07: 16 concurrent callbacks that all found one state race to spend it:
+/// exactly one wins (and it found the verifier).
+async fn elicitation_concurrent_spend_state_has_one_winner(s: &Stores) {
     s.elicitations
         .insert(&elicitation("el", 1_000))
         .await
@@ -1565,7 +1612,7 @@ async fn elicitation_concurrent_take_state_has_one_winner(s: &Stores) {
     let mut set = JoinSet::new();
     for _ in 0..RACERS {
         let store = Arc::clone(&s.elicitations);
-        set.spawn(async move { store.take_state(&state("race"), 1_020).await.unwrap() });
+        set.spawn(async move { take(&store, &state("race"), 1_020).await });
     }
     let winners: Vec<PendingElicitation> = set.join_all().await.into_iter().flatten().collect();
     assert_eq!(winners.len(), 1);
@@ -1609,7 +1656,8 @@ async fn elicitation_expired_is_not_actionable(s: &Stores) {
             .await
             .unwrap()
     );
-    assert_eq!(e.take_state(&state("s1"), at).await.unwrap(), None);
+    assert_eq!(take(e, &state("s1"), at).await, None);
+    assert!(!e.spend_state("el", &state("s1"), at).await.unwrap());
     // Nothing changed by the refused steps.
     let got = e.get("el").await.unwrap().unwrap();
     assert_eq!(got.state_hash, Some(state("s1")));
@@ -1684,7 +1732,8 @@ async fn elicitation_finish_only_from_open_states(s: &Stores) {
     assert_eq!(got.status, ElicitationStatus::Completed);
     assert_eq!(got.finished_at, Some(1_050));
     assert_eq!((got.state_hash, got.code_verifier), (None, None));
-    assert_eq!(e.take_state(&state("sb"), 1_060).await.unwrap(), None);
+    assert_eq!(take(e, &state("sb"), 1_060).await, None);
+    assert!(!e.spend_state("b", &state("sb"), 1_060).await.unwrap());
     assert!(
         !e.finish("b", ElicitationStatus::Failed, 1_070)
             .await
@@ -1756,7 +1805,7 @@ async fn postgres_elicitation_state_taken_on_two_nodes_once() {
         } else {
             &b.elicitations
         });
-        set.spawn(async move { store.take_state(&state("race"), 1_020).await.unwrap() });
+        set.spawn(async move { take(&store, &state("race"), 1_020).await });
     }
     let winners = set.join_all().await.into_iter().flatten().count();
     assert_eq!(winners, 1);
@@ -1780,12 +1829,7 @@ async fn restart_keeps_elicitations() {
         );
     })
     .await;
-    let got = s
-        .elicitations
-        .take_state(&state("s"), 1_020)
-        .await
-        .unwrap()
-        .unwrap();
+    let got = take(&s.elicitations, &state("s"), 1_020).await.unwrap();
     assert_eq!(got.code_verifier, Some(Secret::new("v")));
 }
 

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use mcp_auth_core::{ErrorCode, OAuthError};
+use mcp_auth_core::{ErrorCode, OAuthError, STORE_UNAVAILABLE, StoreError};
 
 use crate::address::SpecialUseRange;
 
@@ -101,7 +101,8 @@ pub enum DocumentError {
 /// A failure to resolve a Client ID Metadata Document.
 ///
 /// Every variant maps to `invalid_client` (HTTP 401) except [`CimdError::RateLimited`]
-/// (`temporarily_unavailable`, 429) and [`CimdError::Cache`] (`server_error`, 500); see the
+/// (`temporarily_unavailable`, 429) and [`CimdError::Cache`] (`temporarily_unavailable`, 503,
+/// like every store failure); see the
 /// `From<CimdError> for OAuthError` impl. Network failures share one public description so the
 /// caller cannot use the resolver to map an internal network; the variant goes to the logs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -156,9 +157,9 @@ pub enum CimdError {
     /// The document is not acceptable (spec §3.4).
     #[error(transparent)]
     InvalidDocument(#[from] DocumentError),
-    /// The cache backend failed.
+    /// The cache backend failed (the store's error is the source).
     #[error("metadata document cache: {0}")]
-    Cache(String),
+    Cache(#[source] StoreError),
 }
 
 impl CimdError {
@@ -189,7 +190,8 @@ impl From<CimdError> for OAuthError {
                 "too many client metadata document fetches; try again later".to_owned(),
             ),
             CimdError::Cache(_) => {
-                return OAuthError::server_error(err);
+                return OAuthError::new(ErrorCode::TemporarilyUnavailable, STORE_UNAVAILABLE)
+                    .with_source(err);
             }
             CimdError::HostNotAllowed(_) => (
                 ErrorCode::InvalidClient,

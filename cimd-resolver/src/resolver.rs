@@ -183,10 +183,7 @@ impl CimdResolver {
 
 impl Inner {
     async fn cache_get(&self, key: &str) -> Result<Option<CachedDocument>, CimdError> {
-        self.cache
-            .get(key)
-            .await
-            .map_err(|e| CimdError::Cache(e.to_string()))
+        self.cache.get(key).await.map_err(CimdError::Cache)
     }
 
     fn negative_hit(&self, key: &str, now: UnixTime) -> Option<CimdError> {

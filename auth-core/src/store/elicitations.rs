@@ -131,8 +131,13 @@ impl std::fmt::Debug for PendingElicitation {
 /// - `begin` moves an open, unexpired entry to `InProgress` with a fresh `state_hash` and
 ///   `code_verifier`, replacing any earlier ones (an earlier `state` stops working); `false`
 ///   when the entry is unknown, finished or expired.
-/// - `take_state` finds the `InProgress`, unexpired entry holding `state_hash`, clears its
-///   state and verifier, and returns it as it was before: a `state` is good once.
+/// - `find_state` returns the `InProgress`, unexpired entry holding `state_hash`, changing
+///   nothing: a callback is checked (its user, its `iss`) before its `state` is spent, so a
+///   refused attempt leaves the `state` to its owner.
+/// - `spend_state` clears the state and verifier of entry `id` if it is still `InProgress`,
+///   unexpired and holding `state_hash`, in one guarded step; `true` for the one caller that
+///   cleared it, `false` for every other (spent already, replaced by a later `begin`, finished,
+///   expired, unknown): a `state` is good once, however many callers race.
 /// - `finish` moves an open entry to `Completed`, `Failed` or `Cancelled` and stamps
 ///   `finished_at`; `false` when it was unknown or already finished (an open-status argument
 ///   is refused with `false`). It does not look at expiry: a completed callback just after
@@ -165,12 +170,19 @@ pub trait ElicitationStore: Send + Sync {
         code_verifier: &Secret,
         now: UnixTime,
     ) -> Result<bool, StoreError>;
-    /// Spend a `state`: the entry it belonged to, or `None`.
-    async fn take_state(
+    /// The entry whose outstanding `state` this is, unchanged; `None` when there is none.
+    async fn find_state(
         &self,
         state_hash: &TokenHash,
         now: UnixTime,
     ) -> Result<Option<PendingElicitation>, StoreError>;
+    /// Spend the `state` of entry `id`: `true` when this call spent it.
+    async fn spend_state(
+        &self,
+        id: &str,
+        state_hash: &TokenHash,
+        now: UnixTime,
+    ) -> Result<bool, StoreError>;
     /// Record the outcome.
     async fn finish(
         &self,
@@ -201,6 +213,13 @@ pub struct ElicitationBinding<'a> {
 /// deletes it, seconds.
 pub const ELICITATION_RETENTION: i64 = 86_400;
 
+/// Whether `e` is `InProgress`, unexpired at `now` and holds `state_hash`.
+fn holds_state(e: &PendingElicitation, state_hash: &TokenHash, now: UnixTime) -> bool {
+    e.status == ElicitationStatus::InProgress
+        && !e.is_expired(now)
+        && e.state_hash.as_ref() == Some(state_hash)
+}
+
 /// In-memory [`ElicitationStore`].
 #[derive(Debug, Default)]
 pub struct MemoryElicitationStore(Mutex<HashMap<String, PendingElicitation>>);
@@ -210,7 +229,7 @@ impl ElicitationStore for MemoryElicitationStore {
     async fn insert(&self, elicitation: &PendingElicitation) -> Result<(), StoreError> {
         let mut map = lock(&self.0);
         if map.contains_key(&elicitation.id) {
-            return Err(StoreError("elicitation id exists".into()));
+            return Err(StoreError::conflict("elicitation id exists"));
         }
         map.insert(elicitation.id.clone(), elicitation.clone());
         Ok(())
@@ -274,23 +293,32 @@ impl ElicitationStore for MemoryElicitationStore {
         }
     }
 
-    async fn take_state(
+    async fn find_state(
         &self,
         state_hash: &TokenHash,
         now: UnixTime,
     ) -> Result<Option<PendingElicitation>, StoreError> {
+        Ok(lock(&self.0)
+            .values()
+            .find(|e| holds_state(e, state_hash, now))
+            .cloned())
+    }
+
+    async fn spend_state(
+        &self,
+        id: &str,
+        state_hash: &TokenHash,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
         let mut map = lock(&self.0);
-        let Some(e) = map.values_mut().find(|e| {
-            e.status == ElicitationStatus::InProgress
-                && !e.is_expired(now)
-                && e.state_hash.as_ref() == Some(state_hash)
-        }) else {
-            return Ok(None);
-        };
-        let before = e.clone();
-        e.state_hash = None;
-        e.code_verifier = None;
-        Ok(Some(before))
+        match map.get_mut(id) {
+            Some(e) if holds_state(e, state_hash, now) => {
+                e.state_hash = None;
+                e.code_verifier = None;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn finish(

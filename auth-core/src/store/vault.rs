@@ -129,8 +129,8 @@ impl VaultStore for MemoryVaultStore {
 
     async fn replace(&self, old: &SealedEntry, new: &SealedEntry) -> Result<bool, StoreError> {
         if !old.same_slot(new) {
-            return Err(StoreError(
-                "vault replace: the new entry is for another slot".into(),
+            return Err(StoreError::conflict(
+                "vault replace: the new entry is for another slot",
             ));
         }
         let mut map = lock(&self.0);

@@ -57,9 +57,7 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
     // PostgreSQL: rate-limit counters and the CIMD cache shared by every node.
     let shared_pool = crate::storage::shared_pool(&config).await?;
     if let Some(pool) = &shared_pool {
-        builder = builder.shared_counters(std::sync::Arc::new(
-            crate::storage::postgres::PgSharedCounters::new(pool.clone()),
-        ));
+        builder = builder.shared_counters(crate::storage::postgres::bounded_counters(pool));
     }
     let cimd_cache = shared_pool
         .map(|pool| std::sync::Arc::new(crate::storage::postgres::PgCimdCache::new(pool)));
@@ -78,7 +76,7 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
         clock.clone(),
         cimd_cache
             .clone()
-            .map(|c| c as std::sync::Arc<dyn mcp_auth_cimd_resolver::CimdCache>),
+            .map(crate::storage::postgres::bounded_cimd_cache),
     )? {
         let jwks = crate::client_auth::ClientJwksSource::with_http_client(cimd.http_client, clock);
         builder = builder

@@ -50,9 +50,9 @@ pub enum ConnectionError {
     /// The third party answered `invalid_grant` (code or refresh token refused).
     #[error("the third party refused the grant (invalid_grant)")]
     GrantRefused,
-    /// The store failed.
-    #[error(transparent)]
-    Store(StoreError),
+    /// The store failed (kept as the error's source, so the HTTP layer answers `503`).
+    #[error("{0}")]
+    Store(#[source] StoreError),
     /// Sealing or opening failed (wrong or missing key, tampered entry).
     #[error("vault: {0}")]
     Vault(VaultError),

@@ -81,8 +81,13 @@ impl AuthorizationServer {
             ChallengeHint::None
         };
         let fail = || OAuthError::invalid_client().with_challenge(hint);
+        // The server's own failures (a failed store included) are not the client's: they stay
+        // what they are instead of reading as a failed authentication.
         let keep_server_errors = |e: OAuthError| {
-            if e.code() == ErrorCode::ServerError {
+            if matches!(
+                e.code(),
+                ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable
+            ) {
                 e
             } else {
                 tracing::info!(

@@ -57,8 +57,9 @@ impl AuthorizationServer {
     /// ([`ConsentAnswer::Approve`]) or redirect `access_denied` ([`ConsentAnswer::Deny`]).
     ///
     /// # Errors
-    /// The consent store's error while deciding whether to ask (shown as an error page).
-    /// A failure while issuing the code is not an error here: it becomes the `server_error`
+    /// A store's error while deciding whether to ask or while issuing the code (shown as the
+    /// `503` page: the store's trouble is not the client's, RFC 6749 §4.1.2.1). Any other
+    /// failure while issuing the code is not an error here: it becomes the `server_error`
     /// redirect to the (validated) redirect URI, and is logged.
     pub async fn consent_decision(
         &self,
@@ -80,22 +81,24 @@ impl AuthorizationServer {
             }
         }
         Ok(ConsentStep::Redirect(
-            self.issue_code(request, sub, auth_time).await,
+            self.issue_code(request, sub, auth_time).await?,
         ))
     }
 
-    /// [`AuthorizationServer::approve`], or the `server_error` redirect when it fails.
+    /// [`AuthorizationServer::approve`], or the `server_error` redirect when it fails; a
+    /// failed store is returned as the error instead.
     async fn issue_code(
         &self,
         request: &AuthorizationRequest,
         sub: &str,
         auth_time: UnixTime,
-    ) -> String {
+    ) -> Result<String, OAuthError> {
         match self.approve(request, sub, auth_time).await {
-            Ok(location) => location,
+            Ok(location) => Ok(location),
+            Err(e) if mcp_auth_core::store_error_in(&e).is_some() => Err(e),
             Err(e) => {
                 tracing::error!(error = %e, source = ?e.internal_source(), "issuing an authorization code failed");
-                self.error_location(&request.redirect_uri, request.state.as_deref(), &e)
+                Ok(self.error_location(&request.redirect_uri, request.state.as_deref(), &e))
             }
         }
     }

@@ -12,7 +12,7 @@ use mcp_auth_core::{FormParams, OAuthError, Secret};
 use minijinja::context;
 
 use super::AppState;
-use super::error::{DATABASE_RETRY_AFTER, is_database_unavailable};
+use super::error::{store_failure, store_unavailable};
 use super::source::SourceAddress;
 use crate::engine::authorize::{AuthorizationRequest, AuthorizeError};
 use crate::engine::consent::{ConsentAnswer, ConsentStep};
@@ -409,9 +409,11 @@ fn render(
 fn authorize_error(state: &AppState, error: AuthorizeError, status: StatusCode) -> Response {
     match error {
         AuthorizeError::Page(e) => error_page(state, e),
-        // A lost database is this server's trouble, not the request's: the page, never a
+        // A failed store is this server's trouble, not the request's: the page, never a
         // redirect to the client.
-        AuthorizeError::Redirect { error, .. } if is_database_unavailable(&error) => {
+        AuthorizeError::Redirect { error, .. }
+            if mcp_auth_core::store_error_in(&error).is_some() =>
+        {
             error_page(state, error)
         }
         AuthorizeError::Redirect { location, error } => {
@@ -423,26 +425,18 @@ fn authorize_error(state: &AppState, error: AuthorizeError, status: StatusCode) 
 
 /// The error page of an untrusted request: 400 (500 for server errors), never a redirect.
 ///
-/// When the error is a lost database ([`is_database_unavailable`]: the PostgreSQL store could
-/// not be reached), the page says `temporarily_unavailable` with status `503` and
-/// `Retry-After: 5` ([`DATABASE_RETRY_AFTER`] seconds; RFC 9110 §15.6.4), as the JSON
-/// endpoints answer: the user may retry, possibly on another node. The cause is logged, never
-/// shown.
+/// When the store failed ([`store_failure`]), the page says `temporarily_unavailable` and to
+/// try again in a moment, with status `503` and `Retry-After: 5` ([`store_unavailable`];
+/// RFC 9110 §15.6.4), as the JSON endpoints answer: the user may retry, possibly on another
+/// node. The cause is logged, never shown.
 fn error_page(state: &AppState, error: OAuthError) -> Response {
-    if is_database_unavailable(&error) {
-        tracing::warn!(error = %error, source = ?error.internal_source(), "database unreachable; authorization page answers 503");
+    if store_failure(&error, "authorization page").is_some() {
         let unavailable = OAuthError::new(
             mcp_auth_core::ErrorCode::TemporarilyUnavailable,
-            "the authorization server cannot reach its database; try again shortly",
+            mcp_auth_core::STORE_UNAVAILABLE,
         );
-        let mut res = render_error(state, &unavailable, StatusCode::SERVICE_UNAVAILABLE);
-        if res.status() == StatusCode::SERVICE_UNAVAILABLE {
-            res.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(DATABASE_RETRY_AFTER),
-            );
-        }
-        return res;
+        let res = render_error(state, &unavailable, StatusCode::SERVICE_UNAVAILABLE);
+        return store_unavailable(res);
     }
     let status = if error.code() == mcp_auth_core::ErrorCode::ServerError {
         tracing::error!(error = %error, source = ?error.internal_source(), "authorization page failed");

@@ -85,13 +85,24 @@ fn signed_out(state: &AppState) -> Response {
     )
 }
 
-fn server_error(state: &AppState, error: &dyn std::fmt::Display) -> Response {
+/// The page of a request that failed inside: `503` with `Retry-After` when the store failed
+/// ([`super::error::store_failure`], the one decision shared with the JSON endpoints), else
+/// `500`. Either way the page says to try again in a moment and shows no detail.
+fn server_error(state: &AppState, error: &(dyn std::error::Error + 'static)) -> Response {
+    if super::error::store_failure(error, "connect page").is_some() {
+        return super::error::store_unavailable(message(
+            state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Temporarily unavailable",
+            "The service cannot complete the request right now; try again in a moment.",
+        ));
+    }
     tracing::error!(error = %error, "connect page failed");
     message(
         state,
         StatusCode::INTERNAL_SERVER_ERROR,
         "Something went wrong",
-        "The request could not be completed. Try again in a moment.",
+        "The request could not be completed; try again in a moment.",
     )
 }
 
@@ -596,10 +607,12 @@ fn done(state: &AppState, connection: &Connection) -> Response {
 }
 
 /// `GET /connect/callback?code&state[&iss]` or `?error&state`: the third party's answer
-/// (RFC 6749 §4.1.2, RFC 9207). The `state` is spent first (missing, unknown, reused or expired
-/// → `400`, nothing stored, ELIC-CB-03); the signed-in user must be the elicitation's (else
-/// `403`, nothing stored); `iss` must equal the connection's issuer when present, and be present
-/// when the third party says it sends it; `error` → failed; else the code is redeemed and the
+/// (RFC 6749 §4.1.2, RFC 9207). The `state` must be outstanding (missing, unknown, reused or
+/// expired → `400`, nothing stored, ELIC-CB-03); the signed-in user must be the elicitation's
+/// (else `403`, nothing stored); `iss` must equal the connection's issuer when present, and be
+/// present when the third party says it sends it (else `400`). Only a callback that passed these
+/// checks spends the `state` (single-use: a second one → `400`); a refused one leaves it for the
+/// owner's genuine callback. Then `error` → failed; else the code is redeemed and the
 /// tokens sealed into the vault (ELIC-CB-04), completed, done page. The token response never
 /// reaches the page, a URL or a log (ELIC-CB-08). Over the per-source limit → `429` with
 /// `Retry-After` before the state is looked at (ELIC-18); a repeated parameter → `400` before
@@ -635,14 +648,12 @@ pub(super) async fn callback(
     };
     let now = state.server.clock().now();
     let elicitations = &state.server.stores().elicitations;
-    let taken = match elicitations
-        .take_state(&TokenHash::of(oauth_state), now)
-        .await
-    {
-        Ok(t) => t,
+    let state_hash = TokenHash::of(oauth_state);
+    let found = match elicitations.find_state(&state_hash, now).await {
+        Ok(f) => f,
         Err(e) => return server_error(&state, &e),
     };
-    let Some(e) = taken else {
+    let Some(e) = found else {
         tracing::info!("connect callback with an unknown, used or expired state");
         return bad_request(
             &state,
@@ -672,6 +683,19 @@ pub(super) async fn callback(
             return bad_request(&state, "The answer from the service is incomplete.");
         }
         (None, _) => {}
+    }
+    // Accepted for its owner: only now is the state spent (one guarded statement, so of racing
+    // callbacks exactly one gets past here). A refused attempt above left it to the owner.
+    match elicitations.spend_state(&e.id, &state_hash, now).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!("connect callback with a state spent meanwhile");
+            return bad_request(
+                &state,
+                "This answer is not valid, was already used, or has expired. Start again from your app.",
+            );
+        }
+        Err(err) => return server_error(&state, &err),
     }
     if let Some(error) = params.get("error") {
         let error = if error

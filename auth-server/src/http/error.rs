@@ -3,11 +3,12 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use mcp_auth_core::{ChallengeHint, ErrorCode, OAuthError};
+use mcp_auth_core::{ChallengeHint, ErrorCode, OAuthError, StoreError};
 
 /// An [`OAuthError`] as a JSON error response: the status from its code, `Cache-Control:
-/// no-store`, `WWW-Authenticate: Basic realm="…"` on a 401 after a Basic attempt (AS-19), and
-/// `Retry-After: seconds` on a rate-limit refusal (429).
+/// no-store`, `WWW-Authenticate: Basic realm="…"` on a 401 after a Basic attempt (AS-19),
+/// `Retry-After: seconds` on a rate-limit refusal (429), and `503 temporarily_unavailable` with
+/// `Retry-After` when the store failed ([`store_failure`]).
 #[derive(Debug)]
 pub struct ApiError {
     error: OAuthError,
@@ -24,48 +25,63 @@ impl ApiError {
     }
 }
 
-/// Seconds a client is asked to wait (`Retry-After`) when the database is unreachable.
+/// Seconds a client is asked to wait (`Retry-After`, RFC 9110 §10.2.3) when the store failed.
 pub const DATABASE_RETRY_AFTER: u64 = 5;
 
-/// Whether `error` is a store failure because the database could not be reached (the
-/// PostgreSQL backend's [`crate::storage::postgres::UNAVAILABLE`] errors: connection refused or
-/// lost, pool acquire timeout).
-pub fn is_database_unavailable(error: &OAuthError) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = error
-        .internal_source()
-        .map(|s| s as &(dyn std::error::Error + 'static));
-    while let Some(s) = source {
-        if let Some(store) = s.downcast_ref::<mcp_auth_core::StoreError>() {
-            return store.0.starts_with(crate::storage::postgres::UNAVAILABLE);
-        }
-        source = s.source();
+/// The one decision of how a failed store is answered, shared by the JSON endpoints
+/// ([`ApiError`]) and the HTML pages (the authorization and connect pages): when `error` or
+/// one of its sources is a [`StoreError`], the failure is logged here (a warning when the store
+/// was unavailable, an error otherwise, with the private detail) and `Some` is returned; the
+/// caller then answers `503` with [`DATABASE_RETRY_AFTER`] ([`store_unavailable`]).
+///
+/// Every variant is answered the same way, deliberately: the request was acceptable and it is
+/// the server's storage that failed (unreachable, too slow for its deadline, locked by another
+/// writer, or in an unexpected state), so the client is told to retry rather than that it did
+/// something wrong; `500` is kept for faults that are not the store's.
+pub fn store_failure<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+    what: &str,
+) -> Option<&'a StoreError> {
+    let store = mcp_auth_core::store_error_in(error)?;
+    if store.is_unavailable() {
+        tracing::warn!(error = %store, request = what, "store unavailable; answering 503");
+    } else {
+        tracing::error!(error = %store, request = what, "store failed; answering 503");
     }
-    false
+    Some(store)
+}
+
+/// Make `res` the answer to a failed store: status `503 Service Unavailable` (RFC 9110
+/// §15.6.4), `Retry-After: 5` ([`DATABASE_RETRY_AFTER`] seconds) and `Cache-Control:
+/// no-store`.
+pub fn store_unavailable(mut res: Response) -> Response {
+    *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    let h = res.headers_mut();
+    h.insert(header::RETRY_AFTER, HeaderValue::from(DATABASE_RETRY_AFTER));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
 }
 
 /// `503 temporarily_unavailable` with `Retry-After` (RFC 6749 §4.1.2.1, RFC 9110 §15.6.4) for a
-/// request that failed because the database is unreachable: the client should retry, possibly
-/// at another node.
+/// request that failed because the store did: the client should retry, possibly at another
+/// node.
 fn database_unavailable() -> Response {
     let error = OAuthError::new(
         ErrorCode::TemporarilyUnavailable,
-        "the authorization server cannot reach its database; try again shortly",
+        mcp_auth_core::STORE_UNAVAILABLE,
     );
     let mut res = (StatusCode::SERVICE_UNAVAILABLE, Json(error.to_json())).into_response();
     res.extensions_mut()
         .insert(crate::metrics::http::OAuthErrorCode(error.code().as_str()));
-    let h = res.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    h.insert(header::RETRY_AFTER, HeaderValue::from(DATABASE_RETRY_AFTER));
-    res
+    res.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    store_unavailable(res)
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let e = &self.error;
-        if is_database_unavailable(e) {
-            tracing::warn!(error = %e, source = ?e.internal_source(), "database unreachable; answering 503");
+        if store_failure(e, "api").is_some() {
             return database_unavailable();
         }
         if e.code() == ErrorCode::ServerError {

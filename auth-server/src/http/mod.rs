@@ -171,6 +171,8 @@ pub fn router(server: AuthorizationServer, options: HttpOptions) -> Result<Route
         .layer(CorsLayer::new().allow_origin(Any).allow_methods(Any));
     let router = discovery
         .merge(under_issuer)
+        // Innermost: the store budget counts from when the handler starts, after the body.
+        .layer(middleware::from_fn(store_budget))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             read_body_in_time,
@@ -225,6 +227,16 @@ async fn forwarding(State(state): State<AppState>, mut req: Request, next: Next)
             ApiError::new(err, settings.issuer.as_str()).into_response()
         }
     }
+}
+
+/// Give the request its store budget ([`crate::storage::deadline::REQUEST_STORE_BUDGET`]): its
+/// store calls together wait at most that long, then fail as unavailable (`503`).
+async fn store_budget(req: Request, next: Next) -> Response {
+    crate::storage::deadline::with_request_budget(
+        crate::storage::deadline::REQUEST_STORE_BUDGET,
+        next.run(req),
+    )
+    .await
 }
 
 /// Read the whole body (at most [`MAX_BODY_BYTES`]) within the body read timeout before the

@@ -8,6 +8,7 @@
 //! [`open`] picks one from the configuration's `database`: a `postgres://` (or
 //! `postgresql://`) URL selects PostgreSQL, anything else is a SQLite file path.
 
+pub mod deadline;
 pub mod postgres;
 pub mod replay_front;
 mod rows;
@@ -118,16 +119,20 @@ pub async fn shared_pool(config: &Config) -> Result<Option<sqlx::PgPool>, String
 
 /// The SQLite stores of the server: [`sqlite::open`], with the replay cache behind a
 /// [`replay_front::FrontedReplayCache`] (in-memory front, claims written in batches of one
-/// transaction each).
+/// transaction each); every call bounded by [`deadline`].
 ///
 /// # Errors
 /// As [`sqlite::open_pool`].
 pub async fn open_sqlite(path: &Path) -> Result<Stores, StoreError> {
     let pool = sqlite::open_pool(path).await?;
     let mut stores = sqlite::stores_from_pool(pool.clone());
-    stores.replay = Arc::new(replay_front::FrontedReplayCache::new(Arc::new(
-        sqlite_replay_batch::SqliteReplayBatchWriter::new(pool),
-    )));
+    stores.replay = Arc::new(
+        deadline::Bounded::<dyn mcp_auth_core::store::ReplayCache>::new(Arc::new(
+            replay_front::FrontedReplayCache::new(Arc::new(
+                sqlite_replay_batch::SqliteReplayBatchWriter::new(pool),
+            )),
+        )),
+    );
     Ok(stores)
 }
 

@@ -179,7 +179,7 @@ async fn worker(
             }
             Err(e) => {
                 for p in batch {
-                    let _ = p.reply.send(Err(StoreError(e.0.clone())));
+                    let _ = p.reply.send(Err(e.clone()));
                 }
             }
         }

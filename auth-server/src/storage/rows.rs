@@ -20,7 +20,7 @@ pub(crate) fn stored_scope(column: &str) -> Result<ScopeSet, StoreError> {
         .filter(|t| !t.is_empty())
         .map(|t| {
             t.parse::<Scope>()
-                .map_err(|e| StoreError::backend(format!("stored scope: {}", e.0)))
+                .map_err(|e| StoreError::corrupt(format!("stored scope: {}", e.0)))
         })
         .collect()
 }
@@ -31,7 +31,7 @@ pub(crate) fn stored_scope(column: &str) -> Result<ScopeSet, StoreError> {
 /// A [`StoreError`] when it is not a valid resource URI.
 pub(crate) fn stored_resource(column: &str) -> Result<ResourceUri, StoreError> {
     column.parse().map_err(|e: mcp_auth_core::ParseError| {
-        StoreError::backend(format!("stored resource: {}", e.0))
+        StoreError::corrupt(format!("stored resource: {}", e.0))
     })
 }
 
@@ -151,7 +151,7 @@ pub(crate) fn parse_state(s: &str) -> Result<RefreshTokenState, StoreError> {
         "active" => Ok(RefreshTokenState::Active),
         "spent" => Ok(RefreshTokenState::Spent),
         "revoked" => Ok(RefreshTokenState::Revoked),
-        other => Err(StoreError::backend(format!(
+        other => Err(StoreError::corrupt(format!(
             "unknown refresh token state {other:?}"
         ))),
     }
@@ -242,10 +242,10 @@ impl TryFrom<ElicitationRow> for PendingElicitation {
     /// crate does not write (the messages name the column, never its value).
     fn try_from(r: ElicitationRow) -> Result<Self, StoreError> {
         let status = ElicitationStatus::parse(&r.status)
-            .ok_or_else(|| StoreError::backend("stored elicitation status is unknown"))?;
+            .ok_or_else(|| StoreError::corrupt("stored elicitation status is unknown"))?;
         let state_hash = match r.state_hash {
             Some(h) => Some(TokenHash::from_stored(&h).ok_or_else(|| {
-                StoreError::backend("stored elicitation state hash is malformed")
+                StoreError::corrupt("stored elicitation state hash is malformed")
             })?),
             None => None,
         };

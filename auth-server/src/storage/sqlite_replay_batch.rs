@@ -32,7 +32,7 @@ impl ReplayBatchWriter for SqliteReplayBatchWriter {
             .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(super::sqlite::db_error)?;
         let mut firsts = Vec::with_capacity(entries.len());
         for (key, expires_at) in entries {
             let done = sqlx::query(
@@ -45,10 +45,10 @@ impl ReplayBatchWriter for SqliteReplayBatchWriter {
             .bind(now)
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(super::sqlite::db_error)?;
             firsts.push(done.rows_affected() == 1);
         }
-        tx.commit().await.map_err(StoreError::backend)?;
+        tx.commit().await.map_err(super::sqlite::db_error)?;
         Ok(firsts)
     }
 
@@ -57,7 +57,7 @@ impl ReplayBatchWriter for SqliteReplayBatchWriter {
             .bind(now)
             .execute(&self.pool)
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(super::sqlite::db_error)?;
         Ok(done.rows_affected())
     }
 }

@@ -99,9 +99,10 @@ pub enum IdJagError {
     /// The request's `scope` is malformed (`invalid_scope`).
     #[error("malformed scope: {0}")]
     MalformedScope(String),
-    /// The replay store failed (`server_error`); the source is logged, not sent.
+    /// The replay store failed: `temporarily_unavailable` (HTTP 503 with `Retry-After`, like
+    /// every store failure); the store's error is the private source, logged, not sent.
     #[error("the replay store is unavailable")]
-    Store(String),
+    Store(mcp_auth_core::StoreError),
 }
 
 impl From<IdJagError> for OAuthError {
@@ -115,19 +116,14 @@ impl From<IdJagError> for OAuthError {
             IdJagError::ResourceNotAllowed { from_request: true } | IdJagError::Target(_) => {
                 ErrorCode::InvalidTarget
             }
-            IdJagError::Store(reason) => {
-                return OAuthError::server_error(StoreFailure(reason.clone()));
+            IdJagError::Store(store) => {
+                return OAuthError::from(store.clone());
             }
             _ => ErrorCode::InvalidGrant,
         };
         OAuthError::new(code, e.to_string())
     }
 }
-
-/// The private source of a `server_error` from the replay store.
-#[derive(Debug, thiserror::Error)]
-#[error("ID-JAG replay store: {0}")]
-struct StoreFailure(String);
 
 #[cfg(test)]
 mod tests {
@@ -164,9 +160,11 @@ mod tests {
     }
 
     #[test]
-    fn store_failure_is_a_server_error_without_details() {
-        let err = OAuthError::from(IdJagError::Store("disk full at /var/db".into()));
-        assert_eq!(err.code(), ErrorCode::ServerError);
+    fn store_failure_is_temporarily_unavailable_without_details() {
+        let store = mcp_auth_core::StoreError::backend("disk full at /var/db");
+        let err = OAuthError::from(IdJagError::Store(store.clone()));
+        assert_eq!(err.code(), ErrorCode::TemporarilyUnavailable);
         assert!(!err.description().contains("/var/db"));
+        assert_eq!(mcp_auth_core::store_error_in(&err), Some(&store));
     }
 }

@@ -480,7 +480,7 @@ impl GrantHandler for IdJagGrant {
             .replay
             .insert_once(&key, expires_at, ctx.now)
             .await
-            .map_err(|e| IdJagError::Store(e.to_string()))?;
+            .map_err(IdJagError::Store)?;
         if fresh {
             Ok(())
         } else {

@@ -21,7 +21,7 @@ impl PgClientStore {
 
 /// Decode one stored record.
 fn decode(record: &str) -> Result<Client, StoreError> {
-    serde_json::from_str(record).map_err(StoreError::backend)
+    serde_json::from_str(record).map_err(StoreError::corrupt)
 }
 
 #[async_trait]

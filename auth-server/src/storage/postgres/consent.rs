@@ -26,7 +26,7 @@ impl PgConsentStore {
 }
 
 fn decode(json: &str) -> Result<ScopeSet, StoreError> {
-    let scopes: Vec<Scope> = serde_json::from_str(json).map_err(StoreError::backend)?;
+    let scopes: Vec<Scope> = serde_json::from_str(json).map_err(StoreError::corrupt)?;
     Ok(scopes.into_iter().collect())
 }
 
@@ -103,7 +103,7 @@ impl ConsentStore for PgConsentStore {
                     client_id,
                     resource: resource
                         .parse()
-                        .map_err(|e: mcp_auth_core::ParseError| StoreError::backend(e.0))?,
+                        .map_err(|e: mcp_auth_core::ParseError| StoreError::corrupt(e.0))?,
                     scopes: decode(&scopes)?,
                 })
             })

@@ -20,10 +20,11 @@ use crate::storage::rows::{ELICITATION_COLUMNS, ElicitationRow};
 /// connection or node) waits for the first to commit, then re-checks its `WHERE` against the
 /// committed row, so exactly one caller sees the row change:
 /// - `begin`: `UPDATE … WHERE id = $ AND status IN (open) AND expires_at > now`;
-/// - `take_state`: one `UPDATE … FROM (SELECT … WHERE state_hash = $ AND status =
-///   'in_progress' AND expires_at > now FOR UPDATE) old … RETURNING`, which clears the state
-///   and verifier and returns the verifier as it was (the locked sub-select is re-checked after
-///   a concurrent spend, and then finds nothing);
+/// - `find_state`: a plain `SELECT … WHERE state_hash = $ AND status = 'in_progress' AND
+///   expires_at > now`, which changes nothing;
+/// - `spend_state`: `UPDATE … SET state_hash = NULL, code_verifier = NULL WHERE id = $ AND
+///   state_hash = $ AND status = 'in_progress' AND expires_at > now` (a racing caller waits
+///   for the first to commit, re-checks the `WHERE` and finds the state gone);
 /// - `finish`: `UPDATE … WHERE id = $ AND status IN (open)`.
 ///
 /// Indexes: the exact binding plus `created_at` (`find_open`, and `count_open_for_subject` by
@@ -141,33 +142,40 @@ impl ElicitationStore for PgElicitationStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn take_state(
+    async fn find_state(
         &self,
         state_hash: &TokenHash,
         now: UnixTime,
     ) -> Result<Option<PendingElicitation>, StoreError> {
-        let row: Option<ElicitationRow> = sqlx::query_as(
-            "UPDATE elicitations AS e SET state_hash = NULL, code_verifier = NULL \
-             FROM (SELECT id, code_verifier FROM elicitations \
-                   WHERE state_hash = $1 AND status = 'in_progress' AND expires_at > $2 \
-                   FOR UPDATE) AS old \
-             WHERE e.id = old.id AND e.state_hash = $1 \
-             RETURNING e.id, e.iss, e.sub, e.client_id, e.connection, e.resource, \
-             e.requested_by, e.status, e.created_at, e.expires_at, e.state_hash, \
-             old.code_verifier AS code_verifier, e.finished_at",
-        )
+        let row: Option<ElicitationRow> = sqlx::query_as(&format!(
+            "SELECT {ELICITATION_COLUMNS} FROM elicitations \
+             WHERE state_hash = $1 AND status = 'in_progress' AND expires_at > $2"
+        ))
         .bind(state_hash.as_str())
         .bind(now)
         .fetch_optional(&self.pool)
         .await
         .map_err(db_error)?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        // RETURNING shows the new, cleared `state_hash`: put back the one that was spent.
-        let mut before = PendingElicitation::try_from(row)?;
-        before.state_hash = Some(state_hash.clone());
-        Ok(Some(before))
+        row.map(PendingElicitation::try_from).transpose()
+    }
+
+    async fn spend_state(
+        &self,
+        id: &str,
+        state_hash: &TokenHash,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE elicitations SET state_hash = NULL, code_verifier = NULL \
+             WHERE id = $1 AND state_hash = $2 AND status = 'in_progress' AND expires_at > $3",
+        )
+        .bind(id)
+        .bind(state_hash.as_str())
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn finish(

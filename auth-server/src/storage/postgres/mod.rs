@@ -57,10 +57,17 @@ pub use vault::PgVaultStore;
 /// Default number of connections in a node's pool (`database_pool_size`).
 pub const DEFAULT_POOL_SIZE: u32 = 10;
 
-/// How long a request waits for a pooled connection (or a new connection to be made) before
-/// its store call fails. Short, so that a node that lost the database answers `503` quickly
-/// rather than holding requests.
+/// How long a store call waits for a pooled connection (or a new connection to be made) before
+/// it fails. Short, so that a node that lost the database answers `503` quickly rather than
+/// holding requests; inside a request the request's store budget
+/// ([`super::deadline::REQUEST_STORE_BUDGET`]) is shorter still and cuts the wait first.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The server-side `statement_timeout` of the pool's sessions, milliseconds (unless the URL's
+/// `options` set one): PostgreSQL cancels a statement that runs (or waits for a lock) longer,
+/// so that a connection whose caller gave up at its deadline ([`super::deadline`]) is soon
+/// free again. The same as [`super::deadline::CALL_DEADLINE`]; migrations run without it.
+pub const STATEMENT_TIMEOUT_MS: u128 = super::deadline::CALL_DEADLINE.as_millis();
 
 /// The first key of the two-key advisory locks this backend takes (ASCII `mcau`). The second
 /// key names what is locked: a refresh token family ([`refresh`]) or the migrations.
@@ -69,28 +76,47 @@ pub(crate) const LOCK_CLASS: i32 = 0x6d63_6175;
 /// The second key of the migration lock.
 const MIGRATION_LOCK: i32 = 0;
 
-/// The prefix of every [`StoreError`] this backend returns when it cannot reach the database
-/// (connection refused or lost, pool acquire timeout): the HTTP layer answers those with `503`
-/// and `Retry-After` rather than `500`.
-pub const UNAVAILABLE: &str = "database unavailable";
-
-/// Map a sqlx error to a [`StoreError`]; connection-level failures start with [`UNAVAILABLE`].
+/// Map a sqlx error to a [`StoreError`]: connection-level failures (connection refused or
+/// lost, TLS, no pooled connection within the acquire timeout, the server shutting down or
+/// cancelling a statement at `statement_timeout`) are [`StoreError::Unavailable`]; a unique or
+/// exclusion violation is [`StoreError::Conflict`]; a row that does not decode is
+/// [`StoreError::Corrupt`]; anything else is [`StoreError::Backend`]. The message is sqlx's,
+/// which never carries bound values.
 pub(crate) fn db_error(err: sqlx::Error) -> StoreError {
     match &err {
         sqlx::Error::Io(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed
-        | sqlx::Error::Tls(_) => StoreError(format!("{UNAVAILABLE}: {err}")),
+        | sqlx::Error::Tls(_) => StoreError::unavailable(err),
         sqlx::Error::Database(db)
             if db.code().is_some_and(|c| {
-                // Class 08 (connection exception), 57P01..57P03 (admin shutdown, crash
-                // shutdown, cannot connect now).
-                c.starts_with("08") || c == "57P01" || c == "57P02" || c == "57P03"
+                // Class 08 (connection exception), 57014 (query cancelled: statement_timeout),
+                // 57P01..57P03 (admin shutdown, crash shutdown, cannot connect now), 55P03
+                // (lock not available), 53300 (too many connections), 40001 and 40P01
+                // (serialization failure, deadlock: the transaction may be retried).
+                c.starts_with("08")
+                    || matches!(
+                        &*c,
+                        "57014"
+                            | "57P01"
+                            | "57P02"
+                            | "57P03"
+                            | "55P03"
+                            | "53300"
+                            | "40001"
+                            | "40P01"
+                    )
             }) =>
         {
-            StoreError(format!("{UNAVAILABLE}: {err}"))
+            StoreError::unavailable(err)
         }
+        sqlx::Error::Database(db)
+            if db.code().is_some_and(|c| matches!(&*c, "23505" | "23P01")) =>
+        {
+            StoreError::conflict(err)
+        }
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => StoreError::corrupt(err),
         _ => StoreError::backend(err),
     }
 }
@@ -123,9 +149,15 @@ pub async fn open_pool(url: &str, pool_size: u32) -> Result<PgPool, StoreError> 
 /// A [`StoreError`] when the URL is invalid or the first connection fails.
 pub async fn connect(url: &str, pool_size: u32) -> Result<PgPool, StoreError> {
     let options: PgConnectOptions = url.parse().map_err(|e: sqlx::Error| {
-        StoreError(format!("invalid PostgreSQL URL: {}", redact_error(&e)))
+        StoreError::backend(format!("invalid PostgreSQL URL: {}", redact_error(&e)))
     })?;
-    let options = options.application_name("mcp-auth");
+    let mut options = options.application_name("mcp-auth");
+    if !options
+        .get_options()
+        .is_some_and(|o| o.contains("statement_timeout"))
+    {
+        options = options.options([("statement_timeout", STATEMENT_TIMEOUT_MS)]);
+    }
     PgPoolOptions::new()
         .max_connections(pool_size.max(1))
         .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -151,6 +183,11 @@ fn redact_error(err: &sqlx::Error) -> String {
 /// A [`StoreError`] when the database cannot be reached or a migration fails.
 pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
     let mut conn = pool.acquire().await.map_err(db_error)?;
+    // Waiting for another node's migration, and a long migration, are not statements to cut.
+    sqlx::query("SET statement_timeout = 0")
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
     sqlx::query("SELECT pg_advisory_lock($1, $2 # hashtext(current_schema()))")
         .bind(LOCK_CLASS)
         .bind(MIGRATION_LOCK)
@@ -170,18 +207,40 @@ pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
         .execute(&mut *conn)
         .await
         .map_err(db_error);
-    if unlocked.is_err() {
-        // The lock is held by this session: drop the connection rather than return it locked.
+    let reset = sqlx::query("RESET statement_timeout")
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error);
+    if unlocked.is_err() || reset.is_err() {
+        // The lock is held by this session, or its statements are unbounded: drop the
+        // connection rather than return it to the pool that way.
         conn.detach();
     }
     result?;
     unlocked.map(|_| ())
 }
 
+/// The shared rate-limit counters over `pool` ([`PgSharedCounters`]), every call bounded by
+/// [`super::deadline`].
+pub fn bounded_counters(pool: &PgPool) -> Arc<dyn crate::limits_shared::SharedCounters> {
+    Arc::new(super::deadline::Bounded::<
+        dyn crate::limits_shared::SharedCounters,
+    >::new(Arc::new(PgSharedCounters::new(pool.clone()))))
+}
+
+/// `cache` as the resolver's [`mcp_auth_cimd_resolver::CimdCache`], every call bounded by
+/// [`super::deadline`].
+pub fn bounded_cimd_cache(cache: Arc<PgCimdCache>) -> Arc<dyn mcp_auth_cimd_resolver::CimdCache> {
+    Arc::new(super::deadline::Bounded::<
+        dyn mcp_auth_cimd_resolver::CimdCache,
+    >::new(cache))
+}
+
 /// Stores over an already connected and migrated pool (see [`open_pool`]). The replay cache is
-/// [`PgReplayCache`] behind a [`FrontedReplayCache`] (in-memory front, group commit).
+/// [`PgReplayCache`] behind a [`FrontedReplayCache`] (in-memory front, group commit). Every
+/// call is bounded by [`super::deadline`].
 pub fn stores_from_pool(pool: PgPool) -> Stores {
-    Stores {
+    super::deadline::bound(Stores {
         clients: Arc::new(PgClientStore::new(pool.clone())),
         codes: Arc::new(PgAuthorizationCodeStore::new(pool.clone())),
         refresh_tokens: Arc::new(PgRefreshTokenStore::new(pool.clone())),
@@ -194,5 +253,5 @@ pub fn stores_from_pool(pool: PgPool) -> Stores {
         consent: Arc::new(PgConsentStore::new(pool.clone())),
         elicitations: Arc::new(PgElicitationStore::new(pool.clone())),
         vault: Arc::new(PgVaultStore::new(pool)),
-    }
+    })
 }

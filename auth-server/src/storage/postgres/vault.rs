@@ -50,8 +50,8 @@ impl VaultStore for PgVaultStore {
     /// One `UPDATE` conditioned on the stored key id, nonce and ciphertext.
     async fn replace(&self, old: &SealedEntry, new: &SealedEntry) -> Result<bool, StoreError> {
         if !old.same_slot(new) {
-            return Err(StoreError(
-                "vault replace: the new entry is for another slot".into(),
+            return Err(StoreError::conflict(
+                "vault replace: the new entry is for another slot",
             ));
         }
         let done = sqlx::query(

@@ -21,7 +21,7 @@ impl SqliteClientStore {
 
 /// Decode one stored record.
 fn decode(record: &str) -> Result<Client, StoreError> {
-    serde_json::from_str(record).map_err(StoreError::backend)
+    serde_json::from_str(record).map_err(StoreError::corrupt)
 }
 
 #[async_trait]
@@ -32,7 +32,7 @@ impl ClientStore for SqliteClientStore {
                 .bind(client_id.as_str())
                 .fetch_optional(&self.pool)
                 .await
-                .map_err(StoreError::backend)?;
+                .map_err(super::db_error)?;
         record.as_deref().map(decode).transpose()
     }
 
@@ -46,7 +46,7 @@ impl ClientStore for SqliteClientStore {
         .bind(record)
         .execute(&self.pool)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
         Ok(())
     }
 
@@ -55,7 +55,7 @@ impl ClientStore for SqliteClientStore {
             .bind(client_id.as_str())
             .execute(&self.pool)
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(super::db_error)?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -64,7 +64,7 @@ impl ClientStore for SqliteClientStore {
             sqlx::query_scalar("SELECT record FROM clients ORDER BY client_id")
                 .fetch_all(&self.pool)
                 .await
-                .map_err(StoreError::backend)?;
+                .map_err(super::db_error)?;
         records.iter().map(|r| decode(r)).collect()
     }
 }

@@ -50,7 +50,7 @@ impl AuthorizationCodeStore for SqliteAuthorizationCodeStore {
         .bind(code.nonce.as_deref())
         .execute(&self.pool)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
         Ok(())
     }
 
@@ -65,7 +65,7 @@ impl AuthorizationCodeStore for SqliteAuthorizationCodeStore {
         .bind(now)
         .fetch_optional(&self.pool)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
         if let Some(row) = fresh {
             return Ok(CodeTake::Fresh(row.try_into()?));
         }
@@ -78,7 +78,7 @@ impl AuthorizationCodeStore for SqliteAuthorizationCodeStore {
         .bind(code_hash)
         .fetch_optional(&self.pool)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
         Ok(match seen {
             Some(row) if row.spent => CodeTake::Replayed {
                 client_id: row.client_id,
@@ -110,7 +110,7 @@ impl AuthorizationCodeStore for SqliteAuthorizationCodeStore {
         .bind(code_hash)
         .execute(&self.pool)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
         Ok(())
     }
 
@@ -119,7 +119,7 @@ impl AuthorizationCodeStore for SqliteAuthorizationCodeStore {
             .bind(now.saturating_sub(SPENT_CODE_GRACE))
             .execute(&self.pool)
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(super::db_error)?;
         Ok(done.rows_affected())
     }
 }

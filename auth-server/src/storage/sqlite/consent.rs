@@ -24,7 +24,7 @@ impl SqliteConsentStore {
 }
 
 fn decode(json: &str) -> Result<ScopeSet, StoreError> {
-    let scopes: Vec<Scope> = serde_json::from_str(json).map_err(StoreError::backend)?;
+    let scopes: Vec<Scope> = serde_json::from_str(json).map_err(StoreError::corrupt)?;
     Ok(scopes.into_iter().collect())
 }
 
@@ -48,7 +48,7 @@ impl ConsentStore for SqliteConsentStore {
             .bind(resource.as_str())
             .fetch_optional(&self.pool)
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(super::db_error)?;
         json.as_deref().map(decode).transpose()
     }
 
@@ -63,14 +63,14 @@ impl ConsentStore for SqliteConsentStore {
             .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(super::db_error)?;
         let existing: Option<String> = sqlx::query_scalar(SELECT)
             .bind(sub)
             .bind(client_id)
             .bind(resource.as_str())
             .fetch_optional(&mut *tx)
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(super::db_error)?;
         let union = match existing.as_deref() {
             Some(json) => decode(json)?.union(scopes),
             None => scopes.clone(),
@@ -85,8 +85,8 @@ impl ConsentStore for SqliteConsentStore {
         .bind(encode(&union)?)
         .execute(&mut *tx)
         .await
-        .map_err(StoreError::backend)?;
-        tx.commit().await.map_err(StoreError::backend)
+        .map_err(super::db_error)?;
+        tx.commit().await.map_err(super::db_error)
     }
 
     async fn revoke_client(&self, client_id: &str) -> Result<(), StoreError> {
@@ -94,7 +94,7 @@ impl ConsentStore for SqliteConsentStore {
             .bind(client_id)
             .execute(&self.pool)
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(super::db_error)?;
         Ok(())
     }
 
@@ -106,14 +106,14 @@ impl ConsentStore for SqliteConsentStore {
         .bind(sub)
         .fetch_all(&self.pool)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
         rows.into_iter()
             .map(|(client_id, resource, scopes)| {
                 Ok(Consent {
                     client_id,
                     resource: resource
                         .parse()
-                        .map_err(|e: mcp_auth_core::ParseError| StoreError::backend(e.0))?,
+                        .map_err(|e: mcp_auth_core::ParseError| StoreError::corrupt(e.0))?,
                     scopes: decode(&scopes)?,
                 })
             })
@@ -127,7 +127,7 @@ impl ConsentStore for SqliteConsentStore {
                 .bind(client_id)
                 .execute(&self.pool)
                 .await
-                .map_err(StoreError::backend)?;
+                .map_err(super::db_error)?;
         Ok(done.rows_affected())
     }
 }

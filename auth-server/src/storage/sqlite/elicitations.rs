@@ -16,10 +16,11 @@ use crate::storage::rows::{ELICITATION_COLUMNS, ElicitationRow};
 /// contract says so), so of concurrent callers on any connection or process exactly one sees
 /// the row change:
 /// - `begin`: `UPDATE … WHERE id = ? AND status IN (open) AND expires_at > now`;
-/// - `take_state`: `UPDATE … SET state_hash = NULL WHERE state_hash = ? AND status =
-///   'in_progress' AND expires_at > now RETURNING …` spends the state and reads back the
-///   verifier, then the verifier is cleared, both in one `BEGIN IMMEDIATE` transaction (SQLite's
-///   `RETURNING` sees only new values);
+/// - `find_state`: a plain `SELECT … WHERE state_hash = ? AND status = 'in_progress' AND
+///   expires_at > now`, which changes nothing;
+/// - `spend_state`: `UPDATE … SET state_hash = NULL, code_verifier = NULL WHERE id = ? AND
+///   state_hash = ? AND status = 'in_progress' AND expires_at > now` — SQLite runs one writer
+///   at a time, so of racing callers only the first finds the row still holding the state;
 /// - `finish`: `UPDATE … WHERE id = ? AND status IN (open)`.
 ///
 /// Indexes: the exact binding plus `created_at` (`find_open`, and `count_open_for_subject` by
@@ -59,7 +60,7 @@ impl ElicitationStore for SqliteElicitationStore {
         .bind(e.finished_at)
         .execute(&self.pool)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
         Ok(())
     }
 
@@ -70,7 +71,7 @@ impl ElicitationStore for SqliteElicitationStore {
         .bind(id)
         .fetch_optional(&self.pool)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
         row.map(PendingElicitation::try_from).transpose()
     }
 
@@ -93,7 +94,7 @@ impl ElicitationStore for SqliteElicitationStore {
         .bind(now)
         .fetch_optional(&self.pool)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
         row.map(PendingElicitation::try_from).transpose()
     }
 
@@ -112,7 +113,7 @@ impl ElicitationStore for SqliteElicitationStore {
         .bind(now)
         .fetch_one(&self.pool)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
         Ok(n.max(0) as u64)
     }
 
@@ -133,45 +134,44 @@ impl ElicitationStore for SqliteElicitationStore {
         .bind(now)
         .execute(&self.pool)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn take_state(
+    async fn find_state(
         &self,
         state_hash: &TokenHash,
         now: UnixTime,
     ) -> Result<Option<PendingElicitation>, StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StoreError::backend)?;
-        // The single-use step: only one caller sees this row change. `state_hash` in the
-        // RETURNING list is NULL (new value); the caller's hash is put back below.
         let row: Option<ElicitationRow> = sqlx::query_as(&format!(
-            "UPDATE elicitations SET state_hash = NULL \
-             WHERE state_hash = ? AND status = 'in_progress' AND expires_at > ? \
-             RETURNING {ELICITATION_COLUMNS}"
+            "SELECT {ELICITATION_COLUMNS} FROM elicitations \
+             WHERE state_hash = ? AND status = 'in_progress' AND expires_at > ?"
         ))
         .bind(state_hash.as_str())
         .bind(now)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&self.pool)
         .await
-        .map_err(StoreError::backend)?;
-        let Some(row) = row else {
-            tx.commit().await.map_err(StoreError::backend)?;
-            return Ok(None);
-        };
-        sqlx::query("UPDATE elicitations SET code_verifier = NULL WHERE id = ?")
-            .bind(&row.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::backend)?;
-        tx.commit().await.map_err(StoreError::backend)?;
-        let mut before = PendingElicitation::try_from(row)?;
-        before.state_hash = Some(state_hash.clone());
-        Ok(Some(before))
+        .map_err(super::db_error)?;
+        row.map(PendingElicitation::try_from).transpose()
+    }
+
+    async fn spend_state(
+        &self,
+        id: &str,
+        state_hash: &TokenHash,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE elicitations SET state_hash = NULL, code_verifier = NULL \
+             WHERE id = ? AND state_hash = ? AND status = 'in_progress' AND expires_at > ?",
+        )
+        .bind(id)
+        .bind(state_hash.as_str())
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(super::db_error)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn finish(
@@ -192,7 +192,7 @@ impl ElicitationStore for SqliteElicitationStore {
         .bind(id)
         .execute(&self.pool)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -201,7 +201,7 @@ impl ElicitationStore for SqliteElicitationStore {
             .bind(now.saturating_sub(ELICITATION_RETENTION))
             .execute(&self.pool)
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(super::db_error)?;
         Ok(done.rows_affected())
     }
 }

@@ -34,7 +34,7 @@ impl SigningKeyStore for SqliteSigningKeyStore {
         )
         .fetch_all(&self.pool)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
         Ok(rows.into_iter().map(StoredSigningKey::from).collect())
     }
 
@@ -43,12 +43,12 @@ impl SigningKeyStore for SqliteSigningKeyStore {
             .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(super::db_error)?;
         sqlx::query("UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL")
             .bind(now)
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(super::db_error)?;
         sqlx::query(
             "INSERT INTO signing_keys (kid, alg, private_pkcs8, created_at, retired_at) \
              VALUES (?, ?, ?, ?, NULL)",
@@ -59,8 +59,8 @@ impl SigningKeyStore for SqliteSigningKeyStore {
         .bind(key.created_at)
         .execute(&mut *tx)
         .await
-        .map_err(StoreError::backend)?;
-        tx.commit().await.map_err(StoreError::backend)
+        .map_err(super::db_error)?;
+        tx.commit().await.map_err(super::db_error)
     }
 
     async fn purge_retired(&self, retired_before: UnixTime) -> Result<u64, StoreError> {
@@ -69,7 +69,7 @@ impl SigningKeyStore for SqliteSigningKeyStore {
                 .bind(retired_before)
                 .execute(&self.pool)
                 .await
-                .map_err(StoreError::backend)?;
+                .map_err(super::db_error)?;
         Ok(done.rows_affected())
     }
 }

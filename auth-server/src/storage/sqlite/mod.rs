@@ -1,7 +1,8 @@
 //! The SQLite backend: every `mcp_auth_core::store` trait over one database file.
 //!
 //! [`open`] creates the file if needed (mode 0600 on unix: it holds private signing keys), puts it
-//! in WAL mode with `synchronous=NORMAL`, foreign keys on and a 5 s busy timeout, runs the
+//! in WAL mode with `synchronous=NORMAL`, foreign keys on and a busy timeout of
+//! [`BUSY_TIMEOUT`] (shorter than a request's store deadline, [`super::deadline`]), runs the
 //! embedded migrations (`auth-server/migrations/`), and returns a [`Stores`] whose every
 //! member is the SQLite implementation.
 //!
@@ -46,8 +47,41 @@ pub use vault::SqliteVaultStore;
 /// Connections in the pool. SQLite has one writer at a time; the rest serve concurrent reads.
 const MAX_CONNECTIONS: u32 = 8;
 
-/// How long a statement waits for another connection's write lock before failing.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a statement waits for another connection's (or process's) write lock before
+/// failing with [`StoreError::Unavailable`]: shorter than a request's store budget
+/// ([`super::deadline::REQUEST_STORE_BUDGET`]), so that a held lock is answered `503` within
+/// the request's deadline, and the connection is free again when the deadline passes.
+pub const BUSY_TIMEOUT: Duration = Duration::from_millis(2_000);
+
+/// Map a sqlx error to a [`StoreError`]: the database busy or locked by another writer past
+/// [`BUSY_TIMEOUT`] (`SQLITE_BUSY`, `SQLITE_LOCKED` and their extended codes), no pooled
+/// connection within the acquire timeout, or an I/O failure are
+/// [`StoreError::Unavailable`]; a unique or primary-key violation is [`StoreError::Conflict`];
+/// a row that does not decode is [`StoreError::Corrupt`]; anything else is
+/// [`StoreError::Backend`]. The message is sqlx's, which never carries bound values.
+pub(crate) fn db_error(err: sqlx::Error) -> StoreError {
+    /// `SQLITE_BUSY` and `SQLITE_LOCKED`: the primary result codes in the low byte of an
+    /// extended one.
+    const BUSY: i64 = 5;
+    const LOCKED: i64 = 6;
+    match &err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => StoreError::unavailable(err),
+        sqlx::Error::Database(db)
+            if db
+                .code()
+                .and_then(|c| c.parse::<i64>().ok())
+                .is_some_and(|c| matches!(c & 0xff, BUSY | LOCKED)) =>
+        {
+            StoreError::unavailable(err)
+        }
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::conflict(err),
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => StoreError::corrupt(err),
+        _ => StoreError::backend(err),
+    }
+}
 
 /// Open (creating if missing) the database at `path`, migrate it, and return stores backed by it.
 ///
@@ -76,9 +110,10 @@ pub async fn open_pool(path: &Path) -> Result<SqlitePool, StoreError> {
         .busy_timeout(BUSY_TIMEOUT);
     let pool = SqlitePoolOptions::new()
         .max_connections(MAX_CONNECTIONS)
+        .acquire_timeout(super::deadline::REQUEST_STORE_BUDGET)
         .connect_with(options)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(db_error)?;
     sqlx::migrate!("./migrations")
         .run(&pool)
         .await
@@ -86,9 +121,10 @@ pub async fn open_pool(path: &Path) -> Result<SqlitePool, StoreError> {
     Ok(pool)
 }
 
-/// Stores over an already opened and migrated pool (see [`open_pool`]).
+/// Stores over an already opened and migrated pool (see [`open_pool`]), every call bounded by
+/// [`super::deadline`].
 pub fn stores_from_pool(pool: SqlitePool) -> Stores {
-    Stores {
+    super::deadline::bound(Stores {
         clients: Arc::new(SqliteClientStore::new(pool.clone())),
         codes: Arc::new(SqliteAuthorizationCodeStore::new(pool.clone())),
         refresh_tokens: Arc::new(SqliteRefreshTokenStore::new(pool.clone())),
@@ -99,7 +135,7 @@ pub fn stores_from_pool(pool: SqlitePool) -> Stores {
         consent: Arc::new(SqliteConsentStore::new(pool.clone())),
         elicitations: Arc::new(SqliteElicitationStore::new(pool.clone())),
         vault: Arc::new(SqliteVaultStore::new(pool)),
-    }
+    })
 }
 
 /// Create `path` as an empty file readable only by its owner, unless it exists.

@@ -43,18 +43,18 @@ impl SqliteRefreshTokenStore {
             .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(super::db_error)?;
         sqlx::query(record_families)
             .bind(key)
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(super::db_error)?;
         let rows: Vec<RevokedRow> = sqlx::query_as(revoke_tokens)
             .bind(key)
             .fetch_all(&mut *tx)
             .await
-            .map_err(StoreError::backend)?;
-        tx.commit().await.map_err(StoreError::backend)?;
+            .map_err(super::db_error)?;
+        tx.commit().await.map_err(super::db_error)?;
         Ok(revoked(rows))
     }
 }
@@ -83,7 +83,7 @@ impl RefreshTokenStore for SqliteRefreshTokenStore {
         .bind(&token.family_id)
         .execute(&self.pool)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -96,7 +96,7 @@ impl RefreshTokenStore for SqliteRefreshTokenStore {
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
         row.map(RefreshToken::try_from).transpose()
     }
 
@@ -107,7 +107,7 @@ impl RefreshTokenStore for SqliteRefreshTokenStore {
         .bind(token_hash)
         .execute(&self.pool)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -143,7 +143,7 @@ impl RefreshTokenStore for SqliteRefreshTokenStore {
             .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(super::db_error)?;
         sqlx::query(
             "INSERT OR IGNORE INTO revoked_refresh_families (family_id, family_expires_at) \
              SELECT family_id, MAX(family_expires_at) FROM refresh_tokens \
@@ -153,7 +153,7 @@ impl RefreshTokenStore for SqliteRefreshTokenStore {
         .bind(client_id)
         .execute(&mut *tx)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
         let rows: Vec<RevokedRow> = sqlx::query_as(
             "UPDATE refresh_tokens SET state = 'revoked' \
              WHERE sub = ?1 AND (?2 IS NULL OR client_id = ?2) RETURNING access_jti, access_exp",
@@ -162,8 +162,8 @@ impl RefreshTokenStore for SqliteRefreshTokenStore {
         .bind(client_id)
         .fetch_all(&mut *tx)
         .await
-        .map_err(StoreError::backend)?;
-        tx.commit().await.map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
+        tx.commit().await.map_err(super::db_error)?;
         Ok(revoked(rows))
     }
 
@@ -172,12 +172,12 @@ impl RefreshTokenStore for SqliteRefreshTokenStore {
             .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(super::db_error)?;
         let done = sqlx::query("DELETE FROM refresh_tokens WHERE family_expires_at < ?")
             .bind(now)
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(super::db_error)?;
         sqlx::query(
             "DELETE FROM revoked_refresh_families \
              WHERE family_expires_at IS NOT NULL AND family_expires_at < ?",
@@ -185,8 +185,8 @@ impl RefreshTokenStore for SqliteRefreshTokenStore {
         .bind(now)
         .execute(&mut *tx)
         .await
-        .map_err(StoreError::backend)?;
-        tx.commit().await.map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
+        tx.commit().await.map_err(super::db_error)?;
         Ok(done.rows_affected())
     }
 }

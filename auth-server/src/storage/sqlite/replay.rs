@@ -37,7 +37,7 @@ pub(super) async fn purge(pool: &SqlitePool, now: UnixTime) -> Result<u64, Store
         .bind(now)
         .execute(pool)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
     Ok(done.rows_affected())
 }
 
@@ -62,7 +62,7 @@ impl ReplayCache for SqliteReplayCache {
         .bind(now)
         .execute(&self.pool)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
         Ok(done.rows_affected() == 1)
     }
 

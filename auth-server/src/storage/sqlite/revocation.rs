@@ -31,7 +31,7 @@ impl AccessTokenDenylist for SqliteAccessTokenDenylist {
         .bind(exp)
         .execute(&self.pool)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
         Ok(())
     }
 
@@ -43,7 +43,7 @@ impl AccessTokenDenylist for SqliteAccessTokenDenylist {
         .bind(now)
         .fetch_one(&self.pool)
         .await
-        .map_err(StoreError::backend)
+        .map_err(super::db_error)
     }
 
     /// Delete denials whose `exp` is at or before `now`; returns how many.
@@ -52,7 +52,7 @@ impl AccessTokenDenylist for SqliteAccessTokenDenylist {
             .bind(now)
             .execute(&self.pool)
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(super::db_error)?;
         Ok(done.rows_affected())
     }
 }

@@ -43,15 +43,15 @@ impl VaultStore for SqliteVaultStore {
         .bind(entry.updated_at)
         .execute(&self.pool)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
         Ok(())
     }
 
     /// One `UPDATE` conditioned on the stored key id, nonce and ciphertext.
     async fn replace(&self, old: &SealedEntry, new: &SealedEntry) -> Result<bool, StoreError> {
         if !old.same_slot(new) {
-            return Err(StoreError(
-                "vault replace: the new entry is for another slot".into(),
+            return Err(StoreError::conflict(
+                "vault replace: the new entry is for another slot",
             ));
         }
         let done = sqlx::query(
@@ -71,7 +71,7 @@ impl VaultStore for SqliteVaultStore {
         .bind(&old.ciphertext)
         .execute(&self.pool)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -89,7 +89,7 @@ impl VaultStore for SqliteVaultStore {
         .bind(&old.ciphertext)
         .execute(&self.pool)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -107,7 +107,7 @@ impl VaultStore for SqliteVaultStore {
         .bind(connection)
         .fetch_optional(&self.pool)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
         Ok(row.map(SealedEntry::from))
     }
 
@@ -119,7 +119,7 @@ impl VaultStore for SqliteVaultStore {
                 .bind(connection)
                 .execute(&self.pool)
                 .await
-                .map_err(StoreError::backend)?;
+                .map_err(super::db_error)?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -131,7 +131,7 @@ impl VaultStore for SqliteVaultStore {
         .bind(sub)
         .fetch_all(&self.pool)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
         Ok(rows.into_iter().map(SealedEntry::from).collect())
     }
 
@@ -141,7 +141,7 @@ impl VaultStore for SqliteVaultStore {
         ))
         .fetch_all(&self.pool)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(super::db_error)?;
         Ok(rows.into_iter().map(SealedEntry::from).collect())
     }
 }
