@@ -186,6 +186,8 @@ bounded_store!(SigningKeyStore {
 
 bounded_store!(UserStore {
     fn get_by_username(username: &str) -> Option<User>;
+    fn session_generation(sub: &str) -> Option<u64>;
+    fn end_sessions(sub: &str) -> bool;
     fn put(user: &User) -> ();
     fn list() -> Vec<User>;
     fn delete(username: &str) -> Option<User>;
