@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use mcp_auth_resource_server::listen;
 use serde::{Deserialize, Serialize};
 
 /// Bounds on sign-in attempts at `POST /authorize/login` and on the Argon2id password checks they
@@ -155,9 +156,20 @@ pub struct HttpLimits {
 impl Default for HttpLimits {
     fn default() -> Self {
         Self {
-            header_read_timeout: Duration::from_secs(10),
-            body_read_timeout: Duration::from_secs(30),
+            header_read_timeout: listen::DEFAULT_HEADER_READ_TIMEOUT,
+            body_read_timeout: listen::DEFAULT_BODY_READ_TIMEOUT,
         }
+    }
+}
+
+impl HttpLimits {
+    /// The listener limits of the main port: these timeouts and no connection cap.
+    pub fn listener_limits(&self) -> listen::ListenerLimits {
+        let mut limits = listen::ListenerLimits::default();
+        limits.header_read_timeout = self.header_read_timeout;
+        limits.body_read_timeout = self.body_read_timeout;
+        limits.max_connections = None;
+        limits
     }
 }
 

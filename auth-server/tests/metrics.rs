@@ -8,17 +8,38 @@
 mod binary;
 mod common;
 
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
 use axum::http::StatusCode;
 use common::*;
+use mcp_auth_resource_server::listen::ListenerLimits;
+use mcp_auth_server::HttpLimits;
 use mcp_auth_server::metrics::{self, MetricsOptions};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
-/// The metrics listener on a loopback port 0, over the process's recorder.
-async fn metrics_url() -> String {
+/// The metrics listener's limits as the binary sets them: the main port's default timeouts
+/// and the default cap.
+fn default_limits() -> ListenerLimits {
+    let mut limits = HttpLimits::default().listener_limits();
+    limits.max_connections = Some(metrics::DEFAULT_MAX_CONNECTIONS);
+    limits
+}
+
+/// The metrics listener with `limits` on a loopback port 0, over the process's recorder.
+async fn metrics_addr(limits: ListenerLimits) -> SocketAddr {
     let handle = metrics::install(MetricsOptions::default()).unwrap();
-    let bound = metrics::serve("127.0.0.1:0".parse().unwrap(), handle)
+    let bound = metrics::serve("127.0.0.1:0".parse().unwrap(), handle, limits)
         .await
         .unwrap();
     assert!(bound.ip().is_loopback());
+    bound
+}
+
+/// The metrics listener on a loopback port 0, over the process's recorder.
+async fn metrics_url() -> String {
+    let bound = metrics_addr(default_limits()).await;
     format!("http://{bound}/metrics")
 }
 
@@ -298,4 +319,116 @@ async fn binary_has_no_metrics_listener_by_default() {
         "{:?}",
         server.stdout_head
     );
+}
+
+const SHORT: Duration = Duration::from_millis(300);
+/// How long a test waits for the server to act before it fails.
+const BOUND: Duration = Duration::from_secs(5);
+
+/// Read until the server closes the connection (or `BOUND` passes: a failure): what it sent.
+async fn read_until_closed(stream: &mut TcpStream) -> String {
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(BOUND, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
+            Err(_) => panic!("the server kept the connection open for {BOUND:?}"),
+        }
+    }
+    String::from_utf8_lossy(&received).into_owned()
+}
+
+const SCRAPE: &[u8] = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+
+/// Issue 19 §3: the metrics listener closes a connection that does not finish its request
+/// head within the header read timeout, as the main port does.
+#[tokio::test]
+async fn metrics_listener_closes_slow_request_heads_after_the_header_read_timeout() {
+    let mut limits = default_limits();
+    limits.header_read_timeout = SHORT;
+    let addr = metrics_addr(limits).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let started = Instant::now();
+    stream.write_all(b"GET /metr").await.unwrap();
+    let received = read_until_closed(&mut stream).await;
+    let elapsed = started.elapsed();
+    assert_eq!(received, "");
+    assert!(elapsed >= SHORT, "{elapsed:?}");
+}
+
+/// Issue 19 §3: the metrics listener does not speak cleartext HTTP/2 (the prior-knowledge
+/// preface gets no SETTINGS frame; the connection is closed).
+#[tokio::test]
+async fn metrics_listener_does_not_serve_cleartext_http2() {
+    let addr = metrics_addr(default_limits()).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    assert_eq!(read_until_closed(&mut stream).await, "");
+}
+
+/// Issue 19 §3: idle connections beyond the cap cannot starve the metrics listener forever:
+/// while `DEFAULT_MAX_CONNECTIONS` idle ones hold every slot a scrape waits, and once the
+/// header read timeout has closed them the scrape is served.
+#[tokio::test]
+async fn metrics_connections_past_the_cap_wait_until_idle_ones_time_out() {
+    let mut limits = default_limits();
+    limits.header_read_timeout = Duration::from_secs(1);
+    let addr = metrics_addr(limits).await;
+    let mut idle = Vec::new();
+    for _ in 0..metrics::DEFAULT_MAX_CONNECTIONS {
+        idle.push(TcpStream::connect(addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut waiting = TcpStream::connect(addr).await.unwrap();
+    waiting.write_all(SCRAPE).await.unwrap();
+    let mut buf = [0u8; 64];
+    let early = tokio::time::timeout(Duration::from_millis(400), waiting.read(&mut buf)).await;
+    assert!(early.is_err(), "served past the cap: {early:?}");
+    let received = read_until_closed(&mut waiting).await;
+    assert!(received.starts_with("HTTP/1.1 200 OK\r\n"), "{received}");
+    for mut s in idle {
+        assert_eq!(read_until_closed(&mut s).await, "");
+    }
+}
+
+/// Issue 19 §3: the binary gives its metrics listener the `[http]` header read timeout and the
+/// `[metrics] max_connections` cap.
+#[tokio::test]
+async fn binary_metrics_listener_has_the_cap_and_the_header_read_timeout() {
+    let setup =
+        binary::Setup::new("[http]\nheader_read_timeout = 1\n[metrics]\nmax_connections = 2\n");
+    let server = binary::Server::start(&setup, &[("MCP_AUTH_METRICS_BIND", "127.0.0.1:0")]);
+    let addr = server
+        .stdout_head
+        .iter()
+        .find_map(|l| l.strip_prefix("metrics:"))
+        .and_then(|u| u.trim().strip_prefix("http://"))
+        .and_then(|u| u.strip_suffix("/metrics"))
+        .expect("the metrics URL is printed")
+        .to_owned();
+    let mut idle = vec![
+        TcpStream::connect(&addr).await.unwrap(),
+        TcpStream::connect(&addr).await.unwrap(),
+    ];
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut waiting = TcpStream::connect(&addr).await.unwrap();
+    let started = Instant::now();
+    waiting.write_all(SCRAPE).await.unwrap();
+    let mut buf = [0u8; 64];
+    let early = tokio::time::timeout(Duration::from_millis(400), waiting.read(&mut buf)).await;
+    assert!(early.is_err(), "served past the cap: {early:?}");
+    let received = read_until_closed(&mut waiting).await;
+    assert!(received.starts_with("HTTP/1.1 200 OK\r\n"), "{received}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(800),
+        "{:?}",
+        started.elapsed()
+    );
+    for s in &mut idle {
+        assert_eq!(read_until_closed(s).await, "");
+    }
 }

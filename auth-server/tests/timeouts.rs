@@ -11,6 +11,7 @@ use common::*;
 use mcp_auth_server::HttpLimits;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tower::ServiceExt;
 
 const HEADER_TIMEOUT: Duration = Duration::from_millis(300);
 const BODY_TIMEOUT: Duration = Duration::from_millis(300);
@@ -33,11 +34,11 @@ async fn start(h: &Harness) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = h.app.clone();
-    let header_read_timeout = h.server.settings().http.header_read_timeout;
+    let limits = h.server.settings().http;
     tokio::spawn(mcp_auth_server::serve(
         listener,
         app,
-        header_read_timeout,
+        limits,
         std::future::pending(),
     ));
     addr
@@ -160,4 +161,70 @@ async fn served_requests_are_limited_by_their_socket_peer() {
     assert_eq!(res.status(), reqwest::StatusCode::BAD_REQUEST);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"], "invalid_grant", "authenticated");
+}
+
+/// Issue 19 §7: a request whose `Content-Length` exceeds the body limit gets `413` at once,
+/// before any of its body is read (here none is sent) and long before the body read timeout
+/// (the default 30 s), and the connection is closed.
+#[tokio::test]
+async fn declared_oversized_body_gets_413_at_once() {
+    let mut s = settings(ISSUER);
+    s.http = HttpLimits::default();
+    let h = Harness::with_settings(s).await;
+    let addr = start(&h).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let started = Instant::now();
+    stream
+        .write_all(
+            b"POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000000\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let (received, closed) = read_until_closed(&mut stream).await;
+    assert!(
+        received.starts_with("HTTP/1.1 413 Payload Too Large\r\n"),
+        "{received}"
+    );
+    assert!(received.contains("\r\nconnection: close\r\n"), "{received}");
+    assert!(
+        received.contains("\r\ncache-control: no-store\r\n"),
+        "{received}"
+    );
+    assert!(
+        received.ends_with(
+            r#"{"error":"invalid_request","error_description":"the request body is too large"}"#
+        ),
+        "{received}"
+    );
+    assert!(closed - started < BOUND, "{:?}", closed - started);
+}
+
+/// Issue 19 §7: a body without `Content-Length` that grows past the limit gets `413` too.
+#[tokio::test]
+async fn undeclared_oversized_body_gets_413() {
+    let h = harness().await;
+    let res = h
+        .app
+        .clone()
+        .oneshot(
+            axum::http::Request::post("/token")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(axum::body::Body::from(vec![
+                    b'a';
+                    mcp_auth_server::http::MAX_BODY_BYTES
+                        + 1
+                ]))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), axum::http::StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(res.headers()["connection"], "close");
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(
+        body,
+        r#"{"error":"invalid_request","error_description":"the request body is too large"}"#
+    );
 }

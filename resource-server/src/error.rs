@@ -107,6 +107,11 @@ pub enum AuthError {
     /// The request body could not be read: 400 `invalid_request`.
     #[error("request body could not be read")]
     BodyUnreadable,
+    /// The request body did not arrive within the listener's body read timeout
+    /// ([`crate::listen::ListenerLimits::body_read_timeout`]): 408 `invalid_request`, and the
+    /// connection is closed.
+    #[error("the request body did not arrive in time")]
+    BodyReadTimeout,
     /// The JSON-RPC body cannot be read the way the MCP server will read it, or names a method
     /// the scope policy refuses: 400 `invalid_request` (issue #8 item 1).
     #[error(transparent)]
@@ -163,6 +168,7 @@ impl AuthError {
             Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
             Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyReadTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Unavailable | Self::SessionCapacity => StatusCode::SERVICE_UNAVAILABLE,
             Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::TooManySessions => StatusCode::TOO_MANY_REQUESTS,
@@ -191,7 +197,7 @@ impl AuthError {
         }
     }
 
-    /// The `WWW-Authenticate` challenge, or `None` for 404, 413, 429 and 503.
+    /// The `WWW-Authenticate` challenge, or `None` for 404, 408, 413, 429 and 503.
     ///
     /// `resource_metadata` is the PRM URL; `scope` is what the 401 advertises (baseline ∪
     /// operation scopes, spec §10 A3) or, for a 403, the §4.3 challenge set.
@@ -210,6 +216,7 @@ impl AuthError {
                     .scope(scope.clone()),
             ),
             Self::BodyTooLarge(_)
+            | Self::BodyReadTimeout
             | Self::Unavailable
             | Self::SessionNotFound
             | Self::TooManySessions

@@ -9,7 +9,9 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE,
+};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -45,7 +47,9 @@ struct Shared {
 ///    (RS-13); a larger or unsized body is never read, and the 401 names the baseline scopes
 ///    (issue #8 item 6).
 /// 3. The body of an authenticated request is buffered (at most
-///    [`ResourceServerConfig::body_limit`] bytes, else 413) and passed on intact. A form body
+///    [`ResourceServerConfig::body_limit`] bytes, else 413, at once when `Content-Length`
+///    declares more; 408 with `Connection: close` when the body misses the listener's
+///    [`crate::listen::ListenerLimits::body_read_timeout`]) and passed on intact. A form body
 ///    with `access_token` → 400. A body that is declared `application/json`, or that starts
 ///    with `{` or `[` whatever its `Content-Type`, is read as one JSON-RPC message
 ///    ([`McpOperation::parse_body`]); a body that cannot be read the way an MCP server would
@@ -438,6 +442,7 @@ impl Shared {
             Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
                 Err(AuthError::BodyTooLarge(limit))
             }
+            Err(e) if crate::listen::is_body_read_timeout(&*e) => Err(AuthError::BodyReadTimeout),
             Err(_) => Err(AuthError::BodyUnreadable),
         }
     }
@@ -453,6 +458,10 @@ impl Shared {
         let headers = resp.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if matches!(error, AuthError::BodyReadTimeout) {
+            // The rest of the body may still be on its way: end the connection.
+            headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        }
         if let Some(challenge) = error.challenge(self.config.metadata_url(), scope)
             && let Ok(v) = HeaderValue::from_str(&challenge.to_header_value())
         {

@@ -11,6 +11,7 @@
 //! |---|---|
 //! | [`config`] | [`ResourceServerConfig`]: public MCP URL, trusted issuers, policy, metadata options |
 //! | [`layer`] | [`BearerAuthLayer`], [`cors_layer`] |
+//! | [`listen`] | [`listen::serve_with_timeouts`]: HTTP/1.1 only, header and body read timeouts, a connection cap ([`listen::ListenerLimits`]) |
 //! | [`validator`] | [`TokenValidator`], [`JwtValidator`], [`IntrospectionValidator`] |
 //! | [`policy`] | [`ScopeRequirements`]: baseline, per-route, per-tool/resource/prompt scopes, hierarchies, [`OtherMethods`] |
 //! | [`rpc`] | [`McpOperation`]: the one field of a JSON-RPC body that decides its scopes, read fail-closed |
@@ -65,6 +66,10 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! Serve the application with [`listen::serve_with_timeouts`] rather than `axum::serve`: it
+//! speaks HTTP/1.1 only, with header and body read timeouts and an optional connection cap
+//! ([`listen::ListenerLimits`]), so slow or idle clients cannot hold the server's connections.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -75,6 +80,7 @@ pub mod config;
 pub mod elicitation;
 pub mod error;
 pub mod layer;
+pub mod listen;
 pub mod metadata;
 pub mod policy;
 pub mod principal;

@@ -102,7 +102,11 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
         let handle = crate::metrics::install(crate::metrics::MetricsOptions {
             client_id_labels: config.metrics.client_id_labels,
         })?;
-        let metrics_bound = crate::metrics::serve(bind, handle).await?;
+        // The main port's timeouts, and a cap on connections so that idle scrapers cannot use
+        // up the process's file descriptors (issue 19 §3).
+        let mut limits = server.settings().http.listener_limits();
+        limits.max_connections = Some(config.metrics.max_connections);
+        let metrics_bound = crate::metrics::serve(bind, handle, limits).await?;
         println!("metrics:  http://{metrics_bound}/metrics");
     }
     if let Some(c) = connections {
@@ -117,15 +121,15 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
     );
     let stop = shutdown_signal();
     print_banner(&server, bound, config.dev);
-    // HTTP/1.1 with the header read timeout and connection info (issue #8 item 6).
-    let header_read_timeout = server.settings().http.header_read_timeout;
+    // HTTP/1.1 with the header and body read timeouts and connection info (issue #8 item 6).
+    let http_limits = server.settings().http;
     let grace = Duration::from_secs(config.shutdown_grace_period);
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         stop.await;
         let _ = stopping_tx.send(());
     };
-    let serving = crate::http::serve(listener, app, header_read_timeout, signal);
+    let serving = crate::http::serve(listener, app, http_limits, signal);
     let grace_over = async move {
         if stopping_rx.await.is_ok() {
             tokio::time::sleep(grace).await;

@@ -240,12 +240,13 @@ async fn store_budget(req: Request, next: Next) -> Response {
 }
 
 /// Read the whole body (at most [`MAX_BODY_BYTES`]) within the body read timeout before the
-/// route runs: `408` when it is late, `400 invalid_request` when it is too large or unreadable;
-/// the connection is closed after either (issue #8 item 6).
+/// route runs; the connection is closed after any refusal (issue #8 item 6):
+/// - `413 invalid_request` at once, before any of the body is read, when `Content-Length`
+///   declares more than [`MAX_BODY_BYTES`] (issue 19 §7), and when more arrives than that;
+/// - `408 invalid_request` when the body is late (this timeout, or the listener's);
+/// - `400 invalid_request` when it is unreadable.
 async fn read_body_in_time(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let limit = state.server.settings().http.body_read_timeout;
-    let (parts, body) = req.into_parts();
-    let limited = http_body_util::Limited::new(body, MAX_BODY_BYTES);
     let refuse = |status: StatusCode, description: &str| {
         let err = mcp_auth_core::OAuthError::invalid_request(description);
         let mut res = no_store_json(status, err.to_json());
@@ -253,23 +254,40 @@ async fn read_body_in_time(State(state): State<AppState>, req: Request, next: Ne
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
         res
     };
+    const TOO_LARGE: &str = "the request body is too large";
+    const LATE: &str = "the request body did not arrive in time";
+    if declared_length(req.headers()).is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return refuse(StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE);
+    }
+    let (parts, body) = req.into_parts();
+    let limited = http_body_util::Limited::new(body, MAX_BODY_BYTES);
     match tokio::time::timeout(limit, limited.collect()).await {
         Ok(Ok(collected)) => {
             let req = Request::from_parts(parts, Body::from(collected.to_bytes()));
             next.run(req).await
         }
-        Ok(Err(_)) => refuse(
-            StatusCode::BAD_REQUEST,
-            "the request body is too large or unreadable",
-        ),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            refuse(StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE)
+        }
+        Ok(Err(e)) if mcp_auth_resource_server::listen::is_body_read_timeout(&*e) => {
+            tracing::info!("request body not received within the body read timeout");
+            refuse(StatusCode::REQUEST_TIMEOUT, LATE)
+        }
+        Ok(Err(_)) => refuse(StatusCode::BAD_REQUEST, "the request body is unreadable"),
         Err(_) => {
             tracing::info!("request body not received within the body read timeout");
-            refuse(
-                StatusCode::REQUEST_TIMEOUT,
-                "the request body did not arrive in time",
-            )
+            refuse(StatusCode::REQUEST_TIMEOUT, LATE)
         }
     }
+}
+
+/// The `Content-Length` of a request, when it is one number (hyper has refused conflicting
+/// ones already).
+fn declared_length(headers: &axum::http::HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
 /// JSON with `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1).

@@ -21,6 +21,7 @@ use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use mcp_auth_resource_server::listen::{ListenerLimits, serve_with_timeouts};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// What [`install`] needs.
@@ -98,12 +99,24 @@ fn scrape(handle: &PrometheusHandle) -> Response {
     res
 }
 
-/// Bind `bind` and serve [`router`] on it in a background task; also runs the recorder's
-/// upkeep every five seconds. Returns the bound address (port 0 picks a free port).
+/// Default cap on the metrics listener's concurrent connections
+/// ([`crate::config::MetricsConfig::max_connections`]): 16, plenty for a few scrapers.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 16;
+
+/// Bind `bind` and serve [`router`] on it in a background task, with `limits` (normally the
+/// main port's timeouts, [`crate::limits::HttpLimits::listener_limits`], and a connection cap
+/// of [`DEFAULT_MAX_CONNECTIONS`]): HTTP/1.1 only, header and body read timeouts, at most
+/// `limits.max_connections` connections at once (issue 19 §3). Also runs the recorder's upkeep
+/// every five seconds. Returns the bound address (port 0 picks a free port).
 ///
 /// # Errors
-/// The address cannot be bound.
-pub async fn serve(bind: SocketAddr, handle: PrometheusHandle) -> Result<SocketAddr, String> {
+/// The limits are invalid (a zero timeout or cap), or the address cannot be bound.
+pub async fn serve(
+    bind: SocketAddr,
+    handle: PrometheusHandle,
+    limits: ListenerLimits,
+) -> Result<SocketAddr, String> {
+    limits.validate().map_err(|e| format!("metrics: {e}"))?;
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|e| format!("metrics: cannot listen on {bind}: {e}"))?;
@@ -118,7 +131,8 @@ pub async fn serve(bind: SocketAddr, handle: PrometheusHandle) -> Result<SocketA
     });
     let app = router(handle);
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
+        let serving = serve_with_timeouts(listener, app, limits, std::future::pending());
+        if let Err(e) = serving.await {
             tracing::error!(error = %e, "the metrics listener stopped");
         }
     });

@@ -8,16 +8,25 @@
 //! `MCP_CONNECT_CLIENT_ID` is set; then `MCP_CONNECT_CLIENT_SECRET`, `MCP_REQUEST_STATE_KEY`
 //! (base64 of 32 random bytes, e.g. `openssl rand -base64 32`) and `MCP_CALENDAR_API_URL`
 //! (e.g. `http://127.0.0.1:9200/api`) are required too.
+//!
+//! It serves through `mcp_auth_resource_server::listen::serve_with_timeouts`: HTTP/1.1 only, a
+//! 10 s header read timeout and a 30 s body read timeout by default
+//! (`MCP_HEADER_READ_TIMEOUT_MS`, `MCP_BODY_READ_TIMEOUT_MS`), and an optional connection cap
+//! (`MCP_MAX_CONNECTIONS`).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use mcp_auth_core::Secret;
 use mcp_auth_resource_server::elicitation::RequestStateKey;
+use mcp_auth_resource_server::listen::{
+    DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, ListenerLimits, serve_with_timeouts,
+};
 use protected_mcp_server::{AppOptions, ConnectionOptions, app};
 
 /// An example MCP server protected by OAuth 2.1 bearer tokens from an mcp-auth authorization
@@ -49,6 +58,26 @@ struct Args {
     /// The calendar API's base URL; `list_events` GETs `{url}/events`.
     #[arg(long, env = "MCP_CALENDAR_API_URL")]
     calendar_api_url: Option<String>,
+    /// Longest time to receive a request's header section, milliseconds (also the idle limit
+    /// of a kept-alive connection); then the connection is closed.
+    #[arg(long, env = "MCP_HEADER_READ_TIMEOUT_MS", default_value_t = DEFAULT_HEADER_READ_TIMEOUT.as_millis() as u64)]
+    header_read_timeout_ms: u64,
+    /// Longest time to receive a request body, milliseconds; then `408` and the connection is
+    /// closed.
+    #[arg(long, env = "MCP_BODY_READ_TIMEOUT_MS", default_value_t = DEFAULT_BODY_READ_TIMEOUT.as_millis() as u64)]
+    body_read_timeout_ms: u64,
+    /// Most connections served at once (default: no cap); past it new ones wait until one ends.
+    #[arg(long, env = "MCP_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+}
+
+/// The listener limits from the arguments.
+fn listener_limits(args: &Args) -> ListenerLimits {
+    let mut limits = ListenerLimits::default();
+    limits.header_read_timeout = Duration::from_millis(args.header_read_timeout_ms);
+    limits.body_read_timeout = Duration::from_millis(args.body_read_timeout_ms);
+    limits.max_connections = args.max_connections;
+    limits
 }
 
 /// The connection options from the arguments, when `MCP_CONNECT_CLIENT_ID` is set.
@@ -97,6 +126,8 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), String> {
+    let limits = listener_limits(&args);
+    limits.validate()?;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
@@ -117,10 +148,11 @@ async fn run(args: Args) -> Result<(), String> {
     if with_calendar {
         println!("list_events:       on (calendar connection)");
     }
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| e.to_string())
+    // HTTP/1.1 only, with header and body read timeouts: slow or idle clients cannot hold
+    // the server's connections (axum::serve has no header read timeout).
+    serve_with_timeouts(listener, router, limits, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .map_err(|e| e.to_string())
 }

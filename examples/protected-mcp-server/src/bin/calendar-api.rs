@@ -17,6 +17,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use mcp_auth_resource_server::listen::{ListenerLimits, serve_with_timeouts};
 use protected_mcp_server::{CalendarApiOptions, calendar_api};
 
 fn env_or(name: &str, default: &str) -> String {
@@ -60,10 +61,10 @@ async fn run() -> Result<(), String> {
     println!("calendar API listening on {bound}");
     println!("events:               {public_url}/events");
     println!("authorization server: {issuer}");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| e.to_string())
+    // HTTP/1.1 only, with the default header and body read timeouts (10 s, 30 s).
+    serve_with_timeouts(listener, router, ListenerLimits::default(), async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .map_err(|e| e.to_string())
 }
