@@ -5,8 +5,8 @@
 //! loopback "client" that records its query. No page may log a console error or a
 //! Content-Security-Policy violation.
 //!
-//! Needs `chromedriver` and Chromium (Debian: `apt-get install -y chromium chromium-driver`; CI
-//! installs them in `.ci/run`). `CHROMEDRIVER` and `CHROME` name other executables. When they
+//! Needs `chromedriver` and Chromium (Debian: `apt-get install -y chromium chromium-driver`;
+//! `scripts/test`, the README's test command, installs them when missing). `CHROMEDRIVER` and `CHROME` name other executables. When they
 //! are missing the tests FAIL, saying so: they are never skipped silently.
 //!
 //! Screenshots go to `target/screenshots/` (sign-in, consent, error, consent at 320 px); with
@@ -141,18 +141,23 @@ async fn start_chromedriver() -> (Process, String) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
-    let process = Process(child);
+    let mut process = Process(child);
     let url = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    for _ in 0..100 {
+    // A loaded machine can take many seconds to start it: wait up to two minutes, unless the
+    // process has already exited.
+    for _ in 0..1200 {
         if let Ok(res) = http.get(format!("{url}/status")).send().await
             && res.status().is_success()
         {
             return (process, url);
         }
+        if let Ok(Some(status)) = process.0.try_wait() {
+            panic!("chromedriver exited before answering: {status}");
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("chromedriver did not answer on {url}");
+    panic!("chromedriver did not answer on {url} within two minutes");
 }
 
 /// A headless Chromium session with the browser console log kept.
