@@ -46,7 +46,12 @@ struct Shared {
 ///    challenge and to answer a form body carrying `access_token` with 400 `invalid_request`
 ///    (RS-13); a larger or unsized body is never read, and the 401 names the baseline scopes
 ///    (issue #8 item 6).
-/// 3. The body of an authenticated request is buffered (at most
+/// 3. Only a `POST` carries a JSON-RPC message: a `GET` (the server-to-client event stream),
+///    `DELETE` (end of session) or any other method is authorized on the token and the route's
+///    scopes alone, whatever its `Content-Type` says (clients such as Python's `mcp` send
+///    `application/json` on every request); a body it carries is ignored: never read, never
+///    passed on (the inner service gets an empty body). The body of an authenticated `POST` is
+///    buffered (at most
 ///    [`ResourceServerConfig::body_limit`] bytes, else 413, at once when `Content-Length`
 ///    declares more; 408 with `Connection: close` when the body misses the listener's
 ///    [`crate::listen::ListenerLimits::body_read_timeout`]) and passed on intact. A form body
@@ -309,12 +314,21 @@ impl Shared {
             }
         };
 
-        let bytes = self
-            .read_body(&parts.headers, body, self.config.body_limit())
-            .await
-            .map_err(|e| self.reject(e, baseline))?;
-        let operation =
-            operation_of(&parts.headers, &bytes).map_err(|e| self.reject(e, baseline))?;
+        // Only a POST carries a JSON-RPC message (MCP streamable HTTP transport): a GET (the
+        // server-to-client stream) or DELETE (end of session) is authorized on the token and
+        // its route alone, whatever its `Content-Type` says, and any body it has is never read
+        // and never passed on.
+        let (bytes, operation) = if carries_message(&parts.method) {
+            let bytes = self
+                .read_body(&parts.headers, body, self.config.body_limit())
+                .await
+                .map_err(|e| self.reject(e, baseline))?;
+            let operation =
+                operation_of(&parts.headers, &bytes).map_err(|e| self.reject(e, baseline))?;
+            (bytes, operation)
+        } else {
+            (Bytes::new(), None)
+        };
         let required = policy
             .requirement(&parts.method, parts.uri.path(), operation.as_slice())
             .map_err(|e| self.reject(e.into(), baseline))?;
@@ -373,7 +387,10 @@ impl Shared {
         let limit = UNAUTHENTICATED_BODY_LIMIT.min(self.config.body_limit());
         let small = body.size_hint().upper().is_some_and(|n| n <= limit as u64);
         let mut scope = route_only.clone();
-        if small && let Ok(bytes) = self.read_body(&parts.headers, body, limit).await {
+        if small
+            && carries_message(&parts.method)
+            && let Ok(bytes) = self.read_body(&parts.headers, body, limit).await
+        {
             match operation_of(&parts.headers, &bytes) {
                 Err(AuthError::TokenInBody) => {
                     return self.reject(AuthError::TokenInBody, policy.baseline());
@@ -469,6 +486,12 @@ impl Shared {
         }
         resp
     }
+}
+
+/// Whether a request of `method` carries a JSON-RPC message: only `POST` does (MCP streamable
+/// HTTP transport). The body of any other method is neither read nor passed on.
+fn carries_message(method: &Method) -> bool {
+    method == Method::POST
 }
 
 /// The MCP operation of a buffered body (see [`BearerAuthLayer`] step 3).

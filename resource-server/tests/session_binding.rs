@@ -260,3 +260,64 @@ async fn disabled_binding_passes_unknown_sessions_on() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 }
+
+/// Issue 20 §1: only a `POST` carries a JSON-RPC message. A `GET` stream and a `DELETE` sent
+/// with `Content-Type: application/json` and no body (as Python's `mcp` client sends them) are
+/// authorized on the token alone; the `DELETE` ends the session (`202`) and frees its place, so
+/// a principal that ends its sessions never reaches the cap.
+#[tokio::test]
+async fn get_and_delete_with_a_json_content_type_are_authorized_on_the_token() {
+    let f = fixture().await;
+    let token = f.minter().valid("mcp:basic").unwrap();
+    for _ in 0..5 {
+        let session = session_of(&f.send(initialize(Some(&token))).await);
+        let stream = Request::get("/mcp")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", &session)
+            .body(Body::empty())
+            .unwrap();
+        let resp = f.send(stream).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{}", text(resp).await);
+        let delete = Request::delete("/mcp")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .header("mcp-session-id", &session)
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(f.send(delete).await.status(), StatusCode::ACCEPTED);
+    }
+}
+
+/// Issue 20 §1: the body of a `GET` or `DELETE` is ignored: not read as JSON-RPC (so it can
+/// neither fail the request nor pick its scopes) and not passed on to the MCP server.
+#[tokio::test]
+async fn body_of_a_get_or_delete_is_ignored() {
+    let f = fixture().await;
+    let token = f.minter().valid("mcp:basic").unwrap();
+    let session = session_of(&f.send(initialize(Some(&token))).await);
+    for (method, body) in [
+        ("GET", "not json"),
+        (
+            "GET",
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_repo"}}"#,
+        ),
+        ("DELETE", "[1,2"),
+    ] {
+        let req = Request::builder()
+            .method(method)
+            .uri("/mcp")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .header("mcp-session-id", &session)
+            .body(Body::from(body))
+            .unwrap();
+        let resp = f.send(req).await;
+        assert!(
+            resp.status().is_success(),
+            "{method} {body}: {}",
+            resp.status()
+        );
+    }
+}
