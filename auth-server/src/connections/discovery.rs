@@ -335,6 +335,17 @@ mod tests {
         conn.endpoints(&http).await.unwrap();
     }
 
+    /// Issue 19 §7: an https third party whose name resolves to a special-use address is
+    /// refused before any connection (`localhost`: loopback; port 9 is never contacted).
+    #[tokio::test]
+    async fn an_https_third_party_resolving_to_a_special_use_address_is_refused() {
+        let mut conn = connection("https://localhost:9");
+        conn.allow_insecure_http = false;
+        let http = ThirdPartyHttp::new().unwrap();
+        let e = conn.endpoints(&http).await.unwrap_err().to_string();
+        assert!(e.contains("host localhost resolves to"), "{e}");
+    }
+
     /// Issue 19 §7: a discovered endpoint with userinfo, or on a special-use IP literal, is
     /// refused like a configured one.
     #[test]
