@@ -387,6 +387,12 @@ pub struct ConnectionConfig {
     /// every third-party URL is https.
     #[serde(default)]
     pub allow_insecure_http: bool,
+    /// Allow a third party whose https URLs name or resolve to special-use addresses
+    /// (private, loopback, link-local, …: an internal OAuth server). Default false: such an IP
+    /// literal is refused at start-up and in discovered metadata, and a name resolving there is
+    /// refused when it is fetched, as for CIMD documents. Logs a warning.
+    #[serde(default)]
+    pub allow_insecure_private_addresses: bool,
 }
 
 /// Branding of the pages (`[ui]`). Checked at start-up: a bad value stops the server.
@@ -741,7 +747,9 @@ impl Config {
     /// connection's `resources` empty or naming no configured `[[resources]]` entry, or one
     /// without `server_clients`; an oauth connection without `client_id`, `client_secret`, or
     /// `issuer` / both endpoints; a third-party URL that is not https (plain http only with
-    /// `allow_insecure_http` on a loopback host); an api_key connection with oauth settings.
+    /// `allow_insecure_http` on a loopback host), carries userinfo, or names a special-use IP
+    /// address (unless `allow_insecure_private_addresses`); an api_key connection with oauth
+    /// settings.
     pub fn check_connections(&self) -> Result<(), ConfigError> {
         let keyring = self.vault_keyring()?;
         if !self.connections.is_empty() && keyring.is_none() {
@@ -799,8 +807,12 @@ impl Config {
                 }
             }
             let url = |field: &str, value: &str| -> Result<url::Url, ConfigError> {
-                crate::connections::check_third_party_url(value, c.allow_insecure_http)
-                    .map_err(|e| bad(format!("{field}: {e}")))
+                crate::connections::check_third_party_url(
+                    value,
+                    c.allow_insecure_http,
+                    c.allow_insecure_private_addresses,
+                )
+                .map_err(|e| bad(format!("{field}: {e}")))
             };
             if let Some(r) = &c.resource_indicator {
                 let u = url::Url::parse(r).map_err(|e| bad(format!("resource_indicator: {e}")))?;

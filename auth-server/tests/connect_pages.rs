@@ -69,6 +69,7 @@ fn oauth_config(tp: &ThirdParty) -> ConnectionConfig {
         resource_indicator: Some(TP_RESOURCE.into()),
         resources: vec![RESOURCE.into()],
         allow_insecure_http: true,
+        allow_insecure_private_addresses: false,
     }
 }
 
@@ -1059,7 +1060,7 @@ async fn discovery_with_another_issuer_is_refused() {
     let mut cfg = oauth_config(&tp);
     cfg.issuer = Some(tp.issuer.replace("127.0.0.1", "localhost"));
     let conn = Connection::from_config(&cfg).unwrap();
-    let http = reqwest::Client::new();
+    let http = mcp_auth_server::connections::ThirdPartyHttp::new().unwrap();
     let e = conn.endpoints(&http).await.unwrap_err();
     assert!(e.to_string().contains("issuer"), "{e}");
     // The right issuer: endpoints discovered, RFC 9207 support remembered.

@@ -189,6 +189,58 @@ fn http_third_party_off_loopback_is_refused() {
     assert!(check(&half).is_err());
 }
 
+/// Issue 19 §7: a third-party URL with userinfo is refused at start, whichever setting holds
+/// it, and the error does not echo the userinfo.
+#[test]
+fn third_party_url_with_userinfo_is_refused() {
+    let base = format!("{}{RESOURCES}{}", vault(), connection(""));
+    let endpoints = |authorize: &str| {
+        base.replace(
+            "issuer = \"http://127.0.0.1:9100\"",
+            &format!(
+                "authorization_endpoint = \"{authorize}\"\ntoken_endpoint = \"https://c.example/token\""
+            ),
+        )
+    };
+    for bad in [
+        "https://attacker@c.example/authorize",
+        "https://user:hunter2@c.example/authorize",
+    ] {
+        let e = check(&endpoints(bad)).unwrap_err();
+        assert!(e.contains("authorization_endpoint"), "{e}");
+        assert!(e.contains("must not carry userinfo"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+    check(&endpoints("https://c.example/authorize")).unwrap();
+    let issuer = base.replace("http://127.0.0.1:9100", "https://user@c.example");
+    assert!(check(&issuer).unwrap_err().contains("issuer"));
+}
+
+/// Issue 19 §7: an https third party on a special-use IP address (private, loopback,
+/// link-local, …) is refused at start unless `allow_insecure_private_addresses` is set.
+#[test]
+fn third_party_on_a_special_use_address_needs_the_private_switch() {
+    let base = format!("{}{RESOURCES}{}", vault(), connection(""));
+    for host in [
+        "10.0.0.5",
+        "192.168.1.10",
+        "169.254.169.254",
+        "127.0.0.1",
+        "[fd00::1]",
+    ] {
+        let private = base.replace("http://127.0.0.1:9100", &format!("https://{host}"));
+        let e = check(&private).unwrap_err();
+        assert!(e.contains("special-use address"), "{host}: {e}");
+        assert!(e.contains("allow_insecure_private_addresses"), "{e}");
+        let allowed = private.replace(
+            "allow_insecure_http = true",
+            "allow_insecure_private_addresses = true",
+        );
+        check(&allowed).unwrap();
+    }
+    check(&base.replace("http://127.0.0.1:9100", "https://93.184.216.34")).unwrap();
+}
+
 /// An oauth connection needs its client id and secret; an api_key connection takes none of
 /// the oauth settings.
 #[test]

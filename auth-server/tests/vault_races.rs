@@ -130,6 +130,7 @@ fn calendar(base: &str) -> Connection {
         resource_indicator: None,
         resources: vec!["https://mcp.example.com/mcp".into()],
         allow_insecure_http: true,
+        allow_insecure_private_addresses: false,
     })
     .unwrap()
 }

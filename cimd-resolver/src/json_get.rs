@@ -20,7 +20,7 @@ pub async fn get_json(
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await
-        .map_err(|e| format!("request failed: {e}"))?;
+        .map_err(|e| format!("request failed: {}", with_sources(&e)))?;
     if response.status() != reqwest::StatusCode::OK {
         return Err(format!("status {}", response.status()));
     }
@@ -50,6 +50,22 @@ pub async fn get_json(
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// `e` and its sources, `: `-separated, so a log says why (e.g. which special-use address a
+/// name resolved to), not only that the request failed.
+fn with_sources(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        let next = inner.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        cur = inner.source();
+    }
+    text
 }
 
 /// `application/json` or `application/<x>+json`, parameters allowed, any case.

@@ -20,7 +20,7 @@ use mcp_auth_ext_xaa::client::{
     ClientAuth, ID_JAG_TOKEN_TYPE, ID_TOKEN_TYPE, IdpEndpoint, XaaClient, XaaClientError,
     default_http_client, discover,
 };
-use mcp_auth_ext_xaa::redeem::{TrustedIdpConfig, XaaExtension};
+use mcp_auth_ext_xaa::redeem::{TrustedIdpConfig, XaaExtension, default_subject_prefix};
 use serde_json::json;
 use tokio::net::TcpListener;
 
@@ -258,7 +258,10 @@ async fn both_legs_give_an_access_token_for_the_mcp_server() {
     assert_eq!(token.scope.as_deref(), Some("files:read"));
     let (_, claims) = jwt_parts(token.access_token.expose());
     assert_eq!(claims["aud"], w.resource);
-    assert_eq!(claims["sub"], "alice");
+    assert_eq!(
+        claims["sub"],
+        format!("{}alice", default_subject_prefix(&w.idp.issuer))
+    );
     assert_eq!(claims["client_id"], AS_CLIENT);
     assert_eq!(claims["scope"], "files:read");
     let seen = w.idp.seen.lock().unwrap().clone();

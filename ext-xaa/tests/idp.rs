@@ -273,6 +273,33 @@ async fn other_subject_tokens_are_invalid_grant() {
     assert!(res.body.contains("expired"), "{}", res.body);
 }
 
+/// An ID token whose `exp` is earlier than its `iat` is `invalid_grant`, whatever the skew,
+/// even though this server's key signed it and it has not expired.
+#[tokio::test]
+async fn subject_token_expiring_before_it_was_issued_is_invalid_grant() {
+    let kit = idp().await;
+    let id_token = kit
+        .server
+        .token_issuer()
+        .issue_id_token(&mcp_auth_core::ext::IdTokenClaims {
+            iss: IDP.into(),
+            sub: "alice-sub".into(),
+            aud: APP.into(),
+            exp: NOW + 100,
+            iat: NOW + 101,
+            auth_time: NOW - 30,
+            nonce: None,
+            jti: "id-1".into(),
+        })
+        .unwrap();
+    let res = exchange(&kit, Some((APP, APP_SECRET)), &form(&id_token, "")).await;
+    assert_error(&res, StatusCode::BAD_REQUEST, "invalid_grant");
+    assert_eq!(
+        res.json()["error_description"],
+        "the subject token's exp is earlier than its iat"
+    );
+}
+
 /// SEP-990 §6.3 step 3 (stable §7.6.1): the (audience, resource) pair must be one the policy
 /// lists; the client must be mapped for the audience (`invalid_target`).
 #[tokio::test]

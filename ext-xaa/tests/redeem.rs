@@ -232,6 +232,10 @@ async fn good_id_jag_is_redeemed_for_an_access_token() {
     assert_eq!(claims["iss"], ISSUER);
     assert_eq!(claims["aud"], RESOURCE);
     assert_eq!(claims["sub"], "acme|user-1");
+    assert_eq!(
+        claims["sub_id"],
+        json!({"format": "iss_sub", "iss": h.idp.issuer(), "sub": "user-1"})
+    );
     assert_eq!(claims["client_id"], CLIENT);
     assert_eq!(claims["auth_time"], NOW - 100);
 }
@@ -700,6 +704,20 @@ async fn missing_or_future_iat_is_invalid_grant() {
     }
 }
 
+/// V10: an ID-JAG whose `exp` is earlier than its `iat` is `invalid_grant`, whatever the skew:
+/// here both are within 60 s of now, so neither is expired nor in the future on its own.
+#[tokio::test]
+async fn id_jag_expiring_before_it_was_issued_is_invalid_grant() {
+    let h = Harness::new().await;
+    for patch in [
+        json!({"iat": NOW + 30, "exp": NOW + 10}),
+        json!({"iat": NOW, "exp": NOW - 1}),
+    ] {
+        let res = h.redeem(&h.jag(patch), "").await;
+        assert_invalid_grant(&res, "the ID-JAG exp is earlier than its iat");
+    }
+}
+
 // ----- V11 -----
 
 /// EMA-05: the second use of a `jti` is `invalid_grant`.
@@ -844,6 +862,104 @@ async fn missing_subject_is_invalid_grant() {
         let res = h.redeem(&h.jag(patch), "").await;
         assert_invalid_grant(&res, "the ID-JAG has no sub");
     }
+}
+
+/// V13: without a configured `subject_prefix`, the IdP's subjects get its own prefix
+/// (`xaa:` + the issuer without its scheme + `|`), so an IdP naming a local user id (`usr_…`)
+/// never gets a token for that user; `sub_id` names the IdP and its `sub` (RFC 9493).
+#[tokio::test]
+async fn default_subject_prefix_keeps_idp_subjects_apart_from_local_users() {
+    let h = Harness::with(
+        |mut e| {
+            e.subject_prefix = None;
+            e
+        },
+        |x| x,
+    )
+    .await;
+    let res = h
+        .redeem(&h.jag(json!({"sub": "usr_AAAAAAAAAAAAAAAA"})), "")
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let claims = res.access_token_claims();
+    let host = h.idp.issuer().strip_prefix("http://").unwrap().to_owned();
+    assert_eq!(claims["sub"], format!("xaa:{host}|usr_AAAAAAAAAAAAAAAA"));
+    assert_eq!(
+        claims["sub_id"],
+        json!({"format": "iss_sub", "iss": h.idp.issuer(), "sub": "usr_AAAAAAAAAAAAAAAA"})
+    );
+}
+
+/// V13: `subject_prefix = ""` uses the IdP's `sub` as it is, still qualified by `sub_id`;
+/// with `subjects_are_local_users` the subject is this server's own user: no `sub_id`.
+#[tokio::test]
+async fn empty_prefix_keeps_the_sub_and_only_local_users_lose_sub_id() {
+    let h = Harness::with(
+        |mut e| {
+            e.subject_prefix = Some(String::new());
+            e
+        },
+        |x| x,
+    )
+    .await;
+    let claims = h.redeem(&h.jag(json!({})), "").await.access_token_claims();
+    assert_eq!(claims["sub"], "user-1");
+    assert_eq!(claims["sub_id"]["iss"], h.idp.issuer());
+    assert_eq!(claims["sub_id"]["sub"], "user-1");
+
+    let h = Harness::with(
+        |mut e| {
+            e.subject_prefix = Some(String::new());
+            e.subjects_are_local_users = true;
+            e
+        },
+        |x| x,
+    )
+    .await;
+    let claims = h.redeem(&h.jag(json!({})), "").await.access_token_claims();
+    assert_eq!(claims["sub"], "user-1");
+    assert!(claims.get("sub_id").is_none(), "{claims}");
+}
+
+/// Two trusted IdPs whose subject prefixes could produce the same subject stop the server at
+/// start-up, through the configuration and through the builder alike; the error names both.
+#[tokio::test]
+async fn colliding_subject_prefixes_fail_at_start_up() {
+    let a = {
+        let mut e = TrustedIdpConfig::new("https://a.idp.example");
+        e.subject_prefix = Some("acme".into());
+        e.validate().unwrap()
+    };
+    let b = {
+        let mut e = TrustedIdpConfig::new("https://b.idp.example");
+        e.subject_prefix = Some("acme|".into());
+        e.validate().unwrap()
+    };
+    let err = InProcessServer::start(settings(), |x| {
+        x.extension(Box::new(XaaExtension::new(vec![a, b])))
+    })
+    .await
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        err.contains("trusted_idps[https://a.idp.example] and trusted_idps[https://b.idp.example]"),
+        "{err}"
+    );
+    let section = ExtensionSection::new(
+        "xaa",
+        json!({"enabled": true, "trusted_idps": [
+            {"issuer": "https://a.idp.example", "subject_prefix": ""},
+            {"issuer": "https://b.idp.example"},
+        ]}),
+    );
+    let err = XaaFactory.create(&section).err().unwrap();
+    assert!(
+        err.message.contains(
+            "trusted_idps[https://a.idp.example] and trusted_idps[https://b.idp.example]: subject_prefix \"\" and \"xaa:b.idp.example|\" can produce the same subject"
+        ),
+        "{err}"
+    );
 }
 
 // ----- V14, V15, V16 -----

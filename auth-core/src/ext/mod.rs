@@ -13,6 +13,7 @@ mod policy;
 mod registry;
 mod scope_policy;
 mod services;
+mod subject;
 mod token_issuer;
 
 pub use claims::{
@@ -32,4 +33,5 @@ pub use policy::{
 pub use registry::{Registry, RegistryError, ServerExtension};
 pub use scope_policy::{ScopePolicy, StrictScopePolicy};
 pub use services::{ExtensionServices, LocalKeys};
+pub use subject::{ISS_SUB_FORMAT, MalformedSubjectId, QualifiedSubject, SUBJECT_ID_CLAIM};
 pub use token_issuer::{AccessTokenClaims, IdTokenClaims, TokenIssuer, TokenProfile};

@@ -61,6 +61,10 @@ pub(super) fn check_claims(
             if iat > now + SKEW_SECS {
                 return Err(fail("iat in the future"));
             }
+            // No skew applies between two claims of the same assertion.
+            if exp < iat {
+                return Err(fail("exp is earlier than iat"));
+            }
             if exp - iat > MAX_LIFETIME_SECS {
                 return Err(fail("assertion lifetime exceeds 300 s"));
             }

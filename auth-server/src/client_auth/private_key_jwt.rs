@@ -38,7 +38,8 @@ const ALGORITHMS: [Algorithm; 5] = [
 /// 4. `iss` == `sub` == the client's `client_id`;
 /// 5. `aud` (string or array) contains the issuer (with or without a trailing `/`) or the
 ///    endpoint URL;
-/// 6. `exp` present and `> now - 60`; `iat`, if present, `<= now + 60` and `exp - iat <= 300`;
+/// 6. `exp` present and `> now - 60`; `iat`, if present, `<= now + 60`, `<= exp` (no skew)
+///    and `exp - iat <= 300`;
 ///    without `iat`, `exp - now <= 360`; `nbf`, if present, `<= now + 60` (seconds);
 /// 7. `jti` present, and new: `pkjwt:{client_id}:{jti}` is recorded in the replay cache until
 ///    `exp + 60` (the last moment the assertion could still be accepted). Done last, so a bad
@@ -368,6 +369,21 @@ mod tests {
         assert_invalid_client(f.run(f.assertion(&c)).await, "iat in the future");
         let c = with(claims(), "nbf", json!(NOW + 61));
         assert_invalid_client(f.run(f.assertion(&c)).await, "not yet valid");
+    }
+
+    /// An assertion whose `exp` is earlier than its `iat` is refused whatever the skew, even
+    /// when both are within it of now.
+    #[tokio::test]
+    async fn assertion_expiring_before_it_was_issued_is_invalid_client() {
+        let f = fixture();
+        let c = with(
+            with(claims(), "iat", json!(NOW + 30)),
+            "exp",
+            json!(NOW + 10),
+        );
+        assert_invalid_client(f.run(f.assertion(&c)).await, "exp is earlier than iat");
+        let c = with(with(claims(), "iat", json!(NOW)), "exp", json!(NOW - 1));
+        assert_invalid_client(f.run(f.assertion(&c)).await, "exp is earlier than iat");
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@
 //! [`Connections::remove`].
 
 pub mod completion;
+pub mod discovery;
 pub mod registry;
 pub mod third_party;
 pub mod vault_service;
@@ -23,7 +24,7 @@ pub use completion::CompletionSignal;
 pub use registry::{
     Connection, ConnectionKind, Endpoints, Registry, check_third_party_url, is_valid_name,
 };
-pub use third_party::{AuthorizationStart, Tokens};
+pub use third_party::{AuthorizationStart, ThirdPartyHttp, Tokens};
 pub use vault_service::{Credential, EXPIRY_SKEW, VaultService};
 
 /// The path of the callback under the issuer: the redirect URI registered at every third
@@ -67,7 +68,7 @@ pub enum ConnectionError {
 pub struct Connections {
     registry: Arc<Registry>,
     vault: VaultService,
-    http: reqwest::Client,
+    http: ThirdPartyHttp,
     redirect_uri: String,
     /// Wakes the `/connect/status` waiters of this node when an elicitation finishes.
     pub completion: Arc<CompletionSignal>,
@@ -94,7 +95,7 @@ impl Connections {
         vault: Arc<dyn VaultStore>,
     ) -> Result<Self, ConnectionError> {
         let registry = Arc::new(Registry::new(connections)?);
-        let http = third_party::http_client()?;
+        let http = ThirdPartyHttp::new()?;
         let redirect_uri = issuer.endpoint(CALLBACK_PATH);
         Ok(Self {
             vault: VaultService::new(
@@ -200,17 +201,17 @@ impl Connections {
         state: &Secret,
     ) -> Result<AuthorizationStart, ConnectionError> {
         let endpoints = connection.endpoints(&self.http).await?;
-        third_party::authorization_start(connection, endpoints, &self.redirect_uri, state)
+        third_party::authorization_start(connection, &endpoints, &self.redirect_uri, state)
     }
 
-    /// The endpoints of `connection` (configured or discovered).
+    /// The endpoints of `connection` (configured, or discovered and refreshed hourly).
     ///
     /// # Errors
     /// Discovery failures.
-    pub async fn endpoints<'a>(
+    pub async fn endpoints(
         &self,
-        connection: &'a Connection,
-    ) -> Result<&'a Endpoints, ConnectionError> {
+        connection: &Connection,
+    ) -> Result<Arc<Endpoints>, ConnectionError> {
         connection.endpoints(&self.http).await
     }
 
@@ -233,7 +234,7 @@ impl Connections {
         let tokens = third_party::redeem_code(
             &self.http,
             connection,
-            endpoints,
+            &endpoints,
             &self.redirect_uri,
             code,
             code_verifier,

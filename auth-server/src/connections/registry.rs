@@ -1,16 +1,19 @@
 //! The configured connections, resolved: names, kinds, the MCP servers allowed to use each, and
-//! the third party's endpoints, from the configuration or from its RFC 8414 metadata (then
-//! OpenID Connect discovery) with `issuer` checked equal (RFC 8414 §3.3).
+//! the third party's endpoints, from the configuration or discovered from its metadata (see
+//! [`super::discovery`]).
 
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mcp_auth_core::types::is_loopback_host;
 use mcp_auth_core::{ResourceUri, Secret};
 use serde::{Deserialize, Serialize};
-use tokio::sync::OnceCell;
-use url::Url;
+use url::{Host, Url};
 
 use super::ConnectionError;
+use super::discovery::{Discovery, METADATA_TTL};
+use super::third_party::ThirdPartyHttp;
 use crate::config::ConnectionConfig;
 
 /// How a connection's credential is obtained.
@@ -44,18 +47,44 @@ pub fn is_valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
-/// Parse a third party's URL: absolute, no fragment, `https`, or `http` when
-/// `allow_insecure_http` and the host is loopback.
+/// Parse a third party's URL: absolute, no fragment, no userinfo (`https://user@host/…`),
+/// `https`, or `http` when `allow_insecure_http` and the host is loopback. An `https` URL whose
+/// host is a special-use IP address (private, loopback, link-local, …; the ranges CIMD
+/// documents are refused from, [`mcp_auth_cimd_resolver::special_use_range`]) is refused unless
+/// `allow_private_addresses`; host names are screened when they are resolved, by the guarded
+/// client ([`ThirdPartyHttp`]).
 ///
 /// # Errors
-/// A message naming what is wrong (never containing secrets: URLs here are configuration).
-pub fn check_third_party_url(value: &str, allow_insecure_http: bool) -> Result<Url, String> {
+/// A message naming what is wrong (never containing secrets: URLs here are configuration, and
+/// userinfo is never echoed).
+pub fn check_third_party_url(
+    value: &str,
+    allow_insecure_http: bool,
+    allow_private_addresses: bool,
+) -> Result<Url, String> {
     let url = Url::parse(value).map_err(|e| format!("{value:?} is not an absolute URL: {e}"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("a third-party URL must not carry userinfo (user@host)".into());
+    }
     if url.fragment().is_some() {
         return Err(format!("{value} must not have a fragment"));
     }
     match url.scheme() {
-        "https" => Ok(url),
+        "https" => {
+            let ip = match url.host() {
+                Some(Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+                Some(Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+                _ => None,
+            };
+            if let Some(range) = ip.and_then(mcp_auth_cimd_resolver::special_use_range)
+                && !allow_private_addresses
+            {
+                return Err(format!(
+                    "{value} names a special-use address ({range}); set allow_insecure_private_addresses for a private third party"
+                ));
+            }
+            Ok(url)
+        }
         "http" if allow_insecure_http && url.host_str().is_some_and(is_loopback_host) => Ok(url),
         "http" => Err(format!(
             "{value} is plain http: use https (http only with allow_insecure_http on a loopback host)"
@@ -100,8 +129,10 @@ pub struct Connection {
     pub resource_indicator: Option<String>,
     /// Plain http allowed for a loopback third party.
     pub allow_insecure_http: bool,
-    configured: Option<Endpoints>,
-    discovered: OnceCell<Endpoints>,
+    /// https URLs may name or resolve to special-use (private, loopback, …) addresses.
+    pub allow_insecure_private_addresses: bool,
+    configured: Option<Arc<Endpoints>>,
+    discovery: Discovery,
 }
 
 impl std::fmt::Debug for Connection {
@@ -129,7 +160,10 @@ impl Connection {
         if !is_valid_name(&c.name) {
             return Err(bad("invalid name".into()));
         }
-        let url = |v: &str| check_third_party_url(v, c.allow_insecure_http).map_err(bad);
+        let url = |v: &str| {
+            check_third_party_url(v, c.allow_insecure_http, c.allow_insecure_private_addresses)
+                .map_err(bad)
+        };
         let resources = c
             .resources
             .iter()
@@ -140,14 +174,20 @@ impl Connection {
             .collect::<Result<Vec<ResourceUri>, _>>()?;
         let issuer = c.issuer.as_deref().map(url).transpose()?;
         let configured = match (&c.authorization_endpoint, &c.token_endpoint) {
-            (Some(a), Some(t)) => Some(Endpoints {
+            (Some(a), Some(t)) => Some(Arc::new(Endpoints {
                 authorization_endpoint: url(a)?,
                 token_endpoint: url(t)?,
                 revocation_endpoint: c.revocation_endpoint.as_deref().map(url).transpose()?,
                 iss_parameter_supported: false,
-            }),
+            })),
             _ => None,
         };
+        if c.allow_insecure_private_addresses {
+            tracing::warn!(
+                connection = %c.name,
+                "INSECURE: allow_insecure_private_addresses: this third party's URLs may name or resolve to private, loopback or other special-use addresses"
+            );
+        }
         if c.kind == ConnectionKind::OAuth && configured.is_none() && issuer.is_none() {
             return Err(bad("no issuer and no endpoints".into()));
         }
@@ -162,9 +202,17 @@ impl Connection {
             client_secret: c.client_secret.clone(),
             resource_indicator: c.resource_indicator.clone(),
             allow_insecure_http: c.allow_insecure_http,
+            allow_insecure_private_addresses: c.allow_insecure_private_addresses,
             configured,
-            discovered: OnceCell::new(),
+            discovery: Discovery::new(METADATA_TTL),
         })
+    }
+
+    /// Refresh discovered metadata every `ttl` instead of [`METADATA_TTL`] (tests; `ZERO`
+    /// refetches on every use).
+    pub fn with_metadata_ttl(mut self, ttl: Duration) -> Self {
+        self.discovery = Discovery::new(ttl);
+        self
     }
 
     /// The configured issuer as text, exactly as the third party's metadata must spell it
@@ -185,17 +233,21 @@ impl Connection {
         self.resources.contains(resource)
     }
 
-    /// The endpoints: the configured ones, else discovered on first use (RFC 8414 metadata,
-    /// then OpenID Connect discovery). A failed discovery is tried again on the next call.
+    /// The endpoints: the configured ones, else discovered (RFC 8414 metadata, then OpenID
+    /// Connect discovery) and kept for [`METADATA_TTL`], then fetched again; a failed refetch
+    /// keeps the previous ones, a failed first discovery is tried again on the next call.
     ///
     /// # Errors
-    /// [`ConnectionError::Discovery`] when neither document can be fetched, or it is not JSON,
-    /// names another issuer, lacks an endpoint, has a non-https endpoint, or lists
-    /// `code_challenge_methods_supported` without `S256`; [`ConnectionError::Config`] for an
-    /// api_key connection.
-    pub async fn endpoints(&self, http: &reqwest::Client) -> Result<&Endpoints, ConnectionError> {
+    /// [`ConnectionError::Discovery`] when neither document can be fetched (never fetched
+    /// before), or it is not JSON, names another issuer, lacks an endpoint, has an endpoint that
+    /// [`check_third_party_url`] refuses, or lists `code_challenge_methods_supported` without
+    /// `S256`; [`ConnectionError::Config`] for an api_key connection.
+    pub async fn endpoints(
+        &self,
+        http: &ThirdPartyHttp,
+    ) -> Result<Arc<Endpoints>, ConnectionError> {
         if let Some(e) = &self.configured {
-            return Ok(e);
+            return Ok(e.clone());
         }
         let Some(issuer) = &self.issuer else {
             return Err(ConnectionError::Config(format!(
@@ -203,104 +255,8 @@ impl Connection {
                 self.name
             )));
         };
-        self.discovered
-            .get_or_try_init(|| async { self.discover(http, issuer).await })
-            .await
+        self.discovery.endpoints(self, http, issuer).await
     }
-
-    async fn discover(
-        &self,
-        http: &reqwest::Client,
-        issuer: &Url,
-    ) -> Result<Endpoints, ConnectionError> {
-        let expected = self.issuer_str().unwrap_or_default();
-        let path = issuer.path().trim_end_matches('/');
-        let origin = issuer.origin().ascii_serialization();
-        let candidates = [
-            format!("{origin}/.well-known/oauth-authorization-server{path}"),
-            format!("{}/.well-known/openid-configuration", expected),
-        ];
-        let mut last = String::new();
-        for url in candidates {
-            match fetch_metadata(http, &url).await {
-                Ok(doc) => return self.endpoints_from(&doc, &expected),
-                Err(e) => last = e,
-            }
-        }
-        tracing::warn!(connection = %self.name, error = %last, "third-party discovery failed");
-        Err(ConnectionError::Discovery(format!(
-            "connection {}: {last}",
-            self.name
-        )))
-    }
-
-    fn endpoints_from(
-        &self,
-        doc: &serde_json::Value,
-        expected_issuer: &str,
-    ) -> Result<Endpoints, ConnectionError> {
-        let bad = |m: String| ConnectionError::Discovery(format!("connection {}: {m}", self.name));
-        if doc["issuer"].as_str() != Some(expected_issuer) {
-            return Err(bad(format!(
-                "the metadata's issuer is not {expected_issuer} (RFC 8414 §3.3)"
-            )));
-        }
-        let endpoint = |member: &str| -> Result<Option<Url>, ConnectionError> {
-            match &doc[member] {
-                serde_json::Value::Null => Ok(None),
-                serde_json::Value::String(s) => check_third_party_url(s, self.allow_insecure_http)
-                    .map(Some)
-                    .map_err(|e| bad(format!("{member}: {e}"))),
-                _ => Err(bad(format!("{member} is not a string"))),
-            }
-        };
-        if let Some(methods) = doc.get("code_challenge_methods_supported") {
-            let has_s256 = methods
-                .as_array()
-                .is_some_and(|a| a.iter().any(|m| m == "S256"));
-            if !has_s256 {
-                return Err(bad("the third party does not support PKCE S256".into()));
-            }
-        }
-        Ok(Endpoints {
-            authorization_endpoint: endpoint("authorization_endpoint")?
-                .ok_or_else(|| bad("no authorization_endpoint".into()))?,
-            token_endpoint: endpoint("token_endpoint")?
-                .ok_or_else(|| bad("no token_endpoint".into()))?,
-            revocation_endpoint: endpoint("revocation_endpoint")?,
-            iss_parameter_supported: doc["authorization_response_iss_parameter_supported"]
-                == serde_json::Value::Bool(true),
-        })
-    }
-}
-
-/// Largest metadata document read, bytes.
-const MAX_METADATA_BYTES: usize = 256 * 1024;
-
-async fn fetch_metadata(http: &reqwest::Client, url: &str) -> Result<serde_json::Value, String> {
-    let res = http
-        .get(url)
-        .header("accept", "application/json")
-        .timeout(Duration::from_secs(10))
-        .send()
-        .await
-        .map_err(|e| format!("GET {url}: {}", e.without_url()))?;
-    if !res.status().is_success() {
-        return Err(format!("GET {url}: status {}", res.status().as_u16()));
-    }
-    let bytes = res
-        .bytes()
-        .await
-        .map_err(|e| format!("GET {url}: {}", e.without_url()))?;
-    if bytes.len() > MAX_METADATA_BYTES {
-        return Err(format!("GET {url}: document too large"));
-    }
-    let doc: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|_| format!("GET {url}: not JSON"))?;
-    if !doc.is_object() {
-        return Err(format!("GET {url}: not a JSON object"));
-    }
-    Ok(doc)
 }
 
 /// The resolved connections, in configuration order.
@@ -334,5 +290,50 @@ impl Registry {
     /// Every connection.
     pub fn all(&self) -> &[Connection] {
         &self.connections
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 19 §7: userinfo is refused in every third-party URL, and not echoed.
+    #[test]
+    fn a_third_party_url_with_userinfo_is_refused() {
+        for bad in [
+            "https://user@tp.example.com/authorize",
+            "https://user:secret@tp.example.com/authorize",
+            "https://:secret@tp.example.com/authorize",
+            "http://user@127.0.0.1:9/authorize",
+        ] {
+            let e = check_third_party_url(bad, true, true).unwrap_err();
+            assert_eq!(e, "a third-party URL must not carry userinfo (user@host)");
+        }
+    }
+
+    /// Issue 19 §7: https IP literals are classified like CIMD hosts: special-use ranges are
+    /// refused unless private addresses are allowed; global addresses and names pass.
+    #[test]
+    fn https_special_use_ip_literals_need_the_private_switch() {
+        for bad in [
+            "https://10.1.2.3/token",
+            "https://127.0.0.1/token",
+            "https://169.254.169.254/token",
+            "https://100.64.0.1/token",
+            "https://[::1]/token",
+            "https://[fd00::1]/token",
+            "https://[::ffff:192.168.0.1]/token",
+        ] {
+            let e = check_third_party_url(bad, false, false).unwrap_err();
+            assert!(e.contains("names a special-use address"), "{bad}: {e}");
+            check_third_party_url(bad, false, true).unwrap();
+        }
+        for ok in [
+            "https://93.184.216.34/token",
+            "https://[2606:2800:220:1::1]/token",
+            "https://tp.example.com/token",
+        ] {
+            check_third_party_url(ok, false, false).unwrap();
+        }
     }
 }

@@ -20,17 +20,63 @@ use super::registry::{Connection, Endpoints};
 /// Time allowed for one request to a third party.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The HTTP client for third parties: no redirects followed (RFC 9700 §4.11), timeouts.
+/// Time allowed to connect to a third party.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The HTTP clients for third parties (metadata, token, refresh and revocation requests). None
+/// follows redirects (RFC 9700 §4.11); both have [`CONNECT_TIMEOUT`] and [`REQUEST_TIMEOUT`].
 ///
-/// # Errors
-/// When the TLS backend cannot start.
-pub fn http_client() -> Result<reqwest::Client, ConnectionError> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(REQUEST_TIMEOUT)
-        .connect_timeout(Duration::from_secs(5))
-        .build()
-        .map_err(|e| ConnectionError::Config(format!("HTTP client: {e}")))
+/// - `https` URLs go through the SSRF-guarded client shared with CIMD documents
+///   ([`mcp_auth_cimd_resolver::guarded_http_client`]): no proxy, and a host name is looked up
+///   once and refused when any of its addresses is special-use (private, loopback,
+///   link-local, …); the connection goes only to the addresses checked. IP-literal hosts are
+///   screened earlier, by [`super::check_third_party_url`].
+/// - Plain `http` (loopback only, `allow_insecure_http`) and every URL of a connection with
+///   `allow_insecure_private_addresses` go through a client without that screening.
+#[derive(Clone)]
+pub struct ThirdPartyHttp {
+    guarded: reqwest::Client,
+    open: reqwest::Client,
+}
+
+impl std::fmt::Debug for ThirdPartyHttp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ThirdPartyHttp { .. }")
+    }
+}
+
+impl ThirdPartyHttp {
+    /// Both clients.
+    ///
+    /// # Errors
+    /// [`ConnectionError::Config`] when the TLS backend cannot start.
+    pub fn new() -> Result<Self, ConnectionError> {
+        let guarded = mcp_auth_cimd_resolver::guarded_http_client(CONNECT_TIMEOUT, REQUEST_TIMEOUT)
+            .map_err(|e| ConnectionError::Config(format!("HTTP client: {e}")))?;
+        let open = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()
+            .map_err(|e| ConnectionError::Config(format!("HTTP client: {e}")))?;
+        Ok(Self { guarded, open })
+    }
+
+    /// The client for a request of `connection` to `url`: the guarded one when
+    /// [`Self::screens`], the open one otherwise.
+    pub fn client_for(&self, connection: &Connection, url: &url::Url) -> &reqwest::Client {
+        if Self::screens(connection, url) {
+            &self.guarded
+        } else {
+            &self.open
+        }
+    }
+
+    /// Whether a request of `connection` to `url` has its addresses screened: every `https`
+    /// URL unless the connection sets `allow_insecure_private_addresses`.
+    pub fn screens(connection: &Connection, url: &url::Url) -> bool {
+        url.scheme() == "https" && !connection.allow_insecure_private_addresses
+    }
 }
 
 /// A token response of the third party, reduced to what the vault keeps. `Debug` redacted.
@@ -188,7 +234,7 @@ fn token_error<RE: std::error::Error + 'static>(
 /// [`ConnectionError::GrantRefused`] for `invalid_grant`, [`ConnectionError::ThirdParty`]
 /// otherwise (the message never holds the response).
 pub async fn redeem_code(
-    http: &reqwest::Client,
+    http: &ThirdPartyHttp,
     connection: &Connection,
     endpoints: &Endpoints,
     redirect_uri: &str,
@@ -202,7 +248,7 @@ pub async fn redeem_code(
     if let Some(r) = &connection.resource_indicator {
         req = req.add_extra_param("resource", r.clone());
     }
-    req.request_async(http)
+    req.request_async(http.client_for(connection, &endpoints.token_endpoint))
         .await
         .map(Tokens::from)
         .map_err(|e| token_error(connection, e))
@@ -214,7 +260,7 @@ pub async fn redeem_code(
 /// [`ConnectionError::GrantRefused`] when the third party answers `invalid_grant` (the refresh
 /// token is dead), [`ConnectionError::ThirdParty`] otherwise.
 pub async fn refresh(
-    http: &reqwest::Client,
+    http: &ThirdPartyHttp,
     connection: &Connection,
     endpoints: &Endpoints,
     redirect_uri: &str,
@@ -226,7 +272,7 @@ pub async fn refresh(
     if let Some(r) = &connection.resource_indicator {
         req = req.add_extra_param("resource", r.clone());
     }
-    req.request_async(http)
+    req.request_async(http.client_for(connection, &endpoints.token_endpoint))
         .await
         .map(Tokens::from)
         .map_err(|e| token_error(connection, e))
@@ -238,7 +284,7 @@ pub async fn refresh(
 /// # Errors
 /// [`ConnectionError::ThirdParty`] when the revocation request fails.
 pub async fn revoke(
-    http: &reqwest::Client,
+    http: &ThirdPartyHttp,
     connection: &Connection,
     endpoints: &Endpoints,
     redirect_uri: &str,
@@ -251,10 +297,11 @@ pub async fn revoke(
     let failed = || {
         ConnectionError::ThirdParty(format!("connection {}: revocation failed", connection.name))
     };
+    let via = http.client_for(connection, endpoint);
     if endpoint.scheme() != "https" {
         // The oauth2 crate revokes over https only (RFC 7009 §2); a plain-http third party
         // (loopback, `allow_insecure_http`) gets the same request by hand.
-        return revoke_plain_http(http, connection, endpoint, token, is_refresh_token)
+        return revoke_plain_http(via, connection, endpoint, token, is_refresh_token)
             .await
             .map_err(|()| failed());
     }
@@ -270,7 +317,7 @@ pub async fn revoke(
             connection.name
         ))
     })?;
-    req.request_async(http)
+    req.request_async(via)
         .await
         .map(|()| true)
         .map_err(|_| failed())
@@ -315,5 +362,62 @@ async fn revoke_plain_http(
         Ok(true)
     } else {
         Err(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConnectionConfig;
+
+    fn connection(allow_private: bool) -> Connection {
+        Connection::from_config(&ConnectionConfig {
+            name: "calendar".into(),
+            display_name: "Calendar".into(),
+            kind: crate::connections::ConnectionKind::OAuth,
+            issuer: None,
+            authorization_endpoint: Some("https://tp.example.com/authorize".into()),
+            token_endpoint: Some("https://tp.example.com/token".into()),
+            revocation_endpoint: None,
+            client_id: Some("c".into()),
+            client_secret: Some(Secret::new("s")),
+            scopes: vec![],
+            resource_indicator: None,
+            resources: vec!["https://mcp.example.com/mcp".into()],
+            allow_insecure_http: true,
+            allow_insecure_private_addresses: allow_private,
+        })
+        .unwrap()
+    }
+
+    /// Issue 19 §7: every https request to a third party has its addresses screened, unless
+    /// the operator allowed a private third party; plain http is loopback-only already.
+    #[test]
+    fn https_third_party_requests_are_screened_unless_private_is_allowed() {
+        let https: url::Url = "https://tp.example.com/token".parse().unwrap();
+        let http: url::Url = "http://127.0.0.1:9/token".parse().unwrap();
+        assert!(ThirdPartyHttp::screens(&connection(false), &https));
+        assert!(!ThirdPartyHttp::screens(&connection(true), &https));
+        assert!(!ThirdPartyHttp::screens(&connection(false), &http));
+    }
+
+    /// The screening client refuses a name that resolves to a special-use address before any
+    /// connection (`localhost` resolves to loopback; port 9 is never contacted).
+    #[tokio::test]
+    async fn the_screening_client_refuses_a_name_resolving_to_loopback() {
+        let http = ThirdPartyHttp::new().unwrap();
+        let err = http
+            .guarded
+            .get("https://localhost:9/.well-known/oauth-authorization-server")
+            .send()
+            .await
+            .unwrap_err();
+        let mut text = String::new();
+        let mut cur: Option<&dyn std::error::Error> = Some(&err);
+        while let Some(e) = cur {
+            text.push_str(&format!("{e} / "));
+            cur = e.source();
+        }
+        assert!(text.contains("host localhost resolves to"), "{text}");
     }
 }

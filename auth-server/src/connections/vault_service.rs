@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ConnectionError;
 use super::registry::{Connection, ConnectionKind, Registry};
-use super::third_party::{self, Tokens};
+use super::third_party::{self, ThirdPartyHttp, Tokens};
 
 /// An access token counts as expired this many seconds before its `expires_at`.
 pub const EXPIRY_SKEW: i64 = 30;
@@ -122,7 +122,7 @@ pub struct VaultService {
     keyring: VaultKeyring,
     store: Arc<dyn VaultStore>,
     registry: Arc<Registry>,
-    http: reqwest::Client,
+    http: ThirdPartyHttp,
     redirect_uri: String,
     /// One refresh at a time per slot on this node, so two concurrent calls do not spend a
     /// rotating refresh token twice.
@@ -142,7 +142,7 @@ impl VaultService {
         keyring: VaultKeyring,
         store: Arc<dyn VaultStore>,
         registry: Arc<Registry>,
-        http: reqwest::Client,
+        http: ThirdPartyHttp,
         redirect_uri: String,
     ) -> Self {
         Self {
@@ -340,7 +340,7 @@ impl VaultService {
         match third_party::refresh(
             &self.http,
             conn,
-            endpoints,
+            &endpoints,
             &self.redirect_uri,
             &refresh_token,
         )
@@ -509,7 +509,7 @@ impl VaultService {
             match third_party::revoke(
                 &self.http,
                 conn,
-                endpoints,
+                &endpoints,
                 &self.redirect_uri,
                 &token,
                 is_refresh,

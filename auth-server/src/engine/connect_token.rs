@@ -144,9 +144,17 @@ impl AuthorizationServer {
     /// `actor_token` (`invalid_request`); the subject token is one of this server's access
     /// tokens, unexpired and not revoked, whose `aud` is a resource the caller is a
     /// `server_clients` entry of, and which has a user (`invalid_grant`; client-credentials
-    /// tokens never get an elicitation, ELIC-R2-09); the connection exists and serves that
+    /// tokens never get an elicitation, ELIC-R2-09), and whose `sub_id`, when present, is a
+    /// well-formed RFC 9493 `iss_sub` identifier; the connection exists and serves that
     /// resource (`invalid_target`); `requested_token_type`, when given, matches the
     /// connection's kind (`invalid_request`). Too many open elicitations: `429`.
+    ///
+    /// The user is the token's issuer-qualified subject
+    /// ([`mcp_auth_core::ext::AccessTokenClaims::qualified_subject`]): (this issuer, `sub`) for
+    /// a user who signed in here, (the IdP's issuer, its `sub`) for a subject taken from an
+    /// ID-JAG. Vault entries and elicitations are keyed by it, so a subject an IdP asserted
+    /// never reads a local user's credential, even when the two `sub` values are equal (only
+    /// an IdP configured with `subjects_are_local_users` names local users).
     pub async fn connect_token(
         &self,
         request: ClientRequest<'_>,
@@ -228,6 +236,11 @@ impl AuthorizationServer {
                 "the subject token has no user (client credentials): connections belong to users",
             ));
         }
+        // The vault and the elicitations are keyed by the issuer-qualified subject: a subject
+        // taken from a trusted IdP's ID-JAG (`sub_id`) never reaches a local user's entries.
+        let subject = claims
+            .qualified_subject()
+            .map_err(|e| OAuthError::invalid_grant(e.to_string()))?;
 
         let connections = self.connections().ok_or_else(|| unknown_connection(name))?;
         let connection = connections
@@ -248,7 +261,7 @@ impl AuthorizationServer {
         }
 
         let credential = connections
-            .credential(&claims.iss, &claims.sub, name, now)
+            .credential(subject.iss, subject.sub, name, now)
             .await
             .map_err(OAuthError::server_error)?;
         if let Some(credential) = credential {
@@ -269,8 +282,8 @@ impl AuthorizationServer {
         }
 
         let binding = ElicitationBinding {
-            iss: &claims.iss,
-            sub: &claims.sub,
+            iss: subject.iss,
+            sub: subject.sub,
             client_id: &claims.client_id,
             connection: name,
             resource: &resource,
@@ -280,7 +293,7 @@ impl AuthorizationServer {
             Some(open) => open,
             None => {
                 let open = store
-                    .count_open_for_subject(&claims.iss, &claims.sub, now)
+                    .count_open_for_subject(subject.iss, subject.sub, now)
                     .await?;
                 if open >= MAX_OPEN_ELICITATIONS_PER_USER {
                     return Err(OAuthError::new(
@@ -291,8 +304,8 @@ impl AuthorizationServer {
                 }
                 let elicitation = PendingElicitation {
                     id: self.inner.secrets.identifier("", ELICITATION_ID_BYTES),
-                    iss: claims.iss.clone(),
-                    sub: claims.sub.clone(),
+                    iss: subject.iss.to_owned(),
+                    sub: subject.sub.to_owned(),
                     client_id: claims.client_id.clone(),
                     connection: name.to_owned(),
                     resource: resource.clone(),

@@ -217,6 +217,7 @@ pub fn api_key_connection(
         resource_indicator: None,
         resources: vec![RESOURCE.into()],
         allow_insecure_http: false,
+        allow_insecure_private_addresses: false,
     }
 }
 

@@ -296,7 +296,11 @@ impl Run<'_> {
                     let j = ix.json().unwrap_or(Value::Null);
                     let ok = j["active"] == json!(true)
                         && j["client_id"] == json!(self.opts.client_id)
-                        && j["sub"] == json!(self.opts.subject)
+                        // An AS may qualify the IdP's subject (e.g. auth-server's
+                        // per-IdP `subject_prefix`): the asserted `sub` ends it.
+                        && j["sub"]
+                            .as_str()
+                            .is_some_and(|s| s.ends_with(self.opts.subject.as_str()))
                         && resource.as_deref().is_none_or(|r| aud_contains(&j, r));
                     // An AS may only introspect tokens for resources that list the caller.
                     let outcome = if ok {

@@ -40,6 +40,9 @@ pub enum SubjectTokenError {
     /// Past `exp`, or `exp` missing.
     #[error("the subject token has expired")]
     Expired,
+    /// `exp` earlier than `iat`, whatever the clock skew.
+    #[error("the subject token's exp is earlier than its iat")]
+    ExpiresBeforeIssued,
     /// `sub` missing or not a string.
     #[error("the subject token has no subject")]
     Subject,
@@ -53,8 +56,8 @@ pub enum SubjectTokenError {
 
 /// Check an ID token this server issued: header `typ: JWT`, `alg` ES256 with a `kid` of a key
 /// in `local_jwks` (this server's published JWK Set) and a valid signature; `iss` = `issuer`;
-/// `aud` = `client_id` (a string, or an array of exactly that one string); `exp` after `now`;
-/// `sub` a non-empty string. `auth_time` is read when present.
+/// `aud` = `client_id` (a string, or an array of exactly that one string); `exp` after `now`
+/// and, when `iat` is present, not before `iat`; `sub` a non-empty string. `auth_time` is read when present.
 ///
 /// # Errors
 /// The first failed check, in that order.
@@ -94,9 +97,16 @@ pub fn check_id_token(
     if !audience_ok {
         return Err(SubjectTokenError::Audience);
     }
-    match claims.get("exp").and_then(numeric_date_value) {
-        Some(exp) if exp > now => {}
+    let exp = match claims.get("exp").and_then(numeric_date_value) {
+        Some(exp) if exp > now => exp,
         _ => return Err(SubjectTokenError::Expired),
+    };
+    if claims
+        .get("iat")
+        .and_then(numeric_date_value)
+        .is_some_and(|iat| exp < iat)
+    {
+        return Err(SubjectTokenError::ExpiresBeforeIssued);
     }
     let sub = match claims.get("sub") {
         Some(serde_json::Value::String(sub)) if !sub.is_empty() => sub.clone(),

@@ -33,7 +33,8 @@ pub const DEFAULT_ALGORITHMS: [&str; 4] = ["ES256", "RS256", "PS256", "EdDSA"];
 /// allowed_client_ids = ["mcp-client-1"] # optional: clients that may redeem this IdP's ID-JAGs
 /// allowed_resources = ["https://mcp.example.com/mcp"]  # optional
 /// max_lifetime = 600                    # seconds, exp - iat (1…3600)
-/// subject_prefix = "acme|"              # optional; token sub = prefix + ID-JAG sub
+/// subject_prefix = "acme|"              # token sub = prefix + ID-JAG sub (default "xaa:acme.idp.example|")
+/// subjects_are_local_users = false      # the IdP's subjects are this server's own user ids
 /// algorithms = ["ES256", "RS256", "PS256", "EdDSA"]  # never none or HS*
 /// insecure_allow_http_loopback = false  # tests only: http://127.0.0.1, [::1], localhost
 /// ```
@@ -75,12 +76,24 @@ pub struct TrustedIdpConfig {
     /// Largest accepted `exp - iat`, seconds (default [`DEFAULT_MAX_LIFETIME`]).
     #[serde(default = "default_max_lifetime")]
     pub max_lifetime: u64,
-    /// Prepended to the ID-JAG `sub` to form the token's `sub`. Without a prefix, two IdPs (or
-    /// an IdP and this server's own users) that use the same subject value name the same local
-    /// subject: set a distinct prefix per IdP (e.g. `"acme|"`) unless the IdP is the only source
-    /// of users.
+    /// Prepended to the ID-JAG `sub` to form the token's `sub`. Unset: the IdP's own prefix
+    /// [`default_subject_prefix`] (`xaa:` + the issuer without its scheme + `|`, e.g.
+    /// `xaa:acme.idp.example|`), so an IdP's subjects never equal this server's users'
+    /// (`usr_…`) or another IdP's. `""` means no prefix: only for an IdP that is the sole
+    /// source of users (logs a warning). Two IdPs whose prefixes could produce the same
+    /// subject (equal, or one the start of the other; `""` next to any other IdP) are refused
+    /// at start-up, and so is a prefix that could produce a local user id (the start of
+    /// `usr_`, or starting with it).
     #[serde(default)]
     pub subject_prefix: Option<String>,
+    /// The IdP's subjects, after `subject_prefix`, are this server's own user ids: a token
+    /// redeemed from its ID-JAG is the same user as the one signed in here with that `sub`, and
+    /// shares their connections in the token vault. Off by default: a subject taken from an
+    /// ID-JAG is qualified by the IdP's issuer (the token's `sub_id` claim, RFC 9493) and never
+    /// shares vault entries with a local user. Needs an explicit `subject_prefix` (usually
+    /// `""`); logs a warning.
+    #[serde(default)]
+    pub subjects_are_local_users: bool,
     /// Accepted JWS `alg`s (default [`DEFAULT_ALGORITHMS`]); `none` and `HS*` are refused.
     #[serde(default = "default_algorithms")]
     pub algorithms: Vec<String>,
@@ -111,7 +124,8 @@ pub struct TrustedIdp {
     pub(crate) allowed_client_ids: Option<Vec<String>>,
     pub(crate) allowed_resources: Option<Vec<ResourceUri>>,
     pub(crate) max_lifetime: u64,
-    pub(crate) subject_prefix: Option<String>,
+    pub(crate) subject_prefix: String,
+    pub(crate) subjects_are_local_users: bool,
     pub(crate) algorithms: AllowedAlgorithms,
     pub(crate) allow_http_loopback: bool,
 }
@@ -142,6 +156,73 @@ impl TrustedIdp {
     pub fn allows_http_loopback(&self) -> bool {
         self.allow_http_loopback
     }
+
+    /// What is prepended to an ID-JAG `sub` to form the token's `sub`: the configured
+    /// `subject_prefix`, else [`default_subject_prefix`].
+    pub fn subject_prefix(&self) -> &str {
+        &self.subject_prefix
+    }
+
+    /// Whether the IdP's subjects are this server's own users (`subjects_are_local_users`).
+    pub fn subjects_are_local_users(&self) -> bool {
+        self.subjects_are_local_users
+    }
+}
+
+/// The prefix of the user ids this server gives its own users (`auth-server user add`).
+pub const LOCAL_USER_PREFIX: &str = "usr_";
+
+/// The `subject_prefix` of an IdP that sets none: `xaa:`, the issuer without its `https://`
+/// (or `http://`) scheme, and `|`.
+///
+/// It never produces a local user id (`usr_…`), and two distinct issuers get distinct
+/// prefixes; [`XaaConfig::trusted`] still refuses two prefixes one of which starts the other
+/// (possible when an issuer contains `|`).
+///
+/// ```
+/// use mcp_auth_ext_xaa::redeem::default_subject_prefix;
+///
+/// assert_eq!(default_subject_prefix("https://acme.idp.example"), "xaa:acme.idp.example|");
+/// assert_eq!(
+///     default_subject_prefix("https://login.example.com/tenant-1/v2.0"),
+///     "xaa:login.example.com/tenant-1/v2.0|"
+/// );
+/// ```
+pub fn default_subject_prefix(issuer: &str) -> String {
+    let rest = issuer
+        .strip_prefix("https://")
+        .or_else(|| issuer.strip_prefix("http://"))
+        .unwrap_or(issuer);
+    format!("xaa:{rest}|")
+}
+
+/// Whether a token `sub` made with `prefix` could be a local user id: `prefix` is a start of
+/// [`LOCAL_USER_PREFIX`] or starts with it. The empty prefix is the operator's explicit choice
+/// and is not counted here.
+fn could_be_local_user(prefix: &str) -> bool {
+    !prefix.is_empty()
+        && (prefix.starts_with(LOCAL_USER_PREFIX) || LOCAL_USER_PREFIX.starts_with(prefix))
+}
+
+/// Refuse two IdPs whose subject prefixes could produce the same token `sub`: equal, or one a
+/// prefix of the other (the empty prefix is a prefix of every other).
+///
+/// # Errors
+/// [`XaaConfigError`] naming both issuers and prefixes.
+pub fn check_subject_prefixes(idps: &[TrustedIdp]) -> Result<(), XaaConfigError> {
+    for (i, a) in idps.iter().enumerate() {
+        for b in &idps[i + 1..] {
+            if a.subject_prefix.starts_with(&b.subject_prefix)
+                || b.subject_prefix.starts_with(&a.subject_prefix)
+            {
+                return Err(XaaConfigError(format!(
+                    "trusted_idps[{}] and trusted_idps[{}]: subject_prefix {:?} and {:?} can produce the same subject; give each IdP a prefix that does not start another's",
+                    a.issuer, b.issuer, a.subject_prefix, b.subject_prefix
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl TrustedIdpConfig {
@@ -154,6 +235,7 @@ impl TrustedIdpConfig {
             allowed_resources: None,
             max_lifetime: DEFAULT_MAX_LIFETIME,
             subject_prefix: None,
+            subjects_are_local_users: false,
             algorithms: default_algorithms(),
             insecure_allow_http_loopback: false,
         }
@@ -165,7 +247,9 @@ impl TrustedIdpConfig {
     /// [`XaaConfigError`] naming the issuer and key: an issuer that is not an `https` URL (or
     /// `http` on loopback with the insecure switch), a `jwks_uri` that is not `https` (same
     /// exception) or names a special-use IP address, `max_lifetime` outside 1…3600, an unknown,
-    /// `none` or `HS*` algorithm, an empty algorithm list, a malformed resource.
+    /// `none` or `HS*` algorithm, an empty algorithm list, a malformed resource, a
+    /// `subject_prefix` that could produce a local user id (`usr_…`), `subjects_are_local_users`
+    /// without an explicit `subject_prefix`.
     pub fn validate(&self) -> Result<TrustedIdp, XaaConfigError> {
         let err = |key: &str, msg: String| {
             XaaConfigError(format!("trusted_idps[{}].{key}: {msg}", self.issuer))
@@ -213,10 +297,40 @@ impl TrustedIdpConfig {
                     .collect::<Result<Vec<_>, _>>()
             })
             .transpose()?;
+        let subject_prefix = match &self.subject_prefix {
+            Some(p) => p.clone(),
+            None if self.subjects_are_local_users => {
+                return Err(err(
+                    "subjects_are_local_users",
+                    "needs an explicit subject_prefix (usually \"\")".into(),
+                ));
+            }
+            None => default_subject_prefix(&self.issuer),
+        };
+        if !self.subjects_are_local_users && could_be_local_user(&subject_prefix) {
+            return Err(err(
+                "subject_prefix",
+                format!(
+                    "{subject_prefix:?} could produce this server's own user ids ({LOCAL_USER_PREFIX}…)"
+                ),
+            ));
+        }
         if self.insecure_allow_http_loopback {
             tracing::warn!(
                 issuer = %self.issuer,
                 "INSECURE: ID-JAG issuer keys may be fetched over plain http from loopback; for tests only"
+            );
+        }
+        if subject_prefix.is_empty() {
+            tracing::warn!(
+                issuer = %self.issuer,
+                "xaa: subject_prefix is empty: this IdP's subjects are used as they are; only for an IdP that is the sole source of users"
+            );
+        }
+        if self.subjects_are_local_users {
+            tracing::warn!(
+                issuer = %self.issuer,
+                "xaa: subjects_are_local_users: a token redeemed from this IdP's ID-JAG is the local user with the same sub and shares their vault entries"
             );
         }
         Ok(TrustedIdp {
@@ -225,7 +339,8 @@ impl TrustedIdpConfig {
             allowed_client_ids: self.allowed_client_ids.clone(),
             allowed_resources,
             max_lifetime: self.max_lifetime,
-            subject_prefix: self.subject_prefix.clone(),
+            subject_prefix,
+            subjects_are_local_users: self.subjects_are_local_users,
             algorithms,
             allow_http_loopback: self.insecure_allow_http_loopback,
         })
@@ -233,7 +348,8 @@ impl TrustedIdpConfig {
 }
 
 impl XaaConfig {
-    /// Check every trusted IdP entry; issuers must be distinct.
+    /// Check every trusted IdP entry; issuers must be distinct, and subject prefixes must not
+    /// collide ([`check_subject_prefixes`]).
     ///
     /// # Errors
     /// The first [`XaaConfigError`].
@@ -249,12 +365,7 @@ impl XaaConfig {
             }
             out.push(idp);
         }
-        for idp in out.iter().filter(|i| i.subject_prefix.is_none()) {
-            tracing::warn!(
-                issuer = %idp.issuer,
-                "xaa: a trusted IdP without subject_prefix: its subjects share one namespace with this server's own users and with other IdPs' subjects; set a distinct prefix"
-            );
-        }
+        check_subject_prefixes(&out)?;
         Ok(out)
     }
 }
@@ -357,6 +468,93 @@ mod tests {
         assert!(e.validate().is_err());
         e.max_lifetime = 3601;
         assert!(e.validate().is_err());
+    }
+
+    /// Issue 19 §4: an IdP without `subject_prefix` gets its own, which can never be a local
+    /// user id, and differs between two IdPs on one host.
+    #[test]
+    fn default_subject_prefix_is_per_idp_and_never_a_local_user_id() {
+        let a = entry("https://login.example.com/tenant-a")
+            .validate()
+            .unwrap();
+        let b = entry("https://login.example.com/tenant-b")
+            .validate()
+            .unwrap();
+        assert_eq!(a.subject_prefix(), "xaa:login.example.com/tenant-a|");
+        assert_eq!(b.subject_prefix(), "xaa:login.example.com/tenant-b|");
+        assert!(!a.subject_prefix().starts_with(LOCAL_USER_PREFIX));
+        check_subject_prefixes(&[a, b]).unwrap();
+    }
+
+    #[test]
+    fn a_subject_prefix_that_could_produce_local_user_ids_is_refused() {
+        for prefix in ["usr_", "usr_x", "usr", "u"] {
+            let mut e = entry("https://idp.example.com");
+            e.subject_prefix = Some(prefix.into());
+            assert_eq!(
+                e.validate().unwrap_err().0,
+                format!(
+                    "trusted_idps[https://idp.example.com].subject_prefix: {prefix:?} could produce this server's own user ids (usr_…)"
+                )
+            );
+        }
+        for prefix in ["", "user|", "acme|"] {
+            let mut e = entry("https://idp.example.com");
+            e.subject_prefix = Some(prefix.into());
+            assert_eq!(e.validate().unwrap().subject_prefix(), prefix);
+        }
+    }
+
+    #[test]
+    fn subjects_are_local_users_needs_an_explicit_prefix() {
+        let mut e = entry("https://idp.example.com");
+        e.subjects_are_local_users = true;
+        assert_eq!(
+            e.validate().unwrap_err().0,
+            "trusted_idps[https://idp.example.com].subjects_are_local_users: needs an explicit subject_prefix (usually \"\")"
+        );
+        e.subject_prefix = Some(String::new());
+        assert!(e.validate().unwrap().subjects_are_local_users());
+    }
+
+    /// Issue 19 §4: two IdPs whose prefixes are equal, or one the start of the other (the
+    /// empty prefix starts every other), are refused, naming both.
+    #[test]
+    fn colliding_subject_prefixes_are_refused_naming_both() {
+        let config = |a: Option<&str>, b: Option<&str>| -> XaaConfig {
+            serde_json::from_value(serde_json::json!({
+                "enabled": true,
+                "trusted_idps": [
+                    {"issuer": "https://a.example.com", "subject_prefix": a},
+                    {"issuer": "https://b.example.com", "subject_prefix": b},
+                ]
+            }))
+            .unwrap()
+        };
+        for (a, b) in [
+            (Some("acme|"), Some("acme|")),
+            (Some("acme"), Some("acme|")),
+            (Some("acme|x"), Some("acme|")),
+            (Some(""), None),
+            (None, Some("")),
+            (Some("xaa:b.example.com|"), None),
+        ] {
+            let err = config(a, b).trusted().unwrap_err().0;
+            assert!(
+                err.starts_with(
+                    "trusted_idps[https://a.example.com] and trusted_idps[https://b.example.com]: subject_prefix "
+                ),
+                "{a:?} {b:?}: {err}"
+            );
+            assert!(err.ends_with("can produce the same subject; give each IdP a prefix that does not start another's"), "{err}");
+        }
+        for (a, b) in [
+            (None, None),
+            (Some("acme|"), Some("beta|")),
+            (Some("a|"), None),
+        ] {
+            config(a, b).trusted().unwrap();
+        }
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub enum IdJagError {
     /// V10: `iat` missing or in the future (`invalid_grant`).
     #[error("the ID-JAG iat is missing or in the future")]
     BadIssuedAt,
+    /// V10: `exp` is earlier than `iat`, refused whatever the clock skew (`invalid_grant`).
+    #[error("the ID-JAG exp is earlier than its iat")]
+    ExpiresBeforeIssued,
     /// V10: `exp - iat` exceeds the issuer's `max_lifetime` (`invalid_grant`).
     #[error("the ID-JAG lifetime exceeds {0} seconds")]
     TooLongLived(u64),

@@ -9,7 +9,7 @@ use mcp_auth_core::ext::{
 };
 use mcp_auth_core::jose::{CacheTiming, JwksCache, JwksFetcher};
 
-use super::config::{NAME, TrustedIdp, XaaConfig, XaaConfigError};
+use super::config::{NAME, TrustedIdp, XaaConfig, XaaConfigError, check_subject_prefixes};
 use super::fetch::IdpKeyFetcher;
 use super::grant::{IdJagGrant, IdpEntry};
 
@@ -32,7 +32,8 @@ pub const ID_JAG_PROFILE: &str = "urn:ietf:params:oauth:grant-profile:id-jag";
 /// - the extension identifier [`EXTENSION_ID`].
 ///
 /// The trusted IdP list is never published (EMA-M3). `install` fails (the server refuses to
-/// start) when a trusted issuer is this server's own issuer (EMA-14).
+/// start) when a trusted issuer is this server's own issuer (EMA-14), or when two IdPs'
+/// subject prefixes could produce the same subject ([`check_subject_prefixes`]).
 ///
 /// ```
 /// use mcp_auth_core::ext::ServerExtension;
@@ -122,6 +123,8 @@ impl ServerExtension for XaaExtension {
         services: &ExtensionServices,
     ) -> Result<(), RegistryError> {
         let own = services.issuer.as_str();
+        check_subject_prefixes(&self.idps)
+            .map_err(|e| RegistryError::Extension(NAME.to_owned(), e.0))?;
         let mut entries = Vec::with_capacity(self.idps.len());
         for idp in self.idps {
             if crate::redeem::grant::same_issuer(&idp.issuer, own) {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use mcp_auth_core::ext::{
     BoundBy, ClientAuthPolicy, GrantContext, GrantDecision, GrantHandler, OmittedScope,
-    RefreshPolicy, ResourceHint, ScopeCeiling,
+    QualifiedSubject, RefreshPolicy, ResourceHint, SUBJECT_ID_CLAIM, ScopeCeiling,
 };
 use mcp_auth_core::jose::jsonwebtoken::Algorithm;
 use mcp_auth_core::jose::{CompactJws, JwksCache, JwksError, JwsError, numeric_date_value};
@@ -54,10 +54,10 @@ pub(crate) struct IdpEntry {
 /// | V7 | `iss` is a trusted IdP, and not this server (EMA-07, EMA-14) | `invalid_grant` |
 /// | V8 | a key of the IdP verifies the signature (unknown `kid`: one rate-limited refetch) | `invalid_grant` |
 /// | V9 | `aud` is this server's issuer (trailing `/` tolerated), a string or a one-element array (EMA-02) | `invalid_grant` |
-/// | V10 | `exp` not past and `iat` not future (60 s skew), `exp - iat` ≤ `max_lifetime` (EMA-06) | `invalid_grant` |
+/// | V10 | `exp` not past and `iat` not future (60 s skew), `exp` not before `iat` (no skew), `exp - iat` ≤ `max_lifetime` (EMA-06) | `invalid_grant` |
 /// | V11 | `jti` present (spent in [`GrantHandler::commit`], see below) | `invalid_grant` |
 /// | V12 | `client_id` = the authenticated client, and allowed for the IdP (EMA-03) | `invalid_grant` |
-/// | V13 | `sub` present; token `sub` = `subject_prefix` + `sub` | `invalid_grant` |
+/// | V13 | `sub` present; token `sub` = `subject_prefix` + `sub`, and `sub_id` = the IdP's issuer and `sub` (RFC 9493 `iss_sub`) unless `subjects_are_local_users` | `invalid_grant` |
 /// | V14 | `resource` claim: served here and allowed for the IdP (EMA-04); a request `resource` must equal it (engine: `invalid_target`). No claim: the request `resource`, else the default resource | `invalid_grant` / `invalid_target` |
 /// | V15 | `scope` claim only names scopes of the resource | `invalid_grant` |
 /// | V16 | requested `scope` ⊆ `scope` claim (EMA-09) and ⊆ the client's `scope` list when it has one; granted = requested, else the claim ∩ the client's list (empty: refused). No claim: the client's default scopes | `invalid_scope` |
@@ -89,6 +89,9 @@ impl std::fmt::Debug for IdJagGrant {
 /// What the checks established, for the decision.
 struct Verified {
     subject: String,
+    /// The `sub_id` claim: the IdP's issuer and its `sub`; `None` when the IdP's subjects are
+    /// this server's own users.
+    subject_id: Option<Value>,
     auth_time: Option<UnixTime>,
     resource: ResourceUri,
     scope: Option<ScopeSet>,
@@ -171,6 +174,9 @@ impl IdJagGrant {
         if iat > now.saturating_add(CLOCK_SKEW) {
             return Err(IdJagError::BadIssuedAt);
         }
+        if exp < iat {
+            return Err(IdJagError::ExpiresBeforeIssued);
+        }
         if exp.saturating_sub(iat) > idp.max_lifetime as i64 {
             return Err(IdJagError::TooLongLived(idp.max_lifetime));
         }
@@ -190,7 +196,14 @@ impl IdJagGrant {
         let sub = str_claim(&claims, "sub")?
             .filter(|s| !s.is_empty())
             .ok_or(IdJagError::MissingSubject)?;
-        let subject = format!("{}{sub}", idp.subject_prefix.as_deref().unwrap_or_default());
+        let subject = format!("{}{sub}", idp.subject_prefix);
+        let subject_id = (!idp.subjects_are_local_users).then(|| {
+            QualifiedSubject {
+                iss: &idp.issuer,
+                sub,
+            }
+            .to_claim()
+        });
         let auth_time = claims.get("auth_time").and_then(numeric_date_value);
         // V14
         let resource = resolve_resource(ctx, idp, &claims)?;
@@ -198,6 +211,7 @@ impl IdJagGrant {
         let scope = check_scope(ctx, resource, &claims)?;
         Ok(Verified {
             subject,
+            subject_id,
             auth_time,
             resource: resource.resource.clone(),
             scope,
@@ -462,6 +476,12 @@ impl GrantHandler for IdJagGrant {
         decision.requested_scope = requested;
         decision.refresh = RefreshPolicy::None;
         decision.auth_time = verified.auth_time;
+        if let Some(id) = verified.subject_id {
+            decision
+                .extra_claims
+                .insert(SUBJECT_ID_CLAIM, id)
+                .map_err(OAuthError::server_error)?;
+        }
         Ok(decision)
     }
 

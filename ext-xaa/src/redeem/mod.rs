@@ -17,8 +17,9 @@ mod fetch;
 mod grant;
 
 pub use config::{
-    DEFAULT_ALGORITHMS, DEFAULT_MAX_LIFETIME, MAX_MAX_LIFETIME, NAME, TrustedIdp, TrustedIdpConfig,
-    XaaConfig, XaaConfigError,
+    DEFAULT_ALGORITHMS, DEFAULT_MAX_LIFETIME, LOCAL_USER_PREFIX, MAX_MAX_LIFETIME, NAME,
+    TrustedIdp, TrustedIdpConfig, XaaConfig, XaaConfigError, check_subject_prefixes,
+    default_subject_prefix,
 };
 pub use error::IdJagError;
 pub use extension::{
