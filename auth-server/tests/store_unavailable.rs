@@ -163,6 +163,7 @@ async fn node(
         resource_indicator: None,
         resources: vec![RESOURCE.into()],
         allow_insecure_http: false,
+        allow_insecure_private_addresses: false,
     })
     .unwrap();
     let connections = Arc::new(
