@@ -19,7 +19,12 @@ async fn main() {
     // The command line and the log format come first, so that every log line, including those
     // of loading the configuration, has the chosen format.
     let cli = Cli::parse();
-    let filter = EnvFilter::try_from_env("MCP_AUTH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // PostgreSQL's notices ("relation _sqlx_migrations already exists, skipping" on every
+    // start) are kept at debug; `MCP_AUTH_LOG` replaces the whole default.
+    let filter = EnvFilter::try_from_env("MCP_AUTH_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn"));
+    // Colour codes only on a terminal: a log file or collector gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     match cli::log_format(&cli) {
         LogFormat::Json => tracing_subscriber::fmt()
             .json()
@@ -30,6 +35,7 @@ async fn main() {
             .init(),
         LogFormat::Text => tracing_subscriber::fmt()
             .with_env_filter(filter)
+            .with_ansi(ansi)
             .with_writer(std::io::stderr)
             .init(),
     }

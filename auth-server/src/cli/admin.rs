@@ -335,28 +335,38 @@ fn grant_handlers(config: &Config, stores: &Stores) -> Result<Registry, String> 
     services.refresh_tokens = stores.refresh_tokens.clone();
     services.development = config.dev;
     for factory in crate::extensions::factories() {
-        let extension = match configured.iter().find(|s| s.name() == factory.name()) {
-            Some(section) => factory.create(section).map_err(|e| e.to_string())?,
+        let (extension, configured) = match configured.iter().find(|s| s.name() == factory.name()) {
+            Some(section) => (factory.create(section).map_err(|e| e.to_string())?, true),
             // Unconfigured: its defaults, when it has defaults for every setting; otherwise
-            // its grants are unknown here and stored as given.
+            // its grants are unknown here and refused.
             None => {
                 let defaults = ExtensionSection::new(factory.name(), serde_json::json!({}));
                 match factory.create(&defaults) {
-                    Ok(extension) => extension,
+                    Ok(extension) => (extension, false),
                     Err(_) => continue,
                 }
             }
         };
-        extension
-            .install(&mut registry, &services)
-            .map_err(|e| e.to_string())?;
+        let installed = if configured {
+            extension.install(&mut registry, &services)
+        } else {
+            // Installed only to read its grants' rules: what it would warn about when a server
+            // starts with it (no trusted IdP, say) does not concern this command.
+            tracing::dispatcher::with_default(&tracing::Dispatch::none(), || {
+                extension.install(&mut registry, &services)
+            })
+        };
+        installed.map_err(|e| e.to_string())?;
     }
     Ok(registry)
 }
 
 /// Each grant's own rules for an operator-registered client authenticating with `method`
-/// ([`GrantHandler::check_client_source`], [`GrantHandler::client_authentication`]). A grant
-/// no handler knows is stored as given.
+/// ([`GrantHandler::check_client_source`], [`GrantHandler::client_authentication`]).
+///
+/// # Errors
+/// A grant no handler of this build knows (`implicit`, a typo such as `client_credential`):
+/// the message lists the supported ones.
 ///
 /// [`GrantHandler::check_client_source`]: mcp_auth_core::ext::GrantHandler::check_client_source
 /// [`GrantHandler::client_authentication`]: mcp_auth_core::ext::GrantHandler::client_authentication
@@ -365,9 +375,23 @@ fn check_grant_rules(
     grants: &[GrantType],
     method: TokenEndpointAuthMethod,
 ) -> Result<(), String> {
+    // RFC 8693 token exchange is also answered outside the grant registry: at
+    // `/connect/token`, where an MCP server fetches a user's third-party credential.
+    let outside = crate::engine::connect_token::TOKEN_EXCHANGE_GRANT;
     for grant in grants {
         let Some(handler) = handlers.grant(grant.as_str()) else {
-            continue;
+            if grant.as_str() == outside {
+                continue;
+            }
+            let mut supported = handlers.grant_types();
+            if !supported.iter().any(|g| g == outside) {
+                supported.push(outside.to_owned());
+                supported.sort_unstable();
+            }
+            return Err(format!(
+                "this server does not support the grant {grant}; supported: {}",
+                supported.join(", ")
+            ));
         };
         handler.check_client_source(ClientSource::Admin)?;
         if !handler.client_authentication().permits(method) {
@@ -389,7 +413,12 @@ async fn client_add(
     let method: TokenEndpointAuthMethod = if args.public {
         TokenEndpointAuthMethod::None
     } else if let Some(m) = &args.auth_method {
-        m.parse().map_err(|e: mcp_auth_core::ParseError| e.0)?
+        m.parse().map_err(|e: mcp_auth_core::ParseError| {
+            format!(
+                "{}; supported: client_secret_basic, client_secret_post, private_key_jwt (or --public for none)",
+                e.0
+            )
+        })?
     } else if args.jwks.is_some() || args.jwks_uri.is_some() {
         TokenEndpointAuthMethod::PrivateKeyJwt
     } else {

@@ -210,7 +210,10 @@ fn print_banner(server: &AuthorizationServer, bound: std::net::SocketAddr, dev: 
     }
     println!();
     println!("next steps:");
-    println!("  create a user:     echo 'a-long-password' | auth-server user add alice");
+    if !dev {
+        // The development profile signs everyone in as its own user: no user to create.
+        println!("  create a user:     echo 'a-long-password' | auth-server user add alice");
+    }
     println!(
         "  register a client: auth-server client add --name 'My app' --redirect-uri http://127.0.0.1:3000/callback --public"
     );

@@ -6,10 +6,11 @@
 //! CALENDAR_API_ISSUER=http://127.0.0.1:9100 cargo run -p protected-mcp-server --bin calendar-api
 //! ```
 //!
-//! Environment: `CALENDAR_API_ISSUER` (the third party's issuer, default
-//! `http://127.0.0.1:9100`), `CALENDAR_API_BIND` (default `127.0.0.1:9200`),
-//! `CALENDAR_API_PUBLIC_URL` (the token audience, default `http://<bind>/api`),
-//! `CALENDAR_API_SCOPE` (default `calendar:read`), `CALENDAR_API_LOG` (default `info`).
+//! Options (`calendar-api --help`), each also read from the environment: `--issuer` /
+//! `CALENDAR_API_ISSUER` (the third party's issuer, default `http://127.0.0.1:9100`), `--bind` /
+//! `CALENDAR_API_BIND` (default `127.0.0.1:9200`), `--public-url` / `CALENDAR_API_PUBLIC_URL`
+//! (the token audience, default `http://<bind>/api`), `--scope` / `CALENDAR_API_SCOPE` (default
+//! `calendar:read`); `CALENDAR_API_LOG` sets the log filter (default `info`).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -17,15 +18,37 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use clap::Parser;
 use mcp_auth_resource_server::listen::{ListenerLimits, serve_with_timeouts};
 use protected_mcp_server::{CalendarApiOptions, calendar_api};
 
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+/// The example third-party calendar API, protected by bearer tokens of its own authorization
+/// server.
+#[derive(Debug, Parser)]
+#[command(name = "calendar-api", version, about)]
+struct Args {
+    /// The third party's authorization server (its issuer, exactly as in its metadata).
+    #[arg(
+        long,
+        env = "CALENDAR_API_ISSUER",
+        default_value = "http://127.0.0.1:9100"
+    )]
+    issuer: String,
+    /// The address to listen on.
+    #[arg(long, env = "CALENDAR_API_BIND", default_value = "127.0.0.1:9200")]
+    bind: SocketAddr,
+    /// The public URL of the API, the tokens' audience (default `http://<bind>/api`).
+    #[arg(long, env = "CALENDAR_API_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// The scope reading events needs.
+    #[arg(long, env = "CALENDAR_API_SCOPE", default_value = "calendar:read")]
+    scope: String,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // `--help` and `--version` answer before anything starts.
+    let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CALENDAR_API_LOG")
@@ -33,7 +56,7 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match run().await {
+    match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -42,21 +65,20 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run() -> Result<(), String> {
-    let issuer = env_or("CALENDAR_API_ISSUER", "http://127.0.0.1:9100");
-    let bind: SocketAddr = env_or("CALENDAR_API_BIND", "127.0.0.1:9200")
-        .parse()
-        .map_err(|e| format!("CALENDAR_API_BIND: {e}"))?;
+async fn run(args: Args) -> Result<(), String> {
+    let Args {
+        issuer,
+        bind,
+        public_url,
+        scope,
+    } = args;
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    let public_url =
-        std::env::var("CALENDAR_API_PUBLIC_URL").unwrap_or_else(|_| format!("http://{bound}/api"));
+    let public_url = public_url.unwrap_or_else(|| format!("http://{bound}/api"));
     let mut options = CalendarApiOptions::new(issuer.clone(), public_url.clone());
-    if let Ok(scope) = std::env::var("CALENDAR_API_SCOPE") {
-        options.scope = scope;
-    }
+    options.scope = scope;
     let router = calendar_api(options).map_err(|e| e.to_string())?;
     println!("calendar API listening on {bound}");
     println!("events:               {public_url}/events");

@@ -1,0 +1,203 @@
+//! The command line never surprises (issue 22 §3): each rule runs the real binary.
+
+mod binary;
+#[path = "pg_schema/mod.rs"]
+mod pg;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use binary::{Server, Setup, bin};
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Rule "a grant this build does not support is an error listing the supported ones": the
+/// removed `implicit` grant and the typo `client_credential` exit 1 and store nothing.
+#[test]
+fn client_add_with_an_unsupported_grant_fails_listing_the_supported_ones() {
+    let setup = Setup::new("");
+    for grant in ["implicit", "client_credential"] {
+        let out = setup.run(
+            &[
+                "client",
+                "add",
+                "--name",
+                "App",
+                "--grant",
+                grant,
+                "--redirect-uri",
+                "http://127.0.0.1:3000/callback",
+            ],
+            "",
+        );
+        assert!(!out.status.success(), "--grant {grant} was accepted");
+        let stderr = stderr_of(&out);
+        assert!(
+            stderr.contains(&format!("this server does not support the grant {grant}")),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("supported: ") && stderr.contains("authorization_code"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("client_credentials"), "{stderr}");
+    }
+    assert_eq!(setup.ok(&["client", "list"], ""), "no clients\n");
+    // Token exchange is supported whether or not an extension registers it: `/connect/token`.
+    setup.ok(
+        &[
+            "client",
+            "add",
+            "--name",
+            "MCP server",
+            "--auth-method",
+            "client_secret_basic",
+            "--grant",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+        ],
+        "",
+    );
+}
+
+/// Rule "an unknown `--auth-method` is an error listing the supported ones".
+#[test]
+fn client_add_with_an_unknown_auth_method_lists_the_supported_ones() {
+    let setup = Setup::new("");
+    let out = setup.run(
+        &[
+            "client",
+            "add",
+            "--name",
+            "Machine",
+            "--grant",
+            "client_credentials",
+            "--auth-method",
+            "client_secret_jwt",
+        ],
+        "",
+    );
+    assert!(!out.status.success());
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains("supported: client_secret_basic, client_secret_post, private_key_jwt"),
+        "{stderr}"
+    );
+    assert_eq!(setup.ok(&["client", "list"], ""), "no clients\n");
+}
+
+/// Rule "the Cross App Access warning is printed only when `[extensions.xaa]` is enabled
+/// without IdPs": `client add` on a server without Cross App Access prints no warning.
+#[test]
+fn client_add_prints_no_warning_about_an_unconfigured_extension() {
+    let setup = Setup::new("");
+    let out = setup.run(
+        &[
+            "client",
+            "add",
+            "--name",
+            "App",
+            "--redirect-uri",
+            "http://127.0.0.1:3000/callback",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let stderr = stderr_of(&out);
+    assert!(!stderr.contains("xaa"), "{stderr}");
+    assert!(!stderr.contains("WARN"), "{stderr}");
+}
+
+/// Rule "no ANSI colour codes when standard error is not a terminal".
+#[test]
+fn logs_have_no_colour_codes_when_stderr_is_not_a_terminal() {
+    let setup = Setup::new("");
+    let server = Server::start(&setup, &[]);
+    assert!(server.wait_for_stderr(Duration::from_secs(5), |l| l.contains("INFO")));
+    let lines = server.stderr.lock().unwrap().clone();
+    assert!(
+        lines.iter().all(|l| !l.contains('\u{1b}')),
+        "colour codes in {lines:?}"
+    );
+}
+
+/// The standard output of `serve` up to its last "next steps" line.
+fn banner(setup: &Setup, args: &[&str]) -> Vec<String> {
+    let mut child = Command::new(bin())
+        .arg("--config")
+        .arg(setup.path())
+        .arg("serve")
+        .args(args)
+        .env("MCP_AUTH_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let last = line.contains("point your MCP server");
+        lines.push(line);
+        if last {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    lines
+}
+
+/// Rule "the development profile's next steps do not ask for a user" (it signs everyone in as
+/// its own user); without it, they do.
+#[test]
+fn dev_next_steps_do_not_ask_to_create_a_user() {
+    let setup = Setup::new("");
+    let dev = banner(&setup, &["--dev"]);
+    assert!(dev.iter().any(|l| l.starts_with("next steps")), "{dev:?}");
+    assert!(!dev.iter().any(|l| l.contains("user add")), "{dev:?}");
+    let setup = Setup::new("");
+    let normal = banner(&setup, &[]);
+    assert!(normal.iter().any(|l| l.contains("user add")), "{normal:?}");
+}
+
+/// Rule "PostgreSQL's migration notices are not logged at INFO on every start": a second start
+/// on the same schema logs nothing about `_sqlx_migrations`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restart_does_not_log_migration_notices() {
+    let db = pg::PgSchema::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("auth.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "bind = \"127.0.0.1:0\"\ndatabase = \"{}\"\nsession_secret = \"cli-rules-test-session-secret-0123456789\"\n",
+            db.url()
+        ),
+    )
+    .unwrap();
+    let setup = Setup { dir, config };
+    for _ in 0..2 {
+        let mut cmd = Command::new(bin());
+        cmd.arg("--config")
+            .arg(setup.path())
+            .arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // The default log filter (no MCP_AUTH_LOG).
+        cmd.env_remove("MCP_AUTH_LOG");
+        let mut child = cmd.spawn().unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+        assert!(
+            out.any(|l| l.unwrap().contains("listening on")),
+            "the server started"
+        );
+        let _ = child.kill();
+        let output = child.wait_with_output().unwrap();
+        let stderr = stderr_of(&output);
+        assert!(!stderr.contains("_sqlx_migrations"), "{stderr}");
+    }
+    drop(setup);
+    db.drop().await;
+}
