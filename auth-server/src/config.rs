@@ -573,33 +573,61 @@ impl Default for Config {
 impl Config {
     /// Load the defaults, then `path` (if given; it must exist), then `MCP_AUTH_*` variables.
     ///
+    /// An unknown key in the file is an error; an `MCP_AUTH_*` variable that names no setting is
+    /// logged once as a warning and ignored: a platform may set variables of that prefix for its
+    /// own reasons (Kubernetes sets `MCP_AUTH_PORT=tcp://…` for a Service named `mcp-auth`).
+    ///
     /// # Errors
-    /// A missing file, TOML syntax, an unknown key, or a value of the wrong type.
+    /// A missing file, TOML syntax, an unknown key in the file, or a value of the wrong type.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        if let Some(path) = path
+            && !path.exists()
+        {
+            return Err(ConfigError(format!("{} does not exist", path.display())));
+        }
+        let mut ignored: Vec<String> = Vec::new();
+        loop {
+            match Self::figment(path, &ignored).extract() {
+                Ok(config) => return Ok(config),
+                Err(e) => match unknown_environment_key(&e) {
+                    // Bounded: each round ignores one more variable of a finite environment.
+                    Some(key) if !ignored.contains(&key) => {
+                        tracing::warn!(
+                            variable = %format!("MCP_AUTH_{}", key.to_uppercase()),
+                            "ignoring an environment variable that names no setting"
+                        );
+                        ignored.push(key);
+                    }
+                    _ => return Err(ConfigError(e.to_string())),
+                },
+            }
+        }
+    }
+
+    /// The layers of [`Config::load`], without the environment variables in `ignored` (their
+    /// keys as figment reads them: lower case, `__` between levels).
+    fn figment(path: Option<&Path>, ignored: &[String]) -> Figment {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = path {
-            if !path.exists() {
-                return Err(ConfigError(format!("{} does not exist", path.display())));
-            }
             figment = figment.merge(Toml::file(path));
         }
-        figment
-            .merge(
-                Env::prefixed("MCP_AUTH_")
-                    // MCP_AUTH_LOG and MCP_AUTH_CONFIG configure the process, not the server.
-                    .filter(|key| key != "log" && key != "config")
-                    // MCP_AUTH_METRICS_BIND, the documented short form of MCP_AUTH_METRICS__BIND.
-                    .map(|key| {
-                        if key == "metrics_bind" {
-                            "metrics.bind".into()
-                        } else {
-                            key.into()
-                        }
-                    })
-                    .split("__"),
-            )
-            .extract()
-            .map_err(|e| ConfigError(e.to_string()))
+        let ignored = ignored.to_vec();
+        figment.merge(
+            Env::prefixed("MCP_AUTH_")
+                // MCP_AUTH_LOG and MCP_AUTH_CONFIG configure the process, not the server.
+                .filter(move |key| {
+                    key != "log" && key != "config" && !ignored.iter().any(|i| key == i.as_str())
+                })
+                // MCP_AUTH_METRICS_BIND, the documented short form of MCP_AUTH_METRICS__BIND.
+                .map(|key| {
+                    if key == "metrics_bind" {
+                        "metrics.bind".into()
+                    } else {
+                        key.into()
+                    }
+                })
+                .split("__"),
+        )
     }
 
     /// The issuer: the configured one, or `http://` + `bound` (the address actually bound).
@@ -910,6 +938,33 @@ fn scope_set(scopes: &[String], resource: &str) -> Result<ScopeSet, ConfigError>
         .join(" ")
         .parse()
         .map_err(|e: mcp_auth_core::ParseError| ConfigError(format!("scopes of {resource}: {e}")))
+}
+
+/// The key of the `MCP_AUTH_*` variable an unknown-field error of `error` comes from (lower
+/// case, `__` between levels, as [`Config::figment`] filters it), or `None` when the error is
+/// anything else (an unknown key in the file stays an error).
+fn unknown_environment_key(error: &figment::Error) -> Option<String> {
+    let figment::error::Kind::UnknownField(field, _) = &error.kind else {
+        return None;
+    };
+    let from_environment = error
+        .metadata
+        .as_ref()
+        .is_some_and(|m| m.name.contains("environment"));
+    if !from_environment {
+        return None;
+    }
+    // The path starts with the profile (`default`), which is no part of the variable's name.
+    let mut parts: Vec<&str> = error
+        .path
+        .iter()
+        .map(String::as_str)
+        .skip_while(|p| *p == "default")
+        .collect();
+    if parts.last() != Some(&field.as_str()) {
+        parts.push(field);
+    }
+    Some(parts.join("__"))
 }
 
 #[cfg(test)]

@@ -201,3 +201,39 @@ async fn postgres_restart_does_not_log_migration_notices() {
     drop(setup);
     db.drop().await;
 }
+
+/// Rule "an `MCP_AUTH_*` variable that names no setting is logged as a warning and ignored"
+/// (issue 22 §2): the variables Kubernetes injects for a Service named `mcp-auth` do not stop
+/// the server.
+#[test]
+fn unknown_environment_variables_are_ignored_with_a_warning() {
+    let setup = Setup::new("");
+    let server = Server::start(
+        &setup,
+        &[
+            ("MCP_AUTH_PORT", "tcp://127.0.0.1:9000"),
+            ("MCP_AUTH_PORT_9000_TCP_PROTO", "tcp"),
+        ],
+    );
+    for variable in ["MCP_AUTH_PORT", "MCP_AUTH_PORT_9000_TCP_PROTO"] {
+        assert!(
+            server.wait_for_stderr(Duration::from_secs(5), |l| l.contains("ignoring")
+                && l.contains(&format!("variable={variable}"))),
+            "{variable}: {:?}",
+            server.stderr.lock().unwrap()
+        );
+    }
+}
+
+/// Rule "an unknown key in the configuration file stays an error" (issue 22 §2).
+#[test]
+fn unknown_key_in_the_file_is_an_error() {
+    let setup = Setup::new("port = 9000");
+    let out = setup.run(&["client", "list"], "");
+    assert!(!out.status.success());
+    assert!(
+        stderr_of(&out).contains("unknown field"),
+        "{}",
+        stderr_of(&out)
+    );
+}
