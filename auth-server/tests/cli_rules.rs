@@ -237,3 +237,49 @@ fn unknown_key_in_the_file_is_an_error() {
         stderr_of(&out)
     );
 }
+
+/// Rule "times print as RFC 3339, and an unrestricted scope or resource list reads the same in
+/// `client list` and `client show`" (issue 22 §3).
+#[test]
+fn client_list_and_show_agree_on_unrestricted_and_print_rfc3339_times() {
+    let setup = Setup::new("");
+    let out = setup.ok(
+        &[
+            "client",
+            "add",
+            "--name",
+            "App",
+            "--redirect-uri",
+            "http://127.0.0.1:3000/callback",
+        ],
+        "",
+    );
+    let client_id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("client_id: "))
+        .unwrap()
+        .to_owned();
+    let list = setup.ok(&["client", "list"], "");
+    assert!(
+        list.contains("\tscope=unrestricted\tresources=unrestricted\t"),
+        "{list}"
+    );
+    let show = setup.ok(&["client", "show", &client_id], "");
+    assert!(show.contains("\nscope: unrestricted\n"), "{show}");
+    assert!(show.contains("\nresources: unrestricted\n"), "{show}");
+    let issued = show
+        .lines()
+        .find_map(|l| l.strip_prefix("client_id_issued_at: "))
+        .unwrap();
+    // 2026-12-07T01:02:03Z
+    let b = issued.as_bytes();
+    assert!(
+        b.len() == 20 && b[4] == b'-' && b[10] == b'T' && b[19] == b'Z',
+        "{issued}"
+    );
+    let rotated = setup.ok(
+        &["client", "rotate-secret", &client_id, "--overlap", "3600"],
+        "",
+    );
+    assert!(!rotated.contains("unix time"), "{rotated}");
+}

@@ -127,8 +127,10 @@ pub(super) async fn client(config_path: Option<&Path>, cmd: ClientCommand) -> Re
             let old = client.secrets.len() - 1;
             if old > 0 {
                 println!(
-                    "{old} previous secret(s) stay valid until {} (unix time)",
-                    now.saturating_add(i64::try_from(overlap).unwrap_or(i64::MAX))
+                    "{old} previous secret(s) stay valid until {}",
+                    crate::web::connect::rfc3339(
+                        now.saturating_add(i64::try_from(overlap).unwrap_or(i64::MAX))
+                    )
                 );
             }
             Ok(())
@@ -190,11 +192,12 @@ fn client_line(c: &Client, now: mcp_auth_core::UnixTime) -> String {
         c.token_endpoint_auth_method,
         join(c.grant_types.iter().map(|g| g.to_string()).collect()),
         join(c.redirect_uris.iter().map(|r| r.to_string()).collect()),
-        c.scope
-            .as_ref()
-            .map_or_else(|| "*".to_owned(), |s| s.to_string().replace(' ', ",")),
+        c.scope.as_ref().map_or_else(
+            || UNRESTRICTED.to_owned(),
+            |s| s.to_string().replace(' ', ",")
+        ),
         c.resources.as_ref().map_or_else(
-            || "*".to_owned(),
+            || UNRESTRICTED.to_owned(),
             |list| join(list.iter().map(|r| r.to_string()).collect())
         ),
     )
@@ -225,12 +228,23 @@ fn client_json(c: &Client, now: mcp_auth_core::UnixTime) -> serde_json::Value {
     })
 }
 
-/// A JSON object as `key: value` lines (arrays comma-separated, null as `-`).
+/// How `client list` and `client show` print a client's `scope` or `resources` when it has
+/// none: any scope or resource the server serves.
+const UNRESTRICTED: &str = "unrestricted";
+
+/// A JSON object as `key: value` lines (arrays comma-separated, null as `-`, a missing `scope`
+/// or `resources` as [`UNRESTRICTED`], times in seconds since the epoch as RFC 3339).
 fn readable(value: &serde_json::Value) -> String {
     let mut out = String::new();
     if let Some(map) = value.as_object() {
         for (k, v) in map {
             let text = match v {
+                serde_json::Value::Null if k == "scope" || k == "resources" => {
+                    UNRESTRICTED.to_owned()
+                }
+                serde_json::Value::Number(n) if k.ends_with("_at") => n
+                    .as_i64()
+                    .map_or_else(|| n.to_string(), crate::web::connect::rfc3339),
                 serde_json::Value::Null => "-".to_owned(),
                 serde_json::Value::String(s) => s.clone(),
                 serde_json::Value::Array(items) => items
