@@ -14,53 +14,12 @@ mod binary;
 mod pg;
 
 use std::path::Path;
-use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use binary::{RESOURCE, Server, Setup};
+use binary::{RESOURCE, Server, Setup, browser, hidden, pkce};
 
 const REDIRECT: &str = "http://127.0.0.1:7777/callback";
 const PASSWORD: &str = "correct horse battery";
 const NEW_PASSWORD: &str = "a different long password";
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
-
-/// A PKCE pair (RFC 7636): (verifier, S256 challenge).
-fn pkce() -> (String, String) {
-    let mut bytes = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).unwrap();
-    let verifier = URL_SAFE_NO_PAD.encode(bytes);
-    let challenge = URL_SAFE_NO_PAD.encode(ring::digest::digest(
-        &ring::digest::SHA256,
-        verifier.as_bytes(),
-    ));
-    (verifier, challenge)
-}
-
-/// The value of a hidden input, HTML-unescaped.
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("{name} in page: {html}"))
-        + marker.len();
-    let end = start + html[start..].find('"').unwrap();
-    html[start..end]
-        .replace("&#x2f;", "/")
-        .replace("&#x27;", "'")
-        .replace("&quot;", "\"")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
 
 async fn register(base: &str, name: &str) -> String {
     let res = reqwest::Client::new()
