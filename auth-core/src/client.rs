@@ -50,8 +50,16 @@ pub struct Client {
     pub redirect_uris: Vec<RedirectUri>,
     /// `grant_types` the client may use.
     pub grant_types: Vec<GrantType>,
-    /// `token_endpoint_auth_method`: the one method this client authenticates with.
+    /// `token_endpoint_auth_method`: the method this client authenticates with. For a client
+    /// that may use several ([`Self::token_endpoint_auth_methods`]), the weakest of them until
+    /// it authenticates, then the one it used for this request
+    /// ([`Client::authenticated_with`]).
     pub token_endpoint_auth_method: TokenEndpointAuthMethod,
+    /// Every method this client may authenticate with, when it may use more than one (a Client
+    /// ID Metadata Document's `token_endpoint_auth_methods_supported`, SEP-3149); empty means
+    /// [`Self::token_endpoint_auth_method`] alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_endpoint_auth_methods: Vec<TokenEndpointAuthMethod>,
     /// Current and overlapping secrets (hashes) for `client_secret_basic` / `client_secret_post`.
     #[serde(default)]
     pub secrets: Vec<ClientSecretHash>,
@@ -75,6 +83,24 @@ impl Client {
     /// True when the client authenticates with `none` (RFC 6749 §2.1 public client).
     pub fn is_public(&self) -> bool {
         self.token_endpoint_auth_method == TokenEndpointAuthMethod::None
+    }
+
+    /// True when the client may authenticate at the token endpoint with `method`.
+    pub fn accepts_auth_method(&self, method: TokenEndpointAuthMethod) -> bool {
+        if self.token_endpoint_auth_methods.is_empty() {
+            self.token_endpoint_auth_method == method
+        } else {
+            self.token_endpoint_auth_methods.contains(&method)
+        }
+    }
+
+    /// The client as it authenticated on one request: [`Self::token_endpoint_auth_method`] is
+    /// `method`, so every later rule (which grants a public client may use, which
+    /// authenticator ran) sees the method actually used. The caller has checked
+    /// [`Client::accepts_auth_method`].
+    pub fn authenticated_with(mut self, method: TokenEndpointAuthMethod) -> Self {
+        self.token_endpoint_auth_method = method;
+        self
     }
 
     /// True when the client may use `grant_type`.

@@ -86,6 +86,6 @@ pub use error::{
 pub use params::FormParams;
 pub use secret::{Secret, SecretGenerator, TokenHash};
 pub use types::{
-    ClientId, GrantType, Issuer, MAX_USERNAME_CHARS, ParseError, RedirectUri, ResourceUri, Scope,
-    ScopeSet, TokenEndpointAuthMethod, normalize_username,
+    ClientId, GrantType, Issuer, MAX_USERNAME_CHARS, OFFLINE_ACCESS, ParseError, RedirectUri,
+    ResourceUri, Scope, ScopeSet, TokenEndpointAuthMethod, normalize_username,
 };

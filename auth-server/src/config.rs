@@ -456,6 +456,10 @@ pub struct TokenConfig {
     pub refresh_idle_ttl: u64,
     /// Refresh token family absolute lifetime (default 90 days).
     pub refresh_absolute_ttl: u64,
+    /// Whether a client that may use the `refresh_token` grant gets a refresh token from an
+    /// authorization code whose request did not ask for `offline_access` (default true;
+    /// SEP-2207). With `false`, only requests with `offline_access` get one.
+    pub refresh_without_offline_access: bool,
     /// Login session lifetime (default 12 hours).
     pub session_ttl: u64,
     /// How long a client record is cached in memory (default 1; 0 = off). Client removal or
@@ -470,6 +474,7 @@ impl Default for TokenConfig {
             code_ttl: defaults::CODE_TTL,
             refresh_idle_ttl: defaults::REFRESH_IDLE_TTL,
             refresh_absolute_ttl: defaults::REFRESH_ABSOLUTE_TTL,
+            refresh_without_offline_access: defaults::REFRESH_WITHOUT_OFFLINE_ACCESS,
             session_ttl: defaults::SESSION_TTL,
             client_cache_ttl: defaults::CLIENT_CACHE_TTL,
         }
@@ -719,6 +724,7 @@ impl Config {
         settings.code_ttl = self.tokens.code_ttl;
         settings.refresh_idle_ttl = self.tokens.refresh_idle_ttl;
         settings.refresh_absolute_ttl = self.tokens.refresh_absolute_ttl;
+        settings.refresh_without_offline_access = self.tokens.refresh_without_offline_access;
         settings.session_ttl = self.tokens.session_ttl;
         settings.client_cache_ttl = self.tokens.client_cache_ttl;
         settings.registration = RegistrationSettings {
@@ -934,6 +940,14 @@ fn scope_set(scopes: &[String], resource: &str) -> Result<ScopeSet, ConfigError>
     if scopes.is_empty() {
         return Ok(ScopeSet::new());
     }
+    // SEP-2207, spec SCOPE-05: an authorization server scope is never a resource's scope (it
+    // would be advertised in the resource's metadata and challenges).
+    if scopes.iter().any(|s| s == mcp_auth_core::OFFLINE_ACCESS) {
+        return Err(ConfigError(format!(
+            "scopes of {resource}: offline_access is a scope of the authorization server, not of \
+             a resource; remove it (clients may ask for it at /authorize all the same)"
+        )));
+    }
     scopes
         .join(" ")
         .parse()
@@ -994,6 +1008,10 @@ mod tests {
         assert_eq!(
             from_config.refresh_absolute_ttl,
             engine.refresh_absolute_ttl
+        );
+        assert_eq!(
+            from_config.refresh_without_offline_access,
+            engine.refresh_without_offline_access
         );
         assert_eq!(from_config.session_ttl, engine.session_ttl);
         assert_eq!(from_config.client_cache_ttl, engine.client_cache_ttl);

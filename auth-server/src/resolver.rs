@@ -110,6 +110,7 @@ mod tests {
             redirect_uris: vec![],
             grant_types: vec![GrantType::authorization_code()],
             token_endpoint_auth_method: TokenEndpointAuthMethod::None,
+            token_endpoint_auth_methods: Vec::new(),
             secrets: vec![],
             jwks: None,
             jwks_uri: None,

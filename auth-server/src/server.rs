@@ -333,7 +333,10 @@ impl AuthorizationServerBuilder {
         if self.settings.openid_connect {
             registry.enable_openid_connect();
         }
-        registry.add_grant(Arc::new(AuthorizationCodeGrant::new(stores.clone())))?;
+        registry.add_grant(Arc::new(
+            AuthorizationCodeGrant::new(stores.clone())
+                .refresh_without_offline_access(self.settings.refresh_without_offline_access),
+        ))?;
         registry.add_grant(Arc::new(RefreshTokenGrant::new(stores.clone())))?;
         let client_keys: Arc<dyn ClientKeySource> = match self.client_keys {
             Some(source) => source,

@@ -19,6 +19,11 @@ pub mod defaults {
     pub const REFRESH_IDLE_TTL: u64 = 14 * 24 * 3600;
     /// `tokens.refresh_absolute_ttl`: refresh token family lifetime, seconds (90 days).
     pub const REFRESH_ABSOLUTE_TTL: u64 = 90 * 24 * 3600;
+    /// `tokens.refresh_without_offline_access`: an authorization code redeemed by a client that
+    /// may use the `refresh_token` grant starts a refresh token family even when the request did
+    /// not ask for `offline_access` (SEP-2207 leaves the policy to the server; clients of the
+    /// 2025-11-25 revision never ask).
+    pub const REFRESH_WITHOUT_OFFLINE_ACCESS: bool = true;
     /// `tokens.session_ttl`: sign-in session lifetime, seconds (12 hours).
     pub const SESSION_TTL: u64 = 12 * 3600;
     /// `tokens.client_cache_ttl`: seconds a client record stays cached in memory (0 = off).
@@ -65,6 +70,10 @@ pub struct ServerSettings {
     pub refresh_idle_ttl: u64,
     /// Refresh token family absolute lifetime, seconds (default 90 days).
     pub refresh_absolute_ttl: u64,
+    /// Whether an authorization code whose request did not ask for `offline_access` still gets a
+    /// refresh token (default true; SEP-2207). A client without the `refresh_token` grant never
+    /// gets one either way.
+    pub refresh_without_offline_access: bool,
     /// Login session lifetime, seconds (default 12 hours).
     pub session_ttl: u64,
     /// How long a registered client's record is cached in memory, seconds (default 1; 0 = off).
@@ -120,6 +129,7 @@ impl ServerSettings {
             code_ttl: defaults::CODE_TTL,
             refresh_idle_ttl: defaults::REFRESH_IDLE_TTL,
             refresh_absolute_ttl: defaults::REFRESH_ABSOLUTE_TTL,
+            refresh_without_offline_access: defaults::REFRESH_WITHOUT_OFFLINE_ACCESS,
             session_ttl: defaults::SESSION_TTL,
             client_cache_ttl: defaults::CLIENT_CACHE_TTL,
             registration: RegistrationSettings::default(),

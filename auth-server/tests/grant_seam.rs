@@ -124,6 +124,7 @@ fn client(id: &str, method: TokenEndpointAuthMethod) -> Client {
         redirect_uris: vec![],
         grant_types: vec![GrantType::new(GRANT)],
         token_endpoint_auth_method: method,
+        token_endpoint_auth_methods: Vec::new(),
         secrets: vec![ClientSecretHash {
             hash: TokenHash::of(SECRET).as_str().to_owned(),
             expires_at: None,

@@ -184,13 +184,16 @@ async fn tampered_consent_request_is_validated_again() {
     assert!(res.headers.get("location").is_none());
 }
 
-/// The session cookie is HttpOnly, SameSite=Lax, and `__Host-` + Secure on an https issuer.
+/// The session cookie is HttpOnly, SameSite=Lax, and `__Host-` + Secure on an https issuer; its
+/// name carries a tag of the issuer (one cookie per server on a shared host).
 #[tokio::test]
 async fn session_cookie_attributes() {
     let h = Harness::new().await;
     let login = h.get(&authorize_query("")).await;
     let set = login.header("set-cookie");
-    assert!(set.starts_with("__Host-mcp_auth_session="));
+    assert!(set.starts_with("__Host-mcp_auth_session_"), "{set}");
+    let name = set.split('=').next().unwrap();
+    assert_eq!(name.len(), "__Host-mcp_auth_session_".len() + 8, "{name}");
     for attr in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
         assert!(set.contains(attr), "{attr} in {set}");
     }

@@ -132,3 +132,56 @@ async fn assertion_signed_by_another_key_is_invalid_client() {
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     assert_eq!(res.error(), "invalid_client");
 }
+
+/// SEP-3149: a client whose metadata lists several methods (a metadata document's
+/// `token_endpoint_auth_methods_supported: ["none", "private_key_jwt"]`) may authenticate with
+/// any of them: a signed assertion and no authentication both redeem a code; a method it did
+/// not list (a client secret) is `invalid_client`.
+#[tokio::test]
+async fn a_client_listing_several_methods_may_use_each() {
+    let key = client_key();
+    let h = Harness::new().await;
+    let mut c = client(CLIENT, TokenEndpointAuthMethod::None, None);
+    c.token_endpoint_auth_methods = vec![
+        TokenEndpointAuthMethod::None,
+        TokenEndpointAuthMethod::PrivateKeyJwt,
+    ];
+    c.jwks = Some(serde_json::json!({ "keys": [key.jwk.clone()] }));
+    h.stores.clients.put(&c).await.unwrap();
+
+    let code = h.code_for(CLIENT, None).await;
+    let res = h
+        .token(&body(&code, &assertion(&key, "multi-1", ISSUER)))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+
+    let code = h.code_for(CLIENT, None).await;
+    let res = h.token(&redeem_body(CLIENT, &code)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+
+    let code = h.code_for(CLIENT, None).await;
+    let res = mcp_auth_conformance::server::InProcessServer::token(
+        &h,
+        &redeem_body(CLIENT, &code),
+        Some(&basic(CLIENT, "guess")),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.body);
+    assert_eq!(res.json()["error"], "invalid_client");
+}
+
+/// SEP-3149: a client that lists only `private_key_jwt` is never taken for a public client: a
+/// token request without authentication is `invalid_client`.
+#[tokio::test]
+async fn a_client_listing_only_private_key_jwt_is_not_public() {
+    let key = client_key();
+    let h = Harness::new().await;
+    let mut c = client(CLIENT, TokenEndpointAuthMethod::PrivateKeyJwt, None);
+    c.token_endpoint_auth_methods = vec![TokenEndpointAuthMethod::PrivateKeyJwt];
+    c.jwks = Some(serde_json::json!({ "keys": [key.jwk.clone()] }));
+    h.stores.clients.put(&c).await.unwrap();
+    let code = h.code_for(CLIENT, None).await;
+    let res = h.token(&redeem_body(CLIENT, &code)).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.body);
+    assert_eq!(res.json()["error"], "invalid_client");
+}

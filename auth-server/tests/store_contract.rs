@@ -109,6 +109,7 @@ fn client(id: &str) -> Client {
             GrantType::new(GrantType::REFRESH_TOKEN),
         ],
         token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
+        token_endpoint_auth_methods: Vec::new(),
         secrets: vec![ClientSecretHash {
             hash: hash("s3cret"),
             expires_at: Some(2_000_000_000),
@@ -138,6 +139,7 @@ fn code(value: &str, expires_at: i64) -> AuthorizationCode {
         expires_at,
         openid: true,
         nonce: Some("n-0S6_WzA2Mj".to_owned()),
+        offline_access: true,
     }
 }
 

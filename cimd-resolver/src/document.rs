@@ -25,8 +25,16 @@ pub struct ClientMetadataDocument {
     pub redirect_uris: Vec<RedirectUri>,
     /// `grant_types`; `["authorization_code"]` when absent.
     pub grant_types: Vec<GrantType>,
-    /// `token_endpoint_auth_method`; `none` when absent (spec A7).
+    /// The method the client authenticates with: the document's `token_endpoint_auth_method`,
+    /// `none` when it has neither that nor `token_endpoint_auth_methods_supported` (spec A7);
+    /// with the plural member, `none` when it is listed, else the first listed method.
     pub token_endpoint_auth_method: TokenEndpointAuthMethod,
+    /// Every method the client may use, from `token_endpoint_auth_methods_supported`
+    /// (SEP-3149): the listed methods this server supports for such clients (`none`,
+    /// `private_key_jwt`), in the document's order, without repeats. Empty when the document
+    /// has no plural member.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_endpoint_auth_methods: Vec<TokenEndpointAuthMethod>,
     /// Inline JWK Set for `private_key_jwt`.
     pub jwks: Option<Value>,
     /// URL of the JWK Set for `private_key_jwt` (https).
@@ -91,11 +99,7 @@ impl ClientMetadataDocument {
             return Err(DocumentError::SecretPresent(key.clone()));
         }
         let redirect_uris = redirect_uris(&doc)?;
-        let token_endpoint_auth_method = match optional_str(&doc, "token_endpoint_auth_method")? {
-            None | Some("none") => TokenEndpointAuthMethod::None,
-            Some("private_key_jwt") => TokenEndpointAuthMethod::PrivateKeyJwt,
-            Some(other) => return Err(DocumentError::ForbiddenAuthMethod(other.to_owned())),
-        };
+        let (token_endpoint_auth_method, token_endpoint_auth_methods) = auth_methods(&doc)?;
         let jwks = doc.get("jwks").cloned();
         let jwks_uri = optional_str(&doc, "jwks_uri")?.map(str::to_owned);
         if jwks.is_some() && jwks_uri.is_some() {
@@ -111,10 +115,9 @@ impl ClientMetadataDocument {
         {
             return Err(DocumentError::InvalidJwksUri);
         }
-        if token_endpoint_auth_method == TokenEndpointAuthMethod::PrivateKeyJwt
-            && jwks.is_none()
-            && jwks_uri.is_none()
-        {
+        let uses_keys = token_endpoint_auth_method == TokenEndpointAuthMethod::PrivateKeyJwt
+            || token_endpoint_auth_methods.contains(&TokenEndpointAuthMethod::PrivateKeyJwt);
+        if uses_keys && jwks.is_none() && jwks_uri.is_none() {
             return Err(DocumentError::MissingKeys);
         }
         let grant_types = match string_list(&doc, "grant_types")? {
@@ -164,6 +167,7 @@ impl ClientMetadataDocument {
             redirect_uris,
             grant_types,
             token_endpoint_auth_method,
+            token_endpoint_auth_methods,
             jwks,
             jwks_uri,
             scope,
@@ -184,6 +188,7 @@ impl ClientMetadataDocument {
             redirect_uris: self.redirect_uris.clone(),
             grant_types: self.grant_types.clone(),
             token_endpoint_auth_method: self.token_endpoint_auth_method,
+            token_endpoint_auth_methods: self.token_endpoint_auth_methods.clone(),
             secrets: vec![],
             jwks: self.jwks.clone(),
             jwks_uri: self.jwks_uri.clone(),
@@ -198,6 +203,66 @@ impl ClientMetadataDocument {
     /// device, and the consent page should say so (spec CIMD-UI-3, CIMD-18).
     pub fn is_loopback_only(&self) -> bool {
         self.redirect_uris.iter().all(RedirectUri::is_loopback)
+    }
+}
+
+/// The client's authentication methods (spec A7, CIMD-12, SEP-3149): the method it
+/// authenticates with and, when the document has `token_endpoint_auth_methods_supported`, every
+/// listed method this server supports for metadata document clients.
+///
+/// - The plural member wins over the singular one. A listed shared-secret method is refused
+///   (a metadata document cannot carry a secret, CIMD-12); other methods this server does not
+///   know are passed over; a list left with no method is refused, never read as `none`.
+/// - With both members, the singular one must be in the list.
+/// - With neither, the client is public (`none`).
+fn auth_methods(
+    doc: &Map<String, Value>,
+) -> Result<(TokenEndpointAuthMethod, Vec<TokenEndpointAuthMethod>), DocumentError> {
+    let single = optional_str(doc, "token_endpoint_auth_method")?;
+    let Some(listed) = string_list(doc, "token_endpoint_auth_methods_supported")? else {
+        let method = match single {
+            None => TokenEndpointAuthMethod::None,
+            Some(name) => match metadata_document_method(name)? {
+                Some(method) => method,
+                None => return Err(DocumentError::ForbiddenAuthMethod(name.to_owned())),
+            },
+        };
+        return Ok((method, Vec::new()));
+    };
+    if let Some(name) = single
+        && !listed.iter().any(|m| m == name)
+    {
+        return Err(DocumentError::AuthMethodsDisagree(name.to_owned()));
+    }
+    let mut methods = Vec::new();
+    for name in &listed {
+        if let Some(method) = metadata_document_method(name)?
+            && !methods.contains(&method)
+        {
+            methods.push(method);
+        }
+    }
+    let primary = if methods.contains(&TokenEndpointAuthMethod::None) {
+        TokenEndpointAuthMethod::None
+    } else {
+        *methods
+            .first()
+            .ok_or(DocumentError::NoSupportedAuthMethod)?
+    };
+    Ok((primary, methods))
+}
+
+/// One method name of a document: `none` and `private_key_jwt` are the methods of metadata
+/// document clients; a shared-secret method is refused (CIMD-12); any other name is `None` (a
+/// method this server does not support).
+fn metadata_document_method(name: &str) -> Result<Option<TokenEndpointAuthMethod>, DocumentError> {
+    match name {
+        "none" => Ok(Some(TokenEndpointAuthMethod::None)),
+        "private_key_jwt" => Ok(Some(TokenEndpointAuthMethod::PrivateKeyJwt)),
+        "client_secret_basic" | "client_secret_post" | "client_secret_jwt" => {
+            Err(DocumentError::ForbiddenAuthMethod(name.to_owned()))
+        }
+        _ => Ok(None),
     }
 }
 
@@ -445,6 +510,106 @@ mod tests {
                 "{method}"
             );
         }
+    }
+
+    fn with_methods(methods: Value, single: Option<&str>) -> Value {
+        let mut doc = with("token_endpoint_auth_methods_supported", methods);
+        doc["jwks_uri"] = json!("https://app.example.com/jwks.json");
+        if let Some(single) = single {
+            doc["token_endpoint_auth_method"] = json!(single);
+        }
+        doc
+    }
+
+    /// SEP-3149: `token_endpoint_auth_methods_supported` lists every method the client may
+    /// use; with `none` listed the client is public until it authenticates, and it may also
+    /// authenticate with `private_key_jwt`. The plural member wins over a singular one that is
+    /// in it.
+    #[test]
+    fn plural_auth_methods_are_all_accepted() {
+        use TokenEndpointAuthMethod::{None as Public, PrivateKeyJwt};
+        for single in [None, Some("private_key_jwt"), Some("none")] {
+            let doc = validate(with_methods(json!(["private_key_jwt", "none"]), single)).unwrap();
+            assert_eq!(doc.token_endpoint_auth_method, Public, "{single:?}");
+            assert_eq!(doc.token_endpoint_auth_methods, vec![PrivateKeyJwt, Public]);
+            let client = doc.to_client(0);
+            assert!(client.accepts_auth_method(Public));
+            assert!(client.accepts_auth_method(PrivateKeyJwt));
+            assert!(!client.accepts_auth_method(TokenEndpointAuthMethod::ClientSecretBasic));
+            assert!(!client.clone().authenticated_with(PrivateKeyJwt).is_public());
+        }
+    }
+
+    /// SEP-3149: when the plural member is present, `none` is never assumed: a list of only
+    /// `private_key_jwt` makes a confidential client, even without the singular member.
+    #[test]
+    fn plural_auth_methods_never_assume_none() {
+        let doc = validate(with_methods(json!(["private_key_jwt"]), None)).unwrap();
+        assert_eq!(
+            doc.token_endpoint_auth_method,
+            TokenEndpointAuthMethod::PrivateKeyJwt
+        );
+        let client = doc.to_client(0);
+        assert!(!client.is_public());
+        assert!(!client.accepts_auth_method(TokenEndpointAuthMethod::None));
+    }
+
+    /// SEP-3149: a singular member that is not in the plural list is refused; so is a list
+    /// with no method this server supports (empty, or only unknown methods), and a list naming
+    /// a shared-secret method (CIMD-12).
+    #[test]
+    fn disagreeing_or_unusable_auth_method_lists_are_refused() {
+        assert_eq!(
+            validate(with_methods(json!(["private_key_jwt"]), Some("none"))),
+            Err(DocumentError::AuthMethodsDisagree("none".into()))
+        );
+        for list in [json!([]), json!(["tls_client_auth"])] {
+            assert_eq!(
+                validate(with_methods(list.clone(), None)),
+                Err(DocumentError::NoSupportedAuthMethod),
+                "{list}"
+            );
+        }
+        assert_eq!(
+            validate(with_methods(json!(["none", "client_secret_basic"]), None)),
+            Err(DocumentError::ForbiddenAuthMethod(
+                "client_secret_basic".into()
+            ))
+        );
+        assert_eq!(
+            validate(with_methods(json!("none"), None)),
+            Err(DocumentError::WrongType(
+                "token_endpoint_auth_methods_supported"
+            ))
+        );
+        assert_eq!(
+            validate(with_methods(json!(["none", 7]), None)),
+            Err(DocumentError::WrongType(
+                "token_endpoint_auth_methods_supported"
+            ))
+        );
+    }
+
+    /// SEP-3149 and spec §3.4: a list naming `private_key_jwt` needs the client's keys; unknown
+    /// methods beside supported ones are passed over.
+    #[test]
+    fn plural_private_key_jwt_needs_keys_and_unknown_methods_are_skipped() {
+        let mut doc = with(
+            "token_endpoint_auth_methods_supported",
+            json!(["none", "private_key_jwt"]),
+        );
+        assert_eq!(validate(doc.clone()), Err(DocumentError::MissingKeys));
+        doc["jwks_uri"] = json!("https://app.example.com/jwks.json");
+        doc["token_endpoint_auth_methods_supported"] =
+            json!(["tls_client_auth", "none", "none", "private_key_jwt"]);
+        let doc = validate(doc).unwrap();
+        assert_eq!(
+            doc.token_endpoint_auth_methods,
+            vec![
+                TokenEndpointAuthMethod::None,
+                TokenEndpointAuthMethod::PrivateKeyJwt
+            ]
+        );
     }
 
     /// Spec §3.4: `private_key_jwt` needs exactly one of `jwks` and `jwks_uri`.

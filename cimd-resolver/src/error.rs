@@ -72,6 +72,16 @@ pub enum DocumentError {
     /// `token_endpoint_auth_method` is a shared-secret or unknown method (CIMD-12).
     #[error("token_endpoint_auth_method {0:?} is not allowed for metadata document clients")]
     ForbiddenAuthMethod(String),
+    /// `token_endpoint_auth_method` is not one of `token_endpoint_auth_methods_supported`
+    /// (SEP-3149: the two members must agree).
+    #[error("token_endpoint_auth_method {0:?} is not in token_endpoint_auth_methods_supported")]
+    AuthMethodsDisagree(String),
+    /// `token_endpoint_auth_methods_supported` lists no method this server supports for
+    /// metadata document clients (`none`, `private_key_jwt`; SEP-3149).
+    #[error(
+        "token_endpoint_auth_methods_supported lists no method this server supports (none, private_key_jwt)"
+    )]
+    NoSupportedAuthMethod,
     /// A `client_secret*` member is present (CIMD-13).
     #[error("client metadata document must not contain {0}")]
     SecretPresent(String),

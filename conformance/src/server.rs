@@ -329,6 +329,7 @@ pub fn client(
             .collect(),
         grant_types: grants.iter().map(|g| GrantType::new(*g)).collect(),
         token_endpoint_auth_method: method,
+        token_endpoint_auth_methods: Vec::new(),
         secrets: secret
             .map(|s| {
                 vec![ClientSecretHash {

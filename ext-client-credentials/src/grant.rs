@@ -178,6 +178,7 @@ mod tests {
             redirect_uris: vec![],
             grant_types: vec![GrantType::new(GrantType::CLIENT_CREDENTIALS)],
             token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
+            token_endpoint_auth_methods: Vec::new(),
             secrets: vec![],
             jwks: None,
             jwks_uri: None,

@@ -42,6 +42,11 @@ pub struct AuthorizationCode {
     /// The request's `nonce` (OIDC Core §3.1.2.1), echoed in the ID token.
     #[serde(default)]
     pub nonce: Option<String>,
+    /// Whether the user granted `offline_access` (SEP-2207) to a client that may use the
+    /// `refresh_token` grant: the redemption then starts a refresh token family whatever the
+    /// server's policy for requests without it. Not part of [`Self::scope`].
+    #[serde(default)]
+    pub offline_access: bool,
 }
 
 /// The outcome of [`AuthorizationCodeStore::take`].

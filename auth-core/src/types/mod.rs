@@ -17,7 +17,7 @@ pub use grant_type::GrantType;
 pub use issuer::Issuer;
 pub use redirect_uri::RedirectUri;
 pub use resource::ResourceUri;
-pub use scope::{Scope, ScopeSet};
+pub use scope::{OFFLINE_ACCESS, Scope, ScopeSet};
 pub use username::{MAX_USERNAME_CHARS, normalize_username};
 
 /// A value that failed to parse as a protocol type. The message is safe to show to clients.

@@ -6,6 +6,12 @@ use serde::{Deserialize, Serialize};
 
 use super::ParseError;
 
+/// `offline_access` (OpenID Connect Core §11, MCP SEP-2207): a scope of the authorization
+/// server, not of any resource. Asked for at the authorization endpoint, it asks for a refresh
+/// token; it is never written into an access token's `scope`, a protected resource's
+/// `scopes_supported` or a `WWW-Authenticate` challenge.
+pub const OFFLINE_ACCESS: &str = "offline_access";
+
 /// One scope token (RFC 6749 §3.3): `1*( %x21 / %x23-5B / %x5D-7E )`, at most 256 bytes.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -101,6 +107,13 @@ impl ScopeSet {
     /// Add one scope.
     pub fn insert(&mut self, scope: Scope) {
         self.0.insert(scope);
+    }
+
+    /// Take `scope` out of the set; true when it was there.
+    pub fn remove(&mut self, scope: &str) -> bool {
+        let before = self.0.len();
+        self.0.retain(|s| s.as_str() != scope);
+        self.0.len() != before
     }
 
     /// True when every scope of `self` is in `other`.

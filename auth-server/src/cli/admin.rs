@@ -509,6 +509,7 @@ async fn client_add(
         redirect_uris,
         grant_types: grants,
         token_endpoint_auth_method: method,
+        token_endpoint_auth_methods: Vec::new(),
         secrets: secret
             .iter()
             .map(|s| ClientSecretHash {
@@ -831,6 +832,7 @@ mod tests {
             redirect_uris: vec![],
             grant_types: vec![GrantType::new(GrantType::CLIENT_CREDENTIALS)],
             token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
+            token_endpoint_auth_methods: Vec::new(),
             secrets: vec![ClientSecretHash {
                 hash: TokenHash::of("old-secret").as_str().to_owned(),
                 expires_at: None,

@@ -23,6 +23,7 @@ pub fn client(client_id: &str, method: TokenEndpointAuthMethod) -> Client {
         redirect_uris: Vec::new(),
         grant_types: vec![GrantType::new(GrantType::CLIENT_CREDENTIALS)],
         token_endpoint_auth_method: method,
+        token_endpoint_auth_methods: Vec::new(),
         secrets: Vec::new(),
         jwks: None,
         jwks_uri: None,

@@ -5,8 +5,8 @@ use mcp_auth_core::ext::IdTokenRequest;
 use mcp_auth_core::protected_resource::ProtectedResource;
 use mcp_auth_core::store::AuthorizationCode;
 use mcp_auth_core::{
-    Client, ClientId, ClientSource, ErrorCode, FormParams, OAuthError, RedirectUri, ScopeSet,
-    UnixTime,
+    Client, ClientId, ClientSource, ErrorCode, FormParams, GrantType, OAuthError, OFFLINE_ACCESS,
+    RedirectUri, ScopeSet, UnixTime,
 };
 
 use crate::server::AuthorizationServer;
@@ -40,6 +40,26 @@ pub struct AuthorizationRequest {
     /// endpoint issues with the access token (OIDC Core §3.1.2.1). `openid` is not in
     /// [`Self::scope`]: it names no permission at the resource.
     pub id_token: Option<IdTokenRequest>,
+    /// The request asked for `offline_access` (SEP-2207) and the client may use the
+    /// `refresh_token` grant: the code's redemption starts a refresh token family. Like
+    /// `openid`, `offline_access` is not in [`Self::scope`]; asked for by a client without that
+    /// grant it is dropped.
+    pub offline_access: bool,
+}
+
+impl AuthorizationRequest {
+    /// What the user approves on the consent page and what is remembered as their consent: the
+    /// scopes, plus `offline_access` when it was asked for (so a first request for it asks
+    /// again).
+    pub fn consent_scope(&self) -> ScopeSet {
+        let mut scope = self.scope.clone();
+        if self.offline_access
+            && let Ok(offline) = OFFLINE_ACCESS.parse()
+        {
+            scope.insert(offline);
+        }
+        scope
+    }
 }
 
 /// Why an authorization request failed, and so how the failure is shown.
@@ -65,6 +85,7 @@ struct CheckedParameters {
     resource: ProtectedResource,
     scope: ScopeSet,
     id_token: Option<IdTokenRequest>,
+    offline_access: bool,
 }
 
 impl AuthorizationServer {
@@ -106,6 +127,7 @@ impl AuthorizationServer {
                 resource: checked.resource,
                 scope: checked.scope,
                 id_token: checked.id_token,
+                offline_access: checked.offline_access,
             }),
             Err(error) => Err(self
                 .refusal(&client, &redirect_uri, state.as_deref(), sub, error)
@@ -205,16 +227,21 @@ impl AuthorizationServer {
         client_may_use_authorization_code(client)?;
         let code_challenge = pkce_challenge(params)?;
         let resource = self.requested_resource(params, client)?;
-        let (requested, id_token) = self.requested_scope(params)?;
+        let RequestedScope {
+            resource_scope,
+            id_token,
+            offline_access,
+        } = self.requested_scope(params)?;
         let scope = self
             .inner
             .scope_policy
-            .grant(client, &resource, requested.as_ref())?;
+            .grant(client, &resource, resource_scope.as_ref())?;
         Ok(CheckedParameters {
             code_challenge,
             resource,
             scope,
             id_token,
+            offline_access: offline_access && client.allows_grant(GrantType::REFRESH_TOKEN),
         })
     }
 
@@ -241,30 +268,33 @@ impl AuthorizationServer {
 
     /// Step 3f: the requested `scope` (`invalid_scope` when malformed); the engine's scope
     /// policy then grants from it (or from the resource's defaults when it is omitted,
-    /// SEP-835). With OpenID Connect on, `openid` is taken out and becomes the ID token request,
-    /// with the request's `nonce` (OIDC Core §3.1.2.1); a request naming only `openid` gets the
-    /// resource's default scopes. Without OpenID Connect, `openid` is a scope like any other.
-    fn requested_scope(
-        &self,
-        params: &FormParams,
-    ) -> Result<(Option<ScopeSet>, Option<IdTokenRequest>), OAuthError> {
+    /// SEP-835). Two scopes of the authorization server itself are taken out first:
+    /// - `offline_access` (SEP-2207, spec AS-R2-09…11): the request for a refresh token;
+    /// - with OpenID Connect on, `openid`: the ID token request, with the request's `nonce`
+    ///   (OIDC Core §3.1.2.1). Without OpenID Connect, `openid` is a scope like any other.
+    ///
+    /// A request naming only such scopes gets the resource's default scopes.
+    fn requested_scope(&self, params: &FormParams) -> Result<RequestedScope, OAuthError> {
         let Some(raw) = params.get("scope") else {
-            return Ok((None, None));
+            return Ok(RequestedScope::default());
         };
-        let requested: ScopeSet = raw
+        let mut requested: ScopeSet = raw
             .parse()
             .map_err(|e: mcp_auth_core::ParseError| OAuthError::invalid_scope(e.0))?;
-        if !self.inner.registry.openid_connect() || !requested.contains(OPENID) {
-            return Ok((Some(requested), None));
-        }
-        let nonce = params.get("nonce").map(checked_nonce).transpose()?;
-        let rest: ScopeSet = requested
-            .iter()
-            .filter(|s| s.as_str() != OPENID)
-            .cloned()
-            .collect();
-        let rest = (!rest.is_empty()).then_some(rest);
-        Ok((rest, Some(IdTokenRequest { nonce })))
+        let offline_access = requested.remove(OFFLINE_ACCESS);
+        let id_token = if self.inner.registry.openid_connect() && requested.remove(OPENID) {
+            let nonce = params.get("nonce").map(checked_nonce).transpose()?;
+            Some(IdTokenRequest { nonce })
+        } else {
+            None
+        };
+        let named_only_server_scopes =
+            requested.is_empty() && (offline_access || id_token.is_some());
+        Ok(RequestedScope {
+            resource_scope: (!named_only_server_scopes).then_some(requested),
+            id_token,
+            offline_access,
+        })
     }
 
     /// The error redirect for a validated redirect URI: `error`, `error_description`, `state`
@@ -316,10 +346,11 @@ impl AuthorizationServer {
                 &request.resource.resource,
             )
             .await?;
+        let asked = request.consent_scope();
         Ok(match granted {
-            None => Some(request.scope.clone()),
+            None => Some(asked),
             Some(g) => {
-                let missing = request.scope.difference(&g);
+                let missing = asked.difference(&g);
                 (!missing.is_empty()).then_some(missing)
             }
         })
@@ -340,7 +371,7 @@ impl AuthorizationServer {
                 sub,
                 request.client.client_id.as_str(),
                 &request.resource.resource,
-                &request.scope,
+                &request.consent_scope(),
             )
             .await?;
         let now = self.inner.clock.now();
@@ -360,6 +391,7 @@ impl AuthorizationServer {
                 expires_at: now + self.inner.settings.code_ttl as i64,
                 openid: request.id_token.is_some(),
                 nonce: request.id_token.as_ref().and_then(|r| r.nonce.clone()),
+                offline_access: request.offline_access,
             })
             .await?;
         tracing::info!(client_id = %request.client.client_id, sub = %sub, scope = %request.scope, "authorization code issued");
@@ -381,6 +413,18 @@ impl AuthorizationServer {
 
 /// The OpenID Connect scope (OIDC Core §3.1.2.1).
 const OPENID: &str = "openid";
+
+/// The `scope` of an authorization request, split into what it asks of the resource and of the
+/// authorization server.
+#[derive(Debug, Default)]
+struct RequestedScope {
+    /// The scopes for the resource; `None` when the request named none (the defaults apply).
+    resource_scope: Option<ScopeSet>,
+    /// The ID token request (`openid`, OpenID Connect on).
+    id_token: Option<IdTokenRequest>,
+    /// `offline_access` was asked for.
+    offline_access: bool,
+}
 
 /// Longest accepted `nonce`, in bytes.
 const MAX_NONCE_LEN: usize = 255;

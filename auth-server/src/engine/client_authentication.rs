@@ -103,9 +103,12 @@ impl AuthorizationServer {
             .await
             .map_err(keep_server_errors)?
             .ok_or_else(fail)?;
-        if credentials.method() != client.token_endpoint_auth_method {
+        // A client may list several methods (SEP-3149): the one presented must be one of them,
+        // and from here on the client is the client as authenticated with it.
+        if !client.accepts_auth_method(credentials.method()) {
             return Err(fail());
         }
+        let client = client.authenticated_with(credentials.method());
         if callers == Callers::ConfidentialOnly && client.is_public() {
             return Err(fail());
         }

@@ -27,6 +27,8 @@ impl AuthorizationServer {
             .iter()
             .map(|x| x.to_string())
             .collect();
+        // SEP-2207 (spec AS-R2-09): clients may ask for a refresh token with `offline_access`.
+        scopes_supported.push(mcp_auth_core::OFFLINE_ACCESS.to_owned());
         if reg.openid_connect() {
             // OpenID Connect Discovery 1.0 §3: the members a relying party needs to check ID
             // tokens; `openid` is a scope of the sign-in, not of a resource.

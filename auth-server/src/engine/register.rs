@@ -114,6 +114,7 @@ impl AuthorizationServer {
             redirect_uris,
             grant_types,
             token_endpoint_auth_method: method,
+            token_endpoint_auth_methods: Vec::new(),
             secrets: vec![],
             jwks: req.jwks.clone(),
             jwks_uri: req.jwks_uri.clone(),

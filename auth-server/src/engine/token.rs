@@ -107,7 +107,8 @@ impl AuthorizationServer {
             resources: &self.inner.settings.resources,
             now: self.inner.clock.now(),
         };
-        let decision = handler.decide(&ctx).await?;
+        let mut decision = handler.decide(&ctx).await?;
+        without_offline_access(&mut decision.requested_scope);
         // Scope policy and resource rules, for every grant, in this one place (spec §2.3 step 7).
         let target = self.target(&decision, client, params, &ctx)?;
         handler.commit(&ctx, &decision).await?;
@@ -355,3 +356,17 @@ struct Target {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 struct ProfileError(&'static str);
+
+/// `offline_access` in a token request's `scope` (SEP-2207) names no permission at any
+/// resource: it is taken out before the engine's scope rules, so a refresh or client
+/// credentials request that repeats it is neither widened nor refused for it, and it never
+/// reaches an access token's `scope` (spec AS-R2-11). A `scope` of only `offline_access` is
+/// treated as omitted.
+fn without_offline_access(requested: &mut Option<ScopeSet>) {
+    if let Some(scope) = requested
+        && scope.remove(mcp_auth_core::OFFLINE_ACCESS)
+        && scope.is_empty()
+    {
+        *requested = None;
+    }
+}

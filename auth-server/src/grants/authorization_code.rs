@@ -13,14 +13,31 @@ use super::deny_all;
 
 /// Redeems authorization codes: single use, PKCE S256, exact `redirect_uri`, resource binding.
 /// A second redemption is refused and revokes what the first one issued (OAuth 2.1 §4.1.3).
+///
+/// Refresh tokens (SEP-2207): a code whose user granted `offline_access` starts a refresh token
+/// family; a code without it does so only under the policy
+/// [`AuthorizationCodeGrant::refresh_without_offline_access`] (on by default). Either way the
+/// engine issues one only to a client that may use the `refresh_token` grant.
 pub struct AuthorizationCodeGrant {
     stores: Stores,
+    refresh_without_offline_access: bool,
 }
 
 impl AuthorizationCodeGrant {
-    /// A handler over the server's stores.
+    /// A handler over the server's stores, issuing refresh tokens without `offline_access` too.
     pub fn new(stores: Stores) -> Self {
-        Self { stores }
+        Self {
+            stores,
+            refresh_without_offline_access:
+                crate::settings::defaults::REFRESH_WITHOUT_OFFLINE_ACCESS,
+        }
+    }
+
+    /// Whether a code whose request did not ask for `offline_access` still starts a refresh
+    /// token family (`tokens.refresh_without_offline_access`).
+    pub fn refresh_without_offline_access(mut self, issue: bool) -> Self {
+        self.refresh_without_offline_access = issue;
+        self
     }
 
     async fn revoke_replayed(
@@ -108,7 +125,11 @@ impl GrantHandler for AuthorizationCodeGrant {
             },
             ScopeCeiling::Granted(record.scope),
         );
-        decision.refresh = RefreshPolicy::NewFamily;
+        decision.refresh = if record.offline_access || self.refresh_without_offline_access {
+            RefreshPolicy::NewFamily
+        } else {
+            RefreshPolicy::None
+        };
         decision.auth_time = Some(record.auth_time);
         if record.openid {
             decision.id_token = Some(mcp_auth_core::ext::IdTokenRequest {

@@ -372,6 +372,8 @@ fn consent_page(
             self_registered => request.client.source == mcp_auth_core::ClientSource::Dynamic,
             resource => request.resource.resource.as_str(),
             scopes => scopes,
+            offline_access => request.offline_access,
+            offline_access_new => new_scopes.contains(mcp_auth_core::OFFLINE_ACCESS),
             username => session.username.clone().unwrap_or_default(),
         },
     );

@@ -42,6 +42,7 @@ async fn app() -> (axum::Router, AuthorizationServer) {
             redirect_uris: vec![REDIRECT.parse().unwrap()],
             grant_types: vec![GrantType::authorization_code()],
             token_endpoint_auth_method: TokenEndpointAuthMethod::None,
+            token_endpoint_auth_methods: Vec::new(),
             secrets: Vec::new(),
             jwks: None,
             jwks_uri: None,

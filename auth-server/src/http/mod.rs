@@ -118,6 +118,7 @@ pub fn router(server: AuthorizationServer, options: HttpOptions) -> Result<Route
         ui,
         sessions: SessionCodec::new(
             &options.session_secret,
+            issuer.as_str(),
             secure,
             server.settings().session_ttl,
         ),

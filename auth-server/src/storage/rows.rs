@@ -50,6 +50,7 @@ pub(crate) struct CodeRow {
     pub(crate) expires_at: i64,
     pub(crate) openid: bool,
     pub(crate) nonce: Option<String>,
+    pub(crate) offline_access: bool,
 }
 
 impl TryFrom<CodeRow> for AuthorizationCode {
@@ -69,6 +70,7 @@ impl TryFrom<CodeRow> for AuthorizationCode {
             expires_at: r.expires_at,
             openid: r.openid,
             nonce: r.nonce,
+            offline_access: r.offline_access,
         })
     }
 }

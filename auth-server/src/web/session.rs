@@ -7,9 +7,12 @@
 //! still has the session generation the cookie names (removing a user or changing their
 //! password ends every session at once, on every node).
 //!
-//! On an https issuer the cookie is `__Host-mcp_auth_session` (`Secure`, `Path=/`, no `Domain`);
-//! on a loopback http issuer it is `mcp_auth_session` without `Secure`. Always `HttpOnly` and
-//! `SameSite=Lax` (spec §2.10).
+//! On an https issuer the cookie is `__Host-mcp_auth_session_<h>` (`Secure`, `Path=/`, no
+//! `Domain`); on a loopback http issuer it is `mcp_auth_session_<h>` without `Secure`. Always
+//! `HttpOnly` and `SameSite=Lax` (spec §2.10). `<h>` is the first 8 hex digits of the SHA-256 of
+//! the issuer: browsers scope cookies by host, not by port or path, so two servers on one host
+//! (our server and a third party on `127.0.0.1`, say) would otherwise overwrite each other's
+//! session. CSRF tokens are derived from the session id and need no cookie of their own.
 
 use axum::http::HeaderMap;
 use axum_extra::extract::cookie::{Cookie, Key, SameSite, SignedCookieJar};
@@ -63,12 +66,24 @@ impl Session {
     }
 }
 
+/// The session cookie's name for `issuer`: `__Host-` when `secure`, then `mcp_auth_session_`
+/// and the first 8 hex digits of the SHA-256 of the issuer identifier.
+fn cookie_name(issuer: &str, secure: bool) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, issuer.as_bytes());
+    let tag: String = digest.as_ref()[..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let prefix = if secure { "__Host-" } else { "" };
+    format!("{prefix}mcp_auth_session_{tag}")
+}
+
 /// Reads and writes the session cookie and derives CSRF tokens.
 #[derive(Clone)]
 pub struct SessionCodec {
     key: Key,
     csrf_key: ring::hmac::Key,
-    cookie_name: &'static str,
+    cookie_name: String,
     secure: bool,
     ttl: u64,
 }
@@ -83,9 +98,9 @@ impl std::fmt::Debug for SessionCodec {
 }
 
 impl SessionCodec {
-    /// A codec from a master secret of at least 32 bytes; `secure` for https issuers; `ttl`
-    /// seconds of session life.
-    pub fn new(master_secret: &[u8], secure: bool, ttl: u64) -> Self {
+    /// A codec for the server whose issuer identifier is `issuer`, from a master secret of at
+    /// least 32 bytes; `secure` for https issuers; `ttl` seconds of session life.
+    pub fn new(master_secret: &[u8], issuer: &str, secure: bool, ttl: u64) -> Self {
         // Two independent keys from the master secret: SHA-512 gives the 64 bytes the cookie
         // signer wants; HMAC under a label gives the CSRF key.
         let cookie_material = ring::digest::digest(&ring::digest::SHA512, master_secret);
@@ -96,19 +111,15 @@ impl SessionCodec {
         Self {
             key,
             csrf_key,
-            cookie_name: if secure {
-                "__Host-mcp_auth_session"
-            } else {
-                "mcp_auth_session"
-            },
+            cookie_name: cookie_name(issuer, secure),
             secure,
             ttl,
         }
     }
 
     /// The cookie name in use.
-    pub fn cookie_name(&self) -> &'static str {
-        self.cookie_name
+    pub fn cookie_name(&self) -> &str {
+        &self.cookie_name
     }
 
     /// The signed cookie jar of a request.
@@ -119,7 +130,7 @@ impl SessionCodec {
     /// The session in `jar`, if its signature verifies and it is not older than the session
     /// lifetime at `now`.
     pub fn read(&self, jar: &SignedCookieJar, now: UnixTime) -> Option<Session> {
-        let cookie = jar.get(self.cookie_name)?;
+        let cookie = jar.get(&self.cookie_name)?;
         let bytes = URL_SAFE_NO_PAD.decode(cookie.value()).ok()?;
         let session: Session = serde_json::from_slice(&bytes).ok()?;
         (now >= session.issued_at && now - session.issued_at < self.ttl as i64).then_some(session)
@@ -128,7 +139,7 @@ impl SessionCodec {
     /// `jar` with `session` written into it.
     pub fn write(&self, jar: SignedCookieJar, session: &Session) -> SignedCookieJar {
         let value = URL_SAFE_NO_PAD.encode(serde_json::to_vec(session).unwrap_or_default());
-        let mut cookie = Cookie::new(self.cookie_name, value);
+        let mut cookie = Cookie::new(self.cookie_name.clone(), value);
         cookie.set_path("/");
         cookie.set_http_only(true);
         cookie.set_secure(self.secure);
@@ -167,9 +178,11 @@ mod tests {
         }
     }
 
+    const ISSUER: &str = "https://auth.example.com";
+
     #[test]
     fn written_session_reads_back_and_expires() {
-        let codec = SessionCodec::new(&[7u8; 64], true, 100);
+        let codec = SessionCodec::new(&[7u8; 64], ISSUER, true, 100);
         let jar = codec.write(codec.jar(&HeaderMap::new()), &session(1000));
         assert_eq!(codec.read(&jar, 1050), Some(session(1000)));
         assert_eq!(codec.read(&jar, 1100), None);
@@ -177,19 +190,19 @@ mod tests {
 
     #[test]
     fn unsigned_cookie_is_ignored() {
-        let codec = SessionCodec::new(&[7u8; 64], false, 100);
+        let codec = SessionCodec::new(&[7u8; 64], ISSUER, false, 100);
         let mut headers = HeaderMap::new();
         let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&session(1000)).unwrap());
         headers.insert(
             "cookie",
-            format!("mcp_auth_session={forged}").parse().unwrap(),
+            format!("{}={forged}", codec.cookie_name()).parse().unwrap(),
         );
         assert_eq!(codec.read(&codec.jar(&headers), 1000), None);
     }
 
     #[test]
     fn csrf_token_is_bound_to_the_session() {
-        let codec = SessionCodec::new(&[7u8; 64], false, 100);
+        let codec = SessionCodec::new(&[7u8; 64], ISSUER, false, 100);
         let a = session(0);
         let mut b = session(0);
         b.sid = Secret::new("s2");
@@ -197,11 +210,31 @@ mod tests {
         assert!(!codec.check_csrf(&b, &codec.csrf_token(&a)));
     }
 
+    /// Spec §2.10: an https issuer's cookie has the `__Host-` prefix.
     #[test]
     fn secure_codec_uses_host_prefix() {
+        let name = SessionCodec::new(&[1u8; 64], ISSUER, true, 1)
+            .cookie_name()
+            .to_owned();
+        assert!(name.starts_with("__Host-mcp_auth_session_"), "{name}");
+    }
+
+    /// Two servers on one host (browsers scope cookies by host, not port): their cookie names
+    /// differ, so neither overwrites the other's session, and each server ignores the other's
+    /// cookie even when both share a master secret.
+    #[test]
+    fn cookie_names_are_unique_per_issuer() {
+        let ours = SessionCodec::new(&[7u8; 64], "http://127.0.0.1:8080", false, 100);
+        let theirs = SessionCodec::new(&[7u8; 64], "http://127.0.0.1:9090", false, 100);
+        assert_ne!(ours.cookie_name(), theirs.cookie_name());
         assert_eq!(
-            SessionCodec::new(&[1u8; 64], true, 1).cookie_name(),
-            "__Host-mcp_auth_session"
+            ours.cookie_name(),
+            SessionCodec::new(&[9u8; 64], "http://127.0.0.1:8080", true, 1)
+                .cookie_name()
+                .trim_start_matches("__Host-")
         );
+        let jar = theirs.write(theirs.jar(&HeaderMap::new()), &session(1000));
+        assert_eq!(ours.read(&jar, 1000), None);
+        assert_eq!(theirs.read(&jar, 1000), Some(session(1000)));
     }
 }

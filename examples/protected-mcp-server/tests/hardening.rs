@@ -38,6 +38,7 @@ async fn provision(servers: &Servers, id: &str) {
         redirect_uris: vec![],
         grant_types: vec![GrantType::new(GrantType::CLIENT_CREDENTIALS)],
         token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
+        token_endpoint_auth_methods: Vec::new(),
         secrets: vec![ClientSecretHash {
             hash: TokenHash::of(SECRET).as_str().to_owned(),
             expires_at: None,

@@ -29,6 +29,7 @@ fn machine_client(servers: &Servers, id: &str, method: TokenEndpointAuthMethod) 
         redirect_uris: vec![],
         grant_types: vec![GrantType::new(GrantType::CLIENT_CREDENTIALS)],
         token_endpoint_auth_method: method,
+        token_endpoint_auth_methods: Vec::new(),
         secrets: vec![],
         jwks: None,
         jwks_uri: None,

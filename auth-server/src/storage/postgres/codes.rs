@@ -39,7 +39,7 @@ impl AuthorizationCodeStore for PgAuthorizationCodeStore {
         sqlx::query(
             "INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, \
              redirect_uri_sent, code_challenge, sub, scope, resource, auth_time, expires_at, openid, \
-             nonce) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             nonce, offline_access) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&code.code_hash)
         .bind(&code.client_id)
@@ -53,6 +53,7 @@ impl AuthorizationCodeStore for PgAuthorizationCodeStore {
         .bind(code.expires_at)
         .bind(code.openid)
         .bind(code.nonce.as_deref())
+        .bind(code.offline_access)
         .execute(&self.pool)
         .await
         .map_err(db_error)?;
@@ -64,7 +65,7 @@ impl AuthorizationCodeStore for PgAuthorizationCodeStore {
             "UPDATE authorization_codes SET spent = true \
              WHERE code_hash = $1 AND spent = false AND expires_at > $2 \
              RETURNING code_hash, client_id, redirect_uri, redirect_uri_sent, code_challenge, \
-             sub, scope, resource, auth_time, expires_at, openid, nonce",
+             sub, scope, resource, auth_time, expires_at, openid, nonce, offline_access",
         )
         .bind(code_hash)
         .bind(now)

@@ -34,7 +34,7 @@ impl AuthorizationCodeStore for SqliteAuthorizationCodeStore {
         sqlx::query(
             "INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, \
              redirect_uri_sent, code_challenge, sub, scope, resource, auth_time, expires_at, openid, \
-             nonce) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             nonce, offline_access) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&code.code_hash)
         .bind(&code.client_id)
@@ -48,6 +48,7 @@ impl AuthorizationCodeStore for SqliteAuthorizationCodeStore {
         .bind(code.expires_at)
         .bind(code.openid)
         .bind(code.nonce.as_deref())
+        .bind(code.offline_access)
         .execute(&self.pool)
         .await
         .map_err(super::db_error)?;
@@ -59,7 +60,7 @@ impl AuthorizationCodeStore for SqliteAuthorizationCodeStore {
             "UPDATE authorization_codes SET spent = 1 \
              WHERE code_hash = ? AND spent = 0 AND expires_at > ? \
              RETURNING code_hash, client_id, redirect_uri, redirect_uri_sent, code_challenge, \
-             sub, scope, resource, auth_time, expires_at, openid, nonce",
+             sub, scope, resource, auth_time, expires_at, openid, nonce, offline_access",
         )
         .bind(code_hash)
         .bind(now)
