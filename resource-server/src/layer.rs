@@ -83,7 +83,12 @@ struct Shared {
 ///    1 MiB, and everything else, pass byte for byte.
 ///
 /// Every method is authenticated (GET streams and DELETE included); a session never replaces
-/// the token.
+/// the token. So is the 2026-07-28 `server/discover`: it needs a valid token with the baseline
+/// scopes like any other request, and the layer has no option to serve it without one (delta
+/// 2026-07-28 RS-R2-12, the default). The scope of a 2026-07-28 request is decided from its body
+/// (step 3), never from `Mcp-Method` or `Mcp-Name`; those headers are passed on unchecked, for
+/// the MCP server to compare with the body (rmcp answers a mismatch `400` with JSON-RPC
+/// `-32020`, RS-R2-11), so a token without the body tool's scope gets `403` whatever they say.
 #[derive(Clone)]
 pub struct BearerAuthLayer {
     shared: Arc<Shared>,
