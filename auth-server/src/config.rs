@@ -117,6 +117,10 @@ pub struct Config {
     /// Third-party connections (`[[connections]]`, issue 11): accounts users connect so that
     /// MCP servers can get their third-party credential by token exchange at `/connect/token`.
     pub connections: Vec<ConnectionConfig>,
+    /// Where each value came from (the file, a variable, a default), for messages. Set by
+    /// [`Config::load`]; not a setting.
+    #[serde(skip)]
+    pub origins: Origins,
 }
 
 /// The format of the log lines on standard error.
@@ -198,6 +202,7 @@ impl std::fmt::Debug for Config {
             scopes,
             vault,
             connections,
+            origins: _,
         } = self;
         f.debug_struct("Config")
             .field("issuer", issuer)
@@ -571,6 +576,7 @@ impl Default for Config {
             scopes: BTreeMap::new(),
             vault: VaultConfig::default(),
             connections: Vec::new(),
+            origins: Origins::default(),
         }
     }
 }
@@ -592,8 +598,13 @@ impl Config {
         }
         let mut ignored: Vec<String> = Vec::new();
         loop {
-            match Self::figment(path, &ignored).extract() {
-                Ok(config) => return Ok(config),
+            let figment = Self::figment(path, &ignored);
+            match figment.extract::<Self>() {
+                Ok(mut config) => {
+                    config.resolve_relative_paths(&figment);
+                    config.origins = Origins(Some(figment));
+                    return Ok(config);
+                }
                 Err(e) => match unknown_environment_key(&e) {
                     // Bounded: each round ignores one more variable of a finite environment.
                     Some(key) if !ignored.contains(&key) => {
@@ -603,9 +614,41 @@ impl Config {
                         );
                         ignored.push(key);
                     }
-                    _ => return Err(ConfigError(e.to_string())),
+                    _ => return Err(ConfigError(describe_figment_error(e))),
                 },
             }
+        }
+    }
+
+    /// Relative paths written in the configuration file (`database` when it is a SQLite file,
+    /// `cimd.insecure_ca_file`, `ui.logo_path`, `ui.templates_dir`) name files next to that
+    /// file, wherever the server is started from; a path from an `MCP_AUTH_*` variable or a
+    /// default stays relative to the working directory.
+    fn resolve_relative_paths(&mut self, figment: &Figment) {
+        let folder_of = |key: &str| -> Option<PathBuf> {
+            match figment.find_metadata(key)?.source.as_ref()? {
+                figment::Source::File(file) => file.parent().map(Path::to_path_buf),
+                _ => None,
+            }
+        };
+        let resolve = |key: &str, value: &mut PathBuf| {
+            if value.is_relative()
+                && let Some(folder) = folder_of(key)
+            {
+                *value = folder.join(&*value);
+            }
+        };
+        if !crate::storage::Database::from_config_value(&self.database).is_shared() {
+            resolve("database", &mut self.database);
+        }
+        if let Some(file) = &mut self.cimd.insecure_ca_file {
+            resolve("cimd.insecure_ca_file", file);
+        }
+        if let Some(file) = &mut self.ui.logo_path {
+            resolve("ui.logo_path", file);
+        }
+        if let Some(dir) = &mut self.ui.templates_dir {
+            resolve("ui.templates_dir", dir);
         }
     }
 
@@ -719,6 +762,20 @@ impl Config {
             })
             .transpose()?;
         let registry = ResourceRegistry::new(resources, default_resource).map_err(ConfigError)?;
+        let origins = &self.origins;
+        origins.in_range(
+            "tokens.access_token_ttl",
+            self.tokens.access_token_ttl,
+            1,
+            3600,
+        )?;
+        origins.in_range("tokens.code_ttl", self.tokens.code_ttl, 1, 600)?;
+        origins.in_range(
+            "tokens.refresh_idle_ttl",
+            self.tokens.refresh_idle_ttl,
+            1,
+            self.tokens.refresh_absolute_ttl,
+        )?;
         let mut settings = ServerSettings::new(issuer, registry);
         settings.access_token_ttl = self.tokens.access_token_ttl;
         settings.code_ttl = self.tokens.code_ttl;
@@ -934,6 +991,79 @@ impl Config {
             .settings(descriptions)
             .map_err(|e| ConfigError(e.to_string()))
     }
+}
+
+/// Where the values of a loaded [`Config`] came from: the file, an `MCP_AUTH_*` variable or a
+/// default. Messages name the key and its origin (`tokens.code_ttl = 900 in auth.toml: …`).
+#[derive(Clone, Default)]
+pub struct Origins(Option<Figment>);
+
+impl std::fmt::Debug for Origins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Origins")
+    }
+}
+
+impl Origins {
+    /// Where `key` (dotted, `tokens.code_ttl`) was set: ` in FILE`, ` (from MCP_AUTH_…)`, or
+    /// empty for a default or a configuration not made by [`Config::load`].
+    pub fn of(&self, key: &str) -> String {
+        let Some(metadata) = self.0.as_ref().and_then(|f| f.find_metadata(key)) else {
+            return String::new();
+        };
+        match &metadata.source {
+            Some(figment::Source::File(file)) => format!(" in {}", file.display()),
+            Some(figment::Source::Code(_)) => String::new(),
+            _ => format!(" (from MCP_AUTH_{})", key.to_uppercase().replace('.', "__")),
+        }
+    }
+
+    /// `value` of `key` is between `min` and `max` seconds, or an error naming the key, the
+    /// value and where it was set.
+    fn in_range(&self, key: &str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+        if (min..=max).contains(&value) {
+            return Ok(());
+        }
+        Err(ConfigError(format!(
+            "{key} = {value}{}: must be between {min} and {max} seconds",
+            self.of(key)
+        )))
+    }
+}
+
+/// A figment error as this server words it: each problem as `key in FILE: what`, without
+/// figment's profile prefix, and an unknown key with the closest known one ("did you mean").
+fn describe_figment_error(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let origin = match e.metadata.as_ref().and_then(|m| m.source.as_ref()) {
+                Some(figment::Source::File(file)) => format!(" in {}", file.display()),
+                _ => String::new(),
+            };
+            let what = match &e.kind {
+                figment::error::Kind::UnknownField(field, known) => {
+                    let closest = known
+                        .iter()
+                        .map(|k| (strsim::jaro_winkler(field, k), *k))
+                        .filter(|(score, _)| *score >= 0.85)
+                        .max_by(|a, b| a.0.total_cmp(&b.0));
+                    match closest {
+                        Some((_, k)) => format!("unknown key; did you mean `{k}`?"),
+                        None => format!("unknown key (known here: {})", known.join(", ")),
+                    }
+                }
+                other => other.to_string(),
+            };
+            if key.is_empty() {
+                format!("{what}{origin}")
+            } else {
+                format!("{key}{origin}: {what}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn scope_set(scopes: &[String], resource: &str) -> Result<ScopeSet, ConfigError> {

@@ -231,10 +231,188 @@ fn unknown_key_in_the_file_is_an_error() {
     let setup = Setup::new("port = 9000");
     let out = setup.run(&["client", "list"], "");
     assert!(!out.status.success());
+    let stderr = stderr_of(&out);
+    assert!(stderr.contains("port in "), "{stderr}");
+    assert!(stderr.contains("auth.toml: unknown key"), "{stderr}");
+    assert!(!stderr.contains("default."), "{stderr}");
+}
+
+/// Rule "unknown keys in the file stay fatal, with a 'did you mean' where one key is close, and
+/// figment's `default.` profile prefix never leaks into messages" (issue 22 §2).
+#[test]
+fn a_misspelt_key_suggests_the_close_one() {
+    let setup = Setup::new("[tokens]\naccess_token_tt = 600");
+    let out = setup.run(&["client", "list"], "");
+    assert!(!out.status.success());
+    let stderr = stderr_of(&out);
     assert!(
-        stderr_of(&out).contains("unknown field"),
-        "{}",
-        stderr_of(&out)
+        stderr.contains("tokens.access_token_tt in ")
+            && stderr.contains("did you mean `access_token_ttl`?"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("default."), "{stderr}");
+    let setup = Setup::new("[tokens]\naccess_token_ttl = \"soon\"");
+    let stderr = stderr_of(&setup.run(&["client", "list"], ""));
+    assert!(
+        stderr.contains("tokens.access_token_ttl in ") && stderr.contains("expected u64"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("default."), "{stderr}");
+}
+
+/// Rule "range errors name the key, the value and where it was set" (issue 22 §2): the file,
+/// or the `MCP_AUTH_*` variable that set it.
+#[test]
+fn range_errors_name_the_key_the_value_and_the_file() {
+    let setup = Setup::new("[tokens]\naccess_token_ttl = 99999");
+    let out = setup.run(&["serve"], "");
+    assert!(!out.status.success());
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains("tokens.access_token_ttl = 99999 in ")
+            && stderr.contains("auth.toml: must be between 1 and 3600 seconds"),
+        "{stderr}"
+    );
+    let setup = Setup::new("");
+    let out = Command::new(bin())
+        .args([
+            "--config".as_ref(),
+            setup.path().as_os_str(),
+            "serve".as_ref(),
+        ])
+        .env("MCP_AUTH_TOKENS__CODE_TTL", "900")
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains(
+            "tokens.code_ttl = 900 (from MCP_AUTH_TOKENS__CODE_TTL): must be between 1 and 600 seconds"
+        ),
+        "{stderr}"
+    );
+}
+
+/// Rule "`dev = true` in the file on a non-loopback bind names the key and the file, not the
+/// flag" (issue 22 §2). Nothing is bound: the check comes first.
+#[test]
+fn dev_in_the_file_on_a_non_loopback_bind_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("auth.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "bind = \"0.0.0.0:0\"\ndev = true\ndatabase = \"{}\"\n",
+            dir.path().join("auth.db").display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains("dev = true in ")
+            && stderr.contains("auth.toml is refused on a non-loopback bind address"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("--dev"), "{stderr}");
+    assert!(!dir.path().join("auth.db").exists());
+}
+
+/// Rule "relative paths in the configuration file resolve against the file's folder, not the
+/// working directory" (issue 22 §2).
+#[test]
+fn relative_paths_in_the_file_are_relative_to_its_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("etc");
+    let elsewhere = dir.path().join("cwd");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(
+        folder.join("auth.toml"),
+        "bind = \"127.0.0.1:0\"\ndatabase = \"data.db\"\n",
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .current_dir(&elsewhere)
+        .args(["--config", "../etc/auth.toml", "client", "list"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        folder.join("data.db").exists(),
+        "the database is beside the file"
+    );
+    assert!(!elsewhere.join("data.db").exists());
+}
+
+/// Rule "every configuration error is reported before anything is written" (issue 22 §2): a
+/// short `session_secret`, an `[extensions.*]` section no extension reads, a template that does
+/// not compile and an unreadable CIMD CA file each stop `serve` before the database (and its
+/// first signing key) exists.
+#[test]
+fn configuration_errors_are_reported_before_the_database_is_created() {
+    let templates = tempfile::tempdir().unwrap();
+    std::fs::write(templates.path().join("consent.html"), "{% if %}").unwrap();
+    let cases = [
+        ("session_secret = \"short\"".to_owned(), "session_secret"),
+        (
+            "[extensions.no_such_extension]\nenabled = true".to_owned(),
+            "no_such_extension",
+        ),
+        (
+            format!("[ui]\ntemplates_dir = {:?}", templates.path()),
+            "consent.html",
+        ),
+        (
+            "[cimd]\ninsecure_ca_file = \"/nonexistent/ca.pem\"".to_owned(),
+            "ca.pem",
+        ),
+    ];
+    for (extra, named) in cases {
+        let setup = Setup::new(&extra);
+        let out = setup.run(&["serve"], "");
+        assert!(!out.status.success(), "{extra}");
+        let stderr = stderr_of(&out);
+        assert!(stderr.contains(named), "{extra}: {stderr}");
+        let leftovers: Vec<_> = std::fs::read_dir(setup.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with("auth.db"))
+            .collect();
+        assert!(leftovers.is_empty(), "{extra}: {leftovers:?}");
+    }
+}
+
+/// Rule "an unreachable PostgreSQL says the cause, not only that the pool timed out" (issue 22
+/// §2). Port 1 on loopback refuses the connection.
+#[test]
+fn unreachable_postgres_names_the_cause() {
+    let setup = Setup::new("");
+    let out = Command::new(bin())
+        .args([
+            "--config".as_ref(),
+            setup.path().as_os_str(),
+            "client".as_ref(),
+            "list".as_ref(),
+        ])
+        .env("MCP_AUTH_DATABASE", "postgres://postgres@127.0.0.1:1/test")
+        .env(
+            "MCP_AUTH_SESSION_SECRET",
+            "0123456789abcdef0123456789abcdef",
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains("cannot connect to PostgreSQL at 127.0.0.1:1")
+            && stderr.contains("refused"),
+        "{stderr}"
     );
 }
 

@@ -27,11 +27,22 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
     if let Some(issuer) = args.issuer {
         config.issuer = Some(issuer);
     }
-    config.dev |= args.dev;
     config.client_credentials |= args.client_credentials;
-    if config.dev && !config.bind.ip().is_loopback() {
-        return Err("--dev is refused on a non-loopback bind address".into());
+    if (config.dev || args.dev) && !config.bind.ip().is_loopback() {
+        return Err(if args.dev {
+            format!(
+                "--dev is refused on a non-loopback bind address ({})",
+                config.bind
+            )
+        } else {
+            format!(
+                "dev = true{} is refused on a non-loopback bind address ({})",
+                config.origins.of("dev"),
+                config.bind
+            )
+        });
     }
+    config.dev |= args.dev;
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
@@ -42,7 +53,23 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
             "plain http is only allowed on loopback; {bound} is not loopback, so configure an https issuer (TLS terminated by a proxy)"
         ));
     }
+    // Every check of the configuration comes before the database is opened or created, so a
+    // mistake leaves nothing behind.
     let settings = config.settings(issuer.clone()).map_err(|e| e.to_string())?;
+    let options = http_options(&config)?;
+    crate::http::check_templates(&settings)?;
+    let extensions = crate::extensions::from_sections(
+        &crate::extensions::factories(),
+        &config.extension_sections(),
+    )?;
+    let clock: std::sync::Arc<dyn mcp_auth_core::Clock> =
+        std::sync::Arc::new(mcp_auth_core::SystemClock);
+    crate::cimd::from_config_with_cache(
+        &config.cimd,
+        bound.ip().is_loopback(),
+        clock.clone(),
+        None,
+    )?;
     crate::storage::check_shared_configuration(&config)?;
     let stores = crate::storage::open(&config).await?;
     if config.dev {
@@ -68,8 +95,6 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
     if let Some(c) = &connections {
         builder = builder.connections(c.clone());
     }
-    let clock: std::sync::Arc<dyn mcp_auth_core::Clock> =
-        std::sync::Arc::new(mcp_auth_core::SystemClock);
     if let Some(cimd) = crate::cimd::from_config_with_cache(
         &config.cimd,
         bound.ip().is_loopback(),
@@ -83,20 +108,10 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
             .extension(cimd.extension)
             .client_key_source(std::sync::Arc::new(jwks));
     }
-    for extension in crate::extensions::from_sections(
-        &crate::extensions::factories(),
-        &config.extension_sections(),
-    )? {
+    for extension in extensions {
         builder = builder.extension(extension);
     }
     let server = builder.build().await.map_err(|e| e.to_string())?;
-    let options = match &config.session_secret {
-        Some(s) if s.expose().len() >= 32 => HttpOptions {
-            session_secret: s.expose().as_bytes().to_vec(),
-        },
-        Some(_) => return Err("session_secret must be at least 32 characters".into()),
-        None => HttpOptions::random(),
-    };
     let app = crate::http::router(server.clone(), options)?;
     if let Some(bind) = config.metrics.bind {
         let handle = crate::metrics::install(crate::metrics::MetricsOptions {
@@ -319,5 +334,16 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
             let _ = tokio::signal::ctrl_c().await;
         }
         tracing::info!("shutting down: no new connections; finishing the requests in flight");
+    }
+}
+
+/// The HTTP options of `config`: its `session_secret` (at least 32 characters), or a random one.
+fn http_options(config: &Config) -> Result<HttpOptions, String> {
+    match &config.session_secret {
+        Some(s) if s.expose().len() >= 32 => Ok(HttpOptions {
+            session_secret: s.expose().as_bytes().to_vec(),
+        }),
+        Some(_) => Err("session_secret must be at least 32 characters".into()),
+        None => Ok(HttpOptions::random()),
     }
 }

@@ -89,6 +89,31 @@ impl AppState {
     }
 }
 
+/// Compile the pages' templates (the shipped ones and the operator's `ui.templates_dir`) for
+/// `settings`, without serving them: a broken template is reported before anything starts.
+///
+/// # Errors
+/// The template that fails to load or compile, with the reason.
+pub fn check_templates(settings: &crate::ServerSettings) -> Result<(), String> {
+    pages(settings).map(|_| ())
+}
+
+/// The pages' assets and compiled templates for `settings`.
+fn pages(
+    settings: &crate::ServerSettings,
+) -> Result<(crate::web::ui::UiAssets, Templates), String> {
+    let issuer = &settings.issuer;
+    let ui = crate::web::ui::UiAssets::new(&settings.ui);
+    let branding = crate::web::templates::Branding {
+        product_name: settings.ui.product_name.clone(),
+        stylesheet_url: issuer.endpoint(&ui.stylesheet_path()),
+        logo_url: ui.logo_path().map(|p| issuer.endpoint(&p)),
+    };
+    let templates = Templates::with_overrides(settings.ui.templates_dir.as_deref(), &branding)
+        .map_err(|e| e.to_string())?;
+    Ok((ui, templates))
+}
+
 /// Build the router for `server`.
 ///
 /// Every request first has its source address and protocol resolved from the socket peer and,
@@ -104,15 +129,7 @@ pub fn router(server: AuthorizationServer, options: HttpOptions) -> Result<Route
     }
     let issuer = server.settings().issuer.clone();
     let secure = !issuer.is_insecure_loopback();
-    let ui = crate::web::ui::UiAssets::new(&server.settings().ui);
-    let branding = crate::web::templates::Branding {
-        product_name: server.settings().ui.product_name.clone(),
-        stylesheet_url: issuer.endpoint(&ui.stylesheet_path()),
-        logo_url: ui.logo_path().map(|p| issuer.endpoint(&p)),
-    };
-    let templates =
-        Templates::with_overrides(server.settings().ui.templates_dir.as_deref(), &branding)
-            .map_err(|e| e.to_string())?;
+    let (ui, templates) = pages(server.settings())?;
     let web = WebContext {
         templates,
         ui,

@@ -158,13 +158,40 @@ pub async fn connect(url: &str, pool_size: u32) -> Result<PgPool, StoreError> {
     {
         options = options.options([("statement_timeout", STATEMENT_TIMEOUT_MS)]);
     }
-    PgPoolOptions::new()
+    let pooled = PgPoolOptions::new()
         .max_connections(pool_size.max(1))
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .test_before_acquire(true)
-        .connect_with(options)
-        .await
-        .map_err(db_error)
+        .connect_with(options.clone())
+        .await;
+    match pooled {
+        Ok(pool) => Ok(pool),
+        // The pool only says it gave up waiting; one direct attempt says why (connection
+        // refused, unknown host, authentication), naming where it tried.
+        Err(sqlx::Error::PoolTimedOut) => Err(first_connection_error(&options).await),
+        Err(e) => Err(db_error(e)),
+    }
+}
+
+/// Why a first connection to `options` fails, as an unavailable-store error naming the host
+/// and port (never the user or password).
+async fn first_connection_error(options: &PgConnectOptions) -> StoreError {
+    use sqlx::Connection;
+    let at = format!("{}:{}", options.get_host(), options.get_port());
+    let attempt = tokio::time::timeout(
+        ACQUIRE_TIMEOUT,
+        sqlx::postgres::PgConnection::connect_with(options),
+    )
+    .await;
+    let cause = match attempt {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            "no connection within the acquire timeout".to_owned()
+        }
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {} ms", ACQUIRE_TIMEOUT.as_millis()),
+    };
+    StoreError::unavailable(format!("cannot connect to PostgreSQL at {at}: {cause}"))
 }
 
 /// The message of a URL parse error, which never repeats the URL (it may hold a password).
