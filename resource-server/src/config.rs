@@ -70,6 +70,7 @@ pub struct ResourceServerConfig {
     resource_name: Option<String>,
     body_limit: usize,
     strip_authorization: bool,
+    discover_public: bool,
 }
 
 impl ResourceServerConfig {
@@ -84,6 +85,7 @@ impl ResourceServerConfig {
             resource_name: None,
             body_limit: DEFAULT_BODY_LIMIT,
             strip_authorization: true,
+            discover_public: false,
         }
     }
 
@@ -146,6 +148,12 @@ impl ResourceServerConfig {
         self.strip_authorization
     }
 
+    /// Whether a 2026-07-28 `server/discover` without a token is passed on (delta RS-R2-12;
+    /// off by default). See [`ResourceServerConfigBuilder::discover_public`].
+    pub fn discover_public(&self) -> bool {
+        self.discover_public
+    }
+
     /// The RFC 9728 document for the path-suffixed URL.
     pub fn metadata(&self) -> ProtectedResourceMetadata {
         ProtectedResourceMetadata {
@@ -190,6 +198,7 @@ pub struct ResourceServerConfigBuilder {
     resource_name: Option<String>,
     body_limit: usize,
     strip_authorization: bool,
+    discover_public: bool,
 }
 
 impl ResourceServerConfigBuilder {
@@ -223,6 +232,17 @@ impl ResourceServerConfigBuilder {
     /// [`UNAUTHENTICATED_BODY_LIMIT`].
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
+        self
+    }
+
+    /// Let a 2026-07-28 `server/discover` through without a token (delta RS-R2-12): it reveals
+    /// only the server's versions and capabilities. Off by default: every method needs a valid
+    /// token with the baseline scopes. When on, exactly a `POST` with no `Authorization` header
+    /// whose body is one JSON-RPC request of method `server/discover` (read as for any request,
+    /// within [`UNAUTHENTICATED_BODY_LIMIT`] bytes) is passed on, with no principal and no
+    /// session bookkeeping; a request with a token, even an invalid one, is checked as usual.
+    pub fn discover_public(mut self, public: bool) -> Self {
+        self.discover_public = public;
         self
     }
 
@@ -285,6 +305,7 @@ impl ResourceServerConfigBuilder {
             resource_name: self.resource_name,
             body_limit: self.body_limit,
             strip_authorization: self.strip_authorization,
+            discover_public: self.discover_public,
         })
     }
 }

@@ -84,11 +84,12 @@ struct Shared {
 ///
 /// Every method is authenticated (GET streams and DELETE included); a session never replaces
 /// the token. So is the 2026-07-28 `server/discover`: it needs a valid token with the baseline
-/// scopes like any other request, and the layer has no option to serve it without one (delta
-/// 2026-07-28 RS-R2-12, the default). The scope of a 2026-07-28 request is decided from its body
-/// (step 3), never from `Mcp-Method` or `Mcp-Name`; those headers are passed on unchecked, for
-/// the MCP server to compare with the body (rmcp answers a mismatch `400` with JSON-RPC
-/// `-32020`, RS-R2-11), so a token without the body tool's scope gets `403` whatever they say.
+/// scopes like any other request (delta 2026-07-28 RS-R2-12, the default), unless
+/// [`crate::config::ResourceServerConfigBuilder::discover_public`] lets it through without a
+/// token. The scope of a 2026-07-28 request is decided from its body (step 3), never from
+/// `Mcp-Method` or `Mcp-Name`; those headers are passed on unchecked, for the MCP server to
+/// compare with the body (rmcp answers a mismatch `400` with JSON-RPC `-32020`, RS-R2-11), so a
+/// token without the body tool's scope gets `403` whatever they say.
 #[derive(Clone)]
 pub struct BearerAuthLayer {
     shared: Arc<Shared>,
@@ -304,6 +305,9 @@ impl Shared {
         }
         let token = extract_token(&parts.headers).map_err(|e| self.reject(e, baseline))?;
         let Some(token) = token else {
+            if self.config.discover_public() && carries_message(&parts.method) {
+                return self.public_discover(parts, body).await;
+            }
             return Err(self
                 .unauthenticated(AuthError::MissingToken, &parts, body)
                 .await);
@@ -378,6 +382,46 @@ impl Shared {
             session,
             strip,
         ))
+    }
+
+    /// With [`crate::config::ResourceServerConfigBuilder::discover_public`]: a `POST` without a
+    /// token whose body is one `server/discover` request is passed on with no principal; anything
+    /// else without a token gets the usual 401. The body is read within
+    /// [`UNAUTHENTICATED_BODY_LIMIT`] bytes (an unsized or larger body is the 401).
+    async fn public_discover<B>(
+        &self,
+        parts: Parts,
+        body: B,
+    ) -> Result<(Request<Body>, SessionStep, bool), Response<Body>>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let limit = UNAUTHENTICATED_BODY_LIMIT.min(self.config.body_limit());
+        let small = body.size_hint().upper().is_some_and(|n| n <= limit as u64);
+        let bytes = if small {
+            self.read_body(&parts.headers, body, limit).await.ok()
+        } else {
+            None
+        };
+        let Some(bytes) = bytes else {
+            let empty = Body::empty();
+            return Err(self
+                .unauthenticated(AuthError::MissingToken, &parts, empty)
+                .await);
+        };
+        if let Ok(Some(McpOperation::Method(method))) = operation_of(&parts.headers, &bytes)
+            && method == "server/discover"
+        {
+            return Ok((
+                Request::from_parts(parts, Body::from(bytes)),
+                SessionStep::Off,
+                false,
+            ));
+        }
+        Err(self
+            .unauthenticated(AuthError::MissingToken, &parts, Body::from(bytes))
+            .await)
     }
 
     /// The 401 (or 400 for a small form body carrying `access_token`) of a request without a

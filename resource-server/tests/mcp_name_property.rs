@@ -89,6 +89,10 @@ struct App {
 
 impl App {
     fn new() -> Self {
+        Self::with_discover_public(false)
+    }
+
+    fn with_discover_public(discover_public: bool) -> Self {
         let key = TestKey::generate("k1").unwrap();
         let mut policy = ScopeRequirements::builder().baseline("mcp:tools");
         for (tool, scope) in TOOLS {
@@ -99,6 +103,7 @@ impl App {
         let config = ResourceServerConfig::builder(RESOURCE)
             .authorization_server(ISSUER)
             .policy(policy.build().unwrap())
+            .discover_public(discover_public)
             .build()
             .unwrap();
         let validator = JwtValidator::builder(&config)
@@ -534,8 +539,7 @@ async fn missing_or_malformed_mcp_name_is_32020_and_encoded_equal_name_runs() {
 }
 
 /// RS-R2-12 (default): `server/discover` is protected like every other method: without a token
-/// it is 401 with the baseline scope; with one it is answered. The layer has no option to make
-/// it public.
+/// it is 401 with the baseline scope; with one it is answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_discover_needs_a_token() {
     let app = App::new();
@@ -568,4 +572,50 @@ async fn server_discover_needs_a_token() {
         supported.as_array().unwrap().iter().any(|v| v == R2),
         "{body}"
     );
+}
+
+/// RS-R2-12 (`discover_public`): with the option on, a `server/discover` without a token is
+/// answered; any other method without a token, a `server/discover` with an invalid token, and a
+/// `tools/call` dressed with `Mcp-Method: server/discover` headers still get 401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_discover_may_be_public_by_option() {
+    let app = App::with_discover_public(true);
+    let discover = json!({
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "server/discover",
+        "params": {"_meta": r2_meta()},
+    });
+    let (status, challenge, body) = app
+        .send(r2_post(None, &discover, Some("server/discover"), None))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(challenge.is_none());
+    let supported = &message(&body).unwrap()["result"]["supportedVersions"];
+    assert!(
+        supported.as_array().unwrap().iter().any(|v| v == R2),
+        "{body}"
+    );
+
+    let (status, _, _) = app
+        .send(r2_post(
+            Some("not-a-token"),
+            &discover,
+            Some("server/discover"),
+            None,
+        ))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let call = json!({
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "echo", "arguments": {}, "_meta": r2_meta()},
+    });
+    let (status, challenge, _) = app
+        .send(r2_post(None, &call, Some("server/discover"), None))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge.is_some());
 }
