@@ -263,3 +263,86 @@ async fn migrate(config_path: Option<&std::path::Path>) -> Result<(), String> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// The lines of the README's "Command line" block.
+    fn readme_block() -> Vec<&'static str> {
+        let readme = include_str!("../../../README.md");
+        let section = readme
+            .split("\n## Command line\n")
+            .nth(1)
+            .expect("README has a Command line section");
+        let block = section
+            .split("```")
+            .nth(1)
+            .expect("the section starts with a code block");
+        block
+            .lines()
+            .filter(|l| l.starts_with("auth-server"))
+            .collect()
+    }
+
+    /// Every leaf command: its words after `auth-server`, and its long flags.
+    fn leaves(cmd: &clap::Command, path: &mut Vec<String>, out: &mut Vec<(String, Vec<String>)>) {
+        let subcommands: Vec<_> = cmd
+            .get_subcommands()
+            .filter(|c| c.get_name() != "help")
+            .collect();
+        if subcommands.is_empty() {
+            let flags = cmd
+                .get_arguments()
+                .filter(|a| !a.is_global_set())
+                .filter_map(|a| a.get_long())
+                .filter(|l| !matches!(*l, "help" | "version" | "config"))
+                .map(|l| format!("--{l}"))
+                .collect();
+            out.push((path.join(" "), flags));
+            return;
+        }
+        for sub in subcommands {
+            path.push(sub.get_name().to_owned());
+            leaves(sub, path, out);
+            path.pop();
+        }
+    }
+
+    /// Issue 22 §3: the README's "Command line" block lists every command and every flag the
+    /// binary has, checked against clap's definition, so the two cannot drift apart.
+    #[test]
+    fn readme_command_line_block_lists_every_command_and_flag() {
+        let block = readme_block();
+        let mut all = Vec::new();
+        leaves(&Cli::command(), &mut Vec::new(), &mut all);
+        assert!(all.len() > 10, "{all:?}");
+        let mut missing = Vec::new();
+        for (path, flags) in &all {
+            let words = format!("auth-server {path}");
+            let line = block.iter().find(|l| {
+                l.starts_with(&format!("{words} "))
+                    || **l == words
+                    || (path == "serve" && l.contains("[serve "))
+            });
+            let Some(line) = line else {
+                missing.push(format!("command `{words}`"));
+                continue;
+            };
+            for flag in flags {
+                let listed = line
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                    .any(|w| w == flag);
+                if !listed {
+                    missing.push(format!("`{flag}` of `{words}`"));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "not in the README's Command line block: {missing:?}"
+        );
+    }
+}
