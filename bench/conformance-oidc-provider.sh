@@ -5,12 +5,13 @@
 #   bench/conformance-oidc-provider.sh            # env PORT=3000 SPEC=2026-07-28
 #
 # The peer configuration has one confidential client, `bench-client`, with the
-# client_credentials grant only and no redirect URI: with it the code-flow checks fail (AS-07:
-# the client may not use the code flow) or are skipped, for that reason, not because of the
-# server. A second run uses a copy of the configuration with one public authorization-code
-# client added (`conformance-code`) and the peer's development sign-in pages on
-# (`devInteractions`), which the checker fills with `--login-form`. Exit status: that of the
-# first `as` run (0 only when no check failed).
+# client_credentials grant only and no redirect URI: with it the checker cannot run the
+# code-flow checks (they are skipped with that reason, and that run exits 2: a client that may
+# not use the flow under test). A second run uses a copy of the configuration with one public
+# authorization-code client added (`conformance-code`) and the peer's development sign-in pages
+# on (`devInteractions`), which the checker fills with `--login-form`. Exit status: that of the
+# second `as` run (0 when no check failed, 1 when the peer broke a rule, 2 when it could not
+# run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT="${PORT:-3000}"
@@ -67,9 +68,8 @@ for _ in $(seq 1 100); do
 done
 
 echo "== mcp-auth-conformance as --issuer $issuer --client-id bench-client (spec $SPEC)"
-status=0
 "$BIN" --spec-version "$SPEC" as --issuer "$issuer" --client-id bench-client \
-  --client-secret "$SECRET" --resource "https://mcp.example.com/mcp" || status=$?
+  --client-secret "$SECRET" --resource "https://mcp.example.com/mcp" || true
 
 echo
 echo "== mcp-auth-conformance client-credentials --issuer $issuer --client-id bench-client"
@@ -80,5 +80,5 @@ echo
 echo "== mcp-auth-conformance as --issuer $code_issuer --client-id conformance-code --login-form (peer + a code client)"
 "$BIN" --spec-version "$SPEC" as --issuer "$code_issuer" --client-id conformance-code \
   --scope "openid mcp:tools" --resource "https://mcp.example.com/mcp" \
-  --login-form "conformance:any-password" || true
-exit "$status"
+  --login-form "conformance:any-password" || status=$?
+exit "${status:-0}"

@@ -271,7 +271,7 @@ async fn main() -> ExitCode {
         }
     };
     if let Command::Keygen { pem, jwks } = &cli.command {
-        let written = mcp_auth_conformance::TestKey::generate("conformance-client-key")
+        let written = mcp_auth_conformance::TestKey::generate_with_thumbprint_kid()
             .map_err(|e| e.to_string())
             .and_then(|k| {
                 std::fs::write(pem, k.private_key_pem()).map_err(|e| e.to_string())?;
@@ -301,7 +301,7 @@ async fn main() -> ExitCode {
         };
     }
     if let Command::List = &cli.command {
-        let groups = [
+        let groups: [(&str, &[mcp_auth_conformance::check::CheckId]); 4] = [
             ("as", as_checks::ALL),
             ("rs", rs_checks::ALL),
             ("client-credentials", cc_checks::ALL),
@@ -312,7 +312,7 @@ async fn main() -> ExitCode {
             out.push_str(&format!("{name}:\n"));
             for c in checks {
                 out.push_str(&format!(
-                    "  {:<12} {:<38} {}\n",
+                    "  {:<20} {:<38} {}\n",
                     c.id,
                     c.official.unwrap_or("-"),
                     c.title
@@ -350,16 +350,74 @@ async fn main() -> ExitCode {
     ExitCode::from(report.exit_code() as u8)
 }
 
+/// `value` of `--flag` must be an absolute http(s) URL with a host; for an issuer also without
+/// query or fragment (RFC 8414 §2). Otherwise the checker cannot run: exit code 2.
+fn absolute_url(flag: &str, value: &str, issuer: bool) -> Result<(), String> {
+    let u = url::Url::parse(value)
+        .map_err(|e| format!("--{flag} {value:?} is not an absolute URL: {e}"))?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none_or(str::is_empty) {
+        return Err(format!(
+            "--{flag} {value:?} is not an http(s) URL with a host"
+        ));
+    }
+    if issuer && (u.query().is_some() || u.fragment().is_some()) {
+        return Err(format!(
+            "--{flag} {value:?}: an issuer has no query or fragment (RFC 8414 §2)"
+        ));
+    }
+    Ok(())
+}
+
+/// Every URL argument of the command, checked before anything runs.
+fn check_arguments(command: &Command) -> Result<(), String> {
+    let flow = |f: &FlowArgs| -> Result<(), String> {
+        absolute_url("redirect-uri", &f.redirect_uri, false)?;
+        if let Some(r) = &f.resource {
+            absolute_url("resource", r, false)?;
+        }
+        if let Some(c) = &f.cimd_url {
+            absolute_url("cimd-url", c, false)?;
+        }
+        Ok(())
+    };
+    match command {
+        Command::As(a) => {
+            absolute_url("issuer", &a.issuer, true)?;
+            flow(&a.flow)
+        }
+        Command::Rs(a) => absolute_url("mcp-url", &a.mcp_url, false),
+        Command::ClientCredentials(a) => {
+            absolute_url("issuer", &a.issuer, true)?;
+            a.resource
+                .as_deref()
+                .map_or(Ok(()), |r| absolute_url("resource", r, false))
+        }
+        Command::Xaa(a) => {
+            absolute_url("issuer", &a.issuer, true)?;
+            a.resource
+                .as_deref()
+                .map_or(Ok(()), |r| absolute_url("resource", r, false))
+        }
+        Command::All(a) => {
+            absolute_url("mcp-url", &a.mcp_url, false)?;
+            if let Some(i) = &a.issuer {
+                absolute_url("issuer", i, true)?;
+            }
+            if let Some(o) = &a.other_resource {
+                absolute_url("other-resource", o, false)?;
+            }
+            flow(&a.flow)
+        }
+        Command::List | Command::Keygen { .. } | Command::CimdCa { .. } => Ok(()),
+    }
+}
+
 async fn run(cli: &Cli, http: &Http) -> Result<Report, String> {
+    check_arguments(&cli.command)?;
     match &cli.command {
         Command::List => {
             let mut r = Report::new();
-            for c in as_checks::ALL
-                .iter()
-                .chain(rs_checks::ALL)
-                .chain(cc_checks::ALL)
-                .chain(xaa_checks::ALL)
-            {
+            for c in mcp_auth_conformance::check::all_checks() {
                 r.skip(*c, "not run (list)");
             }
             Ok(r)
@@ -405,9 +463,16 @@ async fn run_all(cli: &Cli, http: &Http, a: &AllArgs) -> Result<Report, String> 
         None => {
             let prm = rs_checks::prm_url(&a.mcp_url).ok_or("--mcp-url is not an absolute URL")?;
             let ex = http.get(&prm, &[]).await;
-            ex.json()
+            let issuer = ex
+                .json()
                 .and_then(|j| j["authorization_servers"][0].as_str().map(str::to_owned))
-                .ok_or_else(|| format!("no authorization_servers in {prm}; pass --issuer"))?
+                .ok_or_else(|| format!("no authorization_servers in {prm}; pass --issuer"))?;
+            absolute_url(
+                "issuer (from the protected resource metadata)",
+                &issuer,
+                true,
+            )?;
+            issuer
         }
     };
     let mut flow = a.flow.clone();
@@ -469,7 +534,10 @@ async fn as_options(
     let host = if f.cimd_host || f.cimd_ca_dir.is_some() {
         let host = CimdHost::start(f.cimd_ca_dir.as_deref(), f.cimd_bind)
             .await
-            .map_err(|e| format!("CIMD host: {e}"))?;
+            .map_err(|e| match f.cimd_bind {
+                Some(a) => format!("--cimd-bind {a}: cannot start the CIMD host: {e}"),
+                None => format!("CIMD host: {e}"),
+            })?;
         let good = host.url("conformance-client");
         let bad = host.url("mismatched-client");
         host.put(
@@ -510,6 +578,7 @@ fn rs_options(
         kit_issuer_bind: k.kit_issuer_bind,
         kit: !k.no_kit,
         privileged_tool: k.privileged_tool.clone(),
+        refetch_wait: k.kit_issuer_bind.map(|_| rs_checks::REFETCH_WAIT),
     }
 }
 
@@ -559,6 +628,7 @@ fn xaa_options(
             resource,
             scope,
             subject: x.subject.clone(),
+            refetch_wait: x.idp_bind.map(|_| xaa_checks::REFETCH_WAIT),
         })),
     }
 }
@@ -566,7 +636,10 @@ fn xaa_options(
 async fn start_idp(x: &XaaClientArgs) -> Result<MockIdp, String> {
     let idp = MockIdp::start(x.idp_bind)
         .await
-        .map_err(|e| format!("mock IdP: {e}"))?;
+        .map_err(|e| match x.idp_bind {
+            Some(a) => format!("--idp-bind {a}: cannot start the mock IdP: {e}"),
+            None => format!("mock IdP: {e}"),
+        })?;
     eprintln!("mock IdP issuer {} (the AS must trust it)", idp.issuer());
     Ok(idp)
 }

@@ -42,12 +42,14 @@ pub struct MockIdp {
 }
 
 impl MockIdp {
-    /// Start on `bind` (default a free `127.0.0.1` port) with a fresh ES256 key.
+    /// Start on `bind` (default a free `127.0.0.1` port) with a fresh ES256 key whose `kid` is
+    /// its RFC 7638 thumbprint, so a second IdP on the same address (a re-run) never publishes
+    /// a different key under a `kid` an authorization server has cached.
     ///
     /// # Errors
     /// [`KitError`] when the port cannot be bound or the key not made.
     pub async fn start(bind: Option<SocketAddr>) -> Result<Self, KitError> {
-        let key = TestKey::generate("mock-idp-1")?;
+        let key = TestKey::generate_with_thumbprint_kid()?;
         let server = TestAuthServer::start_on(
             bind.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
             &[&key],
@@ -68,6 +70,11 @@ impl MockIdp {
     /// `<issuer>/jwks`.
     pub fn jwks_uri(&self) -> String {
         self.server.jwks_uri()
+    }
+
+    /// How many times its JWKS was fetched (e.g. by the authorization server under test).
+    pub fn jwks_fetches(&self) -> usize {
+        self.server.jwks_fetches()
     }
 
     /// The signing key (e.g. to mint with other headers).

@@ -48,6 +48,34 @@ impl TestKey {
         })
     }
 
+    /// A fresh P-256 key whose `kid` is its RFC 7638 JWK thumbprint ([`TestKey::thumbprint`]):
+    /// every new key gets a new `kid`, so a verifier that cached an earlier key set under the
+    /// same issuer sees an unknown `kid` and refetches, instead of trying a stale key.
+    ///
+    /// # Errors
+    /// [`KitError::Crypto`] if the system random source fails.
+    pub fn generate_with_thumbprint_kid() -> Result<Self, KitError> {
+        let mut key = Self::generate("")?;
+        key.kid = key.thumbprint();
+        Ok(key)
+    }
+
+    /// The RFC 7638 JWK thumbprint of the public key: base64url (no padding) of the SHA-256 of
+    /// `{"crv":"P-256","kty":"EC","x":…,"y":…}` (the required members in lexicographic order,
+    /// no whitespace, RFC 7638 §3.2).
+    pub fn thumbprint(&self) -> String {
+        let point = self.pair.public_key().as_ref();
+        let canonical = format!(
+            r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+            URL_SAFE_NO_PAD.encode(&point[1..33]),
+            URL_SAFE_NO_PAD.encode(&point[33..65])
+        );
+        URL_SAFE_NO_PAD.encode(ring::digest::digest(
+            &ring::digest::SHA256,
+            canonical.as_bytes(),
+        ))
+    }
+
     /// The private key as a PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), e.g. for a
     /// `private_key_jwt` test client (`mcp-auth-conformance keygen`). A test key only: it
     /// signs whatever the test asks.
@@ -175,11 +203,14 @@ pub enum Defect {
     MissingIat,
     /// No `jti` claim (REQUIRED by RFC 9068 §2.2).
     MissingJti,
+    /// No `aud` claim at all (RFC 9068 §2.2 makes it REQUIRED; RFC 8707 audience binding;
+    /// spec RS-08).
+    MissingAudience,
 }
 
 impl Defect {
     /// Every defect, in declaration order.
-    pub const ALL: [Defect; 10] = [
+    pub const ALL: [Defect; 11] = [
         Defect::WrongAudience,
         Defect::Expired,
         Defect::MissingExp,
@@ -190,6 +221,7 @@ impl Defect {
         Defect::UntrustedKey,
         Defect::MissingIat,
         Defect::MissingJti,
+        Defect::MissingAudience,
     ];
 }
 
@@ -309,12 +341,12 @@ impl<'k> TokenMinter<'k> {
                     map.remove("exp");
                 }
             }
-            Defect::MissingIat | Defect::MissingJti => {
+            Defect::MissingIat | Defect::MissingJti | Defect::MissingAudience => {
                 if let Some(map) = claims.as_object_mut() {
-                    map.remove(if defect == Defect::MissingIat {
-                        "iat"
-                    } else {
-                        "jti"
+                    map.remove(match defect {
+                        Defect::MissingIat => "iat",
+                        Defect::MissingJti => "jti",
+                        _ => "aud",
                     });
                 }
             }
@@ -396,6 +428,36 @@ mod tests {
                 &sig_of(&minter.valid_high_s("a").unwrap())
             ));
         }
+    }
+
+    /// RFC 7638 §3: the thumbprint is the SHA-256 of the required members in lexicographic
+    /// order; computed here from the published JWK through a sorted map, independently of
+    /// `thumbprint`'s own formatting.
+    #[test]
+    fn thumbprint_kid_is_the_rfc7638_thumbprint_of_the_public_jwk() {
+        let key = TestKey::generate_with_thumbprint_kid().unwrap();
+        let jwk = key.public_jwk();
+        let required: std::collections::BTreeMap<&str, &Value> = ["kty", "crv", "x", "y"]
+            .into_iter()
+            .map(|m| (m, &jwk[m]))
+            .collect();
+        let canonical = serde_json::to_string(&required).unwrap();
+        let expected = URL_SAFE_NO_PAD.encode(ring::digest::digest(
+            &ring::digest::SHA256,
+            canonical.as_bytes(),
+        ));
+        assert_eq!(key.kid(), expected);
+        assert_eq!(jwk["kid"], json!(expected));
+        assert_eq!(expected.len(), 43);
+    }
+
+    /// A fresh key never reuses an earlier key's `kid` (the re-run rule: a cached key set
+    /// must not shadow the new key).
+    #[test]
+    fn each_fresh_key_has_a_new_kid() {
+        let a = TestKey::generate_with_thumbprint_kid().unwrap();
+        let b = TestKey::generate_with_thumbprint_kid().unwrap();
+        assert_ne!(a.kid(), b.kid());
     }
 
     #[test]

@@ -226,10 +226,10 @@ async fn intact_server_passes_the_as_checks() {
     for (id, part) in [
         ("AS-08", "iss"),
         ("AS-09", "Cache-Control"),
-        ("AS-10", "missing"),
+        ("AS-10-MISSING", "missing"),
         ("AS-05", "plain"),
         ("AS-11", "second redemption"),
-        ("AS-15", "reusing"),
+        ("AS-15-REUSE", "reusing"),
         ("AS-13", "invalid_target"),
     ] {
         assert_eq!(outcome(&r, part, id), Outcome::Pass, "{id}\n{}", r.table());
@@ -261,7 +261,7 @@ async fn missing_cache_control_fails_as_09() {
 async fn accepted_missing_verifier_fails_as_10() {
     let r = run_as(Break::AcceptMissingVerifier).await;
     assert_eq!(
-        outcome(&r, "missing", "AS-10"),
+        outcome(&r, "missing", "AS-10-MISSING"),
         Outcome::Fail,
         "{}",
         r.table()
@@ -306,6 +306,23 @@ async fn login_form_signs_in_and_no_login_skips() {
     assert_eq!(r.count(Outcome::Fail), 0, "{}", r.table());
 }
 
+/// One rule of the resource server broken, by its validator or by a layer in front of it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum RsBreak {
+    /// Intact.
+    Nothing,
+    /// A token for another resource is accepted (no audience check).
+    NoAudienceCheck,
+    /// A token without `aud` is accepted unverified.
+    AcceptMissingAudience,
+    /// The 403 challenge names only the missing scope, dropping the token's own (the pre-SEP-2350
+    /// "incremental" challenge that makes a client lose its other permissions).
+    ChallengeOnlyMissing,
+    /// `delete_item` needs `files:write` and `files:admin`, but the challenge leaves
+    /// `files:admin` out: a token for the challenged scope is challenged again.
+    IncompleteChallenge,
+}
+
 /// A validator that accepts a token meant for this resource **or** for another one: an
 /// audience check left out.
 struct NoAudienceCheck {
@@ -323,15 +340,79 @@ impl TokenValidator for NoAudienceCheck {
     }
 }
 
-/// A resource server at `/mcp` trusting `kit_issuer`; `broken` leaves the audience check out.
-async fn start_rs(kit_issuer: &str, broken: bool) -> String {
+/// A validator that accepts, unverified, any JWT that has no `aud` claim: the audience check
+/// skipped when there is no audience to compare.
+struct AudienceOptional {
+    ours: JwtValidator,
+}
+
+#[async_trait]
+impl TokenValidator for AudienceOptional {
+    async fn validate(&self, token: &str) -> Result<Principal, ValidationError> {
+        let err = match self.ours.validate(token).await {
+            Ok(p) => return Ok(p),
+            Err(e) => e,
+        };
+        let Some((_, claims)) = mcp_auth_conformance::check::jwt_parts(token) else {
+            return Err(err);
+        };
+        if claims.get("aud").is_some() {
+            return Err(err);
+        }
+        let str_of = |k: &str| claims[k].as_str().unwrap_or_default().to_owned();
+        Ok(Principal {
+            issuer: str_of("iss"),
+            subject: str_of("sub"),
+            client_id: str_of("client_id"),
+            scopes: str_of("scope").parse().unwrap_or_default(),
+            expires_at: claims["exp"].as_i64().unwrap_or_default(),
+            token_id: claims["jti"].as_str().map(str::to_owned),
+            claims: claims.as_object().cloned().unwrap_or_default(),
+        })
+    }
+}
+
+/// For [`RsBreak::ChallengeOnlyMissing`] and [`RsBreak::IncompleteChallenge`]: rewrite the
+/// `scope` of a 403 challenge.
+async fn rewrite_challenge(brk: RsBreak, req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    if res.status() != 403 {
+        return res;
+    }
+    let Some(h) = res
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+    else {
+        return res;
+    };
+    let rewritten = match brk {
+        RsBreak::ChallengeOnlyMissing => {
+            h.replace("scope=\"files:write mcp:tools\"", "scope=\"files:write\"")
+        }
+        RsBreak::IncompleteChallenge => h.replace("files:admin ", ""),
+        _ => h,
+    };
+    res.headers_mut()
+        .insert("www-authenticate", rewritten.parse().unwrap());
+    res
+}
+
+/// A resource server at `/mcp` trusting `kit_issuer`, with `brk` broken.
+async fn start_rs(kit_issuer: &str, brk: RsBreak) -> String {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .unwrap();
     let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let tool_scope = if brk == RsBreak::IncompleteChallenge {
+        "files:write files:admin"
+    } else {
+        "files:write"
+    };
     let policy = ScopeRequirements::builder()
         .baseline("mcp:tools")
-        .tool("delete_item", "files:write")
+        .tool("delete_item", tool_scope)
         .build()
         .unwrap();
     let config = ResourceServerConfig::builder(&url)
@@ -351,14 +432,20 @@ async fn start_rs(kit_issuer: &str, broken: bool) -> String {
             axum::Json(serde_json::json!({"jsonrpc":"2.0","id":1,"result":{}}))
         }),
     );
-    let mcp = if broken {
-        mcp.layer(BearerAuthLayer::new(
+    let mcp = match brk {
+        RsBreak::NoAudienceCheck => mcp.layer(BearerAuthLayer::new(
             config.clone(),
             NoAudienceCheck { ours, other },
-        ))
-    } else {
-        mcp.layer(BearerAuthLayer::new(config.clone(), ours))
+        )),
+        RsBreak::AcceptMissingAudience => mcp.layer(BearerAuthLayer::new(
+            config.clone(),
+            AudienceOptional { ours },
+        )),
+        _ => mcp.layer(BearerAuthLayer::new(config.clone(), ours)),
     };
+    let mcp = mcp.layer(from_fn(move |req: Request, next: Next| {
+        rewrite_challenge(brk, req, next)
+    }));
     let app = mcp.merge(metadata_router(&config));
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -366,7 +453,7 @@ async fn start_rs(kit_issuer: &str, broken: bool) -> String {
     url
 }
 
-async fn run_rs(broken: bool) -> Report {
+async fn run_rs(brk: RsBreak) -> Report {
     // The kit issuer's port must be known before the resource server is configured.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -374,7 +461,7 @@ async fn run_rs(broken: bool) -> Report {
         .unwrap()
         .port();
     let kit: SocketAddr = ([127, 0, 0, 1], port).into();
-    let url = start_rs(&format!("http://{kit}"), broken).await;
+    let url = start_rs(&format!("http://{kit}"), brk).await;
     let opts = RsOptions {
         mcp_url: url,
         token: None,
@@ -382,29 +469,87 @@ async fn run_rs(broken: bool) -> Report {
         kit_issuer_bind: Some(kit),
         kit: true,
         privileged_tool: Some("delete_item".into()),
+        refetch_wait: None,
     };
     rs_checks::run(&Http::new(None).unwrap(), &opts).await
 }
 
-/// RS-07 … RS-12: against an intact resource server every defect the kit mints is refused and
-/// the step-up challenge is right.
+/// RS-07 … RS-12: against an intact resource server every defect the kit mints is refused,
+/// the SEP-2350 scope challenge is right (official `sep-2350-server-scope-challenge`) and a
+/// token for exactly the challenged scope is accepted.
 #[tokio::test]
 async fn intact_resource_server_passes_the_rs_checks() {
-    let r = run_rs(false).await;
+    let r = run_rs(RsBreak::Nothing).await;
     assert_eq!(r.count(Outcome::Fail), 0, "{}", r.table());
+    for id in [
+        "RS-KIT",
+        "RS-08",
+        "RS-08-NO-AUD",
+        "RS-09",
+        "RS-09-HS256",
+        "RS-09-KEY",
+        "RS-12",
+        "RS-12-RETRY",
+    ] {
+        assert_eq!(
+            r.outcomes_of(id),
+            vec![Outcome::Pass],
+            "{id}\n{}",
+            r.table()
+        );
+    }
+    assert_eq!(r.exit_code(), 0);
+}
+
+/// RS-08 (official `auth-token-audience-validation`): a resource server that does not check
+/// the audience fails audience validation.
+#[tokio::test]
+async fn missing_audience_check_fails_rs_08() {
+    let r = run_rs(RsBreak::NoAudienceCheck).await;
+    assert_eq!(r.outcomes_of("RS-08"), vec![Outcome::Fail], "{}", r.table());
+    assert_eq!(r.exit_code(), 1);
+}
+
+/// RS-08-NO-AUD (official `auth-token-audience-validation`, its missing-audience check): a
+/// resource server that accepts a token without `aud` fails.
+#[tokio::test]
+async fn accepted_token_without_aud_fails_rs_08_no_aud() {
+    let r = run_rs(RsBreak::AcceptMissingAudience).await;
     assert_eq!(
-        r.outcomes_of("RS-KIT"),
-        vec![Outcome::Pass],
+        r.outcomes_of("RS-08-NO-AUD"),
+        vec![Outcome::Fail],
         "{}",
         r.table()
     );
     assert_eq!(r.outcomes_of("RS-08"), vec![Outcome::Pass], "{}", r.table());
-    assert_eq!(r.outcomes_of("RS-12"), vec![Outcome::Pass], "{}", r.table());
 }
 
-/// RS-08: a resource server that does not check the audience fails audience confusion.
+/// RS-12 (SEP-2350, official `sep-2350-server-scope-challenge`): a 403 challenge whose `scope`
+/// drops what the token already has (only the missing `files:write`, not `files:write
+/// mcp:tools`) fails, and the upgraded retry is not attempted.
 #[tokio::test]
-async fn missing_audience_check_fails_rs_08() {
-    let r = run_rs(true).await;
-    assert_eq!(r.outcomes_of("RS-08"), vec![Outcome::Fail], "{}", r.table());
+async fn challenge_without_the_tokens_scopes_fails_rs_12() {
+    let r = run_rs(RsBreak::ChallengeOnlyMissing).await;
+    assert_eq!(r.outcomes_of("RS-12"), vec![Outcome::Fail], "{}", r.table());
+    assert_eq!(
+        r.outcomes_of("RS-12-RETRY"),
+        vec![Outcome::Skip],
+        "{}",
+        r.table()
+    );
+}
+
+/// RS-12-RETRY (official `server-scope-challenge-upgraded-retry`): a challenge that leaves out
+/// a scope the call needs is not one complete challenge: a token for exactly the challenged
+/// scope is challenged again, and the retry check fails.
+#[tokio::test]
+async fn incomplete_challenge_fails_rs_12_retry() {
+    let r = run_rs(RsBreak::IncompleteChallenge).await;
+    assert_eq!(r.outcomes_of("RS-12"), vec![Outcome::Pass], "{}", r.table());
+    assert_eq!(
+        r.outcomes_of("RS-12-RETRY"),
+        vec![Outcome::Fail],
+        "{}",
+        r.table()
+    );
 }

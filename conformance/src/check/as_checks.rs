@@ -14,10 +14,15 @@ use super::{
     jwt_parts, metadata_urls,
 };
 
-/// AS-01: metadata at the RFC 8414 URL, `issuer` byte-equal.
+/// The official suite's authorization-server scenario for the metadata document: its checks
+/// `authorization-server-metadata` and `authorization-server-metadata-cimd`.
+pub const OFFICIAL_METADATA: &str = "authorization-server-metadata-endpoint";
+
+/// AS-01: metadata at the RFC 8414 URL, `issuer` byte-equal (official check
+/// `authorization-server-metadata`).
 pub const AS_01: CheckId = CheckId::official(
     "AS-01",
-    "authorization-server-metadata",
+    OFFICIAL_METADATA,
     "RFC 8414 metadata at the path-inserted well-known URL, issuer byte-equal",
 );
 /// AS-R2-05: the OpenID discovery document, when served, has the same issuer.
@@ -28,22 +33,24 @@ pub const AS_R2_05: CheckId = CheckId::ours(
 /// AS-02: required members.
 pub const AS_02: CheckId = CheckId::official(
     "AS-02",
-    "authorization-server-metadata",
+    OFFICIAL_METADATA,
     "metadata has authorization_endpoint, token_endpoint, response_types_supported with code",
 );
 /// AS-02 (grant types).
-pub const AS_02_GRANTS: CheckId =
-    CheckId::ours("AS-02", "grant_types_supported includes authorization_code");
+pub const AS_02_GRANTS: CheckId = CheckId::ours(
+    "AS-02-GRANTS",
+    "grant_types_supported includes authorization_code",
+);
 /// AS-03: S256 listed.
 pub const AS_03: CheckId = CheckId::official(
     "AS-03",
-    "authorization-server-metadata",
+    OFFICIAL_METADATA,
     "code_challenge_methods_supported includes S256",
 );
-/// AS-04 / CIMD-01: CIMD advertised.
+/// AS-04 / CIMD-01: CIMD advertised (official check `authorization-server-metadata-cimd`).
 pub const AS_04: CheckId = CheckId::official(
     "AS-04",
-    "authorization-server-metadata-cimd",
+    OFFICIAL_METADATA,
     "client_id_metadata_document_supported is true",
 );
 /// AS-R2-02: the `iss` flag.
@@ -61,7 +68,7 @@ pub const AS_19: CheckId = CheckId::ours(
     "AS-19",
     "invalid_client after Basic authentication is 401 with WWW-Authenticate: Basic",
 );
-/// AS-07: the happy path.
+/// AS-07: the happy path (official scenario and check `authorization-code-grant`).
 pub const AS_07: CheckId = CheckId::official(
     "AS-07",
     "authorization-code-grant",
@@ -94,7 +101,7 @@ pub const AS_17: CheckId = CheckId::ours(
 pub const AS_10: CheckId = CheckId::ours("AS-10", "a wrong code_verifier gets invalid_grant");
 /// AS-10: missing verifier.
 pub const AS_10_MISSING: CheckId = CheckId::ours(
-    "AS-10",
+    "AS-10-MISSING",
     "a missing code_verifier is refused (invalid_grant or invalid_request)",
 );
 /// AS-05: plain refused.
@@ -104,7 +111,7 @@ pub const AS_05_PLAIN: CheckId = CheckId::ours(
 );
 /// AS-05: no challenge refused.
 pub const AS_05_MISSING: CheckId = CheckId::ours(
-    "AS-05",
+    "AS-05-MISSING",
     "an authorization request without code_challenge is refused",
 );
 /// AS-06: exact redirect URI.
@@ -112,14 +119,15 @@ pub const AS_06: CheckId = CheckId::ours(
     "AS-06",
     "an unregistered redirect_uri is not redirected to (error page) and gets no code",
 );
-/// AS-13: unknown resource at the authorization endpoint.
+/// AS-13: unknown resource at the authorization endpoint (a code whose token is for that
+/// resource is a warning: the AS accepts any resource, a policy choice).
 pub const AS_13: CheckId = CheckId::ours(
     "AS-13",
-    "an unknown resource gets invalid_target at /authorize",
+    "an unknown resource gets invalid_target at /authorize (a token for it is a warning: the AS accepts any resource)",
 );
 /// AS-13: resource swapped at the token endpoint.
 pub const AS_13_TOKEN: CheckId = CheckId::ours(
-    "AS-13",
+    "AS-13-TOKEN",
     "a token request naming another resource than the code's is refused",
 );
 /// AS-11: code replay.
@@ -127,7 +135,7 @@ pub const AS_11: CheckId =
     CheckId::ours("AS-11", "a second redemption of a code gets invalid_grant");
 /// AS-11: the first redemption's refresh token is revoked.
 pub const AS_11_REVOKE: CheckId = CheckId::ours(
-    "AS-11",
+    "AS-11-REVOKE",
     "after a code replay the first redemption's refresh token is revoked",
 );
 /// AS-15: rotation.
@@ -137,7 +145,7 @@ pub const AS_15: CheckId = CheckId::ours(
 );
 /// AS-15: reuse.
 pub const AS_15_REUSE: CheckId = CheckId::ours(
-    "AS-15",
+    "AS-15-REUSE",
     "reusing a rotated refresh token gets invalid_grant and revokes the family",
 );
 /// AS-16: broader scope on refresh.
@@ -162,7 +170,7 @@ pub const AS_22: CheckId = CheckId::ours(
 );
 /// AS-22: DCR bounds, fragment.
 pub const AS_22_FRAGMENT: CheckId = CheckId::ours(
-    "AS-22",
+    "AS-22-FRAGMENT",
     "dynamic registration refuses a redirect URI with a fragment",
 );
 /// CIMD-02: document fetched.
@@ -795,6 +803,23 @@ impl Run<'_> {
         self.token_request(client, &p).await
     }
 
+    /// Whether `client` is the one the operator named with `--client-id` (not one the checker
+    /// registered or hosted itself): only its refusals say the checker was set up wrongly.
+    fn is_operators(&self, client: &FlowClient) -> bool {
+        self.opts.client_id.as_deref() == Some(client.id.as_str())
+    }
+
+    /// The checker cannot run the flow checks as asked (a client that may not use the flow):
+    /// record a setup error (exit code 2) and skip `checks` and `rest` with `why`; returns
+    /// false for [`Self::happy_path`].
+    fn cannot_run(&mut self, why: String, checks: &[CheckId], rest: &[CheckId]) -> bool {
+        for c in checks.iter().chain(rest) {
+            self.report.skip(*c, why.clone());
+        }
+        self.report.setup_error(why);
+        false
+    }
+
     /// Skip every check in `checks` with `reason` (or fail them when the flow broke).
     fn cannot(&mut self, checks: &[CheckId], why: (Option<Exchange>, String)) {
         let (ex, reason) = why;
@@ -855,6 +880,13 @@ impl Run<'_> {
                 return false;
             }
             Authorization::Stopped { exchange } => {
+                if self.is_operators(client) && (400..500).contains(&exchange.status) {
+                    let why = format!(
+                        "the authorization request for --client-id {} was refused with an error page ({}): the client is not registered for authorization_code with --redirect-uri {}",
+                        client.id, exchange.status, self.opts.redirect_uri
+                    );
+                    return self.cannot_run(why, &[AS_07, AS_08, AS_R2_04], &rest);
+                }
                 self.report.fail(
                     AS_07,
                     "the authorization request did not end at the redirect_uri (is the client registered for authorization_code with this --redirect-uri?)",
@@ -867,6 +899,13 @@ impl Run<'_> {
             }
         };
         let q = query_of(&redirect);
+        if self.is_operators(client) && param(&q, "error") == Some("unauthorized_client") {
+            let why = format!(
+                "--client-id {} may not use the authorization code flow at this AS (unauthorized_client): register it for authorization_code",
+                client.id
+            );
+            return self.cannot_run(why, &[AS_07, AS_08, AS_R2_04], &rest);
+        }
         let code = param(&q, "code").map(str::to_owned);
         let ok = count(&q, "code") == 1 && param(&q, "state") == Some(state.as_str());
         self.report.expect(
@@ -901,6 +940,13 @@ impl Run<'_> {
             return false;
         };
         let ex = self.redeem(client, &code, Some(&pkce.verifier), None).await;
+        if self.is_operators(client) && ex.error().as_deref() == Some("unauthorized_client") {
+            let why = format!(
+                "--client-id {} may not redeem authorization codes at this AS (unauthorized_client): register it for authorization_code",
+                client.id
+            );
+            return self.cannot_run(why, &[AS_09], &rest[1..]);
+        }
         let body = ex.json().unwrap_or(Value::Null);
         let at = body.get("access_token").and_then(Value::as_str);
         let ct = ex
@@ -1293,8 +1339,27 @@ impl Run<'_> {
         let mut p = self.base_params(client, &pkce.challenge, &state);
         p.retain(|(k, _)| *k != "resource");
         p.push(("resource", UNKNOWN_RESOURCE));
-        let r = self.refusal(&p, &self.opts.redirect_uri).await;
-        self.judge(AS_13, r, "invalid_target");
+        match self.refusal(&p, &self.opts.redirect_uri).await {
+            Refusal::Code(ex) => self.any_resource(client, &pkce, ex).await,
+            r => self.judge(AS_13, r, "invalid_target"),
+        }
+    }
+
+    /// AS-13 when the AS issued a code for [`UNKNOWN_RESOURCE`]: redeem it. A token for that
+    /// resource (its `aud`, or an opaque token) shows an AS that accepts any `resource`, a
+    /// policy choice (node-oidc-provider can be configured so): a warning with the request. A
+    /// token for another audience than the one asked for, or none, fails.
+    async fn any_resource(&mut self, client: &FlowClient, pkce: &Pkce, authz: Exchange) {
+        let code = authz
+            .location()
+            .and_then(|l| param(&query_of(&l), "code").map(str::to_owned))
+            .unwrap_or_default();
+        let ex = self
+            .redeem(client, &code, Some(&pkce.verifier), Some(UNKNOWN_RESOURCE))
+            .await;
+        let (outcome, why) = super::judge_unknown_resource(&ex, &["invalid_target"]);
+        let request = format!("{}\n\n{}", authz.summary(), ex.summary());
+        self.report.add(AS_13, outcome, why, Some(request));
     }
 
     /// AS-13 at the token endpoint: a code for the configured resource redeemed for another.

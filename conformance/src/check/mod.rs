@@ -1,16 +1,19 @@
 //! The black-box checker behind the `mcp-auth-conformance` binary (cargo feature `cli`): checks
 //! any MCP authorization server and protected MCP server from the outside, over HTTP, with
-//! positive and negative cases, and reports each check under the ID of our spec notes
-//! (`AS-05`, `RS-12`, `CC-07`, `EMA-05`, …) and the official conformance suite's ID where one
-//! exists (`authorization-server-metadata`, `authorization-code-grant`, `resource-as-*`).
+//! positive and negative cases, and reports each check under its own ID, unique across the
+//! suites ([`all_checks`]): the ID of our spec notes (`AS-05`, `RS-12`, `CC-07`, `EMA-05`, …),
+//! with a `-WORD` suffix where one rule has several checks, and the official conformance
+//! suite's scenario ID where it checks the same rule (`authorization-server-metadata-endpoint`,
+//! `authorization-code-grant`, `auth-token-audience-validation`,
+//! `sep-2350-server-scope-challenge`, `resource-as-*`).
 //!
 //! | module | what |
 //! |---|---|
-//! | [`report`] | [`Outcome`] (pass, fail, skip, warn), [`Report`]: table, JSON, JUnit, exit code |
+//! | [`report`] | [`Outcome`] (pass, fail, skip, warn), [`Report`]: table, JSON, JUnit, setup errors, exit code (0, 1, 2) |
 //! | [`http`] | the recording client: every [`http::Exchange`] is kept for the report, secrets redacted |
 //! | [`browser`] | the headless code flow: redirects, cookie jar, sign-in and consent forms |
 //! | [`as_checks`] | RFC 8414 metadata, authorization code + PKCE, redirect URI, `resource`, `iss`, code replay, refresh rotation, `Cache-Control`, DCR, CIMD |
-//! | [`rs_checks`] | 401 challenge, RFC 9728 metadata, `invalid_token` per defect, 403 `insufficient_scope`, audience |
+//! | [`rs_checks`] | 401 challenge, RFC 9728 metadata, `invalid_token` per defect, audience validation, the SEP-2350 403 `insufficient_scope` challenge and its upgraded retry |
 //! | [`cc_checks`] | the `client_credentials` grant with each client authentication method |
 //! | [`xaa_checks`] | Enterprise-Managed Authorization: ID-JAG redemption with the [`crate::MockIdp`] |
 //! | [`cimd_host`] | serves Client ID Metadata Documents over https on loopback ([`crate::CimdHost`]) |
@@ -31,6 +34,15 @@ use serde_json::Value;
 pub use report::{CheckId, CheckResult, Outcome, Report};
 
 use http::{Exchange, Http};
+
+/// Every check of every suite (`as`, `rs`, `client-credentials`, `xaa`), in `list` order.
+pub fn all_checks() -> impl Iterator<Item = &'static CheckId> {
+    as_checks::ALL
+        .iter()
+        .chain(rs_checks::ALL)
+        .chain(cc_checks::ALL)
+        .chain(xaa_checks::ALL)
+}
 
 /// The MCP authorization revision whose expectations apply where 2025-11-25 and 2026-07-28
 /// differ (the delta notes §1-§6).
@@ -160,6 +172,47 @@ pub fn aud_contains(claims: &Value, resource: &str) -> bool {
 /// A resource URI that no authorization server has registered (for `invalid_target` checks).
 pub const UNKNOWN_RESOURCE: &str = "https://unknown-resource.mcp-auth-conformance.invalid/mcp";
 
+/// The verdict on a token request (or a code redemption) that named [`UNKNOWN_RESOURCE`]: a 400
+/// with one of `errors` passes; a token whose `aud` is that resource (or an opaque token, whose
+/// audience is not visible) shows an AS that accepts any `resource`, a policy choice of the
+/// server (node-oidc-provider can be configured so), so it is a warning, never a failure; a
+/// token for another audience than the one asked for fails, and so does any other answer.
+pub fn judge_unknown_resource(ex: &Exchange, errors: &[&str]) -> (Outcome, String) {
+    let body = ex.json().unwrap_or(Value::Null);
+    let err = body["error"].as_str().unwrap_or_default();
+    if ex.status == 400 && errors.contains(&err) {
+        return (Outcome::Pass, format!("400 {err}"));
+    }
+    let Some(token) = body["access_token"].as_str().filter(|_| ex.status == 200) else {
+        return (
+            Outcome::Fail,
+            format!("{} {err} (expected 400 {})", ex.status, errors.join(" or ")),
+        );
+    };
+    match jwt_parts(token) {
+        None => (
+            Outcome::Warn,
+            format!(
+                "200: a token was issued for the unknown resource {UNKNOWN_RESOURCE} (opaque, audience not visible): the AS accepts any resource, a policy choice (our notes require invalid_target)"
+            ),
+        ),
+        Some((_, claims)) if aud_contains(&claims, UNKNOWN_RESOURCE) => (
+            Outcome::Warn,
+            format!(
+                "200: a token with aud {} was issued for the unknown resource: the AS accepts any resource, a policy choice (our notes require invalid_target)",
+                claims["aud"]
+            ),
+        ),
+        Some((_, claims)) => (
+            Outcome::Fail,
+            format!(
+                "200: asked for {UNKNOWN_RESOURCE}, got a token for another audience ({}): the resource parameter was ignored",
+                claims["aud"]
+            ),
+        ),
+    }
+}
+
 /// A scope no authorization server defines (for `invalid_scope` checks).
 pub const UNKNOWN_SCOPE: &str = "mcp-auth-conformance:not-a-scope";
 
@@ -209,4 +262,94 @@ pub fn judge_scope_refusal(ex: &Exchange) -> (Outcome, String) {
             "200 with the unknown scope dropped (granted {granted:?}) instead of invalid_scope{note}"
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Check IDs are unique per check across all suites: a report, a JUnit file or a CI
+    /// dashboard can name any check by its ID alone.
+    #[test]
+    fn check_ids_are_unique_across_all_suites() {
+        let mut seen = std::collections::HashMap::new();
+        for c in all_checks() {
+            if let Some(other) = seen.insert(c.id, c.title) {
+                panic!("{} is used twice: {:?} and {:?}", c.id, other, c.title);
+            }
+        }
+        assert!(seen.len() > 60, "{}", seen.len());
+    }
+
+    /// Each ID is the spec-notes ID, or that ID with an upper-case `-WORD` suffix.
+    #[test]
+    fn check_ids_are_spec_ids_with_an_optional_suffix() {
+        for c in all_checks() {
+            assert!(
+                c.id.chars()
+                    .all(|ch| ch.is_ascii_uppercase() || ch.is_ascii_digit() || ch == '-'),
+                "{}",
+                c.id
+            );
+            assert!(c.id.contains('-'), "{}", c.id);
+        }
+    }
+
+    fn token_response(status: u16, body: Value) -> Exchange {
+        Exchange {
+            method: "POST".into(),
+            url: "http://127.0.0.1:1/token".into(),
+            request_headers: Vec::new(),
+            request_body: None,
+            status,
+            headers: reqwest::header::HeaderMap::new(),
+            body: body.to_string(),
+        }
+    }
+
+    fn jwt(claims: Value) -> String {
+        let seg = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
+        format!(
+            "{}.{}.sig",
+            seg(serde_json::json!({"alg":"ES256"})),
+            seg(claims)
+        )
+    }
+
+    /// Accepting any `resource` is a policy choice (WARN with the request), not a failure;
+    /// ignoring the parameter (a token for another audience) fails.
+    #[test]
+    fn any_resource_is_a_warning_and_a_wrong_audience_fails() {
+        let ok = token_response(400, serde_json::json!({"error": "invalid_target"}));
+        assert_eq!(
+            judge_unknown_resource(&ok, &["invalid_target"]).0,
+            Outcome::Pass
+        );
+        let any = token_response(
+            200,
+            serde_json::json!({"access_token": jwt(serde_json::json!({"aud": UNKNOWN_RESOURCE}))}),
+        );
+        assert_eq!(
+            judge_unknown_resource(&any, &["invalid_target"]).0,
+            Outcome::Warn
+        );
+        let opaque = token_response(200, serde_json::json!({"access_token": "opaque"}));
+        assert_eq!(
+            judge_unknown_resource(&opaque, &["invalid_target"]).0,
+            Outcome::Warn
+        );
+        let ignored = token_response(
+            200,
+            serde_json::json!({"access_token": jwt(serde_json::json!({"aud": "https://mcp.example.com/mcp"}))}),
+        );
+        assert_eq!(
+            judge_unknown_resource(&ignored, &["invalid_target"]).0,
+            Outcome::Fail
+        );
+        let other = token_response(400, serde_json::json!({"error": "invalid_request"}));
+        assert_eq!(
+            judge_unknown_resource(&other, &["invalid_target"]).0,
+            Outcome::Fail
+        );
+    }
 }
