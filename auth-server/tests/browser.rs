@@ -6,8 +6,10 @@
 //! Content-Security-Policy violation.
 //!
 //! Needs `chromedriver` and Chromium (Debian: `apt-get install -y chromium chromium-driver`;
-//! `scripts/test`, the README's test command, installs them when missing). `CHROMEDRIVER` and `CHROME` name other executables. When they
-//! are missing the tests FAIL, saying so: they are never skipped silently.
+//! `scripts/test`, the README's test command, installs them when missing). `CHROMEDRIVER` and
+//! `CHROME` name other executables. When they are missing the tests FAIL, saying so: they are
+//! never skipped silently. The browser is quit when a test ends, also when an assertion fails
+//! (see the `chromium` module).
 //!
 //! Screenshots go to `target/screenshots/` (sign-in, consent, error, consent at 320 px); with
 //! `UPDATE_SCREENSHOTS=1`, the consent screenshot is also copied to `docs/consent.png` (the one
@@ -15,18 +17,21 @@
 //!
 //! Everything listens on and connects to 127.0.0.1 only.
 
+mod chromium;
+
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
-use fantoccini::wd::{Capabilities, WebDriverCompatibleCommand};
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
+
+use chromium::{Chromium, Process};
 
 const RESOURCE: &str = "http://127.0.0.1:8080/mcp";
 const USERNAME: &str = "alice";
@@ -50,16 +55,6 @@ const LOGO_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" width="32" he
 /// One browser at a time: the tests share two cores with everything else.
 static ONE_BROWSER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// A child process killed on drop.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The loopback client's redirect target: records every query it receives.
 struct Callback {
     url: String,
@@ -73,14 +68,14 @@ impl Drop for Callback {
     }
 }
 
-/// The server, the browser, a registered client and a user.
+/// The server, the browser, a registered client and a user. The browser is quit first when it
+/// is dropped (fields drop in order).
 struct Fixture {
-    browser: Client,
+    browser: Chromium,
     base: String,
     client_id: String,
     callback: Callback,
     _server: Process,
-    _driver: Process,
     _dir: tempfile::TempDir,
 }
 
@@ -100,96 +95,6 @@ fn screenshot_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_dir().join("target"));
     target.join("screenshots")
-}
-
-/// The first of `names` found as a file on `PATH` (or the value of `env`, when set).
-fn find_executable(env: &str, names: &[&str]) -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os(env) {
-        return Some(PathBuf::from(p)).filter(|p| p.is_file());
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
-        .find(|p| p.is_file())
-}
-
-fn missing(what: &str) -> ! {
-    panic!(
-        "{what} not found: the browser tests need Chromium and chromedriver. Install them \
-         (Debian/Ubuntu: `apt-get install -y chromium chromium-driver`) or point the CHROME and \
-         CHROMEDRIVER environment variables at them. These tests fail rather than skip."
-    )
-}
-
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Start chromedriver on a free loopback port and wait until it answers.
-async fn start_chromedriver() -> (Process, String) {
-    let exe = find_executable("CHROMEDRIVER", &["chromedriver"])
-        .unwrap_or_else(|| missing("chromedriver"));
-    let port = free_port();
-    let child = Command::new(&exe)
-        .arg(format!("--port={port}"))
-        .arg("--allowed-ips=127.0.0.1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
-    let mut process = Process(child);
-    let url = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    // A loaded machine can take many seconds to start it: wait up to two minutes, unless the
-    // process has already exited.
-    for _ in 0..1200 {
-        if let Ok(res) = http.get(format!("{url}/status")).send().await
-            && res.status().is_success()
-        {
-            return (process, url);
-        }
-        if let Ok(Some(status)) = process.0.try_wait() {
-            panic!("chromedriver exited before answering: {status}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("chromedriver did not answer on {url} within two minutes");
-}
-
-/// A headless Chromium session with the browser console log kept.
-async fn start_browser(driver: &str) -> Client {
-    let chrome = find_executable(
-        "CHROME",
-        &["chromium", "chromium-browser", "google-chrome", "chrome"],
-    )
-    .unwrap_or_else(|| missing("Chromium"));
-    let mut caps = Capabilities::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": chrome,
-            "args": [
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--disable-extensions",
-                "--no-first-run",
-                "--window-size=900,900",
-            ],
-        }),
-    );
-    caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    ClientBuilder::new(connector)
-        .capabilities(caps)
-        .connect(driver)
-        .await
-        .unwrap_or_else(|e| panic!("cannot start a Chromium session through chromedriver: {e}"))
 }
 
 fn write_config(dir: &Path) -> PathBuf {
@@ -308,21 +213,19 @@ async fn register_client(base: &str, redirect_uri: &str) -> String {
 
 impl Fixture {
     async fn start() -> Self {
-        let (driver, driver_url) = start_chromedriver().await;
         let dir = tempfile::tempdir().unwrap();
         let config = write_config(dir.path());
         add_user(&config);
         let (server, base) = start_server(&config);
         let callback = start_callback().await;
         let client_id = register_client(&base, &callback.url).await;
-        let browser = start_browser(&driver_url).await;
+        let browser = Chromium::start().await;
         Self {
             browser,
             base,
             client_id,
             callback,
             _server: server,
-            _driver: driver,
             _dir: dir,
         }
     }
@@ -421,10 +324,6 @@ impl Fixture {
             errors.is_empty(),
             "{page}: console errors or CSP violations: {errors:#?}"
         );
-    }
-
-    async fn close(self) {
-        let _ = self.browser.clone().close().await;
     }
 }
 
@@ -586,7 +485,6 @@ async fn approve_in_a_real_browser_reaches_the_client_with_a_code() {
     assert_eq!(param(&back, "iss").as_deref(), Some(f.base.as_str()));
     assert_eq!(param(&back, "error"), None);
     f.assert_no_console_errors("redirect to the client").await;
-    f.close().await;
 }
 
 /// Issue 14: Deny sends the browser to the client with `error=access_denied`, `state` and
@@ -609,7 +507,6 @@ async fn deny_in_a_real_browser_reaches_the_client_with_access_denied() {
     assert_eq!(param(&back, "iss").as_deref(), Some(f.base.as_str()));
     assert_eq!(param(&back, "code"), None);
     f.assert_no_console_errors("deny").await;
-    f.close().await;
 }
 
 /// Issue 14: an unknown `client_id` gets an error page (never a redirect) that says what
@@ -650,7 +547,6 @@ async fn unknown_client_gets_a_helpful_error_page() {
     f.assert_no_console_errors_but("error page", Some(&url))
         .await;
     save_screenshot(b, "error").await;
-    f.close().await;
 }
 
 /// Issue 14: the whole flow works with the keyboard alone: type into the sign-in form and press
@@ -709,7 +605,6 @@ async fn keyboard_alone_signs_in_and_approves() {
     assert!(param(&back, "code").is_some(), "{back}");
     assert_eq!(param(&back, "state").as_deref(), Some(STATE));
     f.assert_no_console_errors("keyboard flow").await;
-    f.close().await;
 }
 
 /// Issue 14: in a 320 px wide window neither the sign-in, the consent nor the error page
@@ -774,7 +669,6 @@ async fn pages_fit_a_320_px_wide_window() {
     assert!(scroll <= 320, "error page scrolls sideways: {scroll}px");
     f.assert_no_console_errors_but("narrow window", Some(&error_url))
         .await;
-    f.close().await;
 }
 
 fn widths(v: &Value) -> [u64; 2] {

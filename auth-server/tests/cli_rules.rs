@@ -4,8 +4,7 @@ mod binary;
 #[path = "pg_schema/mod.rs"]
 mod pg;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use binary::{Server, Setup, bin};
@@ -125,28 +124,15 @@ fn logs_have_no_colour_codes_when_stderr_is_not_a_terminal() {
 
 /// The standard output of `serve` up to its last "next steps" line.
 fn banner(setup: &Setup, args: &[&str]) -> Vec<String> {
-    let mut child = Command::new(bin())
-        .arg("--config")
-        .arg(setup.path())
-        .arg("serve")
-        .args(args)
-        .env("MCP_AUTH_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = Vec::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        let last = line.contains("point your MCP server");
-        lines.push(line);
-        if last {
-            break;
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    lines
+    let last = |l: &str| l.contains("point your MCP server");
+    let server = Server::start_with(setup, args, &[("MCP_AUTH_LOG", "error")]);
+    server.wait_for_stdout(Duration::from_secs(10), last);
+    let lines = server.stdout.lock().unwrap().clone();
+    let end = lines
+        .iter()
+        .position(|l| last(l))
+        .map_or(lines.len(), |i| i + 1);
+    lines[..end].to_vec()
 }
 
 /// Rule "the development profile's next steps do not ask for a user" (it signs everyone in as
@@ -167,35 +153,20 @@ fn dev_next_steps_do_not_ask_to_create_a_user() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restart_does_not_log_migration_notices() {
     let db = pg::PgSchema::new().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("auth.toml");
-    std::fs::write(
-        &config,
+    let setup = Setup::with_config(|_| {
         format!(
             "bind = \"127.0.0.1:0\"\ndatabase = \"{}\"\nsession_secret = \"cli-rules-test-session-secret-0123456789\"\n",
             db.url()
-        ),
-    )
-    .unwrap();
-    let setup = Setup { dir, config };
+        )
+    });
     for _ in 0..2 {
-        let mut cmd = Command::new(bin());
-        cmd.arg("--config")
-            .arg(setup.path())
-            .arg("serve")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut cmd = setup.command(&["serve"]);
         // The default log filter (no MCP_AUTH_LOG).
         cmd.env_remove("MCP_AUTH_LOG");
-        let mut child = cmd.spawn().unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
-        assert!(
-            out.any(|l| l.unwrap().contains("listening on")),
-            "the server started"
-        );
-        let _ = child.kill();
-        let output = child.wait_with_output().unwrap();
-        let stderr = stderr_of(&output);
+        // Returns once the server printed its address (it started).
+        let mut server = Server::spawn(cmd);
+        server.kill();
+        let stderr = server.stderr.lock().unwrap().join("\n");
         assert!(!stderr.contains("_sqlx_migrations"), "{stderr}");
     }
     drop(setup);
@@ -274,12 +245,8 @@ fn range_errors_name_the_key_the_value_and_the_file() {
         "{stderr}"
     );
     let setup = Setup::new("");
-    let out = Command::new(bin())
-        .args([
-            "--config".as_ref(),
-            setup.path().as_os_str(),
-            "serve".as_ref(),
-        ])
+    let out = setup
+        .command(&["serve"])
         .env("MCP_AUTH_TOKENS__CODE_TTL", "900")
         .output()
         .unwrap();
@@ -296,22 +263,13 @@ fn range_errors_name_the_key_the_value_and_the_file() {
 /// flag" (issue 22 §2). Nothing is bound: the check comes first.
 #[test]
 fn dev_in_the_file_on_a_non_loopback_bind_names_the_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("auth.toml");
-    std::fs::write(
-        &config,
+    let setup = Setup::with_config(|dir| {
         format!(
             "bind = \"0.0.0.0:0\"\ndev = true\ndatabase = \"{}\"\n",
-            dir.path().join("auth.db").display()
-        ),
-    )
-    .unwrap();
-    let out = Command::new(bin())
-        .arg("--config")
-        .arg(&config)
-        .arg("serve")
-        .output()
-        .unwrap();
+            dir.join("auth.db").display()
+        )
+    });
+    let out = setup.command(&["serve"]).output().unwrap();
     assert!(!out.status.success());
     let stderr = stderr_of(&out);
     assert!(
@@ -320,7 +278,7 @@ fn dev_in_the_file_on_a_non_loopback_bind_names_the_key() {
         "{stderr}"
     );
     assert!(!stderr.contains("--dev"), "{stderr}");
-    assert!(!dir.path().join("auth.db").exists());
+    assert!(!setup.dir.path().join("auth.db").exists());
 }
 
 /// Rule "relative paths in the configuration file resolve against the file's folder, not the
@@ -393,13 +351,8 @@ fn configuration_errors_are_reported_before_the_database_is_created() {
 #[test]
 fn unreachable_postgres_names_the_cause() {
     let setup = Setup::new("");
-    let out = Command::new(bin())
-        .args([
-            "--config".as_ref(),
-            setup.path().as_os_str(),
-            "client".as_ref(),
-            "list".as_ref(),
-        ])
+    let out = setup
+        .command(&["client", "list"])
         .env("MCP_AUTH_DATABASE", "postgres://postgres@127.0.0.1:1/test")
         .env(
             "MCP_AUTH_SESSION_SECRET",
@@ -421,22 +374,12 @@ fn unreachable_postgres_names_the_cause() {
 #[test]
 fn client_list_and_show_agree_on_unrestricted_and_print_rfc3339_times() {
     let setup = Setup::new("");
-    let out = setup.ok(
-        &[
-            "client",
-            "add",
-            "--name",
-            "App",
-            "--redirect-uri",
-            "http://127.0.0.1:3000/callback",
-        ],
-        "",
-    );
-    let client_id = out
-        .lines()
-        .find_map(|l| l.strip_prefix("client_id: "))
-        .unwrap()
-        .to_owned();
+    let (client_id, _) = setup.add_client(&[
+        "--name",
+        "App",
+        "--redirect-uri",
+        "http://127.0.0.1:3000/callback",
+    ]);
     let list = setup.ok(&["client", "list"], "");
     assert!(
         list.contains("\tscope=unrestricted\tresources=unrestricted\t"),
@@ -473,15 +416,6 @@ fn readme_toml_after(marker: &str) -> String {
     block.split("```").next().unwrap().to_owned()
 }
 
-/// The `key: value` line of a command's output.
-fn printed(out: &str, key: &str) -> String {
-    out.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}: ")))
-        .unwrap_or_else(|| panic!("{key} in {out}"))
-        .trim()
-        .to_owned()
-}
-
 /// Rule "the README's connect demo is copy-paste runnable, in the order add → edit → start"
 /// (issue 22 §4): the README's `calendar.toml` and `auth.toml`, with the placeholders filled
 /// in from the README's own `client add` commands, in one folder, both start (on free ports
@@ -496,22 +430,17 @@ fn readme_connect_demo_configurations_start_as_written() {
     let calendar_toml = readme_toml_after("(`calendar.toml`), with its own database:");
     std::fs::write(&calendar.config, &calendar_toml).unwrap();
     // Step 1.
-    let connector = calendar.ok(
-        &[
-            "client",
-            "add",
-            "--name",
-            "MCP auth connector",
-            "--redirect-uri",
-            "http://127.0.0.1:9000/connect/callback",
-            "--auth-method",
-            "client_secret_basic",
-            "--resource",
-            "http://127.0.0.1:9200/api",
-        ],
-        "",
-    );
-    calendar.ok(&["user", "add", "alice"], "a calendar password\n");
+    let (connector_id, connector_secret) = calendar.add_client(&[
+        "--name",
+        "MCP auth connector",
+        "--redirect-uri",
+        "http://127.0.0.1:9000/connect/callback",
+        "--auth-method",
+        "client_secret_basic",
+        "--resource",
+        "http://127.0.0.1:9200/api",
+    ]);
+    calendar.add_user("alice", "a calendar password");
     // Step 2, with a real vault key; step 3, then the edit.
     let ours = Setup {
         config: dir.path().join("auth.toml"),
@@ -522,28 +451,26 @@ fn readme_connect_demo_configurations_start_as_written() {
             "<base64 of 32 random bytes>",
             "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
         )
-        .replace("<client_id of step 1>", &printed(&connector, "client_id"))
+        .replace("<client_id of step 1>", &connector_id)
         .replace(
             "<client_secret of step 1>",
-            &printed(&connector, "client_secret"),
+            &connector_secret.expect("client_secret in the output of step 1"),
         );
     std::fs::write(&ours.config, &auth_toml).unwrap();
-    let mcp_client = ours.ok(
-        &[
-            "client",
-            "add",
-            "--name",
-            "Calendar MCP server",
-            "--auth-method",
-            "client_secret_basic",
-            "--grant",
-            "urn:ietf:params:oauth:grant-type:token-exchange",
-        ],
-        "",
+    let (mcp_client, _) = ours.add_client(&[
+        "--name",
+        "Calendar MCP server",
+        "--auth-method",
+        "client_secret_basic",
+        "--grant",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+    ]);
+    ours.add_user("alice", "correct horse battery");
+    let edited = auth_toml.replace("<client_id of step 3>", &mcp_client);
+    assert!(
+        !edited.contains(" of step "),
+        "a placeholder is left: {edited}"
     );
-    ours.ok(&["user", "add", "alice"], "correct horse battery\n");
-    let edited = auth_toml.replace("<client_id of step 3>", &printed(&mcp_client, "client_id"));
-    assert!(!edited.contains(" of step "), "a placeholder is left: {edited}");
     std::fs::write(&ours.config, edited).unwrap();
     // Step 4: both start, each with its own database beside the files.
     let env = [("MCP_AUTH_BIND", "127.0.0.1:0")];
@@ -552,4 +479,21 @@ fn readme_connect_demo_configurations_start_as_written() {
     assert_ne!(third_party.addr, server.addr);
     assert!(dir.path().join("calendar.db").exists());
     assert!(dir.path().join("mcp-auth.db").exists());
+}
+
+/// Rule "a `primary_color` whose contrast with white text is below WCAG AA (4.5:1) is warned
+/// about at start" (issue 22 §4); a dark one is not.
+#[test]
+fn a_primary_color_too_light_for_white_text_is_warned_about() {
+    let light = Setup::new("[ui]\nprimary_color = \"#ffcc00\"");
+    let server = Server::start(&light, &[]);
+    assert!(
+        server.wait_for_stderr(Duration::from_secs(5), |l| l.contains("too light")
+            && l.contains("#ffcc00")),
+        "{:?}",
+        server.stderr.lock().unwrap()
+    );
+    let dark = Setup::new("[ui]\nprimary_color = \"#0b6e4f\"");
+    let server = Server::start(&dark, &[]);
+    assert!(!server.wait_for_stderr(Duration::from_millis(500), |l| l.contains("too light")));
 }

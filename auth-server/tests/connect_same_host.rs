@@ -18,21 +18,21 @@
 //!
 //! Needs `chromedriver` and Chromium (Debian: `apt-get install -y chromium chromium-driver`;
 //! `scripts/test` installs them when missing). `CHROMEDRIVER` and `CHROME` name other
-//! executables. Without them the test fails, saying so: it is never skipped silently.
+//! executables. Without them the test fails, saying so: it is never skipped silently. Chromium
+//! is quit when the test ends, also when an assertion fails (see the `chromium` module).
 
 mod binary;
+mod chromium;
 
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use fantoccini::wd::Capabilities;
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::{Value, json};
+use fantoccini::{Client, Locator};
+use serde_json::Value;
 
 use binary::{Server, Setup, browser, hidden, pkce};
+use chromium::Chromium;
 
 /// The MCP server our users connect their calendar for (an audience only: nothing listens).
 const MCP_RESOURCE: &str = "http://127.0.0.1:8080/mcp";
@@ -52,16 +52,6 @@ const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 const DONE: &str = "Done — return to your app";
 /// Longest wait for a page.
 const WAIT: Duration = Duration::from_secs(30);
-
-/// A child process killed on drop.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Two distinct free ports on 127.0.0.1.
 fn two_free_ports() -> (u16, u16) {
@@ -356,89 +346,6 @@ allow_insecure_http = true
 // ---------------------------------------------------------------------------------------------
 // Chromium through chromedriver.
 
-/// The first of `names` found as a file on `PATH` (or the value of `env`, when set).
-fn find_executable(env: &str, names: &[&str]) -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os(env) {
-        return Some(PathBuf::from(p)).filter(|p| p.is_file());
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
-        .find(|p| p.is_file())
-}
-
-fn missing(what: &str) -> ! {
-    panic!(
-        "{what} not found: this test needs Chromium and chromedriver. Install them \
-         (Debian/Ubuntu: `apt-get install -y chromium chromium-driver`) or point the CHROME and \
-         CHROMEDRIVER environment variables at them. This test fails rather than skips."
-    )
-}
-
-/// Start chromedriver on a free loopback port and wait until it answers.
-async fn start_chromedriver() -> (Process, String) {
-    let exe = find_executable("CHROMEDRIVER", &["chromedriver"])
-        .unwrap_or_else(|| missing("chromedriver"));
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(&exe)
-        .arg(format!("--port={port}"))
-        .arg("--allowed-ips=127.0.0.1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
-    let mut process = Process(child);
-    let url = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    for _ in 0..1200 {
-        if let Ok(res) = http.get(format!("{url}/status")).send().await
-            && res.status().is_success()
-        {
-            return (process, url);
-        }
-        if let Ok(Some(status)) = process.0.try_wait() {
-            panic!("chromedriver exited before answering: {status}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("chromedriver did not answer on {url} within two minutes");
-}
-
-/// A headless Chromium session: one cookie jar for every host, as in a real browser.
-async fn start_chromium(driver: &str) -> Client {
-    let chrome = find_executable(
-        "CHROME",
-        &["chromium", "chromium-browser", "google-chrome", "chrome"],
-    )
-    .unwrap_or_else(|| missing("Chromium"));
-    let mut caps = Capabilities::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": chrome,
-            "args": [
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--disable-extensions",
-                "--no-first-run",
-                "--window-size=900,900",
-            ],
-        }),
-    );
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    ClientBuilder::new(connector)
-        .capabilities(caps)
-        .connect(driver)
-        .await
-        .unwrap_or_else(|e| panic!("cannot start a Chromium session through chromedriver: {e}"))
-}
-
 /// The text of the page, or what went wrong reading it.
 async fn page_text(b: &Client) -> String {
     match b.find(Locator::Css("body")).await {
@@ -504,13 +411,12 @@ async fn approve(b: &Client) {
 /// Follow the connect URL in Chromium as the user would: sign in at our server (`issuer`) and
 /// approve, sign in at the third party (`tp`) and approve, and see our callback's success page;
 /// the browser then holds one session cookie per issuer.
-async fn connect_in_chromium(b: Client, issuer: String, tp: String, connect_url: String) {
-    let b = &b;
+async fn connect_in_chromium(b: &Client, issuer: &str, tp: &str, connect_url: &str) {
     // At our server: sign in, then approve connecting the calendar.
-    b.goto(&connect_url).await.unwrap();
-    wait_for_page(b, &issuer, "#username", "our sign-in page").await;
+    b.goto(connect_url).await.unwrap();
+    wait_for_page(b, issuer, "#username", "our sign-in page").await;
     sign_in(b, USER, PASSWORD).await;
-    wait_for_page(b, &connect_url, "button[value=approve]", "our connect page").await;
+    wait_for_page(b, connect_url, "button[value=approve]", "our connect page").await;
     let text = page_text(b).await;
     assert!(text.contains("Example Calendar"), "{text}");
     approve(b).await;
@@ -599,20 +505,10 @@ async fn connect_flow_completes_with_both_servers_on_one_host() {
         "{connect_url}"
     );
 
-    let (_driver, driver_url) = start_chromedriver().await;
-    let b = start_chromium(&driver_url).await;
-    // In a task of its own, so that the browser is closed even when an assertion fails.
-    let flow = tokio::spawn(connect_in_chromium(
-        b.clone(),
-        demo.issuer.clone(),
-        demo.tp.clone(),
-        connect_url,
-    ))
-    .await;
-    let _ = b.close().await;
-    if let Err(e) = flow {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    let chromium = Chromium::start().await;
+    connect_in_chromium(&chromium, &demo.issuer, &demo.tp, &connect_url).await;
+    // Quit the browser before the checks below, as when the flow fails.
+    drop(chromium);
 
     // The connection exists: the MCP server now gets the third party's token for alice.
     let (status, body) = demo.exchange(&alice).await;

@@ -128,7 +128,7 @@ pub(super) async fn client(config_path: Option<&Path>, cmd: ClientCommand) -> Re
             if old > 0 {
                 println!(
                     "{old} previous secret(s) stay valid until {}",
-                    crate::web::connect::rfc3339(
+                    crate::web::when::rfc3339(
                         now.saturating_add(i64::try_from(overlap).unwrap_or(i64::MAX))
                     )
                 );
@@ -244,7 +244,7 @@ fn readable(value: &serde_json::Value) -> String {
                 }
                 serde_json::Value::Number(n) if k.ends_with("_at") => n
                     .as_i64()
-                    .map_or_else(|| n.to_string(), crate::web::connect::rfc3339),
+                    .map_or_else(|| n.to_string(), crate::web::when::rfc3339),
                 serde_json::Value::Null => "-".to_owned(),
                 serde_json::Value::String(s) => s.clone(),
                 serde_json::Value::Array(items) => items
@@ -713,7 +713,7 @@ pub(super) async fn connections(
                     e.sub,
                     e.connection,
                     e.key_id,
-                    crate::web::connect::rfc3339(e.updated_at)
+                    crate::web::when::rfc3339(e.updated_at)
                 );
             }
             Ok(())

@@ -58,6 +58,16 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
     let settings = config.settings(issuer.clone()).map_err(|e| e.to_string())?;
     let options = http_options(&config)?;
     crate::http::check_templates(&settings)?;
+    if let Some(color) = &settings.ui.primary_color {
+        let ratio = color.contrast_with_white();
+        if ratio < crate::web::ui::MIN_BUTTON_CONTRAST {
+            tracing::warn!(
+                primary_color = color.as_str(),
+                contrast = format!("{ratio:.2}:1"),
+                "ui.primary_color is too light for the white text of buttons (WCAG AA asks for 4.5:1); pick a darker colour"
+            );
+        }
+    }
     let extensions = crate::extensions::from_sections(
         &crate::extensions::factories(),
         &config.extension_sections(),

@@ -150,6 +150,22 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
+    /// The host the user is sent to (with its port when it has one): the configured
+    /// authorization endpoint's, else the issuer's; `None` for an `api_key` connection. Shown on
+    /// the connect page so the user knows where they will sign in.
+    pub fn domain(&self) -> Option<String> {
+        let url = self
+            .configured
+            .as_ref()
+            .map(|e| &e.authorization_endpoint)
+            .or(self.issuer.as_ref())?;
+        let host = url.host_str()?;
+        Some(match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        })
+    }
+
     /// Resolve a configured connection (already checked by
     /// [`crate::config::Config::check_connections`]; checked again here, failing closed).
     ///
@@ -296,6 +312,48 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 22 §4: the connect page names where the user will sign in: the configured
+    /// authorization endpoint's host, else the issuer's (with a port when it has one); an
+    /// `api_key` connection has none.
+    #[test]
+    fn domain_is_where_the_user_signs_in() {
+        let config = |issuer: Option<&str>, endpoints: Option<(&str, &str)>| ConnectionConfig {
+            name: "calendar".into(),
+            display_name: "Calendar".into(),
+            kind: ConnectionKind::OAuth,
+            issuer: issuer.map(str::to_owned),
+            authorization_endpoint: endpoints.map(|e| e.0.to_owned()),
+            token_endpoint: endpoints.map(|e| e.1.to_owned()),
+            revocation_endpoint: None,
+            client_id: Some("c".into()),
+            client_secret: None,
+            scopes: vec![],
+            resource_indicator: None,
+            resources: vec![],
+            allow_insecure_http: true,
+            allow_insecure_private_addresses: false,
+        };
+        let by_issuer = Connection::from_config(&config(Some("https://cal.example.com"), None));
+        assert_eq!(
+            by_issuer.unwrap().domain().as_deref(),
+            Some("cal.example.com")
+        );
+        let by_endpoint = Connection::from_config(&config(
+            Some("https://cal.example.com"),
+            Some((
+                "http://127.0.0.1:9100/authorize",
+                "http://127.0.0.1:9100/token",
+            )),
+        ));
+        assert_eq!(
+            by_endpoint.unwrap().domain().as_deref(),
+            Some("127.0.0.1:9100")
+        );
+        let mut key = config(None, None);
+        key.kind = ConnectionKind::ApiKey;
+        assert_eq!(Connection::from_config(&key).unwrap().domain(), None);
+    }
 
     /// Issue 19 §7: userinfo is refused in every third-party URL, and not echoed.
     #[test]

@@ -329,6 +329,9 @@ fn login_page(
             request => query,
             client_name => request.client.display_name(),
             client_host => client_host(request),
+            redirect_host => request.redirect_uri.host(),
+            metadata_document => request.client.client_id.is_metadata_document_url(),
+            self_registered => request.client.source == mcp_auth_core::ClientSource::Dynamic,
             resource => request.resource.resource.as_str(),
             error => error,
         },
@@ -357,7 +360,11 @@ fn consent_page(
             }
         })
         .collect();
-    let loopback_only = request.client.redirect_uris.iter().all(|r| r.is_loopback());
+    // A public client whose every redirect URI is loopback runs on the user's device, so only
+    // the user can have started it (spec CIMD-UI-3). A confidential client (a server-side
+    // connector registered with a secret) is not such an app, even on a loopback demo.
+    let loopback_only =
+        request.client.is_public() && request.client.redirect_uris.iter().all(|r| r.is_loopback());
     let body = state.web.templates.render(
         "consent.html",
         context! {

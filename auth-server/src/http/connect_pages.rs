@@ -25,7 +25,12 @@ use crate::web::pages::{html, html_with_form_redirect, redirect};
 use crate::web::session::Session;
 
 /// A page saying `heading` and `message` with `status`.
-fn message(state: &AppState, status: StatusCode, heading: &str, message: &str) -> Response {
+pub(super) fn message(
+    state: &AppState,
+    status: StatusCode,
+    heading: &str,
+    message: &str,
+) -> Response {
     let body = state.web.templates.render(
         "connect_message.html",
         context! {
@@ -188,13 +193,70 @@ fn connect_path(state: &AppState, id: &str) -> String {
     format!("{}/connect/{id}", state.server.settings().issuer.path())
 }
 
-fn login_page(
+/// Why the stand-alone sign-in page asks the user to sign in: to connect an account (the open
+/// link's connection and MCP server) or to see their connections.
+enum SignInPurpose {
+    /// `return_to` is an open connect link.
+    Connect {
+        /// The third party's display name.
+        display_name: String,
+        /// The MCP server that asked.
+        resource: String,
+    },
+    /// `return_to` is `/connections`.
+    Connections,
+    /// Anything else (a link no longer open).
+    Unknown,
+}
+
+/// The purpose of a sign-in that returns to `return_to` (already checked). A store failure
+/// reads as [`SignInPurpose::Unknown`]: the page still works, it only says less.
+async fn sign_in_purpose(state: &AppState, return_to: &str) -> SignInPurpose {
+    let issuer = &state.server.settings().issuer;
+    if return_to == format!("{}/connections", issuer.path()) {
+        return SignInPurpose::Connections;
+    }
+    let Some(id) = return_to.strip_prefix(&format!("{}/connect/", issuer.path())) else {
+        return SignInPurpose::Unknown;
+    };
+    let now = state.server.clock().now();
+    let Ok(found) = state.server.stores().elicitations.get(id).await else {
+        return SignInPurpose::Unknown;
+    };
+    if link_state(found.as_ref(), now) != LinkState::Open {
+        return SignInPurpose::Unknown;
+    }
+    let Some(elicitation) = found else {
+        return SignInPurpose::Unknown;
+    };
+    let display_name = connections(state).and_then(|c| {
+        c.get(&elicitation.connection)
+            .map(|connection| connection.display_name.clone())
+    });
+    match display_name {
+        Some(display_name) => SignInPurpose::Connect {
+            display_name,
+            resource: elicitation.resource.as_str().to_owned(),
+        },
+        None => SignInPurpose::Unknown,
+    }
+}
+
+async fn login_page(
     state: &AppState,
     session: &Session,
     return_to: &str,
     error: Option<&str>,
 ) -> Response {
     let issuer = &state.server.settings().issuer;
+    let (connection, resource, connections_page) = match sign_in_purpose(state, return_to).await {
+        SignInPurpose::Connect {
+            display_name,
+            resource,
+        } => (Some(display_name), Some(resource), false),
+        SignInPurpose::Connections => (None, None, true),
+        SignInPurpose::Unknown => (None, None, false),
+    };
     let body = state.web.templates.render(
         "connect_login.html",
         context! {
@@ -202,6 +264,9 @@ fn login_page(
             csrf_token => state.web.sessions.csrf_token(session),
             return_to => return_to,
             error => error,
+            connection => connection,
+            resource => resource,
+            connections_page => connections_page,
         },
     );
     render(body, StatusCode::OK)
@@ -244,7 +309,7 @@ pub(super) async fn login_form(
         .map(Session::signed_out)
         .unwrap_or_else(|| new_session(&state, now));
     let jar = state.web.sessions.write(jar, &session);
-    (jar, login_page(&state, &session, &return_to, None)).into_response()
+    (jar, login_page(&state, &session, &return_to, None).await).into_response()
 }
 
 /// `POST /login`: CSRF, sign in (the engine's limits apply), a fresh session, `303` back to
@@ -303,7 +368,8 @@ pub(super) async fn login(
                 &session,
                 &return_to,
                 Some("Wrong username or password."),
-            );
+            )
+            .await;
             (StatusCode::UNAUTHORIZED, page).into_response()
         }
         Err(SignInError::TooManyFailures { retry_after }) => {
@@ -312,7 +378,8 @@ pub(super) async fn login(
                 &session,
                 &return_to,
                 Some("Too many failed sign-ins. Wait a few minutes and try again."),
-            );
+            )
+            .await;
             let mut res = (StatusCode::TOO_MANY_REQUESTS, page).into_response();
             res.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
@@ -326,7 +393,8 @@ pub(super) async fn login(
                 &session,
                 &return_to,
                 Some("The server is busy. Try again."),
-            );
+            )
+            .await;
             let mut res = (StatusCode::TOO_MANY_REQUESTS, page).into_response();
             res.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
@@ -422,6 +490,7 @@ fn consent_page(
             action => issuer.endpoint(&format!("/connect/{}", link.elicitation.id)),
             csrf_token => state.web.sessions.csrf_token(&link.session),
             display_name => link.connection.display_name.as_str(),
+            domain => link.connection.domain(),
             kind => link.connection.kind.as_str(),
             scopes => link.connection.scopes.clone(),
             resource => link.elicitation.resource.as_str(),
@@ -793,6 +862,7 @@ pub(super) async fn list(State(state): State<AppState>, headers: HeaderMap) -> R
         Ok(e) => e,
         Err(e) => return server_error(&state, &e),
     };
+    let now = state.server.clock().now();
     let rows: Vec<_> = entries
         .iter()
         .map(|e| {
@@ -802,7 +872,8 @@ pub(super) async fn list(State(state): State<AppState>, headers: HeaderMap) -> R
             context! {
                 name => e.connection.as_str(),
                 display_name => display,
-                connected_since => crate::web::connect::rfc3339(e.updated_at),
+                connected_at => crate::web::when::rfc3339(e.updated_at),
+                connected_ago => crate::web::when::ago(e.updated_at, now),
                 remove_action => issuer.endpoint(&format!("/connections/{}/remove", e.connection)),
             }
         })
@@ -813,6 +884,7 @@ pub(super) async fn list(State(state): State<AppState>, headers: HeaderMap) -> R
             username => session.username.clone().unwrap_or_default(),
             csrf_token => state.web.sessions.csrf_token(&session),
             connections => rows,
+            logout_action => issuer.endpoint("/logout"),
         },
     );
     render(body, StatusCode::OK)

@@ -13,6 +13,7 @@ mod error;
 mod health;
 mod listen;
 mod live_session;
+mod logout;
 pub mod request_id;
 pub mod source;
 
@@ -173,6 +174,7 @@ pub fn router(server: AuthorizationServer, options: HttpOptions) -> Result<Route
         )
         .route("/connections", get(connect_pages::list))
         .route("/connections/{name}/remove", post(connect_pages::remove))
+        .route("/logout", post(logout::logout))
         .layer(middleware::from_fn(crate::web::pages::with_request_id))
         .route(crate::web::ui::STYLESHEET_PATH, get(stylesheet))
         .route(crate::web::ui::LOGO_PATH, get(logo));

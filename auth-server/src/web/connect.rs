@@ -80,28 +80,6 @@ pub fn viewer(issuer: &Issuer, session_sub: Option<&str>, e: &PendingElicitation
     }
 }
 
-/// `unix` seconds as an RFC 3339 UTC date and time, e.g. `2027-01-15T08:00:00Z`.
-pub fn rfc3339(unix: UnixTime) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        (secs % 3600) / 60,
-        secs % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,11 +122,5 @@ mod tests {
             Some("/tenant/connect/abc")
         );
         assert_eq!(check_return_to(&with_path, "/connect/abc"), None);
-    }
-
-    #[test]
-    fn rfc3339_formats_utc() {
-        assert_eq!(rfc3339(1_800_000_000), "2027-01-15T08:00:00Z");
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
     }
 }

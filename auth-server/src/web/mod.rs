@@ -10,3 +10,4 @@ pub mod session;
 pub mod signin_limits;
 pub mod templates;
 pub mod ui;
+pub mod when;

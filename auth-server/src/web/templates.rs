@@ -13,8 +13,12 @@ use serde::Serialize;
 use super::ui::{DEFAULT_PRODUCT_NAME, STYLESHEET_PATH, UiError};
 
 /// The shipped templates: `(name, source)`.
-pub const SHIPPED: [(&str, &str); 8] = [
+pub const SHIPPED: [(&str, &str); 9] = [
     ("base.html", include_str!("../../templates/base.html")),
+    (
+        "client_identity.html",
+        include_str!("../../templates/client_identity.html"),
+    ),
     ("login.html", include_str!("../../templates/login.html")),
     ("consent.html", include_str!("../../templates/consent.html")),
     ("error.html", include_str!("../../templates/error.html")),

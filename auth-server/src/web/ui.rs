@@ -95,7 +95,41 @@ impl PrimaryColor {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The WCAG 2.x contrast ratio of white text on this colour, from 1.0 (white) to 21.0
+    /// (black). Buttons of this colour carry white text: WCAG AA asks for at least
+    /// [`MIN_BUTTON_CONTRAST`].
+    pub fn contrast_with_white(&self) -> f64 {
+        let hex = self.0.trim_start_matches('#');
+        let digits: Vec<u8> = hex
+            .chars()
+            .filter_map(|c| c.to_digit(16))
+            .map(|d| d as u8)
+            .collect();
+        let channels: [u8; 3] = match digits.as_slice() {
+            [r, g, b] => [r * 17, g * 17, b * 17],
+            [r1, r2, g1, g2, b1, b2] => [r1 * 16 + r2, g1 * 16 + g2, b1 * 16 + b2],
+            _ => return 1.0,
+        };
+        // WCAG 2.x relative luminance of sRGB channels.
+        let linear = |c: u8| {
+            let c = f64::from(c) / 255.0;
+            if c <= 0.040_45 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        let luminance = 0.2126 * linear(channels[0])
+            + 0.7152 * linear(channels[1])
+            + 0.0722 * linear(channels[2]);
+        1.05 / (luminance + 0.05)
+    }
 }
+
+/// WCAG 2.x AA contrast for normal text: white button text on `ui.primary_color` should reach
+/// it; a colour below it is warned about at start.
+pub const MIN_BUTTON_CONTRAST: f64 = 4.5;
 
 impl std::str::FromStr for PrimaryColor {
     type Err = UiError;
@@ -409,6 +443,26 @@ mod tests {
     use super::*;
 
     /// Issue 14: the primary colour goes into CSS, so only `#rgb` and `#rrggbb` pass.
+    #[test]
+    fn white_text_contrast_follows_wcag() {
+        let ratio = |c: &str| c.parse::<PrimaryColor>().unwrap().contrast_with_white();
+        assert!((ratio("#000") - 21.0).abs() < 0.01);
+        assert!((ratio("#ffffff") - 1.0).abs() < 0.01);
+        // The default button colour passes AA; a light yellow does not.
+        assert!(
+            ratio("#1f5fbf") >= MIN_BUTTON_CONTRAST,
+            "{}",
+            ratio("#1f5fbf")
+        );
+        assert!(ratio("#ffcc00") < MIN_BUTTON_CONTRAST);
+        // #767676 is the classic AA boundary grey (4.54:1).
+        assert!(
+            (ratio("#767676") - 4.54).abs() < 0.01,
+            "{}",
+            ratio("#767676")
+        );
+    }
+
     #[test]
     fn primary_color_accepts_only_strict_hex() {
         assert_eq!(
