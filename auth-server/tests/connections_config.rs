@@ -1,10 +1,9 @@
 //! Issue 11: the configuration of connections (`[vault]`, `[[connections]]`,
 //! `[[resources]] server_clients`) and its refusals at start.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod binary;
 
+use binary::{Server, Setup};
 use mcp_auth_server::config::Config;
 
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -262,63 +261,27 @@ fn oauth_and_api_key_settings_are_checked() {
     assert!(check(&bad_kind).is_err());
 }
 
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The binary refuses to start with connections and no key, and starts when the key comes
 /// from `MCP_AUTH_VAULT__KEY`.
 #[test]
 fn the_binary_refuses_to_start_without_a_key_and_reads_it_from_the_environment() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.toml");
-    std::fs::write(
-        &path,
+    let setup = Setup::with_config(|dir| {
         format!(
             "bind = \"127.0.0.1:0\"\ndatabase = {:?}\ndefault_resource = \"http://127.0.0.1:8080/mcp\"\n{RESOURCES}{}",
-            dir.path().join("db.sqlite").display().to_string(),
+            dir.join("db.sqlite").display().to_string(),
             connection("")
-        ),
-    )
-    .unwrap();
-    let bin = env!("CARGO_BIN_EXE_auth-server");
-    let out = Command::new(bin)
-        .args(["--config", path.to_str().unwrap(), "serve"])
+        )
+    });
+    let out = setup
+        .command(&["serve"])
         .env_remove("MCP_AUTH_VAULT__KEY")
         .output()
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("vault has no key"), "{stderr}");
-    let mut child = Child(
-        Command::new(bin)
-            .args(["--config", path.to_str().unwrap(), "serve"])
-            .env("MCP_AUTH_VAULT__KEY", KEY)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut stdout = child.0.stdout.take().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 1024];
-    while Instant::now() < deadline {
-        let n = stdout.read(&mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        seen.extend_from_slice(&buf[..n]);
-        if String::from_utf8_lossy(&seen).contains("listening on") {
-            break;
-        }
-    }
-    let text = String::from_utf8_lossy(&seen).into_owned();
+    let server = Server::start(&setup, &[("MCP_AUTH_VAULT__KEY", KEY)]);
+    let text = server.stdout_head.join("\n");
     assert!(text.contains("listening on"), "{text}");
     assert!(!text.contains(KEY));
 }
@@ -327,22 +290,18 @@ fn the_binary_refuses_to_start_without_a_key_and_reads_it_from_the_environment()
 /// update time, never the credential; `connections revoke` deletes the entry.
 #[tokio::test]
 async fn the_connections_commands_list_and_revoke() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.toml");
-    std::fs::write(
-        &path,
+    let setup = Setup::with_config(|dir| {
         format!(
             "database = {:?}\ndefault_resource = \"http://127.0.0.1:8080/mcp\"\n{}{RESOURCES}{}",
-            dir.path().join("db.sqlite").display().to_string(),
+            dir.join("db.sqlite").display().to_string(),
             vault(),
             connection("").replace(
                 "issuer = \"http://127.0.0.1:9100\"",
                 "authorization_endpoint = \"http://127.0.0.1:9/authorize\"\ntoken_endpoint = \"http://127.0.0.1:9/token\"",
             )
-        ),
-    )
-    .unwrap();
-    let config = Config::load(Some(&path)).unwrap();
+        )
+    });
+    let config = Config::load(Some(setup.path())).unwrap();
     let stores = mcp_auth_server::storage::open(&config).await.unwrap();
     let issuer = config.issuer(config.bind).unwrap();
     let conns = mcp_auth_server::connections::Connections::from_config(
@@ -361,13 +320,8 @@ async fn the_connections_commands_list_and_revoke() {
     }
     drop(conns);
     drop(stores);
-    let bin = env!("CARGO_BIN_EXE_auth-server");
     let run = |args: &[&str]| {
-        let out = Command::new(bin)
-            .args(["--config", path.to_str().unwrap()])
-            .args(args)
-            .output()
-            .unwrap();
+        let out = setup.command(args).output().unwrap();
         (
             out.status.success(),
             String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -2,76 +2,42 @@
 //! real users unless the operator passes `--dev-allow-existing-db` (issue #8 item 6). Runs the
 //! real binary on loopback.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod binary;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_auth-server")
-}
+use std::process::Output;
 
-fn write_config(dir: &Path) -> PathBuf {
-    let path = dir.join("auth.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "bind = \"127.0.0.1:0\"\ndatabase = \"{}\"\n",
-            dir.join("auth.db").display()
-        ),
-    )
-    .unwrap();
-    path
-}
+use binary::{Server, Setup};
 
-fn add_user(config: &Path, username: &str) {
-    let mut child = Command::new(bin())
-        .args([
-            "--config",
-            config.to_str().unwrap(),
-            "user",
-            "add",
-            username,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "correct horse battery").unwrap();
-    assert!(child.wait().unwrap().success());
-}
+const PASSWORD: &str = "correct horse battery";
 
-fn serve_dev(config: &Path, extra: &[&str]) -> Command {
-    let mut cmd = Command::new(bin());
-    cmd.args(["--config", config.to_str().unwrap(), "serve", "--dev"])
-        .args(extra)
-        .env("MCP_AUTH_LOG", "error");
-    cmd
-}
-
-/// Wait for the "listening" line, then stop the server.
-fn assert_starts(mut child: Child) {
-    let stdout = child.stdout.take().unwrap();
-    let started = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .any(|l| l.starts_with("mcp-auth authorization server listening on 127.0.0.1:"));
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(started, "the server did not start");
+/// Start `serve --dev` with `extra` arguments, wait for the "listening" line on loopback, then
+/// stop the server.
+fn assert_starts(setup: &Setup, extra: &[&str]) {
+    let mut args = vec!["--dev"];
+    args.extend_from_slice(extra);
+    let server = Server::start_with(setup, &args, &[("MCP_AUTH_LOG", "error")]);
+    assert!(
+        server.addr.starts_with("127.0.0.1:"),
+        "the server did not start on loopback: {}",
+        server.addr
+    );
 }
 
 /// Issue #8 item 6: `serve --dev` on a database with a real user exits with an error naming the
 /// escape hatch, and serves nothing.
 #[test]
 fn dev_profile_refuses_a_database_with_real_users() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path());
-    add_user(&config, "alice");
+    let setup = Setup::new("");
+    setup.add_user("alice", PASSWORD);
     let Output {
         status,
         stdout,
         stderr,
-    } = serve_dev(&config, &[]).output().unwrap();
+    } = setup
+        .command(&["serve", "--dev"])
+        .env("MCP_AUTH_LOG", "error")
+        .output()
+        .unwrap();
     assert_eq!(status.code(), Some(1));
     assert!(!String::from_utf8_lossy(&stdout).contains("listening on"));
     assert_eq!(
@@ -84,45 +50,27 @@ fn dev_profile_refuses_a_database_with_real_users() {
 /// such a database anyway.
 #[test]
 fn dev_profile_starts_on_a_database_with_users_when_allowed() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path());
-    add_user(&config, "alice");
-    let child = serve_dev(&config, &["--dev-allow-existing-db"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    assert_starts(child);
+    let setup = Setup::new("");
+    setup.add_user("alice", PASSWORD);
+    assert_starts(&setup, &["--dev-allow-existing-db"]);
 }
 
 /// A fresh database, and one that only holds the development user from an earlier `--dev` run,
 /// start without the flag.
 #[test]
 fn dev_profile_starts_on_a_fresh_database_and_again_after_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path());
+    let setup = Setup::new("");
     for _ in 0..2 {
-        let child = serve_dev(&config, &[])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        assert_starts(child);
+        assert_starts(&setup, &[]);
     }
 }
 
 /// `--dev-allow-existing-db` means nothing without `--dev`: the command line is refused.
 #[test]
 fn allow_existing_db_requires_dev() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path());
-    let out = Command::new(bin())
-        .args([
-            "--config",
-            config.to_str().unwrap(),
-            "serve",
-            "--dev-allow-existing-db",
-        ])
+    let setup = Setup::new("");
+    let out = setup
+        .command(&["serve", "--dev-allow-existing-db"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

@@ -6,40 +6,18 @@
 //! rotation, reuse of a spent refresh token and replay of a code (both fail and revoke), and a
 //! restart that loses no client, user, key or refresh token.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+mod binary;
 
+use binary::{REDIRECT, RESOURCE, Server, Setup, browser, hidden, http, register_public_client};
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, CsrfToken, PkceCodeChallenge, RedirectUrl, RefreshToken,
     RequestTokenError, Scope, TokenResponse, TokenUrl,
 };
 
-const RESOURCE: &str = "http://127.0.0.1:8080/mcp";
-const REDIRECT: &str = "http://127.0.0.1:7777/callback";
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_auth-server")
-}
-
-fn write_config(dir: &Path) -> PathBuf {
-    let path = dir.join("auth.toml");
-    std::fs::write(
-        &path,
+/// A configuration with the scopes the flow asks for (`mcp:tools`).
+fn setup() -> Setup {
+    Setup::with_config(|dir| {
         format!(
             r#"bind = "127.0.0.1:0"
 database = "{db}"
@@ -51,87 +29,8 @@ scopes = ["mcp:basic", "mcp:tools", "files:write"]
 default_scopes = ["mcp:basic"]
 "#,
             db = dir.join("auth.db").display()
-        ),
-    )
-    .unwrap();
-    path
-}
-
-fn add_user(config: &Path, username: &str, password: &str) {
-    let mut child = Command::new(bin())
-        .args([
-            "--config",
-            config.to_str().unwrap(),
-            "user",
-            "add",
-            username,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
-    assert!(child.wait().unwrap().success());
-}
-
-fn start(config: &Path) -> Server {
-    let mut child = Command::new(bin())
-        .args(["--config", config.to_str().unwrap(), "serve"])
-        .env("MCP_AUTH_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut addr = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(rest) = line.strip_prefix("mcp-auth authorization server listening on ") {
-            addr = Some(rest.trim().to_owned());
-            break;
-        }
-    }
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    let addr = addr.expect("the server printed its address");
-    Server {
-        child,
-        base: format!("http://{addr}"),
-    }
-}
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
-
-fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
-
-/// The value of a hidden input, HTML-unescaped.
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("{name} in page"))
-        + marker.len();
-    let end = start + html[start..].find('"').unwrap();
-    html[start..end]
-        .replace("&#x2f;", "/")
-        .replace("&#x27;", "'")
-        .replace("&quot;", "\"")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
+        )
+    })
 }
 
 fn query_param(url: &str, name: &str) -> Vec<String> {
@@ -246,7 +145,7 @@ async fn authorize(
 }
 
 async fn verify_jwt(base: &str, token: &str) -> serde_json::Value {
-    let jwks: jsonwebtoken::jwk::JwkSet = http_client()
+    let jwks: jsonwebtoken::jwk::JwkSet = http()
         .get(format!("{base}/jwks"))
         .send()
         .await
@@ -285,12 +184,11 @@ fn assert_invalid_grant<E: std::error::Error + 'static>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_flow_against_the_real_binary() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path());
-    add_user(&config, "alice", "correct horse battery");
-    let server = start(&config);
-    let base = server.base.clone();
-    let http = http_client();
+    let setup = setup();
+    setup.add_user("alice", "correct horse battery");
+    let server = Server::start(&setup, &[]);
+    let base = server.base();
+    let http = http();
 
     // Metadata: issuer byte-identical to the base URL.
     let meta: serde_json::Value = http
@@ -305,21 +203,7 @@ async fn full_flow_against_the_real_binary() {
     assert_eq!(meta["client_id_metadata_document_supported"], true);
 
     // Dynamic registration of a public client.
-    let reg = http
-        .post(format!("{base}/register"))
-        .json(&serde_json::json!({
-            "client_name": "E2E client",
-            "redirect_uris": [REDIRECT],
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-            "token_endpoint_auth_method": "none"
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reg.status(), 201);
-    let reg: serde_json::Value = reg.json().await.unwrap();
-    let client_id = reg["client_id"].as_str().unwrap().to_owned();
+    let client_id = register_public_client(&base, "E2E client").await;
     assert!(!client_id.starts_with("https://"));
 
     // Sign in, consent, code, PKCE redemption.
@@ -410,8 +294,8 @@ async fn full_flow_against_the_real_binary() {
         .kid;
     drop(server);
 
-    let server = start(&config);
-    let base = server.base.clone();
+    let server = Server::start(&setup, &[]);
+    let base = server.base();
     let oauth = oauth_client(&base, &client_id);
     let after = oauth
         .exchange_refresh_token(&RefreshToken::new(survivor.secret().clone()))
@@ -427,10 +311,6 @@ async fn full_flow_against_the_real_binary() {
     );
     // The user survived too: a fresh browser signs in again.
     let (challenge, _) = PkceCodeChallenge::new_random_sha256();
-    let code = authorize(&browser_fresh(), &base, &client_id, challenge).await;
+    let code = authorize(&binary::browser(), &base, &client_id, challenge).await;
     assert!(!code.is_empty());
-}
-
-fn browser_fresh() -> reqwest::Client {
-    browser()
 }

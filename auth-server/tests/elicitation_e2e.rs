@@ -15,13 +15,15 @@
 //! This file has its own `main` (`harness = false`): without `MCP_AUTH_E2E_ROLE` it runs the
 //! scenarios and fails on the first broken expectation.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+mod binary;
+
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use binary::{Server, Setup};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig, CustomNotification,
     ElicitationCapability, Implementation, ProtocolVersion, UrlElicitationCapability,
@@ -141,10 +143,6 @@ fn start_role(role: &str, vars: &[(&str, &str)]) -> Process {
 // ---------------------------------------------------------------------------------------------
 // The two auth-server processes.
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_auth-server")
-}
-
 /// A port free on both loopback addresses the test uses.
 fn free_port() -> u16 {
     loop {
@@ -159,78 +157,10 @@ fn free_port() -> u16 {
     }
 }
 
-fn start_server(config: &Path, stderr: Arc<Mutex<Vec<String>>>) -> Process {
-    let mut child = Command::new(bin())
-        .args(["--config", config.to_str().unwrap(), "serve"])
-        .env("MCP_AUTH_LOG", "info")
-        .env_remove("MCP_AUTH_LOG_FORMAT")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let err = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            stderr.lock().unwrap().push(line);
-        }
-    });
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let started = lines.by_ref().any(|l| {
-        l.map(|l| l.starts_with("mcp-auth authorization server listening on "))
-            .unwrap_or(false)
-    });
-    assert!(started, "{} did not start", config.display());
-    std::thread::spawn(move || for _ in lines {});
-    Process(child)
-}
-
-fn cli(config: &Path, args: &[&str], stdin: &str) -> String {
-    let mut child = Command::new(bin())
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("MCP_AUTH_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// `client add …`: (client_id, client_secret or empty).
-fn add_client(config: &Path, args: &[&str]) -> (String, String) {
-    let mut all = vec!["client", "add"];
-    all.extend_from_slice(args);
-    let text = cli(config, &all, "");
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
-            .unwrap_or_default()
-            .to_owned()
-    };
-    (field("client_id"), field("client_secret"))
-}
-
-fn add_user(config: &Path, name: &str) {
-    cli(config, &["user", "add", name], &format!("{PASSWORD}\n"));
-}
-
-fn write(path: &Path, text: &str) -> PathBuf {
-    std::fs::write(path, text).unwrap();
-    path.to_owned()
+/// `client add …` at `setup`: (client_id, client_secret or empty).
+fn add_client(setup: &Setup, args: &[&str]) -> (String, String) {
+    let (client_id, secret) = setup.add_client(args);
+    (client_id, secret.unwrap_or_default())
 }
 
 /// Everything the scenarios talk to.
@@ -244,10 +174,11 @@ struct World {
     mcp_client: String,
     server_client: (String, String),
     machine_client: (String, String),
-    as_config: PathBuf,
+    as_setup: Setup,
     as_log: Arc<Mutex<Vec<String>>>,
     tp_log: Arc<Mutex<Vec<String>>>,
-    _dir: tempfile::TempDir,
+    _tp_setup: Setup,
+    _servers: Vec<Server>,
     _processes: Vec<Process>,
 }
 
@@ -258,7 +189,6 @@ fn vault_key() -> String {
 }
 
 fn start_world() -> World {
-    let dir = tempfile::tempdir().unwrap();
     let (as_port, tp_port, mcp_port, api_port) =
         (free_port(), free_port(), free_port(), free_port());
     let issuer = format!("http://127.0.0.1:{as_port}");
@@ -268,9 +198,8 @@ fn start_world() -> World {
     let api_url = format!("http://{THIRD_PARTY_HOST}:{api_port}/api");
 
     // The third party: users with their own subjects, and our AS as a confidential client.
-    let tp_config = write(
-        &dir.path().join("tp.toml"),
-        &format!(
+    let tp_setup = Setup::with_config(|dir| {
+        format!(
             r#"bind = "{THIRD_PARTY_HOST}:{tp_port}"
 database = "{db}"
 default_resource = "{api_url}"
@@ -280,11 +209,11 @@ resource = "{api_url}"
 scopes = ["calendar:read"]
 default_scopes = ["calendar:read"]
 "#,
-            db = dir.path().join("tp.db").display()
-        ),
-    );
+            db = dir.join("tp.db").display()
+        )
+    });
     let (connector, connector_secret) = add_client(
-        &tp_config,
+        &tp_setup,
         &[
             "--name",
             "MCP connector",
@@ -295,11 +224,11 @@ default_scopes = ["calendar:read"]
         ],
     );
     for user in ["alice", "bob", "carol"] {
-        add_user(&tp_config, user);
+        tp_setup.add_user(user, PASSWORD);
     }
 
     // Our AS, first without the server client (its id comes from `client add`).
-    let as_toml = |server_clients: &str| {
+    let as_toml = |dir: &std::path::Path, server_clients: &str| {
         format!(
             r#"bind = "127.0.0.1:{as_port}"
 database = "{db}"
@@ -331,17 +260,17 @@ resource_indicator = "{api_url}"
 resources = ["{mcp_url}"]
 allow_insecure_http = true
 "#,
-            db = dir.path().join("as.db").display(),
+            db = dir.join("as.db").display(),
             key = vault_key(),
         )
     };
-    let as_config = write(&dir.path().join("as.toml"), &as_toml(""));
+    let as_setup = Setup::with_config(|dir| as_toml(dir, ""));
     let server_client = add_client(
-        &as_config,
+        &as_setup,
         &["--name", "Calendar MCP server", "--grant", EXCHANGE],
     );
     let machine_client = add_client(
-        &as_config,
+        &as_setup,
         &[
             "--name",
             "Nightly job",
@@ -352,7 +281,7 @@ allow_insecure_http = true
         ],
     );
     let (mcp_client, _) = add_client(
-        &as_config,
+        &as_setup,
         &[
             "--name",
             "E2E MCP client",
@@ -361,15 +290,13 @@ allow_insecure_http = true
             REDIRECT,
         ],
     );
-    write(&as_config, &as_toml(&format!("\"{}\"", server_client.0)));
+    as_setup.rewrite(|dir| as_toml(dir, &format!("\"{}\"", server_client.0)));
     for user in ["alice", "bob", "carol"] {
-        add_user(&as_config, user);
+        as_setup.add_user(user, PASSWORD);
     }
 
-    let tp_log = Arc::new(Mutex::new(Vec::new()));
-    let as_log = Arc::new(Mutex::new(Vec::new()));
-    let tp_process = start_server(&tp_config, tp_log.clone());
-    let as_process = start_server(&as_config, as_log.clone());
+    let tp_server = Server::start(&tp_setup, &[]);
+    let as_server = Server::start(&as_setup, &[]);
     let state_key = vault_key();
     let api = start_role(
         "calendar-api",
@@ -399,11 +326,12 @@ allow_insecure_http = true
         mcp_client,
         server_client,
         machine_client,
-        as_config,
-        as_log,
-        tp_log,
-        _dir: dir,
-        _processes: vec![tp_process, as_process, api, mcp],
+        as_log: as_server.stderr.clone(),
+        tp_log: tp_server.stderr.clone(),
+        as_setup,
+        _tp_setup: tp_setup,
+        _servers: vec![tp_server, as_server],
+        _processes: vec![api, mcp],
     }
 }
 
@@ -632,7 +560,8 @@ impl World {
     }
 
     fn vault_entries(&self) -> Vec<String> {
-        cli(&self.as_config, &["connections", "list"], "")
+        self.as_setup
+            .ok(&["connections", "list"], "")
             .lines()
             .filter(|l| !l.trim().is_empty() && l.contains('\t'))
             .map(str::to_owned)

@@ -286,12 +286,7 @@ async fn rate_limited_registrations_are_counted() {
 async fn binary_serves_metrics_when_the_bind_variable_is_set() {
     let setup = binary::Setup::new("");
     let server = binary::Server::start(&setup, &[("MCP_AUTH_METRICS_BIND", "127.0.0.1:0")]);
-    let url = server
-        .stdout_head
-        .iter()
-        .find_map(|l| l.strip_prefix("metrics:"))
-        .map(|u| u.trim().to_owned())
-        .expect("the metrics URL is printed");
+    let url = server.metrics_url().expect("the metrics URL is printed");
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     let res = reqwest::get(format!("http://{}/healthz", server.addr))
         .await
@@ -314,11 +309,7 @@ async fn binary_serves_metrics_when_the_bind_variable_is_set() {
 async fn binary_has_no_metrics_listener_by_default() {
     let setup = binary::Setup::new("");
     let server = binary::Server::start(&setup, &[]);
-    assert!(
-        !server.stdout_head.iter().any(|l| l.starts_with("metrics:")),
-        "{:?}",
-        server.stdout_head
-    );
+    assert!(server.metrics_url().is_none(), "{:?}", server.stdout_head);
 }
 
 const SHORT: Duration = Duration::from_millis(300);
@@ -403,10 +394,9 @@ async fn binary_metrics_listener_has_the_cap_and_the_header_read_timeout() {
         binary::Setup::new("[http]\nheader_read_timeout = 1\n[metrics]\nmax_connections = 2\n");
     let server = binary::Server::start(&setup, &[("MCP_AUTH_METRICS_BIND", "127.0.0.1:0")]);
     let addr = server
-        .stdout_head
-        .iter()
-        .find_map(|l| l.strip_prefix("metrics:"))
-        .and_then(|u| u.trim().strip_prefix("http://"))
+        .metrics_url()
+        .as_deref()
+        .and_then(|u| u.strip_prefix("http://"))
         .and_then(|u| u.strip_suffix("/metrics"))
         .expect("the metrics URL is printed")
         .to_owned();

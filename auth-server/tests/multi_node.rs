@@ -6,60 +6,34 @@
 //! Needs a loopback PostgreSQL server at `DATABASE_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`).
 
+mod binary;
+mod db_proxy;
 #[path = "pg_schema/mod.rs"]
 mod pg;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use binary::{REDIRECT, RESOURCE, Server, Setup, browser, http, pkce};
+use db_proxy::DbProxy;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 
-const RESOURCE: &str = "http://127.0.0.1:8080/mcp";
-const REDIRECT: &str = "http://127.0.0.1:7777/callback";
 /// The issuer both nodes share: the address a load balancer would have (nothing listens there;
 /// the test talks to the nodes' own ports).
 const ISSUER: &str = "http://127.0.0.1:9";
 const SESSION_SECRET: &str = "multi-node-test-session-secret-0123456789";
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-/// One running node; killed (SIGKILL) when dropped.
-struct Node {
-    child: Child,
-    base: String,
-}
-
-impl Node {
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_auth-server")
-}
-
 /// A configuration for the nodes of `db`: PostgreSQL, shared issuer and session secret, keys
 /// reloaded every second, the development profile (automatic sign-in) and client_credentials.
-fn write_config(dir: &Path, db: &pg::PgSchema) -> PathBuf {
-    write_config_for(dir, db.url())
+fn setup(db: &pg::PgSchema) -> Setup {
+    setup_for(db.url())
 }
 
-/// [`write_config`] with the database URL `url`.
-fn write_config_for(dir: &Path, url: &str) -> PathBuf {
-    let path = dir.join("auth.toml");
-    std::fs::write(
-        &path,
+/// [`setup`] with the database URL `url`.
+fn setup_for(url: &str) -> Setup {
+    Setup::with_config(|_| {
         format!(
             r#"bind = "127.0.0.1:0"
 issuer = "{ISSUER}"
@@ -75,101 +49,25 @@ resource = "{RESOURCE}"
 scopes = ["mcp:basic", "mcp:tools"]
 default_scopes = ["mcp:basic"]
 "#
-        ),
-    )
-    .unwrap();
-    path
+        )
+    })
 }
 
 /// Start a node with `--dev` and wait for its "listening" line.
-fn start(config: &Path) -> Node {
-    let mut child = Command::new(bin())
-        .args(["--config", config.to_str().unwrap(), "serve", "--dev"])
-        .env("MCP_AUTH_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut addr = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(rest) = line.strip_prefix("mcp-auth authorization server listening on ") {
-            addr = Some(rest.trim().to_owned());
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    let addr = addr.expect("the node printed its address");
-    Node {
-        child,
-        base: format!("http://{addr}"),
-    }
-}
-
-/// Run an admin command against the shared database; returns its standard output.
-fn admin(config: &Path, args: &[&str]) -> String {
-    let out = Command::new(bin())
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("MCP_AUTH_LOG", "error")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "auth-server {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
-
-/// A PKCE pair (RFC 7636 §4.1, §4.2): (verifier, S256 challenge).
-fn pkce() -> (String, String) {
-    let mut bytes = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).unwrap();
-    let verifier = URL_SAFE_NO_PAD.encode(bytes);
-    let challenge = URL_SAFE_NO_PAD.encode(ring::digest::digest(
-        &ring::digest::SHA256,
-        verifier.as_bytes(),
-    ));
-    (verifier, challenge)
+fn start(setup: &Setup) -> Server {
+    Server::start_with(setup, &["--dev"], &[("MCP_AUTH_LOG", "error")])
 }
 
 /// Register a public client through `/register` at `base` (RFC 7591).
 async fn register_public_client(base: &str) -> String {
-    let res = http()
-        .post(format!("{base}/register"))
-        .json(&serde_json::json!({
-            "client_name": "Multi-node client",
-            "redirect_uris": [REDIRECT],
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-            "token_endpoint_auth_method": "none"
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let body: serde_json::Value = res.json().await.unwrap();
-    body["client_id"].as_str().unwrap().to_owned()
+    binary::register_public_client(base, "Multi-node client").await
 }
 
 /// An authorization at `base` with the development profile (signed in, no consent page):
 /// returns (code, verifier).
 async fn authorize(base: &str, client_id: &str) -> (String, String) {
     let (verifier, challenge) = pkce();
-    let browser = http();
+    let browser = browser();
     let mut url = url::Url::parse(&format!("{base}/authorize")).unwrap();
     url.query_pairs_mut()
         .append_pair("response_type", "code")
@@ -255,24 +153,21 @@ async fn refresh(base: &str, client_id: &str, refresh_token: &str) -> (u16, serd
 
 /// Both nodes of one schema.
 struct Cluster {
-    _dir: tempfile::TempDir,
-    config: PathBuf,
-    a: Node,
-    b: Node,
+    setup: Setup,
+    a: Server,
+    b: Server,
     db: Option<pg::PgSchema>,
 }
 
 impl Cluster {
     async fn start() -> Self {
         let db = pg::PgSchema::new().await;
-        let dir = tempfile::tempdir().unwrap();
-        let config = write_config(dir.path(), &db);
-        admin(&config, &["migrate"]);
-        let a = start(&config);
-        let b = start(&config);
+        let setup = setup(&db);
+        setup.ok(&["migrate"], "");
+        let a = start(&setup);
+        let b = start(&setup);
         Self {
-            _dir: dir,
-            config,
+            setup,
             a,
             b,
             db: Some(db),
@@ -294,7 +189,7 @@ impl Cluster {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn code_from_a_redeems_at_b_and_refresh_reuse_at_b_revokes_the_family() {
     let cluster = Cluster::start().await;
-    let (a, b) = (cluster.a.base.clone(), cluster.b.base.clone());
+    let (a, b) = (cluster.a.base(), cluster.b.base());
 
     let client_id = register_public_client(&a).await;
     let (code, verifier) = authorize(&a, &client_id).await;
@@ -329,7 +224,7 @@ async fn code_from_a_redeems_at_b_and_refresh_reuse_at_b_revokes_the_family() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_assertion_used_at_a_is_refused_at_b() {
     let cluster = Cluster::start().await;
-    let (a, b) = (cluster.a.base.clone(), cluster.b.base.clone());
+    let (a, b) = (cluster.a.base(), cluster.b.base());
 
     let rng = ring::rand::SystemRandom::new();
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
@@ -341,31 +236,22 @@ async fn client_assertion_used_at_a_is_refused_at_b() {
         "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
         "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
     }]});
-    let jwks_path = cluster._dir.path().join("client-jwks.json");
+    let jwks_path = cluster.setup.dir.path().join("client-jwks.json");
     std::fs::write(&jwks_path, jwks.to_string()).unwrap();
-    let out = admin(
-        &cluster.config,
-        &[
-            "client",
-            "add",
-            "--name",
-            "Machine",
-            "--grant",
-            "client_credentials",
-            "--auth-method",
-            "private_key_jwt",
-            "--jwks",
-            jwks_path.to_str().unwrap(),
-            "--scope",
-            "mcp:basic",
-            "--resource",
-            RESOURCE,
-        ],
-    );
-    let client_id = out
-        .lines()
-        .find_map(|l| l.strip_prefix("client_id:").map(|s| s.trim().to_owned()))
-        .unwrap_or_else(|| panic!("client_id in {out}"));
+    let (client_id, _) = cluster.setup.add_client(&[
+        "--name",
+        "Machine",
+        "--grant",
+        "client_credentials",
+        "--auth-method",
+        "private_key_jwt",
+        "--jwks",
+        jwks_path.to_str().unwrap(),
+        "--scope",
+        "mcp:basic",
+        "--resource",
+        RESOURCE,
+    ]);
 
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -417,7 +303,7 @@ async fn signing_kid(base: &str, client_id: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_rotated_by_the_cli_is_used_by_both_nodes() {
     let cluster = Cluster::start().await;
-    let (a, b) = (cluster.a.base.clone(), cluster.b.base.clone());
+    let (a, b) = (cluster.a.base(), cluster.b.base());
     let client_id = register_public_client(&a).await;
     let before = signing_kid(&a, &client_id).await;
     assert_eq!(
@@ -426,7 +312,7 @@ async fn key_rotated_by_the_cli_is_used_by_both_nodes() {
         "one key for both"
     );
 
-    admin(&cluster.config, &["keys", "rotate"]);
+    cluster.setup.ok(&["keys", "rotate"], "");
     let mut seen = (false, false);
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -466,7 +352,7 @@ async fn key_rotated_by_the_cli_is_used_by_both_nodes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_a_mid_load_loses_nothing_b_needs() {
     let mut cluster = Cluster::start().await;
-    let (a, b) = (cluster.a.base.clone(), cluster.b.base.clone());
+    let (a, b) = (cluster.a.base(), cluster.b.base());
     let client_id = register_public_client(&a).await;
 
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -564,85 +450,18 @@ async fn redeem_or_fail(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_without_session_secret_is_refused() {
     let db = pg::PgSchema::new().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("auth.toml");
-    std::fs::write(
-        &config,
-        format!("bind = \"127.0.0.1:0\"\ndatabase = \"{}\"\n", db.url()),
-    )
-    .unwrap();
-    let out = Command::new(bin())
-        .arg("--config")
-        .arg(&config)
-        .arg("serve")
+    let setup =
+        Setup::with_config(|_| format!("bind = \"127.0.0.1:0\"\ndatabase = \"{}\"\n", db.url()));
+    let out = setup
+        .command(&["serve"])
         .env("MCP_AUTH_LOG", "error")
-        .stdin(Stdio::null())
+        .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("session_secret is required"), "{stderr}");
     db.drop().await;
-}
-
-/// A loopback TCP proxy in front of the PostgreSQL server: stopping it is "the node lost the
-/// database" (every connection through it is cut, new ones are refused), starting it again on
-/// the same port is "the database is back".
-struct DbProxy {
-    port: u16,
-    upstream: String,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl DbProxy {
-    async fn start(upstream: String) -> Self {
-        let mut proxy = Self {
-            port: 0,
-            upstream,
-            task: None,
-        };
-        proxy.resume().await;
-        proxy
-    }
-
-    /// Listen (again) on the proxy's port and forward every connection upstream.
-    async fn resume(&mut self) {
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.set_reuseaddr(true).unwrap();
-        socket
-            .bind(std::net::SocketAddr::from(([127, 0, 0, 1], self.port)))
-            .unwrap();
-        let listener = socket.listen(64).unwrap();
-        self.port = listener.local_addr().unwrap().port();
-        let upstream = self.upstream.clone();
-        self.task = Some(tokio::spawn(async move {
-            let mut conns = tokio::task::JoinSet::new();
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let upstream = upstream.clone();
-                conns.spawn(async move {
-                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-            }
-        }));
-    }
-
-    /// Cut every connection and stop listening.
-    async fn stop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-            let _ = task.await;
-        }
-    }
-}
-
-/// The database URL of `db` with its host and port replaced by the proxy's.
-fn via_proxy(db: &pg::PgSchema, port: u16) -> String {
-    let mut url = url::Url::parse(db.url()).unwrap();
-    url.set_host(Some("127.0.0.1")).unwrap();
-    url.set_port(Some(port)).unwrap();
-    url.to_string()
 }
 
 /// The query of an authorization request of `client_id` for [`RESOURCE`].
@@ -718,27 +537,22 @@ async fn authorization_pages_answer_503(base: &str, browser: &reqwest::Client, q
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_that_loses_the_database_answers_503_and_recovers() {
     let db = pg::PgSchema::new().await;
-    let upstream = {
-        let u = url::Url::parse(db.url()).unwrap();
-        format!("{}:{}", u.host_str().unwrap(), u.port().unwrap_or(5432))
-    };
-    let mut proxy = DbProxy::start(upstream).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config_for(dir.path(), &via_proxy(&db, proxy.port));
-    let config_path = config.clone();
-    let mut node = tokio::task::spawn_blocking(move || {
-        admin(&config_path, &["migrate"]);
-        start(&config_path)
+    let mut proxy = DbProxy::start(db.url()).await;
+    let setup = setup_for(&proxy.url(db.url()));
+    let (_setup, mut node) = tokio::task::spawn_blocking(move || {
+        setup.ok(&["migrate"], "");
+        let node = start(&setup);
+        (setup, node)
     })
     .await
     .unwrap();
-    let base = node.base.clone();
+    let base = node.base();
     let client_id = register_public_client(&base).await;
     let ready = http().get(format!("{base}/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
     // A browser that signed in and authorized this client before the loss (its session, and
     // the client in the node's cache if caching is on, survive the loss).
-    let signed_in = http();
+    let signed_in = browser();
     let query = authorization_query(&client_id);
     let res = signed_in
         .get(format!("{base}/authorize?{query}"))
@@ -757,7 +571,7 @@ async fn a_node_that_loses_the_database_answers_503_and_recovers() {
         .expect("an answer, not a hang");
     assert_database_page("GET /authorize (signed in)", res).await;
     // A client never resolved by this node: every route must read it first.
-    authorization_pages_answer_503(&base, &http(), &authorization_query(&fresh_client)).await;
+    authorization_pages_answer_503(&base, &browser(), &authorization_query(&fresh_client)).await;
     let res = http()
         .post(format!("{base}/register"))
         .json(&serde_json::json!({
@@ -818,21 +632,20 @@ async fn registrations_at_both_nodes_share_the_per_source_limit() {
         tokio::time::sleep(Duration::from_secs(12)).await;
     }
     let db = pg::PgSchema::new().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &db);
-    let mut text = std::fs::read_to_string(&config).unwrap();
+    let setup = setup(&db);
+    let mut text = std::fs::read_to_string(setup.path()).unwrap();
     text.push_str("\n[registration]\nmax_per_source_per_hour = 2\n");
-    std::fs::write(&config, text).unwrap();
-    let config_path = config.clone();
-    let (mut a, mut b) = tokio::task::spawn_blocking(move || {
-        admin(&config_path, &["migrate"]);
-        (start(&config_path), start(&config_path))
+    std::fs::write(setup.path(), text).unwrap();
+    let (_setup, mut a, mut b) = tokio::task::spawn_blocking(move || {
+        setup.ok(&["migrate"], "");
+        let (a, b) = (start(&setup), start(&setup));
+        (setup, a, b)
     })
     .await
     .unwrap();
-    register_public_client(&a.base).await;
-    register_public_client(&b.base).await;
-    for base in [&a.base, &b.base] {
+    register_public_client(&a.base()).await;
+    register_public_client(&b.base()).await;
+    for base in [&a.base(), &b.base()] {
         let res = http()
             .post(format!("{base}/register"))
             .json(&serde_json::json!({

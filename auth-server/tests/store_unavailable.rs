@@ -3,10 +3,10 @@
 //! again in a moment — and within the README's 3 s, also when the database accepts connections
 //! and never answers, or when SQLite's write lock is held by another connection.
 //!
-//! The PostgreSQL tests put a loopback TCP proxy the test controls between the server and the
-//! database at `DATABASE_URL` (as `multi_node.rs` does): stopping it is "the database is down",
-//! silencing it is "the database accepts connections and never answers". The server runs
-//! in-process on a loopback port and is driven with `reqwest`.
+//! The PostgreSQL tests put a loopback TCP proxy the test controls (`db_proxy/mod.rs`, shared
+//! with `multi_node.rs`) between the server and the database at `DATABASE_URL`: stopping it is
+//! "the database is down", silencing it is "the database accepts connections and never
+//! answers". The server runs in-process on a loopback port and is driven with `reqwest`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,8 +17,13 @@ use mcp_auth_core::{STORE_UNAVAILABLE, Secret, TokenEndpointAuthMethod};
 use mcp_auth_server::connections::{Connection, ConnectionKind, Connections};
 use mcp_auth_server::{AuthorizationServer, HttpOptions, ServerSettings};
 
+mod binary;
+mod db_proxy;
 #[path = "pg_schema/mod.rs"]
 mod pg;
+
+use binary::hidden;
+use db_proxy::DbProxy;
 
 const RESOURCE: &str = "https://mcp.example.com/mcp";
 const REDIRECT: &str = "http://127.0.0.1/callback";
@@ -35,96 +40,6 @@ const VAULT_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 /// with some slack for a loaded test machine; this is a bound on behaviour, not a benchmark
 /// (without the deadlines these requests took 6 s and 21 s).
 const PROMISE: Duration = Duration::from_millis(3_500);
-
-// ---------------------------------------------------------------------------------------------
-// A loopback proxy in front of PostgreSQL
-
-/// A loopback TCP proxy in front of the PostgreSQL server: [`DbProxy::stop`] cuts every
-/// connection and refuses new ones (the database is down); [`DbProxy::silence`] keeps every
-/// connection open and accepts new ones but never forwards a byte again (a database that
-/// accepts connections and never answers).
-struct DbProxy {
-    port: u16,
-    silent: tokio::sync::watch::Sender<bool>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl DbProxy {
-    async fn start(upstream: String) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (silent, _) = tokio::sync::watch::channel(false);
-        let watch = silent.clone();
-        let task = tokio::spawn(async move {
-            let mut conns = tokio::task::JoinSet::new();
-            while let Ok((inbound, _)) = listener.accept().await {
-                conns.spawn(forward(inbound, upstream.clone(), watch.subscribe()));
-            }
-        });
-        Self {
-            port,
-            silent,
-            task: Some(task),
-        }
-    }
-
-    /// Cut every connection and stop listening.
-    async fn stop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-            let _ = task.await;
-        }
-    }
-
-    /// Stop answering: every connection stays open, none gets a byte more.
-    fn silence(&self) {
-        self.silent.send_replace(true);
-    }
-}
-
-impl Drop for DbProxy {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
-}
-
-/// Forward `inbound` to `upstream` until `silent` turns true; from then on hold `inbound` open
-/// and never answer.
-async fn forward(
-    mut inbound: tokio::net::TcpStream,
-    upstream: String,
-    mut silent: tokio::sync::watch::Receiver<bool>,
-) {
-    if !*silent.borrow() {
-        let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await else {
-            return;
-        };
-        let silenced = tokio::select! {
-            _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => false,
-            _ = silent.wait_for(|s| *s) => true,
-        };
-        if !silenced {
-            return;
-        }
-    }
-    let _held = inbound;
-    std::future::pending::<()>().await;
-}
-
-/// The database URL of `db` with its host and port replaced by the proxy's.
-fn via_proxy(db: &pg::PgSchema, port: u16) -> String {
-    let mut url = url::Url::parse(db.url()).unwrap();
-    url.set_host(Some("127.0.0.1")).unwrap();
-    url.set_port(Some(port)).unwrap();
-    url.to_string()
-}
-
-fn upstream(db: &pg::PgSchema) -> String {
-    let u = url::Url::parse(db.url()).unwrap();
-    format!("{}:{}", u.host_str().unwrap(), u.port().unwrap_or(5432))
-}
 
 // ---------------------------------------------------------------------------------------------
 // An in-process server on a loopback port
@@ -229,7 +144,7 @@ async fn node(
 
 /// A node over PostgreSQL reached through `proxy`, with the shared counters there too.
 async fn pg_node(db: &pg::PgSchema, proxy: &DbProxy) -> Node {
-    let url = via_proxy(db, proxy.port);
+    let url = proxy.url(db.url());
     let stores = mcp_auth_server::storage::postgres::open(&url, 10)
         .await
         .unwrap();
@@ -256,19 +171,6 @@ fn browser() -> reqwest::Client {
 
 fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-/// The value of the hidden form field `name` in `html`.
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("{name} in {html}"))
-        + marker.len();
-    let end = start + html[start..].find('"').unwrap();
-    html[start..end]
-        .replace("&#x2f;", "/")
-        .replace("&amp;", "&")
 }
 
 /// Sign `browser` in as alice at `/login` (while the database answers); the CSRF token of the
@@ -368,7 +270,7 @@ async fn assert_unavailable_page(what: &str, res: reqwest::Response) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_postgres_down_every_json_endpoint_answers_503_with_retry_after() {
     let db = pg::PgSchema::new().await;
-    let mut proxy = DbProxy::start(upstream(&db)).await;
+    let mut proxy = DbProxy::start(db.url()).await;
     let n = pg_node(&db, &proxy).await;
     let base = &n.base;
     proxy.stop().await;
@@ -430,7 +332,7 @@ async fn with_postgres_down_every_json_endpoint_answers_503_with_retry_after() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_postgres_down_every_page_answers_503_with_retry_after() {
     let db = pg::PgSchema::new().await;
-    let mut proxy = DbProxy::start(upstream(&db)).await;
+    let mut proxy = DbProxy::start(db.url()).await;
     let n = pg_node(&db, &proxy).await;
     let base = &n.base;
     let alice = browser();
@@ -520,7 +422,7 @@ async fn with_postgres_down_every_page_answers_503_with_retry_after() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_that_never_answers_gets_503_within_3_s() {
     let db = pg::PgSchema::new().await;
-    let proxy = DbProxy::start(upstream(&db)).await;
+    let proxy = DbProxy::start(db.url()).await;
     let n = pg_node(&db, &proxy).await;
     let base = &n.base;
     let alice = browser();

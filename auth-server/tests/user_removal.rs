@@ -15,29 +15,10 @@ mod pg;
 
 use std::path::Path;
 
-use binary::{RESOURCE, Server, Setup, browser, hidden, pkce};
+use binary::{REDIRECT, RESOURCE, Server, Setup, browser, hidden, pkce, register_public_client};
 
-const REDIRECT: &str = "http://127.0.0.1:7777/callback";
 const PASSWORD: &str = "correct horse battery";
 const NEW_PASSWORD: &str = "a different long password";
-
-async fn register(base: &str, name: &str) -> String {
-    let res = reqwest::Client::new()
-        .post(format!("{base}/register"))
-        .json(&serde_json::json!({
-            "client_name": name,
-            "redirect_uris": [REDIRECT],
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-            "token_endpoint_auth_method": "none"
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let body: serde_json::Value = res.json().await.unwrap();
-    body["client_id"].as_str().unwrap().to_owned()
-}
 
 /// The authorization URL at `base` for `client_id` and `scope`, with `challenge`.
 fn authorize_url(base: &str, client_id: &str, scope: &str, challenge: &str) -> String {
@@ -255,10 +236,10 @@ async fn removed_user_session_is_refused() {
     let setup = Setup::new("");
     setup.ok(&["user", "add", "gina"], &format!("{PASSWORD}\n"));
     let server = Server::start(&setup, &[]);
-    let base = format!("http://{}", server.addr);
+    let base = server.base();
     let gina = Browser::new(&base);
-    let narrow = register(&base, "Narrow app").await;
-    let wide = register(&base, "Wide app").await;
+    let narrow = register_public_client(&base, "Narrow app").await;
+    let wide = register_public_client(&base, "Wide app").await;
 
     let (code, verifier) = first_authorization(&gina, &base, &narrow, "gina").await;
     let (status, tokens) = redeem(&base, &narrow, &code, &verifier).await;
@@ -332,9 +313,9 @@ async fn password_change_ends_sessions() {
     let setup = Setup::new("");
     setup.ok(&["user", "add", "gina"], &format!("{PASSWORD}\n"));
     let server = Server::start(&setup, &[]);
-    let base = format!("http://{}", server.addr);
+    let base = server.base();
     let gina = Browser::new(&base);
-    let client = register(&base, "App").await;
+    let client = register_public_client(&base, "App").await;
     first_authorization(&gina, &base, &client, "gina").await;
 
     let out = setup.ok(&["user", "passwd", "gina"], &format!("{NEW_PASSWORD}\n"));
@@ -413,9 +394,9 @@ async fn removed_user_session_is_refused_on_another_node() {
     setup.ok(&["user", "add", "gina"], &format!("{PASSWORD}\n"));
     let a = Server::start(&setup, &[]);
     let b = Server::start(&setup, &[]);
-    let (a, b) = (format!("http://{}", a.addr), format!("http://{}", b.addr));
+    let (a, b) = (a.base(), b.base());
     let gina = Browser::new(issuer);
-    let client = register(&a, "App").await;
+    let client = register_public_client(&a, "App").await;
     first_authorization(&gina, &a, &client, "gina").await;
 
     let (_, challenge) = pkce();

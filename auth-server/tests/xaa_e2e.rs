@@ -4,11 +4,12 @@
 //! server in-process. rmcp's enterprise-managed client signs in at the IdP (OpenID Connect),
 //! exchanges the ID token for an ID-JAG (leg 1), redeems it at the AS (leg 2) and calls a tool.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod binary;
+
+use std::path::Path;
 use std::time::Duration;
 
+use binary::{Server, Setup, http};
 use mcp_auth_ext_xaa::client::{ClientAuth, IdpEndpoint, XaaClient};
 use oauth2::ClientSecret;
 use rmcp::ServiceExt;
@@ -26,19 +27,6 @@ const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_auth-server")
-}
-
 /// A loopback port nothing listens on right now.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -48,59 +36,18 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start(config: &Path) -> Server {
-    let mut child = Command::new(bin())
-        .args(["--config", config.to_str().unwrap(), "serve"])
-        .env("MCP_AUTH_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let started = lines.by_ref().any(|l| {
-        l.unwrap()
-            .starts_with("mcp-auth authorization server listening on ")
-    });
-    assert!(started, "the server did not start");
-    std::thread::spawn(move || for _ in lines {});
-    Server(child)
-}
-
-/// `auth-server client add …`: the client_id and secret it prints.
-fn add_client(config: &Path, args: &[&str]) -> (String, String) {
-    let out = Command::new(bin())
-        .args(["--config", config.to_str().unwrap(), "client", "add"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
-            .unwrap_or_else(|| panic!("{name} in {text}"))
-            .to_owned()
-    };
-    (field("client_id"), field("client_secret"))
-}
-
-fn write(path: &Path, text: &str) -> PathBuf {
-    std::fs::write(path, text).unwrap();
-    path.to_owned()
+/// `client add …` at `setup`: the client_id and secret it prints.
+fn add_client(setup: &Setup, args: &[&str]) -> (String, String) {
+    let (client_id, secret) = setup.add_client(args);
+    (client_id, secret.expect("client_secret printed"))
 }
 
 /// The IdP's configuration: its own sign-in resource, the development profile, and the role
 /// with `targets` (TOML, appended).
-fn idp_config(dir: &Path, port: u16, targets: &str) -> PathBuf {
+fn idp_config(dir: &Path, port: u16, targets: &str) -> String {
     let base = format!("http://127.0.0.1:{port}");
-    write(
-        &dir.join("idp.toml"),
-        &format!(
-            r#"bind = "127.0.0.1:{port}"
+    format!(
+        r#"bind = "127.0.0.1:{port}"
 database = "{db}"
 dev = true
 default_resource = "{base}/userinfo"
@@ -114,16 +61,14 @@ default_scopes = ["profile"]
 enabled = true
 {targets}
 "#,
-            db = dir.join("idp.db").display()
-        ),
+        db = dir.join("idp.db").display()
     )
 }
 
-fn as_config(dir: &Path, port: u16, idp: &str, mcp_url: &str) -> PathBuf {
-    write(
-        &dir.join("as.toml"),
-        &format!(
-            r#"bind = "127.0.0.1:{port}"
+/// The AS's configuration: the MCP server's resource and `[extensions.xaa]` trusting `idp`.
+fn as_config(dir: &Path, port: u16, idp: &str, mcp_url: &str) -> String {
+    format!(
+        r#"bind = "127.0.0.1:{port}"
 database = "{db}"
 default_resource = "{mcp_url}"
 
@@ -141,17 +86,8 @@ jwks_uri = "{idp}/jwks"
 insecure_allow_http_loopback = true
 subject_prefix = "acme:"
 "#,
-            db = dir.join("as.db").display()
-        ),
+        db = dir.join("as.db").display()
     )
-}
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
 }
 
 /// The user signs in at the IdP (development profile: signed in and approved at once) with
@@ -211,7 +147,6 @@ fn urlencode(s: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rmcp_enterprise_managed_client_gets_a_token_through_both_servers_and_calls_a_tool() {
     tokio::time::timeout(Duration::from_secs(120), async {
-        let dir = tempfile::tempdir().unwrap();
         let idp_port = free_port();
         let as_port = free_port();
         let idp = format!("http://127.0.0.1:{idp_port}");
@@ -220,15 +155,15 @@ async fn rmcp_enterprise_managed_client_gets_a_token_through_both_servers_and_ca
         let mcp_url = format!("http://{}/mcp", mcp_listener.local_addr().unwrap());
 
         // The MCP client's registration at the AS (jwt-bearer only, client_secret_basic).
-        let as_toml = as_config(dir.path(), as_port, &idp, &mcp_url);
+        let as_setup = Setup::with_config(|dir| as_config(dir, as_port, &idp, &mcp_url));
         let (as_client, as_secret) = add_client(
-            &as_toml,
+            &as_setup,
             &["--name", "Acme Assistant", "--grant", JWT_BEARER],
         );
         // Its registration at the IdP, then the IdP's policy mapping it to the AS's client_id.
-        let placeholder = idp_config(dir.path(), idp_port, "");
+        let idp_setup = Setup::with_config(|dir| idp_config(dir, idp_port, ""));
         let (idp_client, idp_secret) = add_client(
-            &placeholder,
+            &idp_setup,
             &[
                 "--name",
                 "Acme Assistant",
@@ -240,20 +175,22 @@ async fn rmcp_enterprise_managed_client_gets_a_token_through_both_servers_and_ca
                 EXCHANGE,
             ],
         );
-        let idp_toml = idp_config(
-            dir.path(),
-            idp_port,
-            &format!(
-                r#"[[extensions.xaa_idp.targets]]
+        idp_setup.rewrite(|dir| {
+            idp_config(
+                dir,
+                idp_port,
+                &format!(
+                    r#"[[extensions.xaa_idp.targets]]
 audience = "{issuer}"
 resources = ["{mcp_url}"]
 scopes = ["mcp:tools", "files:write"]
 client_ids = {{ "{idp_client}" = "{as_client}" }}
 "#
-            ),
-        );
-        let _idp_server = start(&idp_toml);
-        let as_server = start(&as_toml);
+                ),
+            )
+        });
+        let _idp_server = Server::start(&idp_setup, &[]);
+        let as_server = Server::start(&as_setup, &[]);
         let app = protected_mcp_server::app(protected_mcp_server::AppOptions::new(
             issuer.clone(),
             mcp_url.clone(),
@@ -343,7 +280,7 @@ client_ids = {{ "{idp_client}" = "{as_client}" }}
             "invalid_grant"
         );
         drop(as_server);
-        let _as_server = start(&as_toml);
+        let _as_server = Server::start(&as_setup, &[]);
         let replay = redeem().await;
         assert_eq!(replay.status(), 400);
         assert_eq!(
