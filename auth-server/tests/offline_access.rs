@@ -190,3 +190,31 @@ async fn consent_asks_for_offline_access_in_words() {
         "offline_access approved once is remembered"
     );
 }
+
+/// AS-R2-09 with dynamic registration: a client that copies the metadata's `scopes_supported`
+/// into its registration `scope` (rmcp does) registers, `offline_access` included; a scope no
+/// resource or this server defines is still refused.
+#[tokio::test]
+async fn registration_accepts_offline_access_in_scope() {
+    let h = harness(true).await;
+    let register = |scope: &'static str| {
+        let h = &h;
+        async move {
+            h.post_json(
+                "/register",
+                &serde_json::json!({
+                    "redirect_uris": [REDIRECT],
+                    "token_endpoint_auth_method": "none",
+                    "grant_types": ["authorization_code", "refresh_token"],
+                    "scope": scope
+                }),
+            )
+            .await
+        }
+    };
+    let res = register("mcp:basic mcp:tools offline_access").await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let res = register("mcp:tools no-such-scope").await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+    assert_eq!(res.json()["error"], "invalid_client_metadata");
+}

@@ -182,7 +182,10 @@ impl AuthorizationServer {
         Ok(grant_types)
     }
 
-    /// `scope`: well-formed, and every scope defined by some protected resource.
+    /// `scope`: well-formed, and every scope one the metadata lists in `scopes_supported`: a
+    /// scope of some protected resource, or a scope of this server itself (`offline_access`,
+    /// SEP-2207; `openid` with OpenID Connect on). Clients copy `scopes_supported` into their
+    /// registration (rmcp does), so refusing a listed scope would refuse them.
     fn registration_scope(
         &self,
         req: &ClientRegistrationRequest,
@@ -193,7 +196,16 @@ impl AuthorizationServer {
         let set: ScopeSet = raw
             .parse()
             .map_err(|e: mcp_auth_core::ParseError| metadata_error(e.0))?;
-        let known = self.inner.settings.resources.all_scopes();
+        let mut known = self.inner.settings.resources.all_scopes();
+        let mut server_scopes = vec![mcp_auth_core::OFFLINE_ACCESS];
+        if self.inner.registry.openid_connect() {
+            server_scopes.push("openid");
+        }
+        for scope in server_scopes {
+            if let Ok(scope) = scope.parse() {
+                known.insert(scope);
+            }
+        }
         if let Some(unknown) = set.difference(&known).iter().next() {
             return Err(metadata_error(format!("scope {unknown} is not supported")));
         }

@@ -130,7 +130,9 @@ async fn rmcp_client_authorizes_calls_tools_and_steps_up_on_insufficient_scope()
     tokio::time::timeout(FLOW_TIMEOUT, async {
         let servers = support::start(|b| b).await;
         let challenge = first_request_is_challenged(&servers).await;
-        let manager = authorize(&servers, challenge, &[], "mcp:tools").await;
+        // rmcp adds `offline_access` because the AS lists it (SEP-2207); the AS keeps it out of
+        // the access token's scope (AS-R2-11) and answers with a refresh token.
+        let manager = authorize(&servers, challenge, &[], "mcp:tools offline_access").await;
         assert_eq!(manager.get_current_scopes().await, vec!["mcp:tools"]);
         let (client, manager) = connect(manager, &servers).await;
 
@@ -182,7 +184,10 @@ async fn rmcp_client_authorizes_calls_tools_and_steps_up_on_insufficient_scope()
             .map(|(_, v)| v.into_owned())
             .collect();
         assert_eq!(scope_asked.len(), 1);
-        let mut asked: Vec<&str> = scope_asked[0].split(' ').collect();
+        let mut asked: Vec<&str> = scope_asked[0]
+            .split(' ')
+            .filter(|s| *s != "offline_access")
+            .collect();
         asked.sort_unstable();
         assert_eq!(asked, vec!["files:write", "mcp:tools"]);
         let callback = browse(&upgrade_url).await;
