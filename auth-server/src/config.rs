@@ -398,6 +398,11 @@ pub struct ConnectionConfig {
     /// refused when it is fetched, as for CIMD documents. Logs a warning.
     #[serde(default)]
     pub allow_insecure_private_addresses: bool,
+    /// Descriptions of `scopes` in words, shown on the connect page next to each scope name
+    /// (`scope_descriptions = { "calendar:read" = "See your calendar events" }`). Every key must
+    /// be one of `scopes`; a description is non-empty text without control characters.
+    #[serde(default)]
+    pub scope_descriptions: BTreeMap<String, String>,
 }
 
 /// Branding of the pages (`[ui]`). Checked at start-up: a bad value stops the server.
@@ -876,6 +881,13 @@ impl Config {
                     "resources must name at least one [[resources]] entry".into()
                 ));
             }
+            if let Some(unknown) = c.scope_descriptions.keys().find(|k| !c.scopes.contains(k)) {
+                return Err(bad(format!(
+                    "scope_descriptions describes {unknown:?}, which is not one of its scopes"
+                )));
+            }
+            crate::web::ui::check_descriptions(&c.scope_descriptions)
+                .map_err(|e| bad(e.to_string()))?;
             for r in &c.resources {
                 let uri: ResourceUri = r
                     .parse()

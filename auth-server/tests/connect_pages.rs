@@ -70,6 +70,7 @@ fn oauth_config(tp: &ThirdParty) -> ConnectionConfig {
         resources: vec![RESOURCE.into()],
         allow_insecure_http: true,
         allow_insecure_private_addresses: false,
+        scope_descriptions: [("calendar:read".into(), "See your calendar events".into())].into(),
     }
 }
 
@@ -313,8 +314,9 @@ async fn elic_17_expired_link_is_an_error_page_and_changes_nothing() {
 
 /// ELIC-CB-06, ELIC-CB-07: the only thing in our URLs is the opaque id; the authorization
 /// request at the third party uses PKCE S256 and exactly our registered redirect URI, a fresh
-/// state, the configured scopes and resource; the consent page names the third party, the
-/// scopes and the MCP server.
+/// state, the configured scopes and resource; the consent page names the third party and the
+/// domain the user is sent to, the scopes with their configured descriptions (issue 22 §4) and
+/// the MCP server.
 #[tokio::test]
 async fn elic_cb_06_elic_cb_07_authorize_redirect_has_s256_and_exact_redirect_uri() {
     let tp = third_party().await;
@@ -326,6 +328,20 @@ async fn elic_cb_06_elic_cb_07_authorize_redirect_has_s256_and_exact_redirect_ur
     assert_page_headers(&page);
     assert!(page.body.contains("Example Calendar"));
     assert!(page.body.contains("calendar:read"));
+    assert!(
+        page.body.contains(
+            r#"<span class="description">See your calendar events</span> <code>calendar:read</code>"#
+        ),
+        "{}",
+        page.body
+    );
+    let tp_host = url::Url::parse(&tp.issuer).unwrap();
+    let domain = format!(
+        r#"<strong class="domain">{}:{}</strong>"#,
+        tp_host.host_str().unwrap(),
+        tp_host.port().unwrap()
+    );
+    assert!(page.body.contains(&domain), "{domain} in {}", page.body);
     assert!(page.body.contains("mcp.example.com"));
     assert!(
         page.body.contains(&format!(

@@ -261,6 +261,27 @@ fn oauth_and_api_key_settings_are_checked() {
     assert!(check(&bad_kind).is_err());
 }
 
+/// Issue 22 §4: `scope_descriptions` describe the connection's own scopes only, in text
+/// without control characters.
+#[test]
+fn scope_descriptions_are_checked() {
+    let with = |table: &str| {
+        format!(
+            "{}{RESOURCES}{}",
+            vault(),
+            connection(&format!("scope_descriptions = {table}"))
+        )
+    };
+    check(&with(r#"{ "calendar:read" = "See your calendar events" }"#)).unwrap();
+    let unknown = check(&with(r#"{ "calendar:write" = "Change events" }"#)).unwrap_err();
+    assert!(
+        unknown.contains("calendar:write") && unknown.contains("not one of its scopes"),
+        "{unknown}"
+    );
+    assert!(check(&with(r#"{ "calendar:read" = " " }"#)).is_err());
+    assert!(check(&with(r#"{ "calendar:read" = "line\nbreak" }"#)).is_err());
+}
+
 /// The binary refuses to start with connections and no key, and starts when the key comes
 /// from `MCP_AUTH_VAULT__KEY`.
 #[test]

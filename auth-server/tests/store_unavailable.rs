@@ -79,6 +79,7 @@ async fn node(
         resources: vec![RESOURCE.into()],
         allow_insecure_http: false,
         allow_insecure_private_addresses: false,
+        scope_descriptions: Default::default(),
     })
     .unwrap();
     let connections = Arc::new(

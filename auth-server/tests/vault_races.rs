@@ -131,6 +131,7 @@ fn calendar(base: &str) -> Connection {
         resources: vec!["https://mcp.example.com/mcp".into()],
         allow_insecure_http: true,
         allow_insecure_private_addresses: false,
+        scope_descriptions: Default::default(),
     })
     .unwrap()
 }

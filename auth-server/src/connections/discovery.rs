@@ -285,6 +285,7 @@ mod tests {
             resources: vec!["https://mcp.example.com/mcp".into()],
             allow_insecure_http: true,
             allow_insecure_private_addresses: false,
+            scope_descriptions: Default::default(),
         })
         .unwrap()
     }

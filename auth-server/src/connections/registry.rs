@@ -117,6 +117,8 @@ pub struct Connection {
     pub kind: ConnectionKind,
     /// Scopes asked of the third party (oauth).
     pub scopes: Vec<String>,
+    /// Descriptions of some of [`Self::scopes`] in words, by scope (checked at start).
+    pub scope_descriptions: std::collections::BTreeMap<String, String>,
     /// The MCP servers allowed to use it.
     pub resources: Vec<ResourceUri>,
     /// The third party's issuer, when configured (its `iss` on the callback must equal it).
@@ -204,6 +206,13 @@ impl Connection {
                 "INSECURE: allow_insecure_private_addresses: this third party's URLs may name or resolve to private, loopback or other special-use addresses"
             );
         }
+        if let Some(unknown) = c.scope_descriptions.keys().find(|k| !c.scopes.contains(k)) {
+            return Err(bad(format!(
+                "scope_descriptions describes {unknown:?}, which is not one of its scopes"
+            )));
+        }
+        crate::web::ui::check_descriptions(&c.scope_descriptions)
+            .map_err(|e| bad(e.to_string()))?;
         if c.kind == ConnectionKind::OAuth && configured.is_none() && issuer.is_none() {
             return Err(bad("no issuer and no endpoints".into()));
         }
@@ -212,6 +221,7 @@ impl Connection {
             display_name: c.display_name.clone(),
             kind: c.kind,
             scopes: c.scopes.clone(),
+            scope_descriptions: c.scope_descriptions.clone(),
             resources,
             issuer,
             client_id: c.client_id.clone().unwrap_or_default(),
@@ -333,6 +343,7 @@ mod tests {
             resources: vec![],
             allow_insecure_http: true,
             allow_insecure_private_addresses: false,
+            scope_descriptions: Default::default(),
         };
         let by_issuer = Connection::from_config(&config(Some("https://cal.example.com"), None));
         assert_eq!(

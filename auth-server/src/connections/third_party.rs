@@ -386,6 +386,7 @@ mod tests {
             resources: vec!["https://mcp.example.com/mcp".into()],
             allow_insecure_http: true,
             allow_insecure_private_addresses: allow_private,
+            scope_descriptions: Default::default(),
         })
         .unwrap()
     }

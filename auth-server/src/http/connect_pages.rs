@@ -492,7 +492,15 @@ fn consent_page(
             display_name => link.connection.display_name.as_str(),
             domain => link.connection.domain(),
             kind => link.connection.kind.as_str(),
-            scopes => link.connection.scopes.clone(),
+            scopes => link
+                .connection
+                .scopes
+                .iter()
+                .map(|name| context! {
+                    name => name,
+                    description => link.connection.scope_descriptions.get(name),
+                })
+                .collect::<Vec<_>>(),
             resource => link.elicitation.resource.as_str(),
             username => link.session.username.clone().unwrap_or_default(),
             error => error,

@@ -290,7 +290,8 @@ impl ScopeDescriptions {
     }
 }
 
-fn check_descriptions(map: &BTreeMap<String, String>) -> Result<(), UiError> {
+/// Every description is non-empty text without control characters.
+pub(crate) fn check_descriptions(map: &BTreeMap<String, String>) -> Result<(), UiError> {
     match map
         .iter()
         .find(|(_, d)| d.trim().is_empty() || d.chars().any(char::is_control))

@@ -218,6 +218,7 @@ pub fn api_key_connection(
         resources: vec![RESOURCE.into()],
         allow_insecure_http: false,
         allow_insecure_private_addresses: false,
+        scope_descriptions: Default::default(),
     }
 }
 
