@@ -105,9 +105,10 @@ async fn metadata_has_required_members() {
         algs.iter()
             .all(|a| a != "none" && !a.as_str().unwrap().starts_with("HS"))
     );
+    // The resources' scopes, then `offline_access` (AS-R2-09).
     assert_eq!(
         m["scopes_supported"],
-        serde_json::json!(["files:write", "mcp:basic", "mcp:tools"])
+        serde_json::json!(["files:write", "mcp:basic", "mcp:tools", "offline_access"])
     );
     let oidc = h.get("/.well-known/openid-configuration").await.json();
     assert_eq!(

@@ -17,7 +17,7 @@ use mcp_auth_core::ext::{
 use mcp_auth_core::protected_resource::{ProtectedResource, ResourceRegistry};
 use mcp_auth_core::store::Stores;
 use mcp_auth_core::{
-    Client, ClientSecretHash, ClientSource, ErrorCode, FixedClock, GrantType, OAuthError, ScopeSet,
+    Client, ClientSecretHash, ClientSource, ErrorCode, FixedClock, GrantType, OAuthError,
     TokenEndpointAuthMethod, TokenHash,
 };
 use mcp_auth_server::engine::token::ClientRequest;
@@ -54,12 +54,7 @@ impl GrantHandler for ExchangeGrant {
     }
 
     async fn decide(&self, ctx: &GrantContext<'_>) -> Result<GrantDecision, OAuthError> {
-        let requested = ctx
-            .params
-            .get("scope")
-            .map(|s| s.parse::<ScopeSet>())
-            .transpose()
-            .map_err(|e| OAuthError::invalid_scope(e.0))?;
+        let requested = ctx.scope()?;
         let mut d = GrantDecision::new(
             ctx.client.client_id.as_str(),
             ResourceHint::Request { required: true },
@@ -302,6 +297,80 @@ async fn the_engine_applies_scope_and_resource_rules_to_the_grant() {
         err.description(),
         "scope admin is not defined for resource https://mcp.example.com/mcp"
     );
+}
+
+/// RFC 6749 §3.3: the engine parses `scope` once; a grant that reads it refuses a malformed one
+/// (`invalid_scope` with the parser's reason), a grant that ignores `scope` (as the
+/// `authorization_code` grant does) is not refused for it.
+#[tokio::test]
+async fn a_malformed_scope_is_refused_only_by_a_grant_that_reads_it() {
+    /// Decides without reading `scope`.
+    struct IgnoresScope;
+
+    #[async_trait]
+    impl GrantHandler for IgnoresScope {
+        fn grant_type(&self) -> GrantType {
+            GrantType::new(IGNORES_SCOPE)
+        }
+
+        async fn decide(&self, ctx: &GrantContext<'_>) -> Result<GrantDecision, OAuthError> {
+            Ok(GrantDecision::new(
+                ctx.client.client_id.as_str(),
+                ResourceHint::Request { required: false },
+                ScopeCeiling::ClientAllowance {
+                    when_omitted: OmittedScope::PolicyDefault,
+                },
+            ))
+        }
+    }
+
+    struct Both;
+
+    impl ServerExtension for Both {
+        fn name(&self) -> &str {
+            "both"
+        }
+        fn install(
+            self: Box<Self>,
+            registry: &mut Registry,
+            _services: &mcp_auth_core::ext::ExtensionServices,
+        ) -> Result<(), RegistryError> {
+            registry.add_grant(Arc::new(ExchangeGrant))?;
+            registry.add_grant(Arc::new(IgnoresScope))
+        }
+    }
+
+    const IGNORES_SCOPE: &str = "urn:example:params:oauth:grant-type:ignores-scope";
+    let stores = Stores::in_memory();
+    let mut svc = client("svc-basic", TokenEndpointAuthMethod::ClientSecretBasic);
+    svc.grant_types.push(GrantType::new(IGNORES_SCOPE));
+    stores.clients.put(&svc).await.unwrap();
+    let server = AuthorizationServer::builder(settings(), stores)
+        .clock(Arc::new(FixedClock::new(NOW)))
+        .extension(Box::new(Both))
+        .build()
+        .await
+        .unwrap();
+    let basic = basic("svc-basic");
+    let malformed = format!(
+        "resource={}&scope=mcp%3Abasic++mcp%3Atools",
+        urlencode(RESOURCE)
+    );
+    let err = exchange(&server, Some(&basic), &malformed)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidScope);
+    assert_eq!(err.description(), "empty scope token");
+    let body = format!("grant_type={}&{malformed}", urlencode(IGNORES_SCOPE));
+    let res = server
+        .token(ClientRequest {
+            authorization: Some(&basic),
+            body: body.as_bytes(),
+            source: Some("127.0.0.1"),
+        })
+        .await
+        .unwrap();
+    assert_eq!(res.scope, "mcp:basic");
 }
 
 /// Dynamic registration asks the grant handler, not a list in `auth-server`.

@@ -5,9 +5,7 @@ use mcp_auth_core::ext::{
     ClientAuthPolicy, GrantContext, GrantDecision, GrantHandler, OmittedScope, ResourceHint,
     ScopeCeiling,
 };
-use mcp_auth_core::{
-    Client, ClientSource, GrantType, OAuthError, ScopeSet, TokenEndpointAuthMethod,
-};
+use mcp_auth_core::{Client, ClientSource, GrantType, OAuthError, TokenEndpointAuthMethod};
 
 use crate::error::GrantError;
 
@@ -128,15 +126,11 @@ impl GrantHandler for ClientCredentialsGrant {
 
     async fn decide(&self, ctx: &GrantContext<'_>) -> Result<GrantDecision, OAuthError> {
         self.check_client(ctx.client)?;
+        // This grant's wording for a malformed `scope` (the engine parsed it).
         let requested = ctx
-            .params
-            .get("scope")
-            .map(|s| {
-                s.parse::<ScopeSet>()
-                    .map_err(|e| OAuthError::invalid_scope(format!("malformed scope: {}", e.0)))
-            })
-            .transpose()?
-            .filter(|r| !r.is_empty());
+            .requested_scope
+            .clone()
+            .map_err(|e| OAuthError::invalid_scope(format!("malformed scope: {}", e.0)))?;
         let mut decision = GrantDecision::new(
             ctx.client.client_id.as_str(),
             ResourceHint::Request {
@@ -197,13 +191,7 @@ mod tests {
         let params = FormParams::parse(form.as_bytes()).unwrap();
         let issuer: Issuer = "https://auth.example.com".parse().unwrap();
         let resources = ResourceRegistry::new(vec![resource()], None).unwrap();
-        let ctx = GrantContext {
-            client,
-            params: &params,
-            issuer: &issuer,
-            resources: &resources,
-            now: NOW,
-        };
+        let ctx = GrantContext::new(client, &params, &issuer, &resources, NOW);
         grant.decide(&ctx).await
     }
 
@@ -252,6 +240,10 @@ mod tests {
         .await
         .unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidScope);
+        assert_eq!(
+            err.description(),
+            "malformed scope: scope token has a character outside RFC 6749 §3.3 NQCHAR"
+        );
     }
 
     /// CC-08: the grant's policy refuses public clients, and names its methods.

@@ -5,26 +5,129 @@ use crate::clock::UnixTime;
 use crate::error::OAuthError;
 use crate::params::FormParams;
 use crate::protected_resource::ResourceRegistry;
-use crate::types::{GrantType, Issuer, ScopeSet, TokenEndpointAuthMethod};
+use crate::types::{GrantType, Issuer, ParseError, ResourceUri, ScopeSet, TokenEndpointAuthMethod};
 
 use super::claims::{ExtraClaims, ResponseMembers};
 use super::policy::{ResourceHint, ScopeCeiling};
 use super::token_issuer::TokenProfile;
 
-/// What a grant handler sees: the authenticated client, the form, and the server's settings.
+/// What a grant handler sees: the authenticated client, the form with its `scope` and
+/// `resource` parameters already parsed, and the server's settings. Build it with
+/// [`GrantContext::new`], which parses those parameters; a handler reads them from
+/// [`GrantContext::requested_scope`] and [`GrantContext::requested_resource`], never from
+/// `params`.
 #[derive(Debug)]
 pub struct GrantContext<'a> {
     /// The client, already authenticated with its registered method and allowed this grant
     /// (by its record and by the grant's [`ClientAuthPolicy`]).
     pub client: &'a Client,
-    /// The token request's form parameters.
+    /// The token request's form parameters (no parameter but `resource` repeated).
     pub params: &'a FormParams,
+    /// The request's `scope` (RFC 6749 §3.3), parsed once: `Ok(None)` when absent (an empty
+    /// value is absent), `Err` with the reason when malformed. `offline_access` is kept here;
+    /// the engine takes it out of the decision's requested scope. A malformed `scope` is refused
+    /// only by a grant that reads it, at the step where it reads it (the `authorization_code`
+    /// grant ignores `scope`): see [`GrantContext::scope`].
+    pub requested_scope: Result<Option<ScopeSet>, ParseError>,
+    /// The request's `resource` values (RFC 8707 §2), each parsed once.
+    pub requested_resource: RequestedResources,
     /// This server's issuer.
     pub issuer: &'a Issuer,
     /// The protected resources and the default resource.
     pub resources: &'a ResourceRegistry,
     /// Now, seconds since the epoch.
     pub now: UnixTime,
+}
+
+impl<'a> GrantContext<'a> {
+    /// The context of one token request: parses `scope` and every `resource` of `params`.
+    pub fn new(
+        client: &'a Client,
+        params: &'a FormParams,
+        issuer: &'a Issuer,
+        resources: &'a ResourceRegistry,
+        now: UnixTime,
+    ) -> Self {
+        Self {
+            client,
+            params,
+            requested_scope: params.get("scope").map(str::parse).transpose(),
+            requested_resource: RequestedResources::parse(params),
+            issuer,
+            resources,
+            now,
+        }
+    }
+
+    /// The requested scope, `None` when the request named none.
+    ///
+    /// # Errors
+    /// `invalid_scope` with the parser's reason when `scope` is malformed.
+    pub fn scope(&self) -> Result<Option<ScopeSet>, OAuthError> {
+        self.requested_scope
+            .clone()
+            .map_err(|e| OAuthError::invalid_scope(e.0))
+    }
+}
+
+/// The `resource` parameters of a request (RFC 8707 §2), in order, each parsed once; a malformed
+/// value is kept with its reason, so that each rule reports it in its own words.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestedResources(Vec<Result<ResourceUri, ParseError>>);
+
+/// Why [`RequestedResources::single`] has no one resource.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SingleResourceError {
+    /// `resource` was sent more than once.
+    #[error("resource was sent more than once")]
+    Several,
+    /// The one `resource` is not an absolute URI without fragment; the parser's reason.
+    #[error("{0}")]
+    Malformed(ParseError),
+}
+
+impl RequestedResources {
+    /// Parse every `resource` value of `params`.
+    pub fn parse(params: &FormParams) -> Self {
+        Self(
+            params
+                .get_all("resource")
+                .iter()
+                .map(|v| v.parse())
+                .collect(),
+        )
+    }
+
+    /// True when the request sent no `resource`.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many `resource` values the request sent.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The one resource: `Ok(None)` when none was sent.
+    ///
+    /// # Errors
+    /// [`SingleResourceError::Several`] when more than one was sent (whatever they are),
+    /// [`SingleResourceError::Malformed`] when the one sent does not parse.
+    pub fn single(&self) -> Result<Option<&ResourceUri>, SingleResourceError> {
+        match self.0.as_slice() {
+            [] => Ok(None),
+            [Ok(one)] => Ok(Some(one)),
+            [Err(e)] => Err(SingleResourceError::Malformed(e.clone())),
+            _ => Err(SingleResourceError::Several),
+        }
+    }
+
+    /// True when every value sent names `resource` (vacuously true when none was sent; a
+    /// malformed value never does).
+    pub fn all_name(&self, resource: &ResourceUri) -> bool {
+        self.0.iter().all(|v| v.as_ref().ok() == Some(resource))
+    }
 }
 
 /// Whether and how the token response carries a refresh token.
@@ -201,5 +304,101 @@ pub trait GrantHandler: Send + Sync {
         _issued: &IssuedTokens,
     ) -> Result<(), OAuthError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::ClientSource;
+    use crate::error::ErrorCode;
+
+    const RESOURCE: &str = "https://mcp.example.com/mcp";
+
+    fn client() -> Client {
+        Client {
+            client_id: "svc".parse().unwrap(),
+            client_name: None,
+            redirect_uris: vec![],
+            grant_types: vec![GrantType::new(GrantType::CLIENT_CREDENTIALS)],
+            token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
+            token_endpoint_auth_methods: Vec::new(),
+            secrets: vec![],
+            jwks: None,
+            jwks_uri: None,
+            scope: None,
+            resources: None,
+            client_id_issued_at: 0,
+            source: ClientSource::Admin,
+        }
+    }
+
+    /// Parse `form` into a context and hand it to `check`.
+    fn with_context(form: &str, check: impl FnOnce(&GrantContext<'_>)) {
+        let params = FormParams::parse(form.as_bytes()).unwrap();
+        let issuer: Issuer = "https://auth.example.com".parse().unwrap();
+        let resources = ResourceRegistry::default();
+        let client = client();
+        check(&GrantContext::new(&client, &params, &issuer, &resources, 0));
+    }
+
+    /// RFC 6749 §3.3: the context carries the parsed `scope`; absent and empty are `None`;
+    /// `offline_access` is kept for the grant to see.
+    #[test]
+    fn context_parses_scope_once() {
+        with_context("scope=mcp%3Abasic+offline_access", |ctx| {
+            let scope = ctx.requested_scope.clone().unwrap().unwrap();
+            assert_eq!(scope, "mcp:basic offline_access".parse().unwrap());
+            assert_eq!(ctx.scope().unwrap(), Some(scope));
+        });
+        with_context("a=b", |ctx| assert_eq!(ctx.requested_scope, Ok(None)));
+        with_context("scope=", |ctx| assert_eq!(ctx.requested_scope, Ok(None)));
+    }
+
+    /// RFC 6749 §3.3: a malformed `scope` is kept with its reason; read, it is `invalid_scope`.
+    #[test]
+    fn malformed_scope_is_invalid_scope_when_read() {
+        with_context("scope=a++b", |ctx| {
+            assert_eq!(
+                ctx.requested_scope,
+                Err(ParseError::new("empty scope token"))
+            );
+            let err = ctx.scope().unwrap_err();
+            assert_eq!(err.code(), ErrorCode::InvalidScope);
+            assert_eq!(err.description(), "empty scope token");
+        });
+    }
+
+    /// RFC 8707 §2: every `resource` is parsed; one, several and a malformed one are told apart.
+    #[test]
+    fn context_parses_every_resource() {
+        let one = format!("resource={RESOURCE}");
+        with_context(&one, |ctx| {
+            let r = &ctx.requested_resource;
+            assert_eq!(r.len(), 1);
+            assert_eq!(r.single().unwrap().unwrap().as_str(), RESOURCE);
+            assert!(r.all_name(&RESOURCE.parse().unwrap()));
+        });
+        with_context("a=b", |ctx| {
+            assert!(ctx.requested_resource.is_empty());
+            assert_eq!(ctx.requested_resource.single(), Ok(None));
+        });
+        with_context("resource=relative", |ctx| {
+            let r = &ctx.requested_resource;
+            assert!(matches!(r.single(), Err(SingleResourceError::Malformed(_))));
+            assert!(!r.all_name(&RESOURCE.parse().unwrap()));
+        });
+        with_context(&format!("{one}&resource=relative"), |ctx| {
+            let r = &ctx.requested_resource;
+            assert_eq!(r.single(), Err(SingleResourceError::Several));
+            assert!(!r.all_name(&RESOURCE.parse().unwrap()));
+        });
+        with_context(&format!("{one}&{one}"), |ctx| {
+            assert_eq!(
+                ctx.requested_resource.single(),
+                Err(SingleResourceError::Several)
+            );
+            assert!(ctx.requested_resource.all_name(&RESOURCE.parse().unwrap()));
+        });
     }
 }

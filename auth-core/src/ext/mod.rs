@@ -25,10 +25,11 @@ pub use client_resolver::ClientResolver;
 pub use extension_config::{ExtensionConfigError, ExtensionFactory, ExtensionSection};
 pub use grant::{
     ClientAuthPolicy, GrantContext, GrantDecision, GrantHandler, IdTokenRequest, IssuedTokens,
-    RefreshPolicy,
+    RefreshPolicy, RequestedResources, SingleResourceError,
 };
 pub use policy::{
-    BoundBy, OmittedScope, PolicyError, ResourceHint, ScopeCeiling, resolve_resource, resolve_scope,
+    BoundBy, OmittedScope, PolicyError, ResourceHint, ScopeCeiling, ScopeNotGranted, narrow_scope,
+    resolve_resource, resolve_scope, select_resource,
 };
 pub use registry::{Registry, RegistryError, ServerExtension};
 pub use scope_policy::{ScopePolicy, StrictScopePolicy};

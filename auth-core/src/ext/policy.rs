@@ -4,11 +4,10 @@
 
 use crate::client::Client;
 use crate::error::{ErrorCode, OAuthError};
-use crate::params::FormParams;
 use crate::protected_resource::{ProtectedResource, ResourceRegistry};
-use crate::types::{ResourceUri, ScopeSet};
+use crate::types::{ResourceUri, Scope, ScopeSet};
 
-use super::ScopePolicy;
+use super::{RequestedResources, ScopePolicy, SingleResourceError};
 
 /// Who fixed the resource of a [`ResourceHint::Bound`] decision; names it in error descriptions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,38 +134,88 @@ impl From<PolicyError> for OAuthError {
 /// The resource a decision's token is for.
 ///
 /// # Errors
-/// `invalid_target`: see [`ResourceHint`] and [`ResourceRegistry::select`] (unknown,
-/// malformed, repeated or missing `resource`), and [`PolicyError`].
+/// `invalid_target`: see [`ResourceHint`] and [`select_resource`] (unknown, malformed, repeated
+/// or missing `resource`), and [`PolicyError`].
 pub fn resolve_resource<'a>(
     hint: &ResourceHint,
     client: &Client,
-    params: &FormParams,
+    requested: &RequestedResources,
     resources: &'a ResourceRegistry,
 ) -> Result<&'a ProtectedResource, OAuthError> {
-    let values = params.get_all("resource");
     match hint {
         ResourceHint::Request { required } => {
-            if values.is_empty() && *required {
+            if requested.is_empty() && *required {
                 return Err(PolicyError::ResourceRequired.into());
             }
-            let resource = resources.select(values)?;
+            let resource = select_resource(requested, resources)?;
             if !client.allows_resource(&resource.resource) {
                 return Err(PolicyError::ResourceNotAllowed(resource.resource.to_string()).into());
             }
             Ok(resource)
         }
         ResourceHint::Bound { resource, by } => {
-            for requested in values {
-                let requested: Result<ResourceUri, _> = requested.parse();
-                if requested.as_ref().ok() != Some(resource) {
-                    return Err(PolicyError::ResourceNotBound(*by).into());
-                }
+            if !requested.all_name(resource) {
+                return Err(PolicyError::ResourceNotBound(*by).into());
             }
             resources
                 .get(resource)
                 .ok_or_else(|| PolicyError::ResourceNotServed(*by).into())
         }
         ResourceHint::Foreign { .. } => Err(OAuthError::server_error(ForeignResource)),
+    }
+}
+
+/// The resource a request names (RFC 8707 §2), as [`ResourceRegistry::select`] chooses it:
+/// none → the default resource; one → it, when configured; several → refused (one audience per
+/// token, spec §10 A19).
+///
+/// # Errors
+/// `invalid_target`: no `resource` and no default resource, a malformed or unknown one, or more
+/// than one.
+pub fn select_resource<'a>(
+    requested: &RequestedResources,
+    resources: &'a ResourceRegistry,
+) -> Result<&'a ProtectedResource, OAuthError> {
+    match requested.single() {
+        Ok(None) => resources.select(&[]),
+        Ok(Some(uri)) => resources
+            .get(uri)
+            .ok_or_else(|| OAuthError::invalid_target("unknown resource")),
+        Err(SingleResourceError::Malformed(e)) => Err(OAuthError::invalid_target(e.0)),
+        Err(SingleResourceError::Several) => Err(OAuthError::invalid_target(
+            "only one resource may be requested per token",
+        )),
+    }
+}
+
+/// A requested scope outside the scopes granted earlier; the first such scope, in sorted order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("scope {0} was not granted")]
+pub struct ScopeNotGranted(pub Scope);
+
+impl From<ScopeNotGranted> for PolicyError {
+    fn from(_: ScopeNotGranted) -> Self {
+        PolicyError::ScopeWidened
+    }
+}
+
+/// The "requested ⊆ granted" rule (RFC 6749 §6, RFC 8693 §2.1, SEP-990 EMA-09), the one place
+/// it is written: a request that names no scope gets all of `granted`; one that names scopes
+/// gets exactly those, when every one is in `granted`.
+///
+/// # Errors
+/// [`ScopeNotGranted`] naming the first requested scope outside `granted`; each caller words
+/// its refusal (`invalid_scope`).
+pub fn narrow_scope(
+    requested: Option<&ScopeSet>,
+    granted: &ScopeSet,
+) -> Result<ScopeSet, ScopeNotGranted> {
+    let Some(asked) = requested else {
+        return Ok(granted.clone());
+    };
+    match asked.iter().find(|s| !granted.contains(s.as_str())) {
+        Some(extra) => Err(ScopeNotGranted(extra.clone())),
+        None => Ok(asked.clone()),
     }
 }
 
@@ -189,11 +238,9 @@ pub fn resolve_scope(
     ceiling: &ScopeCeiling,
 ) -> Result<ScopeSet, OAuthError> {
     match ceiling {
-        ScopeCeiling::Granted(granted) => match requested {
-            None => Ok(granted.clone()),
-            Some(asked) if asked.is_subset(granted) => Ok(asked.clone()),
-            Some(_) => Err(PolicyError::ScopeWidened.into()),
-        },
+        ScopeCeiling::Granted(granted) => {
+            narrow_scope(requested, granted).map_err(|e| PolicyError::from(e).into())
+        }
         ScopeCeiling::ClientAllowance { when_omitted } => {
             let mut granted = policy.grant(client, resource, requested)?;
             if granted.is_empty()
@@ -378,8 +425,8 @@ mod tests {
         ResourceRegistry::new(vec![resource()], default.then(|| RESOURCE.parse().unwrap())).unwrap()
     }
 
-    fn form(s: &str) -> FormParams {
-        FormParams::parse(s.as_bytes()).unwrap()
+    fn form(s: &str) -> RequestedResources {
+        RequestedResources::parse(&crate::params::FormParams::parse(s.as_bytes()).unwrap())
     }
 
     /// CC-09: `required` ignores the server default.
@@ -434,5 +481,89 @@ mod tests {
         );
         let same = form("resource=https%3A%2F%2Fmcp.example.com%2Fmcp");
         assert!(resolve_resource(&hint, &machine(None), &same, &reg).is_ok());
+    }
+
+    /// RFC 8707 §2 with a bound resource: the same resource sent twice is accepted; a malformed
+    /// value never names it.
+    #[test]
+    fn bound_resource_accepts_repeats_of_itself_and_refuses_a_malformed_value() {
+        let hint = ResourceHint::Bound {
+            resource: RESOURCE.parse().unwrap(),
+            by: BoundBy::RefreshToken,
+        };
+        let reg = registry(false);
+        let twice = form(
+            "resource=https%3A%2F%2Fmcp.example.com%2Fmcp&resource=https%3A%2F%2Fmcp.example.com%2Fmcp",
+        );
+        assert!(resolve_resource(&hint, &machine(None), &twice, &reg).is_ok());
+        let err =
+            resolve_resource(&hint, &machine(None), &form("resource=relative"), &reg).unwrap_err();
+        assert_eq!(
+            err.description(),
+            "resource must be the resource the refresh token was issued for"
+        );
+    }
+
+    /// CC-09, spec §10 A19: a request names one resource; several, a malformed one or an
+    /// unknown one is `invalid_target`, worded as [`ResourceRegistry::select`] words it.
+    #[test]
+    fn select_resource_refuses_several_malformed_and_unknown() {
+        let reg = registry(true);
+        let several = form(
+            "resource=https%3A%2F%2Fmcp.example.com%2Fmcp&resource=https%3A%2F%2Fmcp.example.com%2Fmcp",
+        );
+        let err = select_resource(&several, &reg).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidTarget);
+        assert_eq!(
+            err.description(),
+            "only one resource may be requested per token"
+        );
+        let unknown = form("resource=https%3A%2F%2Fother.example.com%2Fmcp");
+        let err = select_resource(&unknown, &reg).unwrap_err();
+        assert_eq!(err.description(), "unknown resource");
+        for raw in ["relative", "https%3A%2F%2Fmcp.example.com%2Fmcp%23frag"] {
+            let requested = form(&format!("resource={raw}"));
+            let from_registry = reg
+                .select(&[url_decoded(raw)])
+                .unwrap_err()
+                .description()
+                .to_owned();
+            let err = select_resource(&requested, &reg).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::InvalidTarget);
+            assert_eq!(err.description(), from_registry);
+        }
+        let default = select_resource(&form("a=b"), &reg).unwrap();
+        assert_eq!(default.resource.as_str(), RESOURCE);
+        let err = select_resource(&form("a=b"), &registry(false)).unwrap_err();
+        assert_eq!(
+            err.description(),
+            "the resource parameter is required (RFC 8707)"
+        );
+    }
+
+    fn url_decoded(raw: &str) -> String {
+        url::form_urlencoded::parse(format!("v={raw}").as_bytes())
+            .next()
+            .unwrap()
+            .1
+            .into_owned()
+    }
+
+    /// RFC 6749 §6, SEP-990 EMA-09: a request only narrows what was granted; none asked is all
+    /// of it; the refusal names the first scope outside it, in sorted order.
+    #[test]
+    fn narrow_scope_only_narrows_and_names_the_first_extra_scope() {
+        let granted = scopes("mcp:basic mcp:tools");
+        assert_eq!(narrow_scope(None, &granted).unwrap(), granted);
+        assert_eq!(
+            narrow_scope(Some(&scopes("mcp:tools")), &granted).unwrap(),
+            scopes("mcp:tools")
+        );
+        let err = narrow_scope(Some(&scopes("z:last mcp:basic a:first")), &granted).unwrap_err();
+        assert_eq!(err.0.as_str(), "a:first");
+        assert_eq!(
+            OAuthError::from(PolicyError::from(err)).description(),
+            "a refresh may not add scopes that were not granted"
+        );
     }
 }

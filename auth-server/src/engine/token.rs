@@ -4,7 +4,7 @@
 use mcp_auth_core::ext::{
     AccessTokenClaims, ClientAuthPolicy, GrantContext, GrantDecision, GrantHandler, IdTokenClaims,
     IssuedTokens, PolicyError, RefreshPolicy, ResourceHint, ScopeCeiling, TokenProfile,
-    resolve_resource, resolve_scope,
+    narrow_scope, resolve_resource, resolve_scope,
 };
 use mcp_auth_core::store::{RefreshToken, RefreshTokenState};
 use mcp_auth_core::wire::TokenResponse;
@@ -100,17 +100,18 @@ impl AuthorizationServer {
             ));
         }
         check_client_authentication(client, grant_type, &handler.client_authentication())?;
-        let ctx = GrantContext {
+        // `scope` and `resource` are parsed here, once, for the handler and the rules below.
+        let ctx = GrantContext::new(
             client,
             params,
-            issuer: &self.inner.settings.issuer,
-            resources: &self.inner.settings.resources,
-            now: self.inner.clock.now(),
-        };
+            &self.inner.settings.issuer,
+            &self.inner.settings.resources,
+            self.inner.clock.now(),
+        );
         let mut decision = handler.decide(&ctx).await?;
         without_offline_access(&mut decision.requested_scope);
         // Scope policy and resource rules, for every grant, in this one place (spec §2.3 step 7).
-        let target = self.target(&decision, client, params, &ctx)?;
+        let target = self.target(&decision, client, &ctx)?;
         handler.commit(&ctx, &decision).await?;
         self.issue(client, decision, target, handler, &ctx).await
     }
@@ -122,7 +123,6 @@ impl AuthorizationServer {
         &self,
         decision: &GrantDecision,
         client: &Client,
-        params: &FormParams,
         ctx: &GrantContext<'_>,
     ) -> Result<Target, OAuthError> {
         let settings = &self.inner.settings;
@@ -139,18 +139,20 @@ impl AuthorizationServer {
                     "only an assertion without refresh token may name a foreign resource",
                 )));
             }
-            let scope = match &decision.requested_scope {
-                None => granted.clone(),
-                Some(asked) if asked.is_subset(granted) => asked.clone(),
-                Some(_) => return Err(PolicyError::ScopeWidened.into()),
-            };
+            let scope = narrow_scope(decision.requested_scope.as_ref(), granted)
+                .map_err(PolicyError::from)?;
             return Ok(Target {
                 resource: resource.clone(),
                 ttl: decision.lifetime.unwrap_or(settings.access_token_ttl),
                 scope,
             });
         }
-        let resource = resolve_resource(&decision.resource, client, params, ctx.resources)?;
+        let resource = resolve_resource(
+            &decision.resource,
+            client,
+            &ctx.requested_resource,
+            ctx.resources,
+        )?;
         let scope = resolve_scope(
             self.inner.scope_policy.as_ref(),
             client,

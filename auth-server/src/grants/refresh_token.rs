@@ -5,7 +5,7 @@ use mcp_auth_core::ext::{
     BoundBy, GrantContext, GrantDecision, GrantHandler, RefreshPolicy, ResourceHint, ScopeCeiling,
 };
 use mcp_auth_core::store::{RefreshTokenState, Stores};
-use mcp_auth_core::{GrantType, OAuthError, ScopeSet, TokenHash};
+use mcp_auth_core::{GrantType, OAuthError, TokenHash};
 
 use super::deny_all;
 
@@ -64,14 +64,7 @@ impl GrantHandler for RefreshTokenGrant {
         if ctx.now >= record.expires_at || ctx.now >= record.family_expires_at {
             return Err(invalid());
         }
-        let requested = ctx
-            .params
-            .get("scope")
-            .map(|raw| {
-                raw.parse::<ScopeSet>()
-                    .map_err(|e: mcp_auth_core::ParseError| OAuthError::invalid_scope(e.0))
-            })
-            .transpose()?;
+        let requested = ctx.scope()?;
         // A refresh can only narrow: the engine checks `scope` against what was granted and any
         // `resource` against the bound one; `commit` then spends the presented token.
         let mut decision = GrantDecision::new(

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use mcp_auth_core::ext::{
     ClientAuthPolicy, ExtensionServices, GrantContext, GrantDecision, GrantHandler, RefreshPolicy,
-    ResourceHint, ResponseTokenType, ScopeCeiling, TokenProfile,
+    RequestedResources, ResourceHint, ResponseTokenType, ScopeCeiling, SingleResourceError,
+    TokenProfile, narrow_scope,
 };
 use mcp_auth_core::{
-    ErrorCode, FormParams, GrantType, OAuthError, ResourceUri, ScopeSet, TokenEndpointAuthMethod,
+    ErrorCode, FormParams, GrantType, OAuthError, ResourceUri, TokenEndpointAuthMethod,
 };
 
 use super::config::{IdpConfig, TargetPolicy};
@@ -94,19 +95,18 @@ fn invalid_target(description: impl Into<String>) -> OAuthError {
 }
 
 /// Step 4: the resource of the ID-JAG.
-fn target_resource(params: &FormParams, target: &TargetPolicy) -> Result<ResourceUri, OAuthError> {
-    if params.get_all("resource").len() > 1 {
-        return Err(invalid_target(
-            "an ID-JAG names one resource: send resource at most once",
-        ));
-    }
-    match params.get("resource") {
-        Some(raw) => {
-            let resource: ResourceUri = raw
-                .parse()
-                .map_err(|_| invalid_target("resource is not an absolute URI"))?;
-            if target.resources.contains(&resource) {
-                Ok(resource)
+fn target_resource(
+    requested: &RequestedResources,
+    target: &TargetPolicy,
+) -> Result<ResourceUri, OAuthError> {
+    let requested = requested.single().map_err(|e| match e {
+        SingleResourceError::Malformed(_) => invalid_target("resource is not an absolute URI"),
+        _ => invalid_target("an ID-JAG names one resource: send resource at most once"),
+    })?;
+    match requested {
+        Some(resource) => {
+            if target.resources.contains(resource) {
+                Ok(resource.clone())
             } else {
                 Err(invalid_target(
                     "this IdP does not issue assertions for that resource at that audience",
@@ -161,28 +161,18 @@ impl GrantHandler for TokenExchangeGrant {
         let client_at_target = target.client_id_at_target(client_id).ok_or_else(|| {
             invalid_target("this client may not get assertions for that audience")
         })?;
-        let resource = target_resource(params, target)?;
+        let resource = target_resource(&ctx.requested_resource, target)?;
         let subject = self.subject(params, client_id, ctx.now).await?;
-        let requested = params
-            .get("scope")
-            .map(|raw| {
-                raw.parse::<ScopeSet>()
-                    .map_err(|e| OAuthError::invalid_scope(e.0))
-            })
-            .transpose()?;
-
+        let requested = ctx.scope()?;
+        let allowed = target.scope_set();
+        narrow_scope(requested.as_ref(), &allowed).map_err(|_| {
+            OAuthError::invalid_scope("scope exceeds what this IdP allows for that audience")
+        })?;
         let mut decision = GrantDecision::new(
             subject.sub,
             ResourceHint::Foreign { resource },
-            ScopeCeiling::Granted(target.scope_set()),
+            ScopeCeiling::Granted(allowed),
         );
-        if let Some(asked) = &requested
-            && !asked.is_subset(&target.scope_set())
-        {
-            return Err(OAuthError::invalid_scope(
-                "scope exceeds what this IdP allows for that audience",
-            ));
-        }
         decision.requested_scope = requested;
         decision.refresh = RefreshPolicy::None;
         decision.auth_time = subject.auth_time;

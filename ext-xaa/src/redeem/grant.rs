@@ -6,7 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use mcp_auth_core::ext::{
     BoundBy, ClientAuthPolicy, GrantContext, GrantDecision, GrantHandler, OmittedScope,
-    QualifiedSubject, RefreshPolicy, ResourceHint, SUBJECT_ID_CLAIM, ScopeCeiling,
+    QualifiedSubject, RefreshPolicy, ResourceHint, SUBJECT_ID_CLAIM, ScopeCeiling, ScopeNotGranted,
+    narrow_scope, select_resource,
 };
 use mcp_auth_core::jose::jsonwebtoken::Algorithm;
 use mcp_auth_core::jose::{CompactJws, JwksCache, JwksError, JwsError, numeric_date_value};
@@ -290,9 +291,7 @@ fn resolve_resource<'r>(
             let uri: ResourceUri = uri.parse().map_err(|_| IdJagError::UnknownResource)?;
             ctx.resources.get(&uri).ok_or(IdJagError::UnknownResource)?
         }
-        None => ctx
-            .resources
-            .select(ctx.params.get_all("resource"))
+        None => select_resource(&ctx.requested_resource, ctx.resources)
             .map_err(|e| IdJagError::Target(e.description().to_owned()))?,
     };
     let allowed_for_idp = idp
@@ -333,24 +332,15 @@ fn check_scope(
         return Ok(None);
     };
     let asked = requested_scope(ctx)?;
-    if let Some(extra) = asked
-        .iter()
-        .flat_map(|a| a.iter())
-        .find(|s| !granted.contains(s.as_str()))
-    {
-        return Err(IdJagError::ScopeWidened(extra.as_str().to_owned()));
-    }
+    narrow_scope(asked.as_ref(), &granted)
+        .map_err(|ScopeNotGranted(extra)| IdJagError::ScopeWidened(extra.as_str().to_owned()))?;
     // V16: "∩ AS policy": a client with a scope list gets no scope beyond it.
     let Some(allowed) = &ctx.client.scope else {
         return Ok(Some(granted));
     };
-    if let Some(refused) = asked
-        .iter()
-        .flat_map(|a| a.iter())
-        .find(|s| !allowed.contains(s.as_str()))
-    {
-        return Err(IdJagError::ScopeNotAllowed(refused.as_str().to_owned()));
-    }
+    narrow_scope(asked.as_ref(), allowed).map_err(|ScopeNotGranted(refused)| {
+        IdJagError::ScopeNotAllowed(refused.as_str().to_owned())
+    })?;
     let within = granted.intersection(allowed);
     if within.is_empty() {
         return Err(IdJagError::NoScope);
@@ -358,17 +348,12 @@ fn check_scope(
     Ok(Some(within))
 }
 
-/// The request's `scope`, `None` when absent or empty.
+/// The request's `scope` (parsed by the engine), `None` when absent; a malformed one in this
+/// grant's words.
 fn requested_scope(ctx: &GrantContext<'_>) -> Result<Option<ScopeSet>, IdJagError> {
-    Ok(ctx
-        .params
-        .get("scope")
-        .map(|s| {
-            s.parse::<ScopeSet>()
-                .map_err(|e| IdJagError::MalformedScope(e.0))
-        })
-        .transpose()?
-        .filter(|s| !s.is_empty()))
+    ctx.requested_scope
+        .clone()
+        .map_err(|e| IdJagError::MalformedScope(e.0))
 }
 
 /// Two issuer identifiers equal but for one trailing `/` (spec V9's tolerance).
