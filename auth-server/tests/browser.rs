@@ -11,9 +11,11 @@
 //! never skipped silently. The browser is quit when a test ends, also when an assertion fails
 //! (see the `chromium` module).
 //!
-//! Screenshots go to `target/screenshots/` (sign-in, consent, error, consent at 320 px); with
-//! `UPDATE_SCREENSHOTS=1`, the consent screenshot is also copied to `docs/consent.png` (the one
-//! the README shows).
+//! Screenshots of the sign-in, consent and error pages go to `target/screenshots/`, each at
+//! 1280 px and 390 px wide (`<page>-1280.png`, `<page>-390.png`; the page must not scroll
+//! sideways at 390 px), and `consent-320.png`; with `UPDATE_SCREENSHOTS=1`, the 1280 px consent
+//! screenshot is also copied to `docs/consent.png` and `docs/screenshots/` (the ones the README
+//! shows).
 //!
 //! Everything listens on and connects to 127.0.0.1 only.
 
@@ -31,7 +33,7 @@ use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
-use chromium::{Chromium, Process};
+use chromium::{Chromium, Process, publish, screenshot_dir, screenshots, workspace_dir};
 
 const RESOURCE: &str = "http://127.0.0.1:8080/mcp";
 const USERNAME: &str = "alice";
@@ -81,20 +83,6 @@ struct Fixture {
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_auth-server")
-}
-
-fn workspace_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the crate is in the workspace")
-        .to_path_buf()
-}
-
-fn screenshot_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_dir().join("target"));
-    target.join("screenshots")
 }
 
 fn write_config(dir: &Path) -> PathBuf {
@@ -244,7 +232,8 @@ impl Fixture {
         url.into()
     }
 
-    /// Open the authorization URL, sign in with the form, and wait for the consent page.
+    /// Open the authorization URL, sign in with the form, and wait for the consent page; with
+    /// `screenshot`, the filled-in sign-in page is shot at both widths under that name.
     async fn sign_in_to_consent(&self, screenshot: Option<&str>) {
         let b = &self.browser;
         b.goto(&self.authorize_url()).await.unwrap();
@@ -265,7 +254,7 @@ impl Fixture {
         let password = b.find(Locator::Id("password")).await.unwrap();
         password.send_keys(PASSWORD).await.unwrap();
         if let Some(name) = screenshot {
-            save_screenshot(b, name).await;
+            screenshots(b, name).await;
         }
         b.find(Locator::Css("button[type=submit]"))
             .await
@@ -367,9 +356,7 @@ async fn script(b: &Client, js: &str) -> Value {
 
 async fn save_screenshot(b: &Client, name: &str) -> PathBuf {
     let png = b.screenshot().await.unwrap();
-    let dir = screenshot_dir();
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}.png"));
+    let path = screenshot_dir().join(format!("{name}.png"));
     std::fs::write(&path, png).unwrap();
     path
 }
@@ -399,7 +386,9 @@ fn param(url: &url::Url, name: &str) -> Option<String> {
 
 /// Issue 14: sign in, see the consent page with the product name, logo and scope descriptions
 /// and Approve as the one primary action, approve; the loopback client receives `code`,
-/// `state` and `iss` (RFC 9207). No console error or CSP violation on any page.
+/// `state` and `iss` (RFC 9207). No console error or CSP violation on any page. Issue 22 §4
+/// (screenshots at 1280 px and 390 px): the sign-in and consent pages are shot at both widths
+/// and neither scrolls sideways at 390 px.
 #[tokio::test]
 async fn approve_in_a_real_browser_reaches_the_client_with_a_code() {
     let _one = ONE_BROWSER_AT_A_TIME.lock().await;
@@ -468,11 +457,10 @@ async fn approve_in_a_real_browser_reaches_the_client_with_a_code() {
         "Deny is styled as the secondary action"
     );
     f.assert_no_console_errors("consent page").await;
-    let shot = save_screenshot(b, "consent").await;
+    let shots = screenshots(b, "consent").await;
+    publish(&shots[0]);
     if std::env::var("UPDATE_SCREENSHOTS").as_deref() == Ok("1") {
-        let docs = workspace_dir().join("docs");
-        std::fs::create_dir_all(&docs).unwrap();
-        std::fs::copy(&shot, docs.join("consent.png")).unwrap();
+        std::fs::copy(&shots[0], workspace_dir().join("docs").join("consent.png")).unwrap();
     }
 
     approve.click().await.unwrap();
@@ -510,7 +498,8 @@ async fn deny_in_a_real_browser_reaches_the_client_with_access_denied() {
 }
 
 /// Issue 14: an unknown `client_id` gets an error page (never a redirect) that says what
-/// happened and what the user can do.
+/// happened and what the user can do; it is shot at 1280 px and 390 px wide (issue 22 §4) and
+/// does not scroll sideways at 390 px.
 #[tokio::test]
 async fn unknown_client_gets_a_helpful_error_page() {
     let _one = ONE_BROWSER_AT_A_TIME.lock().await;
@@ -546,7 +535,7 @@ async fn unknown_client_gets_a_helpful_error_page() {
     );
     f.assert_no_console_errors_but("error page", Some(&url))
         .await;
-    save_screenshot(b, "error").await;
+    screenshots(b, "error").await;
 }
 
 /// Issue 14: the whole flow works with the keyboard alone: type into the sign-in form and press

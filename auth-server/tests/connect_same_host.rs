@@ -16,6 +16,12 @@
 //! Then `/connect/token` answers `200` with the third party's token and
 //! `auth-server connections list` shows the entry.
 //!
+//! Each page Chromium visits (our connect sign-in and connect pages, the third party's sign-in
+//! and consent, our success page, and `/connections` as the signed-in user) is shot at 1280 px
+//! and 390 px wide into `target/screenshots/` (`connect-sign-in-1280.png`, …), and must not
+//! scroll sideways at 390 px. With `UPDATE_SCREENSHOTS=1`, the 1280 px shots of the connect,
+//! success and connections pages are copied to `docs/screenshots/` (the ones the README shows).
+//!
 //! Needs `chromedriver` and Chromium (Debian: `apt-get install -y chromium chromium-driver`;
 //! `scripts/test` installs them when missing). `CHROMEDRIVER` and `CHROME` name other
 //! executables. Without them the test fails, saying so: it is never skipped silently. Chromium
@@ -32,7 +38,7 @@ use fantoccini::{Client, Locator};
 use serde_json::Value;
 
 use binary::{Server, Setup, browser, hidden, pkce};
-use chromium::Chromium;
+use chromium::{Chromium, publish, screenshots};
 
 /// The MCP server our users connect their calendar for (an audience only: nothing listens).
 const MCP_RESOURCE: &str = "http://127.0.0.1:8080/mcp";
@@ -48,6 +54,8 @@ const PASSWORD: &str = "correct horse battery";
 const TP_PASSWORD: &str = "calendar horse battery";
 const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+/// The description of the connection's `calendar:read` scope, shown on the connect page.
+const CALENDAR_READ: &str = "See your calendar events";
 /// The heading of our callback's success page.
 const DONE: &str = "Done — return to your app";
 /// Longest wait for a page.
@@ -183,6 +191,7 @@ issuer = "{tp}"
 client_id = "{connector}"
 client_secret = "{connector_secret}"
 scopes = ["calendar:read"]
+scope_descriptions = {{ "calendar:read" = "{CALENDAR_READ}" }}
 resource_indicator = "{CALENDAR_API}"
 resources = ["{MCP_RESOURCE}"]
 allow_insecure_http = true
@@ -410,15 +419,20 @@ async fn approve(b: &Client) {
 
 /// Follow the connect URL in Chromium as the user would: sign in at our server (`issuer`) and
 /// approve, sign in at the third party (`tp`) and approve, and see our callback's success page;
-/// the browser then holds one session cookie per issuer.
+/// the browser then holds one session cookie per issuer. Each page is shot at both widths.
 async fn connect_in_chromium(b: &Client, issuer: &str, tp: &str, connect_url: &str) {
     // At our server: sign in, then approve connecting the calendar.
     b.goto(connect_url).await.unwrap();
     wait_for_page(b, issuer, "#username", "our sign-in page").await;
+    screenshots(b, "connect-sign-in").await;
     sign_in(b, USER, PASSWORD).await;
     wait_for_page(b, connect_url, "button[value=approve]", "our connect page").await;
     let text = page_text(b).await;
-    assert!(text.contains("Example Calendar"), "{text}");
+    assert!(
+        text.contains("Example Calendar") && text.contains(CALENDAR_READ),
+        "{text}"
+    );
+    publish(&screenshots(b, "connect").await[0]);
     approve(b).await;
 
     // At the third party: sign in there (its session cookie is set for host 127.0.0.1 too),
@@ -431,6 +445,7 @@ async fn connect_in_chromium(b: &Client, issuer: &str, tp: &str, connect_url: &s
         "the third party's sign-in page",
     )
     .await;
+    screenshots(b, "connect-third-party-sign-in").await;
     sign_in(b, USER, TP_PASSWORD).await;
     wait_for_page(
         b,
@@ -439,6 +454,7 @@ async fn connect_in_chromium(b: &Client, issuer: &str, tp: &str, connect_url: &s
         "the third party's consent page",
     )
     .await;
+    screenshots(b, "connect-third-party-consent").await;
     approve(b).await;
 
     // Back at our callback: our session is still there, so the account is connected.
@@ -462,6 +478,7 @@ async fn connect_in_chromium(b: &Client, issuer: &str, tp: &str, connect_url: &s
         text.contains("Your Example Calendar account is connected"),
         "{text}"
     );
+    publish(&screenshots(b, "connect-done").await[0]);
 
     // Both sessions live side by side in the one cookie jar of host 127.0.0.1.
     let cookies = b.get_all_cookies().await.unwrap();
@@ -479,11 +496,27 @@ async fn connect_in_chromium(b: &Client, issuer: &str, tp: &str, connect_url: &s
     );
 }
 
+/// Open `/connections` at our server (`issuer`) as the signed-in user, see the new connection
+/// listed, and shoot the page at both widths.
+async fn connections_page_in_chromium(b: &Client, issuer: &str) {
+    let connections = format!("{issuer}/connections");
+    b.goto(&connections).await.unwrap();
+    wait_for_page(b, &connections, "ul.connections", "the connections page").await;
+    let text = page_text(b).await;
+    assert!(
+        text.contains("Example Calendar") && text.contains(&format!("Signed in as {USER}")),
+        "{text}"
+    );
+    publish(&screenshots(b, "connections").await[0]);
+}
+
 /// Issue 20 §6 (one session cookie per issuer; two servers on one host): with our server and
 /// the third party both on 127.0.0.1 (different ports), Chromium completes the connect flow of
 /// the README's demo: the callback finds the session that started it and shows the success
 /// page, the browser then holds one session cookie per issuer, and the connection exists
-/// (`/connect/token` answers `200` with the third party's token; `connections list` shows it).
+/// (`/connect/token` answers `200` with the third party's token; `connections list` and the
+/// user's `/connections` page show it). Issue 22 §4 (screenshots at 1280 px and 390 px): each
+/// page is shot at both widths and none scrolls sideways at 390 px.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_flow_completes_with_both_servers_on_one_host() {
     let demo = tokio::task::spawn_blocking(Demo::start).await.unwrap();
@@ -507,6 +540,7 @@ async fn connect_flow_completes_with_both_servers_on_one_host() {
 
     let chromium = Chromium::start().await;
     connect_in_chromium(&chromium, &demo.issuer, &demo.tp, &connect_url).await;
+    connections_page_in_chromium(&chromium, &demo.issuer).await;
     // Quit the browser before the checks below, as when the flow fails.
     drop(chromium);
 

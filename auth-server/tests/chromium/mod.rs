@@ -5,10 +5,13 @@
 //! Needs `chromedriver` and Chromium (Debian: `apt-get install -y chromium chromium-driver`;
 //! `scripts/test` installs them when missing). `CHROMEDRIVER` and `CHROME` name other
 //! executables. Without them a test fails, saying so: it is never skipped silently.
+//!
+//! [`screenshots`] writes a screenshot of the page at each of [`SCREENSHOT_WIDTHS`] to
+//! `target/screenshots/` and checks that the page does not scroll sideways in the narrow one.
 
 use std::net::TcpListener;
 use std::ops::Deref;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -18,6 +21,100 @@ use serde_json::json;
 
 /// Longest wait for chromedriver to quit Chromium when the handle is dropped.
 const QUIT_WAIT: Duration = Duration::from_secs(60);
+
+/// The window widths (and least heights) of the screenshots: a laptop and a phone. Each page
+/// is shot at both.
+pub const SCREENSHOT_WIDTHS: [(u32, u32); 2] = [(1280, 900), (390, 844)];
+
+/// The tallest window a screenshot grows to for a long page.
+const SCREENSHOT_MAX_HEIGHT: u64 = 4000;
+
+/// The workspace's root folder.
+pub fn workspace_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the crate is in the workspace")
+        .to_path_buf()
+}
+
+/// `target/screenshots/` (under `CARGO_TARGET_DIR` when set), created.
+pub fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_dir().join("target"));
+    let dir = target.join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Write a screenshot of the page the browser shows as `<name>-<width>.png` in
+/// [`screenshot_dir`], at each of [`SCREENSHOT_WIDTHS`]; the window grows taller (up to
+/// 4000 px) when the page needs it, so the shot shows the whole page. In the narrow window the
+/// page must not scroll sideways (`scrollWidth <= innerWidth`): the test fails otherwise. The
+/// window gets back the size it had, so the rest of the test runs as before. Returns the paths,
+/// widest first.
+pub async fn screenshots(b: &Client, name: &str) -> Vec<PathBuf> {
+    let (width, height) = b.get_window_size().await.unwrap();
+    let narrowest = SCREENSHOT_WIDTHS.iter().map(|(w, _)| *w).min();
+    let mut paths = Vec::new();
+    for (w, h) in SCREENSHOT_WIDTHS {
+        b.set_window_size(w, h).await.unwrap();
+        let [inner_width, inner_height, scroll_width, scroll_height] = page_extent(b).await;
+        assert_eq!(
+            inner_width,
+            u64::from(w),
+            "{name}: the window is {w} px wide for the screenshot"
+        );
+        if Some(w) == narrowest {
+            assert!(
+                scroll_width <= inner_width,
+                "{name} scrolls sideways in a {w} px wide window: {scroll_width} px wide"
+            );
+        }
+        if scroll_height > inner_height {
+            let taller = (u64::from(h) + scroll_height - inner_height).min(SCREENSHOT_MAX_HEIGHT);
+            b.set_window_size(w, u32::try_from(taller).unwrap())
+                .await
+                .unwrap();
+        }
+        let png = b.screenshot().await.unwrap();
+        let path = screenshot_dir().join(format!("{name}-{w}.png"));
+        std::fs::write(&path, png).unwrap();
+        paths.push(path);
+    }
+    b.set_window_size(
+        u32::try_from(width).unwrap(),
+        u32::try_from(height).unwrap(),
+    )
+    .await
+    .unwrap();
+    paths
+}
+
+/// `[innerWidth, innerHeight, scrollWidth, scrollHeight]` of the page the browser shows.
+async fn page_extent(b: &Client) -> [u64; 4] {
+    let v = b
+        .execute(
+            "const d = document.documentElement; \
+             return [window.innerWidth, window.innerHeight, d.scrollWidth, d.scrollHeight]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let n = |i: usize| v[i].as_u64().expect("a whole number of pixels");
+    [n(0), n(1), n(2), n(3)]
+}
+
+/// With `UPDATE_SCREENSHOTS=1` in the environment, copy the screenshot at `shot` into
+/// `docs/screenshots/` (the images the README shows), under the same file name.
+pub fn publish(shot: &Path) {
+    if std::env::var("UPDATE_SCREENSHOTS").as_deref() != Ok("1") {
+        return;
+    }
+    let docs = workspace_dir().join("docs").join("screenshots");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::copy(shot, docs.join(shot.file_name().expect("a file"))).unwrap();
+}
 
 /// A child process killed (and reaped) on drop.
 pub struct Process(pub Child);
