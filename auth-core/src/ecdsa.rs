@@ -6,6 +6,12 @@
 //! "low-S" form, `s ≤ (n - 1) / 2`. The authorization server normalises what it signs with
 //! [`normalize_low_s`]; the resource server can require it with [`is_low_s`].
 //!
+//! The scalar arithmetic is the RustCrypto curve crates' (`p256`, `p384`): `S` is parsed as a
+//! scalar of the curve (so `S ≥ n` is refused), tested with `IsHigh` and negated modulo `n`, the
+//! same two operations `ecdsa::Signature::normalize_s` performs. That method is not called
+//! directly because it needs a whole valid signature (`R` in `[1, n)` too), and these functions
+//! look at `S` alone.
+//!
 //! ```
 //! use mcp_auth_core::ecdsa::{Curve, is_low_s, normalize_low_s};
 //!
@@ -17,6 +23,10 @@
 //! assert!(is_low_s(Curve::P256, &sig));
 //! ```
 
+use p256::elliptic_curve::ff::PrimeField;
+use p256::elliptic_curve::scalar::IsHigh;
+use p256::elliptic_curve::{CurveArithmetic, FieldBytes};
+
 /// A NIST curve used by JWS ECDSA algorithms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Curve {
@@ -26,110 +36,137 @@ pub enum Curve {
     P384,
 }
 
-/// The order `n` of P-256, big-endian (SEC 2 §2.4.2).
-const P256_ORDER: [u8; 32] = [
-    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
-];
-
-/// `(n - 1) / 2` of P-256, big-endian: the largest low `S`.
-const P256_HALF_ORDER: [u8; 32] = [
-    0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-    0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b, 0xcf, 0x42, 0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31, 0x92, 0xa8,
-];
-
-/// The order `n` of P-384, big-endian (SEC 2 §2.5.1).
-const P384_ORDER: [u8; 48] = [
-    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xc7, 0x63, 0x4d, 0x81, 0xf4, 0x37, 0x2d, 0xdf,
-    0x58, 0x1a, 0x0d, 0xb2, 0x48, 0xb0, 0xa7, 0x7a, 0xec, 0xec, 0x19, 0x6a, 0xcc, 0xc5, 0x29, 0x73,
-];
-
-/// `(n - 1) / 2` of P-384, big-endian.
-const P384_HALF_ORDER: [u8; 48] = [
-    0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xe3, 0xb1, 0xa6, 0xc0, 0xfa, 0x1b, 0x96, 0xef,
-    0xac, 0x0d, 0x06, 0xd9, 0x24, 0x58, 0x53, 0xbd, 0x76, 0x76, 0x0c, 0xb5, 0x66, 0x62, 0x94, 0xb9,
-];
-
 impl Curve {
-    fn order(self) -> &'static [u8] {
-        match self {
-            Self::P256 => &P256_ORDER,
-            Self::P384 => &P384_ORDER,
-        }
-    }
-
-    fn half_order(self) -> &'static [u8] {
-        match self {
-            Self::P256 => &P256_HALF_ORDER,
-            Self::P384 => &P384_HALF_ORDER,
-        }
-    }
-
     /// The byte length of `R` (and of `S`): 32 for P-256, 48 for P-384.
     pub fn scalar_len(self) -> usize {
-        self.order().len()
+        match self {
+            Self::P256 => 32,
+            Self::P384 => 48,
+        }
     }
 }
 
 /// True when `signature` is `R || S` of the curve's length with `S ≤ (n - 1) / 2`. A signature
-/// of the wrong length is not low-S.
+/// of the wrong length is not low-S, nor is one whose `S` is not below `n`.
 pub fn is_low_s(curve: Curve, signature: &[u8]) -> bool {
-    let len = curve.scalar_len();
-    signature.len() == 2 * len && signature[len..] <= *curve.half_order()
+    match curve {
+        Curve::P256 => low_s::<p256::NistP256>(curve, signature),
+        Curve::P384 => low_s::<p384::NistP384>(curve, signature),
+    }
 }
 
 /// Replace `S` by `n - S` when it is above half the order, so the signature verifies exactly as
 /// before and is low-S. Returns `false` (and changes nothing) when `signature` is not `R || S`
-/// of the curve's length.
+/// of the curve's length, or its `S` is not below `n` (not a signature of this curve).
 pub fn normalize_low_s(curve: Curve, signature: &mut [u8]) -> bool {
-    let len = curve.scalar_len();
-    if signature.len() != 2 * len {
-        return false;
+    match curve {
+        Curve::P256 => normalize::<p256::NistP256>(curve, signature, false),
+        Curve::P384 => normalize::<p384::NistP384>(curve, signature, false),
     }
-    if signature[len..] > *curve.half_order() {
-        negate_s(curve, signature);
-    }
-    true
 }
 
 /// Replace `S` by `n - S` unconditionally: the other valid signature of the same message. Used
 /// by test kits to make the malleated twin of a good signature. Does nothing when `signature` is
-/// not `R || S` of the curve's length.
+/// not `R || S` of the curve's length, or its `S` is not below `n`.
 pub fn negate_s(curve: Curve, signature: &mut [u8]) {
+    match curve {
+        Curve::P256 => normalize::<p256::NistP256>(curve, signature, true),
+        Curve::P384 => normalize::<p384::NistP384>(curve, signature, true),
+    };
+}
+
+/// `S` of `signature` as a scalar of `C`: `None` for a wrong length or `S ≥ n`.
+fn s_scalar<C: CurveArithmetic>(curve: Curve, signature: &[u8]) -> Option<C::Scalar> {
     let len = curve.scalar_len();
     if signature.len() != 2 * len {
-        return;
+        return None;
     }
-    let order = curve.order();
-    let s = &mut signature[len..];
-    let mut borrow = 0i16;
-    for i in (0..len).rev() {
-        let d = i16::from(order[i]) - i16::from(s[i]) - borrow;
-        borrow = i16::from(d < 0);
-        s[i] = (d + (borrow << 8)) as u8;
+    let repr = FieldBytes::<C>::clone_from_slice(&signature[len..]);
+    Option::from(C::Scalar::from_repr(repr))
+}
+
+fn low_s<C: CurveArithmetic>(curve: Curve, signature: &[u8]) -> bool {
+    s_scalar::<C>(curve, signature).is_some_and(|s| !bool::from(s.is_high()))
+}
+
+/// Negate `S` when it is high, or always when `always`; false when `S` is not a scalar.
+fn normalize<C: CurveArithmetic>(curve: Curve, signature: &mut [u8], always: bool) -> bool {
+    let Some(s) = s_scalar::<C>(curve, signature) else {
+        return false;
+    };
+    if always || bool::from(s.is_high()) {
+        let negated: FieldBytes<C> = (-s).to_repr();
+        signature[curve.scalar_len()..].copy_from_slice(&negated);
     }
+    true
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// `2 · half + 1 = n` for both curves: the constants agree with each other.
+    /// `(n - 1) / 2` of P-256, big-endian (from the order in SEC 2 §2.4.2): the largest low `S`.
+    const P256_HALF_ORDER: &str =
+        "7fffffff800000007fffffffffffffffde737d56d38bcf4279dce5617e3192a8";
+    /// `(n - 1) / 2` of P-384 (from the order in SEC 2 §2.5.1).
+    const P384_HALF_ORDER: &str = "7fffffffffffffffffffffffffffffffffffffffffffffffe3b1a6c0fa1b96efac0d06d9245853bd76760cb5666294b9";
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// `S + k` as big-endian bytes of the same length (`k` small, no overflow).
+    fn plus(s: &[u8], k: u8) -> Vec<u8> {
+        let mut out = s.to_vec();
+        let mut carry = u16::from(k);
+        for b in out.iter_mut().rev() {
+            let v = u16::from(*b) + carry;
+            *b = v as u8;
+            carry = v >> 8;
+        }
+        out
+    }
+
+    /// The boundary is exactly half the order: `(n - 1) / 2` is low, the next value is high,
+    /// `n - 1` is high, and `n` itself is not a scalar (neither low nor normalised).
     #[test]
-    fn half_orders_are_half_the_orders() {
-        for curve in [Curve::P256, Curve::P384] {
-            let half = curve.half_order();
-            let mut carry = 1u16;
-            let mut doubled = vec![0u8; half.len()];
-            for i in (0..half.len()).rev() {
-                let v = u16::from(half[i]) * 2 + carry;
-                doubled[i] = v as u8;
-                carry = v >> 8;
-            }
-            assert_eq!(carry, 0);
-            assert_eq!(doubled, curve.order());
+    fn the_boundary_is_half_the_order() {
+        for (curve, half) in [
+            (Curve::P256, P256_HALF_ORDER),
+            (Curve::P384, P384_HALF_ORDER),
+        ] {
+            let half = hex(half);
+            let sig = |s: &[u8]| [vec![0x11u8; s.len()], s.to_vec()].concat();
+            assert!(is_low_s(curve, &sig(&half)));
+            assert!(!is_low_s(curve, &sig(&plus(&half, 1))));
+            // n = 2·half + 1, so n - 1 = half + half.
+            let n_minus_1: Vec<u8> = {
+                let mut twice = half.clone();
+                let mut carry = 0u16;
+                for b in twice.iter_mut().rev() {
+                    let v = u16::from(*b) * 2 + carry;
+                    *b = v as u8;
+                    carry = v >> 8;
+                }
+                assert_eq!(carry, 0);
+                twice
+            };
+            assert!(!is_low_s(curve, &sig(&n_minus_1)));
+            let mut high = sig(&n_minus_1);
+            assert!(normalize_low_s(curve, &mut high));
+            // n - (n - 1) = 1.
+            assert_eq!(
+                high[curve.scalar_len()..],
+                plus(&vec![0; half.len()], 1)[..]
+            );
+            let n = plus(&n_minus_1, 1);
+            let mut not_a_scalar = sig(&n);
+            assert!(!is_low_s(curve, &not_a_scalar));
+            assert!(!normalize_low_s(curve, &mut not_a_scalar));
+            assert_eq!(not_a_scalar, sig(&n));
         }
     }
 

@@ -9,8 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use mcp_auth_core::clock::UnixTime;
 use mcp_auth_core::ecdsa::{Curve, negate_s};
-use ring::rand::SystemRandom;
-use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use mcp_auth_core::jose::Es256Signer;
 use serde_json::{Value, json};
 
 use crate::KitError;
@@ -21,12 +20,12 @@ const P256_SPKI_PREFIX: [u8; 26] = [
     0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
 ];
 
-/// An ES256 test signing key with its `kid`.
+/// An ES256 test signing key with its `kid`, signing through the JOSE module's
+/// [`Es256Signer`].
 pub struct TestKey {
     kid: String,
-    pair: EcdsaKeyPair,
+    signer: Es256Signer,
     pkcs8: Vec<u8>,
-    rng: SystemRandom,
 }
 
 impl TestKey {
@@ -35,16 +34,14 @@ impl TestKey {
     /// # Errors
     /// [`KitError::Crypto`] if the system random source fails.
     pub fn generate(kid: impl Into<String>) -> Result<Self, KitError> {
-        let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-            .map_err(|_| KitError::Crypto("key generation failed"))?;
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
-            .map_err(|_| KitError::Crypto("generated key did not parse"))?;
+        let (signer, pkcs8) = Es256Signer::generate().map_err(|e| match e {
+            mcp_auth_core::jose::Es256Error::Random => KitError::Crypto("key generation failed"),
+            _ => KitError::Crypto("generated key did not parse"),
+        })?;
         Ok(Self {
             kid: kid.into(),
-            pair,
-            pkcs8: pkcs8.as_ref().to_vec(),
-            rng,
+            signer,
+            pkcs8,
         })
     }
 
@@ -64,16 +61,7 @@ impl TestKey {
     /// `{"crv":"P-256","kty":"EC","x":…,"y":…}` (the required members in lexicographic order,
     /// no whitespace, RFC 7638 §3.2).
     pub fn thumbprint(&self) -> String {
-        let point = self.pair.public_key().as_ref();
-        let canonical = format!(
-            r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
-            URL_SAFE_NO_PAD.encode(&point[1..33]),
-            URL_SAFE_NO_PAD.encode(&point[33..65])
-        );
-        URL_SAFE_NO_PAD.encode(ring::digest::digest(
-            &ring::digest::SHA256,
-            canonical.as_bytes(),
-        ))
+        self.signer.thumbprint().to_owned()
     }
 
     /// The private key as a PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), e.g. for a
@@ -91,23 +79,14 @@ impl TestKey {
     /// The public key as a JWK (RFC 7517 §4, RFC 7518 §6.2):
     /// `{"kty":"EC","crv":"P-256","x":…,"y":…,"kid":…,"use":"sig","alg":"ES256"}`.
     pub fn public_jwk(&self) -> Value {
-        let point = self.pair.public_key().as_ref();
-        json!({
-            "kty": "EC",
-            "crv": "P-256",
-            "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
-            "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
-            "kid": self.kid,
-            "use": "sig",
-            "alg": "ES256",
-        })
+        self.signer.public_jwk(Some(&self.kid))
     }
 
     /// The public key as a PEM `PUBLIC KEY` (SubjectPublicKeyInfo), the text an attacker would
     /// use as an HMAC secret in an algorithm-confusion attack.
     pub fn public_key_pem(&self) -> String {
         let mut der = P256_SPKI_PREFIX.to_vec();
-        der.extend_from_slice(self.pair.public_key().as_ref());
+        der.extend_from_slice(self.signer.public_point());
         pem("PUBLIC KEY", &der)
     }
 
@@ -132,18 +111,15 @@ impl TestKey {
 
     fn sign_with_s(&self, header: &Value, payload: &Value, high: bool) -> Result<String, KitError> {
         let input = format!("{}.{}", segment(header), segment(payload));
-        let sig = self
-            .pair
-            .sign(&self.rng, input.as_bytes())
+        // Low-S from the signer; the high-S twin on request.
+        let mut raw = self
+            .signer
+            .sign(input.as_bytes())
             .map_err(|_| KitError::Crypto("signing failed"))?;
-        let mut raw = sig.as_ref().to_vec();
-        if raw.len() != 64 {
-            return Err(KitError::Crypto("unexpected signature length"));
-        }
-        if mcp_auth_core::ecdsa::is_low_s(Curve::P256, &raw) == high {
+        if high {
             negate_s(Curve::P256, &mut raw);
         }
-        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(&raw)))
+        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(raw)))
     }
 }
 

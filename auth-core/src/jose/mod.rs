@@ -1,5 +1,5 @@
 //! One JOSE and JWKS module (feature `jose`): what every verifier of a JWS signed by someone
-//! else's key needs, written once. The authorization server checks `private_key_jwt` client
+//! else's key needs, and the one ES256 signer, written once. The authorization server checks `private_key_jwt` client
 //! assertions with it, the resource server checks access tokens, and the Cross App Access
 //! extension checks ID-JAGs from trusted IdPs.
 //!
@@ -11,6 +11,7 @@
 //! | [`CompactJws`] | a compact JWS read step by step: header, payload on demand, signature checked with a chosen key | RFC 7515 §7.1 |
 //! | [`JwksCache`] | one cached set per [`KeySource`] (`jwks_uri`, or issuer discovery through RFC 8414 or OpenID Connect metadata), refresh after 300 s, a rate-limited refetch on an unknown `kid`, stale keys dropped after `max_stale` | RFC 8414 §3, OIDC Discovery §4, RFC 7591 §2 |
 //! | [`JwksFetcher`] | the one piece of I/O, injected: the AS passes its SSRF-guarded client, the resource server its own | |
+//! | [`Es256Signer`] | the one ES256 signer: a P-256 PKCS#8 key, its public JWK and RFC 7638 thumbprint, low-S `R‖S` signatures | RFC 7518 §3.4, RFC 7638 |
 //!
 //! Errors are [`KeyError`] (the set is known; no key of it verifies this JWS) and
 //! [`JwksError`] (adds `Unavailable`: keys could not be obtained). Each user maps them to its
@@ -40,12 +41,14 @@
 mod alg;
 mod cache;
 mod claims;
+mod es256;
 mod jws;
 mod key_set;
 
 pub use alg::{AllowedAlgorithms, algorithm_name};
 pub use cache::{CacheTiming, FetchError, JwksCache, JwksError, JwksFetcher, KeySource};
 pub use claims::{Audience, numeric_date, numeric_date_value};
+pub use es256::{ES256_SIGNATURE_LEN, Es256Error, Es256Signer};
 pub use jsonwebtoken;
 pub use jws::{CompactJws, JwsError};
 pub use key_set::{KeySet, VerifyingKey};

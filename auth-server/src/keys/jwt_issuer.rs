@@ -1,13 +1,15 @@
 //! The RFC 9068 JWT access token issuer: signs with the current key, verifies, publishes the JWKS.
 
-use std::collections::HashSet;
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use mcp_auth_core::clock::UnixTime;
 use mcp_auth_core::error::OAuthError;
 use mcp_auth_core::ext::{AccessTokenClaims, IdTokenClaims, TokenIssuer, TokenProfile};
+use mcp_auth_core::jose::jsonwebtoken::Algorithm;
+use mcp_auth_core::jose::jsonwebtoken::jwk::Jwk;
+use mcp_auth_core::jose::{CompactJws, VerifyingKey};
 use mcp_auth_core::store::StoredSigningKey;
 use mcp_auth_core::types::Issuer;
 use ring::rand::SystemRandom;
@@ -17,10 +19,11 @@ use super::{KeyError, SigningKey};
 /// The JWS `typ` of an access token (RFC 9068 §2.1).
 const TYP: &str = "at+jwt";
 
-/// A published key: its `kid`, its verification key (built once) and its public JWK.
+/// A published key: its `kid`, its verification key (built once, through the JOSE module) and
+/// its public JWK.
 struct PublishedKey {
     kid: String,
-    decoding: DecodingKey,
+    verifying: Arc<VerifyingKey>,
     jwk: serde_json::Value,
 }
 
@@ -43,7 +46,6 @@ pub struct JwtTokenIssuer {
     published: Vec<PublishedKey>,
     jwks: serde_json::Value,
     next_change_at: Option<UnixTime>,
-    validation: Validation,
     rng: SystemRandom,
 }
 
@@ -92,13 +94,6 @@ impl JwtTokenIssuer {
             serde_json::json!({ "alg": SigningKey::ALG, "typ": TYP, "kid": current.kid() });
         let header_segment = URL_SAFE_NO_PAD.encode(header.to_string());
 
-        let mut validation = Validation::new(Algorithm::ES256);
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.required_spec_claims = HashSet::new();
-        validation.set_issuer(&[issuer.as_str()]);
-
         Ok(Self {
             issuer,
             current,
@@ -106,7 +101,6 @@ impl JwtTokenIssuer {
             published,
             jwks,
             next_change_at,
-            validation,
             rng: SystemRandom::new(),
         })
     }
@@ -158,16 +152,18 @@ impl JwtTokenIssuer {
 }
 
 fn publish(key: &SigningKey) -> Result<PublishedKey, KeyError> {
-    let (x, y) = key.coordinates();
-    let decoding =
-        DecodingKey::from_ec_components(x, y).map_err(|e| KeyError::VerificationKey {
-            kid: key.kid().to_owned(),
-            reason: e.to_string(),
-        })?;
+    let jwk = key.public_jwk();
+    let failed = |reason: String| KeyError::VerificationKey {
+        kid: key.kid().to_owned(),
+        reason,
+    };
+    let parsed: Jwk = serde_json::from_value(jwk.clone()).map_err(|e| failed(e.to_string()))?;
+    let verifying = VerifyingKey::from_jwk(&parsed)
+        .ok_or_else(|| failed("the JWK is not a usable verification key".to_owned()))?;
     Ok(PublishedKey {
         kid: key.kid().to_owned(),
-        decoding,
-        jwk: key.public_jwk(),
+        verifying: Arc::new(verifying),
+        jwk,
     })
 }
 
@@ -218,16 +214,17 @@ impl TokenIssuer for JwtTokenIssuer {
     /// `kid` of a published key, a valid signature, `iss` equal to the issuer. Expiry and
     /// audience are not checked here.
     fn verify(&self, token: &str) -> Option<AccessTokenClaims> {
-        let header = jsonwebtoken::decode_header(token).ok()?;
-        if header.typ.as_deref() != Some(TYP) || header.alg != Algorithm::ES256 {
+        let jws = CompactJws::parse(token).ok()?;
+        if jws.typ() != Some(TYP) || jws.alg() != Algorithm::ES256 {
             return None;
         }
-        let kid = header.kid?;
+        let kid = jws.kid()?;
         let key = self.published.iter().find(|k| k.kid == kid)?;
-        let data =
-            jsonwebtoken::decode::<AccessTokenClaims>(token, &key.decoding, &self.validation)
-                .ok()?;
-        (data.claims.iss == self.issuer.as_str()).then_some(data.claims)
+        if !jws.verify(&key.verifying) {
+            return None;
+        }
+        let claims: AccessTokenClaims = jws.claims().ok()?;
+        (claims.iss == self.issuer.as_str()).then_some(claims)
     }
 
     /// `{"keys":[…]}`: the current key first, then the still-published retired keys.
@@ -255,6 +252,8 @@ impl std::fmt::Debug for JwtTokenIssuer {
 
 #[cfg(test)]
 mod tests {
+    use jsonwebtoken::{DecodingKey, Validation};
+
     use super::*;
 
     const NOW: UnixTime = 1_767_225_600;

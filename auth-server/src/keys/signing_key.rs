@@ -5,47 +5,44 @@ use std::fmt;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mcp_auth_core::clock::UnixTime;
+use mcp_auth_core::jose::{Es256Error, Es256Signer};
 use mcp_auth_core::secret::Secret;
 use mcp_auth_core::store::StoredSigningKey;
-use ring::rand::{SecureRandom, SystemRandom};
-use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use ring::rand::SecureRandom;
 
 use super::KeyError;
 
-/// Length of one P-256 coordinate, in bytes.
-const COORDINATE_LEN: usize = 32;
-
-/// An ES256 private key, parsed once into ring's [`EcdsaKeyPair`]
-/// (`ECDSA_P256_SHA256_FIXED_SIGNING`: signatures are the 64-byte `R‖S` of RFC 7518 §3.4).
+/// An ES256 private key, parsed once into the JOSE module's [`Es256Signer`] (signatures are the
+/// 64-byte low-S `R‖S` of RFC 7518 §3.4).
 ///
 /// The `kid` is the RFC 7638 JWK thumbprint: base64url (no padding) of the SHA-256 of
 /// `{"crv":"P-256","kty":"EC","x":…,"y":…}`. `Debug` prints only the `kid`.
 pub struct SigningKey {
-    kid: String,
-    x: String,
-    y: String,
-    key_pair: EcdsaKeyPair,
+    signer: Es256Signer,
 }
 
 impl SigningKey {
     /// The JWS `alg` of every key of this type.
-    pub const ALG: &'static str = "ES256";
+    pub const ALG: &'static str = Es256Signer::ALG;
 
-    /// Generate a new key with ring's `generate_pkcs8`, ready to store: `kid` = thumbprint,
-    /// `alg` = `ES256`, the PKCS#8 DER as unpadded base64url, `created_at` = `now` (seconds since
-    /// the epoch), current (`retired_at` = `None`).
+    /// Generate a new key, ready to store: `kid` = thumbprint, `alg` = `ES256`, the PKCS#8 DER
+    /// as unpadded base64url, `created_at` = `now` (seconds since the epoch), current
+    /// (`retired_at` = `None`).
     ///
     /// # Errors
     /// [`KeyError::Generate`] when the system random number generator fails.
     pub fn generate(now: UnixTime) -> Result<StoredSigningKey, KeyError> {
-        let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-            .map_err(|_| KeyError::Generate)?;
-        let key = Self::from_pkcs8(pkcs8.as_ref(), "(new)")?;
+        let (signer, pkcs8) = Es256Signer::generate().map_err(|e| match e {
+            Es256Error::Pkcs8(reason) => KeyError::Rejected {
+                kid: "(new)".to_owned(),
+                reason,
+            },
+            _ => KeyError::Generate,
+        })?;
         Ok(StoredSigningKey {
-            kid: key.kid,
+            kid: signer.thumbprint().to_owned(),
             alg: Self::ALG.to_owned(),
-            private_pkcs8: Secret::new(URL_SAFE_NO_PAD.encode(pkcs8.as_ref())),
+            private_pkcs8: Secret::new(URL_SAFE_NO_PAD.encode(&pkcs8)),
             created_at: now,
             retired_at: None,
         })
@@ -69,65 +66,34 @@ impl SigningKey {
             .map_err(|_| KeyError::Encoding {
                 kid: stored.kid.clone(),
             })?;
-        let key = Self::from_pkcs8(&der, &stored.kid)?;
-        if key.kid != stored.kid {
+        let signer = Es256Signer::from_pkcs8_der(&der).map_err(|e| KeyError::Rejected {
+            kid: stored.kid.clone(),
+            reason: e.to_string(),
+        })?;
+        if signer.thumbprint() != stored.kid {
             return Err(KeyError::KidMismatch {
                 stored: stored.kid.clone(),
-                computed: key.kid,
+                computed: signer.thumbprint().to_owned(),
             });
         }
-        Ok(key)
-    }
-
-    fn from_pkcs8(der: &[u8], label: &str) -> Result<Self, KeyError> {
-        let rng = SystemRandom::new();
-        let key_pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der, &rng)
-            .map_err(|e| KeyError::Rejected {
-                kid: label.to_owned(),
-                reason: e.to_string(),
-            })?;
-        // Uncompressed SEC1 point: 0x04 ‖ X ‖ Y.
-        let point = key_pair.public_key().as_ref();
-        if point.len() != 1 + 2 * COORDINATE_LEN || point[0] != 0x04 {
-            return Err(KeyError::Rejected {
-                kid: label.to_owned(),
-                reason: "public key is not an uncompressed P-256 point".to_owned(),
-            });
-        }
-        let x = URL_SAFE_NO_PAD.encode(&point[1..=COORDINATE_LEN]);
-        let y = URL_SAFE_NO_PAD.encode(&point[1 + COORDINATE_LEN..]);
-        let kid = thumbprint(&x, &y);
-        Ok(Self {
-            kid,
-            x,
-            y,
-            key_pair,
-        })
+        Ok(Self { signer })
     }
 
     /// The key id: the RFC 7638 thumbprint.
     pub fn kid(&self) -> &str {
-        &self.kid
+        self.signer.thumbprint()
     }
 
     /// The public point's coordinates `(x, y)`, each unpadded base64url of 32 bytes (RFC 7518
     /// §6.2.1.2–3).
     pub fn coordinates(&self) -> (&str, &str) {
-        (&self.x, &self.y)
+        self.signer.coordinates()
     }
 
     /// The public JWK (RFC 7517 §4, RFC 7518 §6.2):
     /// `{"kty":"EC","crv":"P-256","x":…,"y":…,"kid":…,"alg":"ES256","use":"sig"}`.
     pub fn public_jwk(&self) -> serde_json::Value {
-        serde_json::json!({
-            "kty": "EC",
-            "crv": "P-256",
-            "x": self.x,
-            "y": self.y,
-            "kid": self.kid,
-            "alg": Self::ALG,
-            "use": "sig",
-        })
+        self.signer.public_jwk(Some(self.kid()))
     }
 
     /// Sign `message` (the JWS signing input), returning the 64-byte `R‖S` signature with `S`
@@ -135,35 +101,21 @@ impl SigningKey {
     /// signatures accept it ([`mcp_auth_core::ecdsa`]).
     ///
     /// # Errors
-    /// [`KeyError::Sign`] when the random number generator fails or the signature is not 64
-    /// bytes.
+    /// [`KeyError::Sign`] when the random number generator fails.
     pub fn sign(&self, rng: &dyn SecureRandom, message: &[u8]) -> Result<Vec<u8>, KeyError> {
-        let mut sig = self
-            .key_pair
-            .sign(rng, message)
-            .map(|sig| sig.as_ref().to_vec())
-            .map_err(|_| KeyError::Sign)?;
-        if !mcp_auth_core::ecdsa::normalize_low_s(mcp_auth_core::ecdsa::Curve::P256, &mut sig) {
-            return Err(KeyError::Sign);
-        }
-        Ok(sig)
+        self.signer
+            .sign_with(rng, message)
+            .map(|sig| sig.to_vec())
+            .map_err(|_| KeyError::Sign)
     }
 }
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
+            .field("kid", &self.kid())
             .finish_non_exhaustive()
     }
-}
-
-/// RFC 7638 §3 thumbprint of a P-256 key: the required members in lexicographic order, no
-/// whitespace, SHA-256, unpadded base64url.
-fn thumbprint(x: &str, y: &str) -> String {
-    let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-    let digest = ring::digest::digest(&ring::digest::SHA256, canonical.as_bytes());
-    URL_SAFE_NO_PAD.encode(digest.as_ref())
 }
 
 #[cfg(test)]

@@ -1,17 +1,17 @@
 //! `private_key_jwt` client assertions (RFC 7523 §2.2 and §3) signed with an ES256 key.
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mcp_auth_core::UnixTime;
+use mcp_auth_core::jose::{Es256Error, Es256Signer};
 use ring::rand::{SecureRandom, SystemRandom};
-use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 
 use super::ProviderError;
 
-/// A P-256 private key for ES256 client assertions (RFC 7518 §3.4). `Debug` never prints the
-/// key.
+/// A P-256 private key for ES256 client assertions (RFC 7518 §3.4), signing through the JOSE
+/// module's [`Es256Signer`]: every signature is low-S. `Debug` never prints the key.
 pub struct Es256Key {
-    pair: EcdsaKeyPair,
+    signer: Es256Signer,
     kid: Option<String>,
     rng: SystemRandom,
 }
@@ -25,20 +25,33 @@ impl std::fmt::Debug for Es256Key {
     }
 }
 
+/// The provider's error for a key that cannot be loaded or used.
+fn key_error(e: Es256Error) -> ProviderError {
+    match e {
+        Es256Error::Pkcs8(reason) => {
+            ProviderError::Key(format!("not a P-256 PKCS#8 key: {reason}"))
+        }
+        other => ProviderError::Key(other.to_string()),
+    }
+}
+
 impl Es256Key {
+    fn new(signer: Es256Signer) -> Self {
+        Self {
+            signer,
+            kid: None,
+            rng: SystemRandom::new(),
+        }
+    }
+
     /// The key from a PKCS#8 v1/v2 DER document (RFC 5208, RFC 5958).
     ///
     /// # Errors
     /// [`ProviderError::Key`] when it is not a P-256 PKCS#8 key.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, ProviderError> {
-        let rng = SystemRandom::new();
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der, &rng)
-            .map_err(|e| ProviderError::Key(format!("not a P-256 PKCS#8 key: {e}")))?;
-        Ok(Self {
-            pair,
-            kid: None,
-            rng,
-        })
+        Es256Signer::from_pkcs8_der(der)
+            .map(Self::new)
+            .map_err(key_error)
     }
 
     /// The key from a PEM `-----BEGIN PRIVATE KEY-----` document (RFC 7468 §10).
@@ -46,16 +59,9 @@ impl Es256Key {
     /// # Errors
     /// [`ProviderError::Key`] when there is no PKCS#8 PEM block or it is not a P-256 key.
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, ProviderError> {
-        let body = pem
-            .split("-----BEGIN PRIVATE KEY-----")
-            .nth(1)
-            .and_then(|rest| rest.split("-----END PRIVATE KEY-----").next())
-            .ok_or_else(|| ProviderError::Key("no PRIVATE KEY PEM block".into()))?;
-        let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-        let der = STANDARD
-            .decode(b64)
-            .map_err(|e| ProviderError::Key(format!("PEM body: {e}")))?;
-        Self::from_pkcs8_der(&der)
+        Es256Signer::from_pkcs8_pem(pem)
+            .map(Self::new)
+            .map_err(key_error)
     }
 
     /// A new random key, returned with its PKCS#8 DER encoding (to store it).
@@ -63,11 +69,8 @@ impl Es256Key {
     /// # Errors
     /// [`ProviderError::Key`] when the system random generator fails.
     pub fn generate() -> Result<(Self, Vec<u8>), ProviderError> {
-        let rng = SystemRandom::new();
-        let der = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-            .map_err(|e| ProviderError::Key(e.to_string()))?;
-        let key = Self::from_pkcs8_der(der.as_ref())?;
-        Ok((key, der.as_ref().to_vec()))
+        let (signer, der) = Es256Signer::generate().map_err(key_error)?;
+        Ok((Self::new(signer), der))
     }
 
     /// Name the key: assertions carry this `kid` header (RFC 7515 §4.1.4), and
@@ -80,19 +83,7 @@ impl Es256Key {
     /// The public key as a JWK (RFC 7517, RFC 7518 §6.2) with `alg: ES256` and `use: sig`, for
     /// registering the client (`auth-server client add --jwks`).
     pub fn public_jwk(&self) -> serde_json::Value {
-        let point = self.pair.public_key().as_ref();
-        let mut jwk = serde_json::json!({
-            "kty": "EC",
-            "crv": "P-256",
-            "alg": "ES256",
-            "use": "sig",
-            "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
-            "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
-        });
-        if let Some(kid) = &self.kid {
-            jwk["kid"] = serde_json::Value::String(kid.clone());
-        }
-        jwk
+        self.signer.public_jwk(self.kid.as_deref())
     }
 
     /// A compact client assertion (RFC 7523 §3): header `{"alg":"ES256","typ":"JWT"[,"kid"]}`,
@@ -124,24 +115,16 @@ impl Es256Key {
             "exp": now.saturating_add(lifetime_secs),
             "jti": URL_SAFE_NO_PAD.encode(jti),
         });
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
-        let signature = self
-            .pair
-            .sign(&self.rng, input.as_bytes())
-            .map_err(|e| ProviderError::Key(format!("signing: {e}")))?;
-        Ok(format!(
-            "{input}.{}",
-            URL_SAFE_NO_PAD.encode(signature.as_ref())
-        ))
+        self.signer
+            .sign_compact(&header, &claims)
+            .map_err(|e| ProviderError::Key(format!("signing: {e}")))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use base64::engine::general_purpose::STANDARD;
+
     use super::*;
 
     fn part(token: &str, i: usize) -> serde_json::Value {
@@ -188,6 +171,26 @@ mod tests {
         );
         let again = Es256Key::from_pkcs8_pem(&pem).unwrap();
         assert_eq!(key.public_jwk(), again.public_jwk());
+    }
+
+    /// The low-S rule (RFC 7518 §3.4 signatures, one form per message): every assertion
+    /// signature is `R‖S` with `S ≤ (n - 1) / 2`, so an AS that refuses malleable signatures
+    /// accepts it. 64 signatures: a signer that skipped normalisation fails with probability
+    /// `1 - 2^-64`.
+    #[test]
+    fn assertion_signatures_are_low_s() {
+        use mcp_auth_core::ecdsa::{Curve, is_low_s};
+        let (key, _) = Es256Key::generate().unwrap();
+        for now in 0..64 {
+            let token = key
+                .assertion("svc", "https://auth.example.com", now, 60)
+                .unwrap();
+            let sig = URL_SAFE_NO_PAD
+                .decode(token.rsplit('.').next().unwrap())
+                .unwrap();
+            assert_eq!(sig.len(), 64);
+            assert!(is_low_s(Curve::P256, &sig), "assertion {now} is high-S");
+        }
     }
 
     #[test]
