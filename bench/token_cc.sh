@@ -50,6 +50,7 @@ scopes = ["mcp:tools", "mcp:resources"]
 default_scopes = ["mcp:tools"]
 TOML
 export MCP_AUTH_CONFIG="$SCRATCH/auth.toml"
+"$BIN" migrate >/dev/null
 out="$("$BIN" client add --name bench-secret --grant client_credentials --scope mcp:tools --resource "$RESOURCE_URL")"
 SECRET_ID="$(sed -n 's/^client_id: //p' <<<"$out")"
 SECRET="$(sed -n 's/^client_secret: //p' <<<"$out")"

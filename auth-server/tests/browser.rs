@@ -120,6 +120,12 @@ primary_color = "{PRIMARY}"
 }
 
 fn add_user(config: &Path) {
+    let migrate = Command::new(bin())
+        .args(["--config", config.to_str().unwrap(), "migrate"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(migrate.success(), "migrate failed");
     let mut child = Command::new(bin())
         .args([
             "--config",

@@ -295,17 +295,73 @@ fn relative_paths_in_the_file_are_relative_to_its_folder() {
         "bind = \"127.0.0.1:0\"\ndatabase = \"data.db\"\n",
     )
     .unwrap();
-    let out = Command::new(bin())
-        .current_dir(&elsewhere)
-        .args(["--config", "../etc/auth.toml", "client", "list"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    for args in [["migrate"].as_slice(), &["client", "list"]] {
+        let out = Command::new(bin())
+            .current_dir(&elsewhere)
+            .args(["--config", "../etc/auth.toml"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr_of(&out));
+    }
     assert!(
         folder.join("data.db").exists(),
         "the database is beside the file"
     );
     assert!(!elsewhere.join("data.db").exists());
+}
+
+/// Rule "admin commands never create a database; on a missing database they say which path
+/// they looked at and exit 1" (issue 22 §2). Every admin command, and a `client add` that would
+/// otherwise succeed, leaves the folder as it was; after `migrate` the same `client add` works.
+#[test]
+fn admin_commands_never_create_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("auth.toml");
+    std::fs::write(&config, "bind = \"127.0.0.1:0\"\ndatabase = \"auth.db\"\n").unwrap();
+    let run = |args: &[&str]| {
+        Command::new(bin())
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let add = [
+        "client",
+        "add",
+        "--name",
+        "App",
+        "--redirect-uri",
+        "http://127.0.0.1:7777/cb",
+    ];
+    for args in [
+        &add[..],
+        &["client", "list"],
+        &["user", "list"],
+        &["user", "add", "alice"],
+        &["consent", "list", "--user", "alice"],
+        &["connections", "list"],
+        &["keys", "list"],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = stderr_of(&out);
+        let expected = format!("no database at {}", dir.path().join("auth.db").display());
+        assert!(
+            stderr.contains(&expected) && stderr.contains("auth-server migrate"),
+            "{args:?}: {stderr}"
+        );
+        let files: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(files, ["auth.toml"], "{args:?} left files behind");
+    }
+    assert!(run(&["migrate"]).status.success());
+    let out = run(&add);
+    assert!(out.status.success(), "{}", stderr_of(&out));
 }
 
 /// Rule "every configuration error is reported before anything is written" (issue 22 §2): a
@@ -423,10 +479,10 @@ fn readme_toml_after(marker: &str) -> String {
 #[test]
 fn readme_connect_demo_configurations_start_as_written() {
     let dir = tempfile::tempdir().unwrap();
-    let calendar = Setup {
-        config: dir.path().join("calendar.toml"),
-        dir: tempfile::tempdir().unwrap(),
-    };
+    let calendar = Setup::at(
+        dir.path().join("calendar.toml"),
+        tempfile::tempdir().unwrap(),
+    );
     let calendar_toml = readme_toml_after("(`calendar.toml`), with its own database:");
     std::fs::write(&calendar.config, &calendar_toml).unwrap();
     // Step 1.
@@ -442,10 +498,7 @@ fn readme_connect_demo_configurations_start_as_written() {
     ]);
     calendar.add_user("alice", "a calendar password");
     // Step 2, with a real vault key; step 3, then the edit.
-    let ours = Setup {
-        config: dir.path().join("auth.toml"),
-        dir: tempfile::tempdir().unwrap(),
-    };
+    let ours = Setup::at(dir.path().join("auth.toml"), tempfile::tempdir().unwrap());
     let auth_toml = readme_toml_after("(`auth.toml`), with step 1's client id and secret:")
         .replace(
             "<base64 of 32 random bytes>",

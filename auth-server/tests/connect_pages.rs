@@ -1372,3 +1372,107 @@ async fn connect_form_repeated_fields_are_refused_and_change_nothing() {
     assert!(!res.body.contains(key));
     assert_eq!(status(&h, ELIC).await, ElicitationStatus::Completed);
 }
+
+/// Issue 22 §4 "the failure page has a try again link": after the third party refuses, the
+/// failure page carries a CSRF-protected "Try again" form. Posting it without the CSRF token,
+/// or as bob, changes nothing; as alice it opens a new elicitation for the same MCP client,
+/// connection and MCP server (the failed one stays failed) and sends her to its connect page,
+/// from where the connection completes. Trying again the same failed link reuses the open one.
+#[tokio::test]
+async fn the_failure_page_offers_to_try_again() {
+    let tp = third_party().await;
+    let (h, _) = our_server(&tp).await;
+    seed(&h, &pending(ELIC, "user-1", "calendar")).await;
+    let alice = sign_in(&h, "alice", PASSWORD).await;
+    let authorize = approve(&h, &alice, ELIC).await;
+    let state: String = authorize
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let failed = h
+        .get_with_cookie(
+            &format!(
+                "/connect/callback?error=server_error&state={}&iss={}",
+                enc(&state),
+                enc(&tp.issuer)
+            ),
+            &alice,
+        )
+        .await;
+    assert_eq!(failed.status, StatusCode::BAD_GATEWAY);
+    assert_page_headers(&failed);
+    let retry = format!("/connect/{ELIC}/retry");
+    assert!(
+        failed.body.contains(&format!(
+            "action=\"{}\"",
+            format!("{ISSUER}{retry}").replace('/', "&#x2f;")
+        )) && failed.body.contains("Try again"),
+        "{}",
+        failed.body
+    );
+    let csrf = hidden(&failed.body, "csrf_token");
+    // Without the CSRF token: refused, nothing opened.
+    let res = h.post_form_with_cookie(&retry, "", &alice).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    // Bob, with his own session and CSRF token: another account.
+    let bob = sign_in(&h, "bob", BOB_PASSWORD).await;
+    let bob_page = h.get_with_cookie("/connections", &bob).await;
+    let bob_csrf = hidden(&bob_page.body, "csrf_token");
+    let res = h
+        .post_form_with_cookie(&retry, &format!("csrf_token={}", enc(&bob_csrf)), &bob)
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(open_for_alice(&h).await, 0);
+    // Alice: a new elicitation, bound as the failed one was.
+    let form = format!("csrf_token={}", enc(&csrf));
+    let res = h.post_form_with_cookie(&retry, &form, &alice).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let location = res.header("location");
+    let next = location
+        .strip_prefix(&format!("{ISSUER}/connect/"))
+        .unwrap_or_else(|| panic!("{location}"))
+        .to_owned();
+    assert_ne!(next, ELIC);
+    assert_eq!(status(&h, ELIC).await, ElicitationStatus::Failed);
+    let e = h.stores.elicitations.get(&next).await.unwrap().unwrap();
+    let old = pending(ELIC, "user-1", "calendar");
+    assert_eq!(
+        (
+            &e.iss,
+            &e.sub,
+            &e.client_id,
+            &e.connection,
+            &e.resource,
+            &e.requested_by
+        ),
+        (
+            &old.iss,
+            &old.sub,
+            &old.client_id,
+            &old.connection,
+            &old.resource,
+            &old.requested_by
+        )
+    );
+    assert_eq!(e.status, ElicitationStatus::Pending);
+    // Again from the same failure page: the open one, not a third.
+    let again = h.post_form_with_cookie(&retry, &form, &alice).await;
+    assert_eq!(again.header("location"), location);
+    assert_eq!(open_for_alice(&h).await, 1);
+    // The new link completes the connection.
+    let back = third_party_approves(&tp, &approve(&h, &alice, &next).await).await;
+    let done = h.get_with_cookie(&callback_path(&back), &alice).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(status(&h, &next).await, ElicitationStatus::Completed);
+    assert_eq!(h.stores.vault.list().await.unwrap().len(), 1);
+}
+
+async fn open_for_alice(h: &Harness) -> u64 {
+    h.stores
+        .elicitations
+        .count_open_for_subject(ISSUER, "user-1", NOW)
+        .await
+        .unwrap()
+}

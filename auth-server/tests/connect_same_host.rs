@@ -141,10 +141,7 @@ scopes = ["calendar:read"]
             ),
         )
         .unwrap();
-        let theirs = Setup {
-            dir: tp_dir,
-            config: tp_config,
-        };
+        let theirs = Setup::at(tp_config, tp_dir);
         let (connector, connector_secret) = client_fields(&theirs.ok(
             &[
                 "client",
@@ -200,10 +197,7 @@ allow_insecure_http = true
             )
         };
         std::fs::write(&as_config, as_toml("")).unwrap();
-        let ours = Setup {
-            dir: as_dir,
-            config: as_config,
-        };
+        let ours = Setup::at(as_config, as_dir);
         let server_client = client_fields(&ours.ok(
             &[
                 "client",

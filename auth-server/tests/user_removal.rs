@@ -387,10 +387,7 @@ async fn removed_user_session_is_refused_on_another_node() {
     // Nothing listens at the shared issuer: the test talks to each node directly.
     let issuer = "http://127.0.0.1:9";
     let config = write_pg_config(dir.path(), db.url(), issuer);
-    let setup = Setup {
-        dir,
-        config: config.clone(),
-    };
+    let setup = Setup::at(config.clone(), dir);
     setup.ok(&["user", "add", "gina"], &format!("{PASSWORD}\n"));
     let a = Server::start(&setup, &[]);
     let b = Server::start(&setup, &[]);

@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use mcp_auth_core::store::{ElicitationBinding, ElicitationStatus, PendingElicitation};
+use mcp_auth_core::store::{ElicitationBinding, PendingElicitation};
 use mcp_auth_core::types::ResourceUri;
 use mcp_auth_core::{ErrorCode, FormParams, OAuthError};
 use serde::Serialize;
@@ -46,9 +46,6 @@ pub const MAX_STATUS_WAIT: u64 = 30;
 
 /// `wait` of `/connect/status` when the request names none, seconds.
 pub const DEFAULT_STATUS_WAIT: u64 = 25;
-
-/// Random bytes in an elicitation id: 32 (256 bits), unpadded base64url.
-const ELICITATION_ID_BYTES: usize = 32;
 
 /// The answer of `/connect/token`.
 #[derive(Debug)]
@@ -288,44 +285,9 @@ impl AuthorizationServer {
             connection: name,
             resource: &resource,
         };
-        let store = &self.inner.stores.elicitations;
-        let elicitation = match store.find_open(&binding, now).await? {
-            Some(open) => open,
-            None => {
-                let open = store
-                    .count_open_for_subject(subject.iss, subject.sub, now)
-                    .await?;
-                if open >= MAX_OPEN_ELICITATIONS_PER_USER {
-                    return Err(OAuthError::new(
-                        ErrorCode::RateLimited,
-                        "this user has too many unfinished connection requests",
-                    )
-                    .with_retry_after(60));
-                }
-                let elicitation = PendingElicitation {
-                    id: self.inner.secrets.identifier("", ELICITATION_ID_BYTES),
-                    iss: subject.iss.to_owned(),
-                    sub: subject.sub.to_owned(),
-                    client_id: claims.client_id.clone(),
-                    connection: name.to_owned(),
-                    resource: resource.clone(),
-                    requested_by: caller.client_id.as_str().to_owned(),
-                    status: ElicitationStatus::Pending,
-                    created_at: now,
-                    expires_at: now + ELICITATION_TTL,
-                    state_hash: None,
-                    code_verifier: None,
-                    finished_at: None,
-                };
-                store.insert(&elicitation).await?;
-                tracing::info!(
-                    connection = %name,
-                    client_id = %caller.client_id,
-                    "connection elicitation created"
-                );
-                elicitation
-            }
-        };
+        let elicitation = self
+            .open_elicitation(&binding, caller.client_id.as_str(), now)
+            .await?;
         Ok(ConnectTokenOutcome::ConnectionRequired(
             ConnectionRequired {
                 error: "connection_required",

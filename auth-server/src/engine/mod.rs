@@ -3,6 +3,7 @@
 
 pub mod authorize;
 mod client_authentication;
+pub mod connect_elicitation;
 pub mod connect_token;
 pub mod consent;
 pub mod health;

@@ -19,6 +19,7 @@ use minijinja::context;
 use super::AppState;
 use super::source::SourceAddress;
 use crate::connections::{Connection, ConnectionError, ConnectionKind, Connections};
+use crate::engine::connect_elicitation::RetryOutcome;
 use crate::engine::sign_in::SignInError;
 use crate::web::connect::{LinkState, Viewer, check_return_to, is_elicitation_id, link_state};
 use crate::web::pages::{html, html_with_form_redirect, redirect};
@@ -795,14 +796,14 @@ pub(super) async fn callback(
                 connection.display_name
             )
         };
-        return failed(&state, &connections, &e.id, now, &text).await;
+        return failed(&state, &connections, &session, &e.id, now, &text).await;
     }
     let (Some(code), Some(verifier)) = (params.get("code"), e.code_verifier.as_ref()) else {
         let text = format!(
             "{} answered without a code. Return to your app and try again.",
             connection.display_name
         );
-        return failed(&state, &connections, &e.id, now, &text).await;
+        return failed(&state, &connections, &session, &e.id, now, &text).await;
     };
     if let Err(err) = connections
         .finish_authorization(&e.iss, &e.sub, connection, code, verifier, now)
@@ -813,7 +814,7 @@ pub(super) async fn callback(
             "Connecting {} failed. Return to your app and try again.",
             connection.display_name
         );
-        return failed(&state, &connections, &e.id, now, &text).await;
+        return failed(&state, &connections, &session, &e.id, now, &text).await;
     }
     match elicitations
         .finish(&e.id, ElicitationStatus::Completed, now)
@@ -826,10 +827,12 @@ pub(super) async fn callback(
     done(&state, connection)
 }
 
-/// Record the elicitation `id` as failed, wake the waiters, and show `text` (`502`).
+/// Record the elicitation `id` as failed, wake the waiters, and show `text` (`502`) with a
+/// "Try again" button (`POST /connect/{id}/retry`, CSRF-protected for `session`).
 async fn failed(
     state: &AppState,
     connections: &Connections,
+    session: &Session,
     id: &str,
     now: i64,
     text: &str,
@@ -842,7 +845,80 @@ async fn failed(
         Ok(_) => connections.completion.finished(),
         Err(err) => return server_error(state, &err),
     }
-    message(state, StatusCode::BAD_GATEWAY, "Not connected", text)
+    let body = state.web.templates.render(
+        "connect_message.html",
+        context! {
+            heading => "Not connected",
+            message => text,
+            request_id => crate::web::pages::current_request_id(),
+            retry_action => state.server.settings().issuer.endpoint(&format!("/connect/{id}/retry")),
+            csrf_token => state.web.sessions.csrf_token(session),
+        },
+    );
+    render(body, StatusCode::BAD_GATEWAY)
+}
+
+/// `POST /connect/{id}/retry`: the "Try again" button of the failure page. The signed-in
+/// owner of the failed (or cancelled, or expired) elicitation `id`, after the CSRF check, gets
+/// an open elicitation for the same MCP client, connection and MCP server
+/// ([`crate::AuthorizationServer::retry_connection`]) and a `303` to its connect page.
+/// Another account → `403`; not signed in → `403`; unknown → `404`; already connected → the
+/// done page; too many open requests → `429`. Over the per-source limit → `429` first.
+pub(super) async fn retry(
+    State(state): State<AppState>,
+    axum::Extension(source): axum::Extension<SourceAddress>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    if connections(&state).is_none() {
+        return not_found(&state);
+    };
+    if let Err(res) = count_hit(&state, &source).await {
+        return res;
+    }
+    if !is_elicitation_id(&id) {
+        return not_found(&state);
+    }
+    let jar = state.web.sessions.jar(&headers);
+    let session = match signed_in(&state, &jar).await {
+        Ok(Some(session)) => session,
+        Ok(None) => return signed_out(&state),
+        Err(res) => return res,
+    };
+    let Ok(form) = FormParams::parse(&body) else {
+        return bad_request(&state, "Malformed form.");
+    };
+    if !state
+        .web
+        .sessions
+        .check_csrf(&session, form.get("csrf_token").unwrap_or_default())
+    {
+        return bad_request(&state, "Invalid CSRF token.");
+    }
+    let issuer = &state.server.settings().issuer;
+    let now = state.server.clock().now();
+    let sub = session.sub.as_deref().unwrap_or_default();
+    let outcome = state
+        .server
+        .retry_connection(&id, issuer.as_str(), sub, now)
+        .await;
+    match outcome {
+        Ok(RetryOutcome::Opened(next)) => redirect(
+            StatusCode::SEE_OTHER,
+            &issuer.endpoint(&format!("/connect/{next}")),
+        ),
+        Ok(RetryOutcome::AlreadyConnected) => gone(&state, LinkState::Finished),
+        Ok(RetryOutcome::NotFound) => not_found(&state),
+        Ok(RetryOutcome::OtherAccount) => other_account(&state),
+        Err(e) if e.code() == mcp_auth_core::ErrorCode::RateLimited => message(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many requests",
+            "You have too many unfinished connection requests. Finish one in your app, or wait a few minutes.",
+        ),
+        Err(e) => server_error(&state, &e),
+    }
 }
 
 /// `GET /connections`: the signed-in user's connections (sign-in first), each with a

@@ -172,6 +172,7 @@ pub fn router(server: AuthorizationServer, options: HttpOptions) -> Result<Route
             "/connect/{id}",
             get(connect_pages::connect_page).post(connect_pages::connect_decision),
         )
+        .route("/connect/{id}/retry", post(connect_pages::retry))
         .route("/connections", get(connect_pages::list))
         .route("/connections/{name}/remove", post(connect_pages::remove))
         .route("/logout", post(logout::logout))

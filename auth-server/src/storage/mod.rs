@@ -95,6 +95,35 @@ pub async fn open(config: &Config) -> Result<Stores, String> {
     .map_err(|e| format!("database {db}: {e}"))
 }
 
+/// [`open`] for the admin commands, which never create a database: a SQLite file that does not
+/// exist, or a PostgreSQL database that no `auth-server migrate` (or `serve`) has prepared, is
+/// an error naming what was looked at. An existing database is migrated as by [`open`].
+///
+/// # Errors
+/// `no database at …` / `… has no mcp-auth tables`, with the command that creates it; otherwise
+/// as [`open`].
+pub async fn open_existing(config: &Config) -> Result<Stores, String> {
+    let db = Database::from_config(config);
+    let exists = match &db {
+        Database::Sqlite(path) => path.exists(),
+        Database::Postgres(url) => postgres::is_prepared(url)
+            .await
+            .map_err(|e| format!("database {db}: {e}"))?,
+    };
+    if !exists {
+        return Err(match &db {
+            Database::Sqlite(path) => format!(
+                "no database at {}: create it with `auth-server migrate` (or by starting the server once); admin commands never create one",
+                path.display()
+            ),
+            Database::Postgres(_) => format!(
+                "database {db} has no mcp-auth tables: prepare it with `auth-server migrate` (or by starting the server once); admin commands never create them"
+            ),
+        });
+    }
+    open(config).await
+}
+
 /// Connections of [`shared_pool`].
 pub const SHARED_POOL_SIZE: u32 = 4;
 

@@ -26,7 +26,12 @@ pub fn bin() -> &'static str {
 pub struct Setup {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
+    /// Whether [`Setup::run`] has run `auth-server migrate` (before the first admin command).
+    migrated: std::sync::atomic::AtomicBool,
 }
+
+/// The commands that never create a database (`auth-server migrate` or `serve` does).
+const ADMIN_COMMANDS: [&str; 5] = ["client", "user", "consent", "connections", "keys"];
 
 impl Setup {
     /// The default configuration with `extra` (TOML) after its top-level keys.
@@ -44,9 +49,19 @@ impl Setup {
     pub fn with_config(toml: impl FnOnce(&Path) -> String) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("auth.toml");
-        let setup = Self { dir, config };
+        let setup = Self::at(config, dir);
         setup.rewrite(toml);
         setup
+    }
+
+    /// A setup whose configuration file is `config` (anywhere), with `dir` as its scratch
+    /// directory; the file is not written.
+    pub fn at(config: PathBuf, dir: tempfile::TempDir) -> Self {
+        Self {
+            dir,
+            config,
+            migrated: Default::default(),
+        }
     }
 
     /// Replace the content of `auth.toml` with `toml(directory)`.
@@ -66,8 +81,21 @@ impl Setup {
         cmd
     }
 
-    /// Run `auth-server --config … args…` with `stdin` on standard input.
+    /// Run `auth-server --config … args…` with `stdin` on standard input. Before the first
+    /// admin command (`client`, `user`, …), `auth-server migrate` creates the database, as the
+    /// README tells a user to (admin commands never create one); a failed `migrate` is left for
+    /// the admin command to report.
     pub fn run(&self, args: &[&str], stdin: &str) -> Output {
+        use std::sync::atomic::Ordering;
+        if args.first().is_some_and(|a| ADMIN_COMMANDS.contains(a))
+            && !self.migrated.swap(true, Ordering::SeqCst)
+        {
+            let _ = self.spawn_with_stdin(&["migrate"], "");
+        }
+        self.spawn_with_stdin(args, stdin)
+    }
+
+    fn spawn_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
         let mut child = self
             .command(args)
             .env("MCP_AUTH_LOG", "warn")

@@ -173,6 +173,21 @@ pub async fn connect(url: &str, pool_size: u32) -> Result<PgPool, StoreError> {
     }
 }
 
+/// Whether the database at `url` has been migrated at least once (its `_sqlx_migrations` table
+/// exists). Changes nothing.
+///
+/// # Errors
+/// As [`connect`], or a failed query.
+pub async fn is_prepared(url: &str) -> Result<bool, StoreError> {
+    let pool = connect(url, 1).await?;
+    let prepared: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(&pool)
+        .await
+        .map_err(db_error)?;
+    pool.close().await;
+    Ok(prepared)
+}
+
 /// Why a first connection to `options` fails, as an unavailable-store error naming the host
 /// and port (never the user or password).
 async fn first_connection_error(options: &PgConnectOptions) -> StoreError {
