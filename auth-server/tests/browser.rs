@@ -33,7 +33,7 @@ use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
-use chromium::{Chromium, Process, publish, screenshot_dir, screenshots, workspace_dir};
+use chromium::{Chromium, Process, publish, screenshot_dir, screenshots, sign_in, workspace_dir};
 
 const RESOURCE: &str = "http://127.0.0.1:8080/mcp";
 const USERNAME: &str = "alice";
@@ -622,24 +622,7 @@ async fn pages_fit_a_320_px_wide_window() {
     assert_eq!(inner, 320, "the window is 320 px wide");
     assert!(scroll <= 320, "sign-in page scrolls sideways: {scroll}px");
 
-    b.find(Locator::Id("username"))
-        .await
-        .unwrap()
-        .send_keys(USERNAME)
-        .await
-        .unwrap();
-    b.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    b.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    sign_in(b, USERNAME, PASSWORD).await;
     b.wait()
         .at_most(WAIT)
         .for_element(Locator::Css("button[value=approve]"))

@@ -734,26 +734,37 @@ async fn third_party_error_and_wrong_iss_store_nothing() {
         )
         .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
-    let authorize = approve(&h, &alice, ELIC).await;
+    let res = third_party_refuses(&h, &tp, &alice, ELIC, "access_denied").await;
+    assert_eq!(res.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(status(&h, ELIC).await, ElicitationStatus::Failed);
+    assert!(h.stores.vault.list().await.unwrap().is_empty());
+}
+
+/// Approve `id` as the user of `cookie`; the third party answers `error` (with its `iss`) to
+/// our callback: the callback's page.
+async fn third_party_refuses(
+    h: &Harness,
+    tp: &ThirdParty,
+    cookie: &str,
+    id: &str,
+    error: &str,
+) -> TestResponse {
+    let authorize = approve(h, cookie, id).await;
     let state: String = authorize
         .query_pairs()
         .find(|(k, _)| k == "state")
         .unwrap()
         .1
         .into_owned();
-    let res = h
-        .get_with_cookie(
-            &format!(
-                "/connect/callback?error=access_denied&state={}&iss={}",
-                enc(&state),
-                enc(&tp.issuer)
-            ),
-            &alice,
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::BAD_GATEWAY);
-    assert_eq!(status(&h, ELIC).await, ElicitationStatus::Failed);
-    assert!(h.stores.vault.list().await.unwrap().is_empty());
+    h.get_with_cookie(
+        &format!(
+            "/connect/callback?error={error}&state={}&iss={}",
+            enc(&state),
+            enc(&tp.issuer)
+        ),
+        cookie,
+    )
+    .await
 }
 
 async fn connect_alice(h: &Harness, tp: &ThirdParty) -> String {
@@ -1384,23 +1395,7 @@ async fn the_failure_page_offers_to_try_again() {
     let (h, _) = our_server(&tp).await;
     seed(&h, &pending(ELIC, "user-1", "calendar")).await;
     let alice = sign_in(&h, "alice", PASSWORD).await;
-    let authorize = approve(&h, &alice, ELIC).await;
-    let state: String = authorize
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
-    let failed = h
-        .get_with_cookie(
-            &format!(
-                "/connect/callback?error=server_error&state={}&iss={}",
-                enc(&state),
-                enc(&tp.issuer)
-            ),
-            &alice,
-        )
-        .await;
+    let failed = third_party_refuses(&h, &tp, &alice, ELIC, "server_error").await;
     assert_eq!(failed.status, StatusCode::BAD_GATEWAY);
     assert_page_headers(&failed);
     let retry = format!("/connect/{ELIC}/retry");

@@ -38,7 +38,7 @@ use fantoccini::{Client, Locator};
 use serde_json::Value;
 
 use binary::{Server, Setup, browser, hidden, pkce};
-use chromium::{Chromium, publish, screenshots};
+use chromium::{Chromium, publish, screenshots, sign_in};
 
 /// The MCP server our users connect their calendar for (an audience only: nothing listens).
 const MCP_RESOURCE: &str = "http://127.0.0.1:8080/mcp";
@@ -378,28 +378,6 @@ async fn wait_for_page(b: &Client, prefix: &str, css: &str, what: &str) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// Type `username` and `password` into the sign-in form on the page and submit it.
-async fn sign_in(b: &Client, username: &str, password: &str) {
-    b.find(Locator::Id("username"))
-        .await
-        .unwrap()
-        .send_keys(username)
-        .await
-        .unwrap();
-    b.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(password)
-        .await
-        .unwrap();
-    b.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
 }
 
 async fn approve(b: &Client) {

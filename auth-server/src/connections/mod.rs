@@ -62,6 +62,12 @@ pub enum ConnectionError {
     Corrupt,
 }
 
+impl From<StoreError> for ConnectionError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
 /// The connections of a server. Build with [`Connections::new`] or
 /// [`Connections::from_config`]; give it to the server with
 /// [`crate::AuthorizationServerBuilder::connections`].

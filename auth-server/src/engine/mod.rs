@@ -3,7 +3,10 @@
 
 pub mod authorize;
 mod client_authentication;
+pub mod connect_callback;
+pub mod connect_decision;
 pub mod connect_elicitation;
+pub mod connect_link;
 pub mod connect_token;
 pub mod consent;
 pub mod health;

@@ -1,7 +1,7 @@
 //! The browser pages of third-party connections (issue 11, spec §7.4, §7.5): the connect page
 //! of a URL-mode elicitation (`/connect/{id}`), the callback from the third party
 //! (`/connect/callback`), the user's connections (`/connections`) and a stand-alone sign-in
-//! page (`/login?return_to=…`). Thin glue: the decisions are in [`crate::web::connect`] and
+//! page (`/login?return_to=…`). Thin glue: the decisions are in the engine ([`crate::engine::connect_link`] and its siblings) and
 //! [`crate::connections`].
 //!
 //! Every page carries the security headers of the sign-in and consent pages. No token, code,
@@ -12,16 +12,20 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::SignedCookieJar;
-use mcp_auth_core::store::{ElicitationStatus, PendingElicitation};
-use mcp_auth_core::{FormParams, Secret, TokenHash};
+use mcp_auth_core::store::PendingElicitation;
+use mcp_auth_core::{FormParams, Secret};
 use minijinja::context;
 
 use super::AppState;
 use super::source::SourceAddress;
 use crate::connections::{Connection, ConnectionError, ConnectionKind, Connections};
+use crate::engine::connect_callback::{CallbackFailure, CallbackOutcome};
+use crate::engine::connect_decision::{ConnectDecision, DecisionOutcome};
 use crate::engine::connect_elicitation::RetryOutcome;
+use crate::engine::connect_link::{
+    LinkOutcome, LinkState, check_return_to, is_elicitation_id, link_state,
+};
 use crate::engine::sign_in::SignInError;
-use crate::web::connect::{LinkState, Viewer, check_return_to, is_elicitation_id, link_state};
 use crate::web::pages::{html, html_with_form_redirect, redirect};
 use crate::web::session::Session;
 
@@ -112,16 +116,18 @@ fn server_error(state: &AppState, error: &(dyn std::error::Error + 'static)) -> 
     )
 }
 
-fn third_party_unreachable(state: &AppState, c: &Connection, e: &ConnectionError) -> Response {
-    tracing::warn!(connection = %c.name, error = %e, "third party unusable");
+fn third_party_unreachable(
+    state: &AppState,
+    name: &str,
+    display_name: &str,
+    e: &ConnectionError,
+) -> Response {
+    tracing::warn!(connection = %name, error = %e, "third party unusable");
     message(
         state,
         StatusCode::BAD_GATEWAY,
         "Cannot reach the service",
-        &format!(
-            "{} cannot be reached right now. Try again in a moment.",
-            c.display_name
-        ),
+        &format!("{display_name} cannot be reached right now. Try again in a moment."),
     )
 }
 
@@ -423,51 +429,29 @@ async fn open_link<'a>(
     id: &str,
     is_get: bool,
 ) -> Result<Link<'a>, Response> {
-    if !is_elicitation_id(id) {
-        return Err(not_found(state));
-    }
     let now = state.server.clock().now();
-    let found = state
-        .server
-        .stores()
-        .elicitations
-        .get(id)
-        .await
-        .map_err(|e| server_error(state, &e))?;
-    match link_state(found.as_ref(), now) {
-        LinkState::Unknown => return Err(not_found(state)),
-        LinkState::Open => {}
-        other => return Err(gone(state, other)),
-    }
-    let Some(elicitation) = found else {
-        return Err(not_found(state));
-    };
     let jar = state.web.sessions.jar(headers);
     let session = signed_in(state, &jar).await?;
-    let issuer = &state.server.settings().issuer;
-    match crate::web::connect::viewer(
-        issuer,
-        session.as_ref().and_then(|s| s.sub.as_deref()),
-        &elicitation,
-    ) {
-        Viewer::NotSignedIn if is_get => return Err(to_login(state, &connect_path(state, id))),
-        Viewer::NotSignedIn => {
+    let sub = session.as_ref().and_then(|s| s.sub.as_deref());
+    let outcome = state.server.connect_link(id, sub, now).await;
+    let elicitation = match outcome.map_err(|e| server_error(state, &e))? {
+        LinkOutcome::Open(e) => *e,
+        LinkOutcome::Unknown => return Err(not_found(state)),
+        LinkOutcome::Gone(link) => return Err(gone(state, link)),
+        LinkOutcome::NotSignedIn if is_get => {
+            return Err(to_login(state, &connect_path(state, id)));
+        }
+        LinkOutcome::NotSignedIn => {
             return Err(bad_request(
                 state,
                 "You are not signed in; open the link again.",
             ));
         }
-        Viewer::OtherAccount => {
-            tracing::info!("connect link opened by another account; refused");
-            return Err(other_account(state));
-        }
-        Viewer::Owner => {}
-    }
-    let Some(connection) = connections.get(&elicitation.connection) else {
-        return Err(gone(state, LinkState::Finished));
+        LinkOutcome::OtherAccount => return Err(other_account(state)),
     };
-    let Some(session) = session else {
-        return Err(not_found(state));
+    let (Some(connection), Some(session)) = (connections.get(&elicitation.connection), session)
+    else {
+        return Err(gone(state, LinkState::Finished));
     };
     Ok(Link {
         elicitation,
@@ -538,7 +522,14 @@ pub(super) async fn connect_page(
     let target = if link.connection.kind == ConnectionKind::OAuth {
         match connections.endpoints(link.connection).await {
             Ok(e) => e.authorization_endpoint.as_str().parse().ok(),
-            Err(e) => return third_party_unreachable(&state, link.connection, &e),
+            Err(e) => {
+                return third_party_unreachable(
+                    &state,
+                    &link.connection.name,
+                    &link.connection.display_name,
+                    &e,
+                );
+            }
         }
     } else {
         None
@@ -580,106 +571,52 @@ pub(super) async fn connect_decision(
     {
         return bad_request(&state, "Invalid CSRF token.");
     }
-    let now = state.server.clock().now();
-    let elicitations = &state.server.stores().elicitations;
-    let e = &link.elicitation;
-    match form.get("decision") {
-        Some("cancel") => {
-            match elicitations
-                .finish(&e.id, ElicitationStatus::Cancelled, now)
-                .await
-            {
-                Ok(_) => connections.completion.finished(),
-                Err(err) => return server_error(&state, &err),
-            }
-            message(
-                &state,
-                StatusCode::OK,
-                "Cancelled",
-                &format!(
-                    "{} was not connected. You can close this page and return to your app.",
-                    link.connection.display_name
-                ),
-            )
-        }
-        Some("approve") => match link.connection.kind {
-            ConnectionKind::OAuth => approve_oauth(&state, &connections, &link, now).await,
-            ConnectionKind::ApiKey => {
-                let key = form.get("api_key").unwrap_or_default();
-                if !crate::connections::is_valid_api_key(key) {
-                    return consent_page(
-                        &state,
-                        &link,
-                        None,
-                        Some("Enter the key: 1 to 4096 characters, without spaces."),
-                        StatusCode::BAD_REQUEST,
-                    );
-                }
-                let key = Secret::new(key);
-                if let Err(err) = connections
-                    .store_api_key(&e.iss, &e.sub, &e.connection, &key, now)
-                    .await
-                {
-                    return server_error(&state, &err);
-                }
-                match elicitations
-                    .finish(&e.id, ElicitationStatus::Completed, now)
-                    .await
-                {
-                    Ok(_) => connections.completion.finished(),
-                    Err(err) => return server_error(&state, &err),
-                }
-                tracing::info!(connection = %e.connection, "api key connected");
-                done(&state, link.connection)
-            }
+    let decision = match form.get("decision") {
+        Some("cancel") => ConnectDecision::Cancel,
+        Some("approve") => ConnectDecision::Approve {
+            api_key: form.get("api_key"),
         },
-        _ => bad_request(&state, "Choose Approve or Cancel."),
-    }
-}
-
-async fn approve_oauth(
-    state: &AppState,
-    connections: &Connections,
-    link: &Link<'_>,
-    now: i64,
-) -> Response {
-    // 256 bits from the server's generator; only its hash is stored.
-    let oauth_state = state.server.secrets().secret("", 32);
-    let start = match connections
-        .start_authorization(link.connection, &oauth_state)
-        .await
-    {
-        Ok(s) => s,
-        Err(e) => return third_party_unreachable(state, link.connection, &e),
+        _ => return bad_request(&state, "Choose Approve or Cancel."),
     };
-    match state
+    let now = state.server.clock().now();
+    let outcome = state
         .server
-        .stores()
-        .elicitations
-        .begin(
-            &link.elicitation.id,
-            &TokenHash::of(oauth_state.expose()),
-            &start.code_verifier,
-            now,
-        )
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => return gone(state, LinkState::Finished),
-        Err(e) => return server_error(state, &e),
+        .connect_decision(&link.elicitation, decision, now)
+        .await;
+    let display_name = &link.connection.display_name;
+    match outcome {
+        Ok(DecisionOutcome::Cancelled) => message(
+            &state,
+            StatusCode::OK,
+            "Cancelled",
+            &format!(
+                "{display_name} was not connected. You can close this page and return to your app."
+            ),
+        ),
+        Ok(DecisionOutcome::SendTo(url)) => redirect(StatusCode::SEE_OTHER, url.as_str()),
+        Ok(DecisionOutcome::Connected) => done(&state, display_name),
+        Ok(DecisionOutcome::InvalidApiKey) => consent_page(
+            &state,
+            &link,
+            None,
+            Some("Enter the key: 1 to 4096 characters, without spaces."),
+            StatusCode::BAD_REQUEST,
+        ),
+        Ok(DecisionOutcome::AlreadyFinished) => gone(&state, LinkState::Finished),
+        Ok(DecisionOutcome::Unreachable(e)) => {
+            third_party_unreachable(&state, &link.connection.name, display_name, &e)
+        }
+        Err(e) => server_error(&state, &e),
     }
-    tracing::info!(connection = %link.connection.name, "sending the user to the third party");
-    redirect(StatusCode::SEE_OTHER, start.url.as_str())
 }
 
-fn done(state: &AppState, connection: &Connection) -> Response {
+fn done(state: &AppState, display_name: &str) -> Response {
     message(
         state,
         StatusCode::OK,
         "Done — return to your app",
         &format!(
-            "Your {} account is connected. You can close this page and return to your app.",
-            connection.display_name
+            "Your {display_name} account is connected. You can close this page and return to your app."
         ),
     )
 }
@@ -701,150 +638,79 @@ pub(super) async fn callback(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let Some(connections) = connections(&state) else {
+    if connections(&state).is_none() {
         return not_found(&state);
-    };
+    }
     if let Err(res) = count_hit(&state, &source).await {
         return res;
     }
     let Ok(params) = FormParams::parse(query.unwrap_or_default().as_bytes()) else {
         return bad_request(&state, "Malformed answer from the service.");
     };
-    let Some(oauth_state) = params.get("state") else {
-        return bad_request(
-            &state,
-            "The answer from the service has no state. Start again from your app.",
-        );
-    };
+    let no_state = "The answer from the service has no state. Start again from your app.";
+    if params.get("state").is_none() {
+        return bad_request(&state, no_state);
+    }
     let jar = state.web.sessions.jar(&headers);
     let session = match signed_in(&state, &jar).await {
-        Ok(session) => session,
+        Ok(Some(session)) => session,
+        Ok(None) => return signed_out(&state),
         Err(res) => return res,
     };
-    let Some(session) = session else {
-        return signed_out(&state);
-    };
     let now = state.server.clock().now();
-    let elicitations = &state.server.stores().elicitations;
-    let state_hash = TokenHash::of(oauth_state);
-    let found = match elicitations.find_state(&state_hash, now).await {
-        Ok(f) => f,
+    let sub = session.sub.as_deref().unwrap_or_default();
+    let outcome = match state.server.connect_callback(&params, sub, now).await {
+        Ok(outcome) => outcome,
         Err(e) => return server_error(&state, &e),
     };
-    let Some(e) = found else {
-        tracing::info!("connect callback with an unknown, used or expired state");
-        return bad_request(
-            &state,
-            "This answer is not valid, was already used, or has expired. Start again from your app.",
-        );
-    };
-    let issuer = &state.server.settings().issuer;
-    if crate::web::connect::viewer(issuer, session.sub.as_deref(), &e) != Viewer::Owner {
-        tracing::info!("connect callback for another account; refused");
-        return other_account(&state);
-    }
-    let Some(connection) = connections.get(&e.connection) else {
-        return gone(&state, LinkState::Finished);
-    };
-    let endpoints = match connections.endpoints(connection).await {
-        Ok(x) => x,
-        Err(err) => return third_party_unreachable(&state, connection, &err),
-    };
-    match (params.get("iss"), connection.issuer_str()) {
-        (Some(got), Some(want)) if got == want => {}
-        (Some(_), _) => {
-            tracing::warn!(connection = %connection.name, "connect callback with a wrong iss (RFC 9207); refused");
-            return bad_request(&state, "The answer came from an unexpected service.");
+    let unusable =
+        "This answer is not valid, was already used, or has expired. Start again from your app.";
+    match outcome {
+        CallbackOutcome::NoState => bad_request(&state, no_state),
+        CallbackOutcome::UnknownState => bad_request(&state, unusable),
+        CallbackOutcome::OtherAccount => other_account(&state),
+        CallbackOutcome::ConnectionGone => gone(&state, LinkState::Finished),
+        CallbackOutcome::Unreachable {
+            name,
+            display_name,
+            error,
+        } => third_party_unreachable(&state, &name, &display_name, &error),
+        CallbackOutcome::WrongIssuer => {
+            bad_request(&state, "The answer came from an unexpected service.")
         }
-        (None, _) if endpoints.iss_parameter_supported => {
-            tracing::warn!(connection = %connection.name, "connect callback without iss (RFC 9207); refused");
-            return bad_request(&state, "The answer from the service is incomplete.");
+        CallbackOutcome::MissingIssuer => {
+            bad_request(&state, "The answer from the service is incomplete.")
         }
-        (None, _) => {}
+        CallbackOutcome::Failed {
+            id,
+            display_name,
+            reason,
+        } => failed(&state, &session, &id, &failure_text(&display_name, reason)),
+        CallbackOutcome::Connected { display_name } => done(&state, &display_name),
     }
-    // Accepted for its owner: only now is the state spent (one guarded statement, so of racing
-    // callbacks exactly one gets past here). A refused attempt above left it to the owner.
-    match elicitations.spend_state(&e.id, &state_hash, now).await {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::info!("connect callback with a state spent meanwhile");
-            return bad_request(
-                &state,
-                "This answer is not valid, was already used, or has expired. Start again from your app.",
-            );
-        }
-        Err(err) => return server_error(&state, &err),
-    }
-    if let Some(error) = params.get("error") {
-        let error = if error
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        {
-            error
-        } else {
-            "invalid"
-        };
-        tracing::info!(connection = %connection.name, error = %error, "the third party refused the authorization");
-        let text = if error == "access_denied" {
-            format!(
-                "Access to {} was not granted. Return to your app.",
-                connection.display_name
-            )
-        } else {
-            format!(
-                "{} did not grant access. Return to your app and try again.",
-                connection.display_name
-            )
-        };
-        return failed(&state, &connections, &session, &e.id, now, &text).await;
-    }
-    let (Some(code), Some(verifier)) = (params.get("code"), e.code_verifier.as_ref()) else {
-        let text = format!(
-            "{} answered without a code. Return to your app and try again.",
-            connection.display_name
-        );
-        return failed(&state, &connections, &session, &e.id, now, &text).await;
-    };
-    if let Err(err) = connections
-        .finish_authorization(&e.iss, &e.sub, connection, code, verifier, now)
-        .await
-    {
-        tracing::warn!(connection = %connection.name, error = %err, "code redemption at the third party failed");
-        let text = format!(
-            "Connecting {} failed. Return to your app and try again.",
-            connection.display_name
-        );
-        return failed(&state, &connections, &session, &e.id, now, &text).await;
-    }
-    match elicitations
-        .finish(&e.id, ElicitationStatus::Completed, now)
-        .await
-    {
-        Ok(_) => connections.completion.finished(),
-        Err(err) => return server_error(&state, &err),
-    }
-    tracing::info!(connection = %connection.name, "third-party account connected");
-    done(&state, connection)
 }
 
-/// Record the elicitation `id` as failed, wake the waiters, and show `text` (`502`) with a
-/// "Try again" button (`POST /connect/{id}/retry`, CSRF-protected for `session`).
-async fn failed(
-    state: &AppState,
-    connections: &Connections,
-    session: &Session,
-    id: &str,
-    now: i64,
-    text: &str,
-) -> Response {
-    let elicitations = &state.server.stores().elicitations;
-    match elicitations
-        .finish(id, ElicitationStatus::Failed, now)
-        .await
-    {
-        Ok(_) => connections.completion.finished(),
-        Err(err) => return server_error(state, &err),
+/// The failure page's words for `reason`.
+fn failure_text(display_name: &str, reason: CallbackFailure) -> String {
+    match reason {
+        CallbackFailure::AccessDenied => {
+            format!("Access to {display_name} was not granted. Return to your app.")
+        }
+        CallbackFailure::Refused => {
+            format!("{display_name} did not grant access. Return to your app and try again.")
+        }
+        CallbackFailure::NoCode => {
+            format!("{display_name} answered without a code. Return to your app and try again.")
+        }
+        CallbackFailure::RedemptionFailed => {
+            format!("Connecting {display_name} failed. Return to your app and try again.")
+        }
     }
+}
+
+/// The failure page of the elicitation `id` (`502`): `text` and a "Try again" button
+/// (`POST /connect/{id}/retry`, CSRF-protected for `session`).
+fn failed(state: &AppState, session: &Session, id: &str, text: &str) -> Response {
     let body = state.web.templates.render(
         "connect_message.html",
         context! {
@@ -873,7 +739,7 @@ pub(super) async fn retry(
 ) -> Response {
     if connections(&state).is_none() {
         return not_found(&state);
-    };
+    }
     if let Err(res) = count_hit(&state, &source).await {
         return res;
     }

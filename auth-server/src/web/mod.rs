@@ -3,7 +3,6 @@
 //! "connect" pages) can reuse it. [`ui`] holds the branding (product name, logo, primary colour,
 //! template overrides) and the scope descriptions the consent page shows.
 
-pub mod connect;
 pub mod pages;
 pub mod password;
 pub mod session;

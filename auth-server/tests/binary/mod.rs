@@ -356,19 +356,9 @@ pub fn pkce() -> (String, String) {
     (verifier, challenge)
 }
 
-/// The value of the hidden input `name` of a page, HTML-unescaped.
-pub fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("{name} in page: {html}"))
-        + marker.len();
-    let end = start + html[start..].find('"').unwrap();
-    html[start..end]
-        .replace("&#x2f;", "/")
-        .replace("&#x27;", "'")
-        .replace("&quot;", "\"")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
+// Shared by the common and binary helpers; a test binary may load both.
+#[allow(clippy::duplicate_mod)]
+#[path = "../html/mod.rs"]
+mod html;
+#[allow(unused_imports)] // not every test binary reads hidden fields
+pub use html::hidden;

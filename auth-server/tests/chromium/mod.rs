@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::wd::Capabilities;
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 /// Longest wait for chromedriver to quit Chromium when the handle is dropped.
@@ -277,4 +277,26 @@ impl Drop for Chromium {
             let _ = quit.join();
         }
     }
+}
+
+/// Type `username` and `password` into the sign-in form on the page and submit it.
+pub async fn sign_in(b: &Client, username: &str, password: &str) {
+    b.find(Locator::Id("username"))
+        .await
+        .unwrap()
+        .send_keys(username)
+        .await
+        .unwrap();
+    b.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    b.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
 }

@@ -178,22 +178,12 @@ pub fn session_cookie(res: &TestResponse) -> String {
     set.split(';').next().unwrap().to_owned()
 }
 
-/// The value of a hidden form field, HTML-unescaped.
-pub fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("{name} in {html}"))
-        + marker.len();
-    let end = start + html[start..].find('"').unwrap();
-    html[start..end]
-        .replace("&#x2f;", "/")
-        .replace("&#x27;", "'")
-        .replace("&quot;", "\"")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
+// Shared by the common and binary helpers; a test binary may load both.
+#[allow(clippy::duplicate_mod)]
+#[path = "../html/mod.rs"]
+mod html;
+#[allow(unused_imports)] // not every test binary reads hidden fields
+pub use html::hidden;
 
 /// The vault key of [`Harness::with_connections`]: 32 bytes, base64, id `k1`.
 pub const VAULT_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";

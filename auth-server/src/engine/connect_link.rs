@@ -1,10 +1,12 @@
 //! The decisions of the connect pages (issue 11, spec §7.4, §7.5), free of HTTP types: which
 //! return paths the sign-in page may send the browser back to, whether a link may be acted on,
 //! and whether the signed-in user is the one the elicitation was created for (ELIC-12, ELIC-13,
-//! ELIC-CB-02).
+//! ELIC-CB-02); [`AuthorizationServer::connect_link`] puts them together for one link.
 
 use mcp_auth_core::store::PendingElicitation;
-use mcp_auth_core::{Issuer, UnixTime};
+use mcp_auth_core::{Issuer, StoreError, UnixTime};
+
+use crate::server::AuthorizationServer;
 
 /// Longest elicitation id accepted in a path, characters.
 pub const MAX_ELICITATION_ID_CHARS: usize = 128;
@@ -77,6 +79,63 @@ pub fn viewer(issuer: &Issuer, session_sub: Option<&str>, e: &PendingElicitation
         None => Viewer::NotSignedIn,
         Some(sub) if e.iss == issuer.as_str() && e.sub == sub => Viewer::Owner,
         Some(_) => Viewer::OtherAccount,
+    }
+}
+
+/// What [`AuthorizationServer::connect_link`] found for a connect link.
+#[derive(Debug)]
+pub enum LinkOutcome {
+    /// Not an elicitation id, or no such elicitation (`404`).
+    Unknown,
+    /// Expired or finished (`410`); an elicitation whose connection is no longer configured
+    /// reads as finished.
+    Gone(LinkState),
+    /// Nobody is signed in (sign in first on a GET, ELIC-CB-01).
+    NotSignedIn,
+    /// Another user is signed in (`403`, nothing changes; ELIC-12, ELIC-13, ELIC-CB-02).
+    OtherAccount,
+    /// Open, for the signed-in owner, its connection configured.
+    Open(Box<PendingElicitation>),
+}
+
+impl AuthorizationServer {
+    /// The connect link `id` as seen by the session's user `session_sub` (the session is the
+    /// only source of the viewer's identity) at `now`. Changes nothing.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn connect_link(
+        &self,
+        id: &str,
+        session_sub: Option<&str>,
+        now: UnixTime,
+    ) -> Result<LinkOutcome, StoreError> {
+        if !is_elicitation_id(id) {
+            return Ok(LinkOutcome::Unknown);
+        }
+        let found = self.inner.stores.elicitations.get(id).await?;
+        let elicitation = match (link_state(found.as_ref(), now), found) {
+            (LinkState::Open, Some(e)) => e,
+            (LinkState::Unknown, _) | (LinkState::Open, None) => return Ok(LinkOutcome::Unknown),
+            (other, _) => return Ok(LinkOutcome::Gone(other)),
+        };
+        match viewer(&self.inner.settings.issuer, session_sub, &elicitation) {
+            Viewer::NotSignedIn => return Ok(LinkOutcome::NotSignedIn),
+            Viewer::OtherAccount => {
+                tracing::info!("connect link opened by another account; refused");
+                return Ok(LinkOutcome::OtherAccount);
+            }
+            Viewer::Owner => {}
+        }
+        let configured = self
+            .inner
+            .connections
+            .as_ref()
+            .is_some_and(|c| c.get(&elicitation.connection).is_some());
+        if !configured {
+            return Ok(LinkOutcome::Gone(LinkState::Finished));
+        }
+        Ok(LinkOutcome::Open(Box::new(elicitation)))
     }
 }
 
