@@ -1,11 +1,11 @@
 //! The third party's answer to a connect authorization request (`GET /connect/callback`,
 //! RFC 6749 §4.1.2, RFC 9207), free of HTTP types.
 
-use mcp_auth_core::store::ElicitationStatus;
+use mcp_auth_core::store::{ElicitationStatus, PendingElicitation};
 use mcp_auth_core::{FormParams, TokenHash, UnixTime};
 
 use super::connect_link::{Viewer, viewer};
-use crate::connections::ConnectionError;
+use crate::connections::{Connection, ConnectionError, Connections};
 use crate::server::AuthorizationServer;
 
 /// Why a callback that passed the checks did not connect the account; the elicitation is
@@ -86,42 +86,16 @@ impl AuthorizationServer {
         let Some(connections) = self.inner.connections.as_ref() else {
             return Ok(CallbackOutcome::ConnectionGone);
         };
-        let elicitations = &self.inner.stores.elicitations;
         let state_hash = TokenHash::of(oauth_state);
-        let Some(e) = elicitations.find_state(&state_hash, now).await? else {
-            tracing::info!("connect callback with an unknown, used or expired state");
-            return Ok(CallbackOutcome::UnknownState);
+        let (e, connection) = match self
+            .accept_callback(connections, params, &state_hash, session_sub, now)
+            .await?
+        {
+            Ok(accepted) => accepted,
+            Err(refused) => return Ok(refused),
         };
-        if viewer(&self.inner.settings.issuer, Some(session_sub), &e) != Viewer::Owner {
-            tracing::info!("connect callback for another account; refused");
-            return Ok(CallbackOutcome::OtherAccount);
-        }
-        let Some(connection) = connections.get(&e.connection) else {
-            return Ok(CallbackOutcome::ConnectionGone);
-        };
+        let elicitations = &self.inner.stores.elicitations;
         let display_name = connection.display_name.clone();
-        let endpoints = match connections.endpoints(connection).await {
-            Ok(x) => x,
-            Err(error) => {
-                return Ok(CallbackOutcome::Unreachable {
-                    name: connection.name.clone(),
-                    display_name,
-                    error,
-                });
-            }
-        };
-        match (params.get("iss"), connection.issuer_str()) {
-            (Some(got), Some(want)) if got == want => {}
-            (Some(_), _) => {
-                tracing::warn!(connection = %connection.name, "connect callback with a wrong iss (RFC 9207); refused");
-                return Ok(CallbackOutcome::WrongIssuer);
-            }
-            (None, _) if endpoints.iss_parameter_supported => {
-                tracing::warn!(connection = %connection.name, "connect callback without iss (RFC 9207); refused");
-                return Ok(CallbackOutcome::MissingIssuer);
-            }
-            (None, _) => {}
-        }
         // Accepted for its owner: only now is the state spent. A refused attempt above left it
         // to the owner.
         if !elicitations.spend_state(&e.id, &state_hash, now).await? {
@@ -174,5 +148,59 @@ impl AuthorizationServer {
             display_name,
             reason,
         })
+    }
+
+    /// The checks before a callback may spend its `state`: outstanding, for the signed-in
+    /// owner, its connection configured and reachable, `iss` as RFC 9207 wants it. `Err` is
+    /// the refusal to answer with (nothing changed).
+    async fn accept_callback<'c>(
+        &self,
+        connections: &'c Connections,
+        params: &FormParams,
+        state_hash: &TokenHash,
+        session_sub: &str,
+        now: UnixTime,
+    ) -> Result<Result<(PendingElicitation, &'c Connection), CallbackOutcome>, ConnectionError>
+    {
+        let Some(e) = self
+            .inner
+            .stores
+            .elicitations
+            .find_state(state_hash, now)
+            .await?
+        else {
+            tracing::info!("connect callback with an unknown, used or expired state");
+            return Ok(Err(CallbackOutcome::UnknownState));
+        };
+        if viewer(&self.inner.settings.issuer, Some(session_sub), &e) != Viewer::Owner {
+            tracing::info!("connect callback for another account; refused");
+            return Ok(Err(CallbackOutcome::OtherAccount));
+        }
+        let Some(connection) = connections.get(&e.connection) else {
+            return Ok(Err(CallbackOutcome::ConnectionGone));
+        };
+        let endpoints = match connections.endpoints(connection).await {
+            Ok(x) => x,
+            Err(error) => {
+                return Ok(Err(CallbackOutcome::Unreachable {
+                    name: connection.name.clone(),
+                    display_name: connection.display_name.clone(),
+                    error,
+                }));
+            }
+        };
+        match (params.get("iss"), connection.issuer_str()) {
+            (Some(got), Some(want)) if got == want => {}
+            (Some(_), _) => {
+                tracing::warn!(connection = %connection.name, "connect callback with a wrong iss (RFC 9207); refused");
+                return Ok(Err(CallbackOutcome::WrongIssuer));
+            }
+            (None, _) if endpoints.iss_parameter_supported => {
+                tracing::warn!(connection = %connection.name, "connect callback without iss (RFC 9207); refused");
+                return Ok(Err(CallbackOutcome::MissingIssuer));
+            }
+            (None, _) => {}
+        }
+        Ok(Ok((e, connection)))
     }
 }

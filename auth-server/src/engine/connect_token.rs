@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use mcp_auth_core::store::{ElicitationBinding, PendingElicitation};
 use mcp_auth_core::types::ResourceUri;
-use mcp_auth_core::{ErrorCode, FormParams, OAuthError};
+use mcp_auth_core::{Client, ErrorCode, FormParams, OAuthError};
 use serde::Serialize;
 
 use super::client_authentication::Callers;
@@ -166,73 +166,13 @@ impl AuthorizationServer {
                 request.source,
             )
             .await?;
-        let grant_type = params.require("grant_type")?;
-        if grant_type != TOKEN_EXCHANGE_GRANT {
-            return Err(OAuthError::new(
-                ErrorCode::UnsupportedGrantType,
-                format!("/connect/token accepts only grant_type {TOKEN_EXCHANGE_GRANT}"),
-            ));
-        }
-        if !caller
-            .grant_types
-            .iter()
-            .any(|g| g.as_str() == TOKEN_EXCHANGE_GRANT)
-        {
-            return Err(OAuthError::new(
-                ErrorCode::UnauthorizedClient,
-                format!("this client is not registered for the {TOKEN_EXCHANGE_GRANT} grant"),
-            ));
-        }
-        for unsupported in ["resource", "scope", "actor_token", "actor_token_type"] {
-            if params.contains(unsupported) {
-                return Err(OAuthError::invalid_request(format!(
-                    "{unsupported} is not accepted here: name the connection with audience"
-                )));
-            }
-        }
+        check_exchange_request(&params, &caller)?;
         let subject_token = params.require("subject_token")?;
-        if params.require("subject_token_type")? != ACCESS_TOKEN_TYPE {
-            return Err(OAuthError::invalid_request(format!(
-                "subject_token_type must be {ACCESS_TOKEN_TYPE}"
-            )));
-        }
         let name = params.require("audience")?;
         let now = self.inner.clock.now();
-
-        let claims = self
-            .token_issuer()
-            .verify(subject_token)
-            .filter(|c| c.exp > now)
-            .ok_or_else(|| {
-                OAuthError::invalid_grant("the subject token is not a valid access token")
-            })?;
-        if self
-            .inner
-            .stores
-            .denylist
-            .is_denied(&claims.jti, now)
-            .await?
-        {
-            return Err(OAuthError::invalid_grant("the subject token was revoked"));
-        }
-        let resource: ResourceUri = claims
-            .aud
-            .parse()
-            .map_err(|_| OAuthError::invalid_grant("the subject token has no usable audience"))?;
-        if !self
-            .inner
-            .settings
-            .is_server_client(&caller.client_id, &resource)
-        {
-            return Err(OAuthError::invalid_grant(
-                "the subject token was not issued for a resource this client serves",
-            ));
-        }
-        if claims.sub == claims.client_id && claims.auth_time.is_none() {
-            return Err(OAuthError::invalid_grant(
-                "the subject token has no user (client credentials): connections belong to users",
-            ));
-        }
+        let (claims, resource) = self
+            .check_subject_token(subject_token, &caller.client_id, now)
+            .await?;
         // The vault and the elicitations are keyed by the issuer-qualified subject: a subject
         // taken from a trusted IdP's ID-JAG (`sub_id`) never reaches a local user's entries.
         let subject = claims
@@ -289,28 +229,80 @@ impl AuthorizationServer {
             .open_elicitation(&binding, caller.client_id.as_str(), now)
             .await?;
         Ok(ConnectTokenOutcome::ConnectionRequired(
-            ConnectionRequired {
-                error: "connection_required",
-                error_description: format!(
-                    "the user has not connected {}",
+            self.connection_required(connection, elicitation, now),
+        ))
+    }
+
+    /// The subject token of `/connect/token`: one of this server's access tokens, unexpired
+    /// and not revoked, whose `aud` is a resource `caller` is a `server_clients` entry of, and
+    /// which has a user. Its claims and that resource.
+    ///
+    /// # Errors
+    /// `invalid_grant`, or a store failure.
+    async fn check_subject_token(
+        &self,
+        subject_token: &str,
+        caller: &mcp_auth_core::ClientId,
+        now: i64,
+    ) -> Result<(mcp_auth_core::ext::AccessTokenClaims, ResourceUri), OAuthError> {
+        let claims = self
+            .token_issuer()
+            .verify(subject_token)
+            .filter(|c| c.exp > now)
+            .ok_or_else(|| {
+                OAuthError::invalid_grant("the subject token is not a valid access token")
+            })?;
+        if self
+            .inner
+            .stores
+            .denylist
+            .is_denied(&claims.jti, now)
+            .await?
+        {
+            return Err(OAuthError::invalid_grant("the subject token was revoked"));
+        }
+        let resource: ResourceUri = claims
+            .aud
+            .parse()
+            .map_err(|_| OAuthError::invalid_grant("the subject token has no usable audience"))?;
+        if !self.inner.settings.is_server_client(caller, &resource) {
+            return Err(OAuthError::invalid_grant(
+                "the subject token was not issued for a resource this client serves",
+            ));
+        }
+        if claims.sub == claims.client_id && claims.auth_time.is_none() {
+            return Err(OAuthError::invalid_grant(
+                "the subject token has no user (client credentials): connections belong to users",
+            ));
+        }
+        Ok((claims, resource))
+    }
+
+    /// The `connection_required` answer offering `elicitation` for `connection`.
+    fn connection_required(
+        &self,
+        connection: &Connection,
+        elicitation: PendingElicitation,
+        now: i64,
+    ) -> ConnectionRequired {
+        ConnectionRequired {
+            error: "connection_required",
+            error_description: format!("the user has not connected {}", connection.display_name),
+            elicitation: ElicitationOffer {
+                url: self
+                    .inner
+                    .settings
+                    .issuer
+                    .endpoint(&format!("/connect/{}", elicitation.id)),
+                id: elicitation.id,
+                expires_in: elicitation.expires_at - now,
+                connection: connection.name.clone(),
+                message: format!(
+                    "Connect your {} account to continue.",
                     connection.display_name
                 ),
-                elicitation: ElicitationOffer {
-                    url: self
-                        .inner
-                        .settings
-                        .issuer
-                        .endpoint(&format!("/connect/{}", elicitation.id)),
-                    id: elicitation.id,
-                    expires_in: elicitation.expires_at - now,
-                    connection: name.to_owned(),
-                    message: format!(
-                        "Connect your {} account to continue.",
-                        connection.display_name
-                    ),
-                },
             },
-        ))
+        }
     }
 
     /// `POST /connect/status`: where an elicitation stands, for the client that asked for it
@@ -392,6 +384,45 @@ fn status_word(elicitation: &PendingElicitation, now: i64) -> &'static str {
     } else {
         elicitation.status.as_str()
     }
+}
+
+/// The form of a `/connect/token` request: `grant_type` is the token exchange
+/// (`unsupported_grant_type`) and `caller` is registered for it (`unauthorized_client`); no
+/// `resource`, `scope` or `actor_token` (`invalid_request`: the connection is named by
+/// `audience`); `subject_token_type` is [`ACCESS_TOKEN_TYPE`] (`invalid_request`).
+fn check_exchange_request(params: &FormParams, caller: &Client) -> Result<(), OAuthError> {
+    let grant_type = params.require("grant_type")?;
+    if grant_type != TOKEN_EXCHANGE_GRANT {
+        return Err(OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            format!("/connect/token accepts only grant_type {TOKEN_EXCHANGE_GRANT}"),
+        ));
+    }
+    if !caller
+        .grant_types
+        .iter()
+        .any(|g| g.as_str() == TOKEN_EXCHANGE_GRANT)
+    {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            format!("this client is not registered for the {TOKEN_EXCHANGE_GRANT} grant"),
+        ));
+    }
+    for unsupported in ["resource", "scope", "actor_token", "actor_token_type"] {
+        if params.contains(unsupported) {
+            return Err(OAuthError::invalid_request(format!(
+                "{unsupported} is not accepted here: name the connection with audience"
+            )));
+        }
+    }
+    params.require("subject_token")?;
+    if params.require("subject_token_type")? != ACCESS_TOKEN_TYPE {
+        return Err(OAuthError::invalid_request(format!(
+            "subject_token_type must be {ACCESS_TOKEN_TYPE}"
+        )));
+    }
+    params.require("audience")?;
+    Ok(())
 }
 
 /// (`issued_token_type`, `token_type`) of a connection's credential.

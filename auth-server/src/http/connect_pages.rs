@@ -369,48 +369,45 @@ pub(super) async fn login(
             let to = format!("{}{return_to}", issuer.origin());
             (jar, redirect(StatusCode::SEE_OTHER, &to)).into_response()
         }
-        Err(SignInError::WrongCredentials) => {
-            let page = login_page(
-                &state,
-                &session,
-                &return_to,
-                Some("Wrong username or password."),
-            )
-            .await;
-            (StatusCode::UNAUTHORIZED, page).into_response()
-        }
-        Err(SignInError::TooManyFailures { retry_after }) => {
-            let page = login_page(
-                &state,
-                &session,
-                &return_to,
-                Some("Too many failed sign-ins. Wait a few minutes and try again."),
-            )
-            .await;
-            let mut res = (StatusCode::TOO_MANY_REQUESTS, page).into_response();
-            res.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(retry_after),
-            );
-            res
-        }
-        Err(SignInError::Busy) => {
-            let page = login_page(
-                &state,
-                &session,
-                &return_to,
-                Some("The server is busy. Try again."),
-            )
-            .await;
-            let mut res = (StatusCode::TOO_MANY_REQUESTS, page).into_response();
-            res.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("1"),
-            );
-            res
-        }
-        Err(SignInError::Internal(e)) => server_error(&state, &e),
+        Err(e) => sign_in_refused(&state, &session, &return_to, e).await,
     }
+}
+
+/// The sign-in page again after a refused sign-in: `401` for wrong credentials, `429` with
+/// `Retry-After` for too many failures or a busy server; a store failure is an error page.
+async fn sign_in_refused(
+    state: &AppState,
+    session: &Session,
+    return_to: &str,
+    error: SignInError,
+) -> Response {
+    let (status, text, retry_after) = match error {
+        SignInError::WrongCredentials => (
+            StatusCode::UNAUTHORIZED,
+            "Wrong username or password.",
+            None,
+        ),
+        SignInError::TooManyFailures { retry_after } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed sign-ins. Wait a few minutes and try again.",
+            Some(retry_after),
+        ),
+        SignInError::Busy => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "The server is busy. Try again.",
+            Some(1),
+        ),
+        SignInError::Internal(e) => return server_error(state, &e),
+    };
+    let page = login_page(state, session, return_to, Some(text)).await;
+    let mut res = (status, page).into_response();
+    if let Some(seconds) = retry_after {
+        res.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(seconds),
+        );
+    }
+    res
 }
 
 /// The elicitation of `id` with its connection, when the link may be acted on by the signed-in
