@@ -323,7 +323,9 @@ async fn the_connections_commands_list_and_revoke() {
         )
     });
     let config = Config::load(Some(setup.path())).unwrap();
-    let stores = mcp_auth_server::storage::open(&config).await.unwrap();
+    let stores = mcp_auth_server::storage::open(&config.database_config())
+        .await
+        .unwrap();
     let issuer = config.issuer(config.bind).unwrap();
     let conns = mcp_auth_server::connections::Connections::from_config(
         &config,

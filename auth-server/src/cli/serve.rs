@@ -81,7 +81,7 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
         None,
     )?;
     crate::storage::check_shared_configuration(&config)?;
-    let stores = crate::storage::open(&config).await?;
+    let stores = crate::storage::open(&config.database_config()).await?;
     if config.dev {
         tracing::warn!(
             "DEVELOPMENT PROFILE is on: anyone reaching this server is signed in as the development user"

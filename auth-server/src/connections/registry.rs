@@ -2,96 +2,17 @@
 //! the third party's endpoints, from the configuration or discovered from its metadata (see
 //! [`super::discovery`]).
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcp_auth_core::types::is_loopback_host;
 use mcp_auth_core::{ResourceUri, Secret};
-use serde::{Deserialize, Serialize};
-use url::{Host, Url};
+use url::Url;
 
 use super::ConnectionError;
 use super::discovery::{Discovery, METADATA_TTL};
 use super::third_party::ThirdPartyHttp;
 use crate::config::ConnectionConfig;
-
-/// How a connection's credential is obtained.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ConnectionKind {
-    /// Authorization code + PKCE S256 at the third party; the vault keeps its access and
-    /// refresh tokens (`kind = "oauth"`, the default).
-    #[default]
-    #[serde(rename = "oauth")]
-    OAuth,
-    /// The user types an API key into the connect page's form (`kind = "api_key"`).
-    #[serde(rename = "api_key")]
-    ApiKey,
-}
-
-impl ConnectionKind {
-    /// The configuration and vault spelling: `oauth` or `api_key`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::OAuth => "oauth",
-            Self::ApiKey => "api_key",
-        }
-    }
-}
-
-/// Whether `name` is a valid connection name: 1 to 32 of `a-z`, `0-9`, `_`, `-`.
-pub fn is_valid_name(name: &str) -> bool {
-    (1..=32).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-}
-
-/// Parse a third party's URL: absolute, no fragment, no userinfo (`https://user@host/…`),
-/// `https`, or `http` when `allow_insecure_http` and the host is loopback. An `https` URL whose
-/// host is a special-use IP address (private, loopback, link-local, …; the ranges CIMD
-/// documents are refused from, [`mcp_auth_cimd_resolver::special_use_range`]) is refused unless
-/// `allow_private_addresses`; host names are screened when they are resolved, by the guarded
-/// client ([`ThirdPartyHttp`]).
-///
-/// # Errors
-/// A message naming what is wrong (never containing secrets: URLs here are configuration, and
-/// userinfo is never echoed).
-pub fn check_third_party_url(
-    value: &str,
-    allow_insecure_http: bool,
-    allow_private_addresses: bool,
-) -> Result<Url, String> {
-    let url = Url::parse(value).map_err(|e| format!("{value:?} is not an absolute URL: {e}"))?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("a third-party URL must not carry userinfo (user@host)".into());
-    }
-    if url.fragment().is_some() {
-        return Err(format!("{value} must not have a fragment"));
-    }
-    match url.scheme() {
-        "https" => {
-            let ip = match url.host() {
-                Some(Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
-                Some(Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
-                _ => None,
-            };
-            if let Some(range) = ip.and_then(mcp_auth_cimd_resolver::special_use_range)
-                && !allow_private_addresses
-            {
-                return Err(format!(
-                    "{value} names a special-use address ({range}); set allow_insecure_private_addresses for a private third party"
-                ));
-            }
-            Ok(url)
-        }
-        "http" if allow_insecure_http && url.host_str().is_some_and(is_loopback_host) => Ok(url),
-        "http" => Err(format!(
-            "{value} is plain http: use https (http only with allow_insecure_http on a loopback host)"
-        )),
-        other => Err(format!("{value}: scheme {other} is not https")),
-    }
-}
+pub use crate::config::connections::{ConnectionKind, check_third_party_url, is_valid_name};
 
 /// The third party's endpoints in use for an oauth connection.
 #[derive(Debug, Clone, PartialEq, Eq)]

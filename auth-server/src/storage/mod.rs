@@ -15,82 +15,27 @@ mod rows;
 pub mod sqlite;
 pub mod sqlite_replay_batch;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use mcp_auth_core::StoreError;
 use mcp_auth_core::store::Stores;
 
-use crate::config::Config;
+use crate::config::{Config, DatabaseConfig};
 
-/// The database a configuration names: its `database` value, read as a PostgreSQL URL when it
-/// starts with `postgres://` or `postgresql://`, else as a SQLite file path. `Debug` hides a
-/// password in the URL.
-#[derive(Clone, PartialEq, Eq)]
-pub enum Database {
-    /// A SQLite file.
-    Sqlite(PathBuf),
-    /// A PostgreSQL connection URL (libpq form, e.g. `postgres://mcp@db.internal:5432/mcp_auth`).
-    Postgres(String),
-}
-
-impl Database {
-    /// Classify a configured `database` value.
-    pub fn from_config_value(value: &Path) -> Self {
-        match value.to_str() {
-            Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
-                Self::Postgres(s.to_owned())
-            }
-            _ => Self::Sqlite(value.to_owned()),
-        }
-    }
-
-    /// The configured database.
-    pub fn from_config(config: &Config) -> Self {
-        Self::from_config_value(&config.database)
-    }
-
-    /// Whether several nodes may share it (PostgreSQL).
-    pub fn is_shared(&self) -> bool {
-        matches!(self, Self::Postgres(_))
-    }
-}
-
-impl std::fmt::Display for Database {
-    /// The file path, or the URL with any password replaced by `***`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Sqlite(path) => write!(f, "{}", path.display()),
-            Self::Postgres(url) => match url::Url::parse(url) {
-                Ok(mut u) => {
-                    if u.password().is_some() {
-                        let _ = u.set_password(Some("***"));
-                    }
-                    write!(f, "{u}")
-                }
-                Err(_) => f.write_str("postgres://[unparseable URL]"),
-            },
-        }
-    }
-}
-
-impl std::fmt::Debug for Database {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "\"{self}\"")
-    }
-}
+pub use crate::config::Database;
 
 /// Open the configured database (SQLite file or PostgreSQL URL, see [`Database`]), run its
 /// migrations, and return the stores over it. With PostgreSQL the pool holds at most
-/// `database_pool_size` connections.
+/// `pool_size` connections.
 ///
 /// # Errors
 /// A message naming the database (never its password) when it cannot be opened or migrated.
-pub async fn open(config: &Config) -> Result<Stores, String> {
-    let db = Database::from_config(config);
-    match &db {
+pub async fn open(config: &DatabaseConfig) -> Result<Stores, String> {
+    let db = &config.database;
+    match db {
         Database::Sqlite(path) => open_sqlite(path).await,
-        Database::Postgres(url) => postgres::open(url, config.database_pool_size).await,
+        Database::Postgres(url) => postgres::open(url, config.pool_size).await,
     }
     .map_err(|e| format!("database {db}: {e}"))
 }
@@ -102,16 +47,16 @@ pub async fn open(config: &Config) -> Result<Stores, String> {
 /// # Errors
 /// `no database at …` / `… has no mcp-auth tables`, with the command that creates it; otherwise
 /// as [`open`].
-pub async fn open_existing(config: &Config) -> Result<Stores, String> {
-    let db = Database::from_config(config);
-    let exists = match &db {
+pub async fn open_existing(config: &DatabaseConfig) -> Result<Stores, String> {
+    let db = &config.database;
+    let exists = match db {
         Database::Sqlite(path) => path.exists(),
         Database::Postgres(url) => postgres::is_prepared(url)
             .await
             .map_err(|e| format!("database {db}: {e}"))?,
     };
     if !exists {
-        return Err(match &db {
+        return Err(match db {
             Database::Sqlite(path) => format!(
                 "no database at {}: create it with `auth-server migrate` (or by starting the server once); admin commands never create one",
                 path.display()
@@ -197,6 +142,8 @@ pub fn check_shared_configuration(config: &Config) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     #[test]

@@ -54,8 +54,7 @@ pub use revocation::PgAccessTokenDenylist;
 pub use users::PgUserStore;
 pub use vault::PgVaultStore;
 
-/// Default number of connections in a node's pool (`database_pool_size`).
-pub const DEFAULT_POOL_SIZE: u32 = 10;
+pub use crate::config::DEFAULT_POOL_SIZE;
 
 /// How long a store call waits for a pooled connection (or a new connection to be made) before
 /// it fails. Short, so that a node that lost the database answers `503` quickly rather than
