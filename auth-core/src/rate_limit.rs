@@ -7,6 +7,16 @@ use std::sync::{Arc, Mutex};
 
 use crate::clock::Clock;
 
+// Kept hand-written instead of `governor`'s keyed limiter (issue 21 §5), by measurement
+// (governor 0.10.4 on its `FakeRelativeClock`): with the quota "2 per 3600 s" (burst 2, one cell
+// per 1800 s) it allowed a third event 1800 s after the first two, and with "10 per 60 s" an
+// 11th event 6 s after ten, where these limits allow them only when the window ends (3600 s,
+// 60 s). GCRA is not a fixed window, so the limits' numbers and their `Retry-After` (the rest of
+// the window, the same for every key) would change. Nor does governor have a refund (sign-in
+// takes back an attempt that succeeded) or a read that counts nothing (`exceeded`, `count`).
+// And the PostgreSQL counters shared by a cluster (`mcp_auth_server::rate_limit`) count in these
+// same fixed windows, so one node and a cluster refuse the same events.
+
 /// Allows at most `limit` events per key in each window of `window_secs` seconds.
 pub struct RateLimiter {
     limit: u32,

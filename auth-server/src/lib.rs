@@ -54,8 +54,10 @@ pub mod grants;
 pub mod http;
 pub mod keys;
 pub mod limits;
-pub mod limits_shared;
+/// The rate-limit counters under their former name; see [`rate_limit`].
+pub use rate_limit as limits_shared;
 pub mod metrics;
+pub mod rate_limit;
 pub mod resolver;
 pub mod server;
 pub mod settings;

@@ -87,7 +87,7 @@ fn cores() -> usize {
 /// minute, before the page looks anything up. Past the limit the source gets a `429` page with
 /// `Retry-After` (seconds until the minute ends) and nothing is read or changed. Counted in
 /// every node's memory, or in the shared counters when the server has them
-/// ([`crate::limits_shared`]). In the configuration file this is the `[connect_pages]` section.
+/// ([`crate::rate_limit`]). In the configuration file this is the `[connect_pages]` section.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConnectPageLimits {

@@ -1,31 +1,42 @@
 //! The client resolver for registered clients (admin and dynamic registration), with a short
 //! in-memory cache in front of the store.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use mcp_auth_core::ext::ClientResolver;
 use mcp_auth_core::store::ClientStore;
 use mcp_auth_core::{Client, ClientId, Clock, OAuthError, UnixTime};
 
-/// Most client records kept in the cache; past it, expired entries are swept and, if still full,
-/// the cache is emptied.
-const MAX_CACHED_CLIENTS: usize = 10_000;
+/// Most client records kept in the cache; past it, the cache evicts the least used.
+const MAX_CACHED_CLIENTS: u64 = 10_000;
 
 /// Resolves any `client_id` from the client store. URL-shaped ids (SEP-991) are left to a
 /// metadata-document resolver: this one never answers for them, so a registered record can never
 /// impersonate a metadata document.
 ///
 /// Found records are cached for `cache_ttl` seconds (0 turns the cache off), so the token
-/// endpoint does not read the database for every request of a busy client. The price: a client
-/// removed or changed by another process (the admin commands) is seen at most `cache_ttl`
-/// seconds later by this one. Unknown ids are never cached.
+/// endpoint does not read the database for every request of a busy client; concurrent requests
+/// for an id not cached share one read. The price: a client removed or changed by another
+/// process (the admin commands) is seen at most `cache_ttl` seconds later by this one. Unknown
+/// ids are never cached.
 pub struct StoreClientResolver {
     clients: Arc<dyn ClientStore>,
     clock: Arc<dyn Clock>,
     cache_ttl: i64,
-    cache: Mutex<HashMap<ClientId, (Client, UnixTime)>>,
+    /// Found records and when they were read (on `clock`, which decides freshness; the cache's
+    /// own time-to-live, `cache_ttl` on the system clock, only lets memory go).
+    cache: moka::future::Cache<ClientId, (Client, UnixTime)>,
+}
+
+/// Why a cache load gave no record to keep.
+#[derive(Debug)]
+enum Miss {
+    /// The store has no such client (not cached).
+    Unknown,
+    /// The store failed.
+    Store(mcp_auth_core::StoreError),
 }
 
 impl StoreClientResolver {
@@ -44,34 +55,45 @@ impl StoreClientResolver {
             clients,
             clock,
             cache_ttl: i64::try_from(cache_ttl).unwrap_or(i64::MAX),
-            cache: Mutex::new(HashMap::new()),
+            cache: moka::future::Cache::builder()
+                .max_capacity(MAX_CACHED_CLIENTS)
+                .time_to_live(Duration::from_secs(cache_ttl.max(1)))
+                .build(),
         }
     }
 
-    fn cached(&self, client_id: &ClientId, now: UnixTime) -> Option<Client> {
-        let cache = self
-            .cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        cache
-            .get(client_id)
-            .filter(|(_, at)| now >= *at && now - *at < self.cache_ttl)
-            .map(|(client, _)| client.clone())
+    /// Whether a record read at `at` is still fresh at `now`.
+    fn fresh(&self, at: UnixTime, now: UnixTime) -> bool {
+        now >= at && now - at < self.cache_ttl
     }
 
-    fn remember(&self, client: &Client, now: UnixTime) {
-        let mut cache = self
-            .cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if cache.len() >= MAX_CACHED_CLIENTS {
-            let ttl = self.cache_ttl;
-            cache.retain(|_, (_, at)| now >= *at && now - *at < ttl);
-            if cache.len() >= MAX_CACHED_CLIENTS {
-                cache.clear();
+    /// The record for `client_id` from the cache, or read once from the store (concurrent
+    /// misses wait for one read).
+    async fn cached(
+        &self,
+        client_id: &ClientId,
+        now: UnixTime,
+    ) -> Result<Option<Client>, OAuthError> {
+        if let Some((client, at)) = self.cache.get(client_id).await {
+            if self.fresh(at, now) {
+                return Ok(Some(client));
             }
+            self.cache.invalidate(client_id).await;
         }
-        cache.insert(client.client_id.clone(), (client.clone(), now));
+        let load = async {
+            match crate::metrics::timed("client_get", self.clients.get(client_id)).await {
+                Ok(Some(client)) => Ok((client, now)),
+                Ok(None) => Err(Miss::Unknown),
+                Err(e) => Err(Miss::Store(e)),
+            }
+        };
+        match self.cache.try_get_with_by_ref(client_id, load).await {
+            Ok((client, _)) => Ok(Some(client)),
+            Err(miss) => match &*miss {
+                Miss::Unknown => Ok(None),
+                Miss::Store(e) => Err(e.clone().into()),
+            },
+        }
     }
 }
 
@@ -85,15 +107,7 @@ impl ClientResolver for StoreClientResolver {
         if self.cache_ttl == 0 {
             return Ok(crate::metrics::timed("client_get", self.clients.get(client_id)).await?);
         }
-        let now = self.clock.now();
-        if let Some(client) = self.cached(client_id, now) {
-            return Ok(Some(client));
-        }
-        let found = crate::metrics::timed("client_get", self.clients.get(client_id)).await?;
-        if let Some(client) = &found {
-            self.remember(client, now);
-        }
-        Ok(found)
+        self.cached(client_id, self.clock.now()).await
     }
 }
 

@@ -21,7 +21,7 @@ use crate::client_auth::{
 };
 use crate::grants::{AuthorizationCodeGrant, RefreshTokenGrant};
 use crate::keys::{JwtTokenIssuer, SigningKey};
-use crate::limits_shared::{Limiter, SharedCounters};
+use crate::rate_limit::{Limiter, SharedCounters};
 use crate::resolver::StoreClientResolver;
 use crate::settings::ServerSettings;
 
@@ -304,7 +304,7 @@ impl AuthorizationServerBuilder {
 
     /// Count failed client authentications, registrations per source and sign-in failures in
     /// `counters`, shared by every node (PostgreSQL: [`crate::storage::postgres::PgSharedCounters`]),
-    /// instead of in each node's memory. See [`crate::limits_shared`].
+    /// instead of in each node's memory. See [`crate::rate_limit`].
     pub fn shared_counters(mut self, counters: Arc<dyn SharedCounters>) -> Self {
         self.shared_counters = Some(counters);
         self

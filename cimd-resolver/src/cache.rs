@@ -148,11 +148,12 @@ impl CacheBounds {
     /// (use for this request only, never store).
     ///
     /// `cache_control` is the `Cache-Control` header values joined by `,`; `expires` and `date`
-    /// are the raw `Expires` and `Date` values; `now` is seconds since the epoch. The lifetime
-    /// is `max-age` if present (RFC 9111 §5.2.2.1; a malformed value counts as 0), else
+    /// are the raw `Expires` and `Date` values; `now` is seconds since the epoch. The freshness
+    /// lifetime is RFC 9111 §4.2.1's as [`http_cache_semantics::CachePolicy`] computes it for a
+    /// private cache: `max-age` if present (§5.2.2.1; a malformed value counts as 0), else
     /// `Expires` minus `Date` (or minus `now` without a valid `Date`; a malformed `Expires`
-    /// counts as 0), else `default_ttl`; `no-cache` counts as 0. The result is clamped to
-    /// `[min_ttl, max_ttl]`.
+    /// counts as 0); `no-cache` counts as 0. Without `max-age` and `Expires` it is
+    /// `default_ttl` (no heuristic). The result is clamped to `[min_ttl, max_ttl]`.
     pub fn lifetime(
         &self,
         cache_control: Option<&str>,
@@ -160,32 +161,12 @@ impl CacheBounds {
         date: Option<&str>,
         now: UnixTime,
     ) -> Option<u64> {
-        let mut max_age: Option<u64> = None;
-        let mut no_cache = false;
-        for directive in cache_control.unwrap_or_default().split(',') {
-            let (name, value) = match directive.split_once('=') {
-                Some((n, v)) => (n.trim(), Some(v.trim().trim_matches('"'))),
-                None => (directive.trim(), None),
-            };
-            if name.eq_ignore_ascii_case("no-store") {
-                return None;
-            }
-            if name.eq_ignore_ascii_case("no-cache") {
-                no_cache = true;
-            }
-            if name.eq_ignore_ascii_case("max-age") {
-                max_age = Some(value.and_then(|v| v.parse().ok()).unwrap_or(0));
-            }
+        let policy = freshness_policy(cache_control, expires, date, now);
+        if !policy.is_storable() {
+            return None;
         }
-        let raw = if no_cache {
-            0
-        } else if let Some(age) = max_age {
-            age
-        } else if let Some(expires) = expires {
-            let base = date.and_then(parse_http_date).unwrap_or(now);
-            parse_http_date(expires)
-                .map(|exp| u64::try_from(exp.saturating_sub(base)).unwrap_or(0))
-                .unwrap_or(0)
+        let raw = if has_freshness_information(cache_control, expires) {
+            policy.time_to_live(system_time(now)).as_secs()
         } else {
             self.default_ttl
         };
@@ -193,11 +174,86 @@ impl CacheBounds {
     }
 }
 
-/// An HTTP-date (RFC 9110 §5.6.7) as seconds since the epoch.
-fn parse_http_date(raw: &str) -> Option<UnixTime> {
-    let t = httpdate::parse_http_date(raw.trim()).ok()?;
-    let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
-    i64::try_from(secs).ok()
+/// The cache policy of a `200` answer to a `GET` with these headers, received at `now`, for a
+/// private cache (`s-maxage` ignored) without heuristic freshness. HTTP-dates in any of the
+/// three formats of RFC 9110 §5.6.7 are given to it as IMF-fixdate; an unreadable `Date` is
+/// left out (the receipt time stands for it), an unreadable `Expires` kept (already expired).
+fn freshness_policy(
+    cache_control: Option<&str>,
+    expires: Option<&str>,
+    date: Option<&str>,
+    now: UnixTime,
+) -> http_cache_semantics::CachePolicy {
+    let mut response = http::Response::new(());
+    let headers = response.headers_mut();
+    let mut put = |name: http::HeaderName, value: String| {
+        if let Ok(value) = http::HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    };
+    if let Some(cc) = cache_control {
+        put(http::header::CACHE_CONTROL, lowercase_directive_names(cc));
+    }
+    if let Some(expires) = expires {
+        put(
+            http::header::EXPIRES,
+            imf_fixdate(expires).unwrap_or_else(|| expires.to_owned()),
+        );
+    }
+    if let Some(date) = date.and_then(imf_fixdate) {
+        put(http::header::DATE, date);
+    }
+    let options = http_cache_semantics::CacheOptions {
+        shared: false,
+        cache_heuristic: 0.0,
+        immutable_min_time_to_live: std::time::Duration::ZERO,
+        ignore_cargo_cult: false,
+    };
+    http_cache_semantics::CachePolicy::new_options(
+        &http::Request::new(()),
+        &response,
+        system_time(now),
+        options,
+    )
+}
+
+/// `cache_control` with its directive names lowercased (they are case-insensitive, RFC 9111
+/// §5.2; the policy compares them as written), values untouched.
+fn lowercase_directive_names(cache_control: &str) -> String {
+    cache_control
+        .split(',')
+        .map(|directive| match directive.split_once('=') {
+            Some((name, value)) => format!("{}={value}", name.trim().to_ascii_lowercase()),
+            None => directive.trim().to_ascii_lowercase(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Whether the response states its freshness (`max-age` or `Expires`, RFC 9111 §4.2.1; or
+/// `no-cache`, which makes it 0).
+fn has_freshness_information(cache_control: Option<&str>, expires: Option<&str>) -> bool {
+    expires.is_some()
+        || cache_control
+            .unwrap_or_default()
+            .split(',')
+            .any(|directive| {
+                let name = directive.split_once('=').map_or(directive, |(n, _)| n);
+                let name = name.trim();
+                name.eq_ignore_ascii_case("max-age") || name.eq_ignore_ascii_case("no-cache")
+            })
+}
+
+/// `now` (seconds since the epoch) as a [`std::time::SystemTime`] (the epoch when negative).
+fn system_time(now: UnixTime) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(now).unwrap_or(0))
+}
+
+/// An HTTP-date (RFC 9110 §5.6.7, any of its three formats) rewritten as IMF-fixdate.
+fn imf_fixdate(raw: &str) -> Option<String> {
+    httpdate::parse_http_date(raw.trim())
+        .ok()
+        .map(httpdate::fmt_http_date)
 }
 
 #[cfg(test)]
@@ -251,6 +307,25 @@ mod tests {
         assert_eq!(life(Some("max-age=120"), Some(&expires)), Some(120));
         assert_eq!(life(None, Some("0")), Some(60));
         assert_eq!(life(None, Some(&http_date(NOW + 999_999))), Some(86_400));
+    }
+
+    /// RFC 9111 §5.2: directive names are case-insensitive; `s-maxage` is for shared caches
+    /// (this one is private) and does not set the lifetime.
+    #[test]
+    fn directive_names_are_case_insensitive_and_s_maxage_is_ignored() {
+        assert_eq!(life(Some("Max-Age=600"), None), Some(600));
+        assert_eq!(life(Some("s-maxage=3600"), None), Some(300));
+        assert_eq!(life(Some("s-maxage=3600, max-age=120"), None), Some(120));
+    }
+
+    /// RFC 9110 §5.6.7: the obsolete RFC 850 and asctime date formats are read too.
+    #[test]
+    fn obsolete_date_formats_are_read() {
+        assert_eq!(
+            life(None, Some("Thursday, 01-Jan-26 00:30:00 GMT")),
+            Some(1800)
+        );
+        assert_eq!(life(None, Some("Thu Jan  1 00:30:00 2026")), Some(1800));
     }
 
     /// Without freshness information the default lifetime applies.

@@ -8,9 +8,9 @@ use std::time::Duration;
 use mcp_auth_core::{Clock, OAuthError, Secret, UnixTime};
 
 use crate::limits::SignInSettings;
+use crate::rate_limit::SignInLimits;
 use crate::server::AuthorizationServer;
 use crate::web::password::{HashPool, PasswordError};
-use crate::web::signin_limits::SignInLimits;
 
 /// What sign-in needs besides the stores: the failure counters and the password hashing pool.
 /// One per server, built with it.
@@ -22,14 +22,14 @@ pub(crate) struct SignInGuard {
 
 impl SignInGuard {
     /// Counters for `settings` on `clock` (in `shared` when given, see
-    /// [`crate::limits_shared`]), and a pool with the configured threads and bounds.
+    /// [`crate::rate_limit`]), and a pool with the configured threads and bounds.
     ///
     /// # Errors
     /// The operating system refused to start a hashing thread.
     pub(crate) fn new(
         settings: &SignInSettings,
         clock: Arc<dyn Clock>,
-        shared: Option<Arc<dyn crate::limits_shared::SharedCounters>>,
+        shared: Option<Arc<dyn crate::rate_limit::SharedCounters>>,
     ) -> std::io::Result<Self> {
         Ok(Self {
             limits: SignInLimits::new(settings, clock, shared),

@@ -5,6 +5,11 @@
 //! - recorded as the `request_id` field of a per-request tracing span (so every log line of the
 //!   request carries it, and the token endpoint's span adds `grant_type` and `client_id`),
 //! - put into the request's extensions as a [`RequestId`], for error pages ([`request_id`]).
+//!
+//! tower-http does the setting and the echo (`SetRequestIdLayer` with [`HexIds`], then
+//! `PropagateRequestIdLayer`; see `crate::http::router`). `SetRequestId` keeps any incoming header as it is and asks its
+//! `MakeRequestId` only when there is none, so it cannot refuse an insane one: [`drop_insane`]
+//! removes such a header before it, and [`HexIds`] then makes the fresh id.
 
 use std::time::Instant;
 
@@ -12,6 +17,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
+use tower_http::request_id::MakeRequestId;
 use tracing::Instrument;
 
 /// The header carrying the request id, in both directions.
@@ -51,25 +57,46 @@ pub fn generate() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Middleware (`axum::middleware::from_fn`): choose the request id, run the request inside a
-/// `request` span carrying it (with the method and the matched route template, never the raw
-/// path or query), log one `request` line with the status and latency, and echo the id.
-pub async fn assign(mut req: Request, next: Next) -> Response {
+/// The [`MakeRequestId`] of tower-http's `SetRequestIdLayer`: a fresh id from [`generate`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HexIds;
+
+impl MakeRequestId for HexIds {
+    fn make_request_id<B>(
+        &mut self,
+        _: &axum::http::Request<B>,
+    ) -> Option<tower_http::request_id::RequestId> {
+        HeaderValue::from_str(&generate())
+            .ok()
+            .map(tower_http::request_id::RequestId::new)
+    }
+}
+
+/// Middleware (`axum::middleware::map_request`), before tower-http's `SetRequestIdLayer`: remove an
+/// incoming `X-Request-Id` that is not [`is_sane`], so a fresh one replaces it.
+pub async fn drop_insane(mut req: Request) -> Request {
+    let sane = req
+        .headers()
+        .get(&REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(is_sane);
+    if !sane {
+        req.headers_mut().remove(&REQUEST_ID_HEADER);
+    }
+    req
+}
+
+/// Middleware (`axum::middleware::from_fn`), inside tower-http's `SetRequestIdLayer` and
+/// `PropagateRequestIdLayer`: run the request inside a
+/// `request` span carrying its id (with the method and the matched route template, never the
+/// raw path or query), put the id into the extensions as a [`RequestId`], and log one `request`
+/// line with the status and latency.
+pub async fn record(mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get(&REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| is_sane(v))
         .map_or_else(generate, str::to_owned);
-    let header = HeaderValue::from_str(&id).ok();
-    match &header {
-        Some(v) => {
-            req.headers_mut().insert(REQUEST_ID_HEADER, v.clone());
-        }
-        None => {
-            req.headers_mut().remove(REQUEST_ID_HEADER);
-        }
-    }
     req.extensions_mut().insert(RequestId(id.clone()));
     let route = req
         .extensions()
@@ -79,7 +106,7 @@ pub async fn assign(mut req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route);
     let start = Instant::now();
-    let mut res = next.run(req).instrument(span.clone()).await;
+    let res = next.run(req).instrument(span.clone()).await;
     span.in_scope(|| {
         tracing::info!(
             status = res.status().as_u16(),
@@ -87,9 +114,6 @@ pub async fn assign(mut req: Request, next: Next) -> Response {
             "request"
         );
     });
-    if let Some(v) = header {
-        res.headers_mut().insert(REQUEST_ID_HEADER, v);
-    }
     res
 }
 

@@ -19,16 +19,18 @@
 //!   load many claims share one round trip and one commit; alone, a claim is written at once
 //!   (nothing waits for a batch to fill).
 //!
-//! The front is bounded ([`MAX_FRONT`] keys): beyond it, expired entries are dropped, and if
-//! that is not enough the front is cleared (it is a cache; the store stays authoritative).
+//! The front is a [`moka`] cache bounded to [`MAX_FRONT`] keys: each key leaves it when it
+//! expires, and beyond the bound the least used go first (it is a cache; the store stays
+//! authoritative). Claiming a key in it is one atomic step per key (`and_compute_with`).
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use mcp_auth_core::store::ReplayCache;
 use mcp_auth_core::{StoreError, UnixTime};
+use moka::ops::compute::{CompResult, Op};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most claims written by one statement.
@@ -38,7 +40,7 @@ pub const MAX_BATCH: usize = 256;
 pub const WORKERS: usize = 4;
 
 /// Most keys the front remembers.
-pub const MAX_FRONT: usize = 1 << 17;
+pub const MAX_FRONT: u64 = 1 << 17;
 
 /// Every this many claims, expired rows are purged from the store.
 const PURGE_EVERY: u64 = 4096;
@@ -73,11 +75,38 @@ struct Pending {
     reply: oneshot::Sender<Result<bool, StoreError>>,
 }
 
+/// A key claimed in the front: when it expires (caller's clock) and how long it had then,
+/// seconds (how long the front keeps it on the system clock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Claimed {
+    expires_at: UnixTime,
+    lifetime: u64,
+}
+
+/// Keeps each front entry for its claim's lifetime.
+struct ClaimExpiry;
+
+impl moka::Expiry<String, Claimed> for ClaimExpiry {
+    fn expire_after_create(&self, _: &String, claim: &Claimed, _: Instant) -> Option<Duration> {
+        Some(Duration::from_secs(claim.lifetime))
+    }
+
+    fn expire_after_update(
+        &self,
+        _: &String,
+        claim: &Claimed,
+        _: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(Duration::from_secs(claim.lifetime))
+    }
+}
+
 /// A [`ReplayCache`] over a [`ReplayBatchWriter`] with an in-memory front and group commit
 /// (see the module documentation). The worker tasks start on the first claim, on the runtime
 /// that makes it.
 pub struct FrontedReplayCache {
-    front: Mutex<HashMap<String, UnixTime>>,
+    front: moka::sync::Cache<String, Claimed>,
     writer: Arc<dyn ReplayBatchWriter>,
     queue: OnceLock<mpsc::UnboundedSender<Pending>>,
     claims: AtomicU64,
@@ -86,20 +115,19 @@ pub struct FrontedReplayCache {
 impl std::fmt::Debug for FrontedReplayCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FrontedReplayCache")
-            .field("front_len", &lock(&self.front).len())
+            .field("front_len", &self.front.entry_count())
             .finish_non_exhaustive()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl FrontedReplayCache {
     /// A cache writing through `writer`.
     pub fn new(writer: Arc<dyn ReplayBatchWriter>) -> Self {
         Self {
-            front: Mutex::new(HashMap::new()),
+            front: moka::sync::Cache::builder()
+                .max_capacity(MAX_FRONT)
+                .expire_after(ClaimExpiry)
+                .build(),
             writer,
             queue: OnceLock::new(),
             claims: AtomicU64::new(0),
@@ -120,18 +148,28 @@ impl FrontedReplayCache {
 
     /// Refuse from the front, or claim the key there. Returns `false` when refused.
     fn claim_in_front(&self, key: &str, expires_at: UnixTime, now: UnixTime) -> bool {
-        let mut front = lock(&self.front);
-        if front.get(key).is_some_and(|&exp| exp > now) {
-            return false;
-        }
-        if front.len() >= MAX_FRONT {
-            front.retain(|_, exp| *exp > now);
-            if front.len() >= MAX_FRONT {
-                front.clear();
-            }
-        }
-        front.insert(key.to_owned(), expires_at);
-        true
+        let claim = Claimed {
+            expires_at,
+            lifetime: u64::try_from(expires_at.saturating_sub(now)).unwrap_or(0),
+        };
+        let outcome = self
+            .front
+            .entry_by_ref(key)
+            .and_compute_with(|seen| match seen {
+                Some(seen) if seen.value().expires_at > now => Op::Nop,
+                _ => Op::Put(claim),
+            });
+        !matches!(outcome, CompResult::Unchanged(_))
+    }
+
+    /// Forget this node's claim of `key` (expiring at `expires_at`), unless another replaced it.
+    fn forget_claim(&self, key: &str, expires_at: UnixTime) {
+        self.front
+            .entry_by_ref(key)
+            .and_compute_with(|seen| match seen {
+                Some(seen) if seen.value().expires_at == expires_at => Op::Remove,
+                _ => Op::Nop,
+            });
     }
 }
 
@@ -216,16 +254,17 @@ impl ReplayCache for FrontedReplayCache {
         };
         if result.is_err() {
             // Not written: forget the local claim so that a retry reaches the store.
-            let mut front = lock(&self.front);
-            if front.get(key) == Some(&expires_at) {
-                front.remove(key);
-            }
+            self.forget_claim(key, expires_at);
         }
         result
     }
 
     async fn purge(&self, now: UnixTime) -> Result<u64, StoreError> {
-        lock(&self.front).retain(|_, exp| *exp > now);
+        for (key, claim) in &self.front {
+            if claim.expires_at <= now {
+                self.front.invalidate(key.as_str());
+            }
+        }
         self.writer.purge(now).await
     }
 }
@@ -233,7 +272,13 @@ impl ReplayCache for FrontedReplayCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
     use std::sync::atomic::AtomicBool;
+
+    fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 
     /// A writer over a map that counts the claims reaching it and can be made to fail.
     #[derive(Default)]

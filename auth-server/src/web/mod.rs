@@ -6,7 +6,8 @@
 pub mod pages;
 pub mod password;
 pub mod session;
-pub mod signin_limits;
+/// The sign-in limits, now in [`crate::rate_limit::sign_in`].
+pub use crate::rate_limit::sign_in as signin_limits;
 pub mod templates;
 pub mod ui;
 pub mod when;

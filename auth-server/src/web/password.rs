@@ -8,7 +8,7 @@
 //! that finds every slot taken waits briefly, then is told to retry ([`PasswordError::Busy`]).
 
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::sync::Arc;
 use std::time::Duration;
 
 use argon2::Argon2;
@@ -70,15 +70,14 @@ pub fn verify_password(password: &str, stored: Option<&str>) -> Result<bool, Pas
     Ok(ok && stored.is_some())
 }
 
-type Job = Box<dyn FnOnce() + Send + 'static>;
-
-/// A fixed set of threads that run password checks, behind a bound on checks in flight.
+/// A fixed set of threads (a [`rayon::ThreadPool`] of its own, threads named
+/// `password-hash-N`) that run password checks, behind a bound on checks in flight.
 ///
 /// Memory for hashing is at most `threads` × 19 MiB; at most `max_in_flight` checks are running
 /// or queued; a caller waits at most `wait` for a slot. Dropping the pool stops its threads once
 /// their queue is empty.
 pub struct HashPool {
-    jobs: Mutex<mpsc::Sender<Job>>,
+    threads: rayon::ThreadPool,
     slots: Arc<tokio::sync::Semaphore>,
     wait: Duration,
 }
@@ -99,24 +98,13 @@ impl HashPool {
     /// # Errors
     /// The operating system refused to start a thread.
     pub fn new(threads: usize, max_in_flight: usize, wait: Duration) -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
-        for i in 0..threads.max(1) {
-            let rx = Arc::clone(&rx);
-            std::thread::Builder::new()
-                .name(format!("password-hash-{i}"))
-                .spawn(move || {
-                    loop {
-                        let job = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
-                        match job {
-                            Ok(job) => job(),
-                            Err(_) => break,
-                        }
-                    }
-                })?;
-        }
+        let threads = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .thread_name(|i| format!("password-hash-{i}"))
+            .build()
+            .map_err(std::io::Error::other)?;
         Ok(Self {
-            jobs: Mutex::new(tx),
+            threads,
             slots: Arc::new(tokio::sync::Semaphore::new(max_in_flight.max(1))),
             wait,
         })
@@ -154,7 +142,7 @@ impl HashPool {
                 Err(_) => return Err(PasswordError::Busy),
             };
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let task: Job = Box::new(move || {
+        self.threads.spawn(move || {
             if tx.is_closed() {
                 return;
             }
@@ -163,11 +151,6 @@ impl HashPool {
             drop(slot);
             let _ = tx.send(result.map_err(|_| PasswordError::Panicked));
         });
-        self.jobs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .send(task)
-            .map_err(|_| PasswordError::PoolGone)?;
         rx.await.map_err(|_| PasswordError::PoolGone)?
     }
 

@@ -1,125 +1,31 @@
-//! Rate-limit counters shared by every node of a cluster (issue 13: "rate-limit counters that
-//! must hold across nodes"), and the [`Limiter`] the server's limits count with.
-//!
-//! Three limits count through a [`Limiter`]: failed client authentications per (client,
-//! source) pair and the global backstop ([`crate::client_auth::ClientAuthThrottle`]),
-//! registrations per source (`/register`), and sign-in failures per source, per (username,
-//! source) pair and per username ([`crate::web::signin_limits::SignInLimits`]).
-//!
-//! - Without shared counters (SQLite, or a server built without
-//!   [`crate::server::AuthorizationServerBuilder::shared_counters`]) a [`Limiter`] is the
-//!   in-memory [`RateLimiter`]: each node counts its own traffic.
-//! - With shared counters (`auth-server serve` on PostgreSQL: [`crate::storage::postgres::PgSharedCounters`])
-//!   every node adds to and reads the same fixed-window counts, so failures spread over several
-//!   nodes reach a limit together.
-//!
-//! Only events (failures, registrations) write to the shared counters. The checks made before
-//! every client authentication and sign-in read them through a per-node cache of at most
-//! [`SHARED_READ_TTL`] second, so the success path does not wait for the database: a node sees
-//! the events counted by the others at most that late, and always sees its own at once (each
-//! write returns the new total, which refreshes the cache).
-//!
-//! A shared counter that cannot be read or written (the database is unreachable) never refuses:
-//! the limiter answers "not limited" and logs a warning, so a counter outage cannot lock out
-//! correct credentials. (A node that lost its database cannot check credentials anyway; it
-//! answers `503`.)
+//! The [`Limiter`]: at most `limit` events per key in each fixed window, counted in memory or
+//! in [`SharedCounters`] (see [the module](super) for the rules).
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use mcp_auth_core::rate_limit::RateLimiter;
 use mcp_auth_core::{Clock, StoreError, UnixTime};
+
+use super::shared::{SharedCounters, window_bounds};
 
 /// How long a node trusts a shared count it read (or wrote) before reading it again, seconds.
 pub const SHARED_READ_TTL: i64 = 1;
 
-/// Cached shared counts a node keeps at most; past it the cache is emptied.
-const MAX_CACHED_COUNTS: usize = 10_000;
+/// Cached shared counts a node keeps at most.
+const MAX_CACHED_COUNTS: u64 = 10_000;
 
-/// Fixed-window event counters keyed by a string, shared by several nodes.
-///
-/// A window of `window_secs` seconds starts at every multiple of `window_secs` since the epoch
-/// (`now - now mod window_secs`), as [`RateLimiter`]'s do. Every method is one atomic step.
-/// Keys are opaque here; callers put a limit's name in front (`signin:source:…`) and keep
-/// secrets and user names out of them (hashed).
-#[async_trait]
-pub trait SharedCounters: Send + Sync + std::fmt::Debug {
-    /// Count one event for `key` in the window containing `now`; returns the count in that
-    /// window, this event included (so `1` for the first).
-    async fn hit(&self, key: &str, window_secs: u64, now: UnixTime) -> Result<u64, StoreError>;
-
-    /// The count for `key` in the window containing `now`, without counting (0 when none).
-    async fn count(&self, key: &str, window_secs: u64, now: UnixTime) -> Result<u64, StoreError>;
-
-    /// Take back one event of `key` in the window containing `now` (never below zero; nothing
-    /// when the window has no count).
-    async fn refund(&self, key: &str, window_secs: u64, now: UnixTime) -> Result<(), StoreError>;
-
-    /// Delete the counts of windows that ended before `now`; returns how many.
-    async fn purge(&self, now: UnixTime) -> Result<u64, StoreError>;
-}
-
-/// The start of the `window_secs` window holding `now`, and its end (exclusive).
-pub fn window_bounds(window_secs: u64, now: UnixTime) -> (UnixTime, UnixTime) {
-    let w = i64::try_from(window_secs.max(1)).unwrap_or(i64::MAX);
-    let start = now - now.rem_euclid(w);
-    (start, start.saturating_add(w))
-}
-
-/// In-memory [`SharedCounters`], for tests (one process standing for several nodes).
-#[derive(Debug, Default)]
-pub struct MemorySharedCounters(
-    std::sync::Mutex<std::collections::HashMap<(String, i64), (u64, i64)>>,
-);
-
-impl MemorySharedCounters {
-    fn map(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<(String, i64), (u64, i64)>> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-#[async_trait]
-impl SharedCounters for MemorySharedCounters {
-    async fn hit(&self, key: &str, window_secs: u64, now: UnixTime) -> Result<u64, StoreError> {
-        let (start, end) = window_bounds(window_secs, now);
-        let mut map = self.map();
-        let e = map.entry((key.to_owned(), start)).or_insert((0, end));
-        e.0 += 1;
-        Ok(e.0)
-    }
-
-    async fn count(&self, key: &str, window_secs: u64, now: UnixTime) -> Result<u64, StoreError> {
-        let (start, _) = window_bounds(window_secs, now);
-        Ok(self.map().get(&(key.to_owned(), start)).map_or(0, |e| e.0))
-    }
-
-    async fn refund(&self, key: &str, window_secs: u64, now: UnixTime) -> Result<(), StoreError> {
-        let (start, _) = window_bounds(window_secs, now);
-        if let Some(e) = self.map().get_mut(&(key.to_owned(), start)) {
-            e.0 = e.0.saturating_sub(1);
-        }
-        Ok(())
-    }
-
-    async fn purge(&self, now: UnixTime) -> Result<u64, StoreError> {
-        let mut map = self.map();
-        let before = map.len();
-        map.retain(|_, (_, end)| *end > now);
-        Ok((before - map.len()) as u64)
-    }
-}
+/// How long the cache keeps a remembered count at most, on the system clock. Freshness is
+/// decided on the injected clock ([`SHARED_READ_TTL`]); this only lets memory go.
+const CACHED_COUNT_LIFETIME: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// At most `limit` events per key in each fixed window of `window_secs` seconds, counted in
 /// memory or, when given shared counters, across every node (see the module documentation).
 pub struct Limiter {
     local: RateLimiter,
     shared: Option<(Arc<dyn SharedCounters>, &'static str)>,
-    /// Shared counts this node read or wrote: key → (window start, count, read at).
-    seen: std::sync::Mutex<std::collections::HashMap<String, (i64, u64, i64)>>,
+    /// Shared counts this node read or wrote: key → (window start, count, read at), at most
+    /// [`MAX_CACHED_COUNTS`] of them.
+    seen: moka::sync::Cache<String, (i64, u64, i64)>,
     limit: u64,
     window_secs: u64,
     clock: Arc<dyn Clock>,
@@ -146,7 +52,10 @@ impl Limiter {
                 clock.clone(),
             ),
             shared: None,
-            seen: std::sync::Mutex::new(std::collections::HashMap::new()),
+            seen: moka::sync::Cache::builder()
+                .max_capacity(MAX_CACHED_COUNTS)
+                .time_to_live(CACHED_COUNT_LIFETIME)
+                .build(),
             limit: u64::from(limit),
             window_secs,
             clock,
@@ -164,32 +73,20 @@ impl Limiter {
         format!("{name}:{key}")
     }
 
-    fn seen(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (i64, u64, i64)>> {
-        self.seen
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     /// Remember `count` for `key` as of `now`.
     fn remember(&self, key: &str, count: u64, now: UnixTime) {
         let (start, _) = window_bounds(self.window_secs, now);
-        let mut seen = self.seen();
-        if seen.len() >= MAX_CACHED_COUNTS {
-            seen.clear();
-        }
-        seen.insert(key.to_owned(), (start, count, now));
+        self.seen.insert(key.to_owned(), (start, count, now));
     }
 
     /// The count remembered for `key`, when read in this window less than
     /// [`SHARED_READ_TTL`] ago.
     fn remembered(&self, key: &str, now: UnixTime) -> Option<u64> {
         let (start, _) = window_bounds(self.window_secs, now);
-        self.seen()
+        self.seen
             .get(key)
             .filter(|(w, _, at)| *w == start && now >= *at && now - *at < SHARED_READ_TTL)
-            .map(|(_, count, _)| *count)
+            .map(|(_, count, _)| count)
     }
 
     fn warn(name: &str, e: &StoreError) {
@@ -227,6 +124,7 @@ impl Limiter {
         }
     }
 
+    /// The events counted by this node in memory (tests; 0 for a shared limiter).
     /// The events counted by this node in memory (tests; 0 for a shared limiter).
     #[cfg(test)]
     pub(crate) fn local_count(&self, key: &str) -> u32 {
@@ -290,6 +188,8 @@ impl Limiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rate_limit::MemorySharedCounters;
+    use async_trait::async_trait;
     use mcp_auth_core::FixedClock;
 
     /// A counter store that always fails (a lost database).
@@ -310,13 +210,6 @@ mod tests {
         async fn purge(&self, _: UnixTime) -> Result<u64, StoreError> {
             Err(StoreError::unavailable("gone"))
         }
-    }
-
-    #[test]
-    fn windows_start_at_multiples_of_their_length() {
-        assert_eq!(window_bounds(60, 125), (120, 180));
-        assert_eq!(window_bounds(60, 120), (120, 180));
-        assert_eq!(window_bounds(0, 7), (7, 8));
     }
 
     /// Two limiters (two nodes) on one set of counters reach the limit together: a node sees
@@ -370,15 +263,5 @@ mod tests {
         assert!(!l.check("k").await);
         assert_eq!(l.local_count("k"), 1);
         assert_eq!(l.retry_after(), 60);
-    }
-
-    #[tokio::test]
-    async fn memory_counters_purge_ended_windows() {
-        let c = MemorySharedCounters::default();
-        c.hit("a", 60, 10).await.unwrap();
-        c.hit("b", 3600, 10).await.unwrap();
-        assert_eq!(c.purge(59).await.unwrap(), 0);
-        assert_eq!(c.purge(60).await.unwrap(), 1);
-        assert_eq!(c.count("b", 3600, 61).await.unwrap(), 1);
     }
 }

@@ -2,14 +2,14 @@
 //! per (username, source) pair and per username, in fixed windows on the injected clock. The
 //! rules are in [`crate::limits::SignInSettings`]. The counts are per node in memory, or shared
 //! by every node when the server has [`SharedCounters`] (PostgreSQL, see
-//! [`crate::limits_shared`]); a shared counter that fails does not limit.
+//! [`crate::rate_limit`]); a shared counter that fails does not limit.
 
 use std::sync::Arc;
 
 use mcp_auth_core::{Clock, TokenHash};
 
+use super::{Limiter, SharedCounters};
 use crate::limits::SignInSettings;
-use crate::limits_shared::{Limiter, SharedCounters};
 
 /// The three failure counters of sign-in.
 #[derive(Debug)]
