@@ -9,9 +9,11 @@
 //! `postgresql://`) URL selects PostgreSQL, anything else is a SQLite file path.
 
 pub mod deadline;
+pub mod migrations;
 pub mod postgres;
 pub mod replay_front;
 mod rows;
+mod sql;
 pub mod sqlite;
 pub mod sqlite_replay_batch;
 
