@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use mcp_auth_conformance::store_contract::fixtures::*;
 use mcp_auth_conformance::store_contract::{self, Artifact};
-use mcp_auth_core::store::{CodeTake, ElicitationStatus, Stores};
-use mcp_auth_core::{Secret, TokenHash};
+use mcp_auth_core::Secret;
+use mcp_auth_core::store::{CodeTake, RefreshTokenState, Stores};
 use mcp_auth_server::storage::sqlite;
 use tempfile::TempDir;
 use tokio::task::JoinSet;
@@ -372,7 +372,7 @@ async fn postgres_elicitation_state_taken_on_two_nodes_once() {
         } else {
             &b.elicitations
         });
-        set.spawn(async move { take(&store, &state("race"), 1_020).await });
+        set.spawn(async move { take_state(&store, &state("race"), 1_020).await });
     }
     let winners = set.join_all().await.into_iter().flatten().count();
     assert_eq!(winners, 1);
@@ -396,7 +396,9 @@ async fn restart_keeps_elicitations() {
         );
     })
     .await;
-    let got = take(&s.elicitations, &state("s"), 1_020).await.unwrap();
+    let got = take_state(&s.elicitations, &state("s"), 1_020)
+        .await
+        .unwrap();
     assert_eq!(got.code_verifier, Some(Secret::new("v")));
 }
 

@@ -2,10 +2,8 @@
 
 use std::sync::Arc;
 
-use mcp_auth_core::store::{
-    ElicitationBinding, ElicitationStatus, ElicitationStore, PendingElicitation, Stores,
-};
-use mcp_auth_core::{Secret, TokenHash};
+use mcp_auth_core::Secret;
+use mcp_auth_core::store::{ElicitationBinding, ElicitationStatus, PendingElicitation, Stores};
 use tokio::task::JoinSet;
 
 use super::Check;
@@ -156,19 +154,6 @@ async fn elicitation_find_open_picks_newest_of_exact_binding(s: &Stores) {
     );
 }
 
-/// A callback's use of a state: look it up, then spend it; the entry when this call spent it.
-async fn take(
-    e: &Arc<dyn ElicitationStore>,
-    state_hash: &TokenHash,
-    now: i64,
-) -> Option<PendingElicitation> {
-    let found = e.find_state(state_hash, now).await.unwrap()?;
-    e.spend_state(&found.id, state_hash, now)
-        .await
-        .unwrap()
-        .then_some(found)
-}
-
 /// ELIC-CB-03: `begin` moves an open elicitation to in progress with a state and verifier; a
 /// second `begin` replaces them, and the earlier state no longer works. `begin` on an unknown,
 /// finished or expired elicitation changes nothing and returns false.
@@ -192,8 +177,8 @@ async fn elicitation_begin_replaces_state(s: &Stores) {
     let got = e.get("el").await.unwrap().unwrap();
     assert_eq!(got.state_hash, Some(state("s2")));
     assert_eq!(got.code_verifier, Some(Secret::new("v2")));
-    assert_eq!(take(e, &state("s1"), 1_030).await, None);
-    assert!(take(e, &state("s2"), 1_030).await.is_some());
+    assert_eq!(take_state(e, &state("s1"), 1_030).await, None);
+    assert!(take_state(e, &state("s2"), 1_030).await.is_some());
     // Unknown, expired, finished.
     assert!(
         !e.begin("nope", &state("s3"), &Secret::new("v3"), 1_040)
@@ -218,7 +203,7 @@ async fn elicitation_begin_replaces_state(s: &Stores) {
     let got = e.get("el").await.unwrap().unwrap();
     assert_eq!(got.status, ElicitationStatus::Completed);
     assert_eq!((got.state_hash, got.code_verifier), (None, None));
-    assert_eq!(take(e, &state("s4"), 1_070).await, None);
+    assert_eq!(take_state(e, &state("s4"), 1_070).await, None);
 }
 
 /// Issue 19 §6: `find_state` returns the entry holding an outstanding state as it is (state and
@@ -282,7 +267,7 @@ async fn elicitation_state_is_spent_once(s: &Stores) {
     assert_eq!((after.state_hash, after.code_verifier), (None, None));
     assert!(!e.spend_state("el", &state("s1"), 1_021).await.unwrap());
     assert_eq!(e.find_state(&state("s1"), 1_021).await.unwrap(), None);
-    assert_eq!(take(e, &state("s1"), 1_021).await, None);
+    assert_eq!(take_state(e, &state("s1"), 1_021).await, None);
 }
 
 /// ELIC-CB-03, ELIC-R2-07: 16 concurrent callbacks that all found one state race to spend it:
@@ -301,7 +286,7 @@ async fn elicitation_concurrent_spend_state_has_one_winner(s: &Stores) {
     let mut set = JoinSet::new();
     for _ in 0..RACERS {
         let store = Arc::clone(&s.elicitations);
-        set.spawn(async move { take(&store, &state("race"), 1_020).await });
+        set.spawn(async move { take_state(&store, &state("race"), 1_020).await });
     }
     let winners: Vec<PendingElicitation> = set.join_all().await.into_iter().flatten().collect();
     assert_eq!(winners.len(), 1);
@@ -344,7 +329,7 @@ async fn elicitation_expired_is_not_actionable(s: &Stores) {
             .await
             .unwrap()
     );
-    assert_eq!(take(e, &state("s1"), at).await, None);
+    assert_eq!(take_state(e, &state("s1"), at).await, None);
     assert!(!e.spend_state("el", &state("s1"), at).await.unwrap());
     // Nothing changed by the refused steps.
     let got = e.get("el").await.unwrap().unwrap();
@@ -419,7 +404,7 @@ async fn elicitation_finish_only_from_open_states(s: &Stores) {
     assert_eq!(got.status, ElicitationStatus::Completed);
     assert_eq!(got.finished_at, Some(1_050));
     assert_eq!((got.state_hash, got.code_verifier), (None, None));
-    assert_eq!(take(e, &state("sb"), 1_060).await, None);
+    assert_eq!(take_state(e, &state("sb"), 1_060).await, None);
     assert!(!e.spend_state("b", &state("sb"), 1_060).await.unwrap());
     assert!(
         !e.finish("b", ElicitationStatus::Failed, 1_070)

@@ -3,11 +3,12 @@
 //! (restarts, several nodes).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use mcp_auth_core::ext::IssuedTokens;
 use mcp_auth_core::store::{
-    AuthorizationCode, ElicitationBinding, ElicitationStatus, PendingElicitation, RefreshToken,
-    RefreshTokenState, RevokedAccess, SealedEntry, StoredSigningKey, User,
+    AuthorizationCode, ElicitationBinding, ElicitationStatus, ElicitationStore, PendingElicitation,
+    RefreshToken, RefreshTokenState, RevokedAccess, SealedEntry, StoredSigningKey, User,
 };
 use mcp_auth_core::{
     Client, ClientId, ClientSecretHash, ClientSource, GrantType, ScopeSet, Secret,
@@ -201,4 +202,17 @@ pub fn alice_binding(resource: &mcp_auth_core::ResourceUri) -> ElicitationBindin
 /// The stored hash of an elicitation `state`.
 pub fn state(value: &str) -> TokenHash {
     TokenHash::of(value)
+}
+
+/// A callback's use of a state: look it up, then spend it; the entry when this call spent it.
+pub async fn take_state(
+    e: &Arc<dyn ElicitationStore>,
+    state_hash: &TokenHash,
+    now: i64,
+) -> Option<PendingElicitation> {
+    let found = e.find_state(state_hash, now).await.unwrap()?;
+    e.spend_state(&found.id, state_hash, now)
+        .await
+        .unwrap()
+        .then_some(found)
 }

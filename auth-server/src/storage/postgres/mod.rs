@@ -14,8 +14,8 @@
 //! the replay cache. A concurrent `UPDATE` of the same row waits for the first to commit and then
 //! re-checks its `WHERE` clause, so exactly one caller sees the row change. Where a rule spans
 //! rows (a token inserted into a family while another node revokes it; key rotation), the
-//! transaction first takes a lock (see [`refresh`] and [`dialect`]). The stores are written
-//! once for SQLite and PostgreSQL ([`super::sql`]); [`stores`] expands them over PostgreSQL.
+//! transaction first takes a lock (see `refresh` and `dialect`). The stores are written
+//! once for SQLite and PostgreSQL (`storage::sql`); `stores` expands them over PostgreSQL.
 //!
 //! Times are `BIGINT` seconds since the Unix epoch.
 

@@ -6,8 +6,8 @@
 //! embedded migrations (`auth-server/migrations/`), and returns a [`Stores`] whose every
 //! member is the SQLite implementation.
 //!
-//! The stores are written once for SQLite and PostgreSQL ([`super::sql`]); [`stores`] expands
-//! them over SQLite and [`dialect`] says what differs. Single-use rules are enforced by single
+//! The stores are written once for SQLite and PostgreSQL (`storage::sql`); `stores` expands
+//! them over SQLite and `dialect` says what differs. Single-use rules are enforced by single
 //! statements (`UPDATE … RETURNING`, conditional `INSERT`, upserts with a `WHERE`), never by a
 //! read followed by a write on another statement, so they hold across connections and
 //! processes. Read-modify-write transactions start with `BEGIN IMMEDIATE` so they take the
