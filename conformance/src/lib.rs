@@ -55,6 +55,7 @@ pub mod jwks_server;
 pub mod mock_idp;
 #[cfg(feature = "server")]
 pub mod server;
+pub mod store_contract;
 pub mod tokens;
 
 #[cfg(feature = "cli")]

@@ -95,6 +95,11 @@ struct CodeEntry {
 }
 
 /// In-memory [`AuthorizationCodeStore`].
+///
+/// The reference implementation of the [`AuthorizationCodeStore`] contract: one mutex over plain
+/// maps, so each rule reads directly off the code. The store contract suite
+/// (`mcp_auth_conformance::store_contract`) checks every other backend against the rules this
+/// one keeps.
 #[derive(Debug, Default)]
 pub struct MemoryAuthorizationCodeStore(Mutex<HashMap<String, CodeEntry>>);
 

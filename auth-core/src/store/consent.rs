@@ -56,6 +56,11 @@ pub struct Consent {
 type Key = (String, String, String);
 
 /// In-memory [`ConsentStore`].
+///
+/// The reference implementation of the [`ConsentStore`] contract: one mutex over plain
+/// maps, so each rule reads directly off the code. The store contract suite
+/// (`mcp_auth_conformance::store_contract`) checks every other backend against the rules this
+/// one keeps.
 #[derive(Debug, Default)]
 pub struct MemoryConsentStore(Mutex<HashMap<Key, ScopeSet>>);
 

@@ -221,6 +221,11 @@ fn holds_state(e: &PendingElicitation, state_hash: &TokenHash, now: UnixTime) ->
 }
 
 /// In-memory [`ElicitationStore`].
+///
+/// The reference implementation of the [`ElicitationStore`] contract: one mutex over plain
+/// maps, so each rule reads directly off the code. The store contract suite
+/// (`mcp_auth_conformance::store_contract`) checks every other backend against the rules this
+/// one keeps.
 #[derive(Debug, Default)]
 pub struct MemoryElicitationStore(Mutex<HashMap<String, PendingElicitation>>);
 

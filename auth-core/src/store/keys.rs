@@ -41,6 +41,11 @@ pub trait SigningKeyStore: Send + Sync {
 }
 
 /// In-memory [`SigningKeyStore`].
+///
+/// The reference implementation of the [`SigningKeyStore`] contract: one mutex over plain
+/// maps, so each rule reads directly off the code. The store contract suite
+/// (`mcp_auth_conformance::store_contract`) checks every other backend against the rules this
+/// one keeps.
 #[derive(Debug, Default)]
 pub struct MemorySigningKeyStore(Mutex<Vec<StoredSigningKey>>);
 

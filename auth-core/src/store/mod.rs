@@ -1,6 +1,17 @@
 //! Store traits, one per artifact, each with its contract in its doc comment and an in-memory
 //! implementation for tests and single-process use.
 //!
+//! ## The in-memory stores are the reference
+//!
+//! Each `Memory*` store is the reference implementation of its trait's contract: a mutex over
+//! plain maps, with every rule (single use, rotation, first use, union of consent) written as
+//! directly as it reads in the contract. The store contract suite,
+//! `mcp_auth_conformance::store_contract`, states the same rules as executable checks; the
+//! in-memory stores pass it by construction, and every other backend (the SQLite and PostgreSQL
+//! stores of `mcp-auth-server`, or a store of your own) is checked against it. When a backend
+//! and the in-memory store disagree, the contract in the trait's doc comment decides, and the
+//! suite gains a check.
+//!
 //! Codes and refresh tokens are looked up by the SHA-256 hash of their value
 //! ([`crate::secret::TokenHash`]); the values themselves are never stored.
 

@@ -105,6 +105,11 @@ struct Inner {
 }
 
 /// In-memory [`RefreshTokenStore`].
+///
+/// The reference implementation of the [`RefreshTokenStore`] contract: one mutex over plain
+/// maps, so each rule reads directly off the code. The store contract suite
+/// (`mcp_auth_conformance::store_contract`) checks every other backend against the rules this
+/// one keeps.
 #[derive(Debug, Default)]
 pub struct MemoryRefreshTokenStore(Mutex<Inner>);
 

@@ -31,6 +31,11 @@ pub trait ReplayCache: Send + Sync {
 }
 
 /// In-memory [`ReplayCache`]. Expired entries are swept as new ones arrive.
+///
+/// The reference implementation of the [`ReplayCache`] contract: one mutex over plain
+/// maps, so each rule reads directly off the code. The store contract suite
+/// (`mcp_auth_conformance::store_contract`) checks every other backend against the rules this
+/// one keeps.
 #[derive(Debug, Default)]
 pub struct MemoryReplayCache(Mutex<HashMap<String, UnixTime>>);
 

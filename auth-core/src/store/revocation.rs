@@ -26,6 +26,11 @@ pub trait AccessTokenDenylist: Send + Sync {
 }
 
 /// In-memory [`AccessTokenDenylist`].
+///
+/// The reference implementation of the [`AccessTokenDenylist`] contract: one mutex over plain
+/// maps, so each rule reads directly off the code. The store contract suite
+/// (`mcp_auth_conformance::store_contract`) checks every other backend against the rules this
+/// one keeps.
 #[derive(Debug, Default)]
 pub struct MemoryAccessTokenDenylist(Mutex<HashMap<String, UnixTime>>);
 

@@ -62,6 +62,11 @@ pub trait UserStore: Send + Sync {
 }
 
 /// In-memory [`UserStore`]: users by username, each with its session generation.
+///
+/// The reference implementation of the [`UserStore`] contract: one mutex over plain
+/// maps, so each rule reads directly off the code. The store contract suite
+/// (`mcp_auth_conformance::store_contract`) checks every other backend against the rules this
+/// one keeps.
 #[derive(Debug, Default)]
 pub struct MemoryUserStore(Mutex<BTreeMap<String, (User, u64)>>);
 

@@ -110,6 +110,11 @@ pub trait VaultStore: Send + Sync {
 type Slot = (String, String, String);
 
 /// In-memory [`VaultStore`].
+///
+/// The reference implementation of the [`VaultStore`] contract: one mutex over plain
+/// maps, so each rule reads directly off the code. The store contract suite
+/// (`mcp_auth_conformance::store_contract`) checks every other backend against the rules this
+/// one keeps.
 #[derive(Debug, Default)]
 pub struct MemoryVaultStore(Mutex<BTreeMap<Slot, SealedEntry>>);
 

@@ -5,13 +5,19 @@
 //! | SQLite (one file, WAL) | [`sqlite`] |
 //! | PostgreSQL (shared by several nodes) | [`postgres`] |
 //!
+//! Each store is written once for both SQL backends (`sql`, over a small dialect); only what
+//! truly differs is written per backend. The migration numbering the two share is
+//! [`migrations`].
+//!
 //! [`open`] picks one from the configuration's `database`: a `postgres://` (or
 //! `postgresql://`) URL selects PostgreSQL, anything else is a SQLite file path.
 
 pub mod deadline;
+pub mod migrations;
 pub mod postgres;
 pub mod replay_front;
 mod rows;
+mod sql;
 pub mod sqlite;
 pub mod sqlite_replay_batch;
 

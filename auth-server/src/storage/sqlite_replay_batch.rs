@@ -6,6 +6,7 @@ use mcp_auth_core::{StoreError, UnixTime};
 use sqlx::SqlitePool;
 
 use super::replay_front::ReplayBatchWriter;
+use super::sql::replay::{CLAIM, PURGE};
 
 /// Writes claims into the `replay_cache` table of a SQLite database, each with the same upsert
 /// as [`super::sqlite::SqliteReplayCache`], all in one write transaction.
@@ -35,17 +36,13 @@ impl ReplayBatchWriter for SqliteReplayBatchWriter {
             .map_err(super::sqlite::db_error)?;
         let mut firsts = Vec::with_capacity(entries.len());
         for (key, expires_at) in entries {
-            let done = sqlx::query(
-                "INSERT INTO replay_cache (key, expires_at) VALUES (?, ?) \
-                 ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at \
-                 WHERE replay_cache.expires_at <= ?",
-            )
-            .bind(key)
-            .bind(expires_at)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(super::sqlite::db_error)?;
+            let done = sqlx::query(CLAIM)
+                .bind(key)
+                .bind(expires_at)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(super::sqlite::db_error)?;
             firsts.push(done.rows_affected() == 1);
         }
         tx.commit().await.map_err(super::sqlite::db_error)?;
@@ -53,7 +50,7 @@ impl ReplayBatchWriter for SqliteReplayBatchWriter {
     }
 
     async fn purge(&self, now: UnixTime) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM replay_cache WHERE expires_at <= ?")
+        let done = sqlx::query(PURGE)
             .bind(now)
             .execute(&self.pool)
             .await

@@ -14,22 +14,17 @@
 //! the replay cache. A concurrent `UPDATE` of the same row waits for the first to commit and then
 //! re-checks its `WHERE` clause, so exactly one caller sees the row change. Where a rule spans
 //! rows (a token inserted into a family while another node revokes it; key rotation), the
-//! transaction first takes a lock (see [`refresh`] and [`keys`]).
+//! transaction first takes a lock (see `refresh` and `dialect`). The stores are written
+//! once for SQLite and PostgreSQL (`storage::sql`); `stores` expands them over PostgreSQL.
 //!
 //! Times are `BIGINT` seconds since the Unix epoch.
 
 mod cimd_cache;
-mod clients;
-mod codes;
-mod consent;
 mod counters;
-mod elicitations;
-mod keys;
+mod dialect;
 mod refresh;
 mod replay;
-mod revocation;
-mod users;
-mod vault;
+mod stores;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,17 +37,12 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use super::replay_front::FrontedReplayCache;
 
 pub use cimd_cache::{PgCimdCache, STALE_CIMD_RETENTION};
-pub use clients::PgClientStore;
-pub use codes::PgAuthorizationCodeStore;
-pub use consent::PgConsentStore;
 pub use counters::PgSharedCounters;
-pub use elicitations::PgElicitationStore;
-pub use keys::PgSigningKeyStore;
-pub use refresh::PgRefreshTokenStore;
 pub use replay::PgReplayCache;
-pub use revocation::PgAccessTokenDenylist;
-pub use users::PgUserStore;
-pub use vault::PgVaultStore;
+pub use stores::{
+    PgAccessTokenDenylist, PgAuthorizationCodeStore, PgClientStore, PgConsentStore,
+    PgElicitationStore, PgRefreshTokenStore, PgSigningKeyStore, PgUserStore, PgVaultStore,
+};
 
 pub use crate::config::DEFAULT_POOL_SIZE;
 

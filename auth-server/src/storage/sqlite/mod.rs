@@ -6,23 +6,17 @@
 //! embedded migrations (`auth-server/migrations/`), and returns a [`Stores`] whose every
 //! member is the SQLite implementation.
 //!
-//! Single-use rules are enforced by single statements (`UPDATE … RETURNING`, conditional
-//! `INSERT`, upserts with a `WHERE`), never by a read followed by a write on another statement,
-//! so they hold across connections and processes. Read-modify-write transactions start with
-//! `BEGIN IMMEDIATE` so they take the write lock before reading.
+//! The stores are written once for SQLite and PostgreSQL (`storage::sql`); `stores` expands
+//! them over SQLite and `dialect` says what differs. Single-use rules are enforced by single
+//! statements (`UPDATE … RETURNING`, conditional `INSERT`, upserts with a `WHERE`), never by a
+//! read followed by a write on another statement, so they hold across connections and
+//! processes. Read-modify-write transactions start with `BEGIN IMMEDIATE` so they take the
+//! write lock before reading.
 //!
 //! Times are `INTEGER` seconds since the Unix epoch.
 
-mod clients;
-mod codes;
-mod consent;
-mod elicitations;
-mod keys;
-mod refresh;
-mod replay;
-mod revocation;
-mod users;
-mod vault;
+mod dialect;
+mod stores;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -33,16 +27,11 @@ use mcp_auth_core::store::Stores;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-pub use clients::SqliteClientStore;
-pub use codes::SqliteAuthorizationCodeStore;
-pub use consent::SqliteConsentStore;
-pub use elicitations::SqliteElicitationStore;
-pub use keys::SqliteSigningKeyStore;
-pub use refresh::SqliteRefreshTokenStore;
-pub use replay::SqliteReplayCache;
-pub use revocation::SqliteAccessTokenDenylist;
-pub use users::SqliteUserStore;
-pub use vault::SqliteVaultStore;
+pub use stores::{
+    SqliteAccessTokenDenylist, SqliteAuthorizationCodeStore, SqliteClientStore, SqliteConsentStore,
+    SqliteElicitationStore, SqliteRefreshTokenStore, SqliteReplayCache, SqliteSigningKeyStore,
+    SqliteUserStore, SqliteVaultStore,
+};
 
 /// Connections in the pool. SQLite has one writer at a time; the rest serve concurrent reads.
 const MAX_CONNECTIONS: u32 = 8;

@@ -1,0 +1,105 @@
+//! [`UserStore`](mcp_auth_core::store::UserStore) over SQL.
+
+/// Define `$name`, the [`UserStore`](mcp_auth_core::store::UserStore) over the sqlx database
+/// `$db` (a [`super::Dialect`]), with the doc comment given before it.
+macro_rules! user_store {
+    ($(#[$doc:meta])* $name:ident over $db:ty) => {
+        $crate::storage::sql::store_struct! {
+            $(#[$doc])*
+            ///
+            /// Local users in the `users` table, keyed by `username`; `sub` is unique too.
+            ///
+            /// `put` of an existing username replaces the password hash and keeps the stored
+            /// `sub`, whatever `sub` the new record carries: a subject id never changes once
+            /// issued. Putting a new username with a `sub` another user already has is an error.
+            $name over $db
+        }
+
+        const _: () = {
+            use async_trait::async_trait;
+            use mcp_auth_core::StoreError;
+            use mcp_auth_core::store::{User, UserStore};
+
+            use $crate::storage::rows::UserRow;
+            use $crate::storage::sql::Dialect;
+
+            #[async_trait]
+            impl UserStore for $name {
+                async fn get_by_username(
+                    &self,
+                    username: &str,
+                ) -> Result<Option<User>, StoreError> {
+                    let row: Option<UserRow> = sqlx::query_as(
+                        "SELECT sub, username, password_hash FROM users WHERE username = $1",
+                    )
+                    .bind(username)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(<$db>::db_error)?;
+                    Ok(row.map(User::from))
+                }
+
+                async fn session_generation(&self, sub: &str) -> Result<Option<u64>, StoreError> {
+                    let row: Option<(i64,)> =
+                        sqlx::query_as("SELECT session_generation FROM users WHERE sub = $1")
+                            .bind(sub)
+                            .fetch_optional(&self.pool)
+                            .await
+                            .map_err(<$db>::db_error)?;
+                    Ok(row.map(|(g,)| u64::try_from(g).unwrap_or(u64::MAX)))
+                }
+
+                async fn end_sessions(&self, sub: &str) -> Result<bool, StoreError> {
+                    let done = sqlx::query(
+                        "UPDATE users SET session_generation = session_generation + 1 \
+                         WHERE sub = $1",
+                    )
+                    .bind(sub)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(<$db>::db_error)?;
+                    Ok(done.rows_affected() > 0)
+                }
+
+                async fn put(&self, user: &User) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "INSERT INTO users (username, sub, password_hash) VALUES ($1, $2, $3) \
+                         ON CONFLICT (username) \
+                         DO UPDATE SET password_hash = excluded.password_hash",
+                    )
+                    .bind(&user.username)
+                    .bind(&user.sub)
+                    .bind(&user.password_hash)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(<$db>::db_error)?;
+                    Ok(())
+                }
+
+                async fn list(&self) -> Result<Vec<User>, StoreError> {
+                    let rows: Vec<UserRow> = sqlx::query_as(
+                        "SELECT sub, username, password_hash FROM users ORDER BY username",
+                    )
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(<$db>::db_error)?;
+                    Ok(rows.into_iter().map(User::from).collect())
+                }
+
+                async fn delete(&self, username: &str) -> Result<Option<User>, StoreError> {
+                    let row: Option<UserRow> = sqlx::query_as(
+                        "DELETE FROM users WHERE username = $1 \
+                         RETURNING sub, username, password_hash",
+                    )
+                    .bind(username)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(<$db>::db_error)?;
+                    Ok(row.map(User::from))
+                }
+            }
+        };
+    };
+}
+
+pub(crate) use user_store;
