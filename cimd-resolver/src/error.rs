@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use mcp_auth_core::{ErrorCode, OAuthError, STORE_UNAVAILABLE, StoreError};
 
-use crate::address::SpecialUseRange;
+use mcp_auth_outbound::{OutboundError, SpecialUseRange};
 
 /// Why a `client_id` URL was refused before any network I/O (spec §3.2, CIMD-07).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -189,6 +189,25 @@ impl CimdError {
     }
 }
 
+impl From<OutboundError> for CimdError {
+    /// The outbound client's failure as the same-named variant (the CIMD wording of its text).
+    fn from(err: OutboundError) -> Self {
+        match err {
+            OutboundError::BlockedAddress { host, addr, range } => {
+                Self::BlockedAddress { host, addr, range }
+            }
+            OutboundError::Dns { host, reason } => Self::Dns { host, reason },
+            OutboundError::Redirect(status) => Self::Redirect(status),
+            OutboundError::Status(status) => Self::Status(status),
+            OutboundError::ContentType(ct) => Self::ContentType(ct),
+            OutboundError::BodyTooLarge(limit) => Self::BodyTooLarge(limit),
+            OutboundError::Timeout => Self::Timeout,
+            OutboundError::Transport(message) => Self::Transport(message),
+            other => Self::Transport(other.to_string()),
+        }
+    }
+}
+
 /// The public description of every network failure.
 pub(crate) const FETCH_FAILED: &str = "the client metadata document could not be fetched";
 
@@ -223,7 +242,7 @@ mod tests {
         let err = CimdError::BlockedAddress {
             host: "internal.example".into(),
             addr: "10.0.0.1".parse().unwrap(),
-            range: crate::address::special_use_range("10.0.0.1".parse().unwrap()).unwrap(),
+            range: mcp_auth_outbound::special_use_range("10.0.0.1".parse().unwrap()).unwrap(),
         };
         let oauth = OAuthError::from(err);
         assert_eq!(oauth.code(), ErrorCode::InvalidClient);

@@ -9,8 +9,8 @@
 //! | part | what | spec |
 //! |---|---|---|
 //! | URL rules | https, a path other than `/`, no fragment, userinfo, query or dot segments, ≤ 2048 bytes, DNS-name host; checked before any I/O | §3.2, CIMD-07 |
-//! | fetch | one shared reqwest client: no redirects, no proxy, connect 2 s / total 5 s, 5 KiB body cap while streaming, JSON content type, 200 only | §3.3, CIMD-08..10 |
-//! | SSRF guard | a DNS resolver that refuses special-use addresses ([`special_use_range`]) and hands the checked addresses to the connector; IP-literal hosts checked the same way | §3.3, CIMD-11 |
+//! | fetch | one [`mcp_auth_outbound::OutboundClient`]: no redirects, no proxy, connect 2 s / total 5 s, 5 KiB body cap while streaming, JSON content type, 200 only | §3.3, CIMD-08..10 |
+//! | SSRF guard | the outbound client's DNS resolver refuses special-use addresses ([`special_use_range`]) and hands the checked addresses to the connector; IP-literal hosts checked the same way | §3.3, CIMD-11 |
 //! | validation | [`ClientMetadataDocument::validate`]: exact `client_id`, redirect URIs, auth method, no secrets | §3.4, CIMD-03/04/12/13 |
 //! | caching | [`CimdCache`] trait, `Cache-Control`/`Expires` clamped to [60 s, 24 h], `ETag` revalidation, one fetch in flight per URL | §3.6, CIMD-14/15 |
 //! | policy | host allow/deny lists, trusted hosts, per-host fetch rate limit | CIMD-UI-5, SEC-06 |
@@ -63,26 +63,27 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod address;
 mod cache;
 mod document;
 mod error;
 mod extension;
-mod fetch;
-mod json_get;
 mod policy;
 mod resolver;
 mod url_rules;
 
-pub use address::{SpecialUseRange, special_use_range};
 pub use cache::{CacheBounds, CachedDocument, CimdCache, InMemoryCimdCache};
 pub use document::{ClientMetadataDocument, ValidationOptions};
 pub use error::{CimdError, DocumentError, UrlError};
 pub use extension::{CimdExtension, METADATA_MEMBER};
-pub use fetch::{DnsLookup, SystemLookup, guarded_http_client};
-pub use json_get::{get_json, is_json_media_type};
 pub use resolver::{CimdBuildError, CimdResolver, CimdResolverBuilder};
 pub use url_rules::MAX_URL_LEN;
+
+// The outbound HTTP pieces this crate's public API has always offered, now owned by
+// `mcp-auth-outbound` (one client for every outbound request of the workspace).
+pub use mcp_auth_outbound::{
+    DnsLookup, SpecialUseRange, SystemLookup, get_json, guarded_http_client, is_json_media_type,
+    special_use_range,
+};
 
 #[cfg(test)]
 extern crate self as mcp_auth_cimd_resolver;

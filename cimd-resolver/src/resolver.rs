@@ -13,13 +13,14 @@ use mcp_auth_core::{Client, ClientId, Clock, OAuthError, SystemClock, UnixTime};
 use reqwest::Url;
 use reqwest::header::{CACHE_CONTROL, DATE, ETAG, EXPIRES, HeaderMap};
 
-use crate::address::AddressPolicy;
 use crate::cache::{CacheBounds, CachedDocument, CimdCache, InMemoryCimdCache};
 use crate::document::{ClientMetadataDocument, ValidationOptions};
 use crate::error::CimdError;
-use crate::fetch::{DnsLookup, FetchSettings, Fetched, Fetcher, SystemLookup};
 use crate::policy::{FetchRateLimiter, HostPattern, HostPolicy};
 use crate::url_rules::check_url;
+use mcp_auth_outbound::{
+    AddressPolicy, DnsLookup, Fetched, GUARDED_USER_AGENT, OutboundClient, SystemLookup,
+};
 
 /// A configuration mistake found by [`CimdResolverBuilder::build`].
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +42,9 @@ pub enum CimdBuildError {
 type Flight = Shared<BoxFuture<'static, Result<ClientMetadataDocument, CimdError>>>;
 
 struct Inner {
-    fetcher: Fetcher,
+    fetcher: OutboundClient,
+    #[cfg(test)]
+    handed_out: Arc<Mutex<Vec<std::net::SocketAddr>>>,
     cache: Arc<dyn CimdCache>,
     clock: Arc<dyn Clock>,
     bounds: CacheBounds,
@@ -80,7 +83,10 @@ impl std::fmt::Debug for CimdResolver {
             .field("bounds", &self.inner.bounds)
             .field("negative_ttl", &self.inner.negative_ttl)
             .field("hosts", &self.inner.hosts)
-            .field("allow_loopback", &self.inner.addresses.allow_loopback)
+            .field(
+                "allow_loopback",
+                &(self.inner.addresses == AddressPolicy::PublicAndLoopback),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -167,12 +173,12 @@ impl CimdResolver {
     /// not pass through its resolver, so callers refuse them first (document validation already
     /// does for `jwks_uri`).
     pub fn http_client(&self) -> reqwest::Client {
-        self.inner.fetcher.client().clone()
+        self.inner.fetcher.http().clone()
     }
 
     #[cfg(test)]
     pub(crate) fn handed_out(&self) -> Vec<std::net::SocketAddr> {
-        lock(&self.inner.fetcher.resolver.handed_out).clone()
+        lock(&self.inner.handed_out).clone()
     }
 
     #[cfg(test)]
@@ -256,7 +262,11 @@ impl Inner {
         }
         let etag = cached.as_ref().and_then(|c| c.etag.clone());
         let had_entry = cached.is_some();
-        let result = match self.fetcher.fetch(&url, etag.as_deref()).await {
+        let result = match self
+            .fetcher
+            .get_json_conditional(&url, etag.as_deref())
+            .await
+        {
             Ok(Fetched::NotModified { headers }) => match cached {
                 Some(entry) => Ok((entry.document, headers, entry.etag)),
                 None => Err(CimdError::Status(304)),
@@ -269,7 +279,7 @@ impl Inner {
                     })
                     .map_err(CimdError::from)
             }
-            Err(e) => Err(e),
+            Err(e) => Err(CimdError::from(e)),
         };
         let now = self.clock.now();
         match result {
@@ -588,22 +598,43 @@ impl CimdResolverBuilder {
                 "INSECURE: client metadata document fetches trust extra root certificates; for tests only"
             );
         }
-        let addresses = AddressPolicy {
-            allow_loopback: self.insecure_allow_loopback,
+        let addresses = if self.insecure_allow_loopback {
+            AddressPolicy::PublicAndLoopback
+        } else {
+            AddressPolicy::PublicOnly
         };
-        let fetcher = Fetcher::new(FetchSettings {
-            connect_timeout: self.connect_timeout,
-            total_timeout: self.total_timeout,
-            max_body_bytes: self.max_body_bytes,
-            addresses,
-            lookup: self.lookup,
-            extra_roots,
-        })
-        .map_err(|e| CimdBuildError::HttpClient(e.to_string()))?;
+        let mut http = OutboundClient::builder()
+            .timeouts(self.connect_timeout, self.total_timeout)
+            .max_body_bytes(self.max_body_bytes)
+            .addresses(addresses)
+            .lookup(self.lookup)
+            .user_agent(GUARDED_USER_AGENT);
+        for cert in extra_roots {
+            http = http.add_root_certificate(cert);
+        }
+        #[cfg(test)]
+        let handed_out: Arc<Mutex<Vec<std::net::SocketAddr>>> = Arc::default();
+        #[cfg(test)]
+        {
+            let seen = handed_out.clone();
+            http = http.observe_connections(Arc::new(move |_, addrs| {
+                // Safety net: tests never connect anywhere but loopback.
+                assert!(
+                    addrs.iter().all(|a| a.ip().is_loopback()),
+                    "test tried to connect to {addrs:?}"
+                );
+                lock(&seen).extend(addrs.iter().copied());
+            }));
+        }
+        let fetcher = http
+            .build()
+            .map_err(|e| CimdBuildError::HttpClient(e.to_string()))?;
         let window = i64::try_from(self.rate_window).unwrap_or(i64::MAX);
         Ok(CimdResolver {
             inner: Arc::new(Inner {
                 fetcher,
+                #[cfg(test)]
+                handed_out,
                 cache: self.cache,
                 limiter: FetchRateLimiter::new(self.rate_limit, window, self.clock.clone()),
                 clock: self.clock,

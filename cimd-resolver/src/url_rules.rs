@@ -4,8 +4,8 @@ use std::net::IpAddr;
 
 use url::{Host, Url};
 
-use crate::address::AddressPolicy;
 use crate::error::{CimdError, UrlError};
+use mcp_auth_outbound::AddressPolicy;
 
 /// Longest accepted `client_id` URL, in bytes (spec §3.2, our choice).
 pub const MAX_URL_LEN: usize = 2048;

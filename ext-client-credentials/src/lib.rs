@@ -18,7 +18,7 @@
 //!
 //! | feature | default | adds |
 //! |---|---|---|
-//! | `client` | no | the `provider` module (reqwest, oauth2, ring) |
+//! | `client` | no | the `provider` module (reqwest, oauth2, and the client side of `mcp-auth-outbound`) |
 //!
 //! ## Standards
 //!

@@ -15,12 +15,12 @@ use mcp_auth_conformance::server::{
 };
 use mcp_auth_conformance::{TestKey, jwks_of};
 use mcp_auth_core::{FixedClock, GrantType, Secret, TokenEndpointAuthMethod};
-use mcp_auth_ext_client_credentials::provider::Es256Key;
 use mcp_auth_ext_xaa::client::{
     ClientAuth, ID_JAG_TOKEN_TYPE, ID_TOKEN_TYPE, IdpEndpoint, XaaClient, XaaClientError,
     default_http_client, discover,
 };
 use mcp_auth_ext_xaa::redeem::{TrustedIdpConfig, XaaExtension, default_subject_prefix};
+use mcp_auth_outbound::client::Es256Key;
 use serde_json::json;
 use tokio::net::TcpListener;
 

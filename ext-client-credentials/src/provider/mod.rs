@@ -33,10 +33,6 @@
 //! # }
 //! ```
 
-mod assertion;
-mod discovery;
-mod error;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,84 +42,13 @@ use oauth2::{AuthType, ClientId, ClientSecret, RequestTokenError, Scope, TokenRe
 use reqwest::header::HeaderValue;
 use tokio::sync::Mutex;
 
-pub use assertion::Es256Key;
-pub use discovery::{Discovery, discover, discover_for_grant, well_known_url};
-pub use error::ProviderError;
-
-/// `client_assertion_type` for `private_key_jwt` (RFC 7523 §2.2).
-pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
-/// How the provider authenticates to the token endpoint (RFC 6749 §2.3, RFC 7523 §2.2). Must be
-/// the client's registered `token_endpoint_auth_method`.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ClientAuth {
-    /// `client_secret_basic`: HTTP Basic with the form-encoded id and secret.
-    SecretBasic {
-        /// The `client_id`.
-        client_id: String,
-        /// The client secret.
-        secret: Secret,
-    },
-    /// `client_secret_post`: `client_id` and `client_secret` in the form body.
-    SecretPost {
-        /// The `client_id`.
-        client_id: String,
-        /// The client secret.
-        secret: Secret,
-    },
-    /// `private_key_jwt`: a fresh ES256 assertion per token request.
-    PrivateKeyJwt {
-        /// The `client_id` (`iss` and `sub` of the assertion).
-        client_id: String,
-        /// The signing key (boxed: it is large).
-        key: Box<Es256Key>,
-    },
-}
-
-impl ClientAuth {
-    /// `client_secret_basic`.
-    pub fn secret_basic(client_id: impl Into<String>, secret: impl Into<String>) -> Self {
-        Self::SecretBasic {
-            client_id: client_id.into(),
-            secret: Secret::new(secret),
-        }
-    }
-
-    /// `client_secret_post`.
-    pub fn secret_post(client_id: impl Into<String>, secret: impl Into<String>) -> Self {
-        Self::SecretPost {
-            client_id: client_id.into(),
-            secret: Secret::new(secret),
-        }
-    }
-
-    /// `private_key_jwt` with `key`.
-    pub fn private_key_jwt(client_id: impl Into<String>, key: Es256Key) -> Self {
-        Self::PrivateKeyJwt {
-            client_id: client_id.into(),
-            key: Box::new(key),
-        }
-    }
-
-    /// The `client_id`.
-    pub fn client_id(&self) -> &str {
-        match self {
-            Self::SecretBasic { client_id, .. }
-            | Self::SecretPost { client_id, .. }
-            | Self::PrivateKeyJwt { client_id, .. } => client_id,
-        }
-    }
-
-    /// The wire name of the method, e.g. `client_secret_basic`.
-    pub fn method(&self) -> &'static str {
-        match self {
-            Self::SecretBasic { .. } => "client_secret_basic",
-            Self::SecretPost { .. } => "client_secret_post",
-            Self::PrivateKeyJwt { .. } => "private_key_jwt",
-        }
-    }
-}
+/// Why the provider could not discover the authorization server or obtain a token (the shared
+/// client-side error of `mcp-auth-outbound`).
+pub use mcp_auth_outbound::client::ClientError as ProviderError;
+pub use mcp_auth_outbound::client::{
+    CLIENT_ASSERTION_TYPE, ClientAuth, Discovery, Es256Key, discover, discover_for_grant,
+    well_known_url,
+};
 
 /// A cached access token.
 #[derive(Clone)]
@@ -286,6 +211,12 @@ impl TokenProvider {
                     inner.assertion_lifetime_secs,
                 )?);
             }
+            other => {
+                return Err(ProviderError::Unsupported(format!(
+                    "the {} client authentication method",
+                    other.method()
+                )));
+            }
         }
         let mut request = client
             .exchange_client_credentials()
@@ -358,11 +289,13 @@ impl TokenProviderBuilder {
     fn http(&self) -> Result<reqwest::Client, ProviderError> {
         match &self.http {
             Some(h) => Ok(h.clone()),
-            None => reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .connect_timeout(Duration::from_secs(5))
-                .timeout(Duration::from_secs(30))
+            None => mcp_auth_outbound::OutboundClient::builder()
+                .timeouts(Duration::from_secs(5), Duration::from_secs(30))
+                .addresses(mcp_auth_outbound::AddressPolicy::AnyConfigured)
+                .allow_http()
+                .env_proxy()
                 .build()
+                .map(|c| c.http().clone())
                 .map_err(|e| ProviderError::Request(e.to_string())),
         }
     }
@@ -396,7 +329,7 @@ impl TokenProviderBuilder {
                 "token endpoint authentication {method}"
             )));
         }
-        discovery::checked_url(&discovery.token_endpoint)?;
+        mcp_auth_outbound::client::checked_url(&discovery.token_endpoint)?;
         Ok(TokenProvider {
             inner: Arc::new(Inner {
                 discovery,

@@ -4,7 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use mcp_auth_core::UnixTime;
-use mcp_auth_ext_client_credentials::provider::{CLIENT_ASSERTION_TYPE, ClientAuth};
+use mcp_auth_outbound::client::{CLIENT_ASSERTION_TYPE, ClientAuth};
 
 use super::XaaClientError;
 

@@ -46,10 +46,10 @@ pub enum XaaClientError {
     Key(String),
 }
 
-impl From<mcp_auth_ext_client_credentials::provider::ProviderError> for XaaClientError {
+impl From<mcp_auth_outbound::client::ClientError> for XaaClientError {
     /// Discovery errors of the shared RFC 9728 / RFC 8414 discovery, one to one.
-    fn from(e: mcp_auth_ext_client_credentials::provider::ProviderError) -> Self {
-        use mcp_auth_ext_client_credentials::provider::ProviderError as P;
+    fn from(e: mcp_auth_outbound::client::ClientError) -> Self {
+        use mcp_auth_outbound::client::ClientError as P;
         match e {
             P::InvalidUrl(u) => Self::InvalidUrl(u),
             P::Fetch { url, reason } => Self::Fetch { url, reason },

@@ -2,7 +2,7 @@
 //! ID-JAG (spec §6.3).
 
 use mcp_auth_core::{Secret, UnixTime};
-use mcp_auth_ext_client_credentials::provider::ClientAuth;
+use mcp_auth_outbound::client::ClientAuth;
 
 use super::XaaClientError;
 use super::auth::authenticate;

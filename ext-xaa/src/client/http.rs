@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use mcp_auth_core::types::is_loopback_host;
 use url::Url;
 
 use super::XaaClientError;
@@ -11,52 +10,34 @@ use super::XaaClientError;
 /// Largest response body read, bytes.
 const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// The default HTTP client: no redirects, connect timeout 5 s, total timeout 30 s.
+/// The default HTTP client: no redirects, connect timeout 5 s, total timeout 30 s (an
+/// [`mcp_auth_outbound::OutboundClient`] for destinations the caller configured: any address,
+/// plain `http` left to [`checked_url`], the environment's proxy).
 ///
 /// # Errors
 /// [`XaaClientError::Request`] when the client cannot be built.
 pub fn default_http_client() -> Result<reqwest::Client, XaaClientError> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30))
+    mcp_auth_outbound::OutboundClient::builder()
+        .timeouts(Duration::from_secs(5), Duration::from_secs(30))
+        .addresses(mcp_auth_outbound::AddressPolicy::AnyConfigured)
+        .allow_http()
+        .env_proxy()
         .build()
+        .map(|c| c.http().clone())
         .map_err(|e| XaaClientError::Request(e.to_string()))
 }
 
-/// `url` parsed, absolute, without fragment, and `https` — or `http` on a loopback host.
+/// `url` parsed, absolute, without fragment, and `https` — or `http` on a loopback host
+/// ([`mcp_auth_outbound::secure_url`]).
 ///
 /// # Errors
 /// [`XaaClientError::InvalidUrl`].
 pub(crate) fn checked_url(url: &str) -> Result<Url, XaaClientError> {
-    let invalid = || XaaClientError::InvalidUrl(url.to_owned());
-    let parsed = Url::parse(url).map_err(|_| invalid())?;
-    let secure = match parsed.scheme() {
-        "https" => true,
-        "http" => parsed.host_str().is_some_and(is_loopback_host),
-        _ => false,
-    };
-    if !secure || parsed.fragment().is_some() || parsed.host_str().is_none() {
-        return Err(invalid());
-    }
-    Ok(parsed)
+    mcp_auth_outbound::secure_url(url).ok_or_else(|| XaaClientError::InvalidUrl(url.to_owned()))
 }
 
-async fn read_body(mut res: reqwest::Response) -> Result<Vec<u8>, String> {
-    if res
-        .content_length()
-        .is_some_and(|len| len > MAX_BODY_BYTES as u64)
-    {
-        return Err("body too large".into());
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = res.chunk().await.map_err(|e| e.to_string())? {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err("body too large".into());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+async fn read_body(res: reqwest::Response) -> Result<Vec<u8>, String> {
+    mcp_auth_outbound::read_body_limited(res, MAX_BODY_BYTES).await
 }
 
 /// `POST` `form` to the token endpoint `url` (with `authorization` when given) and read the

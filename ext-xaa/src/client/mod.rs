@@ -9,14 +9,14 @@
 //! Client authentication, at the IdP and at the MCP authorization server (two separate
 //! registrations), uses [`ClientAuth`] of `mcp-auth-ext-client-credentials`:
 //! `client_secret_basic`, `client_secret_post`, or `private_key_jwt` with an
-//! [`mcp_auth_ext_client_credentials::provider::Es256Key`].
+//! [`mcp_auth_outbound::client::Es256Key`].
 //!
 //! ID-JAGs and access tokens are [`mcp_auth_core::Secret`]s: `Debug` prints `[redacted]`, and
 //! errors never carry them.
 //!
 //! ```no_run
 //! use mcp_auth_core::Secret;
-//! use mcp_auth_ext_client_credentials::provider::ClientAuth;
+//! use mcp_auth_outbound::client::ClientAuth;
 //! use mcp_auth_ext_xaa::client::{IdpEndpoint, XaaClient};
 //!
 //! # async fn run(id_token: Secret) -> Result<(), Box<dyn std::error::Error>> {
@@ -42,7 +42,7 @@ mod redeem;
 use std::sync::Arc;
 
 use mcp_auth_core::{Clock, Secret, SystemClock};
-pub use mcp_auth_ext_client_credentials::provider::ClientAuth;
+pub use mcp_auth_outbound::client::ClientAuth;
 
 pub use error::XaaClientError;
 pub use exchange::{

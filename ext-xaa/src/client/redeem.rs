@@ -2,7 +2,7 @@
 //! with the JWT bearer grant (RFC 7523 §2.1; spec §6.5).
 
 use mcp_auth_core::{Secret, UnixTime};
-use mcp_auth_ext_client_credentials::provider::{ClientAuth, Discovery, discover_for_grant};
+use mcp_auth_outbound::client::{ClientAuth, Discovery, discover_for_grant};
 
 use super::XaaClientError;
 use super::auth::authenticate;

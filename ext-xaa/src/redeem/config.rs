@@ -380,7 +380,7 @@ pub(crate) fn check_url(raw: &str, allow_http_loopback: bool) -> Result<Url, Str
         "https" => {
             let bare = host.trim_start_matches('[').trim_end_matches(']');
             if let Ok(ip) = bare.parse::<IpAddr>()
-                && mcp_auth_cimd_resolver::special_use_range(ip).is_some()
+                && mcp_auth_outbound::special_use_range(ip).is_some()
             {
                 return Err(format!("{raw} names a special-use address"));
             }

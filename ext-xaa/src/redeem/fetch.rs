@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use mcp_auth_core::jose::{FetchError, JwksFetcher};
+use mcp_auth_outbound::{AddressPolicy, OutboundClient};
 
 use super::config::check_url;
 
@@ -15,57 +16,51 @@ pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest accepted metadata or JWK Set body, bytes.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// A [`JwksFetcher`] for trusted IdPs' keys.
+/// A [`JwksFetcher`] for trusted IdPs' keys, through one [`OutboundClient`].
 ///
-/// - `https` URLs go through the SSRF-guarded client of `mcp-auth-cimd-resolver`
-///   ([`mcp_auth_cimd_resolver::guarded_http_client`]): certificate validation, no redirects,
-///   no proxy, names resolving to special-use addresses refused; IP-literal hosts in the
-///   special-use ranges are refused before any connection.
+/// - `https` URLs: certificate validation, no redirects, no proxy, names resolving to
+///   special-use addresses refused ([`mcp_auth_outbound::AddressPolicy::PublicOnly`]);
+///   IP-literal hosts in the special-use ranges are refused before any connection.
 /// - plain `http` only to `127.0.0.1`, `[::1]` or `localhost`, and only when built with
-///   `allow_http_loopback` (tests; EMA-12).
+///   `allow_http_loopback` (tests; EMA-12), which also lets names resolve to loopback.
 /// - `GET` with `Accept: application/json`; only `200` with a JSON content type; the body is
 ///   read up to [`MAX_BODY_BYTES`] and abandoned beyond; [`TOTAL_TIMEOUT`] per fetch.
 #[derive(Debug, Clone)]
 pub struct IdpKeyFetcher {
-    guarded: reqwest::Client,
-    loopback: Option<reqwest::Client>,
-    max_body_bytes: usize,
+    http: OutboundClient,
+    allow_http_loopback: bool,
 }
 
 impl IdpKeyFetcher {
-    /// A fetcher using the SSRF-guarded client for `https`, and, when `allow_http_loopback`,
-    /// a plain client without redirects for loopback `http`.
+    /// A fetcher screening every address, allowing loopback `http` when
+    /// `allow_http_loopback`.
     ///
     /// # Errors
-    /// [`FetchError`] when an HTTP client cannot be built.
+    /// [`FetchError`] when the HTTP client cannot be built.
     pub fn new(allow_http_loopback: bool) -> Result<Self, FetchError> {
-        let guarded = mcp_auth_cimd_resolver::guarded_http_client(CONNECT_TIMEOUT, TOTAL_TIMEOUT)
+        let mut builder = OutboundClient::builder()
+            .timeouts(CONNECT_TIMEOUT, TOTAL_TIMEOUT)
+            .max_body_bytes(MAX_BODY_BYTES)
+            .user_agent(mcp_auth_outbound::GUARDED_USER_AGENT);
+        if allow_http_loopback {
+            builder = builder
+                .addresses(AddressPolicy::PublicAndLoopback)
+                .allow_http();
+        }
+        let http = builder
+            .build()
             .map_err(|e| FetchError(format!("https client: {e}")))?;
-        let loopback = if allow_http_loopback {
-            Some(
-                reqwest::Client::builder()
-                    .redirect(reqwest::redirect::Policy::none())
-                    .no_proxy()
-                    .connect_timeout(CONNECT_TIMEOUT)
-                    .timeout(TOTAL_TIMEOUT)
-                    .build()
-                    .map_err(|e| FetchError(format!("loopback client: {e}")))?,
-            )
-        } else {
-            None
-        };
         Ok(Self {
-            guarded,
-            loopback,
-            max_body_bytes: MAX_BODY_BYTES,
+            http,
+            allow_http_loopback,
         })
     }
 
-    fn client_for(&self, url: &str) -> Result<&reqwest::Client, FetchError> {
-        let parsed = check_url(url, self.loopback.is_some()).map_err(FetchError)?;
-        match (parsed.scheme(), &self.loopback) {
-            ("https", _) => Ok(&self.guarded),
-            ("http", Some(loopback)) => Ok(loopback),
+    fn check(&self, url: &str) -> Result<(), FetchError> {
+        let parsed = check_url(url, self.allow_http_loopback).map_err(FetchError)?;
+        match parsed.scheme() {
+            "https" => Ok(()),
+            "http" if self.allow_http_loopback => Ok(()),
             _ => Err(FetchError(format!("{url} must be an https URL"))),
         }
     }
@@ -74,10 +69,8 @@ impl IdpKeyFetcher {
 #[async_trait]
 impl JwksFetcher for IdpKeyFetcher {
     async fn fetch(&self, url: &str) -> Result<Vec<u8>, FetchError> {
-        let http = self.client_for(url)?;
-        mcp_auth_cimd_resolver::get_json(http, url, self.max_body_bytes)
-            .await
-            .map_err(FetchError)
+        self.check(url)?;
+        self.http.get_json(url).await.map_err(FetchError)
     }
 }
 
@@ -98,12 +91,12 @@ mod tests {
     #[test]
     fn the_switch_allows_loopback_only() {
         let fetcher = IdpKeyFetcher::new(true).unwrap();
-        assert!(fetcher.client_for("http://127.0.0.1:9/jwks").is_ok());
-        assert!(fetcher.client_for("http://localhost:9/jwks").is_ok());
-        assert!(fetcher.client_for("http://[::1]:9/jwks").is_ok());
-        assert!(fetcher.client_for("http://idp.example.com/jwks").is_err());
-        assert!(fetcher.client_for("https://192.168.1.1/jwks").is_err());
-        assert!(fetcher.client_for("ftp://idp.example.com/jwks").is_err());
+        assert!(fetcher.check("http://127.0.0.1:9/jwks").is_ok());
+        assert!(fetcher.check("http://localhost:9/jwks").is_ok());
+        assert!(fetcher.check("http://[::1]:9/jwks").is_ok());
+        assert!(fetcher.check("http://idp.example.com/jwks").is_err());
+        assert!(fetcher.check("https://192.168.1.1/jwks").is_err());
+        assert!(fetcher.check("ftp://idp.example.com/jwks").is_err());
     }
 
     /// EMA-12 / SSRF: an `https` name resolving to loopback is refused by the guarded resolver
@@ -115,7 +108,8 @@ mod tests {
         let chain = format!("{err}");
         assert!(chain.starts_with("request failed"), "{chain}");
         let source = fetcher
-            .guarded
+            .http
+            .http()
             .get("https://localhost:9/jwks")
             .send()
             .await

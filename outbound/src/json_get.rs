@@ -5,7 +5,7 @@
 /// JSON content type (`application/json` or `application/<x>+json`, parameters allowed), read
 /// up to `max_body_bytes` bytes and abandoned beyond. Redirects, proxies and timeouts are the
 /// client's configuration: give it a client that does not follow redirects (e.g.
-/// [`crate::guarded_http_client`]).
+/// [`crate::guarded_http_client`], or use [`crate::OutboundClient::get_json`]).
 ///
 /// # Errors
 /// A reason for the logs: the transport error, another status, another content type, a body
@@ -15,7 +15,7 @@ pub async fn get_json(
     url: &str,
     max_body_bytes: usize,
 ) -> Result<Vec<u8>, String> {
-    let mut response = http
+    let response = http
         .get(url)
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
@@ -32,6 +32,18 @@ pub async fn get_json(
     if !is_json_media_type(content_type) {
         return Err(format!("content type {content_type:?} is not JSON"));
     }
+    read_body_limited(response, max_body_bytes).await
+}
+
+/// The body of `response`, up to `max_body_bytes` bytes (checked on `Content-Length` and
+/// while streaming) and abandoned beyond.
+///
+/// # Errors
+/// `body too large`, or why reading failed.
+pub async fn read_body_limited(
+    mut response: reqwest::Response,
+    max_body_bytes: usize,
+) -> Result<Vec<u8>, String> {
     if response
         .content_length()
         .is_some_and(|len| len > max_body_bytes as u64)
@@ -52,6 +64,16 @@ pub async fn get_json(
     Ok(body)
 }
 
+impl crate::OutboundClient {
+    /// [`get_json`] with this client and its body limit.
+    ///
+    /// # Errors
+    /// As [`get_json`].
+    pub async fn get_json(&self, url: &str) -> Result<Vec<u8>, String> {
+        get_json(&self.http, url, self.max_body_bytes).await
+    }
+}
+
 /// `e` and its sources, `: `-separated, so a log says why (e.g. which special-use address a
 /// name resolved to), not only that the request failed.
 fn with_sources(e: &dyn std::error::Error) -> String {
@@ -68,7 +90,8 @@ fn with_sources(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// `application/json` or `application/<x>+json`, parameters allowed, any case.
+/// `application/json` or `application/<name>+json` (a non-empty name without `/`), parameters
+/// allowed, any case (CIMD spec §3.3; RFC 6839 structured syntax suffixes).
 pub fn is_json_media_type(content_type: &str) -> bool {
     let essence = content_type
         .split(';')
@@ -77,7 +100,10 @@ pub fn is_json_media_type(content_type: &str) -> bool {
         .trim()
         .to_ascii_lowercase();
     essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+        || essence
+            .strip_prefix("application/")
+            .and_then(|sub| sub.strip_suffix("+json"))
+            .is_some_and(|name| !name.is_empty() && !name.contains('/'))
 }
 
 #[cfg(test)]
@@ -94,6 +120,28 @@ mod tests {
             assert!(is_json_media_type(ok), "{ok}");
         }
         for bad in ["text/html", "application/jsonx", "json", "", "text/json"] {
+            assert!(!is_json_media_type(bad), "{bad}");
+        }
+    }
+
+    /// Spec §3.3: JSON media types, with parameters, are accepted; others are not.
+    #[test]
+    fn only_json_media_types_are_accepted() {
+        for ok in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/oauth-client-metadata+json",
+        ] {
+            assert!(is_json_media_type(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "text/html",
+            "text/json",
+            "application/+json",
+            "application/jsonp",
+            "application/json-seq",
+        ] {
             assert!(!is_json_media_type(bad), "{bad}");
         }
     }

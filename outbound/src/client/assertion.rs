@@ -6,7 +6,7 @@ use mcp_auth_core::UnixTime;
 use mcp_auth_core::jose::{Es256Error, Es256Signer};
 use ring::rand::{SecureRandom, SystemRandom};
 
-use super::ProviderError;
+use super::ClientError;
 
 /// A P-256 private key for ES256 client assertions (RFC 7518 §3.4), signing through the JOSE
 /// module's [`Es256Signer`]: every signature is low-S. `Debug` never prints the key.
@@ -26,12 +26,10 @@ impl std::fmt::Debug for Es256Key {
 }
 
 /// The provider's error for a key that cannot be loaded or used.
-fn key_error(e: Es256Error) -> ProviderError {
+fn key_error(e: Es256Error) -> ClientError {
     match e {
-        Es256Error::Pkcs8(reason) => {
-            ProviderError::Key(format!("not a P-256 PKCS#8 key: {reason}"))
-        }
-        other => ProviderError::Key(other.to_string()),
+        Es256Error::Pkcs8(reason) => ClientError::Key(format!("not a P-256 PKCS#8 key: {reason}")),
+        other => ClientError::Key(other.to_string()),
     }
 }
 
@@ -47,8 +45,8 @@ impl Es256Key {
     /// The key from a PKCS#8 v1/v2 DER document (RFC 5208, RFC 5958).
     ///
     /// # Errors
-    /// [`ProviderError::Key`] when it is not a P-256 PKCS#8 key.
-    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, ProviderError> {
+    /// [`ClientError::Key`] when it is not a P-256 PKCS#8 key.
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, ClientError> {
         Es256Signer::from_pkcs8_der(der)
             .map(Self::new)
             .map_err(key_error)
@@ -57,8 +55,8 @@ impl Es256Key {
     /// The key from a PEM `-----BEGIN PRIVATE KEY-----` document (RFC 7468 §10).
     ///
     /// # Errors
-    /// [`ProviderError::Key`] when there is no PKCS#8 PEM block or it is not a P-256 key.
-    pub fn from_pkcs8_pem(pem: &str) -> Result<Self, ProviderError> {
+    /// [`ClientError::Key`] when there is no PKCS#8 PEM block or it is not a P-256 key.
+    pub fn from_pkcs8_pem(pem: &str) -> Result<Self, ClientError> {
         Es256Signer::from_pkcs8_pem(pem)
             .map(Self::new)
             .map_err(key_error)
@@ -67,8 +65,8 @@ impl Es256Key {
     /// A new random key, returned with its PKCS#8 DER encoding (to store it).
     ///
     /// # Errors
-    /// [`ProviderError::Key`] when the system random generator fails.
-    pub fn generate() -> Result<(Self, Vec<u8>), ProviderError> {
+    /// [`ClientError::Key`] when the system random generator fails.
+    pub fn generate() -> Result<(Self, Vec<u8>), ClientError> {
         let (signer, der) = Es256Signer::generate().map_err(key_error)?;
         Ok((Self::new(signer), der))
     }
@@ -91,18 +89,18 @@ impl Es256Key {
     /// `exp` = `now + lifetime_secs`, `jti` = 128 random bits, base64url.
     ///
     /// # Errors
-    /// [`ProviderError::Key`] when randomness or signing fails.
+    /// [`ClientError::Key`] when randomness or signing fails.
     pub fn assertion(
         &self,
         client_id: &str,
         audience: &str,
         now: UnixTime,
         lifetime_secs: i64,
-    ) -> Result<String, ProviderError> {
+    ) -> Result<String, ClientError> {
         let mut jti = [0u8; 16];
         self.rng
             .fill(&mut jti)
-            .map_err(|e| ProviderError::Key(format!("random jti: {e}")))?;
+            .map_err(|e| ClientError::Key(format!("random jti: {e}")))?;
         let mut header = serde_json::json!({"alg": "ES256", "typ": "JWT"});
         if let Some(kid) = &self.kid {
             header["kid"] = serde_json::Value::String(kid.clone());
@@ -117,7 +115,7 @@ impl Es256Key {
         });
         self.signer
             .sign_compact(&header, &claims)
-            .map_err(|e| ProviderError::Key(format!("signing: {e}")))
+            .map_err(|e| ClientError::Key(format!("signing: {e}")))
     }
 }
 

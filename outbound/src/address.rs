@@ -1,4 +1,5 @@
-//! Which IP addresses a metadata-document fetch may connect to (spec §3.3, CIMD-11).
+//! Which IP addresses an outbound request may connect to (CIMD spec §3.3, CIMD-11; the same
+//! rule for every outbound fetch).
 //!
 //! [`special_use_range`] is a pure function over [`IpAddr`]: it names the special-use range an
 //! address is in (RFC 6890 and the IANA special-purpose registries), or `None` for an ordinary
@@ -111,7 +112,7 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<(Ipv4Addr, &'static str)> {
 /// addresses and, for IPv6, everything outside `2000::/3`).
 ///
 /// ```
-/// use mcp_auth_cimd_resolver::special_use_range;
+/// use mcp_auth_outbound::special_use_range;
 ///
 /// assert_eq!(special_use_range("10.1.2.3".parse().unwrap()).unwrap().range, "10.0.0.0/8");
 /// let mapped = special_use_range("::ffff:169.254.169.254".parse().unwrap()).unwrap();
@@ -147,27 +148,55 @@ pub fn special_use_range(ip: IpAddr) -> Option<SpecialUseRange> {
 }
 
 /// True for a loopback address: `127.0.0.0/8`, `::1`, or an IPv4-mapped loopback address.
-pub(crate) fn is_loopback(ip: IpAddr) -> bool {
+pub fn is_loopback(ip: IpAddr) -> bool {
     ip.to_canonical().is_loopback()
 }
 
 /// The rule applied to every address before it is connected to.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct AddressPolicy {
-    /// Test-only: loopback addresses pass (see `insecure_allow_loopback`).
-    pub(crate) allow_loopback: bool,
+///
+/// ```
+/// use mcp_auth_outbound::AddressPolicy;
+///
+/// assert!(AddressPolicy::PublicOnly.check("127.0.0.1".parse().unwrap()).is_err());
+/// assert!(AddressPolicy::PublicAndLoopback.check("127.0.0.1".parse().unwrap()).is_ok());
+/// assert!(AddressPolicy::PublicAndLoopback.check("10.0.0.1".parse().unwrap()).is_err());
+/// assert!(AddressPolicy::AnyConfigured.check("10.0.0.1".parse().unwrap()).is_ok());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AddressPolicy {
+    /// Only ordinary global unicast addresses ([`special_use_range`] is `None`): the rule for
+    /// every URL an untrusted party chose (CIMD documents, `jwks_uri`s, IdP discovery).
+    #[default]
+    PublicOnly,
+    /// [`Self::PublicOnly`] plus loopback addresses: tests and development only (the callers'
+    /// `insecure_*` switches).
+    PublicAndLoopback,
+    /// Every address: only for destinations the operator configured (the authorization server
+    /// a resource server trusts, a third party marked `allow_insecure_private_addresses`).
+    AnyConfigured,
 }
 
 impl AddressPolicy {
     /// `Ok` when `ip` may be connected to; otherwise the range that forbids it.
-    pub(crate) fn check(&self, ip: IpAddr) -> Result<(), SpecialUseRange> {
-        if self.allow_loopback && is_loopback(ip) {
-            return Ok(());
+    ///
+    /// # Errors
+    /// The [`SpecialUseRange`] `ip` is in.
+    pub fn check(&self, ip: IpAddr) -> Result<(), SpecialUseRange> {
+        match self {
+            Self::AnyConfigured => return Ok(()),
+            Self::PublicAndLoopback if is_loopback(ip) => return Ok(()),
+            _ => {}
         }
         match special_use_range(ip) {
             Some(range) => Err(range),
             None => Ok(()),
         }
+    }
+
+    /// Whether this policy refuses any address at all (everything but [`Self::AnyConfigured`]).
+    pub fn screens(&self) -> bool {
+        !matches!(self, Self::AnyConfigured)
     }
 }
 
@@ -316,9 +345,7 @@ mod tests {
     /// Spec A6: the test allowance lets loopback through and nothing else.
     #[test]
     fn loopback_allowance_admits_only_loopback() {
-        let policy = AddressPolicy {
-            allow_loopback: true,
-        };
+        let policy = AddressPolicy::PublicAndLoopback;
         assert_eq!(policy.check("127.0.0.1".parse().unwrap()), Ok(()));
         assert_eq!(policy.check("::1".parse().unwrap()), Ok(()));
         assert_eq!(policy.check("::ffff:127.0.0.1".parse().unwrap()), Ok(()));

@@ -1,11 +1,10 @@
-//! Finding the authorization server of an MCP server: RFC 9728 protected resource metadata,
+//! Client side: finding the authorization server of an MCP server: RFC 9728 protected resource metadata,
 //! then RFC 8414 authorization server metadata.
 
-use mcp_auth_core::types::is_loopback_host;
 use serde::Deserialize;
 use url::Url;
 
-use super::ProviderError;
+use super::ClientError;
 
 /// What discovery found: where to ask for tokens, and for which resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,22 +42,13 @@ struct AuthorizationServerMetadata {
     authorization_grant_profiles_supported: Vec<String>,
 }
 
-/// `url` parsed, absolute, without fragment, and `https` — or `http` on a loopback host.
+/// `url` parsed, absolute, without fragment, and `https` — or `http` on a loopback host
+/// ([`crate::secure_url`]).
 ///
 /// # Errors
-/// [`ProviderError::InvalidUrl`].
-pub(super) fn checked_url(url: &str) -> Result<Url, ProviderError> {
-    let invalid = || ProviderError::InvalidUrl(url.to_owned());
-    let parsed = Url::parse(url).map_err(|_| invalid())?;
-    let secure = match parsed.scheme() {
-        "https" => true,
-        "http" => parsed.host_str().is_some_and(is_loopback_host),
-        _ => false,
-    };
-    if !secure || parsed.fragment().is_some() || parsed.host_str().is_none() {
-        return Err(invalid());
-    }
-    Ok(parsed)
+/// [`ClientError::InvalidUrl`].
+pub fn checked_url(url: &str) -> Result<Url, ClientError> {
+    crate::secure_url(url).ok_or_else(|| ClientError::InvalidUrl(url.to_owned()))
 }
 
 /// The well-known URL for `base` with path insertion (RFC 8414 §3.1, RFC 9728 §3.1):
@@ -75,8 +65,8 @@ pub fn well_known_url(base: &Url, suffix: &str) -> String {
 async fn fetch<T: serde::de::DeserializeOwned>(
     http: &reqwest::Client,
     url: &str,
-) -> Result<T, ProviderError> {
-    let fail = |reason: String| ProviderError::Fetch {
+) -> Result<T, ClientError> {
+    let fail = |reason: String| ClientError::Fetch {
         url: url.to_owned(),
         reason,
     };
@@ -104,12 +94,12 @@ async fn fetch<T: serde::de::DeserializeOwned>(
 /// Every URL must be `https`, or `http` on a loopback host.
 ///
 /// # Errors
-/// [`ProviderError::InvalidUrl`], [`ProviderError::Fetch`], [`ProviderError::Metadata`],
-/// [`ProviderError::Unsupported`].
+/// [`ClientError::InvalidUrl`], [`ClientError::Fetch`], [`ClientError::Metadata`],
+/// [`ClientError::Unsupported`].
 pub async fn discover(
     http: &reqwest::Client,
     resource_url: &str,
-) -> Result<Discovery, ProviderError> {
+) -> Result<Discovery, ClientError> {
     discover_for_grant(http, resource_url, "client_credentials").await
 }
 
@@ -123,12 +113,12 @@ pub async fn discover_for_grant(
     http: &reqwest::Client,
     resource_url: &str,
     grant_type: &str,
-) -> Result<Discovery, ProviderError> {
+) -> Result<Discovery, ClientError> {
     let resource = checked_url(resource_url)?;
     let prm: ProtectedResourceMetadata =
         fetch(http, &well_known_url(&resource, "oauth-protected-resource")).await?;
     if prm.resource != resource_url {
-        return Err(ProviderError::Metadata(format!(
+        return Err(ClientError::Metadata(format!(
             "protected resource metadata is for {}, not {resource_url}",
             prm.resource
         )));
@@ -136,7 +126,7 @@ pub async fn discover_for_grant(
     let issuer = prm
         .authorization_servers
         .first()
-        .ok_or_else(|| ProviderError::Metadata("no authorization_servers".into()))?;
+        .ok_or_else(|| ClientError::Metadata("no authorization_servers".into()))?;
     let issuer_url = checked_url(issuer)?;
     let asm: AuthorizationServerMetadata = fetch(
         http,
@@ -144,19 +134,17 @@ pub async fn discover_for_grant(
     )
     .await?;
     if asm.issuer != *issuer {
-        return Err(ProviderError::Metadata(format!(
+        return Err(ClientError::Metadata(format!(
             "authorization server metadata names issuer {}, expected {issuer}",
             asm.issuer
         )));
     }
     if !asm.grant_types_supported.iter().any(|g| g == grant_type) {
-        return Err(ProviderError::Unsupported(format!(
-            "the {grant_type} grant"
-        )));
+        return Err(ClientError::Unsupported(format!("the {grant_type} grant")));
     }
     let token_endpoint = asm
         .token_endpoint
-        .ok_or_else(|| ProviderError::Metadata("no token_endpoint".into()))?;
+        .ok_or_else(|| ClientError::Metadata("no token_endpoint".into()))?;
     checked_url(&token_endpoint)?;
     Ok(Discovery {
         resource: prm.resource,
@@ -196,7 +184,7 @@ mod tests {
         assert!(checked_url("http://localhost/mcp").is_ok());
         assert!(matches!(
             checked_url("http://mcp.example.com/mcp"),
-            Err(ProviderError::InvalidUrl(_))
+            Err(ClientError::InvalidUrl(_))
         ));
         assert!(checked_url("https://mcp.example.com/mcp#x").is_err());
     }

@@ -1,9 +1,10 @@
-//! [`ProviderError`]: why a token could not be obtained.
+//! [`ClientError`]: why an OAuth client could not discover its server or obtain a token.
 
-/// Why the token provider could not discover the authorization server or obtain a token.
+/// Why an OAuth client (the `client_credentials` token provider, the Cross App Access
+/// helpers) could not discover the authorization server or obtain a token.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ProviderError {
+pub enum ClientError {
     /// A URL is not `https` (plain `http` is accepted only for loopback hosts), is not absolute,
     /// or has a fragment.
     #[error("insecure or invalid URL {0}")]
