@@ -331,6 +331,20 @@ mod tests {
         assert_eq!(writer.written.load(Ordering::SeqCst), 1);
     }
 
+    /// Two concurrent claims of one key on one node: the front lets one through, the other is
+    /// refused without reaching the store.
+    #[tokio::test]
+    async fn concurrent_claims_of_one_key_reach_the_store_once() {
+        let writer = Arc::new(Counting::default());
+        let cache = FrontedReplayCache::new(writer.clone());
+        let (a, b) = tokio::join!(
+            cache.insert_once("jti-1", 200, 100),
+            cache.insert_once("jti-1", 200, 100)
+        );
+        assert_eq!(u8::from(a.unwrap()) + u8::from(b.unwrap()), 1);
+        assert_eq!(writer.written.load(Ordering::SeqCst), 1);
+    }
+
     #[tokio::test]
     async fn the_store_decides_for_keys_this_node_has_not_seen() {
         let writer = Arc::new(Counting::default());
