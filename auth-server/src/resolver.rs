@@ -179,6 +179,53 @@ mod tests {
         assert_eq!(name_of(&resolver, &id).await.as_deref(), Some("b"));
     }
 
+    /// A client store that counts its reads and answers each after a pause.
+    #[derive(Default)]
+    struct SlowCountingStore {
+        inner: MemoryClientStore,
+        reads: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait]
+    impl ClientStore for SlowCountingStore {
+        async fn get(&self, id: &ClientId) -> Result<Option<Client>, mcp_auth_core::StoreError> {
+            self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            self.inner.get(id).await
+        }
+        async fn put(&self, client: &Client) -> Result<(), mcp_auth_core::StoreError> {
+            self.inner.put(client).await
+        }
+        async fn delete(&self, id: &ClientId) -> Result<bool, mcp_auth_core::StoreError> {
+            self.inner.delete(id).await
+        }
+        async fn list(&self) -> Result<Vec<Client>, mcp_auth_core::StoreError> {
+            self.inner.list().await
+        }
+    }
+
+    /// Concurrent requests for a client not cached share one store read; an unknown id is
+    /// read again each time (never cached).
+    #[tokio::test]
+    async fn concurrent_misses_share_one_read_and_unknown_ids_are_not_cached() {
+        let store = Arc::new(SlowCountingStore::default());
+        store.put(&client("c1", "x")).await.unwrap();
+        let clock = Arc::new(FixedClock::new(1000));
+        let resolver = StoreClientResolver::with_cache(store.clone(), clock, 60);
+        let id: ClientId = "c1".parse().unwrap();
+        let (a, b, c) = tokio::join!(
+            resolver.resolve(&id),
+            resolver.resolve(&id),
+            resolver.resolve(&id)
+        );
+        assert!(a.unwrap().is_some() && b.unwrap().is_some() && c.unwrap().is_some());
+        assert_eq!(store.reads.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let unknown: ClientId = "nobody".parse().unwrap();
+        assert!(resolver.resolve(&unknown).await.unwrap().is_none());
+        assert!(resolver.resolve(&unknown).await.unwrap().is_none());
+        assert_eq!(store.reads.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
     #[test]
     fn metadata_document_ids_are_not_handled() {
         let resolver = StoreClientResolver::new(Arc::new(MemoryClientStore::default()));

@@ -157,6 +157,15 @@ pub struct JwksCache {
     fetcher: Arc<dyn JwksFetcher>,
     clock: Arc<dyn Clock>,
     timing: CacheTiming,
+    // A map with its own sweep rather than a `moka` cache (issue 21 §5), by measurement (moka
+    // 0.12.16, `sync::Cache` bounded at 1024 like `SWEEP_ABOVE`): after one usable source and
+    // 1024 sources named twice each (an attacker's never-fetchable `jwks_uri`s), the usable
+    // source had been evicted, and a new source inserted next was not admitted at all. Here the
+    // sweep forgets only sources whose keys can no longer be used (rule 3), and a source always
+    // gets its entry, so its refetch stays limited to once per `min_refetch_interval` (a source
+    // without an entry would be fetched on every request). Nor does `try_get_with` fit: it
+    // shares the load of a *missing* entry, while rules 1 to 3 refetch a present one (unknown
+    // `kid`, due for refresh, stale) under the per-source lock and interval.
     entries: RwLock<HashMap<KeySource, Arc<Entry>>>,
 }
 

@@ -54,6 +54,9 @@ impl Limiter {
             shared: None,
             seen: moka::sync::Cache::builder()
                 .max_capacity(MAX_CACHED_COUNTS)
+                // Least recently used first: the newest keys are the ones that matter, and moka's
+                // default (TinyLFU) may refuse a new key once full.
+                .eviction_policy(moka::policy::EvictionPolicy::lru())
                 .time_to_live(CACHED_COUNT_LIFETIME)
                 .build(),
             limit: u64::from(limit),

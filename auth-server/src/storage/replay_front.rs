@@ -20,7 +20,7 @@
 //!   (nothing waits for a batch to fill).
 //!
 //! The front is a [`moka`] cache bounded to [`MAX_FRONT`] keys: each key leaves it when it
-//! expires, and beyond the bound the least used go first (it is a cache; the store stays
+//! expires, and beyond the bound the least recently used go first (it is a cache; the store stays
 //! authoritative). Claiming a key in it is one atomic step per key (`and_compute_with`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -126,6 +126,9 @@ impl FrontedReplayCache {
         Self {
             front: moka::sync::Cache::builder()
                 .max_capacity(MAX_FRONT)
+                // Least recently used first: the newest keys are the ones that matter, and moka's
+                // default (TinyLFU) may refuse a new key once full.
+                .eviction_policy(moka::policy::EvictionPolicy::lru())
                 .expire_after(ClaimExpiry)
                 .build(),
             writer,
@@ -325,6 +328,20 @@ mod tests {
         let cache = FrontedReplayCache::new(writer.clone());
         assert!(cache.insert_once("jti-1", 200, 100).await.unwrap());
         assert!(!cache.insert_once("jti-1", 200, 150).await.unwrap());
+        assert_eq!(writer.written.load(Ordering::SeqCst), 1);
+    }
+
+    /// Two concurrent claims of one key on one node: the front lets one through, the other is
+    /// refused without reaching the store.
+    #[tokio::test]
+    async fn concurrent_claims_of_one_key_reach_the_store_once() {
+        let writer = Arc::new(Counting::default());
+        let cache = FrontedReplayCache::new(writer.clone());
+        let (a, b) = tokio::join!(
+            cache.insert_once("jti-1", 200, 100),
+            cache.insert_once("jti-1", 200, 100)
+        );
+        assert_eq!(u8::from(a.unwrap()) + u8::from(b.unwrap()), 1);
         assert_eq!(writer.written.load(Ordering::SeqCst), 1);
     }
 
