@@ -11,6 +11,7 @@
 //! | [`jwks_server`] | [`TestAuthServer`]: RFC 8414 metadata and a JWKS on `127.0.0.1:0` |
 //! | `server` | `InProcessServer`: a real `mcp-auth-server` in the test's process (in-memory stores, fixed clock, deterministic secrets), driven through its router; feature `server` |
 //! | [`guide`] | how-tos with examples: test that my MCP server rejects an expired token; run my MCP server's tests against a real AS in-process |
+//! | [`store_contract`] | the store contract suite: every rule of the `mcp_auth_core::store` traits as a check, run against stores from your factory (`run`, `run_artifacts`); the in-memory, SQLite and PostgreSQL stores run it, and so can a store of your own |
 //! | [`mock_idp`] | [`MockIdp`]: a mock enterprise IdP (metadata + JWKS on loopback) signing ID-JAGs and ID tokens with chosen claims and defects |
 //! | `check` | the black-box checker behind the `mcp-auth-conformance` binary, and `CimdHost` (Client ID Metadata Documents over https on loopback, with an `rcgen` CA); feature `cli` |
 //!

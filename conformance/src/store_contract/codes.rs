@@ -1,4 +1,6 @@
-//! Authorization codes ([`AuthorizationCodeStore`](mcp_auth_core::store::AuthorizationCodeStore)): single use, replays recognised.
+//! Authorization codes
+//! ([`AuthorizationCodeStore`](mcp_auth_core::store::AuthorizationCodeStore)): single use,
+//! replays recognised.
 
 use std::sync::Arc;
 

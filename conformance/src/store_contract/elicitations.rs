@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use mcp_auth_core::Secret;
-use mcp_auth_core::store::{ElicitationBinding, ElicitationStatus, PendingElicitation, Stores};
+use mcp_auth_core::store::{
+    ElicitationBinding, ElicitationStatus, ElicitationStore, PendingElicitation, Stores,
+};
 use tokio::task::JoinSet;
 
 use super::Check;
@@ -53,6 +55,50 @@ async fn elicitation_insert_get_and_conflict(s: &Stores) {
 async fn elicitation_find_open_picks_newest_of_exact_binding(s: &Stores) {
     let e = &s.elicitations;
     let now = 1_500;
+    insert_find_open_candidates(e, now).await;
+
+    let r = mcp_resource();
+    let found = e.find_open(&alice_binding(&r), now).await.unwrap().unwrap();
+    assert_eq!(found.id, "tie-b");
+    assert_eq!(found, elicitation("tie-b", 1_100));
+    // In progress is still open.
+    assert!(
+        e.begin("old", &state("s-old"), &Secret::new("v"), now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        e.finish("tie-b", ElicitationStatus::Cancelled, now)
+            .await
+            .unwrap()
+    );
+    let found = e.find_open(&alice_binding(&r), now).await.unwrap().unwrap();
+    assert_eq!(found.id, "tie-a");
+    assert!(
+        e.finish("tie-a", ElicitationStatus::Failed, now)
+            .await
+            .unwrap()
+    );
+    let found = e.find_open(&alice_binding(&r), now).await.unwrap().unwrap();
+    assert_eq!(
+        (found.id.as_str(), found.status),
+        ("old", ElicitationStatus::InProgress)
+    );
+    // Once it expires nothing is open for the binding.
+    assert_eq!(e.find_open(&alice_binding(&r), 1_900).await.unwrap(), None);
+    let nobody = ElicitationBinding {
+        sub: "bob",
+        ..alice_binding(&r)
+    };
+    assert_eq!(e.find_open(&nobody, now).await.unwrap(), None);
+    assert_open_counts_of_alice(e, now).await;
+}
+
+/// The elicitations of [`elicitation_find_open_picks_newest_of_exact_binding`]: three open ones
+/// exactly bound (`old`, and `tie-a`/`tie-b` created at the same second), newer ones that each
+/// differ from the binding in one field, and newer exactly bound ones that are expired at `now`
+/// or finished.
+async fn insert_find_open_candidates(e: &Arc<dyn ElicitationStore>, now: i64) {
     e.insert(&elicitation("old", 1_000)).await.unwrap();
     e.insert(&elicitation("tie-a", 1_100)).await.unwrap();
     e.insert(&elicitation("tie-b", 1_100)).await.unwrap();
@@ -89,42 +135,10 @@ async fn elicitation_find_open_picks_newest_of_exact_binding(s: &Stores) {
     let mut cancelled = elicitation("cancelled", 1_462);
     cancelled.status = ElicitationStatus::Cancelled;
     e.insert(&cancelled).await.unwrap();
+}
 
-    let r = mcp_resource();
-    let found = e.find_open(&alice_binding(&r), now).await.unwrap().unwrap();
-    assert_eq!(found.id, "tie-b");
-    assert_eq!(found, elicitation("tie-b", 1_100));
-    // In progress is still open.
-    assert!(
-        e.begin("old", &state("s-old"), &Secret::new("v"), now)
-            .await
-            .unwrap()
-    );
-    assert!(
-        e.finish("tie-b", ElicitationStatus::Cancelled, now)
-            .await
-            .unwrap()
-    );
-    let found = e.find_open(&alice_binding(&r), now).await.unwrap().unwrap();
-    assert_eq!(found.id, "tie-a");
-    assert!(
-        e.finish("tie-a", ElicitationStatus::Failed, now)
-            .await
-            .unwrap()
-    );
-    let found = e.find_open(&alice_binding(&r), now).await.unwrap().unwrap();
-    assert_eq!(
-        (found.id.as_str(), found.status),
-        ("old", ElicitationStatus::InProgress)
-    );
-    // Once it expires nothing is open for the binding.
-    assert_eq!(e.find_open(&alice_binding(&r), 1_900).await.unwrap(), None);
-    let nobody = ElicitationBinding {
-        sub: "bob",
-        ..alice_binding(&r)
-    };
-    assert_eq!(e.find_open(&nobody, now).await.unwrap(), None);
-
+/// The open counts of [`insert_find_open_candidates`] after `tie-a` and `tie-b` finished.
+async fn assert_open_counts_of_alice(e: &Arc<dyn ElicitationStore>, now: i64) {
     // alice at `now`: old, o-client, o-conn, o-res, o-res-case (not o-iss, o-sub, expired,
     // finished ones, tie-a, tie-b).
     assert_eq!(

@@ -1,4 +1,5 @@
-//! Refresh token families ([`RefreshTokenStore`](mcp_auth_core::store::RefreshTokenStore)): rotation, revocation, races.
+//! Refresh token families ([`RefreshTokenStore`](mcp_auth_core::store::RefreshTokenStore)):
+//! rotation, revocation, races.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -1,4 +1,6 @@
-//! The replay cache and the access token denylist ([`ReplayCache`](mcp_auth_core::store::ReplayCache), [`AccessTokenDenylist`](mcp_auth_core::store::AccessTokenDenylist)).
+//! The replay cache and the access token denylist
+//! ([`ReplayCache`](mcp_auth_core::store::ReplayCache),
+//! [`AccessTokenDenylist`](mcp_auth_core::store::AccessTokenDenylist)).
 
 use std::sync::Arc;
 

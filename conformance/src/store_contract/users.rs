@@ -1,4 +1,5 @@
-//! Local users ([`UserStore`](mcp_auth_core::store::UserStore)), their session generations and removal.
+//! Local users ([`UserStore`](mcp_auth_core::store::UserStore)), their session generations and
+//! removal.
 
 use mcp_auth_core::store::Stores;
 

@@ -20,10 +20,10 @@ sql::codes::code_store! {
 }
 
 sql::refresh::refresh_token_store! {
-    /// On PostgreSQL the family's lock is a transaction-scoped advisory lock, and a multi-family
-    /// revocation takes its families' locks in ascending key order (see
-    /// [`super::refresh`] for the race this closes). Of concurrent spends, the ones that
-    /// waited re-check the committed state and change nothing.
+    /// On PostgreSQL the family's lock is a transaction-scoped advisory lock, and a
+    /// multi-family revocation takes its families' locks in ascending key order (see
+    /// `storage::postgres::refresh` for the race this closes). Of concurrent spends, the ones
+    /// that waited re-check the committed state and change nothing.
     PgRefreshTokenStore over sqlx::Postgres
 }
 

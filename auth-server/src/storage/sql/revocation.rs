@@ -7,8 +7,8 @@ macro_rules! denylist_store {
         $crate::storage::sql::store_struct! {
             /// Denied access tokens in the `access_token_denylist` table: a `jti` and the `exp`
             /// until which it is denied. Denying a `jti` twice keeps the later `exp` (one upsert,
-            /// [`Dialect::DENY_UPSERT`](crate::storage::sql::Dialect)), so a denial is never
-            /// shortened. Expired rows are deleted by
+            /// `Dialect::DENY_UPSERT`), so a denial is never shortened. Expired rows are deleted
+            /// by
             /// [`AccessTokenDenylist::purge`](mcp_auth_core::store::AccessTokenDenylist::purge).
             $(#[$doc])*
             $name over $db
