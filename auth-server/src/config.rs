@@ -75,7 +75,8 @@ pub struct Config {
     pub tokens: TokenConfig,
     /// Dynamic client registration.
     pub registration: RegistrationConfig,
-    /// Client ID Metadata Documents (SEP-991).
+    /// Client ID Metadata Documents (SEP-991): the documented alias of `[extensions.cimd]`
+    /// (see [`Config::extension_sections`]; giving both is an error).
     pub cimd: CimdConfig,
     /// Shorthand for `[extensions.client_credentials] enabled = true` (SEP-1046, machine
     /// clients; default false).
@@ -239,8 +240,12 @@ impl std::fmt::Debug for Config {
     }
 }
 
+/// The `[extensions.<name>]` section `[cimd]` is an alias of.
+const CIMD_SECTION: &str = "cimd";
+
 /// Client ID Metadata Documents: URL-shaped `client_id`s whose metadata the server fetches.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The keys of [`mcp_auth_cimd_resolver::CimdSettings`], which reads them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CimdConfig {
     /// Accept URL-shaped client ids and advertise `client_id_metadata_document_supported`
@@ -698,8 +703,25 @@ impl Config {
 
     /// The `[extensions.<name>]` sections, with the `client_credentials = true` shorthand
     /// applied (it sets `enabled = true` in `[extensions.client_credentials]`).
-    pub fn extension_sections(&self) -> Vec<ExtensionSection> {
+    ///
+    /// The top-level `[cimd]` section is an alias of `[extensions.cimd]`: when the latter is
+    /// absent, `[cimd]` (or its defaults: CIMD is on unless turned off) becomes it.
+    ///
+    /// # Errors
+    /// Both `[cimd]` (with a value other than its default) and `[extensions.cimd]` are given.
+    pub fn extension_sections(&self) -> Result<Vec<ExtensionSection>, ConfigError> {
         let mut sections = self.extensions.clone();
+        if sections.contains_key(CIMD_SECTION) {
+            if self.cimd != CimdConfig::default() {
+                return Err(ConfigError(
+                    "[cimd] is an alias of [extensions.cimd]: give one of them, not both".into(),
+                ));
+            }
+        } else {
+            let alias = serde_json::to_value(&self.cimd)
+                .map_err(|e| ConfigError(format!("[cimd]: {e}")))?;
+            sections.insert(CIMD_SECTION.to_owned(), alias);
+        }
         if self.client_credentials {
             let section = sections
                 .entry(CLIENT_CREDENTIALS_SECTION.to_owned())
@@ -708,10 +730,10 @@ impl Config {
                 table.insert("enabled".into(), serde_json::Value::Bool(true));
             }
         }
-        sections
+        Ok(sections
             .into_iter()
             .map(|(name, value)| ExtensionSection::new(name, value))
-            .collect()
+            .collect())
     }
 
     /// The engine settings for `issuer`.
@@ -1256,8 +1278,11 @@ mod tests {
         )
         .unwrap();
         let c = Config::load(Some(&path)).unwrap();
-        let sections = c.extension_sections();
-        assert_eq!(sections.len(), 1);
+        let sections = c.extension_sections().unwrap();
+        assert_eq!(sections.len(), 2);
+        // `[cimd]`, here its defaults, is the alias of `[extensions.cimd]`.
+        assert_eq!(sections[1].name(), "cimd");
+        assert!(sections[1].enabled());
         assert_eq!(sections[0].name(), "client_credentials");
         assert!(!sections[0].enabled());
         assert_eq!(sections[0].value()["require_resource"], true);
@@ -1265,7 +1290,7 @@ mod tests {
             client_credentials: true,
             ..c
         };
-        let sections = shorthand.extension_sections();
+        let sections = shorthand.extension_sections().unwrap();
         assert!(sections[0].enabled());
         assert_eq!(sections[0].value()["require_resource"], true);
         std::fs::remove_dir_all(&dir).unwrap();
