@@ -161,7 +161,7 @@ impl std::fmt::Debug for ClientJwksSource {
 }
 
 /// A [`JwksFetcher`] over a reqwest client the caller configured (for `jwks_uri`s of untrusted
-/// clients: the SSRF-guarded client of `cimd-resolver`, [`crate::cimd::CimdWiring`]).
+/// clients: the SSRF-guarded client of `cimd-resolver`, handed over by [`crate::cimd::lend`]).
 ///
 /// `GET` with `Accept: application/json`; only status 200 with a JSON content type is
 /// accepted; the body is read up to a size limit and abandoned beyond it. Redirects are not
