@@ -1281,19 +1281,41 @@ mod tests {
         let sections = c.extension_sections().unwrap();
         assert_eq!(sections.len(), 2);
         // `[cimd]`, here its defaults, is the alias of `[extensions.cimd]`.
-        assert_eq!(sections[1].name(), "cimd");
-        assert!(sections[1].enabled());
-        assert_eq!(sections[0].name(), "client_credentials");
-        assert!(!sections[0].enabled());
-        assert_eq!(sections[0].value()["require_resource"], true);
+        assert_eq!(sections[0].name(), "cimd");
+        assert!(sections[0].enabled());
+        assert_eq!(sections[1].name(), "client_credentials");
+        assert!(!sections[1].enabled());
+        assert_eq!(sections[1].value()["require_resource"], true);
         let shorthand = Config {
             client_credentials: true,
             ..c
         };
         let sections = shorthand.extension_sections().unwrap();
-        assert!(sections[0].enabled());
-        assert_eq!(sections[0].value()["require_resource"], true);
+        assert!(sections[1].enabled());
+        assert_eq!(sections[1].value()["require_resource"], true);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// `[cimd]` is an alias of `[extensions.cimd]`: either one configures CIMD, both is an
+    /// error.
+    #[test]
+    fn cimd_alias_and_extensions_cimd_are_one_section() {
+        let mut only_extensions = Config::default();
+        only_extensions.extensions.insert(
+            "cimd".into(),
+            serde_json::json!({"enabled": true, "trusted_hosts": ["app.example.com"]}),
+        );
+        let sections = only_extensions.extension_sections().unwrap();
+        assert_eq!(sections[0].value()["trusted_hosts"][0], "app.example.com");
+        let mut both = only_extensions.clone();
+        both.cimd.trusted_hosts = vec!["other.example.com".into()];
+        let err = both.extension_sections().unwrap_err();
+        assert!(err.to_string().contains("alias"), "{err}");
+        let mut alias = Config::default();
+        alias.cimd.enabled = false;
+        let sections = alias.extension_sections().unwrap();
+        assert_eq!(sections[0].name(), "cimd");
+        assert!(!sections[0].enabled());
     }
 
     /// Issue 14: `[ui]`, `[scopes]` and a resource's `scope_descriptions` are read from the
