@@ -1,141 +1,135 @@
-//! Wiring of Client ID Metadata Documents (SEP-991, the `cimd-resolver` crate) from
-//! configuration.
+//! The server's side of Client ID Metadata Documents (SEP-991): what it lends the `cimd`
+//! extension ([`mcp_auth_cimd_resolver::CimdFactory`], configured by `[extensions.cimd]` or its
+//! alias `[cimd]`) through [`mcp_auth_core::ext::ExtensionServices::shared`]:
+//!
+//! - the document cache ([`SharedCimdCache`]): PostgreSQL's when given, so one node's fetch
+//!   serves every node, else this node's memory; counted for metrics either way;
+//! - the installer ([`CimdInstaller`]): the resolver's refusals are counted for metrics, and
+//!   its SSRF-screening client also fetches the `jwks_uri` of `private_key_jwt` clients
+//!   (CIMD-20), through [`LateClientKeys`].
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use mcp_auth_cimd_resolver::CimdResolver;
-use mcp_auth_core::Clock;
-use mcp_auth_core::ext::ServerExtension;
+use async_trait::async_trait;
+use jsonwebtoken::Algorithm;
+use mcp_auth_cimd_resolver::{CimdCache, CimdInstaller, InMemoryCimdCache, SharedCimdCache};
+use mcp_auth_core::jose::VerifyingKey;
+use mcp_auth_core::{Client, Clock, OAuthError};
 
-use crate::config::CimdConfig;
+use crate::client_auth::{ClientJwksSource, ClientKeySource};
+use crate::server::AuthorizationServerBuilder;
 
-/// The CIMD extension to install, and the SSRF-guarded HTTP client that also fetches the
-/// `jwks_uri` of metadata-document clients (spec CIMD-20).
-pub struct CimdWiring {
-    /// The extension: resolver plus the `client_id_metadata_document_supported` member.
-    pub extension: Box<dyn ServerExtension>,
-    /// The guarded HTTP client (no redirects, no private addresses, bounded bodies).
-    pub http_client: reqwest::Client,
-}
-
-impl std::fmt::Debug for CimdWiring {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CimdWiring { .. }")
-    }
-}
-
-/// Build the resolver from `config`. `None` when CIMD is turned off.
+/// Lend the CIMD extension its cache and installer, and use [`LateClientKeys`] for
+/// `private_key_jwt` keys. Nothing happens unless a `cimd` extension is installed.
 ///
 /// # Errors
-/// A message naming the setting: `insecure_allow_loopback` on a server not bound to loopback
-/// (spec §10 A6), an unreadable CA file, or a resolver setting out of range.
-pub fn from_config(
-    config: &CimdConfig,
-    bound_to_loopback: bool,
+/// The default `jwks_uri` client could not be built (TLS backend).
+pub fn lend(
+    builder: AuthorizationServerBuilder,
     clock: Arc<dyn Clock>,
-) -> Result<Option<CimdWiring>, String> {
-    from_config_with_cache(config, bound_to_loopback, clock, None)
-}
-
-/// [`from_config`], keeping validated documents in `shared_cache` when given (PostgreSQL:
-/// [`crate::storage::postgres::PgCimdCache`], so one node's fetch serves every node) instead of
-/// this node's memory.
-///
-/// # Errors
-/// As [`from_config`].
-pub fn from_config_with_cache(
-    config: &CimdConfig,
-    bound_to_loopback: bool,
-    clock: Arc<dyn Clock>,
-    shared_cache: Option<Arc<dyn mcp_auth_cimd_resolver::CimdCache>>,
-) -> Result<Option<CimdWiring>, String> {
-    if !config.enabled {
-        return Ok(None);
-    }
-    if config.insecure_allow_loopback && !bound_to_loopback {
-        return Err(
-            "cimd.insecure_allow_loopback is only allowed when the server is bound to loopback"
-                .into(),
-        );
-    }
-    let mut builder = CimdResolver::builder()
-        .clock(clock)
-        .cache(Arc::new(crate::metrics::cimd::CountingCimdCache::new(
-            shared_cache
-                .unwrap_or_else(|| Arc::new(mcp_auth_cimd_resolver::InMemoryCimdCache::new())),
+    shared_cache: Option<Arc<dyn CimdCache>>,
+) -> Result<AuthorizationServerBuilder, String> {
+    let cache = shared_cache.unwrap_or_else(|| Arc::new(InMemoryCimdCache::new()));
+    let keys = Arc::new(LateClientKeys::new(clock.clone()).map_err(|e| e.to_string())?);
+    let late = keys.clone();
+    let installer = CimdInstaller(Arc::new(move |resolver| {
+        late.use_client(resolver.http_client());
+        Box::new(crate::metrics::cimd::CountingCimdExtension::new(resolver))
+    }));
+    Ok(builder
+        .shared_service(SharedCimdCache(Arc::new(
+            crate::metrics::cimd::CountingCimdCache::new(cache),
         )))
-        .cache_ttl_bounds(config.min_cache_ttl, config.max_cache_ttl)
-        .fetch_rate_limit(config.fetches_per_host_per_minute, 60)
-        .lenient_client_name(config.lenient_client_name)
-        .insecure_allow_loopback(config.insecure_allow_loopback);
-    for host in &config.allow_hosts {
-        builder = builder.allow_host(host);
+        .shared_service(installer)
+        .client_key_source(keys))
+}
+
+/// The `private_key_jwt` key source: [`ClientJwksSource`] with its own client, until the CIMD
+/// extension installs and hands over its SSRF-screening client (then every `jwks_uri` goes
+/// through that one, CIMD-20).
+pub struct LateClientKeys {
+    clock: Arc<dyn Clock>,
+    default: ClientJwksSource,
+    screened: OnceLock<ClientJwksSource>,
+}
+
+impl std::fmt::Debug for LateClientKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LateClientKeys")
+            .field("screened", &self.screened.get().is_some())
+            .finish_non_exhaustive()
     }
-    for host in &config.deny_hosts {
-        builder = builder.deny_host(host);
+}
+
+impl LateClientKeys {
+    /// A source using [`ClientJwksSource::new`] until [`Self::use_client`].
+    ///
+    /// # Errors
+    /// The default client could not be built.
+    pub fn new(clock: Arc<dyn Clock>) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            default: ClientJwksSource::new(clock.clone())?,
+            clock,
+            screened: OnceLock::new(),
+        })
     }
-    for host in &config.trusted_hosts {
-        builder = builder.trusted_host(host);
+
+    /// From now on, fetch `jwks_uri`s with `http` (the first call wins).
+    pub fn use_client(&self, http: reqwest::Client) {
+        let _ = self
+            .screened
+            .set(ClientJwksSource::with_http_client(http, self.clock.clone()));
     }
-    if let Some(path) = &config.insecure_ca_file {
-        let pem = std::fs::read(path)
-            .map_err(|e| format!("cimd.insecure_ca_file {}: {e}", path.display()))?;
-        builder = builder.insecure_add_root_certificate_pem(&pem);
+
+    /// Whether [`Self::use_client`] was called.
+    pub fn is_screened(&self) -> bool {
+        self.screened.get().is_some()
     }
-    let resolver = builder.build().map_err(|e| format!("cimd: {e}"))?;
-    let http_client = resolver.http_client();
-    Ok(Some(CimdWiring {
-        extension: Box::new(crate::metrics::cimd::CountingCimdExtension::new(resolver)),
-        http_client,
-    }))
+}
+
+#[async_trait]
+impl ClientKeySource for LateClientKeys {
+    async fn key_for(
+        &self,
+        client: &Client,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<Arc<VerifyingKey>, OAuthError> {
+        let source = self.screened.get().unwrap_or(&self.default);
+        source.key_for(client, kid, alg).await
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mcp_auth_cimd_resolver::CimdFactory;
     use mcp_auth_core::SystemClock;
+    use mcp_auth_core::ext::{ExtensionFactory, ExtensionSection, ExtensionServices, Registry};
 
-    fn clock() -> Arc<dyn Clock> {
-        Arc::new(SystemClock)
-    }
-
-    /// Spec §10 A6: loopback documents only for a server bound to loopback.
+    /// AS-04 and CIMD-20: the lent installer counts refusals (installs the counting extension,
+    /// which advertises support) and hands the screening client to the key source.
     #[test]
-    fn insecure_loopback_is_refused_off_loopback() {
-        let config = CimdConfig {
-            insecure_allow_loopback: true,
-            ..CimdConfig::default()
-        };
-        let err = from_config(&config, false, clock()).unwrap_err();
-        assert!(err.contains("insecure_allow_loopback"), "{err}");
-        assert!(from_config(&config, true, clock()).unwrap().is_some());
-    }
-
-    #[test]
-    fn disabled_cimd_installs_nothing() {
-        let config = CimdConfig {
-            enabled: false,
-            ..CimdConfig::default()
-        };
-        assert!(from_config(&config, true, clock()).unwrap().is_none());
-    }
-
-    /// AS-04: the installed extension advertises `client_id_metadata_document_supported`.
-    #[test]
-    fn extension_advertises_support() {
-        let wiring = from_config(&CimdConfig::default(), true, clock())
+    fn installing_cimd_switches_jwks_uri_fetches_to_the_screening_client() {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let keys = Arc::new(LateClientKeys::new(clock).unwrap());
+        let late = keys.clone();
+        let mut services = ExtensionServices::in_memory("https://as.example.com".parse().unwrap());
+        services
+            .shared
+            .insert(CimdInstaller(Arc::new(move |resolver| {
+                late.use_client(resolver.http_client());
+                Box::new(crate::metrics::cimd::CountingCimdExtension::new(resolver))
+            })));
+        assert!(!keys.is_screened());
+        let section = ExtensionSection::new("cimd", serde_json::json!({"enabled": true}));
+        let mut registry = Registry::new();
+        CimdFactory
+            .create(&section)
             .unwrap()
+            .install(&mut registry, &services)
             .unwrap();
-        let mut registry = mcp_auth_core::ext::Registry::new();
-        wiring
-            .extension
-            .install(
-                &mut registry,
-                &mcp_auth_core::ext::ExtensionServices::in_memory(
-                    "https://as.example.com".parse().unwrap(),
-                ),
-            )
-            .unwrap();
+        assert!(keys.is_screened());
         assert_eq!(
             registry.metadata()["client_id_metadata_document_supported"],
             serde_json::Value::Bool(true)

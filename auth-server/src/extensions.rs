@@ -13,6 +13,7 @@ use mcp_auth_core::ext::{ExtensionFactory, ExtensionSection, ServerExtension};
 /// Every extension factory compiled into this binary.
 pub fn factories() -> Vec<Box<dyn ExtensionFactory>> {
     vec![
+        Box::new(mcp_auth_cimd_resolver::CimdFactory),
         #[cfg(feature = "ext-client-credentials")]
         Box::new(mcp_auth_ext_client_credentials::ClientCredentialsFactory),
         #[cfg(feature = "ext-xaa")]
@@ -20,6 +21,26 @@ pub fn factories() -> Vec<Box<dyn ExtensionFactory>> {
         #[cfg(feature = "ext-xaa")]
         Box::new(mcp_auth_ext_xaa::idp::IdpFactory),
     ]
+}
+
+/// Lend the extensions what they borrow from the server beyond
+/// [`mcp_auth_core::ext::ExtensionServices`]'s named services (by type, through
+/// [`crate::server::AuthorizationServerBuilder::shared_service`]): the client metadata document
+/// cache shared by every node (PostgreSQL's `document_cache`, when given) and the server's
+/// adaptations of the `cimd` extension ([`crate::cimd::lend`]).
+///
+/// # Errors
+/// An HTTP client could not be built.
+pub fn lend_services(
+    builder: crate::server::AuthorizationServerBuilder,
+    clock: std::sync::Arc<dyn mcp_auth_core::Clock>,
+    document_cache: Option<std::sync::Arc<crate::storage::postgres::PgCimdCache>>,
+) -> Result<crate::server::AuthorizationServerBuilder, String> {
+    crate::cimd::lend(
+        builder,
+        clock,
+        document_cache.map(crate::storage::postgres::bounded_cimd_cache),
+    )
 }
 
 /// The extensions `sections` turn on (`enabled = true`), made by the factory of each section's

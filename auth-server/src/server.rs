@@ -99,6 +99,8 @@ impl AuthorizationServer {
             client_keys: None,
             connections: None,
             shared_counters: None,
+            bound_to_loopback: false,
+            shared_services: mcp_auth_core::ext::SharedServices::default(),
         }
     }
 
@@ -247,6 +249,8 @@ pub struct AuthorizationServerBuilder {
     client_keys: Option<Arc<dyn ClientKeySource>>,
     connections: Option<Arc<crate::connections::Connections>>,
     shared_counters: Option<Arc<dyn SharedCounters>>,
+    bound_to_loopback: bool,
+    shared_services: mcp_auth_core::ext::SharedServices,
 }
 
 impl std::fmt::Debug for AuthorizationServerBuilder {
@@ -307,6 +311,19 @@ impl AuthorizationServerBuilder {
     /// instead of in each node's memory. See [`crate::rate_limit`].
     pub fn shared_counters(mut self, counters: Arc<dyn SharedCounters>) -> Self {
         self.shared_counters = Some(counters);
+        self
+    }
+
+    /// Tell extensions the server listens on loopback only
+    /// ([`ExtensionServices::bound_to_loopback`]; default false).
+    pub fn bound_to_loopback(mut self, bound_to_loopback: bool) -> Self {
+        self.bound_to_loopback = bound_to_loopback;
+        self
+    }
+
+    /// Lend `value` to extensions ([`ExtensionServices::shared`]), e.g. a shared cache.
+    pub fn shared_service<T: std::any::Any + Send + Sync>(mut self, value: T) -> Self {
+        self.shared_services.insert(value);
         self
     }
 
@@ -384,6 +401,8 @@ impl AuthorizationServerBuilder {
             refresh_tokens: stores.refresh_tokens.clone(),
             local_keys: Arc::new(SlotKeys(token_issuer.clone())),
             development: self.settings.dangerous_dev_mode,
+            bound_to_loopback: self.bound_to_loopback,
+            shared: self.shared_services,
         };
         for ext in self.extensions {
             let name = ext.name().to_owned();

@@ -71,7 +71,8 @@ impl GrantHandler for ExchangeGrant {
         d.extra_claims
             .insert("tenant", json!("acme"))
             .map_err(OAuthError::server_error)?;
-        d.profile = TokenProfile::IdJag {
+        d.profile = TokenProfile::Assertion {
+            typ: "oauth-id-jag+jwt",
             audience: RESOURCE_AS.into(),
             client_id: ctx.client.client_id.as_str().to_owned(),
         };

@@ -78,7 +78,7 @@ fn every_type_holding_a_secret_prints_it_redacted() {
         serde_json::json!({"enabled": true, "client_secret": SECRET}),
     );
     assert_redacted("Config", format!("{config:?}"));
-    for section in config.extension_sections() {
+    for section in config.extension_sections().unwrap() {
         let debug = format!("{section:?}");
         assert!(!debug.contains(SECRET), "ExtensionSection leaks: {debug}");
     }

@@ -14,7 +14,7 @@
 //! | validation | [`ClientMetadataDocument::validate`]: exact `client_id`, redirect URIs, auth method, no secrets | §3.4, CIMD-03/04/12/13 |
 //! | caching | [`CimdCache`] trait, `Cache-Control`/`Expires` clamped to [60 s, 24 h], `ETag` revalidation, one fetch in flight per URL | §3.6, CIMD-14/15 |
 //! | policy | host allow/deny lists, trusted hosts, per-host fetch rate limit | CIMD-UI-5, SEC-06 |
-//! | extension | [`CimdExtension`]: resolver plus `client_id_metadata_document_supported: true` | CIMD-01 |
+//! | extension | [`CimdExtension`]: resolver plus `client_id_metadata_document_supported: true`; [`CimdFactory`] makes it from `[extensions.cimd]` ([`CimdSettings`]) and the server's services | CIMD-01 |
 //!
 //! Safe by default, loud to weaken: loopback targets and private root certificates, needed
 //! only by tests, are behind [`CimdResolverBuilder::insecure_allow_loopback`] and
@@ -67,6 +67,7 @@ mod cache;
 mod document;
 mod error;
 mod extension;
+mod factory;
 mod policy;
 mod resolver;
 mod url_rules;
@@ -75,6 +76,7 @@ pub use cache::{CacheBounds, CachedDocument, CimdCache, InMemoryCimdCache};
 pub use document::{ClientMetadataDocument, ValidationOptions};
 pub use error::{CimdError, DocumentError, UrlError};
 pub use extension::{CimdExtension, METADATA_MEMBER};
+pub use factory::{CimdFactory, CimdInstaller, CimdSettings, SharedCimdCache};
 pub use resolver::{CimdBuildError, CimdResolver, CimdResolverBuilder};
 pub use url_rules::MAX_URL_LEN;
 

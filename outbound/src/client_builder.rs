@@ -102,18 +102,6 @@ impl std::fmt::Debug for OutboundClientBuilder {
     }
 }
 
-/// A setting [`OutboundClientBuilder::build`] refuses, or the TLS backend failing.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum OutboundBuildError {
-    /// Proxies resolve names themselves, so a client that screens addresses cannot use one.
-    #[error("a proxy cannot be used by a client that screens addresses")]
-    ProxyWithScreening,
-    /// reqwest could not build the client (e.g. the TLS backend did not start).
-    #[error("HTTP client: {0}")]
-    Http(#[from] reqwest::Error),
-}
-
 impl OutboundClientBuilder {
     /// Connect and total timeouts.
     pub fn timeouts(mut self, connect: Duration, total: Duration) -> Self {
@@ -143,7 +131,8 @@ impl OutboundClientBuilder {
     }
 
     /// Use the proxy of the environment (`HTTPS_PROXY`, …), as reqwest does by default. Only
-    /// with [`AddressPolicy::AnyConfigured`]: [`Self::build`] refuses it otherwise.
+    /// with [`AddressPolicy::AnyConfigured`]: a screening client ignores it (a proxy would
+    /// resolve names itself, past the screening).
     pub fn env_proxy(mut self) -> Self {
         self.env_proxy = true;
         self
@@ -176,12 +165,9 @@ impl OutboundClientBuilder {
     /// The client.
     ///
     /// # Errors
-    /// [`OutboundBuildError`].
-    pub fn build(self) -> Result<OutboundClient, OutboundBuildError> {
+    /// The reqwest error if the client cannot be built (e.g. the TLS backend did not start).
+    pub fn build(self) -> Result<OutboundClient, reqwest::Error> {
         let screens = self.addresses.screens();
-        if screens && self.env_proxy {
-            return Err(OutboundBuildError::ProxyWithScreening);
-        }
         let resolver = Arc::new(GuardedResolver {
             lookup: self.lookup,
             policy: self.addresses,
@@ -193,7 +179,7 @@ impl OutboundClientBuilder {
             .connect_timeout(self.connect_timeout)
             .timeout(self.total_timeout)
             .dns_resolver(resolver);
-        if !self.env_proxy {
+        if screens || !self.env_proxy {
             builder = builder.no_proxy();
         }
         if screens {
@@ -229,15 +215,9 @@ pub fn guarded_http_client(
     connect_timeout: Duration,
     total_timeout: Duration,
 ) -> Result<reqwest::Client, reqwest::Error> {
-    let client = OutboundClient::builder()
+    OutboundClient::builder()
         .timeouts(connect_timeout, total_timeout)
         .user_agent(GUARDED_USER_AGENT)
-        .build();
-    match client {
-        Ok(c) => Ok(c.http),
-        Err(OutboundBuildError::Http(e)) => Err(e),
-        Err(OutboundBuildError::ProxyWithScreening) => {
-            unreachable!("guarded_http_client sets no proxy")
-        }
-    }
+        .build()
+        .map(|c| c.http)
 }

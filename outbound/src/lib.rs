@@ -54,8 +54,7 @@ pub mod client;
 
 pub use address::{AddressPolicy, SpecialUseRange, is_loopback, special_use_range};
 pub use client_builder::{
-    GUARDED_USER_AGENT, OutboundBuildError, OutboundClient, OutboundClientBuilder,
-    guarded_http_client,
+    GUARDED_USER_AGENT, OutboundClient, OutboundClientBuilder, guarded_http_client,
 };
 pub use error::OutboundError;
 pub use fetch::Fetched;

@@ -39,9 +39,9 @@ pub enum ResourceHint {
         /// What fixed it.
         by: BoundBy,
     },
-    /// A resource this server does not serve: the token is for another authorization server's
-    /// resource (an ID-JAG, SEP-990 §6.4), and the grant handler has checked it against its own
-    /// policy. Only with [`ScopeCeiling::Granted`] (the scopes are the handler's to decide) and
+    /// A resource this server does not serve: the token is an assertion for another
+    /// authorization server's resource ([`super::TokenProfile::Assertion`]), and the grant
+    /// handler has checked it against its own policy. Only with [`ScopeCeiling::Granted`] (the scopes are the handler's to decide) and
     /// a profile other than the access token; the engine refuses anything else as a wiring
     /// mistake (`server_error`).
     Foreign {

@@ -1,5 +1,7 @@
 //! [`ExtensionServices`]: what the server lends an extension while it installs.
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::clock::Clock;
@@ -40,6 +42,55 @@ pub struct ExtensionServices {
     /// Whether the server runs the development profile (loopback only). Extensions may allow
     /// their `insecure_*` switches only then, or when they log loudly.
     pub development: bool,
+    /// Whether the server listens on a loopback address only. Extensions refuse their
+    /// loopback-only `insecure_*` switches otherwise (e.g. CIMD documents on loopback hosts).
+    pub bound_to_loopback: bool,
+    /// Services of types `auth-core` does not know (a shared PostgreSQL-backed cache, a metrics
+    /// hook), looked up by type by the extension that knows the type.
+    pub shared: SharedServices,
+}
+
+/// A map from a type to one value of it: what the server lends extensions beyond the
+/// services `auth-core` names. The extension crate that defines a type looks it up; a missing
+/// entry means the server offers none (use the extension's own default).
+///
+/// ```
+/// use std::sync::Arc;
+/// use mcp_auth_core::ext::SharedServices;
+///
+/// #[derive(Debug, PartialEq)]
+/// struct CacheHandle(u32);
+///
+/// let mut shared = SharedServices::default();
+/// shared.insert(Arc::new(CacheHandle(7)));
+/// assert_eq!(shared.get::<Arc<CacheHandle>>(), Some(&Arc::new(CacheHandle(7))));
+/// assert!(shared.get::<String>().is_none());
+/// ```
+#[derive(Clone, Default)]
+pub struct SharedServices {
+    values: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for SharedServices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedServices")
+            .field("entries", &self.values.len())
+            .finish()
+    }
+}
+
+impl SharedServices {
+    /// Lend `value`, replacing any earlier value of type `T`.
+    pub fn insert<T: Any + Send + Sync>(&mut self, value: T) {
+        self.values.insert(TypeId::of::<T>(), Arc::new(value));
+    }
+
+    /// The value of type `T`, if the server lends one.
+    pub fn get<T: Any + Send + Sync>(&self) -> Option<&T> {
+        self.values
+            .get(&TypeId::of::<T>())
+            .and_then(|v| v.downcast_ref::<T>())
+    }
 }
 
 impl std::fmt::Debug for ExtensionServices {
@@ -47,6 +98,8 @@ impl std::fmt::Debug for ExtensionServices {
         f.debug_struct("ExtensionServices")
             .field("issuer", &self.issuer)
             .field("development", &self.development)
+            .field("bound_to_loopback", &self.bound_to_loopback)
+            .field("shared", &self.shared)
             .finish_non_exhaustive()
     }
 }
@@ -72,6 +125,8 @@ impl ExtensionServices {
             refresh_tokens: Arc::new(crate::store::MemoryRefreshTokenStore::default()),
             local_keys: Arc::new(NoLocalKeys),
             development: false,
+            bound_to_loopback: false,
+            shared: SharedServices::default(),
         }
     }
 }

@@ -45,24 +45,29 @@ pub enum TokenProfile {
     /// An RFC 9068 JWT access token: `typ: at+jwt`, `aud` = the resource.
     #[default]
     AccessToken,
-    /// An Identity Assertion JWT Authorization Grant (ID-JAG, SEP-990):
-    /// `typ: oauth-id-jag+jwt`, `aud` = `audience` (the issuer of the resource's authorization
-    /// server), and a `resource` claim naming the resource. Never accepted as an access token.
-    IdJag {
+    /// A JWT authorization grant for another authorization server to redeem (RFC 7523 §2.1),
+    /// shaped by the grant that asks for it: header `typ` = `typ`, `aud` = `audience` (the
+    /// issuer of the authorization server that redeems it), `client_id` = the client's
+    /// identifier *there*, and a `resource` claim naming the resource (RFC 8707). Never an
+    /// access token: the engine refuses `typ: at+jwt`, and [`TokenIssuer::verify`] accepts only
+    /// that. E.g. an Identity Assertion JWT Authorization Grant (`oauth-id-jag+jwt`).
+    Assertion {
+        /// The JWS header `typ` (RFC 7515 §4.1.9), e.g. `oauth-id-jag+jwt`.
+        typ: &'static str,
         /// The `aud`: the issuer identifier of the authorization server that redeems it.
         audience: String,
-        /// The `client_id` claim: the client's identifier *at that authorization server*
-        /// (SEP-990 §6.4), which may differ from its identifier here.
+        /// The `client_id` claim: the client's identifier at that authorization server, which
+        /// may differ from its identifier here.
         client_id: String,
     },
 }
 
 impl TokenProfile {
-    /// The JWS header `typ` (RFC 7515 §4.1.9): `at+jwt` or `oauth-id-jag+jwt`.
+    /// The JWS header `typ` (RFC 7515 §4.1.9): `at+jwt`, or the assertion's own.
     pub fn typ(&self) -> &'static str {
         match self {
             Self::AccessToken => "at+jwt",
-            Self::IdJag { .. } => "oauth-id-jag+jwt",
+            Self::Assertion { typ, .. } => typ,
         }
     }
 }
@@ -181,7 +186,8 @@ mod tests {
     #[test]
     fn profiles_name_their_typ() {
         assert_eq!(TokenProfile::AccessToken.typ(), "at+jwt");
-        let jag = TokenProfile::IdJag {
+        let jag = TokenProfile::Assertion {
+            typ: "oauth-id-jag+jwt",
             audience: "https://as.example.com".into(),
             client_id: "https://app.example.com/client.json".into(),
         };

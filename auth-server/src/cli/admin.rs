@@ -340,7 +340,7 @@ fn grant_handlers(config: &Config, stores: &Stores) -> Result<Registry, String> 
     registry
         .add_grant(Arc::new(RefreshTokenGrant::new(stores.clone())))
         .map_err(|e| e.to_string())?;
-    let configured = config.extension_sections();
+    let configured = config.extension_sections().map_err(|e| e.to_string())?;
     // Only the grants' rules are read here; the services are what a running server would lend,
     // over the same stores, with no local keys.
     let issuer = config.issuer(config.bind).map_err(|e| e.to_string())?;
@@ -348,6 +348,7 @@ fn grant_handlers(config: &Config, stores: &Stores) -> Result<Registry, String> 
     services.replay = stores.replay.clone();
     services.refresh_tokens = stores.refresh_tokens.clone();
     services.development = config.dev;
+    services.bound_to_loopback = config.bind.ip().is_loopback();
     for factory in crate::extensions::factories() {
         let (extension, configured) = match configured.iter().find(|s| s.name() == factory.name()) {
             Some(section) => (factory.create(section).map_err(|e| e.to_string())?, true),

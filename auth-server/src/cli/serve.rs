@@ -70,16 +70,10 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
     }
     let extensions = crate::extensions::from_sections(
         &crate::extensions::factories(),
-        &config.extension_sections(),
+        &config.extension_sections().map_err(|e| e.to_string())?,
     )?;
     let clock: std::sync::Arc<dyn mcp_auth_core::Clock> =
         std::sync::Arc::new(mcp_auth_core::SystemClock);
-    crate::cimd::from_config_with_cache(
-        &config.cimd,
-        bound.ip().is_loopback(),
-        clock.clone(),
-        None,
-    )?;
     crate::storage::check_shared_configuration(&config)?;
     let stores = crate::storage::open(&config.database_config()).await?;
     if config.dev {
@@ -96,7 +90,7 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
     if let Some(pool) = &shared_pool {
         builder = builder.shared_counters(crate::storage::postgres::bounded_counters(pool));
     }
-    let cimd_cache = shared_pool
+    let document_cache = shared_pool
         .map(|pool| std::sync::Arc::new(crate::storage::postgres::PgCimdCache::new(pool)));
     let connections =
         crate::connections::Connections::from_config(&config, &issuer, stores.vault.clone())
@@ -105,19 +99,11 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
     if let Some(c) = &connections {
         builder = builder.connections(c.clone());
     }
-    if let Some(cimd) = crate::cimd::from_config_with_cache(
-        &config.cimd,
-        bound.ip().is_loopback(),
-        clock.clone(),
-        cimd_cache
-            .clone()
-            .map(crate::storage::postgres::bounded_cimd_cache),
-    )? {
-        let jwks = crate::client_auth::ClientJwksSource::with_http_client(cimd.http_client, clock);
-        builder = builder
-            .extension(cimd.extension)
-            .client_key_source(std::sync::Arc::new(jwks));
-    }
+    builder = crate::extensions::lend_services(
+        builder.bound_to_loopback(bound.ip().is_loopback()),
+        clock,
+        document_cache.clone(),
+    )?;
     for extension in extensions {
         builder = builder.extension(extension);
     }
@@ -139,7 +125,7 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
         // failure is retried on first use.
         tokio::spawn(async move { c.warm_up().await });
     }
-    spawn_purge(server.clone(), cimd_cache);
+    spawn_purge(server.clone(), document_cache);
     spawn_key_reload(
         server.clone(),
         Duration::from_secs(config.key_reload_interval.max(1)),
@@ -279,7 +265,7 @@ fn spawn_key_reload(server: AuthorizationServer, interval: Duration) {
 /// through the store traits (whatever the backend).
 fn spawn_purge(
     server: AuthorizationServer,
-    cimd_cache: Option<std::sync::Arc<crate::storage::postgres::PgCimdCache>>,
+    document_cache: Option<std::sync::Arc<crate::storage::postgres::PgCimdCache>>,
 ) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
@@ -307,7 +293,7 @@ fn spawn_purge(
             {
                 tracing::warn!(error = %e, "purging the shared rate-limit counters failed");
             }
-            if let Some(cache) = &cimd_cache
+            if let Some(cache) = &document_cache
                 && let Err(e) = cache.purge(now).await
             {
                 tracing::warn!(error = %e, "purging the shared metadata document cache failed");

@@ -79,13 +79,16 @@ impl ClientJwksSource {
     /// # Errors
     /// The HTTP client could not be built (TLS backend initialisation failed).
     pub fn new(clock: Arc<dyn Clock>) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .connect_timeout(Self::CONNECT_TIMEOUT)
-            .timeout(Self::TOTAL_TIMEOUT)
+        // A registered client's `jwks_uri` is administrator configuration: any address (a
+        // metadata-document client's goes through the CIMD resolver's screening client instead,
+        // `with_http_client`); plain `http` only past `insecure_allow_http_loopback`'s URL check.
+        let http = mcp_auth_outbound::OutboundClient::builder()
+            .timeouts(Self::CONNECT_TIMEOUT, Self::TOTAL_TIMEOUT)
+            .max_body_bytes(Self::MAX_BODY_BYTES)
+            .addresses(mcp_auth_outbound::AddressPolicy::AnyConfigured)
+            .allow_http()
             .build()?;
-        Ok(Self::with_http_client(http, clock))
+        Ok(Self::with_http_client(http.http().clone(), clock))
     }
 
     /// A source using `http`, which the caller has configured (it should not follow redirects).
@@ -158,7 +161,7 @@ impl std::fmt::Debug for ClientJwksSource {
 }
 
 /// A [`JwksFetcher`] over a reqwest client the caller configured (for `jwks_uri`s of untrusted
-/// clients: the SSRF-guarded client of `cimd-resolver`, [`crate::cimd::CimdWiring`]).
+/// clients: the SSRF-guarded client of `cimd-resolver`, handed over by [`crate::cimd::lend`]).
 ///
 /// `GET` with `Accept: application/json`; only status 200 with a JSON content type is
 /// accepted; the body is read up to a size limit and abandoned beyond it. Redirects are not
@@ -191,7 +194,7 @@ impl JwksFetcher for HttpJwksFetcher {
 impl HttpJwksFetcher {
     /// [`JwksFetcher::fetch`], before counting it ([`crate::metrics::jwks_fetch`]).
     async fn fetch_counted(&self, url: &str) -> Result<Vec<u8>, FetchError> {
-        mcp_auth_cimd_resolver::get_json(&self.http, url, self.max_body_bytes)
+        mcp_auth_outbound::get_json(&self.http, url, self.max_body_bytes)
             .await
             .map_err(FetchError)
     }

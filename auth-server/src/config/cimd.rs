@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 /// Client ID Metadata Documents: URL-shaped `client_id`s whose metadata the server fetches.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The keys of [`mcp_auth_cimd_resolver::CimdSettings`], which reads them; the top-level
+/// `[cimd]` section is the documented alias of `[extensions.cimd]` (giving both is an error).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CimdConfig {
     /// Accept URL-shaped client ids and advertise `client_id_metadata_document_supported`

@@ -97,7 +97,7 @@ pub fn is_valid_name(name: &str) -> bool {
 /// Parse a third party's URL: absolute, no fragment, no userinfo (`https://user@host/…`),
 /// `https`, or `http` when `allow_insecure_http` and the host is loopback. An `https` URL whose
 /// host is a special-use IP address (private, loopback, link-local, …; the ranges CIMD
-/// documents are refused from, [`mcp_auth_cimd_resolver::special_use_range`]) is refused unless
+/// documents are refused from, [`mcp_auth_outbound::special_use_range`]) is refused unless
 /// `allow_private_addresses`; host names are screened when they are resolved, by the guarded
 /// client ([`ThirdPartyHttp`]).
 ///
@@ -123,7 +123,7 @@ pub fn check_third_party_url(
                 Some(Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
                 _ => None,
             };
-            if let Some(range) = ip.and_then(mcp_auth_cimd_resolver::special_use_range)
+            if let Some(range) = ip.and_then(mcp_auth_outbound::special_use_range)
                 && !allow_private_addresses
             {
                 return Err(format!(

@@ -198,7 +198,7 @@ async fn fetch_metadata(
 ) -> Result<serde_json::Value, String> {
     let parsed = Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
     let client = http.client_for(connection, &parsed);
-    let bytes = mcp_auth_cimd_resolver::get_json(client, url, MAX_METADATA_BYTES)
+    let bytes = mcp_auth_outbound::get_json(client, url, MAX_METADATA_BYTES)
         .await
         .map_err(|e| format!("GET {url}: {e}"))?;
     let doc: serde_json::Value =

@@ -26,8 +26,10 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The HTTP clients for third parties (metadata, token, refresh and revocation requests). None
 /// follows redirects (RFC 9700 §4.11); both have [`CONNECT_TIMEOUT`] and [`REQUEST_TIMEOUT`].
 ///
+/// Both are [`mcp_auth_outbound::OutboundClient`]s, with two address policies:
+///
 /// - `https` URLs go through the SSRF-guarded client shared with CIMD documents
-///   ([`mcp_auth_cimd_resolver::guarded_http_client`]): no proxy, and a host name is looked up
+///   ([`mcp_auth_outbound::guarded_http_client`]): no proxy, and a host name is looked up
 ///   once and refused when any of its addresses is special-use (private, loopback,
 ///   link-local, …); the connection goes only to the addresses checked. IP-literal hosts are
 ///   screened earlier, by [`super::check_third_party_url`].
@@ -51,14 +53,17 @@ impl ThirdPartyHttp {
     /// # Errors
     /// [`ConnectionError::Config`] when the TLS backend cannot start.
     pub fn new() -> Result<Self, ConnectionError> {
-        let guarded = mcp_auth_cimd_resolver::guarded_http_client(CONNECT_TIMEOUT, REQUEST_TIMEOUT)
+        let guarded = mcp_auth_outbound::guarded_http_client(CONNECT_TIMEOUT, REQUEST_TIMEOUT)
             .map_err(|e| ConnectionError::Config(format!("HTTP client: {e}")))?;
-        let open = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
+        let open = mcp_auth_outbound::OutboundClient::builder()
+            .timeouts(CONNECT_TIMEOUT, REQUEST_TIMEOUT)
+            .addresses(mcp_auth_outbound::AddressPolicy::AnyConfigured)
+            .allow_http()
+            .env_proxy()
             .build()
-            .map_err(|e| ConnectionError::Config(format!("HTTP client: {e}")))?;
+            .map_err(|e| ConnectionError::Config(format!("HTTP client: {e}")))?
+            .http()
+            .clone();
         Ok(Self { guarded, open })
     }
 

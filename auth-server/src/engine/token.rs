@@ -190,13 +190,19 @@ impl AuthorizationServer {
             scope,
         } = target;
         let (aud, client_id, resource_claim) = match &decision.profile {
-            TokenProfile::IdJag {
+            TokenProfile::Assertion {
+                typ,
                 audience,
                 client_id,
             } => {
                 if decision.refresh != RefreshPolicy::None || decision.id_token.is_some() {
                     return Err(OAuthError::server_error(ProfileError(
-                        "an ID-JAG is never issued with a refresh token or an ID token",
+                        "an assertion is never issued with a refresh token or an ID token",
+                    )));
+                }
+                if typ.eq_ignore_ascii_case(TokenProfile::AccessToken.typ()) {
+                    return Err(OAuthError::server_error(ProfileError(
+                        "an assertion may not claim the access token type",
                     )));
                 }
                 (

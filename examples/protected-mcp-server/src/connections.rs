@@ -62,10 +62,16 @@ impl Calendar {
             options.client_secret,
             options.request_state_key,
         );
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(std::time::Duration::from_secs(10))
+        let http = mcp_auth_outbound::OutboundClient::builder()
+            .timeouts(
+                std::time::Duration::from_secs(10),
+                std::time::Duration::from_secs(10),
+            )
+            .addresses(mcp_auth_outbound::AddressPolicy::AnyConfigured)
+            .allow_http()
+            .env_proxy()
             .build()
+            .map(|c| c.http().clone())
             .unwrap_or_default();
         Self {
             vault,

@@ -14,7 +14,7 @@ use mcp_auth_core::{
 
 use super::config::{IdpConfig, TargetPolicy};
 use super::subject::{SubjectToken, check_id_token, check_refresh_token};
-use super::{ID_JAG_TOKEN_TYPE, ID_TOKEN_TYPE, REFRESH_TOKEN_TYPE};
+use super::{ID_JAG_JWT_TYP, ID_JAG_TOKEN_TYPE, ID_TOKEN_TYPE, REFRESH_TOKEN_TYPE};
 
 /// Issues an ID-JAG for a signed-in user to another authorization server.
 ///
@@ -177,7 +177,8 @@ impl GrantHandler for TokenExchangeGrant {
         decision.refresh = RefreshPolicy::None;
         decision.auth_time = subject.auth_time;
         decision.lifetime = Some(self.config.id_jag_lifetime);
-        decision.profile = TokenProfile::IdJag {
+        decision.profile = TokenProfile::Assertion {
+            typ: ID_JAG_JWT_TYP,
             audience: target.audience.clone(),
             client_id: client_at_target,
         };

@@ -22,6 +22,10 @@ pub use subject::{SubjectToken, SubjectTokenError};
 
 /// `requested_token_type` / `issued_token_type` of an ID-JAG (SEP-990 §6.3).
 pub const ID_JAG_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:id-jag";
+
+/// The JWS header `typ` of an ID-JAG (SEP-990 §4.1), the grant's
+/// [`mcp_auth_core::ext::TokenProfile::Assertion`] type.
+pub const ID_JAG_JWT_TYP: &str = "oauth-id-jag+jwt";
 /// `subject_token_type` of an OpenID Connect ID token (RFC 8693 §3).
 pub const ID_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:id_token";
 /// `subject_token_type` of a refresh token (RFC 8693 §3).

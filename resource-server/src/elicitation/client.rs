@@ -69,10 +69,14 @@ pub(crate) struct AsClient {
 impl AsClient {
     pub(crate) fn new(issuer: &str, client_id: String, client_secret: Secret) -> Self {
         let issuer = issuer.trim_end_matches('/');
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(5))
+        // Each request sets its own total timeout (`post`), overriding the client's.
+        let http = mcp_auth_outbound::OutboundClient::builder()
+            .timeouts(Duration::from_secs(5), Duration::from_secs(30))
+            .addresses(mcp_auth_outbound::AddressPolicy::AnyConfigured)
+            .allow_http()
+            .env_proxy()
             .build()
+            .map(|c| c.http().clone())
             .unwrap_or_default();
         Self {
             http,

@@ -337,10 +337,16 @@ fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
+/// The validator's client for the authorization server it trusts (JWKS, introspection): the
+/// shared outbound client with a 5 s timeout, for a destination the operator configured (any
+/// address, plain `http` allowed, the environment's proxy), no redirects.
 pub(crate) fn default_http_client() -> Result<reqwest::Client, ConfigError> {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .redirect(reqwest::redirect::Policy::none())
+    mcp_auth_outbound::OutboundClient::builder()
+        .timeouts(Duration::from_secs(5), Duration::from_secs(5))
+        .addresses(mcp_auth_outbound::AddressPolicy::AnyConfigured)
+        .allow_http()
+        .env_proxy()
         .build()
+        .map(|c| c.http().clone())
         .map_err(|e| ConfigError::Validator(format!("HTTP client: {e}")))
 }
