@@ -182,6 +182,20 @@ impl ServerExtension for ConfiguredCimd {
 
     /// # Errors
     /// [`RegistryError::Extension`] for `insecure_allow_loopback` on a server not bound to
+    /// loopback (spec §10 A6).
+    fn preflight(&self, bound_to_loopback: bool) -> Result<(), RegistryError> {
+        if self.settings.insecure_allow_loopback && !bound_to_loopback {
+            return Err(RegistryError::Extension(
+                SECTION.into(),
+                "cimd.insecure_allow_loopback is only allowed when the server is bound to loopback"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// # Errors
+    /// [`RegistryError::Extension`] for `insecure_allow_loopback` on a server not bound to
     /// loopback (spec §10 A6) or a resolver that cannot be built; as [`CimdExtension`].
     fn install(
         self: Box<Self>,
@@ -189,12 +203,7 @@ impl ServerExtension for ConfiguredCimd {
         services: &ExtensionServices,
     ) -> Result<(), RegistryError> {
         let refuse = |message: String| RegistryError::Extension(SECTION.into(), message);
-        if self.settings.insecure_allow_loopback && !services.bound_to_loopback {
-            return Err(refuse(
-                "cimd.insecure_allow_loopback is only allowed when the server is bound to loopback"
-                    .into(),
-            ));
-        }
+        self.preflight(services.bound_to_loopback)?;
         let resolver = self.resolver(services).map_err(|e| refuse(e.to_string()))?;
         let extension = match services.shared.get::<CimdInstaller>() {
             Some(installer) => (installer.0)(resolver),
@@ -233,6 +242,12 @@ mod tests {
             .unwrap()
             .install(&mut Registry::new(), &services(true))
             .unwrap();
+        // The same refusal before any storage exists (issue 22 §2: every configuration error
+        // before anything is written).
+        let extension = CimdFactory.create(&s).unwrap();
+        let err = extension.preflight(false).unwrap_err();
+        assert!(err.to_string().contains("insecure_allow_loopback"), "{err}");
+        extension.preflight(true).unwrap();
     }
 
     #[test]

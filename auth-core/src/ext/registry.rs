@@ -311,6 +311,17 @@ pub trait ServerExtension: Send {
         registry: &mut Registry,
         services: &super::ExtensionServices,
     ) -> Result<(), RegistryError>;
+
+    /// The checks that need only where the server listens (`bound_to_loopback`: every bound
+    /// address is loopback), run by the binary before it opens or creates any storage, so a
+    /// refused configuration leaves nothing behind. [`Self::install`] may check the same
+    /// again. Default: none.
+    ///
+    /// # Errors
+    /// A [`RegistryError`] naming the setting; the server then refuses to start.
+    fn preflight(&self, _bound_to_loopback: bool) -> Result<(), RegistryError> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

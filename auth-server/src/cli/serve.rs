@@ -72,6 +72,11 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
         &crate::extensions::factories(),
         &config.extension_sections().map_err(|e| e.to_string())?,
     )?;
+    for extension in &extensions {
+        extension
+            .preflight(bound.ip().is_loopback())
+            .map_err(|e| e.to_string())?;
+    }
     let clock: std::sync::Arc<dyn mcp_auth_core::Clock> =
         std::sync::Arc::new(mcp_auth_core::SystemClock);
     crate::storage::check_shared_configuration(&config)?;
