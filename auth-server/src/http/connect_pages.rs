@@ -160,6 +160,23 @@ async fn count_hit(state: &AppState, source: &SourceAddress) -> Result<(), Respo
     Err(res)
 }
 
+/// The form of a POST from a page of `session`: parsed (no repeated field), its `csrf_token`
+/// the session's; else a `400` page.
+#[allow(clippy::result_large_err)] // the page to answer with, returned at once by the caller
+fn checked_form(state: &AppState, session: &Session, body: &[u8]) -> Result<FormParams, Response> {
+    let Ok(form) = FormParams::parse(body) else {
+        return Err(bad_request(state, "Malformed form."));
+    };
+    if !state
+        .web
+        .sessions
+        .check_csrf(session, form.get("csrf_token").unwrap_or_default())
+    {
+        return Err(bad_request(state, "Invalid CSRF token."));
+    }
+    Ok(form)
+}
+
 /// The connections, when configured (else the pages answer `404`).
 fn connections(state: &AppState) -> Option<std::sync::Arc<Connections>> {
     state.server.connections().cloned()
@@ -558,16 +575,10 @@ pub(super) async fn connect_decision(
         Ok(l) => l,
         Err(res) => return res,
     };
-    let Ok(form) = FormParams::parse(&body) else {
-        return bad_request(&state, "Malformed form.");
+    let form = match checked_form(&state, &link.session, &body) {
+        Ok(form) => form,
+        Err(res) => return res,
     };
-    if !state
-        .web
-        .sessions
-        .check_csrf(&link.session, form.get("csrf_token").unwrap_or_default())
-    {
-        return bad_request(&state, "Invalid CSRF token.");
-    }
     let decision = match form.get("decision") {
         Some("cancel") => ConnectDecision::Cancel,
         Some("approve") => ConnectDecision::Approve {
@@ -749,15 +760,8 @@ pub(super) async fn retry(
         Ok(None) => return signed_out(&state),
         Err(res) => return res,
     };
-    let Ok(form) = FormParams::parse(&body) else {
-        return bad_request(&state, "Malformed form.");
-    };
-    if !state
-        .web
-        .sessions
-        .check_csrf(&session, form.get("csrf_token").unwrap_or_default())
-    {
-        return bad_request(&state, "Invalid CSRF token.");
+    if let Err(res) = checked_form(&state, &session, &body) {
+        return res;
     }
     let issuer = &state.server.settings().issuer;
     let now = state.server.clock().now();
@@ -857,15 +861,8 @@ pub(super) async fn remove(
     let Some(session) = session else {
         return bad_request(&state, "You are not signed in.");
     };
-    let Ok(form) = FormParams::parse(&body) else {
-        return bad_request(&state, "Malformed form.");
-    };
-    if !state
-        .web
-        .sessions
-        .check_csrf(&session, form.get("csrf_token").unwrap_or_default())
-    {
-        return bad_request(&state, "Invalid CSRF token.");
+    if let Err(res) = checked_form(&state, &session, &body) {
+        return res;
     }
     if !crate::connections::is_valid_name(&name) {
         return not_found(&state);
