@@ -6,6 +6,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use mcp_auth_core::Secret;
 use serde_json::{Value, json};
 
 use super::browser::random_token;
@@ -81,9 +82,9 @@ pub struct CcOptions {
     /// The machine client.
     pub client_id: String,
     /// Its secret (checks `client_secret_basic` and `client_secret_post`).
-    pub client_secret: Option<String>,
+    pub client_secret: Option<Secret>,
     /// Its PKCS#8 PEM private key (P-256 → ES256, RSA → RS256; checks `private_key_jwt`).
-    pub private_key_pem: Option<String>,
+    pub private_key_pem: Option<Secret>,
     /// The resource to ask for.
     pub resource: Option<String>,
     /// The scope to ask for.
@@ -201,7 +202,7 @@ pub async fn run(http: &Http, opts: &CcOptions) -> Report {
     };
     let signer = match &opts.private_key_pem {
         None => None,
-        Some(pem) => match Signer::from_pem(pem) {
+        Some(pem) => match Signer::from_pem(pem.expose()) {
             Ok(s) => Some(s),
             Err(e) => {
                 report.fail(CC_07, format!("private_key_jwt: {e}"), None);
@@ -295,7 +296,7 @@ impl Run<'_> {
         }
         p.extend_from_slice(extra);
         let secret = secret
-            .or(self.opts.client_secret.as_deref())
+            .or(self.opts.client_secret.as_ref().map(Secret::expose))
             .unwrap_or_default()
             .to_owned();
         let assertion = self.assertion(jti).unwrap_or_default();

@@ -13,6 +13,7 @@
 //! thumbprint, new each run, so a server holding an earlier run's key set refetches; a port in
 //! use for `--kit-issuer-bind` is a setup error (exit code 2).
 
+use mcp_auth_core::Secret;
 use serde_json::{Value, json};
 
 use super::http::{Exchange, Http};
@@ -180,9 +181,9 @@ pub struct RsOptions {
     /// The MCP endpoint, exactly as clients are configured with it.
     pub mcp_url: String,
     /// A valid access token for it (from `--token`, or obtained from the AS).
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     /// A token the AS issued for another resource (audience confusion with the real AS).
-    pub foreign_token: Option<String>,
+    pub foreign_token: Option<Secret>,
     /// Where the kit's issuer listens (`None`: a free loopback port; defect checks then only
     /// run when the server under test happens to trust it).
     pub kit_issuer_bind: Option<std::net::SocketAddr>,
@@ -451,8 +452,8 @@ impl Run<'_> {
         let in_query = self
             .opts
             .token
-            .clone()
-            .unwrap_or_else(|| "not-a-token".into());
+            .as_ref()
+            .map_or("not-a-token", Secret::expose);
         let sep = if self.opts.mcp_url.contains('?') {
             '&'
         } else {
@@ -496,7 +497,7 @@ impl Run<'_> {
                 "no token: pass --token, or let `all` obtain one from the AS",
             ),
             Some(t) => {
-                let ex = self.mcp(Some(t), &initialize_body()).await;
+                let ex = self.mcp(Some(t.expose()), &initialize_body()).await;
                 self.report.expect(
                     RS_VALID,
                     (200..300).contains(&ex.status),
@@ -507,7 +508,7 @@ impl Run<'_> {
             }
         }
         if let Some(t) = &self.opts.foreign_token {
-            let ex = self.mcp(Some(t), &initialize_body()).await;
+            let ex = self.mcp(Some(t.expose()), &initialize_body()).await;
             self.report.expect(
                 RS_08_AS,
                 Self::invalid_token(&ex),
@@ -523,7 +524,7 @@ impl Run<'_> {
             );
         }
         if let (Some(tool), Some(t)) = (&self.opts.privileged_tool, &self.opts.token) {
-            let t = t.clone();
+            let t = t.expose().to_owned();
             let tool = tool.clone();
             let granted = jwt_parts(&t)
                 .and_then(|(_, c)| c["scope"].as_str().map(str::to_owned))

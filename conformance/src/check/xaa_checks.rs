@@ -6,6 +6,7 @@
 //! resource the AS does not serve that still gets a token for it is a warning (a policy choice),
 //! a client that may not use the grant a setup error (exit code 2).
 
+use mcp_auth_core::Secret;
 use serde_json::{Value, json};
 
 use super::http::{Exchange, Http, basic};
@@ -131,7 +132,7 @@ pub struct XaaOptions {
     /// A confidential client allowed the jwt-bearer grant.
     pub client_id: String,
     /// Its secret (sent with `client_secret_basic`).
-    pub client_secret: String,
+    pub client_secret: Secret,
     /// The resource named in the ID-JAGs.
     pub resource: Option<String>,
     /// The scope named in the ID-JAGs.
@@ -211,7 +212,10 @@ impl Run<'_> {
             .post_form(
                 token,
                 &p,
-                Some(&basic(&self.opts.client_id, &self.opts.client_secret)),
+                Some(&basic(
+                    &self.opts.client_id,
+                    self.opts.client_secret.expose(),
+                )),
             )
             .await
     }
@@ -342,7 +346,10 @@ impl Run<'_> {
                         .post_form(
                             &url,
                             &[("token", at.as_str())],
-                            Some(&basic(&self.opts.client_id, &self.opts.client_secret)),
+                            Some(&basic(
+                                &self.opts.client_id,
+                                self.opts.client_secret.expose(),
+                            )),
                         )
                         .await;
                     let j = ix.json().unwrap_or(Value::Null);
