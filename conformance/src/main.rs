@@ -271,59 +271,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Command::Keygen { pem, jwks } = &cli.command {
-        let written = mcp_auth_conformance::TestKey::generate_with_thumbprint_kid()
-            .map_err(|e| e.to_string())
-            .and_then(|k| {
-                std::fs::write(pem, k.private_key_pem()).map_err(|e| e.to_string())?;
-                let set = mcp_auth_conformance::jwks_of(&[&k]);
-                std::fs::write(jwks, format!("{set:#}")).map_err(|e| e.to_string())
-            });
-        return match written {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: keygen: {e}");
-                ExitCode::from(2)
-            }
-        };
-    }
-    if let Command::CimdCa { dir } = &cli.command {
-        return match CimdHost::start(Some(dir), None).await {
-            Ok(host) => {
-                if let Some(p) = host.ca_path() {
-                    println!("{}", p.display());
-                }
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-        };
-    }
-    if let Command::List = &cli.command {
-        let groups: [(&str, &[mcp_auth_conformance::check::CheckId]); 4] = [
-            ("as", as_checks::ALL),
-            ("rs", rs_checks::ALL),
-            ("client-credentials", cc_checks::ALL),
-            ("xaa", xaa_checks::ALL),
-        ];
-        let mut out = String::new();
-        for (name, checks) in groups {
-            out.push_str(&format!("{name}:\n"));
-            for c in checks {
-                out.push_str(&format!(
-                    "  {:<20} {:<38} {}\n",
-                    c.id,
-                    c.official.unwrap_or("-"),
-                    c.title
-                ));
-            }
-        }
-        use std::io::Write as _;
-        // A closed pipe (`| head`) is not an error worth a panic.
-        let _ = std::io::stdout().lock().write_all(out.as_bytes());
-        return ExitCode::SUCCESS;
+    match &cli.command {
+        Command::Keygen { pem, jwks } => return keygen(pem, jwks),
+        Command::CimdCa { dir } => return cimd_ca(dir).await,
+        Command::List => return list(),
+        _ => {}
     }
     let report = match run(&cli, &http).await {
         Ok(r) => r,
@@ -349,6 +301,66 @@ async fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     ExitCode::from(report.exit_code() as u8)
+}
+
+/// `keygen`: a new test key as a PKCS#8 PEM file and a JWK Set file.
+fn keygen(pem: &std::path::Path, jwks: &std::path::Path) -> ExitCode {
+    let written = mcp_auth_conformance::TestKey::generate_with_thumbprint_kid()
+        .map_err(|e| e.to_string())
+        .and_then(|k| {
+            std::fs::write(pem, k.private_key_pem()).map_err(|e| e.to_string())?;
+            let set = mcp_auth_conformance::jwks_of(&[&k]);
+            std::fs::write(jwks, format!("{set:#}")).map_err(|e| e.to_string())
+        });
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: keygen: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `cimd-ca`: create (or keep) the CIMD CA in `dir` and print its certificate's path.
+async fn cimd_ca(dir: &std::path::Path) -> ExitCode {
+    match CimdHost::start(Some(dir), None).await {
+        Ok(host) => {
+            if let Some(p) = host.ca_path() {
+                println!("{}", p.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `list`: every check of every suite, with its official name.
+fn list() -> ExitCode {
+    let groups: [(&str, &[mcp_auth_conformance::check::CheckId]); 4] = [
+        ("as", as_checks::ALL),
+        ("rs", rs_checks::ALL),
+        ("client-credentials", cc_checks::ALL),
+        ("xaa", xaa_checks::ALL),
+    ];
+    let mut out = String::new();
+    for (name, checks) in groups {
+        out.push_str(&format!("{name}:\n"));
+        for c in checks {
+            out.push_str(&format!(
+                "  {:<20} {:<38} {}\n",
+                c.id,
+                c.official.unwrap_or("-"),
+                c.title
+            ));
+        }
+    }
+    use std::io::Write as _;
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    ExitCode::SUCCESS
 }
 
 /// `value` of `--flag` must be an absolute http(s) URL with a host; for an issuer also without

@@ -319,23 +319,7 @@ impl Run<'_> {
     }
 
     async fn tokens(&mut self) {
-        let mut methods = Vec::new();
-        for m in &self.opts.methods {
-            match m.as_str() {
-                "client_secret_basic" if self.opts.client_secret.is_some() => methods.push(Method::Basic),
-                "client_secret_post" if self.opts.client_secret.is_some() => methods.push(Method::Post),
-                "private_key_jwt" if self.signer.is_some() => methods.push(Method::Jwt),
-                other => self.report.skip(CC_07, format!("{other}: no matching --client-secret or --private-key, or an unknown method")),
-            }
-        }
-        if self.opts.methods.is_empty() {
-            if self.opts.client_secret.is_some() {
-                methods.push(Method::Basic);
-            }
-            if self.signer.is_some() {
-                methods.push(Method::Jwt);
-            }
-        }
+        let methods = self.methods_to_check();
         if methods.is_empty() {
             for c in &ALL[3..] {
                 self.report.skip(*c, "no --client-secret or --private-key");
@@ -379,44 +363,80 @@ impl Run<'_> {
                 continue;
             }
             shape_checked = true;
-            self.report.expect(
-                CC_11,
-                body.get("refresh_token").is_none(),
-                Outcome::Warn,
-                "refresh_token absent",
-                Some(ex.summary()),
-            );
-            match at.and_then(jwt_parts) {
-                None => {
-                    self.report.skip(CC_12, "opaque access token");
-                    self.report.skip(CC_09, "opaque access token");
-                }
-                Some((_, claims)) => {
-                    let id = json!(self.opts.client_id);
-                    self.report.expect(
-                        CC_12,
-                        claims["sub"] == id && claims["client_id"] == id,
-                        Outcome::Fail,
-                        format!("sub {}, client_id {}", claims["sub"], claims["client_id"]),
-                        Some(ex.summary()),
-                    );
-                    match &self.opts.resource {
-                        Some(r) => self.report.expect(
-                            CC_09,
-                            aud_contains(&claims, r),
-                            Outcome::Fail,
-                            format!("aud {}", claims["aud"]),
-                            Some(ex.summary()),
-                        ),
-                        None => self.report.skip(CC_09, "no --resource given"),
-                    }
-                }
-            }
+            self.token_shape_checks(&body, &ex);
             if *m == Method::Jwt {
                 self.replay(&jti).await;
             }
         }
         let first = methods[0];
+        self.refusal_checks(first).await;
+    }
+
+    /// The client authentication methods to check: `--auth-method`s the options can do (others
+    /// are skipped), or by default Basic with a secret and private_key_jwt with a key.
+    fn methods_to_check(&mut self) -> Vec<Method> {
+        let mut methods = Vec::new();
+        for m in &self.opts.methods {
+            match m.as_str() {
+                "client_secret_basic" if self.opts.client_secret.is_some() => methods.push(Method::Basic),
+                "client_secret_post" if self.opts.client_secret.is_some() => methods.push(Method::Post),
+                "private_key_jwt" if self.signer.is_some() => methods.push(Method::Jwt),
+                other => self.report.skip(CC_07, format!("{other}: no matching --client-secret or --private-key, or an unknown method")),
+            }
+        }
+        if self.opts.methods.is_empty() {
+            if self.opts.client_secret.is_some() {
+                methods.push(Method::Basic);
+            }
+            if self.signer.is_some() {
+                methods.push(Method::Jwt);
+            }
+        }
+        methods
+    }
+
+    /// CC-11, CC-12, CC-09 on the first good token response (`body` of `ex`): no refresh
+    /// token; `sub` and `client_id` are the client; `aud` is the resource.
+    fn token_shape_checks(&mut self, body: &Value, ex: &Exchange) {
+        self.report.expect(
+            CC_11,
+            body.get("refresh_token").is_none(),
+            Outcome::Warn,
+            "refresh_token absent",
+            Some(ex.summary()),
+        );
+        let at = body.get("access_token").and_then(Value::as_str);
+        match at.and_then(jwt_parts) {
+            None => {
+                self.report.skip(CC_12, "opaque access token");
+                self.report.skip(CC_09, "opaque access token");
+            }
+            Some((_, claims)) => {
+                let id = json!(self.opts.client_id);
+                self.report.expect(
+                    CC_12,
+                    claims["sub"] == id && claims["client_id"] == id,
+                    Outcome::Fail,
+                    format!("sub {}, client_id {}", claims["sub"], claims["client_id"]),
+                    Some(ex.summary()),
+                );
+                match &self.opts.resource {
+                    Some(r) => self.report.expect(
+                        CC_09,
+                        aud_contains(&claims, r),
+                        Outcome::Fail,
+                        format!("aud {}", claims["aud"]),
+                        Some(ex.summary()),
+                    ),
+                    None => self.report.skip(CC_09, "no --resource given"),
+                }
+            }
+        }
+    }
+
+    /// CC-09 (unknown resource), CC-10 (unknown scope), CC-02 (wrong secret) with the `first`
+    /// method, and CC-06's skip without a key.
+    async fn refusal_checks(&mut self, first: Method) {
         let ex = self
             .request(
                 first,

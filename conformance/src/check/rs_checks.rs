@@ -366,7 +366,14 @@ impl Run<'_> {
                 .report
                 .skip(RS_01_LINK, "no resource_metadata in the challenge"),
         }
-        let ex = self.http.get(&expected, &[]).await;
+        self.metadata_document(&expected).await;
+    }
+
+    /// RS-01, RS-02, RS-R2-06: the protected resource metadata at `expected` names this
+    /// resource and authorization servers whose metadata has their issuer; its
+    /// `scopes_supported` becomes the baseline.
+    async fn metadata_document(&mut self, expected: &str) {
+        let ex = self.http.get(expected, &[]).await;
         let doc = ex
             .json()
             .filter(|_| ex.status == 200)
@@ -449,48 +456,7 @@ impl Run<'_> {
             ),
             Some(ex.summary()),
         );
-        let in_query = self
-            .opts
-            .token
-            .as_ref()
-            .map_or("not-a-token", Secret::expose);
-        let sep = if self.opts.mcp_url.contains('?') {
-            '&'
-        } else {
-            '?'
-        };
-        let url = format!(
-            "{}{sep}access_token={}",
-            self.opts.mcp_url,
-            url::form_urlencoded::byte_serialize(in_query.as_bytes()).collect::<String>()
-        );
-        let ex = self
-            .http
-            .post_json(
-                &url,
-                &initialize_body(),
-                &[("accept", "application/json, text/event-stream")],
-            )
-            .await;
-        let outcome = match ex.status {
-            400 => Outcome::Pass,
-            401 => Outcome::Warn,
-            _ => Outcome::Fail,
-        };
-        self.report.add(
-            RS_13,
-            outcome,
-            format!(
-                "{} (a {} token in the query)",
-                ex.status,
-                if self.opts.token.is_some() {
-                    "valid"
-                } else {
-                    "bogus"
-                }
-            ),
-            (outcome != Outcome::Pass).then(|| ex.summary()),
-        );
+        self.token_in_query_check().await;
         match &self.opts.token {
             None => self.report.skip(
                 RS_VALID,
@@ -533,6 +499,53 @@ impl Run<'_> {
                 .step_up(&t, &granted, &tool, "a token from the AS")
                 .await;
         }
+    }
+
+    /// RS-13: a token in the URI query (the real one, else a bogus one) is refused with 400
+    /// `invalid_request` (RFC 6750 §2.3 is not supported by MCP).
+    async fn token_in_query_check(&mut self) {
+        let in_query = self
+            .opts
+            .token
+            .as_ref()
+            .map_or("not-a-token", Secret::expose);
+        let sep = if self.opts.mcp_url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        let url = format!(
+            "{}{sep}access_token={}",
+            self.opts.mcp_url,
+            url::form_urlencoded::byte_serialize(in_query.as_bytes()).collect::<String>()
+        );
+        let ex = self
+            .http
+            .post_json(
+                &url,
+                &initialize_body(),
+                &[("accept", "application/json, text/event-stream")],
+            )
+            .await;
+        let outcome = match ex.status {
+            400 => Outcome::Pass,
+            401 => Outcome::Warn,
+            _ => Outcome::Fail,
+        };
+        self.report.add(
+            RS_13,
+            outcome,
+            format!(
+                "{} (a {} token in the query)",
+                ex.status,
+                if self.opts.token.is_some() {
+                    "valid"
+                } else {
+                    "bogus"
+                }
+            ),
+            (outcome != Outcome::Pass).then(|| ex.summary()),
+        );
     }
 
     /// RS-12: call `tool` with `token` (whose scopes are `granted`); returns the challenged
@@ -698,25 +711,7 @@ impl Run<'_> {
             }
         };
         if !(200..300).contains(&ex.status) {
-            let reason = if kit.jwks_fetches() == 0 {
-                format!(
-                    "the server does not trust the kit issuer {} (a valid kit token got {} and the kit's keys at {} were never fetched); to run the defect checks, make the server trust that issuer (e.g. protected-mcp-server --issuer {}) and pass --kit-issuer-bind {}",
-                    kit.issuer(),
-                    ex.status,
-                    kit.jwks_uri(),
-                    kit.issuer(),
-                    kit.addr()
-                )
-            } else {
-                format!(
-                    "the server fetched the kit's keys from {} but refused a valid kit token for {} with scope {:?} ({} {:?}): it does not accept the kit's tokens as this resource's",
-                    kit.jwks_uri(),
-                    self.opts.mcp_url,
-                    self.baseline,
-                    ex.status,
-                    ex.header("www-authenticate").unwrap_or("(no challenge)")
-                )
-            };
+            let reason = self.untrusted_kit_reason(&kit, &ex);
             for c in kit_ids {
                 self.report.skip(c, reason.clone());
             }
@@ -727,6 +722,37 @@ impl Run<'_> {
             RS_KIT,
             format!("a valid token from {} was accepted", kit.issuer()),
         );
+        self.defect_checks(&minter).await;
+        self.kit_step_up(&minter, &good).await;
+        drop(kit);
+    }
+
+    /// Why the kit checks cannot run when a valid kit token got `ex`: the server never
+    /// fetched the `kit` issuer's keys, or fetched them and refused the token anyway.
+    fn untrusted_kit_reason(&self, kit: &TestAuthServer, ex: &Exchange) -> String {
+        if kit.jwks_fetches() == 0 {
+            format!(
+                "the server does not trust the kit issuer {} (a valid kit token got {} and the kit's keys at {} were never fetched); to run the defect checks, make the server trust that issuer (e.g. protected-mcp-server --issuer {}) and pass --kit-issuer-bind {}",
+                kit.issuer(),
+                ex.status,
+                kit.jwks_uri(),
+                kit.issuer(),
+                kit.addr()
+            )
+        } else {
+            format!(
+                "the server fetched the kit's keys from {} but refused a valid kit token for {} with scope {:?} ({} {:?}): it does not accept the kit's tokens as this resource's",
+                kit.jwks_uri(),
+                self.opts.mcp_url,
+                self.baseline,
+                ex.status,
+                ex.header("www-authenticate").unwrap_or("(no challenge)")
+            )
+        }
+    }
+
+    /// RS-07 … RS-11: each defect the kit's `minter` can mint gets 401 `invalid_token`.
+    async fn defect_checks(&mut self, minter: &TokenMinter<'_>) {
         for defect in Defect::ALL {
             let check = match defect {
                 Defect::Expired => RS_07,
@@ -760,11 +786,16 @@ impl Run<'_> {
                 Some(ex.summary()),
             );
         }
+    }
+
+    /// RS-12 and RS-12-RETRY with kit tokens: the `good` token's scope challenge on the
+    /// privileged tool, then a retry with a token for exactly the challenged scope.
+    async fn kit_step_up(&mut self, minter: &TokenMinter<'_>, good: &str) {
         match &self.opts.privileged_tool {
             Some(tool) => {
                 let tool = tool.clone();
                 let baseline = self.baseline.clone();
-                match self.step_up(&good, &baseline, &tool, "a kit token").await {
+                match self.step_up(good, &baseline, &tool, "a kit token").await {
                     Some(scope) => {
                         let upgraded = minter.valid(&scope).unwrap_or_default();
                         self.upgraded_retry(&upgraded, &scope, &tool).await;
@@ -780,7 +811,6 @@ impl Run<'_> {
                 self.report.skip(RS_12_RETRY, why);
             }
         }
-        drop(kit);
     }
 
     /// RS-12 and RS-12-RETRY without kit tokens: RS-12 ran (or not) with the AS token; the
