@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use http::Method;
 use mcp_auth_core::{Scope, ScopeSet};
 
-use crate::config::ConfigError;
+use crate::error::ConfigError;
 pub use crate::rpc::{McpOperation, OperationError};
 
 /// The MCP methods (client to server, revisions 2025-11-25 and 2026-07-28) whose dispatch does
