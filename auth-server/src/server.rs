@@ -63,7 +63,7 @@ pub(crate) struct Inner {
     pub(crate) connect_page_limiter: Limiter,
     pub(crate) auth_throttle: ClientAuthThrottle,
     /// Sign-in limits and the password hashing pool.
-    pub(crate) sign_in: crate::engine::sign_in::SignInGuard,
+    pub(crate) sign_in: crate::engine::sign_in_guard::SignInGuard,
     /// Third-party connections, when configured (issue 11).
     pub(crate) connections: Option<Arc<crate::connections::Connections>>,
     /// The rate-limit counters shared by every node, when configured.
@@ -379,7 +379,7 @@ impl AuthorizationServerBuilder {
             clock.clone(),
             shared.clone(),
         );
-        let sign_in = crate::engine::sign_in::SignInGuard::new(
+        let sign_in = crate::engine::sign_in_guard::SignInGuard::new(
             &self.settings.signin,
             clock.clone(),
             shared.clone(),

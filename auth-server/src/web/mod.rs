@@ -5,9 +5,14 @@
 
 pub mod connect;
 pub mod pages;
-pub mod password;
 pub mod session;
-pub mod signin_limits;
 pub mod templates;
 pub mod ui;
 pub mod when;
+
+/// Password hashing lives in the engine ([`crate::engine::password`]); kept here for the
+/// paths that name it under `web`.
+pub use crate::engine::password;
+/// Sign-in limits live in the engine ([`crate::engine::signin_limits`]); kept here for the
+/// paths that name them under `web`.
+pub use crate::engine::signin_limits;
