@@ -63,7 +63,7 @@ pub(crate) struct Inner {
     pub(crate) connect_page_limiter: Limiter,
     pub(crate) auth_throttle: ClientAuthThrottle,
     /// Sign-in limits and the password hashing pool.
-    pub(crate) sign_in: crate::engine::sign_in::SignInGuard,
+    pub(crate) sign_in: crate::engine::sign_in_guard::SignInGuard,
     /// Third-party connections, when configured (issue 11).
     pub(crate) connections: Option<Arc<crate::connections::Connections>>,
     /// The rate-limit counters shared by every node, when configured.
@@ -346,53 +346,8 @@ impl AuthorizationServerBuilder {
         self.settings.validate().map_err(BuildError::Settings)?;
         let stores = self.stores;
         let clock = self.clock;
-        let mut registry = Registry::new();
-        if self.settings.openid_connect {
-            registry.enable_openid_connect();
-        }
-        registry.add_grant(Arc::new(
-            AuthorizationCodeGrant::new(stores.clone())
-                .refresh_without_offline_access(self.settings.refresh_without_offline_access),
-        ))?;
-        registry.add_grant(Arc::new(RefreshTokenGrant::new(stores.clone())))?;
-        let client_keys: Arc<dyn ClientKeySource> = match self.client_keys {
-            Some(source) => source,
-            None => Arc::new(
-                ClientJwksSource::new(clock.clone())
-                    .map_err(|e| BuildError::HttpClient(e.to_string()))?,
-            ),
-        };
-        registry.add_authenticator(Arc::new(NoneAuthenticator))?;
-        registry.add_authenticator(Arc::new(ClientSecretAuthenticator::basic()))?;
-        registry.add_authenticator(Arc::new(ClientSecretAuthenticator::post()))?;
-        registry.add_authenticator(Arc::new(PrivateKeyJwtAuthenticator::new(
-            stores.replay.clone(),
-            client_keys,
-        )))?;
-        let token_issuer = match self.token_issuer {
-            Some(issuer) => IssuerSlot {
-                issuer,
-                store_kid: None,
-            },
-            None => {
-                let now = clock.now();
-                let mut keys = stores.keys.list().await?;
-                if !keys.iter().any(|k| k.retired_at.is_none()) {
-                    let key =
-                        SigningKey::generate(now).map_err(|e| BuildError::Keys(e.to_string()))?;
-                    stores.keys.rotate(&key, now).await?;
-                    tracing::info!(kid = %key.kid, "created the first signing key");
-                    keys = stores.keys.list().await?;
-                }
-                let max_ttl = self.settings.max_access_token_ttl() as i64;
-                let issuer = JwtTokenIssuer::new(self.settings.issuer.clone(), &keys, now, max_ttl)
-                    .map_err(|e| BuildError::Keys(e.to_string()))?;
-                IssuerSlot {
-                    store_kid: Some(issuer.current_kid().to_owned()),
-                    issuer: Arc::new(issuer),
-                }
-            }
-        };
+        let mut registry = core_registry(&self.settings, &stores, &clock, self.client_keys)?;
+        let token_issuer = issuer_slot(self.token_issuer, &self.settings, &stores, &clock).await?;
         let token_issuer = Arc::new(RwLock::new(token_issuer));
         let services = ExtensionServices {
             issuer: self.settings.issuer.clone(),
@@ -443,7 +398,7 @@ impl AuthorizationServerBuilder {
             clock.clone(),
             shared.clone(),
         );
-        let sign_in = crate::engine::sign_in::SignInGuard::new(
+        let sign_in = crate::engine::sign_in_guard::SignInGuard::new(
             &self.settings.signin,
             clock.clone(),
             shared.clone(),
@@ -467,4 +422,72 @@ impl AuthorizationServerBuilder {
             }),
         })
     }
+}
+
+/// The registry with the engine's own parts: the authorization_code and refresh_token grants
+/// and the four client authenticators (`private_key_jwt` reading keys from `client_keys`, or
+/// from each client's JWKS).
+fn core_registry(
+    settings: &ServerSettings,
+    stores: &Stores,
+    clock: &Arc<dyn Clock>,
+    client_keys: Option<Arc<dyn ClientKeySource>>,
+) -> Result<Registry, BuildError> {
+    let mut registry = Registry::new();
+    if settings.openid_connect {
+        registry.enable_openid_connect();
+    }
+    registry.add_grant(Arc::new(
+        AuthorizationCodeGrant::new(stores.clone())
+            .refresh_without_offline_access(settings.refresh_without_offline_access),
+    ))?;
+    registry.add_grant(Arc::new(RefreshTokenGrant::new(stores.clone())))?;
+    let client_keys: Arc<dyn ClientKeySource> = match client_keys {
+        Some(source) => source,
+        None => Arc::new(
+            ClientJwksSource::new(clock.clone())
+                .map_err(|e| BuildError::HttpClient(e.to_string()))?,
+        ),
+    };
+    registry.add_authenticator(Arc::new(NoneAuthenticator))?;
+    registry.add_authenticator(Arc::new(ClientSecretAuthenticator::basic()))?;
+    registry.add_authenticator(Arc::new(ClientSecretAuthenticator::post()))?;
+    registry.add_authenticator(Arc::new(PrivateKeyJwtAuthenticator::new(
+        stores.replay.clone(),
+        client_keys,
+    )))?;
+    Ok(registry)
+}
+
+/// The token issuer: `token_issuer` when given, else a JWT issuer over the stored signing
+/// keys (the first key is created on first start).
+async fn issuer_slot(
+    token_issuer: Option<Arc<dyn TokenIssuer>>,
+    settings: &ServerSettings,
+    stores: &Stores,
+    clock: &Arc<dyn Clock>,
+) -> Result<IssuerSlot, BuildError> {
+    Ok(match token_issuer {
+        Some(issuer) => IssuerSlot {
+            issuer,
+            store_kid: None,
+        },
+        None => {
+            let now = clock.now();
+            let mut keys = stores.keys.list().await?;
+            if !keys.iter().any(|k| k.retired_at.is_none()) {
+                let key = SigningKey::generate(now).map_err(|e| BuildError::Keys(e.to_string()))?;
+                stores.keys.rotate(&key, now).await?;
+                tracing::info!(kid = %key.kid, "created the first signing key");
+                keys = stores.keys.list().await?;
+            }
+            let max_ttl = settings.max_access_token_ttl() as i64;
+            let issuer = JwtTokenIssuer::new(settings.issuer.clone(), &keys, now, max_ttl)
+                .map_err(|e| BuildError::Keys(e.to_string()))?;
+            IssuerSlot {
+                store_kid: Some(issuer.current_kid().to_owned()),
+                issuer: Arc::new(issuer),
+            }
+        }
+    })
 }

@@ -17,6 +17,7 @@ use mcp_auth_conformance::check::rs_checks::{self, RsOptions};
 use mcp_auth_conformance::check::xaa_checks::{self, XaaOptions};
 use mcp_auth_conformance::check::{Report, SpecVersion};
 use mcp_auth_conformance::{CimdHost, MockIdp};
+use mcp_auth_core::Secret;
 
 /// Black-box conformance checks for MCP authorization servers and protected MCP servers.
 #[derive(Debug, Parser)]
@@ -89,8 +90,8 @@ struct FlowArgs {
     #[arg(long)]
     client_id: Option<String>,
     /// Its secret.
-    #[arg(long, env = "MCP_CONFORMANCE_CLIENT_SECRET", hide_env_values = true)]
-    client_secret: Option<String>,
+    #[arg(long, env = "MCP_CONFORMANCE_CLIENT_SECRET", hide_env_values = true, value_parser = secret_arg)]
+    client_secret: Option<Secret>,
     /// The client's registered redirect URI (nothing needs to listen there).
     #[arg(long, default_value = DEFAULT_REDIRECT_URI)]
     redirect_uri: String,
@@ -125,8 +126,8 @@ struct RsArgs {
     #[arg(long)]
     mcp_url: String,
     /// A valid access token for it.
-    #[arg(long, env = "MCP_CONFORMANCE_TOKEN", hide_env_values = true)]
-    token: Option<String>,
+    #[arg(long, env = "MCP_CONFORMANCE_TOKEN", hide_env_values = true, value_parser = secret_arg)]
+    token: Option<Secret>,
     #[command(flatten)]
     kit: KitArgs,
 }
@@ -154,8 +155,8 @@ struct CcArgs {
     #[arg(long)]
     client_id: String,
     /// Its secret (client_secret_basic and client_secret_post).
-    #[arg(long, env = "MCP_CONFORMANCE_CC_SECRET", hide_env_values = true)]
-    client_secret: Option<String>,
+    #[arg(long, env = "MCP_CONFORMANCE_CC_SECRET", hide_env_values = true, value_parser = secret_arg)]
+    client_secret: Option<Secret>,
     /// Its PKCS#8 PEM private key file (private_key_jwt).
     #[arg(long)]
     private_key: Option<PathBuf>,
@@ -178,8 +179,8 @@ struct CcClientArgs {
     #[arg(long)]
     cc_client_id: Option<String>,
     /// Its secret (client_secret_basic and client_secret_post).
-    #[arg(long, env = "MCP_CONFORMANCE_CC_SECRET", hide_env_values = true)]
-    cc_client_secret: Option<String>,
+    #[arg(long, env = "MCP_CONFORMANCE_CC_SECRET", hide_env_values = true, value_parser = secret_arg)]
+    cc_client_secret: Option<Secret>,
     /// Its PKCS#8 PEM private key file (private_key_jwt).
     #[arg(long = "cc-private-key")]
     private_key: Option<PathBuf>,
@@ -197,8 +198,8 @@ struct XaaArgs {
     #[arg(long)]
     client_id: String,
     /// Its secret.
-    #[arg(long, env = "MCP_CONFORMANCE_XAA_SECRET", hide_env_values = true)]
-    client_secret: String,
+    #[arg(long, env = "MCP_CONFORMANCE_XAA_SECRET", hide_env_values = true, value_parser = secret_arg)]
+    client_secret: Secret,
     /// Where the mock IdP listens (the AS must trust http://<this address>).
     #[arg(long)]
     idp_bind: Option<SocketAddr>,
@@ -219,8 +220,8 @@ struct XaaClientArgs {
     #[arg(long)]
     xaa_client_id: Option<String>,
     /// Its secret.
-    #[arg(long, env = "MCP_CONFORMANCE_XAA_SECRET", hide_env_values = true)]
-    xaa_client_secret: Option<String>,
+    #[arg(long, env = "MCP_CONFORMANCE_XAA_SECRET", hide_env_values = true, value_parser = secret_arg)]
+    xaa_client_secret: Option<Secret>,
     /// Where the mock IdP listens (the AS must trust http://<this address>).
     #[arg(long)]
     idp_bind: Option<SocketAddr>,
@@ -270,59 +271,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Command::Keygen { pem, jwks } = &cli.command {
-        let written = mcp_auth_conformance::TestKey::generate_with_thumbprint_kid()
-            .map_err(|e| e.to_string())
-            .and_then(|k| {
-                std::fs::write(pem, k.private_key_pem()).map_err(|e| e.to_string())?;
-                let set = mcp_auth_conformance::jwks_of(&[&k]);
-                std::fs::write(jwks, format!("{set:#}")).map_err(|e| e.to_string())
-            });
-        return match written {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: keygen: {e}");
-                ExitCode::from(2)
-            }
-        };
-    }
-    if let Command::CimdCa { dir } = &cli.command {
-        return match CimdHost::start(Some(dir), None).await {
-            Ok(host) => {
-                if let Some(p) = host.ca_path() {
-                    println!("{}", p.display());
-                }
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-        };
-    }
-    if let Command::List = &cli.command {
-        let groups: [(&str, &[mcp_auth_conformance::check::CheckId]); 4] = [
-            ("as", as_checks::ALL),
-            ("rs", rs_checks::ALL),
-            ("client-credentials", cc_checks::ALL),
-            ("xaa", xaa_checks::ALL),
-        ];
-        let mut out = String::new();
-        for (name, checks) in groups {
-            out.push_str(&format!("{name}:\n"));
-            for c in checks {
-                out.push_str(&format!(
-                    "  {:<20} {:<38} {}\n",
-                    c.id,
-                    c.official.unwrap_or("-"),
-                    c.title
-                ));
-            }
-        }
-        use std::io::Write as _;
-        // A closed pipe (`| head`) is not an error worth a panic.
-        let _ = std::io::stdout().lock().write_all(out.as_bytes());
-        return ExitCode::SUCCESS;
+    match &cli.command {
+        Command::Keygen { pem, jwks } => return keygen(pem, jwks),
+        Command::CimdCa { dir } => return cimd_ca(dir).await,
+        Command::List => return list(),
+        _ => {}
     }
     let report = match run(&cli, &http).await {
         Ok(r) => r,
@@ -348,6 +301,66 @@ async fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     ExitCode::from(report.exit_code() as u8)
+}
+
+/// `keygen`: a new test key as a PKCS#8 PEM file and a JWK Set file.
+fn keygen(pem: &std::path::Path, jwks: &std::path::Path) -> ExitCode {
+    let written = mcp_auth_conformance::TestKey::generate_with_thumbprint_kid()
+        .map_err(|e| e.to_string())
+        .and_then(|k| {
+            std::fs::write(pem, k.private_key_pem()).map_err(|e| e.to_string())?;
+            let set = mcp_auth_conformance::jwks_of(&[&k]);
+            std::fs::write(jwks, format!("{set:#}")).map_err(|e| e.to_string())
+        });
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: keygen: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `cimd-ca`: create (or keep) the CIMD CA in `dir` and print its certificate's path.
+async fn cimd_ca(dir: &std::path::Path) -> ExitCode {
+    match CimdHost::start(Some(dir), None).await {
+        Ok(host) => {
+            if let Some(p) = host.ca_path() {
+                println!("{}", p.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `list`: every check of every suite, with its official name.
+fn list() -> ExitCode {
+    let groups: [(&str, &[mcp_auth_conformance::check::CheckId]); 4] = [
+        ("as", as_checks::ALL),
+        ("rs", rs_checks::ALL),
+        ("client-credentials", cc_checks::ALL),
+        ("xaa", xaa_checks::ALL),
+    ];
+    let mut out = String::new();
+    for (name, checks) in groups {
+        out.push_str(&format!("{name}:\n"));
+        for c in checks {
+            out.push_str(&format!(
+                "  {:<20} {:<38} {}\n",
+                c.id,
+                c.official.unwrap_or("-"),
+                c.title
+            ));
+        }
+    }
+    use std::io::Write as _;
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    ExitCode::SUCCESS
 }
 
 /// `value` of `--flag` must be an absolute http(s) URL with a host; for an issuer also without
@@ -483,7 +496,7 @@ async fn run_all(cli: &Cli, http: &Http, a: &AllArgs) -> Result<Report, String> 
     let mut report = as_checks::run(http, &opts).await;
     let cc = cc_options(&issuer, &a.cc, flow.resource.clone(), flow.scope.clone())?;
     let token = match as_checks::obtain_token(http, &opts).await {
-        Ok(t) => Some(t),
+        Ok(t) => Some(Secret::new(t)),
         Err(e) => match &cc {
             Some(cc) if cc.client_secret.is_some() => cc_token(http, &issuer, cc, None).await,
             _ => {
@@ -498,7 +511,7 @@ async fn run_all(cli: &Cli, http: &Http, a: &AllArgs) -> Result<Report, String> 
             let mut o = opts.clone();
             o.resource = Some(other.clone());
             match as_checks::obtain_token(http, &o).await {
-                Ok(t) => Some(t),
+                Ok(t) => Some(Secret::new(t)),
                 Err(_) => match &cc {
                     Some(cc) => cc_token(http, &issuer, cc, Some(other)).await,
                     None => None,
@@ -567,8 +580,8 @@ async fn as_options(
 
 fn rs_options(
     mcp_url: &str,
-    token: Option<String>,
-    foreign: Option<String>,
+    token: Option<Secret>,
+    foreign: Option<Secret>,
     k: &KitArgs,
 ) -> RsOptions {
     RsOptions {
@@ -592,10 +605,11 @@ fn cc_options(
         return Ok(None);
     };
     let private_key_pem = match &c.private_key {
-        Some(p) => Some(
-            std::fs::read_to_string(p)
-                .map_err(|e| format!("--private-key {}: {e}", p.display()))?,
-        ),
+        Some(p) => {
+            Some(Secret::new(std::fs::read_to_string(p).map_err(|e| {
+                format!("--private-key {}: {e}", p.display())
+            })?))
+        }
         None => None,
     };
     if c.cc_client_secret.is_none() && private_key_pem.is_none() {
@@ -650,7 +664,7 @@ async fn cc_token(
     issuer: &str,
     cc: &CcOptions,
     resource: Option<&String>,
-) -> Option<String> {
+) -> Option<Secret> {
     let meta = mcp_auth_conformance::check::fetch_metadata(http, issuer)
         .await
         .ok()?;
@@ -658,9 +672,15 @@ async fn cc_token(
     if let Some(r) = resource.or(cc.resource.as_ref()) {
         p.push(("resource", r));
     }
-    let auth = basic(&cc.client_id, cc.client_secret.as_deref()?);
+    let auth = basic(&cc.client_id, cc.client_secret.as_ref()?.expose());
     let ex = http
         .post_form(meta.str("token_endpoint")?, &p, Some(&auth))
         .await;
-    ex.json()?["access_token"].as_str().map(str::to_owned)
+    ex.json()?["access_token"].as_str().map(Secret::new)
+}
+
+/// A secret given on the command line or in its environment variable: `Debug` (and so the
+/// parsed arguments' `Debug`) prints `[redacted]`.
+fn secret_arg(value: &str) -> Result<Secret, std::convert::Infallible> {
+    Ok(Secret::new(value))
 }

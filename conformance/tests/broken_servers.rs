@@ -193,7 +193,7 @@ async fn run_as(brk: Break) -> Report {
     let a = start_as(brk, true).await;
     let mut opts = AsOptions::new(&a.issuer);
     opts.client_id = Some(CLIENT_ID.into());
-    opts.client_secret = Some(CLIENT_SECRET.into());
+    opts.client_secret = Some(mcp_auth_core::Secret::new(CLIENT_SECRET));
     opts.resource = Some(RESOURCE.into());
     as_checks::run(&Http::new(None).unwrap(), &opts).await
 }
@@ -295,7 +295,7 @@ async fn login_form_signs_in_and_no_login_skips() {
     let http = Http::new(None).unwrap();
     let mut opts = AsOptions::new(&a.issuer);
     opts.client_id = Some(CLIENT_ID.into());
-    opts.client_secret = Some(CLIENT_SECRET.into());
+    opts.client_secret = Some(mcp_auth_core::Secret::new(CLIENT_SECRET));
     opts.resource = Some(RESOURCE.into());
     let r = as_checks::run(&http, &opts).await;
     assert_eq!(r.outcomes_of("AS-07"), vec![Outcome::Skip], "{}", r.table());

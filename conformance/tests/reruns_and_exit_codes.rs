@@ -353,7 +353,7 @@ async fn run_cc(mode: FakeAs) -> Report {
     let opts = CcOptions {
         issuer,
         client_id: CC_ID.into(),
-        client_secret: Some(CC_SECRET.into()),
+        client_secret: Some(mcp_auth_core::Secret::new(CC_SECRET)),
         private_key_pem: None,
         resource: Some(RESOURCE.into()),
         scope: None,
@@ -427,7 +427,7 @@ async fn xaa_client_without_the_grant_is_exit_code_2() {
     let opts = XaaOptions {
         issuer,
         client_id: "agent".into(),
-        client_secret: "agent-secret".into(),
+        client_secret: mcp_auth_core::Secret::new("agent-secret"),
         resource: Some(RESOURCE.into()),
         scope: None,
         subject: "alice".into(),
@@ -469,7 +469,7 @@ async fn code_flow_client_without_the_grant_is_exit_code_2() {
     });
     let mut opts = AsOptions::new(&issuer);
     opts.client_id = Some("cc-only".into());
-    opts.client_secret = Some("cc-only-secret-0123456789".into());
+    opts.client_secret = Some(mcp_auth_core::Secret::new("cc-only-secret-0123456789"));
     opts.resource = Some(RESOURCE.into());
     let r = as_checks::run(&Http::new(None).unwrap(), &opts).await;
     assert_eq!(r.exit_code(), 2, "{}", r.table());

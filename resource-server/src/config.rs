@@ -6,6 +6,7 @@ use mcp_auth_core::wire::ProtectedResourceMetadata;
 use mcp_auth_core::{Issuer, ResourceUri};
 use url::Url;
 
+pub use crate::error::ConfigError;
 use crate::policy::ScopeRequirements;
 
 /// The RFC 9728 §3 well-known prefix.
@@ -17,30 +18,6 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// Most bytes of body the layer reads from a request without a valid token (8 KiB), and only
 /// when the body's size is known beforehand to be at most this (issue #8 item 6).
 pub const UNAUTHENTICATED_BODY_LIMIT: usize = 8 * 1024;
-
-/// A wiring mistake found at start-up.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The public MCP URL is not a valid resource URI.
-    #[error("resource URI: {0}")]
-    Resource(String),
-    /// The resource URI is plain `http` on a non-loopback host (spec RS-17).
-    #[error("resource URI must be https (plain http only on a loopback host)")]
-    InsecureResource,
-    /// An authorization server issuer does not parse (RFC 8414 §2).
-    #[error("issuer: {0}")]
-    Issuer(String),
-    /// No authorization server configured (MCP requires ≥ 1, spec RS-02).
-    #[error("at least one authorization server is required")]
-    NoAuthorizationServer,
-    /// A scope string is malformed or not allowed.
-    #[error("scope configuration: {0}")]
-    Scope(String),
-    /// A validator setting is inconsistent.
-    #[error("validator: {0}")]
-    Validator(String),
-}
 
 /// Whether and how the root `/.well-known/oauth-protected-resource` is served (spec RS-03,
 /// §10 A1).

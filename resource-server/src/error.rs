@@ -228,3 +228,27 @@ impl AuthError {
         }
     }
 }
+
+/// A wiring mistake found at start-up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The public MCP URL is not a valid resource URI.
+    #[error("resource URI: {0}")]
+    Resource(String),
+    /// The resource URI is plain `http` on a non-loopback host (spec RS-17).
+    #[error("resource URI must be https (plain http only on a loopback host)")]
+    InsecureResource,
+    /// An authorization server issuer does not parse (RFC 8414 §2).
+    #[error("issuer: {0}")]
+    Issuer(String),
+    /// No authorization server configured (MCP requires ≥ 1, spec RS-02).
+    #[error("at least one authorization server is required")]
+    NoAuthorizationServer,
+    /// A scope string is malformed or not allowed.
+    #[error("scope configuration: {0}")]
+    Scope(String),
+    /// A validator setting is inconsistent.
+    #[error("validator: {0}")]
+    Validator(String),
+}

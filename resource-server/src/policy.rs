@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use http::Method;
 use mcp_auth_core::{Scope, ScopeSet};
 
-use crate::config::ConfigError;
+use crate::error::ConfigError;
 pub use crate::rpc::{McpOperation, OperationError};
 
 /// The MCP methods (client to server, revisions 2025-11-25 and 2026-07-28) whose dispatch does
@@ -339,21 +339,7 @@ impl ScopeRequirementsBuilder {
                 .or_default()
                 .extend(v.iter().cloned());
         }
-        // Transitive closure, by repeated expansion (the table is small).
-        let mut implies: BTreeMap<Scope, ScopeSet> = BTreeMap::new();
-        for start in direct_scopes.keys() {
-            let mut seen: BTreeSet<Scope> = BTreeSet::new();
-            let mut stack: Vec<Scope> = direct_scopes[start].iter().cloned().collect();
-            while let Some(s) = stack.pop() {
-                if seen.insert(s.clone())
-                    && let Some(next) = direct_scopes.get(&s)
-                {
-                    stack.extend(next.iter().cloned());
-                }
-            }
-            seen.remove(start);
-            implies.insert(start.clone(), seen.into_iter().collect());
-        }
+        let implies = transitive_closure(&direct_scopes);
         Ok(ScopeRequirements {
             other_methods: self.other_methods,
             all_rules,
@@ -367,6 +353,26 @@ impl ScopeRequirementsBuilder {
             known,
         })
     }
+}
+
+/// The scopes each scope of `direct` implies, directly or through others: the transitive
+/// closure, by repeated expansion (the table is small). A scope never implies itself.
+fn transitive_closure(direct: &BTreeMap<Scope, BTreeSet<Scope>>) -> BTreeMap<Scope, ScopeSet> {
+    let mut implies: BTreeMap<Scope, ScopeSet> = BTreeMap::new();
+    for start in direct.keys() {
+        let mut seen: BTreeSet<Scope> = BTreeSet::new();
+        let mut stack: Vec<Scope> = direct[start].iter().cloned().collect();
+        while let Some(s) = stack.pop() {
+            if seen.insert(s.clone())
+                && let Some(next) = direct.get(&s)
+            {
+                stack.extend(next.iter().cloned());
+            }
+        }
+        seen.remove(start);
+        implies.insert(start.clone(), seen.into_iter().collect());
+    }
+    implies
 }
 
 #[cfg(test)]

@@ -69,105 +69,123 @@ pub(super) async fn client(config_path: Option<&Path>, cmd: ClientCommand) -> Re
             let grants = grant_handlers(&config, &stores)?;
             client_add(&stores, &grants, args).await
         }
-        ClientCommand::List { json } => {
-            let clients = stores.clients.list().await.map_err(|e| e.to_string())?;
-            let now = SystemClock.now();
-            if json {
-                let all: Vec<_> = clients.iter().map(|c| client_json(c, now)).collect();
-                println!("{}", serde_json::Value::Array(all));
-                return Ok(());
-            }
-            if clients.is_empty() {
-                println!("no clients");
-            }
-            for c in clients {
-                println!("{}", client_line(&c, now));
-            }
-            Ok(())
-        }
-        ClientCommand::Show { client_id, json } => {
-            let id: ClientId = client_id
-                .parse()
-                .map_err(|e: mcp_auth_core::ParseError| e.0)?;
-            let client = stores
-                .clients
-                .get(&id)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no client {id}"))?;
-            let value = client_json(&client, SystemClock.now());
-            if json {
-                println!("{value}");
-            } else {
-                print!("{}", readable(&value));
-            }
-            Ok(())
-        }
+        ClientCommand::List { json } => client_list(&stores, json).await,
+        ClientCommand::Show { client_id, json } => client_show(&stores, &client_id, json).await,
         ClientCommand::RotateSecret { client_id, overlap } => {
-            let id: ClientId = client_id
-                .parse()
-                .map_err(|e: mcp_auth_core::ParseError| e.0)?;
-            let mut client = stores
-                .clients
-                .get(&id)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no client {id}"))?;
-            let secret = OsSecretGenerator::new().secret("cs_", 32);
-            let now = SystemClock.now();
-            rotate_secret(&mut client, secret.expose(), now, overlap)?;
-            stores
-                .clients
-                .put(&client)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("client_id: {id}");
-            println!("client_secret: {}", secret.expose());
-            println!("(the secret is shown once; only its hash is stored)");
-            let old = client.secrets.len() - 1;
-            if old > 0 {
-                println!(
-                    "{old} previous secret(s) stay valid until {}",
-                    crate::web::when::rfc3339(
-                        now.saturating_add(i64::try_from(overlap).unwrap_or(i64::MAX))
-                    )
-                );
-            }
-            Ok(())
+            client_rotate_secret(&stores, &client_id, overlap).await
         }
-        ClientCommand::Remove { client_id } => {
-            let id: ClientId = client_id
-                .parse()
-                .map_err(|e: mcp_auth_core::ParseError| e.0)?;
-            if !stores
-                .clients
-                .delete(&id)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                return Err(format!("no client {id}"));
-            }
-            let revoked = stores
-                .refresh_tokens
-                .revoke_client(id.as_str())
-                .await
-                .map_err(|e| e.to_string())?;
-            for r in &revoked {
-                stores
-                    .denylist
-                    .deny(&r.jti, r.exp)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            stores
-                .consent
-                .revoke_client(id.as_str())
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("removed {id}; revoked {} refresh tokens", revoked.len());
-            Ok(())
-        }
+        ClientCommand::Remove { client_id } => client_remove(&stores, &client_id).await,
     }
+}
+
+/// `client list`: one line per client, or a JSON array.
+async fn client_list(stores: &Stores, json: bool) -> Result<(), String> {
+    let clients = stores.clients.list().await.map_err(|e| e.to_string())?;
+    let now = SystemClock.now();
+    if json {
+        let all: Vec<_> = clients.iter().map(|c| client_json(c, now)).collect();
+        println!("{}", serde_json::Value::Array(all));
+        return Ok(());
+    }
+    if clients.is_empty() {
+        println!("no clients");
+    }
+    for c in clients {
+        println!("{}", client_line(&c, now));
+    }
+    Ok(())
+}
+
+/// `client show`: one client, readable or as JSON.
+async fn client_show(stores: &Stores, client_id: &str, json: bool) -> Result<(), String> {
+    let id: ClientId = client_id
+        .parse()
+        .map_err(|e: mcp_auth_core::ParseError| e.0)?;
+    let client = stores
+        .clients
+        .get(&id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no client {id}"))?;
+    let value = client_json(&client, SystemClock.now());
+    if json {
+        println!("{value}");
+    } else {
+        print!("{}", readable(&value));
+    }
+    Ok(())
+}
+
+/// `client rotate-secret`: a new secret, the old ones valid `overlap` seconds more.
+async fn client_rotate_secret(
+    stores: &Stores,
+    client_id: &str,
+    overlap: u64,
+) -> Result<(), String> {
+    let id: ClientId = client_id
+        .parse()
+        .map_err(|e: mcp_auth_core::ParseError| e.0)?;
+    let mut client = stores
+        .clients
+        .get(&id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no client {id}"))?;
+    let secret = OsSecretGenerator::new().secret("cs_", 32);
+    let now = SystemClock.now();
+    rotate_secret(&mut client, secret.expose(), now, overlap)?;
+    stores
+        .clients
+        .put(&client)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("client_id: {id}");
+    println!("client_secret: {}", secret.expose());
+    println!("(the secret is shown once; only its hash is stored)");
+    let old = client.secrets.len() - 1;
+    if old > 0 {
+        println!(
+            "{old} previous secret(s) stay valid until {}",
+            crate::web::when::rfc3339(
+                now.saturating_add(i64::try_from(overlap).unwrap_or(i64::MAX))
+            )
+        );
+    }
+    Ok(())
+}
+
+/// `client remove`: the client, its refresh tokens (their access tokens denied) and consents.
+async fn client_remove(stores: &Stores, client_id: &str) -> Result<(), String> {
+    let id: ClientId = client_id
+        .parse()
+        .map_err(|e: mcp_auth_core::ParseError| e.0)?;
+    if !stores
+        .clients
+        .delete(&id)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        return Err(format!("no client {id}"));
+    }
+    let revoked = stores
+        .refresh_tokens
+        .revoke_client(id.as_str())
+        .await
+        .map_err(|e| e.to_string())?;
+    for r in &revoked {
+        stores
+            .denylist
+            .deny(&r.jti, r.exp)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    stores
+        .consent
+        .revoke_client(id.as_str())
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("removed {id}; revoked {} refresh tokens", revoked.len());
+    Ok(())
 }
 
 /// One line of `client list`: id, name, method, grants, redirect URIs, allowed scopes, resources,
@@ -425,74 +443,16 @@ async fn client_add(
     handlers: &Registry,
     args: ClientAddArgs,
 ) -> Result<(), String> {
-    let method: TokenEndpointAuthMethod = if args.public {
-        TokenEndpointAuthMethod::None
-    } else if let Some(m) = &args.auth_method {
-        m.parse().map_err(|e: mcp_auth_core::ParseError| {
-            format!(
-                "{}; supported: client_secret_basic, client_secret_post, private_key_jwt (or --public for none)",
-                e.0
-            )
-        })?
-    } else if args.jwks.is_some() || args.jwks_uri.is_some() {
-        TokenEndpointAuthMethod::PrivateKeyJwt
-    } else {
-        TokenEndpointAuthMethod::ClientSecretBasic
-    };
+    let method = auth_method_of(&args)?;
     let grants: Vec<GrantType> = if args.grants.is_empty() {
         vec![GrantType::authorization_code(), GrantType::refresh_token()]
     } else {
         args.grants.iter().map(GrantType::new).collect()
     };
-    let mut redirect_uris = Vec::new();
-    for raw in &args.redirect_uris {
-        let uri: RedirectUri = raw.parse().map_err(|e: mcp_auth_core::ParseError| e.0)?;
-        uri.check_registrable().map_err(|e| e.0)?;
-        redirect_uris.push(uri);
-    }
-    if grants
-        .iter()
-        .any(|g| g.as_str() == GrantType::AUTHORIZATION_CODE)
-        && redirect_uris.is_empty()
-    {
-        return Err("the authorization_code grant needs at least one --redirect-uri".into());
-    }
+    let redirect_uris = redirect_uris_of(&args, &grants)?;
     check_grant_rules(handlers, &grants, method)?;
-    let jwks = match &args.jwks {
-        Some(path) => {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let value: serde_json::Value =
-                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-            if !value.get("keys").is_some_and(serde_json::Value::is_array) {
-                return Err(format!("{} is not a JWK Set", path.display()));
-            }
-            Some(value)
-        }
-        None => None,
-    };
-    if let Some(uri) = &args.jwks_uri
-        && !uri.starts_with("https://")
-    {
-        return Err("--jwks-uri must be an https URL".into());
-    }
-    if method == TokenEndpointAuthMethod::PrivateKeyJwt && jwks.is_none() && args.jwks_uri.is_none()
-    {
-        return Err("private_key_jwt needs --jwks or --jwks-uri".into());
-    }
-    let resources = if args.resources.is_empty() {
-        None
-    } else {
-        Some(
-            args.resources
-                .iter()
-                .map(|r| {
-                    r.parse::<ResourceUri>()
-                        .map_err(|e| format!("--resource {r}: {e}"))
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-        )
-    };
+    let jwks = jwks_of(&args, method)?;
+    let resources = resources_of(&args)?;
     let scope = args
         .scope
         .as_deref()
@@ -539,90 +499,100 @@ async fn client_add(
     Ok(())
 }
 
+/// The client's authentication method: `--public`, `--auth-method`, else private_key_jwt with
+/// keys, else client_secret_basic.
+fn auth_method_of(args: &ClientAddArgs) -> Result<TokenEndpointAuthMethod, String> {
+    Ok(if args.public {
+        TokenEndpointAuthMethod::None
+    } else if let Some(m) = &args.auth_method {
+        m.parse().map_err(|e: mcp_auth_core::ParseError| {
+            format!(
+                "{}; supported: client_secret_basic, client_secret_post, private_key_jwt (or --public for none)",
+                e.0
+            )
+        })?
+    } else if args.jwks.is_some() || args.jwks_uri.is_some() {
+        TokenEndpointAuthMethod::PrivateKeyJwt
+    } else {
+        TokenEndpointAuthMethod::ClientSecretBasic
+    })
+}
+
+/// The `--redirect-uri`s, each registrable; at least one for the authorization_code grant.
+fn redirect_uris_of(
+    args: &ClientAddArgs,
+    grants: &[GrantType],
+) -> Result<Vec<RedirectUri>, String> {
+    let mut redirect_uris = Vec::new();
+    for raw in &args.redirect_uris {
+        let uri: RedirectUri = raw.parse().map_err(|e: mcp_auth_core::ParseError| e.0)?;
+        uri.check_registrable().map_err(|e| e.0)?;
+        redirect_uris.push(uri);
+    }
+    if grants
+        .iter()
+        .any(|g| g.as_str() == GrantType::AUTHORIZATION_CODE)
+        && redirect_uris.is_empty()
+    {
+        return Err("the authorization_code grant needs at least one --redirect-uri".into());
+    }
+    Ok(redirect_uris)
+}
+
+/// The `--jwks` file (a JWK Set) and the `--jwks-uri` check (https); private_key_jwt needs one
+/// of them.
+fn jwks_of(
+    args: &ClientAddArgs,
+    method: TokenEndpointAuthMethod,
+) -> Result<Option<serde_json::Value>, String> {
+    let jwks = match &args.jwks {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let value: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            if !value.get("keys").is_some_and(serde_json::Value::is_array) {
+                return Err(format!("{} is not a JWK Set", path.display()));
+            }
+            Some(value)
+        }
+        None => None,
+    };
+    if let Some(uri) = &args.jwks_uri
+        && !uri.starts_with("https://")
+    {
+        return Err("--jwks-uri must be an https URL".into());
+    }
+    if method == TokenEndpointAuthMethod::PrivateKeyJwt && jwks.is_none() && args.jwks_uri.is_none()
+    {
+        return Err("private_key_jwt needs --jwks or --jwks-uri".into());
+    }
+    Ok(jwks)
+}
+
+/// The `--resource`s the client is restricted to (`None`: unrestricted).
+fn resources_of(args: &ClientAddArgs) -> Result<Option<Vec<ResourceUri>>, String> {
+    Ok(if args.resources.is_empty() {
+        None
+    } else {
+        Some(
+            args.resources
+                .iter()
+                .map(|r| {
+                    r.parse::<ResourceUri>()
+                        .map_err(|e| format!("--resource {r}: {e}"))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+    })
+}
+
 pub(super) async fn user(config_path: Option<&Path>, cmd: UserCommand) -> Result<(), String> {
     let (config, stores) = open(config_path).await?;
     match cmd {
-        UserCommand::Add { username } => {
-            let username =
-                mcp_auth_core::normalize_username(&username).map_err(|e| e.to_string())?;
-            let password = read_password()?;
-            let existing = stores
-                .users
-                .get_by_username(&username)
-                .await
-                .map_err(|e| e.to_string())?;
-            let sub = existing
-                .map(|u| u.sub)
-                .unwrap_or_else(|| OsSecretGenerator::new().identifier("usr_", 12));
-            stores
-                .users
-                .put(&User {
-                    sub: sub.clone(),
-                    username: username.clone(),
-                    password_hash: hash_password(&password)?,
-                })
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("user {username} saved (sub {sub})");
-            Ok(())
-        }
-        UserCommand::Passwd { username } => {
-            let username = lookup_name(&username);
-            let user = stores
-                .users
-                .get_by_username(&username)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no user {username}"))?;
-            let password = read_password()?;
-            let sub = user.sub.clone();
-            stores
-                .users
-                .put(&User {
-                    password_hash: hash_password(&password)?,
-                    ..user
-                })
-                .await
-                .map_err(|e| e.to_string())?;
-            stores
-                .users
-                .end_sessions(&sub)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("password of {username} changed; every session of {username} ended");
-            Ok(())
-        }
-        UserCommand::Remove { username } => {
-            let username = lookup_name(&username);
-            // Deleting the record ends every session at once: a session is valid only while
-            // its user exists (`UserStore::session_generation`), checked on every request.
-            let user = stores
-                .users
-                .delete(&username)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no user {username}"))?;
-            let tokens = revoke_user_tokens(&stores, &user.sub, None).await?;
-            let consents = stores
-                .consent
-                .revoke_user(&user.sub, None)
-                .await
-                .map_err(|e| e.to_string())?;
-            let entries: Vec<_> = stores
-                .vault
-                .list()
-                .await
-                .map_err(|e| e.to_string())?
-                .into_iter()
-                .filter(|e| e.sub == user.sub)
-                .collect();
-            let connections = revoke_connections(&config, &stores, entries).await?;
-            println!(
-                "removed {username}; ended their sessions; revoked {tokens} refresh tokens, \
-                 {consents} consents and {connections} third-party connections"
-            );
-            Ok(())
-        }
+        UserCommand::Add { username } => user_add(&stores, &username).await,
+        UserCommand::Passwd { username } => user_passwd(&stores, &username).await,
+        UserCommand::Remove { username } => user_remove(&config, &stores, &username).await,
         UserCommand::List => {
             for u in stores.users.list().await.map_err(|e| e.to_string())? {
                 println!("{}\t{}", u.username, u.sub);
@@ -630,6 +600,93 @@ pub(super) async fn user(config_path: Option<&Path>, cmd: UserCommand) -> Result
             Ok(())
         }
     }
+}
+
+/// `user add`: a user with a password read from the terminal (or standard input); an existing
+/// user of that name gets the new password.
+async fn user_add(stores: &Stores, username: &str) -> Result<(), String> {
+    let username = mcp_auth_core::normalize_username(username).map_err(|e| e.to_string())?;
+    let password = read_password()?;
+    let existing = stores
+        .users
+        .get_by_username(&username)
+        .await
+        .map_err(|e| e.to_string())?;
+    let sub = existing
+        .map(|u| u.sub)
+        .unwrap_or_else(|| OsSecretGenerator::new().identifier("usr_", 12));
+    stores
+        .users
+        .put(&User {
+            sub: sub.clone(),
+            username: username.clone(),
+            password_hash: hash_password(&password)?,
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("user {username} saved (sub {sub})");
+    Ok(())
+}
+
+/// `user passwd`: a new password; every session of the user ends.
+async fn user_passwd(stores: &Stores, username: &str) -> Result<(), String> {
+    let username = lookup_name(username);
+    let user = stores
+        .users
+        .get_by_username(&username)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no user {username}"))?;
+    let password = read_password()?;
+    let sub = user.sub.clone();
+    stores
+        .users
+        .put(&User {
+            password_hash: hash_password(&password)?,
+            ..user
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    stores
+        .users
+        .end_sessions(&sub)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("password of {username} changed; every session of {username} ended");
+    Ok(())
+}
+
+/// `user remove`: the user, their sessions, refresh tokens, consents and connections.
+async fn user_remove(config: &Config, stores: &Stores, username: &str) -> Result<(), String> {
+    let username = lookup_name(username);
+    // Deleting the record ends every session at once: a session is valid only while
+    // its user exists (`UserStore::session_generation`), checked on every request.
+    let user = stores
+        .users
+        .delete(&username)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no user {username}"))?;
+    let tokens = revoke_user_tokens(stores, &user.sub, None).await?;
+    let consents = stores
+        .consent
+        .revoke_user(&user.sub, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let entries: Vec<_> = stores
+        .vault
+        .list()
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|e| e.sub == user.sub)
+        .collect();
+    let connections = revoke_connections(config, stores, entries).await?;
+    println!(
+        "removed {username}; ended their sessions; revoked {tokens} refresh tokens, \
+         {consents} consents and {connections} third-party connections"
+    );
+    Ok(())
 }
 
 pub(super) async fn consent(config_path: Option<&Path>, cmd: ConsentCommand) -> Result<(), String> {

@@ -320,6 +320,19 @@ impl VaultService {
             }
             return Ok(plain.credential());
         }
+        self.refresh_locked(iss, sub, conn, now).await
+    }
+
+    /// [`Self::credential`] for an expired entry: under the slot's lock, read it again and
+    /// refresh it at the third party unless another call already did.
+    async fn refresh_locked(
+        &self,
+        iss: &str,
+        sub: &str,
+        conn: &Connection,
+        now: UnixTime,
+    ) -> Result<Option<Credential>, ConnectionError> {
+        let connection = conn.name.as_str();
         let lock = self.slot_lock(iss, sub, connection);
         let _held = lock.lock().await;
         // Another call may have refreshed while this one waited.
@@ -355,39 +368,55 @@ impl VaultService {
                 if fresh.scope.is_none() {
                     fresh.scope = plain.scope.clone();
                 }
-                let sealed = self.seal(iss, sub, connection, &fresh, now)?;
-                if self
-                    .store
-                    .replace(&entry, &sealed)
+                self.store_refreshed(iss, sub, conn, &entry, fresh, &tokens, now)
                     .await
-                    .map_err(ConnectionError::Store)?
-                {
-                    return Ok(fresh.credential());
-                }
-                // Another writer won while the third party answered.
-                match self.get(iss, sub, connection).await? {
-                    None => {
-                        tracing::info!(connection = %connection, "the connection was removed during a refresh; revoking the new tokens");
-                        // Only what this refresh obtained: a refresh token the third party
-                        // did not rotate is the removed entry's own, revoked by the removal.
-                        let orphan = Plain {
-                            refresh_token: tokens
-                                .refresh_token
-                                .as_ref()
-                                .map(|t| t.expose().to_owned()),
-                            ..fresh
-                        };
-                        self.revoke_best_effort(conn, &orphan).await;
-                        Ok(None)
-                    }
-                    Some((current, _)) => Ok(usable(&current, conn.kind, now)),
-                }
             }
             Err(ConnectionError::GrantRefused) => {
                 tracing::info!(connection = %connection, "third-party refresh refused; the user must connect again");
                 self.drop_dead(&entry, now).await
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// Seal `fresh` (from the refresh that answered `tokens`) in place of `entry`. When another
+    /// writer replaced `entry` meanwhile, its entry is used when usable; when the connection was
+    /// removed meanwhile, what this refresh obtained is revoked.
+    #[allow(clippy::too_many_arguments)]
+    async fn store_refreshed(
+        &self,
+        iss: &str,
+        sub: &str,
+        conn: &Connection,
+        entry: &SealedEntry,
+        fresh: Plain,
+        tokens: &Tokens,
+        now: UnixTime,
+    ) -> Result<Option<Credential>, ConnectionError> {
+        let connection = conn.name.as_str();
+        let sealed = self.seal(iss, sub, connection, &fresh, now)?;
+        if self
+            .store
+            .replace(entry, &sealed)
+            .await
+            .map_err(ConnectionError::Store)?
+        {
+            return Ok(fresh.credential());
+        }
+        // Another writer won while the third party answered.
+        match self.get(iss, sub, connection).await? {
+            None => {
+                tracing::info!(connection = %connection, "the connection was removed during a refresh; revoking the new tokens");
+                // Only what this refresh obtained: a refresh token the third party
+                // did not rotate is the removed entry's own, revoked by the removal.
+                let orphan = Plain {
+                    refresh_token: tokens.refresh_token.as_ref().map(|t| t.expose().to_owned()),
+                    ..fresh
+                };
+                self.revoke_best_effort(conn, &orphan).await;
+                Ok(None)
+            }
+            Some((current, _)) => Ok(usable(&current, conn.kind, now)),
         }
     }
 

@@ -2,45 +2,10 @@
 //! the user store and the password hashing pool, behind one engine method. The HTTP layer only
 //! turns the outcome into a page.
 
-use std::sync::Arc;
-use std::time::Duration;
+use mcp_auth_core::{OAuthError, Secret, UnixTime};
 
-use mcp_auth_core::{Clock, OAuthError, Secret, UnixTime};
-
-use crate::limits::SignInSettings;
-use crate::rate_limit::SignInLimits;
+use super::password::PasswordError;
 use crate::server::AuthorizationServer;
-use crate::web::password::{HashPool, PasswordError};
-
-/// What sign-in needs besides the stores: the failure counters and the password hashing pool.
-/// One per server, built with it.
-#[derive(Debug)]
-pub(crate) struct SignInGuard {
-    pub(crate) limits: SignInLimits,
-    pub(crate) hashes: HashPool,
-}
-
-impl SignInGuard {
-    /// Counters for `settings` on `clock` (in `shared` when given, see
-    /// [`crate::rate_limit`]), and a pool with the configured threads and bounds.
-    ///
-    /// # Errors
-    /// The operating system refused to start a hashing thread.
-    pub(crate) fn new(
-        settings: &SignInSettings,
-        clock: Arc<dyn Clock>,
-        shared: Option<Arc<dyn crate::rate_limit::SharedCounters>>,
-    ) -> std::io::Result<Self> {
-        Ok(Self {
-            limits: SignInLimits::new(settings, clock, shared),
-            hashes: HashPool::new(
-                settings.effective_hash_threads(),
-                settings.effective_max_concurrent_hashes(),
-                Duration::from_millis(settings.hash_wait_ms),
-            )?,
-        })
-    }
-}
 
 /// A user who has just proved who they are: the session to start.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +51,7 @@ impl AuthorizationServer {
     ///
     /// An attempt counts as a failure from the moment it starts, so a burst cannot overrun a
     /// limit, and is taken back unless the password was wrong. An unknown username is checked
-    /// against a dummy hash of the same cost ([`crate::web::password::verify_password`]).
+    /// against a dummy hash of the same cost ([`super::password::verify_password`]).
     ///
     /// # Errors
     /// [`SignInError`]: wrong credentials, a limit reached, the hashing pool busy, or an internal

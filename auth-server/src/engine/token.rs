@@ -189,95 +189,25 @@ impl AuthorizationServer {
             ttl,
             scope,
         } = target;
-        let (aud, client_id, resource_claim) = match &decision.profile {
-            TokenProfile::Assertion {
-                typ,
-                audience,
-                client_id,
-            } => {
-                if decision.refresh != RefreshPolicy::None || decision.id_token.is_some() {
-                    return Err(OAuthError::server_error(ProfileError(
-                        "an assertion is never issued with a refresh token or an ID token",
-                    )));
-                }
-                if typ.eq_ignore_ascii_case(TokenProfile::AccessToken.typ()) {
-                    return Err(OAuthError::server_error(ProfileError(
-                        "an assertion may not claim the access token type",
-                    )));
-                }
-                (
-                    audience.clone(),
-                    client_id.clone(),
-                    Some(resource.as_str().to_owned()),
-                )
-            }
-            _ => (
-                resource.as_str().to_owned(),
-                client.client_id.as_str().to_owned(),
-                None,
-            ),
-        };
-        let claims = AccessTokenClaims {
-            iss: settings.issuer.as_str().to_owned(),
-            sub: decision.subject.clone(),
-            aud,
-            client_id,
-            scope: scope.to_string(),
-            iat: now,
-            exp: now + ttl as i64,
-            jti: self.inner.secrets.identifier("", 16),
-            auth_time: decision.auth_time,
-            resource: resource_claim,
-            extra: decision.extra_claims.clone(),
-        };
+        let claims = self.access_claims(client, &decision, &resource, ttl, &scope, now)?;
         let access_token = self
             .token_issuer()
             .issue_profile(&decision.profile, &claims)?;
-        let family = match &decision.refresh {
-            RefreshPolicy::None => None,
-            RefreshPolicy::NewFamily if client.allows_grant(GrantType::REFRESH_TOKEN) => Some((
-                self.inner.secrets.identifier("fam_", 16),
-                now + settings.refresh_absolute_ttl as i64,
-            )),
-            RefreshPolicy::NewFamily => None,
-            RefreshPolicy::Rotate {
-                family_id,
-                family_expires_at,
-            } => Some((family_id.clone(), *family_expires_at)),
+        let family = self.refresh_family(client, &decision.refresh, now);
+        let refresh_token = match &family {
+            Some((family_id, family_expires_at)) => Some(
+                self.store_refresh_token(
+                    client,
+                    &decision,
+                    (family_id, *family_expires_at),
+                    (&resource, &scope),
+                    &claims,
+                    now,
+                )
+                .await?,
+            ),
+            None => None,
         };
-        let mut refresh_token = None;
-        if let Some((family_id, family_expires_at)) = &family {
-            let value = self.inner.secrets.secret("rt_", 32);
-            let record = RefreshToken {
-                token_hash: value.hash().as_str().to_owned(),
-                family_id: family_id.clone(),
-                client_id: client.client_id.as_str().to_owned(),
-                sub: decision.subject.clone(),
-                scope: scope.clone(),
-                resource: resource.clone(),
-                auth_time: decision.auth_time,
-                issued_at: now,
-                expires_at: (now + settings.refresh_idle_ttl as i64).min(*family_expires_at),
-                family_expires_at: *family_expires_at,
-                access_jti: claims.jti.clone(),
-                access_exp: claims.exp,
-                state: RefreshTokenState::Active,
-            };
-            if !crate::metrics::timed(
-                "refresh_insert",
-                self.inner.stores.refresh_tokens.insert(&record),
-            )
-            .await?
-            {
-                self.inner
-                    .stores
-                    .denylist
-                    .deny(&claims.jti, claims.exp)
-                    .await?;
-                return Err(OAuthError::invalid_grant("the grant was revoked"));
-            }
-            refresh_token = Some(value.expose().to_owned());
-        }
         handler
             .issued(
                 ctx,
@@ -317,6 +247,128 @@ impl AuthorizationServer {
             refresh_token,
             extra,
         })
+    }
+
+    /// The access token's claims for `decision`: an ID-JAG profile names its own `aud` and
+    /// `client_id` and carries `resource`; every other token is for `resource`, to `client`.
+    fn access_claims(
+        &self,
+        client: &Client,
+        decision: &GrantDecision,
+        resource: &ResourceUri,
+        ttl: u64,
+        scope: &ScopeSet,
+        now: i64,
+    ) -> Result<AccessTokenClaims, OAuthError> {
+        let (aud, client_id, resource_claim) = match &decision.profile {
+            TokenProfile::Assertion {
+                typ,
+                audience,
+                client_id,
+            } => {
+                if decision.refresh != RefreshPolicy::None || decision.id_token.is_some() {
+                    return Err(OAuthError::server_error(ProfileError(
+                        "an assertion is never issued with a refresh token or an ID token",
+                    )));
+                }
+                if typ.eq_ignore_ascii_case(TokenProfile::AccessToken.typ()) {
+                    return Err(OAuthError::server_error(ProfileError(
+                        "an assertion may not claim the access token type",
+                    )));
+                }
+                (
+                    audience.clone(),
+                    client_id.clone(),
+                    Some(resource.as_str().to_owned()),
+                )
+            }
+            _ => (
+                resource.as_str().to_owned(),
+                client.client_id.as_str().to_owned(),
+                None,
+            ),
+        };
+        Ok(AccessTokenClaims {
+            iss: self.inner.settings.issuer.as_str().to_owned(),
+            sub: decision.subject.clone(),
+            aud,
+            client_id,
+            scope: scope.to_string(),
+            iat: now,
+            exp: now + ttl as i64,
+            jti: self.inner.secrets.identifier("", 16),
+            auth_time: decision.auth_time,
+            resource: resource_claim,
+            extra: decision.extra_claims.clone(),
+        })
+    }
+
+    /// The refresh token family `policy` asks for, `(id, absolute expiry)`: a new one only
+    /// when `client` may use the refresh_token grant.
+    fn refresh_family(
+        &self,
+        client: &Client,
+        policy: &RefreshPolicy,
+        now: i64,
+    ) -> Option<(String, i64)> {
+        match policy {
+            RefreshPolicy::None => None,
+            RefreshPolicy::NewFamily if client.allows_grant(GrantType::REFRESH_TOKEN) => Some((
+                self.inner.secrets.identifier("fam_", 16),
+                now + self.inner.settings.refresh_absolute_ttl as i64,
+            )),
+            RefreshPolicy::NewFamily => None,
+            RefreshPolicy::Rotate {
+                family_id,
+                family_expires_at,
+            } => Some((family_id.clone(), *family_expires_at)),
+        }
+    }
+
+    /// Store a new refresh token of `family` (`(id, absolute expiry)`) for `target`
+    /// (`(resource, scope)`) beside the access token `claims`, and return it. A family revoked
+    /// meanwhile denies the access token and is `invalid_grant`.
+    async fn store_refresh_token(
+        &self,
+        client: &Client,
+        decision: &GrantDecision,
+        family: (&str, i64),
+        target: (&ResourceUri, &ScopeSet),
+        claims: &AccessTokenClaims,
+        now: i64,
+    ) -> Result<String, OAuthError> {
+        let (family_id, family_expires_at) = family;
+        let (resource, scope) = target;
+        let value = self.inner.secrets.secret("rt_", 32);
+        let record = RefreshToken {
+            token_hash: value.hash().as_str().to_owned(),
+            family_id: family_id.to_owned(),
+            client_id: client.client_id.as_str().to_owned(),
+            sub: decision.subject.clone(),
+            scope: scope.clone(),
+            resource: resource.clone(),
+            auth_time: decision.auth_time,
+            issued_at: now,
+            expires_at: (now + self.inner.settings.refresh_idle_ttl as i64).min(family_expires_at),
+            family_expires_at,
+            access_jti: claims.jti.clone(),
+            access_exp: claims.exp,
+            state: RefreshTokenState::Active,
+        };
+        if !crate::metrics::timed(
+            "refresh_insert",
+            self.inner.stores.refresh_tokens.insert(&record),
+        )
+        .await?
+        {
+            self.inner
+                .stores
+                .denylist
+                .deny(&claims.jti, claims.exp)
+                .await?;
+            return Err(OAuthError::invalid_grant("the grant was revoked"));
+        }
+        Ok(value.expose().to_owned())
     }
 }
 

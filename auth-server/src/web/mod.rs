@@ -4,10 +4,13 @@
 //! template overrides) and the scope descriptions the consent page shows.
 
 pub mod pages;
-pub mod password;
 pub mod session;
 /// The sign-in limits, now in [`crate::rate_limit::sign_in`].
 pub use crate::rate_limit::sign_in as signin_limits;
 pub mod templates;
 pub mod ui;
 pub mod when;
+
+/// Password hashing lives in the engine ([`crate::engine::password`]); kept here for the
+/// paths that name it under `web`.
+pub use crate::engine::password;

@@ -6,6 +6,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use mcp_auth_core::Secret;
 use serde_json::{Value, json};
 
 use super::browser::random_token;
@@ -81,9 +82,9 @@ pub struct CcOptions {
     /// The machine client.
     pub client_id: String,
     /// Its secret (checks `client_secret_basic` and `client_secret_post`).
-    pub client_secret: Option<String>,
+    pub client_secret: Option<Secret>,
     /// Its PKCS#8 PEM private key (P-256 → ES256, RSA → RS256; checks `private_key_jwt`).
-    pub private_key_pem: Option<String>,
+    pub private_key_pem: Option<Secret>,
     /// The resource to ask for.
     pub resource: Option<String>,
     /// The scope to ask for.
@@ -201,7 +202,7 @@ pub async fn run(http: &Http, opts: &CcOptions) -> Report {
     };
     let signer = match &opts.private_key_pem {
         None => None,
-        Some(pem) => match Signer::from_pem(pem) {
+        Some(pem) => match Signer::from_pem(pem.expose()) {
             Ok(s) => Some(s),
             Err(e) => {
                 report.fail(CC_07, format!("private_key_jwt: {e}"), None);
@@ -295,7 +296,7 @@ impl Run<'_> {
         }
         p.extend_from_slice(extra);
         let secret = secret
-            .or(self.opts.client_secret.as_deref())
+            .or(self.opts.client_secret.as_ref().map(Secret::expose))
             .unwrap_or_default()
             .to_owned();
         let assertion = self.assertion(jti).unwrap_or_default();
@@ -318,23 +319,7 @@ impl Run<'_> {
     }
 
     async fn tokens(&mut self) {
-        let mut methods = Vec::new();
-        for m in &self.opts.methods {
-            match m.as_str() {
-                "client_secret_basic" if self.opts.client_secret.is_some() => methods.push(Method::Basic),
-                "client_secret_post" if self.opts.client_secret.is_some() => methods.push(Method::Post),
-                "private_key_jwt" if self.signer.is_some() => methods.push(Method::Jwt),
-                other => self.report.skip(CC_07, format!("{other}: no matching --client-secret or --private-key, or an unknown method")),
-            }
-        }
-        if self.opts.methods.is_empty() {
-            if self.opts.client_secret.is_some() {
-                methods.push(Method::Basic);
-            }
-            if self.signer.is_some() {
-                methods.push(Method::Jwt);
-            }
-        }
+        let methods = self.methods_to_check();
         if methods.is_empty() {
             for c in &ALL[3..] {
                 self.report.skip(*c, "no --client-secret or --private-key");
@@ -378,44 +363,80 @@ impl Run<'_> {
                 continue;
             }
             shape_checked = true;
-            self.report.expect(
-                CC_11,
-                body.get("refresh_token").is_none(),
-                Outcome::Warn,
-                "refresh_token absent",
-                Some(ex.summary()),
-            );
-            match at.and_then(jwt_parts) {
-                None => {
-                    self.report.skip(CC_12, "opaque access token");
-                    self.report.skip(CC_09, "opaque access token");
-                }
-                Some((_, claims)) => {
-                    let id = json!(self.opts.client_id);
-                    self.report.expect(
-                        CC_12,
-                        claims["sub"] == id && claims["client_id"] == id,
-                        Outcome::Fail,
-                        format!("sub {}, client_id {}", claims["sub"], claims["client_id"]),
-                        Some(ex.summary()),
-                    );
-                    match &self.opts.resource {
-                        Some(r) => self.report.expect(
-                            CC_09,
-                            aud_contains(&claims, r),
-                            Outcome::Fail,
-                            format!("aud {}", claims["aud"]),
-                            Some(ex.summary()),
-                        ),
-                        None => self.report.skip(CC_09, "no --resource given"),
-                    }
-                }
-            }
+            self.token_shape_checks(&body, &ex);
             if *m == Method::Jwt {
                 self.replay(&jti).await;
             }
         }
         let first = methods[0];
+        self.refusal_checks(first).await;
+    }
+
+    /// The client authentication methods to check: `--auth-method`s the options can do (others
+    /// are skipped), or by default Basic with a secret and private_key_jwt with a key.
+    fn methods_to_check(&mut self) -> Vec<Method> {
+        let mut methods = Vec::new();
+        for m in &self.opts.methods {
+            match m.as_str() {
+                "client_secret_basic" if self.opts.client_secret.is_some() => methods.push(Method::Basic),
+                "client_secret_post" if self.opts.client_secret.is_some() => methods.push(Method::Post),
+                "private_key_jwt" if self.signer.is_some() => methods.push(Method::Jwt),
+                other => self.report.skip(CC_07, format!("{other}: no matching --client-secret or --private-key, or an unknown method")),
+            }
+        }
+        if self.opts.methods.is_empty() {
+            if self.opts.client_secret.is_some() {
+                methods.push(Method::Basic);
+            }
+            if self.signer.is_some() {
+                methods.push(Method::Jwt);
+            }
+        }
+        methods
+    }
+
+    /// CC-11, CC-12, CC-09 on the first good token response (`body` of `ex`): no refresh
+    /// token; `sub` and `client_id` are the client; `aud` is the resource.
+    fn token_shape_checks(&mut self, body: &Value, ex: &Exchange) {
+        self.report.expect(
+            CC_11,
+            body.get("refresh_token").is_none(),
+            Outcome::Warn,
+            "refresh_token absent",
+            Some(ex.summary()),
+        );
+        let at = body.get("access_token").and_then(Value::as_str);
+        match at.and_then(jwt_parts) {
+            None => {
+                self.report.skip(CC_12, "opaque access token");
+                self.report.skip(CC_09, "opaque access token");
+            }
+            Some((_, claims)) => {
+                let id = json!(self.opts.client_id);
+                self.report.expect(
+                    CC_12,
+                    claims["sub"] == id && claims["client_id"] == id,
+                    Outcome::Fail,
+                    format!("sub {}, client_id {}", claims["sub"], claims["client_id"]),
+                    Some(ex.summary()),
+                );
+                match &self.opts.resource {
+                    Some(r) => self.report.expect(
+                        CC_09,
+                        aud_contains(&claims, r),
+                        Outcome::Fail,
+                        format!("aud {}", claims["aud"]),
+                        Some(ex.summary()),
+                    ),
+                    None => self.report.skip(CC_09, "no --resource given"),
+                }
+            }
+        }
+    }
+
+    /// CC-09 (unknown resource), CC-10 (unknown scope), CC-02 (wrong secret) with the `first`
+    /// method, and CC-06's skip without a key.
+    async fn refusal_checks(&mut self, first: Method) {
         let ex = self
             .request(
                 first,

@@ -352,4 +352,51 @@ mod tests {
             Outcome::Fail
         );
     }
+
+    /// The options of every suite print `[redacted]` for their secrets and tokens in `Debug`.
+    #[test]
+    fn options_debug_never_shows_secrets_or_tokens() {
+        use mcp_auth_core::Secret;
+        let mut as_opts = as_checks::AsOptions::new("https://as.example");
+        as_opts.client_secret = Some(Secret::new("as-secret-value"));
+        let cc = cc_checks::CcOptions {
+            issuer: "https://as.example".into(),
+            client_id: "machine".into(),
+            client_secret: Some(Secret::new("cc-secret-value")),
+            private_key_pem: Some(Secret::new("-----BEGIN PRIVATE KEY-----pem-value")),
+            resource: None,
+            scope: None,
+            methods: Vec::new(),
+        };
+        let xaa = xaa_checks::XaaOptions {
+            issuer: "https://as.example".into(),
+            client_id: "agent".into(),
+            client_secret: Secret::new("xaa-secret-value"),
+            resource: None,
+            scope: None,
+            subject: "user".into(),
+            refetch_wait: None,
+        };
+        let rs = rs_checks::RsOptions {
+            mcp_url: "https://mcp.example/mcp".into(),
+            token: Some(Secret::new("token-value")),
+            foreign_token: Some(Secret::new("foreign-value")),
+            kit_issuer_bind: None,
+            kit: false,
+            privileged_tool: None,
+            refetch_wait: None,
+        };
+        let printed = format!("{as_opts:?} {cc:?} {xaa:?} {rs:?}");
+        for secret in [
+            "as-secret-value",
+            "cc-secret-value",
+            "pem-value",
+            "xaa-secret-value",
+            "token-value",
+            "foreign-value",
+        ] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert_eq!(printed.matches("[redacted]").count(), 6, "{printed}");
+    }
 }

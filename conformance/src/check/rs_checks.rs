@@ -13,6 +13,7 @@
 //! thumbprint, new each run, so a server holding an earlier run's key set refetches; a port in
 //! use for `--kit-issuer-bind` is a setup error (exit code 2).
 
+use mcp_auth_core::Secret;
 use serde_json::{Value, json};
 
 use super::http::{Exchange, Http};
@@ -180,9 +181,9 @@ pub struct RsOptions {
     /// The MCP endpoint, exactly as clients are configured with it.
     pub mcp_url: String,
     /// A valid access token for it (from `--token`, or obtained from the AS).
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     /// A token the AS issued for another resource (audience confusion with the real AS).
-    pub foreign_token: Option<String>,
+    pub foreign_token: Option<Secret>,
     /// Where the kit's issuer listens (`None`: a free loopback port; defect checks then only
     /// run when the server under test happens to trust it).
     pub kit_issuer_bind: Option<std::net::SocketAddr>,
@@ -365,7 +366,14 @@ impl Run<'_> {
                 .report
                 .skip(RS_01_LINK, "no resource_metadata in the challenge"),
         }
-        let ex = self.http.get(&expected, &[]).await;
+        self.metadata_document(&expected).await;
+    }
+
+    /// RS-01, RS-02, RS-R2-06: the protected resource metadata at `expected` names this
+    /// resource and authorization servers whose metadata has their issuer; its
+    /// `scopes_supported` becomes the baseline.
+    async fn metadata_document(&mut self, expected: &str) {
+        let ex = self.http.get(expected, &[]).await;
         let doc = ex
             .json()
             .filter(|_| ex.status == 200)
@@ -448,11 +456,59 @@ impl Run<'_> {
             ),
             Some(ex.summary()),
         );
+        self.token_in_query_check().await;
+        match &self.opts.token {
+            None => self.report.skip(
+                RS_VALID,
+                "no token: pass --token, or let `all` obtain one from the AS",
+            ),
+            Some(t) => {
+                let ex = self.mcp(Some(t.expose()), &initialize_body()).await;
+                self.report.expect(
+                    RS_VALID,
+                    (200..300).contains(&ex.status),
+                    Outcome::Fail,
+                    format!("initialize: {}", ex.status),
+                    Some(ex.summary()),
+                );
+            }
+        }
+        if let Some(t) = &self.opts.foreign_token {
+            let ex = self.mcp(Some(t.expose()), &initialize_body()).await;
+            self.report.expect(
+                RS_08_AS,
+                Self::invalid_token(&ex),
+                Outcome::Fail,
+                format!("a token the AS issued for another resource: {}", ex.status),
+                Some(ex.summary()),
+            );
+        }
+        if self.opts.foreign_token.is_none() {
+            self.report.skip(
+                RS_08_AS,
+                "no token the AS issued for another resource (all --other-resource)",
+            );
+        }
+        if let (Some(tool), Some(t)) = (&self.opts.privileged_tool, &self.opts.token) {
+            let t = t.expose().to_owned();
+            let tool = tool.clone();
+            let granted = jwt_parts(&t)
+                .and_then(|(_, c)| c["scope"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| self.baseline.clone());
+            let _ = self
+                .step_up(&t, &granted, &tool, "a token from the AS")
+                .await;
+        }
+    }
+
+    /// RS-13: a token in the URI query (the real one, else a bogus one) is refused with 400
+    /// `invalid_request` (RFC 6750 §2.3 is not supported by MCP).
+    async fn token_in_query_check(&mut self) {
         let in_query = self
             .opts
             .token
-            .clone()
-            .unwrap_or_else(|| "not-a-token".into());
+            .as_ref()
+            .map_or("not-a-token", Secret::expose);
         let sep = if self.opts.mcp_url.contains('?') {
             '&'
         } else {
@@ -490,48 +546,6 @@ impl Run<'_> {
             ),
             (outcome != Outcome::Pass).then(|| ex.summary()),
         );
-        match &self.opts.token {
-            None => self.report.skip(
-                RS_VALID,
-                "no token: pass --token, or let `all` obtain one from the AS",
-            ),
-            Some(t) => {
-                let ex = self.mcp(Some(t), &initialize_body()).await;
-                self.report.expect(
-                    RS_VALID,
-                    (200..300).contains(&ex.status),
-                    Outcome::Fail,
-                    format!("initialize: {}", ex.status),
-                    Some(ex.summary()),
-                );
-            }
-        }
-        if let Some(t) = &self.opts.foreign_token {
-            let ex = self.mcp(Some(t), &initialize_body()).await;
-            self.report.expect(
-                RS_08_AS,
-                Self::invalid_token(&ex),
-                Outcome::Fail,
-                format!("a token the AS issued for another resource: {}", ex.status),
-                Some(ex.summary()),
-            );
-        }
-        if self.opts.foreign_token.is_none() {
-            self.report.skip(
-                RS_08_AS,
-                "no token the AS issued for another resource (all --other-resource)",
-            );
-        }
-        if let (Some(tool), Some(t)) = (&self.opts.privileged_tool, &self.opts.token) {
-            let t = t.clone();
-            let tool = tool.clone();
-            let granted = jwt_parts(&t)
-                .and_then(|(_, c)| c["scope"].as_str().map(str::to_owned))
-                .unwrap_or_else(|| self.baseline.clone());
-            let _ = self
-                .step_up(&t, &granted, &tool, "a token from the AS")
-                .await;
-        }
     }
 
     /// RS-12: call `tool` with `token` (whose scopes are `granted`); returns the challenged
@@ -697,25 +711,7 @@ impl Run<'_> {
             }
         };
         if !(200..300).contains(&ex.status) {
-            let reason = if kit.jwks_fetches() == 0 {
-                format!(
-                    "the server does not trust the kit issuer {} (a valid kit token got {} and the kit's keys at {} were never fetched); to run the defect checks, make the server trust that issuer (e.g. protected-mcp-server --issuer {}) and pass --kit-issuer-bind {}",
-                    kit.issuer(),
-                    ex.status,
-                    kit.jwks_uri(),
-                    kit.issuer(),
-                    kit.addr()
-                )
-            } else {
-                format!(
-                    "the server fetched the kit's keys from {} but refused a valid kit token for {} with scope {:?} ({} {:?}): it does not accept the kit's tokens as this resource's",
-                    kit.jwks_uri(),
-                    self.opts.mcp_url,
-                    self.baseline,
-                    ex.status,
-                    ex.header("www-authenticate").unwrap_or("(no challenge)")
-                )
-            };
+            let reason = self.untrusted_kit_reason(&kit, &ex);
             for c in kit_ids {
                 self.report.skip(c, reason.clone());
             }
@@ -726,6 +722,37 @@ impl Run<'_> {
             RS_KIT,
             format!("a valid token from {} was accepted", kit.issuer()),
         );
+        self.defect_checks(&minter).await;
+        self.kit_step_up(&minter, &good).await;
+        drop(kit);
+    }
+
+    /// Why the kit checks cannot run when a valid kit token got `ex`: the server never
+    /// fetched the `kit` issuer's keys, or fetched them and refused the token anyway.
+    fn untrusted_kit_reason(&self, kit: &TestAuthServer, ex: &Exchange) -> String {
+        if kit.jwks_fetches() == 0 {
+            format!(
+                "the server does not trust the kit issuer {} (a valid kit token got {} and the kit's keys at {} were never fetched); to run the defect checks, make the server trust that issuer (e.g. protected-mcp-server --issuer {}) and pass --kit-issuer-bind {}",
+                kit.issuer(),
+                ex.status,
+                kit.jwks_uri(),
+                kit.issuer(),
+                kit.addr()
+            )
+        } else {
+            format!(
+                "the server fetched the kit's keys from {} but refused a valid kit token for {} with scope {:?} ({} {:?}): it does not accept the kit's tokens as this resource's",
+                kit.jwks_uri(),
+                self.opts.mcp_url,
+                self.baseline,
+                ex.status,
+                ex.header("www-authenticate").unwrap_or("(no challenge)")
+            )
+        }
+    }
+
+    /// RS-07 … RS-11: each defect the kit's `minter` can mint gets 401 `invalid_token`.
+    async fn defect_checks(&mut self, minter: &TokenMinter<'_>) {
         for defect in Defect::ALL {
             let check = match defect {
                 Defect::Expired => RS_07,
@@ -759,11 +786,16 @@ impl Run<'_> {
                 Some(ex.summary()),
             );
         }
+    }
+
+    /// RS-12 and RS-12-RETRY with kit tokens: the `good` token's scope challenge on the
+    /// privileged tool, then a retry with a token for exactly the challenged scope.
+    async fn kit_step_up(&mut self, minter: &TokenMinter<'_>, good: &str) {
         match &self.opts.privileged_tool {
             Some(tool) => {
                 let tool = tool.clone();
                 let baseline = self.baseline.clone();
-                match self.step_up(&good, &baseline, &tool, "a kit token").await {
+                match self.step_up(good, &baseline, &tool, "a kit token").await {
                     Some(scope) => {
                         let upgraded = minter.valid(&scope).unwrap_or_default();
                         self.upgraded_retry(&upgraded, &scope, &tool).await;
@@ -779,7 +811,6 @@ impl Run<'_> {
                 self.report.skip(RS_12_RETRY, why);
             }
         }
-        drop(kit);
     }
 
     /// RS-12 and RS-12-RETRY without kit tokens: RS-12 ran (or not) with the AS token; the

@@ -6,6 +6,7 @@
 //! resource the AS does not serve that still gets a token for it is a warning (a policy choice),
 //! a client that may not use the grant a setup error (exit code 2).
 
+use mcp_auth_core::Secret;
 use serde_json::{Value, json};
 
 use super::http::{Exchange, Http, basic};
@@ -131,7 +132,7 @@ pub struct XaaOptions {
     /// A confidential client allowed the jwt-bearer grant.
     pub client_id: String,
     /// Its secret (sent with `client_secret_basic`).
-    pub client_secret: String,
+    pub client_secret: Secret,
     /// The resource named in the ID-JAGs.
     pub resource: Option<String>,
     /// The scope named in the ID-JAGs.
@@ -211,7 +212,10 @@ impl Run<'_> {
             .post_form(
                 token,
                 &p,
-                Some(&basic(&self.opts.client_id, &self.opts.client_secret)),
+                Some(&basic(
+                    &self.opts.client_id,
+                    self.opts.client_secret.expose(),
+                )),
             )
             .await
     }
@@ -227,7 +231,31 @@ impl Run<'_> {
         );
     }
 
+    /// Every `xaa` check after the mock IdP is up.
     async fn checks(&mut self) {
+        self.metadata_check();
+        let Some((jag, ex)) = self.first_redemption().await else {
+            return;
+        };
+        let at = self.happy_path_check(&ex);
+        if ex.status == 200 {
+            self.after_success(&jag, &ex, at.as_deref()).await;
+        } else {
+            for c in [EMA_CACHE, EMA_10, EMA_05, EMA_INTROSPECT] {
+                self.report.skip(c, "the happy path failed");
+            }
+        }
+        self.parameter_checks().await;
+        self.defect_checks().await;
+    }
+
+    /// An ID-JAG with claims `c`, signed by the mock IdP.
+    fn sign(&self, c: &Value) -> String {
+        self.idp.id_jag(c).unwrap_or_default()
+    }
+
+    /// EMA-META: the jwt-bearer grant and the ID-JAG profile are advertised.
+    fn metadata_check(&mut self) {
         let m = &self.meta;
         let ok = m.supports_grant(JWT_BEARER)
             && m.lists(
@@ -244,10 +272,13 @@ impl Run<'_> {
             ),
             Some(m.exchange.summary()),
         );
+    }
+
+    /// The first redemption of an ID-JAG with resource and scope: `(ID-JAG, response)`, or
+    /// `None` (every check skipped, a setup error) when the client may not use the grant.
+    async fn first_redemption(&mut self) -> Option<(String, Exchange)> {
         let resource = self.opts.resource.clone();
         let scope = self.opts.scope.clone();
-        let sign = |c: &Value| self.idp.id_jag(c).unwrap_or_default();
-
         // Happy path with resource and scope; retried while the AS has not fetched the IdP's
         // current key set (a key set cached from an earlier run).
         let deadline = self
@@ -256,7 +287,7 @@ impl Run<'_> {
             .map(|w| std::time::Instant::now() + w);
         let (jag, ex) = loop {
             let c = self.claims(resource.as_deref(), scope.as_deref());
-            let jag = sign(&c);
+            let jag = self.sign(&c);
             let ex = self.redeem(&jag, None).await;
             let stale_keys = ex.status == 400
                 && ex.error().as_deref() == Some("invalid_grant")
@@ -277,8 +308,16 @@ impl Run<'_> {
                 self.report.skip(*c, why.clone());
             }
             self.report.setup_error(why);
-            return;
+            return None;
         }
+        Some((jag, ex))
+    }
+
+    /// EMA-HAPPY: the first redemption `ex` gave an access token for the resource, with a scope
+    /// within the ID-JAG's; returns the access token.
+    fn happy_path_check(&mut self, ex: &Exchange) -> Option<String> {
+        let resource = self.opts.resource.clone();
+        let scope = self.opts.scope.clone();
         let body = ex.json().unwrap_or(Value::Null);
         let at = body["access_token"].as_str().map(str::to_owned);
         let claims = at.as_deref().and_then(jwt_parts).map(|(_, c)| c);
@@ -313,78 +352,95 @@ impl Run<'_> {
             ),
             Some(ex.summary()),
         );
-        if ex.status == 200 {
-            self.report.expect(
-                EMA_CACHE,
-                ex.no_store(),
-                Outcome::Fail,
-                format!(
-                    "Cache-Control {:?}",
-                    ex.header("cache-control").unwrap_or("(none)")
-                ),
-                Some(ex.summary()),
-            );
-            self.report.expect(
-                EMA_10,
-                body.get("refresh_token").is_none(),
-                Outcome::Warn,
-                "refresh_token absent",
-                Some(ex.summary()),
-            );
-            // EMA-05: the same ID-JAG again.
-            let again = self.redeem(&jag, None).await;
-            self.refused(EMA_05, &again, &["invalid_grant"]);
-            match (self.meta.str("introspection_endpoint"), &at) {
-                (Some(url), Some(at)) => {
-                    let url = url.to_owned();
-                    let ix = self
-                        .http
-                        .post_form(
-                            &url,
-                            &[("token", at.as_str())],
-                            Some(&basic(&self.opts.client_id, &self.opts.client_secret)),
-                        )
-                        .await;
-                    let j = ix.json().unwrap_or(Value::Null);
-                    let ok = j["active"] == json!(true)
-                        && j["client_id"] == json!(self.opts.client_id)
-                        // An AS may qualify the IdP's subject (e.g. auth-server's
-                        // per-IdP `subject_prefix`): the asserted `sub` ends it.
-                        && j["sub"]
-                            .as_str()
-                            .is_some_and(|s| s.ends_with(self.opts.subject.as_str()))
-                        && resource.as_deref().is_none_or(|r| aud_contains(&j, r));
-                    // An AS may only introspect tokens for resources that list the caller.
-                    let outcome = if ok {
-                        Outcome::Pass
-                    } else if j["active"] == json!(false) {
-                        Outcome::Warn
-                    } else {
-                        Outcome::Fail
-                    };
-                    self.report.add(
-                        EMA_INTROSPECT,
-                        outcome,
-                        format!(
-                            "active {}, client_id {}, sub {}, aud {}",
-                            j["active"], j["client_id"], j["sub"], j["aud"]
-                        ),
-                        (!ok).then(|| ix.summary()),
-                    );
-                }
-                _ => self
-                    .report
-                    .skip(EMA_INTROSPECT, "no introspection_endpoint advertised"),
-            }
-        } else {
-            for c in [EMA_CACHE, EMA_10, EMA_05, EMA_INTROSPECT] {
-                self.report.skip(c, "the happy path failed");
-            }
-        }
+        at
+    }
 
+    /// EMA-CACHE, EMA-10, EMA-05 and EMA-INTROSPECT after a successful redemption `ex` of
+    /// `jag` that gave the access token `at`.
+    async fn after_success(&mut self, jag: &str, ex: &Exchange, at: Option<&str>) {
+        let body = ex.json().unwrap_or(Value::Null);
+        self.report.expect(
+            EMA_CACHE,
+            ex.no_store(),
+            Outcome::Fail,
+            format!(
+                "Cache-Control {:?}",
+                ex.header("cache-control").unwrap_or("(none)")
+            ),
+            Some(ex.summary()),
+        );
+        self.report.expect(
+            EMA_10,
+            body.get("refresh_token").is_none(),
+            Outcome::Warn,
+            "refresh_token absent",
+            Some(ex.summary()),
+        );
+        // EMA-05: the same ID-JAG again.
+        let again = self.redeem(jag, None).await;
+        self.refused(EMA_05, &again, &["invalid_grant"]);
+        self.introspection_check(at).await;
+    }
+
+    /// EMA-INTROSPECT: the access token `at` introspects as active, for this client, the
+    /// asserted subject and the resource.
+    async fn introspection_check(&mut self, at: Option<&str>) {
+        let resource = self.opts.resource.clone();
+        match (self.meta.str("introspection_endpoint"), at) {
+            (Some(url), Some(at)) => {
+                let url = url.to_owned();
+                let ix = self
+                    .http
+                    .post_form(
+                        &url,
+                        &[("token", at)],
+                        Some(&basic(
+                            &self.opts.client_id,
+                            self.opts.client_secret.expose(),
+                        )),
+                    )
+                    .await;
+                let j = ix.json().unwrap_or(Value::Null);
+                let ok = j["active"] == json!(true)
+                    && j["client_id"] == json!(self.opts.client_id)
+                    // An AS may qualify the IdP's subject (e.g. auth-server's
+                    // per-IdP `subject_prefix`): the asserted `sub` ends it.
+                    && j["sub"]
+                        .as_str()
+                        .is_some_and(|s| s.ends_with(self.opts.subject.as_str()))
+                    && resource.as_deref().is_none_or(|r| aud_contains(&j, r));
+                // An AS may only introspect tokens for resources that list the caller.
+                let outcome = if ok {
+                    Outcome::Pass
+                } else if j["active"] == json!(false) {
+                    Outcome::Warn
+                } else {
+                    Outcome::Fail
+                };
+                self.report.add(
+                    EMA_INTROSPECT,
+                    outcome,
+                    format!(
+                        "active {}, client_id {}, sub {}, aud {}",
+                        j["active"], j["client_id"], j["sub"], j["aud"]
+                    ),
+                    (!ok).then(|| ix.summary()),
+                );
+            }
+            _ => self
+                .report
+                .skip(EMA_INTROSPECT, "no introspection_endpoint advertised"),
+        }
+    }
+
+    /// EMA-NO-RESOURCE, EMA-NO-SCOPE, EMA-04, EMA-SCOPE: the ID-JAG's and the request's
+    /// `resource` and `scope`.
+    async fn parameter_checks(&mut self) {
+        let resource = self.opts.resource.clone();
+        let scope = self.opts.scope.clone();
         // Without resource: a default resource, or invalid_target; never a 5xx.
         let ex = self
-            .redeem(&sign(&self.claims(None, scope.as_deref())), None)
+            .redeem(&self.sign(&self.claims(None, scope.as_deref())), None)
             .await;
         let outcome = match (ex.status, ex.error().as_deref()) {
             (200, _) | (400, Some("invalid_target")) => Outcome::Pass,
@@ -397,7 +453,7 @@ impl Run<'_> {
             (outcome != Outcome::Pass).then(|| ex.summary()),
         );
         let ex = self
-            .redeem(&sign(&self.claims(resource.as_deref(), None)), None)
+            .redeem(&self.sign(&self.claims(resource.as_deref(), None)), None)
             .await;
         self.report.expect(
             EMA_NO_SCOPE,
@@ -409,7 +465,7 @@ impl Run<'_> {
 
         let ex = self
             .redeem(
-                &sign(&self.claims(Some(UNKNOWN_RESOURCE), scope.as_deref())),
+                &self.sign(&self.claims(Some(UNKNOWN_RESOURCE), scope.as_deref())),
                 None,
             )
             .await;
@@ -424,7 +480,7 @@ impl Run<'_> {
 
         let ex = self
             .redeem(
-                &sign(&self.claims(resource.as_deref(), scope.as_deref())),
+                &self.sign(&self.claims(resource.as_deref(), scope.as_deref())),
                 Some(UNKNOWN_SCOPE),
             )
             .await;
@@ -447,7 +503,13 @@ impl Run<'_> {
             ),
             (outcome != Outcome::Pass).then(|| ex.summary()),
         );
+    }
 
+    /// EMA-07 (signature, IdP), EMA-01, EMA-02, EMA-03, EMA-06: defective ID-JAGs are
+    /// refused with `invalid_grant`.
+    async fn defect_checks(&mut self) {
+        let resource = self.opts.resource.clone();
+        let scope = self.opts.scope.clone();
         let c = self.claims(resource.as_deref(), scope.as_deref());
         let ex = self
             .redeem(&self.idp.id_jag_untrusted_key(&c).unwrap_or_default(), None)
@@ -456,7 +518,7 @@ impl Run<'_> {
 
         let mut c = self.claims(resource.as_deref(), scope.as_deref());
         c["iss"] = "https://untrusted-idp.mcp-auth-conformance.invalid".into();
-        let ex = self.redeem(&sign(&c), None).await;
+        let ex = self.redeem(&self.sign(&c), None).await;
         self.refused(EMA_07_IDP, &ex, &["invalid_grant"]);
 
         let c = self.claims(resource.as_deref(), scope.as_deref());
@@ -475,18 +537,18 @@ impl Run<'_> {
             self.opts.issuer,
             "https://other-as.mcp-auth-conformance.invalid"
         ]);
-        let ex = self.redeem(&sign(&c), None).await;
+        let ex = self.redeem(&self.sign(&c), None).await;
         self.refused(EMA_02, &ex, &["invalid_grant"]);
 
         let mut c = self.claims(resource.as_deref(), scope.as_deref());
         c["client_id"] = "another-client".into();
-        let ex = self.redeem(&sign(&c), None).await;
+        let ex = self.redeem(&self.sign(&c), None).await;
         self.refused(EMA_03, &ex, &["invalid_grant"]);
 
         let mut c = self.claims(resource.as_deref(), scope.as_deref());
         c["iat"] = (self.now - 900).into();
         c["exp"] = (self.now - 600).into();
-        let ex = self.redeem(&sign(&c), None).await;
+        let ex = self.redeem(&self.sign(&c), None).await;
         self.refused(EMA_06, &ex, &["invalid_grant"]);
     }
 }

@@ -50,11 +50,11 @@ struct Args {
     #[arg(long, env = "MCP_CONNECT_CLIENT_ID")]
     connect_client_id: Option<String>,
     /// That client's secret (environment only: never on the command line).
-    #[arg(skip = std::env::var("MCP_CONNECT_CLIENT_SECRET").ok())]
-    connect_client_secret: Option<String>,
+    #[arg(skip = secret_from_env("MCP_CONNECT_CLIENT_SECRET"))]
+    connect_client_secret: Option<Secret>,
     /// Base64 of the 32-byte key sealing 2026-07-28 `requestState` (environment only).
-    #[arg(skip = std::env::var("MCP_REQUEST_STATE_KEY").ok())]
-    request_state_key: Option<String>,
+    #[arg(skip = secret_from_env("MCP_REQUEST_STATE_KEY"))]
+    request_state_key: Option<Secret>,
     /// The calendar API's base URL; `list_events` GETs `{url}/events`.
     #[arg(long, env = "MCP_CALENDAR_API_URL")]
     calendar_api_url: Option<String>,
@@ -88,23 +88,24 @@ fn connections(args: &Args) -> Result<Option<ConnectionOptions>, String> {
     let secret = args
         .connect_client_secret
         .clone()
-        .filter(|s| !s.is_empty())
+        .filter(|s| !s.expose().is_empty())
         .ok_or("MCP_CONNECT_CLIENT_SECRET is required with MCP_CONNECT_CLIENT_ID")?;
     let key = args
         .request_state_key
-        .as_deref()
-        .and_then(RequestStateKey::from_base64)
+        .as_ref()
+        .and_then(|k| RequestStateKey::from_base64(k.expose()))
         .ok_or("MCP_REQUEST_STATE_KEY must be base64 of 32 bytes")?;
     let api = args
         .calendar_api_url
         .clone()
         .ok_or("MCP_CALENDAR_API_URL is required with MCP_CONNECT_CLIENT_ID")?;
-    Ok(Some(ConnectionOptions::new(
-        client_id,
-        Secret::new(secret),
-        key,
-        api,
-    )))
+    Ok(Some(ConnectionOptions::new(client_id, secret, key, api)))
+}
+
+/// The secret in the environment variable `name`, if set: `Debug` of the arguments prints
+/// `[redacted]` for it.
+fn secret_from_env(name: &str) -> Option<Secret> {
+    std::env::var(name).ok().map(Secret::new)
 }
 
 #[tokio::main]
@@ -155,4 +156,20 @@ async fn run(args: Args) -> Result<(), String> {
     })
     .await
     .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The connect client's secret and the request-state key never show in `Debug`.
+    #[test]
+    fn args_debug_never_shows_the_secrets() {
+        let mut args = Args::parse_from(["protected-mcp-server"]);
+        args.connect_client_secret = Some(Secret::new("connect-secret-value"));
+        args.request_state_key = Some(Secret::new("state-key-value"));
+        let printed = format!("{args:?}");
+        assert!(!printed.contains("connect-secret-value"), "{printed}");
+        assert!(!printed.contains("state-key-value"), "{printed}");
+    }
 }

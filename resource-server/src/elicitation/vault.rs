@@ -117,22 +117,7 @@ impl ConnectionVault {
         ctx: &RequestContext<RoleServer>,
         connection: &str,
     ) -> Result<Credential, CredentialError> {
-        let parts = ctx
-            .extensions
-            .get::<http::request::Parts>()
-            .ok_or(CredentialError::NotAuthenticated)?;
-        let principal = parts
-            .extensions
-            .get::<Principal>()
-            .ok_or(CredentialError::NotAuthenticated)?;
-        let subject = parts
-            .extensions
-            .get::<SubjectToken>()
-            .ok_or(CredentialError::NotAuthenticated)?;
-        let facts = parts
-            .extensions
-            .get::<RequestFacts>()
-            .ok_or(CredentialError::NotAuthenticated)?;
+        let (principal, subject, facts) = authenticated(ctx)?;
         if principal.subject == principal.client_id {
             return Err(CredentialError::NoUser);
         }
@@ -283,4 +268,31 @@ fn input_required(
         InputRequest::Elicitation(request),
     );
     InputRequiredResult::new(Some(requests), Some(state))
+}
+
+/// What the bearer layer put in the request's extensions: the principal, its token and the
+/// request's facts.
+///
+/// # Errors
+/// [`CredentialError::NotAuthenticated`] when the request did not pass the layer.
+fn authenticated(
+    ctx: &RequestContext<RoleServer>,
+) -> Result<(&Principal, &SubjectToken, &RequestFacts), CredentialError> {
+    let parts = ctx
+        .extensions
+        .get::<http::request::Parts>()
+        .ok_or(CredentialError::NotAuthenticated)?;
+    let principal = parts
+        .extensions
+        .get::<Principal>()
+        .ok_or(CredentialError::NotAuthenticated)?;
+    let subject = parts
+        .extensions
+        .get::<SubjectToken>()
+        .ok_or(CredentialError::NotAuthenticated)?;
+    let facts = parts
+        .extensions
+        .get::<RequestFacts>()
+        .ok_or(CredentialError::NotAuthenticated)?;
+    Ok((principal, subject, facts))
 }

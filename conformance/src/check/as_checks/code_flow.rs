@@ -69,32 +69,8 @@ impl Run<'_> {
             AS_13_TOKEN,
             AS_25,
         ];
-        let (redirect, exchange) = match self.run_authz(&url, &self.opts.redirect_uri).await {
-            Authorization::Redirect { url, exchange } => (url, exchange),
-            Authorization::NeedsUser { reason } => {
-                for c in [AS_07, AS_08, AS_R2_04].iter().chain(&rest) {
-                    self.report.skip(*c, reason.clone());
-                }
-                return false;
-            }
-            Authorization::Stopped { exchange } => {
-                if self.is_operators(client) && (400..500).contains(&exchange.status) {
-                    let why = format!(
-                        "the authorization request for --client-id {} was refused with an error page ({}): the client is not registered for authorization_code with --redirect-uri {}",
-                        client.id, exchange.status, self.opts.redirect_uri
-                    );
-                    return self.cannot_run(why, &[AS_07, AS_08, AS_R2_04], &rest);
-                }
-                self.report.fail(
-                    AS_07,
-                    "the authorization request did not end at the redirect_uri (is the client registered for authorization_code with this --redirect-uri?)",
-                    Some(exchange.summary()),
-                );
-                for c in [AS_08, AS_R2_04].iter().chain(&rest) {
-                    self.report.skip(*c, "no authorization code (AS-07 failed)");
-                }
-                return false;
-            }
+        let Some((redirect, exchange)) = self.first_redirect(client, &url, &rest).await else {
+            return false;
         };
         let q = query_of(&redirect);
         if self.is_operators(client) && param(&q, "error") == Some("unauthorized_client") {
@@ -104,34 +80,7 @@ impl Run<'_> {
             );
             return self.cannot_run(why, &[AS_07, AS_08, AS_R2_04], &rest);
         }
-        let code = param(&q, "code").map(str::to_owned);
-        let ok = count(&q, "code") == 1 && param(&q, "state") == Some(state.as_str());
-        self.report.expect(
-            AS_07,
-            ok,
-            Outcome::Fail,
-            format!(
-                "code x{}, state {}, error {:?}",
-                count(&q, "code"),
-                if param(&q, "state") == Some(state.as_str()) {
-                    "echoed"
-                } else {
-                    "NOT echoed"
-                },
-                param(&q, "error").unwrap_or("")
-            ),
-            Some(exchange.summary()),
-        );
-        self.check_iss(&q, &exchange, "success");
-        let single = ["code", "state", "iss"].iter().all(|n| count(&q, n) <= 1);
-        self.report.expect(
-            AS_R2_04,
-            single,
-            Outcome::Fail,
-            "each at most once",
-            Some(exchange.summary()),
-        );
-        let Some(code) = code else {
+        let Some(code) = self.redirect_checks(&q, &exchange, &state) else {
             for c in rest {
                 self.report.skip(c, "no authorization code (AS-07 failed)");
             }
@@ -145,6 +94,90 @@ impl Run<'_> {
             );
             return self.cannot_run(why, &[AS_09], &rest[1..]);
         }
+        let at = self.token_response_check(&ex);
+        self.access_token_checks(at.as_deref(), &ex);
+        true
+    }
+
+    /// The redirect the authorization request at `url` ends with, or `None` after skipping or
+    /// failing AS-07, AS-08, AS-R2-04 and `rest` (a user is needed, an error page).
+    async fn first_redirect(
+        &mut self,
+        client: &FlowClient,
+        url: &str,
+        rest: &[CheckId],
+    ) -> Option<(url::Url, Exchange)> {
+        match self.run_authz(url, &self.opts.redirect_uri).await {
+            Authorization::Redirect { url, exchange } => Some((url, exchange)),
+            Authorization::NeedsUser { reason } => {
+                for c in [AS_07, AS_08, AS_R2_04].iter().chain(rest) {
+                    self.report.skip(*c, reason.clone());
+                }
+                None
+            }
+            Authorization::Stopped { exchange } => {
+                if self.is_operators(client) && (400..500).contains(&exchange.status) {
+                    let why = format!(
+                        "the authorization request for --client-id {} was refused with an error page ({}): the client is not registered for authorization_code with --redirect-uri {}",
+                        client.id, exchange.status, self.opts.redirect_uri
+                    );
+                    self.cannot_run(why, &[AS_07, AS_08, AS_R2_04], rest);
+                    return None;
+                }
+                self.report.fail(
+                    AS_07,
+                    "the authorization request did not end at the redirect_uri (is the client registered for authorization_code with this --redirect-uri?)",
+                    Some(exchange.summary()),
+                );
+                for c in [AS_08, AS_R2_04].iter().chain(rest) {
+                    self.report.skip(*c, "no authorization code (AS-07 failed)");
+                }
+                None
+            }
+        }
+    }
+
+    /// AS-07 (one code, the state echoed), AS-08 and AS-R2-04 on the success redirect `q`;
+    /// returns the code.
+    fn redirect_checks(
+        &mut self,
+        q: &[(String, String)],
+        exchange: &Exchange,
+        state: &str,
+    ) -> Option<String> {
+        let code = param(q, "code").map(str::to_owned);
+        let ok = count(q, "code") == 1 && param(q, "state") == Some(state);
+        self.report.expect(
+            AS_07,
+            ok,
+            Outcome::Fail,
+            format!(
+                "code x{}, state {}, error {:?}",
+                count(q, "code"),
+                if param(q, "state") == Some(state) {
+                    "echoed"
+                } else {
+                    "NOT echoed"
+                },
+                param(q, "error").unwrap_or("")
+            ),
+            Some(exchange.summary()),
+        );
+        self.check_iss(q, exchange, "success");
+        let single = ["code", "state", "iss"].iter().all(|n| count(q, n) <= 1);
+        self.report.expect(
+            AS_R2_04,
+            single,
+            Outcome::Fail,
+            "each at most once",
+            Some(exchange.summary()),
+        );
+        code
+    }
+
+    /// AS-09: the token response `ex` (200, JSON, `token_type`, `Cache-Control: no-store`);
+    /// returns its access token.
+    fn token_response_check(&mut self, ex: &Exchange) -> Option<String> {
         let body = ex.json().unwrap_or(Value::Null);
         let at = body.get("access_token").and_then(Value::as_str);
         let ct = ex
@@ -169,6 +202,11 @@ impl Run<'_> {
             ),
             Some(ex.summary()),
         );
+        at.map(str::to_owned)
+    }
+
+    /// AS-14 (audience) and AS-17 (RFC 9068 shape) of the access token `at` from `ex`.
+    fn access_token_checks(&mut self, at: Option<&str>, ex: &Exchange) {
         match (at.and_then(jwt_parts), &self.opts.resource) {
             (None, _) => {
                 self.report.skip(
@@ -209,7 +247,6 @@ impl Run<'_> {
                 );
             }
         }
-        true
     }
 
     /// AS-08 / AS-R2-01/02/03 on one redirect (`what`: success or error).

@@ -96,10 +96,10 @@ impl Run<'_> {
         let mut authz = None;
         match &client.auth {
             ClientAuth::None => p.push(("client_id", &client.id)),
-            ClientAuth::Basic(s) => authz = Some(basic(&client.id, s)),
+            ClientAuth::Basic(s) => authz = Some(basic(&client.id, s.expose())),
             ClientAuth::Post(s) => {
                 p.push(("client_id", &client.id));
-                p.push(("client_secret", s));
+                p.push(("client_secret", s.expose()));
             }
         }
         self.http.post_form(&token, &p, authz.as_deref()).await

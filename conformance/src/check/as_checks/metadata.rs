@@ -54,6 +54,7 @@ pub const AS_R2_02: CheckId = CheckId::ours(
 );
 
 impl Run<'_> {
+    /// AS-01 and AS-R2-05 (the issuer of each discovery document), then the members.
     pub(super) async fn metadata(&mut self) {
         let m = &self.meta;
         let summary = Some(m.exchange.summary());
@@ -88,31 +89,13 @@ impl Run<'_> {
                 summary.clone(),
             );
         }
-        // AS-R2-05: the other discovery document, when served, agrees.
-        if let Some((_, oidc)) = metadata_urls(&self.opts.issuer) {
-            if m.from_oidc {
-                self.report
-                    .pass(AS_R2_05, "only the OpenID discovery document is served");
-            } else {
-                let ex = self.http.get(&oidc, &[]).await;
-                match ex.json().filter(|_| ex.status == 200) {
-                    None => self
-                        .report
-                        .pass(AS_R2_05, "no OpenID discovery document is served"),
-                    Some(doc) => {
-                        let same = doc.get("issuer").and_then(Value::as_str)
-                            == Some(self.opts.issuer.as_str());
-                        self.report.expect(
-                            AS_R2_05,
-                            same,
-                            Outcome::Fail,
-                            format!("openid-configuration issuer {}", doc["issuer"]),
-                            Some(ex.summary()),
-                        );
-                    }
-                }
-            }
-        }
+        self.oidc_document_check().await;
+        self.member_checks();
+    }
+
+    /// AS-02, AS-03, AS-04, AS-R2-02: the members of the document.
+    fn member_checks(&mut self) {
+        let summary = Some(self.meta.exchange.summary());
         let m = &self.meta;
         let missing: Vec<&str> = ["authorization_endpoint", "token_endpoint"]
             .into_iter()
@@ -179,5 +162,33 @@ impl Run<'_> {
             ),
             summary,
         );
+    }
+
+    /// AS-R2-05: the other discovery document, when served, has the same issuer.
+    async fn oidc_document_check(&mut self) {
+        if let Some((_, oidc)) = metadata_urls(&self.opts.issuer) {
+            if self.meta.from_oidc {
+                self.report
+                    .pass(AS_R2_05, "only the OpenID discovery document is served");
+            } else {
+                let ex = self.http.get(&oidc, &[]).await;
+                match ex.json().filter(|_| ex.status == 200) {
+                    None => self
+                        .report
+                        .pass(AS_R2_05, "no OpenID discovery document is served"),
+                    Some(doc) => {
+                        let same = doc.get("issuer").and_then(Value::as_str)
+                            == Some(self.opts.issuer.as_str());
+                        self.report.expect(
+                            AS_R2_05,
+                            same,
+                            Outcome::Fail,
+                            format!("openid-configuration issuer {}", doc["issuer"]),
+                            Some(ex.summary()),
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -25,6 +25,8 @@ pub use refusals::{AS_05_MISSING, AS_05_PLAIN, AS_06, AS_13, AS_13_TOKEN};
 pub use registration::{AS_21, AS_22, AS_22_FRAGMENT};
 pub use token_endpoint::{AS_19, AS_25, AS_GRANT};
 
+use mcp_auth_core::Secret;
+
 use super::browser::Login;
 use super::http::Http;
 use super::report::{CheckId, Report};
@@ -76,7 +78,7 @@ pub struct AsOptions {
     /// A provisioned client; without one, a client is registered when the AS offers DCR.
     pub client_id: Option<String>,
     /// Its secret (`client_secret_basic`, or `client_secret_post` when the AS lists only that).
-    pub client_secret: Option<String>,
+    pub client_secret: Option<Secret>,
     /// The client's registered redirect URI (nothing needs to listen there).
     pub redirect_uri: String,
     /// The MCP server (RFC 8707 `resource`) to ask tokens for.
@@ -121,8 +123,8 @@ pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1:53682/callback";
 #[derive(Debug, Clone)]
 enum ClientAuth {
     None,
-    Basic(String),
-    Post(String),
+    Basic(Secret),
+    Post(Secret),
 }
 
 /// A client the code flow runs with.

@@ -82,12 +82,26 @@ impl Run<'_> {
             why,
             (outcome != Outcome::Pass).then(|| wide.summary()),
         );
+        self.reuse_check(client, &rt0, &current, public, rotated)
+            .await;
+    }
+
+    /// AS-15 (reuse): the spent refresh token `spent` is refused and revokes the family, so
+    /// `current` (its successor) stops working too. Skipped unless the token was `rotated`.
+    async fn reuse_check(
+        &mut self,
+        client: &FlowClient,
+        spent: &str,
+        current: &str,
+        public: bool,
+        rotated: bool,
+    ) {
         if !rotated {
             self.report
                 .skip(AS_15_REUSE, "the refresh token was not rotated");
             return;
         }
-        let reuse = self.refresh(client, &rt0, None).await;
+        let reuse = self.refresh(client, spent, None).await;
         let refused = reuse.status == 400 && reuse.error().as_deref() == Some("invalid_grant");
         if !refused {
             self.report.fail(
@@ -97,7 +111,7 @@ impl Run<'_> {
             );
             return;
         }
-        let after = self.refresh(client, &current, None).await;
+        let after = self.refresh(client, current, None).await;
         let revoked = after.status == 400 && after.error().as_deref() == Some("invalid_grant");
         self.report.add(
             AS_15_REUSE,

@@ -31,7 +31,7 @@ impl Run<'_> {
         };
         // With the operator's client when there is one: many servers authenticate first.
         let authz = match (&self.opts.client_id, &self.opts.client_secret) {
-            (Some(id), Some(secret)) => Some(basic(id, secret)),
+            (Some(id), Some(secret)) => Some(basic(id, secret.expose())),
             _ => None,
         };
         let mut params = vec![("grant_type", "urn:mcp-auth-conformance:no-such-grant")];
@@ -110,14 +110,14 @@ impl Run<'_> {
                     ("redirect_uri", self.opts.redirect_uri.as_str()),
                     ("code_verifier", pkce.verifier.as_str()),
                     ("client_id", client.id.as_str()),
-                    ("client_secret", secret.as_str()),
+                    ("client_secret", secret.expose()),
                 ];
                 if let Some(r) = &self.opts.resource {
                     p.push(("resource", r));
                 }
                 let ex = self
                     .http
-                    .post_form(&token, &p, Some(&basic(&client.id, &secret)))
+                    .post_form(&token, &p, Some(&basic(&client.id, secret.expose())))
                     .await;
                 let err = ex.error().unwrap_or_default();
                 let outcome = match (ex.status, err.as_str()) {
