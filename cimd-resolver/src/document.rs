@@ -100,48 +100,10 @@ impl ClientMetadataDocument {
         }
         let redirect_uris = redirect_uris(&doc)?;
         let (token_endpoint_auth_method, token_endpoint_auth_methods) = auth_methods(&doc)?;
-        let jwks = doc.get("jwks").cloned();
-        let jwks_uri = optional_str(&doc, "jwks_uri")?.map(str::to_owned);
-        if jwks.is_some() && jwks_uri.is_some() {
-            return Err(DocumentError::BothJwksAndJwksUri);
-        }
-        if let Some(set) = &jwks
-            && !set.get("keys").is_some_and(Value::is_array)
-        {
-            return Err(DocumentError::InvalidJwks);
-        }
-        if let Some(uri) = &jwks_uri
-            && !is_fetchable_https_url(uri)
-        {
-            return Err(DocumentError::InvalidJwksUri);
-        }
         let uses_keys = token_endpoint_auth_method == TokenEndpointAuthMethod::PrivateKeyJwt
             || token_endpoint_auth_methods.contains(&TokenEndpointAuthMethod::PrivateKeyJwt);
-        if uses_keys && jwks.is_none() && jwks_uri.is_none() {
-            return Err(DocumentError::MissingKeys);
-        }
-        let grant_types = match string_list(&doc, "grant_types")? {
-            None => vec![GrantType::authorization_code()],
-            Some(list) => {
-                if let Some(bad) = list
-                    .iter()
-                    .find(|g| !options.supported_grant_types.iter().any(|s| s == *g))
-                {
-                    return Err(DocumentError::UnsupportedGrantType(bad.clone()));
-                }
-                list.into_iter().map(GrantType::new).collect()
-            }
-        };
-        if let Some(response_types) = string_list(&doc, "response_types")? {
-            let only_code = response_types.iter().all(|r| r == "code");
-            let has_code = response_types.iter().any(|r| r == "code");
-            let needs_code = grant_types
-                .iter()
-                .any(|g| g.as_str() == GrantType::AUTHORIZATION_CODE);
-            if !only_code || (needs_code && !has_code) {
-                return Err(DocumentError::UnsupportedResponseType);
-            }
-        }
+        let (jwks, jwks_uri) = key_material(&doc, uses_keys)?;
+        let grant_types = grant_types(&doc, options)?;
         let scope = match optional_str(&doc, "scope")? {
             None => None,
             Some(s) => Some(s.parse().map_err(|_| DocumentError::InvalidScope)?),
@@ -294,6 +256,64 @@ fn string_list(
             .map(Some),
         Some(_) => Err(DocumentError::WrongType(key)),
     }
+}
+
+/// `jwks` or `jwks_uri` (not both; a `jwks` with a `keys` array; a fetchable https
+/// `jwks_uri`), one of them required when the client authenticates with keys (`uses_keys`).
+fn key_material(
+    doc: &Map<String, Value>,
+    uses_keys: bool,
+) -> Result<(Option<Value>, Option<String>), DocumentError> {
+    let jwks = doc.get("jwks").cloned();
+    let jwks_uri = optional_str(doc, "jwks_uri")?.map(str::to_owned);
+    if jwks.is_some() && jwks_uri.is_some() {
+        return Err(DocumentError::BothJwksAndJwksUri);
+    }
+    if let Some(set) = &jwks
+        && !set.get("keys").is_some_and(Value::is_array)
+    {
+        return Err(DocumentError::InvalidJwks);
+    }
+    if let Some(uri) = &jwks_uri
+        && !is_fetchable_https_url(uri)
+    {
+        return Err(DocumentError::InvalidJwksUri);
+    }
+    if uses_keys && jwks.is_none() && jwks_uri.is_none() {
+        return Err(DocumentError::MissingKeys);
+    }
+    Ok((jwks, jwks_uri))
+}
+
+/// `grant_types` (default `authorization_code`), each supported, and `response_types`, when
+/// given, exactly `code` (and containing it when the code grant is listed).
+fn grant_types(
+    doc: &Map<String, Value>,
+    options: &ValidationOptions,
+) -> Result<Vec<GrantType>, DocumentError> {
+    let grant_types = match string_list(doc, "grant_types")? {
+        None => vec![GrantType::authorization_code()],
+        Some(list) => {
+            if let Some(bad) = list
+                .iter()
+                .find(|g| !options.supported_grant_types.iter().any(|s| s == *g))
+            {
+                return Err(DocumentError::UnsupportedGrantType(bad.clone()));
+            }
+            list.into_iter().map(GrantType::new).collect()
+        }
+    };
+    if let Some(response_types) = string_list(doc, "response_types")? {
+        let only_code = response_types.iter().all(|r| r == "code");
+        let has_code = response_types.iter().any(|r| r == "code");
+        let needs_code = grant_types
+            .iter()
+            .any(|g| g.as_str() == GrantType::AUTHORIZATION_CODE);
+        if !only_code || (needs_code && !has_code) {
+            return Err(DocumentError::UnsupportedResponseType);
+        }
+    }
+    Ok(grant_types)
 }
 
 fn redirect_uris(doc: &Map<String, Value>) -> Result<Vec<RedirectUri>, DocumentError> {

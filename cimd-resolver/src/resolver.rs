@@ -550,14 +550,8 @@ impl CimdResolverBuilder {
         self
     }
 
-    /// Check the settings and build the resolver and its HTTP client.
-    ///
-    /// # Errors
-    /// [`CimdBuildError::Setting`] for a zero timeout, a body limit outside 1 … 65 536 bytes,
-    /// `min_ttl > max_ttl`, `max_ttl` above 86 400 s, a negative window above 60 s or a zero
-    /// rate limit; [`CimdBuildError::Certificate`] for a root certificate that does not parse;
-    /// [`CimdBuildError::HttpClient`] if the client cannot be created.
-    pub fn build(self) -> Result<CimdResolver, CimdBuildError> {
+    /// The numeric settings of [`Self::build`].
+    fn check_settings(&self) -> Result<(), CimdBuildError> {
         let setting = |msg: &str| Err(CimdBuildError::Setting(msg.to_owned()));
         if self.connect_timeout.is_zero() || self.total_timeout.is_zero() {
             return setting("timeouts must be more than zero");
@@ -577,6 +571,11 @@ impl CimdResolverBuilder {
         if self.rate_limit == 0 || self.rate_window == 0 {
             return setting("the fetch rate limit must allow at least one fetch per window");
         }
+        Ok(())
+    }
+
+    /// The extra root certificates of [`Self::build`], each PEM bundle holding at least one.
+    fn extra_roots(&self) -> Result<Vec<reqwest::Certificate>, CimdBuildError> {
         let mut extra_roots = Vec::new();
         for pem in &self.insecure_roots {
             let certs = reqwest::Certificate::from_pem_bundle(pem)
@@ -588,6 +587,19 @@ impl CimdResolverBuilder {
             }
             extra_roots.extend(certs);
         }
+        Ok(extra_roots)
+    }
+
+    /// Check the settings and build the resolver and its HTTP client.
+    ///
+    /// # Errors
+    /// [`CimdBuildError::Setting`] for a zero timeout, a body limit outside 1 … 65 536 bytes,
+    /// `min_ttl > max_ttl`, `max_ttl` above 86 400 s, a negative window above 60 s or a zero
+    /// rate limit; [`CimdBuildError::Certificate`] for a root certificate that does not parse;
+    /// [`CimdBuildError::HttpClient`] if the client cannot be created.
+    pub fn build(self) -> Result<CimdResolver, CimdBuildError> {
+        self.check_settings()?;
+        let extra_roots = self.extra_roots()?;
         if self.insecure_allow_loopback {
             tracing::warn!(
                 "INSECURE: client metadata document fetches may connect to loopback addresses; for tests only"

@@ -276,27 +276,8 @@ impl TrustedIdpConfig {
                 format!("must be between 1 and {MAX_MAX_LIFETIME} seconds"),
             ));
         }
-        let mut algs = Vec::with_capacity(self.algorithms.len());
-        for name in &self.algorithms {
-            let alg: Algorithm = name
-                .parse()
-                .map_err(|_| err("algorithms", format!("{name} is not a JWS algorithm")))?;
-            algs.push(alg);
-        }
-        let algorithms =
-            AllowedAlgorithms::new(&algs).map_err(|e| err("algorithms", e.to_string()))?;
-        let allowed_resources = self
-            .allowed_resources
-            .as_ref()
-            .map(|list| {
-                list.iter()
-                    .map(|r| {
-                        r.parse::<ResourceUri>()
-                            .map_err(|e| err("allowed_resources", format!("{r}: {}", e.0)))
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .transpose()?;
+        let algorithms = self.algorithms(&err)?;
+        let allowed_resources = self.allowed_resources(&err)?;
         let subject_prefix = match &self.subject_prefix {
             Some(p) => p.clone(),
             None if self.subjects_are_local_users => {
@@ -315,6 +296,56 @@ impl TrustedIdpConfig {
                 ),
             ));
         }
+        self.warn_insecure_choices(&subject_prefix);
+        Ok(TrustedIdp {
+            issuer: self.issuer.clone(),
+            key_sources,
+            allowed_client_ids: self.allowed_client_ids.clone(),
+            allowed_resources,
+            max_lifetime: self.max_lifetime,
+            subject_prefix,
+            subjects_are_local_users: self.subjects_are_local_users,
+            algorithms,
+            allow_http_loopback: self.insecure_allow_http_loopback,
+        })
+    }
+
+    /// `algorithms`: each a JWS algorithm name, the list allowed by the JOSE module.
+    fn algorithms(
+        &self,
+        err: &dyn Fn(&str, String) -> XaaConfigError,
+    ) -> Result<AllowedAlgorithms, XaaConfigError> {
+        let mut algs = Vec::with_capacity(self.algorithms.len());
+        for name in &self.algorithms {
+            let alg: Algorithm = name
+                .parse()
+                .map_err(|_| err("algorithms", format!("{name} is not a JWS algorithm")))?;
+            algs.push(alg);
+        }
+        AllowedAlgorithms::new(&algs).map_err(|e| err("algorithms", e.to_string()))
+    }
+
+    /// `allowed_resources`, each an absolute URI, when given.
+    fn allowed_resources(
+        &self,
+        err: &dyn Fn(&str, String) -> XaaConfigError,
+    ) -> Result<Option<Vec<ResourceUri>>, XaaConfigError> {
+        self.allowed_resources
+            .as_ref()
+            .map(|list| {
+                list.iter()
+                    .map(|r| {
+                        r.parse::<ResourceUri>()
+                            .map_err(|e| err("allowed_resources", format!("{r}: {}", e.0)))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()
+    }
+
+    /// The start-up warnings of the choices that weaken isolation (plain-http keys, an empty
+    /// subject prefix, subjects taken as local users).
+    fn warn_insecure_choices(&self, subject_prefix: &str) {
         if self.insecure_allow_http_loopback {
             tracing::warn!(
                 issuer = %self.issuer,
@@ -333,17 +364,6 @@ impl TrustedIdpConfig {
                 "xaa: subjects_are_local_users: a token redeemed from this IdP's ID-JAG is the local user with the same sub and shares their vault entries"
             );
         }
-        Ok(TrustedIdp {
-            issuer: self.issuer.clone(),
-            key_sources,
-            allowed_client_ids: self.allowed_client_ids.clone(),
-            allowed_resources,
-            max_lifetime: self.max_lifetime,
-            subject_prefix,
-            subjects_are_local_users: self.subjects_are_local_users,
-            algorithms,
-            allow_http_loopback: self.insecure_allow_http_loopback,
-        })
     }
 }
 
