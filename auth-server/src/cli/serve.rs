@@ -22,20 +22,7 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
         tracing::warn!("{warning}");
     }
     args.override_config(&mut config);
-    if (config.dev || args.dev) && !config.bind.ip().is_loopback() {
-        return Err(if args.dev {
-            format!(
-                "--dev is refused on a non-loopback bind address ({})",
-                config.bind
-            )
-        } else {
-            format!(
-                "dev = true{} is refused on a non-loopback bind address ({})",
-                config.origins.of("dev"),
-                config.bind
-            )
-        });
-    }
+    refuse_dev_off_loopback(&config, args.dev)?;
     config.dev |= args.dev;
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
@@ -78,9 +65,39 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
     background.spawn();
     let stop = shutdown_signal();
     print_banner(&server, bound, config.dev);
-    // HTTP/1.1 with the header and body read timeouts and connection info (issue #8 item 6).
-    let http_limits = server.settings().http;
     let grace = Duration::from_secs(config.shutdown_grace_period);
+    listen_until_stopped(listener, app, server.settings().http, grace, stop).await
+}
+
+/// `dev = true` (or `--dev`, when `flag`) is refused on a bind address that is not loopback.
+fn refuse_dev_off_loopback(config: &Config, flag: bool) -> Result<(), String> {
+    if (config.dev || flag) && !config.bind.ip().is_loopback() {
+        return Err(if flag {
+            format!(
+                "--dev is refused on a non-loopback bind address ({})",
+                config.bind
+            )
+        } else {
+            format!(
+                "dev = true{} is refused on a non-loopback bind address ({})",
+                config.origins.of("dev"),
+                config.bind
+            )
+        });
+    }
+    Ok(())
+}
+
+/// Serve `app` on `listener` until `stop` completes, then stop accepting and let the requests
+/// in flight finish for at most `grace`.
+async fn listen_until_stopped(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    http_limits: crate::limits::HttpLimits,
+    grace: Duration,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    // HTTP/1.1 with the header and body read timeouts and connection info (issue #8 item 6).
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         stop.await;
