@@ -8,7 +8,7 @@
 //! client-authentication policy, registration rules, scope ceiling and resource hint, and the
 //! engine, `/register`, `client add`, metadata and the start-up checks follow from the registry.
 
-use mcp_auth_core::ext::{ExtensionFactory, ExtensionSection, ServerExtension};
+use mcp_auth_core::ext::{ExtensionFactory, ExtensionSection, Registry, ServerExtension};
 
 /// Every extension factory compiled into this binary.
 pub fn factories() -> Vec<Box<dyn ExtensionFactory>> {
@@ -21,6 +21,21 @@ pub fn factories() -> Vec<Box<dyn ExtensionFactory>> {
         #[cfg(feature = "ext-xaa")]
         Box::new(mcp_auth_ext_xaa::idp::IdpFactory),
     ]
+}
+
+/// The "next steps" the `serve` banner adds for the extensions installed in `registry`: how to
+/// register a client of each extension grant that needs its own kind of client.
+pub fn next_steps(registry: &Registry) -> Vec<&'static str> {
+    let mut steps = Vec::new();
+    if registry
+        .grant(mcp_auth_core::GrantType::CLIENT_CREDENTIALS)
+        .is_some()
+    {
+        steps.push(
+            "register a machine client: auth-server client add --name 'Reporter' --grant client_credentials --scope 'mcp:basic' --resource <resource>",
+        );
+    }
+    steps
 }
 
 /// Lend the extensions what they borrow from the server beyond

@@ -63,6 +63,7 @@ pub mod server;
 pub mod settings;
 pub mod storage;
 pub mod web;
+pub mod wiring;
 
 pub use http::{HttpOptions, router, serve};
 pub use limits::{ClientAuthBackstop, HttpLimits, SignInSettings};

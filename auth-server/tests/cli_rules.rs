@@ -386,6 +386,10 @@ fn configuration_errors_are_reported_before_the_database_is_created() {
             "[cimd]\ninsecure_ca_file = \"/nonexistent/ca.pem\"".to_owned(),
             "ca.pem",
         ),
+        (
+            "[[connections]]\nname = \"crm\"\ndisplay_name = \"CRM\"\nkind = \"api_key\"\nresources = [\"http://127.0.0.1:8080/mcp\"]".to_owned(),
+            "vault has no key",
+        ),
     ];
     for (extra, named) in cases {
         let setup = Setup::new(&extra);

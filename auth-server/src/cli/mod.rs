@@ -73,6 +73,21 @@ pub struct ServeArgs {
     pub client_credentials: bool,
 }
 
+impl ServeArgs {
+    /// Apply the options that override the configuration: `--bind`, `--issuer`, and the
+    /// extension shorthands (`--client-credentials`). `serve` applies `--dev` itself, after its
+    /// check of the bind address.
+    fn override_config(&self, config: &mut crate::config::Config) {
+        if let Some(bind) = self.bind {
+            config.bind = bind;
+        }
+        if let Some(issuer) = &self.issuer {
+            config.issuer = Some(issuer.clone());
+        }
+        config.client_credentials |= self.client_credentials;
+    }
+}
+
 /// `client` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {

@@ -7,9 +7,9 @@ use mcp_auth_core::store::{Stores, User};
 use mcp_auth_core::types::is_loopback_host;
 
 use crate::config::Config;
-use crate::http::HttpOptions;
 use crate::server::AuthorizationServer;
 use crate::web::password::hash_password;
+use crate::wiring::{BuiltServer, ServerPlan};
 
 use super::ServeArgs;
 
@@ -21,27 +21,8 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
     if let Some(warning) = config_path.and_then(super::secret_file::warning) {
         tracing::warn!("{warning}");
     }
-    if let Some(bind) = args.bind {
-        config.bind = bind;
-    }
-    if let Some(issuer) = args.issuer {
-        config.issuer = Some(issuer);
-    }
-    config.client_credentials |= args.client_credentials;
-    if (config.dev || args.dev) && !config.bind.ip().is_loopback() {
-        return Err(if args.dev {
-            format!(
-                "--dev is refused on a non-loopback bind address ({})",
-                config.bind
-            )
-        } else {
-            format!(
-                "dev = true{} is refused on a non-loopback bind address ({})",
-                config.origins.of("dev"),
-                config.bind
-            )
-        });
-    }
+    args.override_config(&mut config);
+    refuse_dev_off_loopback(&config, args.dev)?;
     config.dev |= args.dev;
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
@@ -55,31 +36,7 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
     }
     // Every check of the configuration comes before the database is opened or created, so a
     // mistake leaves nothing behind.
-    let settings = config.settings(issuer.clone()).map_err(|e| e.to_string())?;
-    let options = http_options(&config)?;
-    crate::http::check_templates(&settings)?;
-    if let Some(color) = &settings.ui.primary_color {
-        let ratio = color.contrast_with_white();
-        if ratio < crate::web::ui::MIN_BUTTON_CONTRAST {
-            tracing::warn!(
-                primary_color = color.as_str(),
-                contrast = format!("{ratio:.2}:1"),
-                "ui.primary_color is too light for the white text of buttons (WCAG AA asks for 4.5:1); pick a darker colour"
-            );
-        }
-    }
-    let extensions = crate::extensions::from_sections(
-        &crate::extensions::factories(),
-        &config.extension_sections().map_err(|e| e.to_string())?,
-    )?;
-    for extension in &extensions {
-        extension
-            .preflight(bound.ip().is_loopback())
-            .map_err(|e| e.to_string())?;
-    }
-    let clock: std::sync::Arc<dyn mcp_auth_core::Clock> =
-        std::sync::Arc::new(mcp_auth_core::SystemClock);
-    crate::storage::check_shared_configuration(&config)?;
+    let plan = ServerPlan::check(&config, issuer, bound.ip().is_loopback())?;
     let stores = crate::storage::open(&config.database_config()).await?;
     if config.dev {
         tracing::warn!(
@@ -89,57 +46,58 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
         check_dev_database(&users, args.dev_allow_existing_db)?;
         ensure_dev_user(&stores).await?;
     }
-    let mut builder = AuthorizationServer::builder(settings, stores.clone());
-    // PostgreSQL: rate-limit counters and the CIMD cache shared by every node.
-    let shared_pool = crate::storage::shared_pool(&config).await?;
-    if let Some(pool) = &shared_pool {
-        builder = builder.shared_counters(crate::storage::postgres::bounded_counters(pool));
-    }
-    let document_cache = shared_pool
-        .map(|pool| std::sync::Arc::new(crate::storage::postgres::PgCimdCache::new(pool)));
-    let connections =
-        crate::connections::Connections::from_config(&config, &issuer, stores.vault.clone())
-            .map_err(|e| e.to_string())?
-            .map(std::sync::Arc::new);
-    if let Some(c) = &connections {
-        builder = builder.connections(c.clone());
-    }
-    builder = crate::extensions::lend_services(
-        builder.bound_to_loopback(bound.ip().is_loopback()),
-        clock,
-        document_cache.clone(),
-    )?;
-    for extension in extensions {
-        builder = builder.extension(extension);
-    }
-    let server = builder.build().await.map_err(|e| e.to_string())?;
-    let app = crate::http::router(server.clone(), options)?;
+    let BuiltServer {
+        server,
+        app,
+        background,
+    } = plan.build(&config, stores).await?;
     if let Some(bind) = config.metrics.bind {
         let handle = crate::metrics::install(crate::metrics::MetricsOptions {
             client_id_labels: config.metrics.client_id_labels,
         })?;
-        // The main port's timeouts, and a cap on connections so that idle scrapers cannot use
+        // The main port's timeouts, and a cap on open sockets so that idle scrapers cannot use
         // up the process's file descriptors (issue 19 §3).
         let mut limits = server.settings().http.listener_limits();
         limits.max_connections = Some(config.metrics.max_connections);
         let metrics_bound = crate::metrics::serve(bind, handle, limits).await?;
         println!("metrics:  http://{metrics_bound}/metrics");
     }
-    if let Some(c) = connections {
-        // Discover the third parties' endpoints now, so the first connect page is quick; a
-        // failure is retried on first use.
-        tokio::spawn(async move { c.warm_up().await });
-    }
-    spawn_purge(server.clone(), document_cache);
-    spawn_key_reload(
-        server.clone(),
-        Duration::from_secs(config.key_reload_interval.max(1)),
-    );
+    background.spawn();
     let stop = shutdown_signal();
     print_banner(&server, bound, config.dev);
-    // HTTP/1.1 with the header and body read timeouts and connection info (issue #8 item 6).
-    let http_limits = server.settings().http;
     let grace = Duration::from_secs(config.shutdown_grace_period);
+    listen_until_stopped(listener, app, server.settings().http, grace, stop).await
+}
+
+/// `dev = true` (or `--dev`, when `flag`) is refused on a bind address that is not loopback.
+fn refuse_dev_off_loopback(config: &Config, flag: bool) -> Result<(), String> {
+    if (config.dev || flag) && !config.bind.ip().is_loopback() {
+        return Err(if flag {
+            format!(
+                "--dev is refused on a non-loopback bind address ({})",
+                config.bind
+            )
+        } else {
+            format!(
+                "dev = true{} is refused on a non-loopback bind address ({})",
+                config.origins.of("dev"),
+                config.bind
+            )
+        });
+    }
+    Ok(())
+}
+
+/// Serve `app` on `listener` until `stop` completes, then stop accepting and let the requests
+/// in flight finish for at most `grace`.
+async fn listen_until_stopped(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    http_limits: crate::limits::HttpLimits,
+    grace: Duration,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    // HTTP/1.1 with the header and body read timeouts and connection info (issue #8 item 6).
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         stop.await;
@@ -233,14 +191,8 @@ fn print_banner(server: &AuthorizationServer, bound: std::net::SocketAddr, dev: 
     println!(
         "  register a client: auth-server client add --name 'My app' --redirect-uri http://127.0.0.1:3000/callback --public"
     );
-    if server
-        .registry()
-        .grant(mcp_auth_core::GrantType::CLIENT_CREDENTIALS)
-        .is_some()
-    {
-        println!(
-            "  register a machine client: auth-server client add --name 'Reporter' --grant client_credentials --scope 'mcp:basic' --resource <resource>"
-        );
+    for step in crate::extensions::next_steps(server.registry()) {
+        println!("  {step}");
     }
     println!("  point your MCP server's protected resource metadata at the issuer above");
     if !host_ok {
@@ -248,63 +200,6 @@ fn print_banner(server: &AuthorizationServer, bound: std::net::SocketAddr, dev: 
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();
-}
-
-/// Every `interval` (`key_reload_interval`, default a minute), pick up signing keys rotated by
-/// `auth-server keys rotate` (or another node) and drop retired keys whose tokens have all
-/// expired from the JWKS.
-fn spawn_key_reload(server: AuthorizationServer, interval: Duration) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            if let Err(e) = server.reload_signing_keys().await {
-                tracing::warn!(error = %e, "reloading the signing keys failed; keeping the current ones");
-            }
-        }
-    });
-}
-
-/// Every ten minutes, drop expired codes, refresh tokens, replay-cache entries and denials,
-/// through the store traits (whatever the backend).
-fn spawn_purge(
-    server: AuthorizationServer,
-    document_cache: Option<std::sync::Arc<crate::storage::postgres::PgCimdCache>>,
-) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(600));
-        loop {
-            tick.tick().await;
-            let now = server.clock().now();
-            let stores = server.stores();
-            if let Err(e) = stores.codes.purge(now).await {
-                tracing::warn!(error = %e, "purging authorization codes failed");
-            }
-            if let Err(e) = stores.refresh_tokens.purge(now).await {
-                tracing::warn!(error = %e, "purging refresh tokens failed");
-            }
-            if let Err(e) = stores.replay.purge(now).await {
-                tracing::warn!(error = %e, "purging the replay cache failed");
-            }
-            if let Err(e) = stores.denylist.purge(now).await {
-                tracing::warn!(error = %e, "purging the access token denylist failed");
-            }
-            if let Err(e) = stores.elicitations.purge_expired(now).await {
-                tracing::warn!(error = %e, "purging expired elicitations failed");
-            }
-            if let Some(counters) = server.shared_counters()
-                && let Err(e) = counters.purge(now).await
-            {
-                tracing::warn!(error = %e, "purging the shared rate-limit counters failed");
-            }
-            if let Some(cache) = &document_cache
-                && let Err(e) = cache.purge(now).await
-            {
-                tracing::warn!(error = %e, "purging the shared metadata document cache failed");
-            }
-        }
-    });
 }
 
 /// A future that completes on SIGTERM or SIGINT (Ctrl-C). The handlers are registered when this
@@ -335,16 +230,5 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
             let _ = tokio::signal::ctrl_c().await;
         }
         tracing::info!("shutting down: no new connections; finishing the requests in flight");
-    }
-}
-
-/// The HTTP options of `config`: its `session_secret` (at least 32 characters), or a random one.
-fn http_options(config: &Config) -> Result<HttpOptions, String> {
-    match &config.session_secret {
-        Some(s) if s.expose().len() >= 32 => Ok(HttpOptions {
-            session_secret: s.expose().as_bytes().to_vec(),
-        }),
-        Some(_) => Err("session_secret must be at least 32 characters".into()),
-        None => Ok(HttpOptions::random()),
     }
 }

@@ -25,6 +25,9 @@ const SECRET_PARAMS: &[&str] = &[
     "csrf_token",
 ];
 
+/// The longest a request of the checker may take (connecting included).
+const CHECK_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// Longest response body kept in a summary, characters.
 const SUMMARY_BODY_CHARS: usize = 600;
 
@@ -237,21 +240,26 @@ pub struct Http {
 
 impl Http {
     /// A client that follows no redirects, times out after 15 s, and (with
-    /// `extra_root_pem`) also trusts that CA certificate.
+    /// `extra_root_pem`) also trusts that CA certificate: mcp-auth's one outbound client
+    /// ([`mcp_auth_outbound::OutboundClient`]), allowed any address and plain `http`, since
+    /// the checker talks to the servers its operator names (a private or loopback address
+    /// included), as any configured destination.
     ///
     /// # Errors
     /// A message when the TLS backend or the extra certificate cannot be loaded.
     pub fn new(extra_root_pem: Option<&[u8]>) -> Result<Self, String> {
-        let mut b = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(15))
+        let mut b = mcp_auth_outbound::OutboundClient::builder()
+            .addresses(mcp_auth_outbound::AddressPolicy::AnyConfigured)
+            .allow_http()
+            .env_proxy()
+            .timeouts(CHECK_TIMEOUT, CHECK_TIMEOUT)
             .user_agent(concat!("mcp-auth-conformance/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = extra_root_pem {
             let cert = reqwest::Certificate::from_pem(pem).map_err(|e| e.to_string())?;
             b = b.add_root_certificate(cert);
         }
         Ok(Self {
-            client: b.build().map_err(|e| e.to_string())?,
+            client: b.build().map_err(|e| e.to_string())?.http().clone(),
         })
     }
 
