@@ -10,9 +10,9 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use mcp_auth_core::ext::{
-    ClaimError, ClientAuthPolicy, GrantContext, GrantDecision, GrantHandler, OmittedScope,
-    Registry, RegistryError, ResourceHint, ResponseTokenType, ScopeCeiling, ServerExtension,
-    TokenProfile,
+    ClaimError, ClientAuthPolicy, ClientSourceRefused, GrantContext, GrantDecision, GrantHandler,
+    OmittedScope, Registry, RegistryError, ResourceHint, ResponseTokenType, ScopeCeiling,
+    ServerExtension, TokenProfile,
 };
 use mcp_auth_core::protected_resource::{ProtectedResource, ResourceRegistry};
 use mcp_auth_core::store::Stores;
@@ -46,10 +46,12 @@ impl GrantHandler for ExchangeGrant {
         ClientAuthPolicy::Required(vec![TokenEndpointAuthMethod::ClientSecretBasic])
     }
 
-    fn check_client_source(&self, source: ClientSource) -> Result<(), String> {
+    fn check_client_source(&self, source: ClientSource) -> Result<(), ClientSourceRefused> {
         match source {
             ClientSource::Admin => Ok(()),
-            _ => Err("the test exchange is for operator-registered clients".into()),
+            _ => Err(ClientSourceRefused(
+                "the test exchange is for operator-registered clients".into(),
+            )),
         }
     }
 

@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use mcp_auth_core::ext::{
-    ClientAuthPolicy, GrantContext, GrantDecision, GrantHandler, OmittedScope, ResourceHint,
-    ScopeCeiling,
+    ClientAuthPolicy, ClientSourceRefused, GrantContext, GrantDecision, GrantHandler, OmittedScope,
+    ResourceHint, ScopeCeiling,
 };
 use mcp_auth_core::{Client, ClientSource, GrantType, OAuthError, TokenEndpointAuthMethod};
 
@@ -114,13 +114,13 @@ impl GrantHandler for ClientCredentialsGrant {
 
     /// Spec §5.1: machine clients are provisioned by an operator; a client registering itself
     /// may not list the grant (whatever [`Self::dangerous_allow_self_registered_clients`] says).
-    fn check_client_source(&self, source: ClientSource) -> Result<(), String> {
+    fn check_client_source(&self, source: ClientSource) -> Result<(), ClientSourceRefused> {
         match source {
             ClientSource::Admin => Ok(()),
-            _ => Err(
+            _ => Err(ClientSourceRefused(
                 "client_credentials clients are provisioned by an operator, not registered dynamically"
                     .into(),
-            ),
+            )),
         }
     }
 

@@ -253,6 +253,13 @@ pub struct IssuedTokens {
     pub refresh_family: Option<String>,
 }
 
+/// Why a grant refuses the clients of a source ([`GrantHandler::check_client_source`]): the
+/// reason in words for the registrant (`invalid_client_metadata`, RFC 7591 §3.2.2) or the
+/// operator (`auth-server client add`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ClientSourceRefused(pub String);
+
 /// One grant type at the token endpoint (RFC 6749 §4). Dispatch is an exact map from
 /// `grant_type` to handler.
 ///
@@ -276,8 +283,8 @@ pub trait GrantHandler: Send + Sync {
     /// `auth-server client add` for the same `source`. Default: allowed.
     ///
     /// # Errors
-    /// The reason, in words for the registrant or operator.
-    fn check_client_source(&self, _source: ClientSource) -> Result<(), String> {
+    /// [`ClientSourceRefused`] with the reason, in words for the registrant or operator.
+    fn check_client_source(&self, _source: ClientSource) -> Result<(), ClientSourceRefused> {
         Ok(())
     }
 

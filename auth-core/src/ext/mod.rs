@@ -24,8 +24,8 @@ pub use client_auth::{AuthContext, ClientAuthenticator, PresentedCredentials};
 pub use client_resolver::ClientResolver;
 pub use extension_config::{ExtensionConfigError, ExtensionFactory, ExtensionSection};
 pub use grant::{
-    ClientAuthPolicy, GrantContext, GrantDecision, GrantHandler, IdTokenRequest, IssuedTokens,
-    RefreshPolicy, RequestedResources, SingleResourceError,
+    ClientAuthPolicy, ClientSourceRefused, GrantContext, GrantDecision, GrantHandler,
+    IdTokenRequest, IssuedTokens, RefreshPolicy, RequestedResources, SingleResourceError,
 };
 pub use policy::{
     BoundBy, OmittedScope, PolicyError, ResourceHint, ScopeCeiling, ScopeNotGranted, narrow_scope,

@@ -426,7 +426,9 @@ fn check_grant_rules(
                 supported.join(", ")
             ));
         };
-        handler.check_client_source(ClientSource::Admin)?;
+        handler
+            .check_client_source(ClientSource::Admin)
+            .map_err(|refused| refused.0)?;
         if !handler.client_authentication().permits(method) {
             return Err(if method == TokenEndpointAuthMethod::None {
                 format!("a public client cannot use {grant}")

@@ -172,7 +172,7 @@ impl AuthorizationServer {
             };
             handler
                 .check_client_source(ClientSource::Dynamic)
-                .map_err(metadata_error)?;
+                .map_err(|refused| metadata_error(refused.0))?;
             if !handler.client_authentication().permits(method) {
                 return Err(metadata_error(format!(
                     "grant type {g} cannot be used with {method}"
