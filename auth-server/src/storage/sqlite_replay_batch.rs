@@ -87,9 +87,10 @@ mod tests {
     use std::time::{Duration, Instant};
 
     /// Concurrent claimers through the front into one SQLite file, as under the token endpoint's
-    /// load: every claim is a first use, none fails, and none waits long. Before claims waited
-    /// for each other in SQLite's busy handler, a few waited hundreds of milliseconds while the
-    /// rest took one; prints the latency figures (`--nocapture`).
+    /// load: every claim is a first use, none fails, and none waits long. While batches waited
+    /// for each other in SQLite's busy handler, the slowest claim here took 436 to 532 ms (debug
+    /// build, three runs) and p99 35 to 106 ms; ordered in process, 8 to 17 ms and 7 to 14 ms.
+    /// Prints the figures (`--nocapture`).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_claims_wait_in_order_not_in_the_busy_handler() {
         const CLAIMERS: usize = 32;
@@ -129,6 +130,6 @@ mod tests {
             at(0.99),
             at(1.0)
         );
-        assert!(at(1.0) < Duration::from_secs(1), "max {:?}", at(1.0));
+        assert!(at(1.0) < Duration::from_millis(250), "max {:?}", at(1.0));
     }
 }
