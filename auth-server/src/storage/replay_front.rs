@@ -17,7 +17,13 @@
 //!   whatever is queued (up to [`MAX_BATCH`]) and write it with one statement in one
 //!   transaction ([`ReplayBatchWriter::insert_batch`]), then answer every waiting request. Under
 //!   load many claims share one round trip and one commit; alone, a claim is written at once
-//!   (nothing waits for a batch to fill).
+//!   (nothing waits for a timer or for a batch to fill). A store that takes one writer at a time
+//!   (SQLite) gets one worker ([`ReplayBatchWriter::max_concurrent_batches`]): several would only
+//!   queue inside the database, where SQLite's busy handler polls with sleeps growing to 100 ms
+//!   and a waiting batch can lose the lock again and again to the worker that just committed (up
+//!   to the busy timeout: the `private_key_jwt` p99 of most of a second in issue 26).
+//! - **purge**: every `PURGE_EVERY` (4096) claims expired rows are deleted by a task of its own, never
+//!   on a request's path.
 //!
 //! The front is a [`moka`] cache bounded to [`MAX_FRONT`] keys: each key leaves it when it
 //! expires, and beyond the bound the least recently used go first (it is a cache; the store stays
@@ -65,6 +71,13 @@ pub trait ReplayBatchWriter: Send + Sync + 'static {
     /// # Errors
     /// A [`StoreError`] when the store fails.
     async fn purge(&self, now: UnixTime) -> Result<u64, StoreError>;
+
+    /// How many [`Self::insert_batch`] calls may usefully run at once (1 to [`WORKERS`]): the
+    /// number of worker tasks. A store that serializes writers says 1, so that claims wait in
+    /// the queue (and join the next batch) rather than inside the store.
+    fn max_concurrent_batches(&self) -> usize {
+        WORKERS
+    }
 }
 
 /// One queued claim and where its answer goes.
@@ -142,7 +155,7 @@ impl FrontedReplayCache {
         self.queue.get_or_init(|| {
             let (tx, rx) = mpsc::unbounded_channel();
             let rx = Arc::new(tokio::sync::Mutex::new(rx));
-            for _ in 0..WORKERS {
+            for _ in 0..self.writer.max_concurrent_batches().clamp(1, WORKERS) {
                 tokio::spawn(worker(Arc::clone(&rx), Arc::clone(&self.writer)));
             }
             tx
@@ -239,8 +252,12 @@ impl ReplayCache for FrontedReplayCache {
             return Ok(false);
         }
         if self.claims.fetch_add(1, Ordering::Relaxed) % PURGE_EVERY == PURGE_EVERY - 1 {
-            // Best effort: a failed purge only leaves expired rows for the periodic purge.
-            let _ = self.writer.purge(now).await;
+            // Off the request path; best effort: a failed purge only leaves expired rows for the
+            // periodic purge.
+            let writer = Arc::clone(&self.writer);
+            tokio::spawn(async move {
+                let _ = writer.purge(now).await;
+            });
         }
         let (reply, answer) = oneshot::channel();
         let sent = self.queue().send(Pending {
@@ -320,6 +337,88 @@ mod tests {
         async fn purge(&self, _now: UnixTime) -> Result<u64, StoreError> {
             Ok(0)
         }
+    }
+
+    /// A writer that takes one batch at a time (as SQLite does), records the most batches it
+    /// saw in flight at once, and whose purge never finishes.
+    #[derive(Default)]
+    struct OneAtATime {
+        in_flight: AtomicU64,
+        most_in_flight: AtomicU64,
+        batches: AtomicU64,
+    }
+
+    #[async_trait]
+    impl ReplayBatchWriter for OneAtATime {
+        async fn insert_batch(
+            &self,
+            entries: &[(String, UnixTime)],
+            _now: UnixTime,
+        ) -> Result<Vec<bool>, StoreError> {
+            let now_in_flight = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_in_flight
+                .fetch_max(now_in_flight, Ordering::SeqCst);
+            self.batches.fetch_add(1, Ordering::SeqCst);
+            // Give other workers, if any, every chance to start a batch meanwhile.
+            for _ in 0..8 {
+                tokio::task::yield_now().await;
+            }
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            Ok(vec![true; entries.len()])
+        }
+
+        async fn purge(&self, _now: UnixTime) -> Result<u64, StoreError> {
+            std::future::pending().await
+        }
+
+        fn max_concurrent_batches(&self) -> usize {
+            1
+        }
+    }
+
+    /// A claim alone is written at once: it waits neither for a timer nor for a batch to fill.
+    #[tokio::test]
+    async fn a_lone_claim_is_written_at_once() {
+        let writer = Arc::new(OneAtATime::default());
+        let cache = FrontedReplayCache::new(writer.clone());
+        let claim = cache.insert_once("jti-1", 200, 100);
+        let answer = tokio::time::timeout(Duration::from_secs(10), claim).await;
+        assert!(matches!(answer, Ok(Ok(true))));
+        assert_eq!(writer.batches.load(Ordering::SeqCst), 1);
+    }
+
+    /// A writer that takes one batch at a time gets one worker: concurrent claims queue in the
+    /// front and join the next batch instead of waiting for each other inside the store.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_single_writer_store_gets_one_batch_at_a_time() {
+        let writer = Arc::new(OneAtATime::default());
+        let cache = Arc::new(FrontedReplayCache::new(writer.clone()));
+        let claims: Vec<_> = (0..64)
+            .map(|i| {
+                let cache = Arc::clone(&cache);
+                tokio::spawn(async move { cache.insert_once(&format!("jti-{i}"), 200, 100).await })
+            })
+            .collect();
+        for claim in claims {
+            assert!(matches!(claim.await, Ok(Ok(true))));
+        }
+        assert_eq!(writer.most_in_flight.load(Ordering::SeqCst), 1);
+    }
+
+    /// The purge every `PURGE_EVERY` claims runs beside the requests: a purge that never
+    /// finishes holds up no claim.
+    #[tokio::test]
+    async fn the_purge_is_not_on_a_claims_path() {
+        let writer = Arc::new(OneAtATime::default());
+        let cache = FrontedReplayCache::new(writer.clone());
+        let claims = async {
+            for i in 0..=PURGE_EVERY {
+                assert!(cache.insert_once(&format!("jti-{i}"), 200, 100).await?);
+            }
+            Ok::<(), StoreError>(())
+        };
+        let done = tokio::time::timeout(Duration::from_secs(30), claims).await;
+        assert!(matches!(done, Ok(Ok(()))), "{done:?}");
     }
 
     #[tokio::test]
