@@ -105,6 +105,9 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
     if let Some(c) = &connections {
         builder = builder.connections(c.clone());
     }
+    if let Some(upstreams) = crate::upstream::Upstreams::from_config(&config, clock.clone())? {
+        builder = builder.upstreams(upstreams);
+    }
     if let Some(cimd) = crate::cimd::from_config_with_cache(
         &config.cimd,
         bound.ip().is_loopback(),

@@ -16,3 +16,4 @@ pub mod register;
 pub mod revoke;
 pub mod sign_in;
 pub mod token;
+pub mod upstream_sign_in;
