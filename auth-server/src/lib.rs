@@ -62,6 +62,7 @@ pub mod resolver;
 pub mod server;
 pub mod settings;
 pub mod storage;
+pub mod upstream;
 pub mod web;
 pub mod wiring;
 

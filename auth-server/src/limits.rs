@@ -41,6 +41,9 @@ pub struct SignInSettings {
     /// How long a sign-in waits for a free password-check slot before it gets `429` with
     /// `Retry-After: 1`, milliseconds (default 1000; at most 60000).
     pub hash_wait_ms: u64,
+    /// Local password users may sign in (default true). `false`: sign-in only through
+    /// `[[upstream_idps]]`; the password form is not shown and `POST /authorize/login` is refused.
+    pub passwords: bool,
 }
 
 impl Default for SignInSettings {
@@ -53,6 +56,7 @@ impl Default for SignInSettings {
             max_concurrent_hashes: 0,
             hash_threads: 0,
             hash_wait_ms: 1000,
+            passwords: true,
         }
     }
 }

@@ -66,6 +66,8 @@ pub(crate) struct Inner {
     pub(crate) sign_in: crate::engine::sign_in_guard::SignInGuard,
     /// Third-party connections, when configured (issue 11).
     pub(crate) connections: Option<Arc<crate::connections::Connections>>,
+    /// Upstream identity providers users sign in through, when configured (issue 23).
+    pub(crate) upstreams: Option<Arc<crate::upstream::Upstreams>>,
     /// The rate-limit counters shared by every node, when configured.
     pub(crate) shared_counters: Option<Arc<dyn SharedCounters>>,
 }
@@ -98,6 +100,7 @@ impl AuthorizationServer {
             scope_policy: Arc::new(StrictScopePolicy),
             client_keys: None,
             connections: None,
+            upstreams: None,
             shared_counters: None,
             bound_to_loopback: false,
             shared_services: mcp_auth_core::ext::SharedServices::default(),
@@ -248,6 +251,7 @@ pub struct AuthorizationServerBuilder {
     scope_policy: Arc<dyn ScopePolicy>,
     client_keys: Option<Arc<dyn ClientKeySource>>,
     connections: Option<Arc<crate::connections::Connections>>,
+    upstreams: Option<Arc<crate::upstream::Upstreams>>,
     shared_counters: Option<Arc<dyn SharedCounters>>,
     bound_to_loopback: bool,
     shared_services: mcp_auth_core::ext::SharedServices,
@@ -303,6 +307,12 @@ impl AuthorizationServerBuilder {
     /// `/connect/token` use them.
     pub fn connections(mut self, connections: Arc<crate::connections::Connections>) -> Self {
         self.connections = Some(connections);
+        self
+    }
+
+    /// Sign users in through these upstream identity providers (`[[upstream_idps]]`).
+    pub fn upstreams(mut self, upstreams: Arc<crate::upstream::Upstreams>) -> Self {
+        self.upstreams = Some(upstreams);
         self
     }
 
@@ -418,6 +428,7 @@ impl AuthorizationServerBuilder {
                 auth_throttle,
                 sign_in,
                 connections: self.connections,
+                upstreams: self.upstreams,
                 shared_counters: shared,
             }),
         })

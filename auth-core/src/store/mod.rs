@@ -41,7 +41,7 @@ pub use refresh::{
 };
 pub use replay::{MemoryReplayCache, ReplayCache};
 pub use revocation::{AccessTokenDenylist, MemoryAccessTokenDenylist};
-pub use users::{MemoryUserStore, User, UserStore};
+pub use users::{FederatedUser, MemoryUserStore, User, UserStore};
 pub use vault::{MemoryVaultStore, SealedEntry, VaultStore};
 
 use std::sync::Arc;

@@ -28,6 +28,28 @@ impl std::fmt::Debug for User {
     }
 }
 
+/// A user established by an upstream identity provider (OpenID Connect Core §2: `iss` and
+/// `sub` together identify an end-user), created just in time at the first sign-in.
+///
+/// It is also a row of [`UserStore::list`] (with an empty `password_hash`, so no password
+/// signs it in) under `username`, which the caller chooses unique (e.g.
+/// `"<upstream name>:<local sub>"`) and `user remove` takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FederatedUser {
+    /// Our stable, opaque `sub` for this user; never the upstream's.
+    pub sub: String,
+    /// The unique login-name slot the user occupies (never used to sign in).
+    pub username: String,
+    /// The upstream's issuer identifier, exactly as configured.
+    pub upstream_issuer: String,
+    /// The upstream's `sub` for this user.
+    pub upstream_sub: String,
+    /// The name the upstream gave (`name`, else `preferred_username`), for display.
+    pub display_name: Option<String>,
+    /// The email address the upstream gave, for display (never used to link accounts).
+    pub email: Option<String>,
+}
+
 /// Local users.
 ///
 /// Contract: usernames are unique; `put` inserts or replaces by `username`, keeping `sub`
@@ -59,6 +81,20 @@ pub trait UserStore: Send + Sync {
     /// Remove the user with this login name; returns the removed record, or `None` when there
     /// was none. The caller revokes what the user's `sub` holds (refresh tokens, consents).
     async fn delete(&self, username: &str) -> Result<Option<User>, StoreError>;
+    /// The user established by (`upstream_issuer`, `upstream_sub`), exact match.
+    async fn get_federated(
+        &self,
+        upstream_issuer: &str,
+        upstream_sub: &str,
+    ) -> Result<Option<FederatedUser>, StoreError>;
+    /// Just-in-time provisioning in one atomic step: when no user has `user`'s
+    /// (`upstream_issuer`, `upstream_sub`), create it with `user.sub` and `user.username`
+    /// (session generation `0`, empty password hash); otherwise keep the stored `sub` and
+    /// `username` and replace `display_name` and `email`. Returns the stored user. Never
+    /// matches by email. Concurrent calls for one pair create one user.
+    async fn upsert_federated(&self, user: &FederatedUser) -> Result<FederatedUser, StoreError>;
+    /// Every federated user, sorted by username.
+    async fn list_federated(&self) -> Result<Vec<FederatedUser>, StoreError>;
 }
 
 /// In-memory [`UserStore`]: users by username, each with its session generation.
@@ -68,23 +104,26 @@ pub trait UserStore: Send + Sync {
 /// (`mcp_auth_conformance::store_contract`) checks every other backend against the rules this
 /// one keeps.
 #[derive(Debug, Default)]
-pub struct MemoryUserStore(Mutex<BTreeMap<String, (User, u64)>>);
+pub struct MemoryUserStore(Mutex<BTreeMap<String, MemoryEntry>>);
+
+/// A user, its session generation, and its upstream identity when federated.
+type MemoryEntry = (User, u64, Option<FederatedUser>);
 
 #[async_trait]
 impl UserStore for MemoryUserStore {
     async fn get_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
-        Ok(lock(&self.0).get(username).map(|(u, _)| u.clone()))
+        Ok(lock(&self.0).get(username).map(|(u, _, _)| u.clone()))
     }
     async fn session_generation(&self, sub: &str) -> Result<Option<u64>, StoreError> {
         Ok(lock(&self.0)
             .values()
-            .find(|(u, _)| u.sub == sub)
-            .map(|(_, generation)| *generation))
+            .find(|(u, _, _)| u.sub == sub)
+            .map(|(_, generation, _)| *generation))
     }
     async fn end_sessions(&self, sub: &str) -> Result<bool, StoreError> {
         let mut map = lock(&self.0);
-        match map.values_mut().find(|(u, _)| u.sub == sub) {
-            Some((_, generation)) => {
+        match map.values_mut().find(|(u, _, _)| u.sub == sub) {
+            Some((_, generation, _)) => {
                 *generation += 1;
                 Ok(true)
             }
@@ -95,17 +134,60 @@ impl UserStore for MemoryUserStore {
         let mut map = lock(&self.0);
         let mut user = user.clone();
         let mut generation = 0;
-        if let Some((existing, g)) = map.get(&user.username) {
+        let mut federated = None;
+        if let Some((existing, g, f)) = map.get(&user.username) {
             user.sub = existing.sub.clone();
             generation = *g;
+            federated = f.clone();
         }
-        map.insert(user.username.clone(), (user, generation));
+        map.insert(user.username.clone(), (user, generation, federated));
         Ok(())
     }
     async fn list(&self) -> Result<Vec<User>, StoreError> {
-        Ok(lock(&self.0).values().map(|(u, _)| u.clone()).collect())
+        Ok(lock(&self.0).values().map(|(u, _, _)| u.clone()).collect())
     }
     async fn delete(&self, username: &str) -> Result<Option<User>, StoreError> {
-        Ok(lock(&self.0).remove(username).map(|(u, _)| u))
+        Ok(lock(&self.0).remove(username).map(|(u, _, _)| u))
+    }
+    async fn get_federated(
+        &self,
+        upstream_issuer: &str,
+        upstream_sub: &str,
+    ) -> Result<Option<FederatedUser>, StoreError> {
+        Ok(lock(&self.0)
+            .values()
+            .filter_map(|(_, _, f)| f.as_ref())
+            .find(|f| f.upstream_issuer == upstream_issuer && f.upstream_sub == upstream_sub)
+            .cloned())
+    }
+    async fn upsert_federated(&self, user: &FederatedUser) -> Result<FederatedUser, StoreError> {
+        let mut map = lock(&self.0);
+        let existing = map
+            .values_mut()
+            .filter_map(|(_, _, f)| f.as_mut())
+            .find(|f| {
+                f.upstream_issuer == user.upstream_issuer && f.upstream_sub == user.upstream_sub
+            });
+        if let Some(stored) = existing {
+            stored.display_name.clone_from(&user.display_name);
+            stored.email.clone_from(&user.email);
+            return Ok(stored.clone());
+        }
+        if map.contains_key(&user.username) || map.values().any(|(u, _, _)| u.sub == user.sub) {
+            return Err(StoreError::Conflict("username or sub already taken".into()));
+        }
+        let local = User {
+            sub: user.sub.clone(),
+            username: user.username.clone(),
+            password_hash: String::new(),
+        };
+        map.insert(user.username.clone(), (local, 0, Some(user.clone())));
+        Ok(user.clone())
+    }
+    async fn list_federated(&self) -> Result<Vec<FederatedUser>, StoreError> {
+        Ok(lock(&self.0)
+            .values()
+            .filter_map(|(_, _, f)| f.clone())
+            .collect())
     }
 }

@@ -596,8 +596,24 @@ pub(super) async fn user(config_path: Option<&Path>, cmd: UserCommand) -> Result
         UserCommand::Passwd { username } => user_passwd(&stores, &username).await,
         UserCommand::Remove { username } => user_remove(&config, &stores, &username).await,
         UserCommand::List => {
+            let federated = stores
+                .users
+                .list_federated()
+                .await
+                .map_err(|e| e.to_string())?;
             for u in stores.users.list().await.map_err(|e| e.to_string())? {
-                println!("{}\t{}", u.username, u.sub);
+                match federated.iter().find(|f| f.sub == u.sub) {
+                    // A federated user: where it signs in, and what the upstream called it.
+                    Some(f) => println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        u.username,
+                        u.sub,
+                        f.upstream_issuer,
+                        f.display_name.as_deref().unwrap_or("-"),
+                        f.email.as_deref().unwrap_or("-"),
+                    ),
+                    None => println!("{}\t{}", u.username, u.sub),
+                }
             }
             Ok(())
         }
@@ -639,6 +655,11 @@ async fn user_passwd(stores: &Stores, username: &str) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no user {username}"))?;
+    if user.password_hash.is_empty() {
+        return Err(format!(
+            "{username} signs in through an identity provider and has no password"
+        ));
+    }
     let password = read_password()?;
     let sub = user.sub.clone();
     stores

@@ -39,6 +39,7 @@ pub mod extensions;
 pub mod operations;
 pub mod resources;
 pub mod tokens;
+pub mod upstream;
 pub mod vault;
 
 use std::collections::BTreeMap;
@@ -60,6 +61,7 @@ pub use extensions::CLIENT_CREDENTIALS_SECTION;
 pub use operations::{DEFAULT_SHUTDOWN_GRACE_PERIOD, LogFormat, MetricsConfig};
 pub use resources::{DEFAULT_RESOURCE, ResourceConfig};
 pub use tokens::TokenConfig;
+pub use upstream::{UpstreamIdpConfig, UpstreamKind};
 pub use vault::{DEFAULT_VAULT_KEY_ID, VaultConfig};
 
 use crate::settings::ServerSettings;
@@ -141,6 +143,8 @@ pub struct Config {
     /// Third-party connections (`[[connections]]`, issue 11): accounts users connect so that
     /// MCP servers can get their third-party credential by token exchange at `/connect/token`.
     pub connections: Vec<ConnectionConfig>,
+    /// Upstream identity providers users sign in through (`[[upstream_idps]]`, issue 23).
+    pub upstream_idps: Vec<UpstreamIdpConfig>,
     /// Where each value came from (the file, a variable, a default), for messages. Set by
     /// [`Config::load`]; not a setting.
     #[serde(skip)]
@@ -181,6 +185,7 @@ impl std::fmt::Debug for Config {
             scopes,
             vault,
             connections,
+            upstream_idps,
             origins: _,
         } = self;
         f.debug_struct("Config")
@@ -211,6 +216,7 @@ impl std::fmt::Debug for Config {
             .field("scopes", scopes)
             .field("vault", vault)
             .field("connections", connections)
+            .field("upstream_idps", upstream_idps)
             .finish()
     }
 }
@@ -245,6 +251,7 @@ impl Default for Config {
             scopes: BTreeMap::new(),
             vault: VaultConfig::default(),
             connections: Vec::new(),
+            upstream_idps: Vec::new(),
             origins: Origins::default(),
         }
     }
@@ -272,6 +279,7 @@ impl Config {
                 Ok(mut config) => {
                     config.resolve_relative_paths(&figment);
                     config.origins = Origins::loaded(figment);
+                    config.apply_upstream_secret_variables();
                     return Ok(config);
                 }
                 Err(e) => match unknown_environment_key(&e) {
@@ -332,8 +340,13 @@ impl Config {
         figment.merge(
             Env::prefixed("MCP_AUTH_")
                 // MCP_AUTH_LOG and MCP_AUTH_CONFIG configure the process, not the server.
+                // MCP_AUTH_UPSTREAM_IDPS_<NAME>_CLIENT_SECRET is read by
+                // `apply_upstream_secret_variables`.
                 .filter(move |key| {
-                    key != "log" && key != "config" && !ignored.iter().any(|i| key == i.as_str())
+                    key != "log"
+                        && key != "config"
+                        && !key.as_str().starts_with("upstream_idps_")
+                        && !ignored.iter().any(|i| key == i.as_str())
                 })
                 // MCP_AUTH_METRICS_BIND, the documented short form of MCP_AUTH_METRICS__BIND.
                 .map(|key| {
@@ -384,6 +397,7 @@ impl Config {
         settings.server_clients = resources.server_clients;
         settings.ui = self.ui_settings()?;
         self.check_connections()?;
+        self.check_upstream_idps()?;
         settings.validate().map_err(ConfigError)?;
         Ok(settings)
     }

@@ -18,3 +18,4 @@ pub mod revoke;
 pub mod sign_in;
 pub mod sign_in_guard;
 pub mod token;
+pub mod upstream_sign_in;

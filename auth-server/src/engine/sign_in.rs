@@ -77,7 +77,8 @@ impl AuthorizationServer {
         let lookup =
             mcp_auth_core::normalize_username(username).unwrap_or_else(|_| username.to_owned());
         let user = match self.inner.stores.users.get_by_username(&lookup).await {
-            Ok(u) => u,
+            // A federated user (empty hash) has no password: checked as an unknown name.
+            Ok(u) => u.filter(|u| !u.password_hash.is_empty()),
             Err(e) => {
                 guard.limits.not_a_failure(attempt).await;
                 return Err(SignInError::Internal(OAuthError::from(e)));

@@ -17,7 +17,7 @@ use super::source::SourceAddress;
 use crate::engine::authorize::{AuthorizationRequest, AuthorizeError};
 use crate::engine::consent::{ConsentAnswer, ConsentStep};
 use crate::engine::sign_in::{SignInError, SignedInUser};
-use crate::web::pages::{html, html_with_form_redirect, redirect};
+use crate::web::pages::{html, html_with_form_redirect, html_with_form_targets, redirect};
 use crate::web::session::Session;
 
 /// `GET /authorize` (RFC 6749 §4.1.1).
@@ -51,25 +51,43 @@ pub(super) async fn authorize(
             }
             Err(e) => error_page(&state, e),
         },
+        _ if let Some(name) = only_upstream(&state) => {
+            super::upstream::redirect_to_upstream(&state, jar, &name, &query, StatusCode::FOUND)
+                .await
+        }
         existing => {
             let session = existing.unwrap_or_else(|| anonymous_session(&state, now));
             let jar = state.web.sessions.write(jar, &session);
+            // Warm the upstreams' metadata, so the page's form-action names their origins.
+            state.server.upstream_form_origins().await;
             (jar, login_page(&state, &session, &request, &query, None)).into_response()
         }
     }
 }
 
-/// A sign-in or consent POST after the common checks: the form parsed, the authorization
-/// request it carries validated again, the session read and its CSRF token matched.
-struct FormStep {
-    form: FormParams,
-    query: String,
-    request: AuthorizationRequest,
-    jar: SignedCookieJar,
-    session: Session,
+/// With `signin.passwords = false` and exactly one upstream: its name (`/authorize` without a
+/// session goes straight there).
+fn only_upstream(state: &AppState) -> Option<String> {
+    if state.server.settings().signin.passwords {
+        return None;
+    }
+    match state.server.upstreams().map(|u| u.all()) {
+        Some([only]) => Some(only.name().to_owned()),
+        _ => None,
+    }
 }
 
-async fn form_step(
+/// A sign-in or consent POST after the common checks: the form parsed, the authorization
+/// request it carries validated again, the session read and its CSRF token matched.
+pub(super) struct FormStep {
+    pub(super) form: FormParams,
+    pub(super) query: String,
+    pub(super) request: AuthorizationRequest,
+    pub(super) jar: SignedCookieJar,
+    pub(super) session: Session,
+}
+
+pub(super) async fn form_step(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
@@ -125,6 +143,10 @@ pub(super) async fn login(
         Ok(s) => s,
         Err(res) => return res,
     };
+    if !state.server.settings().signin.passwords {
+        let e = OAuthError::invalid_request("password sign-in is turned off on this server");
+        return error_page(&state, e);
+    }
     let username = step.form.get("username").unwrap_or_default();
     let password = Secret::new(step.form.get("password").unwrap_or_default());
     match state
@@ -245,7 +267,7 @@ async fn proceed(
 }
 
 /// Start a session for `user` (a fresh session id) and continue the request.
-async fn start_session(
+pub(super) async fn start_session(
     state: &AppState,
     jar: SignedCookieJar,
     user: &SignedInUser,
@@ -321,6 +343,17 @@ fn login_page(
     error: Option<&str>,
 ) -> Response {
     let issuer = &state.server.settings().issuer;
+    let now = state.server.clock().now();
+    let all = state
+        .server
+        .upstreams()
+        .map(|u| u.all())
+        .unwrap_or_default();
+    let upstreams: Vec<_> = all
+        .iter()
+        .map(|u| context! { name => u.name(), display_name => u.display_name() })
+        .collect();
+    let origins: Vec<String> = all.iter().filter_map(|u| u.cached_origin(now)).collect();
     let body = state.web.templates.render(
         "login.html",
         context! {
@@ -334,9 +367,15 @@ fn login_page(
             self_registered => request.client.source == mcp_auth_core::ClientSource::Dynamic,
             resource => request.resource.resource.as_str(),
             error => error,
+            passwords_off => !state.server.settings().signin.passwords,
+            upstream_action => issuer.endpoint("/authorize/upstream"),
+            upstreams => upstreams,
         },
     );
-    render_form(state, body, &request.redirect_uri)
+    match body {
+        Ok(b) => html_with_form_targets(StatusCode::OK, b, &request.redirect_uri, &origins),
+        Err(e) => render(state, Err(e), StatusCode::OK),
+    }
 }
 
 fn consent_page(
@@ -415,7 +454,11 @@ fn render(
     }
 }
 
-fn authorize_error(state: &AppState, error: AuthorizeError, status: StatusCode) -> Response {
+pub(super) fn authorize_error(
+    state: &AppState,
+    error: AuthorizeError,
+    status: StatusCode,
+) -> Response {
     match error {
         AuthorizeError::Page(e) => error_page(state, e),
         // A failed store is this server's trouble, not the request's: the page, never a
@@ -438,7 +481,7 @@ fn authorize_error(state: &AppState, error: AuthorizeError, status: StatusCode) 
 /// try again in a moment, with status `503` and `Retry-After: 5` ([`store_unavailable`];
 /// RFC 9110 §15.6.4), as the JSON endpoints answer: the user may retry, possibly on another
 /// node. The cause is logged, never shown.
-fn error_page(state: &AppState, error: OAuthError) -> Response {
+pub(super) fn error_page(state: &AppState, error: OAuthError) -> Response {
     if store_failure(&error, "authorization page").is_some() {
         let unavailable = OAuthError::new(
             mcp_auth_core::ErrorCode::TemporarilyUnavailable,
@@ -458,7 +501,7 @@ fn error_page(state: &AppState, error: OAuthError) -> Response {
 }
 
 /// The `error.html` page for `error`, with `status`.
-fn render_error(state: &AppState, error: &OAuthError, status: StatusCode) -> Response {
+pub(super) fn render_error(state: &AppState, error: &OAuthError, status: StatusCode) -> Response {
     let body = state.web.templates.render(
         "error.html",
         context! {

@@ -16,6 +16,7 @@ mod live_session;
 mod logout;
 pub mod request_id;
 pub mod source;
+mod upstream;
 
 pub use error::ApiError;
 pub use listen::serve;
@@ -164,6 +165,11 @@ pub fn router(server: AuthorizationServer, options: HttpOptions) -> Result<Route
         .route("/authorize", get(authorize::authorize))
         .route("/authorize/login", post(authorize::login))
         .route("/authorize/consent", post(authorize::consent))
+        .route("/authorize/upstream", post(upstream::start))
+        .route(
+            crate::engine::upstream_sign_in::UPSTREAM_CALLBACK_PATH,
+            get(upstream::callback),
+        )
         .route(
             "/login",
             get(connect_pages::login_form).post(connect_pages::login),

@@ -172,6 +172,17 @@ pub fn sign_in(success: bool) {
     metrics::counter!(names::SIGNINS, "result" => result).increment(1);
 }
 
+/// Count an upstream sign-in ([`names::UPSTREAM_SIGNINS`]) by upstream name and outcome
+/// (`success`, or the refusal's label).
+pub fn upstream_sign_in(upstream: &str, outcome: &'static str) {
+    metrics::counter!(
+        names::UPSTREAM_SIGNINS,
+        "upstream" => upstream.to_owned(),
+        "outcome" => outcome
+    )
+    .increment(1);
+}
+
 /// Count a request refused by `limiter` ([`names::RATE_LIMITED`]).
 pub fn rate_limited(limiter: &'static str) {
     metrics::counter!(names::RATE_LIMITED, "limiter" => limiter).increment(1);

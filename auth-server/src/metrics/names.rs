@@ -52,6 +52,8 @@ pub const TOKENS_ISSUED: &str = "mcp_auth_tokens_issued_total";
 pub const OAUTH_ERRORS: &str = "mcp_auth_oauth_errors_total";
 /// Password sign-ins, by `result` (`success` or `failure`).
 pub const SIGNINS: &str = "mcp_auth_signins_total";
+/// Sign-ins through an upstream identity provider, by `upstream` and `outcome`.
+pub const UPSTREAM_SIGNINS: &str = "mcp_auth_upstream_signins_total";
 /// Client ID Metadata Document resolutions, by `result`: `fetched` for a document fetched and
 /// accepted, else the refusal reason ([`super::cimd::refusal_reason`]).
 pub const CIMD_FETCHES: &str = "mcp_auth_cimd_fetches_total";
@@ -98,6 +100,12 @@ pub const ALL: &[MetricInfo] = &[
         kind: Kind::Counter,
         labels: &["result"],
         help: "Password sign-ins, by result (success or failure).",
+    },
+    MetricInfo {
+        name: UPSTREAM_SIGNINS,
+        kind: Kind::Counter,
+        labels: &["upstream", "outcome"],
+        help: "Sign-ins through an upstream identity provider, by upstream and outcome.",
     },
     MetricInfo {
         name: CIMD_FETCHES,

@@ -29,9 +29,9 @@ use mcp_auth_cimd_resolver::{CachedDocument, CimdCache};
 use mcp_auth_core::ext::IssuedTokens;
 use mcp_auth_core::store::{
     AccessTokenDenylist, AuthorizationCode, AuthorizationCodeStore, ClientStore, CodeTake, Consent,
-    ConsentStore, ElicitationBinding, ElicitationStatus, ElicitationStore, PendingElicitation,
-    RefreshToken, RefreshTokenStore, ReplayCache, RevokedAccess, SealedEntry, SigningKeyStore,
-    StoredSigningKey, Stores, User, UserStore, VaultStore,
+    ConsentStore, ElicitationBinding, ElicitationStatus, ElicitationStore, FederatedUser,
+    PendingElicitation, RefreshToken, RefreshTokenStore, ReplayCache, RevokedAccess, SealedEntry,
+    SigningKeyStore, StoredSigningKey, Stores, User, UserStore, VaultStore,
 };
 use mcp_auth_core::{
     Client, ClientId, ResourceUri, ScopeSet, Secret, StoreError, TokenHash, UnixTime,
@@ -191,6 +191,9 @@ bounded_store!(UserStore {
     fn put(user: &User) -> ();
     fn list() -> Vec<User>;
     fn delete(username: &str) -> Option<User>;
+    fn get_federated(upstream_issuer: &str, upstream_sub: &str) -> Option<FederatedUser>;
+    fn upsert_federated(user: &FederatedUser) -> FederatedUser;
+    fn list_federated() -> Vec<FederatedUser>;
 });
 
 bounded_store!(ConsentStore {

@@ -187,6 +187,30 @@ impl From<UserRow> for User {
     }
 }
 
+/// A `users` row of a federated user.
+#[derive(sqlx::FromRow)]
+pub(crate) struct FederatedUserRow {
+    pub(crate) sub: String,
+    pub(crate) username: String,
+    pub(crate) upstream_issuer: String,
+    pub(crate) upstream_sub: String,
+    pub(crate) display_name: Option<String>,
+    pub(crate) email: Option<String>,
+}
+
+impl From<FederatedUserRow> for mcp_auth_core::store::FederatedUser {
+    fn from(r: FederatedUserRow) -> Self {
+        Self {
+            sub: r.sub,
+            username: r.username,
+            upstream_issuer: r.upstream_issuer,
+            upstream_sub: r.upstream_sub,
+            display_name: r.display_name,
+            email: r.email,
+        }
+    }
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct EntryRow {
     pub(crate) iss: String,

@@ -92,6 +92,40 @@ pub fn form_redirect_policy(redirect_uri: &RedirectUri) -> String {
     }
 }
 
+/// [`html_with_form_redirect`] whose `form-action` also allows `origins` (the upstream
+/// identity providers' authorization origins on the sign-in page: browsers apply `form-action`
+/// to the redirect that follows a form). An origin that cannot be a CSP source is left out.
+pub fn html_with_form_targets(
+    status: StatusCode,
+    body: String,
+    redirect_uri: &RedirectUri,
+    origins: &[String],
+) -> Response {
+    let mut policy = form_redirect_policy(redirect_uri);
+    for origin in origins.iter().filter(|o| is_csp_origin(o)) {
+        policy = policy.replacen(
+            "form-action 'self'",
+            &format!("form-action 'self' {origin}"),
+            1,
+        );
+    }
+    let policy = HeaderValue::from_str(&policy)
+        .unwrap_or_else(|_| HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    with_security_headers((status, body).into_response(), policy)
+}
+
+/// `http(s)://` then letters, digits, `-`, `.`, `:`, `[`, `]` only.
+fn is_csp_origin(origin: &str) -> bool {
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        !r.is_empty()
+            && r.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':' | b'[' | b']'))
+    })
+}
+
 /// `scheme://host[:port]` of `redirect_uri` as a CSP source expression, when it can be one.
 fn csp_origin(redirect_uri: &RedirectUri) -> Option<String> {
     let url = redirect_uri.url();

@@ -148,6 +148,44 @@ impl SessionCodec {
         jar.add(cookie)
     }
 
+    /// The name of the cookie that keeps a pending upstream sign-in: the session cookie's name
+    /// with `upstream` for `session` (same prefix and issuer tag).
+    pub fn attempt_cookie_name(&self) -> String {
+        self.cookie_name
+            .replace("mcp_auth_session_", "mcp_auth_upstream_")
+    }
+
+    /// `jar` with the pending upstream sign-in `attempt` in its signed cookie (`HttpOnly`,
+    /// `SameSite=Lax` so the upstream's redirect back carries it; a browser-session cookie whose
+    /// life is enforced from the attempt's `expires_at`).
+    pub fn write_attempt(
+        &self,
+        jar: SignedCookieJar,
+        attempt: &crate::upstream::UpstreamAttempt,
+    ) -> SignedCookieJar {
+        let value = URL_SAFE_NO_PAD.encode(serde_json::to_vec(attempt).unwrap_or_default());
+        let mut cookie = Cookie::new(self.attempt_cookie_name(), value);
+        cookie.set_path("/");
+        cookie.set_http_only(true);
+        cookie.set_secure(self.secure);
+        cookie.set_same_site(SameSite::Lax);
+        jar.add(cookie)
+    }
+
+    /// The pending upstream sign-in in `jar`, if its signature verifies.
+    pub fn read_attempt(&self, jar: &SignedCookieJar) -> Option<crate::upstream::UpstreamAttempt> {
+        let cookie = jar.get(&self.attempt_cookie_name())?;
+        let bytes = URL_SAFE_NO_PAD.decode(cookie.value()).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// `jar` with the pending upstream sign-in removed.
+    pub fn clear_attempt(&self, jar: SignedCookieJar) -> SignedCookieJar {
+        let mut cookie = Cookie::from(self.attempt_cookie_name());
+        cookie.set_path("/");
+        jar.remove(cookie)
+    }
+
     /// The CSRF token of a session: HMAC-SHA256 of its id, base64url.
     pub fn csrf_token(&self, session: &Session) -> String {
         let tag = ring::hmac::sign(

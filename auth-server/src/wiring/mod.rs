@@ -100,8 +100,8 @@ impl ServerPlan {
 
     /// Build the server of this plan over `stores` (opened from the same `config`): with
     /// PostgreSQL, the rate-limit counters and the client metadata document cache shared by
-    /// every node (over [`crate::storage::shared_pool`]); the third-party connections of
-    /// `config`; the services lent to extensions ([`crate::extensions::lend_services`]); the
+    /// every node (over [`crate::storage::shared_pool`]); the third-party connections and the
+    /// upstream identity providers of `config`; the services lent to extensions ([`crate::extensions::lend_services`]); the
     /// extensions; then the router.
     ///
     /// # Errors
@@ -124,6 +124,9 @@ impl ServerPlan {
                 .map(Arc::new);
         if let Some(c) = &connections {
             builder = builder.connections(c.clone());
+        }
+        if let Some(upstreams) = crate::upstream::Upstreams::from_config(config, clock.clone())? {
+            builder = builder.upstreams(upstreams);
         }
         builder = crate::extensions::lend_services(
             builder.bound_to_loopback(self.bound_to_loopback),

@@ -1,7 +1,7 @@
 //! Local users ([`UserStore`](mcp_auth_core::store::UserStore)), their session generations and
 //! removal.
 
-use mcp_auth_core::store::Stores;
+use mcp_auth_core::store::{FederatedUser, Stores};
 
 use super::Check;
 use super::fixtures::*;
@@ -14,7 +14,93 @@ pub(super) const CHECKS: &[Check] = &[
     super::check!(session_generation_counts_ended_sessions),
     super::check!(end_sessions_races_lose_no_increment),
     super::check!(user_delete_returns_the_removed_user),
+    super::check!(federated_user_is_created_once_per_upstream_identity),
+    super::check!(federated_users_are_never_matched_by_email),
+    super::check!(federated_user_is_a_user_for_sessions_and_removal),
 ];
+
+fn federated(sub: &str, issuer: &str, upstream_sub: &str, email: &str) -> FederatedUser {
+    FederatedUser {
+        sub: sub.to_owned(),
+        username: format!("up:{sub}"),
+        upstream_issuer: issuer.to_owned(),
+        upstream_sub: upstream_sub.to_owned(),
+        display_name: Some("Alice".to_owned()),
+        email: Some(email.to_owned()),
+    }
+}
+
+/// Rule "a user is keyed by (upstream issuer, upstream sub)": the first upsert creates the user
+/// with the caller's `sub`; a later one for the same pair keeps that `sub` and username (the
+/// new candidate's are ignored) and takes the new name and email.
+async fn federated_user_is_created_once_per_upstream_identity(s: &Stores) {
+    let first = federated("sub-1", "https://idp.example", "u1", "a@example.com");
+    assert_eq!(s.users.upsert_federated(&first).await.unwrap(), first);
+    let mut again = federated("sub-2", "https://idp.example", "u1", "new@example.com");
+    again.display_name = None;
+    let stored = s.users.upsert_federated(&again).await.unwrap();
+    assert_eq!(stored.sub, "sub-1");
+    assert_eq!(stored.username, "up:sub-1");
+    assert_eq!(stored.email.as_deref(), Some("new@example.com"));
+    assert_eq!(stored.display_name, None);
+    assert_eq!(
+        s.users
+            .get_federated("https://idp.example", "u1")
+            .await
+            .unwrap(),
+        Some(stored.clone())
+    );
+    assert_eq!(
+        s.users
+            .get_federated("https://idp.example", "U1")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(s.users.list_federated().await.unwrap(), vec![stored]);
+}
+
+/// Rule "never link accounts by email": two upstreams (or two upstream subjects) with the same
+/// email are two users.
+async fn federated_users_are_never_matched_by_email(s: &Stores) {
+    let a = federated("sub-a", "https://a.example", "u1", "same@example.com");
+    let b = federated("sub-b", "https://b.example", "u1", "same@example.com");
+    let c = federated("sub-c", "https://a.example", "u2", "same@example.com");
+    for u in [&a, &b, &c] {
+        assert_eq!(&s.users.upsert_federated(u).await.unwrap(), u);
+    }
+    assert_eq!(s.users.list_federated().await.unwrap(), vec![a, b, c]);
+}
+
+/// A federated user has a session generation like any user, is listed among the users, and is
+/// removed by its username; the next upsert for its identity creates a new user.
+async fn federated_user_is_a_user_for_sessions_and_removal(s: &Stores) {
+    s.users.put(&user("alice", "sub-a", "$h-a")).await.unwrap();
+    let f = federated("sub-f", "https://idp.example", "u1", "f@example.com");
+    s.users.upsert_federated(&f).await.unwrap();
+    assert_eq!(s.users.session_generation("sub-f").await.unwrap(), Some(0));
+    let listed: Vec<_> = s.users.list().await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(
+        listed
+            .iter()
+            .any(|u| u.sub == "sub-f" && u.password_hash.is_empty())
+    );
+    assert_eq!(
+        s.users.delete("up:sub-f").await.unwrap().map(|u| u.sub),
+        Some("sub-f".to_owned())
+    );
+    assert_eq!(s.users.session_generation("sub-f").await.unwrap(), None);
+    assert_eq!(
+        s.users
+            .get_federated("https://idp.example", "u1")
+            .await
+            .unwrap(),
+        None
+    );
+    let again = federated("sub-g", "https://idp.example", "u1", "f@example.com");
+    assert_eq!(s.users.upsert_federated(&again).await.unwrap().sub, "sub-g");
+}
 
 async fn users_are_found_by_exact_username_and_listed_in_order(s: &Stores) {
     let (bob, alice) = (user("bob", "sub-b", "$h-b"), user("alice", "sub-a", "$h-a"));

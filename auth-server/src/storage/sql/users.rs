@@ -18,9 +18,9 @@ macro_rules! user_store {
         const _: () = {
             use async_trait::async_trait;
             use mcp_auth_core::StoreError;
-            use mcp_auth_core::store::{User, UserStore};
+            use mcp_auth_core::store::{FederatedUser, User, UserStore};
 
-            use $crate::storage::rows::UserRow;
+            use $crate::storage::rows::{FederatedUserRow, UserRow};
             use $crate::storage::sql::Dialect;
 
             #[async_trait]
@@ -96,6 +96,58 @@ macro_rules! user_store {
                     .await
                     .map_err(<$db>::db_error)?;
                     Ok(row.map(User::from))
+                }
+
+                async fn get_federated(
+                    &self,
+                    upstream_issuer: &str,
+                    upstream_sub: &str,
+                ) -> Result<Option<FederatedUser>, StoreError> {
+                    let row: Option<FederatedUserRow> = sqlx::query_as(
+                        "SELECT sub, username, upstream_issuer, upstream_sub, display_name, \
+                         email FROM users WHERE upstream_issuer = $1 AND upstream_sub = $2",
+                    )
+                    .bind(upstream_issuer)
+                    .bind(upstream_sub)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(<$db>::db_error)?;
+                    Ok(row.map(FederatedUser::from))
+                }
+
+                async fn upsert_federated(
+                    &self,
+                    user: &FederatedUser,
+                ) -> Result<FederatedUser, StoreError> {
+                    let row: FederatedUserRow = sqlx::query_as(
+                        "INSERT INTO users (username, sub, password_hash, upstream_issuer, \
+                         upstream_sub, display_name, email) VALUES ($1, $2, '', $3, $4, $5, $6) \
+                         ON CONFLICT (upstream_issuer, upstream_sub) DO UPDATE SET \
+                         display_name = excluded.display_name, email = excluded.email \
+                         RETURNING sub, username, upstream_issuer, upstream_sub, display_name, \
+                         email",
+                    )
+                    .bind(&user.username)
+                    .bind(&user.sub)
+                    .bind(&user.upstream_issuer)
+                    .bind(&user.upstream_sub)
+                    .bind(&user.display_name)
+                    .bind(&user.email)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(<$db>::db_error)?;
+                    Ok(FederatedUser::from(row))
+                }
+
+                async fn list_federated(&self) -> Result<Vec<FederatedUser>, StoreError> {
+                    let rows: Vec<FederatedUserRow> = sqlx::query_as(
+                        "SELECT sub, username, upstream_issuer, upstream_sub, display_name, \
+                         email FROM users WHERE upstream_issuer IS NOT NULL ORDER BY username",
+                    )
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(<$db>::db_error)?;
+                    Ok(rows.into_iter().map(FederatedUser::from).collect())
                 }
             }
         };

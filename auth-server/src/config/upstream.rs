@@ -1,0 +1,348 @@
+//! `[[upstream_idps]]`: identity providers users sign in through (OpenID Connect Core §3.1),
+//! and the rules their settings are checked against at start. Read by `crate::upstream`.
+//!
+//! ```toml
+//! [[upstream_idps]]
+//! name = "acme"
+//! display_name = "Acme SSO"
+//! kind = "oidc"
+//! issuer = "https://idp.acme.example"
+//! client_id = "mcp-auth"
+//! client_secret = "…"          # or MCP_AUTH_UPSTREAM_IDPS_ACME_CLIENT_SECRET
+//! allowed_email_domains = ["acme.example"]
+//! required_claims = { groups = "mcp-users" }
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use mcp_auth_core::Secret;
+use serde::{Deserialize, Serialize};
+
+use super::{Config, ConfigError};
+
+/// One `[[upstream_idps]]` entry. Checked at start by [`Config::settings`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamIdpConfig {
+    /// `[a-z0-9_-]{1,32}`, unique: names the upstream in forms, logs and metrics.
+    pub name: String,
+    /// Shown on the sign-in button ("Sign in with …").
+    pub display_name: String,
+    /// `oidc` (default): OpenID Connect with discovery from `issuer`; `github`: GitHub's OAuth
+    /// endpoints and user API.
+    #[serde(default)]
+    pub kind: UpstreamKind,
+    /// The upstream's issuer identifier; its metadata is read from
+    /// `{issuer}/.well-known/openid-configuration` and must name the same issuer.
+    pub issuer: String,
+    /// This server's client id at the upstream.
+    pub client_id: String,
+    /// This server's client secret at the upstream (sent with HTTP Basic). Overridden by
+    /// `MCP_AUTH_UPSTREAM_IDPS_<NAME>_CLIENT_SECRET` (name upper-cased, `-` as `_`).
+    #[serde(skip_serializing, default)]
+    pub client_secret: Option<Secret>,
+    /// Scopes asked of the upstream (default `openid email profile`; must include `openid`).
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// When set, only users whose verified email (`email_verified = true`) is in one of these
+    /// domains may sign in.
+    #[serde(default)]
+    pub allowed_email_domains: Vec<String>,
+    /// Claims every sign-in must carry: a string claim equal to the value, or an array claim
+    /// containing it.
+    #[serde(default)]
+    pub required_claims: BTreeMap<String, String>,
+    /// Upstream claims copied into access tokens as extra claims (never a registered claim).
+    #[serde(default)]
+    pub claims_to_tokens: Vec<String>,
+    /// Tests only: allow plain `http` and loopback addresses for this upstream. Logs a
+    /// warning.
+    #[serde(default)]
+    pub insecure_allow_http_loopback: bool,
+}
+
+/// How an upstream signs users in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UpstreamKind {
+    /// OpenID Connect: discovery, authorization code + PKCE, a verified ID token.
+    #[default]
+    #[serde(rename = "oidc")]
+    Oidc,
+    /// GitHub: OAuth 2 and GitHub's user API. Parsed, refused at start in this build.
+    #[serde(rename = "github")]
+    Github,
+}
+
+fn default_scopes() -> Vec<String> {
+    ["openid", "email", "profile"].map(String::from).to_vec()
+}
+
+/// Claims an access token already has, or that describe the token itself: never copied from
+/// an upstream (RFC 9068 §2.2, RFC 7519 §4.1, RFC 8693 §4).
+pub const RESERVED_TOKEN_CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "client_id",
+    "scope",
+    "auth_time",
+    "acr",
+    "amr",
+    "azp",
+    "cnf",
+    "act",
+    "may_act",
+    "nonce",
+    "typ",
+    "sid",
+    "at_hash",
+    "c_hash",
+];
+
+impl UpstreamIdpConfig {
+    /// The environment variable that overrides this upstream's `client_secret`.
+    pub fn secret_variable(&self) -> String {
+        format!(
+            "MCP_AUTH_UPSTREAM_IDPS_{}_CLIENT_SECRET",
+            self.name.to_ascii_uppercase().replace('-', "_")
+        )
+    }
+
+    fn error(&self, index: usize, key: &str, origin: &str, what: &str) -> ConfigError {
+        ConfigError(format!(
+            "upstream_idps[{index}].{key} (upstream {}){origin}: {what}",
+            self.name
+        ))
+    }
+
+    /// Every rule of one entry; `origin` is where `upstream_idps` was set.
+    fn check(&self, index: usize, origin: &str) -> Result<(), ConfigError> {
+        let err = |key: &str, what: &str| self.error(index, key, origin, what);
+        if !super::connections::is_valid_name(&self.name) {
+            return Err(err("name", "must be 1 to 32 of a-z, 0-9, _ and -"));
+        }
+        if self.display_name.trim().is_empty() || self.display_name.chars().count() > 100 {
+            return Err(err("display_name", "must be 1 to 100 characters"));
+        }
+        if self.kind == UpstreamKind::Github {
+            return Err(err("kind", "\"github\" is not supported in this build yet"));
+        }
+        crate::upstream::checked_url(&self.issuer, self.insecure_allow_http_loopback)
+            .map_err(|e| err("issuer", &e))?;
+        if self.client_id.is_empty() {
+            return Err(err("client_id", "must not be empty"));
+        }
+        if self
+            .client_secret
+            .as_ref()
+            .is_none_or(|s| s.expose().is_empty())
+        {
+            return Err(err(
+                "client_secret",
+                &format!("is required (or set {})", self.secret_variable()),
+            ));
+        }
+        if !self.scopes.iter().any(|s| s == "openid") {
+            return Err(err("scopes", "must include \"openid\""));
+        }
+        if let Some(bad) = self.scopes.iter().find(|s| !is_scope_token(s)) {
+            return Err(err("scopes", &format!("{bad:?} is not a scope")));
+        }
+        if let Some(bad) = self.allowed_email_domains.iter().find(|d| !is_domain(d)) {
+            return Err(err(
+                "allowed_email_domains",
+                &format!("{bad:?} is not a lower-case domain name"),
+            ));
+        }
+        if self.required_claims.keys().any(String::is_empty) {
+            return Err(err("required_claims", "a claim name is empty"));
+        }
+        if let Some(bad) = self
+            .claims_to_tokens
+            .iter()
+            .find(|c| c.is_empty() || RESERVED_TOKEN_CLAIMS.contains(&c.as_str()))
+        {
+            return Err(err(
+                "claims_to_tokens",
+                &format!("{bad:?} is a registered claim and cannot be copied"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn is_scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b > 0x20 && b != b'"' && b != b'\\' && b < 0x7f)
+}
+
+fn is_domain(d: &str) -> bool {
+    !d.is_empty()
+        && !d.starts_with('.')
+        && !d.ends_with('.')
+        && d.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+}
+
+impl Config {
+    /// Apply `MCP_AUTH_UPSTREAM_IDPS_<NAME>_CLIENT_SECRET` to each upstream, as every secret may
+    /// come from the environment.
+    pub(super) fn apply_upstream_secret_variables(&mut self) {
+        for u in &mut self.upstream_idps {
+            if let Ok(value) = std::env::var(u.secret_variable())
+                && !value.is_empty()
+            {
+                u.client_secret = Some(Secret::new(value));
+            }
+        }
+    }
+
+    /// Check `[[upstream_idps]]` and `signin.passwords`: names unique, each entry's rules
+    /// ([`UpstreamIdpConfig`]), and some way to sign in.
+    ///
+    /// # Errors
+    /// A message naming the key, the upstream and where it was set.
+    pub fn check_upstream_idps(&self) -> Result<(), ConfigError> {
+        let origin = self.origins.of("upstream_idps");
+        let mut seen = BTreeSet::new();
+        for (index, u) in self.upstream_idps.iter().enumerate() {
+            u.check(index, &origin)?;
+            if !seen.insert(u.name.as_str()) {
+                return Err(u.error(index, "name", &origin, "is configured twice"));
+            }
+            if u.insecure_allow_http_loopback {
+                tracing::warn!(
+                    upstream = %u.name,
+                    "upstream_idps.insecure_allow_http_loopback is on: plain http and loopback \
+                     addresses are allowed for this upstream (tests only)"
+                );
+            }
+        }
+        if !self.signin.passwords && self.upstream_idps.is_empty() && !self.dev {
+            return Err(ConfigError(format!(
+                "signin.passwords = false{}: no [[upstream_idps]] is configured, so nobody \
+                 could sign in",
+                self.origins.of("signin.passwords")
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upstream() -> UpstreamIdpConfig {
+        UpstreamIdpConfig {
+            name: "acme".into(),
+            display_name: "Acme SSO".into(),
+            kind: UpstreamKind::Oidc,
+            issuer: "https://idp.acme.example".into(),
+            client_id: "mcp-auth".into(),
+            client_secret: Some(Secret::new("s3cret")),
+            scopes: default_scopes(),
+            allowed_email_domains: vec!["acme.example".into()],
+            required_claims: BTreeMap::new(),
+            claims_to_tokens: vec!["email".into()],
+            insecure_allow_http_loopback: false,
+        }
+    }
+
+    fn check(list: Vec<UpstreamIdpConfig>) -> Result<(), ConfigError> {
+        Config {
+            upstream_idps: list,
+            ..Config::default()
+        }
+        .check_upstream_idps()
+    }
+
+    #[test]
+    fn a_complete_upstream_is_accepted() {
+        check(vec![upstream()]).unwrap();
+    }
+
+    #[test]
+    fn upstream_names_are_unique_and_well_formed() {
+        let err = check(vec![upstream(), upstream()]).unwrap_err().0;
+        assert!(
+            err.contains("upstream_idps[1].name") && err.contains("twice"),
+            "{err}"
+        );
+        let mut bad = upstream();
+        bad.name = "Acme".into();
+        assert!(check(vec![bad]).unwrap_err().0.contains(".name"));
+    }
+
+    #[test]
+    fn plain_http_issuer_needs_the_loopback_switch() {
+        let mut u = upstream();
+        u.issuer = "http://127.0.0.1:9999".into();
+        assert!(check(vec![u.clone()]).unwrap_err().0.contains(".issuer"));
+        u.insecure_allow_http_loopback = true;
+        check(vec![u.clone()]).unwrap();
+        u.issuer = "http://idp.example".into();
+        assert!(check(vec![u]).is_err());
+    }
+
+    #[test]
+    fn github_kind_is_parsed_and_refused_for_now() {
+        let mut u = upstream();
+        u.kind = UpstreamKind::Github;
+        let err = check(vec![u]).unwrap_err().0;
+        assert!(
+            err.contains(".kind") && err.contains("not supported"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_registered_claim_cannot_be_copied_into_tokens() {
+        let mut u = upstream();
+        u.claims_to_tokens = vec!["sub".into()];
+        assert!(check(vec![u]).unwrap_err().0.contains("claims_to_tokens"));
+    }
+
+    #[test]
+    fn missing_secret_names_its_variable() {
+        let mut u = upstream();
+        u.client_secret = None;
+        let err = check(vec![u]).unwrap_err().0;
+        assert!(
+            err.contains("MCP_AUTH_UPSTREAM_IDPS_ACME_CLIENT_SECRET"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn passwords_off_needs_an_upstream() {
+        let mut c = Config::default();
+        c.signin.passwords = false;
+        assert!(
+            c.check_upstream_idps()
+                .unwrap_err()
+                .0
+                .contains("signin.passwords")
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_a_suggestion() {
+        let dir = std::env::temp_dir().join(format!("mcp-auth-upstream-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(
+            &path,
+            "[[upstream_idps]]\nname = \"acme\"\ndisplay_name = \"A\"\nissuer = \"https://i.example\"\nclient_id = \"c\"\nclient_secrt = \"x\"\n",
+        )
+        .unwrap();
+        let err = Config::load(Some(&path)).unwrap_err().0;
+        assert!(err.contains("client_secret"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

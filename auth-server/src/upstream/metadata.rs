@@ -1,0 +1,114 @@
+//! An upstream's OpenID Provider metadata (OpenID Connect Discovery 1.0 §3–4), read from
+//! `{issuer}/.well-known/openid-configuration` through the guarded client, checked, and cached
+//! for an hour (a failed refresh is retried on the next sign-in).
+
+use std::sync::{Arc, PoisonError, RwLock};
+
+use mcp_auth_core::UnixTime;
+use serde::Deserialize;
+use url::Url;
+
+use super::{Upstream, checked_url};
+
+/// How long fetched metadata is used before it is read again, seconds.
+pub const METADATA_TTL: i64 = 3600;
+
+/// What this server uses of an upstream's metadata, every URL checked like the issuer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderMetadata {
+    /// The authorization endpoint (OIDC Core §3.1.2).
+    pub authorization_endpoint: Url,
+    /// The token endpoint (OIDC Core §3.1.3).
+    pub token_endpoint: Url,
+    /// The userinfo endpoint (OIDC Core §5.3), when published.
+    pub userinfo_endpoint: Option<Url>,
+    /// The JWK Set URL.
+    pub jwks_uri: String,
+    /// RFC 9207 §3: the upstream sends `iss` with every authorization response.
+    pub iss_parameter_supported: bool,
+}
+
+#[derive(Deserialize)]
+struct Document {
+    issuer: String,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    userinfo_endpoint: Option<String>,
+    jwks_uri: String,
+    #[serde(default)]
+    authorization_response_iss_parameter_supported: bool,
+}
+
+/// The cached metadata of one upstream.
+#[derive(Debug, Default)]
+pub struct MetadataCache(RwLock<Option<(Arc<ProviderMetadata>, UnixTime)>>);
+
+impl MetadataCache {
+    /// The cached metadata, when fetched less than [`METADATA_TTL`] before `now`.
+    pub fn cached(&self, now: UnixTime) -> Option<Arc<ProviderMetadata>> {
+        let slot = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        slot.as_ref()
+            .filter(|(_, at)| now < at.saturating_add(METADATA_TTL))
+            .map(|(m, _)| m.clone())
+    }
+
+    fn store(&self, metadata: Arc<ProviderMetadata>, now: UnixTime) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Some((metadata, now));
+    }
+}
+
+impl Upstream {
+    /// The origin of the authorization endpoint, when the metadata is cached (the sign-in
+    /// page's `form-action`).
+    pub fn cached_origin(&self, now: UnixTime) -> Option<String> {
+        self.metadata
+            .cached(now)
+            .map(|m| m.authorization_endpoint.origin().ascii_serialization())
+    }
+
+    /// The upstream's metadata: cached, or fetched and checked now.
+    ///
+    /// # Errors
+    /// Why it could not be had (unreachable, not JSON, another `issuer`, an unusable URL); for
+    /// logs only.
+    pub async fn provider_metadata(&self, now: UnixTime) -> Result<Arc<ProviderMetadata>, String> {
+        if let Some(m) = self.metadata.cached(now) {
+            return Ok(m);
+        }
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            self.config.issuer.trim_end_matches('/')
+        );
+        let body = self.http.get_json(&url).await?;
+        let doc: Document =
+            serde_json::from_slice(&body).map_err(|e| format!("metadata of {url}: {e}"))?;
+        let metadata = Arc::new(self.checked(doc)?);
+        self.metadata.store(metadata.clone(), now);
+        Ok(metadata)
+    }
+
+    /// OIDC Discovery §4.3: the document's `issuer` is the configured one, exactly; every
+    /// endpoint is https (or loopback http with the test switch).
+    fn checked(&self, doc: Document) -> Result<ProviderMetadata, String> {
+        if doc.issuer != self.config.issuer {
+            return Err(format!(
+                "metadata names issuer {:?}, not {:?}",
+                doc.issuer, self.config.issuer
+            ));
+        }
+        let allow = self.config.insecure_allow_http_loopback;
+        let url =
+            |name: &str, raw: &str| checked_url(raw, allow).map_err(|e| format!("{name}: {e}"));
+        Ok(ProviderMetadata {
+            authorization_endpoint: url("authorization_endpoint", &doc.authorization_endpoint)?,
+            token_endpoint: url("token_endpoint", &doc.token_endpoint)?,
+            userinfo_endpoint: doc
+                .userinfo_endpoint
+                .as_deref()
+                .map(|u| url("userinfo_endpoint", u))
+                .transpose()?,
+            jwks_uri: url("jwks_uri", &doc.jwks_uri)?.to_string(),
+            iss_parameter_supported: doc.authorization_response_iss_parameter_supported,
+        })
+    }
+}
