@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Token endpoint throughput, grant_type=client_credentials: mcp-auth (secret and private_key_jwt
 # variants) against node-oidc-provider (secret variant), same machine, same run, alternating.
+# Each round also measures the machine's limit: bench/baseline (`token-baseline`), a minimal axum
+# ES256 token endpoint that parses the same form and signs the same claims, nothing else.
 # Loopback only. Usage: bench/token_cc.sh [ROUNDS]   (env: DURATION=10s CONNECTIONS=32 PEER=1)
 # Exits non-zero when the private_key_jwt p99 is over 3 x the client_secret_basic p99 of the
 # same run (the replay claim must not add a latency tail). PEER=0 leaves node-oidc-provider out.
@@ -15,6 +17,7 @@ PEER="${PEER:-1}"
 JWT_P99_LIMIT=3
 OUR_PORT="${OUR_PORT:-19090}"
 PEER_PORT="${PEER_PORT:-13000}"
+BASE_PORT="${BASE_PORT:-19290}"
 RESOURCE_URL="https://mcp.example.com/mcp"
 RESOURCE_ENC="https%3A%2F%2Fmcp.example.com%2Fmcp"
 SCRATCH="$(mktemp -d /tmp/mcp-auth-bench.XXXXXX)"
@@ -36,10 +39,12 @@ fi
 
 echo "== building auth-server (release) and the assertion tool"
 (cd "$ROOT" && cargo build --release -q -p mcp-auth-server \
-  && cargo build --release -q -p mcp-auth-ext-client-credentials --features client --example cc_assertions)
+  && cargo build --release -q -p mcp-auth-ext-client-credentials --features client --example cc_assertions \
+  && cargo build --release -q -p mcp-auth-bench-baseline)
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="$TARGET/release/auth-server"
 TOOL="$TARGET/release/examples/cc_assertions"
+BASELINE="$TARGET/release/token-baseline"
 
 if [ "$PEER" = 1 ]; then
   echo "== installing node-oidc-provider into $SCRATCH/peer"
@@ -74,6 +79,12 @@ start_ours() {
   MCP_AUTH_LOG=warn "$BIN" serve --client-credentials >"$SCRATCH/ours.log" 2>&1 &
   OUR_PID=$!; PIDS+=("$OUR_PID")
   wait_port "$OUR_PORT"
+}
+start_baseline() {
+  "$BASELINE" "127.0.0.1:$BASE_PORT" "$SECRET_ID" "$SECRET" "http://127.0.0.1:$OUR_PORT" "$RESOURCE_URL" \
+    >"$SCRATCH/baseline.log" 2>&1 &
+  BASE_PID=$!; PIDS+=("$BASE_PID")
+  wait_port "$BASE_PORT"
 }
 start_peer() {
   (cd "$SCRATCH/peer" && NODE_ENV=production PORT="$PEER_PORT" ALG=ES256 exec node provider.mjs) >"$SCRATCH/peer.log" 2>&1 &
@@ -110,7 +121,7 @@ check() { # port auth body
   [ "$code" = 200 ] || { echo "sanity check on port $1 failed: $code $(cat "$SCRATCH/check.json")" >&2; exit 1; }
 }
 
-declare -a R_PEER R_SECRET R_JWT
+declare -a R_PEER R_SECRET R_JWT R_BASE
 for round in $(seq 1 "$ROUNDS"); do
   if [ "$PEER" = 1 ]; then
     echo "== round $round: node-oidc-provider (client_secret_basic)"
@@ -120,6 +131,12 @@ for round in $(seq 1 "$ROUNDS"); do
     R_PEER+=("$(measure "$PEER_PORT" "$PEER_SRC/token_cc.lua")"); echo "   ${R_PEER[-1]}"
     stop "$PEER_PID"
   fi
+
+  echo "== round $round: baseline (minimal ES256 token endpoint, client_secret_basic)"
+  start_baseline
+  check "$BASE_PORT" "$AUTH" "grant_type=client_credentials&scope=mcp%3Atools&resource=$RESOURCE_ENC"
+  R_BASE+=("$(measure "$BASE_PORT" "$ROOT/bench/token_cc_secret.lua")"); echo "   ${R_BASE[-1]}"
+  stop "$BASE_PID"
 
   echo "== round $round: mcp-auth (client_secret_basic)"
   start_ours
@@ -141,10 +158,14 @@ mean() { printf '%s\n' "${@:2}" | awk -v f="$1" '{s+=$f; c++} END {print s/c}'; 
 echo
 echo "== results: $ROUNDS round(s), wrk -t1 -c$CONNECTIONS -d$DURATION, $(nproc) cores, loopback, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 [ "$PEER" = 1 ] && summary "node-oidc-provider secret" "${R_PEER[@]}"
+summary "baseline (machine's limit) secret" "${R_BASE[@]}"
 summary "mcp-auth secret" "${R_SECRET[@]}"
 summary "mcp-auth private_key_jwt" "${R_JWT[@]}"
 OUR_RPS="$(mean 1 "${R_SECRET[@]}")"; OUR_P99="$(mean 2 "${R_SECRET[@]}")"
 JWT_RPS="$(mean 1 "${R_JWT[@]}")"; JWT_P99="$(mean 2 "${R_JWT[@]}")"
+BASE_RPS="$(mean 1 "${R_BASE[@]}")"
+awk -v a="$OUR_RPS" -v b="$BASE_RPS" \
+  'BEGIN {printf "secret vs baseline (the machine'"'"'s limit): %.0f %% of its requests/s (target >= 95 %%)\n", 100 * a / b}' 
 if [ "$PEER" = 1 ]; then
   PEER_RPS="$(mean 1 "${R_PEER[@]}")"; PEER_P99="$(mean 2 "${R_PEER[@]}")"
   awk -v a="$OUR_RPS" -v b="$PEER_RPS" -v c="$OUR_P99" -v d="$PEER_P99" \

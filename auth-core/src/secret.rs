@@ -87,12 +87,7 @@ impl TokenHash {
     /// Hash a secret value.
     pub fn of(secret: &str) -> Self {
         let digest = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
-        let mut hex = String::with_capacity(64);
-        for b in digest.as_ref() {
-            use std::fmt::Write;
-            let _ = write!(hex, "{b:02x}");
-        }
-        Self(hex)
+        Self(hex::encode(digest))
     }
 
     /// Rebuild a hash read from storage. Returns `None` unless it is 64 lowercase hex characters.

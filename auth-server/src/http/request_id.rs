@@ -54,7 +54,7 @@ pub fn generate() -> String {
             .map_or(0, |d| d.as_nanos());
         return format!("{nanos:032x}");
     }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 /// The [`MakeRequestId`] of tower-http's `SetRequestIdLayer`: a fresh id from [`generate`].

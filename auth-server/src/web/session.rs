@@ -70,10 +70,7 @@ impl Session {
 /// and the first 8 hex digits of the SHA-256 of the issuer identifier.
 fn cookie_name(issuer: &str, secure: bool) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, issuer.as_bytes());
-    let tag: String = digest.as_ref()[..4]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let tag = hex::encode(&digest.as_ref()[..4]);
     let prefix = if secure { "__Host-" } else { "" };
     format!("{prefix}mcp_auth_session_{tag}")
 }

@@ -418,10 +418,7 @@ pub fn stylesheet(primary: Option<&PrimaryColor>) -> String {
 
 fn version(bytes: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
-    digest.as_ref()[..6]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(&digest.as_ref()[..6])
 }
 
 fn asset(content_type: &'static str, body: Vec<u8>) -> Response {
