@@ -10,6 +10,9 @@
 //! ID token), so the sign-in rules (`allowed_email_domains`, `required_claims`) and
 //! `claims_to_tokens` are met through our userinfo call.
 //!
+//! A second test does the same with the TypeScript MCP SDK as the client
+//! (`tests/oidc-provider/ts-client.mjs`, the SDK's own OAuth support).
+//!
 //! Needs Node.js 20 or later with `npm ci` run in `auth-server/tests/oidc-provider`
 //! (`scripts/test` does it), and Chromium with chromedriver (see the `chromium` module). When
 //! either is missing the test FAILS, saying so; it is never skipped.
@@ -193,23 +196,28 @@ async fn browse(
     wait_for_url(b, redirect_uri).await
 }
 
-/// Issue 23's end-to-end test: rmcp + Chromium + node-oidc-provider + our server + the example
-/// MCP server.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rmcp_client_signs_in_through_node_oidc_provider_and_calls_a_tool() {
-    tokio::time::timeout(FLOW_TIMEOUT, flow())
-        .await
-        .expect("the flow finished in time");
+/// One browser at a time: the tests share two cores with everything else.
+static ONE_BROWSER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Everything but the MCP client: node-oidc-provider, our server with it as the only upstream,
+/// the example MCP server, the client's redirect target.
+struct Peers {
+    issuer: String,
+    op_issuer: String,
+    mcp_url: String,
+    redirect_uri: String,
+    kit: InProcessServer,
+    _op: Process,
 }
 
-async fn flow() {
+async fn start_peers() -> Peers {
     let mcp_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mcp_url = format!("http://{}/mcp", mcp_listener.local_addr().unwrap());
     let as_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let issuer = format!("http://{}", as_listener.local_addr().unwrap());
     let op_port = free_port();
     let op_issuer = format!("http://127.0.0.1:{op_port}");
-    let _op = start_provider(op_port, &format!("{issuer}/upstream/callback"));
+    let op = start_provider(op_port, &format!("{issuer}/upstream/callback"));
 
     let registry = resources(&[(&mcp_url, "mcp:tools", "mcp:tools")], None).unwrap();
     let mut settings = kit_settings(&issuer, registry).unwrap();
@@ -230,23 +238,62 @@ async fn flow() {
     ))
     .unwrap();
     tokio::spawn(async move { axum::serve(mcp_listener, mcp_app).await });
-    let redirect_uri = start_redirect_target().await;
+    Peers {
+        issuer,
+        op_issuer,
+        mcp_url,
+        redirect_uri: start_redirect_target().await,
+        kit,
+        _op: op,
+    }
+}
 
-    let manager = AuthorizationManager::new_allowing_private_addresses(mcp_url.as_str())
+impl Peers {
+    /// The user created just in time is alice of node-oidc-provider, and `token` is hers: our
+    /// `sub`, our issuer, the MCP server's audience, and the copied upstream claims.
+    async fn check_user_and_token(&self, token: &str) -> String {
+        let users = self.kit.stores.users.list_federated().await.unwrap();
+        assert_eq!(users.len(), 1, "one user, created just in time");
+        assert_eq!(users[0].upstream_issuer, self.op_issuer);
+        assert_eq!(users[0].upstream_sub, "alice");
+        assert_eq!(users[0].email.as_deref(), Some("alice@example.com"));
+        let claims = jwt_claims(token);
+        assert_eq!(claims["sub"], json!(users[0].sub));
+        assert_eq!(claims["iss"], json!(self.issuer));
+        assert_eq!(claims["aud"], json!(self.mcp_url));
+        assert_eq!(claims["email"], json!("alice@example.com"));
+        assert_eq!(claims["groups"], json!(["mcp-users"]));
+        users[0].sub.clone()
+    }
+}
+
+/// Issue 23's end-to-end test with rmcp: rmcp + Chromium + node-oidc-provider + our server +
+/// the example MCP server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rmcp_client_signs_in_through_node_oidc_provider_and_calls_a_tool() {
+    let _one = ONE_BROWSER_AT_A_TIME.lock().await;
+    tokio::time::timeout(FLOW_TIMEOUT, rmcp_flow())
+        .await
+        .expect("the flow finished in time");
+}
+
+async fn rmcp_flow() {
+    let p = start_peers().await;
+    let manager = AuthorizationManager::new_allowing_private_addresses(p.mcp_url.as_str())
         .await
         .unwrap();
     let mut oauth = OAuthState::Unauthorized(manager);
     oauth
         .start_authorization(
-            AuthorizationRequest::new(redirect_uri.clone()).with_client_name("rmcp upstream e2e"),
+            AuthorizationRequest::new(p.redirect_uri.clone()).with_client_name("rmcp upstream e2e"),
         )
         .await
         .unwrap();
     let authorization_url = oauth.get_authorization_url().await.unwrap();
-    assert!(authorization_url.starts_with(&format!("{issuer}/authorize?")));
+    assert!(authorization_url.starts_with(&format!("{}/authorize?", p.issuer)));
 
     let browser = Chromium::start().await;
-    let callback = browse(&browser, &authorization_url, &op_issuer, &redirect_uri).await;
+    let callback = browse(&browser, &authorization_url, &p.op_issuer, &p.redirect_uri).await;
     drop(browser);
     oauth.handle_callback_url(&callback).await.unwrap();
     let token = oauth
@@ -255,21 +302,10 @@ async fn flow() {
         .get_access_token()
         .await
         .unwrap();
-
-    let users = kit.stores.users.list_federated().await.unwrap();
-    assert_eq!(users.len(), 1, "one user, created just in time");
-    assert_eq!(users[0].upstream_issuer, op_issuer);
-    assert_eq!(users[0].upstream_sub, "alice");
-    assert_eq!(users[0].email.as_deref(), Some("alice@example.com"));
-    let claims = jwt_claims(&token);
-    assert_eq!(claims["sub"], json!(users[0].sub));
-    assert_eq!(claims["iss"], json!(issuer));
-    assert_eq!(claims["aud"], json!(mcp_url));
-    assert_eq!(claims["email"], json!("alice@example.com"));
-    assert_eq!(claims["groups"], json!(["mcp-users"]));
+    let sub = p.check_user_and_token(&token).await;
 
     let transport = StreamableHttpClientTransport::from_config(
-        StreamableHttpClientTransportConfig::with_uri(mcp_url.clone()).auth_header(token),
+        StreamableHttpClientTransportConfig::with_uri(p.mcp_url.clone()).auth_header(token),
     );
     let client = ().serve(transport).await.unwrap();
     let mut args = serde_json::Map::new();
@@ -284,7 +320,65 @@ async fn flow() {
         .iter()
         .filter_map(|c| c.as_text().map(|t| t.text.clone()))
         .collect();
-    assert_eq!(text, format!("{}: hello", users[0].sub));
+    assert_eq!(text, format!("{sub}: hello"));
+}
+
+/// The same with the TypeScript MCP SDK as the client (`tests/oidc-provider/ts-client.mjs`,
+/// the SDK's own OAuth: discovery, registration, authorization code + PKCE).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typescript_sdk_client_signs_in_through_node_oidc_provider_and_calls_a_tool() {
+    let _one = ONE_BROWSER_AT_A_TIME.lock().await;
+    tokio::time::timeout(FLOW_TIMEOUT, typescript_flow())
+        .await
+        .expect("the flow finished in time");
+}
+
+async fn typescript_flow() {
+    use std::io::Write;
+    let p = start_peers().await;
+    let mut child = Command::new(std::env::var("NODE").unwrap_or_else(|_| "node".into()))
+        .arg("ts-client.mjs")
+        .arg(&p.mcp_url)
+        .arg(&p.redirect_uri)
+        .current_dir(provider_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start node: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let client = Process(child);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut next = async || rx.recv().await.expect("the TypeScript client ended early");
+    let authorization_url = loop {
+        if let Some(url) = next().await.strip_prefix("AUTHORIZE ") {
+            break url.to_owned();
+        }
+    };
+    assert!(authorization_url.starts_with(&format!("{}/authorize?", p.issuer)));
+
+    let browser = Chromium::start().await;
+    let callback = browse(&browser, &authorization_url, &p.op_issuer, &p.redirect_uri).await;
+    drop(browser);
+    writeln!(stdin, "{callback}").unwrap();
+    let (mut token, mut text) = (None, None);
+    while token.is_none() || text.is_none() {
+        let line = next().await;
+        if let Some(t) = line.strip_prefix("TOKEN ") {
+            token = Some(t.to_owned());
+        } else if let Some(t) = line.strip_prefix("RESULT ") {
+            text = Some(t.to_owned());
+        }
+    }
+    drop(client);
+    let sub = p.check_user_and_token(&token.unwrap()).await;
+    assert_eq!(text.unwrap(), format!("{sub}: hello"));
 }
 
 fn jwt_claims(token: &str) -> serde_json::Value {
