@@ -229,6 +229,9 @@ impl UpstreamIdpConfig {
         let err = |key: &str, what: &str| self.error(index, key, origin, what);
         match self.kind {
             UpstreamKind::Oidc => {
+                if self.issuer.is_empty() {
+                    return Err(err("issuer", "is required for kind = \"oidc\""));
+                }
                 if self.github_api_url.is_some() {
                     return Err(err("github_api_url", "is for kind = \"github\" only"));
                 }
@@ -389,6 +392,17 @@ mod tests {
         check(vec![u.clone()]).unwrap();
         u.github_api_url = Some("http://api.example:9".into());
         assert!(check(vec![u]).unwrap_err().0.contains(".github_api_url"));
+    }
+
+    #[test]
+    fn an_openid_provider_needs_its_issuer() {
+        let mut u = upstream();
+        u.issuer = String::new();
+        let err = check(vec![u]).unwrap_err().0;
+        assert!(
+            err.contains(".issuer") && err.contains("is required"),
+            "{err}"
+        );
     }
 
     #[test]
