@@ -59,6 +59,7 @@ fn refresh(value: &str, sub: &str, client_id: &str) -> RefreshToken {
         access_jti: format!("jti-{value}"),
         access_exp: 4_000_000_000,
         state: RefreshTokenState::Active,
+        extra_claims: Default::default(),
     }
 }
 
@@ -323,4 +324,126 @@ fn help_texts_say_what_each_command_changes() {
         let out = setup.ok(args, "");
         assert!(out.contains(expected), "{args:?}: {out}");
     }
+}
+
+/// `user link`: an operator links an upstream identity to an existing local user, who keeps
+/// their `sub` and password and is the one a sign-in with that identity finds; an unknown
+/// upstream or user, and linking again, are refused and change nothing.
+#[tokio::test]
+async fn user_link_gives_an_existing_user_an_upstream_identity() {
+    let setup = Setup::new(
+        "[[upstream_idps]]\nname = \"acme\"\ndisplay_name = \"Acme SSO\"\n\
+         issuer = \"https://idp.acme.example\"\nclient_id = \"mcp-auth\"\nclient_secret = \"s\"\n\n\
+         [[upstream_idps]]\nname = \"github\"\ndisplay_name = \"GitHub\"\nkind = \"github\"\n\
+         client_id = \"Iv1.x\"\nclient_secret = \"s\"",
+    );
+    setup.ok(&["user", "add", "alice"], "first-password\n");
+    setup.ok(&["user", "add", "bob"], "second-password\n");
+    let alice = sub_of(&setup, "alice");
+
+    let out = setup.ok(
+        &[
+            "user",
+            "link",
+            "alice",
+            "--upstream",
+            "acme",
+            "--subject",
+            "00u1",
+        ],
+        "",
+    );
+    assert!(out.contains("linked alice"), "{out}");
+    let s = stores(&setup).await;
+    let found = s
+        .users
+        .get_federated("https://idp.acme.example", "00u1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.sub.as_str(), found.username.as_str()),
+        (alice.as_str(), "alice")
+    );
+    let verify = mcp_auth_server::web::password::verify_password;
+    let stored = s.users.get_by_username("alice").await.unwrap().unwrap();
+    assert!(verify("first-password", Some(&stored.password_hash)).unwrap());
+
+    setup.ok(
+        &[
+            "user",
+            "link",
+            "bob",
+            "--upstream",
+            "github",
+            "--subject",
+            "583231",
+        ],
+        "",
+    );
+    let gh = s
+        .users
+        .get_federated("https://github.com", "583231")
+        .await
+        .unwrap();
+    assert_eq!(gh.map(|f| f.username), Some("bob".to_owned()));
+
+    for (args, says) in [
+        (
+            [
+                "user",
+                "link",
+                "alice",
+                "--upstream",
+                "acme",
+                "--subject",
+                "00u2",
+            ],
+            "already",
+        ),
+        (
+            [
+                "user",
+                "link",
+                "bob",
+                "--upstream",
+                "acme",
+                "--subject",
+                "00u1",
+            ],
+            "already",
+        ),
+        (
+            [
+                "user",
+                "link",
+                "carol",
+                "--upstream",
+                "acme",
+                "--subject",
+                "00u3",
+            ],
+            "no user carol",
+        ),
+        (
+            [
+                "user",
+                "link",
+                "alice",
+                "--upstream",
+                "okta",
+                "--subject",
+                "00u4",
+            ],
+            "no [[upstream_idps]] named okta",
+        ),
+    ] {
+        let out = setup.run(&args, "");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(says),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(s.users.list_federated().await.unwrap().len(), 2);
 }

@@ -90,6 +90,7 @@ fn every_type_holding_a_secret_prints_it_redacted() {
         auth_time: Some(1),
         issued_at: 1,
         generation: 0,
+        token_claims: Default::default(),
     };
     assert_redacted("Session", format!("{session:?}"));
 

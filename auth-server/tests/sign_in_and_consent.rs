@@ -29,6 +29,7 @@ async fn right_password_signs_in_the_user_at_the_current_time() {
             username: "alice".into(),
             auth_time: NOW,
             session_generation: 0,
+            token_claims: Default::default(),
         }
     );
 }

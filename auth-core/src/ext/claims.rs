@@ -71,7 +71,7 @@ fn is_reserved(list: &[&str], name: &str) -> bool {
 /// );
 /// assert_eq!(claims.len(), 1);
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct ExtraClaims(serde_json::Map<String, serde_json::Value>);
 

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixTime;
 use crate::error::StoreError;
-use crate::ext::IssuedTokens;
+use crate::ext::{ExtraClaims, IssuedTokens};
 use crate::types::{ResourceUri, ScopeSet};
 
 use super::lock;
@@ -47,6 +47,10 @@ pub struct AuthorizationCode {
     /// server's policy for requests without it. Not part of [`Self::scope`].
     #[serde(default)]
     pub offline_access: bool,
+    /// Claims the access tokens of this code carry beside the registered ones (the upstream
+    /// claims of `[[upstream_idps]] claims_to_tokens`); empty for most codes.
+    #[serde(default)]
+    pub extra_claims: ExtraClaims,
 }
 
 /// The outcome of [`AuthorizationCodeStore::take`].

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixTime;
 use crate::error::StoreError;
+use crate::ext::ExtraClaims;
 use crate::types::{ResourceUri, ScopeSet};
 
 use super::lock;
@@ -52,6 +53,10 @@ pub struct RefreshToken {
     pub access_exp: UnixTime,
     /// The token's state.
     pub state: RefreshTokenState,
+    /// Claims the access tokens of this family carry beside the registered ones (from the
+    /// authorization code it started with); empty for most families.
+    #[serde(default)]
+    pub extra_claims: ExtraClaims,
 }
 
 /// An access token to deny because its family was revoked.

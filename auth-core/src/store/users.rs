@@ -95,6 +95,20 @@ pub trait UserStore: Send + Sync {
     async fn upsert_federated(&self, user: &FederatedUser) -> Result<FederatedUser, StoreError>;
     /// Every federated user, sorted by username.
     async fn list_federated(&self) -> Result<Vec<FederatedUser>, StoreError>;
+    /// An operator's link: the existing user `username` (a local user, say) becomes the user of
+    /// the upstream identity (`upstream_issuer`, `upstream_sub`), so that a sign-in through that
+    /// upstream with that `sub` signs this user in; the user keeps its `sub`, password and
+    /// session generation. Returns the linked user, or `None` when no user has that name.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the user already has an upstream identity, or another user
+    /// has this one (remove that user first); nothing changes then.
+    async fn link_federated(
+        &self,
+        username: &str,
+        upstream_issuer: &str,
+        upstream_sub: &str,
+    ) -> Result<Option<FederatedUser>, StoreError>;
 }
 
 /// In-memory [`UserStore`]: users by username, each with its session generation.
@@ -189,5 +203,35 @@ impl UserStore for MemoryUserStore {
             .values()
             .filter_map(|(_, _, f)| f.clone())
             .collect())
+    }
+    async fn link_federated(
+        &self,
+        username: &str,
+        upstream_issuer: &str,
+        upstream_sub: &str,
+    ) -> Result<Option<FederatedUser>, StoreError> {
+        let mut map = lock(&self.0);
+        let taken = map
+            .values()
+            .filter_map(|(_, _, f)| f.as_ref())
+            .any(|f| f.upstream_issuer == upstream_issuer && f.upstream_sub == upstream_sub);
+        let Some((user, _, identity)) = map.get_mut(username) else {
+            return Ok(None);
+        };
+        if identity.is_some() || taken {
+            return Err(StoreError::Conflict(
+                "the user or the upstream identity is already linked".into(),
+            ));
+        }
+        let linked = FederatedUser {
+            sub: user.sub.clone(),
+            username: user.username.clone(),
+            upstream_issuer: upstream_issuer.to_owned(),
+            upstream_sub: upstream_sub.to_owned(),
+            display_name: None,
+            email: None,
+        };
+        *identity = Some(linked.clone());
+        Ok(Some(linked))
     }
 }

@@ -595,6 +595,11 @@ pub(super) async fn user(config_path: Option<&Path>, cmd: UserCommand) -> Result
         UserCommand::Add { username } => user_add(&stores, &username).await,
         UserCommand::Passwd { username } => user_passwd(&stores, &username).await,
         UserCommand::Remove { username } => user_remove(&config, &stores, &username).await,
+        UserCommand::Link {
+            username,
+            upstream,
+            subject,
+        } => user_link(&config, &stores, &username, &upstream, &subject).await,
         UserCommand::List => {
             let federated = stores
                 .users
@@ -677,6 +682,46 @@ async fn user_passwd(stores: &Stores, username: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     println!("password of {username} changed; every session of {username} ended");
     Ok(())
+}
+
+/// `user link`: the upstream identity (`upstream`'s issuer, `subject`) becomes `username`'s.
+async fn user_link(
+    config: &Config,
+    stores: &Stores,
+    username: &str,
+    upstream: &str,
+    subject: &str,
+) -> Result<(), String> {
+    let username = lookup_name(username);
+    let idp = config
+        .upstream_idps
+        .iter()
+        .find(|u| u.name == upstream)
+        .ok_or_else(|| format!("no [[upstream_idps]] named {upstream}"))?
+        .clone()
+        .with_defaults();
+    if subject.is_empty() {
+        return Err("--subject must not be empty".into());
+    }
+    match stores
+        .users
+        .link_federated(&username, &idp.issuer, subject)
+        .await
+    {
+        Ok(Some(user)) => {
+            println!(
+                "linked {username} (sub {}) to {upstream} ({}) subject {subject}",
+                user.sub, idp.issuer
+            );
+            Ok(())
+        }
+        Ok(None) => Err(format!("no user {username}")),
+        Err(mcp_auth_core::StoreError::Conflict(_)) => Err(format!(
+            "{username} already has an upstream identity, or another user has {upstream} \
+             subject {subject} (see `user list`; remove that user first)"
+        )),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// `user remove`: the user, their sessions, refresh tokens, consents and connections.

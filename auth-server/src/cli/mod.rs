@@ -147,6 +147,21 @@ pub enum UserCommand {
         /// Login name.
         username: String,
     },
+    /// Link an upstream identity to an existing user: the next sign-in through the upstream
+    /// `--upstream` (an `[[upstream_idps]]` name) whose `sub` is `--subject` signs this user in,
+    /// with their `sub`, consents and connections. Users are never linked by email; this is how
+    /// an operator says two identities are one person. Refused when the user already has an
+    /// upstream identity, or another user has this one (remove that user first).
+    Link {
+        /// Login name (as `user list` shows it).
+        username: String,
+        /// The upstream's `name` in `[[upstream_idps]]`.
+        #[arg(long)]
+        upstream: String,
+        /// The upstream's `sub` for the person (for GitHub, the numeric account id).
+        #[arg(long)]
+        subject: String,
+    },
     /// Set a local user's password, read from standard input (first line, at least 8
     /// characters; an empty line is refused), and ends every sign-in session of the user at once
     /// (on every node). Tokens already issued stay valid.

@@ -33,16 +33,25 @@ pub struct UpstreamIdpConfig {
     #[serde(default)]
     pub kind: UpstreamKind,
     /// The upstream's issuer identifier; its metadata is read from
-    /// `{issuer}/.well-known/openid-configuration` and must name the same issuer.
+    /// `{issuer}/.well-known/openid-configuration` and must name the same issuer. For
+    /// `kind = "github"`: GitHub's web address (default `https://github.com`; a GitHub
+    /// Enterprise Server's address), whose `/login/oauth/authorize` and
+    /// `/login/oauth/access_token` are used; users are keyed by it.
+    #[serde(default)]
     pub issuer: String,
+    /// `kind = "github"` only: the REST API's base URL, whose `/user` and `/user/emails` are
+    /// read (default `https://api.github.com`; GitHub Enterprise Server: `https://HOST/api/v3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_api_url: Option<String>,
     /// This server's client id at the upstream.
     pub client_id: String,
     /// This server's client secret at the upstream (sent with HTTP Basic). Overridden by
     /// `MCP_AUTH_UPSTREAM_IDPS_<NAME>_CLIENT_SECRET` (name upper-cased, `-` as `_`).
     #[serde(skip_serializing, default)]
     pub client_secret: Option<Secret>,
-    /// Scopes asked of the upstream (default `openid email profile`; must include `openid`).
-    #[serde(default = "default_scopes")]
+    /// Scopes asked of the upstream (default `openid email profile`, which must include
+    /// `openid`; for `kind = "github"`, default `read:user user:email`).
+    #[serde(default)]
     pub scopes: Vec<String>,
     /// When set, only users whose verified email (`email_verified = true`) is in one of these
     /// domains may sign in.
@@ -68,13 +77,23 @@ pub enum UpstreamKind {
     #[default]
     #[serde(rename = "oidc")]
     Oidc,
-    /// GitHub: OAuth 2 and GitHub's user API. Parsed, refused at start in this build.
+    /// GitHub: OAuth 2 (authorization code with PKCE) and GitHub's REST API (`/user`,
+    /// `/user/emails` for the verified primary address).
     #[serde(rename = "github")]
     Github,
 }
 
 fn default_scopes() -> Vec<String> {
     ["openid", "email", "profile"].map(String::from).to_vec()
+}
+
+/// GitHub's web address, the default `issuer` of `kind = "github"`.
+pub const GITHUB_URL: &str = "https://github.com";
+/// GitHub's REST API, the default `github_api_url`.
+pub const GITHUB_API_URL: &str = "https://api.github.com";
+
+fn default_github_scopes() -> Vec<String> {
+    ["read:user", "user:email"].map(String::from).to_vec()
 }
 
 /// Claims an access token already has, or that describe the token itself: never copied from
@@ -104,6 +123,27 @@ pub const RESERVED_TOKEN_CLAIMS: &[&str] = &[
 ];
 
 impl UpstreamIdpConfig {
+    /// This entry with the defaults of its kind filled in: the scopes, and for GitHub the
+    /// `issuer` and `github_api_url`. Idempotent.
+    pub fn with_defaults(mut self) -> Self {
+        match self.kind {
+            UpstreamKind::Oidc if self.scopes.is_empty() => self.scopes = default_scopes(),
+            UpstreamKind::Oidc => {}
+            UpstreamKind::Github => {
+                if self.scopes.is_empty() {
+                    self.scopes = default_github_scopes();
+                }
+                if self.issuer.is_empty() {
+                    self.issuer = GITHUB_URL.to_owned();
+                }
+                if self.github_api_url.is_none() {
+                    self.github_api_url = Some(GITHUB_API_URL.to_owned());
+                }
+            }
+        }
+        self
+    }
+
     /// The environment variable that overrides this upstream's `client_secret`.
     pub fn secret_variable(&self) -> String {
         format!(
@@ -122,16 +162,15 @@ impl UpstreamIdpConfig {
     /// Every rule of one entry; `origin` is where `upstream_idps` was set.
     fn check(&self, index: usize, origin: &str) -> Result<(), ConfigError> {
         let err = |key: &str, what: &str| self.error(index, key, origin, what);
+        let this = self.clone().with_defaults();
+        this.check_kind(index, origin)?;
         if !super::connections::is_valid_name(&self.name) {
             return Err(err("name", "must be 1 to 32 of a-z, 0-9, _ and -"));
         }
         if self.display_name.trim().is_empty() || self.display_name.chars().count() > 100 {
             return Err(err("display_name", "must be 1 to 100 characters"));
         }
-        if self.kind == UpstreamKind::Github {
-            return Err(err("kind", "\"github\" is not supported in this build yet"));
-        }
-        crate::upstream::checked_url(&self.issuer, self.insecure_allow_http_loopback)
+        crate::upstream::checked_url(&this.issuer, self.insecure_allow_http_loopback)
             .map_err(|e| err("issuer", &e))?;
         if self.client_id.is_empty() {
             return Err(err("client_id", "must not be empty"));
@@ -146,10 +185,7 @@ impl UpstreamIdpConfig {
                 &format!("is required (or set {})", self.secret_variable()),
             ));
         }
-        if !self.scopes.iter().any(|s| s == "openid") {
-            return Err(err("scopes", "must include \"openid\""));
-        }
-        if let Some(bad) = self.scopes.iter().find(|s| !is_scope_token(s)) {
+        if let Some(bad) = this.scopes.iter().find(|s| !is_scope_token(s)) {
             return Err(err("scopes", &format!("{bad:?} is not a scope")));
         }
         if let Some(bad) = self.allowed_email_domains.iter().find(|d| !is_domain(d)) {
@@ -164,12 +200,50 @@ impl UpstreamIdpConfig {
         if let Some(bad) = self
             .claims_to_tokens
             .iter()
-            .find(|c| c.is_empty() || RESERVED_TOKEN_CLAIMS.contains(&c.as_str()))
+            .find(|c| c.is_empty() || is_registered_claim(c))
         {
             return Err(err(
                 "claims_to_tokens",
                 &format!("{bad:?} is a registered claim and cannot be copied"),
             ));
+        }
+        Ok(())
+    }
+}
+
+/// Whether `name` is one of [`RESERVED_TOKEN_CLAIMS`] or of the claims no extension may set
+/// ([`mcp_auth_core::ext::RESERVED_CLAIMS`]), compared ASCII case-insensitively as
+/// [`mcp_auth_core::ext::ExtraClaims`] compares them.
+fn is_registered_claim(name: &str) -> bool {
+    RESERVED_TOKEN_CLAIMS
+        .iter()
+        .chain(mcp_auth_core::ext::RESERVED_CLAIMS)
+        .any(|r| r.eq_ignore_ascii_case(name))
+}
+
+impl UpstreamIdpConfig {
+    /// The rules of the kind (on the entry with its defaults): an OpenID Connect upstream asks
+    /// for `openid` and has no `github_api_url`; GitHub's API URL is https (or loopback http
+    /// with the test switch).
+    fn check_kind(&self, index: usize, origin: &str) -> Result<(), ConfigError> {
+        let err = |key: &str, what: &str| self.error(index, key, origin, what);
+        match self.kind {
+            UpstreamKind::Oidc => {
+                if self.issuer.is_empty() {
+                    return Err(err("issuer", "is required for kind = \"oidc\""));
+                }
+                if self.github_api_url.is_some() {
+                    return Err(err("github_api_url", "is for kind = \"github\" only"));
+                }
+                if !self.scopes.iter().any(|s| s == "openid") {
+                    return Err(err("scopes", "must include \"openid\""));
+                }
+            }
+            UpstreamKind::Github => {
+                let api = self.github_api_url.as_deref().unwrap_or_default();
+                crate::upstream::checked_url(api, self.insecure_allow_http_loopback)
+                    .map_err(|e| err("github_api_url", &e))?;
+            }
         }
         Ok(())
     }
@@ -244,6 +318,7 @@ mod tests {
             display_name: "Acme SSO".into(),
             kind: UpstreamKind::Oidc,
             issuer: "https://idp.acme.example".into(),
+            github_api_url: None,
             client_id: "mcp-auth".into(),
             client_secret: Some(Secret::new("s3cret")),
             scopes: default_scopes(),
@@ -291,21 +366,68 @@ mod tests {
     }
 
     #[test]
-    fn github_kind_is_parsed_and_refused_for_now() {
+    fn github_kind_takes_github_com_and_its_api_by_default() {
+        let u: UpstreamIdpConfig = toml::from_str(
+            "name = \"gh\"\ndisplay_name = \"GitHub\"\nkind = \"github\"\n\
+             client_id = \"Iv1.x\"\nclient_secret = \"s\"",
+        )
+        .unwrap();
+        check(vec![u.clone()]).unwrap();
+        let u = u.with_defaults();
+        assert_eq!(u.issuer, "https://github.com");
+        assert_eq!(u.github_api_url.as_deref(), Some("https://api.github.com"));
+        assert_eq!(u.scopes, ["read:user", "user:email"]);
+    }
+
+    #[test]
+    fn github_api_url_is_https_unless_loopback_is_allowed() {
         let mut u = upstream();
         u.kind = UpstreamKind::Github;
+        u.scopes = vec![];
+        u.github_api_url = Some("http://127.0.0.1:9/api".into());
+        let err = check(vec![u.clone()]).unwrap_err().0;
+        assert!(err.contains(".github_api_url"), "{err}");
+        u.insecure_allow_http_loopback = true;
+        u.issuer = "http://127.0.0.1:9".into();
+        check(vec![u.clone()]).unwrap();
+        u.github_api_url = Some("http://api.example:9".into());
+        assert!(check(vec![u]).unwrap_err().0.contains(".github_api_url"));
+    }
+
+    #[test]
+    fn an_openid_provider_needs_its_issuer() {
+        let mut u = upstream();
+        u.issuer = String::new();
         let err = check(vec![u]).unwrap_err().0;
         assert!(
-            err.contains(".kind") && err.contains("not supported"),
+            err.contains(".issuer") && err.contains("is required"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn github_api_url_is_refused_for_an_openid_provider() {
+        let mut u = upstream();
+        u.github_api_url = Some("https://api.github.com".into());
+        let err = check(vec![u]).unwrap_err().0;
+        assert!(err.contains(".github_api_url"), "{err}");
     }
 
     #[test]
     fn a_registered_claim_cannot_be_copied_into_tokens() {
         let mut u = upstream();
         u.claims_to_tokens = vec!["sub".into()];
-        assert!(check(vec![u]).unwrap_err().0.contains("claims_to_tokens"));
+        assert!(
+            check(vec![u.clone()])
+                .unwrap_err()
+                .0
+                .contains("claims_to_tokens")
+        );
+        for registered in ["SUB", "Aud", "resource", "kid", "cnf", "act"] {
+            u.claims_to_tokens = vec!["email".into(), registered.into()];
+            let e = check(vec![u.clone()]).unwrap_err().0;
+            assert!(e.contains(&format!("{registered:?}")), "{registered}: {e}");
+        }
     }
 
     #[test]

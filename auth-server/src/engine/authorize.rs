@@ -364,6 +364,24 @@ impl AuthorizationServer {
         sub: &str,
         auth_time: UnixTime,
     ) -> Result<String, OAuthError> {
+        let none = mcp_auth_core::ext::ExtraClaims::new();
+        self.approve_with_claims(request, sub, auth_time, &none)
+            .await
+    }
+
+    /// [`AuthorizationServer::approve`], the code carrying `token_claims` for its access
+    /// tokens (an upstream's `claims_to_tokens`; never a registered claim, which
+    /// [`mcp_auth_core::ext::ExtraClaims`] cannot hold).
+    ///
+    /// # Errors
+    /// As [`AuthorizationServer::approve`].
+    pub async fn approve_with_claims(
+        &self,
+        request: &AuthorizationRequest,
+        sub: &str,
+        auth_time: UnixTime,
+        token_claims: &mcp_auth_core::ext::ExtraClaims,
+    ) -> Result<String, OAuthError> {
         let stores = &self.inner.stores;
         stores
             .consent
@@ -392,6 +410,7 @@ impl AuthorizationServer {
                 openid: request.id_token.is_some(),
                 nonce: request.id_token.as_ref().and_then(|r| r.nonce.clone()),
                 offline_access: request.offline_access,
+                extra_claims: token_claims.clone(),
             })
             .await?;
         tracing::info!(client_id = %request.client.client_id, sub = %sub, scope = %request.scope, "authorization code issued");

@@ -2,6 +2,7 @@
 //! decide whether to ask, and carry out the user's answer. The HTTP layer renders the page or
 //! follows the redirect.
 
+use mcp_auth_core::ext::ExtraClaims;
 use mcp_auth_core::{OAuthError, ScopeSet, UnixTime};
 
 use super::authorize::AuthorizationRequest;
@@ -68,6 +69,25 @@ impl AuthorizationServer {
         auth_time: UnixTime,
         answer: Option<ConsentAnswer>,
     ) -> Result<ConsentStep, OAuthError> {
+        let none = ExtraClaims::new();
+        self.consent_decision_with_claims(request, sub, auth_time, &none, answer)
+            .await
+    }
+
+    /// [`AuthorizationServer::consent_decision`] for a user whose sign-in brought
+    /// `token_claims` (an upstream's `claims_to_tokens`): the code, and every access token
+    /// redeemed or refreshed from it, carries them beside the registered claims.
+    ///
+    /// # Errors
+    /// As [`AuthorizationServer::consent_decision`].
+    pub async fn consent_decision_with_claims(
+        &self,
+        request: &AuthorizationRequest,
+        sub: &str,
+        auth_time: UnixTime,
+        token_claims: &ExtraClaims,
+        answer: Option<ConsentAnswer>,
+    ) -> Result<ConsentStep, OAuthError> {
         match answer {
             Some(ConsentAnswer::Deny) => return Ok(ConsentStep::Redirect(self.deny(request))),
             Some(ConsentAnswer::Approve) => {}
@@ -81,7 +101,8 @@ impl AuthorizationServer {
             }
         }
         Ok(ConsentStep::Redirect(
-            self.issue_code(request, sub, auth_time).await?,
+            self.issue_code(request, sub, auth_time, token_claims)
+                .await?,
         ))
     }
 
@@ -92,8 +113,12 @@ impl AuthorizationServer {
         request: &AuthorizationRequest,
         sub: &str,
         auth_time: UnixTime,
+        token_claims: &ExtraClaims,
     ) -> Result<String, OAuthError> {
-        match self.approve(request, sub, auth_time).await {
+        match self
+            .approve_with_claims(request, sub, auth_time, token_claims)
+            .await
+        {
             Ok(location) => Ok(location),
             Err(e) if mcp_auth_core::store_error_in(&e).is_some() => Err(e),
             Err(e) => {

@@ -19,6 +19,9 @@ pub struct SignedInUser {
     /// The user's session generation at sign-in, recorded in the session
     /// ([`mcp_auth_core::store::UserStore::session_generation`]).
     pub session_generation: u64,
+    /// Claims the user's access tokens carry beside the registered ones: the upstream claims
+    /// named by `[[upstream_idps]] claims_to_tokens`; empty for password users.
+    pub token_claims: mcp_auth_core::ext::ExtraClaims,
 }
 
 /// Why a sign-in did not succeed. Only [`SignInError::WrongCredentials`] means the username or
@@ -117,6 +120,7 @@ impl AuthorizationServer {
             username: user.username,
             auth_time: self.inner.clock.now(),
             session_generation,
+            token_claims: mcp_auth_core::ext::ExtraClaims::new(),
         })
     }
 
@@ -149,6 +153,7 @@ impl AuthorizationServer {
             username: user.username,
             auth_time: self.inner.clock.now(),
             session_generation,
+            token_claims: mcp_auth_core::ext::ExtraClaims::new(),
         })
     }
 

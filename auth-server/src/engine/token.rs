@@ -354,6 +354,7 @@ impl AuthorizationServer {
             access_jti: claims.jti.clone(),
             access_exp: claims.exp,
             state: RefreshTokenState::Active,
+            extra_claims: decision.extra_claims.clone(),
         };
         if !crate::metrics::timed(
             "refresh_insert",

@@ -7,21 +7,27 @@
 
 use std::sync::Arc;
 
+use mcp_auth_core::ext::ExtraClaims;
 use mcp_auth_core::store::FederatedUser;
 use mcp_auth_core::{FormParams, OAuthError};
 use serde_json::{Map, Value};
 
+use crate::config::{UpstreamIdpConfig, UpstreamKind};
 use crate::engine::sign_in::SignedInUser;
 use crate::server::AuthorizationServer;
-use crate::upstream::attempt::{ATTEMPT_TTL, s256_challenge, state_hash};
+use crate::upstream::attempt::{ATTEMPT_TTL, pkce_verifier, s256_challenge, state_hash};
 use crate::upstream::exchange::ExchangeError;
 use crate::upstream::id_token::IdTokenError;
-use crate::upstream::metadata::ProviderMetadata;
+use crate::upstream::metadata::{PAGE_METADATA_WAIT, ProviderMetadata};
 use crate::upstream::rules::{self, RuleRefusal};
 use crate::upstream::{Upstream, UpstreamAttempt, Upstreams};
 
 /// Path of the one redirect URI registered at every upstream, under the issuer.
 pub const UPSTREAM_CALLBACK_PATH: &str = "/upstream/callback";
+
+/// The largest the claims copied by `claims_to_tokens` may be, as JSON, bytes: they travel in
+/// the session cookie (browsers keep about 4 KiB per cookie) and in every access token.
+pub const MAX_TOKEN_CLAIMS_BYTES: usize = 2048;
 
 /// The start of an upstream sign-in: where to send the browser, and what it must keep.
 #[derive(Debug)]
@@ -80,6 +86,10 @@ pub enum UpstreamRefusal {
     /// A sign-in rule of the upstream refused the user.
     #[error(transparent)]
     Rule(RuleRefusal),
+    /// The claims named by `claims_to_tokens` are larger than [`MAX_TOKEN_CLAIMS_BYTES`] (they
+    /// travel in the session cookie and every access token).
+    #[error("the claims to copy into tokens are too large (claims_to_tokens)")]
+    TokenClaimsTooLarge,
     /// The store failed.
     #[error("internal error")]
     Internal(OAuthError),
@@ -105,6 +115,7 @@ impl UpstreamRefusal {
             Self::Exchange(_) => "token_refused",
             Self::IdToken(e) => e.label(),
             Self::Rule(r) => r.label(),
+            Self::TokenClaimsTooLarge => "token_claims_too_large",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -139,10 +150,15 @@ impl AuthorizationServer {
 
     /// The authorization origins of the upstreams whose metadata can be had now (for the
     /// sign-in page's `form-action`, since browsers apply it to the redirect after a form).
+    /// Bounded: all together wait at most [`PAGE_METADATA_WAIT`], and an upstream that failed
+    /// is not waited for again for [`PAGE_RETRY_AFTER`](crate::upstream::metadata::PAGE_RETRY_AFTER)
+    /// seconds; the page renders without the origins it could not get.
     pub async fn upstream_form_origins(&self) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + PAGE_METADATA_WAIT;
+        let now = self.inner.clock.now();
         let mut origins = Vec::new();
         for u in self.upstreams().map(|u| u.all()).unwrap_or_default() {
-            if let Ok(m) = u.provider_metadata(self.inner.clock.now()).await {
+            if let Some(m) = u.metadata_for_page(now, deadline).await {
                 origins.push(m.authorization_endpoint.origin().ascii_serialization());
             }
         }
@@ -167,16 +183,19 @@ impl AuthorizationServer {
         let secrets = &self.inner.secrets;
         let state = secrets.secret("", 32);
         let nonce = secrets.secret("", 32);
-        let verifier = secrets.secret("", 32);
+        let verifier = pkce_verifier(secrets.secret("", 32).expose());
         let mut url = metadata.authorization_endpoint.clone();
         url.query_pairs_mut()
             .append_pair("response_type", "code")
             .append_pair("client_id", &upstream.config.client_id)
             .append_pair("redirect_uri", &self.upstream_redirect_uri())
             .append_pair("scope", &upstream.config.scopes.join(" "))
-            .append_pair("state", state.expose())
-            .append_pair("nonce", nonce.expose())
-            .append_pair("code_challenge", &s256_challenge(verifier.expose()))
+            .append_pair("state", state.expose());
+        if upstream.config.kind == UpstreamKind::Oidc {
+            url.query_pairs_mut().append_pair("nonce", nonce.expose());
+        }
+        url.query_pairs_mut()
+            .append_pair("code_challenge", &s256_challenge(&verifier))
             .append_pair("code_challenge_method", "S256");
         tracing::info!(upstream = %name, "upstream sign-in started");
         Ok(UpstreamStart {
@@ -185,7 +204,7 @@ impl AuthorizationServer {
                 upstream: name.to_owned(),
                 state_hash: state_hash(state.expose()),
                 nonce: nonce.expose().to_owned(),
-                verifier: verifier.expose().to_owned(),
+                verifier,
                 request: request.to_owned(),
                 expires_at: now.saturating_add(ATTEMPT_TTL),
             },
@@ -246,11 +265,25 @@ impl AuthorizationServer {
             return Err(UpstreamRefusal::UpstreamError(code.to_owned()));
         }
         let code = params.get("code").ok_or(UpstreamRefusal::MissingCode)?;
-        let claims = self
-            .upstream_claims(upstream, &metadata, code, &attempt, now)
-            .await?;
+        let claims = match upstream.config.kind {
+            UpstreamKind::Oidc => {
+                self.upstream_claims(upstream, &metadata, code, &attempt, now)
+                    .await?
+            }
+            UpstreamKind::Github => upstream
+                .github_claims(
+                    &metadata,
+                    code,
+                    &attempt.verifier,
+                    &self.upstream_redirect_uri(),
+                )
+                .await
+                .map_err(UpstreamRefusal::Exchange)?,
+        };
         rules::check(&upstream.config, &claims).map_err(UpstreamRefusal::Rule)?;
-        let user = self.federated_user(upstream, &claims).await?;
+        let token_claims = token_claims(&upstream.config, &claims)?;
+        let mut user = self.federated_user(upstream, &claims).await?;
+        user.token_claims = token_claims;
         Ok(UpstreamSignIn {
             user,
             request: attempt.request,
@@ -374,6 +407,7 @@ impl AuthorizationServer {
             username: shown,
             auth_time: self.inner.clock.now(),
             session_generation: generation,
+            token_claims: ExtraClaims::new(),
         })
     }
 
@@ -393,4 +427,30 @@ impl AuthorizationServer {
             UpstreamRefusal::Unreachable
         })
     }
+}
+
+/// The upstream claims named by `config.claims_to_tokens` that the sign-in carried, for the
+/// access tokens: copied as they are (strings, booleans, arrays…); an absent claim is left out.
+/// A registered claim cannot be copied ([`ExtraClaims`] refuses it, as configuration does).
+///
+/// # Errors
+/// [`UpstreamRefusal::TokenClaimsTooLarge`] over [`MAX_TOKEN_CLAIMS_BYTES`];
+/// [`UpstreamRefusal::Internal`] for a registered name (configuration refuses it at start).
+fn token_claims(
+    config: &UpstreamIdpConfig,
+    claims: &Map<String, Value>,
+) -> Result<ExtraClaims, UpstreamRefusal> {
+    let mut copied = ExtraClaims::new();
+    for name in &config.claims_to_tokens {
+        if let Some(value) = claims.get(name) {
+            copied
+                .insert(name, value.clone())
+                .map_err(|e| UpstreamRefusal::Internal(OAuthError::server_error(e)))?;
+        }
+    }
+    let size = serde_json::to_vec(&copied).map_or(usize::MAX, |v| v.len());
+    if size > MAX_TOKEN_CLAIMS_BYTES {
+        return Err(UpstreamRefusal::TokenClaimsTooLarge);
+    }
+    Ok(copied)
 }

@@ -131,6 +131,7 @@ impl GrantHandler for AuthorizationCodeGrant {
             RefreshPolicy::None
         };
         decision.auth_time = Some(record.auth_time);
+        decision.extra_claims = record.extra_claims;
         if record.openid {
             decision.id_token = Some(mcp_auth_core::ext::IdTokenRequest {
                 nonce: record.nonce.clone(),

@@ -81,6 +81,7 @@ impl GrantHandler for RefreshTokenGrant {
             family_expires_at: record.family_expires_at,
         };
         decision.auth_time = record.auth_time;
+        decision.extra_claims = record.extra_claims;
         Ok(decision)
     }
 

@@ -226,7 +226,13 @@ pub(super) async fn consent(
     let auth_time = auth_time(&step.session);
     match state
         .server
-        .consent_decision(&step.request, sub, auth_time, Some(answer))
+        .consent_decision_with_claims(
+            &step.request,
+            sub,
+            auth_time,
+            &step.session.token_claims,
+            Some(answer),
+        )
         .await
     {
         Ok(next) => consent_step(
@@ -254,7 +260,13 @@ async fn proceed(
     let sub = session.sub.as_deref().unwrap_or_default();
     match state
         .server
-        .consent_decision(request, sub, auth_time(session), None)
+        .consent_decision_with_claims(
+            request,
+            sub,
+            auth_time(session),
+            &session.token_claims,
+            None,
+        )
         .await
     {
         Ok(next) => (
@@ -282,6 +294,7 @@ pub(super) async fn start_session(
         auth_time: Some(user.auth_time),
         issued_at: user.auth_time,
         generation: user.session_generation,
+        token_claims: user.token_claims.clone(),
     };
     let jar = state.web.sessions.write(jar, &session);
     proceed(state, jar, &session, request, query, status).await
@@ -296,6 +309,7 @@ fn anonymous_session(state: &AppState, now: i64) -> Session {
         auth_time: None,
         issued_at: now,
         generation: 0,
+        token_claims: Default::default(),
     }
 }
 

@@ -190,6 +190,7 @@ fn new_session(state: &AppState, now: i64) -> Session {
         auth_time: None,
         issued_at: now,
         generation: 0,
+        token_claims: Default::default(),
     }
 }
 
@@ -381,6 +382,7 @@ pub(super) async fn login(
                 auth_time: Some(user.auth_time),
                 issued_at: user.auth_time,
                 generation: user.session_generation,
+                token_claims: user.token_claims.clone(),
             };
             let jar = state.web.sessions.write(jar, &fresh);
             let to = format!("{}{return_to}", issuer.origin());

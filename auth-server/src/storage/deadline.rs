@@ -194,6 +194,7 @@ bounded_store!(UserStore {
     fn get_federated(upstream_issuer: &str, upstream_sub: &str) -> Option<FederatedUser>;
     fn upsert_federated(user: &FederatedUser) -> FederatedUser;
     fn list_federated() -> Vec<FederatedUser>;
+    fn link_federated(username: &str, upstream_issuer: &str, upstream_sub: &str) -> Option<FederatedUser>;
 });
 
 bounded_store!(ConsentStore {

@@ -2,6 +2,7 @@
 //! SQLite and PostgreSQL store the same column types and text forms, so one set of `FromRow`
 //! types serves both.
 
+use mcp_auth_core::ext::ExtraClaims;
 use mcp_auth_core::store::{
     AuthorizationCode, ElicitationStatus, PendingElicitation, RefreshToken, RefreshTokenState,
     RevokedAccess, SealedEntry, StoredSigningKey, User,
@@ -35,6 +36,23 @@ pub(crate) fn stored_resource(column: &str) -> Result<ResourceUri, StoreError> {
     })
 }
 
+/// An `extra_claims` column: the claims as a JSON object.
+///
+/// # Errors
+/// A [`StoreError`] when they cannot be written as JSON (not expected of a JSON map).
+pub(crate) fn stored_claims(claims: &ExtraClaims) -> Result<String, StoreError> {
+    serde_json::to_string(claims).map_err(|e| StoreError::corrupt(format!("extra claims: {e}")))
+}
+
+/// An `extra_claims` column read back: a JSON object without a registered claim.
+///
+/// # Errors
+/// A [`StoreError`] when it is not such an object (the row was not written by this crate).
+pub(crate) fn read_claims(column: &str) -> Result<ExtraClaims, StoreError> {
+    serde_json::from_str(column)
+        .map_err(|e| StoreError::corrupt(format!("stored extra claims: {e}")))
+}
+
 /// The columns of an [`AuthorizationCode`], as read back.
 #[derive(sqlx::FromRow)]
 pub(crate) struct CodeRow {
@@ -51,6 +69,7 @@ pub(crate) struct CodeRow {
     pub(crate) openid: bool,
     pub(crate) nonce: Option<String>,
     pub(crate) offline_access: bool,
+    pub(crate) extra_claims: String,
 }
 
 impl TryFrom<CodeRow> for AuthorizationCode {
@@ -71,6 +90,7 @@ impl TryFrom<CodeRow> for AuthorizationCode {
             openid: r.openid,
             nonce: r.nonce,
             offline_access: r.offline_access,
+            extra_claims: read_claims(&r.extra_claims)?,
         })
     }
 }
@@ -123,6 +143,7 @@ pub(crate) struct TokenRow {
     pub(crate) access_jti: String,
     pub(crate) access_exp: i64,
     pub(crate) state: String,
+    pub(crate) extra_claims: String,
 }
 
 impl TryFrom<TokenRow> for RefreshToken {
@@ -143,6 +164,7 @@ impl TryFrom<TokenRow> for RefreshToken {
             access_jti: r.access_jti,
             access_exp: r.access_exp,
             state: parse_state(&r.state)?,
+            extra_claims: read_claims(&r.extra_claims)?,
         })
     }
 }

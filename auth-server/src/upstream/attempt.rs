@@ -50,11 +50,13 @@ impl UpstreamAttempt {
     }
 }
 
-/// The PKCE S256 challenge of `verifier` (RFC 7636 §4.2).
-pub fn s256_challenge(verifier: &str) -> String {
-    use base64::Engine;
-    let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
+pub use mcp_auth_core::pkce::s256_challenge;
+
+/// A PKCE `code_verifier` (RFC 7636 §4.1: 43 to 128 of `[A-Za-z0-9-._~]`) made from the random
+/// `secret`: its SHA-256 in base64url, 43 characters whatever the secret generator's alphabet
+/// and length, so an upstream never refuses its shape.
+pub fn pkce_verifier(secret: &str) -> String {
+    s256_challenge(secret)
 }
 
 #[cfg(test)]
@@ -68,6 +70,18 @@ mod tests {
             s256_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
+    }
+
+    /// Whatever the secret, the verifier has the shape RFC 7636 §4.1 requires.
+    #[test]
+    fn verifier_has_the_rfc7636_shape_for_any_secret() {
+        for secret in ["", "test0000000000000001", &"x".repeat(300), "ü ö/+="] {
+            let v = pkce_verifier(secret);
+            assert!(
+                mcp_auth_core::pkce::is_valid_pkce_value(&v),
+                "{secret:?}: {v}"
+            );
+        }
     }
 
     #[test]

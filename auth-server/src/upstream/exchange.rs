@@ -9,6 +9,7 @@ use url::Url;
 
 use super::Upstream;
 use super::metadata::ProviderMetadata;
+use crate::config::UpstreamKind;
 
 /// Why the token request or userinfo call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,6 +36,9 @@ pub struct UpstreamTokens {
     access_token: Option<Secret>,
     /// Verified, then dropped.
     id_token: Option<Secret>,
+    /// An OAuth error code; GitHub answers a refused code with `200` and this member.
+    #[serde(default)]
+    error: Option<String>,
 }
 
 impl std::fmt::Debug for UpstreamTokens {
@@ -54,14 +58,27 @@ impl UpstreamTokens {
             .map(Secret::expose)
             .ok_or(ExchangeError::NoIdToken)
     }
+
+    /// The access token.
+    ///
+    /// # Errors
+    /// [`ExchangeError::Refused`] when the response had none.
+    pub fn access_token(&self) -> Result<&str, ExchangeError> {
+        self.access_token
+            .as_ref()
+            .map(Secret::expose)
+            .ok_or(ExchangeError::Refused)
+    }
 }
 
 impl Upstream {
-    /// Redeem `code` at the token endpoint with `verifier` and `redirect_uri`.
+    /// Redeem `code` at the token endpoint with `verifier` and `redirect_uri`. The client
+    /// authenticates with HTTP Basic (`client_secret_basic`), or for GitHub, which documents
+    /// only form parameters, with `client_id` and `client_secret` in the body.
     ///
     /// # Errors
     /// [`ExchangeError::Unreachable`] on a transport failure, a 5xx or an unreadable body;
-    /// [`ExchangeError::Refused`] on an OAuth error response.
+    /// [`ExchangeError::Refused`] on an OAuth error response (also one sent with `200`).
     pub async fn redeem(
         &self,
         metadata: &ProviderMetadata,
@@ -69,23 +86,30 @@ impl Upstream {
         verifier: &str,
         redirect_uri: &str,
     ) -> Result<UpstreamTokens, ExchangeError> {
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("grant_type", "authorization_code")
-            .append_pair("code", code)
-            .append_pair("redirect_uri", redirect_uri)
-            .append_pair("code_verifier", verifier)
-            .finish();
-        let response = self
-            .http
-            .http()
-            .post(metadata.token_endpoint.clone())
-            .basic_auth(
+        let github = self.config.kind == UpstreamKind::Github;
+        let body = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "authorization_code")
+                .append_pair("code", code)
+                .append_pair("redirect_uri", redirect_uri)
+                .append_pair("code_verifier", verifier);
+            if github {
+                form.append_pair("client_id", &self.config.client_id)
+                    .append_pair("client_secret", self.client_secret());
+            }
+            form.finish()
+        };
+        let mut request = self.http.http().post(metadata.token_endpoint.clone());
+        if !github {
+            request = request.basic_auth(
                 form_encode(&self.config.client_id),
                 Some(form_encode(self.client_secret())),
-            )
+            );
+        }
+        let response = request
+            .body(body)
             .header("content-type", "application/x-www-form-urlencoded")
             .header("accept", "application/json")
-            .body(body)
             .send()
             .await
             .map_err(|e| self.unreachable("token request", &e.to_string()))?;
@@ -100,7 +124,13 @@ impl Upstream {
             tracing::info!(upstream = %self.config.name, status = status.as_u16(), "upstream refused the code");
             return Err(ExchangeError::Refused);
         }
-        serde_json::from_slice(&bytes).map_err(|_| self.unreachable("token response", "not JSON"))
+        let tokens: UpstreamTokens = serde_json::from_slice(&bytes)
+            .map_err(|_| self.unreachable("token response", "not JSON"))?;
+        if tokens.error.is_some() {
+            tracing::info!(upstream = %self.config.name, "upstream refused the code");
+            return Err(ExchangeError::Refused);
+        }
+        Ok(tokens)
     }
 
     /// The userinfo claims for `tokens`' access token, when `sub` matches.
@@ -141,7 +171,9 @@ impl Upstream {
         Ok(claims)
     }
 
-    fn unreachable(&self, call: &str, reason: &str) -> ExchangeError {
+    /// Log a failed call (naming the upstream and the call, never a token) as
+    /// [`ExchangeError::Unreachable`].
+    pub(super) fn unreachable(&self, call: &str, reason: &str) -> ExchangeError {
         tracing::warn!(upstream = %self.config.name, call, reason, "upstream call failed");
         ExchangeError::Unreachable
     }

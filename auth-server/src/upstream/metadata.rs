@@ -3,12 +3,14 @@
 //! for an hour (a failed refresh is retried on the next sign-in).
 
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
 use mcp_auth_core::UnixTime;
 use serde::Deserialize;
 use url::Url;
 
 use super::{Upstream, checked_url};
+use crate::config::UpstreamKind;
 
 /// How long fetched metadata is used before it is read again, seconds.
 pub const METADATA_TTL: i64 = 3600;
@@ -39,21 +41,48 @@ struct Document {
     authorization_response_iss_parameter_supported: bool,
 }
 
-/// The cached metadata of one upstream.
+/// How long the sign-in page waits for the metadata of all upstreams together (it needs their
+/// authorization origins for its `form-action`); past it the page renders without them.
+pub const PAGE_METADATA_WAIT: Duration = Duration::from_millis(1500);
+
+/// After the sign-in page failed to get an upstream's metadata, how long it does not try again,
+/// seconds (the button still tries, with the full timeouts).
+pub const PAGE_RETRY_AFTER: i64 = 30;
+
+/// The cached metadata of one upstream, and when the sign-in page last failed to get it.
 #[derive(Debug, Default)]
-pub struct MetadataCache(RwLock<Option<(Arc<ProviderMetadata>, UnixTime)>>);
+pub struct MetadataCache {
+    fetched: RwLock<Option<(Arc<ProviderMetadata>, UnixTime)>>,
+    page_failed_at: RwLock<Option<UnixTime>>,
+}
 
 impl MetadataCache {
     /// The cached metadata, when fetched less than [`METADATA_TTL`] before `now`.
     pub fn cached(&self, now: UnixTime) -> Option<Arc<ProviderMetadata>> {
-        let slot = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        let slot = self.fetched.read().unwrap_or_else(PoisonError::into_inner);
         slot.as_ref()
             .filter(|(_, at)| now < at.saturating_add(METADATA_TTL))
             .map(|(m, _)| m.clone())
     }
 
     fn store(&self, metadata: Arc<ProviderMetadata>, now: UnixTime) {
-        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Some((metadata, now));
+        *self.fetched.write().unwrap_or_else(PoisonError::into_inner) = Some((metadata, now));
+    }
+
+    /// Whether the sign-in page failed less than [`PAGE_RETRY_AFTER`] before `now`.
+    fn page_failed_recently(&self, now: UnixTime) -> bool {
+        let slot = self
+            .page_failed_at
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        slot.is_some_and(|at| now < at.saturating_add(PAGE_RETRY_AFTER))
+    }
+
+    fn page_failed(&self, now: UnixTime) {
+        *self
+            .page_failed_at
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(now);
     }
 }
 
@@ -66,6 +95,35 @@ impl Upstream {
             .map(|m| m.authorization_endpoint.origin().ascii_serialization())
     }
 
+    /// The metadata for the sign-in page: cached, or fetched now unless the page failed to get
+    /// it in the last [`PAGE_RETRY_AFTER`] seconds, giving up at `deadline` (a failure or the
+    /// deadline is remembered, so the next page does not wait again).
+    pub async fn metadata_for_page(
+        &self,
+        now: UnixTime,
+        deadline: tokio::time::Instant,
+    ) -> Option<Arc<ProviderMetadata>> {
+        if let Some(m) = self.metadata.cached(now) {
+            return Some(m);
+        }
+        if self.metadata.page_failed_recently(now) || tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        match tokio::time::timeout_at(deadline, self.provider_metadata(now)).await {
+            Ok(Ok(m)) => Some(m),
+            Ok(Err(reason)) => {
+                tracing::warn!(upstream = %self.config.name, %reason, "upstream metadata unavailable for the sign-in page");
+                self.metadata.page_failed(now);
+                None
+            }
+            Err(_) => {
+                tracing::warn!(upstream = %self.config.name, "upstream metadata too slow for the sign-in page");
+                self.metadata.page_failed(now);
+                None
+            }
+        }
+    }
+
     /// The upstream's metadata: cached, or fetched and checked now.
     ///
     /// # Errors
@@ -74,6 +132,11 @@ impl Upstream {
     pub async fn provider_metadata(&self, now: UnixTime) -> Result<Arc<ProviderMetadata>, String> {
         if let Some(m) = self.metadata.cached(now) {
             return Ok(m);
+        }
+        if self.config.kind == UpstreamKind::Github {
+            let metadata = Arc::new(self.github_metadata()?);
+            self.metadata.store(metadata.clone(), now);
+            return Ok(metadata);
         }
         let url = format!(
             "{}/.well-known/openid-configuration",

@@ -9,6 +9,7 @@
 //! | [`attempt`] | the pending sign-in kept in a signed cookie bound to the browser |
 //! | [`id_token`] | ID token verification with [`mcp_auth_core::jose`] (OIDC Core §3.1.3.7) |
 //! | [`exchange`] | the token request and the userinfo call (OIDC Core §3.1.3, §5.3) |
+//! | [`github`] | `kind = "github"`: GitHub's OAuth endpoints and REST API instead of an ID token |
 //! | [`rules`] | `allowed_email_domains` and `required_claims` |
 //!
 //! Every outbound call goes through the one guarded client ([`mcp_auth_outbound`]). The
@@ -17,6 +18,7 @@
 
 pub mod attempt;
 pub mod exchange;
+pub mod github;
 pub mod id_token;
 pub mod metadata;
 pub mod rules;
@@ -158,7 +160,7 @@ impl Upstreams {
                 let jwks =
                     JwksCache::new(fetcher, clock.clone()).with_timing(CacheTiming::default());
                 Ok(Upstream {
-                    config: c.clone(),
+                    config: c.clone().with_defaults(),
                     http,
                     metadata: metadata::MetadataCache::default(),
                     jwks,

@@ -20,6 +20,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
+use mcp_auth_core::ext::ExtraClaims;
 use mcp_auth_core::secret::constant_time_eq;
 use mcp_auth_core::{Secret, UnixTime};
 
@@ -50,6 +51,10 @@ pub struct Session {
     /// written before the field existed (the generation every user starts with).
     #[serde(default)]
     pub generation: u64,
+    /// Claims the user's access tokens carry (an upstream's `claims_to_tokens`), kept from the
+    /// sign-in until the session ends; omitted when empty.
+    #[serde(default, skip_serializing_if = "ExtraClaims::is_empty")]
+    pub token_claims: ExtraClaims,
 }
 
 impl Session {
@@ -61,6 +66,7 @@ impl Session {
             username: None,
             auth_time: None,
             generation: 0,
+            token_claims: ExtraClaims::new(),
             ..self
         }
     }
@@ -210,6 +216,7 @@ mod tests {
             auth_time: Some(now),
             issued_at: now,
             generation: 0,
+            token_claims: ExtraClaims::new(),
         }
     }
 

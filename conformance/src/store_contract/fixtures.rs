@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use mcp_auth_core::ext::IssuedTokens;
+use mcp_auth_core::ext::{ExtraClaims, IssuedTokens};
 use mcp_auth_core::store::{
     AuthorizationCode, ElicitationBinding, ElicitationStatus, ElicitationStore, PendingElicitation,
     RefreshToken, RefreshTokenState, RevokedAccess, SealedEntry, StoredSigningKey, User,
@@ -79,7 +79,19 @@ pub fn code(value: &str, expires_at: i64) -> AuthorizationCode {
         openid: true,
         nonce: Some("n-0S6_WzA2Mj".to_owned()),
         offline_access: true,
+        extra_claims: extra_claims(),
     }
+}
+
+/// Claims carried beside the registered ones (as `claims_to_tokens` copies them): a string and
+/// an array, so a store keeps their JSON types.
+pub fn extra_claims() -> ExtraClaims {
+    let mut claims = ExtraClaims::new();
+    claims.insert("email", "alice@acme.example".into()).unwrap();
+    claims
+        .insert("groups", serde_json::json!(["mcp-users", "ops"]))
+        .unwrap();
+    claims
 }
 
 /// What a code's redemption issued: access token `jti` (expiring at 5000), and a refresh family
@@ -109,6 +121,7 @@ pub fn refresh(value: &str, family: &str, client_id: &str) -> RefreshToken {
         access_jti: format!("jti-{value}"),
         access_exp: 1_300,
         state: RefreshTokenState::Active,
+        extra_claims: extra_claims(),
     }
 }
 

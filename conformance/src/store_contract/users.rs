@@ -17,6 +17,8 @@ pub(super) const CHECKS: &[Check] = &[
     super::check!(federated_user_is_created_once_per_upstream_identity),
     super::check!(federated_users_are_never_matched_by_email),
     super::check!(federated_user_is_a_user_for_sessions_and_removal),
+    super::check!(linked_identity_signs_in_the_existing_user),
+    super::check!(link_refuses_a_linked_user_or_a_taken_identity),
 ];
 
 fn federated(sub: &str, issuer: &str, upstream_sub: &str, email: &str) -> FederatedUser {
@@ -190,5 +192,98 @@ async fn user_delete_returns_the_removed_user(s: &Stores) {
     assert_eq!(
         s.users.get_by_username("alice").await.unwrap().unwrap().sub,
         "sub-a2"
+    );
+}
+
+/// Rule "an operator links an upstream identity to an existing user": the user keeps its `sub`
+/// and password, and the next upsert for the identity is this user (the candidate's `sub` is
+/// ignored); an unknown username is `None`.
+async fn linked_identity_signs_in_the_existing_user(s: &Stores) {
+    s.users.put(&user("alice", "sub-a", "$h-a")).await.unwrap();
+    let linked = s
+        .users
+        .link_federated("alice", "https://idp.example", "u1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (linked.sub.as_str(), linked.username.as_str()),
+        ("sub-a", "alice")
+    );
+    assert_eq!(
+        s.users.get_by_username("alice").await.unwrap(),
+        Some(user("alice", "sub-a", "$h-a"))
+    );
+    let signed_in = s
+        .users
+        .upsert_federated(&federated(
+            "sub-new",
+            "https://idp.example",
+            "u1",
+            "a@example.com",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(signed_in.sub, "sub-a");
+    assert_eq!(signed_in.email.as_deref(), Some("a@example.com"));
+    assert_eq!(s.users.list().await.unwrap().len(), 1);
+    assert_eq!(
+        s.users
+            .link_federated("nobody", "https://idp.example", "u9")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// A user already linked keeps its identity, and an identity another user has is not moved:
+/// both are conflicts, and nothing changes.
+async fn link_refuses_a_linked_user_or_a_taken_identity(s: &Stores) {
+    s.users.put(&user("alice", "sub-a", "$h-a")).await.unwrap();
+    s.users.put(&user("bob", "sub-b", "$h-b")).await.unwrap();
+    let f = federated("sub-f", "https://idp.example", "u1", "f@example.com");
+    s.users.upsert_federated(&f).await.unwrap();
+    let taken = s
+        .users
+        .link_federated("alice", "https://idp.example", "u1")
+        .await;
+    assert!(
+        matches!(taken, Err(mcp_auth_core::StoreError::Conflict(_))),
+        "{taken:?}"
+    );
+    s.users
+        .link_federated("bob", "https://other.example", "u1")
+        .await
+        .unwrap();
+    let relinked = s
+        .users
+        .link_federated("bob", "https://idp.example", "u7")
+        .await;
+    assert!(
+        matches!(relinked, Err(mcp_auth_core::StoreError::Conflict(_))),
+        "{relinked:?}"
+    );
+    let owners: Vec<_> = s
+        .users
+        .list_federated()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.username, f.upstream_issuer, f.upstream_sub))
+        .collect();
+    assert_eq!(
+        owners,
+        vec![
+            (
+                "bob".to_owned(),
+                "https://other.example".to_owned(),
+                "u1".to_owned()
+            ),
+            (
+                "up:sub-f".to_owned(),
+                "https://idp.example".to_owned(),
+                "u1".to_owned()
+            ),
+        ]
     );
 }

@@ -139,6 +139,37 @@ macro_rules! user_store {
                     Ok(FederatedUser::from(row))
                 }
 
+                async fn link_federated(
+                    &self,
+                    username: &str,
+                    upstream_issuer: &str,
+                    upstream_sub: &str,
+                ) -> Result<Option<FederatedUser>, StoreError> {
+                    // The unique index on (upstream_issuer, upstream_sub) refuses an identity
+                    // another user has (a conflict); `IS NULL` keeps a linked user as it is.
+                    let row: Option<FederatedUserRow> = sqlx::query_as(
+                        "UPDATE users SET upstream_issuer = $2, upstream_sub = $3 \
+                         WHERE username = $1 AND upstream_issuer IS NULL \
+                         RETURNING sub, username, upstream_issuer, upstream_sub, display_name, \
+                         email",
+                    )
+                    .bind(username)
+                    .bind(upstream_issuer)
+                    .bind(upstream_sub)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(<$db>::db_error)?;
+                    if let Some(row) = row {
+                        return Ok(Some(FederatedUser::from(row)));
+                    }
+                    match self.get_by_username(username).await? {
+                        Some(_) => Err(StoreError::Conflict(
+                            "the user already has an upstream identity".into(),
+                        )),
+                        None => Ok(None),
+                    }
+                }
+
                 async fn list_federated(&self) -> Result<Vec<FederatedUser>, StoreError> {
                     let rows: Vec<FederatedUserRow> = sqlx::query_as(
                         "SELECT sub, username, upstream_issuer, upstream_sub, display_name, \
