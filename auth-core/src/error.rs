@@ -45,6 +45,12 @@ pub enum ErrorCode {
     InsufficientScope,
     /// `unsupported_token_type` (RFC 7009 §2.2.1).
     UnsupportedTokenType,
+    /// `invalid_dpop_proof` (RFC 9449 §5, §12.2): the `DPoP` proof is missing where required,
+    /// malformed, or fails a check. HTTP 400 at the token endpoint.
+    InvalidDpopProof,
+    /// `use_dpop_nonce` (RFC 9449 §8, §12.2): the proof must carry a server nonce, sent in the
+    /// `DPoP-Nonce` header of the answer. HTTP 400 at the token endpoint.
+    UseDpopNonce,
     /// Too many requests from one source: HTTP 429 with the wire code `temporarily_unavailable`
     /// (RFC 6749 §4.1.2.1 defines no closer code).
     RateLimited,
@@ -70,6 +76,8 @@ impl ErrorCode {
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
             Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 
@@ -114,6 +122,7 @@ pub struct OAuthError {
     uri: Option<String>,
     challenge: ChallengeHint,
     retry_after: Option<u64>,
+    dpop_nonce: Option<String>,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
@@ -126,6 +135,7 @@ impl OAuthError {
             uri: None,
             challenge: ChallengeHint::None,
             retry_after: None,
+            dpop_nonce: None,
             source: None,
         }
     }
@@ -189,6 +199,18 @@ impl OAuthError {
     pub fn with_retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds);
         self
+    }
+
+    /// Send a fresh server nonce in the `DPoP-Nonce` header of the answer (RFC 9449 §8.1), as
+    /// with `use_dpop_nonce`.
+    pub fn with_dpop_nonce(mut self, nonce: impl Into<String>) -> Self {
+        self.dpop_nonce = Some(nonce.into());
+        self
+    }
+
+    /// The `DPoP-Nonce` to send with the answer, if any.
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        self.dpop_nonce.as_deref()
     }
 
     /// Seconds the client should wait before trying again, when this is a rate-limit refusal.

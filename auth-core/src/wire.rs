@@ -141,6 +141,9 @@ pub struct IntrospectionResponse {
     /// `jti`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// `cnf` (RFC 7800 §3.1, RFC 9449 §6.2): `{"jkt": …}` for a DPoP-bound token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<crate::ext::Confirmation>,
 }
 
 impl IntrospectionResponse {
@@ -180,6 +183,8 @@ pub struct ClientRegistrationRequest {
     pub software_version: Option<String>,
     /// `application_type` (OIDC Registration §2): `native` or `web`.
     pub application_type: Option<String>,
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2): the client always sends DPoP proofs.
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 /// RFC 7591 §3.2.1 registration response. `Debug` prints `[redacted]` for `client_secret`.
@@ -215,6 +220,9 @@ pub struct ClientRegistrationResponse {
     /// `jwks`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jwks: Option<serde_json::Value>,
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2), written when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl fmt::Debug for TokenResponse {

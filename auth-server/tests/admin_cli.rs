@@ -59,6 +59,7 @@ fn refresh(value: &str, sub: &str, client_id: &str) -> RefreshToken {
         access_jti: format!("jti-{value}"),
         access_exp: 4_000_000_000,
         state: RefreshTokenState::Active,
+        dpop_jkt: None,
     }
 }
 

@@ -47,6 +47,10 @@ pub struct AuthorizationCode {
     /// server's policy for requests without it. Not part of [`Self::scope`].
     #[serde(default)]
     pub offline_access: bool,
+    /// The `dpop_jkt` of the authorization request (RFC 9449 §10): the redemption must carry a
+    /// DPoP proof by this key.
+    #[serde(default)]
+    pub dpop_jkt: Option<String>,
 }
 
 /// The outcome of [`AuthorizationCodeStore::take`].

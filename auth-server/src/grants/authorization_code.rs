@@ -131,6 +131,8 @@ impl GrantHandler for AuthorizationCodeGrant {
             RefreshPolicy::None
         };
         decision.auth_time = Some(record.auth_time);
+        // RFC 9449 §10: the engine requires a proof by this key.
+        decision.dpop_jkt = record.dpop_jkt;
         if record.openid {
             decision.id_token = Some(mcp_auth_core::ext::IdTokenRequest {
                 nonce: record.nonce.clone(),

@@ -81,6 +81,9 @@ impl GrantHandler for RefreshTokenGrant {
             family_expires_at: record.family_expires_at,
         };
         decision.auth_time = record.auth_time;
+        // RFC 9449 §5: a bound token is refreshed only with a proof by its key (the engine's
+        // check, before `commit` spends it).
+        decision.dpop_jkt = record.dpop_jkt;
         Ok(decision)
     }
 

@@ -51,6 +51,7 @@ pub(crate) struct CodeRow {
     pub(crate) openid: bool,
     pub(crate) nonce: Option<String>,
     pub(crate) offline_access: bool,
+    pub(crate) dpop_jkt: Option<String>,
 }
 
 impl TryFrom<CodeRow> for AuthorizationCode {
@@ -71,6 +72,7 @@ impl TryFrom<CodeRow> for AuthorizationCode {
             openid: r.openid,
             nonce: r.nonce,
             offline_access: r.offline_access,
+            dpop_jkt: r.dpop_jkt,
         })
     }
 }
@@ -123,6 +125,7 @@ pub(crate) struct TokenRow {
     pub(crate) access_jti: String,
     pub(crate) access_exp: i64,
     pub(crate) state: String,
+    pub(crate) dpop_jkt: Option<String>,
 }
 
 impl TryFrom<TokenRow> for RefreshToken {
@@ -143,6 +146,7 @@ impl TryFrom<TokenRow> for RefreshToken {
             access_jti: r.access_jti,
             access_exp: r.access_exp,
             state: parse_state(&r.state)?,
+            dpop_jkt: r.dpop_jkt,
         })
     }
 }

@@ -108,8 +108,8 @@ macro_rules! refresh_token_store {
                     let done = sqlx::query(
                         "INSERT INTO refresh_tokens (token_hash, family_id, client_id, sub, \
                          scope, resource, auth_time, issued_at, expires_at, family_expires_at, \
-                         access_jti, access_exp, state) \
-                         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'active' \
+                         access_jti, access_exp, state, dpop_jkt) \
+                         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'active', $13 \
                          WHERE NOT EXISTS \
                          (SELECT 1 FROM revoked_refresh_families WHERE family_id = $2)",
                     )
@@ -125,6 +125,7 @@ macro_rules! refresh_token_store {
                     .bind(token.family_expires_at)
                     .bind(&token.access_jti)
                     .bind(token.access_exp)
+                    .bind(token.dpop_jkt.as_deref())
                     .execute(&mut *tx)
                     .await
                     .map_err(<$db>::db_error)?;
@@ -136,7 +137,7 @@ macro_rules! refresh_token_store {
                     let row: Option<TokenRow> = sqlx::query_as(
                         "SELECT token_hash, family_id, client_id, sub, scope, resource, \
                          auth_time, issued_at, expires_at, family_expires_at, access_jti, \
-                         access_exp, state FROM refresh_tokens WHERE token_hash = $1",
+                         access_exp, state, dpop_jkt FROM refresh_tokens WHERE token_hash = $1",
                     )
                     .bind(token_hash)
                     .fetch_optional(&self.pool)
