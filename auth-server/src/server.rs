@@ -356,8 +356,9 @@ impl AuthorizationServerBuilder {
     /// or method), or key/store failures.
     pub async fn build(self) -> Result<AuthorizationServer, BuildError> {
         self.settings.validate().map_err(BuildError::Settings)?;
-        let dpop = crate::engine::dpop::Dpop::from_settings(&self.settings.dpop, &self.settings.issuer)
-            .map_err(BuildError::Settings)?;
+        let dpop =
+            crate::engine::dpop::Dpop::from_settings(&self.settings.dpop, &self.settings.issuer)
+                .map_err(BuildError::Settings)?;
         let stores = self.stores;
         let clock = self.clock;
         let mut registry = core_registry(&self.settings, &stores, &clock, self.client_keys)?;

@@ -419,7 +419,12 @@ mod tests {
     /// a value that is not a boolean is refused.
     #[test]
     fn dpop_bound_access_tokens_is_read() {
-        assert!(!validate(base()).unwrap().to_client(0).dpop_bound_access_tokens);
+        assert!(
+            !validate(base())
+                .unwrap()
+                .to_client(0)
+                .dpop_bound_access_tokens
+        );
         let bound = validate(with("dpop_bound_access_tokens", json!(true))).unwrap();
         assert!(bound.to_client(0).dpop_bound_access_tokens);
         assert_eq!(

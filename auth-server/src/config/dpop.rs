@@ -76,7 +76,10 @@ impl DpopConfig {
             iat_window: self.iat_window,
             require_nonce: self.require_nonce,
             nonce_lifetime: self.nonce_lifetime,
-            nonce_secret: self.nonce_secret.clone().or_else(|| session_secret.cloned()),
+            nonce_secret: self
+                .nonce_secret
+                .clone()
+                .or_else(|| session_secret.cloned()),
         })
     }
 }

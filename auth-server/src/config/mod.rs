@@ -403,7 +403,9 @@ impl Config {
         settings.introspection_clients = resources.introspection_clients;
         settings.server_clients = resources.server_clients;
         settings.ui = self.ui_settings()?;
-        settings.dpop = self.dpop.settings(self.session_secret.as_ref(), &self.origins)?;
+        settings.dpop = self
+            .dpop
+            .settings(self.session_secret.as_ref(), &self.origins)?;
         self.check_connections()?;
         self.check_upstream_idps()?;
         settings.validate().map_err(ConfigError)?;

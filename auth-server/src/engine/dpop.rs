@@ -101,7 +101,9 @@ impl AuthorizationServer {
         };
         let now = self.inner.clock.now();
         let proof = match proofs {
-            [] if client.dpop_bound_access_tokens => return Err(self.dpop_refusal(DpopError::Missing, now)),
+            [] if client.dpop_bound_access_tokens => {
+                return Err(self.dpop_refusal(DpopError::Missing, now));
+            }
             [] => return Ok(None),
             [one] => one,
             _ => return Err(self.dpop_refusal(DpopError::SeveralProofs, now)),
@@ -111,7 +113,10 @@ impl AuthorizationServer {
             method: "POST",
             uri: &token_endpoint,
             access_token: None,
-            nonce: dpop.nonces.as_ref().map_or(NonceRule::NotRequired, NonceRule::Required),
+            nonce: dpop
+                .nonces
+                .as_ref()
+                .map_or(NonceRule::NotRequired, NonceRule::Required),
         };
         let verified = dpop
             .verifier
@@ -177,7 +182,11 @@ pub(super) fn check_binding(
 
 /// Bind an access token to the proof's key: `cnf.jkt` (RFC 9449 §6.1). Only an access token is
 /// bound; another profile (an ID-JAG) is not presented to a resource server.
-pub(super) fn bind(claims: &mut AccessTokenClaims, profile: &TokenProfile, proof: Option<&VerifiedProof>) {
+pub(super) fn bind(
+    claims: &mut AccessTokenClaims,
+    profile: &TokenProfile,
+    proof: Option<&VerifiedProof>,
+) {
     if *profile == TokenProfile::AccessToken {
         claims.cnf = proof.map(|p| Confirmation { jkt: p.jkt.clone() });
     }

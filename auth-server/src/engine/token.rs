@@ -88,8 +88,14 @@ impl AuthorizationServer {
         async {
             // RFC 9449: the engine checks the proof and binds, whatever the grant.
             let proof = self.token_request_proof(request.dpop, &client).await?;
-            self.run_grant(&client, &params, grant_type, handler.as_ref(), proof.as_ref())
-                .await
+            self.run_grant(
+                &client,
+                &params,
+                grant_type,
+                handler.as_ref(),
+                proof.as_ref(),
+            )
+            .await
         }
         .instrument(span)
         .await

@@ -206,14 +206,20 @@ mod tests {
     #[tokio::test]
     async fn a_jti_is_claimed_once_per_key_within_the_window() {
         let cache = MemoryReplayCache::default();
-        claim_jti(&cache, &proof("k1", "j"), 300, 1000).await.unwrap();
+        claim_jti(&cache, &proof("k1", "j"), 300, 1000)
+            .await
+            .unwrap();
         assert!(matches!(
             claim_jti(&cache, &proof("k1", "j"), 300, 1200).await,
             Err(ClaimError::Replayed)
         ));
-        claim_jti(&cache, &proof("k2", "j"), 300, 1000).await.unwrap();
+        claim_jti(&cache, &proof("k2", "j"), 300, 1000)
+            .await
+            .unwrap();
         // After the window the proof itself is refused for its `iat`; the record may go.
-        claim_jti(&cache, &proof("k1", "j"), 300, 1302).await.unwrap();
+        claim_jti(&cache, &proof("k1", "j"), 300, 1302)
+            .await
+            .unwrap();
     }
 
     /// RFC 9449 §4.2 example: `ath` of the access token `Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU`.

@@ -193,7 +193,11 @@ mod tests {
         let now = 1_767_225_600;
         let nonce = n.issue(now).unwrap();
         assert_eq!(nonce.len(), 59);
-        assert!(nonce.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(
+            nonce
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
         assert!(n.check(&nonce, now));
         assert!(n.check(&nonce, now + 300));
         assert!(!n.check(&nonce, now + 301));

@@ -409,7 +409,15 @@ mod tests {
     #[test]
     fn malformed_proofs_are_refused() {
         let big = "a".repeat(MAX_PROOF_LEN + 1);
-        for junk in ["", "a.b", "a.b.c.d", "!!.e30.AA", "e30.!!.AA", "WzFd.e30.AA", &big] {
+        for junk in [
+            "",
+            "a.b",
+            "a.b.c.d",
+            "!!.e30.AA",
+            "e30.!!.AA",
+            "WzFd.e30.AA",
+            &big,
+        ] {
             assert_eq!(check(junk).unwrap_err(), DpopError::Malformed, "{junk}");
         }
     }
