@@ -85,6 +85,14 @@ pub struct ProtectedResourceMetadata {
     /// `resource_documentation`: URL of human-readable documentation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_documentation: Option<String>,
+    /// `dpop_signing_alg_values_supported` (RFC 9728 §2, RFC 9449): the DPoP proof algorithms
+    /// accepted; absent when the resource does not accept DPoP.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub dpop_signing_alg_values_supported: Vec<String>,
+    /// `dpop_bound_access_tokens_required` (RFC 9728 §2): only DPoP-bound tokens are
+    /// accepted; written when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub dpop_bound_access_tokens_required: bool,
 }
 
 /// A successful access token response (RFC 6749 §5.1). `Debug` prints `[redacted]` for
