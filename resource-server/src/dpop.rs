@@ -182,7 +182,14 @@ impl DpopConfig {
         if verified.jkt != jkt {
             return Err(AuthError::Dpop(DpopError::KeyMismatch));
         }
-        match claim_jti(self.replay.as_ref(), &verified, self.verifier.iat_window(), now).await {
+        match claim_jti(
+            self.replay.as_ref(),
+            &verified,
+            self.verifier.iat_window(),
+            now,
+        )
+        .await
+        {
             Ok(()) => Ok(()),
             Err(ClaimError::Replayed) => Err(AuthError::Dpop(DpopError::Replayed)),
             Err(ClaimError::Store(e)) => {

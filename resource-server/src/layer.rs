@@ -20,11 +20,11 @@ use tower::{Layer, Service};
 
 use crate::config::{ResourceServerConfig, UNAUTHENTICATED_BODY_LIMIT};
 use crate::dpop::{DpopMode, Scheme};
-use mcp_auth_core::jose::dpop::NONCE_HEADER;
 use crate::error::AuthError;
 use crate::policy::McpOperation;
 use crate::session::{Owner, Reservation, SessionBinding, SessionBook};
 use crate::validator::TokenValidator;
+use mcp_auth_core::jose::dpop::NONCE_HEADER;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
