@@ -119,10 +119,12 @@ pub enum ChallengeHint {
 pub struct OAuthError {
     code: ErrorCode,
     description: String,
-    uri: Option<String>,
+    /// Boxed, like `dpop_nonce`: rare members kept small so that `Result<_, OAuthError>`
+    /// stays small.
+    uri: Option<Box<str>>,
     challenge: ChallengeHint,
     retry_after: Option<u64>,
-    dpop_nonce: Option<String>,
+    dpop_nonce: Option<Box<str>>,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
@@ -183,7 +185,7 @@ impl OAuthError {
 
     /// Attach an `error_uri`.
     pub fn with_uri(mut self, uri: impl Into<String>) -> Self {
-        self.uri = Some(uri.into());
+        self.uri = Some(uri.into().into_boxed_str());
         self
     }
 
@@ -204,7 +206,7 @@ impl OAuthError {
     /// Send a fresh server nonce in the `DPoP-Nonce` header of the answer (RFC 9449 §8.1), as
     /// with `use_dpop_nonce`.
     pub fn with_dpop_nonce(mut self, nonce: impl Into<String>) -> Self {
-        self.dpop_nonce = Some(nonce.into());
+        self.dpop_nonce = Some(nonce.into().into_boxed_str());
         self
     }
 
@@ -259,7 +261,7 @@ impl OAuthError {
         body.insert("error".into(), self.code.as_str().into());
         body.insert("error_description".into(), self.description.clone().into());
         if let Some(uri) = &self.uri {
-            body.insert("error_uri".into(), uri.clone().into());
+            body.insert("error_uri".into(), uri.to_string().into());
         }
         serde_json::Value::Object(body)
     }
