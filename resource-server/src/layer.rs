@@ -316,28 +316,13 @@ impl Shared {
                 .unauthenticated(AuthError::MissingToken, &parts, body)
                 .await);
         };
-        let principal = match self.validator.validate(token).await {
+        let principal = match self.authenticate(&parts, scheme, token).await {
             Ok(p) => p,
-            Err(e) => {
-                let e = AuthError::from(e);
-                if e == AuthError::Unavailable {
-                    return Err(self.reject(e, baseline));
-                }
-                return Err(self.unauthenticated_as(e, &parts, body, scheme).await);
+            Err(AuthError::Unavailable) => {
+                return Err(self.reject(AuthError::Unavailable, baseline));
             }
+            Err(e) => return Err(self.unauthenticated_as(e, &parts, body, scheme).await),
         };
-        // RFC 9449 §7: the token's binding against its scheme, and its proof.
-        let uri = format!("{}{}", self.config.origin(), parts.uri.path());
-        let now = self.clock.now();
-        if let Err(e) = (self.config.dpop())
-            .check(&parts, &uri, (scheme, token), &principal, now)
-            .await
-        {
-            if e == AuthError::Unavailable {
-                return Err(self.reject(e, baseline));
-            }
-            return Err(self.unauthenticated_as(e, &parts, body, scheme).await);
-        }
 
         // Only a POST carries a JSON-RPC message (MCP streamable HTTP transport): a GET (the
         // server-to-client stream) or DELETE (end of session) is authorized on the token and
@@ -399,6 +384,23 @@ impl Shared {
             session,
             strip,
         ))
+    }
+
+    /// The principal of `token`, presented with `scheme`, after its DPoP binding is checked
+    /// against the scheme and the request's proof (RFC 9449 §7; [`crate::DpopConfig`]).
+    async fn authenticate(
+        &self,
+        parts: &Parts,
+        scheme: Scheme,
+        token: &str,
+    ) -> Result<crate::Principal, AuthError> {
+        let principal = self.validator.validate(token).await?;
+        let uri = format!("{}{}", self.config.origin(), parts.uri.path());
+        let now = self.clock.now();
+        (self.config.dpop())
+            .check(parts, &uri, (scheme, token), &principal, now)
+            .await?;
+        Ok(principal)
     }
 
     /// With [`crate::config::ResourceServerConfigBuilder::discover_public`]: a `POST` without a
