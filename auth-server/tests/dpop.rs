@@ -529,3 +529,39 @@ async fn introspection_carries_cnf() {
     assert_eq!(body["token_type"], "DPoP");
     assert_eq!(body["cnf"], json!({"jkt": key.thumbprint()}));
 }
+
+/// Every grant honours DPoP, an extension's too: the engine binds the `client_credentials`
+/// token of a proof's key.
+#[cfg(feature = "ext-client-credentials")]
+#[tokio::test]
+async fn client_credentials_tokens_are_bound_by_the_engine() {
+    use mcp_auth_ext_client_credentials::ClientCredentialsExtension;
+    let h = Harness::build(dpop_settings(false), |b| {
+        b.extension(Box::new(ClientCredentialsExtension::new()))
+    })
+    .await;
+    let secret = "machine-secret-0123456789";
+    let machine = mcp_auth_conformance::server::client(
+        "machine",
+        mcp_auth_core::TokenEndpointAuthMethod::ClientSecretBasic,
+        Some(secret),
+        &["client_credentials"],
+        &[],
+    );
+    h.stores.clients.put(&machine).await.unwrap();
+    let key = DpopKey::generate().unwrap();
+    let body = format!("grant_type=client_credentials&resource={}", enc(RESOURCE));
+    let auth = basic("machine", secret);
+    let res = token_with(
+        &h,
+        &body,
+        Some(&auth),
+        &[&key.proof("POST", TOKEN_URI, NOW)],
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.json()["token_type"], "DPoP");
+    assert_eq!(res.access_token_claims()["cnf"]["jkt"], key.thumbprint());
+    let res = token_with(&h, &body, Some(&auth), &[]).await;
+    assert_eq!(res.json()["token_type"], "Bearer", "{}", res.body);
+}
