@@ -565,3 +565,26 @@ async fn client_credentials_tokens_are_bound_by_the_engine() {
     let res = token_with(&h, &body, Some(&auth), &[]).await;
     assert_eq!(res.json()["token_type"], "Bearer", "{}", res.body);
 }
+
+/// Browser clients read the nonce: CORS exposes `DPoP-Nonce` at the token endpoint.
+#[tokio::test]
+async fn cors_exposes_the_nonce_header() {
+    let h = Harness::with_settings(dpop_settings(true)).await;
+    let key = DpopKey::generate().unwrap();
+    let code = h.code_for(PUBLIC, None).await;
+    let req = Request::builder()
+        .method("POST")
+        .uri("/token")
+        .header("origin", "https://app.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("DPoP", key.proof("POST", TOKEN_URI, NOW))
+        .body(Body::from(redeem_body(PUBLIC, &code)))
+        .unwrap();
+    let res = h.send(req).await;
+    assert_eq!(res.error(), "use_dpop_nonce");
+    let exposed = res.header("access-control-expose-headers");
+    assert!(
+        exposed.split(',').any(|h| h.trim() == "dpop-nonce"),
+        "{exposed}"
+    );
+}

@@ -674,9 +674,9 @@ fn is_token68(s: &str) -> bool {
         })
 }
 
-/// A CORS layer for browser-based MCP clients: any origin, the MCP methods and request headers,
-/// and `WWW-Authenticate` (plus `Mcp-Session-Id`) exposed so a browser client can read the
-/// challenge. Put it *outside* the bearer layer so preflights are answered before
+/// A CORS layer for browser-based MCP clients: any origin, the MCP methods and request headers
+/// (`DPoP` included), and `WWW-Authenticate` (plus `Mcp-Session-Id` and `DPoP-Nonce`) exposed
+/// so a browser client can read the challenge and a server nonce. Put it *outside* the bearer layer so preflights are answered before
 /// authentication.
 pub fn cors_layer() -> tower_http::cors::CorsLayer {
     use http::HeaderName;
@@ -690,8 +690,13 @@ pub fn cors_layer() -> tower_http::cors::CorsLayer {
             HeaderName::from_static("mcp-session-id"),
             HeaderName::from_static("mcp-protocol-version"),
             HeaderName::from_static("last-event-id"),
+            HeaderName::from_static("dpop"),
         ])
-        .expose_headers([WWW_AUTHENTICATE, HeaderName::from_static("mcp-session-id")])
+        .expose_headers([
+            WWW_AUTHENTICATE,
+            HeaderName::from_static("mcp-session-id"),
+            HeaderName::from_static("dpop-nonce"),
+        ])
 }
 
 #[cfg(test)]
