@@ -77,6 +77,10 @@ pub struct Client {
     pub client_id_issued_at: UnixTime,
     /// Where the record came from.
     pub source: ClientSource,
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2): every token request of this client must
+    /// carry a DPoP proof.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl Client {

@@ -45,6 +45,12 @@ pub enum ErrorCode {
     InsufficientScope,
     /// `unsupported_token_type` (RFC 7009 §2.2.1).
     UnsupportedTokenType,
+    /// `invalid_dpop_proof` (RFC 9449 §5, §12.2): the `DPoP` proof is missing where required,
+    /// malformed, or fails a check. HTTP 400 at the token endpoint.
+    InvalidDpopProof,
+    /// `use_dpop_nonce` (RFC 9449 §8, §12.2): the proof must carry a server nonce, sent in the
+    /// `DPoP-Nonce` header of the answer. HTTP 400 at the token endpoint.
+    UseDpopNonce,
     /// Too many requests from one source: HTTP 429 with the wire code `temporarily_unavailable`
     /// (RFC 6749 §4.1.2.1 defines no closer code).
     RateLimited,
@@ -70,6 +76,8 @@ impl ErrorCode {
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
             Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 
@@ -111,9 +119,12 @@ pub enum ChallengeHint {
 pub struct OAuthError {
     code: ErrorCode,
     description: String,
-    uri: Option<String>,
+    /// Boxed, like `dpop_nonce`: rare members kept small so that `Result<_, OAuthError>`
+    /// stays small.
+    uri: Option<Box<str>>,
     challenge: ChallengeHint,
     retry_after: Option<u64>,
+    dpop_nonce: Option<Box<str>>,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
@@ -126,6 +137,7 @@ impl OAuthError {
             uri: None,
             challenge: ChallengeHint::None,
             retry_after: None,
+            dpop_nonce: None,
             source: None,
         }
     }
@@ -173,7 +185,7 @@ impl OAuthError {
 
     /// Attach an `error_uri`.
     pub fn with_uri(mut self, uri: impl Into<String>) -> Self {
-        self.uri = Some(uri.into());
+        self.uri = Some(uri.into().into_boxed_str());
         self
     }
 
@@ -189,6 +201,18 @@ impl OAuthError {
     pub fn with_retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds);
         self
+    }
+
+    /// Send a fresh server nonce in the `DPoP-Nonce` header of the answer (RFC 9449 §8.1), as
+    /// with `use_dpop_nonce`.
+    pub fn with_dpop_nonce(mut self, nonce: impl Into<String>) -> Self {
+        self.dpop_nonce = Some(nonce.into().into_boxed_str());
+        self
+    }
+
+    /// The `DPoP-Nonce` to send with the answer, if any.
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        self.dpop_nonce.as_deref()
     }
 
     /// Seconds the client should wait before trying again, when this is a rate-limit refusal.
@@ -237,7 +261,7 @@ impl OAuthError {
         body.insert("error".into(), self.code.as_str().into());
         body.insert("error_description".into(), self.description.clone().into());
         if let Some(uri) = &self.uri {
-            body.insert("error_uri".into(), uri.clone().into());
+            body.insert("error_uri".into(), uri.to_string().into());
         }
         serde_json::Value::Object(body)
     }

@@ -85,6 +85,14 @@ pub struct ProtectedResourceMetadata {
     /// `resource_documentation`: URL of human-readable documentation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_documentation: Option<String>,
+    /// `dpop_signing_alg_values_supported` (RFC 9728 §2, RFC 9449): the DPoP proof algorithms
+    /// accepted; absent when the resource does not accept DPoP.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub dpop_signing_alg_values_supported: Vec<String>,
+    /// `dpop_bound_access_tokens_required` (RFC 9728 §2): only DPoP-bound tokens are
+    /// accepted; written when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub dpop_bound_access_tokens_required: bool,
 }
 
 /// A successful access token response (RFC 6749 §5.1). `Debug` prints `[redacted]` for
@@ -141,6 +149,9 @@ pub struct IntrospectionResponse {
     /// `jti`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// `cnf` (RFC 7800 §3.1, RFC 9449 §6.2): `{"jkt": …}` for a DPoP-bound token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<crate::ext::Confirmation>,
 }
 
 impl IntrospectionResponse {
@@ -180,6 +191,8 @@ pub struct ClientRegistrationRequest {
     pub software_version: Option<String>,
     /// `application_type` (OIDC Registration §2): `native` or `web`.
     pub application_type: Option<String>,
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2): the client always sends DPoP proofs.
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 /// RFC 7591 §3.2.1 registration response. `Debug` prints `[redacted]` for `client_secret`.
@@ -215,6 +228,9 @@ pub struct ClientRegistrationResponse {
     /// `jwks`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jwks: Option<serde_json::Value>,
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2), written when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl fmt::Debug for TokenResponse {

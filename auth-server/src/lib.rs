@@ -69,7 +69,7 @@ pub mod wiring;
 pub use http::{HttpOptions, router, serve};
 pub use limits::{ClientAuthBackstop, HttpLimits, SignInSettings};
 pub use server::{AuthorizationServer, AuthorizationServerBuilder, BuildError};
-pub use settings::{RegistrationSettings, ServerSettings};
+pub use settings::{DpopSettings, RegistrationSettings, ServerSettings};
 
 /// Login name of the development user created by the development profile (`--dev`).
 pub const DEV_USERNAME: &str = "dev";

@@ -132,6 +132,7 @@ mod tests {
             resources: None,
             client_id_issued_at: 0,
             source: ClientSource::Admin,
+            dpop_bound_access_tokens: false,
         }
     }
 

@@ -70,6 +70,8 @@ pub(crate) struct Inner {
     pub(crate) upstreams: Option<Arc<crate::upstream::Upstreams>>,
     /// The rate-limit counters shared by every node, when configured.
     pub(crate) shared_counters: Option<Arc<dyn SharedCounters>>,
+    /// DPoP proof checks and nonces (RFC 9449), when `dpop.enabled`.
+    pub(crate) dpop: Option<crate::engine::dpop::Dpop>,
 }
 
 /// The OAuth 2.1 authorization server engine. Clone freely.
@@ -354,6 +356,9 @@ impl AuthorizationServerBuilder {
     /// or method), or key/store failures.
     pub async fn build(self) -> Result<AuthorizationServer, BuildError> {
         self.settings.validate().map_err(BuildError::Settings)?;
+        let dpop =
+            crate::engine::dpop::Dpop::from_settings(&self.settings.dpop, &self.settings.issuer)
+                .map_err(BuildError::Settings)?;
         let stores = self.stores;
         let clock = self.clock;
         let mut registry = core_registry(&self.settings, &stores, &clock, self.client_keys)?;
@@ -430,6 +435,7 @@ impl AuthorizationServerBuilder {
                 connections: self.connections,
                 upstreams: self.upstreams,
                 shared_counters: shared,
+                dpop,
             }),
         })
     }

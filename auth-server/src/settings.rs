@@ -117,6 +117,42 @@ pub struct ServerSettings {
     /// Branding of the pages and descriptions of scopes (`[ui]`, `[scopes]`); default: the
     /// shipped look, product name `mcp-auth`, no descriptions.
     pub ui: crate::web::ui::UiSettings,
+    /// DPoP-bound access tokens (RFC 9449, `[dpop]`); off by default.
+    pub dpop: DpopSettings,
+}
+
+/// DPoP at the token endpoint (RFC 9449, `[dpop]`).
+#[derive(Debug, Clone)]
+pub struct DpopSettings {
+    /// Accept `DPoP` proofs, issue DPoP-bound tokens and advertise
+    /// `dpop_signing_alg_values_supported` (default false). Off, the `DPoP` header is ignored
+    /// and a client registered with `dpop_bound_access_tokens` gets no token.
+    pub enabled: bool,
+    /// The proof algorithms accepted and advertised (asymmetric only; default every one
+    /// [`mcp_auth_core::jose::AllowedAlgorithms::ASYMMETRIC`] names).
+    pub algorithms: mcp_auth_core::jose::AllowedAlgorithms,
+    /// A proof's `iat` may be at most this many seconds before or after now (default 300).
+    pub iat_window: u64,
+    /// Demand a server nonce in every proof (RFC 9449 §8; default false).
+    pub require_nonce: bool,
+    /// How long a nonce is accepted, seconds (default 300); keys rotate at the same pace.
+    pub nonce_lifetime: u64,
+    /// The secret nonce keys are derived from (at least 32 bytes), the same on every node so
+    /// that each accepts the others' nonces. `None`: a random secret per process (one node).
+    pub nonce_secret: Option<mcp_auth_core::Secret>,
+}
+
+impl Default for DpopSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            algorithms: mcp_auth_core::jose::dpop::ProofVerifier::default_algorithms(),
+            iat_window: mcp_auth_core::jose::dpop::DEFAULT_IAT_WINDOW,
+            require_nonce: false,
+            nonce_lifetime: mcp_auth_core::jose::dpop::DEFAULT_IAT_WINDOW,
+            nonce_secret: None,
+        }
+    }
 }
 
 impl ServerSettings {
@@ -144,6 +180,7 @@ impl ServerSettings {
             introspection_clients: BTreeMap::new(),
             server_clients: BTreeMap::new(),
             ui: crate::web::ui::UiSettings::default(),
+            dpop: DpopSettings::default(),
         }
     }
 

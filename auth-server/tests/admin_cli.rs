@@ -60,6 +60,7 @@ fn refresh(value: &str, sub: &str, client_id: &str) -> RefreshToken {
         access_exp: 4_000_000_000,
         state: RefreshTokenState::Active,
         extra_claims: Default::default(),
+        dpop_jkt: None,
     }
 }
 

@@ -67,6 +67,7 @@ fn signed(h: &Harness, edit: impl FnOnce(&mut AccessTokenClaims)) -> String {
         jti: "jti-synthetic-1".into(),
         auth_time: Some(NOW),
         resource: None,
+        cnf: None,
         extra: ExtraClaims::default(),
     };
     edit(&mut claims);

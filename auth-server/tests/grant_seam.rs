@@ -133,6 +133,7 @@ fn client(id: &str, method: TokenEndpointAuthMethod) -> Client {
         resources: None,
         client_id_issued_at: NOW,
         source: ClientSource::Admin,
+        dpop_bound_access_tokens: false,
     }
 }
 
@@ -180,6 +181,7 @@ async fn exchange(
             authorization,
             body: body.as_bytes(),
             source: Some("127.0.0.1"),
+            dpop: &[],
         })
         .await?;
     Ok(serde_json::to_value(res).unwrap())
@@ -370,6 +372,7 @@ async fn a_malformed_scope_is_refused_only_by_a_grant_that_reads_it() {
             authorization: Some(&basic),
             body: body.as_bytes(),
             source: Some("127.0.0.1"),
+            dpop: &[],
         })
         .await
         .unwrap();

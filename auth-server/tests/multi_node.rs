@@ -33,7 +33,23 @@ fn setup(db: &pg::PgSchema) -> Setup {
 
 /// [`setup`] with the database URL `url`.
 fn setup_for(url: &str) -> Setup {
+    Setup::with_config(|_| config_for(url))
+}
+
+/// [`setup`] with DPoP on and nonces demanded (`[dpop]`); the nonce keys derive from the
+/// shared `session_secret`.
+fn dpop_setup(db: &pg::PgSchema) -> Setup {
     Setup::with_config(|_| {
+        format!(
+            "{}\n[dpop]\nenabled = true\nrequire_nonce = true\n",
+            config_for(db.url())
+        )
+    })
+}
+
+/// The configuration of [`setup_for`].
+fn config_for(url: &str) -> String {
+    {
         format!(
             r#"bind = "127.0.0.1:0"
 issuer = "{ISSUER}"
@@ -50,7 +66,7 @@ scopes = ["mcp:basic", "mcp:tools"]
 default_scopes = ["mcp:basic"]
 "#
         )
-    })
+    }
 }
 
 /// Start a node with `--dev` and wait for its "listening" line.
@@ -161,8 +177,13 @@ struct Cluster {
 
 impl Cluster {
     async fn start() -> Self {
+        Self::start_with(setup).await
+    }
+
+    /// Both nodes of a new schema, configured by `configure`.
+    async fn start_with(configure: fn(&pg::PgSchema) -> Setup) -> Self {
         let db = pg::PgSchema::new().await;
-        let setup = setup(&db);
+        let setup = configure(&db);
         setup.ok(&["migrate"], "");
         let a = start(&setup);
         let b = start(&setup);
@@ -661,4 +682,83 @@ async fn registrations_at_both_nodes_share_the_per_source_limit() {
     a.kill();
     b.kill();
     db.drop().await;
+}
+
+/// POST a form with one `DPoP` proof to `{base}/token`: (status, JSON body, `DPoP-Nonce`).
+async fn token_with_proof(
+    base: &str,
+    form: &[(&str, &str)],
+    proof: &str,
+) -> (u16, serde_json::Value, Option<String>) {
+    let res = http()
+        .post(format!("{base}/token"))
+        .header("DPoP", proof)
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let nonce = res
+        .headers()
+        .get("dpop-nonce")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, res.json().await.unwrap(), nonce)
+}
+
+/// RFC 9449 §8 with several nodes: a nonce node A issued is accepted by node B (stateless
+/// nonces under keys derived from the shared secret), and a proof used at B is refused at A
+/// (its `jti` is in the shared replay store).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_accept_each_others_dpop_nonces() {
+    let cluster = Cluster::start_with(dpop_setup).await;
+    let (a, b) = (cluster.a.base(), cluster.b.base());
+    let client_id = register_public_client(&a).await;
+    let (code, verifier) = authorize(&a, &client_id).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("code_verifier", verifier.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("client_id", client_id.as_str()),
+        ("resource", RESOURCE),
+    ];
+    let key = mcp_auth_conformance::dpop::DpopKey::generate().unwrap();
+    let htu = format!("{ISSUER}/token");
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    };
+    let (status, body, nonce) = token_with_proof(&a, &form, &key.proof("POST", &htu, now())).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("use_dpop_nonce")),
+        "{body}"
+    );
+    let nonce = nonce.expect("a DPoP-Nonce from node A");
+    let mut claims = key.claims("POST", &htu, now());
+    claims["nonce"] = nonce.into();
+    let proof = key.sign(&key.header(), &claims);
+    let (status, body, fresh) = token_with_proof(&b, &form, &proof).await;
+    assert_eq!(status, 200, "node B refused node A's nonce: {body}");
+    assert_eq!(body["token_type"], "DPoP");
+    assert!(
+        fresh.is_some(),
+        "node B sends a fresh nonce with the tokens"
+    );
+    let (status, body, _) = token_with_proof(&a, &form, &proof).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_dpop_proof")),
+        "{body}"
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("already used"),
+        "{body}"
+    );
+    cluster.stop().await;
 }

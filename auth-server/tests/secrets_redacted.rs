@@ -43,6 +43,7 @@ fn every_type_holding_a_secret_prints_it_redacted() {
         authorization: Some(&basic),
         body: form.as_bytes(),
         source: Some("127.0.0.1"),
+        dpop: &[],
     };
     assert_redacted("ClientRequest", format!("{request:?}"));
 

@@ -275,6 +275,7 @@ async fn a_malformed_sub_id_is_invalid_grant() {
                 jti: "jti-sub-id-1".into(),
                 auth_time: Some(NOW),
                 resource: None,
+                cnf: None,
                 extra,
             })
             .unwrap();

@@ -49,6 +49,10 @@ pub struct ClientMetadataDocument {
     pub tos_uri: Option<String>,
     /// `policy_uri`, if an https URL.
     pub policy_uri: Option<String>,
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2): the client's token requests must carry a
+    /// DPoP proof. `false` when absent.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
 }
 
 /// Options of [`ClientMetadataDocument::validate`].
@@ -117,6 +121,11 @@ impl ClientMetadataDocument {
             _ if options.lenient_client_name => None,
             _ => return Err(DocumentError::MissingClientName),
         };
+        let dpop_bound_access_tokens = match doc.get("dpop_bound_access_tokens") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(DocumentError::WrongType("dpop_bound_access_tokens")),
+        };
         let display_url = |key: &str| {
             doc.get(key)
                 .and_then(Value::as_str)
@@ -137,6 +146,7 @@ impl ClientMetadataDocument {
             logo_uri: display_url("logo_uri"),
             tos_uri: display_url("tos_uri"),
             policy_uri: display_url("policy_uri"),
+            dpop_bound_access_tokens,
         })
     }
 
@@ -158,6 +168,7 @@ impl ClientMetadataDocument {
             resources: None,
             client_id_issued_at: now,
             source: ClientSource::MetadataDocument,
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens,
         }
     }
 
@@ -402,6 +413,24 @@ mod tests {
         assert_eq!(client.resources, None);
         assert_eq!(client.client_id_issued_at, 1_700_000_000);
         assert!(client.is_public());
+    }
+
+    /// RFC 9449 §5.2: `dpop_bound_access_tokens` reaches the client record; absent is false;
+    /// a value that is not a boolean is refused.
+    #[test]
+    fn dpop_bound_access_tokens_is_read() {
+        assert!(
+            !validate(base())
+                .unwrap()
+                .to_client(0)
+                .dpop_bound_access_tokens
+        );
+        let bound = validate(with("dpop_bound_access_tokens", json!(true))).unwrap();
+        assert!(bound.to_client(0).dpop_bound_access_tokens);
+        assert_eq!(
+            validate(with("dpop_bound_access_tokens", json!("true"))).unwrap_err(),
+            DocumentError::WrongType("dpop_bound_access_tokens")
+        );
     }
 
     /// CIMD-03: `client_id` must equal the URL byte for byte.

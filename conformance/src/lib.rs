@@ -8,6 +8,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`tokens`] | [`TestKey`] (ES256; `kid` chosen, or its RFC 7638 thumbprint), [`TokenMinter`], [`Defect`] (wrong or missing `aud`, expired, missing `exp`, `iat` or `jti`, wrong `iss`, wrong `typ`, `alg: none`, HS256 keyed with the public key, untrusted key) |
+//! | [`dpop`] | [`dpop::DpopKey`]: DPoP proofs (RFC 9449), good and with one [`dpop::ProofDefect`] each (missing or wrong `typ`, `alg: none`, HS256, a private `jwk`, a bad signature), and their high-S twins |
 //! | [`jwks_server`] | [`TestAuthServer`]: RFC 8414 metadata and a JWKS on `127.0.0.1:0` |
 //! | `server` | `InProcessServer`: a real `mcp-auth-server` in the test's process (in-memory stores, fixed clock, deterministic secrets), driven through its router; feature `server` |
 //! | [`guide`] | how-tos with examples: test that my MCP server rejects an expired token; run my MCP server's tests against a real AS in-process |
@@ -51,6 +52,7 @@
 
 #[cfg(feature = "cli")]
 pub mod check;
+pub mod dpop;
 pub mod guide;
 pub mod jwks_server;
 pub mod mock_idp;

@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use mcp_auth_conformance::check::as_checks::{self, AsOptions, DEFAULT_REDIRECT_URI};
 use mcp_auth_conformance::check::browser::Login;
 use mcp_auth_conformance::check::cc_checks::{self, CcOptions};
+use mcp_auth_conformance::check::dpop_checks::{self, DpopOptions};
 use mcp_auth_conformance::check::http::{Http, basic};
 use mcp_auth_conformance::check::rs_checks::{self, RsOptions};
 use mcp_auth_conformance::check::xaa_checks::{self, XaaOptions};
@@ -52,6 +53,9 @@ enum Command {
     ClientCredentials(CcArgs),
     /// Check Enterprise-Managed Authorization (ID-JAG); the CLI plays the IdP.
     Xaa(XaaArgs),
+    /// Check DPoP (RFC 9449, SEP-1932) at an authorization server and, with --mcp-url, at the
+    /// MCP server: bound tokens come from client_credentials.
+    Dpop(DpopArgs),
     /// Run as, rs (and client-credentials, xaa when their clients are given).
     All(Box<AllArgs>),
     /// List every check ID.
@@ -171,6 +175,25 @@ struct CcArgs {
     /// The scope to ask for.
     #[arg(long)]
     scope: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+struct DpopArgs {
+    /// The issuer.
+    #[arg(long)]
+    issuer: String,
+    /// A client allowed the client_credentials grant, authenticating with client_secret_basic.
+    #[arg(long)]
+    client_id: String,
+    /// Its secret.
+    #[arg(long, env = "MCP_CONFORMANCE_DPOP_SECRET", hide_env_values = true, value_parser = secret_arg)]
+    client_secret: Secret,
+    /// The resource to ask for (the MCP server's resource URI for the --mcp-url checks).
+    #[arg(long)]
+    resource: Option<String>,
+    /// The MCP endpoint that accepts the bound tokens; without it those checks are skipped.
+    #[arg(long)]
+    mcp_url: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -339,11 +362,12 @@ async fn cimd_ca(dir: &std::path::Path) -> ExitCode {
 
 /// `list`: every check of every suite, with its official name.
 fn list() -> ExitCode {
-    let groups: [(&str, &[mcp_auth_conformance::check::CheckId]); 4] = [
+    let groups: [(&str, &[mcp_auth_conformance::check::CheckId]); 5] = [
         ("as", as_checks::ALL),
         ("rs", rs_checks::ALL),
         ("client-credentials", cc_checks::ALL),
         ("xaa", xaa_checks::ALL),
+        ("dpop", dpop_checks::ALL),
     ];
     let mut out = String::new();
     for (name, checks) in groups {
@@ -411,6 +435,14 @@ fn check_arguments(command: &Command) -> Result<(), String> {
                 .as_deref()
                 .map_or(Ok(()), |r| absolute_url("resource", r, false))
         }
+        Command::Dpop(a) => {
+            absolute_url("issuer", &a.issuer, true)?;
+            for (flag, url) in [("resource", &a.resource), ("mcp-url", &a.mcp_url)] {
+                url.as_deref()
+                    .map_or(Ok(()), |u| absolute_url(flag, u, false))?;
+            }
+            Ok(())
+        }
         Command::All(a) => {
             absolute_url("mcp-url", &a.mcp_url, false)?;
             if let Some(i) = &a.issuer {
@@ -441,6 +473,16 @@ async fn run(cli: &Cli, http: &Http) -> Result<Report, String> {
         }
         Command::Rs(a) => {
             Ok(rs_checks::run(http, &rs_options(&a.mcp_url, a.token.clone(), None, &a.kit)).await)
+        }
+        Command::Dpop(a) => {
+            let opts = DpopOptions {
+                issuer: a.issuer.clone(),
+                client_id: a.client_id.clone(),
+                client_secret: a.client_secret.clone(),
+                resource: a.resource.clone(),
+                mcp_url: a.mcp_url.clone(),
+            };
+            Ok(dpop_checks::run(http, &opts).await)
         }
         Command::ClientCredentials(a) => {
             let c = CcClientArgs {

@@ -344,6 +344,7 @@ pub fn client(
         client_id_issued_at: FIXED_NOW,
         resources: None,
         source: ClientSource::Admin,
+        dpop_bound_access_tokens: false,
     }
 }
 

@@ -180,6 +180,7 @@ mod tests {
             resources: None,
             client_id_issued_at: NOW,
             source: ClientSource::Admin,
+            dpop_bound_access_tokens: false,
         }
     }
 

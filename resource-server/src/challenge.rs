@@ -1,7 +1,9 @@
-//! The one builder of `WWW-Authenticate: Bearer` challenges (RFC 6750 §3, RFC 9728 §5.1).
+//! The one builder of `WWW-Authenticate` challenges: `Bearer` (RFC 6750 §3, RFC 9728 §5.1) and
+//! `DPoP` (RFC 9449 §7.1).
 //!
-//! Parameters are always written in the same order: `error`, `error_description`,
-//! `resource_metadata`, `scope`; each at most once, comma-and-space separated, on one line.
+//! Parameters are always written in the same order: `error`, `error_description`, `algs` (DPoP
+//! only), `resource_metadata`, `scope`; each at most once, comma-and-space separated, on one
+//! line.
 //! Quoting and escaping happen only in [`Challenge::to_header_value`] (spec §1.3.2).
 
 use mcp_auth_core::ScopeSet;
@@ -16,6 +18,12 @@ pub enum BearerError {
     InvalidToken,
     /// `insufficient_scope`: the token lacks privileges (403).
     InsufficientScope,
+    /// `invalid_dpop_proof` (RFC 9449 §7.1, `DPoP` challenges only): the proof is missing or
+    /// fails a check (401).
+    InvalidDpopProof,
+    /// `use_dpop_nonce` (RFC 9449 §9, `DPoP` challenges only): retry with the nonce of the
+    /// `DPoP-Nonce` header (401).
+    UseDpopNonce,
 }
 
 impl BearerError {
@@ -25,11 +33,13 @@ impl BearerError {
             Self::InvalidRequest => "invalid_request",
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }
 
-/// A `Bearer` challenge under construction.
+/// A `Bearer` (or, with [`Challenge::dpop`], `DPoP`) challenge under construction.
 ///
 /// ```
 /// use mcp_auth_resource_server::challenge::{BearerError, Challenge};
@@ -45,7 +55,8 @@ impl BearerError {
 pub struct Challenge {
     error: Option<BearerError>,
     description: Option<String>,
-    resource_metadata: String,
+    dpop_algs: Option<String>,
+    resource_metadata: Option<String>,
     scope: Option<ScopeSet>,
 }
 
@@ -55,9 +66,34 @@ impl Challenge {
         Self {
             error: None,
             description: None,
-            resource_metadata: resource_metadata.into(),
+            dpop_algs: None,
+            resource_metadata: Some(resource_metadata.into()),
             scope: None,
         }
+    }
+
+    /// A bare `DPoP algs="…"` challenge (RFC 9449 §7.1), `algs` space-separated.
+    pub fn dpop_algs(algs: &str) -> Self {
+        Self {
+            error: None,
+            description: None,
+            dpop_algs: Some(algs.to_owned()),
+            resource_metadata: None,
+            scope: None,
+        }
+    }
+
+    /// The same challenge under the `DPoP` scheme, with `algs` (space-separated JWA names).
+    pub fn dpop(mut self, algs: &str) -> Self {
+        self.dpop_algs = Some(algs.to_owned());
+        self
+    }
+
+    /// The same challenge without `resource_metadata` (when another challenge of the same
+    /// header carries it).
+    pub fn without_resource_metadata(mut self) -> Self {
+        self.resource_metadata = None;
+        self
     }
 
     /// Set `error`.
@@ -79,10 +115,14 @@ impl Challenge {
         self
     }
 
-    /// The header value: `Bearer name="value", …`.
+    /// The header value: `Bearer name="value", …` (or `DPoP name="value", …`).
     pub fn to_header_value(&self) -> String {
         let mut out = String::with_capacity(160);
-        out.push_str("Bearer ");
+        out.push_str(if self.dpop_algs.is_some() {
+            "DPoP "
+        } else {
+            "Bearer "
+        });
         let mut first = true;
         let mut param = |name: &str, value: &str| {
             if !first {
@@ -109,7 +149,12 @@ impl Challenge {
         if let Some(d) = &self.description {
             param("error_description", d);
         }
-        param("resource_metadata", &self.resource_metadata);
+        if let Some(algs) = &self.dpop_algs {
+            param("algs", algs);
+        }
+        if let Some(rm) = &self.resource_metadata {
+            param("resource_metadata", rm);
+        }
         if let Some(s) = &self.scope {
             param("scope", &s.to_string());
         }
@@ -129,6 +174,23 @@ mod tests {
         assert_eq!(
             c.to_header_value(),
             r#"Bearer error="invalid_request", error_description="a\\b\"cd", resource_metadata="https://r.example/.well-known/oauth-protected-resource""#
+        );
+    }
+
+    /// RFC 9449 §7.1: the DPoP challenge carries `algs` after the error.
+    #[test]
+    fn dpop_challenge_names_the_algorithms() {
+        let c = Challenge::new("https://r.example/m")
+            .error(BearerError::InvalidDpopProof)
+            .description("bad proof")
+            .dpop("ES256 PS256");
+        assert_eq!(
+            c.to_header_value(),
+            r#"DPoP error="invalid_dpop_proof", error_description="bad proof", algs="ES256 PS256", resource_metadata="https://r.example/m""#
+        );
+        assert_eq!(
+            Challenge::dpop_algs("ES256").to_header_value(),
+            r#"DPoP algs="ES256""#
         );
     }
 

@@ -6,6 +6,7 @@ use mcp_auth_core::wire::ProtectedResourceMetadata;
 use mcp_auth_core::{Issuer, ResourceUri};
 use url::Url;
 
+pub use crate::dpop::{DpopConfig, DpopMode};
 pub use crate::error::ConfigError;
 use crate::policy::ScopeRequirements;
 
@@ -48,6 +49,7 @@ pub struct ResourceServerConfig {
     body_limit: usize,
     strip_authorization: bool,
     discover_public: bool,
+    dpop: DpopConfig,
 }
 
 impl ResourceServerConfig {
@@ -63,7 +65,13 @@ impl ResourceServerConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             strip_authorization: true,
             discover_public: false,
+            dpop: DpopConfig::default(),
         }
+    }
+
+    /// DPoP (RFC 9449 §7): the mode, proof checks, nonces and replay cache.
+    pub fn dpop(&self) -> &DpopConfig {
+        &self.dpop
     }
 
     /// The canonical resource URI (RFC 8707 §2): PRM `resource` and the accepted `aud`. The
@@ -149,6 +157,15 @@ impl ResourceServerConfig {
             bearer_methods_supported: vec!["header".to_owned()],
             resource_name: self.resource_name.clone(),
             resource_documentation: None,
+            // RFC 9728 §2, RFC 9449 §7: the proof algorithms, and whether only DPoP-bound
+            // tokens are accepted.
+            dpop_signing_alg_values_supported: self
+                .dpop
+                .algorithm_names()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            dpop_bound_access_tokens_required: self.dpop.mode() == DpopMode::Required,
         }
     }
 
@@ -176,9 +193,17 @@ pub struct ResourceServerConfigBuilder {
     body_limit: usize,
     strip_authorization: bool,
     discover_public: bool,
+    dpop: DpopConfig,
 }
 
 impl ResourceServerConfigBuilder {
+    /// DPoP (RFC 9449 §7; default [`DpopMode::Allowed`], every asymmetric algorithm, 300 s
+    /// `iat` window, no nonces, an in-memory replay cache).
+    pub fn dpop(mut self, dpop: DpopConfig) -> Self {
+        self.dpop = dpop;
+        self
+    }
+
     /// Trust the authorization server `issuer`; it is published byte-identical in PRM
     /// `authorization_servers` (RS-R2-06). Call once per issuer.
     pub fn authorization_server(mut self, issuer: &str) -> Self {
@@ -283,6 +308,7 @@ impl ResourceServerConfigBuilder {
             body_limit: self.body_limit,
             strip_authorization: self.strip_authorization,
             discover_public: self.discover_public,
+            dpop: self.dpop,
         })
     }
 }

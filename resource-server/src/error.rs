@@ -60,6 +60,19 @@ pub enum TokenError {
     /// Introspection answered `"active": false` (RFC 7662 §2.2).
     #[error("token is not active")]
     Inactive,
+    /// A DPoP-bound token (`cnf.jkt`) presented with the `Bearer` scheme, or where DPoP is off
+    /// (RFC 9449 §7.1: no downgrade to a bearer token).
+    #[error("a DPoP-bound token must be presented with the DPoP scheme and a proof")]
+    DpopBoundAsBearer,
+    /// A token without `cnf.jkt` presented with the `DPoP` scheme (RFC 9449 §7.1).
+    #[error("the token is not DPoP-bound")]
+    NotDpopBound,
+    /// A bearer token where the resource accepts only DPoP-bound tokens.
+    #[error("this resource accepts only DPoP-bound tokens")]
+    DpopRequired,
+    /// The token's `cnf` names a binding other than `jkt`, which this server cannot check.
+    #[error("the token's confirmation method is not supported")]
+    UnsupportedConfirmation,
 }
 
 /// A validator could not reach what it needs (JWKS, metadata, introspection endpoint). Answered
@@ -150,6 +163,10 @@ pub enum AuthError {
     /// Validation could not run: 503 `temporarily_unavailable`, no challenge.
     #[error("token validation is temporarily unavailable")]
     Unavailable,
+    /// The DPoP proof is missing, repeated or fails a check: 401 `invalid_dpop_proof`, or
+    /// `use_dpop_nonce` (with a `DPoP-Nonce` header) for the nonce errors (RFC 9449 §7.1, §9).
+    #[error(transparent)]
+    Dpop(mcp_auth_core::jose::dpop::DpopError),
 }
 
 impl From<ValidationError> for AuthError {
@@ -165,7 +182,7 @@ impl AuthError {
     /// The HTTP status (spec §1.3.1).
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::MissingToken | Self::InvalidToken(_) | Self::Dpop(_) => StatusCode::UNAUTHORIZED,
             Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
             Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyReadTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -193,6 +210,7 @@ impl AuthError {
             Self::Unavailable | Self::SessionCapacity => "temporarily_unavailable",
             Self::SessionNotFound => "session_not_found",
             Self::TooManySessions => "too_many_sessions",
+            Self::Dpop(e) => e.code(),
             _ => BearerError::InvalidRequest.as_str(),
         }
     }
@@ -214,6 +232,14 @@ impl AuthError {
                 base.error(BearerError::InsufficientScope)
                     .description(self.to_string())
                     .scope(scope.clone()),
+            ),
+            Self::Dpop(e) => Some(
+                base.error(if e.is_nonce_error() {
+                    BearerError::UseDpopNonce
+                } else {
+                    BearerError::InvalidDpopProof
+                })
+                .description(e.to_string()),
             ),
             Self::BodyTooLarge(_)
             | Self::BodyReadTimeout

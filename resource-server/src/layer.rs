@@ -19,10 +19,12 @@ use mcp_auth_core::{Clock, ScopeSet, SystemClock};
 use tower::{Layer, Service};
 
 use crate::config::{ResourceServerConfig, UNAUTHENTICATED_BODY_LIMIT};
+use crate::dpop::{DpopMode, Scheme};
 use crate::error::AuthError;
 use crate::policy::McpOperation;
 use crate::session::{Owner, Reservation, SessionBinding, SessionBook};
 use crate::validator::TokenValidator;
+use mcp_auth_core::jose::dpop::NONCE_HEADER;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -303,8 +305,10 @@ impl Shared {
         if parts.uri.query().is_some_and(query_has_token) {
             return Err(self.reject(AuthError::TokenInQuery, baseline));
         }
-        let token = extract_token(&parts.headers).map_err(|e| self.reject(e, baseline))?;
-        let Some(token) = token else {
+        let dpop_on = self.config.dpop().mode() != DpopMode::Off;
+        let presented =
+            extract_token(&parts.headers, dpop_on).map_err(|e| self.reject(e, baseline))?;
+        let Some((scheme, token)) = presented else {
             if self.config.discover_public() && carries_message(&parts.method) {
                 return self.public_discover(parts, body).await;
             }
@@ -312,15 +316,12 @@ impl Shared {
                 .unauthenticated(AuthError::MissingToken, &parts, body)
                 .await);
         };
-        let principal = match self.validator.validate(token).await {
+        let principal = match self.authenticate(&parts, scheme, token).await {
             Ok(p) => p,
-            Err(e) => {
-                let e = AuthError::from(e);
-                if e == AuthError::Unavailable {
-                    return Err(self.reject(e, baseline));
-                }
-                return Err(self.unauthenticated(e, &parts, body).await);
+            Err(AuthError::Unavailable) => {
+                return Err(self.reject(AuthError::Unavailable, baseline));
             }
+            Err(e) => return Err(self.unauthenticated_as(e, &parts, body, scheme).await),
         };
 
         // Only a POST carries a JSON-RPC message (MCP streamable HTTP transport): a GET (the
@@ -350,7 +351,8 @@ impl Shared {
                 client_id = %principal.client_id,
                 "scope elevation required"
             );
-            return Err(self.reject(AuthError::InsufficientScope { missing }, &challenge));
+            let e = AuthError::InsufficientScope { missing };
+            return Err(self.reject_as(e, &challenge, scheme));
         }
         let session = self
             .session_step(&parts, &principal, operation.as_ref())
@@ -382,6 +384,23 @@ impl Shared {
             session,
             strip,
         ))
+    }
+
+    /// The principal of `token`, presented with `scheme`, after its DPoP binding is checked
+    /// against the scheme and the request's proof (RFC 9449 §7; [`crate::DpopConfig`]).
+    async fn authenticate(
+        &self,
+        parts: &Parts,
+        scheme: Scheme,
+        token: &str,
+    ) -> Result<crate::Principal, AuthError> {
+        let principal = self.validator.validate(token).await?;
+        let uri = format!("{}{}", self.config.origin(), parts.uri.path());
+        let now = self.clock.now();
+        (self.config.dpop())
+            .check(parts, &uri, (scheme, token), &principal, now)
+            .await?;
+        Ok(principal)
     }
 
     /// With [`crate::config::ResourceServerConfigBuilder::discover_public`]: a `POST` without a
@@ -431,6 +450,22 @@ impl Shared {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
+        self.unauthenticated_as(error, parts, body, Scheme::Bearer)
+            .await
+    }
+
+    /// [`Self::unauthenticated`] of a token presented with `scheme`.
+    async fn unauthenticated_as<B>(
+        &self,
+        error: AuthError,
+        parts: &Parts,
+        body: B,
+        scheme: Scheme,
+    ) -> Response<Body>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
         let policy = self.config.policy();
         let route_only = policy.required(&parts.method, parts.uri.path(), &[]);
         let limit = UNAUTHENTICATED_BODY_LIMIT.min(self.config.body_limit());
@@ -442,7 +477,7 @@ impl Shared {
         {
             match operation_of(&parts.headers, &bytes) {
                 Err(AuthError::TokenInBody) => {
-                    return self.reject(AuthError::TokenInBody, policy.baseline());
+                    return self.reject_as(AuthError::TokenInBody, policy.baseline(), scheme);
                 }
                 Ok(op) => {
                     scope = policy
@@ -452,7 +487,7 @@ impl Shared {
                 Err(_) => {}
             }
         }
-        self.reject(error, &policy.minimal(&scope))
+        self.reject_as(error, &policy.minimal(&scope), scheme)
     }
 
     fn session_step(
@@ -513,8 +548,15 @@ impl Shared {
         }
     }
 
-    /// The one place a refusal becomes an HTTP response.
+    /// [`Self::reject_as`] of a request without a token, or with a `Bearer` one.
     fn reject(&self, error: AuthError, scope: &ScopeSet) -> Response<Body> {
+        self.reject_as(error, scope, Scheme::Bearer)
+    }
+
+    /// The one place a refusal becomes an HTTP response: the error body, the challenges of the
+    /// accepted schemes (the error in the one `scheme` names, [`crate::DpopConfig`]), and a
+    /// fresh `DPoP-Nonce` on a 401 when nonces are demanded (RFC 9449 §9).
+    fn reject_as(&self, error: AuthError, scope: &ScopeSet, scheme: Scheme) -> Response<Body> {
         let body = serde_json::json!({
             "error": error.code(),
             "error_description": error.to_string(),
@@ -528,10 +570,17 @@ impl Shared {
             // The rest of the body may still be on its way: end the connection.
             headers.insert(CONNECTION, HeaderValue::from_static("close"));
         }
-        if let Some(challenge) = error.challenge(self.config.metadata_url(), scope)
-            && let Ok(v) = HeaderValue::from_str(&challenge.to_header_value())
+        let dpop = self.config.dpop();
+        for challenge in dpop.challenges(&error, self.config.metadata_url(), scope, scheme) {
+            if let Ok(v) = HeaderValue::from_str(&challenge) {
+                headers.append(WWW_AUTHENTICATE, v);
+            }
+        }
+        if error.status() == StatusCode::UNAUTHORIZED
+            && let Some(nonce) = dpop.fresh_nonce(self.clock.now())
+            && let Ok(v) = HeaderValue::from_str(&nonce)
         {
-            headers.insert(WWW_AUTHENTICATE, v);
+            headers.insert(NONCE_HEADER, v);
         }
         resp
     }
@@ -587,9 +636,10 @@ fn form_has_token(body: &[u8]) -> bool {
     url::form_urlencoded::parse(body).any(|(k, _)| k == "access_token")
 }
 
-/// The bearer token of the `Authorization` header (RFC 6750 §2.1): `Ok(None)` when absent or
-/// another scheme; `Ok(Some(""))` for a bare `Bearer`.
-fn extract_token(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
+/// The token of the `Authorization` header and its scheme: `Bearer` (RFC 6750 §2.1) or, when
+/// `dpop` is on, `DPoP` (RFC 9449 §7.1). `Ok(None)` when absent or another scheme;
+/// `Ok(Some((_, "")))` for a bare scheme name.
+fn extract_token(headers: &HeaderMap, dpop: bool) -> Result<Option<(Scheme, &str)>, AuthError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -598,17 +648,21 @@ fn extract_token(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
         return Err(AuthError::SeveralCredentials);
     }
     let value = value.to_str().map_err(|_| AuthError::MalformedHeader)?;
-    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let (name, rest) = value.split_once(' ').unwrap_or((value, ""));
+    let scheme = if name.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if dpop && name.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
         return Ok(None);
-    }
+    };
     if rest.is_empty() {
-        return Ok(Some(""));
+        return Ok(Some((scheme, "")));
     }
     if !is_token68(rest) {
         return Err(AuthError::MalformedHeader);
     }
-    Ok(Some(rest))
+    Ok(Some((scheme, rest)))
 }
 
 /// RFC 7235 §2.1 `token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
@@ -620,9 +674,9 @@ fn is_token68(s: &str) -> bool {
         })
 }
 
-/// A CORS layer for browser-based MCP clients: any origin, the MCP methods and request headers,
-/// and `WWW-Authenticate` (plus `Mcp-Session-Id`) exposed so a browser client can read the
-/// challenge. Put it *outside* the bearer layer so preflights are answered before
+/// A CORS layer for browser-based MCP clients: any origin, the MCP methods and request headers
+/// (`DPoP` included), and `WWW-Authenticate` (plus `Mcp-Session-Id` and `DPoP-Nonce`) exposed
+/// so a browser client can read the challenge and a server nonce. Put it *outside* the bearer layer so preflights are answered before
 /// authentication.
 pub fn cors_layer() -> tower_http::cors::CorsLayer {
     use http::HeaderName;
@@ -636,8 +690,13 @@ pub fn cors_layer() -> tower_http::cors::CorsLayer {
             HeaderName::from_static("mcp-session-id"),
             HeaderName::from_static("mcp-protocol-version"),
             HeaderName::from_static("last-event-id"),
+            HeaderName::from_static("dpop"),
         ])
-        .expose_headers([WWW_AUTHENTICATE, HeaderName::from_static("mcp-session-id")])
+        .expose_headers([
+            WWW_AUTHENTICATE,
+            HeaderName::from_static("mcp-session-id"),
+            HeaderName::from_static("dpop-nonce"),
+        ])
 }
 
 #[cfg(test)]
@@ -655,25 +714,35 @@ mod tests {
     #[test]
     fn bearer_scheme_is_case_insensitive() {
         assert_eq!(
-            extract_token(&headers(&["bEaReR abc.def-_~+/=="])),
-            Ok(Some("abc.def-_~+/=="))
+            extract_token(&headers(&["bEaReR abc.def-_~+/=="]), true),
+            Ok(Some((Scheme::Bearer, "abc.def-_~+/==")))
         );
     }
 
     #[test]
     fn two_spaces_or_two_tokens_are_malformed() {
         assert_eq!(
-            extract_token(&headers(&["Bearer  abc"])),
+            extract_token(&headers(&["Bearer  abc"]), true),
             Err(AuthError::MalformedHeader)
         );
         assert_eq!(
-            extract_token(&headers(&["Bearer a, Bearer b"])),
+            extract_token(&headers(&["Bearer a, Bearer b"]), true),
             Err(AuthError::MalformedHeader)
         );
     }
 
     #[test]
     fn other_scheme_counts_as_no_token() {
-        assert_eq!(extract_token(&headers(&["Basic dTpw"])), Ok(None));
+        assert_eq!(extract_token(&headers(&["Basic dTpw"]), true), Ok(None));
+    }
+
+    /// RFC 9449 §7.1: the `DPoP` scheme is read only with DPoP on.
+    #[test]
+    fn dpop_scheme_is_read_only_when_dpop_is_on() {
+        assert_eq!(
+            extract_token(&headers(&["DPoP abc"]), true),
+            Ok(Some((Scheme::Dpop, "abc")))
+        );
+        assert_eq!(extract_token(&headers(&["DPoP abc"]), false), Ok(None));
     }
 }

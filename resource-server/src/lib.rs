@@ -16,7 +16,8 @@
 //! | [`policy`] | [`ScopeRequirements`]: baseline, per-route, per-tool/resource/prompt scopes, hierarchies, [`OtherMethods`] |
 //! | [`rpc`] | [`McpOperation`]: the one field of a JSON-RPC body that decides its scopes, read fail-closed |
 //! | [`session`] | [`SessionBinding`]: MCP sessions bound to the principal that created them |
-//! | [`challenge`] | [`Challenge`]: the one `WWW-Authenticate` formatter |
+//! | [`challenge`] | [`Challenge`]: the one `WWW-Authenticate` formatter (`Bearer` and `DPoP`) |
+//! | [`dpop`] | [`dpop::DpopConfig`], [`dpop::DpopMode`]: DPoP-bound tokens and their proofs (RFC 9449 §7), optional nonces |
 //! | [`metadata`] | [`metadata_router`] |
 //! | [`error`] | [`AuthError`], [`TokenError`], [`ValidationError`] and their one mapping to HTTP |
 //! | `elicitation` | (feature `elicitation`) `ConnectionVault`: third-party credentials for tool handlers via the authorization server, URL-mode elicitation answers |
@@ -76,6 +77,7 @@
 
 pub mod challenge;
 pub mod config;
+pub mod dpop;
 #[cfg(feature = "elicitation")]
 pub mod elicitation;
 pub mod error;
@@ -90,6 +92,7 @@ pub mod validator;
 
 pub use challenge::{BearerError, Challenge};
 pub use config::{ConfigError, ResourceServerConfig, RootMetadata};
+pub use dpop::{DpopConfig, DpopMode};
 pub use error::{AuthError, TokenError, ValidationError};
 pub use layer::{BearerAuth, BearerAuthLayer, cors_layer};
 pub use metadata::metadata_router;

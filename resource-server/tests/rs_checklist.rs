@@ -32,6 +32,9 @@ async fn path_suffixed_metadata_names_the_canonical_resource() {
             "scopes_supported": ["mcp:basic"],
             "bearer_methods_supported": ["header"],
             "resource_name": "Acme Files MCP",
+            "dpop_signing_alg_values_supported": [
+                "ES256", "ES384", "EdDSA", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512"
+            ],
         })
     );
 }

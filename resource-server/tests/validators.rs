@@ -251,7 +251,8 @@ async fn empty_bearer_is_invalid_token() {
     );
 }
 
-/// CORS exposes `WWW-Authenticate` on a challenge to browser clients.
+/// CORS exposes `WWW-Authenticate` on a challenge to browser clients, and `DPoP-Nonce` (RFC
+/// 9449 §9) for DPoP clients.
 #[tokio::test]
 async fn cors_exposes_www_authenticate() {
     let f = fixture().await;
@@ -264,7 +265,7 @@ async fn cors_exposes_www_authenticate() {
     assert_eq!(resp.headers()["access-control-allow-origin"], "*");
     assert_eq!(
         resp.headers()["access-control-expose-headers"],
-        "www-authenticate,mcp-session-id"
+        "www-authenticate,mcp-session-id,dpop-nonce"
     );
 }
 

@@ -213,6 +213,11 @@ pub struct GrantDecision {
     /// Also issue an OpenID Connect ID token to the client (OIDC Core §3.1.3.3), when the
     /// authorization request asked for `openid`.
     pub id_token: Option<IdTokenRequest>,
+    /// The DPoP key (RFC 7638 thumbprint) the redeemed grant is bound to: an authorization
+    /// code's `dpop_jkt` (RFC 9449 §10), a DPoP-bound refresh token's key (§5). A grant only
+    /// reports it; the engine then requires the request's proof to be by that key
+    /// (`invalid_grant` otherwise). `None` for an unbound grant.
+    pub dpop_jkt: Option<String>,
 }
 
 /// What an authorization request asked of the ID token (OIDC Core §3.1.2.1).
@@ -238,6 +243,7 @@ impl GrantDecision {
             response: ResponseMembers::new(),
             lifetime: None,
             id_token: None,
+            dpop_jkt: None,
         }
     }
 }
@@ -337,6 +343,7 @@ mod tests {
             resources: None,
             client_id_issued_at: 0,
             source: ClientSource::Admin,
+            dpop_bound_access_tokens: false,
         }
     }
 

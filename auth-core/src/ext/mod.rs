@@ -35,4 +35,4 @@ pub use registry::{Registry, RegistryError, ServerExtension};
 pub use scope_policy::{ScopePolicy, StrictScopePolicy};
 pub use services::{ExtensionServices, LocalKeys, SharedServices};
 pub use subject::{ISS_SUB_FORMAT, MalformedSubjectId, QualifiedSubject, SUBJECT_ID_CLAIM};
-pub use token_issuer::{AccessTokenClaims, IdTokenClaims, TokenIssuer, TokenProfile};
+pub use token_issuer::{AccessTokenClaims, Confirmation, IdTokenClaims, TokenIssuer, TokenProfile};

@@ -103,6 +103,7 @@ mod tests {
             jti: "j".into(),
             auth_time: None,
             resource: None,
+            cnf: None,
             extra,
         }
     }

@@ -31,10 +31,20 @@ pub struct AccessTokenClaims {
     /// `aud` is the resource's authorization server).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub resource: Option<String>,
+    /// `cnf` (RFC 7800 §3.1): the DPoP key the token is bound to (RFC 9449 §6.1).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cnf: Option<Confirmation>,
     /// Further claims from the grant decision; never a registered name, so a token never
     /// carries two `aud` (or `iss`, `exp`, …) keys.
     #[serde(flatten)]
     pub extra: ExtraClaims,
+}
+
+/// The `cnf` claim of a DPoP-bound token (RFC 9449 §6.1): `{"jkt": "<thumbprint>"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// The RFC 7638 SHA-256 thumbprint of the proof key, base64url.
+    pub jkt: String,
 }
 
 /// The kind of JWT a grant asks the issuer for. Every profile is signed by the same keys and
@@ -162,6 +172,7 @@ mod tests {
             jti: "j".into(),
             auth_time: None,
             resource: None,
+            cnf: None,
             extra: ExtraClaims::new(),
         }
     }

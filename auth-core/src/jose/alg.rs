@@ -30,6 +30,11 @@ impl AllowedAlgorithms {
         Algorithm::RS512,
     ];
 
+    /// Every algorithm of [`Self::ASYMMETRIC`], in that order.
+    pub fn all_asymmetric() -> Self {
+        Self(Self::ASYMMETRIC.to_vec())
+    }
+
     /// The list `algs`, duplicates removed, order kept.
     ///
     /// # Errors

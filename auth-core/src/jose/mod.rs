@@ -11,6 +11,7 @@
 //! | [`CompactJws`] | a compact JWS read step by step: header, payload on demand, signature checked with a chosen key | RFC 7515 §7.1 |
 //! | [`JwksCache`] | one cached set per [`KeySource`] (`jwks_uri`, or issuer discovery through RFC 8414 or OpenID Connect metadata), refresh after 300 s, a rate-limited refetch on an unknown `kid`, stale keys dropped after `max_stale` | RFC 8414 §3, OIDC Discovery §4, RFC 7591 §2 |
 //! | [`JwksFetcher`] | the one piece of I/O, injected: the AS passes its SSRF-guarded client, the resource server its own | |
+//! | [`dpop`] | DPoP proofs (RFC 9449): proof checks, JWK thumbprints, `htu` matching, stateless server nonces, the `jti` claim | RFC 9449, RFC 7638 |
 //! | [`Es256Signer`] | the one ES256 signer: a P-256 PKCS#8 key, its public JWK and RFC 7638 thumbprint, low-S `R‖S` signatures | RFC 7518 §3.4, RFC 7638 |
 //!
 //! Errors are [`KeyError`] (the set is known; no key of it verifies this JWS) and
@@ -41,6 +42,7 @@
 mod alg;
 mod cache;
 mod claims;
+pub mod dpop;
 mod es256;
 mod jws;
 mod key_set;

@@ -51,6 +51,10 @@ pub struct AuthorizationCode {
     /// claims of `[[upstream_idps]] claims_to_tokens`); empty for most codes.
     #[serde(default)]
     pub extra_claims: ExtraClaims,
+    /// The `dpop_jkt` of the authorization request (RFC 9449 §10): the redemption must carry a
+    /// DPoP proof by this key.
+    #[serde(default)]
+    pub dpop_jkt: Option<String>,
 }
 
 /// The outcome of [`AuthorizationCodeStore::take`].

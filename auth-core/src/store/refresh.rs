@@ -57,6 +57,11 @@ pub struct RefreshToken {
     /// authorization code it started with); empty for most families.
     #[serde(default)]
     pub extra_claims: ExtraClaims,
+    /// The DPoP key (RFC 7638 thumbprint) the token is bound to (RFC 9449 §5): set for a public
+    /// client that proved possession when it was issued; a refresh must then carry a proof by
+    /// this key.
+    #[serde(default)]
+    pub dpop_jkt: Option<String>,
 }
 
 /// An access token to deny because its family was revoked.

@@ -54,6 +54,10 @@ pub struct ClientAddArgs {
     /// URL of the client's JWK Set (private_key_jwt), https.
     #[arg(long = "jwks-uri", conflicts_with = "jwks")]
     pub jwks_uri: Option<String>,
+    /// The client always sends DPoP proofs (`dpop_bound_access_tokens`, RFC 9449 §5.2): a token
+    /// request without one is refused.
+    #[arg(long = "dpop-bound")]
+    pub dpop_bound: bool,
 }
 
 async fn open(config_path: Option<&Path>) -> Result<(Config, Stores), String> {
@@ -486,6 +490,7 @@ async fn client_add(
         client_id_issued_at: SystemClock.now(),
         resources,
         source: ClientSource::Admin,
+        dpop_bound_access_tokens: args.dpop_bound,
     };
     stores
         .clients
@@ -969,6 +974,7 @@ mod tests {
             resources: Some(vec!["https://mcp.example.com/mcp".parse().unwrap()]),
             client_id_issued_at: NOW,
             source: ClientSource::Admin,
+            dpop_bound_access_tokens: false,
         }
     }
 

@@ -31,6 +31,7 @@ pub fn client(client_id: &str, method: TokenEndpointAuthMethod) -> Client {
         client_id_issued_at: NOW - 86_400,
         resources: None,
         source: ClientSource::Admin,
+        dpop_bound_access_tokens: false,
     }
 }
 

@@ -34,6 +34,7 @@ pub mod cimd;
 pub mod clients;
 pub mod connections;
 pub mod database;
+pub mod dpop;
 pub mod errors;
 pub mod extensions;
 pub mod operations;
@@ -56,6 +57,7 @@ pub use cimd::CimdConfig;
 pub use clients::{ClientAuthConfig, RegistrationConfig};
 pub use connections::{ConnectionConfig, ConnectionKind};
 pub use database::{DEFAULT_POOL_SIZE, Database, DatabaseConfig};
+pub use dpop::DpopConfig;
 pub use errors::{ConfigError, Origins};
 pub use extensions::CLIENT_CREDENTIALS_SECTION;
 pub use operations::{DEFAULT_SHUTDOWN_GRACE_PERIOD, LogFormat, MetricsConfig};
@@ -145,6 +147,8 @@ pub struct Config {
     pub connections: Vec<ConnectionConfig>,
     /// Upstream identity providers users sign in through (`[[upstream_idps]]`, issue 23).
     pub upstream_idps: Vec<UpstreamIdpConfig>,
+    /// DPoP-bound access tokens (`[dpop]`, RFC 9449); off by default.
+    pub dpop: DpopConfig,
     /// Where each value came from (the file, a variable, a default), for messages. Set by
     /// [`Config::load`]; not a setting.
     #[serde(skip)]
@@ -186,6 +190,7 @@ impl std::fmt::Debug for Config {
             vault,
             connections,
             upstream_idps,
+            dpop,
             origins: _,
         } = self;
         f.debug_struct("Config")
@@ -217,6 +222,7 @@ impl std::fmt::Debug for Config {
             .field("vault", vault)
             .field("connections", connections)
             .field("upstream_idps", upstream_idps)
+            .field("dpop", dpop)
             .finish()
     }
 }
@@ -252,6 +258,7 @@ impl Default for Config {
             vault: VaultConfig::default(),
             connections: Vec::new(),
             upstream_idps: Vec::new(),
+            dpop: DpopConfig::default(),
             origins: Origins::default(),
         }
     }
@@ -396,6 +403,9 @@ impl Config {
         settings.introspection_clients = resources.introspection_clients;
         settings.server_clients = resources.server_clients;
         settings.ui = self.ui_settings()?;
+        settings.dpop = self
+            .dpop
+            .settings(self.session_secret.as_ref(), &self.origins)?;
         self.check_connections()?;
         self.check_upstream_idps()?;
         settings.validate().map_err(ConfigError)?;
@@ -452,6 +462,15 @@ mod tests {
         assert_eq!(from_config.http, engine.http);
         assert_eq!(from_config.trusted_proxies, engine.trusted_proxies);
         assert_eq!(from_config.dangerous_dev_mode, engine.dangerous_dev_mode);
+        let (a, b) = (&from_config.dpop, &engine.dpop);
+        assert_eq!(
+            (a.enabled, &a.algorithms, a.iat_window),
+            (b.enabled, &b.algorithms, b.iat_window)
+        );
+        assert_eq!(
+            (a.require_nonce, a.nonce_lifetime),
+            (b.require_nonce, b.nonce_lifetime)
+        );
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub struct AuthorizationRequest {
     /// `openid`, `offline_access` is not in [`Self::scope`]; asked for by a client without that
     /// grant it is dropped.
     pub offline_access: bool,
+    /// `dpop_jkt` (RFC 9449 §10), with DPoP on: the code is redeemed only with a DPoP proof by
+    /// the key of this thumbprint.
+    pub dpop_jkt: Option<String>,
 }
 
 impl AuthorizationRequest {
@@ -86,6 +89,7 @@ struct CheckedParameters {
     scope: ScopeSet,
     id_token: Option<IdTokenRequest>,
     offline_access: bool,
+    dpop_jkt: Option<String>,
 }
 
 impl AuthorizationServer {
@@ -128,6 +132,7 @@ impl AuthorizationServer {
                 scope: checked.scope,
                 id_token: checked.id_token,
                 offline_access: checked.offline_access,
+                dpop_jkt: checked.dpop_jkt,
             }),
             Err(error) => Err(self
                 .refusal(&client, &redirect_uri, state.as_deref(), sub, error)
@@ -226,6 +231,11 @@ impl AuthorizationServer {
         code_response_type(params)?;
         client_may_use_authorization_code(client)?;
         let code_challenge = pkce_challenge(params)?;
+        // RFC 9449 §10: read only where DPoP is on (an unknown parameter is ignored otherwise).
+        let dpop_jkt = match self.inner.dpop {
+            Some(_) => steps::dpop_jkt(params)?,
+            None => None,
+        };
         let resource = self.requested_resource(params, client)?;
         let RequestedScope {
             resource_scope,
@@ -242,6 +252,7 @@ impl AuthorizationServer {
             scope,
             id_token,
             offline_access: offline_access && client.allows_grant(GrantType::REFRESH_TOKEN),
+            dpop_jkt,
         })
     }
 
@@ -411,6 +422,7 @@ impl AuthorizationServer {
                 nonce: request.id_token.as_ref().and_then(|r| r.nonce.clone()),
                 offline_access: request.offline_access,
                 extra_claims: token_claims.clone(),
+                dpop_jkt: request.dpop_jkt.clone(),
             })
             .await?;
         tracing::info!(client_id = %request.client.client_id, sub = %sub, scope = %request.scope, "authorization code issued");

@@ -51,17 +51,24 @@ impl AuthorizationServer {
             {
                 return Ok(IntrospectionResponse::inactive());
             }
+            // RFC 9449 §6.2: a DPoP-bound token is `token_type: DPoP` with its `cnf`.
+            let token_type = if claims.cnf.is_some() {
+                mcp_auth_core::jose::dpop::TOKEN_TYPE
+            } else {
+                "Bearer"
+            };
             return Ok(IntrospectionResponse {
                 active: true,
                 scope: Some(claims.scope),
                 client_id: Some(claims.client_id),
-                token_type: Some("Bearer".into()),
+                token_type: Some(token_type.into()),
                 exp: Some(claims.exp),
                 iat: Some(claims.iat),
                 sub: Some(claims.sub),
                 aud: Some(claims.aud),
                 iss: Some(claims.iss),
                 jti: Some(claims.jti),
+                cnf: claims.cnf,
             });
         }
         let hash = TokenHash::of(token);
@@ -83,6 +90,7 @@ impl AuthorizationServer {
                     aud: Some(rt.resource.as_str().to_owned()),
                     iss: Some(self.inner.settings.issuer.as_str().to_owned()),
                     jti: None,
+                    cnf: None,
                 })
             }
             _ => Ok(IntrospectionResponse::inactive()),

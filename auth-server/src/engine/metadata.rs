@@ -17,6 +17,13 @@ impl AuthorizationServer {
             .filter(|m| m != "none")
             .collect();
         let mut extra = reg.metadata().clone();
+        if let Some(dpop) = &self.inner.dpop {
+            // RFC 9449 §5.1: the proof algorithms, asymmetric only.
+            extra.insert(
+                "dpop_signing_alg_values_supported".into(),
+                serde_json::json!(dpop.algorithm_names()),
+            );
+        }
         let ids = reg.extension_ids();
         if !ids.is_empty() {
             extra.insert("extensions_supported".into(), serde_json::json!(ids));

@@ -9,6 +9,7 @@ pub mod connect_elicitation;
 pub mod connect_link;
 pub mod connect_token;
 pub mod consent;
+pub(crate) mod dpop;
 pub mod health;
 pub mod introspect;
 pub mod metadata;

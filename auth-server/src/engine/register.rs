@@ -84,6 +84,7 @@ impl AuthorizationServer {
             scope: registered_scope.as_ref().map(|s| s.to_string()),
             jwks_uri: client.jwks_uri.clone(),
             jwks: client.jwks.clone(),
+            dpop_bound_access_tokens: client.dpop_bound_access_tokens,
         })
     }
 
@@ -102,6 +103,13 @@ impl AuthorizationServer {
         }
         let scope = self.registration_scope(req)?;
         check_registration_keys(req, method)?;
+        // RFC 9449 §5.2: a client that always sends proofs, accepted only where DPoP is on.
+        let dpop_bound_access_tokens = req.dpop_bound_access_tokens.unwrap_or(false);
+        if dpop_bound_access_tokens && self.inner.dpop.is_none() {
+            return Err(metadata_error(
+                "dpop_bound_access_tokens: this server does not issue DPoP-bound tokens",
+            ));
+        }
         let client_id: ClientId = self
             .inner
             .secrets
@@ -122,6 +130,7 @@ impl AuthorizationServer {
             client_id_issued_at: self.inner.clock.now(),
             resources: None,
             source: ClientSource::Dynamic,
+            dpop_bound_access_tokens,
         })
     }
 }

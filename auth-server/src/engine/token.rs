@@ -6,6 +6,7 @@ use mcp_auth_core::ext::{
     IssuedTokens, PolicyError, RefreshPolicy, ResourceHint, ScopeCeiling, TokenProfile,
     narrow_scope, resolve_resource, resolve_scope,
 };
+use mcp_auth_core::jose::dpop::VerifiedProof;
 use mcp_auth_core::store::{RefreshToken, RefreshTokenState};
 use mcp_auth_core::wire::TokenResponse;
 use mcp_auth_core::{
@@ -29,6 +30,8 @@ pub struct ClientRequest<'a> {
     pub body: &'a [u8],
     /// The caller's address, for counting failed authentications; `None` when unknown.
     pub source: Option<&'a str>,
+    /// The values of the `DPoP` header (RFC 9449 §4.1), in order; more than one is refused.
+    pub dpop: &'a [String],
 }
 
 impl std::fmt::Debug for ClientRequest<'_> {
@@ -38,6 +41,7 @@ impl std::fmt::Debug for ClientRequest<'_> {
             .field("authorization", &Redacted::option(&self.authorization))
             .field("body", &Redacted)
             .field("source", &self.source)
+            .field("dpop", &self.dpop.len())
             .finish()
     }
 }
@@ -81,9 +85,20 @@ impl AuthorizationServer {
             .await?;
         let span =
             tracing::info_span!("token", grant_type = %grant_type, client_id = %client.client_id);
-        self.run_grant(&client, &params, grant_type, handler.as_ref())
-            .instrument(span)
+        async {
+            // RFC 9449: the engine checks the proof and binds, whatever the grant.
+            let proof = self.token_request_proof(request.dpop, &client).await?;
+            self.run_grant(
+                &client,
+                &params,
+                grant_type,
+                handler.as_ref(),
+                proof.as_ref(),
+            )
             .await
+        }
+        .instrument(span)
+        .await
     }
 
     async fn run_grant(
@@ -92,6 +107,7 @@ impl AuthorizationServer {
         params: &FormParams,
         grant_type: &str,
         handler: &dyn GrantHandler,
+        proof: Option<&VerifiedProof>,
     ) -> Result<TokenResponse, OAuthError> {
         if !client.allows_grant(grant_type) {
             return Err(OAuthError::new(
@@ -109,11 +125,13 @@ impl AuthorizationServer {
             self.inner.clock.now(),
         );
         let mut decision = handler.decide(&ctx).await?;
+        super::dpop::check_binding(&decision, proof)?;
         without_offline_access(&mut decision.requested_scope);
         // Scope policy and resource rules, for every grant, in this one place (spec §2.3 step 7).
         let target = self.target(&decision, client, &ctx)?;
         handler.commit(&ctx, &decision).await?;
-        self.issue(client, decision, target, handler, &ctx).await
+        self.issue(client, decision, target, handler, (&ctx, proof))
+            .await
     }
 
     /// The audience resource, lifetime and scopes of a decision, by the engine's rules
@@ -180,7 +198,7 @@ impl AuthorizationServer {
         decision: GrantDecision,
         target: Target,
         handler: &dyn GrantHandler,
-        ctx: &GrantContext<'_>,
+        (ctx, proof): (&GrantContext<'_>, Option<&VerifiedProof>),
     ) -> Result<TokenResponse, OAuthError> {
         let settings = &self.inner.settings;
         let now = ctx.now;
@@ -189,7 +207,8 @@ impl AuthorizationServer {
             ttl,
             scope,
         } = target;
-        let claims = self.access_claims(client, &decision, &resource, ttl, &scope, now)?;
+        let mut claims = self.access_claims(client, &decision, &resource, ttl, &scope, now)?;
+        super::dpop::bind(&mut claims, &decision.profile, proof);
         let access_token = self
             .token_issuer()
             .issue_profile(&decision.profile, &claims)?;
@@ -218,7 +237,10 @@ impl AuthorizationServer {
                 },
             )
             .await?;
-        let token_type = decision.response.token_type.as_str().to_owned();
+        let token_type = match claims.cnf {
+            Some(_) => mcp_auth_core::jose::dpop::TOKEN_TYPE.to_owned(),
+            None => decision.response.token_type.as_str().to_owned(),
+        };
         let mut extra = decision.response.into_map();
         if let Some(request) = &decision.id_token {
             let id_token = self.token_issuer().issue_id_token(&IdTokenClaims {
@@ -299,6 +321,7 @@ impl AuthorizationServer {
             jti: self.inner.secrets.identifier("", 16),
             auth_time: decision.auth_time,
             resource: resource_claim,
+            cnf: None,
             extra: decision.extra_claims.clone(),
         })
     }
@@ -355,6 +378,7 @@ impl AuthorizationServer {
             access_exp: claims.exp,
             state: RefreshTokenState::Active,
             extra_claims: decision.extra_claims.clone(),
+            dpop_jkt: super::dpop::refresh_binding(client, claims),
         };
         if !crate::metrics::timed(
             "refresh_insert",

@@ -132,6 +132,8 @@ impl GrantHandler for AuthorizationCodeGrant {
         };
         decision.auth_time = Some(record.auth_time);
         decision.extra_claims = record.extra_claims;
+        // RFC 9449 §10: the engine requires a proof by this key.
+        decision.dpop_jkt = record.dpop_jkt;
         if record.openid {
             decision.id_token = Some(mcp_auth_core::ext::IdTokenRequest {
                 nonce: record.nonce.clone(),

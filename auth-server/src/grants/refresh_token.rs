@@ -82,6 +82,9 @@ impl GrantHandler for RefreshTokenGrant {
         };
         decision.auth_time = record.auth_time;
         decision.extra_claims = record.extra_claims;
+        // RFC 9449 §5: a bound token is refreshed only with a proof by its key (the engine's
+        // check, before `commit` spends it).
+        decision.dpop_jkt = record.dpop_jkt;
         Ok(decision)
     }
 

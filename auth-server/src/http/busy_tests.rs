@@ -50,6 +50,7 @@ async fn app() -> (axum::Router, AuthorizationServer) {
             client_id_issued_at: 0,
             resources: None,
             source: ClientSource::Admin,
+            dpop_bound_access_tokens: false,
         })
         .await
         .unwrap();

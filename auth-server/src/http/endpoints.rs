@@ -17,6 +17,7 @@ pub(super) struct FormPost {
     authorization: Option<String>,
     body: Bytes,
     source: Option<String>,
+    dpop: Vec<String>,
 }
 
 impl FormPost {
@@ -25,6 +26,7 @@ impl FormPost {
             authorization: self.authorization.as_deref(),
             body: &self.body,
             source: self.source.as_deref(),
+            dpop: &self.dpop,
         }
     }
 }
@@ -41,6 +43,7 @@ impl FromRequest<AppState> for FormPost {
             )));
         }
         let authorization = authorization_header(headers).map_err(|e| state.api_error(e))?;
+        let dpop = dpop_headers(headers).map_err(|e| state.api_error(e))?;
         let source = source_address(&req);
         let body = Bytes::from_request(req, state).await.map_err(|_| {
             state.api_error(OAuthError::invalid_request(
@@ -51,6 +54,7 @@ impl FromRequest<AppState> for FormPost {
             authorization,
             body,
             source,
+            dpop,
         })
     }
 }
@@ -90,7 +94,24 @@ fn authorization_header(headers: &HeaderMap) -> Result<Option<String>, OAuthErro
         .transpose()
 }
 
-/// `POST /token` (RFC 6749 §3.2).
+/// Every `DPoP` header value (RFC 9449 §4.1); the engine refuses more than one.
+fn dpop_headers(headers: &HeaderMap) -> Result<Vec<String>, OAuthError> {
+    headers
+        .get_all(mcp_auth_core::jose::dpop::HEADER)
+        .iter()
+        .map(|v| {
+            v.to_str().map(str::to_owned).map_err(|_| {
+                OAuthError::new(
+                    mcp_auth_core::ErrorCode::InvalidDpopProof,
+                    "the DPoP header is not ASCII",
+                )
+            })
+        })
+        .collect()
+}
+
+/// `POST /token` (RFC 6749 §3.2), with a fresh `DPoP-Nonce` when nonces are demanded (RFC 9449
+/// §8.2).
 pub(super) async fn token(
     State(state): State<AppState>,
     form: FormPost,
@@ -100,7 +121,14 @@ pub(super) async fn token(
         .token(form.request())
         .await
         .map_err(|e| state.api_error(e))?;
-    Ok(no_store_json(StatusCode::OK, res))
+    let mut response = no_store_json(StatusCode::OK, res);
+    if let Some(nonce) = state.server.fresh_dpop_nonce()
+        && let Ok(value) = HeaderValue::from_str(&nonce)
+    {
+        let name = mcp_auth_core::jose::dpop::NONCE_HEADER;
+        response.headers_mut().insert(name, value);
+    }
+    Ok(response)
 }
 
 /// `POST /introspect` (RFC 7662 §2).

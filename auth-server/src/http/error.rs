@@ -100,6 +100,11 @@ impl IntoResponse for ApiError {
         if let Some(seconds) = e.retry_after() {
             h.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        if let Some(nonce) = e.dpop_nonce()
+            && let Ok(v) = HeaderValue::from_str(nonce)
+        {
+            h.insert(mcp_auth_core::jose::dpop::NONCE_HEADER, v);
+        }
         if status == StatusCode::UNAUTHORIZED && e.challenge() == ChallengeHint::Basic {
             let realm = self.realm.replace(['"', '\\'], "");
             if let Ok(v) = HeaderValue::from_str(&format!("Basic realm=\"{realm}\"")) {

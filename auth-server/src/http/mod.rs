@@ -159,7 +159,11 @@ pub fn router(server: AuthorizationServer, options: HttpOptions) -> Result<Route
                 .allow_origin(Any)
                 .allow_methods(Any)
                 .allow_headers(Any)
-                .expose_headers([header::WWW_AUTHENTICATE]),
+                // `DPoP-Nonce` (RFC 9449 §8): browser DPoP clients read the server nonce.
+                .expose_headers([
+                    header::WWW_AUTHENTICATE,
+                    axum::http::HeaderName::from_static("dpop-nonce"),
+                ]),
         );
     let pages = Router::new()
         .route("/authorize", get(authorize::authorize))

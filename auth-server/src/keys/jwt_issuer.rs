@@ -277,6 +277,7 @@ mod tests {
             jti: "at_6c0e1b1f".into(),
             auth_time: Some(NOW - 10),
             resource: None,
+            cnf: None,
             extra,
         }
     }

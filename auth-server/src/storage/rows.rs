@@ -70,6 +70,7 @@ pub(crate) struct CodeRow {
     pub(crate) nonce: Option<String>,
     pub(crate) offline_access: bool,
     pub(crate) extra_claims: String,
+    pub(crate) dpop_jkt: Option<String>,
 }
 
 impl TryFrom<CodeRow> for AuthorizationCode {
@@ -91,6 +92,7 @@ impl TryFrom<CodeRow> for AuthorizationCode {
             nonce: r.nonce,
             offline_access: r.offline_access,
             extra_claims: read_claims(&r.extra_claims)?,
+            dpop_jkt: r.dpop_jkt,
         })
     }
 }
@@ -144,6 +146,7 @@ pub(crate) struct TokenRow {
     pub(crate) access_exp: i64,
     pub(crate) state: String,
     pub(crate) extra_claims: String,
+    pub(crate) dpop_jkt: Option<String>,
 }
 
 impl TryFrom<TokenRow> for RefreshToken {
@@ -165,6 +168,7 @@ impl TryFrom<TokenRow> for RefreshToken {
             access_exp: r.access_exp,
             state: parse_state(&r.state)?,
             extra_claims: read_claims(&r.extra_claims)?,
+            dpop_jkt: r.dpop_jkt,
         })
     }
 }

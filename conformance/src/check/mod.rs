@@ -16,12 +16,14 @@
 //! | [`rs_checks`] | 401 challenge, RFC 9728 metadata, `invalid_token` per defect, audience validation, the SEP-2350 403 `insufficient_scope` challenge and its upgraded retry |
 //! | [`cc_checks`] | the `client_credentials` grant with each client authentication method |
 //! | [`xaa_checks`] | Enterprise-Managed Authorization: ID-JAG redemption with the [`crate::MockIdp`] |
+//! | [`dpop_checks`] | DPoP (RFC 9449, SEP-1932): metadata, a bound token, each proof defect refused, the nonce flow, the MCP server's acceptance and refusals |
 //! | [`cimd_host`] | serves Client ID Metadata Documents over https on loopback ([`crate::CimdHost`]) |
 
 pub mod as_checks;
 pub mod browser;
 pub mod cc_checks;
 pub mod cimd_host;
+pub mod dpop_checks;
 pub mod http;
 pub mod report;
 pub mod rs_checks;
@@ -35,13 +37,15 @@ pub use report::{CheckId, CheckResult, Outcome, Report};
 
 use http::{Exchange, Http};
 
-/// Every check of every suite (`as`, `rs`, `client-credentials`, `xaa`), in `list` order.
+/// Every check of every suite (`as`, `rs`, `client-credentials`, `xaa`, `dpop`), in `list`
+/// order.
 pub fn all_checks() -> impl Iterator<Item = &'static CheckId> {
     as_checks::ALL
         .iter()
         .chain(rs_checks::ALL)
         .chain(cc_checks::ALL)
         .chain(xaa_checks::ALL)
+        .chain(dpop_checks::ALL)
 }
 
 /// The MCP authorization revision whose expectations apply where 2025-11-25 and 2026-07-28

@@ -59,11 +59,12 @@ pub fn client(id: &str) -> Client {
         client_id_issued_at: 1_700_000_000,
         resources: None,
         source: ClientSource::Dynamic,
+        dpop_bound_access_tokens: false,
     }
 }
 
-/// An authorization code for `client-1` and `user-1` (OpenID, with a nonce and
-/// `offline_access`), stored by hash, expiring at `expires_at`.
+/// An authorization code for `client-1` and `user-1` (OpenID, with a nonce, `offline_access`
+/// and a DPoP `dpop_jkt`), stored by hash, expiring at `expires_at`.
 pub fn code(value: &str, expires_at: i64) -> AuthorizationCode {
     AuthorizationCode {
         code_hash: hash(value),
@@ -80,8 +81,12 @@ pub fn code(value: &str, expires_at: i64) -> AuthorizationCode {
         nonce: Some("n-0S6_WzA2Mj".to_owned()),
         offline_access: true,
         extra_claims: extra_claims(),
+        dpop_jkt: Some(DPOP_JKT.to_owned()),
     }
 }
+
+/// A DPoP key thumbprint (RFC 7638 §3.1's example).
+pub const DPOP_JKT: &str = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs";
 
 /// Claims carried beside the registered ones (as `claims_to_tokens` copies them): a string and
 /// an array, so a store keeps their JSON types.
@@ -122,6 +127,7 @@ pub fn refresh(value: &str, family: &str, client_id: &str) -> RefreshToken {
         access_exp: 1_300,
         state: RefreshTokenState::Active,
         extra_claims: extra_claims(),
+        dpop_jkt: None,
     }
 }
 

@@ -191,7 +191,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), count);
-        assert_eq!(count, 57);
+        assert_eq!(count, 58);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,6 +25,7 @@ pub(super) const CHECKS: &[Check] = &[
     super::check!(insert_racing_revocation_never_leaves_an_active_token),
     super::check!(refresh_purge_drops_expired_families),
     super::check!(revoke_subject_revokes_only_that_users_families),
+    super::check!(dpop_bound_refresh_token_keeps_its_key),
 ];
 
 async fn inserted_refresh_token_reads_back_active(s: &Stores) {
@@ -228,4 +229,18 @@ async fn revoke_subject_revokes_only_that_users_families(s: &Stores) {
     assert!(jtis(&revoked).contains(&("jti-rt-2".into(), 1_300)));
     assert_eq!(state("rt-2").await, RefreshTokenState::Revoked);
     assert_eq!(state("rt-v").await, RefreshTokenState::Active);
+}
+
+/// RFC 9449 §5: the key a refresh token is bound to reads back with it, and an unbound token
+/// reads back unbound.
+async fn dpop_bound_refresh_token_keeps_its_key(s: &Stores) {
+    let mut bound = refresh("rt-dpop", "family-dpop", "client-1");
+    bound.dpop_jkt = Some(DPOP_JKT.to_owned());
+    let unbound = refresh("rt-plain", "family-dpop", "client-1");
+    assert!(s.refresh_tokens.insert(&bound).await.unwrap());
+    assert!(s.refresh_tokens.insert(&unbound).await.unwrap());
+    let back = s.refresh_tokens.get(&bound.token_hash).await.unwrap();
+    assert_eq!(back.and_then(|t| t.dpop_jkt).as_deref(), Some(DPOP_JKT));
+    let back = s.refresh_tokens.get(&unbound.token_hash).await.unwrap();
+    assert_eq!(back.map(|t| t.dpop_jkt), Some(None));
 }

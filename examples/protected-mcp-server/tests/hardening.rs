@@ -49,6 +49,7 @@ async fn provision(servers: &Servers, id: &str) {
         resources: Some(vec![servers.mcp_url.parse().unwrap()]),
         client_id_issued_at: 0,
         source: ClientSource::Admin,
+        dpop_bound_access_tokens: false,
     };
     servers.stores.clients.put(&client).await.unwrap();
 }

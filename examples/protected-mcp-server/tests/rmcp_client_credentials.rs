@@ -37,6 +37,7 @@ fn machine_client(servers: &Servers, id: &str, method: TokenEndpointAuthMethod) 
         resources: Some(vec![servers.mcp_url.parse().unwrap()]),
         client_id_issued_at: 0,
         source: ClientSource::Admin,
+        dpop_bound_access_tokens: false,
     }
 }
 

@@ -107,3 +107,24 @@ pub(super) fn pkce_challenge(params: &FormParams) -> Result<String, OAuthError> 
     }
     Ok(code_challenge)
 }
+
+/// `dpop_jkt` (RFC 9449 §10): when present, an RFC 7638 SHA-256 thumbprint, 43 characters of
+/// base64url (32 bytes, no padding).
+///
+/// # Errors
+/// `invalid_request` for any other value.
+pub(super) fn dpop_jkt(params: &FormParams) -> Result<Option<String>, OAuthError> {
+    let Some(jkt) = params.get("dpop_jkt") else {
+        return Ok(None);
+    };
+    let well_formed = jkt.len() == 43
+        && jkt
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !well_formed {
+        return Err(OAuthError::invalid_request(
+            "dpop_jkt must be a base64url SHA-256 JWK thumbprint",
+        ));
+    }
+    Ok(Some(jkt.to_owned()))
+}

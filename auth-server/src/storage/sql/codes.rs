@@ -45,8 +45,8 @@ macro_rules! code_store {
                     sqlx::query(
                         "INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, \
                          redirect_uri_sent, code_challenge, sub, scope, resource, auth_time, \
-                         expires_at, openid, nonce, offline_access, extra_claims) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                         expires_at, openid, nonce, offline_access, extra_claims, dpop_jkt) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                     )
                     .bind(&code.code_hash)
                     .bind(&code.client_id)
@@ -62,6 +62,7 @@ macro_rules! code_store {
                     .bind(code.nonce.as_deref())
                     .bind(code.offline_access)
                     .bind($crate::storage::rows::stored_claims(&code.extra_claims)?)
+                    .bind(code.dpop_jkt.as_deref())
                     .execute(&self.pool)
                     .await
                     .map_err(<$db>::db_error)?;
@@ -78,7 +79,7 @@ macro_rules! code_store {
                          WHERE code_hash = $1 AND spent = FALSE AND expires_at > $2 \
                          RETURNING code_hash, client_id, redirect_uri, redirect_uri_sent, \
                          code_challenge, sub, scope, resource, auth_time, expires_at, openid, \
-                         nonce, offline_access, extra_claims",
+                         nonce, offline_access, extra_claims, dpop_jkt",
                     )
                     .bind(code_hash)
                     .bind(now)

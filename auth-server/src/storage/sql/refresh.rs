@@ -108,8 +108,8 @@ macro_rules! refresh_token_store {
                     let done = sqlx::query(
                         "INSERT INTO refresh_tokens (token_hash, family_id, client_id, sub, \
                          scope, resource, auth_time, issued_at, expires_at, family_expires_at, \
-                         access_jti, access_exp, state, extra_claims) \
-                         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'active', $13 \
+                         access_jti, access_exp, state, extra_claims, dpop_jkt) \
+                         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'active', $13, $14 \
                          WHERE NOT EXISTS \
                          (SELECT 1 FROM revoked_refresh_families WHERE family_id = $2)",
                     )
@@ -126,6 +126,7 @@ macro_rules! refresh_token_store {
                     .bind(&token.access_jti)
                     .bind(token.access_exp)
                     .bind(stored_claims(&token.extra_claims)?)
+                    .bind(token.dpop_jkt.as_deref())
                     .execute(&mut *tx)
                     .await
                     .map_err(<$db>::db_error)?;
@@ -137,7 +138,8 @@ macro_rules! refresh_token_store {
                     let row: Option<TokenRow> = sqlx::query_as(
                         "SELECT token_hash, family_id, client_id, sub, scope, resource, \
                          auth_time, issued_at, expires_at, family_expires_at, access_jti, \
-                         access_exp, state, extra_claims FROM refresh_tokens WHERE token_hash = $1",
+                         access_exp, state, extra_claims, dpop_jkt FROM refresh_tokens \
+                         WHERE token_hash = $1",
                     )
                     .bind(token_hash)
                     .fetch_optional(&self.pool)

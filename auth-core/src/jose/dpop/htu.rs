@@ -1,0 +1,70 @@
+//! The `htu` rule (RFC 9449 §4.3 item 9): the proof's URI and the request's URI are compared
+//! without query and fragment, after the syntax- and scheme-based normalisation of RFC 3986
+//! §6.2.2–6.2.3 (scheme and host in lower case, the default port dropped, percent-encoding and
+//! dot segments normalised).
+
+use url::Url;
+
+/// True when `claimed` (the proof's `htu`) and `expected` (the URI the request was sent to) name
+/// the same resource: same scheme, host, port (the scheme's default when absent) and path,
+/// whatever their query and fragment. False when either is not an absolute `http`/`https` URI
+/// with a host.
+pub fn htu_matches(claimed: &str, expected: &str) -> bool {
+    match (normalised(claimed), normalised(expected)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// `(scheme, host, port, path)` of `uri` as the url crate normalises them.
+fn normalised(uri: &str) -> Option<(String, String, u16, String)> {
+    let url = Url::parse(uri).ok()?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    Some((
+        url.scheme().to_owned(),
+        url.host_str()?.to_ascii_lowercase(),
+        url.port_or_known_default()?,
+        url.path().to_owned(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "https://as.example.com/token";
+
+    #[test]
+    fn query_and_fragment_are_ignored() {
+        assert!(htu_matches("https://as.example.com/token?a=1#f", TOKEN));
+        assert!(htu_matches(TOKEN, "https://as.example.com/token?x"));
+    }
+
+    #[test]
+    fn scheme_and_host_case_and_default_port_are_normalised() {
+        assert!(htu_matches("HTTPS://AS.Example.COM:443/token", TOKEN));
+        assert!(htu_matches(
+            "http://127.0.0.1:80/mcp",
+            "http://127.0.0.1/mcp"
+        ));
+        assert!(htu_matches("https://as.example.com/a/../token", TOKEN));
+    }
+
+    #[test]
+    fn another_path_port_host_or_scheme_does_not_match() {
+        for other in [
+            "https://as.example.com/token/",
+            "https://as.example.com/Token",
+            "https://as.example.com:8443/token",
+            "https://evil.example.com/token",
+            "http://as.example.com/token",
+            "/token",
+            "not a uri",
+            "urn:example:token",
+        ] {
+            assert!(!htu_matches(other, TOKEN), "{other}");
+        }
+    }
+}
