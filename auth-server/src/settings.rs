@@ -114,6 +114,11 @@ pub struct ServerSettings {
     /// `server_clients[R]` may exchange access tokens whose `aud` is `R` for the users'
     /// third-party credentials. Every key must be a configured resource. Default: empty.
     pub server_clients: BTreeMap<ResourceUri, Vec<ClientId>>,
+    /// On-behalf-of token exchange (RFC 8693 §2.1 with `act`): `exchange_targets[R]` are the
+    /// resources for which a `server_clients[R]` entry may exchange its users' access tokens
+    /// for `R` (`[[resources]] may_exchange_to`). Every key and value must be a configured
+    /// resource, and every key must have `server_clients`. Default: empty (no on-behalf-of).
+    pub exchange_targets: BTreeMap<ResourceUri, Vec<ResourceUri>>,
     /// Branding of the pages and descriptions of scopes (`[ui]`, `[scopes]`); default: the
     /// shipped look, product name `mcp-auth`, no descriptions.
     pub ui: crate::web::ui::UiSettings,
@@ -143,6 +148,7 @@ impl ServerSettings {
             openid_connect: false,
             introspection_clients: BTreeMap::new(),
             server_clients: BTreeMap::new(),
+            exchange_targets: BTreeMap::new(),
             ui: crate::web::ui::UiSettings::default(),
         }
     }
@@ -190,6 +196,7 @@ impl ServerSettings {
                 "server_clients names {r}, which is not a configured resource"
             ));
         }
+        self.validate_exchange_targets()?;
         crate::limits::validate(
             &self.signin,
             self.client_auth_failures_per_minute,
@@ -201,6 +208,28 @@ impl ServerSettings {
             let host = self.issuer.url().host_str().unwrap_or("");
             if !mcp_auth_core::types::is_loopback_host(host) {
                 return Err("the development profile is only allowed on a loopback issuer".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// `exchange_targets`: configured resources on both sides; a source with `server_clients`.
+    fn validate_exchange_targets(&self) -> Result<(), String> {
+        for (source, targets) in &self.exchange_targets {
+            if self.resources.get(source).is_none() {
+                return Err(format!(
+                    "may_exchange_to is set on {source}, which is not a configured resource"
+                ));
+            }
+            if !self.server_clients.contains_key(source) {
+                return Err(format!(
+                    "{source} has may_exchange_to but no server_clients: list the client id of its MCP server"
+                ));
+            }
+            if let Some(t) = targets.iter().find(|t| self.resources.get(t).is_none()) {
+                return Err(format!(
+                    "may_exchange_to of {source} names {t}, which is not a configured resource"
+                ));
             }
         }
         Ok(())

@@ -395,6 +395,7 @@ impl Config {
         settings.http = self.http.into();
         settings.introspection_clients = resources.introspection_clients;
         settings.server_clients = resources.server_clients;
+        settings.exchange_targets = resources.exchange_targets;
         settings.ui = self.ui_settings()?;
         self.check_connections()?;
         self.check_upstream_idps()?;

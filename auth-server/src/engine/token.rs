@@ -93,6 +93,21 @@ impl AuthorizationServer {
         grant_type: &str,
         handler: &dyn GrantHandler,
     ) -> Result<TokenResponse, OAuthError> {
+        let ctx = self.admit(client, params, grant_type, handler)?;
+        let decision = handler.decide(&ctx).await?;
+        self.finish(client, &ctx, decision, handler).await
+    }
+
+    /// Check `client` may use `grant_type` (its record, `unauthorized_client`; the handler's
+    /// [`ClientAuthPolicy`], see [`check_client_authentication`]) and build the grant's
+    /// context, with `scope` and `resource` parsed once.
+    pub(crate) fn admit<'a>(
+        &'a self,
+        client: &'a Client,
+        params: &'a FormParams,
+        grant_type: &str,
+        handler: &dyn GrantHandler,
+    ) -> Result<GrantContext<'a>, OAuthError> {
         if !client.allows_grant(grant_type) {
             return Err(OAuthError::new(
                 ErrorCode::UnauthorizedClient,
@@ -100,20 +115,29 @@ impl AuthorizationServer {
             ));
         }
         check_client_authentication(client, grant_type, &handler.client_authentication())?;
-        // `scope` and `resource` are parsed here, once, for the handler and the rules below.
-        let ctx = GrantContext::new(
+        Ok(GrantContext::new(
             client,
             params,
             &self.inner.settings.issuer,
             &self.inner.settings.resources,
             self.inner.clock.now(),
-        );
-        let mut decision = handler.decide(&ctx).await?;
+        ))
+    }
+
+    /// Apply the engine's scope and resource rules to a grant's `decision` (spec §2.3 step 7),
+    /// let `handler` commit, and mint.
+    pub(crate) async fn finish(
+        &self,
+        client: &Client,
+        ctx: &GrantContext<'_>,
+        mut decision: GrantDecision,
+        handler: &dyn GrantHandler,
+    ) -> Result<TokenResponse, OAuthError> {
         without_offline_access(&mut decision.requested_scope);
         // Scope policy and resource rules, for every grant, in this one place (spec §2.3 step 7).
-        let target = self.target(&decision, client, &ctx)?;
-        handler.commit(&ctx, &decision).await?;
-        self.issue(client, decision, target, handler, &ctx).await
+        let target = self.target(&decision, client, ctx)?;
+        handler.commit(ctx, &decision).await?;
+        self.issue(client, decision, target, handler, ctx).await
     }
 
     /// The audience resource, lifetime and scopes of a decision, by the engine's rules

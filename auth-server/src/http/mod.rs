@@ -331,9 +331,33 @@ fn declared_length(headers: &axum::http::HeaderMap) -> Option<u64> {
         .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
+/// A token exchange's answer: a minted token (`200`), or the exchanger's own JSON with its
+/// status, sent as it was serialised; `Cache-Control: no-store` either way.
+pub(crate) fn exchange_response(answer: crate::engine::token_exchange::ExchangeAnswer) -> Response {
+    use crate::engine::token_exchange::ExchangeAnswer;
+    match answer {
+        ExchangeAnswer::Issued(token) => no_store_json(StatusCode::OK, token),
+        ExchangeAnswer::Direct(direct) => {
+            let status = StatusCode::from_u16(direct.status().code())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let json = HeaderValue::from_static("application/json");
+            let res = (
+                status,
+                [(header::CONTENT_TYPE, json)],
+                direct.body().to_owned(),
+            );
+            no_store(res.into_response())
+        }
+    }
+}
+
 /// JSON with `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1).
 pub(crate) fn no_store_json(status: StatusCode, body: impl serde::Serialize) -> Response {
-    let mut res = (status, axum::Json(body)).into_response();
+    no_store((status, axum::Json(body)).into_response())
+}
+
+/// `res` with `Cache-Control: no-store` and `Pragma: no-cache`.
+fn no_store(mut res: Response) -> Response {
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res.headers_mut()
