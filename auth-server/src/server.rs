@@ -31,7 +31,7 @@ use crate::settings::ServerSettings;
 pub enum BuildError {
     /// Settings out of range.
     #[error("invalid settings: {0}")]
-    Settings(String),
+    Settings(#[from] crate::settings::SettingsError),
     /// An extension or core part was registered twice, or similar.
     #[error(transparent)]
     Registry(#[from] RegistryError),

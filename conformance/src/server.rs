@@ -162,7 +162,7 @@ impl InProcessServer {
                 session_secret: SESSION_SECRET.to_vec(),
             },
         )
-        .map_err(KitError::Server)?;
+        .map_err(|e| KitError::Server(e.to_string()))?;
         Ok(Self {
             server,
             app,

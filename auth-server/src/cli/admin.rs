@@ -58,7 +58,9 @@ pub struct ClientAddArgs {
 
 async fn open(config_path: Option<&Path>) -> Result<(Config, Stores), String> {
     let config = Config::load(config_path).map_err(|e| e.to_string())?;
-    let stores = crate::storage::open_existing(&config.database_config()).await?;
+    let stores = crate::storage::open_existing(&config.database_config())
+        .await
+        .map_err(|e| e.to_string())?;
     Ok((config, stores))
 }
 

@@ -36,8 +36,11 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
     }
     // Every check of the configuration comes before the database is opened or created, so a
     // mistake leaves nothing behind.
-    let plan = ServerPlan::check(&config, issuer, bound.ip().is_loopback())?;
-    let stores = crate::storage::open(&config.database_config()).await?;
+    let plan =
+        ServerPlan::check(&config, issuer, bound.ip().is_loopback()).map_err(|e| e.to_string())?;
+    let stores = crate::storage::open(&config.database_config())
+        .await
+        .map_err(|e| e.to_string())?;
     if config.dev {
         tracing::warn!(
             "DEVELOPMENT PROFILE is on: anyone reaching this server is signed in as the development user"
@@ -50,7 +53,10 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
         server,
         app,
         background,
-    } = plan.build(&config, stores).await?;
+    } = plan
+        .build(&config, stores)
+        .await
+        .map_err(|e| e.to_string())?;
     if let Some(bind) = config.metrics.bind {
         let handle = crate::metrics::install(crate::metrics::MetricsOptions {
             client_id_labels: config.metrics.client_id_labels,

@@ -92,19 +92,31 @@ impl AppState {
     }
 }
 
+/// Why [`router`] cannot serve a server.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RouterError {
+    /// The session secret is shorter than 32 bytes.
+    #[error("the session secret must be at least 32 bytes")]
+    ShortSessionSecret,
+    /// A page template fails to load or compile, or the branding is unusable.
+    #[error(transparent)]
+    Pages(#[from] crate::web::ui::UiError),
+}
+
 /// Compile the pages' templates (the shipped ones and the operator's `ui.templates_dir`) for
 /// `settings`, without serving them: a broken template is reported before anything starts.
 ///
 /// # Errors
-/// The template that fails to load or compile, with the reason.
-pub fn check_templates(settings: &crate::ServerSettings) -> Result<(), String> {
+/// [`RouterError::Pages`]: the template that fails to load or compile, with the reason.
+pub fn check_templates(settings: &crate::ServerSettings) -> Result<(), RouterError> {
     pages(settings).map(|_| ())
 }
 
 /// The pages' assets and compiled templates for `settings`.
 fn pages(
     settings: &crate::ServerSettings,
-) -> Result<(crate::web::ui::UiAssets, Templates), String> {
+) -> Result<(crate::web::ui::UiAssets, Templates), RouterError> {
     let issuer = &settings.issuer;
     let ui = crate::web::ui::UiAssets::new(&settings.ui);
     let branding = crate::web::templates::Branding {
@@ -112,8 +124,7 @@ fn pages(
         stylesheet_url: issuer.endpoint(&ui.stylesheet_path()),
         logo_url: ui.logo_path().map(|p| issuer.endpoint(&p)),
     };
-    let templates = Templates::with_overrides(settings.ui.templates_dir.as_deref(), &branding)
-        .map_err(|e| e.to_string())?;
+    let templates = Templates::with_overrides(settings.ui.templates_dir.as_deref(), &branding)?;
     Ok((ui, templates))
 }
 
@@ -125,10 +136,11 @@ fn pages(
 /// timeout, connection info); without connection info every caller shares one source address.
 ///
 /// # Errors
-/// A message when the options are unusable (short session secret) or a template fails to load.
-pub fn router(server: AuthorizationServer, options: HttpOptions) -> Result<Router, String> {
+/// [`RouterError`]: the options are unusable (short session secret) or a template fails to
+/// load.
+pub fn router(server: AuthorizationServer, options: HttpOptions) -> Result<Router, RouterError> {
     if options.session_secret.len() < 32 {
-        return Err("the session secret must be at least 32 bytes".into());
+        return Err(RouterError::ShortSessionSecret);
     }
     let issuer = server.settings().issuer.clone();
     let secure = !issuer.is_insecure_loopback();

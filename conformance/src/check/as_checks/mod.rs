@@ -30,7 +30,7 @@ use mcp_auth_core::Secret;
 use super::browser::Login;
 use super::http::Http;
 use super::report::{CheckId, Report};
-use super::{Metadata, SpecVersion, fetch_metadata};
+use super::{Metadata, ObtainTokenError, SpecVersion, fetch_metadata};
 
 /// Every check of `as`, for the README and `--list`.
 pub const ALL: &[CheckId] = &[
@@ -227,20 +227,23 @@ impl Run<'_> {
 ///
 /// # Errors
 /// Why no token could be had (no metadata, no client, a sign-in needed, a refused request).
-pub async fn obtain_token(http: &Http, opts: &AsOptions) -> Result<String, String> {
+pub async fn obtain_token(http: &Http, opts: &AsOptions) -> Result<String, ObtainTokenError> {
     let meta = fetch_metadata(http, &opts.issuer)
         .await
-        .map_err(|_| "no authorization server metadata".to_owned())?;
+        .map_err(|_| ObtainTokenError::NoMetadata)?;
     let mut run = Run {
         http,
         opts,
         meta,
         report: Report::new(),
     };
-    let client = run.client().await?;
-    let (code, pkce) = run.get_code(&client).await.map_err(|(_, r)| r)?;
+    let client = run.client().await.map_err(ObtainTokenError::Client)?;
+    let (code, pkce) = run
+        .get_code(&client)
+        .await
+        .map_err(|(_, r)| ObtainTokenError::Authorization(r))?;
     let ex = run.redeem(&client, &code, Some(&pkce.verifier), None).await;
     ex.json()
         .and_then(|j| j["access_token"].as_str().map(str::to_owned))
-        .ok_or_else(|| format!("the token request failed: {}", ex.summary()))
+        .ok_or_else(|| ObtainTokenError::TokenRequest(ex.summary()))
 }
