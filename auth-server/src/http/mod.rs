@@ -15,6 +15,7 @@ mod listen;
 mod live_session;
 mod logout;
 pub mod request_id;
+mod routes;
 pub mod source;
 mod upstream;
 
@@ -28,12 +29,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use http_body_util::BodyExt;
-use tower_http::cors::{Any, CorsLayer};
-use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::server::AuthorizationServer;
 use crate::web::session::SessionCodec;
@@ -143,6 +141,18 @@ pub fn router(server: AuthorizationServer, options: HttpOptions) -> Result<Route
         return Err(RouterError::ShortSessionSecret);
     }
     let issuer = server.settings().issuer.clone();
+    let state = app_state(server, &options)?;
+    let mut under_issuer = routes::back_channel().merge(routes::pages());
+    if !issuer.path().is_empty() {
+        under_issuer = Router::new().nest(issuer.path(), under_issuer);
+    }
+    let app = routes::discovery(&issuer).merge(under_issuer);
+    Ok(routes::with_layers(app, state))
+}
+
+/// The state every handler shares: the engine, the compiled pages and the session codec.
+fn app_state(server: AuthorizationServer, options: &HttpOptions) -> Result<AppState, RouterError> {
+    let issuer = &server.settings().issuer;
     let secure = !issuer.is_insecure_loopback();
     let (ui, templates) = pages(server.settings())?;
     let web = WebContext {
@@ -155,86 +165,10 @@ pub fn router(server: AuthorizationServer, options: HttpOptions) -> Result<Route
             server.settings().session_ttl,
         ),
     };
-    let state = AppState {
-        server: server.clone(),
+    Ok(AppState {
+        server,
         web: Arc::new(web),
-    };
-    let public = Router::new()
-        .route("/jwks", get(endpoints::jwks))
-        .route("/token", post(endpoints::token))
-        .route("/introspect", post(endpoints::introspect))
-        .route("/revoke", post(endpoints::revoke))
-        .route("/register", post(endpoints::register))
-        .merge(connect_api::routes())
-        .layer(
-            CorsLayer::new()
-                .allow_origin(Any)
-                .allow_methods(Any)
-                .allow_headers(Any)
-                .expose_headers([header::WWW_AUTHENTICATE]),
-        );
-    let pages = Router::new()
-        .route("/authorize", get(authorize::authorize))
-        .route("/authorize/login", post(authorize::login))
-        .route("/authorize/consent", post(authorize::consent))
-        .route("/authorize/upstream", post(upstream::start))
-        .route(
-            crate::engine::upstream_sign_in::UPSTREAM_CALLBACK_PATH,
-            get(upstream::callback),
-        )
-        .route(
-            "/login",
-            get(connect_pages::login_form).post(connect_pages::login),
-        )
-        .route("/connect/callback", get(connect_pages::callback))
-        .route(
-            "/connect/{id}",
-            get(connect_pages::connect_page).post(connect_pages::connect_decision),
-        )
-        .route("/connect/{id}/retry", post(connect_pages::retry))
-        .route("/connections", get(connect_pages::list))
-        .route("/connections/{name}/remove", post(connect_pages::remove))
-        .route("/logout", post(logout::logout))
-        .layer(middleware::from_fn(crate::web::pages::with_request_id))
-        .route(crate::web::ui::STYLESHEET_PATH, get(stylesheet))
-        .route(crate::web::ui::LOGO_PATH, get(logo));
-    let mut under_issuer = public.merge(pages);
-    if !issuer.path().is_empty() {
-        under_issuer = Router::new().nest(issuer.path(), under_issuer);
-    }
-    let discovery = Router::new()
-        .route(&issuer.metadata_path(), get(endpoints::metadata))
-        .route(
-            &issuer.openid_configuration_path(),
-            get(endpoints::metadata),
-        )
-        .layer(CorsLayer::new().allow_origin(Any).allow_methods(Any));
-    let router = discovery
-        .merge(under_issuer)
-        // Innermost: the store budget counts from when the handler starts, after the body.
-        .layer(middleware::from_fn(store_budget))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            read_body_in_time,
-        ))
-        .layer(middleware::from_fn_with_state(state.clone(), forwarding))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        // Probes reach these on the node's own address: added after the layers above, so the
-        // forwarding and https checks do not apply to them.
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        // Outermost: every request, probes included, is counted and gets a request id (an
-        // insane incoming id is dropped, then tower-http sets one and echoes it).
-        .layer(middleware::from_fn(crate::metrics::http::track))
-        .layer(middleware::from_fn(request_id::record))
-        .layer(PropagateRequestIdLayer::new(request_id::REQUEST_ID_HEADER))
-        .layer(SetRequestIdLayer::new(
-            request_id::REQUEST_ID_HEADER,
-            request_id::HexIds,
-        ))
-        .layer(middleware::map_request(request_id::drop_insane))
-        .with_state(state);
-    Ok(router)
+    })
 }
 
 /// `GET /ui/style.css`: the pages' stylesheet ([`crate::web::ui`]).
