@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use common::*;
 use mcp_auth_conformance::server::resources;
 use mcp_auth_core::TokenEndpointAuthMethod;
-use mcp_auth_core::ext::{AccessTokenClaims, ExtraClaims};
+use mcp_auth_core::ext::ExtraClaims;
 use mcp_auth_server::ServerSettings;
 use serde_json::{Value, json};
 
@@ -76,25 +76,6 @@ async fn user_token(h: &Harness, scope: &str) -> String {
         .as_str()
         .unwrap()
         .to_owned()
-}
-
-/// A token signed by the server: a user token's claims for [`RESOURCE`], changed by `edit`.
-fn signed(h: &Harness, edit: impl FnOnce(&mut AccessTokenClaims)) -> String {
-    let mut claims = AccessTokenClaims {
-        iss: ISSUER.into(),
-        sub: "user-1".into(),
-        aud: RESOURCE.into(),
-        client_id: PUBLIC.into(),
-        scope: "mcp:tools files:write".into(),
-        iat: NOW,
-        exp: NOW + 300,
-        jti: "jti-synthetic-1".into(),
-        auth_time: Some(NOW - 10),
-        resource: None,
-        extra: ExtraClaims::default(),
-    };
-    edit(&mut claims);
-    h.server.token_issuer().issue(&claims).unwrap()
 }
 
 /// `act` nested `depth` deep: `{"sub":"actor-1","act":{"sub":"actor-2",…}}`.
@@ -269,17 +250,20 @@ async fn subject_tokens_that_are_not_the_callers_users_are_invalid_grant() {
     let cases = [
         (
             "another audience",
-            signed(&h, |c| c.aud = OTHER_RESOURCE.into()),
+            signed_access_token(&h, |c| c.aud = OTHER_RESOURCE.into()),
         ),
         (
             "the downstream's token",
-            signed(&h, |c| c.aud = DOWNSTREAM.into()),
+            signed_access_token(&h, |c| c.aud = DOWNSTREAM.into()),
         ),
-        ("expired", signed(&h, |c| c.exp = NOW)),
-        ("revoked", signed(&h, |c| c.jti = "jti-revoked".into())),
+        ("expired", signed_access_token(&h, |c| c.exp = NOW)),
+        (
+            "revoked",
+            signed_access_token(&h, |c| c.jti = "jti-revoked".into()),
+        ),
         (
             "client credentials",
-            signed(&h, |c| {
+            signed_access_token(&h, |c| {
                 c.sub = SERVER.into();
                 c.client_id = SERVER.into();
                 c.auth_time = None;
@@ -466,7 +450,7 @@ async fn delegation_chains_nest_and_are_bounded() {
         json!({"sub": DOWN_SERVER, "act": {"sub": SERVER}})
     );
 
-    let three = signed(&h, |c| c.extra = with_act(chain(3)));
+    let three = signed_access_token(&h, |c| c.extra = with_act(chain(3)));
     let res = exchange(&h, &body(&three, &to(DOWNSTREAM))).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let (_, claims) = jwt_parts(res.json()["access_token"].as_str().unwrap());
@@ -478,7 +462,7 @@ async fn delegation_chains_nest_and_are_bounded() {
         ("act not an object", json!("someone")),
         ("act without sub", json!({"act": {"sub": "x"}})),
     ] {
-        let token = signed(&h, |c| c.extra = with_act(act));
+        let token = signed_access_token(&h, |c| c.extra = with_act(act));
         let res = exchange(&h, &body(&token, &to(DOWNSTREAM))).await;
         refused(&res, StatusCode::BAD_REQUEST, "invalid_grant", what);
     }
@@ -488,7 +472,7 @@ async fn delegation_chains_nest_and_are_bounded() {
 #[tokio::test]
 async fn the_new_token_expires_no_later_than_the_subject_token() {
     let h = server().await;
-    let short = signed(&h, |c| c.exp = NOW + 60);
+    let short = signed_access_token(&h, |c| c.exp = NOW + 60);
     let res = exchange(&h, &body(&short, &to(DOWNSTREAM))).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(res.json()["expires_in"], 60);

@@ -14,14 +14,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::client::ClientSource;
 use crate::error::{ErrorCode, OAuthError};
 use crate::params::FormParams;
 use crate::types::{GrantType, TokenEndpointAuthMethod};
 
-use super::grant::{
-    ClientAuthPolicy, ClientSourceRefused, GrantContext, GrantDecision, GrantHandler,
-};
+use super::grant::{ClientAuthPolicy, GrantContext, GrantDecision, GrantHandler};
 
 /// `subject_token_type` / `issued_token_type` of an OAuth access token (RFC 8693 §3).
 pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
@@ -337,10 +334,6 @@ impl GrantHandler for TokenExchangeGrant {
         ])
     }
 
-    fn check_client_source(&self, _source: ClientSource) -> Result<(), ClientSourceRefused> {
-        Ok(())
-    }
-
     /// The decision of a minting exchanger. An exchanger answering directly is offered only
     /// where its answer can be sent (the engine's token-exchange path); here it is a wiring
     /// mistake (`server_error`).
@@ -457,21 +450,7 @@ mod tests {
     }
 
     fn client() -> Client {
-        Client {
-            client_id: "svc".parse().unwrap(),
-            client_name: None,
-            redirect_uris: vec![],
-            grant_types: vec![GrantType::new(GrantType::TOKEN_EXCHANGE)],
-            token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
-            token_endpoint_auth_methods: Vec::new(),
-            secrets: vec![],
-            jwks: None,
-            jwks_uri: None,
-            scope: None,
-            resources: None,
-            client_id_issued_at: 0,
-            source: ClientSource::Admin,
-        }
+        crate::client::test_client(GrantType::TOKEN_EXCHANGE)
     }
 
     async fn dispatch(grant: &TokenExchangeGrant, form: &str) -> Result<String, OAuthError> {

@@ -174,13 +174,7 @@ async fn client_remove(stores: &Stores, client_id: &str) -> Result<(), String> {
         .revoke_client(id.as_str())
         .await
         .map_err(|e| e.to_string())?;
-    for r in &revoked {
-        stores
-            .denylist
-            .deny(&r.jti, r.exp)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
+    deny_revoked(stores, &revoked).await?;
     stores
         .consent
         .revoke_client(id.as_str())
@@ -308,14 +302,20 @@ async fn revoke_user_tokens(
         .revoke_subject(sub, client_id)
         .await
         .map_err(|e| e.to_string())?;
-    for r in &revoked {
-        stores
-            .denylist
-            .deny(&r.jti, r.exp)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
+    deny_revoked(stores, &revoked).await?;
     Ok(revoked.len())
+}
+
+/// Deny, until they expire, the access tokens issued with `revoked` refresh tokens
+/// ([`crate::grants::deny_all`], at the system clock's now).
+async fn deny_revoked(
+    stores: &Stores,
+    revoked: &[mcp_auth_core::store::RevokedAccess],
+) -> Result<(), String> {
+    use mcp_auth_core::Clock;
+    crate::grants::deny_all(stores, revoked, mcp_auth_core::SystemClock.now())
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Rotate a confidential client's secret: `new_secret` (stored as its SHA-256 hash) becomes a
