@@ -640,7 +640,7 @@ async fn user_add(stores: &Stores, username: &str) -> Result<(), String> {
         .put(&User {
             sub: sub.clone(),
             username: username.clone(),
-            password_hash: hash_password(&password)?,
+            password_hash: hash_password(&password).map_err(|e| e.to_string())?,
         })
         .await
         .map_err(|e| e.to_string())?;
@@ -667,7 +667,7 @@ async fn user_passwd(stores: &Stores, username: &str) -> Result<(), String> {
     stores
         .users
         .put(&User {
-            password_hash: hash_password(&password)?,
+            password_hash: hash_password(&password).map_err(|e| e.to_string())?,
             ..user
         })
         .await

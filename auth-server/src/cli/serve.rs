@@ -166,7 +166,7 @@ async fn ensure_dev_user(stores: &Stores) -> Result<(), String> {
             .put(&User {
                 sub: "dev-user".into(),
                 username: crate::DEV_USERNAME.into(),
-                password_hash: hash_password(password.expose())?,
+                password_hash: hash_password(password.expose()).map_err(|e| e.to_string())?,
             })
             .await
             .map_err(|e| e.to_string())?;

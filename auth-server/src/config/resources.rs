@@ -115,7 +115,8 @@ impl Config {
                     .map_err(|e| ConfigError(format!("default_resource: {e}")))
             })
             .transpose()?;
-        let registry = ResourceRegistry::new(resources, default_resource).map_err(ConfigError)?;
+        let registry = ResourceRegistry::new(resources, default_resource)
+            .map_err(|e| ConfigError(e.to_string()))?;
         Ok(ResourceSettings {
             registry,
             introspection_clients,

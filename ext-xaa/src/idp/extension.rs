@@ -56,7 +56,7 @@ impl ServerExtension for IdpExtension {
     ) -> Result<(), RegistryError> {
         self.config
             .check(services.issuer.as_str())
-            .map_err(|e| RegistryError::Extension(NAME.into(), e))?;
+            .map_err(|e| RegistryError::Extension(NAME.into(), e.to_string()))?;
         registry.enable_openid_connect();
         registry.add_token_exchanger(Arc::new(IdJagExchanger::new(
             Arc::new(self.config),

@@ -15,7 +15,7 @@ mod extension;
 mod grant;
 mod subject;
 
-pub use config::{IdpConfig, TargetPolicy};
+pub use config::{IdpConfig, IdpConfigError, TargetPolicy};
 pub use extension::{IdpExtension, IdpFactory, NAME};
 pub use grant::IdJagExchanger;
 pub use subject::{SubjectToken, SubjectTokenError};
