@@ -60,12 +60,15 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
     if let Some(bind) = config.metrics.bind {
         let handle = crate::metrics::install(crate::metrics::MetricsOptions {
             client_id_labels: config.metrics.client_id_labels,
-        })?;
+        })
+        .map_err(|e| e.to_string())?;
         // The main port's timeouts, and a cap on open sockets so that idle scrapers cannot use
         // up the process's file descriptors (issue 19 §3).
         let mut limits = server.settings().http.listener_limits();
         limits.max_connections = Some(config.metrics.max_connections);
-        let metrics_bound = crate::metrics::serve(bind, handle, limits).await?;
+        let metrics_bound = crate::metrics::serve(bind, handle, limits)
+            .await
+            .map_err(|e| e.to_string())?;
         println!("metrics:  http://{metrics_bound}/metrics");
     }
     background.spawn();
