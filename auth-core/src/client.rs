@@ -138,3 +138,24 @@ impl Client {
         self.client_id.to_string()
     }
 }
+
+/// A confidential `client_secret_basic` client `svc` for `grant`, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_client(grant: &str) -> Client {
+    Client {
+        client_id: "svc".parse().unwrap(),
+        client_name: None,
+        redirect_uris: vec![],
+        grant_types: vec![GrantType::new(grant)],
+        token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
+        token_endpoint_auth_methods: Vec::new(),
+        secrets: vec![],
+        jwks: None,
+        jwks_uri: None,
+        scope: None,
+        resources: None,
+        client_id_issued_at: 0,
+        source: ClientSource::Admin,
+        dpop_bound_access_tokens: false,
+    }
+}

@@ -27,31 +27,43 @@ pub struct ResourceRegistry {
     default_resource: Option<ResourceUri>,
 }
 
+/// Why [`ResourceRegistry::new`] refuses a list of resources.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResourceRegistryError {
+    /// The resource is listed twice.
+    #[error("resource {0} is configured twice")]
+    Twice(ResourceUri),
+    /// The resource's default scopes are not all among its scopes.
+    #[error("default scopes of {0} are not all in its scopes")]
+    DefaultScopes(ResourceUri),
+    /// The default resource is not one of the resources.
+    #[error("default resource {0} is not a configured resource")]
+    UnknownDefault(ResourceUri),
+}
+
 impl ResourceRegistry {
     /// A registry of `resources`. `default_resource`, when set, must be one of them.
     ///
     /// # Errors
-    /// A message naming the problem: a resource listed twice, a default that is not listed, or
-    /// default scopes that are not among the resource's scopes.
+    /// [`ResourceRegistryError`] naming the resource: a resource listed twice, a default that
+    /// is not listed, or default scopes that are not among the resource's scopes.
     pub fn new(
         resources: Vec<ProtectedResource>,
         default_resource: Option<ResourceUri>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ResourceRegistryError> {
         for (i, r) in resources.iter().enumerate() {
             if resources[..i].iter().any(|o| o.resource == r.resource) {
-                return Err(format!("resource {} is configured twice", r.resource));
+                return Err(ResourceRegistryError::Twice(r.resource.clone()));
             }
             if !r.default_scopes.is_subset(&r.scopes_supported) {
-                return Err(format!(
-                    "default scopes of {} are not all in its scopes",
-                    r.resource
-                ));
+                return Err(ResourceRegistryError::DefaultScopes(r.resource.clone()));
             }
         }
         if let Some(d) = &default_resource
             && !resources.iter().any(|r| &r.resource == d)
         {
-            return Err(format!("default resource {d} is not a configured resource"));
+            return Err(ResourceRegistryError::UnknownDefault(d.clone()));
         }
         Ok(Self {
             resources,

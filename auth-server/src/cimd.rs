@@ -28,9 +28,9 @@ pub fn lend(
     builder: AuthorizationServerBuilder,
     clock: Arc<dyn Clock>,
     shared_cache: Option<Arc<dyn CimdCache>>,
-) -> Result<AuthorizationServerBuilder, String> {
+) -> Result<AuthorizationServerBuilder, reqwest::Error> {
     let cache = shared_cache.unwrap_or_else(|| Arc::new(InMemoryCimdCache::new()));
-    let keys = Arc::new(LateClientKeys::new(clock.clone()).map_err(|e| e.to_string())?);
+    let keys = Arc::new(LateClientKeys::new(clock.clone())?);
     let late = keys.clone();
     let installer = CimdInstaller(Arc::new(move |resolver| {
         late.use_client(resolver.http_client());

@@ -8,6 +8,7 @@
 //! client-authentication policy, registration rules, scope ceiling and resource hint, and the
 //! engine, `/register`, `client add`, metadata and the start-up checks follow from the registry.
 
+use crate::wiring::ExtensionsError;
 use mcp_auth_core::ext::{ExtensionFactory, ExtensionSection, Registry, ServerExtension};
 
 /// Every extension factory compiled into this binary.
@@ -50,7 +51,7 @@ pub fn lend_services(
     builder: crate::server::AuthorizationServerBuilder,
     clock: std::sync::Arc<dyn mcp_auth_core::Clock>,
     document_cache: Option<std::sync::Arc<crate::storage::postgres::PgCimdCache>>,
-) -> Result<crate::server::AuthorizationServerBuilder, String> {
+) -> Result<crate::server::AuthorizationServerBuilder, reqwest::Error> {
     crate::cimd::lend(
         builder,
         clock,
@@ -68,31 +69,27 @@ pub fn lend_services(
 pub fn from_sections(
     factories: &[Box<dyn ExtensionFactory>],
     sections: &[ExtensionSection],
-) -> Result<Vec<Box<dyn ServerExtension>>, String> {
+) -> Result<Vec<Box<dyn ServerExtension>>, ExtensionsError> {
     let mut extensions = Vec::new();
     for section in sections {
         let Some(factory) = factories.iter().find(|f| f.name() == section.name()) else {
             let known: Vec<&str> = factories.iter().map(|f| f.name()).collect();
-            return Err(format!(
-                "[extensions.{}]: no such extension in this build (known: {})",
-                section.name(),
-                if known.is_empty() {
+            return Err(ExtensionsError::Unknown {
+                section: section.name().to_owned(),
+                known: if known.is_empty() {
                     "none".to_owned()
                 } else {
                     known.join(", ")
-                }
-            ));
+                },
+            });
         };
         if section.value().get("enabled").is_none() {
             // Also catches a misspelt `enabled`, which would otherwise leave the extension off
             // without a word.
-            return Err(format!(
-                "[extensions.{}]: say `enabled = true` or `enabled = false`",
-                section.name()
-            ));
+            return Err(ExtensionsError::EnabledMissing(section.name().to_owned()));
         }
         if section.enabled() {
-            extensions.push(factory.create(section).map_err(|e| e.to_string())?);
+            extensions.push(factory.create(section)?);
         }
     }
     Ok(extensions)
@@ -108,7 +105,10 @@ mod tests {
             "clinet_credentials",
             serde_json::json!({"enabled": true}),
         )];
-        let err = from_sections(&factories(), &sections).err().unwrap();
+        let err = from_sections(&factories(), &sections)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(
             err.starts_with("[extensions.clinet_credentials]: no such extension in this build"),
             "{err}"
@@ -123,7 +123,10 @@ mod tests {
             serde_json::json!({"enabld": true}),
         )];
         assert_eq!(
-            from_sections(&factories(), &typo).err().unwrap(),
+            from_sections(&factories(), &typo)
+                .err()
+                .unwrap()
+                .to_string(),
             "[extensions.client_credentials]: say `enabled = true` or `enabled = false`"
         );
     }

@@ -8,6 +8,8 @@ use std::time::Duration;
 use mcp_auth_resource_server::listen;
 use serde::{Deserialize, Serialize};
 
+use crate::settings::SettingsError;
+
 /// Bounds on sign-in attempts at `POST /authorize/login` and on the Argon2id password checks they
 /// cost (issue #8 items 2 and 3; spec SEC-06).
 ///
@@ -112,9 +114,12 @@ impl ConnectPageLimits {
     ///
     /// # Errors
     /// A zero limit, naming the setting.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SettingsError> {
         if self.max_hits_per_source_per_minute == 0 {
-            return Err("connect_pages.max_hits_per_source_per_minute must be positive".into());
+            return Err(SettingsError::out_of_range(
+                "connect_pages.max_hits_per_source_per_minute",
+                "positive",
+            ));
         }
         Ok(())
     }
@@ -211,7 +216,7 @@ impl From<HttpConfig> for HttpLimits {
 ///
 /// # Errors
 /// The first entry that is neither, named in the message.
-pub fn parse_trusted_proxies(entries: &[String]) -> Result<Vec<ipnet::IpNet>, String> {
+pub fn parse_trusted_proxies(entries: &[String]) -> Result<Vec<ipnet::IpNet>, SettingsError> {
     entries
         .iter()
         .map(|e| {
@@ -219,41 +224,51 @@ pub fn parse_trusted_proxies(entries: &[String]) -> Result<Vec<ipnet::IpNet>, St
             text.parse::<ipnet::IpNet>()
                 .map(|n| n.trunc())
                 .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .map_err(|_| {
-                    format!("trusted_proxies: {e:?} is not an address or a network like 10.0.0.0/8")
-                })
+                .map_err(|_| SettingsError::TrustedProxy(e.clone()))
         })
         .collect()
 }
 
-/// Check the limits; the message names the offending setting.
+/// Check the limits; the error names the offending setting.
 pub(crate) fn validate(
     signin: &SignInSettings,
     client_auth_failures_per_minute: u32,
     backstop: &ClientAuthBackstop,
     http: &HttpLimits,
-) -> Result<(), String> {
+) -> Result<(), SettingsError> {
     if signin.window_secs == 0
         || signin.max_failures_per_source == 0
         || signin.max_failures_per_user_and_source == 0
         || signin.max_failures_per_user == 0
     {
-        return Err("signin.window and the signin.max_failures_* limits must be positive".into());
+        return Err(SettingsError::out_of_range(
+            "signin.window and the signin.max_failures_* limits",
+            "positive",
+        ));
     }
     if signin.hash_wait_ms > 60_000 {
-        return Err("signin.hash_wait_ms must be at most 60000".into());
+        return Err(SettingsError::out_of_range(
+            "signin.hash_wait_ms",
+            "at most 60000",
+        ));
     }
     if client_auth_failures_per_minute == 0 || backstop.failures_per_minute == 0 {
-        return Err(
-            "client_auth.max_failures_per_minute and client_auth.backstop_failures_per_minute must be positive"
-                .into(),
-        );
+        return Err(SettingsError::out_of_range(
+            "client_auth.max_failures_per_minute and client_auth.backstop_failures_per_minute",
+            "positive",
+        ));
     }
     if backstop.delay_ms > 60_000 {
-        return Err("client_auth.backstop_delay_ms must be at most 60000".into());
+        return Err(SettingsError::out_of_range(
+            "client_auth.backstop_delay_ms",
+            "at most 60000",
+        ));
     }
     if http.header_read_timeout.is_zero() || http.body_read_timeout.is_zero() {
-        return Err("http.header_read_timeout and http.body_read_timeout must be positive".into());
+        return Err(SettingsError::out_of_range(
+            "http.header_read_timeout and http.body_read_timeout",
+            "positive",
+        ));
     }
     Ok(())
 }
@@ -308,8 +323,8 @@ mod tests {
             max_hits_per_source_per_minute: 0,
         };
         assert_eq!(
-            zero.validate(),
-            Err("connect_pages.max_hits_per_source_per_minute must be positive".into())
+            zero.validate().unwrap_err().to_string(),
+            "connect_pages.max_hits_per_source_per_minute must be positive"
         );
     }
 
@@ -323,11 +338,10 @@ mod tests {
             ["10.0.0.0/8", "192.0.2.7/32", "fd00::/8"]
         );
         assert_eq!(
-            parse_trusted_proxies(&["10.0.0.0/33".into()]),
-            Err(
-                "trusted_proxies: \"10.0.0.0/33\" is not an address or a network like 10.0.0.0/8"
-                    .into()
-            )
+            parse_trusted_proxies(&["10.0.0.0/33".into()])
+                .unwrap_err()
+                .to_string(),
+            "trusted_proxies: \"10.0.0.0/33\" is not an address or a network like 10.0.0.0/8"
         );
         assert!(parse_trusted_proxies(&["proxy.internal".into()]).is_err());
     }

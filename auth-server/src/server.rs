@@ -31,7 +31,7 @@ use crate::settings::ServerSettings;
 pub enum BuildError {
     /// Settings out of range.
     #[error("invalid settings: {0}")]
-    Settings(String),
+    Settings(#[from] crate::settings::SettingsError),
     /// An extension or core part was registered twice, or similar.
     #[error(transparent)]
     Registry(#[from] RegistryError),
@@ -364,6 +364,14 @@ impl AuthorizationServerBuilder {
         let mut registry = core_registry(&self.settings, &stores, &clock, self.client_keys)?;
         let token_issuer = issuer_slot(self.token_issuer, &self.settings, &stores, &clock).await?;
         let token_issuer = Arc::new(RwLock::new(token_issuer));
+        if !self.settings.exchange_targets.is_empty() {
+            registry.add_token_exchanger(Arc::new(crate::grants::OnBehalfOf::new(
+                token_issuer.clone(),
+                stores.denylist.clone(),
+                self.settings.server_clients.clone(),
+                self.settings.exchange_targets.clone(),
+            )))?;
+        }
         let services = ExtensionServices {
             issuer: self.settings.issuer.clone(),
             clock: clock.clone(),

@@ -114,6 +114,11 @@ pub struct ServerSettings {
     /// `server_clients[R]` may exchange access tokens whose `aud` is `R` for the users'
     /// third-party credentials. Every key must be a configured resource. Default: empty.
     pub server_clients: BTreeMap<ResourceUri, Vec<ClientId>>,
+    /// On-behalf-of token exchange (RFC 8693 §2.1 with `act`): `exchange_targets[R]` are the
+    /// resources for which a `server_clients[R]` entry may exchange its users' access tokens
+    /// for `R` (`[[resources]] may_exchange_to`). Every key and value must be a configured
+    /// resource, and every key must have `server_clients`. Default: empty (no on-behalf-of).
+    pub exchange_targets: BTreeMap<ResourceUri, Vec<ResourceUri>>,
     /// Branding of the pages and descriptions of scopes (`[ui]`, `[scopes]`); default: the
     /// shipped look, product name `mcp-auth`, no descriptions.
     pub ui: crate::web::ui::UiSettings,
@@ -179,54 +184,57 @@ impl ServerSettings {
             openid_connect: false,
             introspection_clients: BTreeMap::new(),
             server_clients: BTreeMap::new(),
+            exchange_targets: BTreeMap::new(),
             ui: crate::web::ui::UiSettings::default(),
             dpop: DpopSettings::default(),
         }
     }
 
-    /// Check the settings; the message names the offending setting.
+    /// Check the settings; the error names the offending setting.
     ///
     /// # Errors
-    /// A lifetime out of range, introspection clients for a resource that is not configured, or
-    /// the development profile on a non-loopback issuer.
-    pub fn validate(&self) -> Result<(), String> {
+    /// [`SettingsError`]: a lifetime or limit out of range, a per-resource setting naming a
+    /// resource that is not configured, `may_exchange_to` without `server_clients`, or the
+    /// development profile on a non-loopback issuer.
+    pub fn validate(&self) -> Result<(), SettingsError> {
         if self.access_token_ttl == 0 || self.access_token_ttl > 3600 {
-            return Err("access_token_ttl must be between 1 and 3600 seconds".into());
+            return Err(SettingsError::out_of_range(
+                "access_token_ttl",
+                "between 1 and 3600 seconds",
+            ));
         }
         if self.code_ttl == 0 || self.code_ttl > 600 {
-            return Err("code_ttl must be between 1 and 600 seconds".into());
+            return Err(SettingsError::out_of_range(
+                "code_ttl",
+                "between 1 and 600 seconds",
+            ));
         }
         if self.refresh_idle_ttl == 0 || self.refresh_idle_ttl > self.refresh_absolute_ttl {
-            return Err(
-                "refresh_idle_ttl must be positive and at most refresh_absolute_ttl".into(),
-            );
+            return Err(SettingsError::out_of_range(
+                "refresh_idle_ttl",
+                "positive and at most refresh_absolute_ttl",
+            ));
         }
         for r in self.resources.all() {
             if r.access_token_ttl.is_some_and(|t| t == 0 || t > 3600) {
-                return Err(format!(
-                    "access_token_ttl of {} must be between 1 and 3600 seconds",
-                    r.resource
+                return Err(SettingsError::out_of_range(
+                    format!("access_token_ttl of {}", r.resource),
+                    "between 1 and 3600 seconds",
                 ));
             }
         }
-        if let Some(r) = self
-            .introspection_clients
-            .keys()
-            .find(|r| self.resources.get(r).is_none())
-        {
-            return Err(format!(
-                "introspection_clients names {r}, which is not a configured resource"
-            ));
+        for (setting, map) in [
+            ("introspection_clients", &self.introspection_clients),
+            ("server_clients", &self.server_clients),
+        ] {
+            if let Some(r) = map.keys().find(|r| self.resources.get(r).is_none()) {
+                return Err(SettingsError::UnknownResource {
+                    setting: setting.to_owned(),
+                    resource: r.to_string(),
+                });
+            }
         }
-        if let Some(r) = self
-            .server_clients
-            .keys()
-            .find(|r| self.resources.get(r).is_none())
-        {
-            return Err(format!(
-                "server_clients names {r}, which is not a configured resource"
-            ));
-        }
+        self.validate_exchange_targets()?;
         crate::limits::validate(
             &self.signin,
             self.client_auth_failures_per_minute,
@@ -237,7 +245,27 @@ impl ServerSettings {
         if self.dangerous_dev_mode && !self.issuer.is_insecure_loopback() {
             let host = self.issuer.url().host_str().unwrap_or("");
             if !mcp_auth_core::types::is_loopback_host(host) {
-                return Err("the development profile is only allowed on a loopback issuer".into());
+                return Err(SettingsError::DevelopmentOffLoopback);
+            }
+        }
+        Ok(())
+    }
+
+    /// `exchange_targets`: configured resources on both sides; a source with `server_clients`.
+    fn validate_exchange_targets(&self) -> Result<(), SettingsError> {
+        for (source, targets) in &self.exchange_targets {
+            let unknown = std::iter::once(source).chain(targets);
+            if let Some(r) = unknown
+                .into_iter()
+                .find(|r| self.resources.get(r).is_none())
+            {
+                return Err(SettingsError::UnknownResource {
+                    setting: format!("may_exchange_to of {source}"),
+                    resource: r.to_string(),
+                });
+            }
+            if !self.server_clients.contains_key(source) {
+                return Err(SettingsError::ExchangeWithoutServer(source.to_string()));
             }
         }
         Ok(())
@@ -267,5 +295,49 @@ impl ServerSettings {
         self.introspection_clients
             .iter()
             .any(|(r, clients)| r.as_str() == resource && clients.contains(client_id))
+    }
+}
+
+/// Why [`ServerSettings::validate`] refuses the settings; the message names the setting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingsError {
+    /// A lifetime, limit or timeout outside its range.
+    #[error("{setting} must be {rule}")]
+    OutOfRange {
+        /// The setting, e.g. `code_ttl` or `access_token_ttl of https://…`.
+        setting: String,
+        /// What it must be, e.g. `between 1 and 600 seconds`.
+        rule: &'static str,
+    },
+    /// A per-resource setting names a resource that is not in `[[resources]]`.
+    #[error("{setting} names {resource}, which is not a configured resource")]
+    UnknownResource {
+        /// The setting, e.g. `server_clients`.
+        setting: String,
+        /// The resource it names.
+        resource: String,
+    },
+    /// A resource has `may_exchange_to` but no `server_clients` to exchange.
+    #[error("{0} has may_exchange_to but no server_clients: list the client id of its MCP server")]
+    ExchangeWithoutServer(String),
+    /// A `trusted_proxies` entry that is neither an address nor a network.
+    #[error("trusted_proxies: {0:?} is not an address or a network like 10.0.0.0/8")]
+    TrustedProxy(String),
+    /// The development profile on an issuer that is not loopback.
+    #[error("the development profile is only allowed on a loopback issuer")]
+    DevelopmentOffLoopback,
+    /// The DPoP nonce key could not be made from `dpop.nonce_secret` (RFC 9449 §8).
+    #[error("dpop nonces: {0}")]
+    DpopNonceKey(#[from] mcp_auth_core::jose::dpop::NonceKeyError),
+}
+
+impl SettingsError {
+    /// [`SettingsError::OutOfRange`].
+    pub fn out_of_range(setting: impl Into<String>, rule: &'static str) -> Self {
+        Self::OutOfRange {
+            setting: setting.into(),
+            rule,
+        }
     }
 }

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use common::*;
-use mcp_auth_core::ext::{AccessTokenClaims, ExtraClaims};
 use mcp_auth_core::store::{ElicitationStatus, PendingElicitation};
 use mcp_auth_core::vault::VaultKeyring;
 use mcp_auth_core::{Secret, TokenEndpointAuthMethod};
@@ -52,26 +51,6 @@ async fn user_token(h: &Harness) -> String {
         .as_str()
         .unwrap()
         .to_owned()
-}
-
-/// A token signed by the server with `claims` changed by `edit` from a user token's.
-fn signed(h: &Harness, edit: impl FnOnce(&mut AccessTokenClaims)) -> String {
-    let mut claims = AccessTokenClaims {
-        iss: ISSUER.into(),
-        sub: "user-1".into(),
-        aud: RESOURCE.into(),
-        client_id: PUBLIC.into(),
-        scope: "mcp:tools".into(),
-        iat: NOW,
-        exp: NOW + 300,
-        jti: "jti-synthetic-1".into(),
-        auth_time: Some(NOW),
-        resource: None,
-        cnf: None,
-        extra: ExtraClaims::default(),
-    };
-    edit(&mut claims);
-    h.server.token_issuer().issue(&claims).unwrap()
 }
 
 fn exchange_body(subject_token: &str, extra: &str) -> String {
@@ -235,7 +214,7 @@ async fn without_a_connection_the_answer_is_an_elicitation_reused_until_it_ends(
 #[tokio::test]
 async fn a_client_credentials_token_never_gets_an_elicitation() {
     let (h, _) = server().await;
-    let machine = signed(&h, |c| {
+    let machine = signed_access_token(&h, |c| {
         c.sub = SERVER.into();
         c.client_id = SERVER.into();
         c.auth_time = None;
@@ -267,9 +246,9 @@ async fn a_client_credentials_token_never_gets_an_elicitation() {
 #[tokio::test]
 async fn subject_tokens_not_for_this_server_now_are_refused() {
     let (h, _) = server().await;
-    let other = signed(&h, |c| c.aud = OTHER_RESOURCE.into());
-    let expired = signed(&h, |c| c.exp = NOW - 1);
-    let revoked = signed(&h, |c| c.jti = "jti-revoked".into());
+    let other = signed_access_token(&h, |c| c.aud = OTHER_RESOURCE.into());
+    let expired = signed_access_token(&h, |c| c.exp = NOW - 1);
+    let revoked = signed_access_token(&h, |c| c.jti = "jti-revoked".into());
     h.stores
         .denylist
         .deny("jti-revoked", NOW + 300)

@@ -188,10 +188,7 @@ fn introspection_clients_are_read_from_the_resource_configuration() {
     bad.introspection_clients
         .insert("https://unknown.example/mcp".parse().unwrap(), vec![rs]);
     assert_eq!(
-        bad.validate(),
-        Err(
-            "introspection_clients names https://unknown.example/mcp, which is not a configured resource"
-                .to_owned()
-        )
+        bad.validate().unwrap_err().to_string(),
+        "introspection_clients names https://unknown.example/mcp, which is not a configured resource"
     );
 }

@@ -162,7 +162,7 @@ impl InProcessServer {
                 session_secret: SESSION_SECRET.to_vec(),
             },
         )
-        .map_err(KitError::Server)?;
+        .map_err(|e| KitError::Server(e.to_string()))?;
         Ok(Self {
             server,
             app,
@@ -289,7 +289,7 @@ pub fn resources(
     let default_resource = default_resource
         .map(|d| d.parse().map_err(|e| bad(d, e)))
         .transpose()?;
-    ResourceRegistry::new(list, default_resource).map_err(KitError::Server)
+    ResourceRegistry::new(list, default_resource).map_err(|e| KitError::Server(e.to_string()))
 }
 
 /// [`ServerSettings`] for `issuer` and `resources`, with the engine's defaults.

@@ -20,7 +20,7 @@ use mcp_auth_ext_xaa::client::{
     default_http_client, discover,
 };
 use mcp_auth_ext_xaa::redeem::{TrustedIdpConfig, XaaExtension, default_subject_prefix};
-use mcp_auth_outbound::client::Es256Key;
+use mcp_auth_outbound::client::{ClientError, Es256Key};
 use serde_json::json;
 use tokio::net::TcpListener;
 
@@ -345,7 +345,10 @@ async fn discovery_refuses_metadata_for_another_resource() {
     let err = discover(&http, &format!("{}/", w.resource))
         .await
         .unwrap_err();
-    assert!(matches!(err, XaaClientError::Metadata(_)), "{err:?}");
+    assert!(
+        matches!(err, XaaClientError::Client(ClientError::Metadata(_))),
+        "{err:?}"
+    );
 }
 
 /// EMA-M1 from the client's side: an authorization server that does not list the jwt-bearer
@@ -357,7 +360,7 @@ async fn discovery_requires_the_jwt_bearer_grant() {
     let other = w.resource.replace("/mcp", "/other");
     let err = discover(&http, &other).await.unwrap_err();
     assert!(
-        matches!(&err, XaaClientError::Unsupported(what) if what == "the urn:ietf:params:oauth:grant-type:jwt-bearer grant"),
+        matches!(&err, XaaClientError::Client(ClientError::Unsupported(what)) if what == "the urn:ietf:params:oauth:grant-type:jwt-bearer grant"),
         "{err:?}"
     );
 }
@@ -374,5 +377,8 @@ async fn insecure_idp_endpoint_is_refused() {
         ClientAuth::secret_basic(AS_CLIENT, AS_SECRET),
     );
     let err = c.id_jag(&id_token(), None).await.unwrap_err();
-    assert!(matches!(err, XaaClientError::InvalidUrl(_)), "{err:?}");
+    assert!(
+        matches!(err, XaaClientError::Client(ClientError::InvalidUrl(_))),
+        "{err:?}"
+    );
 }

@@ -91,19 +91,34 @@ impl ListenerLimits {
     /// Check the limits.
     ///
     /// # Errors
-    /// A zero timeout or a zero connection cap, naming the field.
-    pub fn validate(&self) -> Result<(), String> {
+    /// [`ListenerLimitsError`]: a zero timeout or a zero connection cap, naming the field.
+    pub fn validate(&self) -> Result<(), ListenerLimitsError> {
         if self.header_read_timeout.is_zero() {
-            return Err("header_read_timeout must be positive".into());
+            return Err(ListenerLimitsError::ZeroHeaderReadTimeout);
         }
         if self.body_read_timeout.is_zero() {
-            return Err("body_read_timeout must be positive".into());
+            return Err(ListenerLimitsError::ZeroBodyReadTimeout);
         }
         if self.max_connections == Some(0) {
-            return Err("max_connections must be at least 1".into());
+            return Err(ListenerLimitsError::ZeroMaxConnections);
         }
         Ok(())
     }
+}
+
+/// Why [`ListenerLimits::validate`] refuses the limits; the message names the field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ListenerLimitsError {
+    /// `header_read_timeout` is zero.
+    #[error("header_read_timeout must be positive")]
+    ZeroHeaderReadTimeout,
+    /// `body_read_timeout` is zero.
+    #[error("body_read_timeout must be positive")]
+    ZeroBodyReadTimeout,
+    /// `max_connections` is `Some(0)`.
+    #[error("max_connections must be at least 1")]
+    ZeroMaxConnections,
 }
 
 /// The error a request body yields when it has not arrived whole within
@@ -310,26 +325,20 @@ mod tests {
             max_connections: Some(0),
             ..ListenerLimits::default()
         };
-        assert_eq!(
-            l.validate(),
-            Err("max_connections must be at least 1".into())
-        );
+        assert_eq!(l.validate(), Err(ListenerLimitsError::ZeroMaxConnections));
         let l = ListenerLimits {
             header_read_timeout: Duration::ZERO,
             ..ListenerLimits::default()
         };
         assert_eq!(
             l.validate(),
-            Err("header_read_timeout must be positive".into())
+            Err(ListenerLimitsError::ZeroHeaderReadTimeout)
         );
         let l = ListenerLimits {
             body_read_timeout: Duration::ZERO,
             ..ListenerLimits::default()
         };
-        assert_eq!(
-            l.validate(),
-            Err("body_read_timeout must be positive".into())
-        );
+        assert_eq!(l.validate(), Err(ListenerLimitsError::ZeroBodyReadTimeout));
     }
 
     #[test]

@@ -323,28 +323,12 @@ pub trait GrantHandler: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::ClientSource;
     use crate::error::ErrorCode;
 
     const RESOURCE: &str = "https://mcp.example.com/mcp";
 
     fn client() -> Client {
-        Client {
-            client_id: "svc".parse().unwrap(),
-            client_name: None,
-            redirect_uris: vec![],
-            grant_types: vec![GrantType::new(GrantType::CLIENT_CREDENTIALS)],
-            token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
-            token_endpoint_auth_methods: Vec::new(),
-            secrets: vec![],
-            jwks: None,
-            jwks_uri: None,
-            scope: None,
-            resources: None,
-            client_id_issued_at: 0,
-            source: ClientSource::Admin,
-            dpop_bound_access_tokens: false,
-        }
+        crate::client::test_client(GrantType::CLIENT_CREDENTIALS)
     }
 
     /// Parse `form` into a context and hand it to `check`.

@@ -14,6 +14,7 @@ mod registry;
 mod scope_policy;
 mod services;
 mod subject;
+mod token_exchange;
 mod token_issuer;
 
 pub use claims::{
@@ -35,4 +36,8 @@ pub use registry::{Registry, RegistryError, ServerExtension};
 pub use scope_policy::{ScopePolicy, StrictScopePolicy};
 pub use services::{ExtensionServices, LocalKeys, SharedServices};
 pub use subject::{ISS_SUB_FORMAT, MalformedSubjectId, QualifiedSubject, SUBJECT_ID_CLAIM};
+pub use token_exchange::{
+    ACCESS_TOKEN_TYPE, ExchangeOutcome, ExchangeRequestError, ExchangeResponse, ExchangeStatus,
+    TokenExchangeGrant, TokenExchangeRequest, TokenExchanger,
+};
 pub use token_issuer::{AccessTokenClaims, Confirmation, IdTokenClaims, TokenIssuer, TokenProfile};

@@ -3,7 +3,9 @@ use std::sync::Arc;
 
 use crate::types::{ClientId, TokenEndpointAuthMethod};
 
-use super::{ClientAuthenticator, ClientResolver, GrantHandler};
+use super::{
+    ClientAuthenticator, ClientResolver, GrantHandler, TokenExchangeGrant, TokenExchanger,
+};
 
 /// A wiring mistake found while installing extensions; the server refuses to start.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,6 +55,7 @@ pub struct Registry {
     metadata: serde_json::Map<String, serde_json::Value>,
     extensions: BTreeSet<String>,
     openid_connect: bool,
+    token_exchange: Option<Arc<TokenExchangeGrant>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -66,6 +69,7 @@ impl std::fmt::Debug for Registry {
             .field("resolvers", &self.resolvers.len())
             .field("metadata", &self.metadata)
             .field("extensions", &self.extensions)
+            .field("token_exchange", &self.token_exchange)
             .finish()
     }
 }
@@ -114,6 +118,36 @@ impl Registry {
         }
         self.grants.insert(key, handler);
         Ok(())
+    }
+
+    /// Add an RFC 8693 token exchanger. The first one registers the token-exchange grant
+    /// ([`TokenExchangeGrant`]), which dispatches to every exchanger added.
+    ///
+    /// # Errors
+    /// [`RegistryError::DuplicateGrant`] when another handler already serves
+    /// `urn:ietf:params:oauth:grant-type:token-exchange` ([`Self::add_grant`]).
+    pub fn add_token_exchanger(
+        &mut self,
+        exchanger: Arc<dyn TokenExchanger>,
+    ) -> Result<(), RegistryError> {
+        let key = crate::types::GrantType::TOKEN_EXCHANGE;
+        let mut exchangers = match &self.token_exchange {
+            Some(grant) => grant.exchangers().to_vec(),
+            None if self.grants.contains_key(key) => {
+                return Err(RegistryError::DuplicateGrant(key.to_owned()));
+            }
+            None => Vec::new(),
+        };
+        exchangers.push(exchanger);
+        let grant = Arc::new(TokenExchangeGrant::new(exchangers));
+        self.grants.insert(key.to_owned(), grant.clone());
+        self.token_exchange = Some(grant);
+        Ok(())
+    }
+
+    /// The token-exchange grant over the registered exchangers, when any is registered.
+    pub fn token_exchange(&self) -> Option<&Arc<TokenExchangeGrant>> {
+        self.token_exchange.as_ref()
     }
 
     /// Add a client authenticator for its method.
@@ -355,6 +389,63 @@ mod tests {
             RegistryError::DuplicateGrant("urn:example:dummy".into())
         );
         assert_eq!(reg.grant_types(), vec!["urn:example:dummy".to_owned()]);
+    }
+
+    struct Exchanger;
+    #[async_trait]
+    impl crate::ext::TokenExchanger for Exchanger {
+        fn name(&self) -> &str {
+            "example"
+        }
+        fn issued_token_types(&self) -> &[&str] {
+            &["urn:example:token"]
+        }
+        fn claims(&self, _: &GrantContext<'_>, _: &crate::ext::TokenExchangeRequest) -> bool {
+            true
+        }
+        async fn exchange(
+            &self,
+            _: &GrantContext<'_>,
+            _: &crate::ext::TokenExchangeRequest,
+        ) -> Result<crate::ext::ExchangeOutcome, OAuthError> {
+            Err(OAuthError::invalid_grant("example"))
+        }
+    }
+
+    struct OtherExchangeGrant;
+    #[async_trait]
+    impl GrantHandler for OtherExchangeGrant {
+        fn grant_type(&self) -> GrantType {
+            GrantType::new(GrantType::TOKEN_EXCHANGE)
+        }
+        async fn decide(&self, _ctx: &GrantContext<'_>) -> Result<GrantDecision, OAuthError> {
+            Err(OAuthError::invalid_grant("other"))
+        }
+    }
+
+    /// RFC 8693: exchangers share one token-exchange grant, listed once; a second handler for
+    /// the grant type, before or after, is a wiring mistake.
+    #[test]
+    fn exchangers_share_one_token_exchange_grant() {
+        let mut reg = Registry::new();
+        reg.add_token_exchanger(Arc::new(Exchanger)).unwrap();
+        reg.add_token_exchanger(Arc::new(Exchanger)).unwrap();
+        assert_eq!(
+            reg.grant_types(),
+            vec![GrantType::TOKEN_EXCHANGE.to_owned()]
+        );
+        assert_eq!(reg.token_exchange().unwrap().exchangers().len(), 2);
+        assert!(reg.grant(GrantType::TOKEN_EXCHANGE).is_some());
+        assert_eq!(
+            reg.add_grant(Arc::new(OtherExchangeGrant)).unwrap_err(),
+            RegistryError::DuplicateGrant(GrantType::TOKEN_EXCHANGE.into())
+        );
+        let mut other = Registry::new();
+        other.add_grant(Arc::new(OtherExchangeGrant)).unwrap();
+        assert_eq!(
+            other.add_token_exchanger(Arc::new(Exchanger)).unwrap_err(),
+            RegistryError::DuplicateGrant(GrantType::TOKEN_EXCHANGE.into())
+        );
     }
 
     #[test]

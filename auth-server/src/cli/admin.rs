@@ -62,7 +62,9 @@ pub struct ClientAddArgs {
 
 async fn open(config_path: Option<&Path>) -> Result<(Config, Stores), String> {
     let config = Config::load(config_path).map_err(|e| e.to_string())?;
-    let stores = crate::storage::open_existing(&config.database_config()).await?;
+    let stores = crate::storage::open_existing(&config.database_config())
+        .await
+        .map_err(|e| e.to_string())?;
     Ok((config, stores))
 }
 
@@ -176,13 +178,7 @@ async fn client_remove(stores: &Stores, client_id: &str) -> Result<(), String> {
         .revoke_client(id.as_str())
         .await
         .map_err(|e| e.to_string())?;
-    for r in &revoked {
-        stores
-            .denylist
-            .deny(&r.jti, r.exp)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
+    deny_revoked(stores, &revoked).await?;
     stores
         .consent
         .revoke_client(id.as_str())
@@ -310,14 +306,20 @@ async fn revoke_user_tokens(
         .revoke_subject(sub, client_id)
         .await
         .map_err(|e| e.to_string())?;
-    for r in &revoked {
-        stores
-            .denylist
-            .deny(&r.jti, r.exp)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
+    deny_revoked(stores, &revoked).await?;
     Ok(revoked.len())
+}
+
+/// Deny, until they expire, the access tokens issued with `revoked` refresh tokens
+/// ([`crate::grants::deny_all`], at the system clock's now).
+async fn deny_revoked(
+    stores: &Stores,
+    revoked: &[mcp_auth_core::store::RevokedAccess],
+) -> Result<(), String> {
+    use mcp_auth_core::Clock;
+    crate::grants::deny_all(stores, revoked, mcp_auth_core::SystemClock.now())
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Rotate a confidential client's secret: `new_secret` (stored as its SHA-256 hash) becomes a
@@ -648,7 +650,7 @@ async fn user_add(stores: &Stores, username: &str) -> Result<(), String> {
         .put(&User {
             sub: sub.clone(),
             username: username.clone(),
-            password_hash: hash_password(&password)?,
+            password_hash: hash_password(&password).map_err(|e| e.to_string())?,
         })
         .await
         .map_err(|e| e.to_string())?;
@@ -675,7 +677,7 @@ async fn user_passwd(stores: &Stores, username: &str) -> Result<(), String> {
     stores
         .users
         .put(&User {
-            password_hash: hash_password(&password)?,
+            password_hash: hash_password(&password).map_err(|e| e.to_string())?,
             ..user
         })
         .await

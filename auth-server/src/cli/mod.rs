@@ -286,7 +286,9 @@ pub async fn execute(cli: Cli) -> i32 {
 /// `auth-server migrate`: run the configured database's migrations and exit.
 async fn migrate(config_path: Option<&std::path::Path>) -> Result<(), String> {
     let config = crate::config::Config::load(config_path).map_err(|e| e.to_string())?;
-    crate::storage::migrate(&config).await?;
+    crate::storage::migrate(&config)
+        .await
+        .map_err(|e| e.to_string())?;
     println!(
         "database {} is up to date",
         crate::storage::Database::from_config(&config)

@@ -36,8 +36,11 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
     }
     // Every check of the configuration comes before the database is opened or created, so a
     // mistake leaves nothing behind.
-    let plan = ServerPlan::check(&config, issuer, bound.ip().is_loopback())?;
-    let stores = crate::storage::open(&config.database_config()).await?;
+    let plan =
+        ServerPlan::check(&config, issuer, bound.ip().is_loopback()).map_err(|e| e.to_string())?;
+    let stores = crate::storage::open(&config.database_config())
+        .await
+        .map_err(|e| e.to_string())?;
     if config.dev {
         tracing::warn!(
             "DEVELOPMENT PROFILE is on: anyone reaching this server is signed in as the development user"
@@ -50,16 +53,22 @@ pub(super) async fn serve(config_path: Option<&Path>, args: ServeArgs) -> Result
         server,
         app,
         background,
-    } = plan.build(&config, stores).await?;
+    } = plan
+        .build(&config, stores)
+        .await
+        .map_err(|e| e.to_string())?;
     if let Some(bind) = config.metrics.bind {
         let handle = crate::metrics::install(crate::metrics::MetricsOptions {
             client_id_labels: config.metrics.client_id_labels,
-        })?;
+        })
+        .map_err(|e| e.to_string())?;
         // The main port's timeouts, and a cap on open sockets so that idle scrapers cannot use
         // up the process's file descriptors (issue 19 §3).
         let mut limits = server.settings().http.listener_limits();
         limits.max_connections = Some(config.metrics.max_connections);
-        let metrics_bound = crate::metrics::serve(bind, handle, limits).await?;
+        let metrics_bound = crate::metrics::serve(bind, handle, limits)
+            .await
+            .map_err(|e| e.to_string())?;
         println!("metrics:  http://{metrics_bound}/metrics");
     }
     background.spawn();
@@ -160,7 +169,7 @@ async fn ensure_dev_user(stores: &Stores) -> Result<(), String> {
             .put(&User {
                 sub: "dev-user".into(),
                 username: crate::DEV_USERNAME.into(),
-                password_hash: hash_password(password.expose())?,
+                password_hash: hash_password(password.expose()).map_err(|e| e.to_string())?,
             })
             .await
             .map_err(|e| e.to_string())?;

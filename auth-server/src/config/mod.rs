@@ -397,18 +397,21 @@ impl Config {
         self.client_auth.apply(&mut settings);
         settings.signin = self.signin.clone();
         settings.connect_pages = self.connect_pages.clone();
-        settings.trusted_proxies =
-            crate::limits::parse_trusted_proxies(&self.trusted_proxies).map_err(ConfigError)?;
+        settings.trusted_proxies = crate::limits::parse_trusted_proxies(&self.trusted_proxies)
+            .map_err(|e| ConfigError(e.to_string()))?;
         settings.http = self.http.into();
         settings.introspection_clients = resources.introspection_clients;
         settings.server_clients = resources.server_clients;
+        settings.exchange_targets = resources.exchange_targets;
         settings.ui = self.ui_settings()?;
         settings.dpop = self
             .dpop
             .settings(self.session_secret.as_ref(), &self.origins)?;
         self.check_connections()?;
         self.check_upstream_idps()?;
-        settings.validate().map_err(ConfigError)?;
+        settings
+            .validate()
+            .map_err(|e| ConfigError(e.to_string()))?;
         Ok(settings)
     }
 }

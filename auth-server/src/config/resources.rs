@@ -37,6 +37,11 @@ pub struct ResourceConfig {
     /// (issue 11). Each must be a confidential client. Default: none.
     #[serde(default)]
     pub server_clients: Vec<String>,
+    /// On-behalf-of token exchange (RFC 8693 §2.1 with `act`): the resources for which this
+    /// resource's `server_clients` may exchange the access tokens their users sent them. Each
+    /// must be a configured resource; anything else is `invalid_target`. Default: none.
+    #[serde(default)]
+    pub may_exchange_to: Vec<String>,
 }
 
 /// The resource configured when none is: a local MCP server, for a first run.
@@ -53,6 +58,7 @@ pub(super) fn default_resources() -> Vec<ResourceConfig> {
         introspection_clients: Vec::new(),
         scope_descriptions: BTreeMap::new(),
         server_clients: Vec::new(),
+        may_exchange_to: Vec::new(),
     }]
 }
 
@@ -64,6 +70,8 @@ pub(super) struct ResourceSettings {
     pub(super) introspection_clients: BTreeMap<ResourceUri, Vec<ClientId>>,
     /// Per resource, the clients acting as its MCP server at `/connect/token`.
     pub(super) server_clients: BTreeMap<ResourceUri, Vec<ClientId>>,
+    /// Per resource, the resources its servers may exchange users' tokens for.
+    pub(super) exchange_targets: BTreeMap<ResourceUri, Vec<ResourceUri>>,
 }
 
 impl Config {
@@ -75,6 +83,7 @@ impl Config {
         let mut resources = Vec::with_capacity(self.resources.len());
         let mut introspection_clients = BTreeMap::new();
         let mut server_clients = BTreeMap::new();
+        let mut exchange_targets = BTreeMap::new();
         for r in &self.resources {
             let resource: ResourceUri =
                 r.resource.parse().map_err(|e: mcp_auth_core::ParseError| {
@@ -87,6 +96,9 @@ impl Config {
             if !r.server_clients.is_empty() {
                 let clients = r.client_ids("server_clients", &r.server_clients)?;
                 server_clients.insert(resource.clone(), clients);
+            }
+            if !r.may_exchange_to.is_empty() {
+                exchange_targets.insert(resource.clone(), r.exchange_targets()?);
             }
             resources.push(ProtectedResource {
                 resource,
@@ -103,16 +115,30 @@ impl Config {
                     .map_err(|e| ConfigError(format!("default_resource: {e}")))
             })
             .transpose()?;
-        let registry = ResourceRegistry::new(resources, default_resource).map_err(ConfigError)?;
+        let registry = ResourceRegistry::new(resources, default_resource)
+            .map_err(|e| ConfigError(e.to_string()))?;
         Ok(ResourceSettings {
             registry,
             introspection_clients,
             server_clients,
+            exchange_targets,
         })
     }
 }
 
 impl ResourceConfig {
+    /// `may_exchange_to`, parsed as resource URIs.
+    fn exchange_targets(&self) -> Result<Vec<ResourceUri>, ConfigError> {
+        self.may_exchange_to
+            .iter()
+            .map(|t| {
+                t.parse::<ResourceUri>().map_err(|e| {
+                    ConfigError(format!("may_exchange_to of {}: {t}: {e}", self.resource))
+                })
+            })
+            .collect()
+    }
+
     /// `ids`, the value of this resource's `field`, parsed as client ids.
     fn client_ids(&self, field: &str, ids: &[String]) -> Result<Vec<ClientId>, ConfigError> {
         ids.iter()

@@ -22,6 +22,7 @@ use mcp_auth_core::{Client, ErrorCode, Issuer, OAuthError, UnixTime};
 
 use crate::server::AuthorizationServer;
 use crate::settings::DpopSettings;
+use crate::settings::SettingsError;
 
 /// The token endpoint's DPoP parts, built once from [`DpopSettings`].
 #[derive(Debug)]
@@ -39,12 +40,15 @@ impl Dpop {
     pub(crate) fn from_settings(
         settings: &DpopSettings,
         issuer: &Issuer,
-    ) -> Result<Option<Self>, String> {
+    ) -> Result<Option<Self>, SettingsError> {
         if !settings.enabled {
             return Ok(None);
         }
         if settings.iat_window == 0 || settings.iat_window > 3600 {
-            return Err("dpop.iat_window must be between 1 and 3600 seconds".into());
+            return Err(SettingsError::out_of_range(
+                "dpop.iat_window",
+                "between 1 and 3600 seconds",
+            ));
         }
         let nonces = if settings.require_nonce {
             let made = match &settings.nonce_secret {
@@ -60,7 +64,7 @@ impl Dpop {
                     DpopNonces::random(issuer.as_str(), settings.nonce_lifetime)
                 }
             };
-            Some(made.map_err(|e| format!("dpop nonces: {e}"))?)
+            Some(made?)
         } else {
             None
         };

@@ -42,16 +42,29 @@ pub enum PasswordError {
 /// Hash `password` into an Argon2id PHC string.
 ///
 /// # Errors
-/// The message of the hashing library (it fails only on absurd parameters).
-pub fn hash_password(password: &str) -> Result<String, String> {
+/// [`PasswordHashError`]: no randomness for the salt, or the hashing library refused (it
+/// fails only on absurd parameters).
+pub fn hash_password(password: &str) -> Result<String, PasswordHashError> {
     let mut salt = [0u8; 16];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
-        .map_err(|_| "random number generator failed".to_owned())?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+        .map_err(|_| PasswordHashError::Random)?;
+    let salt = SaltString::encode_b64(&salt).map_err(PasswordHashError::Hash)?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+        .map_err(PasswordHashError::Hash)
+}
+
+/// Why [`hash_password`] made no hash. Never carries the password.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PasswordHashError {
+    /// The system's random number generator failed.
+    #[error("random number generator failed")]
+    Random,
+    /// The hashing library refused.
+    #[error("password hashing: {0}")]
+    Hash(argon2::password_hash::Error),
 }
 
 /// Check `password` against a stored PHC string; `None` (an unknown user) checks against a dummy

@@ -109,6 +109,21 @@ impl AuthorizationServer {
         handler: &dyn GrantHandler,
         proof: Option<&VerifiedProof>,
     ) -> Result<TokenResponse, OAuthError> {
+        let ctx = self.admit(client, params, grant_type, handler)?;
+        let decision = handler.decide(&ctx).await?;
+        self.finish(client, &ctx, decision, handler, proof).await
+    }
+
+    /// Check `client` may use `grant_type` (its record, `unauthorized_client`; the handler's
+    /// [`ClientAuthPolicy`], see [`check_client_authentication`]) and build the grant's
+    /// context, with `scope` and `resource` parsed once.
+    pub(crate) fn admit<'a>(
+        &'a self,
+        client: &'a Client,
+        params: &'a FormParams,
+        grant_type: &str,
+        handler: &dyn GrantHandler,
+    ) -> Result<GrantContext<'a>, OAuthError> {
         if !client.allows_grant(grant_type) {
             return Err(OAuthError::new(
                 ErrorCode::UnauthorizedClient,
@@ -116,21 +131,32 @@ impl AuthorizationServer {
             ));
         }
         check_client_authentication(client, grant_type, &handler.client_authentication())?;
-        // `scope` and `resource` are parsed here, once, for the handler and the rules below.
-        let ctx = GrantContext::new(
+        Ok(GrantContext::new(
             client,
             params,
             &self.inner.settings.issuer,
             &self.inner.settings.resources,
             self.inner.clock.now(),
-        );
-        let mut decision = handler.decide(&ctx).await?;
+        ))
+    }
+
+    /// Apply the engine's scope and resource rules to a grant's `decision` (spec §2.3 step 7),
+    /// let `handler` commit, and mint, bound to `proof`'s key when there is one (RFC 9449).
+    pub(crate) async fn finish(
+        &self,
+        client: &Client,
+        ctx: &GrantContext<'_>,
+        mut decision: GrantDecision,
+        handler: &dyn GrantHandler,
+        proof: Option<&VerifiedProof>,
+    ) -> Result<TokenResponse, OAuthError> {
+        // RFC 9449: a code or refresh token bound to a key is spent only with a proof by it.
         super::dpop::check_binding(&decision, proof)?;
         without_offline_access(&mut decision.requested_scope);
         // Scope policy and resource rules, for every grant, in this one place (spec §2.3 step 7).
-        let target = self.target(&decision, client, &ctx)?;
-        handler.commit(&ctx, &decision).await?;
-        self.issue(client, decision, target, handler, (&ctx, proof))
+        let target = self.target(&decision, client, ctx)?;
+        handler.commit(ctx, &decision).await?;
+        self.issue(client, decision, target, handler, (ctx, proof))
             .await
     }
 

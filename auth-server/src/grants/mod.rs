@@ -1,9 +1,12 @@
-//! The core grant handlers, one grant per file.
+//! The core grant handlers and token exchangers, one per file.
 
 mod authorization_code;
+mod on_behalf_of;
 mod refresh_token;
 
 pub use authorization_code::AuthorizationCodeGrant;
+pub use on_behalf_of::MAX_ACTOR_DEPTH;
+pub(crate) use on_behalf_of::OnBehalfOf;
 pub use refresh_token::RefreshTokenGrant;
 
 use mcp_auth_core::store::{RevokedAccess, Stores};

@@ -8,8 +8,8 @@ use axum::response::Response;
 use axum::routing::post;
 
 use super::endpoints::FormPost;
-use super::{ApiError, AppState, no_store_json};
-use crate::engine::connect_token::{ConnectTokenOutcome, StatusOutcome};
+use super::{ApiError, AppState, exchange_response, no_store_json};
+use crate::engine::connect_token::StatusOutcome;
 
 /// The routes of this module, under the issuer.
 pub(crate) fn routes() -> Router<AppState> {
@@ -21,19 +21,12 @@ pub(crate) fn routes() -> Router<AppState> {
 /// `POST /connect/token`: `200` with the credential, `400 connection_required` with an
 /// elicitation, or an RFC 6749 §5.2 error.
 async fn token(State(state): State<AppState>, form: FormPost) -> Result<Response, ApiError> {
-    match state
+    let answer = state
         .server
         .connect_token(form.request())
         .await
-        .map_err(|e| state.api_error(e))?
-    {
-        ConnectTokenOutcome::Credential(credential) => {
-            Ok(no_store_json(StatusCode::OK, credential))
-        }
-        ConnectTokenOutcome::ConnectionRequired(required) => {
-            Ok(no_store_json(StatusCode::BAD_REQUEST, required))
-        }
-    }
+        .map_err(|e| state.api_error(e))?;
+    Ok(exchange_response(answer))
 }
 
 /// `POST /connect/status`: `200 {"elicitation_id","status"}` or `404 {"error":"not_found"}`.

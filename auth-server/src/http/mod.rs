@@ -15,6 +15,7 @@ mod listen;
 mod live_session;
 mod logout;
 pub mod request_id;
+mod routes;
 pub mod source;
 mod upstream;
 
@@ -28,12 +29,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use http_body_util::BodyExt;
-use tower_http::cors::{Any, CorsLayer};
-use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::server::AuthorizationServer;
 use crate::web::session::SessionCodec;
@@ -92,19 +90,31 @@ impl AppState {
     }
 }
 
+/// Why [`router`] cannot serve a server.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RouterError {
+    /// The session secret is shorter than 32 bytes.
+    #[error("the session secret must be at least 32 bytes")]
+    ShortSessionSecret,
+    /// A page template fails to load or compile, or the branding is unusable.
+    #[error(transparent)]
+    Pages(#[from] crate::web::ui::UiError),
+}
+
 /// Compile the pages' templates (the shipped ones and the operator's `ui.templates_dir`) for
 /// `settings`, without serving them: a broken template is reported before anything starts.
 ///
 /// # Errors
-/// The template that fails to load or compile, with the reason.
-pub fn check_templates(settings: &crate::ServerSettings) -> Result<(), String> {
+/// [`RouterError::Pages`]: the template that fails to load or compile, with the reason.
+pub fn check_templates(settings: &crate::ServerSettings) -> Result<(), RouterError> {
     pages(settings).map(|_| ())
 }
 
 /// The pages' assets and compiled templates for `settings`.
 fn pages(
     settings: &crate::ServerSettings,
-) -> Result<(crate::web::ui::UiAssets, Templates), String> {
+) -> Result<(crate::web::ui::UiAssets, Templates), RouterError> {
     let issuer = &settings.issuer;
     let ui = crate::web::ui::UiAssets::new(&settings.ui);
     let branding = crate::web::templates::Branding {
@@ -112,8 +122,7 @@ fn pages(
         stylesheet_url: issuer.endpoint(&ui.stylesheet_path()),
         logo_url: ui.logo_path().map(|p| issuer.endpoint(&p)),
     };
-    let templates = Templates::with_overrides(settings.ui.templates_dir.as_deref(), &branding)
-        .map_err(|e| e.to_string())?;
+    let templates = Templates::with_overrides(settings.ui.templates_dir.as_deref(), &branding)?;
     Ok((ui, templates))
 }
 
@@ -125,12 +134,25 @@ fn pages(
 /// timeout, connection info); without connection info every caller shares one source address.
 ///
 /// # Errors
-/// A message when the options are unusable (short session secret) or a template fails to load.
-pub fn router(server: AuthorizationServer, options: HttpOptions) -> Result<Router, String> {
+/// [`RouterError`]: the options are unusable (short session secret) or a template fails to
+/// load.
+pub fn router(server: AuthorizationServer, options: HttpOptions) -> Result<Router, RouterError> {
     if options.session_secret.len() < 32 {
-        return Err("the session secret must be at least 32 bytes".into());
+        return Err(RouterError::ShortSessionSecret);
     }
     let issuer = server.settings().issuer.clone();
+    let state = app_state(server, &options)?;
+    let mut under_issuer = routes::back_channel().merge(routes::pages());
+    if !issuer.path().is_empty() {
+        under_issuer = Router::new().nest(issuer.path(), under_issuer);
+    }
+    let app = routes::discovery(&issuer).merge(under_issuer);
+    Ok(routes::with_layers(app, state))
+}
+
+/// The state every handler shares: the engine, the compiled pages and the session codec.
+fn app_state(server: AuthorizationServer, options: &HttpOptions) -> Result<AppState, RouterError> {
+    let issuer = &server.settings().issuer;
     let secure = !issuer.is_insecure_loopback();
     let (ui, templates) = pages(server.settings())?;
     let web = WebContext {
@@ -143,90 +165,10 @@ pub fn router(server: AuthorizationServer, options: HttpOptions) -> Result<Route
             server.settings().session_ttl,
         ),
     };
-    let state = AppState {
-        server: server.clone(),
+    Ok(AppState {
+        server,
         web: Arc::new(web),
-    };
-    let public = Router::new()
-        .route("/jwks", get(endpoints::jwks))
-        .route("/token", post(endpoints::token))
-        .route("/introspect", post(endpoints::introspect))
-        .route("/revoke", post(endpoints::revoke))
-        .route("/register", post(endpoints::register))
-        .merge(connect_api::routes())
-        .layer(
-            CorsLayer::new()
-                .allow_origin(Any)
-                .allow_methods(Any)
-                .allow_headers(Any)
-                // `DPoP-Nonce` (RFC 9449 §8): browser DPoP clients read the server nonce.
-                .expose_headers([
-                    header::WWW_AUTHENTICATE,
-                    axum::http::HeaderName::from_static("dpop-nonce"),
-                ]),
-        );
-    let pages = Router::new()
-        .route("/authorize", get(authorize::authorize))
-        .route("/authorize/login", post(authorize::login))
-        .route("/authorize/consent", post(authorize::consent))
-        .route("/authorize/upstream", post(upstream::start))
-        .route(
-            crate::engine::upstream_sign_in::UPSTREAM_CALLBACK_PATH,
-            get(upstream::callback),
-        )
-        .route(
-            "/login",
-            get(connect_pages::login_form).post(connect_pages::login),
-        )
-        .route("/connect/callback", get(connect_pages::callback))
-        .route(
-            "/connect/{id}",
-            get(connect_pages::connect_page).post(connect_pages::connect_decision),
-        )
-        .route("/connect/{id}/retry", post(connect_pages::retry))
-        .route("/connections", get(connect_pages::list))
-        .route("/connections/{name}/remove", post(connect_pages::remove))
-        .route("/logout", post(logout::logout))
-        .layer(middleware::from_fn(crate::web::pages::with_request_id))
-        .route(crate::web::ui::STYLESHEET_PATH, get(stylesheet))
-        .route(crate::web::ui::LOGO_PATH, get(logo));
-    let mut under_issuer = public.merge(pages);
-    if !issuer.path().is_empty() {
-        under_issuer = Router::new().nest(issuer.path(), under_issuer);
-    }
-    let discovery = Router::new()
-        .route(&issuer.metadata_path(), get(endpoints::metadata))
-        .route(
-            &issuer.openid_configuration_path(),
-            get(endpoints::metadata),
-        )
-        .layer(CorsLayer::new().allow_origin(Any).allow_methods(Any));
-    let router = discovery
-        .merge(under_issuer)
-        // Innermost: the store budget counts from when the handler starts, after the body.
-        .layer(middleware::from_fn(store_budget))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            read_body_in_time,
-        ))
-        .layer(middleware::from_fn_with_state(state.clone(), forwarding))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        // Probes reach these on the node's own address: added after the layers above, so the
-        // forwarding and https checks do not apply to them.
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        // Outermost: every request, probes included, is counted and gets a request id (an
-        // insane incoming id is dropped, then tower-http sets one and echoes it).
-        .layer(middleware::from_fn(crate::metrics::http::track))
-        .layer(middleware::from_fn(request_id::record))
-        .layer(PropagateRequestIdLayer::new(request_id::REQUEST_ID_HEADER))
-        .layer(SetRequestIdLayer::new(
-            request_id::REQUEST_ID_HEADER,
-            request_id::HexIds,
-        ))
-        .layer(middleware::map_request(request_id::drop_insane))
-        .with_state(state);
-    Ok(router)
+    })
 }
 
 /// `GET /ui/style.css`: the pages' stylesheet ([`crate::web::ui`]).
@@ -335,9 +277,33 @@ fn declared_length(headers: &axum::http::HeaderMap) -> Option<u64> {
         .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
+/// A token exchange's answer: a minted token (`200`), or the exchanger's own JSON with its
+/// status, sent as it was serialised; `Cache-Control: no-store` either way.
+pub(crate) fn exchange_response(answer: crate::engine::token_exchange::ExchangeAnswer) -> Response {
+    use crate::engine::token_exchange::ExchangeAnswer;
+    match answer {
+        ExchangeAnswer::Issued(token) => no_store_json(StatusCode::OK, token),
+        ExchangeAnswer::Direct(direct) => {
+            let status = StatusCode::from_u16(direct.status().code())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let json = HeaderValue::from_static("application/json");
+            let res = (
+                status,
+                [(header::CONTENT_TYPE, json)],
+                direct.body().to_owned(),
+            );
+            no_store(res.into_response())
+        }
+    }
+}
+
 /// JSON with `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1).
 pub(crate) fn no_store_json(status: StatusCode, body: impl serde::Serialize) -> Response {
-    let mut res = (status, axum::Json(body)).into_response();
+    no_store((status, axum::Json(body)).into_response())
+}
+
+/// `res` with `Cache-Control: no-store` and `Pragma: no-cache`.
+fn no_store(mut res: Response) -> Response {
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res.headers_mut()

@@ -47,8 +47,8 @@ const SECONDS_BUCKETS: &[f64] = &[
 /// [`names::BUILD_INFO`] and describes every metric of [`names::ALL`].
 ///
 /// # Errors
-/// Another recorder was installed by someone else.
-pub fn install(options: MetricsOptions) -> Result<PrometheusHandle, String> {
+/// [`MetricsError::Install`]: another recorder was installed by someone else.
+pub fn install(options: MetricsOptions) -> Result<PrometheusHandle, MetricsError> {
     CLIENT_ID_LABELS.store(options.client_id_labels, Ordering::Relaxed);
     INSTALLED
         .get_or_init(|| {
@@ -64,6 +64,28 @@ pub fn install(options: MetricsOptions) -> Result<PrometheusHandle, String> {
             Ok(handle)
         })
         .clone()
+        .map_err(MetricsError::Install)
+}
+
+/// Why the metrics recorder or listener cannot start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MetricsError {
+    /// The recorder could not be installed (another one is), with the reason.
+    #[error("{0}")]
+    Install(String),
+    /// The listener's limits are unusable.
+    #[error("metrics: {0}")]
+    Limits(#[from] mcp_auth_resource_server::listen::ListenerLimitsError),
+    /// The address cannot be bound.
+    #[error("metrics: cannot listen on {bind}: {source}")]
+    Bind {
+        /// The address.
+        bind: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 fn describe() {
@@ -110,17 +132,18 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 16;
 /// every five seconds. Returns the bound address (port 0 picks a free port).
 ///
 /// # Errors
-/// The limits are invalid (a zero timeout or cap), or the address cannot be bound.
+/// [`MetricsError::Limits`] (a zero timeout or cap), [`MetricsError::Bind`].
 pub async fn serve(
     bind: SocketAddr,
     handle: PrometheusHandle,
     limits: ListenerLimits,
-) -> Result<SocketAddr, String> {
-    limits.validate().map_err(|e| format!("metrics: {e}"))?;
+) -> Result<SocketAddr, MetricsError> {
+    limits.validate()?;
+    let bind_error = |source| MetricsError::Bind { bind, source };
     let listener = tokio::net::TcpListener::bind(bind)
         .await
-        .map_err(|e| format!("metrics: cannot listen on {bind}: {e}"))?;
-    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        .map_err(bind_error)?;
+    let bound = listener.local_addr().map_err(bind_error)?;
     let upkeep = handle.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(5));

@@ -14,6 +14,7 @@
 
 pub mod deadline;
 pub mod migrations;
+mod open_error;
 pub mod postgres;
 pub mod replay_front;
 mod rows;
@@ -30,20 +31,22 @@ use mcp_auth_core::store::Stores;
 use crate::config::{Config, DatabaseConfig};
 
 pub use crate::config::Database;
+pub use open_error::OpenError;
 
 /// Open the configured database (SQLite file or PostgreSQL URL, see [`Database`]), run its
 /// migrations, and return the stores over it. With PostgreSQL the pool holds at most
 /// `pool_size` connections.
 ///
 /// # Errors
-/// A message naming the database (never its password) when it cannot be opened or migrated.
-pub async fn open(config: &DatabaseConfig) -> Result<Stores, String> {
+/// [`OpenError::Backend`], naming the database (never its password), when it cannot be
+/// opened or migrated.
+pub async fn open(config: &DatabaseConfig) -> Result<Stores, OpenError> {
     let db = &config.database;
     match db {
         Database::Sqlite(path) => open_sqlite(path).await,
         Database::Postgres(url) => postgres::open(url, config.pool_size).await,
     }
-    .map_err(|e| format!("database {db}: {e}"))
+    .map_err(OpenError::backend(db))
 }
 
 /// [`open`] for the admin commands, which never create a database: a SQLite file that does not
@@ -51,25 +54,20 @@ pub async fn open(config: &DatabaseConfig) -> Result<Stores, String> {
 /// an error naming what was looked at. An existing database is migrated as by [`open`].
 ///
 /// # Errors
-/// `no database at …` / `… has no mcp-auth tables`, with the command that creates it; otherwise
-/// as [`open`].
-pub async fn open_existing(config: &DatabaseConfig) -> Result<Stores, String> {
+/// [`OpenError::NoDatabase`] / [`OpenError::Unprepared`], naming the command that creates
+/// it; otherwise as [`open`].
+pub async fn open_existing(config: &DatabaseConfig) -> Result<Stores, OpenError> {
     let db = &config.database;
     let exists = match db {
         Database::Sqlite(path) => path.exists(),
         Database::Postgres(url) => postgres::is_prepared(url)
             .await
-            .map_err(|e| format!("database {db}: {e}"))?,
+            .map_err(OpenError::backend(db))?,
     };
     if !exists {
         return Err(match db {
-            Database::Sqlite(path) => format!(
-                "no database at {}: create it with `auth-server migrate` (or by starting the server once); admin commands never create one",
-                path.display()
-            ),
-            Database::Postgres(_) => format!(
-                "database {db} has no mcp-auth tables: prepare it with `auth-server migrate` (or by starting the server once); admin commands never create them"
-            ),
+            Database::Sqlite(path) => OpenError::NoDatabase(path.clone()),
+            Database::Postgres(_) => OpenError::Unprepared(db.to_string()),
         });
     }
     open(config).await
@@ -85,15 +83,16 @@ pub const SHARED_POOL_SIZE: u32 = 4;
 /// after [`open`] (which migrates).
 ///
 /// # Errors
-/// A message naming the database (never its password) when it cannot be reached.
-pub async fn shared_pool(config: &Config) -> Result<Option<sqlx::PgPool>, String> {
+/// [`OpenError::Backend`], naming the database (never its password), when it cannot be
+/// reached.
+pub async fn shared_pool(config: &Config) -> Result<Option<sqlx::PgPool>, OpenError> {
     let db = Database::from_config(config);
     match &db {
         Database::Sqlite(_) => Ok(None),
         Database::Postgres(url) => postgres::connect(url, SHARED_POOL_SIZE)
             .await
             .map(Some)
-            .map_err(|e| format!("database {db}: {e}")),
+            .map_err(OpenError::backend(&db)),
     }
 }
 
@@ -120,13 +119,13 @@ pub async fn open_sqlite(path: &Path) -> Result<Stores, StoreError> {
 ///
 /// # Errors
 /// As [`open`].
-pub async fn migrate(config: &Config) -> Result<(), String> {
+pub async fn migrate(config: &Config) -> Result<(), OpenError> {
     let db = Database::from_config(config);
     match &db {
         Database::Sqlite(path) => sqlite::open_pool(path).await.map(drop),
         Database::Postgres(url) => postgres::open_pool(url, 1).await.map(drop),
     }
-    .map_err(|e| format!("database {db}: {e}"))
+    .map_err(OpenError::backend(&db))
 }
 
 /// Refuse a configuration that cannot be shared by several nodes while its database is:
@@ -135,13 +134,10 @@ pub async fn migrate(config: &Config) -> Result<(), String> {
 /// switches nodes).
 ///
 /// # Errors
-/// A message naming the missing setting.
-pub fn check_shared_configuration(config: &Config) -> Result<(), String> {
+/// [`OpenError::SessionSecretRequired`].
+pub fn check_shared_configuration(config: &Config) -> Result<(), OpenError> {
     if Database::from_config(config).is_shared() && config.session_secret.is_none() {
-        return Err(
-            "session_secret is required with a PostgreSQL database: every node must share it (set session_secret or MCP_AUTH_SESSION_SECRET, at least 32 characters)"
-                .into(),
-        );
+        return Err(OpenError::SessionSecretRequired);
     }
     Ok(())
 }
@@ -191,7 +187,8 @@ mod tests {
             ..Config::default()
         };
         let err = check_shared_configuration(&config).unwrap_err();
-        assert!(err.contains("session_secret"), "{err}");
+        assert!(matches!(err, OpenError::SessionSecretRequired), "{err}");
+        assert!(err.to_string().contains("session_secret"), "{err}");
         config.session_secret = Some(mcp_auth_core::Secret::new("x".repeat(32)));
         assert!(check_shared_configuration(&config).is_ok());
         assert!(check_shared_configuration(&Config::default()).is_ok());

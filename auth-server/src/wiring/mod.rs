@@ -12,6 +12,7 @@
 //!    [`BuiltServer`]: the engine, its router and its [`Background`] tasks.
 
 mod background;
+mod error;
 
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ use crate::server::AuthorizationServer;
 use crate::settings::ServerSettings;
 
 pub use background::Background;
+pub use error::{ExtensionsError, WiringError};
 
 /// A configuration checked for serving at one issuer and address, not yet over any store.
 pub struct ServerPlan {
@@ -73,20 +75,22 @@ impl ServerPlan {
     /// `ui.primary_color` is too light.
     ///
     /// # Errors
-    /// The first mistake found, as a message naming the setting.
-    pub fn check(config: &Config, issuer: Issuer, bound_to_loopback: bool) -> Result<Self, String> {
-        let settings = config.settings(issuer.clone()).map_err(|e| e.to_string())?;
+    /// The first mistake found ([`WiringError`]), naming the setting.
+    pub fn check(
+        config: &Config,
+        issuer: Issuer,
+        bound_to_loopback: bool,
+    ) -> Result<Self, WiringError> {
+        let settings = config.settings(issuer.clone())?;
         let options = http_options(config)?;
         crate::http::check_templates(&settings)?;
         warn_about_a_light_primary_color(&settings);
         let extensions = crate::extensions::from_sections(
             &crate::extensions::factories(),
-            &config.extension_sections().map_err(|e| e.to_string())?,
+            &config.extension_sections()?,
         )?;
         for extension in &extensions {
-            extension
-                .preflight(bound_to_loopback)
-                .map_err(|e| e.to_string())?;
+            extension.preflight(bound_to_loopback)?;
         }
         crate::storage::check_shared_configuration(config)?;
         Ok(Self {
@@ -107,7 +111,7 @@ impl ServerPlan {
     /// # Errors
     /// The shared database pool cannot be opened, the connections or an HTTP client cannot
     /// start, or [`crate::server::AuthorizationServerBuilder::build`] refuses the wiring.
-    pub async fn build(self, config: &Config, stores: Stores) -> Result<BuiltServer, String> {
+    pub async fn build(self, config: &Config, stores: Stores) -> Result<BuiltServer, WiringError> {
         let clock: Arc<dyn mcp_auth_core::Clock> = Arc::new(mcp_auth_core::SystemClock);
         let mut builder = AuthorizationServer::builder(self.settings, stores.clone());
         // PostgreSQL: rate-limit counters and the client metadata document cache shared by
@@ -119,13 +123,14 @@ impl ServerPlan {
         let document_cache =
             shared_pool.map(|pool| Arc::new(crate::storage::postgres::PgCimdCache::new(pool)));
         let connections =
-            crate::connections::Connections::from_config(config, &self.issuer, stores.vault)
-                .map_err(|e| e.to_string())?
+            crate::connections::Connections::from_config(config, &self.issuer, stores.vault)?
                 .map(Arc::new);
         if let Some(c) = &connections {
             builder = builder.connections(c.clone());
         }
-        if let Some(upstreams) = crate::upstream::Upstreams::from_config(config, clock.clone())? {
+        let upstreams = crate::upstream::Upstreams::from_config(config, clock.clone())
+            .map_err(WiringError::Upstreams)?;
+        if let Some(upstreams) = upstreams {
             builder = builder.upstreams(upstreams);
         }
         builder = crate::extensions::lend_services(
@@ -136,7 +141,7 @@ impl ServerPlan {
         for extension in self.extensions {
             builder = builder.extension(extension);
         }
-        let server = builder.build().await.map_err(|e| e.to_string())?;
+        let server = builder.build().await?;
         let app = crate::http::router(server.clone(), self.options)?;
         Ok(BuiltServer {
             background: Background {
@@ -168,12 +173,12 @@ fn warn_about_a_light_primary_color(settings: &ServerSettings) {
 }
 
 /// The HTTP options of `config`: its `session_secret` (at least 32 characters), or a random one.
-fn http_options(config: &Config) -> Result<HttpOptions, String> {
+fn http_options(config: &Config) -> Result<HttpOptions, WiringError> {
     match &config.session_secret {
         Some(s) if s.expose().len() >= 32 => Ok(HttpOptions {
             session_secret: s.expose().as_bytes().to_vec(),
         }),
-        Some(_) => Err("session_secret must be at least 32 characters".into()),
+        Some(_) => Err(WiringError::ShortSessionSecret),
         None => Ok(HttpOptions::random()),
     }
 }

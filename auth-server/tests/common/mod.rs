@@ -253,3 +253,28 @@ impl Harness {
         (h, c)
     }
 }
+
+/// An access token the server signed: user-1's token for [`RESOURCE`] (to [`PUBLIC`], scope
+/// `mcp:tools`, issued at [`NOW`] for 300 s, `jti-synthetic-1`), with its claims changed by
+/// `edit`.
+pub fn signed_access_token(
+    h: &Harness,
+    edit: impl FnOnce(&mut mcp_auth_core::ext::AccessTokenClaims),
+) -> String {
+    let mut claims = mcp_auth_core::ext::AccessTokenClaims {
+        iss: ISSUER.into(),
+        sub: "user-1".into(),
+        aud: RESOURCE.into(),
+        client_id: PUBLIC.into(),
+        scope: "mcp:tools".into(),
+        iat: NOW,
+        exp: NOW + 300,
+        jti: "jti-synthetic-1".into(),
+        auth_time: Some(NOW),
+        resource: None,
+        cnf: None,
+        extra: mcp_auth_core::ext::ExtraClaims::default(),
+    };
+    edit(&mut claims);
+    h.server.token_issuer().issue(&claims).unwrap()
+}

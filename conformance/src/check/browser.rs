@@ -39,12 +39,10 @@ impl std::fmt::Debug for Login {
 }
 
 impl std::str::FromStr for Login {
-    type Err = String;
+    type Err = super::ArgumentError;
     /// `user:password`.
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (u, p) = s
-            .split_once(':')
-            .ok_or("--login-form takes user:password")?;
+    fn from_str(s: &str) -> Result<Self, super::ArgumentError> {
+        let (u, p) = s.split_once(':').ok_or(super::ArgumentError::LoginForm)?;
         Ok(Login::Form {
             username: u.into(),
             password: p.into(),

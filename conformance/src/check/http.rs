@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::HttpSetupError;
+
 /// Parameters whose values are secrets; their values never appear in a summary.
 const SECRET_PARAMS: &[&str] = &[
     "client_secret",
@@ -246,8 +248,8 @@ impl Http {
     /// included), as any configured destination.
     ///
     /// # Errors
-    /// A message when the TLS backend or the extra certificate cannot be loaded.
-    pub fn new(extra_root_pem: Option<&[u8]>) -> Result<Self, String> {
+    /// [`HttpSetupError`] when the TLS backend or the extra certificate cannot be loaded.
+    pub fn new(extra_root_pem: Option<&[u8]>) -> Result<Self, HttpSetupError> {
         let mut b = mcp_auth_outbound::OutboundClient::builder()
             .addresses(mcp_auth_outbound::AddressPolicy::AnyConfigured)
             .allow_http()
@@ -255,11 +257,11 @@ impl Http {
             .timeouts(CHECK_TIMEOUT, CHECK_TIMEOUT)
             .user_agent(concat!("mcp-auth-conformance/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = extra_root_pem {
-            let cert = reqwest::Certificate::from_pem(pem).map_err(|e| e.to_string())?;
+            let cert = reqwest::Certificate::from_pem(pem).map_err(HttpSetupError::Certificate)?;
             b = b.add_root_certificate(cert);
         }
         Ok(Self {
-            client: b.build().map_err(|e| e.to_string())?.http().clone(),
+            client: b.build().map_err(HttpSetupError::Client)?.http().clone(),
         })
     }
 

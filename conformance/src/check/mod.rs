@@ -24,6 +24,7 @@ pub mod browser;
 pub mod cc_checks;
 pub mod cimd_host;
 pub mod dpop_checks;
+mod errors;
 pub mod http;
 pub mod report;
 pub mod rs_checks;
@@ -33,6 +34,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
+pub use errors::{ArgumentError, HttpSetupError, ObtainTokenError};
 pub use report::{CheckId, CheckResult, Outcome, Report};
 
 use http::{Exchange, Http};
@@ -62,14 +64,12 @@ pub enum SpecVersion {
 }
 
 impl std::str::FromStr for SpecVersion {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ArgumentError;
+    fn from_str(s: &str) -> Result<Self, ArgumentError> {
         match s {
             "2025-11-25" => Ok(Self::V2025_11_25),
             "2026-07-28" => Ok(Self::V2026_07_28),
-            other => Err(format!(
-                "unknown spec version {other:?}: use 2025-11-25 or 2026-07-28"
-            )),
+            other => Err(ArgumentError::UnknownSpecVersion(other.to_owned())),
         }
     }
 }

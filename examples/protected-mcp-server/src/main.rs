@@ -128,7 +128,7 @@ async fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<(), String> {
     let limits = listener_limits(&args);
-    limits.validate()?;
+    limits.validate().map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;

@@ -41,13 +41,13 @@ pub(crate) fn authenticate(
         ClientAuth::PrivateKeyJwt { client_id, key } => {
             let assertion = key
                 .assertion(client_id, audience, now, ASSERTION_LIFETIME)
-                .map_err(|e| XaaClientError::Key(e.to_string()))?;
+                .map_err(|e| XaaClientError::key(e.to_string()))?;
             form.push(("client_id", client_id.clone()));
             form.push(("client_assertion_type", CLIENT_ASSERTION_TYPE.to_owned()));
             form.push(("client_assertion", assertion));
             Ok(None)
         }
-        other => Err(XaaClientError::Unsupported(format!(
+        other => Err(XaaClientError::unsupported(format!(
             "client authentication {}",
             other.method()
         ))),

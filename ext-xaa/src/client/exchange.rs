@@ -132,7 +132,7 @@ pub async fn request_id_jag(
     .await?;
     let issued = json.get("issued_token_type").and_then(|v| v.as_str());
     if issued != Some(ID_JAG_TOKEN_TYPE) {
-        return Err(XaaClientError::Request(format!(
+        return Err(XaaClientError::request(format!(
             "the IdP issued {}, not an ID-JAG",
             issued.unwrap_or("no issued_token_type")
         )));
@@ -140,7 +140,7 @@ pub async fn request_id_jag(
     let assertion = json
         .get("access_token")
         .and_then(|v| v.as_str())
-        .ok_or_else(|| XaaClientError::Request("the IdP response has no access_token".into()))?;
+        .ok_or_else(|| XaaClientError::request("the IdP response has no access_token"))?;
     Ok(IdJag {
         assertion: Secret::new(assertion),
         expires_in: json.get("expires_in").and_then(|v| v.as_u64()),

@@ -24,7 +24,7 @@ pub fn default_http_client() -> Result<reqwest::Client, XaaClientError> {
         .env_proxy()
         .build()
         .map(|c| c.http().clone())
-        .map_err(|e| XaaClientError::Request(e.to_string()))
+        .map_err(|e| XaaClientError::request(e.to_string()))
 }
 
 /// `url` parsed, absolute, without fragment, and `https` — or `http` on a loopback host
@@ -33,7 +33,7 @@ pub fn default_http_client() -> Result<reqwest::Client, XaaClientError> {
 /// # Errors
 /// [`XaaClientError::InvalidUrl`].
 pub(crate) fn checked_url(url: &str) -> Result<Url, XaaClientError> {
-    mcp_auth_outbound::secure_url(url).ok_or_else(|| XaaClientError::InvalidUrl(url.to_owned()))
+    mcp_auth_outbound::secure_url(url).ok_or_else(|| XaaClientError::invalid_url(url.to_owned()))
 }
 
 async fn read_body(res: reqwest::Response) -> Result<Vec<u8>, String> {
@@ -61,23 +61,22 @@ pub(crate) async fn post_token_form(
         .header(reqwest::header::ACCEPT, "application/json")
         .body(body);
     if let Some(a) = authorization {
-        let mut value = reqwest::header::HeaderValue::from_str(&a).map_err(|_| {
-            XaaClientError::Request("client credentials are not a header value".into())
-        })?;
+        let mut value = reqwest::header::HeaderValue::from_str(&a)
+            .map_err(|_| XaaClientError::request("client credentials are not a header value"))?;
         value.set_sensitive(true);
         req = req.header(reqwest::header::AUTHORIZATION, value);
     }
     let res = req
         .send()
         .await
-        .map_err(|e| XaaClientError::Request(format!("{endpoint}: {e}")))?;
+        .map_err(|e| XaaClientError::request(format!("{endpoint}: {e}")))?;
     let status = res.status();
     let body = read_body(res)
         .await
-        .map_err(|e| XaaClientError::Request(format!("{endpoint}: {e}")))?;
+        .map_err(|e| XaaClientError::request(format!("{endpoint}: {e}")))?;
     let json: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(&body).map_err(|_| {
-            XaaClientError::Request(format!("{endpoint}: status {status}, not a JSON object"))
+            XaaClientError::request(format!("{endpoint}: status {status}, not a JSON object"))
         })?;
     if status == reqwest::StatusCode::OK {
         return Ok(json);
@@ -91,7 +90,7 @@ pub(crate) async fn post_token_form(
                 .and_then(|d| d.as_str())
                 .map(str::to_owned),
         }),
-        None => Err(XaaClientError::Request(format!(
+        None => Err(XaaClientError::request(format!(
             "{endpoint}: status {status} without an OAuth error"
         ))),
     }

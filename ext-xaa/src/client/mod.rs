@@ -44,7 +44,7 @@ use std::sync::Arc;
 use mcp_auth_core::{Clock, Secret, SystemClock};
 pub use mcp_auth_outbound::client::ClientAuth;
 
-pub use error::XaaClientError;
+pub use error::{ClientError, XaaClientError};
 pub use exchange::{
     ID_JAG_TOKEN_TYPE, ID_TOKEN_TYPE, IdJag, IdJagRequest, SAML2_TOKEN_TYPE, TOKEN_EXCHANGE,
     request_id_jag,

@@ -69,7 +69,7 @@ pub async fn redeem_id_jag(
 ) -> Result<AccessToken, XaaClientError> {
     let method = auth.method();
     if !server.auth_methods.is_empty() && !server.auth_methods.iter().any(|m| m == method) {
-        return Err(XaaClientError::Unsupported(format!(
+        return Err(XaaClientError::unsupported(format!(
             "token endpoint authentication {method}"
         )));
     }
@@ -93,7 +93,7 @@ pub async fn redeem_id_jag(
     .await?;
     let token_type = json.get("token_type").and_then(|v| v.as_str());
     if !token_type.is_some_and(|t| t.eq_ignore_ascii_case("bearer")) {
-        return Err(XaaClientError::Request(format!(
+        return Err(XaaClientError::request(format!(
             "unexpected token_type {}",
             token_type.unwrap_or("(none)")
         )));
@@ -101,7 +101,7 @@ pub async fn redeem_id_jag(
     let token = json
         .get("access_token")
         .and_then(|v| v.as_str())
-        .ok_or_else(|| XaaClientError::Request("the response has no access_token".into()))?;
+        .ok_or_else(|| XaaClientError::request("the response has no access_token"))?;
     Ok(AccessToken {
         access_token: Secret::new(token),
         expires_in: json.get("expires_in").and_then(|v| v.as_u64()),

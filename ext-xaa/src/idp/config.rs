@@ -82,6 +82,33 @@ impl TargetPolicy {
     }
 }
 
+/// Why [`IdpConfig::check`] refuses `[extensions.xaa_idp]`; the message names the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdpConfigError {
+    /// `id_jag_lifetime` outside 1..=600.
+    #[error("id_jag_lifetime must be between 1 and 600 seconds")]
+    Lifetime,
+    /// A target's `audience` does not parse.
+    #[error("targets.audience {0:?} is not a URL")]
+    NotAUrl(String),
+    /// A target's `audience` is neither https nor loopback http.
+    #[error("targets.audience {0:?} must be an https issuer")]
+    NotHttps(String),
+    /// A target names this server.
+    #[error("targets.audience {0:?} is this server's own issuer")]
+    OwnIssuer(String),
+    /// Two targets share an `audience`.
+    #[error("targets.audience {0:?} is listed twice")]
+    Twice(String),
+    /// A target without resources.
+    #[error("target {0:?} needs at least one resource")]
+    NoResource(String),
+    /// A target without scopes.
+    #[error("target {0:?} needs at least one scope")]
+    NoScope(String),
+}
+
 impl IdpConfig {
     /// Check the section: a lifetime of 1..=600 s; each target with an absolute https (or,
     /// for loopback, http) `audience`, at least one resource and one scope; no audience twice;
@@ -89,50 +116,36 @@ impl IdpConfig {
     /// refused by our own redeeming side, SEP-990 EMA-14).
     ///
     /// # Errors
-    /// The first problem, naming the key.
-    pub fn check(&self, own_issuer: &str) -> Result<(), String> {
+    /// The first problem ([`IdpConfigError`]), naming the key.
+    pub fn check(&self, own_issuer: &str) -> Result<(), IdpConfigError> {
+        use IdpConfigError as E;
         if !(1..=600).contains(&self.id_jag_lifetime) {
-            return Err("id_jag_lifetime must be between 1 and 600 seconds".into());
+            return Err(E::Lifetime);
         }
         let mut seen = std::collections::BTreeSet::new();
         for target in &self.targets {
             let audience = url::Url::parse(&target.audience)
-                .map_err(|_| format!("targets.audience {:?} is not a URL", target.audience))?;
+                .map_err(|_| E::NotAUrl(target.audience.clone()))?;
             let loopback = matches!(
                 audience.host(),
                 Some(url::Host::Ipv4(ip)) if ip.is_loopback()
             ) || matches!(audience.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
                 || audience.host_str() == Some("localhost");
             if !(audience.scheme() == "https" || (audience.scheme() == "http" && loopback)) {
-                return Err(format!(
-                    "targets.audience {:?} must be an https issuer",
-                    target.audience
-                ));
+                return Err(E::NotHttps(target.audience.clone()));
             }
             let trimmed = |s: &str| s.strip_suffix('/').unwrap_or(s).to_owned();
             if trimmed(&target.audience) == trimmed(own_issuer) {
-                return Err(format!(
-                    "targets.audience {:?} is this server's own issuer",
-                    target.audience
-                ));
+                return Err(E::OwnIssuer(target.audience.clone()));
             }
             if !seen.insert(target.audience.as_str()) {
-                return Err(format!(
-                    "targets.audience {:?} is listed twice",
-                    target.audience
-                ));
+                return Err(E::Twice(target.audience.clone()));
             }
             if target.resources.is_empty() {
-                return Err(format!(
-                    "target {:?} needs at least one resource",
-                    target.audience
-                ));
+                return Err(E::NoResource(target.audience.clone()));
             }
             if target.scopes.is_empty() {
-                return Err(format!(
-                    "target {:?} needs at least one scope",
-                    target.audience
-                ));
+                return Err(E::NoScope(target.audience.clone()));
             }
         }
         Ok(())
@@ -149,7 +162,8 @@ impl IdpConfig {
         section: &mcp_auth_core::ext::ExtensionSection,
         own_issuer: &str,
     ) -> Result<Self, ExtensionConfigError> {
-        self.check(own_issuer).map_err(|m| section.error(m))?;
+        self.check(own_issuer)
+            .map_err(|e| section.error(e.to_string()))?;
         Ok(self)
     }
 }
@@ -160,7 +174,8 @@ mod tests {
 
     fn config(v: serde_json::Value) -> Result<IdpConfig, String> {
         let c: IdpConfig = serde_json::from_value(v).map_err(|e| e.to_string())?;
-        c.check("https://idp.example.com")?;
+        c.check("https://idp.example.com")
+            .map_err(|e| e.to_string())?;
         Ok(c)
     }
 

@@ -9,7 +9,7 @@ use mcp_auth_core::ext::{
 
 use super::ID_JAG_TOKEN_TYPE;
 use super::config::IdpConfig;
-use super::grant::TokenExchangeGrant;
+use super::grant::IdJagExchanger;
 
 /// The name of the role and of its section, `[extensions.xaa_idp]`.
 pub const NAME: &str = "xaa_idp";
@@ -17,7 +17,7 @@ pub const NAME: &str = "xaa_idp";
 /// The IdP role as a [`ServerExtension`]. `install`:
 /// - turns on OpenID Connect sign-in (ID tokens for `openid` requests, and the discovery
 ///   members), since the role's subject tokens are this server's ID tokens;
-/// - adds the [`TokenExchangeGrant`], so `grant_types_supported` lists
+/// - adds the [`IdJagExchanger`] to the token-exchange grant, so `grant_types_supported` lists
 ///   `urn:ietf:params:oauth:grant-type:token-exchange`;
 /// - advertises `identity_chaining_requested_token_types_supported` =
 ///   `["urn:ietf:params:oauth:token-type:id-jag"]` (SEP-990 EMA-M5).
@@ -56,9 +56,9 @@ impl ServerExtension for IdpExtension {
     ) -> Result<(), RegistryError> {
         self.config
             .check(services.issuer.as_str())
-            .map_err(|e| RegistryError::Extension(NAME.into(), e))?;
+            .map_err(|e| RegistryError::Extension(NAME.into(), e.to_string()))?;
         registry.enable_openid_connect();
-        registry.add_grant(Arc::new(TokenExchangeGrant::new(
+        registry.add_token_exchanger(Arc::new(IdJagExchanger::new(
             Arc::new(self.config),
             services.clone(),
         )))?;

@@ -1,16 +1,15 @@
-//! The RFC 8693 token-exchange grant that issues ID-JAGs (SEP-990 §6.3, §6.4).
+//! The RFC 8693 token exchange that issues ID-JAGs (SEP-990 §6.3, §6.4), one
+//! [`TokenExchanger`] of the server's token-exchange grant.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use mcp_auth_core::ext::{
-    ClientAuthPolicy, ExtensionServices, GrantContext, GrantDecision, GrantHandler, RefreshPolicy,
+    ExchangeOutcome, ExtensionServices, GrantContext, GrantDecision, RefreshPolicy,
     RequestedResources, ResourceHint, ResponseTokenType, ScopeCeiling, SingleResourceError,
-    TokenProfile, narrow_scope,
+    TokenExchangeRequest, TokenExchanger, TokenProfile, narrow_scope,
 };
-use mcp_auth_core::{
-    ErrorCode, FormParams, GrantType, OAuthError, ResourceUri, TokenEndpointAuthMethod,
-};
+use mcp_auth_core::{ErrorCode, OAuthError, ResourceUri};
 
 use super::config::{IdpConfig, TargetPolicy};
 use super::subject::{SubjectToken, check_id_token, check_refresh_token};
@@ -18,13 +17,15 @@ use super::{ID_JAG_JWT_TYP, ID_JAG_TOKEN_TYPE, ID_TOKEN_TYPE, REFRESH_TOKEN_TYPE
 
 /// Issues an ID-JAG for a signed-in user to another authorization server.
 ///
-/// A request runs, in order (errors are RFC 6749 §5.2 / RFC 8693 §2.2.2 codes, status 400):
+/// It claims a request whose `requested_token_type` is the ID-JAG type or whose `audience` is
+/// a configured target. A request runs, in order (errors are RFC 6749 §5.2 / RFC 8693 §2.2.2
+/// codes, status 400):
 /// 1. client authentication: confidential clients only (`client_secret_basic`,
 ///    `client_secret_post`, `private_key_jwt`; SEP-990 stable §7.7) — the engine, before this
-///    handler (`invalid_client` 401, `unauthorized_client`);
-/// 2. `requested_token_type` = `urn:ietf:params:oauth:token-type:id-jag`, `subject_token`,
-///    `subject_token_type` and `audience` present (`invalid_request`); `actor_token` is not
-///    supported (`invalid_request`);
+///    exchanger (`invalid_client` 401, `unauthorized_client`), and the parameters parsed once
+///    ([`TokenExchangeRequest`]: `subject_token`, `subject_token_type` present, no repeats);
+/// 2. `requested_token_type` = `urn:ietf:params:oauth:token-type:id-jag` and `audience`
+///    present (`invalid_request`); `actor_token` is not supported (`invalid_request`);
 /// 3. `audience` names a configured target (`invalid_target`); the client is allowed there,
 ///    through the `client_ids` mapping or as a CIMD URL (`invalid_target`);
 /// 4. `resource`, when sent, is one of the target's resources; when absent, the target's only
@@ -39,21 +40,21 @@ use super::{ID_JAG_JWT_TYP, ID_JAG_TOKEN_TYPE, ID_TOKEN_TYPE, REFRESH_TOKEN_TYPE
 /// `iat`, `exp` (lifetime [`IdpConfig::id_jag_lifetime`]), `resource`, `scope`, `auth_time`.
 /// The response: `issued_token_type`, `token_type: N_A`, `expires_in`, `scope`, no refresh
 /// token.
-pub struct TokenExchangeGrant {
+pub struct IdJagExchanger {
     config: Arc<IdpConfig>,
     services: ExtensionServices,
 }
 
-impl std::fmt::Debug for TokenExchangeGrant {
+impl std::fmt::Debug for IdJagExchanger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenExchangeGrant")
+        f.debug_struct("IdJagExchanger")
             .field("targets", &self.config.targets.len())
             .finish_non_exhaustive()
     }
 }
 
-impl TokenExchangeGrant {
-    /// The grant for `config`, checking subject tokens against `services` (this server's
+impl IdJagExchanger {
+    /// The exchanger for `config`, checking subject tokens against `services` (this server's
     /// issuer, keys and refresh tokens).
     pub fn new(config: Arc<IdpConfig>, services: ExtensionServices) -> Self {
         Self { config, services }
@@ -61,13 +62,12 @@ impl TokenExchangeGrant {
 
     async fn subject(
         &self,
-        params: &FormParams,
+        request: &TokenExchangeRequest,
         client_id: &str,
         now: mcp_auth_core::UnixTime,
     ) -> Result<SubjectToken, OAuthError> {
-        let token = params.require("subject_token")?;
-        let token_type = params.require("subject_token_type")?;
-        let checked = match token_type {
+        let token = request.subject_token.as_str();
+        let checked = match request.subject_token_type.as_str() {
             ID_TOKEN_TYPE => check_id_token(
                 token,
                 &self.services.local_keys.jwks(),
@@ -123,37 +123,53 @@ fn target_resource(
 }
 
 #[async_trait]
-impl GrantHandler for TokenExchangeGrant {
-    fn grant_type(&self) -> GrantType {
-        GrantType::new(GrantType::TOKEN_EXCHANGE)
+impl TokenExchanger for IdJagExchanger {
+    fn name(&self) -> &str {
+        "id-jag"
     }
 
-    fn client_authentication(&self) -> ClientAuthPolicy {
-        ClientAuthPolicy::Required(vec![
-            TokenEndpointAuthMethod::ClientSecretBasic,
-            TokenEndpointAuthMethod::ClientSecretPost,
-            TokenEndpointAuthMethod::PrivateKeyJwt,
-        ])
+    fn issued_token_types(&self) -> &[&str] {
+        &[ID_JAG_TOKEN_TYPE]
     }
 
-    async fn decide(&self, ctx: &GrantContext<'_>) -> Result<GrantDecision, OAuthError> {
-        let params = ctx.params;
-        match params.require("requested_token_type")? {
-            ID_JAG_TOKEN_TYPE => {}
-            other => {
+    /// An ID-JAG request: `requested_token_type` is the ID-JAG type, or `audience` is one of
+    /// the configured targets (so a request to a target naming another type reads
+    /// `invalid_request` from here, not `invalid_target`).
+    fn claims(&self, _ctx: &GrantContext<'_>, request: &TokenExchangeRequest) -> bool {
+        request.requested_token_type.as_deref() == Some(ID_JAG_TOKEN_TYPE)
+            || request
+                .audience
+                .as_deref()
+                .is_some_and(|a| self.config.target(a).is_some())
+    }
+
+    async fn exchange(
+        &self,
+        ctx: &GrantContext<'_>,
+        request: &TokenExchangeRequest,
+    ) -> Result<ExchangeOutcome, OAuthError> {
+        match request.requested_token_type.as_deref() {
+            Some(ID_JAG_TOKEN_TYPE) => {}
+            Some(other) => {
                 return Err(OAuthError::invalid_request(format!(
                     "requested_token_type {other} is not supported; this server issues {ID_JAG_TOKEN_TYPE}"
                 )));
             }
+            None => {
+                return Err(OAuthError::invalid_request(
+                    "missing parameter requested_token_type",
+                ));
+            }
         }
-        if params.contains("actor_token") || params.contains("actor_token_type") {
+        if request.actor.is_some() {
             return Err(OAuthError::invalid_request(
                 "actor_token is not supported for ID-JAG requests",
             ));
         }
-        params.require("subject_token")?;
-        params.require("subject_token_type")?;
-        let audience = params.require("audience")?;
+        let audience = request
+            .audience
+            .as_deref()
+            .ok_or_else(|| OAuthError::invalid_request("missing parameter audience"))?;
         let target = self.config.target(audience).ok_or_else(|| {
             invalid_target("this IdP does not issue assertions for that audience")
         })?;
@@ -162,7 +178,7 @@ impl GrantHandler for TokenExchangeGrant {
             invalid_target("this client may not get assertions for that audience")
         })?;
         let resource = target_resource(&ctx.requested_resource, target)?;
-        let subject = self.subject(params, client_id, ctx.now).await?;
+        let subject = self.subject(request, client_id, ctx.now).await?;
         let requested = ctx.scope()?;
         let allowed = target.scope_set();
         narrow_scope(requested.as_ref(), &allowed).map_err(|_| {
@@ -187,6 +203,6 @@ impl GrantHandler for TokenExchangeGrant {
             .response
             .insert("issued_token_type", ID_JAG_TOKEN_TYPE.into())
             .map_err(OAuthError::server_error)?;
-        Ok(decision)
+        Ok(ExchangeOutcome::Mint(Box::new(decision)))
     }
 }

@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `[extensions.xaa_idp]` and the per-target policy | [`IdpConfig`], [`TargetPolicy`] (`config.rs`) |
 //! | checking the `subject_token` | [`SubjectToken`] (`subject.rs`) |
-//! | the token-exchange grant | [`TokenExchangeGrant`] (`grant.rs`) |
+//! | the ID-JAG token exchanger | [`IdJagExchanger`] (`grant.rs`) |
 //! | installing it | [`IdpExtension`], [`IdpFactory`] (`extension.rs`) |
 
 mod config;
@@ -15,9 +15,9 @@ mod extension;
 mod grant;
 mod subject;
 
-pub use config::{IdpConfig, TargetPolicy};
+pub use config::{IdpConfig, IdpConfigError, TargetPolicy};
 pub use extension::{IdpExtension, IdpFactory, NAME};
-pub use grant::TokenExchangeGrant;
+pub use grant::IdJagExchanger;
 pub use subject::{SubjectToken, SubjectTokenError};
 
 /// `requested_token_type` / `issued_token_type` of an ID-JAG (SEP-990 §6.3).

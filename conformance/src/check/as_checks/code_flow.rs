@@ -3,11 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::code_redemption::{AS_10, AS_10_MISSING, AS_11, AS_11_REVOKE};
 use super::flow::{count, param, query_of};
-use super::refresh::{AS_15, AS_15_REUSE, AS_16};
-use super::refusals::{AS_05_MISSING, AS_05_PLAIN, AS_06, AS_13, AS_13_TOKEN};
-use super::token_endpoint::AS_25;
 use super::{FlowClient, Run};
 use crate::check::browser::{Authorization, Pkce, random_token};
 use crate::check::http::Exchange;
@@ -51,25 +47,8 @@ impl Run<'_> {
         let pkce = Pkce::generate();
         let state = random_token(12);
         let url = self.authz_url(&self.base_params(client, &pkce.challenge, &state));
-        let rest = [
-            AS_09,
-            AS_14,
-            AS_17,
-            AS_15,
-            AS_16,
-            AS_15_REUSE,
-            AS_11,
-            AS_11_REVOKE,
-            AS_10,
-            AS_10_MISSING,
-            AS_05_PLAIN,
-            AS_05_MISSING,
-            AS_06,
-            AS_13,
-            AS_13_TOKEN,
-            AS_25,
-        ];
-        let Some((redirect, exchange)) = self.first_redirect(client, &url, &rest).await else {
+        let rest = &super::CODE_FLOW[3..];
+        let Some((redirect, exchange)) = self.first_redirect(client, &url, rest).await else {
             return false;
         };
         let q = query_of(&redirect);
@@ -78,11 +57,11 @@ impl Run<'_> {
                 "--client-id {} may not use the authorization code flow at this AS (unauthorized_client): register it for authorization_code",
                 client.id
             );
-            return self.cannot_run(why, &[AS_07, AS_08, AS_R2_04], &rest);
+            return self.cannot_run(why, &[AS_07, AS_08, AS_R2_04], rest);
         }
         let Some(code) = self.redirect_checks(&q, &exchange, &state) else {
             for c in rest {
-                self.report.skip(c, "no authorization code (AS-07 failed)");
+                self.report.skip(*c, "no authorization code (AS-07 failed)");
             }
             return false;
         };

@@ -30,22 +30,11 @@ use mcp_auth_core::Secret;
 use super::browser::Login;
 use super::http::Http;
 use super::report::{CheckId, Report};
-use super::{Metadata, SpecVersion, fetch_metadata};
+use super::{Metadata, ObtainTokenError, SpecVersion, fetch_metadata};
 
-/// Every check of `as`, for the README and `--list`.
-pub const ALL: &[CheckId] = &[
-    AS_01,
-    AS_R2_05,
-    AS_02,
-    AS_02_GRANTS,
-    AS_03,
-    AS_04,
-    AS_R2_02,
-    AS_GRANT,
-    AS_19,
-    AS_21,
-    AS_22,
-    AS_22_FRAGMENT,
+/// The code-flow checks, in the order they run with one client (AS-07 … AS-25): all are
+/// skipped together when no client can be had, and those after AS-R2-04 when no code can.
+pub(super) const CODE_FLOW: [CheckId; 19] = [
     AS_07,
     AS_08,
     AS_R2_04,
@@ -65,10 +54,50 @@ pub const ALL: &[CheckId] = &[
     AS_13,
     AS_13_TOKEN,
     AS_25,
-    CIMD_02,
-    CIMD_03,
-    CIMD_05,
 ];
+
+/// Every check of `as`, for the README and `--list`: the metadata and registration checks,
+/// [`CODE_FLOW`], then the CIMD checks.
+pub const ALL: &[CheckId] = &concat::<12, 19, 3, 34>(
+    [
+        AS_01,
+        AS_R2_05,
+        AS_02,
+        AS_02_GRANTS,
+        AS_03,
+        AS_04,
+        AS_R2_02,
+        AS_GRANT,
+        AS_19,
+        AS_21,
+        AS_22,
+        AS_22_FRAGMENT,
+    ],
+    CODE_FLOW,
+    [CIMD_02, CIMD_03, CIMD_05],
+);
+
+/// `a`, `b` and `c` one after the other, at compile time (`N` = `A + B + C`, checked).
+const fn concat<const A: usize, const B: usize, const C: usize, const N: usize>(
+    a: [CheckId; A],
+    b: [CheckId; B],
+    c: [CheckId; C],
+) -> [CheckId; N] {
+    assert!(A + B + C == N && A > 0, "the lists do not add up");
+    let mut out = [a[0]; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = if i < A {
+            a[i]
+        } else if i < A + B {
+            b[i - A]
+        } else {
+            c[i - A - B]
+        };
+        i += 1;
+    }
+    out
+}
 
 /// What `as` checks against.
 #[derive(Debug, Clone)]
@@ -171,27 +200,7 @@ pub async fn run(http: &Http, opts: &AsOptions) -> Report {
     match client {
         Ok(c) => run.code_flow_checks(&c).await,
         Err(reason) => {
-            for c in [
-                AS_07,
-                AS_08,
-                AS_R2_04,
-                AS_09,
-                AS_14,
-                AS_17,
-                AS_15,
-                AS_16,
-                AS_15_REUSE,
-                AS_11,
-                AS_11_REVOKE,
-                AS_10,
-                AS_10_MISSING,
-                AS_05_PLAIN,
-                AS_05_MISSING,
-                AS_06,
-                AS_13,
-                AS_13_TOKEN,
-                AS_25,
-            ] {
+            for c in CODE_FLOW {
                 run.report.skip(c, reason.clone());
             }
         }
@@ -227,20 +236,23 @@ impl Run<'_> {
 ///
 /// # Errors
 /// Why no token could be had (no metadata, no client, a sign-in needed, a refused request).
-pub async fn obtain_token(http: &Http, opts: &AsOptions) -> Result<String, String> {
+pub async fn obtain_token(http: &Http, opts: &AsOptions) -> Result<String, ObtainTokenError> {
     let meta = fetch_metadata(http, &opts.issuer)
         .await
-        .map_err(|_| "no authorization server metadata".to_owned())?;
+        .map_err(|_| ObtainTokenError::NoMetadata)?;
     let mut run = Run {
         http,
         opts,
         meta,
         report: Report::new(),
     };
-    let client = run.client().await?;
-    let (code, pkce) = run.get_code(&client).await.map_err(|(_, r)| r)?;
+    let client = run.client().await.map_err(ObtainTokenError::Client)?;
+    let (code, pkce) = run
+        .get_code(&client)
+        .await
+        .map_err(|(_, r)| ObtainTokenError::Authorization(r))?;
     let ex = run.redeem(&client, &code, Some(&pkce.verifier), None).await;
     ex.json()
         .and_then(|j| j["access_token"].as_str().map(str::to_owned))
-        .ok_or_else(|| format!("the token request failed: {}", ex.summary()))
+        .ok_or_else(|| ObtainTokenError::TokenRequest(ex.summary()))
 }
