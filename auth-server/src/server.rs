@@ -450,7 +450,8 @@ fn core_registry(
     }
     registry.add_grant(Arc::new(
         AuthorizationCodeGrant::new(stores.clone())
-            .refresh_without_offline_access(settings.refresh_without_offline_access),
+            .refresh_without_offline_access(settings.refresh_without_offline_access)
+            .code_ttl(settings.code_ttl),
     ))?;
     registry.add_grant(Arc::new(RefreshTokenGrant::new(stores.clone())))?;
     let client_keys: Arc<dyn ClientKeySource> = match client_keys {

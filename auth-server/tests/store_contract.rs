@@ -122,6 +122,7 @@ contract!(users: Artifact::Users);
 contract!(consent: Artifact::Consent);
 contract!(vault: Artifact::Vault);
 contract!(elicitations: Artifact::Elicitations);
+contract!(grant_usage: Artifact::GrantUsage);
 
 // ---------------------------------------------------------------------------------------------
 // SQLite only: durability and the file itself

@@ -19,6 +19,7 @@ mod clients;
 mod codes;
 mod consent;
 mod elicitations;
+mod grant_usage;
 mod keys;
 mod refresh;
 mod replay;
@@ -35,6 +36,7 @@ pub use elicitations::{
     ELICITATION_RETENTION, ElicitationBinding, ElicitationStatus, ElicitationStore,
     MemoryElicitationStore, PendingElicitation,
 };
+pub use grant_usage::{GrantUsageStore, GrantUse, MemoryGrantUsageStore};
 pub use keys::{MemorySigningKeyStore, SigningKeyStore, StoredSigningKey};
 pub use refresh::{
     MemoryRefreshTokenStore, RefreshToken, RefreshTokenState, RefreshTokenStore, RevokedAccess,
@@ -69,6 +71,8 @@ pub struct Stores {
     pub elicitations: Arc<dyn ElicitationStore>,
     /// The token vault: users' sealed third-party credentials.
     pub vault: Arc<dyn VaultStore>,
+    /// When clients used their grants, and when users removed a client's access.
+    pub grant_usage: Arc<dyn GrantUsageStore>,
 }
 
 impl Stores {
@@ -85,6 +89,7 @@ impl Stores {
             consent: Arc::new(MemoryConsentStore::default()),
             elicitations: Arc::new(MemoryElicitationStore::default()),
             vault: Arc::new(MemoryVaultStore::default()),
+            grant_usage: Arc::new(MemoryGrantUsageStore::default()),
         }
     }
 }

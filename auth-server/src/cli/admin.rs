@@ -56,7 +56,7 @@ pub struct ClientAddArgs {
     pub jwks_uri: Option<String>,
 }
 
-async fn open(config_path: Option<&Path>) -> Result<(Config, Stores), String> {
+pub(super) async fn open(config_path: Option<&Path>) -> Result<(Config, Stores), String> {
     let config = Config::load(config_path).map_err(|e| e.to_string())?;
     let stores = crate::storage::open_existing(&config.database_config()).await?;
     Ok((config, stores))
@@ -860,7 +860,7 @@ fn lookup_name(raw: &str) -> String {
 }
 
 /// The subject id of the local user `username`.
-async fn user_sub(stores: &Stores, username: &str) -> Result<String, String> {
+pub(super) async fn user_sub(stores: &Stores, username: &str) -> Result<String, String> {
     Ok(stores
         .users
         .get_by_username(&lookup_name(username))

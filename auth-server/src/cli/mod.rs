@@ -1,6 +1,7 @@
 //! The `auth-server` command line: `serve` (the default) and the admin commands.
 
 mod admin;
+mod grants;
 mod secret_file;
 mod serve;
 
@@ -38,6 +39,10 @@ pub enum Command {
     /// Inspect and revoke the consents users gave to clients.
     #[command(subcommand)]
     Consent(ConsentCommand),
+    /// See and remove the apps users authorized: consents, token use and refresh tokens (the
+    /// account page's data, issue 25).
+    #[command(subcommand)]
+    Grants(grants::GrantsCommand),
     /// Inspect and revoke users' third-party connections (the token vault, issue 11).
     #[command(subcommand)]
     Connections(ConnectionsCommand),
@@ -257,6 +262,7 @@ pub async fn execute(cli: Cli) -> i32 {
         Some(Command::Keys(cmd)) => admin::keys(cli.config.as_deref(), cmd).await,
         Some(Command::Consent(cmd)) => admin::consent(cli.config.as_deref(), cmd).await,
         Some(Command::Connections(cmd)) => admin::connections(cli.config.as_deref(), cmd).await,
+        Some(Command::Grants(cmd)) => grants::grants(cli.config.as_deref(), cmd).await,
         Some(Command::Migrate) => migrate(cli.config.as_deref()).await,
     };
     match result {

@@ -1,6 +1,7 @@
 //! Endpoint logic, free of HTTP types: each file is one endpoint's method on
 //! [`crate::AuthorizationServer`].
 
+pub mod account;
 pub mod authorize;
 mod client_authentication;
 pub mod connect_callback;

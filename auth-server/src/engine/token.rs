@@ -218,6 +218,10 @@ impl AuthorizationServer {
                 },
             )
             .await?;
+        if decision.profile == TokenProfile::AccessToken {
+            self.record_grant_use(&decision.subject, &claims.client_id, &resource, now)
+                .await?;
+        }
         let token_type = decision.response.token_type.as_str().to_owned();
         let mut extra = decision.response.into_map();
         if let Some(request) = &decision.id_token {

@@ -18,9 +18,14 @@ use super::deny_all;
 /// family; a code without it does so only under the policy
 /// [`AuthorizationCodeGrant::refresh_without_offline_access`] (on by default). Either way the
 /// engine issues one only to a client that may use the `refresh_token` grant.
+///
+/// A code issued at or before the moment its user removed the client's access (the account
+/// page, `auth-server grants revoke`) is refused as `invalid_grant`: removing access also stops
+/// the codes still in flight.
 pub struct AuthorizationCodeGrant {
     stores: Stores,
     refresh_without_offline_access: bool,
+    code_ttl: u64,
 }
 
 impl AuthorizationCodeGrant {
@@ -30,7 +35,15 @@ impl AuthorizationCodeGrant {
             stores,
             refresh_without_offline_access:
                 crate::settings::defaults::REFRESH_WITHOUT_OFFLINE_ACCESS,
+            code_ttl: crate::settings::defaults::CODE_TTL,
         }
+    }
+
+    /// The lifetime codes are issued with, in seconds (`tokens.code_ttl`): a code was issued
+    /// at its expiry minus this, which is compared with the user's removal of the client.
+    pub fn code_ttl(mut self, seconds: u64) -> Self {
+        self.code_ttl = seconds;
+        self
     }
 
     /// Whether a code whose request did not ask for `offline_access` still starts a refresh
@@ -92,6 +105,18 @@ impl GrantHandler for AuthorizationCodeGrant {
         if record.client_id != ctx.client.client_id.as_str() {
             return Err(OAuthError::invalid_grant(
                 "the authorization code was issued to another client",
+            ));
+        }
+        let issued_at = record.expires_at - self.code_ttl as i64;
+        if let Some(cut_off) = self
+            .stores
+            .grant_usage
+            .cut_off_at(&record.sub, &record.client_id)
+            .await?
+            && issued_at <= cut_off
+        {
+            return Err(OAuthError::invalid_grant(
+                "the authorization code is invalid or expired",
             ));
         }
         let verifier = ctx.params.get("code_verifier").ok_or_else(|| {

@@ -3,6 +3,7 @@
 //! Routes live under the issuer's path; the RFC 8414 metadata is also served at the
 //! path-inserted well-known URL on the origin root.
 
+mod account;
 mod authorize;
 #[cfg(test)]
 mod busy_tests;
@@ -183,6 +184,8 @@ pub fn router(server: AuthorizationServer, options: HttpOptions) -> Result<Route
         .route("/connections", get(connect_pages::list))
         .route("/connections/{name}/remove", post(connect_pages::remove))
         .route("/logout", post(logout::logout))
+        .route("/account", get(account::page))
+        .route("/account/remove", post(account::remove))
         .layer(middleware::from_fn(crate::web::pages::with_request_id))
         .route(crate::web::ui::STYLESHEET_PATH, get(stylesheet))
         .route(crate::web::ui::LOGO_PATH, get(logo));

@@ -81,6 +81,9 @@ fn spawn_purge(server: AuthorizationServer, document_cache: Option<Arc<PgCimdCac
             if let Err(e) = stores.elicitations.purge_expired(now).await {
                 tracing::warn!(error = %e, "purging expired elicitations failed");
             }
+            if let Err(e) = server.purge_cut_offs().await {
+                tracing::warn!(error = %e, "purging grant cut-offs failed");
+            }
             if let Some(counters) = server.shared_counters()
                 && let Err(e) = counters.purge(now).await
             {

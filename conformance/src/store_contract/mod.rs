@@ -40,6 +40,7 @@ mod codes;
 mod consent;
 mod elicitations;
 pub mod fixtures;
+mod grant_usage;
 mod keys;
 mod refresh;
 mod replay;
@@ -74,11 +75,14 @@ pub enum Artifact {
     Vault,
     /// Pending URL-mode elicitations (`ElicitationStore`).
     Elicitations,
+    /// Grant use and cut-offs (`GrantUsageStore`), and the refresh tokens a user holds: what the
+    /// account page shows.
+    GrantUsage,
 }
 
 impl Artifact {
     /// Every artifact, in the order [`run`] checks them.
-    pub const ALL: [Artifact; 9] = [
+    pub const ALL: [Artifact; 10] = [
         Self::Clients,
         Self::AuthorizationCodes,
         Self::RefreshTokens,
@@ -88,6 +92,7 @@ impl Artifact {
         Self::Consent,
         Self::Vault,
         Self::Elicitations,
+        Self::GrantUsage,
     ];
 
     /// The checks of this artifact.
@@ -102,6 +107,7 @@ impl Artifact {
             Self::Consent => consent::CHECKS,
             Self::Vault => vault::CHECKS,
             Self::Elicitations => elicitations::CHECKS,
+            Self::GrantUsage => grant_usage::CHECKS,
         }
     }
 
@@ -191,7 +197,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), count);
-        assert_eq!(count, 55);
+        assert_eq!(count, 60);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

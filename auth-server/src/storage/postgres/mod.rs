@@ -41,7 +41,8 @@ pub use counters::PgSharedCounters;
 pub use replay::PgReplayCache;
 pub use stores::{
     PgAccessTokenDenylist, PgAuthorizationCodeStore, PgClientStore, PgConsentStore,
-    PgElicitationStore, PgRefreshTokenStore, PgSigningKeyStore, PgUserStore, PgVaultStore,
+    PgElicitationStore, PgGrantUsageStore, PgRefreshTokenStore, PgSigningKeyStore, PgUserStore,
+    PgVaultStore,
 };
 
 pub use crate::config::DEFAULT_POOL_SIZE;
@@ -283,6 +284,7 @@ pub fn stores_from_pool(pool: PgPool) -> Stores {
         users: Arc::new(PgUserStore::new(pool.clone())),
         consent: Arc::new(PgConsentStore::new(pool.clone())),
         elicitations: Arc::new(PgElicitationStore::new(pool.clone())),
-        vault: Arc::new(PgVaultStore::new(pool)),
+        vault: Arc::new(PgVaultStore::new(pool.clone())),
+        grant_usage: Arc::new(PgGrantUsageStore::new(pool)),
     })
 }

@@ -25,6 +25,7 @@ pub(crate) mod clients;
 pub(crate) mod codes;
 pub(crate) mod consent;
 pub(crate) mod elicitations;
+pub(crate) mod grant_usage;
 pub(crate) mod keys;
 pub(crate) mod refresh;
 pub(crate) mod replay;

@@ -29,8 +29,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub use stores::{
     SqliteAccessTokenDenylist, SqliteAuthorizationCodeStore, SqliteClientStore, SqliteConsentStore,
-    SqliteElicitationStore, SqliteRefreshTokenStore, SqliteReplayCache, SqliteSigningKeyStore,
-    SqliteUserStore, SqliteVaultStore,
+    SqliteElicitationStore, SqliteGrantUsageStore, SqliteRefreshTokenStore, SqliteReplayCache,
+    SqliteSigningKeyStore, SqliteUserStore, SqliteVaultStore,
 };
 
 /// Connections in the pool. SQLite has one writer at a time; the rest serve concurrent reads.
@@ -123,7 +123,8 @@ pub fn stores_from_pool(pool: SqlitePool) -> Stores {
         users: Arc::new(SqliteUserStore::new(pool.clone())),
         consent: Arc::new(SqliteConsentStore::new(pool.clone())),
         elicitations: Arc::new(SqliteElicitationStore::new(pool.clone())),
-        vault: Arc::new(SqliteVaultStore::new(pool)),
+        vault: Arc::new(SqliteVaultStore::new(pool.clone())),
+        grant_usage: Arc::new(SqliteGrantUsageStore::new(pool)),
     })
 }
 
