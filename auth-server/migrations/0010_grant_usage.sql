@@ -16,3 +16,4 @@ CREATE TABLE grant_cut_offs (
     PRIMARY KEY (sub, client_id)
 );
 CREATE INDEX grant_cut_offs_at ON grant_cut_offs (cut_off_at);
+CREATE INDEX grant_usage_client ON grant_usage (client_id);

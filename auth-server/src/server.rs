@@ -62,6 +62,8 @@ pub(crate) struct Inner {
     /// Hits of the connect pages per source address (ELIC-18).
     pub(crate) connect_page_limiter: Limiter,
     pub(crate) auth_throttle: ClientAuthThrottle,
+    /// Token requests per client (issue 25 §3).
+    pub(crate) token_client_limit: crate::rate_limit::ClientTokenLimit,
     /// Sign-in limits and the password hashing pool.
     pub(crate) sign_in: crate::engine::sign_in_guard::SignInGuard,
     /// Third-party connections, when configured (issue 11).
@@ -402,6 +404,10 @@ impl AuthorizationServerBuilder {
             clock.clone(),
         )
         .shared(shared.clone(), "connect_page");
+        let token_client_limit = crate::rate_limit::ClientTokenLimit::new(
+            self.settings.token_requests_per_client_per_minute,
+            clock.clone(),
+        );
         let auth_throttle = ClientAuthThrottle::new(
             self.settings.client_auth_failures_per_minute,
             &self.settings.client_auth_backstop,
@@ -426,6 +432,7 @@ impl AuthorizationServerBuilder {
                 registration_limiter,
                 connect_page_limiter,
                 auth_throttle,
+                token_client_limit,
                 sign_in,
                 connections: self.connections,
                 upstreams: self.upstreams,

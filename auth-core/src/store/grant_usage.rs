@@ -35,6 +35,7 @@ pub struct GrantUse {
 /// - `cut_off` forgets every row of (sub, client_id), returns how many, and remembers the
 ///   cut-off `at`, keeping the later one when there is one already.
 /// - `cut_off_at` is the remembered cut-off of (sub, client_id), or `None`.
+/// - `has_use` is whether any user's row of `client_id` exists.
 /// - `purge_cut_offs(before)` forgets cut-offs with `at < before` (no access token issued
 ///   before them is still valid) and returns how many.
 #[async_trait]
@@ -56,6 +57,9 @@ pub trait GrantUsageStore: Send + Sync {
     async fn cut_off_at(&self, sub: &str, client_id: &str) -> Result<Option<UnixTime>, StoreError>;
     /// Forget cut-offs made before `before`; returns how many.
     async fn purge_cut_offs(&self, before: UnixTime) -> Result<u64, StoreError>;
+    /// Whether `client_id` has received an access token for any user (and that use was not
+    /// forgotten by a cut-off).
+    async fn has_use(&self, client_id: &str) -> Result<bool, StoreError>;
 }
 
 #[derive(Debug, Default)]
@@ -146,5 +150,9 @@ impl GrantUsageStore for MemoryGrantUsageStore {
         let n = inner.cut_offs.len();
         inner.cut_offs.retain(|_, at| *at >= before);
         Ok((n - inner.cut_offs.len()) as u64)
+    }
+
+    async fn has_use(&self, client_id: &str) -> Result<bool, StoreError> {
+        Ok(lock(&self.0).uses.keys().any(|(_, c, _)| c == client_id))
     }
 }

@@ -78,6 +78,7 @@ pub struct RevokedAccess {
 /// - `held_by_subject` lists, once each and sorted, the (client id, resource) pairs for which
 ///   the user `sub` holds an `Active` token that is usable at `now` (`now < expires_at` and
 ///   `now < family_expires_at`).
+/// - `held_by_client` is whether any user holds such a token of `client_id` at `now`.
 #[async_trait]
 pub trait RefreshTokenStore: Send + Sync {
     /// Store a new active token.
@@ -104,6 +105,8 @@ pub trait RefreshTokenStore: Send + Sync {
         sub: &str,
         now: UnixTime,
     ) -> Result<Vec<(String, ResourceUri)>, StoreError>;
+    /// Whether some user holds a usable refresh token of `client_id` at `now`.
+    async fn held_by_client(&self, client_id: &str, now: UnixTime) -> Result<bool, StoreError>;
     /// Drop tokens whose family expired before `now`; returns how many.
     async fn purge(&self, now: UnixTime) -> Result<u64, StoreError>;
 }
@@ -210,6 +213,15 @@ impl RefreshTokenStore for MemoryRefreshTokenStore {
         out.sort_by(|a, b| (a.0.as_str(), a.1.as_str()).cmp(&(b.0.as_str(), b.1.as_str())));
         out.dedup();
         Ok(out)
+    }
+
+    async fn held_by_client(&self, client_id: &str, now: UnixTime) -> Result<bool, StoreError> {
+        Ok(lock(&self.0).tokens.values().any(|t| {
+            t.client_id == client_id
+                && t.state == RefreshTokenState::Active
+                && now < t.expires_at
+                && now < t.family_expires_at
+        }))
     }
 
     async fn purge(&self, now: UnixTime) -> Result<u64, StoreError> {

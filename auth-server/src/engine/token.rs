@@ -52,7 +52,8 @@ impl AuthorizationServer {
     /// [`TokenProfile`].
     ///
     /// Errors: `invalid_request` (malformed or repeated parameters, two client authentication
-    /// methods), `unsupported_grant_type`, `invalid_client` (401), `unauthorized_client`,
+    /// methods), `unsupported_grant_type`, `invalid_client` (401), `429` past the per-client
+    /// limit ([`crate::rate_limit::token_client`]), `unauthorized_client`,
     /// `invalid_target` and `invalid_scope` (the engine's rules, for every grant), and whatever
     /// the grant handler decides (`invalid_grant`, …).
     pub async fn token(&self, request: ClientRequest<'_>) -> Result<TokenResponse, OAuthError> {
@@ -78,6 +79,10 @@ impl AuthorizationServer {
                 Callers::AnyClient,
                 request.source,
             )
+            .await?;
+        self.inner
+            .token_client_limit
+            .check(&client, request.source)
             .await?;
         let span =
             tracing::info_span!("token", grant_type = %grant_type, client_id = %client.client_id);

@@ -167,6 +167,7 @@ bounded_store!(RefreshTokenStore {
     fn revoke_client(client_id: &str) -> Vec<RevokedAccess>;
     fn revoke_subject(sub: &str, client_id: Option<&str>) -> Vec<RevokedAccess>;
     fn held_by_subject(sub: &str, now: UnixTime) -> Vec<(String, ResourceUri)>;
+    fn held_by_client(client_id: &str, now: UnixTime) -> bool;
     fn purge(now: UnixTime) -> u64;
 });
 
@@ -176,6 +177,7 @@ bounded_store!(GrantUsageStore {
     fn cut_off(sub: &str, client_id: &str, at: UnixTime) -> u64;
     fn cut_off_at(sub: &str, client_id: &str) -> Option<UnixTime>;
     fn purge_cut_offs(before: UnixTime) -> u64;
+    fn has_use(client_id: &str) -> bool;
 });
 
 bounded_store!(ReplayCache {

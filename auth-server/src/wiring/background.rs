@@ -84,6 +84,9 @@ fn spawn_purge(server: AuthorizationServer, document_cache: Option<Arc<PgCimdCac
             if let Err(e) = server.purge_cut_offs().await {
                 tracing::warn!(error = %e, "purging grant cut-offs failed");
             }
+            if let Err(e) = server.purge_unused_clients().await {
+                tracing::warn!(error = %e, "purging unused registrations failed");
+            }
             if let Some(counters) = server.shared_counters()
                 && let Err(e) = counters.purge(now).await
             {

@@ -15,6 +15,8 @@ pub(super) const CHECKS: &[Check] = &[
     super::check!(cut_off_forgets_that_clients_use_and_keeps_the_later_time),
     super::check!(purge_cut_offs_forgets_only_older_ones),
     super::check!(held_by_subject_lists_usable_active_tokens_once),
+    super::check!(has_use_follows_recorded_use_and_cut_offs),
+    super::check!(held_by_client_sees_only_usable_active_tokens),
 ];
 
 fn other_resource() -> mcp_auth_core::ResourceUri {
@@ -137,4 +139,38 @@ async fn held_by_subject_lists_usable_active_tokens_once(s: &Stores) {
         RefreshTokenState::Spent
     );
     assert!(r.held_by_subject("user-1", 2_000).await.unwrap().is_empty());
+}
+
+async fn has_use_follows_recorded_use_and_cut_offs(s: &Stores) {
+    let g = &s.grant_usage;
+    assert!(!g.has_use("client-1").await.unwrap());
+    g.record_use("u", "client-1", &mcp_resource(), 10)
+        .await
+        .unwrap();
+    g.record_use("v", "client-1", &mcp_resource(), 10)
+        .await
+        .unwrap();
+    assert!(g.has_use("client-1").await.unwrap());
+    assert!(!g.has_use("client-2").await.unwrap());
+    g.cut_off("u", "client-1", 20).await.unwrap();
+    assert!(g.has_use("client-1").await.unwrap(), "v still uses it");
+    g.cut_off("v", "client-1", 20).await.unwrap();
+    assert!(!g.has_use("client-1").await.unwrap());
+}
+
+async fn held_by_client_sees_only_usable_active_tokens(s: &Stores) {
+    let r = &s.refresh_tokens;
+    assert!(!r.held_by_client("client-1", 1_500).await.unwrap());
+    r.insert(&refresh("a", "fam-a", "client-1")).await.unwrap();
+    assert!(r.held_by_client("client-1", 1_500).await.unwrap());
+    assert!(!r.held_by_client("client-2", 1_500).await.unwrap());
+    assert!(
+        !r.held_by_client("client-1", 2_000).await.unwrap(),
+        "idle-expired"
+    );
+    r.revoke_family("fam-a").await.unwrap();
+    assert!(!r.held_by_client("client-1", 1_500).await.unwrap());
+    r.insert(&refresh("b", "fam-b", "client-1")).await.unwrap();
+    assert!(r.spend(&hash("b")).await.unwrap());
+    assert!(!r.held_by_client("client-1", 1_500).await.unwrap(), "spent");
 }

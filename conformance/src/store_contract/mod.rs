@@ -197,7 +197,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), count);
-        assert_eq!(count, 60);
+        assert_eq!(count, 62);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -119,6 +119,16 @@ macro_rules! grant_usage_store {
                     .map_err(<$db>::db_error)
                 }
 
+                async fn has_use(&self, client_id: &str) -> Result<bool, StoreError> {
+                    sqlx::query_scalar(
+                        "SELECT EXISTS (SELECT 1 FROM grant_usage WHERE client_id = $1)",
+                    )
+                    .bind(client_id)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(<$db>::db_error)
+                }
+
                 async fn purge_cut_offs(&self, before: UnixTime) -> Result<u64, StoreError> {
                     let done = sqlx::query("DELETE FROM grant_cut_offs WHERE cut_off_at < $1")
                         .bind(before)

@@ -224,6 +224,22 @@ macro_rules! refresh_token_store {
                         .collect()
                 }
 
+                async fn held_by_client(
+                    &self,
+                    client_id: &str,
+                    now: UnixTime,
+                ) -> Result<bool, StoreError> {
+                    sqlx::query_scalar(
+                        "SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE client_id = $1 \
+                         AND state = 'active' AND expires_at > $2 AND family_expires_at > $2)",
+                    )
+                    .bind(client_id)
+                    .bind(now)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(<$db>::db_error)
+                }
+
                 async fn purge(&self, now: UnixTime) -> Result<u64, StoreError> {
                     let mut tx = <$db>::begin_write(&self.pool).await?;
                     let done =
