@@ -105,6 +105,8 @@ pub struct ServerSettings {
     /// ([`crate::rate_limit::token_client`]); past it the client gets `429` until the minute
     /// ends, while other clients behind the same address go on. 0 (the default) = no limit.
     pub token_requests_per_client_per_minute: u32,
+    /// Days audit events are kept before the background purge deletes them (default 400).
+    pub audit_keep_days: u32,
     /// Sign-in limits and password hashing bounds.
     pub signin: crate::limits::SignInSettings,
     /// Hits of the connect pages allowed per source address (ELIC-18).
@@ -153,6 +155,7 @@ impl ServerSettings {
             client_auth_failures_per_minute: defaults::CLIENT_AUTH_FAILURES_PER_MINUTE,
             client_auth_backstop: crate::limits::ClientAuthBackstop::default(),
             token_requests_per_client_per_minute: defaults::TOKEN_REQUESTS_PER_CLIENT_PER_MINUTE,
+            audit_keep_days: crate::audit::DEFAULT_KEEP_DAYS,
             signin: crate::limits::SignInSettings::default(),
             connect_pages: crate::limits::ConnectPageLimits::default(),
             trusted_proxies: Vec::new(),

@@ -123,6 +123,7 @@ contract!(consent: Artifact::Consent);
 contract!(vault: Artifact::Vault);
 contract!(elicitations: Artifact::Elicitations);
 contract!(grant_usage: Artifact::GrantUsage);
+contract!(audit_trail: Artifact::AuditTrail);
 
 // ---------------------------------------------------------------------------------------------
 // SQLite only: durability and the file itself

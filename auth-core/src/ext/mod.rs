@@ -4,6 +4,7 @@
 //! yields the same token shape. Advertised metadata lists are generated from the registry, so
 //! metadata cannot drift from behaviour.
 
+mod audit;
 mod claims;
 mod client_auth;
 mod client_resolver;
@@ -16,6 +17,7 @@ mod services;
 mod subject;
 mod token_issuer;
 
+pub use audit::{AuditEvent, AuditSink, NoAudit};
 pub use claims::{
     ClaimError, ExtraClaims, RESERVED_CLAIMS, RESERVED_RESPONSE_MEMBERS, ResponseMembers,
     ResponseTokenType,

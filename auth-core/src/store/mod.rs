@@ -15,6 +15,7 @@
 //! Codes and refresh tokens are looked up by the SHA-256 hash of their value
 //! ([`crate::secret::TokenHash`]); the values themselves are never stored.
 
+mod audit;
 mod clients;
 mod codes;
 mod consent;
@@ -27,6 +28,9 @@ mod revocation;
 mod users;
 mod vault;
 
+pub use audit::{
+    AuditFilter, AuditLog, AuditRow, GENESIS_HASH, MemoryAuditLog, NewAuditEvent, next_row,
+};
 pub use clients::{ClientStore, MemoryClientStore};
 pub use codes::{
     AuthorizationCode, AuthorizationCodeStore, CodeTake, MemoryAuthorizationCodeStore,
@@ -73,6 +77,8 @@ pub struct Stores {
     pub vault: Arc<dyn VaultStore>,
     /// When clients used their grants, and when users removed a client's access.
     pub grant_usage: Arc<dyn GrantUsageStore>,
+    /// The audit trail's hash chain.
+    pub audit: Arc<dyn AuditLog>,
 }
 
 impl Stores {
@@ -90,6 +96,7 @@ impl Stores {
             elicitations: Arc::new(MemoryElicitationStore::default()),
             vault: Arc::new(MemoryVaultStore::default()),
             grant_usage: Arc::new(MemoryGrantUsageStore::default()),
+            audit: Arc::new(MemoryAuditLog::default()),
         }
     }
 }

@@ -870,6 +870,28 @@ pub(super) async fn user_sub(stores: &Stores, username: &str) -> Result<String, 
         .sub)
 }
 
+/// Record a successful admin `command` (and what it was given) in the audit chain. Best
+/// effort: the command already succeeded; a database that cannot be opened is reported on
+/// standard error.
+pub(super) async fn record_admin_command(
+    config_path: Option<&Path>,
+    command: &str,
+    detail: String,
+) {
+    match open(config_path).await {
+        Ok((_, stores)) => {
+            let event = mcp_auth_core::ext::AuditEvent::AdminCommand {
+                command: command.to_owned(),
+                detail,
+                sub: None,
+                client_id: None,
+            };
+            super::audit::record(&stores, event).await;
+        }
+        Err(e) => eprintln!("warning: the audit trail did not record `{command}`: {e}"),
+    }
+}
+
 pub(super) async fn keys(config_path: Option<&Path>, cmd: KeysCommand) -> Result<(), String> {
     let (_, stores) = open(config_path).await?;
     let now = SystemClock.now();
@@ -881,6 +903,13 @@ pub(super) async fn keys(config_path: Option<&Path>, cmd: KeysCommand) -> Result
                 .rotate(&key, now)
                 .await
                 .map_err(|e| e.to_string())?;
+            super::audit::record(
+                &stores,
+                mcp_auth_core::ext::AuditEvent::KeyRotated {
+                    kid: key.kid.clone(),
+                },
+            )
+            .await;
             println!(
                 "new signing key {} ({}); a running server signs with it within a minute",
                 key.kid, key.alg

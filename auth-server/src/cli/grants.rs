@@ -77,6 +77,7 @@ pub(super) async fn grants(config_path: Option<&Path>, cmd: GrantsCommand) -> Re
             let removed = remove_access(&stores, &sub, &args.client, now)
                 .await
                 .map_err(|e| e.to_string())?;
+            super::audit::record(&stores, removed.event(&sub, &args.client, "admin")).await;
             println!(
                 "removed the access of {} for {}: {} consents and {} refresh tokens revoked; \
                  its access tokens are inactive at introspection",

@@ -51,6 +51,20 @@ pub struct RemovedAccess {
     pub refresh_tokens: usize,
 }
 
+impl RemovedAccess {
+    /// The audit event of this removal of `client_id`'s access for `sub`, done `by` `user` or
+    /// `admin`.
+    pub fn event(&self, sub: &str, client_id: &str, by: &str) -> mcp_auth_core::ext::AuditEvent {
+        mcp_auth_core::ext::AuditEvent::AccessRemoved {
+            sub: sub.to_owned(),
+            client_id: client_id.to_owned(),
+            by: by.to_owned(),
+            consents: self.consents,
+            refresh_tokens: self.refresh_tokens as u64,
+        }
+    }
+}
+
 /// The apps the user `sub` authorized at `now`, sorted by client id, then resource.
 ///
 /// # Errors
@@ -182,6 +196,7 @@ impl AuthorizationServer {
         client_id: &str,
     ) -> Result<RemovedAccess, StoreError> {
         let removed = remove_access(self.stores(), sub, client_id, self.clock().now()).await?;
+        self.audit(removed.event(sub, client_id, "user")).await;
         tracing::info!(
             client_id = %client_id,
             consents = removed.consents,

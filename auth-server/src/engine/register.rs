@@ -50,6 +50,12 @@ impl AuthorizationServer {
             && let Some(existing) = self.existing_registration(client, req).await?
         {
             tracing::info!(client_id = %existing.client_id, "identical public registration; existing client returned");
+            self.audit(mcp_auth_core::ext::AuditEvent::ClientRegistered {
+                client_id: existing.client_id.as_str().to_owned(),
+                auth_method: existing.token_endpoint_auth_method.to_string(),
+                existing: true,
+            })
+            .await;
             return Ok(registration_response(
                 &existing,
                 req,
@@ -91,6 +97,12 @@ impl AuthorizationServer {
         };
         self.inner.stores.clients.put(&client).await?;
         tracing::info!(client_id = %client.client_id, method = %client.token_endpoint_auth_method, "client registered");
+        self.audit(mcp_auth_core::ext::AuditEvent::ClientRegistered {
+            client_id: client.client_id.as_str().to_owned(),
+            auth_method: client.token_endpoint_auth_method.to_string(),
+            existing: false,
+        })
+        .await;
         Ok(registration_response(
             &client,
             &req,

@@ -227,6 +227,16 @@ impl AuthorizationServer {
             self.record_grant_use(&decision.subject, &claims.client_id, &resource, now)
                 .await?;
         }
+        self.audit(mcp_auth_core::ext::AuditEvent::TokenIssued {
+            grant_type: ctx.params.get("grant_type").unwrap_or("-").to_owned(),
+            client_id: claims.client_id.clone(),
+            sub: claims.sub.clone(),
+            resource: resource.as_str().to_owned(),
+            scope: claims.scope.clone(),
+            jti: claims.jti.clone(),
+            refresh_token: refresh_token.is_some(),
+        })
+        .await;
         let token_type = decision.response.token_type.as_str().to_owned();
         let mut extra = decision.response.into_map();
         if let Some(request) = &decision.id_token {

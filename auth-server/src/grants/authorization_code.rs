@@ -26,6 +26,7 @@ pub struct AuthorizationCodeGrant {
     stores: Stores,
     refresh_without_offline_access: bool,
     code_ttl: u64,
+    audit: std::sync::Arc<dyn mcp_auth_core::ext::AuditSink>,
 }
 
 impl AuthorizationCodeGrant {
@@ -36,7 +37,14 @@ impl AuthorizationCodeGrant {
             refresh_without_offline_access:
                 crate::settings::defaults::REFRESH_WITHOUT_OFFLINE_ACCESS,
             code_ttl: crate::settings::defaults::CODE_TTL,
+            audit: std::sync::Arc::new(mcp_auth_core::ext::NoAudit),
         }
+    }
+
+    /// Record replayed codes with `sink` (the server's audit trail; default none).
+    pub fn audit(mut self, sink: std::sync::Arc<dyn mcp_auth_core::ext::AuditSink>) -> Self {
+        self.audit = sink;
+        self
     }
 
     /// The lifetime codes are issued with, in seconds (`tokens.code_ttl`): a code was issued
@@ -95,6 +103,14 @@ impl GrantHandler for AuthorizationCodeGrant {
             CodeTake::Replayed { client_id, issued } => {
                 if client_id == ctx.client.client_id.as_str() {
                     tracing::warn!(client_id = %client_id, "authorization code replayed; revoking what it issued");
+                    self.audit
+                        .record(
+                            ctx.now,
+                            &mcp_auth_core::ext::AuditEvent::CodeReplayed {
+                                client_id: client_id.clone(),
+                            },
+                        )
+                        .await;
                     self.revoke_replayed(issued, ctx.now).await?;
                 }
                 return Err(OAuthError::invalid_grant(

@@ -28,11 +28,11 @@ use async_trait::async_trait;
 use mcp_auth_cimd_resolver::{CachedDocument, CimdCache};
 use mcp_auth_core::ext::IssuedTokens;
 use mcp_auth_core::store::{
-    AccessTokenDenylist, AuthorizationCode, AuthorizationCodeStore, ClientStore, CodeTake, Consent,
-    ConsentStore, ElicitationBinding, ElicitationStatus, ElicitationStore, FederatedUser,
-    GrantUsageStore, GrantUse, PendingElicitation, RefreshToken, RefreshTokenStore, ReplayCache,
-    RevokedAccess, SealedEntry, SigningKeyStore, StoredSigningKey, Stores, User, UserStore,
-    VaultStore,
+    AccessTokenDenylist, AuditFilter, AuditLog, AuditRow, AuthorizationCode,
+    AuthorizationCodeStore, ClientStore, CodeTake, Consent, ConsentStore, ElicitationBinding,
+    ElicitationStatus, ElicitationStore, FederatedUser, GrantUsageStore, GrantUse, NewAuditEvent,
+    PendingElicitation, RefreshToken, RefreshTokenStore, ReplayCache, RevokedAccess, SealedEntry,
+    SigningKeyStore, StoredSigningKey, Stores, User, UserStore, VaultStore,
 };
 use mcp_auth_core::{
     Client, ClientId, ResourceUri, ScopeSet, Secret, StoreError, TokenHash, UnixTime,
@@ -123,6 +123,7 @@ pub fn bound(stores: Stores) -> Stores {
         elicitations: Arc::new(Bounded::new(stores.elicitations)),
         vault: Arc::new(Bounded::new(stores.vault)),
         grant_usage: Arc::new(Bounded::new(stores.grant_usage)),
+        audit: Arc::new(Bounded::new(stores.audit)),
     }
 }
 
@@ -169,6 +170,13 @@ bounded_store!(RefreshTokenStore {
     fn held_by_subject(sub: &str, now: UnixTime) -> Vec<(String, ResourceUri)>;
     fn held_by_client(client_id: &str, now: UnixTime) -> bool;
     fn purge(now: UnixTime) -> u64;
+});
+
+bounded_store!(AuditLog {
+    fn append(event: &NewAuditEvent<'_>) -> AuditRow;
+    fn list(filter: &AuditFilter) -> Vec<AuditRow>;
+    fn chain() -> Vec<AuditRow>;
+    fn prune(before: UnixTime) -> u64;
 });
 
 bounded_store!(GrantUsageStore {

@@ -35,6 +35,7 @@
 //! # }
 //! ```
 
+mod audit;
 mod clients;
 mod codes;
 mod consent;
@@ -78,11 +79,13 @@ pub enum Artifact {
     /// Grant use and cut-offs (`GrantUsageStore`), and the refresh tokens a user holds: what the
     /// account page shows.
     GrantUsage,
+    /// The audit trail's hash chain (`AuditLog`).
+    AuditTrail,
 }
 
 impl Artifact {
     /// Every artifact, in the order [`run`] checks them.
-    pub const ALL: [Artifact; 10] = [
+    pub const ALL: [Artifact; 11] = [
         Self::Clients,
         Self::AuthorizationCodes,
         Self::RefreshTokens,
@@ -93,6 +96,7 @@ impl Artifact {
         Self::Vault,
         Self::Elicitations,
         Self::GrantUsage,
+        Self::AuditTrail,
     ];
 
     /// The checks of this artifact.
@@ -108,6 +112,7 @@ impl Artifact {
             Self::Vault => vault::CHECKS,
             Self::Elicitations => elicitations::CHECKS,
             Self::GrantUsage => grant_usage::CHECKS,
+            Self::AuditTrail => audit::CHECKS,
         }
     }
 
@@ -197,7 +202,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), count);
-        assert_eq!(count, 62);
+        assert_eq!(count, 66);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -40,7 +40,7 @@ pub use cimd_cache::{PgCimdCache, STALE_CIMD_RETENTION};
 pub use counters::PgSharedCounters;
 pub use replay::PgReplayCache;
 pub use stores::{
-    PgAccessTokenDenylist, PgAuthorizationCodeStore, PgClientStore, PgConsentStore,
+    PgAccessTokenDenylist, PgAuditLog, PgAuthorizationCodeStore, PgClientStore, PgConsentStore,
     PgElicitationStore, PgGrantUsageStore, PgRefreshTokenStore, PgSigningKeyStore, PgUserStore,
     PgVaultStore,
 };
@@ -285,6 +285,7 @@ pub fn stores_from_pool(pool: PgPool) -> Stores {
         consent: Arc::new(PgConsentStore::new(pool.clone())),
         elicitations: Arc::new(PgElicitationStore::new(pool.clone())),
         vault: Arc::new(PgVaultStore::new(pool.clone())),
-        grant_usage: Arc::new(PgGrantUsageStore::new(pool)),
+        grant_usage: Arc::new(PgGrantUsageStore::new(pool.clone())),
+        audit: Arc::new(PgAuditLog::new(pool)),
     })
 }

@@ -67,3 +67,8 @@ sql::grant_usage::grant_usage_store! {
     /// [`GrantUsageStore`](mcp_auth_core::store::GrantUsageStore) over PostgreSQL.
     PgGrantUsageStore over sqlx::Postgres
 }
+
+sql::audit::audit_log! {
+    /// On PostgreSQL: one chain for every node, appended under an advisory lock.
+    PgAuditLog over sqlx::Postgres
+}

@@ -66,3 +66,8 @@ sql::grant_usage::grant_usage_store! {
     /// [`GrantUsageStore`](mcp_auth_core::store::GrantUsageStore) over SQLite.
     SqliteGrantUsageStore over sqlx::Sqlite
 }
+
+sql::audit::audit_log! {
+    /// On SQLite: the write transaction is the chain lock.
+    SqliteAuditLog over sqlx::Sqlite
+}
