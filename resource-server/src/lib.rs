@@ -76,6 +76,7 @@
 
 pub mod challenge;
 pub mod config;
+pub mod decision;
 #[cfg(feature = "elicitation")]
 pub mod elicitation;
 pub mod error;
@@ -90,6 +91,7 @@ pub mod validator;
 
 pub use challenge::{BearerError, Challenge};
 pub use config::{ConfigError, ResourceServerConfig, RootMetadata};
+pub use decision::{AccessDecision, DecisionHook, TracingDecisions};
 pub use error::{AuthError, TokenError, ValidationError};
 pub use layer::{BearerAuth, BearerAuthLayer, cors_layer};
 pub use metadata::metadata_router;
