@@ -62,6 +62,10 @@ pub(crate) struct Inner {
     /// Hits of the connect pages per source address (ELIC-18).
     pub(crate) connect_page_limiter: Limiter,
     pub(crate) auth_throttle: ClientAuthThrottle,
+    /// Token requests per client (issue 25 §3).
+    pub(crate) token_client_limit: crate::rate_limit::ClientTokenLimit,
+    /// Where security events go (issue 25 §2).
+    pub(crate) audit: Arc<dyn mcp_auth_core::ext::AuditSink>,
     /// Sign-in limits and the password hashing pool.
     pub(crate) sign_in: crate::engine::sign_in_guard::SignInGuard,
     /// Third-party connections, when configured (issue 11).
@@ -106,6 +110,7 @@ impl AuthorizationServer {
             shared_counters: None,
             bound_to_loopback: false,
             shared_services: mcp_auth_core::ext::SharedServices::default(),
+            audit: None,
         }
     }
 
@@ -209,6 +214,19 @@ impl AuthorizationServer {
         }
     }
 
+    /// Record `event` as happening now with the server's audit sink (issue 25 §2).
+    pub async fn audit(&self, event: mcp_auth_core::ext::AuditEvent) {
+        self.inner
+            .audit
+            .record(self.inner.clock.now(), &event)
+            .await;
+    }
+
+    /// The server's audit sink, for parts that record on their own.
+    pub fn audit_sink(&self) -> Arc<dyn mcp_auth_core::ext::AuditSink> {
+        self.inner.audit.clone()
+    }
+
     /// The rate-limit counters shared by every node, when configured (for their purge).
     pub fn shared_counters(&self) -> Option<&Arc<dyn SharedCounters>> {
         self.inner.shared_counters.as_ref()
@@ -257,6 +275,7 @@ pub struct AuthorizationServerBuilder {
     shared_counters: Option<Arc<dyn SharedCounters>>,
     bound_to_loopback: bool,
     shared_services: mcp_auth_core::ext::SharedServices,
+    audit: Option<Arc<dyn mcp_auth_core::ext::AuditSink>>,
 }
 
 impl std::fmt::Debug for AuthorizationServerBuilder {
@@ -318,6 +337,13 @@ impl AuthorizationServerBuilder {
         self
     }
 
+    /// Record security events with `sink` instead of the default
+    /// [`crate::audit::AuditTrail`] over the stores' audit chain (no JSON lines).
+    pub fn audit_sink(mut self, sink: Arc<dyn mcp_auth_core::ext::AuditSink>) -> Self {
+        self.audit = Some(sink);
+        self
+    }
+
     /// Count failed client authentications, registrations per source and sign-in failures in
     /// `counters`, shared by every node (PostgreSQL: [`crate::storage::postgres::PgSharedCounters`]),
     /// instead of in each node's memory. See [`crate::rate_limit`].
@@ -361,7 +387,16 @@ impl AuthorizationServerBuilder {
                 .map_err(BuildError::Settings)?;
         let stores = self.stores;
         let clock = self.clock;
-        let mut registry = core_registry(&self.settings, &stores, &clock, self.client_keys)?;
+        let audit: Arc<dyn mcp_auth_core::ext::AuditSink> = self
+            .audit
+            .unwrap_or_else(|| Arc::new(crate::audit::AuditTrail::new(stores.audit.clone(), None)));
+        let mut registry = core_registry(
+            &self.settings,
+            &stores,
+            &clock,
+            self.client_keys,
+            audit.clone(),
+        )?;
         let token_issuer = issuer_slot(self.token_issuer, &self.settings, &stores, &clock).await?;
         let token_issuer = Arc::new(RwLock::new(token_issuer));
         if !self.settings.exchange_targets.is_empty() {
@@ -415,6 +450,10 @@ impl AuthorizationServerBuilder {
             clock.clone(),
         )
         .shared(shared.clone(), "connect_page");
+        let token_client_limit = crate::rate_limit::ClientTokenLimit::new(
+            self.settings.token_requests_per_client_per_minute,
+            clock.clone(),
+        );
         let auth_throttle = ClientAuthThrottle::new(
             self.settings.client_auth_failures_per_minute,
             &self.settings.client_auth_backstop,
@@ -439,6 +478,8 @@ impl AuthorizationServerBuilder {
                 registration_limiter,
                 connect_page_limiter,
                 auth_throttle,
+                token_client_limit,
+                audit,
                 sign_in,
                 connections: self.connections,
                 upstreams: self.upstreams,
@@ -457,6 +498,7 @@ fn core_registry(
     stores: &Stores,
     clock: &Arc<dyn Clock>,
     client_keys: Option<Arc<dyn ClientKeySource>>,
+    audit: Arc<dyn mcp_auth_core::ext::AuditSink>,
 ) -> Result<Registry, BuildError> {
     let mut registry = Registry::new();
     if settings.openid_connect {
@@ -464,7 +506,9 @@ fn core_registry(
     }
     registry.add_grant(Arc::new(
         AuthorizationCodeGrant::new(stores.clone())
-            .refresh_without_offline_access(settings.refresh_without_offline_access),
+            .refresh_without_offline_access(settings.refresh_without_offline_access)
+            .code_ttl(settings.code_ttl)
+            .audit(audit),
     ))?;
     registry.add_grant(Arc::new(RefreshTokenGrant::new(stores.clone())))?;
     let client_keys: Arc<dyn ClientKeySource> = match client_keys {

@@ -15,8 +15,10 @@ pub mod defaults {
     pub const ACCESS_TOKEN_TTL: u64 = 900;
     /// `tokens.code_ttl`: authorization code lifetime, seconds (OAuth 2.1 §4.1.2: at most 600).
     pub const CODE_TTL: u64 = 120;
-    /// `tokens.refresh_idle_ttl`: refresh token idle lifetime, seconds (14 days).
-    pub const REFRESH_IDLE_TTL: u64 = 14 * 24 * 3600;
+    /// `tokens.refresh_idle_ttl` (or `refresh_token_idle_lifetime`): refresh token idle
+    /// lifetime, seconds (30 days): a hosted connector that refreshes at least monthly stays
+    /// connected for the absolute lifetime.
+    pub const REFRESH_IDLE_TTL: u64 = 30 * 24 * 3600;
     /// `tokens.refresh_absolute_ttl`: refresh token family lifetime, seconds (90 days).
     pub const REFRESH_ABSOLUTE_TTL: u64 = 90 * 24 * 3600;
     /// `tokens.refresh_without_offline_access`: an authorization code redeemed by a client that
@@ -32,9 +34,15 @@ pub mod defaults {
     pub const REGISTRATION_ENABLED: bool = true;
     /// `registration.max_per_source_per_hour`: registrations per source address per hour.
     pub const REGISTRATIONS_PER_SOURCE_PER_HOUR: u32 = 20;
+    /// `registration.unused_ttl`: seconds after which a dynamically registered client that
+    /// never received a token is deleted (7 days).
+    pub const REGISTRATION_UNUSED_TTL: u64 = 7 * 24 * 3600;
     /// `client_auth.max_failures_per_minute`: failed client authentications per (client id,
     /// source address) pair per minute (spec CC-14).
     pub const CLIENT_AUTH_FAILURES_PER_MINUTE: u32 = 20;
+    /// `client_auth.max_token_requests_per_client_per_minute`: token requests per client each
+    /// minute (0 = no limit).
+    pub const TOKEN_REQUESTS_PER_CLIENT_PER_MINUTE: u32 = 0;
 }
 
 /// Dynamic client registration (RFC 7591) policy.
@@ -42,8 +50,12 @@ pub mod defaults {
 pub struct RegistrationSettings {
     /// Serve `/register` and advertise `registration_endpoint`.
     pub enabled: bool,
-    /// Most registrations accepted from one source address per hour.
+    /// Most registrations accepted from one source address per hour. An identical
+    /// re-registration of a public client gets the existing client back and is not counted.
     pub max_per_source_per_hour: u32,
+    /// Seconds after its registration when a dynamically registered client that never received
+    /// a token, and holds no refresh token, is deleted by the background purge (0 = never).
+    pub unused_ttl: u64,
 }
 
 impl Default for RegistrationSettings {
@@ -51,6 +63,7 @@ impl Default for RegistrationSettings {
         Self {
             enabled: defaults::REGISTRATION_ENABLED,
             max_per_source_per_hour: defaults::REGISTRATIONS_PER_SOURCE_PER_HOUR,
+            unused_ttl: defaults::REGISTRATION_UNUSED_TTL,
         }
     }
 }
@@ -66,7 +79,7 @@ pub struct ServerSettings {
     pub access_token_ttl: u64,
     /// Authorization code lifetime, seconds (default 120; at most 600, OAuth 2.1 §4.1.2).
     pub code_ttl: u64,
-    /// Refresh token idle lifetime, seconds (default 14 days).
+    /// Refresh token idle lifetime, seconds (default 30 days), renewed by each rotation.
     pub refresh_idle_ttl: u64,
     /// Refresh token family absolute lifetime, seconds (default 90 days).
     pub refresh_absolute_ttl: u64,
@@ -88,6 +101,12 @@ pub struct ServerSettings {
     pub client_auth_failures_per_minute: u32,
     /// The global backstop on failed client authentications: slows, never refuses.
     pub client_auth_backstop: crate::limits::ClientAuthBackstop,
+    /// Token requests allowed per authenticated client each minute, counted by each node
+    /// ([`crate::rate_limit::token_client`]); past it the client gets `429` until the minute
+    /// ends, while other clients behind the same address go on. 0 (the default) = no limit.
+    pub token_requests_per_client_per_minute: u32,
+    /// Days audit events are kept before the background purge deletes them (default 400).
+    pub audit_keep_days: u32,
     /// Sign-in limits and password hashing bounds.
     pub signin: crate::limits::SignInSettings,
     /// Hits of the connect pages allowed per source address (ELIC-18).
@@ -176,6 +195,8 @@ impl ServerSettings {
             registration: RegistrationSettings::default(),
             client_auth_failures_per_minute: defaults::CLIENT_AUTH_FAILURES_PER_MINUTE,
             client_auth_backstop: crate::limits::ClientAuthBackstop::default(),
+            token_requests_per_client_per_minute: defaults::TOKEN_REQUESTS_PER_CLIENT_PER_MINUTE,
+            audit_keep_days: crate::audit::DEFAULT_KEEP_DAYS,
             signin: crate::limits::SignInSettings::default(),
             connect_pages: crate::limits::ConnectPageLimits::default(),
             trusted_proxies: Vec::new(),

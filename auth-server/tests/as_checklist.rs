@@ -647,20 +647,21 @@ async fn registration_is_rate_limited() {
     let mut s = settings(ISSUER);
     s.registration.max_per_source_per_hour = 2;
     let h = Harness::with_settings(s).await;
-    let body = serde_json::json!({"redirect_uris": ["http://127.0.0.1/cb"], "token_endpoint_auth_method": "none"});
+    // Different metadata each time: an identical public re-registration is not counted.
+    let body = |n: u32| serde_json::json!({"client_name": format!("app {n}"), "redirect_uris": ["http://127.0.0.1/cb"], "token_endpoint_auth_method": "none"});
     assert_eq!(
-        h.post_json("/register", &body).await.status,
+        h.post_json("/register", &body(1)).await.status,
         StatusCode::CREATED
     );
     assert_eq!(
-        h.post_json("/register", &body).await.status,
+        h.post_json("/register", &body(2)).await.status,
         StatusCode::CREATED
     );
-    let res = h.post_json("/register", &body).await;
+    let res = h.post_json("/register", &body(3)).await;
     assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
     h.clock.advance(3600);
     assert_eq!(
-        h.post_json("/register", &body).await.status,
+        h.post_json("/register", &body(4)).await.status,
         StatusCode::CREATED
     );
 }

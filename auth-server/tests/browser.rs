@@ -11,11 +11,11 @@
 //! never skipped silently. The browser is quit when a test ends, also when an assertion fails
 //! (see the `chromium` module).
 //!
-//! Screenshots of the sign-in, consent and error pages go to `target/screenshots/`, each at
+//! Screenshots of the sign-in, consent, error and account pages go to `target/screenshots/`, each at
 //! 1280 px and 390 px wide (`<page>-1280.png`, `<page>-390.png`; the page must not scroll
 //! sideways at 390 px), and `consent-320.png`; with `UPDATE_SCREENSHOTS=1`, the 1280 px consent
 //! screenshot is also copied to `docs/consent.png` and `docs/screenshots/` (the ones the README
-//! shows).
+//! shows), and the account page's at both widths to `docs/screenshots/account-*.png`.
 //!
 //! Everything listens on and connects to 127.0.0.1 only.
 
@@ -652,4 +652,134 @@ async fn pages_fit_a_320_px_wide_window() {
 fn widths(v: &Value) -> [u64; 2] {
     let a = v.as_array().expect("two numbers");
     [a[0].as_u64().unwrap(), a[1].as_u64().unwrap()]
+}
+
+/// Redeem `code` for the fixture's public client (PKCE verifier of RFC 7636 Appendix B): the
+/// token response.
+async fn redeem(f: &Fixture, code: &str) -> Value {
+    let res = reqwest::Client::new()
+        .post(format!("{}/token", f.base))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", f.client_id.as_str()),
+            ("code", code),
+            (
+                "code_verifier",
+                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+            ),
+            ("redirect_uri", f.callback.url.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "token request");
+    res.json().await.unwrap()
+}
+
+/// Issue 25 §1: the account page in a real browser. After approving an app and its first token,
+/// `/account` lists it (name, "Not verified", the MCP server, scopes in words, last use, "holds
+/// a refresh token"); it is shot at 1280 px and 390 px (no sideways scrolling; with
+/// `UPDATE_SCREENSHOTS=1` copied to `docs/screenshots/account-*.png`). "Remove access" (a form,
+/// no script) empties the list and the refresh token stops working; "Sign out" ends the
+/// session, and `/account` asks to sign in again. No console error or CSP violation.
+#[tokio::test]
+async fn account_page_lists_and_removes_an_app_and_signs_out() {
+    let _one = ONE_BROWSER_AT_A_TIME.lock().await;
+    let f = Fixture::start().await;
+    let b = &f.browser;
+    f.sign_in_to_consent(None).await;
+    b.find(Locator::Css("button[value=approve]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let back = f.wait_for_callback().await;
+    let tokens = redeem(&f, &param(&back, "code").unwrap()).await;
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+
+    b.goto(&format!("{}/account", f.base)).await.unwrap();
+    b.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(".app"))
+        .await
+        .unwrap();
+    let text = body_text(b).await;
+    for needle in [
+        "Your account",
+        CLIENT_NAME,
+        "NOT VERIFIED",
+        RESOURCE,
+        FILES_WRITE,
+        MCP_TOOLS,
+        "just now",
+        "yes: it holds a refresh token",
+        "Remove access",
+        "Sign out",
+    ] {
+        assert!(
+            text.to_uppercase().contains(&needle.to_uppercase()),
+            "{needle:?} on the account page:\n{text}"
+        );
+    }
+    assert_eq!(
+        script(b, "return document.scripts.length").await,
+        0,
+        "no script on the page"
+    );
+    f.assert_no_console_errors("account page").await;
+    for shot in screenshots(b, "account").await {
+        publish(&shot);
+    }
+
+    b.find(Locator::Css(".app button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath(
+            "//p[text()='You have not authorized any app.']",
+        ))
+        .await
+        .unwrap();
+    let res = reqwest::Client::new()
+        .post(format!("{}/token", f.base))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", f.client_id.as_str()),
+            ("refresh_token", refresh.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400, "the refresh token is revoked");
+    f.assert_no_console_errors("after Remove access").await;
+
+    b.find(Locator::Css("form.logout button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath("//h1[text()='Signed out']"))
+        .await
+        .unwrap();
+    b.goto(&format!("{}/account", f.base)).await.unwrap();
+    b.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("username"))
+        .await
+        .unwrap();
+    assert!(
+        body_text(b)
+            .await
+            .contains("Sign in to see the apps you authorized"),
+        "signed out: the account page asks to sign in"
+    );
+    f.assert_no_console_errors("sign out").await;
 }

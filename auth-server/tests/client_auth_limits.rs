@@ -217,26 +217,27 @@ async fn registration_limit_answers_429_with_retry_after() {
     let mut s = settings(ISSUER);
     s.registration.max_per_source_per_hour = 1;
     let h = Harness::with_settings(s).await;
-    let register = |from: &'static str| {
+    // Different metadata each time: an identical public re-registration is not counted.
+    let register = |from: &'static str, name: &str| {
         let peer: SocketAddr = format!("{from}:40000").parse().unwrap();
         Request::post("/register")
             .header("content-type", "application/json")
             .extension(ConnectInfo(peer))
-            .body(Body::from(
-                r#"{"redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"none"}"#,
-            ))
+            .body(Body::from(format!(
+                r#"{{"client_name":"{name}","redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"none"}}"#,
+            )))
             .unwrap()
     };
     assert_eq!(
-        h.send(register("127.0.0.2")).await.status,
+        h.send(register("127.0.0.2", "one")).await.status,
         StatusCode::CREATED
     );
     h.clock.advance(600);
-    let res = h.send(register("127.0.0.2")).await;
+    let res = h.send(register("127.0.0.2", "two")).await;
     assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{}", res.body);
     assert_eq!(res.header("retry-after"), "3000");
     assert_eq!(
-        h.send(register("127.0.0.3")).await.status,
+        h.send(register("127.0.0.3", "three")).await.status,
         StatusCode::CREATED
     );
 }

@@ -377,7 +377,12 @@ fn form(html: &str) -> (String, Vec<(String, String)>) {
     let tag_end = start + html[start..].find('>').unwrap();
     let action = attr(&html[start..tag_end], "action").expect("form action");
     let mut fields = Vec::new();
-    let mut rest = &html[tag_end..];
+    // Only this form's fields: the page may have others (the sign-out form).
+    let form_end = tag_end
+        + html[tag_end..]
+            .find("</form")
+            .unwrap_or(html.len() - tag_end);
+    let mut rest = &html[tag_end..form_end];
     while let Some(i) = rest.find("<input") {
         let end = i + rest[i..].find('>').unwrap();
         let tag = &rest[i..end];

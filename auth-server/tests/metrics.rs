@@ -266,9 +266,12 @@ async fn rate_limited_registrations_are_counted() {
         .register("192.0.2.9", body.to_string().as_bytes())
         .await;
     assert!(first.is_ok(), "{first:?}");
+    // Other metadata: an identical public re-registration would not be counted.
+    let mut other = body.clone();
+    other["client_name"] = "Limited 2".into();
     let second = h
         .server
-        .register("192.0.2.9", body.to_string().as_bytes())
+        .register("192.0.2.9", other.to_string().as_bytes())
         .await;
     assert!(second.is_err());
     let after = scrape(&url).await;

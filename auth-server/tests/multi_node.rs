@@ -664,8 +664,9 @@ async fn registrations_at_both_nodes_share_the_per_source_limit() {
     })
     .await
     .unwrap();
-    register_public_client(&a.base()).await;
-    register_public_client(&b.base()).await;
+    // Different metadata each: an identical public re-registration would not be counted.
+    binary::register_public_client(&a.base(), "Multi-node client A").await;
+    binary::register_public_client(&b.base(), "Multi-node client B").await;
     for base in [&a.base(), &b.base()] {
         let res = http()
             .post(format!("{base}/register"))

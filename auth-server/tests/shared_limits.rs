@@ -69,13 +69,16 @@ async fn token_basic(h: &Harness, from: &str, secret: &str) -> TestResponse {
 
 /// `POST /register` of a public client from `from`.
 async fn register(h: &Harness, from: &str) -> TestResponse {
+    // Different metadata each time: an identical public re-registration is not counted.
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let peer: SocketAddr = format!("{from}:40000").parse().unwrap();
     let req = Request::post("/register")
         .header("content-type", "application/json")
         .extension(ConnectInfo(peer))
-        .body(Body::from(
-            r#"{"redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"none"}"#,
-        ))
+        .body(Body::from(format!(
+            r#"{{"client_name":"app {n}","redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"none"}}"#,
+        )))
         .unwrap();
     h.send(req).await
 }

@@ -122,6 +122,8 @@ contract!(users: Artifact::Users);
 contract!(consent: Artifact::Consent);
 contract!(vault: Artifact::Vault);
 contract!(elicitations: Artifact::Elicitations);
+contract!(grant_usage: Artifact::GrantUsage);
+contract!(audit_trail: Artifact::AuditTrail);
 
 // ---------------------------------------------------------------------------------------------
 // SQLite only: durability and the file itself

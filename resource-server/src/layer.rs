@@ -34,6 +34,7 @@ struct Shared {
     clock: Arc<dyn Clock>,
     binding: Option<SessionBinding>,
     sessions: Option<Arc<SessionBook>>,
+    decisions: Option<Arc<dyn crate::decision::DecisionHook>>,
 }
 
 /// Requires a valid bearer token (RFC 6750 §2.1, header only) with enough scope on every request.
@@ -140,7 +141,26 @@ impl BearerAuthLayer {
                 clock,
                 binding,
                 sessions,
+                decisions: None,
             }),
+        }
+    }
+
+    /// Tell `hook` every decision on a request with a valid token (allowed, or refused for too
+    /// little scope), e.g. [`crate::TracingDecisions`] for the audit log. Call last: the other
+    /// builder methods start from a layer without a hook.
+    pub fn decision_hook(self, hook: Arc<dyn crate::decision::DecisionHook>) -> Self {
+        let s = &self.shared;
+        let shared = Shared {
+            config: s.config.clone(),
+            validator: s.validator.clone(),
+            clock: s.clock.clone(),
+            binding: s.binding,
+            sessions: s.sessions.clone(),
+            decisions: Some(hook),
+        };
+        Self {
+            shared: Arc::new(shared),
         }
     }
 
@@ -342,7 +362,19 @@ impl Shared {
         let required = policy
             .requirement(&parts.method, parts.uri.path(), operation.as_slice())
             .map_err(|e| self.reject(e.into(), baseline))?;
-        if let Err((missing, challenge)) = policy.check(&principal.scopes, &required) {
+        let checked = policy.check(&principal.scopes, &required);
+        if let Some(hook) = &self.decisions {
+            hook.decided(&crate::decision::AccessDecision {
+                principal: &principal,
+                method: &parts.method,
+                path: parts.uri.path(),
+                operation: operation.as_ref(),
+                allowed: checked.is_ok(),
+                required: &required,
+                held: &principal.scopes,
+            });
+        }
+        if let Err((missing, challenge)) = checked {
             tracing::info!(
                 required = %required,
                 granted = %principal.scopes,

@@ -77,6 +77,7 @@
 
 pub mod challenge;
 pub mod config;
+pub mod decision;
 pub mod dpop;
 #[cfg(feature = "elicitation")]
 pub mod elicitation;
@@ -92,6 +93,7 @@ pub mod validator;
 
 pub use challenge::{BearerError, Challenge};
 pub use config::{ConfigError, ResourceServerConfig, RootMetadata};
+pub use decision::{AccessDecision, DecisionHook, TracingDecisions};
 pub use dpop::{DpopConfig, DpopMode};
 pub use error::{AuthError, TokenError, ValidationError};
 pub use layer::{BearerAuth, BearerAuthLayer, cors_layer};

@@ -4,6 +4,7 @@
 //! yields the same token shape. Advertised metadata lists are generated from the registry, so
 //! metadata cannot drift from behaviour.
 
+mod audit;
 mod claims;
 mod client_auth;
 mod client_resolver;
@@ -17,6 +18,7 @@ mod subject;
 mod token_exchange;
 mod token_issuer;
 
+pub use audit::{AuditEvent, AuditSink, NoAudit};
 pub use claims::{
     ClaimError, ExtraClaims, RESERVED_CLAIMS, RESERVED_RESPONSE_MEMBERS, ResponseMembers,
     ResponseTokenType,

@@ -15,10 +15,12 @@
 //! Codes and refresh tokens are looked up by the SHA-256 hash of their value
 //! ([`crate::secret::TokenHash`]); the values themselves are never stored.
 
+mod audit;
 mod clients;
 mod codes;
 mod consent;
 mod elicitations;
+mod grant_usage;
 mod keys;
 mod refresh;
 mod replay;
@@ -26,6 +28,9 @@ mod revocation;
 mod users;
 mod vault;
 
+pub use audit::{
+    AuditFilter, AuditLog, AuditRow, GENESIS_HASH, MemoryAuditLog, NewAuditEvent, next_row,
+};
 pub use clients::{ClientStore, MemoryClientStore};
 pub use codes::{
     AuthorizationCode, AuthorizationCodeStore, CodeTake, MemoryAuthorizationCodeStore,
@@ -35,6 +40,7 @@ pub use elicitations::{
     ELICITATION_RETENTION, ElicitationBinding, ElicitationStatus, ElicitationStore,
     MemoryElicitationStore, PendingElicitation,
 };
+pub use grant_usage::{GrantUsageStore, GrantUse, MemoryGrantUsageStore};
 pub use keys::{MemorySigningKeyStore, SigningKeyStore, StoredSigningKey};
 pub use refresh::{
     MemoryRefreshTokenStore, RefreshToken, RefreshTokenState, RefreshTokenStore, RevokedAccess,
@@ -69,6 +75,10 @@ pub struct Stores {
     pub elicitations: Arc<dyn ElicitationStore>,
     /// The token vault: users' sealed third-party credentials.
     pub vault: Arc<dyn VaultStore>,
+    /// When clients used their grants, and when users removed a client's access.
+    pub grant_usage: Arc<dyn GrantUsageStore>,
+    /// The audit trail's hash chain.
+    pub audit: Arc<dyn AuditLog>,
 }
 
 impl Stores {
@@ -85,6 +95,8 @@ impl Stores {
             consent: Arc::new(MemoryConsentStore::default()),
             elicitations: Arc::new(MemoryElicitationStore::default()),
             vault: Arc::new(MemoryVaultStore::default()),
+            grant_usage: Arc::new(MemoryGrantUsageStore::default()),
+            audit: Arc::new(MemoryAuditLog::default()),
         }
     }
 }

@@ -85,6 +85,10 @@ pub struct RevokedAccess {
 /// - `revoke_client` does the same for every family of one client.
 /// - `revoke_subject` does the same for every family of one user (`sub`), or of one user with
 ///   one client.
+/// - `held_by_subject` lists, once each and sorted, the (client id, resource) pairs for which
+///   the user `sub` holds an `Active` token that is usable at `now` (`now < expires_at` and
+///   `now < family_expires_at`).
+/// - `held_by_client` is whether any user holds such a token of `client_id` at `now`.
 #[async_trait]
 pub trait RefreshTokenStore: Send + Sync {
     /// Store a new active token.
@@ -104,6 +108,15 @@ pub trait RefreshTokenStore: Send + Sync {
         sub: &str,
         client_id: Option<&str>,
     ) -> Result<Vec<RevokedAccess>, StoreError>;
+    /// The (client id, resource) pairs for which `sub` holds a usable refresh token at `now`,
+    /// sorted, without repetition.
+    async fn held_by_subject(
+        &self,
+        sub: &str,
+        now: UnixTime,
+    ) -> Result<Vec<(String, ResourceUri)>, StoreError>;
+    /// Whether some user holds a usable refresh token of `client_id` at `now`.
+    async fn held_by_client(&self, client_id: &str, now: UnixTime) -> Result<bool, StoreError>;
     /// Drop tokens whose family expired before `now`; returns how many.
     async fn purge(&self, now: UnixTime) -> Result<u64, StoreError>;
 }
@@ -187,6 +200,37 @@ impl RefreshTokenStore for MemoryRefreshTokenStore {
         let mut inner = lock(&self.0);
         Ok(revoke_where(&mut inner, |t| {
             t.sub == sub && client_id.is_none_or(|c| t.client_id == c)
+        }))
+    }
+
+    async fn held_by_subject(
+        &self,
+        sub: &str,
+        now: UnixTime,
+    ) -> Result<Vec<(String, ResourceUri)>, StoreError> {
+        let inner = lock(&self.0);
+        let mut out: Vec<(String, ResourceUri)> = inner
+            .tokens
+            .values()
+            .filter(|t| {
+                t.sub == sub
+                    && t.state == RefreshTokenState::Active
+                    && now < t.expires_at
+                    && now < t.family_expires_at
+            })
+            .map(|t| (t.client_id.clone(), t.resource.clone()))
+            .collect();
+        out.sort_by(|a, b| (a.0.as_str(), a.1.as_str()).cmp(&(b.0.as_str(), b.1.as_str())));
+        out.dedup();
+        Ok(out)
+    }
+
+    async fn held_by_client(&self, client_id: &str, now: UnixTime) -> Result<bool, StoreError> {
+        Ok(lock(&self.0).tokens.values().any(|t| {
+            t.client_id == client_id
+                && t.state == RefreshTokenState::Active
+                && now < t.expires_at
+                && now < t.family_expires_at
         }))
     }
 

@@ -60,7 +60,7 @@ pub struct ClientAddArgs {
     pub dpop_bound: bool,
 }
 
-async fn open(config_path: Option<&Path>) -> Result<(Config, Stores), String> {
+pub(super) async fn open(config_path: Option<&Path>) -> Result<(Config, Stores), String> {
     let config = Config::load(config_path).map_err(|e| e.to_string())?;
     let stores = crate::storage::open_existing(&config.database_config())
         .await
@@ -912,7 +912,7 @@ fn lookup_name(raw: &str) -> String {
 }
 
 /// The subject id of the local user `username`.
-async fn user_sub(stores: &Stores, username: &str) -> Result<String, String> {
+pub(super) async fn user_sub(stores: &Stores, username: &str) -> Result<String, String> {
     Ok(stores
         .users
         .get_by_username(&lookup_name(username))
@@ -920,6 +920,28 @@ async fn user_sub(stores: &Stores, username: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no user {username}"))?
         .sub)
+}
+
+/// Record a successful admin `command` (and what it was given) in the audit chain. Best
+/// effort: the command already succeeded; a database that cannot be opened is reported on
+/// standard error.
+pub(super) async fn record_admin_command(
+    config_path: Option<&Path>,
+    command: &str,
+    detail: String,
+) {
+    match open(config_path).await {
+        Ok((_, stores)) => {
+            let event = mcp_auth_core::ext::AuditEvent::AdminCommand {
+                command: command.to_owned(),
+                detail,
+                sub: None,
+                client_id: None,
+            };
+            super::audit::record(&stores, event).await;
+        }
+        Err(e) => eprintln!("warning: the audit trail did not record `{command}`: {e}"),
+    }
 }
 
 pub(super) async fn keys(config_path: Option<&Path>, cmd: KeysCommand) -> Result<(), String> {
@@ -933,6 +955,13 @@ pub(super) async fn keys(config_path: Option<&Path>, cmd: KeysCommand) -> Result
                 .rotate(&key, now)
                 .await
                 .map_err(|e| e.to_string())?;
+            super::audit::record(
+                &stores,
+                mcp_auth_core::ext::AuditEvent::KeyRotated {
+                    kid: key.kid.clone(),
+                },
+            )
+            .await;
             println!(
                 "new signing key {} ({}); a running server signs with it within a minute",
                 key.kid, key.alg

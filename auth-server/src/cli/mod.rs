@@ -1,6 +1,8 @@
 //! The `auth-server` command line: `serve` (the default) and the admin commands.
 
 mod admin;
+mod audit;
+mod grants;
 mod secret_file;
 mod serve;
 
@@ -38,6 +40,13 @@ pub enum Command {
     /// Inspect and revoke the consents users gave to clients.
     #[command(subcommand)]
     Consent(ConsentCommand),
+    /// See and remove the apps users authorized: consents, token use and refresh tokens (the
+    /// account page's data, issue 25).
+    #[command(subcommand)]
+    Grants(grants::GrantsCommand),
+    /// Verify and list the audit trail (issue 25).
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Inspect and revoke users' third-party connections (the token vault, issue 11).
     #[command(subcommand)]
     Connections(ConnectionsCommand),
@@ -264,6 +273,8 @@ pub fn log_format(cli: &Cli) -> crate::config::LogFormat {
 /// Run a parsed command line. Returns the process exit code: 0 on success, 1 after printing
 /// the error on standard error.
 pub async fn execute(cli: Cli) -> i32 {
+    let changed = admin_change(cli.command.as_ref());
+    let config = cli.config.clone();
     let result = match cli.command {
         None => serve::serve(cli.config.as_deref(), ServeArgs::default()).await,
         Some(Command::Serve(args)) => serve::serve(cli.config.as_deref(), args).await,
@@ -272,8 +283,13 @@ pub async fn execute(cli: Cli) -> i32 {
         Some(Command::Keys(cmd)) => admin::keys(cli.config.as_deref(), cmd).await,
         Some(Command::Consent(cmd)) => admin::consent(cli.config.as_deref(), cmd).await,
         Some(Command::Connections(cmd)) => admin::connections(cli.config.as_deref(), cmd).await,
+        Some(Command::Grants(cmd)) => grants::grants(cli.config.as_deref(), cmd).await,
+        Some(Command::Audit(cmd)) => audit::audit(cli.config.as_deref(), cmd).await,
         Some(Command::Migrate) => migrate(cli.config.as_deref()).await,
     };
+    if let (Ok(()), Some((command, detail))) = (&result, changed) {
+        admin::record_admin_command(config.as_deref(), command, detail).await;
+    }
     match result {
         Ok(()) => 0,
         Err(e) => {
@@ -281,6 +297,51 @@ pub async fn execute(cli: Cli) -> i32 {
             1
         }
     }
+}
+
+/// The admin command of `command` that changes something, as (name, what it was given), for
+/// the audit trail; `None` for `serve`, `migrate` and the commands that only read. What it was
+/// given never holds a secret (passwords and keys come on standard input).
+fn admin_change(command: Option<&Command>) -> Option<(&'static str, String)> {
+    let change = match command? {
+        Command::Client(ClientCommand::Add(a)) => ("client add", format!("name={}", a.name)),
+        Command::Client(ClientCommand::Remove { client_id }) => {
+            ("client remove", format!("client_id={client_id}"))
+        }
+        Command::Client(ClientCommand::RotateSecret { client_id, overlap }) => (
+            "client rotate-secret",
+            format!("client_id={client_id} overlap={overlap}"),
+        ),
+        Command::User(UserCommand::Add { username }) => ("user add", format!("user={username}")),
+        Command::User(UserCommand::Remove { username }) => {
+            ("user remove", format!("user={username}"))
+        }
+        Command::User(UserCommand::Passwd { username }) => {
+            ("user passwd", format!("user={username}"))
+        }
+        Command::Consent(ConsentCommand::Revoke(a)) => (
+            "consent revoke",
+            format!(
+                "user={} client={}",
+                a.user,
+                a.client.as_deref().unwrap_or("*")
+            ),
+        ),
+        Command::Connections(ConnectionsCommand::Revoke {
+            subject,
+            connection,
+        }) => (
+            "connections revoke",
+            format!("sub={subject} connection={connection}"),
+        ),
+        Command::Grants(grants::GrantsCommand::Revoke(a)) => (
+            "grants revoke",
+            format!("user={} client={}", a.user, a.client),
+        ),
+        Command::Keys(KeysCommand::Rotate) => ("keys rotate", String::new()),
+        _ => return None,
+    };
+    Some(change)
 }
 
 /// `auth-server migrate`: run the configured database's migrations and exit.

@@ -11,8 +11,13 @@ use crate::settings::{RegistrationSettings, ServerSettings, defaults};
 pub struct RegistrationConfig {
     /// Serve `/register` (default true).
     pub enabled: bool,
-    /// Registrations accepted per source address per hour (default 20).
+    /// Registrations accepted per source address per hour (default 20). An identical
+    /// re-registration of a public client returns the existing client and is not counted.
     pub max_per_source_per_hour: u32,
+    /// Seconds after which a dynamically registered client that never received a token (and
+    /// holds no refresh token) is deleted by the background purge (default 604800, 7 days;
+    /// 0 = never).
+    pub unused_ttl: u64,
 }
 
 /// Bounds on failed client authentications.
@@ -27,6 +32,10 @@ pub struct ClientAuthConfig {
     pub backstop_failures_per_minute: u32,
     /// That delay, milliseconds (default 1000).
     pub backstop_delay_ms: u64,
+    /// Token requests per authenticated client each minute, counted by each node (default 0:
+    /// no limit). A public client is counted per (client, source address) pair, since anyone
+    /// can send its client_id; a confidential one per client.
+    pub max_token_requests_per_client_per_minute: u32,
 }
 
 impl Default for ClientAuthConfig {
@@ -36,6 +45,8 @@ impl Default for ClientAuthConfig {
             max_failures_per_minute: defaults::CLIENT_AUTH_FAILURES_PER_MINUTE,
             backstop_failures_per_minute: backstop.failures_per_minute,
             backstop_delay_ms: backstop.delay_ms,
+            max_token_requests_per_client_per_minute:
+                defaults::TOKEN_REQUESTS_PER_CLIENT_PER_MINUTE,
         }
     }
 }
@@ -46,6 +57,7 @@ impl Default for RegistrationConfig {
         Self {
             enabled: d.enabled,
             max_per_source_per_hour: d.max_per_source_per_hour,
+            unused_ttl: d.unused_ttl,
         }
     }
 }
@@ -56,6 +68,7 @@ impl RegistrationConfig {
         RegistrationSettings {
             enabled: self.enabled,
             max_per_source_per_hour: self.max_per_source_per_hour,
+            unused_ttl: self.unused_ttl,
         }
     }
 }
@@ -68,5 +81,7 @@ impl ClientAuthConfig {
             failures_per_minute: self.backstop_failures_per_minute,
             delay_ms: self.backstop_delay_ms,
         };
+        settings.token_requests_per_client_per_minute =
+            self.max_token_requests_per_client_per_minute;
     }
 }

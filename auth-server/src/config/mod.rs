@@ -132,6 +132,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Prometheus metrics (`[metrics]`); off unless `bind` is set.
     pub metrics: MetricsConfig,
+    /// The audit trail (`[audit]`): JSON lines and retention.
+    pub audit: operations::AuditConfig,
     /// On SIGTERM or Ctrl-C, how long requests in flight may take to finish before the process
     /// exits anyway, in seconds (default 30).
     pub shutdown_grace_period: u64,
@@ -184,6 +186,7 @@ impl std::fmt::Debug for Config {
             http,
             log_format,
             metrics,
+            audit,
             shutdown_grace_period,
             ui,
             scopes,
@@ -216,6 +219,7 @@ impl std::fmt::Debug for Config {
             .field("http", http)
             .field("log_format", log_format)
             .field("metrics", metrics)
+            .field("audit", audit)
             .field("shutdown_grace_period", shutdown_grace_period)
             .field("ui", ui)
             .field("scopes", scopes)
@@ -252,6 +256,7 @@ impl Default for Config {
             http: crate::limits::HttpConfig::default(),
             log_format: LogFormat::default(),
             metrics: MetricsConfig::default(),
+            audit: operations::AuditConfig::default(),
             shutdown_grace_period: DEFAULT_SHUTDOWN_GRACE_PERIOD,
             ui: UiConfig::default(),
             scopes: BTreeMap::new(),
@@ -397,6 +402,13 @@ impl Config {
         self.client_auth.apply(&mut settings);
         settings.signin = self.signin.clone();
         settings.connect_pages = self.connect_pages.clone();
+        self.origins.in_range(
+            "audit.keep_days",
+            u64::from(self.audit.keep_days),
+            1,
+            100_000,
+        )?;
+        settings.audit_keep_days = self.audit.keep_days;
         settings.trusted_proxies = crate::limits::parse_trusted_proxies(&self.trusted_proxies)
             .map_err(|e| ConfigError(e.to_string()))?;
         settings.http = self.http.into();

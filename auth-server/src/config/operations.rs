@@ -83,3 +83,26 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+/// The audit trail (`[audit]`, issue 25 §2): every security event is stored in the database's
+/// hash chain; `file` also writes each as one JSON line; `keep_days` bounds how long events are
+/// kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Also write each event as a JSON line: a file path (appended to), or `-` / `stdout` for
+    /// standard output. Default none.
+    pub file: Option<String>,
+    /// Days an event is kept before the background purge deletes it (default 400, at least 1);
+    /// the prune is itself recorded.
+    pub keep_days: u32,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            file: None,
+            keep_days: crate::audit::DEFAULT_KEEP_DAYS,
+        }
+    }
+}

@@ -403,6 +403,13 @@ impl AuthorizationServer {
                 &request.consent_scope(),
             )
             .await?;
+        self.audit(mcp_auth_core::ext::AuditEvent::ConsentGranted {
+            sub: sub.to_owned(),
+            client_id: request.client.client_id.as_str().to_owned(),
+            resource: request.resource.resource.as_str().to_owned(),
+            scope: request.consent_scope().to_string(),
+        })
+        .await;
         let now = self.inner.clock.now();
         let code = self.inner.secrets.secret("ac_", 32);
         stores

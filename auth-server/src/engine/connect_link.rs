@@ -21,14 +21,15 @@ pub fn is_elicitation_id(id: &str) -> bool {
 }
 
 /// Where the stand-alone sign-in page may send the browser back to: only the connect page of
-/// an elicitation (`{issuer path}/connect/{id}`) or the connections page
-/// (`{issuer path}/connections`), as a path on this server. Everything else (absolute URLs,
+/// an elicitation (`{issuer path}/connect/{id}`), the connections page
+/// (`{issuer path}/connections`) or the account page (`{issuer path}/account`), as a path on
+/// this server. Everything else (absolute URLs,
 /// `//host`, backslashes, queries, other paths, `/connect/callback`) is refused with `None`
 /// (fail closed: no open redirect).
 pub fn check_return_to(issuer: &Issuer, return_to: &str) -> Option<String> {
     let base = issuer.path();
     let rest = return_to.strip_prefix(base)?;
-    if rest == "/connections" {
+    if rest == "/connections" || rest == "/account" {
         return Some(return_to.to_owned());
     }
     let id = rest.strip_prefix("/connect/")?;
@@ -147,8 +148,8 @@ mod tests {
         s.parse().unwrap()
     }
 
-    /// The sign-in page sends the browser back only to a connect or connections page of this
-    /// server.
+    /// The sign-in page sends the browser back only to a connect, connections or account page
+    /// of this server.
     #[test]
     fn return_to_is_a_local_connect_path_only() {
         let i = issuer("https://auth.example.com");
@@ -160,7 +161,12 @@ mod tests {
             check_return_to(&i, "/connections").as_deref(),
             Some("/connections")
         );
+        assert_eq!(check_return_to(&i, "/account").as_deref(), Some("/account"));
         for bad in [
+            "/account/",
+            "/account?x=1",
+            "/accounts",
+            "https://evil.example/account",
             "https://evil.example/connect/x",
             "//evil.example/connect/x",
             "/\\evil.example",
@@ -181,5 +187,10 @@ mod tests {
             Some("/tenant/connect/abc")
         );
         assert_eq!(check_return_to(&with_path, "/connect/abc"), None);
+        assert_eq!(
+            check_return_to(&with_path, "/tenant/account").as_deref(),
+            Some("/tenant/account")
+        );
+        assert_eq!(check_return_to(&with_path, "/account"), None);
     }
 }

@@ -13,8 +13,9 @@ impl AuthorizationServer {
     /// and may read only tokens meant for it (RFC 7662 §4, issue #8 item 6): an access token
     /// issued to it, or one whose `aud` is a resource it is configured as the server of
     /// ([`crate::ServerSettings::introspection_clients`]); a refresh token only when issued to
-    /// it. Unknown, expired, revoked and foreign tokens are all `{"active":false}`; the reason
-    /// is never revealed.
+    /// it. Unknown, expired, revoked and foreign tokens are all `{"active":false}`, and so is an
+    /// access token its user cut off by removing the client's access
+    /// ([`crate::engine::account`]); the reason is never revealed.
     ///
     /// Errors: `invalid_request` (malformed form, missing `token`), `invalid_client` (401).
     pub async fn introspect(
@@ -47,6 +48,9 @@ impl AuthorizationServer {
                     .stores
                     .denylist
                     .is_denied(&claims.jti, now)
+                    .await?
+                || self
+                    .is_cut_off(&claims.sub, &claims.client_id, claims.iat)
                     .await?
             {
                 return Ok(IntrospectionResponse::inactive());

@@ -1,6 +1,7 @@
 //! Endpoint logic, free of HTTP types: each file is one endpoint's method on
 //! [`crate::AuthorizationServer`].
 
+pub mod account;
 pub mod authorize;
 mod client_authentication;
 pub mod connect_callback;
@@ -16,10 +17,12 @@ pub mod introspect;
 pub mod metadata;
 pub mod password;
 pub mod register;
+mod register_dedupe;
 pub mod revoke;
 pub mod sign_in;
 pub mod sign_in_guard;
 pub(crate) mod subject_token;
 pub mod token;
 pub mod token_exchange;
+pub mod unused_clients;
 pub mod upstream_sign_in;

@@ -1,4 +1,6 @@
-//! Dynamic client registration (RFC 7591), open by default, with a per-source hourly bound.
+//! Dynamic client registration (RFC 7591), open by default, with a per-source hourly bound. An
+//! identical public re-registration returns the existing client, uncounted
+//! ([`super::register_dedupe`]).
 
 use mcp_auth_core::wire::{ClientRegistrationRequest, ClientRegistrationResponse};
 use mcp_auth_core::{
@@ -6,6 +8,7 @@ use mcp_auth_core::{
     RedirectUri, ScopeSet, TokenEndpointAuthMethod,
 };
 
+use super::register_dedupe;
 use crate::server::AuthorizationServer;
 
 /// Most redirect URIs in one registration.
@@ -24,7 +27,10 @@ impl AuthorizationServer {
     /// inconsistent grant and response types, any `jwks_uri` (keys must be sent inline as
     /// `jwks`), unknown scope),
     /// `temporarily_unavailable` with 429 when the source is over its bound, `invalid_request`
-    /// when registration is turned off.
+    /// when registration is turned off. A public client registering metadata identical to an
+    /// existing dynamic registration gets that client back (same `client_id` and
+    /// `client_id_issued_at`), from any source, without counting against the bound; invalid
+    /// requests still count.
     pub async fn register(
         &self,
         source: &str,
@@ -36,6 +42,27 @@ impl AuthorizationServer {
                 "dynamic client registration is turned off",
             ));
         }
+        let parsed = serde_json::from_slice::<ClientRegistrationRequest>(body)
+            .map_err(|e| metadata_error(format!("the body is not valid client metadata: {e}")))
+            .and_then(|req| Ok((self.validate_registration(&req)?, req)));
+        // An identical public re-registration gets the existing client, uncounted.
+        if let Ok((client, req)) = &parsed
+            && let Some(existing) = self.existing_registration(client, req).await?
+        {
+            tracing::info!(client_id = %existing.client_id, "identical public registration; existing client returned");
+            self.audit(mcp_auth_core::ext::AuditEvent::ClientRegistered {
+                client_id: existing.client_id.as_str().to_owned(),
+                auth_method: existing.token_endpoint_auth_method.to_string(),
+                existing: true,
+            })
+            .await;
+            return Ok(registration_response(
+                &existing,
+                req,
+                None,
+                client.scope.as_ref(),
+            ));
+        }
         if !self.inner.registration_limiter.check(source).await {
             let wait = self.inner.registration_limiter.retry_after();
             crate::metrics::rate_limited("registration");
@@ -45,9 +72,14 @@ impl AuthorizationServer {
             )
             .with_retry_after(wait));
         }
-        let req: ClientRegistrationRequest = serde_json::from_slice(body)
-            .map_err(|e| metadata_error(format!("the body is not valid client metadata: {e}")))?;
-        let mut client = self.validate_registration(&req)?;
+        let (mut client, req) = parsed?;
+        // A public client takes its derived id, unless another client holds it (then the random
+        // one stays: nothing is ever overwritten).
+        if let Some(id) = register_dedupe::public_client_id(&client, req.software_id.as_deref())?
+            && self.inner.stores.clients.get(&id).await?.is_none()
+        {
+            client.client_id = id;
+        }
         // The registered `scope` is echoed but not kept as a ceiling: a self-registered client
         // could register again with any scope, so the ceiling would protect nothing, and it
         // would break step-up (SEP-835) for clients that register with their first scopes only.
@@ -65,27 +97,38 @@ impl AuthorizationServer {
         };
         self.inner.stores.clients.put(&client).await?;
         tracing::info!(client_id = %client.client_id, method = %client.token_endpoint_auth_method, "client registered");
-        Ok(ClientRegistrationResponse {
-            client_id: client.client_id.to_string(),
-            client_secret_expires_at: secret.as_ref().map(|_| 0),
-            client_secret: secret,
-            client_id_issued_at: client.client_id_issued_at,
-            redirect_uris: client.redirect_uris.iter().map(|r| r.to_string()).collect(),
-            token_endpoint_auth_method: client.token_endpoint_auth_method.to_string(),
-            grant_types: client.grant_types.iter().map(|g| g.to_string()).collect(),
-            response_types: req.response_types.clone().unwrap_or_else(|| {
-                if client.allows_grant(GrantType::AUTHORIZATION_CODE) {
-                    vec!["code".into()]
-                } else {
-                    vec![]
-                }
-            }),
-            client_name: client.client_name.clone(),
-            scope: registered_scope.as_ref().map(|s| s.to_string()),
-            jwks_uri: client.jwks_uri.clone(),
-            jwks: client.jwks.clone(),
-            dpop_bound_access_tokens: client.dpop_bound_access_tokens,
+        self.audit(mcp_auth_core::ext::AuditEvent::ClientRegistered {
+            client_id: client.client_id.as_str().to_owned(),
+            auth_method: client.token_endpoint_auth_method.to_string(),
+            existing: false,
         })
+        .await;
+        Ok(registration_response(
+            &client,
+            &req,
+            secret,
+            registered_scope.as_ref(),
+        ))
+    }
+
+    /// The stored client an identical public registration of `client` names, if any
+    /// ([`register_dedupe`]).
+    async fn existing_registration(
+        &self,
+        client: &Client,
+        req: &ClientRegistrationRequest,
+    ) -> Result<Option<Client>, OAuthError> {
+        let Some(id) = register_dedupe::public_client_id(client, req.software_id.as_deref())?
+        else {
+            return Ok(None);
+        };
+        Ok(self
+            .inner
+            .stores
+            .clients
+            .get(&id)
+            .await?
+            .filter(|existing| register_dedupe::is_same_registration(existing, client)))
     }
 
     /// Check the request step by step (each step below names its rule) and build the client
@@ -219,6 +262,37 @@ impl AuthorizationServer {
             return Err(metadata_error(format!("scope {unknown} is not supported")));
         }
         Ok(Some(set))
+    }
+}
+
+/// The RFC 7591 §3.2.1 response for `client` as registered from `req`, with its `secret` (shown
+/// once, at its registration) and the `scope` the request named (echoed, not kept).
+fn registration_response(
+    client: &Client,
+    req: &ClientRegistrationRequest,
+    secret: Option<String>,
+    scope: Option<&ScopeSet>,
+) -> ClientRegistrationResponse {
+    ClientRegistrationResponse {
+        client_id: client.client_id.to_string(),
+        client_secret_expires_at: secret.as_ref().map(|_| 0),
+        client_secret: secret,
+        client_id_issued_at: client.client_id_issued_at,
+        redirect_uris: client.redirect_uris.iter().map(|r| r.to_string()).collect(),
+        token_endpoint_auth_method: client.token_endpoint_auth_method.to_string(),
+        grant_types: client.grant_types.iter().map(|g| g.to_string()).collect(),
+        response_types: req.response_types.clone().unwrap_or_else(|| {
+            if client.allows_grant(GrantType::AUTHORIZATION_CODE) {
+                vec!["code".into()]
+            } else {
+                vec![]
+            }
+        }),
+        client_name: client.client_name.clone(),
+        scope: scope.map(|s| s.to_string()),
+        jwks_uri: client.jwks_uri.clone(),
+        jwks: client.jwks.clone(),
+        dpop_bound_access_tokens: client.dpop_bound_access_tokens,
     }
 }
 

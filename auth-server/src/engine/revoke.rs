@@ -1,5 +1,6 @@
 //! Token revocation (RFC 7009).
 
+use mcp_auth_core::ext::AuditEvent;
 use mcp_auth_core::{FormParams, OAuthError, TokenHash};
 
 use super::client_authentication::Callers;
@@ -36,6 +37,11 @@ impl AuthorizationServer {
             let revoked = stores.refresh_tokens.revoke_family(&rt.family_id).await?;
             deny_all(stores, &revoked, now).await?;
             tracing::info!(client_id = %client.client_id, family = %rt.family_id, "refresh token family revoked");
+            self.audit(AuditEvent::TokenRevoked {
+                client_id: client.client_id.as_str().to_owned(),
+                jti: None,
+            })
+            .await;
             return Ok(());
         }
         if let Some(claims) = self.token_issuer().verify(token)
@@ -44,6 +50,11 @@ impl AuthorizationServer {
         {
             stores.denylist.deny(&claims.jti, claims.exp).await?;
             tracing::info!(client_id = %client.client_id, jti = %claims.jti, "access token revoked");
+            self.audit(AuditEvent::TokenRevoked {
+                client_id: client.client_id.as_str().to_owned(),
+                jti: Some(claims.jti.clone()),
+            })
+            .await;
         }
         Ok(())
     }

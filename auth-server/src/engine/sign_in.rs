@@ -65,6 +65,31 @@ impl AuthorizationServer {
         password: Secret,
         source: &str,
     ) -> Result<SignedInUser, SignInError> {
+        let outcome = self.check_sign_in(username, password, source).await;
+        let (sub, reason) = match &outcome {
+            Ok(user) => (Some(user.sub.clone()), None),
+            Err(SignInError::WrongCredentials) => (None, Some("wrong_credentials")),
+            Err(SignInError::TooManyFailures { .. }) => (None, Some("rate_limited")),
+            Err(SignInError::Busy) => (None, Some("busy")),
+            Err(SignInError::Internal(_)) => (None, Some("internal")),
+        };
+        self.audit(mcp_auth_core::ext::AuditEvent::SignIn {
+            outcome: if sub.is_some() { "success" } else { "failure" }.to_owned(),
+            sub,
+            reason: reason.map(str::to_owned),
+            upstream: None,
+        })
+        .await;
+        outcome
+    }
+
+    /// [`AuthorizationServer::sign_in`] without its audit event.
+    async fn check_sign_in(
+        &self,
+        username: &str,
+        password: Secret,
+        source: &str,
+    ) -> Result<SignedInUser, SignInError> {
         let guard = &self.inner.sign_in;
         let attempt = guard
             .limits

@@ -56,7 +56,8 @@ impl AuthorizationServer {
     /// [`TokenProfile`].
     ///
     /// Errors: `invalid_request` (malformed or repeated parameters, two client authentication
-    /// methods), `unsupported_grant_type`, `invalid_client` (401), `unauthorized_client`,
+    /// methods), `unsupported_grant_type`, `invalid_client` (401), `429` past the per-client
+    /// limit ([`crate::rate_limit::token_client`]), `unauthorized_client`,
     /// `invalid_target` and `invalid_scope` (the engine's rules, for every grant), and whatever
     /// the grant handler decides (`invalid_grant`, …).
     pub async fn token(&self, request: ClientRequest<'_>) -> Result<TokenResponse, OAuthError> {
@@ -82,6 +83,10 @@ impl AuthorizationServer {
                 Callers::AnyClient,
                 request.source,
             )
+            .await?;
+        self.inner
+            .token_client_limit
+            .check(&client, request.source)
             .await?;
         let span =
             tracing::info_span!("token", grant_type = %grant_type, client_id = %client.client_id);
@@ -263,6 +268,20 @@ impl AuthorizationServer {
                 },
             )
             .await?;
+        if decision.profile == TokenProfile::AccessToken {
+            self.record_grant_use(&decision.subject, &claims.client_id, &resource, now)
+                .await?;
+        }
+        self.audit(mcp_auth_core::ext::AuditEvent::TokenIssued {
+            grant_type: ctx.params.get("grant_type").unwrap_or("-").to_owned(),
+            client_id: claims.client_id.clone(),
+            sub: claims.sub.clone(),
+            resource: resource.as_str().to_owned(),
+            scope: claims.scope.clone(),
+            jti: claims.jti.clone(),
+            refresh_token: refresh_token.is_some(),
+        })
+        .await;
         let token_type = match claims.cnf {
             Some(_) => mcp_auth_core::jose::dpop::TOKEN_TYPE.to_owned(),
             None => decision.response.token_type.as_str().to_owned(),

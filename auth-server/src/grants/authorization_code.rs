@@ -18,9 +18,15 @@ use super::deny_all;
 /// family; a code without it does so only under the policy
 /// [`AuthorizationCodeGrant::refresh_without_offline_access`] (on by default). Either way the
 /// engine issues one only to a client that may use the `refresh_token` grant.
+///
+/// A code issued at or before the moment its user removed the client's access (the account
+/// page, `auth-server grants revoke`) is refused as `invalid_grant`: removing access also stops
+/// the codes still in flight.
 pub struct AuthorizationCodeGrant {
     stores: Stores,
     refresh_without_offline_access: bool,
+    code_ttl: u64,
+    audit: std::sync::Arc<dyn mcp_auth_core::ext::AuditSink>,
 }
 
 impl AuthorizationCodeGrant {
@@ -30,7 +36,22 @@ impl AuthorizationCodeGrant {
             stores,
             refresh_without_offline_access:
                 crate::settings::defaults::REFRESH_WITHOUT_OFFLINE_ACCESS,
+            code_ttl: crate::settings::defaults::CODE_TTL,
+            audit: std::sync::Arc::new(mcp_auth_core::ext::NoAudit),
         }
+    }
+
+    /// Record replayed codes with `sink` (the server's audit trail; default none).
+    pub fn audit(mut self, sink: std::sync::Arc<dyn mcp_auth_core::ext::AuditSink>) -> Self {
+        self.audit = sink;
+        self
+    }
+
+    /// The lifetime codes are issued with, in seconds (`tokens.code_ttl`): a code was issued
+    /// at its expiry minus this, which is compared with the user's removal of the client.
+    pub fn code_ttl(mut self, seconds: u64) -> Self {
+        self.code_ttl = seconds;
+        self
     }
 
     /// Whether a code whose request did not ask for `offline_access` still starts a refresh
@@ -82,6 +103,14 @@ impl GrantHandler for AuthorizationCodeGrant {
             CodeTake::Replayed { client_id, issued } => {
                 if client_id == ctx.client.client_id.as_str() {
                     tracing::warn!(client_id = %client_id, "authorization code replayed; revoking what it issued");
+                    self.audit
+                        .record(
+                            ctx.now,
+                            &mcp_auth_core::ext::AuditEvent::CodeReplayed {
+                                client_id: client_id.clone(),
+                            },
+                        )
+                        .await;
                     self.revoke_replayed(issued, ctx.now).await?;
                 }
                 return Err(OAuthError::invalid_grant(
@@ -92,6 +121,18 @@ impl GrantHandler for AuthorizationCodeGrant {
         if record.client_id != ctx.client.client_id.as_str() {
             return Err(OAuthError::invalid_grant(
                 "the authorization code was issued to another client",
+            ));
+        }
+        let issued_at = record.expires_at - self.code_ttl as i64;
+        if let Some(cut_off) = self
+            .stores
+            .grant_usage
+            .cut_off_at(&record.sub, &record.client_id)
+            .await?
+            && issued_at <= cut_off
+        {
+            return Err(OAuthError::invalid_grant(
+                "the authorization code is invalid or expired",
             ));
         }
         let verifier = ctx.params.get("code_verifier").ok_or_else(|| {

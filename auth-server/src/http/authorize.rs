@@ -435,6 +435,8 @@ fn consent_page(
             offline_access => request.offline_access,
             offline_access_new => new_scopes.contains(mcp_auth_core::OFFLINE_ACCESS),
             username => session.username.clone().unwrap_or_default(),
+            logout_action => issuer.endpoint("/logout"),
+            account_url => issuer.endpoint("/account"),
         },
     );
     render_form(state, body, &request.redirect_uri)

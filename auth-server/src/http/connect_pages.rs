@@ -47,7 +47,7 @@ pub(super) fn message(
     render(body, status)
 }
 
-fn render(body: Result<String, minijinja::Error>, status: StatusCode) -> Response {
+pub(super) fn render(body: Result<String, minijinja::Error>, status: StatusCode) -> Response {
     match body {
         Ok(b) => html(status, b),
         Err(e) => {
@@ -98,7 +98,10 @@ fn signed_out(state: &AppState) -> Response {
 /// The page of a request that failed inside: `503` with `Retry-After` when the store failed
 /// ([`super::error::store_failure`], the one decision shared with the JSON endpoints), else
 /// `500`. Either way the page says to try again in a moment and shows no detail.
-fn server_error(state: &AppState, error: &(dyn std::error::Error + 'static)) -> Response {
+pub(super) fn server_error(
+    state: &AppState,
+    error: &(dyn std::error::Error + 'static),
+) -> Response {
     if super::error::store_failure(error, "connect page").is_some() {
         return super::error::store_unavailable(message(
             state,
@@ -131,7 +134,7 @@ fn third_party_unreachable(
     )
 }
 
-fn bad_request(state: &AppState, text: &str) -> Response {
+pub(super) fn bad_request(state: &AppState, text: &str) -> Response {
     message(
         state,
         StatusCode::BAD_REQUEST,
@@ -163,7 +166,11 @@ async fn count_hit(state: &AppState, source: &SourceAddress) -> Result<(), Respo
 /// The form of a POST from a page of `session`: parsed (no repeated field), its `csrf_token`
 /// the session's; else a `400` page.
 #[allow(clippy::result_large_err)] // the page to answer with, returned at once by the caller
-fn checked_form(state: &AppState, session: &Session, body: &[u8]) -> Result<FormParams, Response> {
+pub(super) fn checked_form(
+    state: &AppState,
+    session: &Session,
+    body: &[u8],
+) -> Result<FormParams, Response> {
     let Ok(form) = FormParams::parse(body) else {
         return Err(bad_request(state, "Malformed form."));
     };
@@ -196,7 +203,10 @@ fn new_session(state: &AppState, now: i64) -> Session {
 
 /// The signed-in session of the request, if any (its user checked in the store:
 /// [`AppState::signed_in_session`]); a failing store is an error page.
-async fn signed_in(state: &AppState, jar: &SignedCookieJar) -> Result<Option<Session>, Response> {
+pub(super) async fn signed_in(
+    state: &AppState,
+    jar: &SignedCookieJar,
+) -> Result<Option<Session>, Response> {
     state
         .signed_in_session(jar)
         .await
@@ -204,7 +214,7 @@ async fn signed_in(state: &AppState, jar: &SignedCookieJar) -> Result<Option<Ses
 }
 
 /// `303`/`302` to the sign-in page, which comes back to `return_to`.
-fn to_login(state: &AppState, return_to: &str) -> Response {
+pub(super) fn to_login(state: &AppState, return_to: &str) -> Response {
     let issuer = &state.server.settings().issuer;
     let q: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
     redirect(
@@ -230,6 +240,8 @@ enum SignInPurpose {
     },
     /// `return_to` is `/connections`.
     Connections,
+    /// `return_to` is `/account`.
+    Account,
     /// Anything else (a link no longer open).
     Unknown,
 }
@@ -240,6 +252,9 @@ async fn sign_in_purpose(state: &AppState, return_to: &str) -> SignInPurpose {
     let issuer = &state.server.settings().issuer;
     if return_to == format!("{}/connections", issuer.path()) {
         return SignInPurpose::Connections;
+    }
+    if return_to == format!("{}/account", issuer.path()) {
+        return SignInPurpose::Account;
     }
     let Some(id) = return_to.strip_prefix(&format!("{}/connect/", issuer.path())) else {
         return SignInPurpose::Unknown;
@@ -274,13 +289,15 @@ async fn login_page(
     error: Option<&str>,
 ) -> Response {
     let issuer = &state.server.settings().issuer;
-    let (connection, resource, connections_page) = match sign_in_purpose(state, return_to).await {
+    let purpose = sign_in_purpose(state, return_to).await;
+    let account_page = matches!(purpose, SignInPurpose::Account);
+    let (connection, resource, connections_page) = match purpose {
         SignInPurpose::Connect {
             display_name,
             resource,
         } => (Some(display_name), Some(resource), false),
         SignInPurpose::Connections => (None, None, true),
-        SignInPurpose::Unknown => (None, None, false),
+        SignInPurpose::Account | SignInPurpose::Unknown => (None, None, false),
     };
     let body = state.web.templates.render(
         "connect_login.html",
@@ -292,6 +309,7 @@ async fn login_page(
             connection => connection,
             resource => resource,
             connections_page => connections_page,
+            account_page => account_page,
         },
     );
     render(body, StatusCode::OK)
@@ -505,6 +523,8 @@ fn consent_page(
             resource => link.elicitation.resource.as_str(),
             username => link.session.username.clone().unwrap_or_default(),
             error => error,
+            logout_action => issuer.endpoint("/logout"),
+            account_url => issuer.endpoint("/account"),
         },
     );
     match (body, form_redirect) {
@@ -790,6 +810,40 @@ pub(super) async fn retry(
     }
 }
 
+/// The rows of the user `sub`'s connections on the connections and account pages: {name,
+/// display_name, connected_at (RFC 3339), connected_ago, remove_action}.
+///
+/// # Errors
+/// The vault store failed.
+pub(super) async fn connection_rows(
+    state: &AppState,
+    connections: &Connections,
+    sub: &str,
+) -> Result<Vec<minijinja::Value>, mcp_auth_core::StoreError> {
+    let issuer = &state.server.settings().issuer;
+    let entries = connections
+        .vault()
+        .store()
+        .list_for_subject(issuer.as_str(), sub)
+        .await?;
+    let now = state.server.clock().now();
+    Ok(entries
+        .iter()
+        .map(|e| {
+            let display = connections
+                .get(&e.connection)
+                .map_or(e.connection.as_str(), |c| c.display_name.as_str());
+            context! {
+                name => e.connection.as_str(),
+                display_name => display,
+                connected_at => crate::web::when::rfc3339(e.updated_at),
+                connected_ago => crate::web::when::ago(e.updated_at, now),
+                remove_action => issuer.endpoint(&format!("/connections/{}/remove", e.connection)),
+            }
+        })
+        .collect())
+}
+
 /// `GET /connections`: the signed-in user's connections (sign-in first), each with a
 /// CSRF-protected Remove button.
 pub(super) async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -806,31 +860,10 @@ pub(super) async fn list(State(state): State<AppState>, headers: HeaderMap) -> R
         return to_login(&state, &format!("{}/connections", issuer.path()));
     };
     let sub = session.sub.as_deref().unwrap_or_default();
-    let entries = match connections
-        .vault()
-        .store()
-        .list_for_subject(issuer.as_str(), sub)
-        .await
-    {
-        Ok(e) => e,
+    let rows = match connection_rows(&state, &connections, sub).await {
+        Ok(rows) => rows,
         Err(e) => return server_error(&state, &e),
     };
-    let now = state.server.clock().now();
-    let rows: Vec<_> = entries
-        .iter()
-        .map(|e| {
-            let display = connections
-                .get(&e.connection)
-                .map_or(e.connection.as_str(), |c| c.display_name.as_str());
-            context! {
-                name => e.connection.as_str(),
-                display_name => display,
-                connected_at => crate::web::when::rfc3339(e.updated_at),
-                connected_ago => crate::web::when::ago(e.updated_at, now),
-                remove_action => issuer.endpoint(&format!("/connections/{}/remove", e.connection)),
-            }
-        })
-        .collect();
     let body = state.web.templates.render(
         "connections.html",
         context! {
@@ -838,13 +871,15 @@ pub(super) async fn list(State(state): State<AppState>, headers: HeaderMap) -> R
             csrf_token => state.web.sessions.csrf_token(&session),
             connections => rows,
             logout_action => issuer.endpoint("/logout"),
+            account_url => issuer.endpoint("/account"),
         },
     );
     render(body, StatusCode::OK)
 }
 
 /// `POST /connections/{name}/remove`: CSRF, then revoke at the third party (RFC 7009, best
-/// effort, refresh token first) and delete from the vault; `303` back to `/connections`.
+/// effort, refresh token first) and delete from the vault; `303` back to `/connections`, or to
+/// `/account` when the form says `return_to=account` (the account page's Remove buttons).
 pub(super) async fn remove(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -863,9 +898,14 @@ pub(super) async fn remove(
     let Some(session) = session else {
         return bad_request(&state, "You are not signed in.");
     };
-    if let Err(res) = checked_form(&state, &session, &body) {
-        return res;
-    }
+    let form = match checked_form(&state, &session, &body) {
+        Ok(form) => form,
+        Err(res) => return res,
+    };
+    let back = match form.get("return_to") {
+        Some("account") => "/account",
+        _ => "/connections",
+    };
     if !crate::connections::is_valid_name(&name) {
         return not_found(&state);
     }
@@ -875,5 +915,5 @@ pub(super) async fn remove(
         Ok(false) => {}
         Err(e) => return server_error(&state, &e),
     }
-    redirect(StatusCode::SEE_OTHER, &issuer.endpoint("/connections"))
+    redirect(StatusCode::SEE_OTHER, &issuer.endpoint(back))
 }

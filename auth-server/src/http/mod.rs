@@ -3,6 +3,7 @@
 //! Routes live under the issuer's path; the RFC 8414 metadata is also served at the
 //! path-inserted well-known URL on the origin root.
 
+mod account;
 mod authorize;
 #[cfg(test)]
 mod busy_tests;

@@ -10,8 +10,9 @@ use tower_http::cors::{Any, CorsLayer};
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
 use super::{
-    AppState, MAX_BODY_BYTES, authorize, connect_api, connect_pages, endpoints, forwarding, health,
-    logo, logout, read_body_in_time, request_id, store_budget, stylesheet, upstream,
+    AppState, MAX_BODY_BYTES, account, authorize, connect_api, connect_pages, endpoints,
+    forwarding, health, logo, logout, read_body_in_time, request_id, store_budget, stylesheet,
+    upstream,
 };
 
 /// The endpoints clients and MCP servers call directly (JWKS, token, introspection,
@@ -63,6 +64,8 @@ pub(super) fn pages() -> Router<AppState> {
         .route("/connections", get(connect_pages::list))
         .route("/connections/{name}/remove", post(connect_pages::remove))
         .route("/logout", post(logout::logout))
+        .route("/account", get(account::page))
+        .route("/account/remove", post(account::remove))
         .layer(middleware::from_fn(crate::web::pages::with_request_id))
         .route(crate::web::ui::STYLESHEET_PATH, get(stylesheet))
         .route(crate::web::ui::LOGO_PATH, get(logo))

@@ -62,7 +62,8 @@ pub const CIMD_CACHE: &str = "mcp_auth_cimd_cache_total";
 /// Client JWK Set fetches (`jwks_uri` of `private_key_jwt` clients), by `result` (`ok` or
 /// `error`).
 pub const JWKS_FETCHES: &str = "mcp_auth_jwks_fetches_total";
-/// Requests refused by a rate limit, by `limiter` (`signin`, `client_auth`, `registration`).
+/// Requests refused by a rate limit, by `limiter` (`signin`, `client_auth`, `registration`,
+/// `connect_page`, `token_client`).
 pub const RATE_LIMITED: &str = "mcp_auth_rate_limited_total";
 /// Latency of store operations on the token path, in seconds, by `operation`.
 pub const STORE_OPERATION_DURATION: &str = "mcp_auth_store_operation_duration_seconds";
@@ -129,7 +130,7 @@ pub const ALL: &[MetricInfo] = &[
         name: RATE_LIMITED,
         kind: Kind::Counter,
         labels: &["limiter"],
-        help: "Requests refused by a rate limit, by limiter (signin, client_auth, registration, connect_page).",
+        help: "Requests refused by a rate limit, by limiter (signin, client_auth, registration, connect_page, token_client).",
     },
     MetricInfo {
         name: STORE_OPERATION_DURATION,

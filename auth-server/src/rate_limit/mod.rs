@@ -8,6 +8,7 @@
 //! | [`shared`] | [`SharedCounters`], [`window_bounds`], [`MemorySharedCounters`] |
 //! | [`client_auth`] | failed client authentications ([`ClientAuthThrottle`]) |
 //! | [`sign_in`] | sign-in failures ([`SignInLimits`]) |
+//! | [`token_client`] | token requests per client ([`ClientTokenLimit`], per node) |
 //!
 //! Registrations per source and the connect pages count through a [`Limiter`] held by the
 //! server ([`crate::server`]). The in-memory fixed-window counter is
@@ -41,8 +42,10 @@ pub mod client_auth;
 pub mod limiter;
 pub mod shared;
 pub mod sign_in;
+pub mod token_client;
 
 pub use client_auth::ClientAuthThrottle;
 pub use limiter::{Limiter, SHARED_READ_TTL};
 pub use shared::{MemorySharedCounters, SharedCounters, window_bounds};
 pub use sign_in::SignInLimits;
+pub use token_client::ClientTokenLimit;

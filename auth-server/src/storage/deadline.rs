@@ -28,8 +28,9 @@ use async_trait::async_trait;
 use mcp_auth_cimd_resolver::{CachedDocument, CimdCache};
 use mcp_auth_core::ext::IssuedTokens;
 use mcp_auth_core::store::{
-    AccessTokenDenylist, AuthorizationCode, AuthorizationCodeStore, ClientStore, CodeTake, Consent,
-    ConsentStore, ElicitationBinding, ElicitationStatus, ElicitationStore, FederatedUser,
+    AccessTokenDenylist, AuditFilter, AuditLog, AuditRow, AuthorizationCode,
+    AuthorizationCodeStore, ClientStore, CodeTake, Consent, ConsentStore, ElicitationBinding,
+    ElicitationStatus, ElicitationStore, FederatedUser, GrantUsageStore, GrantUse, NewAuditEvent,
     PendingElicitation, RefreshToken, RefreshTokenStore, ReplayCache, RevokedAccess, SealedEntry,
     SigningKeyStore, StoredSigningKey, Stores, User, UserStore, VaultStore,
 };
@@ -121,6 +122,8 @@ pub fn bound(stores: Stores) -> Stores {
         consent: Arc::new(Bounded::new(stores.consent)),
         elicitations: Arc::new(Bounded::new(stores.elicitations)),
         vault: Arc::new(Bounded::new(stores.vault)),
+        grant_usage: Arc::new(Bounded::new(stores.grant_usage)),
+        audit: Arc::new(Bounded::new(stores.audit)),
     }
 }
 
@@ -164,7 +167,25 @@ bounded_store!(RefreshTokenStore {
     fn revoke_family(family_id: &str) -> Vec<RevokedAccess>;
     fn revoke_client(client_id: &str) -> Vec<RevokedAccess>;
     fn revoke_subject(sub: &str, client_id: Option<&str>) -> Vec<RevokedAccess>;
+    fn held_by_subject(sub: &str, now: UnixTime) -> Vec<(String, ResourceUri)>;
+    fn held_by_client(client_id: &str, now: UnixTime) -> bool;
     fn purge(now: UnixTime) -> u64;
+});
+
+bounded_store!(AuditLog {
+    fn append(event: &NewAuditEvent<'_>) -> AuditRow;
+    fn list(filter: &AuditFilter) -> Vec<AuditRow>;
+    fn chain() -> Vec<AuditRow>;
+    fn prune(before: UnixTime) -> u64;
+});
+
+bounded_store!(GrantUsageStore {
+    fn record_use(sub: &str, client_id: &str, resource: &ResourceUri, at: UnixTime) -> ();
+    fn list_for_user(sub: &str) -> Vec<GrantUse>;
+    fn cut_off(sub: &str, client_id: &str, at: UnixTime) -> u64;
+    fn cut_off_at(sub: &str, client_id: &str) -> Option<UnixTime>;
+    fn purge_cut_offs(before: UnixTime) -> u64;
+    fn has_use(client_id: &str) -> bool;
 });
 
 bounded_store!(ReplayCache {

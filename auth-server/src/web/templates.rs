@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::ui::{DEFAULT_PRODUCT_NAME, STYLESHEET_PATH, UiError};
 
 /// The shipped templates: `(name, source)`.
-pub const SHIPPED: [(&str, &str); 9] = [
+pub const SHIPPED: [(&str, &str); 10] = [
     ("base.html", include_str!("../../templates/base.html")),
     (
         "client_identity.html",
@@ -39,6 +39,8 @@ pub const SHIPPED: [(&str, &str); 9] = [
         "connections.html",
         include_str!("../../templates/connections.html"),
     ),
+    // The account page (issue 25).
+    ("account.html", include_str!("../../templates/account.html")),
 ];
 
 /// What the pages show around their content: the globals of every template.

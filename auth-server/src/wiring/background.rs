@@ -81,6 +81,15 @@ fn spawn_purge(server: AuthorizationServer, document_cache: Option<Arc<PgCimdCac
             if let Err(e) = stores.elicitations.purge_expired(now).await {
                 tracing::warn!(error = %e, "purging expired elicitations failed");
             }
+            if let Err(e) = server.purge_cut_offs().await {
+                tracing::warn!(error = %e, "purging grant cut-offs failed");
+            }
+            if let Err(e) = server.purge_unused_clients().await {
+                tracing::warn!(error = %e, "purging unused registrations failed");
+            }
+            if let Err(e) = server.prune_audit().await {
+                tracing::warn!(error = %e, "pruning the audit trail failed");
+            }
             if let Some(counters) = server.shared_counters()
                 && let Err(e) = counters.purge(now).await
             {

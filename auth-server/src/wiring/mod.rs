@@ -114,6 +114,12 @@ impl ServerPlan {
     pub async fn build(self, config: &Config, stores: Stores) -> Result<BuiltServer, WiringError> {
         let clock: Arc<dyn mcp_auth_core::Clock> = Arc::new(mcp_auth_core::SystemClock);
         let mut builder = AuthorizationServer::builder(self.settings, stores.clone());
+        if let Some(file) = &config.audit.file {
+            builder = builder.audit_sink(Arc::new(crate::audit::AuditTrail::new(
+                stores.audit.clone(),
+                Some(crate::audit::JsonLines::from_setting(file)),
+            )));
+        }
         // PostgreSQL: rate-limit counters and the client metadata document cache shared by
         // every node.
         let shared_pool = crate::storage::shared_pool(config).await?;

@@ -31,7 +31,15 @@ pub struct Setup {
 }
 
 /// The commands that never create a database (`auth-server migrate` or `serve` does).
-const ADMIN_COMMANDS: [&str; 5] = ["client", "user", "consent", "connections", "keys"];
+const ADMIN_COMMANDS: [&str; 7] = [
+    "client",
+    "user",
+    "consent",
+    "grants",
+    "audit",
+    "connections",
+    "keys",
+];
 
 impl Setup {
     /// The default configuration with `extra` (TOML) after its top-level keys.

@@ -35,11 +35,13 @@
 //! # }
 //! ```
 
+mod audit;
 mod clients;
 mod codes;
 mod consent;
 mod elicitations;
 pub mod fixtures;
+mod grant_usage;
 mod keys;
 mod refresh;
 mod replay;
@@ -74,11 +76,16 @@ pub enum Artifact {
     Vault,
     /// Pending URL-mode elicitations (`ElicitationStore`).
     Elicitations,
+    /// Grant use and cut-offs (`GrantUsageStore`), and the refresh tokens a user holds: what the
+    /// account page shows.
+    GrantUsage,
+    /// The audit trail's hash chain (`AuditLog`).
+    AuditTrail,
 }
 
 impl Artifact {
     /// Every artifact, in the order [`run`] checks them.
-    pub const ALL: [Artifact; 9] = [
+    pub const ALL: [Artifact; 11] = [
         Self::Clients,
         Self::AuthorizationCodes,
         Self::RefreshTokens,
@@ -88,6 +95,8 @@ impl Artifact {
         Self::Consent,
         Self::Vault,
         Self::Elicitations,
+        Self::GrantUsage,
+        Self::AuditTrail,
     ];
 
     /// The checks of this artifact.
@@ -102,6 +111,8 @@ impl Artifact {
             Self::Consent => consent::CHECKS,
             Self::Vault => vault::CHECKS,
             Self::Elicitations => elicitations::CHECKS,
+            Self::GrantUsage => grant_usage::CHECKS,
+            Self::AuditTrail => audit::CHECKS,
         }
     }
 
@@ -191,7 +202,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), count);
-        assert_eq!(count, 58);
+        assert_eq!(count, 69);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

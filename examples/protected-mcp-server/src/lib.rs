@@ -230,7 +230,14 @@ pub fn app_with_session_manager(
     );
     let router = Router::new()
         .nest_service("/mcp", mcp)
-        .layer(BearerAuthLayer::new(config.clone(), validator).session_binding(binding))
+        .layer(
+            BearerAuthLayer::new(config.clone(), validator)
+                .session_binding(binding)
+                // Every decision (who, which tool, allowed or not, scopes) to the log.
+                .decision_hook(std::sync::Arc::new(
+                    mcp_auth_resource_server::TracingDecisions,
+                )),
+        )
         .merge(metadata_router(&config))
         .layer(cors_layer());
     Ok((router, sessions))

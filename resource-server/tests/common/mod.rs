@@ -74,6 +74,14 @@ pub async fn fixture() -> Fixture {
 }
 
 pub async fn fixture_with(root: RootMetadata) -> Fixture {
+    fixture_with_hook(root, None).await
+}
+
+/// [`fixture_with`], the layer telling `hook` its decisions when given.
+pub async fn fixture_with_hook(
+    root: RootMetadata,
+    hook: Option<Arc<dyn mcp_auth_resource_server::DecisionHook>>,
+) -> Fixture {
     let key = TestKey::generate("k1").unwrap();
     let auth = TestAuthServer::start(&[&key]).await.unwrap();
     let clock = Arc::new(FixedClock::new(NOW));
@@ -90,18 +98,20 @@ pub async fn fixture_with(root: RootMetadata) -> Fixture {
         .jwks_min_refetch_interval(Duration::from_secs(30))
         .build()
         .unwrap();
+    let mut layer = BearerAuthLayer::new(config.clone(), validator)
+        .clock(clock.clone())
+        .session_binding(
+            SessionBinding::default()
+                .max_sessions_per_principal(2)
+                .max_sessions(3)
+                .idle_timeout(Duration::from_secs(300)),
+        );
+    if let Some(hook) = hook {
+        layer = layer.decision_hook(hook);
+    }
     let app = Router::new()
         .route("/mcp", post(handler).get(handler).delete(handler))
-        .layer(
-            BearerAuthLayer::new(config.clone(), validator)
-                .clock(clock.clone())
-                .session_binding(
-                    SessionBinding::default()
-                        .max_sessions_per_principal(2)
-                        .max_sessions(3)
-                        .idle_timeout(Duration::from_secs(300)),
-                ),
-        )
+        .layer(layer)
         .merge(metadata_router(&config))
         .layer(cors_layer());
     Fixture {

@@ -10,6 +10,9 @@ use super::db_error;
 use crate::storage::sql::consent::encode;
 use crate::storage::sql::{Dialect, Selection};
 
+/// The advisory lock key of the audit chain (one 64-bit key, "mcpaudit" in ASCII).
+pub(crate) const AUDIT_CHAIN_LOCK: i64 = 0x6d63_7061_7564_6974;
+
 impl Dialect for Postgres {
     const DENY_UPSERT: &'static str = "INSERT INTO access_token_denylist (jti, exp) \
          VALUES ($1, $2) ON CONFLICT (jti) DO UPDATE \
@@ -28,6 +31,17 @@ impl Dialect for Postgres {
     /// nodes rotating at once leave exactly one current key.
     async fn lock_signing_keys(tx: &mut Transaction<'_, Self>) -> Result<(), StoreError> {
         sqlx::query("LOCK TABLE signing_keys IN EXCLUSIVE MODE")
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    /// The transaction-scoped advisory lock [`AUDIT_CHAIN_LOCK`]: taken by every append, it
+    /// needs no privilege on the table beyond `INSERT` and `SELECT` (unlike `LOCK TABLE`).
+    async fn lock_audit_chain(tx: &mut Transaction<'_, Self>) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(AUDIT_CHAIN_LOCK)
             .execute(&mut **tx)
             .await
             .map_err(db_error)?;

@@ -40,8 +40,9 @@ pub use cimd_cache::{PgCimdCache, STALE_CIMD_RETENTION};
 pub use counters::PgSharedCounters;
 pub use replay::PgReplayCache;
 pub use stores::{
-    PgAccessTokenDenylist, PgAuthorizationCodeStore, PgClientStore, PgConsentStore,
-    PgElicitationStore, PgRefreshTokenStore, PgSigningKeyStore, PgUserStore, PgVaultStore,
+    PgAccessTokenDenylist, PgAuditLog, PgAuthorizationCodeStore, PgClientStore, PgConsentStore,
+    PgElicitationStore, PgGrantUsageStore, PgRefreshTokenStore, PgSigningKeyStore, PgUserStore,
+    PgVaultStore,
 };
 
 pub use crate::config::DEFAULT_POOL_SIZE;
@@ -283,6 +284,8 @@ pub fn stores_from_pool(pool: PgPool) -> Stores {
         users: Arc::new(PgUserStore::new(pool.clone())),
         consent: Arc::new(PgConsentStore::new(pool.clone())),
         elicitations: Arc::new(PgElicitationStore::new(pool.clone())),
-        vault: Arc::new(PgVaultStore::new(pool)),
+        vault: Arc::new(PgVaultStore::new(pool.clone())),
+        grant_usage: Arc::new(PgGrantUsageStore::new(pool.clone())),
+        audit: Arc::new(PgAuditLog::new(pool)),
     })
 }

@@ -62,3 +62,13 @@ sql::vault::vault_store! {
     /// Sealed vault entries in the `vault_entries` table, shared by every node.
     PgVaultStore over sqlx::Postgres
 }
+
+sql::grant_usage::grant_usage_store! {
+    /// [`GrantUsageStore`](mcp_auth_core::store::GrantUsageStore) over PostgreSQL.
+    PgGrantUsageStore over sqlx::Postgres
+}
+
+sql::audit::audit_log! {
+    /// On PostgreSQL: one chain for every node, appended under an advisory lock.
+    PgAuditLog over sqlx::Postgres
+}

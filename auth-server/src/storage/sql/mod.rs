@@ -13,6 +13,7 @@
 //! | error classification ([`Dialect::db_error`]) | `SQLITE_BUSY`/`SQLITE_LOCKED` are unavailable | SQLSTATE classes |
 //! | a write transaction ([`Dialect::begin_write`]) | `BEGIN IMMEDIATE` (take the write lock first) | `BEGIN` |
 //! | signing key rotation ([`Dialect::lock_signing_keys`]) | nothing more (one writer at a time) | `LOCK TABLE … IN EXCLUSIVE MODE` |
+//! | audit chain appends ([`Dialect::lock_audit_chain`]) | nothing more | a transaction-scoped advisory lock |
 //! | refresh families ([`Dialect::lock_family`], [`Dialect::lock_families`]) | nothing more | transaction-scoped advisory locks |
 //! | consent union ([`Dialect::grant_consent`]) | read, union and write in one write transaction | one upsert computing the union |
 //! | denylist upsert ([`Dialect::DENY_UPSERT`]) | `MAX(exp, excluded.exp)` | `GREATEST(…)` |
@@ -21,10 +22,12 @@
 //! the PostgreSQL replay batch (`UNNEST`), the SQLite replay batch, and each backend's pool
 //! setup and migrations.
 
+pub(crate) mod audit;
 pub(crate) mod clients;
 pub(crate) mod codes;
 pub(crate) mod consent;
 pub(crate) mod elicitations;
+pub(crate) mod grant_usage;
 pub(crate) mod keys;
 pub(crate) mod refresh;
 pub(crate) mod replay;
@@ -59,6 +62,12 @@ pub(crate) trait Dialect: sqlx::Database {
     /// Inside a key rotation, before the current keys are retired: keep other rotations out
     /// until this transaction ends.
     fn lock_signing_keys(
+        tx: &mut Transaction<'_, Self>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Inside an audit append: order this transaction against every other append to the
+    /// audit chain (from any process or node) until it ends.
+    fn lock_audit_chain(
         tx: &mut Transaction<'_, Self>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 

@@ -202,6 +202,47 @@ macro_rules! refresh_token_store {
                     self.revoke_where(Selection::Subject(sub, client_id)).await
                 }
 
+                async fn held_by_subject(
+                    &self,
+                    sub: &str,
+                    now: UnixTime,
+                ) -> Result<Vec<(String, mcp_auth_core::ResourceUri)>, StoreError> {
+                    let rows: Vec<(String, String)> = sqlx::query_as(
+                        "SELECT DISTINCT client_id, resource FROM refresh_tokens \
+                         WHERE sub = $1 AND state = 'active' AND expires_at > $2 \
+                         AND family_expires_at > $2 ORDER BY client_id, resource",
+                    )
+                    .bind(sub)
+                    .bind(now)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(<$db>::db_error)?;
+                    rows.into_iter()
+                        .map(|(client_id, resource)| {
+                            let resource = resource.parse().map_err(
+                                |e: mcp_auth_core::ParseError| StoreError::corrupt(e.0),
+                            )?;
+                            Ok((client_id, resource))
+                        })
+                        .collect()
+                }
+
+                async fn held_by_client(
+                    &self,
+                    client_id: &str,
+                    now: UnixTime,
+                ) -> Result<bool, StoreError> {
+                    sqlx::query_scalar(
+                        "SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE client_id = $1 \
+                         AND state = 'active' AND expires_at > $2 AND family_expires_at > $2)",
+                    )
+                    .bind(client_id)
+                    .bind(now)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(<$db>::db_error)
+                }
+
                 async fn purge(&self, now: UnixTime) -> Result<u64, StoreError> {
                     let mut tx = <$db>::begin_write(&self.pool).await?;
                     let done =

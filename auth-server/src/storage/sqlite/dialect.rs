@@ -28,6 +28,11 @@ impl Dialect for Sqlite {
         Ok(())
     }
 
+    /// Nothing: the write transaction (`BEGIN IMMEDIATE`) already excludes every other writer.
+    async fn lock_audit_chain(_tx: &mut Transaction<'_, Self>) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Nothing: the write transaction already excludes other writers of the family.
     async fn lock_family(
         _tx: &mut Transaction<'_, Self>,

@@ -28,9 +28,9 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use stores::{
-    SqliteAccessTokenDenylist, SqliteAuthorizationCodeStore, SqliteClientStore, SqliteConsentStore,
-    SqliteElicitationStore, SqliteRefreshTokenStore, SqliteReplayCache, SqliteSigningKeyStore,
-    SqliteUserStore, SqliteVaultStore,
+    SqliteAccessTokenDenylist, SqliteAuditLog, SqliteAuthorizationCodeStore, SqliteClientStore,
+    SqliteConsentStore, SqliteElicitationStore, SqliteGrantUsageStore, SqliteRefreshTokenStore,
+    SqliteReplayCache, SqliteSigningKeyStore, SqliteUserStore, SqliteVaultStore,
 };
 
 /// Connections in the pool. SQLite has one writer at a time; the rest serve concurrent reads.
@@ -123,7 +123,9 @@ pub fn stores_from_pool(pool: SqlitePool) -> Stores {
         users: Arc::new(SqliteUserStore::new(pool.clone())),
         consent: Arc::new(SqliteConsentStore::new(pool.clone())),
         elicitations: Arc::new(SqliteElicitationStore::new(pool.clone())),
-        vault: Arc::new(SqliteVaultStore::new(pool)),
+        vault: Arc::new(SqliteVaultStore::new(pool.clone())),
+        grant_usage: Arc::new(SqliteGrantUsageStore::new(pool.clone())),
+        audit: Arc::new(SqliteAuditLog::new(pool)),
     })
 }
 

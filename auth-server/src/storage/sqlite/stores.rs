@@ -61,3 +61,13 @@ sql::vault::vault_store! {
     /// Sealed vault entries in the `vault_entries` table of a SQLite database.
     SqliteVaultStore over sqlx::Sqlite
 }
+
+sql::grant_usage::grant_usage_store! {
+    /// [`GrantUsageStore`](mcp_auth_core::store::GrantUsageStore) over SQLite.
+    SqliteGrantUsageStore over sqlx::Sqlite
+}
+
+sql::audit::audit_log! {
+    /// On SQLite: the write transaction is the chain lock.
+    SqliteAuditLog over sqlx::Sqlite
+}

@@ -1,0 +1,104 @@
+//! The audit trail's hash chain ([`AuditLog`](mcp_auth_core::store::AuditLog)).
+
+use std::sync::Arc;
+
+use mcp_auth_core::store::{AuditFilter, GENESIS_HASH, NewAuditEvent, Stores};
+use tokio::task::JoinSet;
+
+use super::Check;
+use super::fixtures::*;
+
+/// The checks of this artifact, in the order they run.
+pub(super) const CHECKS: &[Check] = &[
+    super::check!(audit_appends_form_a_hash_chain),
+    super::check!(audit_list_filters_by_user_client_and_time),
+    super::check!(audit_prune_keeps_the_head_and_the_chain_goes_on),
+    super::check!(concurrent_audit_appends_form_one_chain),
+];
+
+fn event<'a>(at: i64, sub: Option<&'a str>, client_id: Option<&'a str>) -> NewAuditEvent<'a> {
+    NewAuditEvent {
+        at,
+        kind: "token_issued",
+        sub,
+        client_id,
+        data: "{\"kind\":\"token_issued\"}",
+    }
+}
+
+async fn audit_appends_form_a_hash_chain(s: &Stores) {
+    let a = &s.audit;
+    let first = a.append(&event(10, Some("u"), Some("c"))).await.unwrap();
+    assert_eq!((first.seq, first.prev_hash.as_str()), (1, GENESIS_HASH));
+    assert_eq!(first.hash, first.compute_hash());
+    let second = a.append(&event(11, None, None)).await.unwrap();
+    assert_eq!((second.seq, &second.prev_hash), (2, &first.hash));
+    assert_eq!(second.hash, second.compute_hash());
+    let chain = a.chain().await.unwrap();
+    assert_eq!(chain, [first, second]);
+}
+
+async fn audit_list_filters_by_user_client_and_time(s: &Stores) {
+    let a = &s.audit;
+    a.append(&event(10, Some("u"), Some("c1"))).await.unwrap();
+    a.append(&event(20, Some("v"), Some("c1"))).await.unwrap();
+    a.append(&event(30, Some("u"), Some("c2"))).await.unwrap();
+    a.append(&event(40, None, None)).await.unwrap();
+    let seqs = |rows: Vec<mcp_auth_core::store::AuditRow>| -> Vec<i64> {
+        rows.into_iter().map(|r| r.seq).collect()
+    };
+    let all = AuditFilter::default();
+    assert_eq!(seqs(a.list(&all).await.unwrap()), [1, 2, 3, 4]);
+    let user = AuditFilter {
+        sub: Some("u".into()),
+        ..Default::default()
+    };
+    assert_eq!(seqs(a.list(&user).await.unwrap()), [1, 3]);
+    let client = AuditFilter {
+        client_id: Some("c1".into()),
+        ..Default::default()
+    };
+    assert_eq!(seqs(a.list(&client).await.unwrap()), [1, 2]);
+    let since = AuditFilter {
+        since: Some(20),
+        sub: Some("u".into()),
+        ..Default::default()
+    };
+    assert_eq!(seqs(a.list(&since).await.unwrap()), [3]);
+}
+
+async fn audit_prune_keeps_the_head_and_the_chain_goes_on(s: &Stores) {
+    let a = &s.audit;
+    for at in [10, 20, 30] {
+        a.append(&event(at, None, None)).await.unwrap();
+    }
+    assert_eq!(a.prune(25).await.unwrap(), 2);
+    assert_eq!(a.prune(1_000).await.unwrap(), 0, "the head stays");
+    let head = a.chain().await.unwrap();
+    assert_eq!(head.len(), 1);
+    let next = a.append(&event(40, None, None)).await.unwrap();
+    assert_eq!((next.seq, &next.prev_hash), (4, &head[0].hash));
+}
+
+async fn concurrent_audit_appends_form_one_chain(s: &Stores) {
+    let mut set = JoinSet::new();
+    for i in 0..RACERS {
+        let audit = Arc::clone(&s.audit);
+        set.spawn(async move {
+            let sub = format!("user-{i}");
+            audit.append(&event(100, Some(&sub), None)).await.unwrap();
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap();
+    }
+    let chain = s.audit.chain().await.unwrap();
+    assert_eq!(chain.len(), RACERS);
+    let mut previous = GENESIS_HASH.to_owned();
+    for (i, row) in chain.iter().enumerate() {
+        assert_eq!(row.seq, i as i64 + 1);
+        assert_eq!(row.prev_hash, previous);
+        assert_eq!(row.hash, row.compute_hash());
+        previous = row.hash.clone();
+    }
+}
