@@ -268,7 +268,9 @@ impl AuthorizationServer {
                 },
             )
             .await?;
-        if decision.profile == TokenProfile::AccessToken {
+        // A user's grant to a client, for the account page. A client acting for itself
+        // (RFC 9068 §2.2: `sub` is its `client_id`, as with client_credentials) has no user.
+        if decision.profile == TokenProfile::AccessToken && decision.subject != claims.client_id {
             self.record_grant_use(&decision.subject, &claims.client_id, &resource, now)
                 .await?;
         }
