@@ -68,8 +68,11 @@ function parseForm(html) {
   const tagEnd = html.indexOf('>', start);
   const action = attr(html.slice(start, tagEnd), 'action');
   check(action !== undefined, 'form action');
+  // Only this form's inputs: a page may have more forms (the sign-out form in the footer).
+  const end = html.indexOf('</form>', tagEnd);
+  const body = html.slice(tagEnd, end < 0 ? undefined : end);
   const fields = [];
-  for (const m of html.slice(tagEnd).matchAll(/<input[^>]*>/g)) {
+  for (const m of body.matchAll(/<input[^>]*>/g)) {
     if (attr(m[0], 'type') === 'hidden') fields.push([attr(m[0], 'name'), attr(m[0], 'value') ?? '']);
   }
   return { action, fields };
