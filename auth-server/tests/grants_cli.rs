@@ -4,46 +4,9 @@
 mod binary;
 
 use binary::Setup;
-use mcp_auth_core::store::{RefreshToken, RefreshTokenState, Stores};
-use mcp_auth_core::{ResourceUri, TokenHash};
-
-async fn stores(setup: &Setup) -> Stores {
-    mcp_auth_server::storage::sqlite::open(&setup.dir.path().join("auth.db"))
-        .await
-        .unwrap()
-}
-
-fn resource() -> ResourceUri {
-    binary::RESOURCE.parse().unwrap()
-}
-
-fn sub_of(setup: &Setup, username: &str) -> String {
-    let out = setup.ok(&["user", "list"], "");
-    out.lines()
-        .find_map(|l| l.strip_prefix(&format!("{username}\t")))
-        .unwrap_or_else(|| panic!("{username} in {out}"))
-        .to_owned()
-}
-
-fn refresh(value: &str, sub: &str, client_id: &str) -> RefreshToken {
-    RefreshToken {
-        token_hash: TokenHash::of(value).as_str().to_owned(),
-        family_id: format!("fam-{value}"),
-        client_id: client_id.to_owned(),
-        sub: sub.to_owned(),
-        scope: "mcp:basic".parse().unwrap(),
-        resource: resource(),
-        auth_time: None,
-        issued_at: 1_000,
-        expires_at: 4_000_000_000,
-        family_expires_at: 4_000_000_000,
-        access_jti: format!("jti-{value}"),
-        access_exp: 4_000_000_000,
-        state: RefreshTokenState::Active,
-        extra_claims: Default::default(),
-        dpop_jkt: None,
-    }
-}
+use binary::fixtures::{refresh, resource, stores, sub_of};
+use mcp_auth_core::TokenHash;
+use mcp_auth_core::store::RefreshTokenState;
 
 /// Alice authorized a registered client (with a refresh token) and a metadata-document client
 /// (used, no refresh token); bob authorized the registered one too.

@@ -365,6 +365,7 @@ pub fn pkce() -> (String, String) {
 }
 
 // Shared by the common and binary helpers; a test binary may load both.
+pub mod fixtures;
 #[allow(clippy::duplicate_mod)]
 #[path = "../html/mod.rs"]
 mod html;
