@@ -33,7 +33,10 @@ use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
-use chromium::{Chromium, Process, publish, screenshot_dir, screenshots, sign_in, workspace_dir};
+use chromium::{
+    Chromium, Process, publish, screenshot_dir, screenshots, sign_in, submit, wait_for,
+    workspace_dir,
+};
 
 const RESOURCE: &str = "http://127.0.0.1:8080/mcp";
 const USERNAME: &str = "alice";
@@ -262,17 +265,8 @@ impl Fixture {
         if let Some(name) = screenshot {
             screenshots(b, name).await;
         }
-        b.find(Locator::Css("button[type=submit]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        b.wait()
-            .at_most(WAIT)
-            .for_element(Locator::Css("button[value=approve]"))
-            .await
-            .unwrap();
+        submit(b).await;
+        wait_for(b, "button[value=approve]", WAIT).await;
     }
 
     /// The queries the loopback client has received, after waiting for at least one.

@@ -28,6 +28,7 @@
 //! is quit when the test ends, also when an assertion fails (see the `chromium` module).
 
 mod binary;
+#[allow(dead_code)] // not every browser helper is used here
 mod chromium;
 
 use std::net::TcpListener;

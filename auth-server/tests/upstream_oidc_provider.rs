@@ -39,7 +39,7 @@ use rmcp::transport::auth::{AuthorizationManager, AuthorizationRequest, OAuthSta
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::json;
 
-use chromium::{Chromium, Process};
+use chromium::{Chromium, Process, submit, wait_for};
 
 const OP_CLIENT_ID: &str = "mcp-auth";
 const OP_CLIENT_SECRET: &str = "mcp-auth-upstream-secret-0123456789";
@@ -151,12 +151,7 @@ async fn browse(
 ) -> String {
     b.goto(authorization_url).await.unwrap();
     wait_for_url(b, &format!("{op_issuer}/interaction/")).await;
-    let login = b
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("input[name=login]"))
-        .await
-        .unwrap();
+    let login = wait_for(b, "input[name=login]", WAIT).await;
     login.send_keys("alice").await.unwrap();
     b.find(Locator::Css("input[name=password]"))
         .await
@@ -164,29 +159,10 @@ async fn browse(
         .send_keys("any password")
         .await
         .unwrap();
-    b.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    b.wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("input[name=prompt][value=consent]"))
-        .await
-        .unwrap();
-    b.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let approve = b
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("button[value=approve]"))
-        .await
-        .unwrap();
+    submit(b).await;
+    wait_for(b, "input[name=prompt][value=consent]", WAIT).await;
+    submit(b).await;
+    let approve = wait_for(b, "button[value=approve]", WAIT).await;
     let page = b.source().await.unwrap();
     assert!(
         page.contains("User alice"),

@@ -293,10 +293,24 @@ pub async fn sign_in(b: &Client, username: &str, password: &str) {
         .send_keys(password)
         .await
         .unwrap();
+    submit(b).await;
+}
+
+/// Click the page's first submit button.
+pub async fn submit(b: &Client) {
     b.find(Locator::Css("button[type=submit]"))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
+}
+
+/// The element `css` selects, once the page has it; panics after `within`.
+pub async fn wait_for(b: &Client, css: &str, within: Duration) -> fantoccini::elements::Element {
+    b.wait()
+        .at_most(within)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
 }
