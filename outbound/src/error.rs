@@ -48,6 +48,13 @@ pub enum OutboundError {
     Transport(String),
 }
 
+/// For the JOSE key caches' fetchers ([`mcp_auth_core::jose::JwksFetcher`]): the text, for logs.
+impl From<OutboundError> for mcp_auth_core::jose::FetchError {
+    fn from(e: OutboundError) -> Self {
+        Self(e.to_string())
+    }
+}
+
 impl OutboundError {
     /// The screening resolver's refusal if it is in `err`'s source chain, else a timeout, else a
     /// transport failure naming every source.

@@ -1,12 +1,12 @@
 //! [`OutboundClient::get_json_conditional`]: one bounded, optionally conditional `GET` of a JSON
 //! document, with every failure typed (the CIMD fetch, spec §3.3).
 
-use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, IF_NONE_MATCH};
+use reqwest::header::{ACCEPT, HeaderMap, IF_NONE_MATCH};
 use reqwest::{StatusCode, Url};
 
 use crate::client_builder::OutboundClient;
 use crate::error::OutboundError;
-use crate::json_get::is_json_media_type;
+use crate::json_get::{check_json_response, read_body_limited};
 
 /// What a conditional fetch produced.
 #[derive(Debug)]
@@ -54,47 +54,16 @@ impl OutboundClient {
         if let Some(etag) = etag {
             request = request.header(IF_NONE_MATCH, etag);
         }
-        let mut response = request.send().await.map_err(OutboundError::from_reqwest)?;
+        let response = request.send().await.map_err(OutboundError::from_reqwest)?;
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED && etag.is_some() {
             return Ok(Fetched::NotModified {
                 headers: response.headers().clone(),
             });
         }
-        if status.is_redirection() {
-            return Err(OutboundError::Redirect(status.as_u16()));
-        }
-        if status != StatusCode::OK {
-            return Err(OutboundError::Status(status.as_u16()));
-        }
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .unwrap_or_default();
-        if !is_json_media_type(&content_type) {
-            return Err(OutboundError::ContentType(content_type));
-        }
-        let declared = response
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > self.max_body_bytes as u64) {
-            return Err(OutboundError::BodyTooLarge(self.max_body_bytes));
-        }
+        check_json_response(&response)?;
         let headers = response.headers().clone();
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(OutboundError::from_reqwest)?
-        {
-            if body.len() + chunk.len() > self.max_body_bytes {
-                return Err(OutboundError::BodyTooLarge(self.max_body_bytes));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = read_body_limited(response, self.max_body_bytes).await?;
         Ok(Fetched::Body { body, headers })
     }
 }

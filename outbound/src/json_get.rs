@@ -1,6 +1,8 @@
 //! [`get_json`]: one bounded `GET` of a JSON document (a JWK Set, RFC 8414 or OpenID Connect
 //! metadata), shared by every fetcher of keys and metadata in the workspace.
 
+use crate::error::OutboundError;
+
 /// `GET url` with `http` and `Accept: application/json`: the body of a `200` response with a
 /// JSON content type (`application/json` or `application/<x>+json`, parameters allowed), read
 /// up to `max_body_bytes` bytes and abandoned beyond. Redirects, proxies and timeouts are the
@@ -8,56 +10,69 @@
 /// [`crate::guarded_http_client`], or use [`crate::OutboundClient::get_json`]).
 ///
 /// # Errors
-/// A reason for the logs: the transport error, another status, another content type, a body
-/// over the limit.
+/// [`OutboundError::Redirect`] for a 3xx, [`OutboundError::Status`] for another status than
+/// 200, [`OutboundError::ContentType`], [`OutboundError::BodyTooLarge`], and the resolver's and
+/// transport's errors ([`OutboundError::from_reqwest`]).
 pub async fn get_json(
     http: &reqwest::Client,
     url: &str,
     max_body_bytes: usize,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, OutboundError> {
     let response = http
         .get(url)
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await
-        .map_err(|e| format!("request failed: {}", with_sources(&e)))?;
-    if response.status() != reqwest::StatusCode::OK {
-        return Err(format!("status {}", response.status()));
+        .map_err(OutboundError::from_reqwest)?;
+    check_json_response(&response)?;
+    read_body_limited(response, max_body_bytes).await
+}
+
+/// A `200` answer with a JSON content type; a 3xx is [`OutboundError::Redirect`] (never
+/// followed), another status [`OutboundError::Status`], another type
+/// [`OutboundError::ContentType`].
+pub(crate) fn check_json_response(response: &reqwest::Response) -> Result<(), OutboundError> {
+    let status = response.status();
+    if status.is_redirection() {
+        return Err(OutboundError::Redirect(status.as_u16()));
+    }
+    if status != reqwest::StatusCode::OK {
+        return Err(OutboundError::Status(status.as_u16()));
     }
     let content_type = response
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .unwrap_or_default();
-    if !is_json_media_type(content_type) {
-        return Err(format!("content type {content_type:?} is not JSON"));
+    if !is_json_media_type(&content_type) {
+        return Err(OutboundError::ContentType(content_type));
     }
-    read_body_limited(response, max_body_bytes).await
+    Ok(())
 }
 
 /// The body of `response`, up to `max_body_bytes` bytes (checked on `Content-Length` and
 /// while streaming) and abandoned beyond.
 ///
 /// # Errors
-/// `body too large`, or why reading failed.
+/// [`OutboundError::BodyTooLarge`], or the transport's error while reading.
 pub async fn read_body_limited(
     mut response: reqwest::Response,
     max_body_bytes: usize,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, OutboundError> {
     if response
         .content_length()
         .is_some_and(|len| len > max_body_bytes as u64)
     {
-        return Err("body too large".to_owned());
+        return Err(OutboundError::BodyTooLarge(max_body_bytes));
     }
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| format!("reading body failed: {e}"))?
+        .map_err(OutboundError::from_reqwest)?
     {
         if body.len() + chunk.len() > max_body_bytes {
-            return Err("body too large".to_owned());
+            return Err(OutboundError::BodyTooLarge(max_body_bytes));
         }
         body.extend_from_slice(&chunk);
     }
@@ -69,25 +84,9 @@ impl crate::OutboundClient {
     ///
     /// # Errors
     /// As [`get_json`].
-    pub async fn get_json(&self, url: &str) -> Result<Vec<u8>, String> {
+    pub async fn get_json(&self, url: &str) -> Result<Vec<u8>, OutboundError> {
         get_json(&self.http, url, self.max_body_bytes).await
     }
-}
-
-/// `e` and its sources, `: `-separated, so a log says why (e.g. which special-use address a
-/// name resolved to), not only that the request failed.
-fn with_sources(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cur = e.source();
-    while let Some(inner) = cur {
-        let next = inner.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        cur = inner.source();
-    }
-    text
 }
 
 /// `application/json` or `application/<name>+json` (a non-empty name without `/`), parameters

@@ -196,7 +196,7 @@ impl HttpJwksFetcher {
     async fn fetch_counted(&self, url: &str) -> Result<Vec<u8>, FetchError> {
         mcp_auth_outbound::get_json(&self.http, url, self.max_body_bytes)
             .await
-            .map_err(FetchError)
+            .map_err(FetchError::from)
     }
 }
 

@@ -3,12 +3,11 @@
 //! `crate::connections`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
 
-use mcp_auth_core::types::is_loopback_host;
 use mcp_auth_core::{ResourceUri, Secret};
+use mcp_auth_outbound::{AddressPolicy, UrlError, UrlRules};
 use serde::{Deserialize, Serialize};
-use url::{Host, Url};
+use url::Url;
 
 use super::{Config, ConfigError, ResourceConfig};
 
@@ -102,41 +101,33 @@ pub fn is_valid_name(name: &str) -> bool {
 /// client ([`ThirdPartyHttp`]).
 ///
 /// # Errors
-/// A message naming what is wrong (never containing secrets: URLs here are configuration, and
-/// userinfo is never echoed).
+/// The [`UrlError`] found; its text never echoes userinfo.
 pub fn check_third_party_url(
     value: &str,
     allow_insecure_http: bool,
     allow_private_addresses: bool,
-) -> Result<Url, String> {
-    let url = Url::parse(value).map_err(|e| format!("{value:?} is not an absolute URL: {e}"))?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("a third-party URL must not carry userinfo (user@host)".into());
-    }
-    if url.fragment().is_some() {
-        return Err(format!("{value} must not have a fragment"));
-    }
-    match url.scheme() {
-        "https" => {
-            let ip = match url.host() {
-                Some(Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
-                Some(Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
-                _ => None,
-            };
-            if let Some(range) = ip.and_then(mcp_auth_outbound::special_use_range)
-                && !allow_private_addresses
-            {
-                return Err(format!(
-                    "{value} names a special-use address ({range}); set allow_insecure_private_addresses for a private third party"
-                ));
-            }
-            Ok(url)
+) -> Result<Url, UrlError> {
+    mcp_auth_outbound::check_configured_url(
+        value,
+        UrlRules {
+            allow_http_loopback: allow_insecure_http,
+            addresses: if allow_private_addresses {
+                AddressPolicy::AnyConfigured
+            } else {
+                AddressPolicy::PublicOnly
+            },
+        },
+    )
+}
+
+/// `e` for an operator: a refused private address names the switch that allows it.
+pub(crate) fn third_party_url_error(e: &UrlError) -> String {
+    match e {
+        UrlError::SpecialUse { .. } => {
+            format!("{e}; set allow_insecure_private_addresses for a private third party")
         }
-        "http" if allow_insecure_http && url.host_str().is_some_and(is_loopback_host) => Ok(url),
-        "http" => Err(format!(
-            "{value} is plain http: use https (http only with allow_insecure_http on a loopback host)"
-        )),
-        other => Err(format!("{value}: scheme {other} is not https")),
+        UrlError::PlainHttp(_) => format!("{e} (allow_insecure_http)"),
+        _ => e.to_string(),
     }
 }
 
@@ -342,6 +333,6 @@ impl ConnectionConfig {
             self.allow_insecure_http,
             self.allow_insecure_private_addresses,
         )
-        .map_err(|e| self.error(format!("{field}: {e}")))
+        .map_err(|e| self.error(format!("{field}: {}", third_party_url_error(&e))))
     }
 }

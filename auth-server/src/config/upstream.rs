@@ -171,7 +171,7 @@ impl UpstreamIdpConfig {
             return Err(err("display_name", "must be 1 to 100 characters"));
         }
         crate::upstream::checked_url(&this.issuer, self.insecure_allow_http_loopback)
-            .map_err(|e| err("issuer", &e))?;
+            .map_err(|e| err("issuer", &e.to_string()))?;
         if self.client_id.is_empty() {
             return Err(err("client_id", "must not be empty"));
         }
@@ -242,7 +242,7 @@ impl UpstreamIdpConfig {
             UpstreamKind::Github => {
                 let api = self.github_api_url.as_deref().unwrap_or_default();
                 crate::upstream::checked_url(api, self.insecure_allow_http_loopback)
-                    .map_err(|e| err("github_api_url", &e))?;
+                    .map_err(|e| err("github_api_url", &e.to_string()))?;
             }
         }
         Ok(())

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use url::Url;
 
 use super::ConnectionError;
-use super::registry::{Connection, Endpoints, check_third_party_url};
+use super::registry::{Connection, Endpoints, check_third_party_url, third_party_url_error};
 use super::third_party::ThirdPartyHttp;
 
 /// How long discovered metadata is used before it is fetched again: one hour.
@@ -166,7 +166,7 @@ pub(crate) fn endpoints_from(
                 connection.allow_insecure_private_addresses,
             )
             .map(Some)
-            .map_err(|e| bad(format!("{member}: {e}"))),
+            .map_err(|e| bad(format!("{member}: {}", third_party_url_error(&e)))),
             _ => Err(bad(format!("{member} is not a string"))),
         }
     };

@@ -12,6 +12,7 @@ use super::ConnectionError;
 use super::discovery::{Discovery, METADATA_TTL};
 use super::third_party::ThirdPartyHttp;
 use crate::config::ConnectionConfig;
+pub(crate) use crate::config::connections::third_party_url_error;
 pub use crate::config::connections::{ConnectionKind, check_third_party_url, is_valid_name};
 
 /// The third party's endpoints in use for an oauth connection.
@@ -101,7 +102,7 @@ impl Connection {
         }
         let url = |v: &str| {
             check_third_party_url(v, c.allow_insecure_http, c.allow_insecure_private_addresses)
-                .map_err(bad)
+                .map_err(|e| bad(third_party_url_error(&e)))
         };
         let resources = c
             .resources
@@ -297,7 +298,8 @@ mod tests {
             "http://user@127.0.0.1:9/authorize",
         ] {
             let e = check_third_party_url(bad, true, true).unwrap_err();
-            assert_eq!(e, "a third-party URL must not carry userinfo (user@host)");
+            assert_eq!(e, mcp_auth_outbound::UrlError::Userinfo);
+            assert!(!third_party_url_error(&e).contains("secret"));
         }
     }
 
@@ -315,7 +317,15 @@ mod tests {
             "https://[::ffff:192.168.0.1]/token",
         ] {
             let e = check_third_party_url(bad, false, false).unwrap_err();
-            assert!(e.contains("names a special-use address"), "{bad}: {e}");
+            let text = third_party_url_error(&e);
+            assert!(
+                text.contains("names a special-use address"),
+                "{bad}: {text}"
+            );
+            assert!(
+                text.contains("allow_insecure_private_addresses"),
+                "{bad}: {text}"
+            );
             check_third_party_url(bad, false, true).unwrap();
         }
         for ok in [

@@ -116,7 +116,7 @@ impl Upstream {
         let status = response.status();
         let bytes = mcp_auth_outbound::read_body_limited(response, self.http.max_body_bytes())
             .await
-            .map_err(|e| self.unreachable("token response", &e))?;
+            .map_err(|e| self.unreachable("token response", &e.to_string()))?;
         if status.is_server_error() {
             return Err(self.unreachable("token response", status.as_str()));
         }
@@ -159,7 +159,7 @@ impl Upstream {
         let status = response.status();
         let bytes = mcp_auth_outbound::read_body_limited(response, self.http.max_body_bytes())
             .await
-            .map_err(|e| self.unreachable("userinfo", &e))?;
+            .map_err(|e| self.unreachable("userinfo", &e.to_string()))?;
         if !status.is_success() {
             return Err(self.unreachable("userinfo", status.as_str()));
         }

@@ -13,9 +13,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use super::Upstream;
 use super::exchange::ExchangeError;
 use super::metadata::ProviderMetadata;
+use super::{Upstream, UpstreamError};
 
 /// The media type GitHub's REST API answers with.
 const GITHUB_JSON: &str = "application/vnd.github+json";
@@ -42,8 +42,8 @@ impl Upstream {
     /// GitHub's endpoints under `issuer` and `github_api_url` (already checked at start).
     ///
     /// # Errors
-    /// A URL that does not parse (for logs).
-    pub(super) fn github_metadata(&self) -> Result<ProviderMetadata, String> {
+    /// [`UpstreamError::Url`]: a URL that does not pass [`super::checked_url`] (for logs).
+    pub(super) fn github_metadata(&self) -> Result<ProviderMetadata, UpstreamError> {
         let allow = self.config.insecure_allow_http_loopback;
         let base = self.config.issuer.trim_end_matches('/');
         let api = self
@@ -56,9 +56,14 @@ impl Upstream {
             authorization_endpoint: super::checked_url(
                 &format!("{base}/login/oauth/authorize"),
                 allow,
-            )?,
-            token_endpoint: super::checked_url(&format!("{base}/login/oauth/access_token"), allow)?,
-            userinfo_endpoint: Some(super::checked_url(&format!("{api}/user"), allow)?),
+            )
+            .map_err(UpstreamError::url("authorization_endpoint"))?,
+            token_endpoint: super::checked_url(&format!("{base}/login/oauth/access_token"), allow)
+                .map_err(UpstreamError::url("token_endpoint"))?,
+            userinfo_endpoint: Some(
+                super::checked_url(&format!("{api}/user"), allow)
+                    .map_err(UpstreamError::url("userinfo_endpoint"))?,
+            ),
             jwks_uri: String::new(),
             iss_parameter_supported: false,
         })
@@ -109,7 +114,7 @@ impl Upstream {
         let status = response.status();
         let bytes = mcp_auth_outbound::read_body_limited(response, self.http.max_body_bytes())
             .await
-            .map_err(|e| self.unreachable("github api", &e))?;
+            .map_err(|e| self.unreachable("github api", &e.to_string()))?;
         if !status.is_success() {
             return Err(self.unreachable("github api", status.as_str()));
         }

@@ -9,7 +9,7 @@ use mcp_auth_core::UnixTime;
 use serde::Deserialize;
 use url::Url;
 
-use super::{Upstream, checked_url};
+use super::{Upstream, UpstreamError, checked_url};
 use crate::config::UpstreamKind;
 
 /// How long fetched metadata is used before it is read again, seconds.
@@ -127,9 +127,13 @@ impl Upstream {
     /// The upstream's metadata: cached, or fetched and checked now.
     ///
     /// # Errors
-    /// Why it could not be had (unreachable, not JSON, another `issuer`, an unusable URL); for
-    /// logs only.
-    pub async fn provider_metadata(&self, now: UnixTime) -> Result<Arc<ProviderMetadata>, String> {
+    /// Why it could not be had, for logs: [`UpstreamError::Fetch`] (unreachable, not a JSON
+    /// `200`), [`UpstreamError::Metadata`], [`UpstreamError::IssuerMismatch`],
+    /// [`UpstreamError::Url`].
+    pub async fn provider_metadata(
+        &self,
+        now: UnixTime,
+    ) -> Result<Arc<ProviderMetadata>, UpstreamError> {
         if let Some(m) = self.metadata.cached(now) {
             return Ok(m);
         }
@@ -142,9 +146,17 @@ impl Upstream {
             "{}/.well-known/openid-configuration",
             self.config.issuer.trim_end_matches('/')
         );
-        let body = self.http.get_json(&url).await?;
-        let doc: Document =
-            serde_json::from_slice(&body).map_err(|e| format!("metadata of {url}: {e}"))?;
+        let body = match self.http.get_json(&url).await {
+            Ok(body) => body,
+            Err(source) => return Err(UpstreamError::Fetch { url, source }),
+        };
+        let doc: Document = match serde_json::from_slice(&body) {
+            Ok(doc) => doc,
+            Err(e) => {
+                let reason = e.to_string();
+                return Err(UpstreamError::Metadata { url, reason });
+            }
+        };
         let metadata = Arc::new(self.checked(doc)?);
         self.metadata.store(metadata.clone(), now);
         Ok(metadata)
@@ -152,16 +164,17 @@ impl Upstream {
 
     /// OIDC Discovery §4.3: the document's `issuer` is the configured one, exactly; every
     /// endpoint is https (or loopback http with the test switch).
-    fn checked(&self, doc: Document) -> Result<ProviderMetadata, String> {
+    fn checked(&self, doc: Document) -> Result<ProviderMetadata, UpstreamError> {
         if doc.issuer != self.config.issuer {
-            return Err(format!(
-                "metadata names issuer {:?}, not {:?}",
-                doc.issuer, self.config.issuer
-            ));
+            return Err(UpstreamError::IssuerMismatch {
+                found: doc.issuer,
+                configured: self.config.issuer.clone(),
+            });
         }
         let allow = self.config.insecure_allow_http_loopback;
-        let url =
-            |name: &str, raw: &str| checked_url(raw, allow).map_err(|e| format!("{name}: {e}"));
+        let url = |field: &'static str, raw: &str| {
+            checked_url(raw, allow).map_err(UpstreamError::url(field))
+        };
         Ok(ProviderMetadata {
             authorization_endpoint: url("authorization_endpoint", &doc.authorization_endpoint)?,
             token_endpoint: url("token_endpoint", &doc.token_endpoint)?,

@@ -28,7 +28,9 @@ use std::time::Duration;
 
 use mcp_auth_core::jose::{CacheTiming, FetchError, JwksCache, JwksFetcher};
 use mcp_auth_core::{Clock, Secret};
-use mcp_auth_outbound::{AddressPolicy, GUARDED_USER_AGENT, OutboundClient};
+use mcp_auth_outbound::{
+    AddressPolicy, GUARDED_USER_AGENT, OutboundClient, OutboundError, UrlError, UrlRules,
+};
 use url::Url;
 
 use crate::config::{Config, UpstreamIdpConfig};
@@ -42,29 +44,81 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Total timeout of one upstream call.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// `raw` as an upstream URL: absolute, no userinfo, no fragment, `https`, or `http` on a
-/// loopback host when `allow_http_loopback`.
+/// The addresses an upstream's guarded client may connect to: public ones, plus loopback with
+/// the `insecure_allow_http_loopback` test switch.
+fn address_policy(allow_http_loopback: bool) -> AddressPolicy {
+    if allow_http_loopback {
+        AddressPolicy::PublicAndLoopback
+    } else {
+        AddressPolicy::PublicOnly
+    }
+}
+
+/// `raw` as an upstream URL ([`mcp_auth_outbound::check_configured_url`]): absolute, no
+/// userinfo, no fragment, `https` naming no IP literal the upstream's client would refuse, or
+/// `http` on a loopback host when `allow_http_loopback`.
 ///
 /// # Errors
-/// A message naming what is wrong (the URL is configuration or metadata, never a secret).
-pub fn checked_url(raw: &str, allow_http_loopback: bool) -> Result<Url, String> {
-    let url = Url::parse(raw).map_err(|e| format!("{raw:?} is not an absolute URL: {e}"))?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not carry userinfo (user@host)".into());
-    }
-    if url.fragment().is_some() {
-        return Err(format!("{raw} must not have a fragment"));
-    }
-    let loopback = url
-        .host_str()
-        .is_some_and(mcp_auth_core::types::is_loopback_host);
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if allow_http_loopback && loopback => Ok(url),
-        "http" => Err(format!(
-            "{raw} must be https (plain http only on loopback with insecure_allow_http_loopback)"
-        )),
-        other => Err(format!("{raw}: scheme {other} is not https")),
+/// The [`UrlError`] found (it names the URL, which is configuration or metadata, never a secret).
+pub fn checked_url(raw: &str, allow_http_loopback: bool) -> Result<Url, UrlError> {
+    mcp_auth_outbound::check_configured_url(
+        raw,
+        UrlRules {
+            allow_http_loopback,
+            addresses: address_policy(allow_http_loopback),
+        },
+    )
+}
+
+/// Why upstreams could not be set up, or an upstream's metadata could not be had. For logs and
+/// start-up errors; never holds a secret or a response body.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UpstreamError {
+    /// `[[upstream_idps]]` breaks a rule ([`Config::check_upstream_idps`]).
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// An upstream's HTTP client could not be built (TLS backend).
+    #[error("HTTP client: {0}")]
+    Client(#[source] reqwest::Error),
+    /// An endpoint URL (configured, derived or from metadata) is unusable.
+    #[error("{field}: {source}")]
+    Url {
+        /// Which endpoint (`authorization_endpoint`, `jwks_uri`…).
+        field: &'static str,
+        /// Why.
+        source: UrlError,
+    },
+    /// The metadata document could not be fetched.
+    #[error("fetching {url}: {source}")]
+    Fetch {
+        /// The metadata URL.
+        url: String,
+        /// Why.
+        source: OutboundError,
+    },
+    /// The metadata document is not the JSON object OpenID Connect Discovery 1.0 §3 describes.
+    #[error("metadata of {url}: {reason}")]
+    Metadata {
+        /// The metadata URL.
+        url: String,
+        /// The parser's reason.
+        reason: String,
+    },
+    /// The metadata names another issuer than the configured one (OIDC Discovery §4.3).
+    #[error("metadata names issuer {found:?}, not {configured:?}")]
+    IssuerMismatch {
+        /// The `issuer` in the document.
+        found: String,
+        /// The configured issuer.
+        configured: String,
+    },
+}
+
+impl UpstreamError {
+    /// [`UpstreamError::Url`] for `field`.
+    pub(crate) fn url(field: &'static str) -> impl FnOnce(UrlError) -> Self {
+        move |source| Self::Url { field, source }
     }
 }
 
@@ -122,7 +176,7 @@ struct UpstreamJwksFetcher(OutboundClient);
 #[async_trait::async_trait]
 impl JwksFetcher for UpstreamJwksFetcher {
     async fn fetch(&self, url: &str) -> Result<Vec<u8>, FetchError> {
-        let result = self.0.get_json(url).await.map_err(FetchError);
+        let result = self.0.get_json(url).await.map_err(FetchError::from);
         crate::metrics::jwks_fetch(result.is_ok());
         result
     }
@@ -141,8 +195,11 @@ impl Upstreams {
     /// `insecure_allow_http_loopback` adds plain http and loopback addresses.
     ///
     /// # Errors
-    /// The HTTP client could not be built.
-    pub fn new(configs: &[UpstreamIdpConfig], clock: Arc<dyn Clock>) -> Result<Self, String> {
+    /// [`UpstreamError::Client`]: the HTTP client could not be built.
+    pub fn new(
+        configs: &[UpstreamIdpConfig],
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, UpstreamError> {
         let list = configs
             .iter()
             .map(|c| {
@@ -150,12 +207,11 @@ impl Upstreams {
                     .timeouts(CONNECT_TIMEOUT, REQUEST_TIMEOUT)
                     .max_body_bytes(MAX_UPSTREAM_BODY_BYTES)
                     .user_agent(GUARDED_USER_AGENT);
+                builder = builder.addresses(address_policy(c.insecure_allow_http_loopback));
                 if c.insecure_allow_http_loopback {
-                    builder = builder
-                        .addresses(AddressPolicy::PublicAndLoopback)
-                        .allow_http();
+                    builder = builder.allow_http();
                 }
-                let http = builder.build().map_err(|e| e.to_string())?;
+                let http = builder.build().map_err(UpstreamError::Client)?;
                 let fetcher = Arc::new(UpstreamJwksFetcher(http.clone()));
                 let jwks =
                     JwksCache::new(fetcher, clock.clone()).with_timing(CacheTiming::default());
@@ -166,19 +222,20 @@ impl Upstreams {
                     jwks,
                 })
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, UpstreamError>>()?;
         Ok(Self { list })
     }
 
     /// The upstreams of `config`, or `None` when it has none.
     ///
     /// # Errors
-    /// A configuration problem ([`Config::check_upstream_idps`]) or the client failing to build.
+    /// [`UpstreamError::Config`] ([`Config::check_upstream_idps`]) or
+    /// [`UpstreamError::Client`].
     pub fn from_config(
         config: &Config,
         clock: Arc<dyn Clock>,
-    ) -> Result<Option<Arc<Self>>, String> {
-        config.check_upstream_idps().map_err(|e| e.to_string())?;
+    ) -> Result<Option<Arc<Self>>, UpstreamError> {
+        config.check_upstream_idps()?;
         if config.upstream_idps.is_empty() {
             return Ok(None);
         }
@@ -193,5 +250,50 @@ impl Upstreams {
     /// Every upstream, in configuration order.
     pub fn all(&self) -> &[Upstream] {
         &self.list
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An upstream URL (configured, or named by the upstream's metadata) may not name an IP
+    /// literal its guarded client would refuse: IP literals never reach the screening resolver,
+    /// so `https://169.254.169.254/…` in metadata is refused here, before any request.
+    #[test]
+    fn special_use_ip_literals_are_refused_by_the_clients_policy() {
+        for raw in [
+            "https://169.254.169.254/userinfo",
+            "https://10.0.0.1/token",
+            "https://[fd00::1]/jwks",
+            "https://127.0.0.1/token",
+        ] {
+            assert!(
+                matches!(checked_url(raw, false), Err(UrlError::SpecialUse { .. })),
+                "{raw}"
+            );
+        }
+        assert!(checked_url("https://127.0.0.1/token", true).is_ok());
+        assert!(checked_url("https://10.0.0.1/token", true).is_err());
+        assert!(checked_url("https://idp.example.com/token", false).is_ok());
+    }
+
+    /// Userinfo, fragments, other schemes and plain http off loopback are refused.
+    #[test]
+    fn odd_upstream_urls_are_refused() {
+        for raw in [
+            "https://user:pw@idp.example.com/",
+            "https://idp.example.com/#f",
+            "ftp://idp.example.com/",
+            "http://idp.example.com/",
+            "idp.example.com",
+        ] {
+            assert!(checked_url(raw, true).is_err(), "{raw}");
+        }
+        assert!(matches!(
+            checked_url("http://127.0.0.1:9/", false),
+            Err(UrlError::PlainHttp(_))
+        ));
+        assert!(checked_url("http://127.0.0.1:9/", true).is_ok());
     }
 }

@@ -33,7 +33,7 @@ pub enum WiringError {
     Connections(#[from] ConnectionError),
     /// `[[upstream_idps]]`.
     #[error("upstream identity providers: {0}")]
-    Upstreams(String),
+    Upstreams(#[source] crate::upstream::UpstreamError),
     /// An HTTP client could not be built (TLS backend).
     #[error("HTTP client: {0}")]
     HttpClient(#[from] reqwest::Error),

@@ -36,7 +36,7 @@ pub(crate) fn checked_url(url: &str) -> Result<Url, XaaClientError> {
     mcp_auth_outbound::secure_url(url).ok_or_else(|| XaaClientError::invalid_url(url.to_owned()))
 }
 
-async fn read_body(res: reqwest::Response) -> Result<Vec<u8>, String> {
+async fn read_body(res: reqwest::Response) -> Result<Vec<u8>, mcp_auth_outbound::OutboundError> {
     mcp_auth_outbound::read_body_limited(res, MAX_BODY_BYTES).await
 }
 

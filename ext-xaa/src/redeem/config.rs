@@ -1,10 +1,9 @@
 //! The `[extensions.xaa]` configuration section and its validation into [`TrustedIdp`]s.
 
-use std::net::IpAddr;
-
 use mcp_auth_core::jose::jsonwebtoken::Algorithm;
 use mcp_auth_core::jose::{AllowedAlgorithms, KeySource};
 use mcp_auth_core::{Issuer, ResourceUri};
+use mcp_auth_outbound::{AddressPolicy, UrlError, UrlRules};
 use serde::Deserialize;
 use url::Url;
 
@@ -258,11 +257,11 @@ impl TrustedIdpConfig {
             .issuer
             .parse()
             .map_err(|e: mcp_auth_core::ParseError| err("issuer", e.0))?;
-        check_url(&self.issuer, self.insecure_allow_http_loopback).map_err(|m| err("issuer", m))?;
+        check_url(&self.issuer, self.insecure_allow_http_loopback).map_err(|e| err("issuer", e))?;
         let key_sources = match &self.jwks_uri {
             Some(uri) => {
                 check_url(uri, self.insecure_allow_http_loopback)
-                    .map_err(|m| err("jwks_uri", m))?;
+                    .map_err(|e| err("jwks_uri", e))?;
                 vec![KeySource::JwksUri(uri.clone())]
             }
             None => vec![
@@ -390,33 +389,33 @@ impl XaaConfig {
     }
 }
 
-/// `https`, or `http` on exactly `127.0.0.1`, `[::1]` or `localhost` when `allow_http_loopback`;
-/// an `https` URL may not name a special-use IP address (the guarded client screens names, not
-/// IP literals).
+/// A trusted IdP's URL ([`mcp_auth_outbound::check_configured_url`]): `https` naming no
+/// special-use IP literal (the guarded client screens names, not IP literals), or, when
+/// `allow_http_loopback` (tests only), `http` on exactly `127.0.0.1`, `[::1]` or `localhost`.
+///
+/// # Errors
+/// A message naming the URL and, for plain `http`, the switch.
 pub(crate) fn check_url(raw: &str, allow_http_loopback: bool) -> Result<Url, String> {
-    let url = Url::parse(raw).map_err(|e| format!("{raw} is not a URL: {e}"))?;
-    let host = url.host_str().ok_or_else(|| format!("{raw} has no host"))?;
-    match url.scheme() {
-        "https" => {
-            let bare = host.trim_start_matches('[').trim_end_matches(']');
-            if let Ok(ip) = bare.parse::<IpAddr>()
-                && mcp_auth_outbound::special_use_range(ip).is_some()
-            {
-                return Err(format!("{raw} names a special-use address"));
-            }
-            Ok(url)
-        }
-        "http" if allow_http_loopback && is_strict_loopback(host) => Ok(url),
-        "http" if is_strict_loopback(host) => Err(format!(
-            "{raw}: plain http needs insecure_allow_http_loopback (tests only)"
-        )),
-        _ => Err(format!("{raw} must be an https URL")),
+    let rules = UrlRules {
+        allow_http_loopback,
+        addresses: AddressPolicy::PublicOnly,
+    };
+    let plain_http =
+        || format!("{raw}: plain http needs insecure_allow_http_loopback (tests only)");
+    match mcp_auth_outbound::check_configured_url(raw, rules) {
+        Ok(url) if url.scheme() == "http" && !is_strict_loopback(&url) => Err(plain_http()),
+        Ok(url) => Ok(url),
+        Err(UrlError::PlainHttp(_)) => Err(plain_http()),
+        Err(e) => Err(e.to_string()),
     }
 }
 
-/// `127.0.0.1`, `[::1]` or `localhost` only.
-fn is_strict_loopback(host: &str) -> bool {
-    matches!(host, "127.0.0.1" | "[::1]" | "::1") || host.eq_ignore_ascii_case("localhost")
+/// `127.0.0.1`, `[::1]` or `localhost` only: the test switch allows no other loopback spelling.
+fn is_strict_loopback(url: &Url) -> bool {
+    matches!(url.host_str(), Some("127.0.0.1" | "[::1]"))
+        || url
+            .host_str()
+            .is_some_and(|h| h.eq_ignore_ascii_case("localhost"))
 }
 
 #[cfg(test)]
