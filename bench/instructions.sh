@@ -48,10 +48,14 @@ echo "== building (release): auth-server, the assertion tool, resource-server's 
 (cd "$ROOT" && cargo build --release --locked -q -p mcp-auth-server --bin auth-server \
   && cargo build --release --locked -q -p mcp-auth-ext-client-credentials --features client --example cc_assertions \
   && cargo build --release --locked -q -p mcp-auth-resource-server --example instructions)
+if [ "$MODE" = all ]; then
+  (cd "$ROOT" && cargo build --release --locked -q -p mcp-auth-conformance --example dpop_proofs)
+fi
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="$TARGET/release/auth-server"
 TOOL="$TARGET/release/examples/cc_assertions"
 EXAMPLE="$TARGET/release/examples/instructions"
+PROOFS_TOOL="$TARGET/release/examples/dpop_proofs"
 
 echo "== provisioning"
 cat > "$SCRATCH/auth.toml" <<TOML
@@ -59,6 +63,9 @@ bind = "127.0.0.1:$PORT"
 database = "$SCRATCH/auth.db"
 default_resource = "$RESOURCE"
 client_credentials = true
+
+[dpop]
+enabled = true
 
 [[resources]]
 resource = "$RESOURCE"
@@ -97,6 +104,10 @@ server_run() { # kind n
     "$TOOL" sign "$SCRATCH" "$JWT_ID" "$BASE" $((WARMUP + N)) >/dev/null
     export JWT_ASSERTIONS="$SCRATCH/assertions.txt"
   fi
+  if [ "$1" = cc-secret-dpop ]; then
+    "$PROOFS_TOOL" "$SCRATCH/proofs.txt" POST "$BASE/token" $((WARMUP + N))
+    export DPOP_PROOFS="$SCRATCH/proofs.txt"
+  fi
   valgrind --tool=callgrind --callgrind-out-file="$out" "$BIN" serve --dev >"$SCRATCH/server.log" 2>&1 &
   SERVER_PID=$!
   wait_up
@@ -133,8 +144,8 @@ measure() { # name command...
 }
 
 if [ "$MODE" = all ]; then
-  KINDS_SERVER=(cc-secret cc-jwt code refresh introspect revoke)
-  KINDS_OPS=(es256-sign es256-verify sha256 bare layer)
+  KINDS_SERVER=(cc-secret cc-secret-dpop cc-jwt code refresh introspect revoke)
+  KINDS_OPS=(es256-sign es256-verify sha256 bare layer layer-dpop)
 else
   KINDS_SERVER=(cc-secret)
   KINDS_OPS=(bare layer)
@@ -145,6 +156,12 @@ for k in "${KINDS_OPS[@]}"; do measure "$k" per_operation "$k"; done
 for k in "${KINDS_SERVER[@]}"; do measure "$k" per_server_request "$k"; done
 R[layer-added]=$(( R[layer] - R[bare] ))
 printf '  %-30s %12s instructions\n' "layer-added" "${R[layer-added]}"
+if [ "$MODE" = all ]; then
+  R[dpop-added]=$(( R[cc-secret-dpop] - R[cc-secret] ))
+  R[layer-dpop-added]=$(( R[layer-dpop] - R[layer] ))
+  printf '  %-30s %12s instructions\n' "dpop-added (token endpoint)" "${R[dpop-added]}"
+  printf '  %-30s %12s instructions\n' "dpop-added (layer)" "${R[layer-dpop-added]}"
+fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN {print (v <= t) ? "met" : "NOT MET"}'; }
@@ -157,6 +174,10 @@ if [ "$MODE" = all ]; then
   row() { printf '| %s | %s | %s | %s |\n' "$1" "$2" "$3" "$(verdict "$2" "$3")"; }
   row "private_key_jwt − secret, in ES256 verifications (≤ 1.15)" "$(ratio $((R[cc-jwt] - sec)) "$ver")" 1.15
   row "layer − bare handler, in ES256 verifications (≤ 1.1)" "$(ratio "${R[layer-added]}" "$ver")" 1.1
+  row "DPoP token request − secret, in ES256 verifications, replay claim included (≤ 1.15 + the claim)" \
+    "$(ratio "${R[dpop-added]}" "$ver")" 1.15
+  row "layer with DPoP − layer with Bearer, in ES256 verifications, replay claim included (≤ 1.1 + the claim)" \
+    "$(ratio "${R[layer-dpop-added]}" "$ver")" 1.1
   row "refresh rotation / secret client_credentials (≤ 1.5)" "$(ratio "${R[refresh]}" "$sec")" 1.5
   row "code redemption / secret client_credentials (≤ 1.5)" "$(ratio "${R[code]}" "$sec")" 1.5
   row "secret client_credentials / (ES256 signature + SHA-256) (≤ 1.5)" \

@@ -4,7 +4,8 @@
     instructions_client.py KIND WARMUP N
 
 Environment: BASE (http://127.0.0.1:PORT), RESOURCE, SECRET_ID, SECRET, JWT_ASSERTIONS (a file,
-one client assertion a line), PUBLIC_ID (a public client with redirect_uri REDIRECT).
+one client assertion a line), DPOP_PROOFS (a file, one DPoP proof for POST BASE/token a line),
+PUBLIC_ID (a public client with redirect_uri REDIRECT).
 
 For every KIND the driver first prepares what its requests spend (codes, a refresh token, access
 tokens), then sends WARMUP requests of that kind, then N more. bench/instructions.sh runs the
@@ -81,6 +82,24 @@ class CcSecret:
         call("POST", "/token", self.body, basic())
 
 
+class CcSecretDpop:
+    """A secret client_credentials request with a new DPoP proof: the answer must be DPoP-bound."""
+
+    def __init__(self, total):
+        with open(os.environ["DPOP_PROOFS"]) as f:
+            self.proofs = [line.strip() for line in f if line.strip()]
+        if len(self.proofs) < total:
+            sys.exit(f"{len(self.proofs)} proofs for {total} requests")
+        self.body = {"grant_type": "client_credentials", "scope": "mcp:tools", "resource": RESOURCE}
+
+    def send(self):
+        headers = basic()
+        headers["DPoP"] = self.proofs.pop()
+        answer = json.loads(call("POST", "/token", self.body, headers)[1])
+        if answer.get("token_type") != "DPoP":
+            sys.exit(f"token_type {answer.get('token_type')!r}, not DPoP")
+
+
 class CcJwt:
     def __init__(self, total):
         with open(os.environ["JWT_ASSERTIONS"]) as f:
@@ -134,7 +153,7 @@ class Revoke:
         call("POST", "/revoke", {"token": self.tokens.pop()}, basic())
 
 
-KINDS = {"cc-secret": CcSecret, "cc-jwt": CcJwt, "code": Code, "refresh": Refresh,
+KINDS = {"cc-secret": CcSecret, "cc-secret-dpop": CcSecretDpop, "cc-jwt": CcJwt, "code": Code, "refresh": Refresh,
          "introspect": Introspect, "revoke": Revoke}
 
 

@@ -11,9 +11,12 @@
 //! - `sha256`: one SHA-256 of a 43-character client secret (how the server compares secrets);
 //! - `bare`: one request through a handler without the bearer layer;
 //! - `layer`: the same request through [`BearerAuthLayer`] with a valid ES256 JWT access token
-//!   (validation, the scope decision and the principal included).
+//!   (validation, the scope decision and the principal included);
+//! - `layer-dpop`: the same request with a DPoP-bound token (`cnf.jkt`) and a new DPoP proof
+//!   each time (RFC 9449 §7: the proof's checks, its signature, `ath`, `cnf` and the `jti`
+//!   replay claim included; the proofs are signed before counting).
 //!
-//! The layer's cost is `layer − bare` per request.
+//! The layer's cost is `layer − bare` per request, its DPoP check's `layer-dpop − layer`.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -22,6 +25,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::routing::post;
 use http::Request;
+use mcp_auth_conformance::dpop::DpopKey;
 use mcp_auth_conformance::{TestKey, TokenMinter, jwks_of};
 use mcp_auth_core::FixedClock;
 use mcp_auth_core::jose::{CompactJws, Es256Signer, VerifyingKey, jsonwebtoken};
@@ -41,17 +45,19 @@ enum Work {
     Verify(VerifyingKey, String),
     Sha256(String),
     Request(tokio::runtime::Runtime, Router, String),
+    /// A DPoP request: the runtime, the router, the bound token and one proof per iteration.
+    DpopRequest(tokio::runtime::Runtime, Router, String, Vec<String>),
 }
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let kind = args.next().unwrap_or_default();
     let n: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-    let work = match setup(&kind) {
+    let work = match setup(&kind, n) {
         Ok(work) => work,
         Err(e) => {
             eprintln!(
-                "instructions: {e}\nusage: instructions es256-sign|es256-verify|sha256|bare|layer N"
+                "instructions: {e}\nusage: instructions es256-sign|es256-verify|sha256|bare|layer|layer-dpop N"
             );
             std::process::exit(2);
         }
@@ -59,7 +65,7 @@ fn main() {
     measured_loop(&work, n);
 }
 
-fn setup(kind: &str) -> Result<Work, String> {
+fn setup(kind: &str, n: u64) -> Result<Work, String> {
     let key = TestKey::generate("k1").map_err(|e| format!("key: {e}"))?;
     let token = TokenMinter::new(&key, ISSUER, RESOURCE, NOW)
         .valid("mcp:basic files:read")
@@ -99,6 +105,7 @@ fn setup(kind: &str) -> Result<Work, String> {
             }
             Ok(Work::Request(rt, router, token))
         }
+        "layer-dpop" => dpop_setup(&key, n),
         other => Err(format!("unknown kind {other:?}")),
     }
 }
@@ -122,6 +129,49 @@ fn layer(key: &TestKey) -> Result<BearerAuthLayer, String> {
     Ok(BearerAuthLayer::new(config, validator))
 }
 
+/// The layer with DPoP allowed (the default mode) and its clock at `NOW`, a token bound to a
+/// new proof key, and `n + 1` proofs for `POST RESOURCE` with that token (one for warm-up).
+fn dpop_setup(key: &TestKey, n: u64) -> Result<Work, String> {
+    let proof_key = DpopKey::generate().map_err(|e| format!("proof key: {e}"))?;
+    let minter = TokenMinter::new(key, ISSUER, RESOURCE, NOW);
+    let mut claims = minter.claims("mcp:basic files:read");
+    claims["cnf"] = serde_json::json!({"jkt": proof_key.thumbprint()});
+    let token = minter
+        .with_claims(&claims)
+        .map_err(|e| format!("token: {e}"))?;
+    let mut proofs: Vec<String> = (0..=n)
+        .map(|_| {
+            let claims = proof_key.claims_for_token("POST", RESOURCE, NOW, &token);
+            proof_key.sign(&proof_key.header(), &claims)
+        })
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let router = Router::new()
+        .route("/mcp", post(|| async { "ok" }))
+        .layer(layer(key)?.clock(Arc::new(FixedClock::new(NOW))));
+    let warm_up = proofs.pop().ok_or("no proof")?;
+    let status = rt
+        .block_on(router.clone().oneshot(dpop_request(&token, &warm_up)))
+        .map_err(|e| e.to_string())?
+        .status();
+    if status != 200 {
+        return Err(format!("the warm-up request answered {status}"));
+    }
+    Ok(Work::DpopRequest(rt, router, token, proofs))
+}
+
+/// `POST /mcp` with `Authorization: DPoP <token>` and `DPoP: <proof>`.
+fn dpop_request(token: &str, proof: &str) -> Request<Body> {
+    Request::post("/mcp")
+        .header("content-type", "application/json")
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", proof)
+        .body(Body::from(BODY))
+        .expect("a valid request")
+}
+
 fn request(token: &str) -> Request<Body> {
     Request::post("/mcp")
         .header("content-type", "application/json")
@@ -134,7 +184,7 @@ fn request(token: &str) -> Request<Body> {
 /// failing operation cannot pass for a cheap one.
 #[inline(never)]
 fn measured_loop(work: &Work, n: u64) {
-    for _ in 0..n {
+    for i in 0..n {
         match work {
             Work::Sign(signer, input) => {
                 black_box(signer.sign(black_box(input)).expect("signature"));
@@ -152,6 +202,13 @@ fn measured_loop(work: &Work, n: u64) {
             Work::Request(rt, router, token) => {
                 let response = rt
                     .block_on(router.clone().oneshot(request(token)))
+                    .expect("response");
+                assert_eq!(response.status(), 200);
+            }
+            Work::DpopRequest(rt, router, token, proofs) => {
+                let proof = &proofs[usize::try_from(i).expect("an index")];
+                let response = rt
+                    .block_on(router.clone().oneshot(dpop_request(token, proof)))
                     .expect("response");
                 assert_eq!(response.status(), 200);
             }
