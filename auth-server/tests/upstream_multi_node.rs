@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{Form, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use binary::{REDIRECT, RESOURCE, Server, Setup, browser, pkce};
+use binary::{REDIRECT, RESOURCE, Server, Setup, http, pkce};
 use mcp_auth_core::jose::Es256Signer;
 use serde_json::{Value, json};
 
@@ -171,11 +171,19 @@ async fn upstream_callback_on_the_other_node_completes_the_sign_in() {
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256")
         .append_pair("resource", RESOURCE);
-    // One browser: its cookie jar sends the attempt cookie to both nodes (same host).
-    let browser = browser();
-    let res = browser.get(authorize.as_str()).send().await.unwrap();
+    let res = http().get(authorize.as_str()).send().await.unwrap();
     assert_eq!(res.status(), 302, "{}", res.text().await.unwrap());
     let location = res.headers()["location"].to_str().unwrap().to_owned();
+    // The cookies node A set (the signed attempt), as the browser sends them back to whichever
+    // node the load balancer picks.
+    let cookies = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ");
+    assert!(!cookies.is_empty(), "node A set no attempt cookie");
     assert!(
         location.starts_with(&format!("{}/authorize?", fake.issuer)),
         "{location}"
@@ -188,8 +196,9 @@ async fn upstream_callback_on_the_other_node_completes_the_sign_in() {
         sent["state"],
         url::form_urlencoded::byte_serialize(fake.issuer.as_bytes()).collect::<String>()
     );
-    let res = browser
+    let res = http()
         .get(format!("{}{callback}", b.base()))
+        .header("cookie", &cookies)
         .send()
         .await
         .unwrap();
@@ -197,9 +206,10 @@ async fn upstream_callback_on_the_other_node_completes_the_sign_in() {
     let body = res.text().await.unwrap();
     assert_eq!(status, 200, "node B did not complete the sign-in: {body}");
     assert!(body.contains("Two-node app"), "the consent page: {body}");
-    // The same callback at node A: the state was spent at B.
-    let res = browser
+    // The same callback, with the same cookie, at node A: the state was spent at B.
+    let res = http()
         .get(format!("{}{callback}", a.base()))
+        .header("cookie", &cookies)
         .send()
         .await
         .unwrap();
