@@ -76,6 +76,8 @@ pub(crate) struct Inner {
     pub(crate) shared_counters: Option<Arc<dyn SharedCounters>>,
     /// DPoP proof checks and nonces (RFC 9449), when `dpop.enabled`.
     pub(crate) dpop: Option<crate::engine::dpop::Dpop>,
+    /// The metadata document clients this node knows are in the audit trail.
+    pub(crate) cimd_seen: crate::engine::cimd_seen::SeenClients,
 }
 
 /// The OAuth 2.1 authorization server engine. Clone freely.
@@ -466,6 +468,9 @@ impl AuthorizationServerBuilder {
             shared.clone(),
         )
         .map_err(|e| BuildError::Threads(e.to_string()))?;
+        if let Some(c) = &self.connections {
+            c.lend_audit(audit.clone(), clock.clone());
+        }
         Ok(AuthorizationServer {
             inner: Arc::new(Inner {
                 settings: self.settings,
@@ -485,6 +490,7 @@ impl AuthorizationServerBuilder {
                 upstreams: self.upstreams,
                 shared_counters: shared,
                 dpop,
+                cimd_seen: Default::default(),
             }),
         })
     }

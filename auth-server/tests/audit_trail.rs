@@ -238,3 +238,68 @@ async fn two_postgres_nodes_share_one_chain_and_an_edit_is_found() {
     drop(conn);
     schema.drop().await;
 }
+
+/// A row stored before `token_issued` had its `jkt` member (and `sign_in` its `development`)
+/// still verifies in a chain that goes on with new events, and reads back as an event with
+/// those fields empty: the hash covers the stored text, which is never re-serialized.
+#[tokio::test]
+async fn rows_stored_before_the_optional_fields_still_verify_and_read() {
+    let stores = mcp_auth_core::store::Stores::in_memory();
+    let old_issued = r#"{"kind":"token_issued","grant_type":"authorization_code","client_id":"c1","sub":"u1","resource":"https://mcp.example/mcp","scope":"mcp:basic","jti":"j1","refresh_token":false}"#;
+    let old_sign_in =
+        r#"{"kind":"sign_in","sub":"u1","outcome":"success","reason":null,"upstream":null}"#;
+    for (kind, data) in [("token_issued", old_issued), ("sign_in", old_sign_in)] {
+        stores
+            .audit
+            .append(&mcp_auth_core::store::NewAuditEvent {
+                at: NOW,
+                kind,
+                sub: Some("u1"),
+                client_id: (kind == "token_issued").then_some("c1"),
+                data,
+            })
+            .await
+            .unwrap();
+    }
+    let trail = AuditTrail::new(stores.audit.clone(), None);
+    trail
+        .record(
+            NOW + 1,
+            &AuditEvent::TokenIssued {
+                grant_type: "authorization_code".into(),
+                client_id: "c1".into(),
+                sub: "u1".into(),
+                resource: "https://mcp.example/mcp".into(),
+                scope: "mcp:basic".into(),
+                jti: "j2".into(),
+                refresh_token: false,
+                jkt: Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into()),
+            },
+        )
+        .await;
+    let chain = stores.audit.chain().await.unwrap();
+    assert_eq!(verify(&chain), Ok(3));
+    let events: Vec<AuditEvent> = chain
+        .iter()
+        .map(|r| serde_json::from_str(&r.data).unwrap())
+        .collect();
+    assert!(matches!(
+        &events[0],
+        AuditEvent::TokenIssued { jkt: None, .. }
+    ));
+    assert!(matches!(
+        &events[1],
+        AuditEvent::SignIn {
+            development: false,
+            ..
+        }
+    ));
+    assert!(matches!(
+        &events[2],
+        AuditEvent::TokenIssued { jkt: Some(_), .. }
+    ));
+    assert_eq!(
+        chain[0].data, old_issued,
+        "the stored text is kept as it was"
+    );
+}

@@ -922,6 +922,119 @@ async fn connections_page_lists_and_remove_revokes_at_the_third_party() {
     );
 }
 
+/// The audit events of `h`'s chain (issue 25 §2), as JSON, in order; and their text.
+async fn audit_events(h: &Harness) -> (Vec<serde_json::Value>, String) {
+    let rows = h
+        .stores
+        .audit
+        .list(&mcp_auth_core::store::AuditFilter::default())
+        .await
+        .unwrap();
+    let text = rows
+        .iter()
+        .map(|r| r.data.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let events = rows
+        .iter()
+        .map(|r| serde_json::from_str(&r.data).unwrap())
+        .collect();
+    (events, text)
+}
+
+/// Issue 25 §2: a connection added (the callback), removed (the `/connections` page), added
+/// again, refreshed (an expired token) and dying (the third party refuses the refresh) is
+/// recorded for its user with the connection's name, and no token or code is in the trail.
+#[tokio::test]
+async fn connection_added_refreshed_and_removed_are_audited() {
+    let tp = third_party().await;
+    let (h, connections) = our_server(&tp).await;
+    let alice = connect_alice(&h, &tp).await;
+    let first = connections
+        .credential(ISSUER, "user-1", "calendar", NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    let page = h.get_with_cookie("/connections", &alice).await;
+    let csrf = hidden(&page.body, "csrf_token");
+    let res = h
+        .post_form_with_cookie(
+            "/connections/calendar/remove",
+            &format!("csrf_token={}", enc(&csrf)),
+            &alice,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    // Connected again, refreshed when expired; then the third party forgets the grant and
+    // refuses the next refresh.
+    let elic = "elic-vutsrqponmlkjihgfedcba9876543210";
+    seed(&h, &pending(elic, "user-1", "calendar")).await;
+    let back = third_party_approves(&tp, &approve(&h, &alice, elic).await).await;
+    let res = h.get_with_cookie(&callback_path(&back), &alice).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let later = NOW + 900 - 10;
+    tp.kit.clock.set(later);
+    let second = connections
+        .credential(ISSUER, "user-1", "calendar", later)
+        .await
+        .unwrap()
+        .unwrap();
+    tp.kit
+        .stores
+        .refresh_tokens
+        .revoke_client(CONNECTOR)
+        .await
+        .unwrap();
+    let much_later = later + 2000;
+    tp.kit.clock.set(much_later);
+    assert!(
+        connections
+            .credential(ISSUER, "user-1", "calendar", much_later)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let (events, text) = audit_events(&h).await;
+    let ours: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|e| e["kind"].as_str().unwrap().starts_with("connection_"))
+        .map(|e| {
+            assert_eq!(e["sub"], "user-1", "{e}");
+            assert_eq!(e["connection"], "calendar", "{e}");
+            let detail = e["credential"]
+                .as_str()
+                .or(e["reason"].as_str())
+                .unwrap_or("");
+            (e["kind"].as_str().unwrap(), detail)
+        })
+        .collect();
+    assert_eq!(
+        ours,
+        [
+            ("connection_added", "oauth"),
+            ("connection_removed", "removed"),
+            ("connection_added", "oauth"),
+            ("connection_refreshed", ""),
+            ("connection_removed", "expired"),
+        ]
+    );
+    for token in [first.value.expose(), second.value.expose(), &q_code(&back)] {
+        assert!(!text.contains(token), "a credential in the audit trail");
+    }
+    assert_eq!(
+        mcp_auth_server::audit::verify(&h.stores.audit.chain().await.unwrap()),
+        Ok(events.len())
+    );
+}
+
+/// The `code` of a callback URL.
+fn q_code(back: &url::Url) -> String {
+    back.query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap()
+}
+
 /// The api_key form: CSRF required (missing → refused, nothing stored); an empty or
 /// space-containing key is refused; a good key is sealed, the elicitation completes and
 /// `credential()` returns it.

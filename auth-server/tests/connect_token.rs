@@ -105,6 +105,50 @@ async fn a_connected_user_credential_goes_to_the_mcp_server() {
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
 }
 
+/// Issue 25 §2: handing a stored credential to the MCP server is recorded as
+/// `token_exchanged` with no `jti` (nothing was minted): the user, the MCP server's client,
+/// the connection as audience and the subject token's resource; a `connection_required`
+/// answer records none. Neither the API key nor the subject token is in the trail.
+#[tokio::test]
+async fn a_handed_out_credential_is_audited_as_an_exchange() {
+    let (h, connections) = server().await;
+    let token = user_token(&h).await;
+    let res = exchange(&h, &exchange_body(&token, "")).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+    connections
+        .store_api_key(ISSUER, "user-1", "crm", &Secret::new("crm-key-42"), NOW)
+        .await
+        .unwrap();
+    let extra = format!("&requested_token_type={}", enc(API_KEY_TYPE));
+    let res = exchange(&h, &exchange_body(&token, &extra)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let rows = h
+        .stores
+        .audit
+        .list(&mcp_auth_core::store::AuditFilter::default())
+        .await
+        .unwrap();
+    let exchanged: Vec<serde_json::Value> = rows
+        .iter()
+        .filter(|r| r.kind == "token_exchanged")
+        .map(|r| serde_json::from_str(&r.data).unwrap())
+        .collect();
+    assert_eq!(exchanged.len(), 1, "{rows:?}");
+    let e = &exchanged[0];
+    assert_eq!(e["client_id"], SERVER);
+    assert_eq!(e["sub"], "user-1");
+    assert_eq!(e["actors"], serde_json::json!([]));
+    assert_eq!(e["requested_token_type"], API_KEY_TYPE);
+    assert_eq!(e["audience"], serde_json::json!(["crm"]));
+    assert_eq!(e["resource"], RESOURCE);
+    assert_eq!(e["jti"], serde_json::Value::Null);
+    assert!(rows.iter().any(|r| r.kind == "connection_added"));
+    let text: String = rows.iter().map(|r| r.data.as_str()).collect();
+    for secret in ["crm-key-42", token.as_str(), SERVER_SECRET] {
+        assert!(!text.contains(secret), "a credential in the audit trail");
+    }
+}
+
 /// ELIC-07, ELIC-CB-04: a vault entry sealed under a key this server no longer has (`k0`; it
 /// has only `k1`) is "not connected", never a 500: `400 connection_required` with an
 /// elicitation, the entry left in place, nothing of it in the answer; the user's next connect

@@ -120,6 +120,38 @@ async fn without_proof_the_token_is_bearer() {
     assert!(res.access_token_claims().get("cnf").is_none());
 }
 
+/// Issue 25 §2: `token_issued` names the DPoP key thumbprint (`jkt`) of a bound token; an
+/// unbound token's event has no `jkt` member at all (its stored form is as before the field
+/// existed). The proof itself is not in the trail.
+#[tokio::test]
+async fn token_issued_names_the_dpop_key_thumbprint_when_bound() {
+    let h = harness().await;
+    let key = DpopKey::generate().unwrap();
+    let proof = key.proof("POST", TOKEN_URI, NOW);
+    assert_eq!(redeem(&h, &[&proof]).await.status, StatusCode::OK);
+    assert_eq!(redeem(&h, &[]).await.status, StatusCode::OK);
+    let rows = h
+        .stores
+        .audit
+        .list(&mcp_auth_core::store::AuditFilter::default())
+        .await
+        .unwrap();
+    let issued: Vec<Value> = rows
+        .iter()
+        .filter(|r| r.kind == "token_issued")
+        .map(|r| serde_json::from_str(&r.data).unwrap())
+        .collect();
+    assert_eq!(issued.len(), 2);
+    assert_eq!(issued[0]["jkt"], key.thumbprint());
+    assert!(
+        issued[1].as_object().unwrap().get("jkt").is_none(),
+        "{}",
+        issued[1]
+    );
+    let text: String = rows.iter().map(|r| r.data.as_str()).collect();
+    assert!(!text.contains(&proof), "the proof in the audit trail");
+}
+
 /// With DPoP off the header is ignored (RFC 9449 §5: a server that does not support it).
 #[tokio::test]
 async fn with_dpop_off_the_proof_is_ignored() {

@@ -587,3 +587,71 @@ scopes = ["mcp:tools"]
     let err = from_config(&toml("\"http://127.0.0.1:8082/none\"")).unwrap_err();
     assert!(err.contains("not a configured resource"), "{err}");
 }
+
+/// Issue 25 §2: each exchange is recorded after its `token_issued`: the user (`sub`), the
+/// actor chain of the new token (current actor first), the client, the requested type and
+/// audience, the resource and the new `jti`; no token is in the trail.
+#[tokio::test]
+async fn exchanges_are_audited_with_subject_and_actor_chain() {
+    let h = server().await;
+    let token = user_token(&h, "mcp:tools files:write").await;
+    let extra = format!(
+        "{}&requested_token_type={}",
+        to(DOWNSTREAM),
+        enc(ACCESS_TOKEN_TYPE)
+    );
+    let first = exchange(&h, &body(&token, &extra)).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let first = first.json()["access_token"].as_str().unwrap().to_owned();
+    let res = exchange_as(&h, (DOWN_SERVER, DOWN_SECRET), &body(&first, &to(THIRD))).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let second = res.json()["access_token"].as_str().unwrap().to_owned();
+    let rows = h
+        .stores
+        .audit
+        .list(&mcp_auth_core::store::AuditFilter::default())
+        .await
+        .unwrap();
+    let events: Vec<Value> = rows
+        .iter()
+        .map(|r| serde_json::from_str(&r.data).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    // The user's code flow (consent, token), then two exchanges.
+    assert_eq!(
+        &kinds[kinds.len() - 4..],
+        [
+            "token_issued",
+            "token_exchanged",
+            "token_issued",
+            "token_exchanged"
+        ],
+        "{kinds:?}"
+    );
+    let n = events.len();
+    let (one, two) = (&events[n - 3], &events[n - 1]);
+    assert_eq!(events[n - 4]["grant_type"], EXCHANGE);
+    assert_eq!(one["client_id"], SERVER);
+    assert_eq!(one["sub"], "user-1");
+    assert_eq!(one["actors"], json!([SERVER]));
+    assert_eq!(one["requested_token_type"], ACCESS_TOKEN_TYPE);
+    assert_eq!(one["audience"], json!([DOWNSTREAM]));
+    assert_eq!(one["resource"], DOWNSTREAM);
+    assert_eq!(one["jti"], jwt_parts(&first).1["jti"]);
+    assert_eq!(two["client_id"], DOWN_SERVER);
+    assert_eq!(two["sub"], "user-1");
+    assert_eq!(two["actors"], json!([DOWN_SERVER, SERVER]));
+    assert_eq!(two["requested_token_type"], Value::Null);
+    assert_eq!(two["resource"], THIRD);
+    assert_eq!(two["jti"], jwt_parts(&second).1["jti"]);
+    let text: String = rows.iter().map(|r| r.data.as_str()).collect();
+    for secret in [&token, &first, &second] {
+        assert!(
+            !text.contains(secret.as_str()),
+            "a token in the audit trail"
+        );
+    }
+    for secret in [SERVER_SECRET, DOWN_SECRET] {
+        assert!(!text.contains(secret), "a secret in the audit trail");
+    }
+}

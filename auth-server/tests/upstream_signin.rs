@@ -274,6 +274,88 @@ async fn upstream_sign_in_creates_one_user_and_continues_to_consent() {
     assert_eq!(users[0].email.as_deref(), Some("alice@acme.example"));
 }
 
+/// Issue 25 §2: an upstream sign-in is recorded as `sign_in` naming the upstream: success with
+/// the local user, and a refusal with its reason class (here the replayed state). Neither the
+/// code, the state, the nonce, the ID token nor the upstream client secret is in the trail.
+#[tokio::test]
+async fn upstream_sign_ins_are_audited_with_the_upstream_and_reason() {
+    let f = start_fake().await;
+    let h = harness(&f.issuer).await;
+    let (state, nonce, cookie) = begin(&h).await;
+    let id_token = f.sign(&claims(&f, &nonce, "up-1"));
+    f.issue("code-audit-1", id_token.clone());
+    assert_eq!(
+        callback(&h, &f, &state, &cookie, "code-audit-1")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        callback(&h, &f, &state, &cookie, "code-audit-1")
+            .await
+            .status,
+        400
+    );
+    let rows = h
+        .stores
+        .audit
+        .list(&mcp_auth_core::store::AuditFilter::default())
+        .await
+        .unwrap();
+    let events: Vec<Value> = rows
+        .iter()
+        .map(|r| serde_json::from_str(&r.data).unwrap())
+        .collect();
+    let sign_ins: Vec<&Value> = events.iter().filter(|e| e["kind"] == "sign_in").collect();
+    assert_eq!(sign_ins.len(), 2, "{events:?}");
+    let user = &h.stores.users.list_federated().await.unwrap()[0];
+    assert_eq!(sign_ins[0]["outcome"], "success");
+    assert_eq!(sign_ins[0]["sub"], user.sub.as_str());
+    assert_eq!(sign_ins[0]["upstream"], "acme");
+    assert_eq!(sign_ins[0]["reason"], Value::Null);
+    assert_eq!(sign_ins[1]["outcome"], "failure");
+    assert_eq!(sign_ins[1]["sub"], Value::Null);
+    assert_eq!(sign_ins[1]["upstream"], "acme");
+    assert_eq!(sign_ins[1]["reason"], "state_replayed");
+    let text: String = rows.iter().map(|r| r.data.as_str()).collect();
+    for secret in [
+        "code-audit-1",
+        state.as_str(),
+        nonce.as_str(),
+        id_token.as_str(),
+        "s3cret",
+    ] {
+        assert!(!text.contains(secret), "a credential in the audit trail");
+    }
+}
+
+/// A callback without the attempt cookie is recorded as a failed sign-in with no upstream
+/// (the browser named none) and reason `missing_attempt`.
+#[tokio::test]
+async fn an_upstream_callback_without_attempt_is_audited_as_a_failure() {
+    let f = start_fake().await;
+    let h = harness(&f.issuer).await;
+    let (state, _, _) = begin(&h).await;
+    let res = h
+        .get(&format!(
+            "/upstream/callback?code=c1&state={state}&iss={}",
+            enc(&f.issuer)
+        ))
+        .await;
+    assert_eq!(res.status, 400, "{}", res.body);
+    let rows = h
+        .stores
+        .audit
+        .list(&mcp_auth_core::store::AuditFilter::default())
+        .await
+        .unwrap();
+    let last: Value = serde_json::from_str(&rows.last().unwrap().data).unwrap();
+    assert_eq!(last["kind"], "sign_in");
+    assert_eq!(last["outcome"], "failure");
+    assert_eq!(last["reason"], "missing_attempt");
+    assert_eq!(last["upstream"], Value::Null);
+}
+
 /// Rule "state is single use": the same callback again is a page, not a second sign-in.
 #[tokio::test]
 async fn replayed_state_is_refused_with_a_page() {

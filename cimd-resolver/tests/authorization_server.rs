@@ -21,6 +21,11 @@ const RESOURCE: &str = "https://mcp.example.com/mcp";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 async fn server_with_cimd(docs: &TestServer) -> AuthorizationServer {
+    server_on(docs, Stores::in_memory()).await
+}
+
+/// [`server_with_cimd`] over `stores` (two servers over one set: two nodes of one database).
+async fn server_on(docs: &TestServer, stores: Stores) -> AuthorizationServer {
     let clock = Arc::new(FixedClock::new(NOW));
     let resolver = CimdResolver::builder()
         .clock(clock.clone())
@@ -40,7 +45,7 @@ async fn server_with_cimd(docs: &TestServer) -> AuthorizationServer {
     )
     .unwrap();
     let settings = ServerSettings::new("https://auth.example.com".parse().unwrap(), resources);
-    AuthorizationServer::builder(settings, Stores::in_memory())
+    AuthorizationServer::builder(settings, stores)
         .clock(clock)
         .extension(Box::new(CimdExtension::new(resolver)))
         .build()
@@ -160,4 +165,47 @@ async fn invalid_document_is_an_invalid_client_page() {
         }
         AuthorizeError::Redirect { location, .. } => panic!("redirected to {location}"),
     }
+}
+
+/// Issue 25 §2: a metadata document client is recorded (`cimd_client_seen`) the first time it
+/// is fetched and admitted, once: not again at the next fetch (`no-store`: every request
+/// fetches), nor on another node sharing the database. An unusable document records nothing.
+#[tokio::test]
+async fn first_sight_of_a_cimd_client_is_audited_once() {
+    let docs = TestServer::start(&[HOST]).await;
+    let client_id = docs.url(HOST, PATH);
+    docs.set(
+        PATH,
+        Reply::json(document(&client_id, "Example MCP Desktop"))
+            .header("Cache-Control", "no-store"),
+    );
+    let stores = Stores::in_memory();
+    let node_a = server_on(&docs, stores.clone()).await;
+    let node_b = server_on(&docs, stores.clone()).await;
+    let query = authorize_query(&client_id, "http://127.0.0.1:51234/callback");
+    for node in [&node_a, &node_a, &node_b] {
+        node.validate_authorization_request(&query).await.unwrap();
+    }
+    assert_eq!(
+        docs.requests().len(),
+        3,
+        "every request fetched the document"
+    );
+    let other = docs.url(HOST, "/oauth/broken.json");
+    docs.set("/oauth/broken.json", Reply::json("{\"client_id\": 7}"));
+    let refused = node_a
+        .validate_authorization_request(&authorize_query(&other, "http://127.0.0.1:51234/callback"))
+        .await;
+    assert!(refused.is_err());
+    let rows = stores
+        .audit
+        .list(&mcp_auth_core::store::AuditFilter::default())
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
+    assert_eq!(kinds, ["cimd_client_seen"]);
+    let event: serde_json::Value = serde_json::from_str(&rows[0].data).unwrap();
+    assert_eq!(event["client_id"], client_id);
+    assert_eq!(event["client_name"], "Example MCP Desktop");
+    assert_eq!(rows[0].client_id.as_deref(), Some(client_id.as_str()));
 }

@@ -240,6 +240,47 @@ async fn good_id_jag_is_redeemed_for_an_access_token() {
     assert_eq!(claims["auth_time"], NOW - 100);
 }
 
+/// Issue 25 §2: a redemption is recorded after its `token_issued` as `assertion_redeemed`:
+/// the IdP's issuer, the ID-JAG's `jti`, the client, the user and the new token's `jti`. A
+/// replayed ID-JAG records nothing more; neither the ID-JAG, the token nor the client secret
+/// is in the trail.
+#[tokio::test]
+async fn redemption_is_audited_with_the_idp_and_the_id_jag_jti() {
+    let h = Harness::new().await;
+    let jag = h.jag(json!({}));
+    let jag_jti = jwt_parts(&jag).1["jti"].as_str().unwrap().to_owned();
+    let res = h.redeem(&jag, "").await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let access = res.json()["access_token"].as_str().unwrap().to_owned();
+    let replay = h.redeem(&jag, "").await;
+    assert_refused(&replay, StatusCode::BAD_REQUEST, "invalid_grant");
+    let rows = h
+        .stores
+        .audit
+        .list(&mcp_auth_core::store::AuditFilter::default())
+        .await
+        .unwrap();
+    let events: Vec<Value> = rows
+        .iter()
+        .map(|r| serde_json::from_str(&r.data).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["token_issued", "assertion_redeemed"]);
+    let e = &events[1];
+    assert_eq!(e["grant_type"], JWT_BEARER);
+    assert_eq!(e["issuer"], h.idp.issuer());
+    assert_eq!(e["assertion_jti"], jag_jti);
+    assert_eq!(e["client_id"], CLIENT);
+    assert_eq!(e["sub"], "acme|user-1");
+    assert_eq!(e["jti"], res.access_token_claims()["jti"]);
+    assert_eq!(rows[1].client_id.as_deref(), Some(CLIENT));
+    assert_eq!(rows[1].sub.as_deref(), Some("acme|user-1"));
+    let text: String = rows.iter().map(|r| r.data.as_str()).collect();
+    for secret in [jag.as_str(), access.as_str(), SECRET] {
+        assert!(!text.contains(secret), "a credential in the audit trail");
+    }
+}
+
 /// EMA-08: the token's `aud` is the ID-JAG `resource`, also when the request does not name it.
 #[tokio::test]
 async fn token_audience_is_the_id_jag_resource() {

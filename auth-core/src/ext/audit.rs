@@ -16,7 +16,8 @@ use crate::clock::UnixTime;
 #[non_exhaustive]
 pub enum AuditEvent {
     /// A sign-in succeeded (`sub` set) or failed (`reason` a class such as
-    /// `wrong_credentials`, `rate_limited`), locally or through `upstream`.
+    /// `wrong_credentials`, `rate_limited`, or for an upstream `iss_mismatch`,
+    /// `state_replayed`, `upstream_error`…), locally or through `upstream`.
     SignIn {
         /// The user, when known.
         sub: Option<String>,
@@ -24,8 +25,12 @@ pub enum AuditEvent {
         outcome: String,
         /// Why it failed (a class, never the password).
         reason: Option<String>,
-        /// The upstream identity provider used, if any.
+        /// The upstream identity provider used (its configured name), if any.
         upstream: Option<String>,
+        /// `true` for the development profile's sign-in without a password; absent otherwise
+        /// (so events of other sign-ins serialize as before this field existed).
+        #[serde(default, skip_serializing_if = "is_false")]
+        development: bool,
     },
     /// A user approved scopes for a client and resource.
     ConsentGranted {
@@ -67,6 +72,87 @@ pub enum AuditEvent {
         jti: String,
         /// Whether a refresh token was issued with it.
         refresh_token: bool,
+        /// The RFC 7638 thumbprint of the DPoP key the token is bound to (RFC 9449 §6,
+        /// `cnf.jkt`); absent for an unbound token (so unbound events serialize as before this
+        /// field existed, and stored chains keep verifying).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        jkt: Option<String>,
+    },
+    /// A JWT assertion was redeemed for a token (RFC 7523 §2.1): an Identity Assertion JWT
+    /// Authorization Grant (ID-JAG) at the Cross App Access `jwt-bearer` grant (SEP-990).
+    /// Recorded after the token it bought, whose `jti` it names.
+    AssertionRedeemed {
+        /// The grant type (`urn:ietf:params:oauth:grant-type:jwt-bearer`).
+        grant_type: String,
+        /// The assertion's issuer: the enterprise identity provider.
+        issuer: String,
+        /// The assertion's own `jti` (spent: a second redemption is refused).
+        assertion_jti: String,
+        /// The client that redeemed it.
+        client_id: String,
+        /// The subject of the token issued (the user).
+        sub: String,
+        /// The issued access token's `jti`.
+        jti: String,
+    },
+    /// A token exchange succeeded (RFC 8693): a token was minted (recorded after its
+    /// `token_issued`), or a stored third-party credential was handed to an MCP server.
+    TokenExchanged {
+        /// The client that exchanged.
+        client_id: String,
+        /// The subject of the issued token (the subject token's `sub`).
+        sub: String,
+        /// The actor chain of the issued token, outermost (current) actor first: each `act`
+        /// claim's `sub` (RFC 8693 §4.1); empty when the token has no `act`.
+        actors: Vec<String>,
+        /// The `requested_token_type` parameter, when given.
+        requested_token_type: Option<String>,
+        /// The `audience` parameters, in order (RFC 8693 §2.1).
+        audience: Vec<String>,
+        /// The issued token's audience resource (for a stored credential: the resource of the
+        /// subject token).
+        resource: String,
+        /// The issued token's `jti`; `None` when the exchange handed out a user's stored
+        /// third-party credential (`/connect/token`, `audience` naming the connection).
+        jti: Option<String>,
+    },
+    /// A client identified by a Client ID Metadata Document URL (SEP-991) was fetched and
+    /// admitted for the first time. Recorded once per client per retention period
+    /// (`[audit] keep_days`), on whichever node saw it first, not once per fetch.
+    CimdClientSeen {
+        /// The client: the document's URL.
+        client_id: String,
+        /// The document's `client_name`, if any (as the client states it; unverified).
+        client_name: Option<String>,
+    },
+    /// A user connected a third-party account (issue 11): its tokens or API key were sealed
+    /// into the vault (a reconnect replaces the earlier entry and is recorded again).
+    ConnectionAdded {
+        /// The user.
+        sub: String,
+        /// The connection's configured name.
+        connection: String,
+        /// `oauth` or `api_key`.
+        credential: String,
+    },
+    /// A user's third-party connection was removed from the vault.
+    ConnectionRemoved {
+        /// The user.
+        sub: String,
+        /// The connection's configured name.
+        connection: String,
+        /// `removed` (by the user or an operator; its tokens revoked at the third party first),
+        /// or `expired` (its access token expired and the third party refused the refresh, or
+        /// there was no refresh token).
+        reason: String,
+    },
+    /// A third-party connection's expired access token was refreshed at the third party and
+    /// sealed again.
+    ConnectionRefreshed {
+        /// The user.
+        sub: String,
+        /// The connection's configured name.
+        connection: String,
     },
     /// A token was revoked at the revocation endpoint (RFC 7009).
     TokenRevoked {
@@ -128,6 +214,12 @@ impl AuditEvent {
             Self::AdminCommand { .. } => "admin_command",
             Self::KeyRotated { .. } => "key_rotated",
             Self::AuditPruned { .. } => "audit_pruned",
+            Self::AssertionRedeemed { .. } => "assertion_redeemed",
+            Self::TokenExchanged { .. } => "token_exchanged",
+            Self::CimdClientSeen { .. } => "cimd_client_seen",
+            Self::ConnectionAdded { .. } => "connection_added",
+            Self::ConnectionRemoved { .. } => "connection_removed",
+            Self::ConnectionRefreshed { .. } => "connection_refreshed",
         }
     }
 
@@ -137,7 +229,12 @@ impl AuditEvent {
             Self::SignIn { sub, .. } | Self::AdminCommand { sub, .. } => sub.as_deref(),
             Self::ConsentGranted { sub, .. }
             | Self::AccessRemoved { sub, .. }
-            | Self::TokenIssued { sub, .. } => Some(sub),
+            | Self::TokenIssued { sub, .. }
+            | Self::AssertionRedeemed { sub, .. }
+            | Self::TokenExchanged { sub, .. }
+            | Self::ConnectionAdded { sub, .. }
+            | Self::ConnectionRemoved { sub, .. }
+            | Self::ConnectionRefreshed { sub, .. } => Some(sub),
             _ => None,
         }
     }
@@ -150,11 +247,19 @@ impl AuditEvent {
             | Self::TokenIssued { client_id, .. }
             | Self::TokenRevoked { client_id, .. }
             | Self::CodeReplayed { client_id }
-            | Self::ClientRegistered { client_id, .. } => Some(client_id),
+            | Self::ClientRegistered { client_id, .. }
+            | Self::AssertionRedeemed { client_id, .. }
+            | Self::TokenExchanged { client_id, .. }
+            | Self::CimdClientSeen { client_id, .. } => Some(client_id),
             Self::AdminCommand { client_id, .. } => client_id.as_deref(),
             _ => None,
         }
     }
+}
+
+/// For `skip_serializing_if`: leave `false` out.
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Where security events go. `record` never fails the operation that caused the event: a sink
@@ -189,6 +294,7 @@ mod tests {
             scope: "mcp:basic".into(),
             jti: "j1".into(),
             refresh_token: true,
+            jkt: None,
         };
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(v["kind"], "token_issued");
@@ -197,5 +303,38 @@ mod tests {
         assert_eq!((e.sub(), e.client_id()), (Some("u1"), Some("c1")));
         let back: AuditEvent = serde_json::from_value(v).unwrap();
         assert_eq!(back, e);
+    }
+
+    /// Events stored before `jkt` and `development` existed read back, and the same events
+    /// serialize byte for byte as before (so a stored chain's `data` is what a new server
+    /// would write); a bound token's `jkt` is written.
+    #[test]
+    fn optional_fields_keep_the_old_wire_form() {
+        let old = r#"{"kind":"token_issued","grant_type":"authorization_code","client_id":"c1","sub":"u1","resource":"https://mcp.example/mcp","scope":"mcp:basic","jti":"j1","refresh_token":false}"#;
+        let e: AuditEvent = serde_json::from_str(old).unwrap();
+        assert!(matches!(&e, AuditEvent::TokenIssued { jkt: None, .. }));
+        assert_eq!(serde_json::to_string(&e).unwrap(), old);
+        let old =
+            r#"{"kind":"sign_in","sub":"u1","outcome":"success","reason":null,"upstream":null}"#;
+        let e: AuditEvent = serde_json::from_str(old).unwrap();
+        assert!(matches!(
+            &e,
+            AuditEvent::SignIn {
+                development: false,
+                ..
+            }
+        ));
+        assert_eq!(serde_json::to_string(&e).unwrap(), old);
+        let bound = AuditEvent::TokenIssued {
+            grant_type: "authorization_code".into(),
+            client_id: "c1".into(),
+            sub: "u1".into(),
+            resource: "r".into(),
+            scope: "s".into(),
+            jti: "j".into(),
+            refresh_token: false,
+            jkt: Some("thumb".into()),
+        };
+        assert_eq!(serde_json::to_value(&bound).unwrap()["jkt"], "thumb");
     }
 }

@@ -218,6 +218,20 @@ pub struct GrantDecision {
     /// reports it; the engine then requires the request's proof to be by that key
     /// (`invalid_grant` otherwise). `None` for an unbound grant.
     pub dpop_jkt: Option<String>,
+    /// The JWT assertion the grant redeemed (RFC 7523 §2.1; an ID-JAG at the Cross App Access
+    /// grant, SEP-990): its issuer and `jti`, for the audit trail (the engine records an
+    /// `assertion_redeemed` event after minting). `None` for grants that redeem none.
+    pub redeemed_assertion: Option<RedeemedAssertion>,
+}
+
+/// An assertion a grant redeemed, named without its content: the issuer (`iss`) and the
+/// assertion's `jti` (RFC 7519 §4.1.1, §4.1.7). Never the assertion itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedeemedAssertion {
+    /// The assertion's `iss` (e.g. the enterprise identity provider).
+    pub issuer: String,
+    /// The assertion's `jti`.
+    pub jti: String,
 }
 
 /// What an authorization request asked of the ID token (OIDC Core §3.1.2.1).
@@ -244,6 +258,7 @@ impl GrantDecision {
             lifetime: None,
             id_token: None,
             dpop_jkt: None,
+            redeemed_assertion: None,
         }
     }
 }

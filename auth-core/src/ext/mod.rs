@@ -28,7 +28,8 @@ pub use client_resolver::ClientResolver;
 pub use extension_config::{ExtensionConfigError, ExtensionFactory, ExtensionSection};
 pub use grant::{
     ClientAuthPolicy, ClientSourceRefused, GrantContext, GrantDecision, GrantHandler,
-    IdTokenRequest, IssuedTokens, RefreshPolicy, RequestedResources, SingleResourceError,
+    IdTokenRequest, IssuedTokens, RedeemedAssertion, RefreshPolicy, RequestedResources,
+    SingleResourceError,
 };
 pub use policy::{
     BoundBy, OmittedScope, PolicyError, ResourceHint, ScopeCeiling, ScopeNotGranted, narrow_scope,

@@ -884,6 +884,10 @@ async fn revoke_connections(
     let service =
         crate::connections::Connections::from_config(config, &issuer, stores.vault.clone())
             .map_err(|e| e.to_string())?;
+    if let Some(c) = &service {
+        let trail = crate::audit::AuditTrail::new(stores.audit.clone(), None);
+        c.lend_audit(Arc::new(trail), Arc::new(SystemClock));
+    }
     let mut count = 0;
     for e in entries {
         let removed = match &service {
@@ -891,11 +895,22 @@ async fn revoke_connections(
                 .remove(&e.iss, &e.sub, &e.connection)
                 .await
                 .map_err(|e| e.to_string())?,
-            None => stores
-                .vault
-                .delete(&e.iss, &e.sub, &e.connection)
-                .await
-                .map_err(|e| e.to_string())?,
+            None => {
+                let removed = stores
+                    .vault
+                    .delete(&e.iss, &e.sub, &e.connection)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if removed {
+                    let event = mcp_auth_core::ext::AuditEvent::ConnectionRemoved {
+                        sub: e.sub.clone(),
+                        connection: e.connection.clone(),
+                        reason: "removed".to_owned(),
+                    };
+                    super::audit::record(stores, event).await;
+                }
+                removed
+            }
         };
         if removed {
             count += 1;

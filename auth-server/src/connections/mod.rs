@@ -8,6 +8,7 @@
 //! [`Connections::finish_authorization`], [`Connections::store_api_key`] and
 //! [`Connections::remove`].
 
+mod audit;
 pub mod completion;
 pub mod discovery;
 pub mod registry;
@@ -265,6 +266,17 @@ impl Connections {
         now: UnixTime,
     ) -> Result<(), ConnectionError> {
         self.vault.put_api_key(iss, sub, connection, key, now).await
+    }
+
+    /// Record the vault's events (`connection_added`, `_removed`, `_refreshed`; issue 25 §2)
+    /// with `sink` at `clock`'s time from now on; the first call wins. The server lends its
+    /// own sink when it is built with these connections.
+    pub fn lend_audit(
+        &self,
+        sink: Arc<dyn mcp_auth_core::ext::AuditSink>,
+        clock: Arc<dyn mcp_auth_core::Clock>,
+    ) {
+        self.vault.audit.lend(sink, clock);
     }
 
     /// Remove a user's connection: revoke at the third party (RFC 7009, best effort, refresh

@@ -21,6 +21,7 @@ use mcp_auth_core::{Secret, UnixTime};
 use serde::{Deserialize, Serialize};
 
 use super::ConnectionError;
+use super::audit::VaultAudit;
 use super::registry::{Connection, ConnectionKind, Registry};
 use super::third_party::{self, ThirdPartyHttp, Tokens};
 
@@ -127,6 +128,8 @@ pub struct VaultService {
     /// One refresh at a time per slot on this node, so two concurrent calls do not spend a
     /// rotating refresh token twice.
     refreshing: Mutex<HashMap<SlotKey, Arc<tokio::sync::Mutex<()>>>>,
+    /// Where connections added, removed and refreshed are recorded (issue 25 §2).
+    pub(super) audit: VaultAudit,
 }
 
 impl std::fmt::Debug for VaultService {
@@ -152,6 +155,7 @@ impl VaultService {
             http,
             redirect_uri,
             refreshing: Mutex::new(HashMap::new()),
+            audit: VaultAudit::default(),
         }
     }
 
@@ -192,7 +196,12 @@ impl VaultService {
         now: UnixTime,
     ) -> Result<(), ConnectionError> {
         let entry = self.seal(iss, sub, connection, plain, now)?;
-        self.store.put(&entry).await.map_err(ConnectionError::Store)
+        self.store
+            .put(&entry)
+            .await
+            .map_err(ConnectionError::Store)?;
+        self.audit.added(sub, connection, plain.kind.as_str()).await;
+        Ok(())
     }
 
     /// Store an API key for (`iss`, `sub`, `connection`).
@@ -401,6 +410,7 @@ impl VaultService {
             .await
             .map_err(ConnectionError::Store)?
         {
+            self.audit.refreshed(sub, connection).await;
             return Ok(fresh.credential());
         }
         // Another writer won while the third party answered.
@@ -428,6 +438,9 @@ impl VaultService {
         now: UnixTime,
     ) -> Result<Option<Credential>, ConnectionError> {
         if self.delete_if(entry).await? {
+            self.audit
+                .removed(&entry.sub, &entry.connection, "expired")
+                .await;
             return Ok(None);
         }
         let kind = self.registry.get(&entry.connection).map(|c| c.kind);
@@ -488,6 +501,20 @@ impl VaultService {
     /// # Errors
     /// [`ConnectionError::Store`] when the entry cannot be read or deleted.
     pub async fn remove(
+        &self,
+        iss: &str,
+        sub: &str,
+        connection: &str,
+    ) -> Result<bool, ConnectionError> {
+        let removed = self.remove_entry(iss, sub, connection).await?;
+        if removed {
+            self.audit.removed(sub, connection, "removed").await;
+        }
+        Ok(removed)
+    }
+
+    /// [`Self::remove`] without its audit event.
+    async fn remove_entry(
         &self,
         iss: &str,
         sub: &str,

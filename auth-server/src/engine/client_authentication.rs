@@ -17,12 +17,18 @@ pub(crate) enum Callers {
 }
 
 impl AuthorizationServer {
-    /// Resolve a `client_id` through the registry's resolvers. `Ok(None)` when unknown.
+    /// Resolve a `client_id` through the registry's resolvers. `Ok(None)` when unknown. A
+    /// metadata document client is recorded in the audit trail the first time it is admitted
+    /// ([`Self::note_cimd_client`]).
     pub async fn resolve_client(&self, client_id: &ClientId) -> Result<Option<Client>, OAuthError> {
-        match self.inner.registry.resolver_for(client_id) {
-            Some(resolver) => resolver.resolve(client_id).await,
-            None => Ok(None),
+        let client = match self.inner.registry.resolver_for(client_id) {
+            Some(resolver) => resolver.resolve(client_id).await?,
+            None => None,
+        };
+        if let Some(c) = &client {
+            self.note_cimd_client(c).await;
         }
+        Ok(client)
     }
 
     /// True when the resolver answering for `client_id` trusts it by operator policy, so the

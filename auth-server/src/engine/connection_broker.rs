@@ -133,21 +133,32 @@ impl ConnectionBroker {
             .credential(user.iss, user.sub, &connection.name, ctx.now)
             .await
             .map_err(OAuthError::server_error)?;
-        Ok(credential.map(|credential| {
+        if credential.is_some() {
             tracing::info!(
                 connection = %connection.name,
                 client_id = %ctx.client.client_id,
                 "connection credential handed to its MCP server"
             );
-            ConnectionCredential {
-                access_token: credential.value.expose().to_owned(),
-                issued_token_type: types.0,
-                token_type: types.1,
-                expires_in: credential
-                    .expires_at
-                    .map(|at| u64::try_from(at - ctx.now).unwrap_or(0)),
-                scope: credential.scope,
-            }
+            self.server
+                .audit(mcp_auth_core::ext::AuditEvent::TokenExchanged {
+                    client_id: ctx.client.client_id.as_str().to_owned(),
+                    sub: subject.claims.sub.clone(),
+                    actors: Vec::new(),
+                    requested_token_type: ctx.params.get("requested_token_type").map(str::to_owned),
+                    audience: vec![connection.name.clone()],
+                    resource: subject.resource.as_str().to_owned(),
+                    jti: None,
+                })
+                .await;
+        }
+        Ok(credential.map(|credential| ConnectionCredential {
+            access_token: credential.value.expose().to_owned(),
+            issued_token_type: types.0,
+            token_type: types.1,
+            expires_in: credential
+                .expires_at
+                .map(|at| u64::try_from(at - ctx.now).unwrap_or(0)),
+            scope: credential.scope,
         }))
     }
 

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod authorize;
+pub(crate) mod cimd_seen;
 mod client_authentication;
 pub mod connect_callback;
 pub mod connect_decision;
@@ -23,6 +24,7 @@ pub mod sign_in;
 pub mod sign_in_guard;
 pub(crate) mod subject_token;
 pub mod token;
+mod token_audit;
 pub mod token_exchange;
 pub mod unused_clients;
 pub mod upstream_sign_in;

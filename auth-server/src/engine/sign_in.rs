@@ -78,6 +78,7 @@ impl AuthorizationServer {
             sub,
             reason: reason.map(str::to_owned),
             upstream: None,
+            development: false,
         })
         .await;
         outcome
@@ -173,6 +174,14 @@ impl AuthorizationServer {
             .await?
             .ok_or_else(|| OAuthError::invalid_request("the development user does not exist"))?;
         tracing::warn!("development profile: signed in the development user without a password");
+        self.audit(mcp_auth_core::ext::AuditEvent::SignIn {
+            sub: Some(user.sub.clone()),
+            outcome: "success".to_owned(),
+            reason: None,
+            upstream: None,
+            development: true,
+        })
+        .await;
         Ok(SignedInUser {
             sub: user.sub,
             username: user.username,

@@ -274,15 +274,13 @@ impl AuthorizationServer {
             self.record_grant_use(&decision.subject, &claims.client_id, &resource, now)
                 .await?;
         }
-        self.audit(mcp_auth_core::ext::AuditEvent::TokenIssued {
-            grant_type: ctx.params.get("grant_type").unwrap_or("-").to_owned(),
-            client_id: claims.client_id.clone(),
-            sub: claims.sub.clone(),
-            resource: resource.as_str().to_owned(),
-            scope: claims.scope.clone(),
-            jti: claims.jti.clone(),
-            refresh_token: refresh_token.is_some(),
-        })
+        self.audit_issued(
+            ctx,
+            &decision,
+            &claims,
+            resource.as_str(),
+            refresh_token.is_some(),
+        )
         .await;
         let token_type = match claims.cnf {
             Some(_) => mcp_auth_core::jose::dpop::TOKEN_TYPE.to_owned(),

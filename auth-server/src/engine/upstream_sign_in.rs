@@ -236,6 +236,14 @@ impl AuthorizationServer {
                 tracing::info!(upstream, outcome = label, reason = %e, "upstream sign-in refused")
             }
         }
+        self.audit(mcp_auth_core::ext::AuditEvent::SignIn {
+            sub: result.as_ref().ok().map(|s| s.user.sub.clone()),
+            outcome: if result.is_ok() { "success" } else { "failure" }.to_owned(),
+            reason: result.as_ref().err().map(|_| label.to_owned()),
+            upstream: name,
+            development: false,
+        })
+        .await;
         result
     }
 

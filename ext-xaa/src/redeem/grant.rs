@@ -6,8 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use mcp_auth_core::ext::{
     BoundBy, ClientAuthPolicy, GrantContext, GrantDecision, GrantHandler, OmittedScope,
-    QualifiedSubject, RefreshPolicy, ResourceHint, SUBJECT_ID_CLAIM, ScopeCeiling, ScopeNotGranted,
-    narrow_scope, select_resource,
+    QualifiedSubject, RedeemedAssertion, RefreshPolicy, ResourceHint, SUBJECT_ID_CLAIM,
+    ScopeCeiling, ScopeNotGranted, narrow_scope, select_resource,
 };
 use mcp_auth_core::jose::jsonwebtoken::Algorithm;
 use mcp_auth_core::jose::{CompactJws, JwksCache, JwksError, JwsError, numeric_date_value};
@@ -96,6 +96,8 @@ struct Verified {
     auth_time: Option<UnixTime>,
     resource: ResourceUri,
     scope: Option<ScopeSet>,
+    /// The IdP's issuer and the ID-JAG's `jti`, for the audit trail.
+    assertion: RedeemedAssertion,
 }
 
 impl IdJagGrant {
@@ -182,7 +184,7 @@ impl IdJagGrant {
             return Err(IdJagError::TooLongLived(idp.max_lifetime));
         }
         // V11 (presence; spent in commit)
-        jti_claim(&claims)?;
+        let jti = jti_claim(&claims)?.to_owned();
         // V12
         let client_id = str_claim(&claims, "client_id")?.ok_or(IdJagError::ClientMismatch)?;
         if client_id != ctx.client.client_id.as_str() {
@@ -216,6 +218,10 @@ impl IdJagGrant {
             auth_time,
             resource: resource.resource.clone(),
             scope,
+            assertion: RedeemedAssertion {
+                issuer: idp.issuer.clone(),
+                jti,
+            },
         })
     }
 
@@ -461,6 +467,7 @@ impl GrantHandler for IdJagGrant {
         decision.requested_scope = requested;
         decision.refresh = RefreshPolicy::None;
         decision.auth_time = verified.auth_time;
+        decision.redeemed_assertion = Some(verified.assertion);
         if let Some(id) = verified.subject_id {
             decision
                 .extra_claims
