@@ -11,7 +11,9 @@
 //! `claims_to_tokens` are met through our userinfo call.
 //!
 //! A second test does the same with the TypeScript MCP SDK as the client
-//! (`tests/oidc-provider/ts-client.mjs`, the SDK's own OAuth support).
+//! (`tests/oidc-provider/ts-client.mjs`, the SDK's own OAuth support), and a third with our
+//! server authenticating at node-oidc-provider by `private_key_jwt` (its client registered with
+//! our `/jwks` as `jwks_uri`, no secret).
 //!
 //! Needs Node.js 20 or later with `npm ci` run in `auth-server/tests/oidc-provider`
 //! (`scripts/test` does it), and Chromium with chromedriver (see the `chromium` module). When
@@ -31,7 +33,7 @@ use std::time::Duration;
 use fantoccini::{Client, Locator};
 use mcp_auth_conformance::server::{InProcessServer, resources, settings as kit_settings};
 use mcp_auth_core::{Clock, SystemClock};
-use mcp_auth_server::config::UpstreamIdpConfig;
+use mcp_auth_server::config::{UpstreamClientAuth, UpstreamIdpConfig};
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::StreamableHttpClientTransport;
@@ -69,16 +71,31 @@ fn provider_dir() -> PathBuf {
     dir
 }
 
-/// Start node-oidc-provider on `port` for our `redirect_uri`; returns once it listens.
-fn start_provider(port: u16, redirect_uri: &str) -> Process {
-    let mut child = Command::new(std::env::var("NODE").unwrap_or_else(|_| "node".into()))
+/// How our server authenticates as a client at node-oidc-provider's token endpoint.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OpAuth {
+    /// `client_secret_basic` with [`OP_CLIENT_SECRET`].
+    Secret,
+    /// `private_key_jwt` (issue 23): node-oidc-provider reads our keys from our `/jwks`.
+    PrivateKeyJwt,
+}
+
+/// Start node-oidc-provider on `port` for our server at `issuer` (its redirect URI
+/// `{issuer}/upstream/callback`), our client authenticating by `auth`; returns once it listens.
+fn start_provider(port: u16, issuer: &str, auth: OpAuth) -> Process {
+    let mut command = Command::new(std::env::var("NODE").unwrap_or_else(|_| "node".into()));
+    command
         .arg("provider.mjs")
         .current_dir(provider_dir())
         .env("PORT", port.to_string())
-        .env("REDIRECT_URI", redirect_uri)
+        .env("REDIRECT_URI", format!("{issuer}/upstream/callback"))
         .env("CLIENT_ID", OP_CLIENT_ID)
-        .env("CLIENT_SECRET", OP_CLIENT_SECRET)
-        .env("NODE_ENV", "development")
+        .env("NODE_ENV", "development");
+    match auth {
+        OpAuth::Secret => command.env("CLIENT_SECRET", OP_CLIENT_SECRET),
+        OpAuth::PrivateKeyJwt => command.env("CLIENT_JWKS_URI", format!("{issuer}/jwks")),
+    };
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -98,8 +115,8 @@ fn start_provider(port: u16, redirect_uri: &str) -> Process {
     process
 }
 
-/// Our upstream configuration for node-oidc-provider at `issuer`.
-fn upstream(issuer: &str) -> UpstreamIdpConfig {
+/// Our upstream configuration for node-oidc-provider at `issuer`, authenticating by `auth`.
+fn upstream(issuer: &str, auth: OpAuth) -> UpstreamIdpConfig {
     let mut c: UpstreamIdpConfig = serde_json::from_value(json!({
         "name": "op", "display_name": "node-oidc-provider", "issuer": issuer,
         "client_id": OP_CLIENT_ID, "insecure_allow_http_loopback": true,
@@ -108,7 +125,10 @@ fn upstream(issuer: &str) -> UpstreamIdpConfig {
         "claims_to_tokens": ["email", "groups"],
     }))
     .unwrap();
-    c.client_secret = Some(mcp_auth_core::Secret::new(OP_CLIENT_SECRET));
+    match auth {
+        OpAuth::Secret => c.client_secret = Some(mcp_auth_core::Secret::new(OP_CLIENT_SECRET)),
+        OpAuth::PrivateKeyJwt => c.client_auth = UpstreamClientAuth::PrivateKeyJwt,
+    }
     c
 }
 
@@ -186,19 +206,19 @@ struct Peers {
     _op: Process,
 }
 
-async fn start_peers() -> Peers {
+async fn start_peers(auth: OpAuth) -> Peers {
     let mcp_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mcp_url = format!("http://{}/mcp", mcp_listener.local_addr().unwrap());
     let as_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let issuer = format!("http://{}", as_listener.local_addr().unwrap());
     let op_port = free_port();
     let op_issuer = format!("http://127.0.0.1:{op_port}");
-    let op = start_provider(op_port, &format!("{issuer}/upstream/callback"));
+    let op = start_provider(op_port, &issuer, auth);
 
     let registry = resources(&[(&mcp_url, "mcp:tools", "mcp:tools")], None).unwrap();
     let mut settings = kit_settings(&issuer, registry).unwrap();
     settings.signin.passwords = false;
-    let configs = vec![upstream(&op_issuer)];
+    let configs = vec![upstream(&op_issuer, auth)];
     // The clock is the real time: node-oidc-provider and the MCP server check times with theirs.
     let kit = InProcessServer::start_at(settings, SystemClock.now(), move |b| {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -248,13 +268,24 @@ impl Peers {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rmcp_client_signs_in_through_node_oidc_provider_and_calls_a_tool() {
     let _one = ONE_BROWSER_AT_A_TIME.lock().await;
-    tokio::time::timeout(FLOW_TIMEOUT, rmcp_flow())
+    tokio::time::timeout(FLOW_TIMEOUT, rmcp_flow(OpAuth::Secret))
         .await
         .expect("the flow finished in time");
 }
 
-async fn rmcp_flow() {
-    let p = start_peers().await;
+/// Issue 23, `client_auth = "private_key_jwt"`: the same, with our server authenticating at
+/// node-oidc-provider's token endpoint by a client assertion signed with its own key, which
+/// node-oidc-provider checks against our `/jwks` (its client has no secret).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_key_jwt_at_node_oidc_provider_with_our_jwks() {
+    let _one = ONE_BROWSER_AT_A_TIME.lock().await;
+    tokio::time::timeout(FLOW_TIMEOUT, rmcp_flow(OpAuth::PrivateKeyJwt))
+        .await
+        .expect("the flow finished in time");
+}
+
+async fn rmcp_flow(auth: OpAuth) {
+    let p = start_peers(auth).await;
     let manager = AuthorizationManager::new_allowing_private_addresses(p.mcp_url.as_str())
         .await
         .unwrap();
@@ -311,7 +342,7 @@ async fn typescript_sdk_client_signs_in_through_node_oidc_provider_and_calls_a_t
 
 async fn typescript_flow() {
     use std::io::Write;
-    let p = start_peers().await;
+    let p = start_peers(OpAuth::Secret).await;
     let mut child = Command::new(std::env::var("NODE").unwrap_or_else(|_| "node".into()))
         .arg("ts-client.mjs")
         .arg(&p.mcp_url)

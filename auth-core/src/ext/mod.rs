@@ -43,4 +43,7 @@ pub use token_exchange::{
     ACCESS_TOKEN_TYPE, ExchangeOutcome, ExchangeRequestError, ExchangeResponse, ExchangeStatus,
     TokenExchangeGrant, TokenExchangeRequest, TokenExchanger,
 };
-pub use token_issuer::{AccessTokenClaims, Confirmation, IdTokenClaims, TokenIssuer, TokenProfile};
+pub use token_issuer::{
+    AccessTokenClaims, ClientAssertionClaims, Confirmation, IdTokenClaims, TokenIssuer,
+    TokenProfile,
+};

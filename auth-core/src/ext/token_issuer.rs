@@ -116,6 +116,22 @@ pub trait TokenIssuer: Send + Sync {
         Err(OAuthError::server_error(UnsupportedProfile("ID")))
     }
 
+    /// Sign a client assertion (RFC 7523 §2.2, §3; header `typ: JWT`) with the current key, for
+    /// this server to authenticate as a client at another authorization server's token endpoint
+    /// (`private_key_jwt`, OIDC Core §9), which checks it against this server's JWK Set.
+    /// Default: `server_error` (an issuer without client assertions).
+    ///
+    /// # Errors
+    /// `server_error` when client assertions are not supported, `iss` differs from `sub`, `iss`
+    /// is this server's issuer (the assertion could pass for one of its own tokens), or signing
+    /// fails.
+    fn issue_client_assertion(&self, claims: &ClientAssertionClaims) -> Result<String, OAuthError> {
+        let _ = claims;
+        Err(OAuthError::server_error(UnsupportedProfile(
+            "client assertion",
+        )))
+    }
+
     /// Verify a token this issuer minted (signature, `typ`, `iss`; not expiry). `None` when it is
     /// not one of ours. Used by introspection and revocation.
     fn verify(&self, token: &str) -> Option<AccessTokenClaims>;
@@ -149,6 +165,25 @@ pub struct IdTokenClaims {
     /// A unique identifier of this ID token. (No `at_hash`: ID tokens come only from the token
     /// endpoint, where it is optional, OIDC Core §3.1.3.6.)
     pub jti: String,
+}
+
+/// The claims of a client assertion (RFC 7523 §3): this server authenticating as the client
+/// `iss` = `sub` at the authorization server whose token endpoint is `aud`. Times are seconds
+/// since the epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientAssertionClaims {
+    /// This server's client id at the other server (RFC 7523 §3 item 1).
+    pub iss: String,
+    /// The same client id (RFC 7523 §3 item 2.B).
+    pub sub: String,
+    /// The other server's token endpoint URL (RFC 7523 §3 item 3, OIDC Core §9).
+    pub aud: String,
+    /// Unique per assertion, so the other server can refuse a replay (RFC 7523 §3 item 7).
+    pub jti: String,
+    /// Issued at.
+    pub iat: UnixTime,
+    /// Expiry: a short time after `iat` (RFC 7523 §3 item 4).
+    pub exp: UnixTime,
 }
 
 /// A token issuer was asked for a profile it cannot mint.

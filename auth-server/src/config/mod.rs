@@ -63,7 +63,9 @@ pub use extensions::CLIENT_CREDENTIALS_SECTION;
 pub use operations::{DEFAULT_SHUTDOWN_GRACE_PERIOD, LogFormat, MetricsConfig};
 pub use resources::{DEFAULT_RESOURCE, ResourceConfig};
 pub use tokens::TokenConfig;
-pub use upstream::{GITHUB_API_URL, GITHUB_URL, UpstreamIdpConfig, UpstreamKind};
+pub use upstream::{
+    GITHUB_API_URL, GITHUB_URL, UpstreamClientAuth, UpstreamIdpConfig, UpstreamKind,
+};
 pub use vault::{DEFAULT_VAULT_KEY_ID, VaultConfig};
 
 use crate::settings::ServerSettings;

@@ -9,6 +9,8 @@
 //! issuer = "https://idp.acme.example"
 //! client_id = "mcp-auth"
 //! client_secret = "…"          # or MCP_AUTH_UPSTREAM_IDPS_ACME_CLIENT_SECRET
+//! # client_auth = "private_key_jwt"   # instead of a secret: a client assertion signed with
+//! #                                   # this server's key, checked against its JWKS
 //! allowed_email_domains = ["acme.example"]
 //! required_claims = { groups = "mcp-users" }
 //! ```
@@ -46,9 +48,14 @@ pub struct UpstreamIdpConfig {
     /// This server's client id at the upstream.
     pub client_id: String,
     /// This server's client secret at the upstream (sent with HTTP Basic). Overridden by
-    /// `MCP_AUTH_UPSTREAM_IDPS_<NAME>_CLIENT_SECRET` (name upper-cased, `-` as `_`).
+    /// `MCP_AUTH_UPSTREAM_IDPS_<NAME>_CLIENT_SECRET` (name upper-cased, `-` as `_`). Required
+    /// with `client_auth = "client_secret"`, refused with `"private_key_jwt"`.
     #[serde(skip_serializing, default)]
     pub client_secret: Option<Secret>,
+    /// How this server authenticates at the upstream's token endpoint: `client_secret` (the
+    /// default) or `private_key_jwt` (`kind = "oidc"` only).
+    #[serde(default)]
+    pub client_auth: UpstreamClientAuth,
     /// Scopes asked of the upstream (default `openid email profile`, which must include
     /// `openid`; for `kind = "github"`, default `read:user user:email`).
     #[serde(default)]
@@ -81,6 +88,22 @@ pub enum UpstreamKind {
     /// `/user/emails` for the verified primary address).
     #[serde(rename = "github")]
     Github,
+}
+
+/// How this server authenticates as a client at an upstream's token endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UpstreamClientAuth {
+    /// `client_secret`: HTTP Basic (`client_secret_basic`, RFC 6749 §2.3.1), or form
+    /// parameters for GitHub, which documents only those.
+    #[default]
+    #[serde(rename = "client_secret")]
+    ClientSecret,
+    /// `private_key_jwt` (OIDC Core §9, RFC 7523 §2.2): a client assertion signed with this
+    /// server's signing key (`iss` = `sub` = `client_id`, `aud` = the upstream's token
+    /// endpoint, a unique `jti`, 60 s lifetime); the upstream checks it against this server's
+    /// JWK Set (`{issuer}/jwks`), registered there as the client's `jwks_uri`.
+    #[serde(rename = "private_key_jwt")]
+    PrivateKeyJwt,
 }
 
 fn default_scopes() -> Vec<String> {
@@ -175,16 +198,7 @@ impl UpstreamIdpConfig {
         if self.client_id.is_empty() {
             return Err(err("client_id", "must not be empty"));
         }
-        if self
-            .client_secret
-            .as_ref()
-            .is_none_or(|s| s.expose().is_empty())
-        {
-            return Err(err(
-                "client_secret",
-                &format!("is required (or set {})", self.secret_variable()),
-            ));
-        }
+        self.check_client_auth(index, origin)?;
         if let Some(bad) = this.scopes.iter().find(|s| !is_scope_token(s)) {
             return Err(err("scopes", &format!("{bad:?} is not a scope")));
         }
@@ -222,6 +236,36 @@ fn is_registered_claim(name: &str) -> bool {
 }
 
 impl UpstreamIdpConfig {
+    /// The client authentication rules: a secret with `client_secret`; with `private_key_jwt`,
+    /// no secret (it would never be used) and an OpenID Connect upstream (GitHub takes only
+    /// secrets).
+    fn check_client_auth(&self, index: usize, origin: &str) -> Result<(), ConfigError> {
+        let err = |key: &str, what: &str| self.error(index, key, origin, what);
+        let has_secret = self
+            .client_secret
+            .as_ref()
+            .is_some_and(|s| !s.expose().is_empty());
+        match self.client_auth {
+            UpstreamClientAuth::ClientSecret if !has_secret => Err(err(
+                "client_secret",
+                &format!("is required (or set {})", self.secret_variable()),
+            )),
+            UpstreamClientAuth::ClientSecret => Ok(()),
+            UpstreamClientAuth::PrivateKeyJwt if self.kind == UpstreamKind::Github => Err(err(
+                "client_auth",
+                "private_key_jwt is for kind = \"oidc\" only",
+            )),
+            UpstreamClientAuth::PrivateKeyJwt if has_secret => Err(err(
+                "client_secret",
+                &format!(
+                    "must not be set with client_auth = \"private_key_jwt\" (nor {})",
+                    self.secret_variable()
+                ),
+            )),
+            UpstreamClientAuth::PrivateKeyJwt => Ok(()),
+        }
+    }
+
     /// The rules of the kind (on the entry with its defaults): an OpenID Connect upstream asks
     /// for `openid` and has no `github_api_url`; GitHub's API URL is https (or loopback http
     /// with the test switch).
@@ -321,6 +365,7 @@ mod tests {
             github_api_url: None,
             client_id: "mcp-auth".into(),
             client_secret: Some(Secret::new("s3cret")),
+            client_auth: UpstreamClientAuth::ClientSecret,
             scopes: default_scopes(),
             allowed_email_domains: vec!["acme.example".into()],
             required_claims: BTreeMap::new(),
@@ -439,6 +484,40 @@ mod tests {
             err.contains("MCP_AUTH_UPSTREAM_IDPS_ACME_CLIENT_SECRET"),
             "{err}"
         );
+    }
+
+    /// Issue 23: `client_auth = "private_key_jwt"` replaces the secret; a secret beside it, or
+    /// the method on a GitHub upstream, is refused, naming the key.
+    #[test]
+    fn private_key_jwt_takes_no_secret_and_only_openid_providers() {
+        let u: UpstreamIdpConfig = toml::from_str(
+            "name = \"acme\"\ndisplay_name = \"A\"\nissuer = \"https://i.example\"\n\
+             client_id = \"c\"\nclient_auth = \"private_key_jwt\"",
+        )
+        .unwrap();
+        assert_eq!(u.client_auth, UpstreamClientAuth::PrivateKeyJwt);
+        check(vec![u.clone()]).unwrap();
+        let mut with_secret = u.clone();
+        with_secret.client_secret = Some(Secret::new("s3cret"));
+        let err = check(vec![with_secret]).unwrap_err().0;
+        assert!(
+            err.contains(".client_secret") && err.contains("private_key_jwt"),
+            "{err}"
+        );
+        let mut github = u;
+        github.kind = UpstreamKind::Github;
+        github.scopes = vec![];
+        let err = check(vec![github]).unwrap_err().0;
+        assert!(err.contains(".client_auth"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_client_auth_is_refused() {
+        let parsed: Result<UpstreamIdpConfig, _> = toml::from_str(
+            "name = \"acme\"\ndisplay_name = \"A\"\nissuer = \"https://i.example\"\n\
+             client_id = \"c\"\nclient_auth = \"client_secret_jwt\"",
+        );
+        assert!(parsed.is_err());
     }
 
     #[test]

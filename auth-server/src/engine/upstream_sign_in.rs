@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use mcp_auth_core::ext::ExtraClaims;
 use mcp_auth_core::store::FederatedUser;
-use mcp_auth_core::{FormParams, OAuthError};
+use mcp_auth_core::{FormParams, OAuthError, Secret};
 use serde_json::{Map, Value};
 
-use crate::config::{UpstreamIdpConfig, UpstreamKind};
+use crate::config::{UpstreamClientAuth, UpstreamIdpConfig, UpstreamKind};
 use crate::engine::sign_in::SignedInUser;
 use crate::server::AuthorizationServer;
 use crate::upstream::attempt::{ATTEMPT_TTL, pkce_verifier, s256_challenge, state_hash};
@@ -329,6 +329,24 @@ impl AuthorizationServer {
         Ok(attempt)
     }
 
+    /// With `client_auth = "private_key_jwt"`, the client assertion for `upstream`'s token
+    /// endpoint (RFC 7523 §2.2), signed with this server's current key, with a fresh `jti`.
+    fn upstream_client_assertion(
+        &self,
+        upstream: &Upstream,
+        metadata: &ProviderMetadata,
+        now: mcp_auth_core::UnixTime,
+    ) -> Result<Option<Secret>, UpstreamRefusal> {
+        if upstream.config.client_auth != UpstreamClientAuth::PrivateKeyJwt {
+            return Ok(None);
+        }
+        let jti = self.inner.secrets.identifier("", 16);
+        upstream
+            .client_assertion(&*self.token_issuer(), &metadata.token_endpoint, jti, now)
+            .map(Some)
+            .map_err(UpstreamRefusal::Internal)
+    }
+
     /// Redeem the code, verify the ID token, and merge userinfo when a wanted claim is missing
     /// (OIDC Core §5.3.2: only when userinfo's `sub` is the ID token's).
     async fn upstream_claims(
@@ -340,8 +358,15 @@ impl AuthorizationServer {
         now: mcp_auth_core::UnixTime,
     ) -> Result<Map<String, Value>, UpstreamRefusal> {
         let redirect_uri = self.upstream_redirect_uri();
+        let assertion = self.upstream_client_assertion(upstream, metadata, now)?;
         let tokens = upstream
-            .redeem(metadata, code, &attempt.verifier, &redirect_uri)
+            .redeem(
+                metadata,
+                code,
+                &attempt.verifier,
+                &redirect_uri,
+                assertion.as_ref(),
+            )
             .await
             .map_err(UpstreamRefusal::Exchange)?;
         let id_token = tokens.id_token().map_err(UpstreamRefusal::Exchange)?;

@@ -6,7 +6,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mcp_auth_core::clock::UnixTime;
 use mcp_auth_core::error::OAuthError;
-use mcp_auth_core::ext::{AccessTokenClaims, IdTokenClaims, TokenIssuer, TokenProfile};
+use mcp_auth_core::ext::{
+    AccessTokenClaims, ClientAssertionClaims, IdTokenClaims, TokenIssuer, TokenProfile,
+};
 use mcp_auth_core::jose::jsonwebtoken::Algorithm;
 use mcp_auth_core::jose::jsonwebtoken::jwk::Jwk;
 use mcp_auth_core::jose::{CompactJws, VerifyingKey};
@@ -135,6 +137,16 @@ impl JwtTokenIssuer {
                 iss.to_owned(),
             )));
         }
+        self.sign_payload(header_segment, claims)
+    }
+
+    /// Compact JWS of `header_segment` (already base64url) and `claims` with the current key,
+    /// whatever their `iss`: the callers check it.
+    fn sign_payload(
+        &self,
+        header_segment: &str,
+        claims: &impl serde::Serialize,
+    ) -> Result<String, OAuthError> {
         let payload = serde_json::to_vec(claims)
             .map_err(|e| OAuthError::server_error(KeyError::Claims(e.to_string())))?;
         let mut token = String::with_capacity(header_segment.len() + payload.len() * 4 / 3 + 90);
@@ -208,6 +220,28 @@ impl TokenIssuer for JwtTokenIssuer {
             &claims.iss,
             claims,
         )
+    }
+
+    /// A client assertion (RFC 7523 §3): header `{"alg":"ES256","typ":"JWT","kid":…}` with the
+    /// current key, published in [`TokenIssuer::jwks`] for the other server to check. Refused
+    /// (`server_error`) unless `iss` equals `sub`, and when `iss` is this issuer.
+    fn issue_client_assertion(&self, claims: &ClientAssertionClaims) -> Result<String, OAuthError> {
+        if claims.iss != claims.sub || claims.iss.is_empty() {
+            return Err(OAuthError::server_error(KeyError::Claims(
+                "a client assertion's iss and sub must both be the client id".to_owned(),
+            )));
+        }
+        if claims.iss == self.issuer.as_str() {
+            return Err(OAuthError::server_error(KeyError::Claims(
+                "a client assertion must not name this server as its issuer".to_owned(),
+            )));
+        }
+        let header = serde_json::json!({
+            "alg": SigningKey::ALG,
+            "typ": "JWT",
+            "kid": self.current.kid(),
+        });
+        self.sign_payload(&URL_SAFE_NO_PAD.encode(header.to_string()), claims)
     }
 
     /// The claims of a token this issuer minted: header `typ` exactly `at+jwt`, `alg` `ES256`, a
@@ -494,5 +528,56 @@ mod tests {
             JwtTokenIssuer::new(issuer(), &keys, NOW, MAX_LIFETIME).unwrap_err(),
             KeyError::SeveralCurrentKeys(2)
         );
+    }
+
+    fn assertion_claims() -> ClientAssertionClaims {
+        ClientAssertionClaims {
+            iss: "mcp-auth".into(),
+            sub: "mcp-auth".into(),
+            aud: "https://idp.example/oauth/token".into(),
+            jti: "ca_1".into(),
+            iat: NOW,
+            exp: NOW + 60,
+        }
+    }
+
+    /// Issue 23: a client assertion for `private_key_jwt` at an upstream (RFC 7523 §3) is
+    /// signed by the current key, `typ: JWT` with its `kid`, verifies against the published
+    /// JWK Set, and is never taken for an access token.
+    #[test]
+    fn client_assertion_verifies_against_the_jwks_and_is_no_access_token() {
+        let (iss, stored) = one_key_issuer();
+        let token = iss.issue_client_assertion(&assertion_claims()).unwrap();
+        assert_eq!(
+            decode_segment(&token, 0),
+            serde_json::json!({"alg": "ES256", "typ": "JWT", "kid": stored.kid})
+        );
+        let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(iss.jwks()).unwrap();
+        let key = DecodingKey::from_jwk(set.find(&stored.kid).unwrap()).unwrap();
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.validate_exp = false;
+        validation.set_audience(&["https://idp.example/oauth/token"]);
+        let data =
+            jsonwebtoken::decode::<ClientAssertionClaims>(&token, &key, &validation).unwrap();
+        assert_eq!(data.claims, assertion_claims());
+        assert_eq!(iss.verify(&token), None);
+    }
+
+    /// RFC 7523 §3: `iss` and `sub` are both the client id; an assertion naming this server as
+    /// its issuer (it could pass for one of its own tokens) is refused.
+    #[test]
+    fn client_assertion_needs_iss_equal_sub_and_not_this_issuer() {
+        let (iss, _) = one_key_issuer();
+        let mut c = assertion_claims();
+        c.sub = "someone-else".into();
+        assert!(iss.issue_client_assertion(&c).is_err());
+        let mut c = assertion_claims();
+        c.iss = String::new();
+        c.sub = String::new();
+        assert!(iss.issue_client_assertion(&c).is_err());
+        let mut c = assertion_claims();
+        c.iss = issuer().as_str().to_owned();
+        c.sub = c.iss.clone();
+        assert!(iss.issue_client_assertion(&c).is_err());
     }
 }

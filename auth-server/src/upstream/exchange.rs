@@ -1,6 +1,6 @@
-//! The two calls after the callback: the token request (OIDC Core §3.1.3.1, client_secret_basic,
-//! PKCE `code_verifier`) and userinfo (OIDC Core §5.3). The upstream's tokens live only in
-//! these functions' return values; they are never stored or logged.
+//! The two calls after the callback: the token request (OIDC Core §3.1.3.1, client_secret_basic
+//! or private_key_jwt, PKCE `code_verifier`) and userinfo (OIDC Core §5.3). The upstream's
+//! tokens live only in these functions' return values; they are never stored or logged.
 
 use mcp_auth_core::Secret;
 use serde::Deserialize;
@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::Upstream;
+use super::client_assertion::CLIENT_ASSERTION_TYPE;
 use super::metadata::ProviderMetadata;
 use crate::config::UpstreamKind;
 
@@ -73,8 +74,10 @@ impl UpstreamTokens {
 
 impl Upstream {
     /// Redeem `code` at the token endpoint with `verifier` and `redirect_uri`. The client
-    /// authenticates with HTTP Basic (`client_secret_basic`), or for GitHub, which documents
-    /// only form parameters, with `client_id` and `client_secret` in the body.
+    /// authenticates with `assertion` when given (`private_key_jwt`: `client_assertion_type`,
+    /// `client_assertion` and `client_id` in the body, RFC 7523 §2.2), else with HTTP Basic
+    /// (`client_secret_basic`), or for GitHub, which documents only form parameters, with
+    /// `client_id` and `client_secret` in the body.
     ///
     /// # Errors
     /// [`ExchangeError::Unreachable`] on a transport failure, a 5xx or an unreadable body;
@@ -85,6 +88,7 @@ impl Upstream {
         code: &str,
         verifier: &str,
         redirect_uri: &str,
+        assertion: Option<&Secret>,
     ) -> Result<UpstreamTokens, ExchangeError> {
         let github = self.config.kind == UpstreamKind::Github;
         let body = {
@@ -93,14 +97,18 @@ impl Upstream {
                 .append_pair("code", code)
                 .append_pair("redirect_uri", redirect_uri)
                 .append_pair("code_verifier", verifier);
-            if github {
+            if let Some(assertion) = assertion {
+                form.append_pair("client_id", &self.config.client_id)
+                    .append_pair("client_assertion_type", CLIENT_ASSERTION_TYPE)
+                    .append_pair("client_assertion", assertion.expose());
+            } else if github {
                 form.append_pair("client_id", &self.config.client_id)
                     .append_pair("client_secret", self.client_secret());
             }
             form.finish()
         };
         let mut request = self.http.http().post(metadata.token_endpoint.clone());
-        if !github {
+        if !github && assertion.is_none() {
             request = request.basic_auth(
                 form_encode(&self.config.client_id),
                 Some(form_encode(self.client_secret())),

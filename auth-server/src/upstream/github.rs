@@ -83,7 +83,9 @@ impl Upstream {
         verifier: &str,
         redirect_uri: &str,
     ) -> Result<Map<String, Value>, ExchangeError> {
-        let tokens = self.redeem(metadata, code, verifier, redirect_uri).await?;
+        let tokens = self
+            .redeem(metadata, code, verifier, redirect_uri, None)
+            .await?;
         let access_token = tokens.access_token()?;
         let user_url = metadata
             .userinfo_endpoint

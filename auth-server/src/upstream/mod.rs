@@ -9,6 +9,7 @@
 //! | [`attempt`] | the pending sign-in kept in a signed cookie bound to the browser |
 //! | [`id_token`] | ID token verification with [`mcp_auth_core::jose`] (OIDC Core §3.1.3.7) |
 //! | [`exchange`] | the token request and the userinfo call (OIDC Core §3.1.3, §5.3) |
+//! | [`client_assertion`] | `client_auth = "private_key_jwt"`: the assertion signed with this server's key (RFC 7523 §2.2) |
 //! | [`github`] | `kind = "github"`: GitHub's OAuth endpoints and REST API instead of an ID token |
 //! | [`rules`] | `allowed_email_domains` and `required_claims` |
 //!
@@ -17,6 +18,7 @@
 //! logged.
 
 pub mod attempt;
+pub mod client_assertion;
 pub mod exchange;
 pub mod github;
 pub mod id_token;

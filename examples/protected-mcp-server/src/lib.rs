@@ -71,8 +71,8 @@ use std::time::Duration;
 use axum::Router;
 use mcp_auth_resource_server::config::DEFAULT_BODY_LIMIT;
 use mcp_auth_resource_server::{
-    BearerAuthLayer, ConfigError, JwtValidator, OtherMethods, Principal, ResourceServerConfig,
-    ScopeRequirements, SessionBinding, cors_layer, metadata_router,
+    BearerAuthLayer, ConfigError, DpopConfig, DpopMode, JwtValidator, OtherMethods, Principal,
+    ResourceServerConfig, ScopeRequirements, SessionBinding, cors_layer, metadata_router,
 };
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
@@ -123,6 +123,8 @@ pub struct AppOptions {
     pub max_sessions: usize,
     /// Third-party connections (default none: no `list_events` tool).
     pub connections: Option<ConnectionOptions>,
+    /// DPoP-bound tokens at the layer (RFC 9449 §7; default [`DpopMode::Allowed`]).
+    pub dpop: DpopMode,
 }
 
 impl AppOptions {
@@ -135,7 +137,15 @@ impl AppOptions {
             max_sessions_per_principal: MAX_SESSIONS_PER_PRINCIPAL,
             max_sessions: MAX_SESSIONS,
             connections: None,
+            dpop: DpopMode::default(),
         }
+    }
+
+    /// With the layer's DPoP mode `mode` (RFC 9449 §7): [`DpopMode::Required`] accepts only
+    /// DPoP-bound tokens with their proofs.
+    pub fn with_dpop(mut self, mode: DpopMode) -> Self {
+        self.dpop = mode;
+        self
     }
 
     /// With the `calendar` connection and the `list_events` tool.
@@ -196,6 +206,7 @@ pub fn app_with_session_manager(
         .authorization_server(&options.issuer)
         .policy(scope_policy()?)
         .resource_name("mcp-auth example server")
+        .dpop(DpopConfig::default().with_mode(options.dpop))
         .build()?;
     // Keys come from the issuer's RFC 8414 metadata (`JwksSource::Discover`, the default).
     // The mcp-auth authorization server signs with low `S`: refuse malleated signatures.

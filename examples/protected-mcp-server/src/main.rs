@@ -13,6 +13,9 @@
 //! 10 s header read timeout and a 30 s body read timeout by default
 //! (`MCP_HEADER_READ_TIMEOUT_MS`, `MCP_BODY_READ_TIMEOUT_MS`), and an optional connection cap
 //! (`MCP_MAX_CONNECTIONS`).
+//!
+//! `--dpop` (`MCP_DPOP`) sets the layer's DPoP mode (RFC 9449 §7): `off`, `allowed` (the
+//! default: Bearer and DPoP-bound tokens) or `required` (DPoP-bound tokens only).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -23,6 +26,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use mcp_auth_core::Secret;
+use mcp_auth_resource_server::DpopMode;
 use mcp_auth_resource_server::elicitation::RequestStateKey;
 use mcp_auth_resource_server::listen::{
     DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, ListenerLimits, serve_with_timeouts,
@@ -69,6 +73,19 @@ struct Args {
     /// Most connections served at once (default: no cap); past it new ones wait until one ends.
     #[arg(long, env = "MCP_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+    /// DPoP-bound tokens (RFC 9449 §7): `off`, `allowed` or `required`.
+    #[arg(long, env = "MCP_DPOP", default_value = "allowed", value_parser = parse_dpop_mode)]
+    dpop: DpopMode,
+}
+
+/// `off`, `allowed` or `required` as a [`DpopMode`].
+fn parse_dpop_mode(value: &str) -> Result<DpopMode, String> {
+    match value {
+        "off" => Ok(DpopMode::Off),
+        "allowed" => Ok(DpopMode::Allowed),
+        "required" => Ok(DpopMode::Required),
+        other => Err(format!("{other:?}: expected off, allowed or required")),
+    }
 }
 
 /// The listener limits from the arguments.
@@ -137,7 +154,7 @@ async fn run(args: Args) -> Result<(), String> {
     let public_url = args
         .public_url
         .unwrap_or_else(|| format!("http://{bound}/mcp"));
-    let mut options = AppOptions::new(args.issuer.clone(), public_url.clone());
+    let mut options = AppOptions::new(args.issuer.clone(), public_url.clone()).with_dpop(args.dpop);
     let with_calendar = calendar.is_some();
     if let Some(c) = calendar {
         options = options.with_connections(c);
@@ -149,6 +166,7 @@ async fn run(args: Args) -> Result<(), String> {
     if with_calendar {
         println!("list_events:       on (calendar connection)");
     }
+    println!("DPoP:              {:?}", args.dpop);
     // HTTP/1.1 only, with header and body read timeouts: slow or idle clients cannot hold
     // the server's connections (axum::serve has no header read timeout).
     serve_with_timeouts(listener, router, limits, async {
@@ -171,5 +189,26 @@ mod tests {
         let printed = format!("{args:?}");
         assert!(!printed.contains("connect-secret-value"), "{printed}");
         assert!(!printed.contains("state-key-value"), "{printed}");
+    }
+
+    /// `--dpop` takes the three modes, `allowed` by default, and refuses anything else.
+    #[test]
+    fn dpop_mode_is_parsed_and_defaults_to_allowed() {
+        let args = Args::parse_from(["protected-mcp-server"]);
+        assert_eq!(args.dpop, DpopMode::Allowed);
+        for (text, mode) in [
+            ("off", DpopMode::Off),
+            ("allowed", DpopMode::Allowed),
+            ("required", DpopMode::Required),
+        ] {
+            let args = Args::parse_from(["protected-mcp-server", "--dpop", text]);
+            assert_eq!(args.dpop, mode, "{text}");
+        }
+        for bad in ["Required", "on", ""] {
+            assert!(
+                Args::try_parse_from(["protected-mcp-server", "--dpop", bad]).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 }
