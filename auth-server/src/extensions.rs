@@ -21,6 +21,8 @@ pub fn factories() -> Vec<Box<dyn ExtensionFactory>> {
         Box::new(mcp_auth_ext_xaa::redeem::XaaFactory),
         #[cfg(feature = "ext-xaa")]
         Box::new(mcp_auth_ext_xaa::idp::IdpFactory),
+        #[cfg(feature = "ext-wif")]
+        Box::new(mcp_auth_ext_wif::WorkloadIdentityFactory),
     ]
 }
 

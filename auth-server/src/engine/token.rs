@@ -75,15 +75,22 @@ impl AuthorizationServer {
                 )
             })?;
         let token_endpoint = self.inner.settings.issuer.endpoint("/token");
-        let client = self
-            .authenticate_client(
-                request.authorization,
-                &params,
-                &token_endpoint,
-                Callers::AnyClient,
-                request.source,
-            )
-            .await?;
+        let client = match handler.client_authentication_for(&params) {
+            ClientAuthPolicy::ByGrant => {
+                self.client_named_by_grant(request, &params, handler.as_ref())
+                    .await?
+            }
+            _ => {
+                self.authenticate_client(
+                    request.authorization,
+                    &params,
+                    &token_endpoint,
+                    Callers::AnyClient,
+                    request.source,
+                )
+                .await?
+            }
+        };
         self.inner
             .token_client_limit
             .check(&client, request.source)
@@ -135,7 +142,11 @@ impl AuthorizationServer {
                 format!("this client may not use the {grant_type} grant"),
             ));
         }
-        check_client_authentication(client, grant_type, &handler.client_authentication())?;
+        check_client_authentication(
+            client,
+            grant_type,
+            &handler.client_authentication_for(params),
+        )?;
         Ok(GrantContext::new(
             client,
             params,
@@ -270,7 +281,10 @@ impl AuthorizationServer {
             .await?;
         // A user's grant to a client, for the account page. A client acting for itself
         // (RFC 9068 §2.2: `sub` is its `client_id`, as with client_credentials) has no user.
-        if decision.profile == TokenProfile::AccessToken && decision.subject != claims.client_id {
+        if decision.profile == TokenProfile::AccessToken
+            && decision.for_user
+            && decision.subject != claims.client_id
+        {
             self.record_grant_use(&decision.subject, &claims.client_id, &resource, now)
                 .await?;
         }

@@ -149,7 +149,7 @@ impl ServerExtension for XaaExtension {
             services.replay.clone(),
             self.allow_public_clients,
         );
-        registry.add_grant(Arc::new(grant))?;
+        registry.add_assertion_redeemer(Arc::new(grant))?;
         registry.add_metadata(GRANT_PROFILES_MEMBER, serde_json::json!([ID_JAG_PROFILE]))?;
         registry.add_extension_id(EXTENSION_ID);
         Ok(())
