@@ -429,7 +429,7 @@ async fn untrusted_issuer_is_invalid_grant() {
         .await;
     assert_invalid_grant(
         &res,
-        "the assertion is of no kind this server accepts from its issuer",
+        "the assertion's issuer is not a trusted workload issuer",
     );
 }
 
@@ -770,7 +770,7 @@ async fn an_id_jag_is_never_a_workload_assertion() {
     let jag = id_jag(&h, &h.k8s.key, h.k8s.iss());
     assert_invalid_grant(
         &h.redeem(&jag, "").await,
-        "the assertion is of no kind this server accepts from its issuer",
+        "the assertion's typ is not a workload identity token's (absent or JWT)",
     );
     let h = Harness::with(Also::Xaa, |e| e).await;
     let jag = id_jag(&h, &h.k8s.key, h.k8s.iss());

@@ -9,6 +9,9 @@
 //! assertion by an `iss` on the workload trust list and a `typ` that is not an ID-JAG's
 //! (spec EMA-R2-06). The redeemer then verifies everything it claimed on; the peek only routes.
 //!
+//! With one redeemer, every request goes to it, and it refuses in its own words what it would
+//! not claim (each redeemer's checks include its claim rules). With several:
+//!
 //! | request | answer |
 //! |---|---|
 //! | no `assertion` | `invalid_request` |
@@ -121,6 +124,8 @@ pub trait AssertionRedeemer: GrantHandler {
 
     /// True when the assertion is of this redeemer's kind, by its header `typ` and `iss` alone.
     /// Must be an exact rule (a `typ` value, a configured issuer), cheap and without effects.
+    /// [`GrantHandler::decide`] must itself refuse every assertion this would not claim (a lone
+    /// redeemer gets every request).
     fn claims(&self, assertion: &AssertionPeek) -> bool;
 }
 
@@ -151,12 +156,16 @@ impl JwtBearerGrant {
         &self.redeemers
     }
 
-    /// The one redeemer claiming the request's assertion.
+    /// The one redeemer claiming the request's assertion; a lone redeemer, whatever the
+    /// assertion (it refuses what it would not claim).
     ///
     /// # Errors
-    /// `invalid_request` without `assertion`; `invalid_grant` for an assertion that is not a
-    /// compact JWS, that no redeemer claims, or that several claim.
+    /// With several redeemers: `invalid_request` without `assertion`; `invalid_grant` for an
+    /// assertion that is not a compact JWS, that no redeemer claims, or that several claim.
     pub fn select(&self, params: &FormParams) -> Result<&dyn AssertionRedeemer, OAuthError> {
+        if let [only] = self.redeemers.as_slice() {
+            return Ok(only.as_ref());
+        }
         let peek = AssertionPeek::from_params(params)?;
         let mut claiming = self.redeemers.iter().filter(|r| r.claims(&peek));
         match (claiming.next(), claiming.next()) {
@@ -291,7 +300,7 @@ mod tests {
         async fn decide(&self, _: &GrantContext<'_>) -> Result<GrantDecision, OAuthError> {
             Ok(GrantDecision::new(
                 self.0,
-                ResourceHint::Default,
+                ResourceHint::Request { required: false },
                 ScopeCeiling::ClientAllowance {
                     when_omitted: crate::ext::OmittedScope::PolicyDefault,
                 },
@@ -371,6 +380,27 @@ mod tests {
         assert_eq!(
             g.select(&no_assertion).err().unwrap().code(),
             ErrorCode::InvalidRequest
+        );
+    }
+
+    /// A lone redeemer gets every request, and refuses in its own words.
+    #[tokio::test]
+    async fn a_lone_redeemer_gets_every_request() {
+        let g = JwtBearerGrant::new(vec![Arc::new(ByIss("https://k8s.example"))]);
+        for a in [
+            jwt(None, "https://other"),
+            jwt(Some("id-jag"), "https://k8s.example"),
+            "x".into(),
+        ] {
+            assert_eq!(
+                g.select(&form(&a)).map(|r| r.name().to_owned()).unwrap(),
+                "by-iss"
+            );
+        }
+        let ctx_free = FormParams::parse(b"grant_type=x").unwrap();
+        assert_eq!(
+            g.select(&ctx_free).map(|r| r.name().to_owned()).unwrap(),
+            "by-iss"
         );
     }
 
