@@ -338,7 +338,7 @@ fn replay_entry(assertion: &str) -> Result<(String, UnixTime), WifError> {
     ))
 }
 
-fn assertion<'p>(params: &'p FormParams) -> Result<&'p str, OAuthError> {
+fn assertion(params: &FormParams) -> Result<&str, OAuthError> {
     params
         .get("assertion")
         .ok_or_else(|| OAuthError::invalid_request("missing parameter assertion"))

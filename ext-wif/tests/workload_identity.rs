@@ -421,6 +421,7 @@ async fn dpop_binds_a_workload_token() {
 
 // ----- refused: the assertion -----
 
+/// EXT-R2-09, EXT-R2-11: an issuer off the trust list is `invalid_grant`.
 #[tokio::test]
 async fn untrusted_issuer_is_invalid_grant() {
     let h = Harness::new().await;
@@ -433,6 +434,7 @@ async fn untrusted_issuer_is_invalid_grant() {
     );
 }
 
+/// EXT-R2-10, EXT-R2-11: an `aud` without the expected audience is `invalid_grant`.
 #[tokio::test]
 async fn wrong_audience_is_invalid_grant() {
     let h = Harness::new().await;
@@ -455,6 +457,7 @@ async fn wrong_audience_is_invalid_grant() {
     assert_refused(&res, StatusCode::BAD_REQUEST, "invalid_grant");
 }
 
+/// EXT-R2-09, EXT-R2-11: past `exp` (beyond 60 s of skew) is `invalid_grant`.
 #[tokio::test]
 async fn expired_assertion_is_invalid_grant() {
     let h = Harness::new().await;
@@ -467,6 +470,7 @@ async fn expired_assertion_is_invalid_grant() {
     assert_invalid_grant(&res, "the assertion has expired");
 }
 
+/// EXT-R2-09: `exp` is required.
 #[tokio::test]
 async fn missing_exp_is_invalid_grant() {
     let h = Harness::new().await;
@@ -474,6 +478,7 @@ async fn missing_exp_is_invalid_grant() {
     assert_invalid_grant(&res, "the assertion has no exp");
 }
 
+/// EXT-R2-09 [ours]: `exp - iat` over an hour, or `exp` before `iat`, is `invalid_grant`.
 #[tokio::test]
 async fn lifetime_over_an_hour_is_invalid_grant() {
     let h = Harness::new().await;
@@ -485,6 +490,7 @@ async fn lifetime_over_an_hour_is_invalid_grant() {
     assert_refused(&res, StatusCode::BAD_REQUEST, "invalid_grant");
 }
 
+/// EXT-R2-09: `nbf` or `iat` beyond the skew in the future is `invalid_grant`.
 #[tokio::test]
 async fn not_yet_valid_assertion_is_invalid_grant() {
     let h = Harness::new().await;
@@ -500,6 +506,7 @@ async fn not_yet_valid_assertion_is_invalid_grant() {
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
 }
 
+/// EXT-R2-09: the `jti` is single-use.
 #[tokio::test]
 async fn replayed_jti_is_invalid_grant() {
     let h = Harness::new().await;
@@ -533,6 +540,7 @@ async fn missing_jti_is_invalid_grant() {
     assert_invalid_grant(&res, "the assertion has no jti");
 }
 
+/// EXT-R2-09, EXT-R2-11: a `sub` outside `allowed_subjects` (odd shapes included) is `invalid_grant`.
 #[tokio::test]
 async fn subject_not_matching_is_invalid_grant() {
     let h = Harness::new().await;
@@ -556,6 +564,7 @@ async fn subject_not_matching_is_invalid_grant() {
     assert_invalid_grant(&res, "the assertion has no sub");
 }
 
+/// EXT-R2-09: an unsigned assertion (`alg: none`) is `invalid_grant`.
 #[tokio::test]
 async fn alg_none_is_invalid_grant() {
     let h = Harness::new().await;
@@ -568,7 +577,7 @@ async fn alg_none_is_invalid_grant() {
     );
 }
 
-/// HS256 keyed with the issuer's public key (RFC 8725 §2.1's confusion attack).
+/// EXT-R2-09: HS256 keyed with the issuer's public key (RFC 8725 §2.1's confusion attack).
 #[tokio::test]
 async fn hs256_is_invalid_grant() {
     let h = Harness::new().await;
@@ -591,6 +600,7 @@ async fn hs256_is_invalid_grant() {
     );
 }
 
+/// EXT-R2-09: a `kid` the issuer does not publish is `invalid_grant`.
 #[tokio::test]
 async fn unknown_kid_is_invalid_grant() {
     let h = Harness::new().await;
@@ -609,6 +619,7 @@ async fn unknown_kid_is_invalid_grant() {
 }
 
 /// A key the issuer does not publish, under a published `kid`.
+/// EXT-R2-09: a key the issuer does not publish, under a published `kid`, is `invalid_grant`.
 #[tokio::test]
 async fn forged_signature_is_invalid_grant() {
     let h = Harness::new().await;
@@ -645,6 +656,7 @@ async fn other_token_types_of_a_workload_issuer_are_invalid_grant() {
     }
 }
 
+/// EXT-R2-11: a malformed assertion is `invalid_grant`; none is `invalid_request`.
 #[tokio::test]
 async fn malformed_or_missing_assertion() {
     let h = Harness::new().await;
@@ -660,6 +672,7 @@ async fn malformed_or_missing_assertion() {
 
 // ----- refused: the request -----
 
+/// EXT-R2-11: a scope outside the issuer's allowed scopes is `invalid_scope`.
 #[tokio::test]
 async fn scope_outside_allowed_is_invalid_scope() {
     let h = Harness::new().await;
@@ -682,6 +695,7 @@ async fn scope_outside_allowed_is_invalid_scope() {
     assert!(res.json().get("refresh_token").is_none());
 }
 
+/// RFC 8707 §2: a resource outside the issuer's `resources` (or unknown, or repeated) is `invalid_target`.
 #[tokio::test]
 async fn resource_outside_allowed_is_invalid_target() {
     let h = Harness::new().await;
@@ -761,7 +775,7 @@ fn id_jag(h: &Harness, key: &TestKey, iss: &str) -> String {
     .unwrap()
 }
 
-/// An ID-JAG signed by a workload issuer's key is never a workload assertion: without Cross App
+/// EMA-R2-06: an ID-JAG signed by a workload issuer's key is never a workload assertion: without Cross App
 /// Access nobody redeems it; with it, it goes to the ID-JAG path, which does not trust a
 /// workload issuer.
 #[tokio::test]
@@ -789,7 +803,7 @@ async fn an_id_jag_is_never_a_workload_assertion() {
     assert_eq!(res.access_token_claims()["client_id"], JAG_CLIENT);
 }
 
-/// A workload-shaped token from the ID-JAG issuer is never an ID-JAG, and a workload assertion
+/// EMA-R2-06: a workload-shaped token from the ID-JAG issuer is never an ID-JAG, and a workload assertion
 /// presented with the ID-JAG client's credentials is not redeemed for that client.
 #[tokio::test]
 async fn a_workload_assertion_is_never_an_id_jag() {

@@ -476,6 +476,59 @@ mod tests {
         );
     }
 
+    struct Redeemer;
+    #[async_trait]
+    impl GrantHandler for Redeemer {
+        fn grant_type(&self) -> GrantType {
+            GrantType::new(GrantType::JWT_BEARER)
+        }
+        async fn decide(&self, _ctx: &GrantContext<'_>) -> Result<GrantDecision, OAuthError> {
+            Err(OAuthError::invalid_grant("redeemer"))
+        }
+    }
+    impl crate::ext::AssertionRedeemer for Redeemer {
+        fn name(&self) -> &str {
+            "redeemer"
+        }
+        fn claims(&self, _: &crate::ext::AssertionPeek) -> bool {
+            true
+        }
+    }
+
+    struct OtherJwtBearerGrant;
+    #[async_trait]
+    impl GrantHandler for OtherJwtBearerGrant {
+        fn grant_type(&self) -> GrantType {
+            GrantType::new(GrantType::JWT_BEARER)
+        }
+        async fn decide(&self, _ctx: &GrantContext<'_>) -> Result<GrantDecision, OAuthError> {
+            Err(OAuthError::invalid_grant("other"))
+        }
+    }
+
+    /// RFC 7523: assertion redeemers share one JWT bearer grant, listed once; a second handler
+    /// for the grant type, before or after, is a wiring mistake.
+    #[test]
+    fn redeemers_share_one_jwt_bearer_grant() {
+        let mut reg = Registry::new();
+        reg.add_assertion_redeemer(Arc::new(Redeemer)).unwrap();
+        reg.add_assertion_redeemer(Arc::new(Redeemer)).unwrap();
+        assert_eq!(reg.grant_types(), vec![GrantType::JWT_BEARER.to_owned()]);
+        assert!(reg.grant(GrantType::JWT_BEARER).is_some());
+        assert_eq!(
+            reg.add_grant(Arc::new(OtherJwtBearerGrant)).unwrap_err(),
+            RegistryError::DuplicateGrant(GrantType::JWT_BEARER.into())
+        );
+        let mut other = Registry::new();
+        other.add_grant(Arc::new(OtherJwtBearerGrant)).unwrap();
+        assert_eq!(
+            other
+                .add_assertion_redeemer(Arc::new(Redeemer))
+                .unwrap_err(),
+            RegistryError::DuplicateGrant(GrantType::JWT_BEARER.into())
+        );
+    }
+
     #[test]
     fn core_metadata_cannot_be_overridden() {
         let mut reg = Registry::new();

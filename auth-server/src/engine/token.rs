@@ -77,24 +77,37 @@ impl AuthorizationServer {
         let token_endpoint = self.inner.settings.issuer.endpoint("/token");
         let client = match handler.client_authentication_for(&params) {
             ClientAuthPolicy::ByGrant => {
-                self.client_named_by_grant(request, &params, handler.as_ref())
-                    .await?
+                let client = self
+                    .client_named_by_grant(request, &params, handler.as_ref())
+                    .await?;
+                // Nothing is verified yet: count the request per caller address, as for a
+                // public client, so unverified assertions cannot use up the client's limit.
+                let unverified = client
+                    .clone()
+                    .authenticated_with(TokenEndpointAuthMethod::None);
+                self.inner
+                    .token_client_limit
+                    .check(&unverified, request.source)
+                    .await?;
+                client
             }
             _ => {
-                self.authenticate_client(
-                    request.authorization,
-                    &params,
-                    &token_endpoint,
-                    Callers::AnyClient,
-                    request.source,
-                )
-                .await?
+                let client = self
+                    .authenticate_client(
+                        request.authorization,
+                        &params,
+                        &token_endpoint,
+                        Callers::AnyClient,
+                        request.source,
+                    )
+                    .await?;
+                self.inner
+                    .token_client_limit
+                    .check(&client, request.source)
+                    .await?;
+                client
             }
         };
-        self.inner
-            .token_client_limit
-            .check(&client, request.source)
-            .await?;
         let span =
             tracing::info_span!("token", grant_type = %grant_type, client_id = %client.client_id);
         async {
