@@ -21,6 +21,8 @@ pub fn factories() -> Vec<Box<dyn ExtensionFactory>> {
         Box::new(mcp_auth_ext_xaa::redeem::XaaFactory),
         #[cfg(feature = "ext-xaa")]
         Box::new(mcp_auth_ext_xaa::idp::IdpFactory),
+        #[cfg(feature = "ext-wif")]
+        Box::new(mcp_auth_ext_wif::WorkloadIdentityFactory),
     ]
 }
 
@@ -98,6 +100,20 @@ pub fn from_sections(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 24 §3: `[extensions.workload_identity]` is read by a factory of this build, and a
+    /// malformed section names itself.
+    #[cfg(feature = "ext-wif")]
+    #[test]
+    fn the_workload_identity_section_is_known() {
+        let bad = [ExtensionSection::new(
+            "workload_identity",
+            serde_json::json!({"enabled": true, "trusted_issuers": [{"issuer": "https://k8s.example.com"}]}),
+        )];
+        let err = from_sections(&factories(), &bad).err().unwrap().to_string();
+        assert!(err.contains("workload_identity"), "{err}");
+        assert!(!err.contains("no such extension"), "{err}");
+    }
 
     #[test]
     fn unknown_section_is_an_error() {

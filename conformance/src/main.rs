@@ -14,7 +14,9 @@ use mcp_auth_conformance::check::browser::Login;
 use mcp_auth_conformance::check::cc_checks::{self, CcOptions};
 use mcp_auth_conformance::check::dpop_checks::{self, DpopOptions};
 use mcp_auth_conformance::check::http::{Http, basic};
+use mcp_auth_conformance::check::obo_checks::{self, OboOptions};
 use mcp_auth_conformance::check::rs_checks::{self, RsOptions};
+use mcp_auth_conformance::check::wif_checks::{self, WifOptions};
 use mcp_auth_conformance::check::xaa_checks::{self, XaaOptions};
 use mcp_auth_conformance::check::{Report, SpecVersion};
 use mcp_auth_conformance::{CimdHost, MockIdp};
@@ -56,6 +58,12 @@ enum Command {
     /// Check DPoP (RFC 9449, SEP-1932) at an authorization server and, with --mcp-url, at the
     /// MCP server: bound tokens come from client_credentials.
     Dpop(DpopArgs),
+    /// Check workload identity federation (SEP-1933, `auth/wif-jwt-bearer`); the CLI plays the
+    /// workload platform and redeems its identity tokens without client authentication.
+    Wif(WifArgs),
+    /// Check on-behalf-of token exchange (RFC 8693 with `act`): an MCP server exchanges its
+    /// user's access token for a token to a downstream resource.
+    Obo(OboArgs),
     /// Run as, rs (and client-credentials, xaa when their clients are given).
     All(Box<AllArgs>),
     /// List every check ID.
@@ -194,6 +202,50 @@ struct DpopArgs {
     /// The MCP endpoint that accepts the bound tokens; without it those checks are skipped.
     #[arg(long)]
     mcp_url: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+struct WifArgs {
+    /// The issuer.
+    #[arg(long)]
+    issuer: String,
+    /// Where the mock workload issuer listens (the AS must trust http://<this address>).
+    #[arg(long)]
+    issuer_bind: Option<SocketAddr>,
+    /// The workload subject the AS allows for the mock issuer.
+    #[arg(long, default_value = "system:serviceaccount:conformance:checker")]
+    subject: String,
+    /// The `aud` of the assertions (default: the issuer).
+    #[arg(long)]
+    audience: Option<String>,
+    /// The resource to ask for.
+    #[arg(long)]
+    resource: Option<String>,
+    /// The scope to ask for.
+    #[arg(long)]
+    scope: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+struct OboArgs {
+    /// The issuer.
+    #[arg(long)]
+    issuer: String,
+    /// The MCP server's client (confidential, allowed the token-exchange grant).
+    #[arg(long)]
+    client_id: String,
+    /// Its secret.
+    #[arg(long, env = "MCP_CONFORMANCE_OBO_SECRET", hide_env_values = true, value_parser = secret_arg)]
+    client_secret: Secret,
+    /// A user's access token for the MCP server's resource.
+    #[arg(long, env = "MCP_CONFORMANCE_OBO_SUBJECT_TOKEN", hide_env_values = true, value_parser = secret_arg)]
+    subject_token: Secret,
+    /// The downstream resource the MCP server may exchange to.
+    #[arg(long)]
+    audience: String,
+    /// The scope to ask for.
+    #[arg(long)]
+    scope: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -362,12 +414,14 @@ async fn cimd_ca(dir: &std::path::Path) -> ExitCode {
 
 /// `list`: every check of every suite, with its official name.
 fn list() -> ExitCode {
-    let groups: [(&str, &[mcp_auth_conformance::check::CheckId]); 5] = [
+    let groups: [(&str, &[mcp_auth_conformance::check::CheckId]); 7] = [
         ("as", as_checks::ALL),
         ("rs", rs_checks::ALL),
         ("client-credentials", cc_checks::ALL),
         ("xaa", xaa_checks::ALL),
         ("dpop", dpop_checks::ALL),
+        ("wif", wif_checks::ALL),
+        ("obo", obo_checks::ALL),
     ];
     let mut out = String::new();
     for (name, checks) in groups {
@@ -443,6 +497,16 @@ fn check_arguments(command: &Command) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::Wif(a) => {
+            absolute_url("issuer", &a.issuer, true)?;
+            a.resource
+                .as_deref()
+                .map_or(Ok(()), |r| absolute_url("resource", r, false))
+        }
+        Command::Obo(a) => {
+            absolute_url("issuer", &a.issuer, true)?;
+            absolute_url("audience", &a.audience, false)
+        }
         Command::All(a) => {
             absolute_url("mcp-url", &a.mcp_url, false)?;
             if let Some(i) = &a.issuer {
@@ -507,9 +571,42 @@ async fn run(cli: &Cli, http: &Http) -> Result<Report, String> {
             let idp = start_idp(&x).await?;
             Ok(xaa_checks::run(http, &opts, &idp).await)
         }
+        Command::Wif(a) => run_wif(http, a).await,
+        Command::Obo(a) => {
+            let opts = OboOptions {
+                issuer: a.issuer.clone(),
+                client_id: a.client_id.clone(),
+                client_secret: a.client_secret.clone(),
+                subject_token: a.subject_token.clone(),
+                audience: a.audience.clone(),
+                scope: a.scope.clone(),
+            };
+            Ok(obo_checks::run(http, &opts).await)
+        }
         Command::All(a) => run_all(cli, http, a).await,
         Command::CimdCa { .. } | Command::Keygen { .. } => Ok(Report::new()),
     }
+}
+
+/// `wif`: start the mock workload issuer, then run the checks.
+async fn run_wif(http: &Http, a: &WifArgs) -> Result<Report, String> {
+    let issuer = MockIdp::start(a.issuer_bind)
+        .await
+        .map_err(|e| format!("mock workload issuer: {e}"))?;
+    eprintln!(
+        "mock workload issuer {} (the AS must trust it for subject {})",
+        issuer.issuer(),
+        a.subject
+    );
+    let opts = WifOptions {
+        issuer: a.issuer.clone(),
+        subject: a.subject.clone(),
+        audience: a.audience.clone(),
+        resource: a.resource.clone(),
+        scope: a.scope.clone(),
+        refetch_wait: a.issuer_bind.map(|_| xaa_checks::REFETCH_WAIT),
+    };
+    Ok(wif_checks::run(http, &opts, &issuer).await)
 }
 
 async fn run_all(cli: &Cli, http: &Http, a: &AllArgs) -> Result<Report, String> {

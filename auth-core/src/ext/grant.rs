@@ -5,7 +5,9 @@ use crate::clock::UnixTime;
 use crate::error::OAuthError;
 use crate::params::FormParams;
 use crate::protected_resource::ResourceRegistry;
-use crate::types::{GrantType, Issuer, ParseError, ResourceUri, ScopeSet, TokenEndpointAuthMethod};
+use crate::types::{
+    ClientId, GrantType, Issuer, ParseError, ResourceUri, ScopeSet, TokenEndpointAuthMethod,
+};
 
 use super::claims::{ExtraClaims, ResponseMembers};
 use super::policy::{ResourceHint, ScopeCeiling};
@@ -158,6 +160,12 @@ pub enum ClientAuthPolicy {
     Optional,
     /// Public clients only: the grant's own proof is all the authentication there is.
     None,
+    /// No client authentication at all: the grant's own proof (a workload's signed assertion,
+    /// RFC 7523 §2.1 without client authentication, SEP-1933) both authenticates the request
+    /// and names the client, through [`GrantHandler::client_named_by_grant`]. The engine then
+    /// refuses any client credential or `client_id` in the request (`invalid_request`) and
+    /// looks the named client up. Any registered method may be named this way.
+    ByGrant,
 }
 
 impl ClientAuthPolicy {
@@ -167,7 +175,7 @@ impl ClientAuthPolicy {
             Self::Required(methods) => {
                 method != TokenEndpointAuthMethod::None && methods.contains(&method)
             }
-            Self::Optional => true,
+            Self::Optional | Self::ByGrant => true,
             Self::None => method == TokenEndpointAuthMethod::None,
         }
     }
@@ -176,7 +184,7 @@ impl ClientAuthPolicy {
     pub fn methods(&self) -> Vec<TokenEndpointAuthMethod> {
         match self {
             Self::Required(methods) => methods.clone(),
-            Self::Optional => Vec::new(),
+            Self::Optional | Self::ByGrant => Vec::new(),
             Self::None => vec![TokenEndpointAuthMethod::None],
         }
     }
@@ -222,6 +230,9 @@ pub struct GrantDecision {
     /// grant, SEP-990): its issuer and `jti`, for the audit trail (the engine records an
     /// `assertion_redeemed` event after minting). `None` for grants that redeem none.
     pub redeemed_assertion: Option<RedeemedAssertion>,
+    /// Whether `subject` is a user whose use of the client is recorded for their account page.
+    /// `true` by default; `false` for a workload (SEP-1933) or another non-user subject.
+    pub for_user: bool,
 }
 
 /// An assertion a grant redeemed, named without its content: the issuer (`iss`) and the
@@ -259,6 +270,7 @@ impl GrantDecision {
             id_token: None,
             dpop_jkt: None,
             redeemed_assertion: None,
+            for_user: true,
         }
     }
 }
@@ -297,6 +309,26 @@ pub trait GrantHandler: Send + Sync {
     /// [`ClientAuthPolicy::Optional`].
     fn client_authentication(&self) -> ClientAuthPolicy {
         ClientAuthPolicy::Optional
+    }
+
+    /// The policy for one request, by its form: [`Self::client_authentication`] unless the
+    /// grant routes requests to handlers with different policies (the JWT bearer grant).
+    fn client_authentication_for(&self, _params: &FormParams) -> ClientAuthPolicy {
+        self.client_authentication()
+    }
+
+    /// For a request under [`ClientAuthPolicy::ByGrant`]: the client the grant's proof names
+    /// (read before the proof is verified; [`Self::decide`] verifies it and must refuse a
+    /// request whose context client is not the one named). Default: `None` (the engine
+    /// authenticates the client from the request's credentials).
+    ///
+    /// # Errors
+    /// The grant's refusal of a request it cannot route (`invalid_request`, `invalid_grant`).
+    async fn client_named_by_grant(
+        &self,
+        _params: &FormParams,
+    ) -> Result<Option<ClientId>, OAuthError> {
+        Ok(None)
     }
 
     /// Whether a client registering itself (RFC 7591) or presented by a metadata document may

@@ -10,6 +10,7 @@ mod client_auth;
 mod client_resolver;
 mod extension_config;
 mod grant;
+mod jwt_bearer;
 mod policy;
 mod registry;
 mod scope_policy;
@@ -31,6 +32,7 @@ pub use grant::{
     IdTokenRequest, IssuedTokens, RedeemedAssertion, RefreshPolicy, RequestedResources,
     SingleResourceError,
 };
+pub use jwt_bearer::{AssertionPeek, AssertionRedeemer, JwtBearerGrant, PeekError};
 pub use policy::{
     BoundBy, OmittedScope, PolicyError, ResourceHint, ScopeCeiling, ScopeNotGranted, narrow_scope,
     resolve_resource, resolve_scope, select_resource,

@@ -4,7 +4,8 @@ use std::sync::Arc;
 use crate::types::{ClientId, TokenEndpointAuthMethod};
 
 use super::{
-    ClientAuthenticator, ClientResolver, GrantHandler, TokenExchangeGrant, TokenExchanger,
+    AssertionRedeemer, ClientAuthenticator, ClientResolver, GrantHandler, JwtBearerGrant,
+    TokenExchangeGrant, TokenExchanger,
 };
 
 /// A wiring mistake found while installing extensions; the server refuses to start.
@@ -56,6 +57,7 @@ pub struct Registry {
     extensions: BTreeSet<String>,
     openid_connect: bool,
     token_exchange: Option<Arc<TokenExchangeGrant>>,
+    jwt_bearer: Option<Arc<JwtBearerGrant>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -70,6 +72,7 @@ impl std::fmt::Debug for Registry {
             .field("metadata", &self.metadata)
             .field("extensions", &self.extensions)
             .field("token_exchange", &self.token_exchange)
+            .field("jwt_bearer", &self.jwt_bearer)
             .finish()
     }
 }
@@ -142,6 +145,31 @@ impl Registry {
         let grant = Arc::new(TokenExchangeGrant::new(exchangers));
         self.grants.insert(key.to_owned(), grant.clone());
         self.token_exchange = Some(grant);
+        Ok(())
+    }
+
+    /// Add an RFC 7523 §2.1 assertion redeemer. The first one registers the JWT bearer grant
+    /// ([`JwtBearerGrant`]), which routes each assertion to the one redeemer claiming it.
+    ///
+    /// # Errors
+    /// [`RegistryError::DuplicateGrant`] when another handler already serves
+    /// `urn:ietf:params:oauth:grant-type:jwt-bearer` ([`Self::add_grant`]).
+    pub fn add_assertion_redeemer(
+        &mut self,
+        redeemer: Arc<dyn AssertionRedeemer>,
+    ) -> Result<(), RegistryError> {
+        let key = crate::types::GrantType::JWT_BEARER;
+        let mut redeemers = match &self.jwt_bearer {
+            Some(grant) => grant.redeemers().to_vec(),
+            None if self.grants.contains_key(key) => {
+                return Err(RegistryError::DuplicateGrant(key.to_owned()));
+            }
+            None => Vec::new(),
+        };
+        redeemers.push(redeemer);
+        let grant = Arc::new(JwtBearerGrant::new(redeemers));
+        self.grants.insert(key.to_owned(), grant.clone());
+        self.jwt_bearer = Some(grant);
         Ok(())
     }
 
@@ -445,6 +473,59 @@ mod tests {
         assert_eq!(
             other.add_token_exchanger(Arc::new(Exchanger)).unwrap_err(),
             RegistryError::DuplicateGrant(GrantType::TOKEN_EXCHANGE.into())
+        );
+    }
+
+    struct Redeemer;
+    #[async_trait]
+    impl GrantHandler for Redeemer {
+        fn grant_type(&self) -> GrantType {
+            GrantType::new(GrantType::JWT_BEARER)
+        }
+        async fn decide(&self, _ctx: &GrantContext<'_>) -> Result<GrantDecision, OAuthError> {
+            Err(OAuthError::invalid_grant("redeemer"))
+        }
+    }
+    impl crate::ext::AssertionRedeemer for Redeemer {
+        fn name(&self) -> &str {
+            "redeemer"
+        }
+        fn claims(&self, _: &crate::ext::AssertionPeek) -> bool {
+            true
+        }
+    }
+
+    struct OtherJwtBearerGrant;
+    #[async_trait]
+    impl GrantHandler for OtherJwtBearerGrant {
+        fn grant_type(&self) -> GrantType {
+            GrantType::new(GrantType::JWT_BEARER)
+        }
+        async fn decide(&self, _ctx: &GrantContext<'_>) -> Result<GrantDecision, OAuthError> {
+            Err(OAuthError::invalid_grant("other"))
+        }
+    }
+
+    /// RFC 7523: assertion redeemers share one JWT bearer grant, listed once; a second handler
+    /// for the grant type, before or after, is a wiring mistake.
+    #[test]
+    fn redeemers_share_one_jwt_bearer_grant() {
+        let mut reg = Registry::new();
+        reg.add_assertion_redeemer(Arc::new(Redeemer)).unwrap();
+        reg.add_assertion_redeemer(Arc::new(Redeemer)).unwrap();
+        assert_eq!(reg.grant_types(), vec![GrantType::JWT_BEARER.to_owned()]);
+        assert!(reg.grant(GrantType::JWT_BEARER).is_some());
+        assert_eq!(
+            reg.add_grant(Arc::new(OtherJwtBearerGrant)).unwrap_err(),
+            RegistryError::DuplicateGrant(GrantType::JWT_BEARER.into())
+        );
+        let mut other = Registry::new();
+        other.add_grant(Arc::new(OtherJwtBearerGrant)).unwrap();
+        assert_eq!(
+            other
+                .add_assertion_redeemer(Arc::new(Redeemer))
+                .unwrap_err(),
+            RegistryError::DuplicateGrant(GrantType::JWT_BEARER.into())
         );
     }
 

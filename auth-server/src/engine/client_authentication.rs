@@ -1,7 +1,7 @@
 //! Client resolution and authentication at the token, introspection and revocation endpoints
 //! (RFC 6749 §2.3, spec §2.3).
 
-use mcp_auth_core::ext::{AuthContext, PresentedCredentials};
+use mcp_auth_core::ext::{AuthContext, GrantHandler, PresentedCredentials};
 use mcp_auth_core::{ChallengeHint, Client, ClientId, ErrorCode, FormParams, OAuthError};
 
 use crate::client_auth::extract_credentials;
@@ -75,6 +75,41 @@ impl AuthorizationServer {
         result
     }
 
+    /// The client a [`mcp_auth_core::ext::ClientAuthPolicy::ByGrant`] grant names by its own
+    /// proof (a workload assertion, SEP-1933; EXT-R2-08): first the grant names it (or refuses
+    /// a request it cannot route, with its own error); then the request must carry no client
+    /// authentication and no `client_id` (`invalid_request`: the assertion is its one
+    /// authentication, RFC 6749 §2.3); the named client must resolve (`invalid_grant`
+    /// otherwise, logged: a configuration mistake). The grant verifies the proof when it
+    /// decides.
+    pub(crate) async fn client_named_by_grant(
+        &self,
+        request: super::token::ClientRequest<'_>,
+        params: &FormParams,
+        handler: &dyn GrantHandler,
+    ) -> Result<Client, OAuthError> {
+        let client_id = handler
+            .client_named_by_grant(params)
+            .await?
+            .ok_or_else(|| OAuthError::server_error(NoNamedClient))?;
+        if extract_credentials(request.authorization, params)?.is_some()
+            || params.get("client_id").is_some()
+        {
+            return Err(OAuthError::invalid_request(
+                "this assertion authenticates the request by itself: send no client authentication and no client_id",
+            ));
+        }
+        match self.resolve_client(&client_id).await? {
+            Some(client) => Ok(client),
+            None => {
+                tracing::warn!(client_id = %client_id, "the client an assertion maps to is unknown");
+                Err(OAuthError::invalid_grant(
+                    "the client this assertion maps to is not known",
+                ))
+            }
+        }
+    }
+
     async fn check_credentials(
         &self,
         credentials: &PresentedCredentials,
@@ -135,3 +170,8 @@ impl AuthorizationServer {
         Ok(client)
     }
 }
+
+/// A grant under `ClientAuthPolicy::ByGrant` named no client: a wiring mistake.
+#[derive(Debug, thiserror::Error)]
+#[error("a grant that names its client by its proof named none")]
+struct NoNamedClient;

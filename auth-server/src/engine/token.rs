@@ -75,19 +75,39 @@ impl AuthorizationServer {
                 )
             })?;
         let token_endpoint = self.inner.settings.issuer.endpoint("/token");
-        let client = self
-            .authenticate_client(
-                request.authorization,
-                &params,
-                &token_endpoint,
-                Callers::AnyClient,
-                request.source,
-            )
-            .await?;
-        self.inner
-            .token_client_limit
-            .check(&client, request.source)
-            .await?;
+        let client = match handler.client_authentication_for(&params) {
+            ClientAuthPolicy::ByGrant => {
+                let client = self
+                    .client_named_by_grant(request, &params, handler.as_ref())
+                    .await?;
+                // Nothing is verified yet: count the request per caller address, as for a
+                // public client, so unverified assertions cannot use up the client's limit.
+                let unverified = client
+                    .clone()
+                    .authenticated_with(TokenEndpointAuthMethod::None);
+                self.inner
+                    .token_client_limit
+                    .check(&unverified, request.source)
+                    .await?;
+                client
+            }
+            _ => {
+                let client = self
+                    .authenticate_client(
+                        request.authorization,
+                        &params,
+                        &token_endpoint,
+                        Callers::AnyClient,
+                        request.source,
+                    )
+                    .await?;
+                self.inner
+                    .token_client_limit
+                    .check(&client, request.source)
+                    .await?;
+                client
+            }
+        };
         let span =
             tracing::info_span!("token", grant_type = %grant_type, client_id = %client.client_id);
         async {
@@ -135,7 +155,11 @@ impl AuthorizationServer {
                 format!("this client may not use the {grant_type} grant"),
             ));
         }
-        check_client_authentication(client, grant_type, &handler.client_authentication())?;
+        check_client_authentication(
+            client,
+            grant_type,
+            &handler.client_authentication_for(params),
+        )?;
         Ok(GrantContext::new(
             client,
             params,
@@ -270,7 +294,10 @@ impl AuthorizationServer {
             .await?;
         // A user's grant to a client, for the account page. A client acting for itself
         // (RFC 9068 §2.2: `sub` is its `client_id`, as with client_credentials) has no user.
-        if decision.profile == TokenProfile::AccessToken && decision.subject != claims.client_id {
+        if decision.profile == TokenProfile::AccessToken
+            && decision.for_user
+            && decision.subject != claims.client_id
+        {
             self.record_grant_use(&decision.subject, &claims.client_id, &resource, now)
                 .await?;
         }

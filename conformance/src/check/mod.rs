@@ -17,6 +17,8 @@
 //! | [`cc_checks`] | the `client_credentials` grant with each client authentication method |
 //! | [`xaa_checks`] | Enterprise-Managed Authorization: ID-JAG redemption with the [`crate::MockIdp`] |
 //! | [`dpop_checks`] | DPoP (RFC 9449, SEP-1932): metadata, a bound token, each proof defect refused, the nonce flow, the MCP server's acceptance and refusals |
+//! | [`wif_checks`] | workload identity federation (SEP-1933, `auth/wif-jwt-bearer`): workload assertions from the [`crate::MockIdp`] without client authentication, each defect refused |
+//! | [`obo_checks`] | on-behalf-of token exchange (RFC 8693 with `act`): the exchange, its target, scope, subject token and client authentication |
 //! | [`cimd_host`] | serves Client ID Metadata Documents over https on loopback ([`crate::CimdHost`]) |
 
 pub mod as_checks;
@@ -26,8 +28,10 @@ pub mod cimd_host;
 pub mod dpop_checks;
 mod errors;
 pub mod http;
+pub mod obo_checks;
 pub mod report;
 pub mod rs_checks;
+pub mod wif_checks;
 pub mod xaa_checks;
 
 use base64::Engine;
@@ -39,8 +43,8 @@ pub use report::{CheckId, CheckResult, Outcome, Report};
 
 use http::{Exchange, Http};
 
-/// Every check of every suite (`as`, `rs`, `client-credentials`, `xaa`, `dpop`), in `list`
-/// order.
+/// Every check of every suite (`as`, `rs`, `client-credentials`, `xaa`, `dpop`, `wif`, `obo`),
+/// in `list` order.
 pub fn all_checks() -> impl Iterator<Item = &'static CheckId> {
     as_checks::ALL
         .iter()
@@ -48,6 +52,8 @@ pub fn all_checks() -> impl Iterator<Item = &'static CheckId> {
         .chain(cc_checks::ALL)
         .chain(xaa_checks::ALL)
         .chain(dpop_checks::ALL)
+        .chain(wif_checks::ALL)
+        .chain(obo_checks::ALL)
 }
 
 /// The MCP authorization revision whose expectations apply where 2025-11-25 and 2026-07-28

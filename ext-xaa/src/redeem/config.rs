@@ -203,6 +203,19 @@ fn could_be_local_user(prefix: &str) -> bool {
         && (prefix.starts_with(LOCAL_USER_PREFIX) || LOCAL_USER_PREFIX.starts_with(prefix))
 }
 
+/// What the subjects of workload identity federation start with (`wif:<prefix>:<sub>`,
+/// SEP-1933); no IdP's subjects may.
+pub const WORKLOAD_SUBJECT_PREFIX: &str = "wif:";
+
+/// Whether a token `sub` made with `prefix` could be a workload subject: `prefix` is a
+/// non-empty start of [`WORKLOAD_SUBJECT_PREFIX`] or starts with it. The empty prefix is the
+/// operator's explicit choice; the `sub_id` claim still tells such subjects apart.
+fn could_be_workload(prefix: &str) -> bool {
+    !prefix.is_empty()
+        && (prefix.starts_with(WORKLOAD_SUBJECT_PREFIX)
+            || WORKLOAD_SUBJECT_PREFIX.starts_with(prefix))
+}
+
 /// Refuse two IdPs whose subject prefixes could produce the same token `sub`: equal, or one a
 /// prefix of the other (the empty prefix is a prefix of every other).
 ///
@@ -287,6 +300,14 @@ impl TrustedIdpConfig {
             }
             None => default_subject_prefix(&self.issuer),
         };
+        if could_be_workload(&subject_prefix) {
+            return Err(err(
+                "subject_prefix",
+                format!(
+                    "{subject_prefix:?} could produce workload subjects ({WORKLOAD_SUBJECT_PREFIX}…)"
+                ),
+            ));
+        }
         if !self.subjects_are_local_users && could_be_local_user(&subject_prefix) {
             return Err(err(
                 "subject_prefix",
@@ -515,6 +536,14 @@ mod tests {
                 format!(
                     "trusted_idps[https://idp.example.com].subject_prefix: {prefix:?} could produce this server's own user ids (usr_…)"
                 )
+            );
+        }
+        for prefix in ["wif:", "wif:k8s:", "w", "wi"] {
+            let mut e = entry("https://idp.example.com");
+            e.subject_prefix = Some(prefix.into());
+            assert!(
+                e.validate().unwrap_err().0.contains("workload subjects"),
+                "{prefix}"
             );
         }
         for prefix in ["", "user|", "acme|"] {

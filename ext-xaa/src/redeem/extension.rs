@@ -25,8 +25,9 @@ pub const ID_JAG_PROFILE: &str = "urn:ietf:params:oauth:grant-profile:id-jag";
 /// The redeeming side of Cross App Access as a [`ServerExtension`].
 ///
 /// `install` adds:
-/// - the [`IdJagGrant`] handler for `urn:ietf:params:oauth:grant-type:jwt-bearer`, so
-///   `grant_types_supported` lists it (EMA-M1);
+/// - the [`IdJagGrant`] as the ID-JAG redeemer of `urn:ietf:params:oauth:grant-type:jwt-bearer`
+///   (the one [`mcp_auth_core::ext::JwtBearerGrant`] routes assertions with `typ:
+///   oauth-id-jag+jwt` to it, EMA-R2-06), so `grant_types_supported` lists the grant (EMA-M1);
 /// - `authorization_grant_profiles_supported: ["urn:ietf:params:oauth:grant-profile:id-jag"]`
 ///   (EMA-M2);
 /// - the extension identifier [`EXTENSION_ID`].
@@ -149,7 +150,7 @@ impl ServerExtension for XaaExtension {
             services.replay.clone(),
             self.allow_public_clients,
         );
-        registry.add_grant(Arc::new(grant))?;
+        registry.add_assertion_redeemer(Arc::new(grant))?;
         registry.add_metadata(GRANT_PROFILES_MEMBER, serde_json::json!([ID_JAG_PROFILE]))?;
         registry.add_extension_id(EXTENSION_ID);
         Ok(())

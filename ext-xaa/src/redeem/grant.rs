@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use mcp_auth_core::ext::{
-    BoundBy, ClientAuthPolicy, GrantContext, GrantDecision, GrantHandler, OmittedScope,
-    QualifiedSubject, RedeemedAssertion, RefreshPolicy, ResourceHint, SUBJECT_ID_CLAIM,
+    AssertionPeek, AssertionRedeemer, BoundBy, ClientAuthPolicy, GrantContext, GrantDecision,
+    GrantHandler, OmittedScope, QualifiedSubject, RedeemedAssertion, RefreshPolicy, ResourceHint,
+    SUBJECT_ID_CLAIM,
     ScopeCeiling, ScopeNotGranted, narrow_scope, select_resource,
 };
 use mcp_auth_core::jose::jsonwebtoken::Algorithm;
@@ -136,10 +137,7 @@ impl IdJagGrant {
             _ => IdJagError::Malformed("the header does not decode or names an unsupported alg"),
         })?;
         // V5
-        let typ_ok = jws
-            .typ()
-            .is_some_and(|t| ID_JAG_TYPES.iter().any(|ok| t.eq_ignore_ascii_case(ok)));
-        if !typ_ok {
+        if !is_id_jag_type(jws.typ()) {
             return Err(IdJagError::WrongType);
         }
         // V6, the part that needs no IdP: never HMAC.
@@ -419,6 +417,23 @@ fn replay_entry(assertion: &str) -> Result<(String, UnixTime), IdJagError> {
         format!("id-jag:{}:{iss}:{jti}", iss.len()),
         exp.saturating_add(CLOCK_SKEW),
     ))
+}
+
+/// Claims the assertions whose header `typ` is an ID-JAG's ([`ID_JAG_TYPES`], any case;
+/// spec EMA-R2-06), whatever their issuer: an ID-JAG is never redeemed as anything else.
+impl AssertionRedeemer for IdJagGrant {
+    fn name(&self) -> &str {
+        "id-jag"
+    }
+
+    fn claims(&self, assertion: &AssertionPeek) -> bool {
+        is_id_jag_type(assertion.typ.as_deref())
+    }
+}
+
+/// True when `typ` is one of [`ID_JAG_TYPES`], compared case-insensitively.
+pub fn is_id_jag_type(typ: Option<&str>) -> bool {
+    typ.is_some_and(|t| ID_JAG_TYPES.iter().any(|ok| t.eq_ignore_ascii_case(ok)))
 }
 
 #[async_trait]

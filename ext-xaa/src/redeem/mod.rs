@@ -18,12 +18,12 @@ mod grant;
 
 pub use config::{
     DEFAULT_ALGORITHMS, DEFAULT_MAX_LIFETIME, LOCAL_USER_PREFIX, MAX_MAX_LIFETIME, NAME,
-    TrustedIdp, TrustedIdpConfig, XaaConfig, XaaConfigError, check_subject_prefixes,
-    default_subject_prefix,
+    TrustedIdp, TrustedIdpConfig, WORKLOAD_SUBJECT_PREFIX, XaaConfig, XaaConfigError,
+    check_subject_prefixes, default_subject_prefix,
 };
 pub use error::IdJagError;
 pub use extension::{
     EXTENSION_ID, GRANT_PROFILES_MEMBER, ID_JAG_PROFILE, XaaExtension, XaaFactory,
 };
 pub use fetch::{CONNECT_TIMEOUT, IdpKeyFetcher, MAX_BODY_BYTES, TOTAL_TIMEOUT};
-pub use grant::{AUTH_METHODS, CLOCK_SKEW, ID_JAG_TYPES, IdJagGrant};
+pub use grant::{AUTH_METHODS, CLOCK_SKEW, ID_JAG_TYPES, IdJagGrant, is_id_jag_type};
