@@ -227,7 +227,7 @@ async fn targets_outside_may_exchange_to_are_invalid_target() {
 }
 
 /// RFC 8693 §2.2.2 `invalid_grant`: a subject token for a resource the caller does not serve,
-/// expired, revoked, without a user (client credentials), forged, not a JWT, a refresh token,
+/// expired, revoked, without a user (client credentials, a workload), forged, not a JWT, a refresh token,
 /// or an earlier exchange result for a resource the caller does not serve.
 #[tokio::test]
 async fn subject_tokens_that_are_not_the_callers_users_are_invalid_grant() {
@@ -266,6 +266,14 @@ async fn subject_tokens_that_are_not_the_callers_users_are_invalid_grant() {
             signed_access_token(&h, |c| {
                 c.sub = SERVER.into();
                 c.client_id = SERVER.into();
+                c.auth_time = None;
+            }),
+        ),
+        (
+            "a workload's token (SEP-1933)",
+            signed_access_token(&h, |c| {
+                c.sub = "wif:k8s:system:serviceaccount:ns:job".into();
+                c.client_id = "workload-client".into();
                 c.auth_time = None;
             }),
         ),

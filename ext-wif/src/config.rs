@@ -1,7 +1,5 @@
 //! The `[extensions.workload_identity]` section and its validation into [`TrustedIssuer`]s.
 
-use std::net::IpAddr;
-
 use mcp_auth_core::jose::KeySource;
 use mcp_auth_core::{ClientId, Issuer, ResourceUri, ScopeSet};
 use serde::Deserialize;
@@ -16,7 +14,7 @@ pub const NAME: &str = "workload_identity";
 /// users are `usr_…`, Cross App Access subjects `xaa:…|…` by default, clients acting for
 /// themselves their `client_id`; none of these start with `wif:` unless an operator chooses so
 /// for an ID-JAG issuer, which the `xaa` extension refuses.
-pub const SUBJECT_NAMESPACE: &str = "wif:";
+pub const SUBJECT_NAMESPACE: &str = mcp_auth_core::ext::WORKLOAD_SUBJECT_NAMESPACE;
 
 /// The `[extensions.workload_identity]` section (SEP-1933).
 ///
@@ -302,29 +300,8 @@ impl WorkloadIdentityConfig {
 /// an `https` URL may not name a special-use IP address (the guarded client screens names, not
 /// IP literals).
 pub(crate) fn check_url(raw: &str, allow_http_loopback: bool) -> Result<Url, String> {
-    let url = Url::parse(raw).map_err(|e| format!("{raw} is not a URL: {e}"))?;
-    let host = url.host_str().ok_or_else(|| format!("{raw} has no host"))?;
-    match url.scheme() {
-        "https" => {
-            let bare = host.trim_start_matches('[').trim_end_matches(']');
-            if let Ok(ip) = bare.parse::<IpAddr>()
-                && mcp_auth_outbound::special_use_range(ip).is_some()
-            {
-                return Err(format!("{raw} names a special-use address"));
-            }
-            Ok(url)
-        }
-        "http" if allow_http_loopback && is_strict_loopback(host) => Ok(url),
-        "http" if is_strict_loopback(host) => Err(format!(
-            "{raw}: plain http needs insecure_allow_http_loopback (tests only)"
-        )),
-        _ => Err(format!("{raw} must be an https URL")),
-    }
-}
-
-/// `127.0.0.1`, `[::1]` or `localhost` only.
-fn is_strict_loopback(host: &str) -> bool {
-    matches!(host, "127.0.0.1" | "[::1]" | "::1") || host.eq_ignore_ascii_case("localhost")
+    mcp_auth_outbound::check_issuer_url(raw, allow_http_loopback)
+        .map_err(|e| e.with_switch("insecure_allow_http_loopback"))
 }
 
 #[cfg(test)]

@@ -78,7 +78,7 @@ mod tests {
             .fetch("http://k8s.example.com/jwks")
             .await
             .unwrap_err();
-        assert!(err.0.contains("must be an https URL"), "{err}");
+        assert!(err.0.contains("use https"), "{err}");
         let err = loose.fetch("https://10.1.2.3/jwks").await.unwrap_err();
         assert!(err.0.contains("special-use"), "{err}");
     }

@@ -62,7 +62,8 @@ pub use json_get::{get_json, is_json_media_type, read_body_limited};
 pub use lookup::{DnsLookup, SystemLookup};
 pub use resolver::ConnectObserver;
 pub use url_check::{
-    UrlError, UrlRules, check_configured_url, check_ip_literal, ip_literal_host, secure_url,
+    UrlError, UrlRules, check_configured_url, check_ip_literal, check_issuer_url, ip_literal_host,
+    secure_url,
 };
 
 /// The reqwest version the client is built on, for callers that name its types.

@@ -164,6 +164,58 @@ pub fn check_configured_url(raw: &str, rules: UrlRules) -> Result<Url, UrlError>
     }
 }
 
+/// The URL of a party whose signed assertions this server accepts (a trusted IdP, a workload
+/// issuer, their `jwks_uri`): [`check_configured_url`] with [`AddressPolicy::PublicOnly`] for
+/// `https`, and, when `allow_http_loopback` (tests only), `http` on exactly `127.0.0.1`,
+/// `[::1]` or `localhost`.
+///
+/// ```
+/// use mcp_auth_outbound::check_issuer_url;
+///
+/// assert!(check_issuer_url("https://idp.example.com", false).is_ok());
+/// assert!(check_issuer_url("http://127.0.0.1:9", true).is_ok());
+/// assert!(check_issuer_url("http://127.0.0.2:9", true).is_err());
+/// assert!(check_issuer_url("https://10.0.0.1", false).is_err());
+/// ```
+///
+/// # Errors
+/// As [`check_configured_url`]; [`UrlError::PlainHttp`] for `http` on another loopback spelling.
+pub fn check_issuer_url(raw: &str, allow_http_loopback: bool) -> Result<Url, UrlError> {
+    let rules = UrlRules {
+        allow_http_loopback,
+        addresses: AddressPolicy::PublicOnly,
+    };
+    let url = check_configured_url(raw, rules)?;
+    let strict_loopback = matches!(url.host_str(), Some("127.0.0.1" | "[::1]"))
+        || url
+            .host_str()
+            .is_some_and(|h| h.eq_ignore_ascii_case("localhost"));
+    if url.scheme() == "http" && !strict_loopback {
+        return Err(UrlError::PlainHttp(raw.to_owned()));
+    }
+    Ok(url)
+}
+
+impl UrlError {
+    /// The error for an operator whose configuration names the test `switch` that allows plain
+    /// `http` (e.g. `insecure_allow_http_loopback`): a plain-`http` refusal of a loopback URL
+    /// names it (the switch allows no other host).
+    pub fn with_switch(&self, switch: &str) -> String {
+        let loopback = |url: &str| {
+            Url::parse(url)
+                .ok()
+                .and_then(|u| u.host_str().map(is_loopback_host))
+                .unwrap_or(false)
+        };
+        match self {
+            Self::PlainHttp(url) if loopback(url) => {
+                format!("{url}: plain http needs {switch} (tests only)")
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

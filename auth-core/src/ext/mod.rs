@@ -40,7 +40,10 @@ pub use policy::{
 pub use registry::{Registry, RegistryError, ServerExtension};
 pub use scope_policy::{ScopePolicy, StrictScopePolicy};
 pub use services::{ExtensionServices, LocalKeys, SharedServices};
-pub use subject::{ISS_SUB_FORMAT, MalformedSubjectId, QualifiedSubject, SUBJECT_ID_CLAIM};
+pub use subject::{
+    ISS_SUB_FORMAT, MalformedSubjectId, QualifiedSubject, SUBJECT_ID_CLAIM,
+    WORKLOAD_SUBJECT_NAMESPACE,
+};
 pub use token_exchange::{
     ACCESS_TOKEN_TYPE, ExchangeOutcome, ExchangeRequestError, ExchangeResponse, ExchangeStatus,
     TokenExchangeGrant, TokenExchangeRequest, TokenExchanger,

@@ -16,6 +16,12 @@ use super::token_issuer::AccessTokenClaims;
 /// The JWT claim carrying a structured subject identifier (RFC 9493 §4.1).
 pub const SUBJECT_ID_CLAIM: &str = "sub_id";
 
+/// What the `sub` of every token issued to a workload (workload identity federation, SEP-1933)
+/// starts with: `wif:<prefix>:<sub>`. A reserved namespace: this server's users are `usr_…`,
+/// Cross App Access subjects may not be configured into it, and exchanges that act for a user
+/// (on-behalf-of, the connection broker) refuse a subject token in it.
+pub const WORKLOAD_SUBJECT_NAMESPACE: &str = "wif:";
+
 /// The RFC 9493 subject identifier format of an issuer and a subject at it.
 pub const ISS_SUB_FORMAT: &str = "iss_sub";
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use mcp_auth_core::ext::{AccessTokenClaims, TokenIssuer};
+use mcp_auth_core::ext::{AccessTokenClaims, TokenIssuer, WORKLOAD_SUBJECT_NAMESPACE};
 use mcp_auth_core::store::AccessTokenDenylist;
 use mcp_auth_core::{ClientId, OAuthError, ResourceUri, UnixTime};
 
@@ -20,8 +20,9 @@ pub(crate) struct UserAccessToken {
 
 /// Check `token` as the `subject_token` of `caller` at `now`: an access token `issuer` minted
 /// (signature, `typ`, `iss`), unexpired, not in `denylist`, whose `aud` is a resource whose
-/// `server_clients` list `caller`, and which has a user (not a client-credentials token:
-/// `sub` = `client_id` without `auth_time`).
+/// `server_clients` list `caller`, and which has a user: not a client-credentials token
+/// (`sub` = `client_id` without `auth_time`), not a workload's token (`sub` in
+/// [`WORKLOAD_SUBJECT_NAMESPACE`], SEP-1933).
 ///
 /// # Errors
 /// `invalid_grant` naming which rule failed (never echoing the token), or the denylist's store
@@ -57,6 +58,11 @@ pub(crate) async fn check_user_access_token(
     if claims.sub == claims.client_id && claims.auth_time.is_none() {
         return Err(OAuthError::invalid_grant(
             "the subject token has no user (client credentials): these exchanges act for a user",
+        ));
+    }
+    if claims.sub.starts_with(WORKLOAD_SUBJECT_NAMESPACE) {
+        return Err(OAuthError::invalid_grant(
+            "the subject token has no user (a workload): these exchanges act for a user",
         ));
     }
     Ok(UserAccessToken { claims, resource })

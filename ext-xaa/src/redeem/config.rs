@@ -3,7 +3,6 @@
 use mcp_auth_core::jose::jsonwebtoken::Algorithm;
 use mcp_auth_core::jose::{AllowedAlgorithms, KeySource};
 use mcp_auth_core::{Issuer, ResourceUri};
-use mcp_auth_outbound::{AddressPolicy, UrlError, UrlRules};
 use serde::Deserialize;
 use url::Url;
 
@@ -205,7 +204,7 @@ fn could_be_local_user(prefix: &str) -> bool {
 
 /// What the subjects of workload identity federation start with (`wif:<prefix>:<sub>`,
 /// SEP-1933); no IdP's subjects may.
-pub const WORKLOAD_SUBJECT_PREFIX: &str = "wif:";
+pub const WORKLOAD_SUBJECT_PREFIX: &str = mcp_auth_core::ext::WORKLOAD_SUBJECT_NAMESPACE;
 
 /// Whether a token `sub` made with `prefix` could be a workload subject: `prefix` is a
 /// non-empty start of [`WORKLOAD_SUBJECT_PREFIX`] or starts with it. The empty prefix is the
@@ -410,33 +409,13 @@ impl XaaConfig {
     }
 }
 
-/// A trusted IdP's URL ([`mcp_auth_outbound::check_configured_url`]): `https` naming no
-/// special-use IP literal (the guarded client screens names, not IP literals), or, when
-/// `allow_http_loopback` (tests only), `http` on exactly `127.0.0.1`, `[::1]` or `localhost`.
+/// A trusted IdP's URL ([`mcp_auth_outbound::check_issuer_url`]).
 ///
 /// # Errors
 /// A message naming the URL and, for plain `http`, the switch.
 pub(crate) fn check_url(raw: &str, allow_http_loopback: bool) -> Result<Url, String> {
-    let rules = UrlRules {
-        allow_http_loopback,
-        addresses: AddressPolicy::PublicOnly,
-    };
-    let plain_http =
-        || format!("{raw}: plain http needs insecure_allow_http_loopback (tests only)");
-    match mcp_auth_outbound::check_configured_url(raw, rules) {
-        Ok(url) if url.scheme() == "http" && !is_strict_loopback(&url) => Err(plain_http()),
-        Ok(url) => Ok(url),
-        Err(UrlError::PlainHttp(_)) => Err(plain_http()),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-/// `127.0.0.1`, `[::1]` or `localhost` only: the test switch allows no other loopback spelling.
-fn is_strict_loopback(url: &Url) -> bool {
-    matches!(url.host_str(), Some("127.0.0.1" | "[::1]"))
-        || url
-            .host_str()
-            .is_some_and(|h| h.eq_ignore_ascii_case("localhost"))
+    mcp_auth_outbound::check_issuer_url(raw, allow_http_loopback)
+        .map_err(|e| e.with_switch("insecure_allow_http_loopback"))
 }
 
 #[cfg(test)]

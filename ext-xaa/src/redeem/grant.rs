@@ -7,8 +7,7 @@ use async_trait::async_trait;
 use mcp_auth_core::ext::{
     AssertionPeek, AssertionRedeemer, BoundBy, ClientAuthPolicy, GrantContext, GrantDecision,
     GrantHandler, OmittedScope, QualifiedSubject, RedeemedAssertion, RefreshPolicy, ResourceHint,
-    SUBJECT_ID_CLAIM,
-    ScopeCeiling, ScopeNotGranted, narrow_scope, select_resource,
+    SUBJECT_ID_CLAIM, ScopeCeiling, ScopeNotGranted, narrow_scope, select_resource,
 };
 use mcp_auth_core::jose::jsonwebtoken::Algorithm;
 use mcp_auth_core::jose::{CompactJws, JwksCache, JwksError, JwsError, numeric_date_value};
