@@ -426,7 +426,7 @@ async fn signed_in_sub(s: &mcp_auth_core::store::Stores, issuer: &str, sub: &str
 /// a user created by a sign-in through `acme` gets a second identity at `github` by `user link`;
 /// a sign-in through either is the same `sub`; linking it again changes nothing; `user list`
 /// shows both identities; `user unlink` removes one (the next sign-in with it is a new user);
-/// `user remove` frees the rest.
+/// `user remove` frees the rest. Link and unlink are recorded in the audit trail.
 #[tokio::test]
 async fn user_link_adds_a_second_upstream_to_one_user() {
     let setup = Setup::new(TWO_UPSTREAMS);
@@ -491,6 +491,18 @@ async fn user_link_adds_a_second_upstream_to_one_user() {
     setup.ok(&["user", "remove", &username], "");
     assert_eq!(s.users.get_federated(acme, "00u1").await.unwrap(), None);
     assert_ne!(signed_in_sub(&s, acme, "00u1").await, first);
+
+    // Linking and unlinking are admin changes: in the audit trail, naming the identity.
+    let trail = setup.ok(&["audit", "list", "--json"], "");
+    let detail = format!("user={username} upstream=github subject=583231");
+    for command in ["user link", "user unlink"] {
+        let recorded = serde_json::from_str::<serde_json::Value>(&trail).unwrap();
+        let found =
+            recorded.as_array().unwrap().iter().any(|e| {
+                e["event"]["command"] == command && e["event"]["detail"] == detail.as_str()
+            });
+        assert!(found, "{command} not in {trail}");
+    }
 }
 
 /// `user unlink` refuses, changing nothing: an unknown upstream, an empty subject, and an
