@@ -24,6 +24,7 @@ pub(super) const CHECKS: &[Check] = &[
     super::check!(removal_frees_every_identity_of_the_user),
     super::check!(unlink_removes_one_identity_of_its_user),
     super::check!(first_sign_ins_racing_create_one_user),
+    super::check!(links_racing_give_an_identity_to_one_user),
 ];
 
 fn federated(sub: &str, issuer: &str, upstream_sub: &str, email: &str) -> FederatedUser {
@@ -450,5 +451,45 @@ async fn first_sign_ins_racing_create_one_user(s: &Stores) {
     subs.dedup();
     assert_eq!(subs.len(), 1, "{subs:?}");
     assert_eq!(s.users.list().await.unwrap().len(), 1);
+    assert_eq!(s.users.list_federated().await.unwrap().len(), 1);
+}
+
+/// Rule "an identity belongs to at most one user" under races: 16 concurrent links of one
+/// identity, half to `alice` and half to `bob`, give it to one of them; every link to the owner
+/// succeeds and every link to the other is a conflict.
+async fn links_racing_give_an_identity_to_one_user(s: &Stores) {
+    s.users.put(&user("alice", "sub-a", "$h-a")).await.unwrap();
+    s.users.put(&user("bob", "sub-b", "$h-b")).await.unwrap();
+    let racers: Vec<_> = (0..16)
+        .map(|i| {
+            let users = s.users.clone();
+            let who = if i % 2 == 0 { "alice" } else { "bob" };
+            tokio::spawn(async move {
+                let linked = users.link_federated(who, "https://idp.example", "u1").await;
+                (who, linked)
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for r in racers {
+        outcomes.push(r.await.unwrap());
+    }
+    let owner = s
+        .users
+        .get_federated("https://idp.example", "u1")
+        .await
+        .unwrap()
+        .unwrap()
+        .username;
+    for (who, linked) in outcomes {
+        if who == owner {
+            assert_eq!(linked.unwrap().map(|f| f.username).as_deref(), Some(who));
+        } else {
+            assert!(
+                matches!(linked, Err(mcp_auth_core::StoreError::Conflict(_))),
+                "{who}: {linked:?}"
+            );
+        }
+    }
     assert_eq!(s.users.list_federated().await.unwrap().len(), 1);
 }
