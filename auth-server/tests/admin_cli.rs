@@ -292,7 +292,7 @@ fn help_texts_say_what_each_command_changes() {
 
 /// `user link`: an operator links an upstream identity to an existing local user, who keeps
 /// their `sub` and password and is the one a sign-in with that identity finds; an unknown
-/// upstream or user, and linking again, are refused and change nothing.
+/// upstream or user, and an identity another user has, are refused and change nothing.
 #[tokio::test]
 async fn user_link_gives_an_existing_user_an_upstream_identity() {
     let setup = Setup::new(
@@ -357,18 +357,6 @@ async fn user_link_gives_an_existing_user_an_upstream_identity() {
             [
                 "user",
                 "link",
-                "alice",
-                "--upstream",
-                "acme",
-                "--subject",
-                "00u2",
-            ],
-            "already",
-        ),
-        (
-            [
-                "user",
-                "link",
                 "bob",
                 "--upstream",
                 "acme",
@@ -410,4 +398,182 @@ async fn user_link_gives_an_existing_user_an_upstream_identity() {
         );
     }
     assert_eq!(s.users.list_federated().await.unwrap().len(), 2);
+}
+
+/// Two upstreams of the test configurations: `acme` (OpenID Connect) and `github`.
+const TWO_UPSTREAMS: &str = "[[upstream_idps]]\nname = \"acme\"\ndisplay_name = \"Acme SSO\"\n\
+     issuer = \"https://idp.acme.example\"\nclient_id = \"mcp-auth\"\nclient_secret = \"s\"\n\n\
+     [[upstream_idps]]\nname = \"github\"\ndisplay_name = \"GitHub\"\nkind = \"github\"\n\
+     client_id = \"Iv1.x\"\nclient_secret = \"s\"";
+
+/// The sign-in the server does at the callback of `issuer` for the upstream `sub` (a new
+/// candidate user each time, as the engine makes): the `sub` it signs in.
+async fn signed_in_sub(s: &mcp_auth_core::store::Stores, issuer: &str, sub: &str) -> String {
+    static CANDIDATES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CANDIDATES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let candidate = mcp_auth_core::store::FederatedUser {
+        sub: format!("usr_new_{n}"),
+        username: format!("up:usr_new_{n}"),
+        upstream_issuer: issuer.to_owned(),
+        upstream_sub: sub.to_owned(),
+        display_name: Some("Alice".to_owned()),
+        email: Some("alice@example.com".to_owned()),
+    };
+    s.users.upsert_federated(&candidate).await.unwrap().sub
+}
+
+/// Rule "two upstreams are two users unless an operator links them (`auth-server user link`)":
+/// a user created by a sign-in through `acme` gets a second identity at `github` by `user link`;
+/// a sign-in through either is the same `sub`; linking it again changes nothing; `user list`
+/// shows both identities; `user unlink` removes one (the next sign-in with it is a new user);
+/// `user remove` frees the rest. Link and unlink are recorded in the audit trail.
+#[tokio::test]
+async fn user_link_adds_a_second_upstream_to_one_user() {
+    let setup = Setup::new(TWO_UPSTREAMS);
+    setup.ok(&["user", "list"], "");
+    let s = stores(&setup).await;
+    let acme = "https://idp.acme.example";
+    let first = signed_in_sub(&s, acme, "00u1").await;
+    let username = format!("up:{first}");
+    let link = [
+        "user",
+        "link",
+        &username,
+        "--upstream",
+        "github",
+        "--subject",
+        "583231",
+    ];
+    for _ in 0..2 {
+        let out = setup.ok(&link, "");
+        assert!(
+            out.contains(&format!("linked {username} (sub {first})")),
+            "{out}"
+        );
+    }
+    assert_eq!(
+        signed_in_sub(&s, "https://github.com", "583231").await,
+        first
+    );
+    assert_eq!(signed_in_sub(&s, acme, "00u1").await, first);
+
+    // One line per identity, in issuer order (`https://github.com` first).
+    let list = setup.ok(&["user", "list"], "");
+    assert_eq!(
+        list,
+        format!(
+            "{username}\t{first}\n\tgithub\t583231\tAlice\talice@example.com\n\
+             \tacme\t00u1\tAlice\talice@example.com\n"
+        )
+    );
+    let unlink = [
+        "user",
+        "unlink",
+        &username,
+        "--upstream",
+        "github",
+        "--subject",
+        "583231",
+    ];
+    let out = setup.ok(&unlink, "");
+    assert!(out.contains("unlinked github"), "{out}");
+    let again = setup.run(&unlink, "");
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        !again.status.success() && err.contains("has no github subject 583231"),
+        "{err}"
+    );
+    assert_ne!(
+        signed_in_sub(&s, "https://github.com", "583231").await,
+        first
+    );
+
+    setup.ok(&["user", "remove", &username], "");
+    assert_eq!(s.users.get_federated(acme, "00u1").await.unwrap(), None);
+    assert_ne!(signed_in_sub(&s, acme, "00u1").await, first);
+
+    // Linking and unlinking are admin changes: in the audit trail, naming the identity.
+    let trail = setup.ok(&["audit", "list", "--json"], "");
+    let detail = format!("user={username} upstream=github subject=583231");
+    for command in ["user link", "user unlink"] {
+        let recorded = serde_json::from_str::<serde_json::Value>(&trail).unwrap();
+        let found =
+            recorded.as_array().unwrap().iter().any(|e| {
+                e["event"]["command"] == command && e["event"]["detail"] == detail.as_str()
+            });
+        assert!(found, "{command} not in {trail}");
+    }
+}
+
+/// `user unlink` refuses, changing nothing: an unknown upstream, an empty subject, and an
+/// identity that is another user's.
+#[tokio::test]
+async fn user_unlink_refuses_what_the_user_does_not_have() {
+    let setup = Setup::new(TWO_UPSTREAMS);
+    setup.ok(&["user", "add", "alice"], "first-password\n");
+    setup.ok(&["user", "add", "bob"], "second-password\n");
+    setup.ok(
+        &[
+            "user",
+            "link",
+            "bob",
+            "--upstream",
+            "acme",
+            "--subject",
+            "00u1",
+        ],
+        "",
+    );
+    for (args, says) in [
+        (
+            [
+                "user",
+                "unlink",
+                "alice",
+                "--upstream",
+                "acme",
+                "--subject",
+                "00u1",
+            ],
+            "alice has no acme subject 00u1",
+        ),
+        (
+            [
+                "user",
+                "unlink",
+                "bob",
+                "--upstream",
+                "okta",
+                "--subject",
+                "00u1",
+            ],
+            "no [[upstream_idps]] named okta",
+        ),
+        (
+            [
+                "user",
+                "unlink",
+                "bob",
+                "--upstream",
+                "acme",
+                "--subject",
+                "",
+            ],
+            "--subject must not be empty",
+        ),
+    ] {
+        let out = setup.run(&args, "");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(says),
+            "{args:?}: {err}"
+        );
+    }
+    let s = stores(&setup).await;
+    let owner = s
+        .users
+        .get_federated("https://idp.acme.example", "00u1")
+        .await
+        .unwrap();
+    assert_eq!(owner.map(|f| f.username), Some("bob".to_owned()));
 }

@@ -267,6 +267,34 @@ async fn postgres_jti_inserted_on_two_nodes_is_first_once() {
     db.drop().await;
 }
 
+/// Rule "a user is keyed by (upstream issuer, upstream sub)" on two nodes: 16 first sign-ins of
+/// one upstream identity, spread over two nodes, each with its own candidate `sub`, create one
+/// user, and every sign-in gets its `sub`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_first_sign_ins_on_two_nodes_create_one_user() {
+    let db = pg::PgSchema::new().await;
+    let (a, b) = two_nodes(&db).await;
+    let mut set = JoinSet::new();
+    for i in 0..RACERS {
+        let users = Arc::clone(if i % 2 == 0 { &a.users } else { &b.users });
+        let candidate = mcp_auth_core::store::FederatedUser {
+            sub: format!("usr_{i}"),
+            username: format!("acme:usr_{i}"),
+            upstream_issuer: "https://idp.example".to_owned(),
+            upstream_sub: "00u1".to_owned(),
+            display_name: None,
+            email: None,
+        };
+        set.spawn(async move { users.upsert_federated(&candidate).await.unwrap().sub });
+    }
+    let mut subs = set.join_all().await;
+    subs.dedup();
+    assert_eq!(subs.len(), 1, "{subs:?}");
+    assert_eq!(a.users.list().await.unwrap().len(), 1);
+    assert_eq!(b.users.list_federated().await.unwrap().len(), 1);
+    db.drop().await;
+}
+
 /// A rotation on one node racing a family revocation on the other never leaves an active token
 /// in a revoked family (the per-family advisory lock).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -856,3 +856,95 @@ async fn login_page_does_not_wait_for_a_silent_upstream() {
     );
     drop(silent);
 }
+
+/// A harness with two upstreams, `acme` at `a` and `beta` at `b`, and password sign-in off.
+async fn harness_two(a: &str, b: &str) -> Env {
+    let mut s = settings(ISSUER);
+    s.signin.passwords = false;
+    let mut second = upstream(b);
+    second.name = "beta".to_owned();
+    second.display_name = "Beta ID".to_owned();
+    let configs = vec![upstream(a), second];
+    let upstream_clock = Arc::new(FixedClock::new(NOW));
+    let clock: Arc<dyn mcp_auth_core::Clock> = upstream_clock.clone();
+    let h = Harness::build(s, move |b| {
+        let u = mcp_auth_server::upstream::Upstreams::new(&configs, clock).unwrap();
+        b.upstreams(Arc::new(u))
+    })
+    .await;
+    Env { h, upstream_clock }
+}
+
+/// One sign-in through the upstream `name` (its button on the sign-in page) at the fake `f`,
+/// whose ID token names `sub`: the callback's response.
+async fn sign_in_through(env: &Env, name: &str, f: &Fake, sub: &str, code: &str) -> TestResponse {
+    let page = env.get(&authorize_query("")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let form = format!(
+        "csrf_token={}&request={}&upstream={name}",
+        enc(&hidden(&page.body, "csrf_token")),
+        enc(&hidden(&page.body, "request")),
+    );
+    let started = env
+        .post_form_with_cookie("/authorize/upstream", &form, &session_cookie(&page))
+        .await;
+    assert_eq!(started.status, 303, "{}", started.body);
+    let location = started.location();
+    let q: HashMap<_, _> = location.query_pairs().into_owned().collect();
+    f.issue(code, f.sign(&claims(f, &q["nonce"], sub)));
+    callback(env, f, &q["state"], &session_cookie(&started), code).await
+}
+
+/// Rule "two upstreams with the same email are two users unless an operator links them": a
+/// sign-in through a second upstream is a new user, whatever its email; once the operator links
+/// an identity at the second upstream to the first user, a sign-in with it is that user (the
+/// same local `sub`), and the user has both identities.
+#[tokio::test]
+async fn linked_second_upstream_signs_in_the_same_user() {
+    let (a, b) = (start_fake().await, start_fake().await);
+    let env = harness_two(&a.issuer, &b.issuer).await;
+    let res = sign_in_through(&env, "acme", &a, "a-1", "c1").await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let users = &env.stores.users;
+    let first = users
+        .get_federated(&a.issuer, "a-1")
+        .await
+        .unwrap()
+        .unwrap();
+
+    let res = sign_in_through(&env, "beta", &b, "b-0", "c2").await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let unlinked = users
+        .get_federated(&b.issuer, "b-0")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(unlinked.sub, first.sub, "same email, not linked: two users");
+
+    users
+        .link_federated(&first.username, &b.issuer, "b-1")
+        .await
+        .unwrap()
+        .unwrap();
+    let res = sign_in_through(&env, "beta", &b, "b-1", "c3").await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let linked = users
+        .get_federated(&b.issuer, "b-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(linked.sub, first.sub);
+    let federated = users.list().await.unwrap();
+    let federated = federated.iter().filter(|u| u.password_hash.is_empty());
+    assert_eq!(federated.count(), 2, "the linked user and the unlinked one");
+    let mut identities: Vec<_> = users
+        .list_federated()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.sub == first.sub)
+        .map(|f| f.upstream_sub)
+        .collect();
+    identities.sort();
+    assert_eq!(identities, vec!["a-1", "b-1"]);
+}

@@ -607,29 +607,45 @@ pub(super) async fn user(config_path: Option<&Path>, cmd: UserCommand) -> Result
             upstream,
             subject,
         } => user_link(&config, &stores, &username, &upstream, &subject).await,
-        UserCommand::List => {
-            let federated = stores
-                .users
-                .list_federated()
-                .await
-                .map_err(|e| e.to_string())?;
-            for u in stores.users.list().await.map_err(|e| e.to_string())? {
-                match federated.iter().find(|f| f.sub == u.sub) {
-                    // A federated user: where it signs in, and what the upstream called it.
-                    Some(f) => println!(
-                        "{}\t{}\t{}\t{}\t{}",
-                        u.username,
-                        u.sub,
-                        f.upstream_issuer,
-                        f.display_name.as_deref().unwrap_or("-"),
-                        f.email.as_deref().unwrap_or("-"),
-                    ),
-                    None => println!("{}\t{}", u.username, u.sub),
-                }
-            }
-            Ok(())
+        UserCommand::Unlink {
+            username,
+            upstream,
+            subject,
+        } => user_unlink(&config, &stores, &username, &upstream, &subject).await,
+        UserCommand::List => user_list(&config, &stores).await,
+    }
+}
+
+/// `user list`: `username<TAB>sub` per user, each followed by one line per upstream identity,
+/// `<TAB>upstream<TAB>upstream sub<TAB>name<TAB>email` (the `[[upstream_idps]]` name, or the
+/// issuer when no configured upstream has it; `-` for what the upstream did not give).
+async fn user_list(config: &Config, stores: &Stores) -> Result<(), String> {
+    let identities = stores
+        .users
+        .list_federated()
+        .await
+        .map_err(|e| e.to_string())?;
+    let upstreams: Vec<_> = config
+        .upstream_idps
+        .iter()
+        .map(|u| u.clone().with_defaults())
+        .collect();
+    for u in stores.users.list().await.map_err(|e| e.to_string())? {
+        println!("{}\t{}", u.username, u.sub);
+        for f in identities.iter().filter(|f| f.sub == u.sub) {
+            let upstream = upstreams
+                .iter()
+                .find(|idp| idp.issuer == f.upstream_issuer)
+                .map_or(f.upstream_issuer.as_str(), |idp| idp.name.as_str());
+            println!(
+                "\t{upstream}\t{}\t{}\t{}",
+                f.upstream_sub,
+                f.display_name.as_deref().unwrap_or("-"),
+                f.email.as_deref().unwrap_or("-"),
+            );
         }
     }
+    Ok(())
 }
 
 /// `user add`: a user with a password read from the terminal (or standard input); an existing
@@ -691,15 +707,11 @@ async fn user_passwd(stores: &Stores, username: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `user link`: the upstream identity (`upstream`'s issuer, `subject`) becomes `username`'s.
-async fn user_link(
-    config: &Config,
-    stores: &Stores,
-    username: &str,
-    upstream: &str,
-    subject: &str,
-) -> Result<(), String> {
-    let username = lookup_name(username);
+/// The issuer of the `[[upstream_idps]]` named `upstream`, for `user link` and `user unlink`.
+///
+/// # Errors
+/// No upstream has that name, or `subject` is empty.
+fn upstream_issuer(config: &Config, upstream: &str, subject: &str) -> Result<String, String> {
     let idp = config
         .upstream_idps
         .iter()
@@ -710,25 +722,64 @@ async fn user_link(
     if subject.is_empty() {
         return Err("--subject must not be empty".into());
     }
+    Ok(idp.issuer)
+}
+
+/// `user link`: the upstream identity (`upstream`'s issuer, `subject`) becomes one more of
+/// `username`'s; linking one the user already has changes nothing.
+async fn user_link(
+    config: &Config,
+    stores: &Stores,
+    username: &str,
+    upstream: &str,
+    subject: &str,
+) -> Result<(), String> {
+    let username = lookup_name(username);
+    let issuer = upstream_issuer(config, upstream, subject)?;
     match stores
         .users
-        .link_federated(&username, &idp.issuer, subject)
+        .link_federated(&username, &issuer, subject)
         .await
     {
         Ok(Some(user)) => {
             println!(
-                "linked {username} (sub {}) to {upstream} ({}) subject {subject}",
-                user.sub, idp.issuer
+                "linked {username} (sub {}) to {upstream} ({issuer}) subject {subject}",
+                user.sub
             );
             Ok(())
         }
         Ok(None) => Err(format!("no user {username}")),
         Err(mcp_auth_core::StoreError::Conflict(_)) => Err(format!(
-            "{username} already has an upstream identity, or another user has {upstream} \
-             subject {subject} (see `user list`; remove that user first)"
+            "another user already has {upstream} subject {subject} (see `user list`; \
+             `user unlink` it or remove that user first)"
         )),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// `user unlink`: the upstream identity (`upstream`'s issuer, `subject`) is no longer
+/// `username`'s; the next sign-in with it creates a new user.
+async fn user_unlink(
+    config: &Config,
+    stores: &Stores,
+    username: &str,
+    upstream: &str,
+    subject: &str,
+) -> Result<(), String> {
+    let username = lookup_name(username);
+    let issuer = upstream_issuer(config, upstream, subject)?;
+    let removed = stores
+        .users
+        .unlink_federated(&username, &issuer, subject)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !removed {
+        return Err(format!(
+            "{username} has no {upstream} subject {subject} (see `user list`)"
+        ));
+    }
+    println!("unlinked {upstream} ({issuer}) subject {subject} from {username}");
+    Ok(())
 }
 
 /// `user remove`: the user, their sessions, refresh tokens, consents and connections.

@@ -145,7 +145,9 @@ pub enum UserCommand {
         /// Login name.
         username: String,
     },
-    /// List local users. Changes nothing.
+    /// List users, one line each (`username`, `sub`), followed by one line per upstream
+    /// identity of the user (the upstream's issuer and `sub`, and the name and email it gave).
+    /// Changes nothing.
     List,
     /// Remove a local user. Ends every sign-in session of the user at once (on every node),
     /// revokes every refresh token issued to the user (and denies the access tokens issued with
@@ -159,8 +161,10 @@ pub enum UserCommand {
     /// Link an upstream identity to an existing user: the next sign-in through the upstream
     /// `--upstream` (an `[[upstream_idps]]` name) whose `sub` is `--subject` signs this user in,
     /// with their `sub`, consents and connections. Users are never linked by email; this is how
-    /// an operator says two identities are one person. Refused when the user already has an
-    /// upstream identity, or another user has this one (remove that user first).
+    /// an operator says two identities are one person. A user may have several upstream
+    /// identities (link one per upstream account); linking one the user already has changes
+    /// nothing. Refused when another user has this identity (`user unlink` it, or remove that
+    /// user, first).
     Link {
         /// Login name (as `user list` shows it).
         username: String,
@@ -168,6 +172,19 @@ pub enum UserCommand {
         #[arg(long)]
         upstream: String,
         /// The upstream's `sub` for the person (for GitHub, the numeric account id).
+        #[arg(long)]
+        subject: String,
+    },
+    /// Unlink an upstream identity from a user: the user stays, with their other identities,
+    /// and the next sign-in through `--upstream` whose `sub` is `--subject` creates a new user.
+    /// Refused when the user does not have that identity.
+    Unlink {
+        /// Login name (as `user list` shows it).
+        username: String,
+        /// The upstream's `name` in `[[upstream_idps]]`.
+        #[arg(long)]
+        upstream: String,
+        /// The upstream's `sub` for the person.
         #[arg(long)]
         subject: String,
     },
@@ -319,6 +336,22 @@ fn admin_change(command: Option<&Command>) -> Option<(&'static str, String)> {
         Command::User(UserCommand::Passwd { username }) => {
             ("user passwd", format!("user={username}"))
         }
+        Command::User(UserCommand::Link {
+            username,
+            upstream,
+            subject,
+        }) => (
+            "user link",
+            format!("user={username} upstream={upstream} subject={subject}"),
+        ),
+        Command::User(UserCommand::Unlink {
+            username,
+            upstream,
+            subject,
+        }) => (
+            "user unlink",
+            format!("user={username} upstream={upstream} subject={subject}"),
+        ),
         Command::Consent(ConsentCommand::Revoke(a)) => (
             "consent revoke",
             format!(

@@ -216,6 +216,7 @@ bounded_store!(UserStore {
     fn upsert_federated(user: &FederatedUser) -> FederatedUser;
     fn list_federated() -> Vec<FederatedUser>;
     fn link_federated(username: &str, upstream_issuer: &str, upstream_sub: &str) -> Option<FederatedUser>;
+    fn unlink_federated(username: &str, upstream_issuer: &str, upstream_sub: &str) -> bool;
 });
 
 bounded_store!(ConsentStore {

@@ -213,7 +213,7 @@ impl From<UserRow> for User {
     }
 }
 
-/// A `users` row of a federated user.
+/// A `federated_identities` row joined with its `users` row.
 #[derive(sqlx::FromRow)]
 pub(crate) struct FederatedUserRow {
     pub(crate) sub: String,

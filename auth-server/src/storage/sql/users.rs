@@ -87,14 +87,24 @@ macro_rules! user_store {
                 }
 
                 async fn delete(&self, username: &str) -> Result<Option<User>, StoreError> {
+                    let mut tx = <$db>::begin_write(&self.pool).await?;
+                    sqlx::query(
+                        "DELETE FROM federated_identities WHERE user_sub IN \
+                         (SELECT sub FROM users WHERE username = $1)",
+                    )
+                    .bind(username)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(<$db>::db_error)?;
                     let row: Option<UserRow> = sqlx::query_as(
                         "DELETE FROM users WHERE username = $1 \
                          RETURNING sub, username, password_hash",
                     )
                     .bind(username)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *tx)
                     .await
                     .map_err(<$db>::db_error)?;
+                    tx.commit().await.map_err(<$db>::db_error)?;
                     Ok(row.map(User::from))
                 }
 
@@ -104,8 +114,10 @@ macro_rules! user_store {
                     upstream_sub: &str,
                 ) -> Result<Option<FederatedUser>, StoreError> {
                     let row: Option<FederatedUserRow> = sqlx::query_as(
-                        "SELECT sub, username, upstream_issuer, upstream_sub, display_name, \
-                         email FROM users WHERE upstream_issuer = $1 AND upstream_sub = $2",
+                        "SELECT u.sub, u.username, f.upstream_issuer, f.upstream_sub, \
+                         f.display_name, f.email FROM federated_identities f \
+                         JOIN users u ON u.sub = f.user_sub \
+                         WHERE f.upstream_issuer = $1 AND f.upstream_sub = $2",
                     )
                     .bind(upstream_issuer)
                     .bind(upstream_sub)
@@ -119,24 +131,43 @@ macro_rules! user_store {
                     &self,
                     user: &FederatedUser,
                 ) -> Result<FederatedUser, StoreError> {
-                    let row: FederatedUserRow = sqlx::query_as(
-                        "INSERT INTO users (username, sub, password_hash, upstream_issuer, \
-                         upstream_sub, display_name, email) VALUES ($1, $2, '', $3, $4, $5, $6) \
-                         ON CONFLICT (upstream_issuer, upstream_sub) DO UPDATE SET \
-                         display_name = excluded.display_name, email = excluded.email \
-                         RETURNING sub, username, upstream_issuer, upstream_sub, display_name, \
-                         email",
+                    if let Some(stored) = self.refresh_identity(user).await? {
+                        return Ok(stored);
+                    }
+                    // The user and its first identity, together. The primary key on the
+                    // identity settles a race of first sign-ins: the loser inserts nothing,
+                    // rolls its user back, and takes the winner's.
+                    let mut tx = <$db>::begin_write(&self.pool).await?;
+                    sqlx::query(
+                        "INSERT INTO users (username, sub, password_hash) VALUES ($1, $2, '')",
                     )
                     .bind(&user.username)
                     .bind(&user.sub)
-                    .bind(&user.upstream_issuer)
-                    .bind(&user.upstream_sub)
-                    .bind(&user.display_name)
-                    .bind(&user.email)
-                    .fetch_one(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(<$db>::db_error)?;
-                    Ok(FederatedUser::from(row))
+                    let inserted = sqlx::query(
+                        "INSERT INTO federated_identities (upstream_issuer, upstream_sub, \
+                         user_sub, display_name, email) VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (upstream_issuer, upstream_sub) DO NOTHING",
+                    )
+                    .bind(&user.upstream_issuer)
+                    .bind(&user.upstream_sub)
+                    .bind(&user.sub)
+                    .bind(&user.display_name)
+                    .bind(&user.email)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(<$db>::db_error)?
+                    .rows_affected();
+                    if inserted == 1 {
+                        tx.commit().await.map_err(<$db>::db_error)?;
+                        return Ok(user.clone());
+                    }
+                    tx.rollback().await.map_err(<$db>::db_error)?;
+                    self.refresh_identity(user).await?.ok_or_else(|| {
+                        StoreError::Conflict("the upstream identity changed during sign-in".into())
+                    })
                 }
 
                 async fn link_federated(
@@ -145,40 +176,87 @@ macro_rules! user_store {
                     upstream_issuer: &str,
                     upstream_sub: &str,
                 ) -> Result<Option<FederatedUser>, StoreError> {
-                    // The unique index on (upstream_issuer, upstream_sub) refuses an identity
-                    // another user has (a conflict); `IS NULL` keeps a linked user as it is.
-                    let row: Option<FederatedUserRow> = sqlx::query_as(
-                        "UPDATE users SET upstream_issuer = $2, upstream_sub = $3 \
-                         WHERE username = $1 AND upstream_issuer IS NULL \
-                         RETURNING sub, username, upstream_issuer, upstream_sub, display_name, \
-                         email",
+                    // Adds the identity when the user exists and nobody has it; then the owner
+                    // read back tells linked (or already linked) from taken.
+                    sqlx::query(
+                        "INSERT INTO federated_identities (upstream_issuer, upstream_sub, \
+                         user_sub) SELECT $2, $3, sub FROM users WHERE username = $1 \
+                         ON CONFLICT (upstream_issuer, upstream_sub) DO NOTHING",
                     )
                     .bind(username)
                     .bind(upstream_issuer)
                     .bind(upstream_sub)
-                    .fetch_optional(&self.pool)
+                    .execute(&self.pool)
                     .await
                     .map_err(<$db>::db_error)?;
-                    if let Some(row) = row {
-                        return Ok(Some(FederatedUser::from(row)));
+                    match self.get_federated(upstream_issuer, upstream_sub).await? {
+                        Some(owner) if owner.username == username => Ok(Some(owner)),
+                        Some(_) if self.get_by_username(username).await?.is_some() => Err(
+                            StoreError::Conflict(
+                                "the upstream identity belongs to another user".into(),
+                            ),
+                        ),
+                        _ => Ok(None),
                     }
-                    match self.get_by_username(username).await? {
-                        Some(_) => Err(StoreError::Conflict(
-                            "the user already has an upstream identity".into(),
-                        )),
-                        None => Ok(None),
-                    }
+                }
+
+                async fn unlink_federated(
+                    &self,
+                    username: &str,
+                    upstream_issuer: &str,
+                    upstream_sub: &str,
+                ) -> Result<bool, StoreError> {
+                    let done = sqlx::query(
+                        "DELETE FROM federated_identities WHERE upstream_issuer = $2 \
+                         AND upstream_sub = $3 \
+                         AND user_sub IN (SELECT sub FROM users WHERE username = $1)",
+                    )
+                    .bind(username)
+                    .bind(upstream_issuer)
+                    .bind(upstream_sub)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(<$db>::db_error)?;
+                    Ok(done.rows_affected() > 0)
                 }
 
                 async fn list_federated(&self) -> Result<Vec<FederatedUser>, StoreError> {
                     let rows: Vec<FederatedUserRow> = sqlx::query_as(
-                        "SELECT sub, username, upstream_issuer, upstream_sub, display_name, \
-                         email FROM users WHERE upstream_issuer IS NOT NULL ORDER BY username",
+                        "SELECT u.sub, u.username, f.upstream_issuer, f.upstream_sub, \
+                         f.display_name, f.email FROM federated_identities f \
+                         JOIN users u ON u.sub = f.user_sub \
+                         ORDER BY u.username, f.upstream_issuer, f.upstream_sub",
                     )
                     .fetch_all(&self.pool)
                     .await
                     .map_err(<$db>::db_error)?;
                     Ok(rows.into_iter().map(FederatedUser::from).collect())
+                }
+            }
+
+            impl $name {
+                /// A sign-in with an identity that exists: take the name and email the
+                /// upstream gave now, in one statement, and return it with its user; `None`
+                /// when nobody has the identity.
+                async fn refresh_identity(
+                    &self,
+                    user: &FederatedUser,
+                ) -> Result<Option<FederatedUser>, StoreError> {
+                    let row: Option<FederatedUserRow> = sqlx::query_as(
+                        "UPDATE federated_identities SET display_name = $3, email = $4 \
+                         WHERE upstream_issuer = $1 AND upstream_sub = $2 \
+                         RETURNING user_sub AS sub, \
+                         (SELECT username FROM users WHERE users.sub = user_sub) AS username, \
+                         upstream_issuer, upstream_sub, display_name, email",
+                    )
+                    .bind(&user.upstream_issuer)
+                    .bind(&user.upstream_sub)
+                    .bind(&user.display_name)
+                    .bind(&user.email)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(<$db>::db_error)?;
+                    Ok(row.map(FederatedUser::from))
                 }
             }
         };
