@@ -12,7 +12,7 @@ use http::request::Parts;
 use mcp_auth_core::jose::AllowedAlgorithms;
 use mcp_auth_core::jose::dpop::{
     ClaimError, DEFAULT_IAT_WINDOW, DpopError, DpopNonces, HEADER, NonceRule, ProofExpectations,
-    ProofVerifier, claim_jti,
+    ProofVerifier, claim_jti, content_digest,
 };
 use mcp_auth_core::store::{MemoryReplayCache, ReplayCache};
 use mcp_auth_core::{ScopeSet, UnixTime};
@@ -130,6 +130,9 @@ impl DpopConfig {
     /// token as `DPoP`, a `Bearer` token where DPoP is required, a binding other than `jkt`;
     /// [`AuthError::Dpop`] for a missing, repeated or failing proof (`ath`, key mismatch and
     /// replay included); [`AuthError::Unavailable`] when the replay cache fails.
+    ///
+    /// On success, the proof's `content_digest` when it has one, for
+    /// [`check_content_digest`] once the body is read.
     pub(crate) async fn check(
         &self,
         parts: &Parts,
@@ -137,14 +140,14 @@ impl DpopConfig {
         (scheme, token): (Scheme, &str),
         principal: &Principal,
         now: UnixTime,
-    ) -> Result<(), AuthError> {
+    ) -> Result<Option<String>, AuthError> {
         let jkt = bound_key(principal)?;
         match (scheme, jkt, self.mode) {
             (_, Some(_), DpopMode::Off) | (Scheme::Bearer, Some(_), _) => {
                 Err(TokenError::DpopBoundAsBearer.into())
             }
             (Scheme::Bearer, None, DpopMode::Required) => Err(TokenError::DpopRequired.into()),
-            (Scheme::Bearer, None, _) => Ok(()),
+            (Scheme::Bearer, None, _) => Ok(None),
             (Scheme::Dpop, None, _) => Err(TokenError::NotDpopBound.into()),
             (Scheme::Dpop, Some(jkt), _) => self.check_proof(parts, uri, token, jkt, now).await,
         }
@@ -157,7 +160,7 @@ impl DpopConfig {
         token: &str,
         jkt: &str,
         now: UnixTime,
-    ) -> Result<(), AuthError> {
+    ) -> Result<Option<String>, AuthError> {
         let mut values = parts.headers.get_all(HEADER).iter();
         let proof = match (values.next(), values.next()) {
             (None, _) => return Err(AuthError::Dpop(DpopError::Missing)),
@@ -190,7 +193,7 @@ impl DpopConfig {
         )
         .await
         {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(verified.content_digest),
             Err(ClaimError::Replayed) => Err(AuthError::Dpop(DpopError::Replayed)),
             Err(ClaimError::Store(e)) => {
                 tracing::warn!(error = %e, "DPoP replay cache failed");
@@ -233,6 +236,23 @@ impl DpopConfig {
                 Challenge::dpop_algs(&algs).to_header_value(),
             ],
         }
+    }
+}
+
+/// The MCP profile of DPoP (SEP-1932, EXT-R2-04): a proof's `content_digest`, when it has one,
+/// must be the digest of the body the layer read (empty for a request that carries no
+/// message). A proof without it is accepted: today's clients (the TypeScript SDK's DPoP
+/// support among them) do not send it, and the `jti` replay check still binds each proof to one
+/// request.
+///
+/// # Errors
+/// [`DpopError::ContentDigestMismatch`] as [`AuthError::Dpop`].
+pub(crate) fn check_content_digest(claimed: Option<&str>, body: &[u8]) -> Result<(), AuthError> {
+    match claimed {
+        Some(digest) if digest != content_digest(body) => {
+            Err(AuthError::Dpop(DpopError::ContentDigestMismatch))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -336,7 +336,7 @@ impl Shared {
                 .unauthenticated(AuthError::MissingToken, &parts, body)
                 .await);
         };
-        let principal = match self.authenticate(&parts, scheme, token).await {
+        let (principal, digest) = match self.authenticate(&parts, scheme, token).await {
             Ok(p) => p,
             Err(AuthError::Unavailable) => {
                 return Err(self.reject(AuthError::Unavailable, baseline));
@@ -359,6 +359,8 @@ impl Shared {
         } else {
             (Bytes::new(), None)
         };
+        crate::dpop::check_content_digest(digest.as_deref(), &bytes)
+            .map_err(|e| self.reject(e, baseline))?;
         let required = policy
             .requirement(&parts.method, parts.uri.path(), operation.as_slice())
             .map_err(|e| self.reject(e.into(), baseline))?;
@@ -419,20 +421,21 @@ impl Shared {
     }
 
     /// The principal of `token`, presented with `scheme`, after its DPoP binding is checked
-    /// against the scheme and the request's proof (RFC 9449 §7; [`crate::DpopConfig`]).
+    /// against the scheme and the request's proof (RFC 9449 §7; [`crate::DpopConfig`]), and
+    /// the proof's `content_digest` when it has one (checked once the body is read).
     async fn authenticate(
         &self,
         parts: &Parts,
         scheme: Scheme,
         token: &str,
-    ) -> Result<crate::Principal, AuthError> {
+    ) -> Result<(crate::Principal, Option<String>), AuthError> {
         let principal = self.validator.validate(token).await?;
         let uri = format!("{}{}", self.config.origin(), parts.uri.path());
         let now = self.clock.now();
-        (self.config.dpop())
+        let digest = (self.config.dpop())
             .check(parts, &uri, (scheme, token), &principal, now)
             .await?;
-        Ok(principal)
+        Ok((principal, digest))
     }
 
     /// With [`crate::config::ResourceServerConfigBuilder::discover_public`]: a `POST` without a

@@ -15,7 +15,7 @@ use common::{NOW, PRM_URL, RESOURCE, text};
 use http::{Request, Response, StatusCode};
 use mcp_auth_conformance::dpop::{DpopKey, ProofDefect};
 use mcp_auth_conformance::{TestAuthServer, TestKey};
-use mcp_auth_core::jose::dpop::DpopNonces;
+use mcp_auth_core::jose::dpop::{DpopNonces, content_digest};
 use mcp_auth_core::{FixedClock, Secret};
 use mcp_auth_resource_server::{
     BearerAuthLayer, DpopConfig, DpopMode, IntrospectionValidator, JwtValidator, Principal,
@@ -389,6 +389,50 @@ async fn ath_mismatch_is_invalid_dpop_proof() {
     });
     let resp = f.send(request("DPoP", &token, &[&without])).await;
     assert_invalid_proof(resp, "the DPoP proof ath does not match the access token").await;
+}
+
+/// The body every [`request`] carries.
+const LIST_BODY: &[u8] = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#;
+
+/// EXT-R2-04 (SEP-1932's MCP profile): a proof whose `content_digest` is the digest of the body
+/// passes; one naming another body, or the empty body, is `invalid_dpop_proof`.
+#[tokio::test]
+async fn content_digest_must_match_the_body() {
+    let f = allowed().await;
+    let token = f.bound_token();
+    let good = f.proof_with(&token, |c| {
+        c["content_digest"] = content_digest(LIST_BODY).into()
+    });
+    let resp = f.send(request("DPoP", &token, &[&good])).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    for other in [&b"{}"[..], b"", &LIST_BODY[..LIST_BODY.len() - 1]] {
+        let bad = f.proof_with(&token, |c| {
+            c["content_digest"] = content_digest(other).into()
+        });
+        let resp = f.send(request("DPoP", &token, &[&bad])).await;
+        assert_invalid_proof(
+            resp,
+            "the DPoP proof content_digest does not match the request body",
+        )
+        .await;
+    }
+}
+
+/// EXT-R2-04: a `content_digest` that is not a string is `invalid_dpop_proof`, never ignored.
+#[tokio::test]
+async fn content_digest_of_the_wrong_type_is_invalid_dpop_proof() {
+    let f = allowed().await;
+    let token = f.bound_token();
+    for odd in [
+        json!(1),
+        json!(["sha-256=:x:"]),
+        json!(null),
+        json!({"sha-256": "x"}),
+    ] {
+        let bad = f.proof_with(&token, |c| c["content_digest"] = odd.clone());
+        let resp = f.send(request("DPoP", &token, &[&bad])).await;
+        assert_invalid_proof(resp, "the DPoP proof lacks a valid content_digest claim").await;
+    }
 }
 
 /// §7.1: the proof key must be the token's `cnf.jkt`.

@@ -105,6 +105,9 @@ pub enum DpopError {
     /// The proof's key is not the key the access token is bound to (`cnf.jkt`, §7.1).
     #[error("the DPoP proof key does not match the access token binding")]
     KeyMismatch,
+    /// The proof's `content_digest` is not the digest of the request body (SEP-1932).
+    #[error("the DPoP proof content_digest does not match the request body")]
+    ContentDigestMismatch,
     /// The server demands a nonce and the proof has none (§8, §9): `use_dpop_nonce`.
     #[error("a DPoP nonce is required")]
     NonceRequired,
@@ -148,6 +151,22 @@ impl From<DpopError> for OAuthError {
 pub fn access_token_hash(access_token: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, access_token.as_bytes());
     URL_SAFE_NO_PAD.encode(digest.as_ref())
+}
+
+/// The `content_digest` of a request body in the MCP profile of DPoP (SEP-1932; the RFC 9530
+/// `Content-Digest` field's value syntax): `sha-256=:<standard base64 of SHA-256(body)>:`.
+///
+/// ```
+/// use mcp_auth_core::jose::dpop::content_digest;
+///
+/// assert_eq!(content_digest(b""), "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:");
+/// ```
+pub fn content_digest(body: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, body);
+    format!(
+        "sha-256=:{}:",
+        base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+    )
 }
 
 /// Record `proof`'s `jti` in `cache` for as long as a proof with its `iat` is acceptable
@@ -200,6 +219,7 @@ mod tests {
             jkt: jkt.into(),
             jti: jti.into(),
             iat: 1000,
+            content_digest: None,
         }
     }
 

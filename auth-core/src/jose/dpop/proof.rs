@@ -53,6 +53,10 @@ pub struct VerifiedProof {
     pub jti: String,
     /// The proof's `iat`, seconds since the epoch.
     pub iat: UnixTime,
+    /// The proof's `content_digest` claim (the MCP profile of DPoP, SEP-1932:
+    /// `sha-256=:<base64 of the SHA-256 of the request body>:`), when it has one; a resource
+    /// server compares it with the body ([`super::content_digest`]).
+    pub content_digest: Option<String>,
 }
 
 /// Checks DPoP proofs: the accepted algorithms and the `iat` window.
@@ -125,7 +129,17 @@ impl ProofVerifier {
         }
         let jkt = jwk_thumbprint(jwk)?;
         let (jti, iat) = self.claims(&claims, expect, now)?;
-        Ok(VerifiedProof { jkt, jti, iat })
+        let content_digest = match claims.get("content_digest") {
+            None => None,
+            Some(Value::String(d)) => Some(d.clone()),
+            Some(_) => return Err(DpopError::MissingClaim("content_digest")),
+        };
+        Ok(VerifiedProof {
+            jkt,
+            jti,
+            iat,
+            content_digest,
+        })
     }
 
     /// `typ` and `alg` of the header, and its `jwk` object.
