@@ -49,6 +49,7 @@ pub enum OutboundError {
 }
 
 /// For the JOSE key caches' fetchers ([`mcp_auth_core::jose::JwksFetcher`]): the text, for logs.
+#[cfg(feature = "jose")]
 impl From<OutboundError> for mcp_auth_core::jose::FetchError {
     fn from(e: OutboundError) -> Self {
         Self(e.to_string())

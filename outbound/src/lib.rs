@@ -44,6 +44,8 @@ mod address;
 mod client_builder;
 mod error;
 mod fetch;
+#[cfg(feature = "jose")]
+mod issuer_keys;
 mod json_get;
 mod lookup;
 mod resolver;
@@ -58,6 +60,10 @@ pub use client_builder::{
 };
 pub use error::OutboundError;
 pub use fetch::Fetched;
+#[cfg(feature = "jose")]
+pub use issuer_keys::{
+    IssuerKeyFetcher, KEY_FETCH_CONNECT_TIMEOUT, KEY_FETCH_MAX_BODY_BYTES, KEY_FETCH_TOTAL_TIMEOUT,
+};
 pub use json_get::{get_json, is_json_media_type, read_body_limited};
 pub use lookup::{DnsLookup, SystemLookup};
 pub use resolver::ConnectObserver;
