@@ -419,11 +419,7 @@ impl AuthorizationServerBuilder {
             bound_to_loopback: self.bound_to_loopback,
             shared: self.shared_services,
         };
-        for ext in self.extensions {
-            let name = ext.name().to_owned();
-            tracing::info!(extension = %name, "installing extension");
-            ext.install(&mut registry, &services)?;
-        }
+        install_extensions(self.extensions, &mut registry, &services)?;
         // The store resolver answers for every id no extension claimed, so it goes last.
         registry.add_resolver(Arc::new(StoreClientResolver::with_cache(
             stores.clients.clone(),
@@ -440,34 +436,7 @@ impl AuthorizationServerBuilder {
             );
         }
         let shared = self.shared_counters;
-        let registration_limiter = Limiter::new(
-            self.settings.registration.max_per_source_per_hour,
-            3600,
-            clock.clone(),
-        )
-        .shared(shared.clone(), "registration");
-        let connect_page_limiter = Limiter::new(
-            self.settings.connect_pages.max_hits_per_source_per_minute,
-            60,
-            clock.clone(),
-        )
-        .shared(shared.clone(), "connect_page");
-        let token_client_limit = crate::rate_limit::ClientTokenLimit::new(
-            self.settings.token_requests_per_client_per_minute,
-            clock.clone(),
-        );
-        let auth_throttle = ClientAuthThrottle::new(
-            self.settings.client_auth_failures_per_minute,
-            &self.settings.client_auth_backstop,
-            clock.clone(),
-            shared.clone(),
-        );
-        let sign_in = crate::engine::sign_in_guard::SignInGuard::new(
-            &self.settings.signin,
-            clock.clone(),
-            shared.clone(),
-        )
-        .map_err(|e| BuildError::Threads(e.to_string()))?;
+        let limits = EngineLimits::new(&self.settings, &clock, &shared)?;
         if let Some(c) = &self.connections {
             c.lend_audit(audit.clone(), clock.clone());
         }
@@ -480,18 +449,82 @@ impl AuthorizationServerBuilder {
                 scope_policy: self.scope_policy,
                 clock,
                 secrets: self.secrets,
-                registration_limiter,
-                connect_page_limiter,
-                auth_throttle,
-                token_client_limit,
+                registration_limiter: limits.registration,
+                connect_page_limiter: limits.connect_page,
+                auth_throttle: limits.auth_throttle,
+                token_client_limit: limits.token_client,
                 audit,
-                sign_in,
+                sign_in: limits.sign_in,
                 connections: self.connections,
                 upstreams: self.upstreams,
                 shared_counters: shared,
                 dpop,
                 cimd_seen: Default::default(),
             }),
+        })
+    }
+}
+
+/// Install every extension into `registry`, in order, lending each `services`.
+fn install_extensions(
+    extensions: Vec<Box<dyn ServerExtension>>,
+    registry: &mut Registry,
+    services: &ExtensionServices,
+) -> Result<(), BuildError> {
+    for ext in extensions {
+        let name = ext.name().to_owned();
+        tracing::info!(extension = %name, "installing extension");
+        ext.install(registry, services)?;
+    }
+    Ok(())
+}
+
+/// The engine's rate limits and sign-in guard, built from the settings: per-source
+/// registrations (per hour) and connect-page hits (per minute), shared with other PostgreSQL
+/// nodes through `shared`; per-client token requests; failed client authentications; sign-in.
+struct EngineLimits {
+    registration: Limiter,
+    connect_page: Limiter,
+    token_client: crate::rate_limit::ClientTokenLimit,
+    auth_throttle: ClientAuthThrottle,
+    sign_in: crate::engine::sign_in_guard::SignInGuard,
+}
+
+impl EngineLimits {
+    fn new(
+        settings: &ServerSettings,
+        clock: &Arc<dyn Clock>,
+        shared: &Option<Arc<dyn SharedCounters>>,
+    ) -> Result<Self, BuildError> {
+        Ok(Self {
+            registration: Limiter::new(
+                settings.registration.max_per_source_per_hour,
+                3600,
+                clock.clone(),
+            )
+            .shared(shared.clone(), "registration"),
+            connect_page: Limiter::new(
+                settings.connect_pages.max_hits_per_source_per_minute,
+                60,
+                clock.clone(),
+            )
+            .shared(shared.clone(), "connect_page"),
+            token_client: crate::rate_limit::ClientTokenLimit::new(
+                settings.token_requests_per_client_per_minute,
+                clock.clone(),
+            ),
+            auth_throttle: ClientAuthThrottle::new(
+                settings.client_auth_failures_per_minute,
+                &settings.client_auth_backstop,
+                clock.clone(),
+                shared.clone(),
+            ),
+            sign_in: crate::engine::sign_in_guard::SignInGuard::new(
+                &settings.signin,
+                clock.clone(),
+                shared.clone(),
+            )
+            .map_err(|e| BuildError::Threads(e.to_string()))?,
         })
     }
 }

@@ -361,32 +361,8 @@ impl Shared {
         };
         crate::dpop::check_content_digest(digest.as_deref(), &bytes)
             .map_err(|e| self.reject(e, baseline))?;
-        let required = policy
-            .requirement(&parts.method, parts.uri.path(), operation.as_slice())
-            .map_err(|e| self.reject(e.into(), baseline))?;
-        let checked = policy.check(&principal.scopes, &required);
-        if let Some(hook) = &self.decisions {
-            hook.decided(&crate::decision::AccessDecision {
-                principal: &principal,
-                method: &parts.method,
-                path: parts.uri.path(),
-                operation: operation.as_ref(),
-                allowed: checked.is_ok(),
-                required: &required,
-                held: &principal.scopes,
-            });
-        }
-        if let Err((missing, challenge)) = checked {
-            tracing::info!(
-                required = %required,
-                granted = %principal.scopes,
-                missing = %missing,
-                sub = %principal.subject,
-                client_id = %principal.client_id,
-                "scope elevation required"
-            );
-            let e = AuthError::InsufficientScope { missing };
-            return Err(self.reject_as(e, &challenge, scheme));
+        if let Some(refusal) = self.decide_scopes(&parts, &principal, operation.as_ref(), scheme) {
+            return Err(refusal);
         }
         let session = self
             .session_step(&parts, &principal, operation.as_ref())
@@ -418,6 +394,51 @@ impl Shared {
             session,
             strip,
         ))
+    }
+
+    /// The scope decision for the request (SEP-835): the policy's requirement for the method,
+    /// path and JSON-RPC `operation`, checked against the principal's scopes and reported to
+    /// the decision hook. The refusal, when there is one: `403 insufficient_scope` with the
+    /// step-up challenge when scopes are missing, or the policy's error.
+    fn decide_scopes(
+        &self,
+        parts: &Parts,
+        principal: &crate::Principal,
+        operation: Option<&McpOperation>,
+        scheme: Scheme,
+    ) -> Option<Response<Body>> {
+        let policy = self.config.policy();
+        let baseline = policy.baseline();
+        let operations = operation.map(std::slice::from_ref).unwrap_or_default();
+        let required = match policy.requirement(&parts.method, parts.uri.path(), operations) {
+            Ok(required) => required,
+            Err(e) => return Some(self.reject(e.into(), baseline)),
+        };
+        let checked = policy.check(&principal.scopes, &required);
+        if let Some(hook) = &self.decisions {
+            hook.decided(&crate::decision::AccessDecision {
+                principal,
+                method: &parts.method,
+                path: parts.uri.path(),
+                operation,
+                allowed: checked.is_ok(),
+                required: &required,
+                held: &principal.scopes,
+            });
+        }
+        if let Err((missing, challenge)) = checked {
+            tracing::info!(
+                required = %required,
+                granted = %principal.scopes,
+                missing = %missing,
+                sub = %principal.subject,
+                client_id = %principal.client_id,
+                "scope elevation required"
+            );
+            let e = AuthError::InsufficientScope { missing };
+            return Some(self.reject_as(e, &challenge, scheme));
+        }
+        None
     }
 
     /// The principal of `token`, presented with `scheme`, after its DPoP binding is checked

@@ -255,7 +255,6 @@ impl AuthorizationServer {
         handler: &dyn GrantHandler,
         (ctx, proof): (&GrantContext<'_>, Option<&VerifiedProof>),
     ) -> Result<TokenResponse, OAuthError> {
-        let settings = &self.inner.settings;
         let now = ctx.now;
         let Target {
             resource,
@@ -292,15 +291,8 @@ impl AuthorizationServer {
                 },
             )
             .await?;
-        // A user's grant to a client, for the account page. A client acting for itself
-        // (RFC 9068 §2.2: `sub` is its `client_id`, as with client_credentials) has no user.
-        if decision.profile == TokenProfile::AccessToken
-            && decision.for_user
-            && decision.subject != claims.client_id
-        {
-            self.record_grant_use(&decision.subject, &claims.client_id, &resource, now)
-                .await?;
-        }
+        self.record_user_grant(&decision, &claims, &resource, now)
+            .await?;
         self.audit_issued(
             ctx,
             &decision,
@@ -313,18 +305,9 @@ impl AuthorizationServer {
             Some(_) => mcp_auth_core::jose::dpop::TOKEN_TYPE.to_owned(),
             None => decision.response.token_type.as_str().to_owned(),
         };
+        let id_token = self.id_token(client, &decision, ttl, now)?;
         let mut extra = decision.response.into_map();
-        if let Some(request) = &decision.id_token {
-            let id_token = self.token_issuer().issue_id_token(&IdTokenClaims {
-                iss: settings.issuer.as_str().to_owned(),
-                sub: decision.subject.clone(),
-                aud: client.client_id.as_str().to_owned(),
-                exp: now + ttl as i64,
-                iat: now,
-                auth_time: decision.auth_time.unwrap_or(now),
-                nonce: request.nonce.clone(),
-                jti: self.inner.secrets.identifier("", 16),
-            })?;
+        if let Some(id_token) = id_token {
             extra.insert("id_token".to_owned(), id_token.into());
         }
         crate::metrics::token_issued(
@@ -341,6 +324,51 @@ impl AuthorizationServer {
             refresh_token,
             extra,
         })
+    }
+
+    /// A user's grant to a client, for the account page. A client acting for itself (RFC 9068
+    /// §2.2: `sub` is its `client_id`, as with client_credentials), a workload, and tokens
+    /// other than access tokens record none.
+    async fn record_user_grant(
+        &self,
+        decision: &GrantDecision,
+        claims: &AccessTokenClaims,
+        resource: &ResourceUri,
+        now: mcp_auth_core::UnixTime,
+    ) -> Result<(), OAuthError> {
+        if decision.profile == TokenProfile::AccessToken
+            && decision.for_user
+            && decision.subject != claims.client_id
+        {
+            self.record_grant_use(&decision.subject, &claims.client_id, resource, now)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The ID token the decision asks for (OpenID Connect Core §3.1.3.3, with the request's
+    /// `nonce`), valid as long as the access token; `None` when it asks for none.
+    fn id_token(
+        &self,
+        client: &Client,
+        decision: &GrantDecision,
+        ttl: u64,
+        now: mcp_auth_core::UnixTime,
+    ) -> Result<Option<String>, OAuthError> {
+        let Some(request) = &decision.id_token else {
+            return Ok(None);
+        };
+        let id_token = self.token_issuer().issue_id_token(&IdTokenClaims {
+            iss: self.inner.settings.issuer.as_str().to_owned(),
+            sub: decision.subject.clone(),
+            aud: client.client_id.as_str().to_owned(),
+            exp: now + ttl as i64,
+            iat: now,
+            auth_time: decision.auth_time.unwrap_or(now),
+            nonce: request.nonce.clone(),
+            jti: self.inner.secrets.identifier("", 16),
+        })?;
+        Ok(Some(id_token))
     }
 
     /// The access token's claims for `decision`: an ID-JAG profile names its own `aud` and

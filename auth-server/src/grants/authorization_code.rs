@@ -6,7 +6,7 @@ use mcp_auth_core::ext::{
     ScopeCeiling,
 };
 use mcp_auth_core::pkce::verify_s256;
-use mcp_auth_core::store::{CodeTake, RevokedAccess, Stores};
+use mcp_auth_core::store::{AuthorizationCode, CodeTake, RevokedAccess, Stores};
 use mcp_auth_core::{GrantType, OAuthError, TokenHash};
 
 use super::deny_all;
@@ -30,6 +30,98 @@ pub struct AuthorizationCodeGrant {
 }
 
 impl AuthorizationCodeGrant {
+    /// The code's record, taken once (RFC 6749 §4.1.2: single use). A replay by the client the
+    /// code was issued to is audited and revokes what the code issued (RFC 6749 §10.5).
+    ///
+    /// # Errors
+    /// `invalid_grant` for an unknown, expired or already used code; the store's failure.
+    async fn take_code(&self, ctx: &GrantContext<'_>) -> Result<AuthorizationCode, OAuthError> {
+        let code = ctx.params.require("code")?;
+        let code_hash = TokenHash::of(code);
+        let taken = crate::metrics::timed(
+            "code_take",
+            self.stores.codes.take(code_hash.as_str(), ctx.now),
+        );
+        let record = match taken.await? {
+            CodeTake::Fresh(record) => record,
+            CodeTake::Missing => {
+                return Err(OAuthError::invalid_grant(
+                    "the authorization code is invalid or expired",
+                ));
+            }
+            CodeTake::Replayed { client_id, issued } => {
+                if client_id == ctx.client.client_id.as_str() {
+                    tracing::warn!(client_id = %client_id, "authorization code replayed; revoking what it issued");
+                    self.audit
+                        .record(
+                            ctx.now,
+                            &mcp_auth_core::ext::AuditEvent::CodeReplayed {
+                                client_id: client_id.clone(),
+                            },
+                        )
+                        .await;
+                    self.revoke_replayed(issued, ctx.now).await?;
+                }
+                return Err(OAuthError::invalid_grant(
+                    "the authorization code was already used",
+                ));
+            }
+        };
+        Ok(record)
+    }
+
+    /// RFC 6749 §4.1.3 and RFC 7636 §4.6: the code was issued to this client, its grant was not
+    /// removed since (account page, `grants revoke`), `code_verifier` matches, and
+    /// `redirect_uri` is the authorization request's.
+    ///
+    /// # Errors
+    /// `invalid_grant` naming the rule; the store's failure.
+    async fn check_redemption(
+        &self,
+        ctx: &GrantContext<'_>,
+        record: &AuthorizationCode,
+    ) -> Result<(), OAuthError> {
+        if record.client_id != ctx.client.client_id.as_str() {
+            return Err(OAuthError::invalid_grant(
+                "the authorization code was issued to another client",
+            ));
+        }
+        let issued_at = record.expires_at - self.code_ttl as i64;
+        if let Some(cut_off) = self
+            .stores
+            .grant_usage
+            .cut_off_at(&record.sub, &record.client_id)
+            .await?
+            && issued_at <= cut_off
+        {
+            return Err(OAuthError::invalid_grant(
+                "the authorization code is invalid or expired",
+            ));
+        }
+        let verifier = ctx.params.get("code_verifier").ok_or_else(|| {
+            OAuthError::invalid_grant("code_verifier is required (PKCE, RFC 7636)")
+        })?;
+        if !verify_s256(verifier, &record.code_challenge) {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier does not match the code_challenge",
+            ));
+        }
+        match ctx.params.get("redirect_uri") {
+            Some(sent) if sent != record.redirect_uri => {
+                return Err(OAuthError::invalid_grant(
+                    "redirect_uri differs from the authorization request",
+                ));
+            }
+            None if record.redirect_uri_sent => {
+                return Err(OAuthError::invalid_grant(
+                    "redirect_uri is required because the authorization request had one",
+                ));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     /// A handler over the server's stores, issuing refresh tokens without `offline_access` too.
     pub fn new(stores: Stores) -> Self {
         Self {
@@ -87,75 +179,8 @@ impl GrantHandler for AuthorizationCodeGrant {
     }
 
     async fn decide(&self, ctx: &GrantContext<'_>) -> Result<GrantDecision, OAuthError> {
-        let code = ctx.params.require("code")?;
-        let code_hash = TokenHash::of(code);
-        let taken = crate::metrics::timed(
-            "code_take",
-            self.stores.codes.take(code_hash.as_str(), ctx.now),
-        );
-        let record = match taken.await? {
-            CodeTake::Fresh(record) => record,
-            CodeTake::Missing => {
-                return Err(OAuthError::invalid_grant(
-                    "the authorization code is invalid or expired",
-                ));
-            }
-            CodeTake::Replayed { client_id, issued } => {
-                if client_id == ctx.client.client_id.as_str() {
-                    tracing::warn!(client_id = %client_id, "authorization code replayed; revoking what it issued");
-                    self.audit
-                        .record(
-                            ctx.now,
-                            &mcp_auth_core::ext::AuditEvent::CodeReplayed {
-                                client_id: client_id.clone(),
-                            },
-                        )
-                        .await;
-                    self.revoke_replayed(issued, ctx.now).await?;
-                }
-                return Err(OAuthError::invalid_grant(
-                    "the authorization code was already used",
-                ));
-            }
-        };
-        if record.client_id != ctx.client.client_id.as_str() {
-            return Err(OAuthError::invalid_grant(
-                "the authorization code was issued to another client",
-            ));
-        }
-        let issued_at = record.expires_at - self.code_ttl as i64;
-        if let Some(cut_off) = self
-            .stores
-            .grant_usage
-            .cut_off_at(&record.sub, &record.client_id)
-            .await?
-            && issued_at <= cut_off
-        {
-            return Err(OAuthError::invalid_grant(
-                "the authorization code is invalid or expired",
-            ));
-        }
-        let verifier = ctx.params.get("code_verifier").ok_or_else(|| {
-            OAuthError::invalid_grant("code_verifier is required (PKCE, RFC 7636)")
-        })?;
-        if !verify_s256(verifier, &record.code_challenge) {
-            return Err(OAuthError::invalid_grant(
-                "code_verifier does not match the code_challenge",
-            ));
-        }
-        match ctx.params.get("redirect_uri") {
-            Some(sent) if sent != record.redirect_uri => {
-                return Err(OAuthError::invalid_grant(
-                    "redirect_uri differs from the authorization request",
-                ));
-            }
-            None if record.redirect_uri_sent => {
-                return Err(OAuthError::invalid_grant(
-                    "redirect_uri is required because the authorization request had one",
-                ));
-            }
-            _ => {}
-        }
+        let record = self.take_code(ctx).await?;
+        self.check_redemption(ctx, &record).await?;
         // Scope and resource were fixed at consent: the engine only checks that any `resource`
         // sent names the bound one and that it is still served.
         let mut decision = GrantDecision::new(

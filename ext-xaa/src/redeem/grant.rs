@@ -165,33 +165,11 @@ impl IdJagGrant {
         // V9
         self.check_audience(claims.get("aud"))?;
         // V10
-        let now = ctx.now;
-        let exp = date_claim(&claims, "exp")?.ok_or(IdJagError::MalformedClaim("exp"))?;
-        if exp.saturating_add(CLOCK_SKEW) <= now {
-            return Err(IdJagError::Expired);
-        }
-        let iat = date_claim(&claims, "iat")?.ok_or(IdJagError::BadIssuedAt)?;
-        if iat > now.saturating_add(CLOCK_SKEW) {
-            return Err(IdJagError::BadIssuedAt);
-        }
-        if exp < iat {
-            return Err(IdJagError::ExpiresBeforeIssued);
-        }
-        if exp.saturating_sub(iat) > idp.max_lifetime as i64 {
-            return Err(IdJagError::TooLongLived(idp.max_lifetime));
-        }
+        check_lifetime(&claims, idp.max_lifetime, ctx.now)?;
         // V11 (presence; spent in commit)
         let jti = jti_claim(&claims)?.to_owned();
         // V12
-        let client_id = str_claim(&claims, "client_id")?.ok_or(IdJagError::ClientMismatch)?;
-        if client_id != ctx.client.client_id.as_str() {
-            return Err(IdJagError::ClientMismatch);
-        }
-        if let Some(allowed) = &idp.allowed_client_ids
-            && !allowed.iter().any(|c| c == client_id)
-        {
-            return Err(IdJagError::ClientNotAllowed);
-        }
+        check_client(&claims, ctx, idp)?;
         // V13
         let sub = str_claim(&claims, "sub")?
             .filter(|s| !s.is_empty())
@@ -514,4 +492,47 @@ impl GrantHandler for IdJagGrant {
             Err(IdJagError::Replayed.into())
         }
     }
+}
+
+/// V10: `exp` and `iat` present and numeric, not expired and not issued in the future (each
+/// with [`CLOCK_SKEW`]), `exp` not before `iat`, and at most `max_lifetime` seconds between
+/// them.
+fn check_lifetime(
+    claims: &Map<String, Value>,
+    max_lifetime: u64,
+    now: UnixTime,
+) -> Result<(), IdJagError> {
+    let exp = date_claim(claims, "exp")?.ok_or(IdJagError::MalformedClaim("exp"))?;
+    if exp.saturating_add(CLOCK_SKEW) <= now {
+        return Err(IdJagError::Expired);
+    }
+    let iat = date_claim(claims, "iat")?.ok_or(IdJagError::BadIssuedAt)?;
+    if iat > now.saturating_add(CLOCK_SKEW) {
+        return Err(IdJagError::BadIssuedAt);
+    }
+    if exp < iat {
+        return Err(IdJagError::ExpiresBeforeIssued);
+    }
+    if exp.saturating_sub(iat) > max_lifetime as i64 {
+        return Err(IdJagError::TooLongLived(max_lifetime));
+    }
+    Ok(())
+}
+
+/// V12: the assertion's `client_id` is the authenticated client, and one the IdP entry allows.
+fn check_client(
+    claims: &Map<String, Value>,
+    ctx: &GrantContext<'_>,
+    idp: &TrustedIdp,
+) -> Result<(), IdJagError> {
+    let client_id = str_claim(claims, "client_id")?.ok_or(IdJagError::ClientMismatch)?;
+    if client_id != ctx.client.client_id.as_str() {
+        return Err(IdJagError::ClientMismatch);
+    }
+    if let Some(allowed) = &idp.allowed_client_ids
+        && !allowed.iter().any(|c| c == client_id)
+    {
+        return Err(IdJagError::ClientNotAllowed);
+    }
+    Ok(())
 }
