@@ -10,6 +10,10 @@ use url::Url;
 /// whatever their query and fragment. False when either is not an absolute `http`/`https` URI
 /// with a host.
 pub fn htu_matches(claimed: &str, expected: &str) -> bool {
+    // The usual case, a client that sends the URI it called: one parse, same answer.
+    if claimed == expected {
+        return normalised(expected).is_some();
+    }
     match (normalised(claimed), normalised(expected)) {
         (Some(a), Some(b)) => a == b,
         _ => false,
@@ -65,6 +69,20 @@ mod tests {
             "urn:example:token",
         ] {
             assert!(!htu_matches(other, TOKEN), "{other}");
+        }
+    }
+
+    /// Equal text matches only when it is a URI the rule accepts at all.
+    #[test]
+    fn equal_text_still_needs_an_absolute_http_uri() {
+        assert!(htu_matches(TOKEN, TOKEN));
+        for odd in [
+            "/token",
+            "not a uri",
+            "urn:example:token",
+            "ftp://as.example.com/t",
+        ] {
+            assert!(!htu_matches(odd, odd), "{odd}");
         }
     }
 }

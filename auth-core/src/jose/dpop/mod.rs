@@ -20,6 +20,8 @@
 mod htu;
 mod nonce;
 mod proof;
+mod proof_header;
+mod proof_jwk;
 mod thumbprint;
 
 pub use htu::htu_matches;

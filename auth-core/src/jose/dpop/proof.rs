@@ -2,23 +2,22 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::Algorithm;
-use jsonwebtoken::jwk::Jwk;
-use serde_json::{Map, Value};
+use std::sync::Arc;
 
-use super::{DpopError, DpopNonces, PROOF_TYP, access_token_hash, htu_matches, jwk_thumbprint};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+use super::proof_header::HeaderCache;
+use super::{DpopError, DpopNonces, access_token_hash, htu_matches};
 use crate::clock::UnixTime;
-use crate::jose::{AllowedAlgorithms, VerifyingKey, numeric_date_value};
+use crate::jose::{AllowedAlgorithms, numeric_date_value};
 
 /// Longest proof accepted, bytes: a proof carries one public key (an RSA key of 8192 bits fits).
 pub const MAX_PROOF_LEN: usize = 8 * 1024;
 
 /// Longest accepted `jti`, bytes.
 const MAX_JTI_LEN: usize = 256;
-
-/// JWK members that belong to a private or symmetric key (RFC 7518 §6.2.2, §6.3.2, §6.4,
-/// RFC 8037 §2): a proof's `jwk` with any of them is refused (RFC 9449 §4.3 item 7).
-const PRIVATE_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 /// Whether the server demands a nonce in this proof.
 #[derive(Debug, Clone, Copy)]
@@ -59,10 +58,11 @@ pub struct VerifiedProof {
     pub content_digest: Option<String>,
 }
 
-/// Checks DPoP proofs: the accepted algorithms and the `iat` window.
+/// Checks DPoP proofs: the accepted algorithms and the `iat` window. Clones share one cache of
+/// checked proof headers (a client's proofs repeat its header byte for byte).
 #[derive(Debug, Clone)]
 pub struct ProofVerifier {
-    algorithms: AllowedAlgorithms,
+    headers: Arc<HeaderCache>,
     iat_window: u64,
 }
 
@@ -78,14 +78,14 @@ impl ProofVerifier {
     /// either way.
     pub fn new(algorithms: AllowedAlgorithms, iat_window: u64) -> Self {
         Self {
-            algorithms,
+            headers: Arc::new(HeaderCache::new(algorithms)),
             iat_window,
         }
     }
 
     /// The accepted algorithms, for `dpop_signing_alg_values_supported` (RFC 9449 §5.1, §7.1).
     pub fn algorithms(&self) -> &AllowedAlgorithms {
-        &self.algorithms
+        self.headers.algorithms()
     }
 
     /// The `iat` window, seconds.
@@ -119,80 +119,46 @@ impl ProofVerifier {
         ) else {
             return Err(DpopError::Malformed);
         };
-        let header = json_object(h)?;
-        let claims = json_object(p)?;
-        let (alg, jwk) = self.header(&header)?;
-        let key = public_key(jwk, alg)?;
+        let claims: ProofClaims = json_object(p)?;
+        let header = self.headers.get_or_check(h)?;
         let signing_input = &proof.as_bytes()[..h.len() + 1 + p.len()];
-        if !key.verify(alg, signing_input, s) {
+        if !header.key.verify(header.alg, signing_input, s) {
             return Err(DpopError::BadSignature);
         }
-        let jkt = jwk_thumbprint(jwk)?;
         let (jti, iat) = self.claims(&claims, expect, now)?;
-        let content_digest = match claims.get("content_digest") {
+        let content_digest = match claims.content_digest {
             None => None,
-            Some(Value::String(d)) => Some(d.clone()),
+            Some(Value::String(d)) => Some(d),
             Some(_) => return Err(DpopError::MissingClaim("content_digest")),
         };
         Ok(VerifiedProof {
-            jkt,
+            jkt: header.jkt.clone(),
             jti,
             iat,
             content_digest,
         })
     }
 
-    /// `typ` and `alg` of the header, and its `jwk` object.
-    fn header<'h>(
-        &self,
-        header: &'h Map<String, Value>,
-    ) -> Result<(Algorithm, &'h Map<String, Value>), DpopError> {
-        let typ = header.get("typ").and_then(Value::as_str);
-        if !typ.is_some_and(|t| t.eq_ignore_ascii_case(PROOF_TYP)) {
-            return Err(DpopError::WrongType);
-        }
-        let alg = header
-            .get("alg")
-            .and_then(Value::as_str)
-            .and_then(|a| a.parse::<Algorithm>().ok())
-            .ok_or(DpopError::DisallowedAlgorithm)?;
-        let alg = self
-            .algorithms
-            .check(alg)
-            .map_err(|_| DpopError::DisallowedAlgorithm)?;
-        let jwk = header
-            .get("jwk")
-            .and_then(Value::as_object)
-            .ok_or(DpopError::BadKey)?;
-        Ok((alg, jwk))
-    }
-
     /// The claims after the signature: `jti`, `htm`, `htu`, `iat`, `ath`, `nonce`.
     fn claims(
         &self,
-        claims: &Map<String, Value>,
+        claims: &ProofClaims,
         expect: &ProofExpectations<'_>,
         now: UnixTime,
     ) -> Result<(String, UnixTime), DpopError> {
-        let text = |name: &'static str| {
-            claims
-                .get(name)
-                .and_then(Value::as_str)
-                .filter(|v| !v.is_empty())
-                .ok_or(DpopError::MissingClaim(name))
-        };
-        let jti = text("jti")?;
+        let jti = text(&claims.jti, "jti")?;
         if jti.len() > MAX_JTI_LEN {
             return Err(DpopError::MissingClaim("jti"));
         }
-        if text("htm")? != expect.method {
+        if text(&claims.htm, "htm")? != expect.method {
             return Err(DpopError::WrongMethod);
         }
-        if !htu_matches(text("htu")?, expect.uri) {
+        if !htu_matches(text(&claims.htu, "htu")?, expect.uri) {
             return Err(DpopError::WrongUri);
         }
         let iat = claims
-            .get("iat")
+            .iat
+            .as_ref()
             .and_then(numeric_date_value)
             .ok_or(DpopError::MissingClaim("iat"))?;
         let window = i64::try_from(self.iat_window).unwrap_or(i64::MAX / 4);
@@ -200,14 +166,15 @@ impl ProofVerifier {
             return Err(DpopError::IatOutOfWindow);
         }
         if let Some(token) = expect.access_token {
-            let ath = claims.get("ath").and_then(Value::as_str);
+            let ath = claims.ath.as_ref().and_then(Value::as_str);
             if ath != Some(access_token_hash(token).as_str()) {
                 return Err(DpopError::WrongAccessTokenHash);
             }
         }
         if let NonceRule::Required(nonces) = expect.nonce {
             let nonce = claims
-                .get("nonce")
+                .nonce
+                .as_ref()
                 .and_then(Value::as_str)
                 .ok_or(DpopError::NonceRequired)?;
             if !nonces.check(nonce, now) {
@@ -218,27 +185,51 @@ impl ProofVerifier {
     }
 }
 
-/// The key of the header `jwk`: public members only, a type jsonwebtoken can use, fitting `alg`.
-fn public_key(jwk: &Map<String, Value>, alg: Algorithm) -> Result<VerifyingKey, DpopError> {
-    if PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m)) {
-        return Err(DpopError::PrivateKey);
-    }
-    let parsed: Jwk =
-        serde_json::from_value(Value::Object(jwk.clone())).map_err(|_| DpopError::BadKey)?;
-    let key = VerifyingKey::from_jwk(&parsed).ok_or(DpopError::BadKey)?;
-    key.check(alg).map_err(|_| DpopError::BadKey)?;
-    Ok(key)
+/// A claim that must be a non-empty string.
+fn text<'c>(value: &'c Option<Value>, name: &'static str) -> Result<&'c str, DpopError> {
+    value
+        .as_ref()
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or(DpopError::MissingClaim(name))
 }
 
-/// A base64url segment holding one JSON object.
-fn json_object(segment: &str) -> Result<Map<String, Value>, DpopError> {
+/// The claims of a proof this server reads (RFC 9449 §4.2, SEP-1932's `content_digest`); the
+/// others are ignored. A claim named twice makes the claims unreadable.
+#[derive(Deserialize)]
+struct ProofClaims {
+    #[serde(default, deserialize_with = "any")]
+    jti: Option<Value>,
+    #[serde(default, deserialize_with = "any")]
+    htm: Option<Value>,
+    #[serde(default, deserialize_with = "any")]
+    htu: Option<Value>,
+    #[serde(default, deserialize_with = "any")]
+    iat: Option<Value>,
+    #[serde(default, deserialize_with = "any")]
+    ath: Option<Value>,
+    #[serde(default, deserialize_with = "any")]
+    nonce: Option<Value>,
+    #[serde(default, deserialize_with = "any")]
+    content_digest: Option<Value>,
+}
+
+/// A member that is present, with whatever value (`null` included, which then fails the
+/// member's own check rather than counting as absent).
+pub(super) fn any<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
+}
+
+/// A base64url segment holding one JSON object, read into `T`.
+pub(super) fn json_object<T: DeserializeOwned>(segment: &str) -> Result<T, DpopError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(segment)
         .map_err(|_| DpopError::Malformed)?;
-    match serde_json::from_slice(&bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        _ => Err(DpopError::Malformed),
+    // A derived struct would also accept a JSON array of its members in order.
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        return Err(DpopError::Malformed);
     }
+    serde_json::from_slice(&bytes).map_err(|_| DpopError::Malformed)
 }
 
 #[cfg(test)]
@@ -452,6 +443,54 @@ mod tests {
         let sig = pair.sign(input.as_bytes());
         let proof = format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()));
         let ok = check(&proof).unwrap();
-        assert_eq!(ok.jkt, jwk_thumbprint(jwk.as_object().unwrap()).unwrap());
+        assert_eq!(
+            ok.jkt,
+            crate::jose::dpop::jwk_thumbprint(jwk.as_object().unwrap()).unwrap()
+        );
+    }
+
+    /// RFC 7515 §4.1.11: no JWS extension is understood, so a header with `crit` is refused.
+    #[test]
+    fn a_header_with_crit_is_refused() {
+        let (signer, _) = Es256Signer::generate().unwrap();
+        let mut h = header(&signer);
+        h["crit"] = json!(["exp"]);
+        assert_eq!(
+            check(&sign(&signer, &h, &claims())).unwrap_err(),
+            DpopError::Malformed
+        );
+    }
+
+    /// A member given twice cannot be read one way only: the proof is refused, whichever of the
+    /// two values a later component would take. Also a `null` claim is not an absent one.
+    #[test]
+    fn members_given_twice_or_null_are_refused() {
+        let (signer, _) = Es256Signer::generate().unwrap();
+        let good_header = header(&signer).to_string();
+        let twice_typ = good_header.replacen('{', r#"{"typ":"JWT","#, 1);
+        let claims_text = claims().to_string();
+        let twice_htu = claims_text.replacen('{', r#"{"htu":"https://evil.example/token","#, 1);
+        let sign_raw = |h: &str, c: &str| {
+            let input = format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(h),
+                URL_SAFE_NO_PAD.encode(c)
+            );
+            let sig = signer.sign(input.as_bytes()).unwrap();
+            format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+        };
+        assert!(check(&sign_raw(&good_header, &claims_text)).is_ok());
+        for proof in [
+            sign_raw(&twice_typ, &claims_text),
+            sign_raw(&good_header, &twice_htu),
+        ] {
+            assert_eq!(check(&proof).unwrap_err(), DpopError::Malformed);
+        }
+        let mut c = claims();
+        c["content_digest"] = Value::Null;
+        assert_eq!(
+            check(&sign(&signer, &header(&signer), &c)).unwrap_err(),
+            DpopError::MissingClaim("content_digest")
+        );
     }
 }

@@ -1,7 +1,5 @@
 //! JWK SHA-256 thumbprints (RFC 7638), the `jkt` of a DPoP binding (RFC 9449 §6.1).
 
-use std::collections::BTreeMap;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
@@ -17,27 +15,35 @@ use super::DpopError;
 /// [`DpopError::BadKey`] for another `kty`, or a required member that is missing or not a
 /// string.
 pub fn jwk_thumbprint(jwk: &Map<String, Value>) -> Result<String, DpopError> {
-    let kty = jwk
-        .get("kty")
-        .and_then(Value::as_str)
-        .ok_or(DpopError::BadKey)?;
-    let members: &[&str] = match kty {
+    thumbprint(|name| jwk.get(name).and_then(Value::as_str))
+}
+
+/// [`jwk_thumbprint`] over a reader of the key's string members (`None` for a member that is
+/// missing or not a string), so a proof's typed key needs no map.
+pub(super) fn thumbprint<'k>(
+    member: impl Fn(&str) -> Option<&'k str>,
+) -> Result<String, DpopError> {
+    let names: &[&str] = match member("kty").ok_or(DpopError::BadKey)? {
         "EC" => &["crv", "kty", "x", "y"],
         "RSA" => &["e", "kty", "n"],
         "OKP" => &["crv", "kty", "x"],
         _ => return Err(DpopError::BadKey),
     };
-    let mut canonical = BTreeMap::new();
-    for name in members {
-        let value = jwk
-            .get(*name)
-            .and_then(Value::as_str)
-            .ok_or(DpopError::BadKey)?;
-        canonical.insert(*name, value);
+    // The names need no escaping; each value is written as a JSON string by serde_json.
+    let mut json = Vec::with_capacity(192);
+    json.push(b'{');
+    for (i, name) in names.iter().enumerate() {
+        let value = member(name).ok_or(DpopError::BadKey)?;
+        if i > 0 {
+            json.push(b',');
+        }
+        json.push(b'"');
+        json.extend_from_slice(name.as_bytes());
+        json.extend_from_slice(b"\":");
+        serde_json::to_writer(&mut json, value).map_err(|_| DpopError::BadKey)?;
     }
-    // A BTreeMap serialises in key order, and serde_json writes no whitespace.
-    let json = serde_json::to_string(&canonical).map_err(|_| DpopError::BadKey)?;
-    let digest = ring::digest::digest(&ring::digest::SHA256, json.as_bytes());
+    json.push(b'}');
+    let digest = ring::digest::digest(&ring::digest::SHA256, &json);
     Ok(URL_SAFE_NO_PAD.encode(digest.as_ref()))
 }
 
@@ -75,6 +81,20 @@ mod tests {
         let mut jwk = map(signer.public_jwk(Some("k1")));
         jwk.insert("ext".into(), json!(true));
         assert_eq!(jwk_thumbprint(&jwk).unwrap(), signer.thumbprint());
+    }
+
+    /// Members needing JSON escapes are written as serde_json writes them in an ordered map.
+    #[test]
+    fn canonical_json_escapes_values() {
+        let jwk = map(json!({"kty": "OKP", "crv": "Ed\"25519\\", "x": "a\u{1}b"}));
+        let canonical: std::collections::BTreeMap<&str, &str> =
+            [("crv", "Ed\"25519\\"), ("kty", "OKP"), ("x", "a\u{1}b")].into();
+        let text = serde_json::to_string(&canonical).unwrap();
+        let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+        assert_eq!(
+            jwk_thumbprint(&jwk).unwrap(),
+            URL_SAFE_NO_PAD.encode(digest.as_ref())
+        );
     }
 
     #[test]
