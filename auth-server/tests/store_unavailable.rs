@@ -601,3 +601,73 @@ async fn code_for_public_client(n: &Node) -> String {
         .map(|(_, v)| v.into_owned())
         .expect("a code")
 }
+
+/// Poll `future` once: its output when it finished, `None` when it is still pending.
+async fn poll_once<F: std::future::Future + Unpin>(future: &mut F) -> Option<F::Output> {
+    std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match std::pin::Pin::new(&mut *future).poll(cx) {
+            std::task::Poll::Ready(out) => Some(out),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await
+}
+
+/// A write dropped part-way, as when a client goes away before its answer or a store call is
+/// cut off at its deadline, leaves no connection inside a transaction: every later write (the
+/// audit chain's append and the replay store's batched claim, both in `BEGIN IMMEDIATE`
+/// transactions) still succeeds, and none waits on a write lock that nothing will release.
+/// Each write is dropped after a growing number of polls, so some are dropped while their
+/// `BEGIN` is on its way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_dropped_part_way_leave_no_transaction_open() {
+    use mcp_auth_core::store::NewAuditEvent;
+
+    let dir = tempfile::tempdir().unwrap();
+    let stores = mcp_auth_server::storage::open_sqlite(&dir.path().join("auth.db"))
+        .await
+        .unwrap();
+    let event = NewAuditEvent {
+        at: 1_767_225_600,
+        kind: "token_issued",
+        sub: Some("alice"),
+        client_id: Some("client"),
+        data: r#"{"kind":"token_issued"}"#,
+    };
+    for round in 0..300u32 {
+        let mut append = Box::pin(stores.audit.append(&event));
+        let key = format!("dropped-{round}");
+        let mut claim = Box::pin(
+            stores
+                .replay
+                .insert_once(&key, 1_767_229_200, 1_767_225_600),
+        );
+        let (mut append_done, mut claim_done) = (false, false);
+        for _ in 0..round % 12 {
+            if !append_done {
+                append_done = poll_once(&mut append).await.is_some();
+            }
+            if !claim_done {
+                claim_done = poll_once(&mut claim).await.is_some();
+            }
+            std::thread::sleep(Duration::from_micros(u64::from(round % 7) * 20));
+        }
+        drop((append, claim));
+    }
+    for i in 0..16 {
+        let appended = tokio::time::timeout(Duration::from_secs(5), stores.audit.append(&event))
+            .await
+            .expect("an append waited on a transaction left open");
+        appended.unwrap_or_else(|e| panic!("append {i} after the dropped writes: {e}"));
+        let key = format!("after-{i}");
+        let claimed = tokio::time::timeout(
+            Duration::from_secs(5),
+            stores
+                .replay
+                .insert_once(&key, 1_767_229_200, 1_767_225_600),
+        )
+        .await
+        .expect("a claim waited on a transaction left open");
+        assert!(claimed.unwrap_or_else(|e| panic!("claim {i} after the dropped writes: {e}")));
+    }
+}

@@ -95,6 +95,13 @@ impl From<WifError> for OAuthError {
     }
 }
 
+/// A claim of the wrong shape, read by [`mcp_auth_core::jose::str_claim`] and its siblings.
+impl From<mcp_auth_core::jose::MalformedClaim> for WifError {
+    fn from(e: mcp_auth_core::jose::MalformedClaim) -> Self {
+        Self::MalformedClaim(e.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

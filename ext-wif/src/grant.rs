@@ -12,7 +12,7 @@ use mcp_auth_core::ext::{
 use mcp_auth_core::jose::jsonwebtoken::Algorithm;
 use mcp_auth_core::jose::{
     AllowedAlgorithms, CompactJws, JwksCache, JwksError, JwsError, algorithm_name,
-    numeric_date_value,
+    assertion_replay_key, date_claim, jti_claim, str_claim,
 };
 use mcp_auth_core::protected_resource::ProtectedResource;
 use mcp_auth_core::store::ReplayCache;
@@ -126,7 +126,7 @@ impl WorkloadAssertionGrant {
         let issuer = &entry.issuer;
         check_audience(issuer, ctx, claims.get("aud"))?;
         check_times(&claims, ctx.now)?;
-        jti_claim(&claims)?;
+        required_jti(&claims)?;
         let sub = str_claim(&claims, "sub")?
             .filter(|s| !s.is_empty())
             .ok_or(WifError::MissingSubject)?;
@@ -286,40 +286,9 @@ fn grant_scope(
     Ok(granted)
 }
 
-/// A string claim: `None` when absent, an error when not a string.
-fn str_claim<'c>(
-    claims: &'c Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<&'c str>, WifError> {
-    match claims.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(WifError::MalformedClaim(name)),
-    }
-}
-
-/// A NumericDate claim: `None` when absent, an error when not a usable number.
-fn date_claim(
-    claims: &Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<UnixTime>, WifError> {
-    match claims.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => numeric_date_value(v)
-            .map(Some)
-            .ok_or(WifError::MalformedClaim(name)),
-    }
-}
-
 /// Step 8: the `jti`, present, non-empty, at most 255 characters.
-fn jti_claim(claims: &Map<String, Value>) -> Result<&str, WifError> {
-    let jti = str_claim(claims, "jti")?
-        .filter(|j| !j.is_empty())
-        .ok_or(WifError::MissingJti)?;
-    if jti.len() > MAX_CLAIM_LEN {
-        return Err(WifError::MalformedClaim("jti"));
-    }
-    Ok(jti)
+fn required_jti(claims: &Map<String, Value>) -> Result<&str, WifError> {
+    jti_claim(claims, MAX_CLAIM_LEN)?.ok_or(WifError::MissingJti)
 }
 
 /// The replay-store key and expiry of an already verified assertion.
@@ -329,11 +298,10 @@ fn replay_entry(assertion: &str) -> Result<(String, UnixTime), WifError> {
         .claims()
         .map_err(|_| WifError::Malformed("the payload is not a JSON object"))?;
     let iss = str_claim(&claims, "iss")?.ok_or(WifError::UntrustedIssuer)?;
-    let jti = jti_claim(&claims)?;
+    let jti = required_jti(&claims)?;
     let exp = date_claim(&claims, "exp")?.ok_or(WifError::MissingExpiry)?;
-    // The issuer's length first: `iss` may hold `:`.
     Ok((
-        format!("wif:{}:{iss}:{jti}", iss.len()),
+        assertion_replay_key("wif", iss, jti),
         exp.saturating_add(CLOCK_SKEW),
     ))
 }

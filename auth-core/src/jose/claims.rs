@@ -2,6 +2,7 @@
 //! one string or an array, and NumericDate as whole seconds.
 
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use crate::clock::UnixTime;
 
@@ -47,6 +48,62 @@ pub fn numeric_date_value(v: &serde_json::Value) -> Option<UnixTime> {
     }
 }
 
+/// A claim present with a value of the wrong shape: its name. The assertion grants (ID-JAG
+/// redemption, workload identity) answer it as `invalid_grant`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the {0} claim is malformed")]
+pub struct MalformedClaim(pub &'static str);
+
+/// A string claim: `None` when absent or `null`.
+///
+/// # Errors
+/// [`MalformedClaim`] when present with another type.
+pub fn str_claim<'c>(
+    claims: &'c Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<&'c str>, MalformedClaim> {
+    match claims.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(MalformedClaim(name)),
+    }
+}
+
+/// A NumericDate claim ([`numeric_date_value`]): `None` when absent or `null`.
+///
+/// # Errors
+/// [`MalformedClaim`] when present but not a usable number.
+pub fn date_claim(
+    claims: &Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<UnixTime>, MalformedClaim> {
+    match claims.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => numeric_date_value(v).map(Some).ok_or(MalformedClaim(name)),
+    }
+}
+
+/// An assertion's `jti` (RFC 7519 §4.1.7): `None` when absent, `null` or empty.
+///
+/// # Errors
+/// [`MalformedClaim`] (`jti`) when it is not a string or is longer than `max_len` bytes.
+pub fn jti_claim(
+    claims: &Map<String, Value>,
+    max_len: usize,
+) -> Result<Option<&str>, MalformedClaim> {
+    match str_claim(claims, "jti")? {
+        Some(jti) if jti.len() > max_len => Err(MalformedClaim("jti")),
+        jti => Ok(jti.filter(|j| !j.is_empty())),
+    }
+}
+
+/// The replay-store key of an assertion's `jti` from `iss`, under `namespace` (e.g. `id-jag`):
+/// `namespace:<length of iss>:iss:jti`. The issuer's length comes first because `iss` may hold
+/// `:`, so `https://idp` with `jti` `8443:x` and `https://idp:8443` with `x` never share a key.
+pub fn assertion_replay_key(namespace: &str, iss: &str, jti: &str) -> String {
+    format!("{namespace}:{}:{iss}:{jti}", iss.len())
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -77,5 +134,36 @@ mod tests {
         assert_eq!(numeric_date_value(&json!(-0.5)), Some(-1));
         assert_eq!(numeric_date_value(&json!(1e300)), None);
         assert_eq!(numeric_date_value(&json!("1700000000")), None);
+    }
+
+    #[test]
+    fn claim_readers_tell_absent_from_malformed() {
+        let claims = json!({"iss": "https://idp", "n": 5, "exp": 1.5, "bad": "x", "jti": "",
+            "nul": null});
+        let claims = claims.as_object().unwrap();
+        assert_eq!(str_claim(claims, "iss"), Ok(Some("https://idp")));
+        assert_eq!(str_claim(claims, "nul"), Ok(None));
+        assert_eq!(str_claim(claims, "none"), Ok(None));
+        assert_eq!(str_claim(claims, "n"), Err(MalformedClaim("n")));
+        assert_eq!(date_claim(claims, "exp"), Ok(Some(1)));
+        assert_eq!(date_claim(claims, "bad"), Err(MalformedClaim("bad")));
+        assert_eq!(jti_claim(claims, 8), Ok(None));
+        let long = json!({"jti": "123456789"});
+        assert_eq!(
+            jti_claim(long.as_object().unwrap(), 8),
+            Err(MalformedClaim("jti"))
+        );
+        assert_eq!(
+            jti_claim(long.as_object().unwrap(), 9),
+            Ok(Some("123456789"))
+        );
+    }
+
+    #[test]
+    fn replay_keys_of_colon_issuers_do_not_collide() {
+        assert_ne!(
+            assertion_replay_key("id-jag", "https://idp", "8443:x"),
+            assertion_replay_key("id-jag", "https://idp:8443", "x")
+        );
     }
 }

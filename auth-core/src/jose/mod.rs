@@ -49,7 +49,10 @@ mod key_set;
 
 pub use alg::{AllowedAlgorithms, algorithm_name};
 pub use cache::{CacheTiming, FetchError, JwksCache, JwksError, JwksFetcher, KeySource};
-pub use claims::{Audience, numeric_date, numeric_date_value};
+pub use claims::{
+    Audience, MalformedClaim, assertion_replay_key, date_claim, jti_claim, numeric_date,
+    numeric_date_value, str_claim,
+};
 pub use es256::{ES256_SIGNATURE_LEN, Es256Error, Es256Signer};
 pub use jsonwebtoken;
 pub use jws::{CompactJws, JwsError};

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use tokio::sync::Mutex;
 
 use super::replay_front::ReplayBatchWriter;
+use super::sql::begin::begin_detached;
 use super::sql::replay::{CLAIM, PURGE};
 
 /// Writes claims into the `replay_cache` table of a SQLite database, each with the same upsert
@@ -44,11 +45,8 @@ impl ReplayBatchWriter for SqliteReplayBatchWriter {
         now: UnixTime,
     ) -> Result<Vec<bool>, StoreError> {
         let _writing = self.writing.lock().await;
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(super::sqlite::db_error)?;
+        let mut tx =
+            begin_detached(&self.pool, Some("BEGIN IMMEDIATE"), super::sqlite::db_error).await?;
         let mut firsts = Vec::with_capacity(entries.len());
         for (key, expires_at) in entries {
             let done = sqlx::query(CLAIM)

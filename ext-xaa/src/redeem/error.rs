@@ -128,6 +128,13 @@ impl From<IdJagError> for OAuthError {
     }
 }
 
+/// A claim of the wrong shape, read by [`mcp_auth_core::jose::str_claim`] and its siblings.
+impl From<mcp_auth_core::jose::MalformedClaim> for IdJagError {
+    fn from(e: mcp_auth_core::jose::MalformedClaim) -> Self {
+        Self::MalformedClaim(e.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,10 @@ use mcp_auth_core::ext::{
     SUBJECT_ID_CLAIM, ScopeCeiling, ScopeNotGranted, narrow_scope, select_resource,
 };
 use mcp_auth_core::jose::jsonwebtoken::Algorithm;
-use mcp_auth_core::jose::{CompactJws, JwksCache, JwksError, JwsError, numeric_date_value};
+use mcp_auth_core::jose::{
+    CompactJws, JwksCache, JwksError, JwsError, assertion_replay_key, date_claim, jti_claim,
+    numeric_date_value, str_claim,
+};
 use mcp_auth_core::protected_resource::ProtectedResource;
 use mcp_auth_core::store::ReplayCache;
 use mcp_auth_core::{
@@ -167,7 +170,7 @@ impl IdJagGrant {
         // V10
         check_lifetime(&claims, idp.max_lifetime, ctx.now)?;
         // V11 (presence; spent in commit)
-        let jti = jti_claim(&claims)?.to_owned();
+        let jti = required_jti(&claims)?.to_owned();
         // V12
         check_client(&claims, ctx, idp)?;
         // V13
@@ -342,40 +345,9 @@ pub(crate) fn same_issuer(a: &str, b: &str) -> bool {
     a.strip_suffix('/').unwrap_or(a) == b.strip_suffix('/').unwrap_or(b)
 }
 
-/// A string claim: `None` when absent, an error when not a string.
-fn str_claim<'c>(
-    claims: &'c Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<&'c str>, IdJagError> {
-    match claims.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(IdJagError::MalformedClaim(name)),
-    }
-}
-
-/// A NumericDate claim: `None` when absent, an error when not a usable number.
-fn date_claim(
-    claims: &Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<UnixTime>, IdJagError> {
-    match claims.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => numeric_date_value(v)
-            .map(Some)
-            .ok_or(IdJagError::MalformedClaim(name)),
-    }
-}
-
 /// The `jti`: present, non-empty, at most 256 characters.
-fn jti_claim(claims: &Map<String, Value>) -> Result<&str, IdJagError> {
-    let jti = str_claim(claims, "jti")?
-        .filter(|j| !j.is_empty())
-        .ok_or(IdJagError::MissingJti)?;
-    if jti.len() > MAX_JTI_LEN {
-        return Err(IdJagError::MalformedClaim("jti"));
-    }
-    Ok(jti)
+fn required_jti(claims: &Map<String, Value>) -> Result<&str, IdJagError> {
+    jti_claim(claims, MAX_JTI_LEN)?.ok_or(IdJagError::MissingJti)
 }
 
 /// The replay-store key and expiry of an already verified assertion.
@@ -386,12 +358,10 @@ fn replay_entry(assertion: &str) -> Result<(String, UnixTime), IdJagError> {
         .claims()
         .map_err(|_| IdJagError::Malformed("the payload is not a JSON object"))?;
     let iss = str_claim(&claims, "iss")?.ok_or(IdJagError::UntrustedIssuer)?;
-    let jti = jti_claim(&claims)?;
+    let jti = required_jti(&claims)?;
     let exp = date_claim(&claims, "exp")?.ok_or(IdJagError::MalformedClaim("exp"))?;
     Ok((
-        // The issuer's length first: `iss` may hold `:`, so `https://idp` + `8443:x` and
-        // `https://idp:8443` + `x` must not share a key.
-        format!("id-jag:{}:{iss}:{jti}", iss.len()),
+        assertion_replay_key("id-jag", iss, jti),
         exp.saturating_add(CLOCK_SKEW),
     ))
 }

@@ -7,6 +7,7 @@ use mcp_auth_core::{ResourceUri, ScopeSet, StoreError};
 use sqlx::{Pool, Postgres, Transaction};
 
 use super::db_error;
+use crate::storage::sql::begin::begin_detached;
 use crate::storage::sql::consent::encode;
 use crate::storage::sql::{Dialect, Selection};
 
@@ -22,9 +23,10 @@ impl Dialect for Postgres {
         db_error(err)
     }
 
-    /// A plain `BEGIN` (READ COMMITTED); the statements that need a lock take it.
+    /// A plain `BEGIN` (READ COMMITTED); the statements that need a lock take it. Begun by
+    /// [`begin_detached`], so a dropped caller never leaves a transaction open.
     async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, StoreError> {
-        pool.begin().await.map_err(db_error)
+        begin_detached(pool, None, db_error).await
     }
 
     /// `LOCK TABLE signing_keys IN EXCLUSIVE MODE`: readers go on, other writers wait, so two

@@ -23,6 +23,7 @@
 //! setup and migrations.
 
 pub(crate) mod audit;
+pub(crate) mod begin;
 pub(crate) mod clients;
 pub(crate) mod codes;
 pub(crate) mod consent;

@@ -5,6 +5,7 @@
 use mcp_auth_core::{ResourceUri, ScopeSet, StoreError};
 use sqlx::{Pool, Sqlite, Transaction};
 
+use crate::storage::sql::begin::begin_detached;
 use crate::storage::sql::consent::{SELECT, decode, encode};
 use crate::storage::sql::{Dialect, Selection};
 
@@ -16,11 +17,10 @@ impl Dialect for Sqlite {
         super::db_error(err)
     }
 
-    /// `BEGIN IMMEDIATE`: take the write lock before the first read.
+    /// `BEGIN IMMEDIATE`: take the write lock before the first read. Begun by
+    /// [`begin_detached`], so a dropped caller never leaves the lock held.
     async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, StoreError> {
-        pool.begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(super::db_error)
+        begin_detached(pool, Some("BEGIN IMMEDIATE"), super::db_error).await
     }
 
     /// Nothing: the write transaction already excludes other rotations.
