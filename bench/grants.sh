@@ -10,9 +10,9 @@
 # node-oidc-provider out, BIN_DIR=/path uses prebuilt binaries (auth-server,
 # protected-mcp-server, examples/cc_assertions, examples/dpop_proofs) instead of building them
 # with cargo (MCP_BIN=/path overrides the MCP server alone). OUR_RATE_CAP=20000 and
-# PEER_RATE_CAP=8000 (requests/s) size what is minted for the paths that spend one item per
-# request: DURATION x cap items, so a path faster than its cap ends early, when its items run out,
-# and its rate is over the time it ran. Ports 21000 (mcp-auth), 21100-21101 (peer and its admin
+# PEER_RATE_CAP=8000 (requests/s) bound what is minted for the paths that spend one item per
+# request: 1.5 x the server's cc-secret rate of the round x DURATION items, at most cap x
+# DURATION; a path that runs out of items ends early, and its rate is over the time it ran. Ports 21000 (mcp-auth), 21100-21101 (peer and its admin
 # listener), 21200 (MCP server); OUR_PORT, PEER_PORT, MCP_PORT move them.
 #
 # Measured, each with `wrk -t1 -c$CONNECTIONS -d$DURATION --latency` on loopback: requests/s,
@@ -71,6 +71,13 @@ SCRATCH="$(mktemp -d /tmp/grants-bench.XXXXXX)"
 PIDS=()
 
 cleanup() {
+  local status=$?
+  if [ "$status" != 0 ] || [ "${KEEP_LOGS:-0}" = 1 ]; then
+    local keep
+    keep="$(mktemp -d /tmp/grants-bench-logs.XXXXXX)"
+    cp "$SCRATCH"/*.log "$keep/" 2>/dev/null || true
+    echo "server and wrk logs kept in $keep" >&2
+  fi
   for pid in "${PIDS[@]:-}"; do
     if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null || true; fi
   done
@@ -84,8 +91,6 @@ case "$DURATION" in
   *m) SECS="$(( ${DURATION%m} * 60 ))" ;;
   *) SECS="$DURATION" ;;
 esac
-OUR_N="$(( OUR_RATE_CAP * SECS ))"
-PEER_N="$(( PEER_RATE_CAP * SECS ))"
 MINT_LIMIT="$(( SECS * 20 + 60 ))s"
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
@@ -200,9 +205,11 @@ post200() { # url body [authorization] [extra header]
   [ "$code" = 200 ] || { echo "POST $1 answered $code: $(head -c 300 "$SCRATCH/post.out")" >&2; exit 1; }
   cat "$SCRATCH/post.out"
 }
-json_field() { sed -n "s/.*\"$1\" *: *\"\\([^\"]*\\)\".*/\\1/p"; }
+# The JSON string member $1 of stdin, on a line of its own (answers end without a newline).
+json_field() { { cat; echo; } | sed -n "s/.*\"$1\" *: *\"\\([^\"]*\\)\".*/\\1/p"; }
 
 # One wrk run; prints "rps p50_ms p99_ms errors seconds". Env for the Lua script before the args.
+ms_of_token() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1e6} else if (v ~ /ms$/) {sub(/ms$/,"",v); v/=1000} else if (v ~ /m$/) {sub(/m$/,"",v); v*=60} else if (v ~ /s$/) {sub(/s$/,"",v)}; printf "%.2f\n", v}'; }
 ms() { awk '{v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /m$/) {sub(/m$/,"",v); v*=60000} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; print v}'; }
 measure() { # port lua [VAR=value...]
   local port="$1" lua="$2" out
@@ -215,7 +222,7 @@ measure() { # port lua [VAR=value...]
   p99="$(awk '$1=="99%"' <<<"$out" | ms)"
   non2xx="$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")"
   sock="$(awk '/Socket errors:/ {gsub(/,/,""); print $4+$6+$8+$10}' <<<"$out")"
-  secs="$(awk '/requests in/ {print $5}' <<<"$out" | tr -d ,)"
+  secs="$(awk '/requests in/ {sub(/,$/, "", $4); print $4}' <<<"$out" | ms_of_token)"
   echo "$rps ${p50:-0} ${p99:-0} $(( ${non2xx:-0} + ${sock:-0} )) $secs"
 }
 # Mint COUNT values with bench/grants_mint.lua into FILE.
@@ -239,11 +246,22 @@ record() { # who path result
   echo "   $1 $2: $3   (req/s p50 p99 errors seconds)"
 }
 
+# Items to mint for a one-item-per-request path: 1.5 x (this round's cc-secret rate of the same
+# server, its cheapest path) x DURATION, at least 2,000, at most cap x DURATION.
+items_for() { # who cap
+  local last
+  last="$(printf '%s' "${RES["$1|cc-secret"]}" | tail -n 1 | cut -d' ' -f1)"
+  awk -v r="$last" -v s="$SECS" -v cap="$2" 'BEGIN {n = int(1.5 * r * s); if (n < 2000) n = 2000;
+    if (n > cap * s) n = cap * s; print n}'
+}
+
 run_peer() {
   echo "== round $1: node-oidc-provider $PEER_VERSION"
   start_peer
   post200 "$PEER_URL/token" "$CC_BODY" "$PEER_AUTH" >/dev/null
   record peer cc-secret "$(measure "$PEER_PORT" grants_static.lua BODY="$CC_BODY" AUTH="$PEER_AUTH")"
+  local PEER_N
+  PEER_N="$(items_for peer "$PEER_RATE_CAP")"
 
   "$TOOL" sign "$SCRATCH" bench-jwt "$PEER_URL" "$PEER_N"
   record peer cc-jwt "$(measure "$PEER_PORT" grants_lines.lua LINES="$SCRATCH/assertions.txt" BODY_PREFIX="$JWT_PREFIX")"
@@ -274,6 +292,8 @@ run_ours() {
   local token
   post200 "$OUR/token" "$CC_BODY" "$AUTH" >/dev/null
   record ours cc-secret "$(measure "$OUR_PORT" grants_static.lua BODY="$CC_BODY" AUTH="$AUTH")"
+  local OUR_N
+  OUR_N="$(items_for ours "$OUR_RATE_CAP")"
 
   "$TOOL" sign "$SCRATCH" "$JWT_ID" "$OUR" "$OUR_N"
   record ours cc-jwt "$(measure "$OUR_PORT" grants_lines.lua LINES="$SCRATCH/assertions.txt" BODY_PREFIX="$JWT_PREFIX")"

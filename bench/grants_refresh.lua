@@ -24,9 +24,14 @@ function request()
   return wrk.format("POST", "/token", headers, prefix .. token)
 end
 
+local told = false
+
 function response(status, headers, body)
   if status == 200 then
     local token = body:match('"refresh_token"%s*:%s*"([^"]+)"')
     if token then pool[#pool + 1] = token end
+  elseif not told then
+    told = true
+    io.stderr:write("refresh: first failure: ", status, " ", body:sub(1, 300), "\n")
   end
 end
