@@ -72,7 +72,7 @@ PIDS=()
 
 cleanup() {
   local status=$?
-  if [ "$status" != 0 ] || [ "${KEEP_LOGS:-0}" = 1 ]; then
+  if [ "$status" != 0 ] || [ "${KEEP_LOGS:-0}" = 1 ] || [ -n "${WEDGED[*]:-}" ]; then
     local keep
     keep="$(mktemp -d /tmp/grants-bench-logs.XXXXXX)"
     cp "$SCRATCH"/*.log "$keep/" 2>/dev/null || true
@@ -182,7 +182,12 @@ wait_port() { # port pid log
   done
   echo "the server on port $1 did not start" >&2; exit 1
 }
-stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+stop() { # pid: TERM, then KILL after 5 s
+  kill "$1" 2>/dev/null || return 0
+  for _ in $(seq 1 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
 start_ours() {
   rm -f "$SCRATCH"/auth.db*; cp "$SCRATCH/pristine"/auth.db* "$SCRATCH/"
   MCP_AUTH_LOG=warn "$BIN" serve --dev >>"$SCRATCH/ours.log" 2>&1 &
@@ -286,31 +291,50 @@ run_peer() {
   stop "$PEER_PID"
 }
 
+# After each mcp-auth path: /authorize must still answer 302 (it writes a session and a code).
+# When it does not (seen: "database is locked" and 503 until restart), say so, count it and
+# restart the server on a fresh store, so the next paths are still measured.
+WEDGED=()
+probe_ours() { # path just measured
+  local code
+  code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$OUR$AUTHORIZE")"
+  [ "$code" = 302 ] && return 0
+  WEDGED+=("after $1: /authorize answered $code ($(grep -E 'ERROR|WARN.*(503|store unavailable)' "$SCRATCH/ours.log" | tail -n 1 | cut -c1-200))")
+  echo "   !! mcp-auth answered $code to /authorize after $1; restarting it on a fresh store" >&2
+  stop "$OUR_PID"
+  start_ours
+}
+
 run_ours() {
   echo "== round $1: mcp-auth"
   start_ours
   local token
   post200 "$OUR/token" "$CC_BODY" "$AUTH" >/dev/null
   record ours cc-secret "$(measure "$OUR_PORT" grants_static.lua BODY="$CC_BODY" AUTH="$AUTH")"
+  probe_ours cc-secret
   local OUR_N
   OUR_N="$(items_for ours "$OUR_RATE_CAP")"
 
   "$TOOL" sign "$SCRATCH" "$JWT_ID" "$OUR" "$OUR_N"
   record ours cc-jwt "$(measure "$OUR_PORT" grants_lines.lua LINES="$SCRATCH/assertions.txt" BODY_PREFIX="$JWT_PREFIX")"
+  probe_ours cc-jwt
 
   proofs "$SCRATCH/lines.txt" "$OUR/token" "$OUR_N"
   record ours cc-dpop "$(measure "$OUR_PORT" grants_lines.lua LINES="$SCRATCH/lines.txt" LINE_HEADER=DPoP \
     BODY_PREFIX="$CC_BODY" AUTH="$AUTH")"
+  probe_ours cc-dpop
 
   mint "$OUR_PORT" "$SCRATCH/codes.txt" "$OUR_N" MINT_PATH="$AUTHORIZE"
   record ours code "$(measure "$OUR_PORT" grants_lines.lua LINES="$SCRATCH/codes.txt" \
     BODY_PREFIX="$(code_prefix "$PUBLIC_ID")")"
+  probe_ours code
 
   mint "$OUR_PORT" "$SCRATCH/codes.txt" "$OUR_N" MINT_PATH="$AUTHORIZE"
   proofs "$SCRATCH/proofs.txt" "$OUR/token" "$OUR_N"
   paste -d '' "$SCRATCH/proofs.txt" "$SCRATCH/codes.txt" >"$SCRATCH/lines.txt"
   record ours code-dpop "$(measure "$OUR_PORT" grants_lines.lua LINES="$SCRATCH/lines.txt" LINE_HEADER=DPoP \
     BODY_PREFIX="$(code_prefix "$PUBLIC_ID")")"
+  probe_ours code-dpop
 
   mint "$OUR_PORT" "$SCRATCH/codes.txt" "$CONNECTIONS" MINT_PATH="$AUTHORIZE"
   while read -r code; do
@@ -318,16 +342,19 @@ run_ours() {
   done <"$SCRATCH/codes.txt" >"$SCRATCH/refresh.txt"
   record ours refresh "$(measure "$OUR_PORT" grants_refresh.lua REFRESH="$SCRATCH/refresh.txt" \
     BODY_PREFIX="$(refresh_prefix "$PUBLIC_ID")")"
+  probe_ours refresh
 
   token="$(post200 "$OUR/token" "$CC_BODY" "$AUTH" | json_field access_token)"
   post200 "$OUR/introspect" "token=$token" "$RS_AUTH" | grep -q '"active":true' \
     || { echo "introspection by the resource's server client did not answer active:true" >&2; exit 1; }
   record ours introspect "$(measure "$OUR_PORT" grants_static.lua TARGET_PATH=/introspect BODY="token=$token" AUTH="$RS_AUTH")"
+  probe_ours introspect
 
   mint "$OUR_PORT" "$SCRATCH/tokens.txt" "$OUR_N" METHOD=POST MINT_PATH=/token MINT_BODY="$CC_BODY" \
     AUTH="$AUTH" FIELD=access_token
   record ours revoke "$(measure "$OUR_PORT" grants_lines.lua LINES="$SCRATCH/tokens.txt" TARGET_PATH=/revoke \
     BODY_PREFIX="token=" AUTH="$AUTH")"
+  probe_ours revoke
   stop "$OUR_PID"
 }
 
@@ -446,6 +473,7 @@ echo "== results: $HEADER"
 cat "$TABLE"
 [ -z "$LAYER_LINE" ] || echo "$LAYER_LINE"
 echo "server log lines at error level: mcp-auth $ERRORS_OURS, peer server_error $ERRORS_PEER"
+for w in "${WEDGED[@]:-}"; do [ -z "$w" ] || echo "mcp-auth stopped answering $w; restarted"; done
 echo "$SUMMARY"
 
 if [ "$WRITE" = 1 ]; then
@@ -460,6 +488,7 @@ if [ "$WRITE" = 1 ]; then
     echo
     [ -z "$LAYER_LINE" ] || { echo "$LAYER_LINE."; echo; }
     echo "Server log lines at error level during the run: mcp-auth $ERRORS_OURS, peer \`server_error\` $ERRORS_PEER."
+    for w in "${WEDGED[@]:-}"; do [ -z "$w" ] || { echo; echo "mcp-auth stopped answering $w; restarted on a fresh store."; }; done
     echo
     echo "\`$SUMMARY\`"
     echo "<!-- grants.sh:end -->"

@@ -12,8 +12,11 @@ local file
 
 -- Stop this thread and end the run now: wrk's SIGINT handler cuts its sleep short, so it
 -- reports the requests done over the time actually spent, not over -d.
+local finished = false
 local function finish()
   wrk.thread:stop()
+  if finished then return end
+  finished = true
   -- (system() ignores SIGINT while its shell runs: send it from a detached child, a moment later)
   os.execute("(sleep 0.02; kill -INT $PPID) &")
 end
