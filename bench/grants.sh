@@ -91,7 +91,7 @@ case "$DURATION" in
   *m) SECS="$(( ${DURATION%m} * 60 ))" ;;
   *) SECS="$DURATION" ;;
 esac
-MINT_LIMIT="$(( SECS * 20 + 60 ))s"
+MINT_SECS="$(( SECS * 10 + 60 ))"
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 command -v openssl >/dev/null || { echo "openssl is required" >&2; exit 1; }
@@ -216,10 +216,25 @@ json_field() { { cat; echo; } | sed -n "s/.*\"$1\" *: *\"\\([^\"]*\\)\".*/\\1/p"
 # One wrk run; prints "rps p50_ms p99_ms errors seconds". Env for the Lua script before the args.
 ms_of_token() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1e6} else if (v ~ /ms$/) {sub(/ms$/,"",v); v/=1000} else if (v ~ /m$/) {sub(/m$/,"",v); v*=60} else if (v ~ /s$/) {sub(/s$/,"",v)}; printf "%.2f\n", v}'; }
 ms() { awk '{v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /m$/) {sub(/m$/,"",v); v*=60000} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; print v}'; }
+# What ends a run without cutting requests off (bench/grants_drain.lua): a GET of the server's
+# metadata, recognised in answers by a member name.
+drain_env() { # port
+  case "$1" in
+    "$OUR_PORT") echo "DRAIN_PATH=/.well-known/oauth-authorization-server" 'DRAIN_MARK="issuer"' ;;
+    "$PEER_PORT") echo "DRAIN_PATH=/.well-known/openid-configuration" 'DRAIN_MARK="issuer"' ;;
+    *) echo "DRAIN_PATH=/.well-known/oauth-protected-resource/mcp" 'DRAIN_MARK="authorization_servers"' ;;
+  esac
+}
 measure() { # port lua [VAR=value...]
   local port="$1" lua="$2" out
   shift 2
-  out="$(env "$@" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$ROOT/bench/$lua" "http://127.0.0.1:$port")"
+  local -a drain
+  read -r -a drain <<<"$(drain_env "$port")"
+  # The scripts that end themselves get -d as a safety net only; grants_mcp.lua is a plain run.
+  local limit="$((SECS + 10))s"
+  [ "$lua" != grants_mcp.lua ] || limit="$DURATION"
+  out="$(env LUA_DIR="$ROOT/bench" RUN_SECS="$SECS" CONNECTIONS="$CONNECTIONS" "${drain[@]}" "$@" \
+    wrk -t1 -c"$CONNECTIONS" -d"$limit" --latency -s "$ROOT/bench/$lua" "http://127.0.0.1:$port")"
   printf '%s\n\n' "$out" >>"$SCRATCH/wrk.log"
   local rps p50 p99 non2xx sock secs
   rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
@@ -234,7 +249,10 @@ measure() { # port lua [VAR=value...]
 mint() { # port file count [VAR=value...]
   local port="$1" file="$2" count="$3"
   shift 3
-  env OUT="$file" COUNT="$count" "$@" wrk -t1 -c"$CONNECTIONS" -d"$MINT_LIMIT" -s "$ROOT/bench/grants_mint.lua" \
+  local -a drain
+  read -r -a drain <<<"$(drain_env "$port")"
+  env LUA_DIR="$ROOT/bench" RUN_SECS="$MINT_SECS" CONNECTIONS="$CONNECTIONS" "${drain[@]}" OUT="$file" COUNT="$count" "$@" \
+    wrk -t1 -c"$CONNECTIONS" -d"$((MINT_SECS + 10))s" -s "$ROOT/bench/grants_mint.lua" \
     "http://127.0.0.1:$port" >>"$SCRATCH/mint.log"
   local got
   got="$(wc -l <"$file")"
