@@ -29,6 +29,11 @@
 #   mcp-layer   `tools/call` of `echo` in an open session of the example MCP server
 #               (protected-mcp-server), with the bearer layer and without it
 #               (--dangerous-without-auth-layer): the layer's cost in requests/s and latency
+# Runs end without cutting requests off (bench/grants_drain.lua): when its items run out or
+# its time is up, each connection's next request is a GET of metadata, and the run stops once
+# every measured request has its answer. wrk's own end (connections closed with requests in
+# flight) has left mcp-auth's SQLite store locked until restart ("database is locked", 503);
+# after each mcp-auth path a probe (/authorize must answer 302) reports that and restarts it.
 # Codes, tokens, assertions and proofs are made before each measured run (codes through
 # mcp-auth's development profile and the peer's own model classes), so a run measures the
 # redemptions only. Each round runs the peer alone, then mcp-auth alone (the order swaps every
