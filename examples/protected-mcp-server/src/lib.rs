@@ -125,6 +125,9 @@ pub struct AppOptions {
     pub connections: Option<ConnectionOptions>,
     /// DPoP-bound tokens at the layer (RFC 9449 §7; default [`DpopMode::Allowed`]).
     pub dpop: DpopMode,
+    /// Serve `/mcp` without [`BearerAuthLayer`]: anyone may call every tool. Off by default;
+    /// only for measuring what the layer adds (`bench/grants.sh`). Never in a deployment.
+    pub dangerous_without_auth_layer: bool,
 }
 
 impl AppOptions {
@@ -138,6 +141,7 @@ impl AppOptions {
             max_sessions: MAX_SESSIONS,
             connections: None,
             dpop: DpopMode::default(),
+            dangerous_without_auth_layer: false,
         }
     }
 
@@ -239,9 +243,12 @@ pub fn app_with_session_manager(
             .with_allowed_hosts(allowed_hosts)
             .with_max_request_body_bytes(DEFAULT_BODY_LIMIT),
     );
-    let router = Router::new()
-        .nest_service("/mcp", mcp)
-        .layer(
+    let mcp = Router::new().nest_service("/mcp", mcp);
+    let mcp = if options.dangerous_without_auth_layer {
+        tracing::warn!("dangerous_without_auth_layer: /mcp is served without BearerAuthLayer");
+        mcp
+    } else {
+        mcp.layer(
             BearerAuthLayer::new(config.clone(), validator)
                 .session_binding(binding)
                 // Every decision (who, which tool, allowed or not, scopes) to the log.
@@ -249,8 +256,8 @@ pub fn app_with_session_manager(
                     mcp_auth_resource_server::TracingDecisions,
                 )),
         )
-        .merge(metadata_router(&config))
-        .layer(cors_layer());
+    };
+    let router = mcp.merge(metadata_router(&config)).layer(cors_layer());
     Ok((router, sessions))
 }
 

@@ -16,6 +16,9 @@
 //!
 //! `--dpop` (`MCP_DPOP`) sets the layer's DPoP mode (RFC 9449 §7): `off`, `allowed` (the
 //! default: Bearer and DPoP-bound tokens) or `required` (DPoP-bound tokens only).
+//!
+//! `--dangerous-without-auth-layer` (hidden) serves `/mcp` with no authorization at all; it
+//! exists only so that `bench/grants.sh` can measure what the layer adds, and logs a warning.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -76,6 +79,10 @@ struct Args {
     /// DPoP-bound tokens (RFC 9449 §7): `off`, `allowed` or `required`.
     #[arg(long, env = "MCP_DPOP", default_value = "allowed", value_parser = parse_dpop_mode)]
     dpop: DpopMode,
+    /// Serve `/mcp` WITHOUT the bearer layer: anyone may call every tool. Only for measuring
+    /// what the layer adds (`bench/grants.sh`, on loopback); never in a deployment.
+    #[arg(long, hide = true)]
+    dangerous_without_auth_layer: bool,
 }
 
 /// `off`, `allowed` or `required` as a [`DpopMode`].
@@ -155,6 +162,7 @@ async fn run(args: Args) -> Result<(), String> {
         .public_url
         .unwrap_or_else(|| format!("http://{bound}/mcp"));
     let mut options = AppOptions::new(args.issuer.clone(), public_url.clone()).with_dpop(args.dpop);
+    options.dangerous_without_auth_layer = args.dangerous_without_auth_layer;
     let with_calendar = calendar.is_some();
     if let Some(c) = calendar {
         options = options.with_connections(c);
