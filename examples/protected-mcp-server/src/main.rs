@@ -18,7 +18,8 @@
 //! default: Bearer and DPoP-bound tokens) or `required` (DPoP-bound tokens only).
 //!
 //! `--dangerous-without-auth-layer` (hidden) serves `/mcp` with no authorization at all; it
-//! exists only so that `bench/grants.sh` can measure what the layer adds, and logs a warning.
+//! exists only so that `bench/grants.sh` can measure what the layer adds, is refused unless the
+//! server binds a loopback address, and logs a warning.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -80,7 +81,7 @@ struct Args {
     #[arg(long, env = "MCP_DPOP", default_value = "allowed", value_parser = parse_dpop_mode)]
     dpop: DpopMode,
     /// Serve `/mcp` WITHOUT the bearer layer: anyone may call every tool. Only for measuring
-    /// what the layer adds (`bench/grants.sh`, on loopback); never in a deployment.
+    /// what the layer adds (`bench/grants.sh`); refused unless bound to a loopback address.
     #[arg(long, hide = true)]
     dangerous_without_auth_layer: bool,
 }
@@ -153,6 +154,13 @@ async fn main() -> ExitCode {
 async fn run(args: Args) -> Result<(), String> {
     let limits = listener_limits(&args);
     limits.validate().map_err(|e| e.to_string())?;
+    if args.dangerous_without_auth_layer && !args.bind.ip().is_loopback() {
+        return Err(format!(
+            "--dangerous-without-auth-layer serves every tool to anyone: it is refused on {}, \
+             only a loopback address may take it",
+            args.bind
+        ));
+    }
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
@@ -217,6 +225,22 @@ mod tests {
                 Args::try_parse_from(["protected-mcp-server", "--dpop", bad]).is_err(),
                 "{bad:?}"
             );
+        }
+    }
+
+    /// The switch that drops the layer is refused before anything listens, on any address but
+    /// loopback (checked on the parsed address; nothing is bound).
+    #[tokio::test]
+    async fn serving_without_the_layer_is_refused_off_loopback() {
+        for bind in ["0.0.0.0:0", "[::]:0", "192.0.2.1:8080"] {
+            let args = Args::parse_from([
+                "protected-mcp-server",
+                "--bind",
+                bind,
+                "--dangerous-without-auth-layer",
+            ]);
+            let err = run(args).await.unwrap_err();
+            assert!(err.contains("only a loopback address"), "{bind}: {err}");
         }
     }
 }
