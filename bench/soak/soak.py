@@ -76,6 +76,8 @@ def new_code(c):
         "code_challenge_method": "S256",
     })
     status, headers, data = c.call("GET", "/authorize?" + query)
+    if status == 503:
+        raise Unavailable(f"/authorize: 503 {data[:200]!r}")
     if status != 302:
         raise RuntimeError(f"/authorize: {status} {data[:200]!r}")
     location = urllib.parse.urlsplit(headers["Location"])
@@ -123,20 +125,40 @@ def parallel(base, n, work, threads=6):
     return out
 
 
+def retried(fn, *args):
+    """fn(*args), again after a 503 (the store briefly over its deadline under load): 5 tries."""
+    for attempt in range(5):
+        try:
+            return fn(*args)
+        except Unavailable:
+            if attempt == 4:
+                raise
+            time.sleep(0.5)
+
+
+class Unavailable(RuntimeError):
+    pass
+
+
 def cmd_mint(base, n, out):
-    codes = parallel(base, int(n), lambda c, i: new_code(c))
+    codes = parallel(base, int(n), lambda c, i: retried(new_code, c))
     with open(out, "w") as f:
         for code, verifier in codes:
             f.write(f"{code} {verifier}\n")
 
 
+def new_family(c):
+    """A refresh token of a new family (a code minted and redeemed)."""
+    status, _, data = redeem(c, *retried(new_code, c))
+    if status == 503:
+        raise Unavailable(f"redemption: 503 {data[:200]!r}")
+    if status != 200:
+        raise RuntimeError(f"redemption: {status} {data[:200]!r}")
+    return json.loads(data)["refresh_token"]
+
+
 def cmd_families(base, n, out):
-    def family(c, i):
-        status, _, data = redeem(c, *new_code(c))
-        if status != 200:
-            raise RuntimeError(f"redemption: {status} {data[:200]!r}")
-        return json.loads(data)["refresh_token"]
-    tokens = parallel(base, int(n), family)
+    tokens = parallel(base, int(n), lambda c, i: retried(new_family, c))
     with open(out, "w") as f:
         f.write("".join(t + "\n" for t in tokens))
 

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 
-from soak import Client, basic, cc_token, new_code, parallel, redeem, rotate
+from soak import Client, basic, new_code, new_family, parallel, redeem, retried, rotate
 
 CODES = 300
 FAMILIES = 100
@@ -41,14 +41,8 @@ def fault(base_a, base_b, proxy_pid, cut_at, cut_seconds, out):
     t_start = time.time()
     cut_at, cut_seconds, proxy_pid = float(cut_at), float(cut_seconds), int(proxy_pid)
     nodes = [base_a, base_b]
-    codes = parallel(base_a, CODES, lambda c, i: new_code(c))
-
-    def family(c, i):
-        status, _, data = redeem(c, *new_code(c))
-        if status != 200:
-            raise RuntimeError(f"redemption: {status} {data[:200]!r}")
-        return json.loads(data)["refresh_token"]
-    fam = parallel(base_a, FAMILIES, family)
+    codes = parallel(base_a, CODES, lambda c, i: retried(new_code, c))
+    fam = parallel(base_a, FAMILIES, lambda c, i: retried(new_family, c))
     t_cut = t_start + cut_at
     if time.time() > t_cut - 2:
         sys.exit("preparation took longer than the time before the cut; raise CUT_AT")
@@ -183,6 +177,13 @@ def parse_out(path):
     return d
 
 
+def detail(d):
+    """The errors of one wrk result, by kind."""
+    kinds = [f"{k[1:]}: {v}" for k, v in d.items() if re.fullmatch(r"s\d+", k) and k != "s200"]
+    kinds += [f"{k}: {d[k]}" for k in ("connect", "read", "write", "timeout") if d[k]]
+    return ", ".join(kinds)
+
+
 def rss_means(rss_file, start, end):
     sums = {}
     if os.path.exists(rss_file):
@@ -212,6 +213,7 @@ def report(phase_dir, label):
                 row["parts"][p] = d
         rows.append(row)
         cells = [f"{p} {d['rate']:7.0f}/s p99 {d['p99_us'] / 1000:6.2f} ms err {d['errors']}"
+                 + (f" ({detail(d)})" if d["errors"] else "")
                  for p, d in row["parts"].items()]
         cells += [f"{lbl} {m / 1024:6.1f}" for lbl, (m, _) in sorted(row["rss"].items())]
         print(f"  minute {k:>4}: " + " | ".join(cells))
