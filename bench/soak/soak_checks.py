@@ -25,8 +25,8 @@ def attempt(c, fn, *args):
         return status, time.time() - t0, headers.get("Retry-After") is not None, data
     except TimeoutError:
         return "timeout", time.time() - t0, False, b""
-    except (OSError, http.client.HTTPException):
-        return "error", time.time() - t0, False, b""
+    except (OSError, http.client.HTTPException) as e:
+        return f"error:{type(e).__name__}", time.time() - t0, False, b""
 
 
 def fault(base_a, base_b, proxy_pid, cut_at, cut_seconds, out):
@@ -83,12 +83,29 @@ def fault(base_a, base_b, proxy_pid, cut_at, cut_seconds, out):
             sent = time.time()
             r = attempt(cs[node], rotate, fam[i])
             record(sent, node, "refresh", r)
+            last_family[i] = r[0]
             if r[0] == 200:
                 fam[i] = json.loads(r[3])["refresh_token"]
             time.sleep(0.02)
 
+    def cc_worker(w):
+        cs = [Client(b) for b in nodes]
+        time.sleep(max(0.0, t_cut - 2 - time.time()))
+        k = w
+        while time.time() < t_end:
+            node = k % 2
+            k += 1
+            sent = time.time()
+            record(sent, node, "cc", attempt(cs[node], lambda c: c.call("POST", "/token", {
+                "grant_type": "client_credentials", "scope": "mcp:tools",
+                "resource": os.environ["RESOURCE"]}, basic())))
+            time.sleep(0.05)
+
+    last_family = [None] * FAMILIES
+
     workers = [threading.Thread(target=code_worker, args=(w, 4)) for w in range(4)]
     workers += [threading.Thread(target=family_worker, args=(w, 4)) for w in range(4)]
+    workers += [threading.Thread(target=cc_worker, args=(w,)) for w in range(2)]
     for t in workers:
         t.start()
     time.sleep(max(0.0, t_cut - time.time()))
@@ -116,6 +133,7 @@ def fault(base_a, base_b, proxy_pid, cut_at, cut_seconds, out):
     # After the cut: nothing may be redeemed twice; count what still works.
     c = Client(base_b)
     twice, spent_unanswered, late_ok, second_ok = 0, 0, 0, 0
+    spent_after = {}
     for i, (code, verifier) in enumerate(codes):
         if code_ok[i] == 0:
             r = attempt(c, redeem, code, verifier)
@@ -124,30 +142,38 @@ def fault(base_a, base_b, proxy_pid, cut_at, cut_seconds, out):
                 code_ok[i] += 1
             else:
                 spent_unanswered += 1
+                spent_after[str(code_first[i])] = spent_after.get(str(code_first[i]), 0) + 1
         r = attempt(c, redeem, code, verifier)
         if r[0] == 200:
             second_ok += 1
             code_ok[i] += 1
         twice += code_ok[i] > 1
     rotating = 0
+    lost_after = {}
     for i in range(FAMILIES):
         r1 = attempt(c, rotate, fam[i])
         if r1[0] != 200:
+            lost_after[str(last_family[i])] = lost_after.get(str(last_family[i]), 0) + 1
             continue
         r2 = attempt(c, rotate, json.loads(r1[3])["refresh_token"])
         rotating += r2[0] == 200
 
     during = [e for e in log if t_cut <= e[0] < t_restore]
-    statuses = {}
+    statuses, by_kind = {}, {}
     for e in during:
         statuses[str(e[3])] = statuses.get(str(e[3]), 0) + 1
+        k = by_kind.setdefault(e[2], {"n": 0, "slowest_s": 0.0, "statuses": {}})
+        k["n"] += 1
+        k["slowest_s"] = round(max(k["slowest_s"], e[4]), 3)
+        k["statuses"][str(e[3])] = k["statuses"].get(str(e[3]), 0) + 1
     result = {
         "cut_seconds": round(t_restore - t_cut, 2),
         "requests_during_cut": len(during),
         "statuses_during_cut": statuses,
+        "by_kind_during_cut": by_kind,
         "503_without_retry_after": sum(1 for e in during if e[3] == 503 and not e[5]),
         "slowest_answer_during_cut_s": round(max((e[4] for e in during), default=0), 3),
-        "answers_over_limit": sum(1 for e in during if e[4] > ANSWER_LIMIT or e[3] in ("timeout", "error")),
+        "answers_over_limit": sum(1 for e in during if e[4] > ANSWER_LIMIT or not isinstance(e[3], int)),
         "recovery_s": [None if r is None else round(r, 2) for r in recovery],
         "codes": CODES,
         "codes_redeemed_once": sum(1 for n in code_ok if n == 1),
@@ -155,8 +181,10 @@ def fault(base_a, base_b, proxy_pid, cut_at, cut_seconds, out):
         "codes_second_redemption_accepted": second_ok,
         "codes_redeemed_after_the_cut": late_ok,
         "codes_spent_without_answer": spent_unanswered,
+        "codes_spent_without_answer_by_first_answer": spent_after,
         "families": FAMILIES,
         "families_rotating_after": rotating,
+        "families_lost_by_last_answer_in_the_cut": lost_after,
     }
     with open(out, "w") as f:
         json.dump(result, f, indent=1)
@@ -352,6 +380,12 @@ def final(scratch, readme, minutes, loadavg, date, bins):
         lines.append(f"| second redemptions accepted | {f['codes_second_redemption_accepted']} | 0 |")
         lines.append(f"| codes spent during the cut without an answer | {f['codes_spent_without_answer']} | |")
         lines.append(f"| refresh families still rotating after the cut | {f['families_rotating_after']} of {f['families']} | all |")
+        if f.get("families_lost_by_last_answer_in_the_cut"):
+            lost = ", ".join(f"{k}: {v}" for k, v in f["families_lost_by_last_answer_in_the_cut"].items())
+            lines.append(f"| lost families, by the answer to their last rotation in the cut | {lost} | |")
+        for kind, k in sorted(f.get("by_kind_during_cut", {}).items()):
+            st = ", ".join(f"{a}: {b}" for a, b in sorted(k["statuses"].items()))
+            lines.append(f"| checker `{kind}` requests during the cut: slowest / statuses | {k['slowest_s']} s / {st} | ≤ {ANSWER_LIMIT:.0f} s |")
     extra = []
     p = os.path.join(scratch, "sessions.txt")
     if os.path.exists(p):
