@@ -62,7 +62,14 @@ PIDS=()
 FAILED=0
 
 cleanup() {
-  local pid
+  local rc=$? pid log
+  if [ "$rc" != 0 ]; then
+    for log in "$SCRATCH"/*.log; do
+      [ -f "$log" ] || continue
+      echo "--- last lines of $(basename "$log")" >&2
+      grep -v DEVELOPMENT "$log" | tail -n 15 >&2
+    done
+  fi
   for pid in "${PIDS[@]:-}"; do
     if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
   done

@@ -126,14 +126,16 @@ def parallel(base, n, work, threads=6):
 
 
 def retried(fn, *args):
-    """fn(*args), again after a 503 (the store briefly over its deadline under load): 5 tries."""
-    for attempt in range(5):
+    """fn(*args), again after a 503 (the store briefly over its deadline under load): 10 tries,
+    1 s apart; each retry is reported on stderr."""
+    for attempt in range(10):
         try:
             return fn(*args)
-        except Unavailable:
-            if attempt == 4:
+        except Unavailable as e:
+            print(f"retrying after {e}"[:160], file=sys.stderr)
+            if attempt == 9:
                 raise
-            time.sleep(0.5)
+            time.sleep(1)
 
 
 class Unavailable(RuntimeError):
