@@ -309,7 +309,55 @@ proxy cuts the database for `CUT_SECONDS` (existing connections closed, new ones
 300 codes redeemed and 100 refresh families rotated across the cut (`bench/soak/soak_checks.py`).
 Then 5,000 idle MCP sessions on a fresh `protected-mcp-server` ((RSS after − before) / 5,000),
 and the start-up of `auth-server` (SQLite, warm disk) from exec to the first 200 of
-`/.well-known/oauth-authorization-server`, best of 5.
+`/.well-known/oauth-authorization-server`, best of 5. `BIN_DIR` names the binaries; with a
+`protected-mcp-server` that has no `--max-sessions` (before this script) the idle figure uses
+900 sessions over 113 clients (its caps: 1,000 sessions, 8 per principal).
+
+Findings of the first runs (2026-12-07, 2 shared cores, load average 5 to 9 from other builds):
+
+- **A database cut held token requests past the store budget (fixed).** With the binaries
+  built before this script, a 10 s cut gave 34 `wrk` timeouts (no answer within 5 s) among
+  the load's 130 failed requests. Cause: the audit trail serializes appends behind an async
+  lock (`audit/trail.rs`), and the wait for that lock was not bounded: with the database gone
+  each append takes its whole 2.5 s budget, so requests queued behind one another far past it
+  (a `client_credentials` token whose client record came from the cache still went on to the
+  audit append). The wait now counts against the request's store budget
+  (`storage::deadline::bounded`); since then every answer during the cut is a `503` with
+  `Retry-After: 5` within 2.51 s (run below). Store errors map to 503 in one place
+  (`http/error.rs`, `store_failure`, every `StoreError` variant); the PostgreSQL pool (sqlx,
+  `test_before_acquire`, 3 s acquire timeout) reconnects by itself: both nodes answered 200
+  0.3 to 0.5 s after the cut ended, in every run.
+- **A rotation whose answer is lost in the cut costs the family.** 1 of 100 families (2 in
+  the earlier run) could not rotate after the cut: its last rotation during the cut was
+  committed by PostgreSQL but answered 503 (the connection died before the commit's answer), so
+  the client kept the old token, and using it again is refresh-token reuse: the family is
+  revoked (`refresh token reused; revoking its family` in the node's log). Codes behave the
+  same way (3 of 300 spent without an answer in the earlier run, none in the run below), and
+  no code was ever redeemed twice. Keeping such families would need a short grace in which
+  the previous token of a family may be presented once more (RFC 9700 §4.14.2 allows it); not
+  done.
+- **Idle MCP session: ≈ 54 KB, over the 16 KB target; not fixable in the example.** heaptrack
+  of `protected-mcp-server` with 2,000 idle sessions: six tokio `mpsc` channels per session
+  (three in rmcp's `WorkerTransport::spawn`, one each in `serve_inner`, `Peer::new` and
+  `create_local_session`) each allocate a first block of 32 slots of rmcp's JSON-RPC message
+  types, ≈ 12 KB a block, ≈ 70 KB of heap per session of which ≈ 54 KB is resident; the
+  session's tasks add ≈ 14 KB. The session binding (`resource-server/src/session.rs`) is
+  ≈ 0.2 KB. `SessionConfig::channel_capacity` does not change tokio's block size; the fix
+  belongs in rmcp (box the messages its channels carry, or create the request-wise and common
+  channels only when used), or the example could serve MCP without sessions (rmcp's stateless
+  mode), which changes what it shows.
+- The authorization server's part of the mix is slow next to `client_credentials` alone
+  (≈ 840 req/s on SQLite, ≈ 180 req/s per PostgreSQL node at the peak, p50 40 to 90 ms): the
+  refresh and code paths and every issued token's audit append are writes, serialized by the
+  audit lock and SQLite's single writer, and on PostgreSQL each is a synchronous commit behind
+  the Python proxy (≈ 28 % of a core at that rate). Not looked into further here.
+- The rate control is per minute and closed-loop (`wrk` has no open-loop mode): the MCP part
+  fell to 375 and 1,782 req/s in the second minute of the run below (target 1,645 and 3,051)
+  and came back in the third; not explained.
+- During the cut, 3 `client_credentials` tokens were issued (200: the client record came from
+  the 1 s cache) without their audit rows: the append failed, and by design an audit failure
+  never fails the request. An audit trail that must be complete would have to refuse the
+  token instead.
 """
 
 
