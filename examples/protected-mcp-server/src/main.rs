@@ -14,6 +14,9 @@
 //! (`MCP_HEADER_READ_TIMEOUT_MS`, `MCP_BODY_READ_TIMEOUT_MS`), and an optional connection cap
 //! (`MCP_MAX_CONNECTIONS`).
 //!
+//! `--max-sessions` (`MCP_MAX_SESSIONS`, default 1,000) and `--max-sessions-per-principal`
+//! (`MCP_MAX_SESSIONS_PER_PRINCIPAL`, default 8) bound the open MCP sessions.
+//!
 //! `--dpop` (`MCP_DPOP`) sets the layer's DPoP mode (RFC 9449 §7): `off`, `allowed` (the
 //! default: Bearer and DPoP-bound tokens) or `required` (DPoP-bound tokens only).
 //!
@@ -35,7 +38,9 @@ use mcp_auth_resource_server::elicitation::RequestStateKey;
 use mcp_auth_resource_server::listen::{
     DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, ListenerLimits, serve_with_timeouts,
 };
-use protected_mcp_server::{AppOptions, ConnectionOptions, app};
+use protected_mcp_server::{
+    AppOptions, ConnectionOptions, MAX_SESSIONS, MAX_SESSIONS_PER_PRINCIPAL, app,
+};
 
 /// An example MCP server protected by OAuth 2.1 bearer tokens from an mcp-auth authorization
 /// server.
@@ -84,6 +89,12 @@ struct Args {
     /// what the layer adds (`bench/grants.sh`); refused unless bound to a loopback address.
     #[arg(long, hide = true)]
     dangerous_without_auth_layer: bool,
+    /// Most open MCP sessions in all; one more `initialize` gets `503`.
+    #[arg(long, env = "MCP_MAX_SESSIONS", default_value_t = MAX_SESSIONS)]
+    max_sessions: usize,
+    /// Most open MCP sessions of one (`iss`, `sub`, `client_id`); one more gets `429`.
+    #[arg(long, env = "MCP_MAX_SESSIONS_PER_PRINCIPAL", default_value_t = MAX_SESSIONS_PER_PRINCIPAL)]
+    max_sessions_per_principal: usize,
 }
 
 /// `off`, `allowed` or `required` as a [`DpopMode`].
@@ -171,6 +182,8 @@ async fn run(args: Args) -> Result<(), String> {
         .unwrap_or_else(|| format!("http://{bound}/mcp"));
     let mut options = AppOptions::new(args.issuer.clone(), public_url.clone()).with_dpop(args.dpop);
     options.dangerous_without_auth_layer = args.dangerous_without_auth_layer;
+    options.max_sessions = args.max_sessions;
+    options.max_sessions_per_principal = args.max_sessions_per_principal;
     let with_calendar = calendar.is_some();
     if let Some(c) = calendar {
         options = options.with_connections(c);
