@@ -83,9 +83,10 @@ pub(super) fn check_header(
 }
 
 /// Headers checked against one allow-list of algorithms, by their segment, at most
-/// [`HEADER_CACHE_ENTRIES`]: about 1 KB each for an EC or OKP key, and never more than about
-/// 2 × [`super::proof::MAX_PROOF_LEN`] (a proof's segment, and an RSA key's members), so at most about
-/// 16 MB. Only headers that passed are kept; a refused one is checked again each time it comes.
+/// [`HEADER_CACHE_ENTRIES`]: about 1 KB each for an EC or OKP key, never more than about
+/// 2 × [`super::proof::MAX_PROOF_LEN`] (the segment, and an RSA key's members), so at most
+/// about 16 MB in all. Only headers that passed are kept; a refused one is checked again each
+/// time it comes.
 pub(super) struct HeaderCache {
     algorithms: AllowedAlgorithms,
     entries: Mutex<HashMap<Box<str>, Arc<CheckedHeader>>>,
