@@ -331,6 +331,24 @@ async fn wrong_htu_is_invalid_dpop_proof() {
     assert_invalid_proof(resp, "the DPoP proof htu does not match the request URI").await;
 }
 
+/// §4.3 item 9, EXT-R2-04: an `htu` that names the MCP endpoint only after WHATWG repair (a
+/// backslash read as a slash, a tab dropped) is refused, not repaired.
+#[tokio::test]
+async fn htu_needing_repair_is_invalid_dpop_proof() {
+    let f = allowed().await;
+    let token = f.bound_token();
+    let (scheme_host, path) = RESOURCE.rsplit_once('/').unwrap();
+    for htu in [
+        format!("{scheme_host}\\{path}"),
+        format!("{scheme_host}/\t{path}"),
+        format!("{RESOURCE} "),
+    ] {
+        let proof = f.proof_with(&token, |c| c["htu"] = htu.clone().into());
+        let resp = f.send(request("DPoP", &token, &[&proof])).await;
+        assert_invalid_proof(resp, "the DPoP proof htu does not match the request URI").await;
+    }
+}
+
 /// §4.3 item 9: query and fragment are not compared.
 #[tokio::test]
 async fn htu_with_query_is_ignored() {

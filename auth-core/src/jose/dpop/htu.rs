@@ -2,14 +2,23 @@
 //! without query and fragment, after the syntax- and scheme-based normalisation of RFC 3986
 //! §6.2.2–6.2.3 (scheme and host in lower case, the default port dropped, percent-encoding and
 //! dot segments normalised).
+//!
+//! The url crate parses by the WHATWG URL rules, which repair what RFC 3986 forbids: a `\` in
+//! an http(s) URI becomes `/`, tabs and line breaks are dropped, spaces and non-ASCII text are
+//! percent-encoded. A proof whose `htu` needs such repair is refused before it is parsed, so the
+//! rule compares only URIs that RFC 3986 reads the same way.
 
 use url::Url;
 
 /// True when `claimed` (the proof's `htu`) and `expected` (the URI the request was sent to) name
 /// the same resource: same scheme, host, port (the scheme's default when absent) and path,
 /// whatever their query and fragment. False when either is not an absolute `http`/`https` URI
-/// with a host.
+/// with a host, or when `claimed` holds a character RFC 3986 §2 does not allow in a URI (see
+/// `is_uri_text`).
 pub fn htu_matches(claimed: &str, expected: &str) -> bool {
+    if !is_uri_text(claimed) {
+        return false;
+    }
     // The usual case, a client that sends the URI it called: one parse, same answer.
     if claimed == expected {
         return normalised(expected).is_some();
@@ -18,6 +27,15 @@ pub fn htu_matches(claimed: &str, expected: &str) -> bool {
         (Some(a), Some(b)) => a == b,
         _ => false,
     }
+}
+
+/// True when every byte of `text` is one RFC 3986 §2 allows in a URI: unreserved
+/// (`A-Z a-z 0-9 - . _ ~`), reserved (`: / ? # [ ] @ ! $ & ' ( ) * + , ; =`) or `%`. Refused
+/// among others: `\`, space, control characters, `"`, `<`, `>`, `^`, `` ` ``, `{`, `|`, `}` and
+/// any non-ASCII byte.
+fn is_uri_text(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=%".contains(&b))
 }
 
 /// `(scheme, host, port, path)` of `uri` as the url crate normalises them.
@@ -70,6 +88,45 @@ mod tests {
         ] {
             assert!(!htu_matches(other, TOKEN), "{other}");
         }
+    }
+
+    /// EXT-R2-02, EXT-R2-04: an `htu` the WHATWG parser would repair (a backslash for a slash, a tab or line
+    /// break dropped, a space or non-ASCII text encoded) is refused, also when it is the exact
+    /// text of the request URI.
+    #[test]
+    fn text_a_uri_cannot_hold_is_refused() {
+        for odd in [
+            "https://as.example.com\\token",
+            "https:\\\\as.example.com/token",
+            "https://as.example.com/to\tken",
+            "https://as.example.com/to\nken",
+            "https://as.example.com/token\r",
+            " https://as.example.com/token",
+            "https://as.example.com/token ",
+            "https://as.example.com/to ken",
+            "https://as.example.com/tok\u{0}en",
+            "https://as.example.com/tok\u{7f}en",
+            "https://as.exämple.com/token",
+            "https://as.example.com/tökén",
+            "https://as.example.com/{token}",
+            "https://as.example.com/token|x",
+            "https://as.example.com/\"token\"",
+            "https://as.example.com/<token>",
+            "https://as.example.com/`token`",
+            "https://as.example.com/^token",
+        ] {
+            assert!(!htu_matches(odd, TOKEN), "{odd:?}");
+            assert!(!htu_matches(odd, odd), "{odd:?} equal text");
+        }
+        // What RFC 3986 allows still matches: percent-encoding, sub-delims, brackets in a host.
+        assert!(htu_matches(
+            "https://as.example.com/token?a=%20&b=(x)!*$';,+",
+            TOKEN
+        ));
+        assert!(htu_matches(
+            "http://[::1]:8080/token",
+            "http://[::1]:8080/token"
+        ));
     }
 
     /// Equal text matches only when it is a URI the rule accepts at all.
