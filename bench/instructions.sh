@@ -14,7 +14,9 @@
 # it included (HTTP, parsing, every thread, the database). In-process figures (ES256 signature
 # and verification, SHA-256, the resource-server layer) come from resource-server's
 # `instructions` example, counted only inside its measured loop. Loopback only.
-# TOP=1 prints callgrind_annotate's top entries of every measured server run.
+# TOP=1 prints callgrind_annotate's top entries of every measured server run (TOP=inclusive: by
+# inclusive cost, so a function's callees count towards it). ONLY="cc-jwt es256-verify" counts
+# only the named paths (the targets table is then left out).
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -115,7 +117,11 @@ server_run() { # kind n
   wait_up
   PREPARE_FOR="$N" python3 "$ROOT/bench/instructions_client.py" "$1" "$WARMUP" "$2"
   kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true; SERVER_PID=""
-  [ "$2" != 0 ] && [ "${TOP:-0}" = 1 ] && callgrind_annotate "$out" 2>/dev/null | sed -n '1,40p' >&2
+  case "$2:${TOP:-0}" in
+    0:*|*:0) ;;
+    *:inclusive) callgrind_annotate --inclusive=yes "$out" 2>/dev/null | sed -n '1,80p' >&2 ;;
+    *) callgrind_annotate "$out" 2>/dev/null | sed -n '1,40p' >&2 ;;
+  esac
   total_of "$out"
 }
 
@@ -165,10 +171,18 @@ else
   KINDS_OPS=(bare layer)
 fi
 
+if [ -n "${ONLY:-}" ]; then
+  keep() { local k out=(); for k in "$@"; do [[ " $ONLY " == *" $k "* ]] && out+=("$k"); done; echo "${out[*]}"; }
+  read -r -a KINDS_SERVER <<<"$(keep "${KINDS_SERVER[@]}")"
+  read -r -a KINDS_OPS <<<"$(keep "${KINDS_OPS[@]}")"
+  read -r -a KINDS_WRITES <<<"$(keep "${KINDS_WRITES[@]}")"
+fi
+
 echo "== counting: N=$N requests per path (warm-up $WARMUP), $(valgrind --version)"
-for k in "${KINDS_OPS[@]}"; do measure "$k" per_operation "$k"; done
-for k in "${KINDS_WRITES[@]}"; do measure "$k" per_store_write "$k"; done
-for k in "${KINDS_SERVER[@]}"; do measure "$k" per_server_request "$k"; done
+for k in "${KINDS_OPS[@]:+${KINDS_OPS[@]}}"; do measure "$k" per_operation "$k"; done
+for k in "${KINDS_WRITES[@]:+${KINDS_WRITES[@]}}"; do measure "$k" per_store_write "$k"; done
+for k in "${KINDS_SERVER[@]:+${KINDS_SERVER[@]}}"; do measure "$k" per_server_request "$k"; done
+[ -z "${ONLY:-}" ] || exit 0
 R[layer-added]=$(( R[layer] - R[bare] ))
 printf '  %-30s %12s instructions\n' "layer-added" "${R[layer-added]}"
 if [ "$MODE" = all ]; then

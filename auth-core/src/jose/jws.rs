@@ -104,12 +104,18 @@ impl<'a> CompactJws<'a> {
             .map_err(|e| JwsError::Payload(e.to_string()))
     }
 
-    /// The payload as JSON of type `T` (claims).
+    /// The payload as JSON of type `T` (claims). The payload must be a JSON object (RFC 7519
+    /// §7.2 item 10): serde reads a struct from a JSON array too, by position, and a claims set
+    /// in that shape is refused rather than read that way.
     ///
     /// # Errors
-    /// [`JwsError::Payload`] when it is not base64url or not `T`.
+    /// [`JwsError::Payload`] when it is not base64url, not a JSON object, or not `T`.
     pub fn claims<T: DeserializeOwned>(&self) -> Result<T, JwsError> {
-        serde_json::from_slice(&self.payload()?).map_err(|e| JwsError::Payload(e.to_string()))
+        let payload = self.payload()?;
+        if !is_json_object_text(&payload) {
+            return Err(JwsError::Payload("the claims are not a JSON object".into()));
+        }
+        serde_json::from_slice(&payload).map_err(|e| JwsError::Payload(e.to_string()))
     }
 
     /// True when the signature is `key`'s signature of the signing input under the header
@@ -123,6 +129,15 @@ impl<'a> CompactJws<'a> {
     }
 }
 
+/// True when `json` begins, after JSON whitespace (RFC 8259 §2), with `{`: the text can only
+/// be a JSON object, never an array a struct would be read from by position. Whether the rest
+/// is valid JSON is left to the parser.
+pub fn is_json_object_text(json: &[u8]) -> bool {
+    json.iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .is_some_and(|b| *b == b'{')
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
@@ -131,6 +146,27 @@ mod tests {
 
     fn b64(v: &Value) -> String {
         URL_SAFE_NO_PAD.encode(v.to_string())
+    }
+
+    #[test]
+    fn claims_that_are_not_an_object_are_refused() {
+        for payload in [json!(["c1", "c1"]), json!("c1"), json!(7), json!(null)] {
+            let token = format!("{}.{}.c2ln", b64(&json!({"alg": "ES256"})), b64(&payload));
+            let jws = CompactJws::parse(&token).unwrap();
+            #[derive(Debug, serde::Deserialize)]
+            #[allow(dead_code)]
+            struct Claims {
+                iss: String,
+                sub: String,
+            }
+            assert!(
+                matches!(jws.claims::<Claims>(), Err(JwsError::Payload(_))),
+                "{payload}"
+            );
+        }
+        assert!(is_json_object_text(b" \r\n\t{}"));
+        assert!(!is_json_object_text(b"\x0c{}"));
+        assert!(!is_json_object_text(b""));
     }
 
     #[test]

@@ -55,7 +55,7 @@ pub use claims::{
 };
 pub use es256::{ES256_SIGNATURE_LEN, Es256Error, Es256Signer};
 pub use jsonwebtoken;
-pub use jws::{CompactJws, JwsError};
+pub use jws::{CompactJws, JwsError, is_json_object_text};
 pub use key_set::{KeySet, VerifyingKey};
 
 /// Why no key of a known set verifies a JWS, or why an allow-list or document is refused.

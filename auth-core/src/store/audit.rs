@@ -95,6 +95,24 @@ pub struct AuditFilter {
 pub trait AuditLog: Send + Sync {
     /// Append one event to the chain.
     async fn append(&self, event: &NewAuditEvent<'_>) -> Result<AuditRow, StoreError>;
+    /// Append `events` to the chain in their order; returns their rows, in that order. One
+    /// atomic step against every other append: the rows are contiguous in the chain, and either
+    /// all are stored or none (on an error, none). An empty slice stores nothing. The audit
+    /// trail writes what requests queued together this way (group commit: one transaction and
+    /// one commit for many events).
+    ///
+    /// The default calls [`Self::append`] for each event, which keeps neither promise; every
+    /// store of this workspace overrides it.
+    async fn append_batch(
+        &self,
+        events: &[NewAuditEvent<'_>],
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        let mut rows = Vec::with_capacity(events.len());
+        for event in events {
+            rows.push(self.append(event).await?);
+        }
+        Ok(rows)
+    }
     /// The rows matching `filter`, by `seq`.
     async fn list(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>, StoreError>;
     /// Every row, by `seq`.
@@ -124,13 +142,35 @@ pub fn next_row(last: Option<(i64, String)>, event: &NewAuditEvent<'_>) -> Audit
     row
 }
 
+/// The rows that follow `last` for `events`, in order: [`next_row`] of each, linked to the one
+/// before.
+pub fn next_rows(mut last: Option<(i64, String)>, events: &[NewAuditEvent<'_>]) -> Vec<AuditRow> {
+    events
+        .iter()
+        .map(|event| {
+            let row = next_row(last.take(), event);
+            last = Some((row.seq, row.hash.clone()));
+            row
+        })
+        .collect()
+}
+
 #[async_trait]
 impl AuditLog for MemoryAuditLog {
     async fn append(&self, event: &NewAuditEvent<'_>) -> Result<AuditRow, StoreError> {
+        let mut rows = self.append_batch(std::slice::from_ref(event)).await?;
+        rows.pop()
+            .ok_or_else(|| StoreError::backend("audit append stored no row"))
+    }
+
+    async fn append_batch(
+        &self,
+        events: &[NewAuditEvent<'_>],
+    ) -> Result<Vec<AuditRow>, StoreError> {
         let mut rows = lock(&self.0);
-        let row = next_row(rows.last().map(|r| (r.seq, r.hash.clone())), event);
-        rows.push(row.clone());
-        Ok(row)
+        let added = next_rows(rows.last().map(|r| (r.seq, r.hash.clone())), events);
+        rows.extend(added.iter().cloned());
+        Ok(added)
     }
 
     async fn list(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>, StoreError> {

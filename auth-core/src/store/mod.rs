@@ -30,6 +30,7 @@ mod vault;
 
 pub use audit::{
     AuditFilter, AuditLog, AuditRow, GENESIS_HASH, MemoryAuditLog, NewAuditEvent, next_row,
+    next_rows,
 };
 pub use clients::{ClientStore, MemoryClientStore};
 pub use codes::{

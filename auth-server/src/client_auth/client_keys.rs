@@ -11,11 +11,12 @@ use mcp_auth_core::clock::Clock;
 use mcp_auth_core::error::OAuthError;
 use mcp_auth_core::jose::jsonwebtoken::Algorithm;
 use mcp_auth_core::jose::{
-    CacheTiming, FetchError, JwksCache, JwksFetcher, KeySet, KeySource, VerifyingKey,
+    CacheTiming, FetchError, JwksCache, JwksFetcher, KeySource, VerifyingKey,
 };
 use mcp_auth_core::types::is_loopback_host;
 
 use super::AuthFailure;
+use super::inline_key_sets::InlineKeySets;
 
 /// The public keys of clients, for checking their `private_key_jwt` assertions.
 ///
@@ -24,7 +25,7 @@ use super::AuthFailure;
 #[async_trait]
 pub trait ClientKeySource: Send + Sync {
     /// The key of `client` that verifies an assertion whose header has `alg` and `kid`
-    /// ([`KeySet::select`]: by `kid`, else the only key fitting `alg`; key type, the key's `alg`
+    /// ([`mcp_auth_core::jose::KeySet::select`]: by `kid`, else the only key fitting `alg`; key type, the key's `alg`
     /// and `use` must fit).
     ///
     /// # Errors
@@ -43,8 +44,9 @@ pub(super) fn key_failure(e: impl std::fmt::Display) -> OAuthError {
     AuthFailure::invalid_client(format!("client key: {e}"))
 }
 
-/// The default [`ClientKeySource`]: the client's inline `jwks` if it has one, else its
-/// `jwks_uri` through a [`JwksCache`].
+/// The default [`ClientKeySource`]: the client's inline `jwks` if it has one (parsed once per
+/// client and document, at most 1,024 clients kept), else its `jwks_uri` through a
+/// [`JwksCache`].
 ///
 /// Fetches ([`HttpJwksFetcher`]) use one shared HTTP client: `GET` with
 /// `Accept: application/json`, no redirects followed, no proxy, connect timeout 2 s, total
@@ -59,6 +61,7 @@ pub(super) fn key_failure(e: impl std::fmt::Display) -> OAuthError {
 /// with [`Self::with_http_client`] where `jwks_uri` values are untrusted.
 pub struct ClientJwksSource {
     cache: JwksCache,
+    inline: InlineKeySets,
     allow_http_loopback: bool,
 }
 
@@ -100,6 +103,7 @@ impl ClientJwksSource {
                 max_stale: Self::CACHE_TTL_SECS,
                 min_refetch_interval: Self::MIN_REFETCH_INTERVAL_SECS,
             }),
+            inline: InlineKeySets::default(),
             allow_http_loopback: false,
         }
     }
@@ -135,7 +139,9 @@ impl ClientKeySource for ClientJwksSource {
         alg: Algorithm,
     ) -> Result<Arc<VerifyingKey>, OAuthError> {
         if let Some(inline) = &client.jwks {
-            return KeySet::from_json(inline)
+            return self
+                .inline
+                .get_or_parse(client.client_id.as_str(), inline)
                 .and_then(|set| set.select(kid, alg))
                 .map_err(key_failure);
         }

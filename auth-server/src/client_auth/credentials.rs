@@ -177,8 +177,15 @@ fn hex(b: Option<&u8>) -> Option<u8> {
     }
 }
 
+/// The one member of an assertion's claims read before its signature is checked. Other members
+/// are skipped unread; a `sub` given twice is refused.
+#[derive(serde::Deserialize)]
+struct UnverifiedClaims {
+    sub: Option<serde_json::Value>,
+}
+
 /// The `sub` of a compact JWT, read without any signature check: base64url-decode the payload
-/// segment and parse it as JSON. Errors are `invalid_client`.
+/// segment and read it as a JSON object. Errors are `invalid_client`.
 fn unverified_subject(assertion: &str) -> Result<ClientId, OAuthError> {
     let mut parts = assertion.split('.');
     let (Some(_), Some(payload), Some(_), None) =
@@ -191,10 +198,16 @@ fn unverified_subject(assertion: &str) -> Result<ClientId, OAuthError> {
     let payload = URL_SAFE_NO_PAD
         .decode(payload)
         .map_err(|_| AuthFailure::invalid_client("client_assertion payload is not base64url"))?;
-    let claims: serde_json::Value = serde_json::from_slice(&payload)
+    if !mcp_auth_core::jose::is_json_object_text(&payload) {
+        return Err(AuthFailure::invalid_client(
+            "client_assertion payload is not a JSON object",
+        ));
+    }
+    let claims: UnverifiedClaims = serde_json::from_slice(&payload)
         .map_err(|_| AuthFailure::invalid_client("client_assertion payload is not JSON"))?;
     claims
-        .get("sub")
+        .sub
+        .as_ref()
         .and_then(serde_json::Value::as_str)
         .and_then(|sub| sub.parse::<ClientId>().ok())
         .ok_or_else(|| AuthFailure::invalid_client("client_assertion has no valid sub"))
@@ -363,11 +376,25 @@ mod tests {
         assert_eq!(e.code(), ErrorCode::InvalidRequest);
     }
 
+    /// An assertion whose claims are not one JSON object with one string `sub` naming a client is
+    /// `invalid_client`, whatever else is wrong with it.
     #[test]
     fn unreadable_assertion_is_invalid_client() {
+        let raw = |payload: &str| {
+            format!(
+                "{}.{}.c2ln",
+                URL_SAFE_NO_PAD.encode(r#"{"alg":"ES256"}"#),
+                URL_SAFE_NO_PAD.encode(payload)
+            )
+        };
         for jwt in [
             "not-a-jwt".to_owned(),
             assertion(serde_json::json!({"iss": "c1"})),
+            assertion(serde_json::json!({"sub": 7})),
+            // Shapes a derived struct or a last-member-wins map would read another way.
+            raw(r#"["c1"]"#),
+            raw(r#"{"sub":"c1","sub":"c2"}"#),
+            raw(r#" {"sub":"c1"} x"#),
         ] {
             let e = err(
                 None,

@@ -18,6 +18,7 @@ mod client_keys;
 mod client_secret;
 mod credentials;
 mod failure;
+mod inline_key_sets;
 mod none;
 mod private_key_jwt;
 #[cfg(test)]

@@ -174,6 +174,7 @@ bounded_store!(RefreshTokenStore {
 
 bounded_store!(AuditLog {
     fn append(event: &NewAuditEvent<'_>) -> AuditRow;
+    fn append_batch(events: &[NewAuditEvent<'_>]) -> Vec<AuditRow>;
     fn list(filter: &AuditFilter) -> Vec<AuditRow>;
     fn chain() -> Vec<AuditRow>;
     fn prune(before: UnixTime) -> u64;

@@ -14,6 +14,7 @@ pub(super) const CHECKS: &[Check] = &[
     super::check!(audit_list_filters_by_user_client_and_time),
     super::check!(audit_prune_keeps_the_head_and_the_chain_goes_on),
     super::check!(concurrent_audit_appends_form_one_chain),
+    super::check!(audit_batches_are_contiguous_links_of_the_chain),
 ];
 
 fn event<'a>(at: i64, sub: Option<&'a str>, client_id: Option<&'a str>) -> NewAuditEvent<'a> {
@@ -100,5 +101,62 @@ async fn concurrent_audit_appends_form_one_chain(s: &Stores) {
         assert_eq!(row.prev_hash, previous);
         assert_eq!(row.hash, row.compute_hash());
         previous = row.hash.clone();
+    }
+}
+
+/// `append_batch`: the rows come back in the batch's order, linked to the chain before them and
+/// to each other, and stay contiguous while single appends race with the batches.
+async fn audit_batches_are_contiguous_links_of_the_chain(s: &Stores) {
+    let a = &s.audit;
+    assert!(a.append_batch(&[]).await.unwrap().is_empty());
+    let first = a.append(&event(10, Some("u"), None)).await.unwrap();
+    let rows = a
+        .append_batch(&[event(11, Some("v"), Some("c")), event(12, None, None)])
+        .await
+        .unwrap();
+    assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), [2, 3]);
+    assert_eq!(
+        (rows[0].prev_hash.as_str(), rows[1].prev_hash.as_str()),
+        (first.hash.as_str(), rows[0].hash.as_str())
+    );
+    assert_eq!((rows[0].at, rows[0].sub.as_deref()), (11, Some("v")));
+    assert!(rows.iter().all(|r| r.hash == r.compute_hash()));
+
+    let mut set = JoinSet::new();
+    for i in 0..RACERS {
+        let audit = Arc::clone(&s.audit);
+        set.spawn(async move {
+            let sub = format!("batch-{i}");
+            if i % 2 == 0 {
+                let rows = audit
+                    .append_batch(&[event(100, Some(&sub), None), event(101, Some(&sub), None)])
+                    .await
+                    .unwrap();
+                assert_eq!(rows[1].seq, rows[0].seq + 1, "a batch is contiguous");
+            } else {
+                audit.append(&event(100, Some(&sub), None)).await.unwrap();
+            }
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap();
+    }
+    let chain = a.chain().await.unwrap();
+    assert_eq!(chain.len(), 3 + RACERS + RACERS.div_ceil(2));
+    let mut previous = GENESIS_HASH.to_owned();
+    for (i, row) in chain.iter().enumerate() {
+        assert_eq!(row.seq, i as i64 + 1);
+        assert_eq!(row.prev_hash, previous);
+        assert_eq!(row.hash, row.compute_hash());
+        previous = row.hash.clone();
+    }
+    for pair in chain.windows(2) {
+        if pair[1].at == 101 {
+            assert_eq!(
+                (pair[0].at, &pair[0].sub),
+                (100, &pair[1].sub),
+                "a batch's rows are next to each other"
+            );
+        }
     }
 }

@@ -226,7 +226,7 @@ pub(super) fn json_object<T: DeserializeOwned>(segment: &str) -> Result<T, DpopE
         .decode(segment)
         .map_err(|_| DpopError::Malformed)?;
     // A derived struct would also accept a JSON array of its members in order.
-    if bytes.trim_ascii_start().first() != Some(&b'{') {
+    if !crate::jose::is_json_object_text(&bytes) {
         return Err(DpopError::Malformed);
     }
     serde_json::from_slice(&bytes).map_err(|_| DpopError::Malformed)

@@ -1,7 +1,8 @@
 //! [`AuditLog`](mcp_auth_core::store::AuditLog) over SQL: the `audit_events` table (migration
-//! `0011_audit_events.sql`), one hash chain. An append reads the chain's head and inserts the
-//! next row inside one write transaction holding the backend's chain lock
-//! ([`super::Dialect::lock_audit_chain`]), so appends from every process and node form one chain.
+//! `0011_audit_events.sql`), one hash chain. An append (of one event or of a batch) reads the
+//! chain's head and inserts the next rows inside one write transaction holding the backend's
+//! chain lock ([`super::Dialect::lock_audit_chain`]), so appends from every process and node
+//! form one chain.
 //! The server's statements on the table are `INSERT`, `SELECT` and the retention `DELETE`; never
 //! `UPDATE`.
 
@@ -18,7 +19,7 @@ macro_rules! audit_log {
 
         const _: () = {
             use async_trait::async_trait;
-            use mcp_auth_core::store::{AuditFilter, AuditLog, AuditRow, NewAuditEvent, next_row};
+            use mcp_auth_core::store::{AuditFilter, AuditLog, AuditRow, NewAuditEvent, next_rows};
             use mcp_auth_core::{StoreError, UnixTime};
 
             use $crate::storage::sql::Dialect;
@@ -35,6 +36,18 @@ macro_rules! audit_log {
             #[async_trait]
             impl AuditLog for $name {
                 async fn append(&self, event: &NewAuditEvent<'_>) -> Result<AuditRow, StoreError> {
+                    let mut rows = self.append_batch(std::slice::from_ref(event)).await?;
+                    rows.pop()
+                        .ok_or_else(|| StoreError::backend("audit append stored no row"))
+                }
+
+                async fn append_batch(
+                    &self,
+                    events: &[NewAuditEvent<'_>],
+                ) -> Result<Vec<AuditRow>, StoreError> {
+                    if events.is_empty() {
+                        return Ok(Vec::new());
+                    }
                     let mut tx = <$db>::begin_write(&self.pool).await?;
                     <$db>::lock_audit_chain(&mut tx).await?;
                     let last: Option<(i64, String)> = sqlx::query_as(
@@ -43,24 +56,26 @@ macro_rules! audit_log {
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(<$db>::db_error)?;
-                    let next = next_row(last, event);
-                    sqlx::query(
-                        "INSERT INTO audit_events (seq, at, kind, sub, client_id, data, \
-                         prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    )
-                    .bind(next.seq)
-                    .bind(next.at)
-                    .bind(&next.kind)
-                    .bind(&next.sub)
-                    .bind(&next.client_id)
-                    .bind(&next.data)
-                    .bind(&next.prev_hash)
-                    .bind(&next.hash)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(<$db>::db_error)?;
+                    let rows = next_rows(last, events);
+                    for next in &rows {
+                        sqlx::query(
+                            "INSERT INTO audit_events (seq, at, kind, sub, client_id, data, \
+                             prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                        )
+                        .bind(next.seq)
+                        .bind(next.at)
+                        .bind(&next.kind)
+                        .bind(&next.sub)
+                        .bind(&next.client_id)
+                        .bind(&next.data)
+                        .bind(&next.prev_hash)
+                        .bind(&next.hash)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(<$db>::db_error)?;
+                    }
                     tx.commit().await.map_err(<$db>::db_error)?;
-                    Ok(next)
+                    Ok(rows)
                 }
 
                 async fn list(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>, StoreError> {
