@@ -40,6 +40,8 @@ use mcp_auth_core::{
 
 use crate::limits_shared::SharedCounters;
 
+use super::write_turn::WriteTurn;
+
 /// The store time one HTTP request may spend, all its store calls together: 2.5 s. With the
 /// request's own work this keeps the README's promise that a node which cannot reach its
 /// database answers `503` within 3 s.
@@ -93,13 +95,34 @@ fn deadline(left: Option<Duration>) -> Duration {
     left.map_or(CALL_DEADLINE, |left| left.min(CALL_DEADLINE))
 }
 
-/// A store whose every call runs under [`bounded`].
-pub struct Bounded<T: ?Sized>(Arc<T>);
+/// A store whose every call runs under [`bounded`]; with a [`WriteTurn`], each call that writes
+/// (a `write fn` below) also takes the turn first, the wait included in its deadline.
+pub struct Bounded<T: ?Sized> {
+    inner: Arc<T>,
+    turn: Option<WriteTurn>,
+}
 
 impl<T: ?Sized> Bounded<T> {
     /// Bound every call of `inner`.
     pub fn new(inner: Arc<T>) -> Self {
-        Self(inner)
+        Self { inner, turn: None }
+    }
+
+    /// Bound every call of `inner`, and let its writes through one at a time (`turn`, shared
+    /// by every store of one SQLite database).
+    pub fn with_turn(inner: Arc<T>, turn: WriteTurn) -> Self {
+        Self {
+            inner,
+            turn: Some(turn),
+        }
+    }
+
+    /// The write turn, when this store has one.
+    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.turn {
+            Some(turn) => Some(turn.take().await),
+            None => None,
+        }
     }
 }
 
@@ -109,166 +132,176 @@ impl<T: ?Sized> std::fmt::Debug for Bounded<T> {
     }
 }
 
-/// The stores `stores` with every call bounded (see the module documentation).
-pub fn bound(stores: Stores) -> Stores {
+/// The stores `stores` with every call bounded (see the module documentation), and with
+/// `turn`, every write taking it first (SQLite: [`WriteTurn`]).
+pub fn bound(stores: Stores, turn: Option<WriteTurn>) -> Stores {
+    fn wrap<T: ?Sized>(inner: Arc<T>, turn: &Option<WriteTurn>) -> Arc<Bounded<T>> {
+        Arc::new(match turn {
+            Some(turn) => Bounded::with_turn(inner, turn.clone()),
+            None => Bounded::new(inner),
+        })
+    }
     Stores {
-        clients: Arc::new(Bounded::new(stores.clients)),
-        codes: Arc::new(Bounded::new(stores.codes)),
-        refresh_tokens: Arc::new(Bounded::new(stores.refresh_tokens)),
-        replay: Arc::new(Bounded::new(stores.replay)),
-        denylist: Arc::new(Bounded::new(stores.denylist)),
-        keys: Arc::new(Bounded::new(stores.keys)),
-        users: Arc::new(Bounded::new(stores.users)),
-        consent: Arc::new(Bounded::new(stores.consent)),
-        elicitations: Arc::new(Bounded::new(stores.elicitations)),
-        vault: Arc::new(Bounded::new(stores.vault)),
-        grant_usage: Arc::new(Bounded::new(stores.grant_usage)),
-        audit: Arc::new(Bounded::new(stores.audit)),
+        clients: wrap(stores.clients, &turn),
+        codes: wrap(stores.codes, &turn),
+        refresh_tokens: wrap(stores.refresh_tokens, &turn),
+        replay: wrap(stores.replay, &turn),
+        denylist: wrap(stores.denylist, &turn),
+        keys: wrap(stores.keys, &turn),
+        users: wrap(stores.users, &turn),
+        consent: wrap(stores.consent, &turn),
+        elicitations: wrap(stores.elicitations, &turn),
+        vault: wrap(stores.vault, &turn),
+        grant_usage: wrap(stores.grant_usage, &turn),
+        audit: wrap(stores.audit, &turn),
     }
 }
 
 /// `impl Trait for Bounded<dyn Trait>`: each listed method calls the inner store's under
-/// [`bounded`], named `Trait::method`.
+/// [`bounded`], named `Trait::method`; a `write fn` takes the store's [`WriteTurn`] first, when
+/// it has one, a `read fn` never does.
 macro_rules! bounded_store {
-    ($trait:ident { $( fn $name:ident ( $( $arg:ident : $ty:ty ),* ) -> $ret:ty ; )* }) => {
+    ($trait:ident { $( $kind:ident fn $name:ident ( $( $arg:ident : $ty:ty ),* ) -> $ret:ty ; )* }) => {
         #[async_trait]
         impl $trait for Bounded<dyn $trait> {
             $(
                 async fn $name(&self, $( $arg: $ty ),*) -> Result<$ret, StoreError> {
-                    bounded(
-                        concat!(stringify!($trait), "::", stringify!($name)),
-                        self.0.$name($( $arg ),*),
-                    )
+                    bounded(concat!(stringify!($trait), "::", stringify!($name)), async {
+                        let _turn = bounded_store!(@turn $kind self);
+                        self.inner.$name($( $arg ),*).await
+                    })
                     .await
                 }
             )*
         }
     };
+    (@turn write $self:ident) => { $self.write_turn().await };
+    (@turn read $self:ident) => { Option::<tokio::sync::MutexGuard<'_, ()>>::None };
 }
 
 bounded_store!(ClientStore {
-    fn get(client_id: &ClientId) -> Option<Client>;
-    fn put(client: &Client) -> ();
-    fn delete(client_id: &ClientId) -> bool;
-    fn list() -> Vec<Client>;
+    read fn get(client_id: &ClientId) -> Option<Client>;
+    write fn put(client: &Client) -> ();
+    write fn delete(client_id: &ClientId) -> bool;
+    read fn list() -> Vec<Client>;
 });
 
 bounded_store!(AuthorizationCodeStore {
-    fn insert(code: &AuthorizationCode) -> ();
-    fn take(code_hash: &str, now: UnixTime) -> CodeTake;
-    fn record_issued(code_hash: &str, issued: &IssuedTokens) -> ();
-    fn purge(now: UnixTime) -> u64;
+    write fn insert(code: &AuthorizationCode) -> ();
+    write fn take(code_hash: &str, now: UnixTime) -> CodeTake;
+    write fn record_issued(code_hash: &str, issued: &IssuedTokens) -> ();
+    write fn purge(now: UnixTime) -> u64;
 });
 
 bounded_store!(RefreshTokenStore {
-    fn insert(token: &RefreshToken) -> bool;
-    fn get(token_hash: &str) -> Option<RefreshToken>;
-    fn spend(token_hash: &str) -> bool;
-    fn revoke_family(family_id: &str) -> Vec<RevokedAccess>;
-    fn revoke_client(client_id: &str) -> Vec<RevokedAccess>;
-    fn revoke_subject(sub: &str, client_id: Option<&str>) -> Vec<RevokedAccess>;
-    fn held_by_subject(sub: &str, now: UnixTime) -> Vec<(String, ResourceUri)>;
-    fn held_by_client(client_id: &str, now: UnixTime) -> bool;
-    fn purge(now: UnixTime) -> u64;
+    write fn insert(token: &RefreshToken) -> bool;
+    read fn get(token_hash: &str) -> Option<RefreshToken>;
+    write fn spend(token_hash: &str) -> bool;
+    write fn revoke_family(family_id: &str) -> Vec<RevokedAccess>;
+    write fn revoke_client(client_id: &str) -> Vec<RevokedAccess>;
+    write fn revoke_subject(sub: &str, client_id: Option<&str>) -> Vec<RevokedAccess>;
+    read fn held_by_subject(sub: &str, now: UnixTime) -> Vec<(String, ResourceUri)>;
+    read fn held_by_client(client_id: &str, now: UnixTime) -> bool;
+    write fn purge(now: UnixTime) -> u64;
 });
 
 bounded_store!(AuditLog {
-    fn append(event: &NewAuditEvent<'_>) -> AuditRow;
-    fn append_batch(events: &[NewAuditEvent<'_>]) -> Vec<AuditRow>;
-    fn list(filter: &AuditFilter) -> Vec<AuditRow>;
-    fn chain() -> Vec<AuditRow>;
-    fn prune(before: UnixTime) -> u64;
+    write fn append(event: &NewAuditEvent<'_>) -> AuditRow;
+    write fn append_batch(events: &[NewAuditEvent<'_>]) -> Vec<AuditRow>;
+    read fn list(filter: &AuditFilter) -> Vec<AuditRow>;
+    read fn chain() -> Vec<AuditRow>;
+    write fn prune(before: UnixTime) -> u64;
 });
 
 bounded_store!(GrantUsageStore {
-    fn record_use(sub: &str, client_id: &str, resource: &ResourceUri, at: UnixTime) -> ();
-    fn list_for_user(sub: &str) -> Vec<GrantUse>;
-    fn cut_off(sub: &str, client_id: &str, at: UnixTime) -> u64;
-    fn cut_off_at(sub: &str, client_id: &str) -> Option<UnixTime>;
-    fn purge_cut_offs(before: UnixTime) -> u64;
-    fn has_use(client_id: &str) -> bool;
+    write fn record_use(sub: &str, client_id: &str, resource: &ResourceUri, at: UnixTime) -> ();
+    read fn list_for_user(sub: &str) -> Vec<GrantUse>;
+    write fn cut_off(sub: &str, client_id: &str, at: UnixTime) -> u64;
+    read fn cut_off_at(sub: &str, client_id: &str) -> Option<UnixTime>;
+    write fn purge_cut_offs(before: UnixTime) -> u64;
+    read fn has_use(client_id: &str) -> bool;
 });
 
 bounded_store!(ReplayCache {
-    fn insert_once(key: &str, expires_at: UnixTime, now: UnixTime) -> bool;
-    fn purge(now: UnixTime) -> u64;
+    write fn insert_once(key: &str, expires_at: UnixTime, now: UnixTime) -> bool;
+    write fn purge(now: UnixTime) -> u64;
 });
 
 bounded_store!(AccessTokenDenylist {
-    fn deny(jti: &str, exp: UnixTime) -> ();
-    fn is_denied(jti: &str, now: UnixTime) -> bool;
-    fn purge(now: UnixTime) -> u64;
+    write fn deny(jti: &str, exp: UnixTime) -> ();
+    read fn is_denied(jti: &str, now: UnixTime) -> bool;
+    write fn purge(now: UnixTime) -> u64;
 });
 
 bounded_store!(SigningKeyStore {
-    fn list() -> Vec<StoredSigningKey>;
-    fn rotate(key: &StoredSigningKey, now: UnixTime) -> ();
-    fn purge_retired(retired_before: UnixTime) -> u64;
+    read fn list() -> Vec<StoredSigningKey>;
+    write fn rotate(key: &StoredSigningKey, now: UnixTime) -> ();
+    write fn purge_retired(retired_before: UnixTime) -> u64;
 });
 
 bounded_store!(UserStore {
-    fn get_by_username(username: &str) -> Option<User>;
-    fn session_generation(sub: &str) -> Option<u64>;
-    fn end_sessions(sub: &str) -> bool;
-    fn put(user: &User) -> ();
-    fn list() -> Vec<User>;
-    fn delete(username: &str) -> Option<User>;
-    fn get_federated(upstream_issuer: &str, upstream_sub: &str) -> Option<FederatedUser>;
-    fn upsert_federated(user: &FederatedUser) -> FederatedUser;
-    fn list_federated() -> Vec<FederatedUser>;
-    fn link_federated(username: &str, upstream_issuer: &str, upstream_sub: &str) -> Option<FederatedUser>;
-    fn unlink_federated(username: &str, upstream_issuer: &str, upstream_sub: &str) -> bool;
+    read fn get_by_username(username: &str) -> Option<User>;
+    read fn session_generation(sub: &str) -> Option<u64>;
+    write fn end_sessions(sub: &str) -> bool;
+    write fn put(user: &User) -> ();
+    read fn list() -> Vec<User>;
+    write fn delete(username: &str) -> Option<User>;
+    read fn get_federated(upstream_issuer: &str, upstream_sub: &str) -> Option<FederatedUser>;
+    write fn upsert_federated(user: &FederatedUser) -> FederatedUser;
+    read fn list_federated() -> Vec<FederatedUser>;
+    write fn link_federated(username: &str, upstream_issuer: &str, upstream_sub: &str) -> Option<FederatedUser>;
+    write fn unlink_federated(username: &str, upstream_issuer: &str, upstream_sub: &str) -> bool;
 });
 
 bounded_store!(ConsentStore {
-    fn granted(sub: &str, client_id: &str, resource: &ResourceUri) -> Option<ScopeSet>;
-    fn grant(sub: &str, client_id: &str, resource: &ResourceUri, scopes: &ScopeSet) -> ();
-    fn revoke_client(client_id: &str) -> ();
-    fn list_for_user(sub: &str) -> Vec<Consent>;
-    fn revoke_user(sub: &str, client_id: Option<&str>) -> u64;
+    read fn granted(sub: &str, client_id: &str, resource: &ResourceUri) -> Option<ScopeSet>;
+    write fn grant(sub: &str, client_id: &str, resource: &ResourceUri, scopes: &ScopeSet) -> ();
+    write fn revoke_client(client_id: &str) -> ();
+    read fn list_for_user(sub: &str) -> Vec<Consent>;
+    write fn revoke_user(sub: &str, client_id: Option<&str>) -> u64;
 });
 
 bounded_store!(ElicitationStore {
-    fn insert(elicitation: &PendingElicitation) -> ();
-    fn get(id: &str) -> Option<PendingElicitation>;
-    fn find_open(binding: &ElicitationBinding<'_>, now: UnixTime) -> Option<PendingElicitation>;
-    fn count_open_for_subject(iss: &str, sub: &str, now: UnixTime) -> u64;
-    fn begin(id: &str, state_hash: &TokenHash, code_verifier: &Secret, now: UnixTime) -> bool;
-    fn find_state(state_hash: &TokenHash, now: UnixTime) -> Option<PendingElicitation>;
-    fn spend_state(id: &str, state_hash: &TokenHash, now: UnixTime) -> bool;
-    fn finish(id: &str, status: ElicitationStatus, now: UnixTime) -> bool;
-    fn purge_expired(now: UnixTime) -> u64;
+    write fn insert(elicitation: &PendingElicitation) -> ();
+    read fn get(id: &str) -> Option<PendingElicitation>;
+    read fn find_open(binding: &ElicitationBinding<'_>, now: UnixTime) -> Option<PendingElicitation>;
+    read fn count_open_for_subject(iss: &str, sub: &str, now: UnixTime) -> u64;
+    write fn begin(id: &str, state_hash: &TokenHash, code_verifier: &Secret, now: UnixTime) -> bool;
+    read fn find_state(state_hash: &TokenHash, now: UnixTime) -> Option<PendingElicitation>;
+    write fn spend_state(id: &str, state_hash: &TokenHash, now: UnixTime) -> bool;
+    write fn finish(id: &str, status: ElicitationStatus, now: UnixTime) -> bool;
+    write fn purge_expired(now: UnixTime) -> u64;
 });
 
 bounded_store!(VaultStore {
-    fn put(entry: &SealedEntry) -> ();
-    fn replace(old: &SealedEntry, new: &SealedEntry) -> bool;
-    fn delete_if(old: &SealedEntry) -> bool;
-    fn get(iss: &str, sub: &str, connection: &str) -> Option<SealedEntry>;
-    fn delete(iss: &str, sub: &str, connection: &str) -> bool;
-    fn list_for_subject(iss: &str, sub: &str) -> Vec<SealedEntry>;
-    fn list() -> Vec<SealedEntry>;
+    write fn put(entry: &SealedEntry) -> ();
+    write fn replace(old: &SealedEntry, new: &SealedEntry) -> bool;
+    write fn delete_if(old: &SealedEntry) -> bool;
+    read fn get(iss: &str, sub: &str, connection: &str) -> Option<SealedEntry>;
+    write fn delete(iss: &str, sub: &str, connection: &str) -> bool;
+    read fn list_for_subject(iss: &str, sub: &str) -> Vec<SealedEntry>;
+    read fn list() -> Vec<SealedEntry>;
 });
 
 bounded_store!(SharedCounters {
-    fn hit(key: &str, window_secs: u64, now: UnixTime) -> u64;
-    fn count(key: &str, window_secs: u64, now: UnixTime) -> u64;
-    fn refund(key: &str, window_secs: u64, now: UnixTime) -> ();
-    fn purge(now: UnixTime) -> u64;
+    read fn hit(key: &str, window_secs: u64, now: UnixTime) -> u64;
+    read fn count(key: &str, window_secs: u64, now: UnixTime) -> u64;
+    read fn refund(key: &str, window_secs: u64, now: UnixTime) -> ();
+    read fn purge(now: UnixTime) -> u64;
 });
 
 #[async_trait]
 impl CimdCache for Bounded<dyn CimdCache> {
     async fn get(&self, url: &str) -> Result<Option<CachedDocument>, StoreError> {
-        bounded("CimdCache::get", self.0.get(url)).await
+        bounded("CimdCache::get", self.inner.get(url)).await
     }
 
     async fn put(&self, url: &str, entry: CachedDocument) -> Result<(), StoreError> {
-        bounded("CimdCache::put", self.0.put(url, entry)).await
+        bounded("CimdCache::put", self.inner.put(url, entry)).await
     }
 
     async fn remove(&self, url: &str) -> Result<(), StoreError> {
-        bounded("CimdCache::remove", self.0.remove(url)).await
+        bounded("CimdCache::remove", self.inner.remove(url)).await
     }
 }
 
@@ -289,6 +322,37 @@ mod tests {
             Duration::from_millis(700)
         );
         assert_eq!(deadline(Some(Duration::from_secs(60))), CALL_DEADLINE);
+    }
+
+    /// With a write turn, a call that writes waits for the turn (the wait counted against its
+    /// deadline), and a call that reads never does.
+    #[tokio::test]
+    async fn writes_take_the_turn_and_reads_do_not() {
+        let turn = WriteTurn::new();
+        let stores = bound(Stores::in_memory(), Some(turn.clone()));
+        let client = mcp_auth_conformance::server::client(
+            "c1",
+            mcp_auth_core::types::TokenEndpointAuthMethod::None,
+            None,
+            &["authorization_code"],
+            &["https://app.example/cb"],
+        );
+        stores.clients.put(&client).await.unwrap();
+
+        let held = turn.take().await;
+        let budget = Duration::from_millis(100);
+        let id = client.client_id.clone();
+        let read = with_request_budget(budget, stores.clients.get(&id)).await;
+        assert!(read.unwrap().is_some(), "a read does not wait for the turn");
+        let write = with_request_budget(budget, stores.clients.put(&client)).await;
+        assert!(
+            matches!(write, Err(StoreError::Unavailable(_))),
+            "a write waits for the turn, within its deadline: {write:?}"
+        );
+        drop(held);
+        with_request_budget(budget, stores.clients.put(&client))
+            .await
+            .unwrap();
     }
 
     #[tokio::test]

@@ -6,33 +6,39 @@
 //! committed and begins again at once wins the lock over one that is asleep, so a batch could wait
 //! hundreds of milliseconds (up to the busy timeout) while others commit in a fraction of one.
 //! So this writer asks for one worker ([`ReplayBatchWriter::max_concurrent_batches`]) and orders
-//! its own transactions (batches and purges) behind an async lock, first come first served.
+//! its transactions (batches and purges) behind the database's write turn
+//! ([`super::write_turn`]), first come first served with every other write of the stores.
 
 use async_trait::async_trait;
 use mcp_auth_core::{StoreError, UnixTime};
 use sqlx::SqlitePool;
-use std::sync::Arc;
-use tokio::sync::Mutex;
 
 use super::replay_front::ReplayBatchWriter;
 use super::sql::begin::begin_detached;
 use super::sql::replay::{CLAIM, PURGE};
+use super::write_turn::WriteTurn;
 
 /// Writes claims into the `replay_cache` table of a SQLite database, each with the same upsert
 /// as [`super::sqlite::SqliteReplayCache`], all in one write transaction.
 #[derive(Debug, Clone)]
 pub struct SqliteReplayBatchWriter {
     pool: SqlitePool,
-    /// Held for each write: this writer's transactions never wait for each other in SQLite.
-    writing: Arc<Mutex<()>>,
+    /// Held for each write: this writer's transactions, and those of the stores sharing the
+    /// turn, never wait for each other in SQLite.
+    writing: WriteTurn,
 }
 
 impl SqliteReplayBatchWriter {
-    /// A writer over a migrated pool (see [`super::sqlite::open_pool`]).
+    /// A writer over a migrated pool (see [`super::sqlite::open_pool`]), with a turn of its own.
     pub fn new(pool: SqlitePool) -> Self {
+        Self::with_turn(pool, WriteTurn::new())
+    }
+
+    /// A writer taking `turn`, the database's write turn shared with its stores.
+    pub fn with_turn(pool: SqlitePool, turn: WriteTurn) -> Self {
         Self {
             pool,
-            writing: Arc::new(Mutex::new(())),
+            writing: turn,
         }
     }
 }
@@ -44,7 +50,7 @@ impl ReplayBatchWriter for SqliteReplayBatchWriter {
         entries: &[(String, UnixTime)],
         now: UnixTime,
     ) -> Result<Vec<bool>, StoreError> {
-        let _writing = self.writing.lock().await;
+        let _writing = self.writing.take().await;
         let mut tx =
             begin_detached(&self.pool, Some("BEGIN IMMEDIATE"), super::sqlite::db_error).await?;
         let mut firsts = Vec::with_capacity(entries.len());
@@ -63,7 +69,7 @@ impl ReplayBatchWriter for SqliteReplayBatchWriter {
     }
 
     async fn purge(&self, now: UnixTime) -> Result<u64, StoreError> {
-        let _writing = self.writing.lock().await;
+        let _writing = self.writing.take().await;
         let done = sqlx::query(PURGE)
             .bind(now)
             .execute(&self.pool)
@@ -82,6 +88,7 @@ mod tests {
     use super::*;
     use crate::storage::replay_front::FrontedReplayCache;
     use mcp_auth_core::store::ReplayCache;
+    use std::sync::Arc;
     use std::time::{Duration, Instant};
 
     /// Concurrent claimers through the front into one SQLite file, as under the token endpoint's

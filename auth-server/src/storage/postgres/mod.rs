@@ -272,20 +272,23 @@ pub fn bounded_cimd_cache(cache: Arc<PgCimdCache>) -> Arc<dyn mcp_auth_cimd_reso
 /// [`PgReplayCache`] behind a [`FrontedReplayCache`] (in-memory front, group commit). Every
 /// call is bounded by [`super::deadline`].
 pub fn stores_from_pool(pool: PgPool) -> Stores {
-    super::deadline::bound(Stores {
-        clients: Arc::new(PgClientStore::new(pool.clone())),
-        codes: Arc::new(PgAuthorizationCodeStore::new(pool.clone())),
-        refresh_tokens: Arc::new(PgRefreshTokenStore::new(pool.clone())),
-        replay: Arc::new(FrontedReplayCache::new(Arc::new(PgReplayCache::new(
-            pool.clone(),
-        )))),
-        denylist: Arc::new(PgAccessTokenDenylist::new(pool.clone())),
-        keys: Arc::new(PgSigningKeyStore::new(pool.clone())),
-        users: Arc::new(PgUserStore::new(pool.clone())),
-        consent: Arc::new(PgConsentStore::new(pool.clone())),
-        elicitations: Arc::new(PgElicitationStore::new(pool.clone())),
-        vault: Arc::new(PgVaultStore::new(pool.clone())),
-        grant_usage: Arc::new(PgGrantUsageStore::new(pool.clone())),
-        audit: Arc::new(PgAuditLog::new(pool)),
-    })
+    super::deadline::bound(
+        Stores {
+            clients: Arc::new(PgClientStore::new(pool.clone())),
+            codes: Arc::new(PgAuthorizationCodeStore::new(pool.clone())),
+            refresh_tokens: Arc::new(PgRefreshTokenStore::new(pool.clone())),
+            replay: Arc::new(FrontedReplayCache::new(Arc::new(PgReplayCache::new(
+                pool.clone(),
+            )))),
+            denylist: Arc::new(PgAccessTokenDenylist::new(pool.clone())),
+            keys: Arc::new(PgSigningKeyStore::new(pool.clone())),
+            users: Arc::new(PgUserStore::new(pool.clone())),
+            consent: Arc::new(PgConsentStore::new(pool.clone())),
+            elicitations: Arc::new(PgElicitationStore::new(pool.clone())),
+            vault: Arc::new(PgVaultStore::new(pool.clone())),
+            grant_usage: Arc::new(PgGrantUsageStore::new(pool.clone())),
+            audit: Arc::new(PgAuditLog::new(pool)),
+        },
+        None,
+    )
 }

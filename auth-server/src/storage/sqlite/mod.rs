@@ -25,6 +25,8 @@ use std::time::Duration;
 use mcp_auth_core::StoreError;
 use mcp_auth_core::store::Stores;
 use sqlx::SqlitePool;
+
+use super::write_turn::WriteTurn;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use stores::{
@@ -111,22 +113,31 @@ pub async fn open_pool(path: &Path) -> Result<SqlitePool, StoreError> {
 }
 
 /// Stores over an already opened and migrated pool (see [`open_pool`]), every call bounded by
-/// [`super::deadline`].
+/// [`super::deadline`], and the writes taking a [`WriteTurn`] of their own.
 pub fn stores_from_pool(pool: SqlitePool) -> Stores {
-    super::deadline::bound(Stores {
-        clients: Arc::new(SqliteClientStore::new(pool.clone())),
-        codes: Arc::new(SqliteAuthorizationCodeStore::new(pool.clone())),
-        refresh_tokens: Arc::new(SqliteRefreshTokenStore::new(pool.clone())),
-        replay: Arc::new(SqliteReplayCache::new(pool.clone())),
-        denylist: Arc::new(SqliteAccessTokenDenylist::new(pool.clone())),
-        keys: Arc::new(SqliteSigningKeyStore::new(pool.clone())),
-        users: Arc::new(SqliteUserStore::new(pool.clone())),
-        consent: Arc::new(SqliteConsentStore::new(pool.clone())),
-        elicitations: Arc::new(SqliteElicitationStore::new(pool.clone())),
-        vault: Arc::new(SqliteVaultStore::new(pool.clone())),
-        grant_usage: Arc::new(SqliteGrantUsageStore::new(pool.clone())),
-        audit: Arc::new(SqliteAuditLog::new(pool)),
-    })
+    stores_with_turn(pool, WriteTurn::new())
+}
+
+/// [`stores_from_pool`] with the writes taking `turn`, to share it with other writers of the
+/// same database (the replay claims' batch writer).
+pub fn stores_with_turn(pool: SqlitePool, turn: WriteTurn) -> Stores {
+    super::deadline::bound(
+        Stores {
+            clients: Arc::new(SqliteClientStore::new(pool.clone())),
+            codes: Arc::new(SqliteAuthorizationCodeStore::new(pool.clone())),
+            refresh_tokens: Arc::new(SqliteRefreshTokenStore::new(pool.clone())),
+            replay: Arc::new(SqliteReplayCache::new(pool.clone())),
+            denylist: Arc::new(SqliteAccessTokenDenylist::new(pool.clone())),
+            keys: Arc::new(SqliteSigningKeyStore::new(pool.clone())),
+            users: Arc::new(SqliteUserStore::new(pool.clone())),
+            consent: Arc::new(SqliteConsentStore::new(pool.clone())),
+            elicitations: Arc::new(SqliteElicitationStore::new(pool.clone())),
+            vault: Arc::new(SqliteVaultStore::new(pool.clone())),
+            grant_usage: Arc::new(SqliteGrantUsageStore::new(pool.clone())),
+            audit: Arc::new(SqliteAuditLog::new(pool)),
+        },
+        Some(turn),
+    )
 }
 
 /// Create `path` as an empty file readable only by its owner, unless it exists.
