@@ -16,7 +16,10 @@
 # `instructions` example, counted only inside its measured loop. Loopback only.
 # TOP=1 prints callgrind_annotate's top entries of every measured server run (TOP=inclusive: by
 # inclusive cost, so a function's callees count towards it). ONLY="cc-jwt es256-verify" counts
-# only the named paths (the targets table is then left out).
+# only the named paths (the targets table is then left out). PROFILE_DIR=DIR keeps every server
+# run's callgrind file there (KIND.0.callgrind: preparation and warm-up only; KIND.N.callgrind:
+# with the N requests), for bench/callgrind_diff.py, which prints where one request's
+# instructions go (the difference of the two, per function, divided by N).
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -122,6 +125,7 @@ server_run() { # kind n
     *:inclusive) callgrind_annotate --inclusive=yes "$out" 2>/dev/null | sed -n '1,80p' >&2 ;;
     *) callgrind_annotate "$out" 2>/dev/null | sed -n '1,40p' >&2 ;;
   esac
+  [ -z "${PROFILE_DIR:-}" ] || { mkdir -p "$PROFILE_DIR" && cp "$out" "$PROFILE_DIR/"; }
   total_of "$out"
 }
 

@@ -87,7 +87,15 @@ impl TokenHash {
     /// Hash a secret value.
     pub fn of(secret: &str) -> Self {
         let digest = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
-        Self(hex::encode(digest))
+        // Into a string of the right capacity from the start (`hex::encode` collects an
+        // iterator of `char`s, several times the cost; every token request hashes).
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = String::with_capacity(64);
+        for byte in digest.as_ref() {
+            hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
+            hex.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+        }
+        Self(hex)
     }
 
     /// Rebuild a hash read from storage. Returns `None` unless it is 64 lowercase hex characters.

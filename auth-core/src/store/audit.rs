@@ -93,26 +93,20 @@ pub struct AuditFilter {
 /// - Rows are never changed.
 #[async_trait]
 pub trait AuditLog: Send + Sync {
-    /// Append one event to the chain.
-    async fn append(&self, event: &NewAuditEvent<'_>) -> Result<AuditRow, StoreError>;
+    /// Append one event to the chain; returns its row. The default is [`Self::append_batch`]
+    /// of that one event.
+    async fn append(&self, event: &NewAuditEvent<'_>) -> Result<AuditRow, StoreError> {
+        let mut rows = self.append_batch(std::slice::from_ref(event)).await?;
+        rows.pop()
+            .ok_or_else(|| StoreError::backend("audit append stored no row"))
+    }
     /// Append `events` to the chain in their order; returns their rows, in that order. One
     /// atomic step against every other append: the rows are contiguous in the chain, and either
     /// all are stored or none (on an error, none). An empty slice stores nothing. The audit
     /// trail writes what requests queued together this way (group commit: one transaction and
     /// one commit for many events).
-    ///
-    /// The default calls [`Self::append`] for each event, which keeps neither promise; every
-    /// store of this workspace overrides it.
-    async fn append_batch(
-        &self,
-        events: &[NewAuditEvent<'_>],
-    ) -> Result<Vec<AuditRow>, StoreError> {
-        let mut rows = Vec::with_capacity(events.len());
-        for event in events {
-            rows.push(self.append(event).await?);
-        }
-        Ok(rows)
-    }
+    async fn append_batch(&self, events: &[NewAuditEvent<'_>])
+    -> Result<Vec<AuditRow>, StoreError>;
     /// The rows matching `filter`, by `seq`.
     async fn list(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>, StoreError>;
     /// Every row, by `seq`.
@@ -157,12 +151,6 @@ pub fn next_rows(mut last: Option<(i64, String)>, events: &[NewAuditEvent<'_>]) 
 
 #[async_trait]
 impl AuditLog for MemoryAuditLog {
-    async fn append(&self, event: &NewAuditEvent<'_>) -> Result<AuditRow, StoreError> {
-        let mut rows = self.append_batch(std::slice::from_ref(event)).await?;
-        rows.pop()
-            .ok_or_else(|| StoreError::backend("audit append stored no row"))
-    }
-
     async fn append_batch(
         &self,
         events: &[NewAuditEvent<'_>],

@@ -95,33 +95,48 @@ fn deadline(left: Option<Duration>) -> Duration {
     left.map_or(CALL_DEADLINE, |left| left.min(CALL_DEADLINE))
 }
 
-/// A store whose every call runs under [`bounded`]; with a [`WriteTurn`], each call that writes
-/// (a `write fn` below) also takes the turn first, the wait included in its deadline.
+/// A store whose every call runs under [`bounded`]; with a [`Writer`], each call that writes
+/// (a `write fn` below) takes the writer's turn first, the wait included in its deadline, and
+/// goes to the writer's store, while reads go to `inner`.
 pub struct Bounded<T: ?Sized> {
     inner: Arc<T>,
-    turn: Option<WriteTurn>,
+    writer: Option<Writer<T>>,
+}
+
+/// Where a [`Bounded`] store's writes go: `store` (on SQLite, the same store over the
+/// database's one writing connection, whose page cache no other connection's write then
+/// invalidates), one at a time by `turn`.
+pub struct Writer<T: ?Sized> {
+    store: Arc<T>,
+    turn: WriteTurn,
+}
+
+impl<T: ?Sized> Writer<T> {
+    /// Writes through `store`, taking `turn` (shared by every store of one SQLite database).
+    pub fn new(store: Arc<T>, turn: WriteTurn) -> Self {
+        Self { store, turn }
+    }
+
+    /// Wait for the turn, then the store to write with.
+    async fn take(&self) -> (tokio::sync::MutexGuard<'_, ()>, &T) {
+        (self.turn.take().await, &*self.store)
+    }
 }
 
 impl<T: ?Sized> Bounded<T> {
     /// Bound every call of `inner`.
     pub fn new(inner: Arc<T>) -> Self {
-        Self { inner, turn: None }
-    }
-
-    /// Bound every call of `inner`, and let its writes through one at a time (`turn`, shared
-    /// by every store of one SQLite database).
-    pub fn with_turn(inner: Arc<T>, turn: WriteTurn) -> Self {
         Self {
             inner,
-            turn: Some(turn),
+            writer: None,
         }
     }
 
-    /// The write turn, when this store has one.
-    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match &self.turn {
-            Some(turn) => Some(turn.take().await),
-            None => None,
+    /// Bound every call of `inner` (which then only reads), and send the writes to `writer`.
+    pub fn with_writer(inner: Arc<T>, writer: Writer<T>) -> Self {
+        Self {
+            inner,
+            writer: Some(writer),
         }
     }
 }
@@ -132,34 +147,52 @@ impl<T: ?Sized> std::fmt::Debug for Bounded<T> {
     }
 }
 
-/// The stores `stores` with every call bounded (see the module documentation), and with
-/// `turn`, every write taking it first (SQLite: [`WriteTurn`]).
-pub fn bound(stores: Stores, turn: Option<WriteTurn>) -> Stores {
-    fn wrap<T: ?Sized>(inner: Arc<T>, turn: &Option<WriteTurn>) -> Arc<Bounded<T>> {
-        Arc::new(match turn {
-            Some(turn) => Bounded::with_turn(inner, turn.clone()),
-            None => Bounded::new(inner),
-        })
+/// The stores `stores` with every call bounded (see the module documentation). With
+/// `writers` (SQLite: the same stores over the database's writing connection, and its
+/// [`WriteTurn`]), every write goes to the writers' store after taking the turn, and `stores`
+/// only read.
+pub fn bound(stores: Stores, writers: Option<(Stores, WriteTurn)>) -> Stores {
+    let Some((w, turn)) = writers else {
+        return Stores {
+            clients: Arc::new(Bounded::new(stores.clients)),
+            codes: Arc::new(Bounded::new(stores.codes)),
+            refresh_tokens: Arc::new(Bounded::new(stores.refresh_tokens)),
+            replay: Arc::new(Bounded::new(stores.replay)),
+            denylist: Arc::new(Bounded::new(stores.denylist)),
+            keys: Arc::new(Bounded::new(stores.keys)),
+            users: Arc::new(Bounded::new(stores.users)),
+            consent: Arc::new(Bounded::new(stores.consent)),
+            elicitations: Arc::new(Bounded::new(stores.elicitations)),
+            vault: Arc::new(Bounded::new(stores.vault)),
+            grant_usage: Arc::new(Bounded::new(stores.grant_usage)),
+            audit: Arc::new(Bounded::new(stores.audit)),
+        };
+    };
+    fn split<T: ?Sized>(reader: Arc<T>, writer: Arc<T>, turn: &WriteTurn) -> Arc<Bounded<T>> {
+        Arc::new(Bounded::with_writer(
+            reader,
+            Writer::new(writer, turn.clone()),
+        ))
     }
     Stores {
-        clients: wrap(stores.clients, &turn),
-        codes: wrap(stores.codes, &turn),
-        refresh_tokens: wrap(stores.refresh_tokens, &turn),
-        replay: wrap(stores.replay, &turn),
-        denylist: wrap(stores.denylist, &turn),
-        keys: wrap(stores.keys, &turn),
-        users: wrap(stores.users, &turn),
-        consent: wrap(stores.consent, &turn),
-        elicitations: wrap(stores.elicitations, &turn),
-        vault: wrap(stores.vault, &turn),
-        grant_usage: wrap(stores.grant_usage, &turn),
-        audit: wrap(stores.audit, &turn),
+        clients: split(stores.clients, w.clients, &turn),
+        codes: split(stores.codes, w.codes, &turn),
+        refresh_tokens: split(stores.refresh_tokens, w.refresh_tokens, &turn),
+        replay: split(stores.replay, w.replay, &turn),
+        denylist: split(stores.denylist, w.denylist, &turn),
+        keys: split(stores.keys, w.keys, &turn),
+        users: split(stores.users, w.users, &turn),
+        consent: split(stores.consent, w.consent, &turn),
+        elicitations: split(stores.elicitations, w.elicitations, &turn),
+        vault: split(stores.vault, w.vault, &turn),
+        grant_usage: split(stores.grant_usage, w.grant_usage, &turn),
+        audit: split(stores.audit, w.audit, &turn),
     }
 }
 
-/// `impl Trait for Bounded<dyn Trait>`: each listed method calls the inner store's under
-/// [`bounded`], named `Trait::method`; a `write fn` takes the store's [`WriteTurn`] first, when
-/// it has one, a `read fn` never does.
+/// `impl Trait for Bounded<dyn Trait>`: each listed method calls a store's under [`bounded`],
+/// named `Trait::method`. A `write fn` goes to the [`Writer`] when there is one, after taking
+/// its [`WriteTurn`]; a `read fn` always goes to the inner store and takes no turn.
 macro_rules! bounded_store {
     ($trait:ident { $( $kind:ident fn $name:ident ( $( $arg:ident : $ty:ty ),* ) -> $ret:ty ; )* }) => {
         #[async_trait]
@@ -167,16 +200,23 @@ macro_rules! bounded_store {
             $(
                 async fn $name(&self, $( $arg: $ty ),*) -> Result<$ret, StoreError> {
                     bounded(concat!(stringify!($trait), "::", stringify!($name)), async {
-                        let _turn = bounded_store!(@turn $kind self);
-                        self.inner.$name($( $arg ),*).await
+                        bounded_store!(@call $kind self $name ($( $arg ),*))
                     })
                     .await
                 }
             )*
         }
     };
-    (@turn write $self:ident) => { $self.write_turn().await };
-    (@turn read $self:ident) => { Option::<tokio::sync::MutexGuard<'_, ()>>::None };
+    (@call write $self:ident $name:ident ($( $arg:ident ),*)) => {
+        match &$self.writer {
+            Some(writer) => {
+                let (_turn, store) = writer.take().await;
+                store.$name($( $arg ),*).await
+            }
+            None => $self.inner.$name($( $arg ),*).await,
+        }
+    };
+    (@call read $self:ident $name:ident ($( $arg:ident ),*)) => { $self.inner.$name($( $arg ),*).await };
 }
 
 bounded_store!(ClientStore {
@@ -329,7 +369,8 @@ mod tests {
     #[tokio::test]
     async fn writes_take_the_turn_and_reads_do_not() {
         let turn = WriteTurn::new();
-        let stores = bound(Stores::in_memory(), Some(turn.clone()));
+        let memory = Stores::in_memory();
+        let stores = bound(memory.clone(), Some((memory, turn.clone())));
         let client = mcp_auth_conformance::server::client(
             "c1",
             mcp_auth_core::types::TokenEndpointAuthMethod::None,
@@ -353,6 +394,31 @@ mod tests {
         with_request_budget(budget, stores.clients.put(&client))
             .await
             .unwrap();
+    }
+
+    /// With a writer, writes reach the writer's store and reads the inner one (on SQLite: the
+    /// writing connection and the reading ones of the same database).
+    #[tokio::test]
+    async fn writes_go_to_the_writer_and_reads_to_the_inner_store() {
+        let (readers, writers) = (Stores::in_memory(), Stores::in_memory());
+        let stores = bound(readers.clone(), Some((writers.clone(), WriteTurn::new())));
+        let client = mcp_auth_conformance::server::client(
+            "c1",
+            mcp_auth_core::types::TokenEndpointAuthMethod::None,
+            None,
+            &["authorization_code"],
+            &["https://app.example/cb"],
+        );
+        stores.clients.put(&client).await.unwrap();
+        let id = client.client_id.clone();
+        assert!(writers.clients.get(&id).await.unwrap().is_some());
+        assert!(readers.clients.get(&id).await.unwrap().is_none());
+        assert!(
+            stores.clients.get(&id).await.unwrap().is_none(),
+            "read from the readers"
+        );
+        readers.clients.put(&client).await.unwrap();
+        assert!(stores.clients.get(&id).await.unwrap().is_some());
     }
 
     #[tokio::test]

@@ -100,20 +100,21 @@ pub async fn shared_pool(config: &Config) -> Result<Option<sqlx::PgPool>, OpenEr
 /// The SQLite stores of the server: [`sqlite::open`], with the replay cache behind a
 /// [`replay_front::FrontedReplayCache`] (in-memory front, claims written in batches of one
 /// transaction each); every call bounded by [`deadline`], and every write, the replay batches
-/// included, taking the database's one [`write_turn::WriteTurn`].
+/// included, taking the database's one [`write_turn::WriteTurn`] and its one writing
+/// connection ([`sqlite::SqlitePools`]).
 ///
 /// # Errors
 /// As [`sqlite::open_pool`].
 pub async fn open_sqlite(path: &Path) -> Result<Stores, StoreError> {
-    let pool = sqlite::open_pool(path).await?;
+    let pools = sqlite::open_pools(path).await?;
     let turn = write_turn::WriteTurn::new();
-    let mut stores = sqlite::stores_with_turn(pool.clone(), turn.clone());
+    let mut stores = sqlite::stores_over(&pools, turn.clone());
     // The claims wait in the front's queue, not for the turn: the batch writer takes the turn
     // for each batch.
     stores.replay = Arc::new(
         deadline::Bounded::<dyn mcp_auth_core::store::ReplayCache>::new(Arc::new(
             replay_front::FrontedReplayCache::new(Arc::new(
-                sqlite_replay_batch::SqliteReplayBatchWriter::with_turn(pool, turn),
+                sqlite_replay_batch::SqliteReplayBatchWriter::with_turn(pools.writer, turn),
             )),
         )),
     );

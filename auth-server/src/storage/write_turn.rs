@@ -9,8 +9,10 @@
 //! [`WriteTurn`] for every call that writes (`storage::deadline`'s `write fn`s, the replay
 //! claims' batch writer): writers of this process queue in arrival order in memory, and only
 //! one at a time reaches the database, where it finds the lock free (other processes, like the
-//! admin commands, still meet it in the busy handler). Reads take no turn: in WAL mode they
-//! never wait for the writer. Waiting for the turn counts against the call's store deadline.
+//! admin commands, still meet it in the busy handler), over the database's one writing
+//! connection (`sqlite::SqlitePools`). Reads take no turn and use the other connections: in WAL
+//! mode they never wait for the writer. Waiting for the turn counts against the call's store
+//! deadline.
 //!
 //! PostgreSQL needs none: it locks rows, not the database.
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use mcp_auth_core::store::{AuditFilter, GENESIS_HASH, NewAuditEvent, Stores};
+use mcp_auth_core::store::{AuditFilter, AuditRow, GENESIS_HASH, NewAuditEvent, Stores};
 use tokio::task::JoinSet;
 
 use super::Check;
@@ -15,7 +15,20 @@ pub(super) const CHECKS: &[Check] = &[
     super::check!(audit_prune_keeps_the_head_and_the_chain_goes_on),
     super::check!(concurrent_audit_appends_form_one_chain),
     super::check!(audit_batches_are_contiguous_links_of_the_chain),
+    super::check!(audit_batch_longer_than_one_statement_is_stored_whole),
 ];
+
+/// `chain` is one whole chain: `seq` 1, 2, … from [`GENESIS_HASH`], each row linked to the one
+/// before and its hash matching its content.
+fn assert_one_chain(chain: &[AuditRow]) {
+    let mut previous = GENESIS_HASH;
+    for (i, row) in chain.iter().enumerate() {
+        assert_eq!(row.seq, i as i64 + 1);
+        assert_eq!(row.prev_hash, previous);
+        assert_eq!(row.hash, row.compute_hash());
+        previous = &row.hash;
+    }
+}
 
 fn event<'a>(at: i64, sub: Option<&'a str>, client_id: Option<&'a str>) -> NewAuditEvent<'a> {
     NewAuditEvent {
@@ -45,9 +58,7 @@ async fn audit_list_filters_by_user_client_and_time(s: &Stores) {
     a.append(&event(20, Some("v"), Some("c1"))).await.unwrap();
     a.append(&event(30, Some("u"), Some("c2"))).await.unwrap();
     a.append(&event(40, None, None)).await.unwrap();
-    let seqs = |rows: Vec<mcp_auth_core::store::AuditRow>| -> Vec<i64> {
-        rows.into_iter().map(|r| r.seq).collect()
-    };
+    let seqs = |rows: Vec<AuditRow>| -> Vec<i64> { rows.into_iter().map(|r| r.seq).collect() };
     let all = AuditFilter::default();
     assert_eq!(seqs(a.list(&all).await.unwrap()), [1, 2, 3, 4]);
     let user = AuditFilter {
@@ -95,13 +106,7 @@ async fn concurrent_audit_appends_form_one_chain(s: &Stores) {
     }
     let chain = s.audit.chain().await.unwrap();
     assert_eq!(chain.len(), RACERS);
-    let mut previous = GENESIS_HASH.to_owned();
-    for (i, row) in chain.iter().enumerate() {
-        assert_eq!(row.seq, i as i64 + 1);
-        assert_eq!(row.prev_hash, previous);
-        assert_eq!(row.hash, row.compute_hash());
-        previous = row.hash.clone();
-    }
+    assert_one_chain(&chain);
 }
 
 /// `append_batch`: the rows come back in the batch's order, linked to the chain before them and
@@ -143,13 +148,7 @@ async fn audit_batches_are_contiguous_links_of_the_chain(s: &Stores) {
     }
     let chain = a.chain().await.unwrap();
     assert_eq!(chain.len(), 3 + RACERS + RACERS.div_ceil(2));
-    let mut previous = GENESIS_HASH.to_owned();
-    for (i, row) in chain.iter().enumerate() {
-        assert_eq!(row.seq, i as i64 + 1);
-        assert_eq!(row.prev_hash, previous);
-        assert_eq!(row.hash, row.compute_hash());
-        previous = row.hash.clone();
-    }
+    assert_one_chain(&chain);
     for pair in chain.windows(2) {
         if pair[1].at == 101 {
             assert_eq!(
@@ -159,4 +158,37 @@ async fn audit_batches_are_contiguous_links_of_the_chain(s: &Stores) {
             );
         }
     }
+}
+
+/// A batch too long for one SQL statement's parameters (2,500 rows of 8: over SQLite's 32,766 and
+/// PostgreSQL's 65,535 limits if sent as one) is stored whole and in order, every column as
+/// given: what `chain` reads back is what `append_batch` returned.
+async fn audit_batch_longer_than_one_statement_is_stored_whole(s: &Stores) {
+    let a = &s.audit;
+    let subs: Vec<String> = (0..2_500).map(|i| format!("user-{i}")).collect();
+    let events: Vec<NewAuditEvent<'_>> = subs
+        .iter()
+        .enumerate()
+        .map(|(i, sub)| {
+            let client_id = (i % 3 == 0).then_some("c");
+            event(
+                1_000 + i as i64,
+                (i % 2 == 0).then_some(sub.as_str()),
+                client_id,
+            )
+        })
+        .collect();
+    let rows = a.append_batch(&events).await.unwrap();
+    assert_eq!(rows.len(), 2_500);
+    let chain = a.chain().await.unwrap();
+    assert_eq!(chain, rows);
+    assert_one_chain(&chain);
+    assert_eq!(
+        (chain[4].at, chain[4].sub.as_deref()),
+        (1_004, Some("user-4"))
+    );
+    assert_eq!(
+        (chain[3].sub.as_deref(), chain[3].client_id.as_deref()),
+        (None, Some("c"))
+    );
 }

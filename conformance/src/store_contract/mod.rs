@@ -202,7 +202,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), count);
-        assert_eq!(count, 76);
+        assert_eq!(count, 77);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

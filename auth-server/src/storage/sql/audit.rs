@@ -35,12 +35,6 @@ macro_rules! audit_log {
 
             #[async_trait]
             impl AuditLog for $name {
-                async fn append(&self, event: &NewAuditEvent<'_>) -> Result<AuditRow, StoreError> {
-                    let mut rows = self.append_batch(std::slice::from_ref(event)).await?;
-                    rows.pop()
-                        .ok_or_else(|| StoreError::backend("audit append stored no row"))
-                }
-
                 async fn append_batch(
                     &self,
                     events: &[NewAuditEvent<'_>],
@@ -57,22 +51,29 @@ macro_rules! audit_log {
                     .await
                     .map_err(<$db>::db_error)?;
                     let rows = next_rows(last, events);
-                    for next in &rows {
-                        sqlx::query(
+                    // One statement per 1,024 rows (8 parameters a row: under SQLite's 32,766
+                    // and PostgreSQL's 65,535 parameters); the trail's batches take one.
+                    for chunk in rows.chunks(1024) {
+                        let mut insert = sqlx::QueryBuilder::<$db>::new(
                             "INSERT INTO audit_events (seq, at, kind, sub, client_id, data, \
-                             prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                        )
-                        .bind(next.seq)
-                        .bind(next.at)
-                        .bind(&next.kind)
-                        .bind(&next.sub)
-                        .bind(&next.client_id)
-                        .bind(&next.data)
-                        .bind(&next.prev_hash)
-                        .bind(&next.hash)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(<$db>::db_error)?;
+                             prev_hash, hash) ",
+                        );
+                        insert.push_values(chunk, |mut values, next| {
+                            values
+                                .push_bind(next.seq)
+                                .push_bind(next.at)
+                                .push_bind(&next.kind)
+                                .push_bind(&next.sub)
+                                .push_bind(&next.client_id)
+                                .push_bind(&next.data)
+                                .push_bind(&next.prev_hash)
+                                .push_bind(&next.hash);
+                        });
+                        insert
+                            .build()
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(<$db>::db_error)?;
                     }
                     tx.commit().await.map_err(<$db>::db_error)?;
                     Ok(rows)

@@ -35,7 +35,8 @@ pub use stores::{
     SqliteReplayCache, SqliteSigningKeyStore, SqliteUserStore, SqliteVaultStore,
 };
 
-/// Connections in the pool. SQLite has one writer at a time; the rest serve concurrent reads.
+/// Connections of the reading pool ([`SqlitePools::readers`]); writes have one more of their
+/// own ([`SqlitePools::writer`]).
 const MAX_CONNECTIONS: u32 = 8;
 
 /// How long a statement waits for another connection's (or process's) write lock before
@@ -80,7 +81,7 @@ pub(crate) fn db_error(err: sqlx::Error) -> StoreError {
 /// A [`StoreError`] when the file cannot be created or opened, or a migration fails (for
 /// instance a database written by a newer version).
 pub async fn open(path: &Path) -> Result<Stores, StoreError> {
-    Ok(stores_from_pool(open_pool(path).await?))
+    Ok(stores_over(&open_pools(path).await?, WriteTurn::new()))
 }
 
 /// Open (creating if missing) the database at `path`, configure and migrate it, and return the
@@ -91,6 +92,42 @@ pub async fn open(path: &Path) -> Result<Stores, StoreError> {
 /// # Errors
 /// A [`StoreError`] when the file cannot be created or opened, or a migration fails.
 pub async fn open_pool(path: &Path) -> Result<SqlitePool, StoreError> {
+    let pool = connect(path, MAX_CONNECTIONS).await?;
+    migrate(&pool).await?;
+    Ok(pool)
+}
+
+/// The two pools the server's stores use over one database file: SQLite writes one transaction
+/// at a time, and a connection's page cache is thrown away whenever another connection has
+/// written since its last statement. With writes spread over every pooled connection, nearly
+/// every statement started from an empty cache and read its pages again (a third of a code
+/// redemption's database instructions under callgrind, `bench/instructions.sh`). So every
+/// write goes through one connection, whose cache stays warm, and reads through the others,
+/// which in WAL mode never wait for it.
+#[derive(Debug, Clone)]
+pub struct SqlitePools {
+    /// Reads: up to 8 connections.
+    pub readers: SqlitePool,
+    /// Writes: one connection.
+    pub writer: SqlitePool,
+}
+
+/// [`open_pool`] as [`SqlitePools`]: the writing connection is opened and migrates the file
+/// first, then the reading pool.
+///
+/// # Errors
+/// As [`open_pool`].
+pub async fn open_pools(path: &Path) -> Result<SqlitePools, StoreError> {
+    let writer = connect(path, 1).await?;
+    migrate(&writer).await?;
+    let readers = connect(path, MAX_CONNECTIONS).await?;
+    Ok(SqlitePools { readers, writer })
+}
+
+/// A pool of at most `max_connections` over `path`, configured (see the module
+/// documentation). A pooled connection is not pinged before each use: it is a file, not a
+/// network peer, and a failed statement is an error anyway.
+async fn connect(path: &Path, max_connections: u32) -> Result<SqlitePool, StoreError> {
     create_private_file(path).await?;
     let options = SqliteConnectOptions::new()
         .filename(path)
@@ -99,45 +136,56 @@ pub async fn open_pool(path: &Path) -> Result<SqlitePool, StoreError> {
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(BUSY_TIMEOUT);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(MAX_CONNECTIONS)
+    SqlitePoolOptions::new()
+        .max_connections(max_connections)
+        .test_before_acquire(false)
         .acquire_timeout(super::deadline::REQUEST_STORE_BUDGET)
         .connect_with(options)
         .await
-        .map_err(db_error)?;
+        .map_err(db_error)
+}
+
+/// Run the embedded migrations on `pool`.
+async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
     sqlx::migrate!("./migrations")
-        .run(&pool)
+        .run(pool)
         .await
-        .map_err(StoreError::backend)?;
-    Ok(pool)
+        .map_err(StoreError::backend)
 }
 
 /// Stores over an already opened and migrated pool (see [`open_pool`]), every call bounded by
 /// [`super::deadline`], and the writes taking a [`WriteTurn`] of their own.
 pub fn stores_from_pool(pool: SqlitePool) -> Stores {
-    stores_with_turn(pool, WriteTurn::new())
+    let pools = SqlitePools {
+        readers: pool.clone(),
+        writer: pool,
+    };
+    stores_over(&pools, WriteTurn::new())
 }
 
-/// [`stores_from_pool`] with the writes taking `turn`, to share it with other writers of the
-/// same database (the replay claims' batch writer).
-pub fn stores_with_turn(pool: SqlitePool, turn: WriteTurn) -> Stores {
-    super::deadline::bound(
-        Stores {
-            clients: Arc::new(SqliteClientStore::new(pool.clone())),
-            codes: Arc::new(SqliteAuthorizationCodeStore::new(pool.clone())),
-            refresh_tokens: Arc::new(SqliteRefreshTokenStore::new(pool.clone())),
-            replay: Arc::new(SqliteReplayCache::new(pool.clone())),
-            denylist: Arc::new(SqliteAccessTokenDenylist::new(pool.clone())),
-            keys: Arc::new(SqliteSigningKeyStore::new(pool.clone())),
-            users: Arc::new(SqliteUserStore::new(pool.clone())),
-            consent: Arc::new(SqliteConsentStore::new(pool.clone())),
-            elicitations: Arc::new(SqliteElicitationStore::new(pool.clone())),
-            vault: Arc::new(SqliteVaultStore::new(pool.clone())),
-            grant_usage: Arc::new(SqliteGrantUsageStore::new(pool.clone())),
-            audit: Arc::new(SqliteAuditLog::new(pool)),
-        },
-        Some(turn),
-    )
+/// The stores over `pools`, every call bounded by [`super::deadline`]: reads through
+/// [`SqlitePools::readers`]; writes through [`SqlitePools::writer`], each taking `turn` first
+/// (shared with the database's other writers: the replay claims' batch writer).
+pub fn stores_over(pools: &SqlitePools, turn: WriteTurn) -> Stores {
+    super::deadline::bound(stores(&pools.readers), Some((stores(&pools.writer), turn)))
+}
+
+/// Every SQLite store over `pool`, unbounded.
+fn stores(pool: &SqlitePool) -> Stores {
+    Stores {
+        clients: Arc::new(SqliteClientStore::new(pool.clone())),
+        codes: Arc::new(SqliteAuthorizationCodeStore::new(pool.clone())),
+        refresh_tokens: Arc::new(SqliteRefreshTokenStore::new(pool.clone())),
+        replay: Arc::new(SqliteReplayCache::new(pool.clone())),
+        denylist: Arc::new(SqliteAccessTokenDenylist::new(pool.clone())),
+        keys: Arc::new(SqliteSigningKeyStore::new(pool.clone())),
+        users: Arc::new(SqliteUserStore::new(pool.clone())),
+        consent: Arc::new(SqliteConsentStore::new(pool.clone())),
+        elicitations: Arc::new(SqliteElicitationStore::new(pool.clone())),
+        vault: Arc::new(SqliteVaultStore::new(pool.clone())),
+        grant_usage: Arc::new(SqliteGrantUsageStore::new(pool.clone())),
+        audit: Arc::new(SqliteAuditLog::new(pool.clone())),
+    }
 }
 
 /// Create `path` as an empty file readable only by its owner, unless it exists.
