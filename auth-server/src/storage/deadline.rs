@@ -364,6 +364,17 @@ mod tests {
         assert_eq!(deadline(Some(Duration::from_secs(60))), CALL_DEADLINE);
     }
 
+    /// A public client to store and read back.
+    fn public_client() -> Client {
+        mcp_auth_conformance::server::client(
+            "c1",
+            mcp_auth_core::types::TokenEndpointAuthMethod::None,
+            None,
+            &["authorization_code"],
+            &["https://app.example/cb"],
+        )
+    }
+
     /// With a write turn, a call that writes waits for the turn (the wait counted against its
     /// deadline), and a call that reads never does.
     #[tokio::test]
@@ -371,13 +382,7 @@ mod tests {
         let turn = WriteTurn::new();
         let memory = Stores::in_memory();
         let stores = bound(memory.clone(), Some((memory, turn.clone())));
-        let client = mcp_auth_conformance::server::client(
-            "c1",
-            mcp_auth_core::types::TokenEndpointAuthMethod::None,
-            None,
-            &["authorization_code"],
-            &["https://app.example/cb"],
-        );
+        let client = public_client();
         stores.clients.put(&client).await.unwrap();
 
         let held = turn.take().await;
@@ -402,13 +407,7 @@ mod tests {
     async fn writes_go_to_the_writer_and_reads_to_the_inner_store() {
         let (readers, writers) = (Stores::in_memory(), Stores::in_memory());
         let stores = bound(readers.clone(), Some((writers.clone(), WriteTurn::new())));
-        let client = mcp_auth_conformance::server::client(
-            "c1",
-            mcp_auth_core::types::TokenEndpointAuthMethod::None,
-            None,
-            &["authorization_code"],
-            &["https://app.example/cb"],
-        );
+        let client = public_client();
         stores.clients.put(&client).await.unwrap();
         let id = client.client_id.clone();
         assert!(writers.clients.get(&id).await.unwrap().is_some());
